@@ -1,0 +1,170 @@
+// Real 2KiB sectors sealed once per test run and shared by every test file that is not about
+// sealing itself (a Commit2 costs ~45 s of both cores, so sealing per test would not fit CI).
+//
+// The run directory comes from scripts/run-tests.mjs (DISTMINER_TEST_RUN_DIR). Sectors are
+// sealed lazily by the first test process that asks, under a directory lock, and recorded in
+// `sectors.json`; later callers (other ava worker processes) just read it. Tests must treat
+// the files as read-only: copy a sector (copySector) before corrupting it.
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as proofs from '../../src/proofs/index.js';
+
+export const TEST_MINER_ID = 1000;
+export const SEAL_PROOF = proofs.RegisteredSealProof.StackedDrg2KiBV1_1;
+
+export interface SealedSector {
+  minerId: number;
+  sectorNumber: number;
+  proof: proofs.RegisteredSealProof;
+  /** The piece data (2032 bytes, deterministic per sector number). */
+  piecePath: string;
+  piece: proofs.PieceInfo;
+  commR: Buffer;
+  commD: Buffer;
+  ticket: Buffer;
+  seed: Buffer;
+  proofBytes: Buffer;
+  cacheDir: string;
+  sealedPath: string;
+  stagedPath: string;
+}
+
+interface Stored {
+  minerId: number;
+  sectorNumber: number;
+  proof: number;
+  piecePath: string;
+  piece: { size: number; commP: string };
+  commR: string;
+  commD: string;
+  ticket: string;
+  seed: string;
+  proofBytes: string;
+  cacheDir: string;
+  sealedPath: string;
+  stagedPath: string;
+}
+
+export function runDir(): string {
+  const d = process.env.DISTMINER_TEST_RUN_DIR ?? join(tmpdir(), `distminer-test-${process.ppid}`);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** Deterministic piece bytes for a sector number (2032 = 2KiB unpadded). */
+export function pieceBytes(sectorNumber: number, size = 2032): Buffer {
+  const b = Buffer.alloc(size);
+  let x = (sectorNumber * 2654435761) >>> 0;
+  for (let i = 0; i < size; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+export function ticketFor(n: number): Buffer {
+  return Buffer.alloc(32, n & 0xff);
+}
+
+export function seedFor(n: number): Buffer {
+  const b = Buffer.alloc(32, (n * 7) & 0xff);
+  b[31] &= 0x3f;
+  return b;
+}
+
+/** Seals one 2KiB sector end to end in `dir` (AddPiece → PC1 → PC2 → C1 → C2) with real proofs. */
+export async function sealSector(dir: string, minerId: number, sectorNumber: number): Promise<SealedSector> {
+  mkdirSync(join(dir, 'cache'), { recursive: true });
+  const piecePath = join(dir, 'piece');
+  const stagedPath = join(dir, 'staged');
+  const sealedPath = join(dir, 'sealed');
+  const cacheDir = join(dir, 'cache');
+  writeFileSync(piecePath, pieceBytes(sectorNumber));
+  writeFileSync(stagedPath, Buffer.alloc(0));
+  writeFileSync(sealedPath, Buffer.alloc(0));
+  const proverId = proofs.proverIdFromMinerId(minerId);
+  const added = await proofs.addPiece(SEAL_PROOF, piecePath, 2032, stagedPath, []);
+  const pieces = [added.piece];
+  const ticket = ticketFor(sectorNumber);
+  const seed = seedFor(sectorNumber);
+  const ref = { proof: SEAL_PROOF, sectorNumber, proverId };
+  const pc1 = await proofs.sealPreCommitPhase1(ref, { cacheDir, stagedPath, sealedPath }, ticket, pieces);
+  const pc2 = await proofs.sealPreCommitPhase2(pc1, { cacheDir, sealedPath });
+  const c1 = await proofs.sealCommitPhase1(ref, { commR: pc2.commR, commD: pc2.commD, cacheDir, sealedPath, ticket, seed }, pieces);
+  const proofBytes = await proofs.sealCommitPhase2(c1, sectorNumber, proverId);
+  return { minerId, sectorNumber, proof: SEAL_PROOF, piecePath, piece: added.piece, commR: pc2.commR, commD: pc2.commD, ticket, seed, proofBytes, cacheDir, sealedPath, stagedPath };
+}
+
+function toStored(s: SealedSector): Stored {
+  return {
+    ...s,
+    piece: { size: s.piece.size, commP: s.piece.commP.toString('hex') },
+    commR: s.commR.toString('hex'),
+    commD: s.commD.toString('hex'),
+    ticket: s.ticket.toString('hex'),
+    seed: s.seed.toString('hex'),
+    proofBytes: s.proofBytes.toString('hex'),
+  };
+}
+
+function fromStored(s: Stored): SealedSector {
+  const h = (x: string) => Buffer.from(x, 'hex');
+  return {
+    ...s,
+    piece: { size: s.piece.size, commP: h(s.piece.commP) },
+    commR: h(s.commR),
+    commD: h(s.commD),
+    ticket: h(s.ticket),
+    seed: h(s.seed),
+    proofBytes: h(s.proofBytes),
+  };
+}
+
+async function withLock<T>(path: string, f: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      mkdirSync(path);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await f();
+  } finally {
+    rmSync(path, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `count` sealed sectors of miner TEST_MINER_ID, numbered 1..count, shared by the whole run.
+ * Asking for more than exist seals the difference.
+ */
+export async function sealedSectors(count: number): Promise<SealedSector[]> {
+  const root = join(runDir(), 'sealed-fixture');
+  mkdirSync(root, { recursive: true });
+  const index = join(root, 'sectors.json');
+  return withLock(join(root, '.lock'), async () => {
+    const have: Stored[] = existsSync(index) ? (JSON.parse(readFileSync(index, 'utf8')) as Stored[]) : [];
+    for (let n = have.length + 1; n <= count; n++) {
+      const dir = join(root, `s-t0${TEST_MINER_ID}-${n}`);
+      rmSync(dir, { recursive: true, force: true });
+      have.push(toStored(await sealSector(dir, TEST_MINER_ID, n)));
+      writeFileSync(index + '.tmp', JSON.stringify(have));
+      renameSync(index + '.tmp', index);
+    }
+    return have.slice(0, count).map(fromStored);
+  });
+}
+
+/** A private copy of a sealed sector's files, safe to corrupt or delete. */
+export function copySector(s: SealedSector, dir: string): SealedSector {
+  mkdirSync(dir, { recursive: true });
+  const cacheDir = join(dir, 'cache');
+  const sealedPath = join(dir, 'sealed');
+  cpSync(s.cacheDir, cacheDir, { recursive: true });
+  cpSync(s.sealedPath, sealedPath);
+  return { ...s, cacheDir, sealedPath };
+}
