@@ -186,7 +186,7 @@ export async function sealPreCommitPhase1(
   ticket: Buffer,
   pieces: PieceInfo[],
 ): Promise<Buffer> {
-  sealCheck(s.proof);
+  assertSealProof(s.proof);
   const n = toSectorNumber(s.sectorNumber);
   return call(() =>
     addon().sealPreCommitPhase1(s.proof, paths.cacheDir, paths.stagedPath, paths.sealedPath, n, bytes32(s.proverId, 'proverId'), bytes32(ticket, 'ticket'), rawPieces(pieces)),
@@ -213,7 +213,7 @@ export async function sealCommitPhase1(
   c: { commR: Buffer; commD: Buffer; cacheDir: string; sealedPath: string; ticket: Buffer; seed: Buffer },
   pieces: PieceInfo[],
 ): Promise<Buffer> {
-  sealCheck(s.proof);
+  assertSealProof(s.proof);
   const n = toSectorNumber(s.sectorNumber);
   return call(() =>
     addon().sealCommitPhase1(
