@@ -2,6 +2,7 @@
 // each call a Promise computed on the addon's own thread pool, off the JS thread and off
 // libuv's pool. Names follow filecoin-ffi / Lotus; commitments are 32-byte Buffers; sector
 // numbers are numbers (bigint accepted); CIDs where Lotus shows CIDs (see ./cid.ts).
+import { stat } from 'node:fs/promises';
 import { type NativeAddon, type RawError, type RawPiece, type RawPoStProof } from './native.js';
 import { configuredAddon, ensureParamsFor } from './params.js';
 import {
@@ -20,6 +21,7 @@ import {
   isWinningPoSt,
   postProofSectorSize,
   sealProofSectorSize,
+  paddedSize,
   toSectorNumber,
   unpaddedSize,
 } from './types.js';
@@ -145,8 +147,7 @@ export async function addPiece(
   existingPieceSizes: number[] = [],
 ): Promise<AddPieceResult> {
   assertSealProof(proof);
-  const padded = (unpaddedPieceSize / 127) * 128;
-  unpaddedSize(padded);
+  const padded = paddedSize(unpaddedPieceSize);
   const r = await call(() => addon().writeWithAlignment(proof, piecePath, unpaddedPieceSize, stagedPath, existingPieceSizes));
     return {
     piece: { size: padded, commP: r.commP },
@@ -159,10 +160,9 @@ export async function addPiece(
 /** CommP of a piece file of `unpaddedPieceSize` bytes (127·2^k). */
 export async function generatePieceCommitment(proof: RegisteredSealProof, piecePath: string, unpaddedPieceSize: number): Promise<PieceInfo> {
   assertSealProof(proof);
-  const padded = (unpaddedPieceSize / 127) * 128;
-  unpaddedSize(padded);
+  paddedSize(unpaddedPieceSize);
   const r = await call(() => addon().generatePieceCommitment(proof, piecePath, unpaddedPieceSize));
-  return { size: (r.numBytesAligned / 127) * 128, commP: r.commP };
+  return { size: paddedSize(r.numBytesAligned), commP: r.commP };
 }
 
 /** CommD of a sector holding `pieces` (zero pieces fill the rest). */
@@ -334,8 +334,28 @@ export async function generateFallbackSectorChallenges(
  */
 export async function generateWindowPoSt(randomness: Buffer, replicas: PrivateReplicaInfo[], proverId: Buffer): Promise<PoStProof[]> {
   const reps = privateReplicas(replicas, false);
-  const r = await call(() => addon().generateWindowPoSt(postRandomness(randomness), reps, bytes32(proverId, 'proverId')));
-  return toProofs(r.proofs);
+  // The library reports a missing replica without saying which; look first, so the caller
+  // learns every missing sector at once and can skip and declare them.
+  const missing: number[] = [];
+  await Promise.all(
+    reps.map(async (r) => {
+      const ok = await Promise.all([stat(r.sealedPath), stat(r.cacheDir)].map((p) => p.then(() => true, () => false)));
+      if (!ok.every(Boolean)) missing.push(r.sectorId);
+    }),
+  );
+  if (missing.length > 0) {
+    missing.sort((a, b) => a - b);
+    throw new FaultySectorsError(`generate_window_post: sealed or cache files missing for sectors ${missing.join(', ')}`, missing);
+  }
+  try {
+    const r = await addon().generateWindowPoSt(postRandomness(randomness), reps, bytes32(proverId, 'proverId'));
+    return toProofs(r.proofs);
+  } catch (e) {
+    // A tree that fails to load names its sector as "SectorId(N)": report it as faulty too.
+    const m = /SectorId\((\d+)\)/.exec((e as Error)?.message ?? '');
+    if (m && !(e as RawError).faultySectors?.length) throw new FaultySectorsError((e as Error).message, [Number(m[1])]);
+    wrap(e);
+  }
 }
 
 export async function verifyWindowPoSt(randomness: Buffer, replicas: PublicReplicaInfo[], proofs: PoStProof[], proverId: Buffer): Promise<Verdict> {
