@@ -1,0 +1,443 @@
+// Lotus v1 full-node JSON-RPC client with failover: HTTP POST for calls, WebSocket for
+// ChainNotify (go-jsonrpc channels: `xrpc.ch.val`). Configured the Lotus way:
+//   FULLNODE_API_INFO=TOKEN:/ip4/127.0.0.1/tcp/1234/http[,TOKEN2:/ip4/…/tcp/…/http]
+// A daemon that fails (connection error, timeout, 5xx) is skipped for `retryAfterMs` and the
+// next one is asked within the same call; head subscriptions move to the next daemon and
+// replay the heights they missed (ChainGetTipSetByHeight), so no head is lost or repeated.
+import { EventEmitter } from 'node:events';
+import WebSocket from 'ws';
+import type { DeadlineInfo } from './deadlines.js';
+import {
+  type APIVersion,
+  type BitSet,
+  type BlockMsg,
+  type BlockTemplate,
+  type Cid,
+  type DeadlineJson,
+  type HeadChange,
+  type Message,
+  type MessageSendSpec,
+  type MinerInfo,
+  type MinerPower,
+  type MiningBaseInfo,
+  type MsgLookup,
+  type PartitionJson,
+  type SectorLocation,
+  type SectorOnChainInfo,
+  type SectorPreCommitOnChainInfo,
+  type Signature,
+  type SignedMessage,
+  type TipSet,
+  type TipSetKey,
+  DomainSeparationTag,
+  b64,
+  bitfieldFromJson,
+  bitfieldToJson,
+  fromB64,
+} from './types.js';
+import { logger } from '../log.js';
+
+const log = logger('chain-client');
+
+export interface Endpoint {
+  token: string;
+  /** http://host:port/rpc/v1 */
+  http: string;
+  /** ws://host:port/rpc/v1 */
+  ws: string;
+}
+
+/** Parses FULLNODE_API_INFO: `TOKEN:/ip4/A/tcp/P/http` (or `/ws`, or a URL), comma-separated. */
+export function parseApiInfo(info: string): Endpoint[] {
+  const out: Endpoint[] = [];
+  for (const raw of info.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const i = raw.indexOf(':');
+    const token = i >= 0 && !/^(https?|wss?):$/.test(raw.slice(0, i + 1)) ? raw.slice(0, i) : '';
+    const addr = token || raw.startsWith(':') ? raw.slice(i + 1) : raw;
+    let host: string;
+    let port: string;
+    let secure = false;
+    const m = /^\/(ip4|ip6|dns|dns4|dns6)\/([^/]+)\/tcp\/(\d+)(?:\/(http|https|ws|wss))?\/?$/.exec(addr);
+    if (m) {
+      host = m[1] === 'ip6' ? `[${m[2]}]` : m[2];
+      port = m[3];
+      secure = m[4] === 'https' || m[4] === 'wss';
+    } else {
+      let u: URL;
+      try {
+        u = new URL(addr);
+      } catch {
+        throw new Error(`cannot parse API info "${raw.replace(token, '<token>')}": expected TOKEN:/ip4/HOST/tcp/PORT/http`);
+      }
+      host = u.hostname.includes(':') ? `[${u.hostname}]` : u.hostname;
+      port = u.port || (u.protocol === 'https:' || u.protocol === 'wss:' ? '443' : '80');
+      secure = u.protocol === 'https:' || u.protocol === 'wss:';
+    }
+    out.push({ token, http: `${secure ? 'https' : 'http'}://${host}:${port}/rpc/v1`, ws: `${secure ? 'wss' : 'ws'}://${host}:${port}/rpc/v1` });
+  }
+  if (out.length === 0) throw new Error('API info is empty');
+  return out;
+}
+
+/** An error the daemon answered with (JSON-RPC error object). Not a reason to fail over. */
+export class RpcError extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+    readonly method: string,
+  ) {
+    super(message);
+    this.name = 'RpcError';
+  }
+}
+
+/** No daemon answered. */
+export class ChainUnavailableError extends Error {
+  override name = 'ChainUnavailableError';
+}
+
+export interface ClientOptions {
+  /** Per-request deadline (ms); a daemon that does not answer within it is skipped. Default 10 s. */
+  timeoutMs?: number;
+  /** How long a failed daemon is skipped before it is tried again. Default 10 s. */
+  retryAfterMs?: number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+}
+
+export class ChainClient {
+  readonly endpoints: Endpoint[];
+  private readonly timeoutMs: number;
+  private readonly retryAfterMs: number;
+  private downUntil: number[];
+  private preferred = 0;
+  private nextId = 1;
+
+  constructor(apiInfo: string | Endpoint[], opts: ClientOptions = {}) {
+    this.endpoints = typeof apiInfo === 'string' ? parseApiInfo(apiInfo) : apiInfo;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.retryAfterMs = opts.retryAfterMs ?? 10_000;
+    this.downUntil = this.endpoints.map(() => 0);
+  }
+
+  /** From the environment, as Lotus tools read it. */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env, opts?: ClientOptions): ChainClient {
+    const info = env.FULLNODE_API_INFO;
+    if (!info) throw new Error('FULLNODE_API_INFO is not set (TOKEN:/ip4/127.0.0.1/tcp/1234/http)');
+    return new ChainClient(info, opts);
+  }
+
+  /** Endpoint indices in the order to try: the preferred first, failed ones last. */
+  order(): number[] {
+    const now = Date.now();
+    const n = this.endpoints.length;
+    const idx = Array.from({ length: n }, (_, k) => (this.preferred + k) % n);
+    return [...idx.filter((i) => this.downUntil[i] <= now), ...idx.filter((i) => this.downUntil[i] > now)];
+  }
+
+  markDown(i: number, why: string): void {
+    if (this.downUntil[i] <= Date.now()) log.warn({ endpoint: this.endpoints[i].http, why }, 'chain daemon unavailable, failing over');
+    this.downUntil[i] = Date.now() + this.retryAfterMs;
+    if (this.preferred === i) this.preferred = (i + 1) % this.endpoints.length;
+  }
+
+  isUp(i: number): boolean {
+    return this.downUntil[i] <= Date.now();
+  }
+
+  markUp(i: number): void {
+    this.downUntil[i] = 0;
+    this.preferred = i;
+  }
+
+  /** A raw call: `method` without or with the `Filecoin.` prefix. */
+  async call<T>(method: string, params: unknown[] = [], opts: CallOptions = {}): Promise<T> {
+    const full = method.includes('.') ? method : `Filecoin.${method}`;
+    const errors: string[] = [];
+    for (const i of this.order()) {
+      const ep = this.endpoints[i];
+      let res: Response;
+      let body: { result?: T; error?: { code: number; message: string } };
+      try {
+        res = await fetch(ep.http, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(ep.token ? { authorization: `Bearer ${ep.token}` } : {}) },
+          body: JSON.stringify({ jsonrpc: '2.0', id: this.nextId++, method: full, params }),
+          signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
+        });
+        if (res.status >= 500 || res.status === 404) throw new Error(`HTTP ${res.status}`);
+        if (res.status === 401 || res.status === 403) throw new RpcError(`${full}: ${ep.http} refused the token (HTTP ${res.status})`, res.status, full);
+        body = (await res.json()) as typeof body;
+      } catch (e) {
+        if (e instanceof RpcError) {
+          // A wrong token for this daemon: another daemon may have the right one.
+          errors.push(e.message);
+          this.markDown(i, e.message);
+          continue;
+        }
+        const why = (e as Error).name === 'TimeoutError' ? `no answer within ${opts.timeoutMs ?? this.timeoutMs} ms` : ((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message);
+        errors.push(`${ep.http}: ${why}`);
+        this.markDown(i, why);
+        continue;
+      }
+      this.markUp(i);
+      if (body.error) throw new RpcError(`${full}: ${body.error.message}`, body.error.code, full);
+      return body.result as T;
+    }
+    throw new ChainUnavailableError(`${full}: no chain daemon answered (${errors.join('; ')})`);
+  }
+
+  // ------------------------------------------------------------------ typed API
+
+  version(): Promise<APIVersion> {
+    return this.call('Version');
+  }
+  chainHead(): Promise<TipSet> {
+    return this.call('ChainHead');
+  }
+  chainGetTipSet(tsk: TipSetKey): Promise<TipSet> {
+    return this.call('ChainGetTipSet', [tsk]);
+  }
+  chainGetTipSetByHeight(height: number, tsk: TipSetKey | null = null): Promise<TipSet> {
+    return this.call('ChainGetTipSetByHeight', [height, tsk]);
+  }
+  stateMinerInfo(miner: string, tsk: TipSetKey | null = null): Promise<MinerInfo> {
+    return this.call('StateMinerInfo', [miner, tsk]);
+  }
+  stateAccountKey(addr: string, tsk: TipSetKey | null = null): Promise<string> {
+    return this.call('StateAccountKey', [addr, tsk]);
+  }
+  stateMinerPower(miner: string, tsk: TipSetKey | null = null): Promise<MinerPower> {
+    return this.call('StateMinerPower', [miner, tsk]);
+  }
+  stateMinerProvingDeadline(miner: string, tsk: TipSetKey | null = null): Promise<DeadlineInfo> {
+    return this.call('StateMinerProvingDeadline', [miner, tsk]);
+  }
+  stateMinerDeadlines(miner: string, tsk: TipSetKey | null = null): Promise<DeadlineJson[]> {
+    return this.call('StateMinerDeadlines', [miner, tsk]);
+  }
+  stateMinerPartitions(miner: string, deadline: number, tsk: TipSetKey | null = null): Promise<PartitionJson[]> {
+    return this.call('StateMinerPartitions', [miner, deadline, tsk]);
+  }
+  /** Sectors of the miner, all of them or those in `filter`. */
+  stateMinerSectors(miner: string, filter: BitSet | null = null, tsk: TipSetKey | null = null): Promise<SectorOnChainInfo[]> {
+    return this.call('StateMinerSectors', [miner, filter ? bitfieldToJson(filter) : null, tsk]);
+  }
+  stateMinerActiveSectors(miner: string, tsk: TipSetKey | null = null): Promise<SectorOnChainInfo[]> {
+    return this.call('StateMinerActiveSectors', [miner, tsk]);
+  }
+  stateSectorGetInfo(miner: string, sector: number, tsk: TipSetKey | null = null): Promise<SectorOnChainInfo | null> {
+    return this.call('StateSectorGetInfo', [miner, sector, tsk]);
+  }
+  stateSectorPartition(miner: string, sector: number, tsk: TipSetKey | null = null): Promise<SectorLocation> {
+    return this.call('StateSectorPartition', [miner, sector, tsk]);
+  }
+  stateSectorPreCommitInfo(miner: string, sector: number, tsk: TipSetKey | null = null): Promise<SectorPreCommitOnChainInfo | null> {
+    return this.call('StateSectorPreCommitInfo', [miner, sector, tsk]);
+  }
+  stateMinerSectorAllocated(miner: string, sector: number, tsk: TipSetKey | null = null): Promise<boolean> {
+    return this.call('StateMinerSectorAllocated', [miner, sector, tsk]);
+  }
+  /** Every sector number the miner has allocated (pre-committed at least once), sorted. */
+  async stateMinerAllocated(miner: string, tsk: TipSetKey | null = null): Promise<BitSet> {
+    return bitfieldFromJson(await this.call('StateMinerAllocated', [miner, tsk]), 'StateMinerAllocated');
+  }
+  async stateMinerFaults(miner: string, tsk: TipSetKey | null = null): Promise<BitSet> {
+    return bitfieldFromJson(await this.call('StateMinerFaults', [miner, tsk]), 'StateMinerFaults');
+  }
+  async stateMinerRecoveries(miner: string, tsk: TipSetKey | null = null): Promise<BitSet> {
+    return bitfieldFromJson(await this.call('StateMinerRecoveries', [miner, tsk]), 'StateMinerRecoveries');
+  }
+  async stateGetRandomnessFromTickets(tag: DomainSeparationTag, epoch: number, entropy: Uint8Array, tsk: TipSetKey | null = null): Promise<Buffer> {
+    return fromB64(await this.call('StateGetRandomnessFromTickets', [tag, epoch, b64(entropy), tsk]));
+  }
+  async stateGetRandomnessFromBeacon(tag: DomainSeparationTag, epoch: number, entropy: Uint8Array, tsk: TipSetKey | null = null): Promise<Buffer> {
+    return fromB64(await this.call('StateGetRandomnessFromBeacon', [tag, epoch, b64(entropy), tsk]));
+  }
+  /** Null when the miner has nothing to mine with (Lotus returns null too). */
+  minerGetBaseInfo(miner: string, round: number, tsk: TipSetKey): Promise<MiningBaseInfo | null> {
+    return this.call('MinerGetBaseInfo', [miner, round, tsk]);
+  }
+  minerCreateBlock(t: BlockTemplate): Promise<BlockMsg> {
+    return this.call('MinerCreateBlock', [t]);
+  }
+  async syncSubmitBlock(b: BlockMsg): Promise<void> {
+    await this.call('SyncSubmitBlock', [b]);
+  }
+  /** Pushes a message: the daemon fills nonce and gas and signs with From's key. */
+  mpoolPushMessage(m: Partial<Message> & Pick<Message, 'To' | 'From' | 'Method'>, spec: MessageSendSpec | null = null): Promise<SignedMessage> {
+    const msg: Message = { Version: 0, Nonce: 0, Value: '0', GasLimit: 0, GasFeeCap: '0', GasPremium: '0', Params: null, ...m };
+    return this.call('MpoolPushMessage', [msg, spec]);
+  }
+  /** Waits for a message's receipt; `timeoutMs` bounds the whole wait (default 10 min). */
+  stateWaitMsg(cid: Cid, confidence = 0, opts: CallOptions = {}): Promise<MsgLookup> {
+    return this.call('StateWaitMsg', [cid, confidence, -1, true], { timeoutMs: opts.timeoutMs ?? 600_000 });
+  }
+  stateSearchMsg(cid: Cid): Promise<MsgLookup | null> {
+    return this.call('StateSearchMsg', [null, cid, -1, true]);
+  }
+  async walletSign(addr: string, data: Uint8Array): Promise<Signature> {
+    return this.call('WalletSign', [addr, b64(data)]);
+  }
+
+  /** Follows the chain head; see {@link HeadSubscription}. */
+  chainNotify(onChanges: (changes: HeadChange[]) => void | Promise<void>, opts: SubscriptionOptions = {}): HeadSubscription {
+    return new HeadSubscription(this, onChanges, opts);
+  }
+}
+
+export interface SubscriptionOptions {
+  /** A daemon that sends no head for this long is considered stalled (default: none). */
+  headTimeoutMs?: number;
+  /** WebSocket ping interval; no pong within one more interval = dead (default 2 s). */
+  pingMs?: number;
+}
+
+/**
+ * A ChainNotify subscription that survives daemon failures. Changes are delivered in order,
+ * one callback at a time: first `current`, then `apply`/`revert`. After a reconnect, heights
+ * missed in between are fetched and delivered as `apply`, so every height is seen once.
+ * Emits 'endpoint' (index) on (re)connection and 'error' only for callback failures.
+ */
+export class HeadSubscription extends EventEmitter {
+  private ws: WebSocket | undefined;
+  private closed = false;
+  private lastHeight = -1;
+  private queue: Promise<void> = Promise.resolve();
+  private stallTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  /** Index of the endpoint currently streaming heads. */
+  endpoint = -1;
+
+  constructor(
+    private readonly client: ChainClient,
+    private readonly onChanges: (changes: HeadChange[]) => void | Promise<void>,
+    private readonly opts: SubscriptionOptions,
+  ) {
+    super();
+    this.connect(0);
+  }
+
+  /** Height of the last head delivered. */
+  get height(): number {
+    return this.lastHeight;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.stallTimer);
+    clearInterval(this.pingTimer);
+    clearTimeout(this.retryTimer);
+    this.ws?.terminate();
+  }
+
+  private connect(attempt: number): void {
+    if (this.closed) return;
+    const order = this.client.order();
+    const i = order[0];
+    const ep = this.client.endpoints[i];
+    const ws = new WebSocket(ep.ws, { headers: ep.token ? { authorization: `Bearer ${ep.token}` } : {}, handshakeTimeout: 5000 });
+    this.ws = ws;
+    let chan: number | undefined;
+    let alive = true;
+    let failed = false;
+    const reqId = 1;
+    const fail = (why: string) => {
+      if (failed) return;
+      failed = true;
+      clearTimeout(this.stallTimer);
+      clearInterval(this.pingTimer);
+      ws.removeAllListeners();
+      ws.on('error', () => undefined);
+      ws.terminate();
+      if (this.closed) return;
+      this.client.markDown(i, why);
+      // Next daemon at once; when every daemon has failed, back off a little before going round again.
+      const anyUp = this.client.endpoints.some((_, k) => this.client.isUp(k));
+      this.retryTimer = setTimeout(() => this.connect(attempt + 1), anyUp ? 0 : 500);
+    };
+    const armStall = () => {
+      if (!this.opts.headTimeoutMs) return;
+      clearTimeout(this.stallTimer);
+      this.stallTimer = setTimeout(() => fail(`no head for ${this.opts.headTimeoutMs} ms`), this.opts.headTimeoutMs);
+    };
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ jsonrpc: '2.0', id: reqId, method: 'Filecoin.ChainNotify', params: [] }));
+      const pingMs = this.opts.pingMs ?? 2000;
+      this.pingTimer = setInterval(() => {
+        if (!alive) return fail(`no pong within ${pingMs} ms`);
+        alive = false;
+        ws.ping();
+      }, pingMs);
+      armStall();
+    });
+    ws.on('pong', () => {
+      alive = true;
+    });
+    ws.on('message', (data) => {
+      let msg: { id?: number; result?: unknown; error?: { message: string }; method?: string; params?: unknown[] };
+      try {
+        msg = JSON.parse(data.toString());
+      } catch {
+        return fail('unparseable message');
+      }
+      if (msg.id === reqId) {
+        if (msg.error) return fail(`ChainNotify refused: ${msg.error.message}`);
+        chan = Number(msg.result);
+        this.client.markUp(i);
+        this.endpoint = i;
+        this.emit('endpoint', i);
+        return;
+      }
+      if (msg.method === 'xrpc.ch.val' && Array.isArray(msg.params) && msg.params[0] === chan) {
+        armStall();
+        const changes = msg.params[1] as HeadChange[];
+        this.enqueue(() => this.deliver(changes, i));
+      } else if (msg.method === 'xrpc.ch.close') {
+        fail('daemon closed the channel');
+      }
+    });
+    ws.on('close', () => fail('connection closed'));
+    ws.on('error', (e) => fail(e.message));
+  }
+
+  private enqueue(f: () => Promise<void>): void {
+    this.queue = this.queue.then(f).catch((e) => {
+      this.emit('error', e);
+    });
+  }
+
+  private async deliver(changes: HeadChange[], endpoint: number): Promise<void> {
+    if (this.closed || !Array.isArray(changes)) return;
+    for (const c of changes) {
+      const ts = c.Val;
+      if (c.Type === 'revert') {
+        if (ts.Height <= this.lastHeight) {
+          await this.onChanges([c]);
+          this.lastHeight = ts.Height - 1;
+        }
+        continue;
+      }
+      if (ts.Height <= this.lastHeight) continue; // already seen (a reconnect's `current`)
+      if (this.lastHeight >= 0 && ts.Height > this.lastHeight + 1) {
+        // Missed heights while switching daemons: fetch them from the chain of this head.
+        for (let h = this.lastHeight + 1; h < ts.Height && !this.closed; h++) {
+          const missed = await this.fetchAt(h, ts.Cids, endpoint);
+          if (missed.Height <= this.lastHeight) continue; // a null round returns an earlier tipset
+          await this.onChanges([{ Type: 'apply', Val: missed }]);
+          this.lastHeight = missed.Height;
+        }
+      }
+      const type = this.lastHeight < 0 ? 'current' : 'apply';
+      await this.onChanges([{ Type: type, Val: ts }]);
+      this.lastHeight = ts.Height;
+    }
+  }
+
+  private async fetchAt(h: number, tsk: TipSetKey, _endpoint: number): Promise<TipSet> {
+    return this.client.chainGetTipSetByHeight(h, tsk);
+  }
+}

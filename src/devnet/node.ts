@@ -1,0 +1,883 @@
+// The embedded devnet: one chain, its miner actors, a message pool, block validation with
+// real proofs, and durable state in its directory. The JSON-RPC server (rpc.ts) serves the
+// Lotus API on top of the methods here.
+//
+// Files in the directory:
+//   genesis.json   options fixed at genesis (policy, miners, network, pinned randomness)
+//   wallet.json    Lotus KeyInfo of every key the node holds (owner/worker BLS keys)
+//   jwt-secret     HS256 secret of the API tokens; `token` holds an admin token
+//   chain.ndjson   one line per epoch: tipset, beacon entry, receipts (append + fsync)
+//   state.json     snapshot of actor state after `height` (temp + fsync + rename + fsync dir)
+//   mpool.ndjson   messages pushed since the last snapshot (append + fsync)
+import { EventEmitter } from 'node:events';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { blake2b } from '@noble/hashes/blake2.js';
+import { bls12_381 as bls } from '@noble/curves/bls12-381.js';
+import * as proofs from '../proofs/index.js';
+import { type ProvingPolicy, MAINNET_POLICY, checkPolicy, nextNotElapsed } from '../chain/deadlines.js';
+import {
+  type BlsKey,
+  blockCid,
+  blockSigningBytes,
+  blsKeyAddress,
+  blsKeyFromKeyInfo,
+  blsKeyInfo,
+  blsSign,
+  blsVerify,
+  computeWinCount,
+  drawRandomness,
+  makeToken,
+  messageCid,
+  newBlsKey,
+  newSecret,
+} from '../chain/crypto.js';
+import { electionVrfInput, minTicketBlock, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
+import { ParamsError, decodeDeclarations, decodePreCommitBatch2, decodePreCommitSector, decodeProveCommit, decodeWindowPoSt } from '../chain/params.js';
+import {
+  type BeaconEntry,
+  type BlockHeader,
+  type BlockMsg,
+  type BlockTemplate,
+  type Cid,
+  type Message,
+  type MiningBaseInfo,
+  type MsgLookup,
+  type Network,
+  type SignedMessage,
+  type TipSet,
+  DomainSeparationTag,
+  ExitCode,
+  MinerMethod,
+  addressCbor,
+  b64,
+  bigFromJson,
+  cborCid,
+  cborEncode,
+  CborCid,
+  cidBytes,
+  fromB64,
+  idAddress,
+  parseAddress,
+} from '../chain/types.js';
+import { logger } from '../log.js';
+import { ActorError, type ActorLimits, MinerActor, type PreCommitRecord, type ProofVerifier, type SectorRecord } from './miner.js';
+
+const log = logger('devnet');
+
+export interface PinnedSealRandomness {
+  /** Miner id (1000) or address. */
+  miner: number | string;
+  sector: number;
+  /** 32 bytes, hex. */
+  ticket: string;
+  seed: string;
+}
+
+export interface DevnetOptions {
+  dir: string;
+  /** Genesis miners (ids from firstMinerId). Only used when the directory is new. */
+  miners?: number;
+  firstMinerId?: number;
+  /** Epoch length in ms (timestamps and, when autoAdvance, the epoch clock). Default 4000. */
+  blockDelayMs?: number;
+  /** Advance epochs on a timer (default) or only via advance() (tests). */
+  autoAdvance?: boolean;
+  network?: Network;
+  policy?: Partial<ProvingPolicy>;
+  limits?: Partial<ActorLimits>;
+  /** Expected leaders per epoch in the election (Filecoin: 5). */
+  expectedLeaders?: number;
+  sealProof?: proofs.RegisteredSealProof;
+  /**
+   * Devnet-only: ticket/seed the prove-commit check uses for given sectors instead of the
+   * chain's randomness, so sectors sealed ahead of time (test fixtures) can be committed.
+   */
+  pinnedSealRandomness?: PinnedSealRandomness[];
+  /** Replaces the real proof verifier (unit tests of state logic only). */
+  verifier?: ProofVerifier;
+}
+
+interface Genesis {
+  version: 1;
+  network: Network;
+  blockDelayMs: number;
+  genesisTimeMs: number;
+  policy: ProvingPolicy;
+  limits: ActorLimits;
+  expectedLeaders: number;
+  sealProof: number;
+  seed: string;
+  /** ownerId/workerId: the account actors (ID addresses) of the keys, as StateMinerInfo shows them. */
+  miners: { id: number; owner: string; worker: string; ownerId: number; workerId: number }[];
+  pinnedSealRandomness: PinnedSealRandomness[];
+}
+
+interface EpochRecord {
+  tipset: TipSet;
+  beacon: BeaconEntry;
+  receipts: MsgLookup[];
+}
+
+interface Snapshot {
+  height: number;
+  miners: unknown[];
+  nonces: Record<string, number>;
+  mpool: SignedMessage[];
+  weight: string;
+}
+
+/** A JSON-RPC-visible error (code 1 like go-jsonrpc handler errors). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code = 1,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+function writeFileDurable(path: string, data: string | Buffer): void {
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  const dfd = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+function appendDurable(fd: number, line: string): void {
+  writeSync(fd, line + '\n');
+  fsyncSync(fd);
+}
+
+/** The real verifier: proofs from src/proofs (the native addon). */
+export const realVerifier: ProofVerifier = {
+  async verifySeal(m, pc, proof, ticket, seed) {
+    const commR = proofs.cidToCommR(pc.info.sealedCid['/']);
+    const commD = pc.info.unsealedCid ? proofs.cidToCommD(pc.info.unsealedCid['/']) : await proofs.generateDataCommitment(m.info.sealProof, []);
+    return proofs.verifySeal({ proof: m.info.sealProof, commR, commD, proverId: proofs.proverIdFromMinerId(m.info.id), ticket, seed, sectorNumber: pc.info.sectorNumber, proofBytes: proof });
+  },
+  async verifyWindowPoSt(m, randomness, sectors, ps) {
+    const replicas = sectors.map((s) => ({ sectorNumber: s.number, commR: proofs.cidToCommR(s.sealedCid['/']), postProof: m.info.windowPoStProof }));
+    return proofs.verifyWindowPoSt(randomness, replicas, ps.map((p) => ({ postProof: p.postProof, proofBytes: p.proofBytes })), proofs.proverIdFromMinerId(m.info.id));
+  },
+};
+
+const GAS_LIMIT_DEFAULT = 50_000_000;
+
+export class Devnet extends EventEmitter {
+  readonly dir: string;
+  private genesis!: Genesis;
+  private keys = new Map<string, BlsKey>();
+  private secret!: Buffer;
+  readonly miners = new Map<string, MinerActor>();
+  private chain: EpochRecord[] = [];
+  private lookups = new Map<string, MsgLookup>();
+  private mpool: SignedMessage[] = [];
+  private nonces: Record<string, number> = {};
+  private weight = 0n;
+  private pending = new Map<number, { header: BlockHeader; cid: string }[]>();
+  private mpoolFd = -1;
+  private chainFd = -1;
+  private timer: NodeJS.Timeout | undefined;
+  private advancing: Promise<TipSet> | undefined;
+  private closed = false;
+  private verifier: ProofVerifier;
+  private readonly opts: DevnetOptions;
+  /** Window PoSt / seal / winning verifications done (for the benchmark). */
+  readonly stats = { proofVerifications: 0, messagesApplied: 0, epochs: 0 };
+
+  private constructor(opts: DevnetOptions) {
+    super();
+    this.setMaxListeners(0);
+    this.opts = opts;
+    this.dir = opts.dir;
+    this.verifier = opts.verifier ?? realVerifier;
+  }
+
+  /** Opens the devnet in `opts.dir`, creating genesis if the directory is new. */
+  static async open(opts: DevnetOptions): Promise<Devnet> {
+    const d = new Devnet(opts);
+    mkdirSync(opts.dir, { recursive: true });
+    if (existsSync(join(opts.dir, 'genesis.json'))) d.load();
+    else d.createGenesis();
+    d.mpoolFd = openSync(join(opts.dir, 'mpool.ndjson'), 'a');
+    d.chainFd = openSync(join(opts.dir, 'chain.ndjson'), 'a');
+    if (opts.autoAdvance ?? true) d.schedule();
+    return d;
+  }
+
+  // ------------------------------------------------------------------ genesis and loading
+
+  private createGenesis(): void {
+    const o = this.opts;
+    const policy = checkPolicy({ ...MAINNET_POLICY, ...o.policy });
+    const limits: ActorLimits = { maxPreCommitRandomnessLookback: 2880 + 900, maxProveCommitDuration: 30 * 2880 + policy.preCommitChallengeDelay, maxPartitionsPerDeadline: 3000, ...o.limits };
+    const network = o.network ?? 'testnet';
+    const first = o.firstMinerId ?? 1000;
+    const n = o.miners ?? 1;
+    if (!Number.isInteger(n) || n < 0 || n > 100) throw new Error(`--miners must be 0..100, got ${n}`);
+    const wallet: ReturnType<typeof blsKeyInfo>[] = [];
+    const miners: Genesis['miners'] = [];
+    for (let i = 0; i < n; i++) {
+      const owner = newBlsKey();
+      const worker = newBlsKey();
+      wallet.push(blsKeyInfo(owner), blsKeyInfo(worker));
+      miners.push({ id: first + i, owner: blsKeyAddress(owner, network), worker: blsKeyAddress(worker, network), ownerId: 100 + 2 * i, workerId: 101 + 2 * i });
+    }
+    const delay = o.blockDelayMs ?? 4000;
+    if (!(delay > 0)) throw new Error(`block delay must be > 0 ms, got ${delay}`);
+    this.genesis = {
+      version: 1,
+      network,
+      blockDelayMs: delay,
+      genesisTimeMs: Date.now(),
+      policy,
+      limits,
+      expectedLeaders: o.expectedLeaders ?? 5,
+      sealProof: o.sealProof ?? proofs.RegisteredSealProof.StackedDrg2KiBV1_1,
+      seed: Buffer.from(newSecret()).toString('hex'),
+      miners,
+      pinnedSealRandomness: o.pinnedSealRandomness ?? [],
+    };
+    this.secret = newSecret();
+    writeFileDurable(join(this.dir, 'wallet.json'), JSON.stringify(wallet));
+    writeFileDurable(join(this.dir, 'jwt-secret'), this.secret.toString('hex'));
+    writeFileDurable(join(this.dir, 'token'), makeToken(this.secret, ['read', 'write', 'sign', 'admin']));
+    for (const ki of wallet) this.addKey(blsKeyFromKeyInfo(ki));
+    for (const m of miners) this.miners.set(idAddress(m.id, network), this.newMinerActor(m, 0));
+    // Genesis tipset (height 0): one block by the system actor.
+    const beacon = this.beaconEntry(0, null);
+    const header = this.systemBlock(0, [], beacon, '0');
+    this.chain = [{ tipset: { Cids: [blockCid(header)], Blocks: [header], Height: 0 }, beacon, receipts: [] }];
+    writeFileSync(join(this.dir, 'chain.ndjson'), JSON.stringify(this.chain[0]) + '\n');
+    writeFileSync(join(this.dir, 'mpool.ndjson'), '');
+    this.snapshot();
+    writeFileDurable(join(this.dir, 'genesis.json'), JSON.stringify(this.genesis, null, 2));
+    log.info({ dir: this.dir, miners: miners.map((m) => m.id) }, 'devnet genesis created');
+  }
+
+  private newMinerActor(m: Genesis['miners'][number], epoch: number): MinerActor {
+    const g = this.genesis;
+    const seal = g.sealProof as proofs.RegisteredSealProof;
+    return MinerActor.create(
+      {
+        id: m.id,
+        address: idAddress(m.id, g.network),
+        owner: m.owner,
+        worker: m.worker,
+        sealProof: seal,
+        windowPoStProof: proofs.windowPoStProofFor(seal),
+        winningPoStProof: proofs.winningPoStProofFor(seal),
+        sectorSize: proofs.sealProofSectorSize(seal),
+        partitionSectors: proofs.windowPoStPartitionSectors(proofs.windowPoStProofFor(seal)),
+      },
+      g.policy,
+      g.limits,
+      epoch,
+    );
+  }
+
+  private load(): void {
+    const dir = this.dir;
+    this.genesis = JSON.parse(readFileSync(join(dir, 'genesis.json'), 'utf8')) as Genesis;
+    if (this.genesis.version !== 1) throw new Error(`${dir}/genesis.json: unsupported version ${this.genesis.version}`);
+    this.secret = Buffer.from(readFileSync(join(dir, 'jwt-secret'), 'utf8').trim(), 'hex');
+    for (const ki of JSON.parse(readFileSync(join(dir, 'wallet.json'), 'utf8'))) this.addKey(blsKeyFromKeyInfo(ki));
+    const snap = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Snapshot;
+    for (const mj of snap.miners) {
+      const m = MinerActor.fromJSON(mj, this.genesis.policy, this.genesis.limits);
+      this.miners.set(m.info.address, m);
+    }
+    this.nonces = snap.nonces;
+    this.weight = BigInt(snap.weight);
+    // Chain records up to the snapshot; a record written after it (crash between the two
+    // writes) is dropped: its epoch is produced again.
+    const lines = readFileSync(join(dir, 'chain.ndjson'), 'utf8').split('\n');
+    for (const line of lines) {
+      if (this.chain.length > snap.height) break;
+      if (!line.trim()) continue;
+      const rec = JSON.parse(line) as EpochRecord;
+      if (rec.tipset.Height !== this.chain.length) throw new Error(`${dir}/chain.ndjson: record for height ${rec.tipset.Height} where ${this.chain.length} was expected`);
+      this.chain.push(rec);
+    }
+    if (this.chain.length !== snap.height + 1) throw new Error(`${dir}: state.json is at height ${snap.height} but chain.ndjson only reaches ${this.chain.length - 1}`);
+    writeFileDurable(join(dir, 'chain.ndjson'), this.chain.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    for (const r of this.chain) for (const l of r.receipts) this.lookups.set(l.Message['/'], l);
+    // Messages pushed after the snapshot, not yet executed.
+    const seen = new Set<string>();
+    this.mpool = [];
+    for (const m of snap.mpool) seen.add(m.CID!['/']);
+    const journal = existsSync(join(dir, 'mpool.ndjson')) ? readFileSync(join(dir, 'mpool.ndjson'), 'utf8').split('\n') : [];
+    const extra: SignedMessage[] = [];
+    for (const line of journal) {
+      if (!line.trim()) continue;
+      try {
+        const m = JSON.parse(line) as SignedMessage;
+        if (!seen.has(m.CID!['/']) && !this.lookups.has(m.CID!['/'])) {
+          extra.push(m);
+          seen.add(m.CID!['/']);
+        }
+      } catch {
+        // a torn last line: that push never returned to its caller
+      }
+    }
+    this.mpool = [...snap.mpool, ...extra];
+    for (const m of extra) {
+      const k = this.resolveKeyAddress(m.Message.From).slice(1);
+      this.nonces[k] = Math.max(this.nonces[k] ?? 0, m.Message.Nonce + 1);
+    }
+    log.info({ dir, height: this.head().Height, miners: [...this.miners.keys()], mpool: this.mpool.length }, 'devnet state loaded');
+  }
+
+  private snapshot(): void {
+    const snap: Snapshot = {
+      height: this.chain.length - 1,
+      miners: [...this.miners.values()].map((m) => m.toJSON()),
+      nonces: this.nonces,
+      mpool: this.mpool,
+      weight: this.weight.toString(),
+    };
+    writeFileDurable(join(this.dir, 'state.json'), JSON.stringify(snap));
+  }
+
+  private addKey(k: BlsKey): void {
+    this.keys.set(blsKeyAddress(k, 'testnet').slice(1), k);
+  }
+
+  /** The key for an address (key or account ID address, either network prefix). */
+  keyFor(addr: string): BlsKey | undefined {
+    return this.keys.get(this.resolveKeyAddress(addr).slice(1));
+  }
+
+  /** StateAccountKey: an account's key address for its ID address (others unchanged). */
+  resolveKeyAddress(addr: string): string {
+    const a = addr.slice(1);
+    for (const m of this.genesis.miners) {
+      if (a === `0${m.ownerId}`) return addr[0] + m.owner.slice(1);
+      if (a === `0${m.workerId}`) return addr[0] + m.worker.slice(1);
+    }
+    return addr;
+  }
+
+  /** The account ID address of a genesis key address (as actor state records it). */
+  accountIdAddress(keyAddr: string): string {
+    for (const m of this.genesis.miners) {
+      if (keyAddr.slice(1) === m.owner.slice(1)) return idAddress(m.ownerId, this.network);
+      if (keyAddr.slice(1) === m.worker.slice(1)) return idAddress(m.workerId, this.network);
+    }
+    return keyAddr;
+  }
+
+  // ------------------------------------------------------------------ accessors
+
+  get network(): Network {
+    return this.genesis.network;
+  }
+  get policy(): ProvingPolicy {
+    return this.genesis.policy;
+  }
+  get blockDelayMs(): number {
+    return this.genesis.blockDelayMs;
+  }
+  get expectedLeaders(): number {
+    return this.genesis.expectedLeaders;
+  }
+  /** An admin API token (read, write, sign, admin). */
+  adminToken(): string {
+    return readFileSync(join(this.dir, 'token'), 'utf8').trim();
+  }
+  get jwtSecret(): Buffer {
+    return this.secret;
+  }
+
+  head(): TipSet {
+    return this.chain[this.chain.length - 1].tipset;
+  }
+
+  tipsetAt(height: number): TipSet {
+    if (!Number.isInteger(height) || height < 0) throw new ApiError(`invalid height ${height}`);
+    const r = this.chain[height];
+    if (!r) throw new ApiError(`looking for tipset with height greater than start point (height ${height}, head ${this.head().Height})`);
+    return r.tipset;
+  }
+
+  /** Checks a tipset key names a tipset of this chain (null/empty = head); returns it. */
+  resolveTsk(tsk: Cid[] | null): TipSet {
+    if (!tsk || tsk.length === 0) return this.head();
+    const key = tsk.map((c) => c['/']).join(',');
+    for (let h = this.chain.length - 1; h >= 0 && h >= this.chain.length - 10000; h--) {
+      const ts = this.chain[h].tipset;
+      if (ts.Cids.map((c) => c['/']).join(',') === key) return ts;
+    }
+    throw new ApiError(`loading tipset ${key}: not found`);
+  }
+
+  timestampOf(height: number): number {
+    return Math.floor((this.genesis.genesisTimeMs + height * this.genesis.blockDelayMs) / 1000);
+  }
+
+  miner(addr: string): MinerActor {
+    let p;
+    try {
+      p = parseAddress(addr);
+    } catch (e) {
+      throw new ApiError((e as Error).message);
+    }
+    const m = p.id !== undefined ? this.miners.get(idAddress(p.id, this.network)) : undefined;
+    if (!m) throw new ApiError(`actor not found: ${addr}`);
+    return m;
+  }
+
+  totalPower(): bigint {
+    let t = 0n;
+    for (const m of this.miners.values()) t += m.power();
+    return t;
+  }
+
+  // ------------------------------------------------------------------ beacon and randomness
+
+  /** Beacon entry of `round`: a hash chain from the genesis seed (drand-like, deterministic). */
+  private beaconEntry(round: number, prev: BeaconEntry | null): BeaconEntry {
+    const r = Buffer.alloc(8);
+    r.writeBigUInt64BE(BigInt(round));
+    const prevData = prev ? fromB64(prev.Data) : Buffer.from(this.genesis.seed, 'hex');
+    // 96 bytes like a drand signature: three chained blake2b-256 blocks.
+    const a = blake2b(Buffer.concat([prevData, r]), { dkLen: 32 });
+    const b = blake2b(a, { dkLen: 32 });
+    const c = blake2b(b, { dkLen: 32 });
+    return { Round: round, Data: b64(Buffer.concat([a, b, c])) };
+  }
+
+  /** Beacon entry for a round up to head + 1 (the entry of the epoch being mined). */
+  beaconAt(round: number): BeaconEntry {
+    const h = this.head().Height;
+    if (round <= h) return this.chain[round].beacon;
+    if (round === h + 1) return this.beaconEntry(round, this.chain[h].beacon);
+    throw new ApiError(`beacon entry for round ${round} is not available yet (head ${h})`);
+  }
+
+  randomnessFromTickets(tag: DomainSeparationTag, epoch: number, entropy: Uint8Array): Buffer {
+    if (epoch > this.head().Height) throw new ApiError(`cannot draw randomness from the future (epoch ${epoch}, head ${this.head().Height})`);
+    if (epoch < 0) epoch = 0;
+    const ticket = minTicketBlock(this.chain[epoch].tipset).Ticket;
+    return drawRandomness(fromB64(ticket?.VRFProof ?? ''), tag, epoch, entropy);
+  }
+
+  randomnessFromBeacon(tag: DomainSeparationTag, epoch: number, entropy: Uint8Array): Buffer {
+    if (epoch > this.head().Height) throw new ApiError(`cannot draw randomness from the future (epoch ${epoch}, head ${this.head().Height})`);
+    if (epoch < 0) epoch = 0;
+    return drawRandomness(fromB64(this.chain[epoch].beacon.Data), tag, epoch, entropy);
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  /** MpoolPushMessage: fills nonce and gas, signs with the sender's key, queues the message. */
+  pushMessage(msg: Message): SignedMessage {
+    let from;
+    try {
+      from = parseAddress(msg.From);
+      parseAddress(msg.To);
+      bigFromJson(msg.Value ?? '0', 'Value');
+    } catch (e) {
+      throw new ApiError(`invalid message: ${(e as Error).message}`);
+    }
+    if (!Number.isSafeInteger(msg.Method) || msg.Method < 0) throw new ApiError(`invalid message: Method must be a non-negative integer`);
+    const key = this.keyFor(msg.From);
+    if (!key || (from.protocol !== 3 && from.protocol !== 0)) throw new ApiError(`key not found: the wallet has no key for ${msg.From}`);
+    const fromKey = this.resolveKeyAddress(msg.From).slice(1);
+    const m: Message = {
+      Version: 0,
+      To: msg.To,
+      From: msg.From,
+      Nonce: this.nonces[fromKey] ?? 0,
+      Value: msg.Value ?? '0',
+      GasLimit: msg.GasLimit > 0 ? msg.GasLimit : GAS_LIMIT_DEFAULT,
+      GasFeeCap: msg.GasFeeCap && msg.GasFeeCap !== '0' ? msg.GasFeeCap : '100000',
+      GasPremium: msg.GasPremium && msg.GasPremium !== '0' ? msg.GasPremium : '100000',
+      Method: msg.Method,
+      Params: msg.Params ?? null,
+    };
+    if (m.Params) fromB64(m.Params, 'Params');
+    const cid = messageCid(m);
+    m.CID = cid;
+    const signed: SignedMessage = { Message: m, Signature: { Type: 2, Data: b64(blsSign(key, cidBytes(cid))) }, CID: cid };
+    this.nonces[fromKey] = m.Nonce + 1;
+    appendDurable(this.mpoolFd, JSON.stringify(signed));
+    this.mpool.push(signed);
+    return signed;
+  }
+
+  lookup(cid: Cid): MsgLookup | undefined {
+    return this.lookups.get(cid['/']);
+  }
+
+  /** Resolves when the message has been executed and `confidence` more epochs passed. */
+  async waitMessage(cid: Cid, confidence: number, signal?: AbortSignal): Promise<MsgLookup> {
+    for (;;) {
+      const l = this.lookups.get(cid['/']);
+      if (l && this.head().Height >= l.Height + confidence) return l;
+      if (this.closed) throw new ApiError('devnet is shutting down');
+      await new Promise<void>((resolve, reject) => {
+        const onHead = () => {
+          cleanup();
+          resolve();
+        };
+        const onAbort = () => {
+          cleanup();
+          reject(new ApiError('request cancelled'));
+        };
+        const cleanup = () => {
+          this.off('head', onHead);
+          this.off('close', onHead);
+          signal?.removeEventListener('abort', onAbort);
+        };
+        this.on('head', onHead);
+        this.on('close', onHead);
+        signal?.addEventListener('abort', onAbort);
+        if (signal?.aborted) onAbort();
+      });
+    }
+  }
+
+  private async execute(sm: SignedMessage, epoch: number): Promise<{ exitCode: ExitCode; error?: string }> {
+    const m = sm.Message;
+    let miner: MinerActor | undefined;
+    try {
+      const p = parseAddress(m.To);
+      miner = p.id !== undefined ? this.miners.get(idAddress(p.id, this.network)) : undefined;
+    } catch {
+      miner = undefined;
+    }
+    if (!miner) return { exitCode: ExitCode.SysErrInvalidReceiver, error: `actor ${m.To} not found` };
+    if (!miner.isController(this.resolveKeyAddress(m.From))) {
+      return { exitCode: ExitCode.ErrForbidden, error: `caller ${m.From} is not the worker or owner of ${m.To}` };
+    }
+    const params = fromB64(m.Params);
+    try {
+      switch (m.Method) {
+        case MinerMethod.PreCommitSector:
+          miner.preCommit(epoch, [decodePreCommitSector(params)], isSealedCid);
+          break;
+        case MinerMethod.PreCommitSectorBatch2:
+          miner.preCommit(epoch, decodePreCommitBatch2(params), isSealedCid);
+          break;
+        case MinerMethod.ProveCommitSector: {
+          const p = decodeProveCommit(params);
+          const pc = miner.checkProveCommit(epoch, p.sectorNumber);
+          const { ticket, seed } = this.sealRandomness(miner, pc);
+          this.stats.proofVerifications++;
+          const v = await this.verifier.verifySeal(miner, pc, p.proof, ticket, seed);
+          if (!v.valid) throw new ActorError(ExitCode.ErrIllegalArgument, `invalid seal proof for sector ${p.sectorNumber}: ${v.reason}`);
+          // State may have moved while verifying (it cannot: messages apply one at a time).
+          miner.activate(epoch, [pc]);
+          break;
+        }
+        case MinerMethod.SubmitWindowedPoSt: {
+          const p = decodeWindowPoSt(params);
+          const entropy = addressCbor(miner.info.address);
+          const counting: ProofVerifier = {
+            verifySeal: this.verifier.verifySeal,
+            verifyWindowPoSt: (...a) => {
+              this.stats.proofVerifications++;
+              return this.verifier.verifyWindowPoSt(...a);
+            },
+          };
+          await miner.submitWindowPoSt(
+            epoch,
+            p,
+            (e) => this.randomnessFromTickets(DomainSeparationTag.PoStChainCommit, e, Buffer.alloc(0)),
+            (e) => this.randomnessFromBeacon(DomainSeparationTag.WindowedPoStChallengeSeed, e, entropy),
+            counting,
+          );
+          break;
+        }
+        case MinerMethod.DeclareFaults:
+          miner.declareFaults(epoch, decodeDeclarations(params, 'Faults'));
+          break;
+        case MinerMethod.DeclareFaultsRecovered:
+          miner.declareRecoveries(epoch, decodeDeclarations(params, 'Recoveries'));
+          break;
+        default:
+          return { exitCode: ExitCode.ErrUnhandledMessage, error: `method ${m.Method} is not supported by the devnet miner actor` };
+      }
+      return { exitCode: ExitCode.Ok };
+    } catch (e) {
+      if (e instanceof ActorError) return { exitCode: e.exitCode, error: e.message };
+      if (e instanceof ParamsError) return { exitCode: ExitCode.ErrSerialization, error: e.message };
+      if (e instanceof proofs.ProofsError || e instanceof TypeError) return { exitCode: ExitCode.ErrIllegalArgument, error: (e as Error).message };
+      log.error({ err: e, method: m.Method }, 'message execution failed unexpectedly');
+      return { exitCode: ExitCode.ErrIllegalState, error: (e as Error).message };
+    }
+  }
+
+  /** Ticket and seed of a pre-committed sector: the chain's, or the pinned fixture values. */
+  sealRandomness(miner: MinerActor, pc: PreCommitRecord): { ticket: Buffer; seed: Buffer } {
+    const pin = this.genesis.pinnedSealRandomness.find(
+      (p) => p.sector === pc.info.sectorNumber && (p.miner === miner.info.id || (typeof p.miner === 'string' && p.miner.slice(1) === miner.info.address.slice(1))),
+    );
+    if (pin) return { ticket: Buffer.from(pin.ticket, 'hex'), seed: Buffer.from(pin.seed, 'hex') };
+    const entropy = addressCbor(miner.info.address);
+    return {
+      ticket: this.randomnessFromTickets(DomainSeparationTag.SealRandomness, pc.info.sealRandEpoch, entropy),
+      seed: this.randomnessFromBeacon(DomainSeparationTag.InteractiveSealChallengeSeed, miner.interactiveEpoch(pc), entropy),
+    };
+  }
+
+  // ------------------------------------------------------------------ mining
+
+  /** MinerGetBaseInfo: null when the miner has no provable sectors (as Lotus). */
+  async baseInfo(maddr: string, round: number, tsk: Cid[] | null): Promise<MiningBaseInfo | null> {
+    const base = this.resolveTsk(tsk);
+    const m = this.miner(maddr);
+    if (!Number.isInteger(round) || round <= base.Height) throw new ApiError(`round ${round} must be after the base tipset's height ${base.Height}`);
+    if (round > this.head().Height + 1) throw new ApiError(`round ${round} is in the future (head ${this.head().Height})`);
+    const prev = this.chain[base.Height].beacon;
+    const entries: BeaconEntry[] = [];
+    for (let r = base.Height + 1; r <= round; r++) entries.push(this.beaconAt(r));
+    const active = m.activeSectors();
+    if (active.length === 0) return null;
+    const rand = winningPoStRandomness(randomnessBeacon(prev, entries), round, m.info.address);
+    const idx = await proofs.generateWinningPoStSectorChallenge(m.info.winningPoStProof, rand, active.length, proofs.proverIdFromMinerId(m.info.id));
+    const sectors = idx.map((i) => m.sectors.get(active[i])!);
+    const power = m.power();
+    return {
+      MinerPower: power.toString(),
+      NetworkPower: this.totalPower().toString(),
+      Sectors: sectors.map((s) => ({ SealProof: s.sealProof, SectorNumber: s.number, SectorKey: null, SealedCID: s.sealedCid })),
+      WorkerKey: m.info.worker,
+      SectorSize: m.info.sectorSize,
+      PrevBeaconEntry: prev,
+      BeaconEntries: entries,
+      EligibleForMining: power > 0n,
+    };
+  }
+
+  private systemBlock(height: number, parents: Cid[], beacon: BeaconEntry, parentWeight: string): BlockHeader {
+    const ticket = blake2b(Buffer.concat([fromB64(beacon.Data), Buffer.from(`devnet-${height}`)]), { dkLen: 32 });
+    return {
+      Miner: idAddress(0, this.genesis.network),
+      Ticket: { VRFProof: b64(ticket) },
+      ElectionProof: null,
+      BeaconEntries: [beacon],
+      WinPoStProof: [],
+      Parents: parents,
+      ParentWeight: parentWeight,
+      Height: height,
+      ParentStateRoot: this.stateRoot(height - 1),
+      ParentMessageReceipts: this.receiptsRoot(height - 1),
+      Messages: cborCid(cborEncode([[], []])),
+      BLSAggregate: null,
+      Timestamp: this.timestampOf(height),
+      BlockSig: null,
+      ForkSignaling: 0,
+      ParentBaseFee: '100',
+    };
+  }
+
+  private stateRoot(height: number): Cid {
+    return cborCid(cborEncode(['devnet-state', this.genesis.seed, Math.max(height, -1)]));
+  }
+
+  private receiptsRoot(height: number): Cid {
+    const r = height >= 0 && this.chain[height] ? this.chain[height].receipts.map((l) => [l.Receipt.ExitCode, l.Message['/']]) : [];
+    return cborCid(cborEncode(r));
+  }
+
+  /** MinerCreateBlock: the header from a template, signed with the miner's worker key. */
+  createBlock(t: BlockTemplate): BlockMsg {
+    const m = this.miner(t.Miner);
+    const key = this.keyFor(m.info.worker);
+    if (!key) throw new ApiError(`key not found: worker ${m.info.worker}`);
+    const parent = this.resolveTsk(t.Parents);
+    const msgs = t.Messages ?? [];
+    const blsCids = msgs.map((x) => x.CID ?? messageCid(x.Message));
+    const sigs = msgs.filter((x) => x.Signature?.Type === 2).map((x) => fromB64(x.Signature.Data));
+    const agg = sigs.length > 0 ? Buffer.from(bls.longSignatures.aggregateSignatures(sigs).toBytes()) : Buffer.alloc(0);
+    const header: BlockHeader = {
+      Miner: m.info.address,
+      Ticket: t.Ticket,
+      ElectionProof: t.Eproof,
+      BeaconEntries: t.BeaconValues ?? [],
+      WinPoStProof: t.WinningPoStProof ?? [],
+      Parents: parent.Cids,
+      ParentWeight: this.weight.toString(),
+      Height: t.Epoch,
+      ParentStateRoot: this.stateRoot(parent.Height),
+      ParentMessageReceipts: this.receiptsRoot(parent.Height),
+      Messages: cborCid(cborEncode([blsCids.map((c) => new CborCid(c)), []])),
+      BLSAggregate: { Type: 2, Data: b64(agg) },
+      Timestamp: t.Timestamp,
+      BlockSig: null,
+      ForkSignaling: 0,
+      ParentBaseFee: '100',
+    };
+    header.BlockSig = { Type: 2, Data: b64(blsSign(key, blockSigningBytes(header))) };
+    return { Header: header, BlsMessages: blsCids, SecpkMessages: [] };
+  }
+
+  /**
+   * SyncSubmitBlock: accepted only on the current head, for the next epoch, with a correct
+   * beacon, ticket, election proof (VRF + win count) and a Winning PoSt that verifies.
+   */
+  async submitBlock(bm: BlockMsg): Promise<void> {
+    const h = bm?.Header;
+    if (!h || typeof h !== 'object') throw new ApiError('invalid block: missing Header');
+    const bad = (why: string) => new ApiError(`block rejected: ${why}`);
+    const head = this.head();
+    if (h.Height !== head.Height + 1) throw bad(`height ${h.Height} is not the next epoch ${head.Height + 1}`);
+    if (!Array.isArray(h.Parents) || h.Parents.map((c) => c['/']).join(',') !== head.Cids.map((c) => c['/']).join(',')) throw bad('parents are not the current head');
+    const m = this.miner(h.Miner);
+    if ((this.pending.get(h.Height) ?? []).some((b) => b.header.Miner === m.info.address)) throw bad(`miner ${h.Miner} already has a block at height ${h.Height}`);
+    if (h.Timestamp !== this.timestampOf(h.Height)) throw bad(`timestamp ${h.Timestamp}, expected ${this.timestampOf(h.Height)}`);
+    const prev = this.chain[head.Height].beacon;
+    const expected = this.beaconAt(h.Height);
+    if (!Array.isArray(h.BeaconEntries) || h.BeaconEntries.length !== 1 || h.BeaconEntries[0].Round !== expected.Round || h.BeaconEntries[0].Data !== expected.Data) throw bad('wrong beacon entries');
+    const worker = parseAddress(m.info.worker).payload;
+    const rbase = randomnessBeacon(prev, h.BeaconEntries);
+    if (!h.Ticket || !blsVerify(worker, ticketVrfInput(rbase, h.Height, m.info.address, head), fromB64(h.Ticket.VRFProof))) throw bad('invalid ticket VRF');
+    if (!h.ElectionProof || !blsVerify(worker, electionVrfInput(rbase, h.Height, m.info.address), fromB64(h.ElectionProof.VRFProof))) throw bad('invalid election proof VRF');
+    const power = m.power();
+    if (power <= 0n) throw bad(`miner ${h.Miner} has no power`);
+    const wins = computeWinCount(fromB64(h.ElectionProof.VRFProof), power, this.totalPower(), this.genesis.expectedLeaders);
+    if (wins < 1) throw bad('miner did not win the election');
+    if (h.ElectionProof.WinCount !== wins) throw bad(`win count ${h.ElectionProof.WinCount}, computed ${wins}`);
+    if (!h.BlockSig || h.BlockSig.Type !== 2 || !blsVerify(worker, blockSigningBytes(h), fromB64(h.BlockSig.Data))) throw bad('invalid block signature');
+    // Winning PoSt over the challenged sector(s).
+    const active = m.activeSectors();
+    const rand = winningPoStRandomness(rbase, h.Height, m.info.address);
+    const proverId = proofs.proverIdFromMinerId(m.info.id);
+    const idx = await proofs.generateWinningPoStSectorChallenge(m.info.winningPoStProof, rand, active.length, proverId);
+    const replicas = idx.map((i) => {
+      const s = m.sectors.get(active[i]) as SectorRecord;
+      return { sectorNumber: s.number, commR: proofs.cidToCommR(s.sealedCid['/']), postProof: m.info.winningPoStProof };
+    });
+    if (!Array.isArray(h.WinPoStProof) || h.WinPoStProof.length === 0) throw bad('no Winning PoSt proof');
+    this.stats.proofVerifications++;
+    let v: proofs.Verdict;
+    try {
+      v = await proofs.verifyWinningPoSt(rand, replicas, h.WinPoStProof.map((p) => ({ postProof: p.PoStProof, proofBytes: fromB64(p.ProofBytes) })), proverId);
+    } catch (e) {
+      v = { valid: false, reason: (e as Error).message };
+    }
+    if (!v.valid) throw bad(`invalid Winning PoSt: ${v.reason}`);
+    // The head may have moved while verifying.
+    if (this.head().Height + 1 !== h.Height) throw bad('arrived after its epoch closed');
+    const list = this.pending.get(h.Height) ?? [];
+    if (list.some((b) => b.header.Miner === m.info.address)) throw bad(`miner ${h.Miner} already has a block at height ${h.Height}`);
+    list.push({ header: h, cid: blockCid(h)['/'] });
+    this.pending.set(h.Height, list);
+    log.info({ miner: h.Miner, height: h.Height, wins }, 'block accepted');
+  }
+
+  // ------------------------------------------------------------------ epochs
+
+  private schedule(): void {
+    if (this.closed) return;
+    const next = this.head().Height + 1;
+    const due = this.genesis.genesisTimeMs + next * this.genesis.blockDelayMs;
+    const wait = Math.max(0, due - Date.now());
+    this.timer = setTimeout(() => {
+      this.advance().then(
+        () => this.schedule(),
+        (e) => {
+          log.error({ err: e }, 'epoch failed');
+          this.schedule();
+        },
+      );
+    }, wait);
+  }
+
+  /** Produces the next tipset: blocks submitted for it (or a system block), messages, cron. */
+  advance(): Promise<TipSet> {
+    if (this.advancing) return this.advancing.then(() => this.advance());
+    this.advancing = this.doAdvance().finally(() => {
+      this.advancing = undefined;
+    });
+    return this.advancing;
+  }
+
+  /** Advances until the head reaches `height`. */
+  async advanceTo(height: number): Promise<TipSet> {
+    while (this.head().Height < height) await this.advance();
+    return this.head();
+  }
+
+  private async doAdvance(): Promise<TipSet> {
+    if (this.closed) throw new ApiError('devnet is closed');
+    const parent = this.head();
+    const h = parent.Height + 1;
+    const beacon = this.beaconAt(h);
+    const blocks = this.pending.get(h) ?? [];
+    this.pending.delete(h);
+    const headers = blocks.length > 0 ? blocks.map((b) => b.header) : [this.systemBlock(h, parent.Cids, beacon, this.weight.toString())];
+    // Order blocks by ticket like Lotus orders a tipset.
+    headers.sort((a, b) => Buffer.compare(Buffer.from(blake2b(fromB64(a.Ticket?.VRFProof ?? ''), { dkLen: 32 })), Buffer.from(blake2b(fromB64(b.Ticket?.VRFProof ?? ''), { dkLen: 32 }))));
+    const tipset: TipSet = { Cids: headers.map((x) => blockCid(x)), Blocks: headers, Height: h };
+    const msgs = this.mpool;
+    this.mpool = [];
+    const receipts: MsgLookup[] = [];
+    for (const sm of msgs) {
+      const r = await this.execute(sm, h);
+      this.stats.messagesApplied++;
+      if (r.error) log.info({ cid: sm.CID?.['/'], method: sm.Message.Method, exitCode: r.exitCode, error: r.error }, 'message failed');
+      receipts.push({
+        Message: sm.CID!,
+        Receipt: { ExitCode: r.exitCode, Return: null, GasUsed: r.exitCode === 0 ? 1_000_000 : 100_000, EventsRoot: null },
+        ReturnDec: r.error ? { Error: r.error } : null,
+        TipSet: tipset.Cids,
+        Height: h,
+      });
+    }
+    for (const m of this.miners.values()) {
+      const faulted = m.cron(h);
+      if (faulted.length > 0) log.warn({ miner: m.info.address, epoch: h, sectors: faulted.length }, 'deadline closed without proof: sectors faulted');
+    }
+    this.weight += BigInt(headers.reduce((a, b) => a + (b.ElectionProof?.WinCount ?? 0), 0)) + 1n;
+    const rec: EpochRecord = { tipset, beacon, receipts };
+    appendDurable(this.chainFd, JSON.stringify(rec));
+    this.chain.push(rec);
+    for (const l of receipts) this.lookups.set(l.Message['/'], l);
+    this.snapshot();
+    ftruncateSync(this.mpoolFd, 0);
+    this.stats.epochs++;
+    this.emit('head', tipset);
+    return tipset;
+  }
+
+  /** Stops the epoch clock and closes files (state is already durable). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    await this.advancing?.catch(() => undefined);
+    this.closed = true;
+    this.emit('close');
+    closeSync(this.mpoolFd);
+    closeSync(this.chainFd);
+  }
+
+  /** Next deadline (as StateMinerProvingDeadline) for a miner at the head. */
+  provingDeadline(maddr: string) {
+    return nextNotElapsed(this.miner(maddr).deadlineInfo(this.head().Height));
+  }
+}
+
+function isSealedCid(c: Cid): boolean {
+  try {
+    proofs.cidToCommR(c['/']);
+    return true;
+  } catch {
+    return false;
+  }
+}

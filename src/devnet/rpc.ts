@@ -1,0 +1,516 @@
+// The devnet's Lotus v1 JSON-RPC server: HTTP POST and WebSocket on /rpc/v1 (and /rpc/v0),
+// bearer-token (HS256 JWT) permissions like Lotus, go-jsonrpc channel notifications
+// (`xrpc.ch.val`) for ChainNotify. Every bad request gets a JSON-RPC error, never a crash.
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { type Permission, blsSign, checkToken } from '../chain/crypto.js';
+import {
+  type BlockMsg,
+  type BlockTemplate,
+  type Cid,
+  type Message,
+  type PartitionJson,
+  type TipSet,
+  b64,
+  bitfieldFromJson,
+  bitfieldToJson,
+  fromB64,
+  idAddress,
+  isCid,
+  parseAddress,
+} from '../chain/types.js';
+import { logger } from '../log.js';
+import { ApiError, type Devnet } from './node.js';
+
+const log = logger('devnet-rpc');
+
+export const RPC_PARSE_ERROR = -32700;
+export const RPC_INVALID_REQUEST = -32600;
+export const RPC_METHOD_NOT_FOUND = -32601;
+export const RPC_INVALID_PARAMS = -32602;
+export const RPC_INTERNAL = -32603;
+
+const MAX_BODY = 32 * 1024 * 1024;
+
+class ParamError extends Error {}
+
+interface Ctx {
+  perms: Permission[];
+  signal: AbortSignal;
+}
+
+type Handler = (p: unknown[], ctx: Ctx) => unknown | Promise<unknown>;
+
+// ------------------------------------------------------------------ param checks
+
+function args(p: unknown[], min: number, max: number): void {
+  if (p.length < min || p.length > max) throw new ParamError(`expected ${min === max ? min : `${min}..${max}`} params, got ${p.length}`);
+}
+
+function addr(x: unknown, i: number): string {
+  if (typeof x !== 'string') throw new ParamError(`param ${i}: expected an address string`);
+  try {
+    parseAddress(x);
+  } catch (e) {
+    throw new ParamError(`param ${i}: ${(e as Error).message}`);
+  }
+  return x;
+}
+
+function int(x: unknown, i: number, min = -(2 ** 53)): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < min) throw new ParamError(`param ${i}: expected an integer${min === 0 ? ' ≥ 0' : ''}`);
+  return x;
+}
+
+function tsk(x: unknown, i: number): Cid[] | null {
+  if (x === null || x === undefined) return null;
+  if (!Array.isArray(x) || !x.every(isCid)) throw new ParamError(`param ${i}: expected a tipset key (array of CIDs) or null`);
+  return x as Cid[];
+}
+
+function obj<T>(x: unknown, i: number, what: string): T {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new ParamError(`param ${i}: expected ${what}`);
+  return x as T;
+}
+
+function bytesParam(x: unknown, i: number): Buffer {
+  try {
+    return fromB64(x, `param ${i}`);
+  } catch (e) {
+    throw new ParamError((e as Error).message);
+  }
+}
+
+// ------------------------------------------------------------------ the API
+
+export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn: Handler }> {
+  const read = (fn: Handler) => ({ perm: 'read' as Permission, fn });
+  const at = (p: unknown[], i: number) => d.resolveTsk(tsk(p[i], i));
+  const miner = (p: unknown[]) => d.miner(addr(p[0], 0));
+  const partitionJson = (ps: { sectors: Set<number>; faults: Set<number>; recoveries: Set<number>; unproven: Set<number> }): PartitionJson => {
+    const all = [...ps.sectors];
+    return {
+      AllSectors: bitfieldToJson(all),
+      FaultySectors: bitfieldToJson(ps.faults),
+      RecoveringSectors: bitfieldToJson(ps.recoveries),
+      LiveSectors: bitfieldToJson(all),
+      ActiveSectors: bitfieldToJson(all.filter((s) => !ps.faults.has(s) && !ps.unproven.has(s))),
+    };
+  };
+  const sectorJson = (m: ReturnType<Devnet['miner']>, n: number) => {
+    const s = m.sectors.get(n);
+    if (!s) return null;
+    return {
+      SectorNumber: s.number,
+      SealProof: s.sealProof,
+      SealedCID: s.sealedCid,
+      DealIDs: s.dealIds,
+      Activation: s.activation,
+      Expiration: s.expiration,
+      DealWeight: '0',
+      VerifiedDealWeight: '0',
+      InitialPledge: '0',
+      ExpectedDayReward: '0',
+      ExpectedStoragePledge: '0',
+      PowerBaseEpoch: s.activation,
+      ReplacedDayReward: '0',
+      SectorKeyCID: null,
+      Flags: 0,
+    };
+  };
+  return {
+    'Filecoin.Version': read((p) => {
+      args(p, 0, 0);
+      return { Version: 'distminer-devnet/0.1.0', APIVersion: 0x020300, BlockDelay: Math.max(1, Math.round(d.blockDelayMs / 1000)) };
+    }),
+    'Filecoin.ChainHead': read((p) => {
+      args(p, 0, 0);
+      return d.head();
+    }),
+    'Filecoin.ChainGetTipSet': read((p) => {
+      args(p, 1, 1);
+      return at(p, 0);
+    }),
+    'Filecoin.ChainGetTipSetByHeight': read((p) => {
+      args(p, 1, 2);
+      const h = int(p[0], 0, 0);
+      const base = at(p, 1);
+      if (h > base.Height) throw new ApiError(`looking for tipset with height greater than start point (${h} > ${base.Height})`);
+      return d.tipsetAt(h);
+    }),
+    'Filecoin.StateAccountKey': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      return d.resolveKeyAddress(addr(p[0], 0));
+    }),
+    'Filecoin.StateMinerInfo': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      const m = miner(p);
+      return {
+        Owner: d.accountIdAddress(m.info.owner),
+        Worker: d.accountIdAddress(m.info.worker),
+        NewWorker: '<empty>',
+        ControlAddresses: [],
+        WorkerChangeEpoch: -1,
+        PeerId: null,
+        Multiaddrs: [],
+        WindowPoStProofType: m.info.windowPoStProof,
+        SectorSize: m.info.sectorSize,
+        WindowPoStPartitionSectors: m.info.partitionSectors,
+        ConsensusFaultElapsed: -1,
+        PendingOwnerAddress: null,
+        Beneficiary: d.accountIdAddress(m.info.owner),
+        BeneficiaryTerm: { Quota: '0', UsedQuota: '0', Expiration: 0 },
+        PendingBeneficiaryTerm: null,
+      };
+    }),
+    'Filecoin.StateMinerPower': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      const m = miner(p);
+      const mp = m.power().toString();
+      const tp = d.totalPower().toString();
+      return { MinerPower: { RawBytePower: mp, QualityAdjPower: mp }, TotalPower: { RawBytePower: tp, QualityAdjPower: tp }, HasMinPower: m.power() > 0n };
+    }),
+    'Filecoin.StateMinerProvingDeadline': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      return d.provingDeadline(addr(p[0], 0));
+    }),
+    'Filecoin.StateMinerDeadlines': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      return miner(p).deadlines.map((dl) => ({ PostSubmissions: bitfieldToJson(dl.postSubmissions), DisputableProofCount: 0 }));
+    }),
+    'Filecoin.StateMinerPartitions': read((p) => {
+      args(p, 2, 3);
+      at(p, 2);
+      const m = miner(p);
+      const idx = int(p[1], 1, 0);
+      if (idx >= m.deadlines.length) throw new ApiError(`deadline ${idx} out of range`);
+      return m.deadlines[idx].partitions.map(partitionJson);
+    }),
+    'Filecoin.StateMinerSectors': read((p) => {
+      args(p, 1, 3);
+      at(p, 2);
+      const m = miner(p);
+      let filter: number[] | null = null;
+      if (p[1] !== null && p[1] !== undefined) {
+        try {
+          filter = bitfieldFromJson(p[1], 'param 1');
+        } catch (e) {
+          throw new ParamError((e as Error).message);
+        }
+      }
+      const nums = filter ?? [...m.sectors.keys()].sort((a, b) => a - b);
+      return nums.map((n) => sectorJson(m, n)).filter((x) => x !== null);
+    }),
+    'Filecoin.StateMinerActiveSectors': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      const m = miner(p);
+      return m.activeSectors().map((n) => sectorJson(m, n));
+    }),
+    'Filecoin.StateSectorGetInfo': read((p) => {
+      args(p, 2, 3);
+      at(p, 2);
+      return sectorJson(miner(p), int(p[1], 1, 0));
+    }),
+    'Filecoin.StateSectorPartition': read((p) => {
+      args(p, 2, 3);
+      at(p, 2);
+      const s = miner(p).sectors.get(int(p[1], 1, 0));
+      if (!s) throw new ApiError(`sector ${p[1]} not found`);
+      return { Deadline: s.deadline, Partition: s.partition };
+    }),
+    'Filecoin.StateSectorPreCommitInfo': read((p) => {
+      args(p, 2, 3);
+      at(p, 2);
+      const pc = miner(p).precommits.get(int(p[1], 1, 0));
+      if (!pc) return null;
+      const i = pc.info;
+      return {
+        Info: { SealProof: i.sealProof, SectorNumber: i.sectorNumber, SealedCID: i.sealedCid, SealRandEpoch: i.sealRandEpoch, DealIDs: i.dealIds, Expiration: i.expiration, UnsealedCid: i.unsealedCid },
+        PreCommitDeposit: '0',
+        PreCommitEpoch: pc.precommitEpoch,
+      };
+    }),
+    'Filecoin.StateMinerSectorAllocated': read((p) => {
+      args(p, 2, 3);
+      at(p, 2);
+      return miner(p).allocated.has(int(p[1], 1, 0));
+    }),
+    'Filecoin.StateMinerAllocated': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      return bitfieldToJson(miner(p).allocated);
+    }),
+    'Filecoin.StateMinerFaults': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      return bitfieldToJson(miner(p).faults());
+    }),
+    'Filecoin.StateMinerRecoveries': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      return bitfieldToJson(miner(p).recoveries());
+    }),
+    'Filecoin.StateGetRandomnessFromTickets': read((p) => {
+      args(p, 3, 4);
+      at(p, 3);
+      return b64(d.randomnessFromTickets(int(p[0], 0, 0), int(p[1], 1), bytesParam(p[2], 2)));
+    }),
+    'Filecoin.StateGetRandomnessFromBeacon': read((p) => {
+      args(p, 3, 4);
+      at(p, 3);
+      return b64(d.randomnessFromBeacon(int(p[0], 0, 0), int(p[1], 1), bytesParam(p[2], 2)));
+    }),
+    'Filecoin.StateWaitMsg': read(async (p, ctx) => {
+      args(p, 1, 4);
+      if (!isCid(p[0])) throw new ParamError('param 0: expected a CID');
+      const conf = p[1] === undefined ? 0 : int(p[1], 1, 0);
+      return d.waitMessage(p[0], conf, ctx.signal);
+    }),
+    'Filecoin.StateSearchMsg': read((p) => {
+      args(p, 1, 4);
+      const c = p.find(isCid);
+      if (!c) throw new ParamError('expected a message CID');
+      return d.lookup(c) ?? null;
+    }),
+    'Filecoin.MinerGetBaseInfo': read((p) => {
+      args(p, 3, 3);
+      return d.baseInfo(addr(p[0], 0), int(p[1], 1, 0), tsk(p[2], 2));
+    }),
+    'Filecoin.MinerCreateBlock': {
+      perm: 'write',
+      fn: (p) => {
+        args(p, 1, 1);
+        return d.createBlock(obj<BlockTemplate>(p[0], 0, 'a BlockTemplate'));
+      },
+    },
+    'Filecoin.SyncSubmitBlock': {
+      perm: 'write',
+      fn: async (p) => {
+        args(p, 1, 1);
+        await d.submitBlock(obj<BlockMsg>(p[0], 0, 'a BlockMsg'));
+        return null;
+      },
+    },
+    'Filecoin.MpoolPushMessage': {
+      perm: 'sign',
+      fn: (p) => {
+        args(p, 1, 2);
+        const m = obj<Message>(p[0], 0, 'a Message');
+        if (typeof m.To !== 'string' || typeof m.From !== 'string' || typeof m.Method !== 'number') throw new ParamError('param 0: a Message needs To, From and Method');
+        return d.pushMessage(m);
+      },
+    },
+    'Filecoin.WalletSign': {
+      perm: 'sign',
+      fn: (p) => {
+        args(p, 2, 2);
+        const k = d.keyFor(addr(p[0], 0));
+        if (!k) throw new ApiError(`key not found for ${p[0]}`);
+        return { Type: 2, Data: b64(blsSign(k, bytesParam(p[1], 1))) };
+      },
+    },
+    'Filecoin.WalletHas': read((p) => {
+      args(p, 1, 1);
+      return d.keyFor(addr(p[0], 0)) !== undefined;
+    }),
+  };
+}
+
+// ------------------------------------------------------------------ server
+
+interface RpcRequest {
+  jsonrpc?: string;
+  id?: unknown;
+  method?: unknown;
+  params?: unknown;
+}
+
+const errorReply = (id: unknown, code: number, message: string) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message } });
+
+export class DevnetRpcServer {
+  private server: Server;
+  private wss: WebSocketServer;
+  private methods: ReturnType<typeof devnetMethods>;
+  private sockets = new Set<WebSocket>();
+
+  constructor(private readonly devnet: Devnet) {
+    this.methods = devnetMethods(devnet);
+    this.server = createServer((req, res) => this.onHttp(req, res));
+    this.server.on('clientError', (_e, socket) => socket.destroy());
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
+    this.server.on('upgrade', (req, socket, head) => {
+      const auth = this.auth(req);
+      if (!isRpcPath(req.url) || auth === 'invalid') {
+        socket.end(auth === 'invalid' ? 'HTTP/1.1 401 Unauthorized\r\n\r\n' : 'HTTP/1.1 404 Not Found\r\n\r\n');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, auth));
+    });
+  }
+
+  /** Listens on host:port (port 0 = any free port); returns the bound address. */
+  async listen(host = '127.0.0.1', port = 0): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  /** The Lotus-style API info line for a token: `TOKEN:/ip4/127.0.0.1/tcp/PORT/http`. */
+  apiInfo(token: string): string {
+    const a = this.server.address() as AddressInfo;
+    return `${token}:/ip4/${a.address}/tcp/${a.port}/http`;
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    this.wss.close();
+    this.server.closeAllConnections?.();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Permissions of the request's token: [] when there is none, 'invalid' when it is wrong. */
+  private auth(req: IncomingMessage): Permission[] | 'invalid' {
+    let token: string | undefined;
+    const h = req.headers.authorization;
+    if (h) {
+      const m = /^Bearer\s+(\S+)$/i.exec(h);
+      if (!m) return 'invalid';
+      token = m[1];
+    } else {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+      if (q) token = q;
+    }
+    if (!token) return [];
+    return checkToken(this.devnet.jwtSecret, token) ?? 'invalid';
+  }
+
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    const send = (status: number, body: unknown) => {
+      if (res.headersSent) return;
+      const s = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
+      res.end(s);
+    };
+    if (!isRpcPath(req.url)) return send(404, errorReply(null, RPC_INVALID_REQUEST, `no such endpoint ${req.url}`));
+    if (req.method !== 'POST') return send(405, errorReply(null, RPC_INVALID_REQUEST, 'JSON-RPC requests are POSTed'));
+    const auth = this.auth(req);
+    if (auth === 'invalid') return send(401, errorReply(null, RPC_INVALID_REQUEST, 'JWT Verification failed'));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        send(413, errorReply(null, RPC_INVALID_REQUEST, `request body over ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', () => undefined);
+    req.on('end', () => {
+      if (size > MAX_BODY) return;
+      let msg: unknown;
+      try {
+        msg = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch (e) {
+        return send(200, errorReply(null, RPC_PARSE_ERROR, `parse error: ${(e as Error).message}`));
+      }
+      void this.dispatch(msg, { perms: auth, signal: ac.signal }, false).then((reply) => send(200, reply));
+    });
+  }
+
+  private onSocket(ws: WebSocket, perms: Permission[]): void {
+    this.sockets.add(ws);
+    const ac = new AbortController();
+    const subs = new Map<number, () => void>();
+    let nextChan = 1;
+    const sendJson = (v: unknown) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(v));
+    };
+    ws.on('close', () => {
+      ac.abort();
+      for (const stop of subs.values()) stop();
+      subs.clear();
+      this.sockets.delete(ws);
+    });
+    ws.on('error', () => undefined);
+    ws.on('message', (data) => {
+      let msg: RpcRequest;
+      try {
+        msg = JSON.parse(data.toString());
+      } catch (e) {
+        return sendJson(errorReply(null, RPC_PARSE_ERROR, `parse error: ${(e as Error).message}`));
+      }
+      if (msg && typeof msg === 'object' && (msg.method === 'xrpc.cancel' || msg.method === 'xrpc.ch.close')) {
+        const id = Array.isArray(msg.params) ? Number(msg.params[0]) : NaN;
+        subs.get(id)?.();
+        subs.delete(id);
+        return;
+      }
+      if (msg && typeof msg === 'object' && msg.method === 'Filecoin.ChainNotify') {
+        if (!perms.includes('read')) return sendJson(errorReply(msg.id, 1, "missing permission to invoke 'ChainNotify' (need 'read')"));
+        if (Array.isArray(msg.params) && msg.params.length > 0) return sendJson(errorReply(msg.id, RPC_INVALID_PARAMS, 'ChainNotify takes no params'));
+        const chan = nextChan++;
+        sendJson({ jsonrpc: '2.0', id: msg.id, result: chan });
+        sendJson({ jsonrpc: '2.0', method: 'xrpc.ch.val', params: [chan, [{ Type: 'current', Val: this.devnet.head() }]] });
+        const onHead = (ts: TipSet) => sendJson({ jsonrpc: '2.0', method: 'xrpc.ch.val', params: [chan, [{ Type: 'apply', Val: ts }]] });
+        const onClose = () => {
+          sendJson({ jsonrpc: '2.0', method: 'xrpc.ch.close', params: [chan] });
+          ws.close();
+        };
+        this.devnet.on('head', onHead);
+        this.devnet.once('close', onClose);
+        subs.set(chan, () => {
+          this.devnet.off('head', onHead);
+          this.devnet.off('close', onClose);
+        });
+        return;
+      }
+      void this.dispatch(msg, { perms, signal: ac.signal }, true).then((reply) => {
+        if (reply) sendJson(reply);
+      });
+    });
+  }
+
+  private async dispatch(raw: unknown, ctx: Ctx, ws: boolean): Promise<unknown> {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return errorReply(null, RPC_INVALID_REQUEST, 'invalid request: expected a JSON-RPC request object');
+    const req = raw as RpcRequest;
+    const id = req.id;
+    if (typeof req.method !== 'string') return errorReply(id, RPC_INVALID_REQUEST, 'invalid request: method must be a string');
+    if (req.method === 'Filecoin.ChainNotify' && !ws) return errorReply(id, 1, 'ChainNotify needs a websocket connection (channels are not supported over HTTP)');
+    const m = this.methods[req.method];
+    if (!m) return errorReply(id, RPC_METHOD_NOT_FOUND, `method '${req.method}' not found`);
+    if (!ctx.perms.includes(m.perm)) return errorReply(id, 1, `missing permission to invoke '${req.method.replace(/^Filecoin\./, '')}' (need '${m.perm}')`);
+    const params = req.params === undefined ? [] : req.params;
+    if (!Array.isArray(params)) return errorReply(id, RPC_INVALID_PARAMS, 'params must be an array');
+    try {
+      const result = await m.fn(params, ctx);
+      return { jsonrpc: '2.0', id, result: result === undefined ? null : result };
+    } catch (e) {
+      if (e instanceof ParamError) return errorReply(id, RPC_INVALID_PARAMS, `invalid params for ${req.method}: ${e.message}`);
+      if (e instanceof ApiError) return errorReply(id, e.code, e.message);
+      if (e instanceof TypeError || e instanceof RangeError) return errorReply(id, RPC_INVALID_PARAMS, `invalid params for ${req.method}: ${e.message}`);
+      log.warn({ err: e, method: req.method }, 'handler failed');
+      return errorReply(id, 1, (e as Error)?.message ?? String(e));
+    }
+  }
+}
+
+function isRpcPath(url: string | undefined): boolean {
+  const p = (url ?? '').split('?')[0];
+  return p === '/rpc/v1' || p === '/rpc/v0';
+}

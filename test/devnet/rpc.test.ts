@@ -1,0 +1,155 @@
+// The devnet API over real HTTP and WebSocket: typed client calls, ChainNotify, and bad
+// requests answered with JSON-RPC errors while the server keeps serving.
+import test from 'ava';
+import WebSocket from 'ws';
+import { RpcError, parseApiInfo } from '../../src/chain/client.js';
+import { encodePreCommitBatch2 } from '../../src/chain/params.js';
+import { DomainSeparationTag, ExitCode, MinerMethod, addressCbor, b64, type HeadChange } from '../../src/chain/types.js';
+import { commRToCid } from '../../src/proofs/cid.js';
+import { startDevnet } from './_harness.js';
+
+async function post(url: string, body: string, headers: Record<string, string> = {}) {
+  const r = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+  return { status: r.status, body: (await r.json()) as { error?: { code: number; message: string }; result?: unknown } };
+}
+
+test('parseApiInfo reads Lotus API info, several for failover', (t) => {
+  const eps = parseApiInfo('tok1:/ip4/127.0.0.1/tcp/1234/http,tok2:/ip4/127.0.0.1/tcp/2345/ws');
+  t.deepEqual(eps[0], { token: 'tok1', http: 'http://127.0.0.1:1234/rpc/v1', ws: 'ws://127.0.0.1:1234/rpc/v1' });
+  t.is(eps[1].http, 'http://127.0.0.1:2345/rpc/v1');
+  t.is(parseApiInfo('/ip4/127.0.0.1/tcp/1/http')[0].token, '');
+  t.is(parseApiInfo('t:http://127.0.0.1:99/rpc/v1')[0].ws, 'ws://127.0.0.1:99/rpc/v1');
+  t.throws(() => parseApiInfo('tok:nonsense'));
+});
+
+test('client reads the chain and miner state over HTTP', async (t) => {
+  const h = await startDevnet({ miners: 2 });
+  t.teardown(() => h.close());
+  await h.devnet.advanceTo(3);
+  const c = h.client;
+  t.is((await c.version()).BlockDelay, 1);
+  const head = await c.chainHead();
+  t.is(head.Height, 3);
+  t.deepEqual((await c.chainGetTipSetByHeight(2, head.Cids)).Cids, h.devnet.tipsetAt(2).Cids);
+  const info = await c.stateMinerInfo('t01001');
+  t.is(info.SectorSize, 2048);
+  t.is(info.WindowPoStPartitionSectors, 2);
+  t.is(info.Worker, 't0103');
+  t.regex(await c.stateAccountKey(info.Worker), /^t3/);
+  const dl = await c.stateMinerProvingDeadline('t01000');
+  t.is(dl.WPoStChallengeWindow, 4);
+  t.true(dl.CurrentEpoch === 3 && dl.Close > 3);
+  t.is((await c.stateMinerDeadlines('t01000')).length, 48);
+  t.deepEqual(await c.stateMinerFaults('t01000'), []);
+  t.is((await c.stateMinerPower('t01000')).MinerPower.RawBytePower, '0');
+  const r1 = await c.stateGetRandomnessFromBeacon(DomainSeparationTag.WindowedPoStChallengeSeed, 2, addressCbor('t01000'));
+  t.is(r1.length, 32);
+  t.deepEqual(r1, await c.stateGetRandomnessFromBeacon(DomainSeparationTag.WindowedPoStChallengeSeed, 2, addressCbor('t01000')));
+  await t.throwsAsync(c.stateGetRandomnessFromTickets(DomainSeparationTag.SealRandomness, 99, Buffer.alloc(0)), { instanceOf: RpcError, message: /future/ });
+  await t.throwsAsync(c.stateMinerInfo('t09999'), { message: /actor not found/ });
+  t.is(await c.minerGetBaseInfo('t01000', 4, head.Cids), null); // no sectors yet, as Lotus
+});
+
+test('messages: pre-commit, allocated numbers, second pre-commit rejected, receipts', async (t) => {
+  const h = await startDevnet();
+  t.teardown(() => h.close());
+  await h.devnet.advanceTo(2);
+  const c = h.client;
+  const worker = (await c.stateMinerInfo('t01000')).Worker;
+  const pre = (n: number) => ({ sealProof: 5, sectorNumber: n, sealedCid: { '/': commRToCid(Buffer.alloc(32, n)) }, sealRandEpoch: 1, dealIds: [], expiration: 100000, unsealedCid: null });
+  const sm = await c.mpoolPushMessage({ To: 't01000', From: worker, Method: MinerMethod.PreCommitSectorBatch2, Params: b64(encodePreCommitBatch2([pre(7), pre(9)])) });
+  t.is(sm.Message.Nonce, 0);
+  const waiting = c.stateWaitMsg(sm.CID!);
+  await h.devnet.advance();
+  const lookup = await waiting;
+  t.is(lookup.Receipt.ExitCode, ExitCode.Ok);
+  t.is(lookup.Height, 3);
+  t.true(await c.stateMinerSectorAllocated('t01000', 7));
+  t.false(await c.stateMinerSectorAllocated('t01000', 8));
+  t.deepEqual(await c.stateMinerAllocated('t01000'), [7, 9]);
+  t.is((await c.stateSectorPreCommitInfo('t01000', 9))!.PreCommitEpoch, 3);
+  t.is(await c.stateSectorPreCommitInfo('t01000', 8), null);
+  const again = await c.mpoolPushMessage({ To: 't01000', From: worker, Method: MinerMethod.PreCommitSectorBatch2, Params: b64(encodePreCommitBatch2([pre(9)])) });
+  t.is(again.Message.Nonce, 1);
+  const garbage = await c.mpoolPushMessage({ To: 't01000', From: worker, Method: MinerMethod.PreCommitSectorBatch2, Params: b64(Buffer.from([0xff, 0x00])) });
+  const unknown = await c.mpoolPushMessage({ To: 't01000', From: worker, Method: 99 });
+  const tooEarly = await c.mpoolPushMessage({ To: 't01000', From: worker, Method: MinerMethod.ProveCommitSector, Params: b64(Buffer.from([0x82, 0x07, 0x40])) });
+  await h.devnet.advance();
+  const r = await c.stateWaitMsg(again.CID!);
+  t.is(r.Receipt.ExitCode, ExitCode.ErrIllegalArgument);
+  t.regex(JSON.stringify(r.ReturnDec), /already allocated/);
+  t.is((await c.stateWaitMsg(garbage.CID!)).Receipt.ExitCode, ExitCode.ErrSerialization);
+  t.is((await c.stateWaitMsg(unknown.CID!)).Receipt.ExitCode, ExitCode.ErrUnhandledMessage);
+  t.is((await c.stateWaitMsg(tooEarly.CID!)).Receipt.ExitCode, ExitCode.ErrForbidden);
+  // the wallet only signs for keys it has
+  await t.throwsAsync(c.mpoolPushMessage({ To: 't01000', From: 't0999', Method: 6 }), { message: /key not found/ });
+  const sig = await c.walletSign(worker, Buffer.from('abc'));
+  t.is(sig.Type, 2);
+});
+
+test('ChainNotify over WebSocket: current, then every applied head', async (t) => {
+  const h = await startDevnet();
+  t.teardown(() => h.close());
+  const seen: HeadChange[] = [];
+  const sub = h.client.chainNotify((cs) => {
+    seen.push(...cs);
+  });
+  t.teardown(() => sub.close());
+  await new Promise<void>((r) => sub.once('endpoint', () => r()));
+  await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 5; i++) await h.devnet.advance();
+  await new Promise((r) => setTimeout(r, 200));
+  t.is(seen[0].Type, 'current');
+  t.deepEqual(
+    seen.map((c) => c.Val.Height),
+    [0, 1, 2, 3, 4, 5],
+  );
+  t.true(seen.slice(1).every((c) => c.Type === 'apply'));
+});
+
+test('malformed requests get JSON-RPC errors and the server keeps serving', async (t) => {
+  const h = await startDevnet();
+  t.teardown(() => h.close());
+  const ep = h.client.endpoints[0];
+  const auth = { authorization: `Bearer ${ep.token}` };
+  const rq = (method: string, params: unknown) => JSON.stringify({ jsonrpc: '2.0', id: 5, method, params });
+  let r = await post(ep.http, '{not json', auth);
+  t.is(r.body.error!.code, -32700);
+  r = await post(ep.http, '[1,2]', auth);
+  t.is(r.body.error!.code, -32600);
+  r = await post(ep.http, rq('Filecoin.NoSuchMethod', []), auth);
+  t.is(r.body.error!.code, -32601);
+  r = await post(ep.http, rq('Filecoin.ChainGetTipSetByHeight', ['ten', null]), auth);
+  t.is(r.body.error!.code, -32602);
+  r = await post(ep.http, rq('Filecoin.StateMinerInfo', ['not-an-address', null]), auth);
+  t.is(r.body.error!.code, -32602);
+  r = await post(ep.http, rq('Filecoin.StateMinerInfo', { a: 1 }), auth);
+  t.is(r.body.error!.code, -32602);
+  r = await post(ep.http, rq('Filecoin.MpoolPushMessage', [{ To: 5 }]), auth);
+  t.is(r.body.error!.code, -32602);
+  r = await post(ep.http, rq('Filecoin.SyncSubmitBlock', [{ Header: { Height: 'x' } }]), auth);
+  t.truthy(r.body.error);
+  r = await post(ep.http, rq('Filecoin.ChainHead', []));
+  t.is(r.status, 200);
+  t.regex(r.body.error!.message, /missing permission/);
+  r = await post(ep.http, rq('Filecoin.ChainHead', []), { authorization: 'Bearer nope.nope.nope' });
+  t.is(r.status, 401);
+  t.truthy(r.body.error);
+  r = await post(ep.http, rq('Filecoin.ChainNotify', []), auth);
+  t.regex(r.body.error!.message, /websocket/);
+  // WebSocket: bad JSON and bad calls answered, connection stays usable
+  const ws = new WebSocket(ep.ws, { headers: auth });
+  await new Promise((res, rej) => ws.once('open', res).once('error', rej));
+  const replies: any[] = [];
+  ws.on('message', (d) => replies.push(JSON.parse(d.toString())));
+  ws.send('{{{');
+  ws.send(rq('Filecoin.Nope', []));
+  ws.send(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'Filecoin.ChainHead', params: [] }));
+  await new Promise((res) => setTimeout(res, 300));
+  ws.close();
+  t.is(replies.find((x) => x.error?.code === -32700)?.error.code, -32700);
+  t.is(replies.find((x) => x.id === 5)?.error.code, -32601);
+  t.is(replies.find((x) => x.id === 9)?.result.Height, 0);
+  // still alive
+  t.is((await h.client.chainHead()).Height, 0);
+});
