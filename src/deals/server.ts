@@ -1,0 +1,506 @@
+// The deal miner's HTTP server (node:http): deal intake, the admin API and piece retrieval.
+//
+//   POST /deals/proposal            public   {deal: ClientDealProposal, transferSize} → 201 {uuid, uploadUrl}
+//   PUT  /deals/{uuid}/data?token=  public   the data (exactly transferSize bytes), streamed to disk
+//   GET  /deals                     admin    every deal, summarised
+//   GET  /deals/{uuid}              admin    one deal
+//   GET|HEAD /piece/{pieceCid}      public   the unsealed piece (Range supported)
+//
+// Admin calls need `Authorization: Bearer <the miner's API token>`. Memory stays flat however
+// large the piece: the body streams (with back-pressure) into a staging file, transfers are
+// bounded (503 + Retry-After beyond the limit), a body is cut at its declared size, and a
+// stalled or overlong upload is cut off. The CommP is computed by the native proofs from the
+// staged file once the body is on disk (see README.md for why not while streaming).
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fsyncDir, writeFileAtomic } from '../config/atomic.js';
+import { type Logger, logger } from '../log.js';
+import { cidToCommP, commPToCid } from '../proofs/cid.js';
+import { RegisteredSealProof, sealProofSectorSize, unpaddedSize } from '../proofs/types.js';
+import { type DealMinerArbiter, FileLeaseArbiter } from './arbiter.js';
+import { chunkedNativeCommP } from './commp.js';
+import { StoreDealPipeline } from './pipeline.js';
+import { DealRejected, checkDealRequest } from './proposal.js';
+import { type DealRecord, DealStore } from './store.js';
+
+export interface DealServerOptions {
+  /** Directory of the deal state: `db/` (KV store), `staging/`, `pieces/`, `api`. */
+  dir: string;
+  /** The miner id deals are taken for (f0…/t0…). */
+  minerId: string;
+  /** Seal proof of the miner's deal sectors: its sector size bounds a deal (default 2KiB). */
+  sealProof?: RegisteredSealProof;
+  /** The miner's API token: Bearer token of the admin calls. */
+  token: string;
+  host?: string;
+  port?: number;
+  /** Concurrent uploads; more are answered 503 with Retry-After (default 4). */
+  maxTransfers?: number;
+  /** An upload with no data for this long is cut off (default 60 s). */
+  stallMs?: number;
+  /** Upload deadline: base + size / minimum rate (defaults 60 s and 1 MiB/s). */
+  uploadBaseMs?: number;
+  uploadMinBytesPerSec?: number;
+  /** Who decides there is one deal miner per miner id (default: a lease file in `sharedDir`). */
+  arbiter?: DealMinerArbiter;
+  /** Shared storage path for the default arbiter's lease (default `dir`). */
+  sharedDir?: string;
+  leaseMs?: number;
+  /** Name of this holder in the arbiter (default host:pid). */
+  holder?: string;
+}
+
+/** An upload that went wrong: status and reason for the client. */
+class UploadError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_JSON = 64 * 1024;
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > MAX_JSON) throw new DealRejected(413, `a proposal is at most ${MAX_JSON} bytes of JSON`);
+    chunks.push(c as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new DealRejected(400, 'the body is not JSON');
+  }
+}
+
+/** A deal as the admin API shows it (without the upload secret). */
+export function publicDeal(d: DealRecord): Omit<DealRecord, 'uploadToken'> {
+  const { uploadToken: _secret, ...rest } = d;
+  return rest;
+}
+
+export class DealServer {
+  readonly store: DealStore;
+  readonly pipeline: StoreDealPipeline;
+  readonly sectorSize: number;
+  readonly sealProof: RegisteredSealProof;
+  private server!: Server;
+  private active = 0;
+  private readonly sockets = new Set<Socket>();
+  private readonly log: Logger;
+  private readonly stagingDir: string;
+  private readonly piecesDir: string;
+  private readonly background = new Set<Promise<unknown>>();
+  /** Set when stopping or when the deal-miner claim was lost: no new deals or uploads. */
+  closing = false;
+  private stopped = false;
+  url = '';
+
+  private constructor(
+    private readonly opts: DealServerOptions,
+    private readonly arbiter: DealMinerArbiter,
+  ) {
+    this.log = logger('deals', { miner: opts.minerId });
+    this.sealProof = opts.sealProof ?? RegisteredSealProof.StackedDrg2KiBV1_1;
+    this.sectorSize = sealProofSectorSize(this.sealProof);
+    this.stagingDir = join(opts.dir, 'staging');
+    this.piecesDir = join(opts.dir, 'pieces');
+    mkdirSync(this.stagingDir, { recursive: true });
+    mkdirSync(this.piecesDir, { recursive: true });
+    this.store = DealStore.open(join(opts.dir, 'db'));
+    this.pipeline = new StoreDealPipeline(this.store, (u) => this.piecePath(u));
+  }
+
+  /** Claims the deal role, opens the state, recovers from a crash, listens. */
+  static async start(opts: DealServerOptions): Promise<DealServer> {
+    if (!opts.token || opts.token.length < 16) throw new Error('the deal server needs the miner API token (16+ characters) for its admin calls');
+    let started: DealServer | undefined;
+    const arbiter =
+      opts.arbiter ??
+      new FileLeaseArbiter(opts.sharedDir ?? opts.dir, {
+        leaseMs: opts.leaseMs,
+        onLost: (by) => {
+          // Another deal miner took the role (this host hung past the lease): stop taking deals.
+          logger('deals').fatal({ by }, 'lost the deal-miner claim to another holder; refusing new deals and uploads');
+          if (started) started.closing = true;
+        },
+      });
+    await arbiter.claim(opts.minerId, opts.holder ?? `deal-server ${process.pid}`);
+    let s: DealServer | undefined;
+    try {
+      s = new DealServer(opts, arbiter);
+      await s.recover();
+      await s.listen();
+      started = s;
+      return s;
+    } catch (e) {
+      if (s) await s.store.close().catch(() => undefined);
+      await arbiter.release();
+      throw e;
+    }
+  }
+
+  stagingPath(uuid: string): string {
+    return join(this.stagingDir, `${uuid}.part`);
+  }
+
+  piecePath(uuid: string): string {
+    return join(this.piecesDir, `${uuid}.piece`);
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /** After a crash: no deal is left in a state nobody will move it out of, no stray file kept. */
+  private async recover(): Promise<void> {
+    const verifying: DealRecord[] = [];
+    for (const d of this.store.list()) {
+      if (d.state === 'Transferring') {
+        rmSync(this.stagingPath(d.uuid), { force: true });
+        await this.store.transition([d.uuid], 'Failed', {}, 'the deal server stopped during the transfer (crash or restart); the partial data was deleted: propose the deal again');
+        this.log.warn({ deal: d.uuid }, 'failed a deal whose transfer was cut by a restart');
+      } else if (d.state === 'Verifying') {
+        verifying.push(d);
+      } else if ((d.state === 'Publishing' || d.state === 'Sealing' || d.state === 'Active') && !existsSync(this.piecePath(d.uuid))) {
+        if (d.state === 'Publishing') {
+          await this.store.transition([d.uuid], 'Failed', {}, `the verified piece file ${this.piecePath(d.uuid)} is missing`);
+        }
+        this.log.error({ deal: d.uuid, state: d.state }, 'the unsealed copy of a deal piece is missing: it cannot be retrieved');
+      }
+    }
+    const keepStaging = new Set(verifying.map((d) => `${d.uuid}.part`));
+    for (const f of readdirSync(this.stagingDir)) if (!keepStaging.has(f)) rmSync(join(this.stagingDir, f), { force: true });
+    for (const f of readdirSync(this.piecesDir)) {
+      const uuid = f.replace(/\.piece$/, '');
+      const d = this.store.get(uuid);
+      const keep = d && (d.state === 'Publishing' || d.state === 'Sealing' || d.state === 'Active' || d.state === 'Verifying');
+      if (!keep) rmSync(join(this.piecesDir, f), { force: true });
+    }
+    // A deal whose body was complete on disk is verified again rather than failed.
+    for (const d of verifying) this.track(this.verify(d.uuid).catch((e) => this.log.error({ deal: d.uuid, err: (e as Error).message }, 'verification after restart failed')));
+  }
+
+  private track(p: Promise<unknown>): void {
+    this.background.add(p);
+    void p.finally(() => this.background.delete(p));
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private async listen(): Promise<void> {
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((e) => {
+        const status = e instanceof DealRejected || e instanceof UploadError ? e.status : 500;
+        if (status === 500) this.log.error({ err: (e as Error).stack }, 'request failed');
+        send(res, status, { error: (e as Error).message });
+      });
+    });
+    // Uploads have their own stall and deadline timers; Node's whole-request timeout would cut
+    // a large upload on a slow link.
+    this.server.requestTimeout = 0;
+    this.server.headersTimeout = 60_000;
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
+    });
+    const a = this.server.address() as AddressInfo;
+    this.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    writeFileAtomic(join(this.opts.dir, 'api'), this.url + '\n');
+    this.log.info({ url: this.url, sectorSize: this.sectorSize }, 'deal server listening');
+  }
+
+  private admin(req: IncomingMessage): boolean {
+    const h = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(.+)$/i.exec(h);
+    return !!m && sameSecret(m[1].trim(), this.opts.token);
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://deal-server');
+    const parts = url.pathname.split('/').filter(Boolean);
+    const method = req.method ?? 'GET';
+    if (parts[0] === 'deals' && parts[1] === 'proposal' && parts.length === 2) {
+      if (method !== 'POST') return send(res, 405, { error: 'POST a proposal' }, { Allow: 'POST' });
+      return this.propose(req, res);
+    }
+    if (parts[0] === 'deals' && parts.length === 3 && parts[2] === 'data') {
+      if (method !== 'PUT') return send(res, 405, { error: 'PUT the data' }, { Allow: 'PUT' });
+      return this.upload(req, res, parts[1], url.searchParams.get('token') ?? '');
+    }
+    if (parts[0] === 'deals' && parts.length <= 2 && method === 'GET') {
+      if (!this.admin(req)) return send(res, 401, { error: 'this call needs Authorization: Bearer <the miner API token>' }, { 'WWW-Authenticate': 'Bearer' });
+      if (parts.length === 1) return send(res, 200, { deals: this.store.list().map(publicDeal) });
+      const d = this.store.get(parts[1]);
+      return d ? send(res, 200, publicDeal(d)) : send(res, 404, { error: `no deal ${parts[1]}` });
+    }
+    if (parts[0] === 'piece' && parts.length === 2 && (method === 'GET' || method === 'HEAD')) return this.retrieve(req, res, parts[1], method === 'HEAD');
+    return send(res, 404, { error: `no route ${method} ${url.pathname}` });
+  }
+
+  // ---------------------------------------------------------------- intake
+
+  private async propose(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.closing) return send(res, 503, { error: 'the deal server is stopping' }, { 'Retry-After': '10' });
+    const body = await readJson(req);
+    const c = checkDealRequest(body, { minerId: this.opts.minerId, sectorSize: this.sectorSize });
+    const prior = this.store.byProposal(c.proposalCid);
+    if (prior && prior.state !== 'Failed') {
+      return send(res, 409, { error: `this proposal is already deal ${prior.uuid} (${prior.state})`, uuid: prior.uuid, state: prior.state });
+    }
+    const now = Date.now();
+    const d: DealRecord = {
+      uuid: randomUUID(),
+      proposalCid: c.proposalCid,
+      proposal: c.proposal,
+      signature: c.signature,
+      pieceCid: c.pieceCid,
+      pieceSize: c.pieceSize,
+      transferSize: c.transferSize,
+      uploadToken: randomBytes(16).toString('hex'),
+      state: 'Accepted',
+      createdAt: now,
+      updatedAt: now,
+      history: [{ state: 'Accepted', at: now }],
+    };
+    await this.store.insert(d);
+    this.log.info({ deal: d.uuid, piece: d.pieceCid, size: d.pieceSize, client: c.proposal.Client }, 'deal accepted');
+    send(res, 201, { uuid: d.uuid, state: d.state, proposalCid: d.proposalCid, uploadUrl: `${this.url}/deals/${d.uuid}/data?token=${d.uploadToken}` });
+  }
+
+  /** Fails a deal, deleting whatever it staged. */
+  private async fail(uuid: string, reason: string): Promise<void> {
+    rmSync(this.stagingPath(uuid), { force: true });
+    rmSync(this.piecePath(uuid), { force: true });
+    const d = this.store.get(uuid);
+    if (d && d.state !== 'Failed') await this.store.transition([uuid], 'Failed', {}, reason);
+    this.log.warn({ deal: uuid, reason }, 'deal failed');
+  }
+
+  private async upload(req: IncomingMessage, res: ServerResponse, uuid: string, token: string): Promise<void> {
+    const d = this.store.get(uuid);
+    if (!d) return send(res, 404, { error: `no deal ${uuid}` });
+    if (!sameSecret(token, d.uploadToken)) return send(res, 403, { error: 'wrong upload token for this deal' });
+    if (d.state !== 'Accepted') {
+      return send(res, 409, { error: `deal ${uuid} is ${d.state}${d.reason ? `: ${d.reason}` : ''}; only an Accepted deal takes an upload`, state: d.state });
+    }
+    const close = { Connection: 'close' };
+    const cl = req.headers['content-length'];
+    if (cl !== undefined) {
+      const n = Number(cl);
+      if (n !== d.transferSize) {
+        const reason = n > d.transferSize ? `the body (${n} bytes) is larger than the declared transferSize ${d.transferSize}` : `the body (${n} bytes) is shorter than the declared transferSize ${d.transferSize}`;
+        await this.fail(uuid, reason);
+        return send(res, n > d.transferSize ? 413 : 400, { error: reason, uuid, state: 'Failed' }, close);
+      }
+    }
+    const max = this.opts.maxTransfers ?? 4;
+    if (this.active >= max || this.closing) {
+      return send(res, 503, { error: `${this.active} transfers are running (the limit is ${max}); retry later` }, { 'Retry-After': '5', ...close });
+    }
+    this.active++;
+    try {
+      await this.store.transition([uuid], 'Transferring');
+      const staged = await this.receive(req, d);
+      if (staged instanceof UploadError) {
+        await this.fail(uuid, staged.message);
+        return send(res, staged.status, { error: staged.message, uuid, state: 'Failed' }, close);
+      }
+    } catch (e) {
+      await this.fail(uuid, `upload failed: ${(e as Error).message}`);
+      throw e;
+    } finally {
+      this.active--;
+    }
+    const after = await this.verify(uuid);
+    if (after.state === 'Failed') return send(res, 400, { error: after.reason, uuid, state: after.state });
+    send(res, 200, { uuid, state: after.state, pieceCid: after.pieceCid });
+  }
+
+  /** Streams the body into the staging file; UploadError when the body is not what was declared. */
+  private async receive(req: IncomingMessage, d: DealRecord): Promise<UploadError | undefined> {
+    const part = this.stagingPath(d.uuid);
+    const stallMs = this.opts.stallMs ?? 60_000;
+    const deadlineMs = (this.opts.uploadBaseMs ?? 60_000) + (d.transferSize / (this.opts.uploadMinBytesPerSec ?? 1 << 20)) * 1000;
+    let received = 0;
+    let stall: NodeJS.Timeout | undefined;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        received += chunk.length;
+        if (received > d.transferSize) return cb(new UploadError(413, `the body is larger than the declared transferSize ${d.transferSize}`));
+        stall?.refresh();
+        cb(null, chunk);
+      },
+    });
+    const cut = (e: UploadError) => meter.destroy(e);
+    stall = setTimeout(() => cut(new UploadError(408, `the upload stalled: no data for ${stallMs} ms after ${received} of ${d.transferSize} bytes`)), stallMs);
+    const deadline = setTimeout(() => cut(new UploadError(408, `the upload missed its deadline of ${Math.round(deadlineMs / 1000)} s (${received} of ${d.transferSize} bytes)`)), deadlineMs);
+    const onClose = () => {
+      if (!req.complete) cut(new UploadError(400, `the upload was cut off after ${received} of ${d.transferSize} bytes`));
+    };
+    req.on('close', onClose);
+    // The request is piped (not put in the pipeline) so that an error does not destroy the
+    // socket before the client hears the reason.
+    const done = pipeline(meter, createWriteStream(part, { flags: 'wx', highWaterMark: 1 << 20 }));
+    req.pipe(meter);
+    try {
+      await done;
+    } catch (e) {
+      req.unpipe(meter);
+      if (e instanceof UploadError) return e;
+      return new UploadError(400, `the upload failed after ${received} of ${d.transferSize} bytes: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(stall);
+      clearTimeout(deadline);
+      req.off('close', onClose);
+    }
+    if (received < d.transferSize) return new UploadError(400, `the upload was truncated: ${received} of ${d.transferSize} bytes`);
+    // Zero-fill to the unpadded piece size (sparse), and make the body durable before the
+    // state says it is all there.
+    const fh = await open(part, 'r+');
+    try {
+      await fh.truncate(unpaddedSize(d.pieceSize));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await this.store.transition([d.uuid], 'Verifying');
+    return undefined;
+  }
+
+  /** Checks the staged data's CommP against the proposal; Publishing on a match, else Failed. */
+  private async verify(uuid: string): Promise<DealRecord> {
+    const d = this.store.get(uuid)!;
+    const part = existsSync(this.stagingPath(uuid)) ? this.stagingPath(uuid) : this.piecePath(uuid);
+    if (!existsSync(part) || statSync(part).size !== unpaddedSize(d.pieceSize)) {
+      await this.fail(uuid, 'the staged data is missing or has the wrong size');
+      return this.store.get(uuid)!;
+    }
+    const t0 = performance.now();
+    let got: Buffer;
+    try {
+      got = await chunkedNativeCommP(this.sealProof, part, d.pieceSize, { tmpPrefix: join(this.stagingDir, `${uuid}`), dataBytes: d.transferSize });
+    } catch (e) {
+      await this.fail(uuid, `computing the piece commitment failed: ${(e as Error).message}`);
+      return this.store.get(uuid)!;
+    }
+    const want = cidToCommP(d.pieceCid);
+    if (!got.equals(want)) {
+      await this.fail(uuid, `piece CID mismatch: the proposal says ${d.pieceCid}, the uploaded data gives ${commPToCid(got)}`);
+      return this.store.get(uuid)!;
+    }
+    if (part !== this.piecePath(uuid)) {
+      renameSync(part, this.piecePath(uuid));
+      fsyncDir(this.piecesDir);
+    }
+    const [after] = await this.store.transition([uuid], 'Publishing', { verifiedAt: Date.now() });
+    this.log.info({ deal: uuid, piece: d.pieceCid, commPMs: Math.round(performance.now() - t0) }, 'deal data verified; waiting for a sector');
+    return after;
+  }
+
+  // ---------------------------------------------------------------- retrieval
+
+  /** The unsealed copy of a piece, if a live deal holds it. */
+  findPiece(pieceCid: string): { path: string; size: number } | undefined {
+    for (const d of this.store.list()) {
+      if (d.pieceCid !== pieceCid || !(d.state === 'Publishing' || d.state === 'Sealing' || d.state === 'Active')) continue;
+      const p = this.piecePath(d.uuid);
+      if (existsSync(p)) return { path: p, size: statSync(p).size };
+    }
+    return undefined;
+  }
+
+  private async retrieve(req: IncomingMessage, res: ServerResponse, cid: string, head: boolean): Promise<void> {
+    try {
+      cidToCommP(cid);
+    } catch (e) {
+      return send(res, 400, { error: `not a piece CID: ${(e as Error).message}` });
+    }
+    const piece = this.findPiece(cid);
+    if (!piece) return send(res, 404, { error: `no piece ${cid} here` });
+    const size = piece.size;
+    let start = 0;
+    let end = size - 1;
+    let status = 200;
+    const headers: Record<string, string> = { 'Content-Type': 'application/piece', 'Accept-Ranges': 'bytes', ETag: `"${cid}"` };
+    const range = req.headers.range;
+    if (range !== undefined) {
+      const r = parseRange(range, size);
+      if (r === 'invalid') {
+        return send(res, 416, { error: `unsatisfiable range "${range}" for a piece of ${size} bytes` }, { 'Content-Range': `bytes */${size}` });
+      }
+      if (r) {
+        [start, end] = r;
+        status = 206;
+        headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+      }
+    }
+    headers['Content-Length'] = String(end - start + 1);
+    res.writeHead(status, headers);
+    if (head) return void res.end();
+    await pipeline(createReadStream(piece.path, { start, end, highWaterMark: 1 << 20 }), res);
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  async close(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.closing = true;
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sockets) s.destroy();
+    });
+    await Promise.allSettled([...this.background]);
+    // Uploads cut by the stop fail through their own handlers; wait for them to record it.
+    for (let i = 0; i < 100 && this.active > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await this.store.close();
+    await this.arbiter.release();
+  }
+}
+
+/**
+ * One byte range of a `Range: bytes=…` header: [start, end] inclusive, null to ignore the
+ * header (a form we do not serve, such as several ranges: answered with the whole piece), or
+ * 'invalid' for a range outside the piece.
+ */
+export function parseRange(h: string, size: number): [number, number] | null | 'invalid' {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(h.trim());
+  if (!m) return h.trim().startsWith('bytes=') && h.includes(',') ? null : 'invalid';
+  const [, a, b] = m;
+  if (a === '' && b === '') return 'invalid';
+  if (a === '') {
+    const n = Number(b);
+    if (n === 0) return 'invalid';
+    return [Math.max(0, size - n), size - 1];
+  }
+  const start = Number(a);
+  const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  if (start >= size || end < start) return 'invalid';
+  return [start, end];
+}

@@ -1,0 +1,116 @@
+// Deal records, persisted in the crash-safe KV store (src/store/kv.ts): every state change is
+// durable before the server answers or acts on it, so a restart loses nothing.
+//
+// States, as Boost's checkpoints:
+//   Accepted      proposal checked and signed; waiting for the upload
+//   Transferring  the upload is streaming to a staging file
+//   Verifying     the whole body is on disk; its CommP is being checked
+//   Publishing    verified: waiting to be published on chain and packed into a sector
+//   Sealing       packed into a sector the seal pipeline is sealing
+//   Active        the sector is proving
+//   Failed        with the reason (nothing staged is left behind)
+import { KvStore } from '../store/kv.js';
+import type { Signature } from './keys.js';
+import type { DealProposal } from './proposal.js';
+
+export const DEAL_STATES = ['Accepted', 'Transferring', 'Verifying', 'Publishing', 'Sealing', 'Active', 'Failed'] as const;
+export type DealState = (typeof DEAL_STATES)[number];
+
+const NEXT: Record<DealState, DealState[]> = {
+  Accepted: ['Transferring', 'Failed'],
+  Transferring: ['Verifying', 'Failed'],
+  Verifying: ['Publishing', 'Failed'],
+  // Sealing → Publishing: a sector that failed to seal gives its pieces back to the queue.
+  Publishing: ['Sealing', 'Failed'],
+  Sealing: ['Active', 'Publishing', 'Failed'],
+  Active: ['Failed'],
+  Failed: [],
+};
+
+export interface DealSector {
+  sectorNumber: number;
+  /** CommD as an unsealed CID, when known. */
+  unsealedCid?: string;
+  sealedCid?: string;
+}
+
+export interface DealRecord {
+  uuid: string;
+  proposalCid: string;
+  proposal: DealProposal;
+  signature: Signature;
+  pieceCid: string;
+  pieceSize: number;
+  transferSize: number;
+  /** Secret part of the upload URL (never shown by the admin API). */
+  uploadToken: string;
+  state: DealState;
+  reason?: string;
+  createdAt: number;
+  updatedAt: number;
+  /** When it became Publishing: the packing queue's order. */
+  verifiedAt?: number;
+  sector?: DealSector;
+  history: { state: DealState; at: number; reason?: string }[];
+}
+
+export class DealTransitionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DealTransitionError';
+  }
+}
+
+const DEAL = 'deal/';
+const PROPOSAL = 'proposal/';
+
+export class DealStore {
+  private constructor(private readonly kv: KvStore) {}
+
+  static open(dir: string): DealStore {
+    return new DealStore(KvStore.open(dir));
+  }
+
+  get(uuid: string): DealRecord | undefined {
+    return this.kv.get<DealRecord>(DEAL + uuid);
+  }
+
+  list(): DealRecord[] {
+    return this.kv
+      .entries<DealRecord>(DEAL)
+      .map(([, d]) => d)
+      .sort((a, b) => a.createdAt - b.createdAt || (a.uuid < b.uuid ? -1 : 1));
+  }
+
+  /** The deal that holds this proposal (the newest one, when an earlier attempt failed). */
+  byProposal(proposalCid: string): DealRecord | undefined {
+    const uuid = this.kv.get<string>(PROPOSAL + proposalCid);
+    return uuid ? this.get(uuid) : undefined;
+  }
+
+  async insert(d: DealRecord): Promise<void> {
+    await this.kv.commit([
+      { key: DEAL + d.uuid, value: d },
+      { key: PROPOSAL + d.proposalCid, value: d.uuid },
+    ]);
+  }
+
+  /** Moves deals to `state` atomically (all or none), checking each transition is allowed. */
+  async transition(uuids: string[], state: DealState, patch: Partial<DealRecord> = {}, reason?: string): Promise<DealRecord[]> {
+    const now = Date.now();
+    const out: DealRecord[] = [];
+    for (const uuid of uuids) {
+      const d = this.get(uuid);
+      if (!d) throw new DealTransitionError(`unknown deal ${uuid}`);
+      if (!NEXT[d.state].includes(state)) throw new DealTransitionError(`deal ${uuid} is ${d.state}${d.reason ? ` (${d.reason})` : ''}; it cannot become ${state}`);
+      const history = [...d.history, reason ? { state, at: now, reason } : { state, at: now }].slice(-32);
+      out.push({ ...d, ...patch, state, updatedAt: now, history, ...(reason !== undefined ? { reason } : {}) });
+    }
+    await this.kv.commit(out.map((d) => ({ key: DEAL + d.uuid, value: d })));
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.kv.close();
+  }
+}
