@@ -124,6 +124,19 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
       args(p, 0, 0);
       return { Version: 'distminer-devnet/0.1.0', APIVersion: 0x020300, BlockDelay: Math.max(1, Math.round(d.blockDelayMs / 1000)) };
     }),
+    // Lotus's StateGetNetworkParams: what a miner needs to know about this network's timing.
+    'Filecoin.StateGetNetworkParams': read((p) => {
+      args(p, 0, 0);
+      return {
+        NetworkName: 'distminer-devnet',
+        BlockDelaySecs: Math.max(1, Math.round(d.blockDelayMs / 1000)),
+        ConsensusMinerMinPower: '0',
+        SupportedProofTypes: [5],
+        PreCommitChallengeDelay: d.policy.preCommitChallengeDelay,
+        ForkUpgradeParams: {},
+        Eip155ChainID: 31415926,
+      };
+    }),
     'Filecoin.ChainHead': read((p) => {
       args(p, 0, 0);
       return d.head();

@@ -1,0 +1,379 @@
+// The seal pipeline of one seal (or deal) miner: sector numbers from the sector-number
+// service, work on this miner's own seal workers (scheduler.ts), messages to the chain, and
+// every sector's state persisted in the repo's store at each transition (fsm.ts).
+//
+// Crash safety: a sector's record is committed (fsync) before the work of its new state
+// starts, and each state's work is safe to repeat: tasks are re-run on the same worker
+// (files permitting), chain steps first look at the chain (a pre-commit already there is not
+// sent again). A sector number is persisted with the sector before any sealing work starts.
+import { logger } from '../log.js';
+import * as proofs from '../proofs/index.js';
+import type { KvStore } from '../store/kv.js';
+import { FAILED_STATES, type SectorEvent, type SectorState, TERMINAL_STATES, transition } from './fsm.js';
+import { type PieceInfoWire, type PieceSource, type SectorId, type TaskInput, type TaskOutput, sectorName } from './protocol.js';
+import { type Scheduler, WorkerLostError } from './scheduler.js';
+
+/** What the pipeline needs from the chain (implemented over the Lotus API in lotus-chain.ts). */
+export interface SealChain {
+  head(): Promise<number>;
+  /** Sealing ticket randomness at `epoch` for this miner. */
+  ticket(epoch: number): Promise<Buffer>;
+  /** Interactive seal challenge seed at `epoch` for this miner. */
+  seed(epoch: number): Promise<Buffer>;
+  preCommitChallengeDelay(): Promise<number>;
+  /** How far back the ticket epoch is taken from the head (Lotus: SealRandomnessLookback). */
+  ticketLookback(): number;
+  /** PreCommitSectorBatch2 of one sector (CommD goes in its UnsealedCid field). */
+  sendPreCommit(p: { number: number; proof: number; commR: Buffer; commD: Buffer; ticketEpoch: number; dealIds: number[]; expiration: number }): Promise<string>;
+  sendProveCommit(p: { number: number; proof: Buffer }): Promise<string>;
+  waitMessage(cid: string): Promise<{ exitCode: number; error?: string; epoch: number }>;
+  /** The pre-commit on chain for this sector, if any. */
+  preCommitOnChain(number: number): Promise<{ preCommitEpoch: number; commR: Buffer } | null>;
+  /** True when the sector is proven on chain (in the miner's sector set). */
+  sectorOnChain(number: number): Promise<boolean>;
+  /** Sector expiration to request, as an epoch. */
+  expiration(head: number): number;
+}
+
+/** Gives out sector numbers (the sector-number service, local or remote). */
+export interface NumberSource {
+  allocate(count: number): Promise<number[]>;
+}
+
+export interface SectorLogEntry {
+  at: number;
+  state: SectorState;
+  note?: string;
+}
+
+export interface SectorRecord {
+  minerId: number;
+  number: number;
+  proof: number;
+  state: SectorState;
+  createdAt: number;
+  updatedAt: number;
+  /** Data pieces (deal sectors); committed-capacity sectors have none. */
+  sources?: PieceSource[];
+  dealIds?: number[];
+  pieces?: PieceInfoWire[];
+  worker?: string;
+  ticket?: Buffer;
+  ticketEpoch?: number;
+  pc1?: Buffer;
+  commR?: Buffer;
+  commD?: Buffer;
+  preCommitMsg?: string;
+  /** Expiration epoch requested in the pre-commit. */
+  expiration?: number;
+  preCommitEpoch?: number;
+  seed?: Buffer;
+  seedEpoch?: number;
+  c1?: Buffer;
+  proofBytes?: Buffer;
+  commitMsg?: string;
+  sealedPath?: string;
+  cacheDir?: string;
+  retries: number;
+  failure?: string;
+  /** A chain rejection: retrying the same message would be rejected again. */
+  chainRejected?: boolean;
+  log: SectorLogEntry[];
+}
+
+export interface PipelineOptions {
+  minerId: number;
+  proof: proofs.RegisteredSealProof;
+  store: KvStore;
+  scheduler: Scheduler;
+  chain: SealChain;
+  numbers: NumberSource;
+  /** Long-term storage (shared with the PoSt miners); Finalize moves sealed files there. */
+  storagePath: string;
+  /** Sectors sealing at once; more pledges wait (default 4). */
+  maxInFlight?: number;
+  /** Automatic retries of a failed step before the sector is left failed (default 3). */
+  maxRetries?: number;
+  /** Delay before a retry (default 5 s). */
+  retryDelayMs?: number;
+  /** Poll interval while waiting on the chain (default 1 s). */
+  pollMs?: number;
+}
+
+const KEY = (n: number) => `sector/${String(n).padStart(12, '0')}`;
+
+export class SealPipeline {
+  private readonly log = logger('sealing');
+  private readonly active = new Map<number, Promise<void>>();
+  private readonly waiting: (() => void)[] = [];
+  private stopped = false;
+  private readonly wakers = new Map<number, () => void>();
+
+  constructor(private readonly o: PipelineOptions) {}
+
+  /** Resumes every unfinished sector found in the store (after a restart). */
+  resume(): void {
+    for (const [, r] of this.o.store.entries<SectorRecord>('sector/')) {
+      if (!TERMINAL_STATES.has(r.state) && !(FAILED_STATES.has(r.state) && r.chainRejected)) this.drive(r.number);
+    }
+  }
+
+  get(n: number): SectorRecord | undefined {
+    return this.o.store.get<SectorRecord>(KEY(n));
+  }
+
+  list(): SectorRecord[] {
+    return this.o.store.entries<SectorRecord>('sector/').map(([, r]) => r);
+  }
+
+  /**
+   * Pledges `count` committed-capacity sectors (or one deal sector with `sources`). Numbers
+   * are allocated and persisted here; sealing starts when an in-flight slot is free.
+   */
+  async pledge(count = 1, sources?: PieceSource[], dealIds?: number[]): Promise<number[]> {
+    const numbers = await this.o.numbers.allocate(count);
+    const now = Date.now();
+    const ops = numbers.map((number) => {
+      if (this.get(number)) throw new Error(`sector ${number} already exists in this miner's store: the number service handed out a used number`);
+      const r: SectorRecord = { minerId: this.o.minerId, number, proof: this.o.proof, state: 'Packing', createdAt: now, updatedAt: now, sources, dealIds, retries: 0, log: [{ at: now, state: 'Packing', note: sources ? 'deal sector' : 'pledged (CC)' }] };
+      return { key: KEY(number), value: r };
+    });
+    await this.o.store.commit(ops);
+    for (const n of numbers) this.drive(n);
+    return numbers;
+  }
+
+  /** Marks a sector for removal (its files are left for the operator to delete). */
+  async remove(n: number): Promise<void> {
+    const r = this.get(n);
+    if (!r) throw new Error(`no sector ${n} in this miner`);
+    await this.fire(r, { type: 'REMOVE' }, 'removal requested');
+    this.wakers.get(n)?.();
+    if (!this.active.has(n)) this.drive(n);
+  }
+
+  private drive(n: number): void {
+    if (this.active.has(n) || this.stopped) return;
+    const p = this.loop(n).catch((e) => this.log.error({ sector: n, err: (e as Error).stack }, 'sector loop crashed'));
+    this.active.set(n, p);
+    void p.finally(() => this.active.delete(n));
+  }
+
+  private async fire(r: SectorRecord, ev: SectorEvent, note?: string, patch: Partial<SectorRecord> = {}): Promise<SectorRecord> {
+    const next = transition(r.state, ev);
+    const now = Date.now();
+    const updated: SectorRecord = { ...r, ...patch, state: next, updatedAt: now, log: [...r.log, { at: now, state: next, note }].slice(-100) };
+    if (next !== r.state) this.log.info({ sector: r.number, from: r.state, to: next, note }, 'sector state');
+    await this.o.store.put(KEY(r.number), updated);
+    return updated;
+  }
+
+  private async save(r: SectorRecord, patch: Partial<SectorRecord>): Promise<SectorRecord> {
+    const updated = { ...r, ...patch, updatedAt: Date.now() };
+    await this.o.store.put(KEY(r.number), updated);
+    return updated;
+  }
+
+  private sleep(n: number, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wakers.set(n, done);
+    });
+  }
+
+  private sector(r: SectorRecord): SectorId {
+    return { minerId: r.minerId, number: r.number, proof: r.proof };
+  }
+
+  private async task(r: SectorRecord, input: TaskInput, affinity?: string): Promise<{ output: TaskOutput; workerId: string }> {
+    if (affinity && !this.o.scheduler.isKnown(affinity) && !this.o.scheduler.holders(r).includes(affinity)) {
+      // Not connected yet after a miner restart: give it the grace period to come back.
+      const deadline = Date.now() + 30_000;
+      while (!this.o.scheduler.isKnown(affinity) && Date.now() < deadline && !this.stopped) await this.sleep(r.number, 500);
+      if (!this.o.scheduler.isKnown(affinity)) throw new WorkerLostError(affinity, input.type);
+    }
+    return this.o.scheduler.run(this.sector(r), input, affinity);
+  }
+
+  private slotsUsed = 0;
+
+  /** Back-pressure: at most maxInFlight sectors are worked on at once; others wait here. */
+  private async acquireSlot(): Promise<void> {
+    while (this.slotsUsed >= (this.o.maxInFlight ?? 4) && !this.stopped) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.slotsUsed++;
+  }
+
+  private releaseSlot(): void {
+    this.slotsUsed--;
+    this.waiting.shift()?.();
+  }
+
+  private async loop(n: number): Promise<void> {
+    await this.acquireSlot();
+    try {
+      await this.work(n);
+    } finally {
+      this.releaseSlot();
+    }
+  }
+
+  private async work(n: number): Promise<void> {
+    let r = this.get(n)!;
+    while (!this.stopped && !TERMINAL_STATES.has(r.state)) {
+      try {
+        r = await this.step(r);
+      } catch (e) {
+        const err = e as Error;
+        if (this.stopped) return;
+        if (err instanceof WorkerLostError) {
+          r = await this.fire(r, { type: 'FILES_LOST' }, err.message, { worker: undefined, failure: err.message });
+          continue;
+        }
+        r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message });
+      }
+      if (FAILED_STATES.has(r.state) && r.state !== 'FailedUnrecoverable') {
+        if (r.chainRejected) return; // stays failed, with the chain's reason, until removed
+        if (r.retries >= (this.o.maxRetries ?? 3)) {
+          r = await this.fire(r, { type: 'GIVE_UP' }, `giving up after ${r.retries} retries: ${r.failure}`);
+          return;
+        }
+        await this.sleep(n, this.o.retryDelayMs ?? 5000);
+        r = await this.fire(this.get(n)!, { type: 'RETRY' }, `retry ${r.retries + 1}`, { retries: r.retries + 1 });
+      }
+    }
+  }
+
+  /** Performs the work of the record's current state and returns the record after it. */
+  private async step(r: SectorRecord): Promise<SectorRecord> {
+    const pollMs = this.o.pollMs ?? 1000;
+    switch (r.state) {
+      case 'Packing': {
+        const size = proofs.sealProofSectorSize(r.proof);
+        const sources: PieceSource[] = r.sources ?? [{ kind: 'zero', unpaddedSize: proofs.unpaddedSize(size) }];
+        const { output, workerId } = await this.task(r, { type: 'AddPiece', pieces: sources });
+        if (output.type !== 'AddPiece') throw new Error('unexpected AddPiece output');
+        return this.fire(r, { type: 'DONE' }, `pieces added on ${workerId}`, { pieces: output.pieces, worker: workerId });
+      }
+      case 'GetTicket': {
+        // A sector already pre-committed (files rebuilt after losing a worker) reuses its
+        // ticket: PC1 is deterministic, so the same data and ticket give the same CommR.
+        if (r.ticket && r.ticketEpoch !== undefined) return this.fire(r, { type: 'DONE' }, `reusing ticket of epoch ${r.ticketEpoch}`);
+        const head = await this.o.chain.head();
+        const ticketEpoch = Math.max(0, head - this.o.chain.ticketLookback());
+        const ticket = await this.o.chain.ticket(ticketEpoch);
+        return this.fire(r, { type: 'DONE' }, `ticket at epoch ${ticketEpoch}`, { ticket, ticketEpoch });
+      }
+      case 'PreCommit1': {
+        const { output } = await this.task(r, { type: 'PreCommit1', ticket: r.ticket!, pieces: r.pieces! }, r.worker);
+        if (output.type !== 'PreCommit1') throw new Error('unexpected PreCommit1 output');
+        return this.fire(r, { type: 'DONE' }, undefined, { pc1: output.pc1 });
+      }
+      case 'PreCommit2': {
+        const { output } = await this.task(r, { type: 'PreCommit2', pc1: r.pc1! }, r.worker);
+        if (output.type !== 'PreCommit2') throw new Error('unexpected PreCommit2 output');
+        if (r.commR && !r.commR.equals(output.commR)) {
+          throw new Error(`rebuilt sector has CommR ${proofs.commRToCid(output.commR)}, the pre-commit has ${proofs.commRToCid(r.commR)}`);
+        }
+        const patch = { commR: output.commR, commD: output.commD, pc1: undefined };
+        if (r.preCommitEpoch !== undefined) {
+          // Files rebuilt for an already pre-committed sector: carry on where it was.
+          return this.fire(r, { type: 'SKIP_TO_WAIT_SEED' }, 'files rebuilt; pre-commit already on chain', patch);
+        }
+        return this.fire(r, { type: 'DONE' }, `CommR ${proofs.commRToCid(output.commR)}`, patch);
+      }
+      case 'PreCommitting': {
+        const onChain = await this.o.chain.preCommitOnChain(r.number);
+        if (onChain) {
+          if (!onChain.commR.equals(r.commR!)) {
+            return this.fire(r, { type: 'FAIL' }, 'a different pre-commit of this number is on chain', { failure: `sector ${r.number} is pre-committed on chain with another CommR`, chainRejected: true });
+          }
+          return this.fire(r, { type: 'SKIP_TO_WAIT_SEED' }, `pre-commit already on chain at epoch ${onChain.preCommitEpoch}`, { preCommitEpoch: onChain.preCommitEpoch });
+        }
+        const head = await this.o.chain.head();
+        const expiration = this.o.chain.expiration(head);
+        const cid = await this.o.chain.sendPreCommit({ number: r.number, proof: r.proof, commR: r.commR!, commD: r.commD!, ticketEpoch: r.ticketEpoch!, dealIds: r.dealIds ?? [], expiration });
+        return this.fire(r, { type: 'DONE' }, `PreCommitSector message ${cid}`, { preCommitMsg: cid, expiration });
+      }
+      case 'PreCommitWait': {
+        const rec = await this.o.chain.waitMessage(r.preCommitMsg!);
+        if (rec.exitCode !== 0) {
+          const reason = `chain rejected PreCommitSector (exit code ${rec.exitCode}): ${rec.error ?? 'no reason given'}`;
+          return this.fire(r, { type: 'REJECTED' }, reason, { failure: reason, chainRejected: true });
+        }
+        const on = await this.o.chain.preCommitOnChain(r.number);
+        return this.fire(r, { type: 'DONE' }, `pre-committed at epoch ${on?.preCommitEpoch ?? rec.epoch}`, { preCommitEpoch: on?.preCommitEpoch ?? rec.epoch });
+      }
+      case 'WaitSeed': {
+        const delay = await this.o.chain.preCommitChallengeDelay();
+        const seedEpoch = r.preCommitEpoch! + delay;
+        // The seed must be final: wait a little past it.
+        for (;;) {
+          const head = await this.o.chain.head();
+          if (head > seedEpoch) break;
+          await this.sleep(r.number, pollMs);
+          if (this.stopped) throw new Error('stopping');
+        }
+        const seed = await this.o.chain.seed(seedEpoch);
+        return this.fire(r, { type: 'DONE' }, `seed at epoch ${seedEpoch}`, { seed, seedEpoch });
+      }
+      case 'Committing': {
+        let c1 = r.c1;
+        if (!c1) {
+          const { output } = await this.task(r, { type: 'Commit1', commR: r.commR!, commD: r.commD!, ticket: r.ticket!, seed: r.seed!, pieces: r.pieces! }, r.worker);
+          if (output.type !== 'Commit1') throw new Error('unexpected Commit1 output');
+          c1 = output.c1;
+          r = await this.save(r, { c1 });
+        }
+        // Commit2 may run on any worker (a GPU one when there is one): it needs only C1's output.
+        const { output, workerId } = await this.task(r, { type: 'Commit2', c1 });
+        if (output.type !== 'Commit2') throw new Error('unexpected Commit2 output');
+        const v = await proofs.verifySeal({ proof: r.proof, commR: r.commR!, commD: r.commD!, proverId: proofs.proverIdFromMinerId(r.minerId), ticket: r.ticket!, seed: r.seed!, sectorNumber: r.number, proofBytes: output.proof });
+        if (!v.valid) throw new Error(`Commit2 from ${workerId} does not verify (${v.reason})`);
+        return this.fire(r, { type: 'DONE' }, `proof computed on ${workerId}`, { proofBytes: output.proof, c1: undefined });
+      }
+      case 'SubmitCommit': {
+        if (await this.o.chain.sectorOnChain(r.number)) return this.fire(r, { type: 'SKIP_TO_FINALIZE' }, 'already proven on chain');
+        const cid = await this.o.chain.sendProveCommit({ number: r.number, proof: r.proofBytes! });
+        return this.fire(r, { type: 'DONE' }, `ProveCommitSector message ${cid}`, { commitMsg: cid });
+      }
+      case 'CommitWait': {
+        const rec = await this.o.chain.waitMessage(r.commitMsg!);
+        if (rec.exitCode !== 0) {
+          const reason = `chain rejected ProveCommitSector (exit code ${rec.exitCode}): ${rec.error ?? 'no reason given'}`;
+          return this.fire(r, { type: 'REJECTED' }, reason, { failure: reason, chainRejected: true });
+        }
+        return this.fire(r, { type: 'DONE' }, `proven at epoch ${rec.epoch}`);
+      }
+      case 'FinalizeSector': {
+        const name = sectorName(r);
+        const { output } = await this.task(r, { type: 'Finalize', sealedDest: `${this.o.storagePath}/sealed/${name}`, cacheDest: `${this.o.storagePath}/cache/${name}` }, r.worker);
+        if (output.type !== 'Finalize') throw new Error('unexpected Finalize output');
+        return this.fire(r, { type: 'DONE' }, `moved to ${output.sealedPath}`, { sealedPath: output.sealedPath, cacheDir: output.cacheDir, proofBytes: r.proofBytes, failure: undefined });
+      }
+      case 'Removing':
+        return this.fire(r, { type: 'DONE' }, 'removed from the pipeline');
+      default:
+        throw new Error(`no work for state ${r.state}`);
+    }
+  }
+
+  /** Stops starting new work (loops then exit at their next step). */
+  async stopping(): Promise<void> {
+    this.stopped = true;
+    for (const w of this.wakers.values()) w();
+    for (const w of this.waiting.splice(0)) w();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const w of this.wakers.values()) w();
+    for (const w of this.waiting.splice(0)) w();
+    await Promise.allSettled(this.active.values());
+  }
+}

@@ -1,0 +1,2 @@
+// `distminer sealing …` (see cli.ts)
+export { sealing as main } from './cli.js';

@@ -1,0 +1,2 @@
+// `distminer sectors …` (see cli.ts)
+export { sectors as main } from './cli.js';

@@ -1,0 +1,87 @@
+// `distminer worker`: a seal worker process. It connects to exactly one miner:
+//   distminer worker --miner-api TOKEN:/ip4/10.0.0.5/tcp/2346/http --dir /sealing
+// (or MINER_API_INFO in the environment), and runs the tasks that miner gives it.
+//   --tasks AddPiece,PreCommit1,...   task types it accepts (default: all)
+//   --cores N --memory 64GiB --gpus N resources it offers (default: this machine's)
+//   --storage DIR                     root for relative Finalize destinations (shared storage)
+//   --nice N                          CPU priority of its proofs (default 10; see below)
+import { availableParallelism, setPriority, totalmem } from 'node:os';
+import { parseApiMultiaddr } from '../config/multiaddr.js';
+import { logger } from '../log.js';
+import { TASK_TYPES, type TaskType } from './protocol.js';
+import { WORKER_PATH } from './scheduler.js';
+import { SealWorker } from './worker.js';
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const a = args[i];
+  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[i + 1];
+}
+
+function parseBytes(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)?$/i.exec(s.trim());
+  if (!m) throw new Error(`cannot read "${s}" as a size (e.g. 64GiB)`);
+  const unit = { b: 1, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 }[(m[2] ?? 'B').toLowerCase()]!;
+  return Math.floor(Number(m[1]) * unit);
+}
+
+/** "TOKEN:/ip4/H/tcp/P/http" → ws URL and token. */
+export function parseMinerApiInfo(info: string): { url: string; token: string } {
+  const i = info.indexOf(':');
+  if (i <= 0) throw new Error('miner API info must look like TOKEN:/ip4/127.0.0.1/tcp/2346/http');
+  const token = info.slice(0, i);
+  const hp = parseApiMultiaddr(info.slice(i + 1), 'miner API address');
+  return { url: `ws://${hp.host}:${hp.port}${WORKER_PATH}`, token };
+}
+
+export async function main(args: string[]): Promise<number> {
+  const log = logger('worker');
+  const info = flag(args, 'miner-api') ?? process.env.MINER_API_INFO;
+  if (!info) {
+    process.stderr.write('worker: give the miner to work for with --miner-api TOKEN:/ip4/IP/tcp/PORT/http (or MINER_API_INFO)\n');
+    return 2;
+  }
+  const dir = flag(args, 'dir') ?? process.env.DISTMINER_WORKER_PATH;
+  if (!dir) {
+    process.stderr.write('worker: give its sealing directory with --dir DIR (or DISTMINER_WORKER_PATH)\n');
+    return 2;
+  }
+  const { url, token } = parseMinerApiInfo(info);
+  const tasks = (flag(args, 'tasks') ?? TASK_TYPES.join(',')).split(',').map((s) => s.trim()) as TaskType[];
+  const bad = tasks.filter((t) => !TASK_TYPES.includes(t));
+  if (bad.length) {
+    process.stderr.write(`worker: unknown task types ${bad.join(', ')} (known: ${TASK_TYPES.join(', ')})\n`);
+    return 2;
+  }
+  // Proof threads inherit the priority of the thread that creates them, so set it before
+  // the first proof: a worker sharing a host with a PoSt miner then yields the CPU to it.
+  const nice = Number(flag(args, 'nice') ?? 10);
+  try {
+    setPriority(nice);
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'cannot lower this worker\'s priority');
+  }
+  const worker = new SealWorker({
+    url,
+    token,
+    dir,
+    taskTypes: tasks,
+    storageRoot: flag(args, 'storage'),
+    resources: {
+      cores: Number(flag(args, 'cores') ?? availableParallelism()),
+      memoryBytes: flag(args, 'memory') ? parseBytes(flag(args, 'memory')!) : totalmem(),
+      gpus: Number(flag(args, 'gpus') ?? 0),
+    },
+  });
+  log.info({ id: worker.id, url, tasks, dir }, 'seal worker starting');
+  worker.start();
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  log.info('seal worker stopping (running proofs finish first)');
+  await worker.stop();
+  return 0;
+}

@@ -1,0 +1,170 @@
+// The seal pipeline end to end: real seal-miner processes, real worker processes, real
+// proofs, the real sector-number service over TCP; the chain is the in-memory double of
+// test/helpers/mem-chain.ts (which still checks every prove-commit with verify_seal).
+import test from 'ava';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startSectorIdServer } from '../../src/sectorid/index.js';
+import type { SectorView } from '../../src/sealing/service.js';
+import { MemChain } from '../helpers/mem-chain.js';
+import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
+
+const MINER_SCRIPT = fileURLToPath(new URL('../helpers/seal-miner.js', import.meta.url));
+const TOKEN = 'seal-test-token-0123456789abcdef';
+
+test.after.always(killAll);
+
+interface Cluster {
+  dir: string;
+  chain: MemChain;
+  sectorid: string;
+  close(): Promise<void>;
+}
+
+async function cluster(): Promise<Cluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'dm-seal-'));
+  const chain = new MemChain(join(dir, 'chain.json'), 1000, 100);
+  chain.startTicking();
+  mkdirSync(join(dir, 'sid'), { recursive: true });
+  const sid = await startSectorIdServer({ repo: join(dir, 'sid'), listen: '127.0.0.1:0', token: TOKEN, minerId: 'f01000' });
+  return {
+    dir,
+    chain,
+    sectorid: sid.address,
+    close: async () => {
+      chain.stop();
+      await sid.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function miner(c: Cluster, name: string, port = 0, grace = 5000): Proc {
+  return new Proc(name, [MINER_SCRIPT, '--repo', join(c.dir, name), '--chain', join(c.dir, 'chain.json'), '--sectorid', c.sectorid, '--token', TOKEN, '--port', String(port), '--storage', join(c.dir, 'storage'), '--grace', String(grace)]);
+}
+
+function worker(c: Cluster, name: string, port: number, extra: string[] = []): Proc {
+  return new Proc(name, [MAIN, 'worker', '--miner-api', `${TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(c.dir, name), '--cores', '2', '--memory', '8GiB', '--nice', '0', ...extra]);
+}
+
+const portOf = async (m: Proc) => Number((await m.waitFor(/^READY \d+/)).split(' ')[1]);
+const list = (port: number) => rpc<SectorView[]>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsList');
+
+test.serial('two seal miners of one miner id seal with distinct numbers, each listing only its own', async (t) => {
+  const c = await cluster();
+  try {
+    const a = miner(c, 'miner-a');
+    const b = miner(c, 'miner-b');
+    const [pa, pb] = await Promise.all([portOf(a), portOf(b)]);
+    worker(c, 'worker-a', pa);
+    worker(c, 'worker-b', pb);
+    const [na, nb] = await Promise.all([rpc<number[]>(`http://127.0.0.1:${pa}`, TOKEN, 'SectorsPledge', [1]), rpc<number[]>(`http://127.0.0.1:${pb}`, TOKEN, 'SectorsPledge', [1])]);
+    t.is(new Set([...na, ...nb]).size, 2, 'distinct numbers across the two miners');
+    for (const [port, nums] of [[pa, na], [pb, nb]] as const) {
+      const done = await until(async () => {
+        const l = await list(port);
+        return l.length === nums.length && l.every((s) => s.state === 'Proving') && l;
+      }, 240_000, `sectors ${nums.join(',')} proving`);
+      t.deepEqual(done.map((s) => s.number), nums, 'each miner lists only its own sectors');
+      for (const s of done) {
+        t.truthy(s.sealedCid?.startsWith('bagboea4b5abc'));
+        t.is(statSync(s.sealedPath!).size, 2048, 'sealed file moved to long-term storage');
+        t.true(existsSync(join(c.dir, 'storage', 'cache', `s-t01000-${s.number}`, 'p_aux')));
+      }
+    }
+    t.deepEqual(c.chain.state().proven.sort(), [...na, ...nb].sort(), 'the chain verified and accepted both proofs');
+    const workers = await rpc<{ id: string; connected: boolean }[]>(`http://127.0.0.1:${pa}`, TOKEN, 'SealingWorkers');
+    t.is(workers.length, 1, 'a worker belongs to one miner');
+  } finally {
+    await killAll();
+    await c.close();
+  }
+});
+
+test.serial('a chain rejection stops that sector with the reason; the others go on', async (t) => {
+  const c = await cluster();
+  try {
+    const m = miner(c, 'miner');
+    const port = await portOf(m);
+    worker(c, 'worker', port);
+    // Forge: the next number the allocator gives is already allocated on chain.
+    const [first] = await rpc<number[]>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsPledge', [1]);
+    c.chain.allocate(first + 1);
+    const [second] = await rpc<number[]>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsPledge', [1]);
+    t.is(second, first + 1);
+    const failed = await until(async () => {
+      const s = await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [second]);
+      return s.state === 'PreCommitFailed' && s;
+    }, 120_000, 'the forged sector to fail');
+    t.regex(failed.failure!, /already allocated/);
+    await until(async () => (await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [first])).state === 'Proving', 240_000, 'the other sector to prove');
+    t.is((await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [second])).state, 'PreCommitFailed', 'not retried blindly');
+  } finally {
+    await killAll();
+    await c.close();
+  }
+});
+
+test.serial('kill -9 of the seal miner at random points: every sector resumes, none lost, none sealed twice', async (t) => {
+  const c = await cluster();
+  try {
+    let m = miner(c, 'miner');
+    const port = await portOf(m);
+    const w = worker(c, 'worker', port);
+    const numbers = await rpc<number[]>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsPledge', [2]);
+    const seen = new Set<string>();
+    let kills = 0;
+    for (let round = 0; round < 12; round++) {
+      await new Promise((r) => setTimeout(r, 1500 + Math.random() * 4000));
+      const l = await list(port).catch(() => []);
+      l.forEach((s) => seen.add(s.state));
+      if (l.length === 2 && l.every((s) => s.state === 'Proving')) break;
+      await m.kill9();
+      kills++;
+      m = miner(c, 'miner', port);
+      await portOf(m);
+    }
+    const done = await until(async () => {
+      const l = await list(port);
+      return l.every((s) => s.state === 'Proving') && l;
+    }, 300_000, 'every sector proving after the kills');
+    t.true(kills >= 2, `killed ${kills} times`);
+    t.deepEqual(done.map((s) => s.number).sort(), [...numbers].sort(), 'exactly the pledged sectors, none lost, none added');
+    t.deepEqual(c.chain.state().proven.sort(), [...numbers].sort());
+    // The worker computed each step of each sector once, whatever the miner re-sent.
+    for (const n of numbers) {
+      for (const task of ['PreCommit1', 'PreCommit2', 'Commit2']) {
+        const runs = w.logs((o) => o.msg === 'task started' && o.task === task && o.sector === n).length;
+        t.is(runs, 1, `${task} of sector ${n} ran ${runs} times`);
+      }
+    }
+    t.log(`states seen between kills: ${[...seen].join(', ')}`);
+  } finally {
+    await killAll();
+    await c.close();
+  }
+});
+
+test.serial('a worker killed mid-task: the task is reassigned and the sector completes', async (t) => {
+  const c = await cluster();
+  try {
+    const m = miner(c, 'miner', 0, 1500);
+    const port = await portOf(m);
+    // w1 does everything but Commit2 is only on w2 — and w2 dies in the middle of it.
+    worker(c, 'w1', port, ['--tasks', 'AddPiece,PreCommit1,PreCommit2,Commit1,Finalize']);
+    const w2 = worker(c, 'w2', port, ['--tasks', 'Commit2']);
+    const [n] = await rpc<number[]>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsPledge', [1]);
+    await w2.waitFor(/"task":"Commit2".*"msg":"task started"|"msg":"task started".*"task":"Commit2"/, 120_000);
+    await w2.kill9();
+    const w3 = worker(c, 'w3', port, ['--tasks', 'Commit2']);
+    await until(async () => (await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [n])).state === 'Proving', 240_000, 'sector proving');
+    t.is(w3.logs((o) => o.msg === 'task done' && o.task === 'Commit2').length, 1, 'the replacement worker computed the proof');
+    const status = await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [n]);
+    t.true(status.log.some((l) => l.state === 'Proving'));
+  } finally {
+    await killAll();
+    await c.close();
+  }
+});
