@@ -98,6 +98,12 @@ export interface PipelineOptions {
   retryDelayMs?: number;
   /** Poll interval while waiting on the chain (default 1 s). */
   pollMs?: number;
+  /**
+   * Computes Commit2 on this host through the GPU mailbox (a proof process the mailbox can
+   * pause while a PoSt runs) instead of on a seal worker. Used when no connected worker
+   * accepts Commit2.
+   */
+  localCommit2?: (sector: SectorId, c1: Buffer) => Promise<Buffer>;
 }
 
 const KEY = (n: number) => `sector/${String(n).padStart(12, '0')}`;
@@ -330,8 +336,16 @@ export class SealPipeline {
           c1 = output.c1;
           r = await this.save(r, { c1 });
         }
-        // Commit2 may run on any worker (a GPU one when there is one): it needs only C1's output.
-        const { output, workerId } = await this.task(r, { type: 'Commit2', c1 });
+        // Commit2 may run on any worker (a GPU one when there is one): it needs only C1's
+        // output. With no worker taking Commit2, the miner's own GPU mailbox computes it.
+        let output: TaskOutput;
+        let workerId: string;
+        if (this.o.localCommit2 && !this.o.scheduler.acceptsAnywhere('Commit2')) {
+          output = { type: 'Commit2', proof: await this.o.localCommit2(this.sector(r), c1) };
+          workerId = 'mailbox';
+        } else {
+          ({ output, workerId } = await this.task(r, { type: 'Commit2', c1 }));
+        }
         if (output.type !== 'Commit2') throw new Error('unexpected Commit2 output');
         const v = await proofs.verifySeal({ proof: r.proof, commR: r.commR!, commD: r.commD!, proverId: proofs.proverIdFromMinerId(r.minerId), ticket: r.ticket!, seed: r.seed!, sectorNumber: r.number, proofBytes: output.proof });
         if (!v.valid) throw new Error(`Commit2 from ${workerId} does not verify (${v.reason})`);

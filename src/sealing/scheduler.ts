@@ -381,6 +381,11 @@ export class Scheduler {
     return [...this.workers.values()].filter((w) => w.sectors.some((s) => s.number === sector.number && s.minerId === this.opts.minerId)).map((w) => w.id);
   }
 
+  /** True when some connected worker accepts this task type. */
+  acceptsAnywhere(type: TaskType): boolean {
+    return [...this.workers.values()].some((w) => w.ws && w.taskTypes.has(type));
+  }
+
   isConnected(workerId: string): boolean {
     return Boolean(this.workers.get(workerId)?.ws);
   }

@@ -14,6 +14,7 @@ import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
 import { KvStore } from '../store/kv.js';
 import { type NumberSource, type SealChain, SealPipeline, type SectorRecord } from './pipeline.js';
+import type { SectorId } from './protocol.js';
 import { Scheduler } from './scheduler.js';
 
 /** File in the repo naming the seal service's listener (a multiaddr, like Lotus's `api`). */
@@ -34,6 +35,8 @@ export interface SealServiceOptions {
   heartbeatMs?: number;
   reconnectGraceMs?: number;
   pollMs?: number;
+  /** Commit2 through this host's GPU mailbox when no worker takes Commit2 (see pipeline.ts). */
+  localCommit2?: (sector: SectorId, c1: Buffer) => Promise<Buffer>;
 }
 
 /** A sector as `sectors list` / `sectors status` show it (no large blobs). */
@@ -101,6 +104,7 @@ export class SealService {
       maxRetries: o.maxRetries,
       retryDelayMs: o.retryDelayMs,
       pollMs: o.pollMs,
+      localCommit2: o.localCommit2,
     });
   }
 

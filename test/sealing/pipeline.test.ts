@@ -46,7 +46,8 @@ function miner(c: Cluster, name: string, port = 0, grace = 5000): Proc {
 }
 
 function worker(c: Cluster, name: string, port: number, extra: string[] = []): Proc {
-  return new Proc(name, [MAIN, 'worker', '--miner-api', `${TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(c.dir, name), '--cores', '2', '--memory', '8GiB', '--nice', '0', ...extra]);
+  // Info level: the tests count the worker's 'task started' lines.
+  return new Proc(name, [MAIN, 'worker', '--miner-api', `${TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(c.dir, name), '--cores', '2', '--memory', '8GiB', '--nice', '0', ...extra], { DISTMINER_LOG_LEVEL: 'info' });
 }
 
 const portOf = async (m: Proc) => Number((await m.waitFor(/^READY \d+/)).split(' ')[1]);
@@ -117,7 +118,8 @@ test.serial('kill -9 of the seal miner at random points: every sector resumes, n
     const seen = new Set<string>();
     let kills = 0;
     for (let round = 0; round < 12; round++) {
-      await new Promise((r) => setTimeout(r, 1500 + Math.random() * 4000));
+      // Early rounds land in the quick steps and chain waits, later ones in Commit2.
+      await new Promise((r) => setTimeout(r, round < 3 ? 200 + Math.random() * 800 : 1500 + Math.random() * 4000));
       const l = await list(port).catch(() => []);
       l.forEach((s) => seen.add(s.state));
       if (l.length === 2 && l.every((s) => s.state === 'Proving')) break;
