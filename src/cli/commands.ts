@@ -12,7 +12,22 @@ export interface Command {
 }
 
 export const commands: Command[] = [
+  { words: ['deals'], summary: 'deal miner: serve (intake + retrieval) | list | status UUID', load: () => import('../deals/cli.js') },
+  { words: ['client'], summary: 'storage client: key new | key show | deal FILE --miner f0… --api URL --key F', load: () => import('../deals/client-cli.js') },
+  { words: ['devnet'], summary: 'run the embedded devnet chain (Lotus API on a local port)', load: () => import('../devnet/cli.js') },
+  { words: ['init'], summary: 'create a miner repository (--miner f0… --repo DIR), or adopt a copied Lotus one', load: () => import('./init.js') },
+  { words: ['run'], summary: 'run this host\'s miner: --roles=… or --window-post --winning-post --p2p --sctype --sclisten', load: () => import('./run.js') },
+  { words: ['status'], summary: 'the running miner\'s actors and GPU mailbox (--repo DIR)', load: () => import('./status.js') },
+  { words: ['proof-worker'], summary: 'proof process of the GPU mailbox (started by `run`, not by hand)', load: () => import('../../actors/proof-worker.js') },
+  { words: ['info'], summary: 'miner id, power, sectors by state, deadlines (from the chain: --miner f0… [--chain-api …])', load: () => import('../post/info-cli.js') },
+  { words: ['proving'], summary: 'Window PoSt: info | deadlines | deadline N | faults | check N --storage DIR', load: () => import('../post/proving-cli.js') },
+  { words: ['post'], summary: 'run the PoSt loops alone: window | winning | all --miner f0… --storage DIR', load: () => import('../post/post-cli.js') },
   { words: ['params'], summary: 'generate (or check) the 2KiB Groth16 parameters', load: () => import('../proofs/params-cli.js') },
+  { words: ['sectors', 'numbers'], summary: 'sector-number allocator: info | reserve NAME RANGES | free NAME | set-floor N', load: () => import('../sectorid/numbers-cli.js') },
+  { words: ['sectorid'], summary: 'sector-number server: serve (run it) | alloc (ask it for numbers)', load: () => import('../sectorid/serve-cli.js') },
+  { words: ['worker'], summary: 'run a seal worker for one miner (--miner-api TOKEN:/ip4/…/tcp/…/http --dir DIR)', load: () => import('../sealing/worker-cli.js') },
+  { words: ['sectors'], summary: 'sectors of this seal miner: pledge [N] | list | status N | remove N', load: () => import('../sealing/sectors-cli.js') },
+  { words: ['sealing'], summary: 'seal work of this miner: jobs | workers', load: () => import('../sealing/sealing-cli.js') },
 ];
 
 export function findCommand(argv: string[]): { command: Command; words: number } | undefined {

@@ -1,0 +1,183 @@
+// Where mailbox jobs run.
+//
+// - PoSt (Winning, Window): in the supervisor's process, on the native addon's own thread pool
+//   (src/proofs returns a promise computed off the JS thread). No process hop, no parameter
+//   reload, nothing to serialise: the latency-critical path stays short.
+// - Sealing proofs (Commit2, PreCommit2, …): in `distminer proof-worker` child processes,
+//   one job per process at a time. A process is what the OS can pause (SIGSTOP/SIGCONT) or run
+//   at a low nice value while a PoSt needs the CPU, kill when a deadline passes, and lose
+//   alone to a native crash or an out-of-memory kill of a 2.6 GiB Commit2.
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { logger } from '../src/log.js';
+import { readFrames, writeFrame } from './codec.js';
+import type { Execution, Executor } from './mailbox.js';
+import { PROOF_OPS, type ProofReply } from './proof-worker.js';
+
+const log = logger('mailbox');
+
+/** Runs jobs through src/proofs in this process. */
+export class InProcessExecutor implements Executor {
+  private proofs?: Promise<Record<string, (...a: unknown[]) => Promise<unknown>>>;
+
+  start(job: { id: number; kind: string; args: unknown[] }): Execution {
+    const fname = PROOF_OPS[job.kind];
+    if (!fname) return { done: Promise.reject(new Error(`no proof function for job kind "${job.kind}"`)) };
+    this.proofs ??= import('../src/proofs/index.js') as unknown as Promise<Record<string, (...a: unknown[]) => Promise<unknown>>>;
+    return { done: this.proofs.then((p) => p[fname](...job.args)) };
+  }
+}
+
+export type ProcessThrottle = 'stop' | 'nice' | 'none';
+
+export interface ProofProcessPoolOptions {
+  /** stop: SIGSTOP while a PoSt runs, SIGCONT after. nice: processes always run at nice 19. none. */
+  throttle: ProcessThrottle;
+  /** An idle process exits after this long, giving its memory (loaded parameters) back. */
+  idleMs?: number;
+  /** The command to start (default: this distminer's `proof-worker`). */
+  command?: { file: string; args: string[] };
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Proc {
+  child: ChildProcess;
+  sock: Socket;
+  busy?: { id: number; resolve(v: unknown): void; reject(e: Error): void };
+  idleTimer?: NodeJS.Timeout;
+  stopped: boolean;
+  exited: boolean;
+}
+
+export function distminerMain(): string {
+  // dist/actors/executors.js → dist/src/main.js
+  return fileURLToPath(new URL('../src/main.js', import.meta.url));
+}
+
+/** A pool of proof-worker processes; the mailbox's lanes bound how many are busy at once. */
+export class ProofProcessPool implements Executor {
+  private readonly procs = new Set<Proc>();
+  private closed = false;
+  private readonly onExit = () => this.killAll();
+
+  constructor(private readonly opts: ProofProcessPoolOptions) {
+    // A paused child must never outlive us paused: on our exit, continue and kill it.
+    process.on('exit', this.onExit);
+  }
+
+  /** Process ids of the live worker processes. */
+  pids(): number[] {
+    return [...this.procs].filter((p) => !p.exited).map((p) => p.child.pid!);
+  }
+
+  private spawnProc(): Proc {
+    const cmd = this.opts.command ?? { file: process.execPath, args: [distminerMain(), 'proof-worker'] };
+    const env = { ...process.env, ...this.opts.env };
+    if (this.opts.throttle === 'nice') env.DISTMINER_PROOF_WORKER_NICE = '19';
+    const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'], env });
+    const sock = child.stdio[3] as Socket;
+    const p: Proc = { child, sock, stopped: false, exited: false };
+    this.procs.add(p);
+    readFrames(sock, (m) => {
+      const r = m as ProofReply;
+      const busy = p.busy;
+      if (!busy || busy.id !== r.id) return;
+      p.busy = undefined;
+      if (r.ok) busy.resolve(r.value);
+      else {
+        const e = new Error(r.error?.message ?? 'proof failed') as Error & { kind?: string };
+        e.name = r.error?.name ?? 'Error';
+        e.kind = r.error?.kind;
+        busy.reject(e);
+      }
+      this.idle(p);
+    });
+    sock.on('error', () => undefined);
+    child.on('error', (e) => log.error({ err: e.message }, 'proof-worker process failed to start'));
+    child.on('exit', (code, signal) => {
+      p.exited = true;
+      clearTimeout(p.idleTimer);
+      this.procs.delete(p);
+      if (p.busy) {
+        const b = p.busy;
+        p.busy = undefined;
+        b.reject(new Error(`proof-worker process ${child.pid} exited (${signal ? `signal ${signal}` : `code ${code}`}) while computing job ${b.id}`));
+      }
+    });
+    return p;
+  }
+
+  private idle(p: Proc): void {
+    clearTimeout(p.idleTimer);
+    if (this.closed) {
+      this.kill(p);
+      return;
+    }
+    p.idleTimer = setTimeout(() => {
+      if (!p.busy) this.kill(p, 'SIGTERM');
+    }, this.opts.idleMs ?? 120_000);
+    p.idleTimer.unref();
+  }
+
+  start(job: { id: number; kind: string; args: unknown[] }): Execution {
+    if (this.closed) return { done: Promise.reject(new Error('the proof process pool is closed')) };
+    let p = [...this.procs].find((x) => !x.busy && !x.exited);
+    if (!p) p = this.spawnProc();
+    clearTimeout(p.idleTimer);
+    const proc = p;
+    const done = new Promise<unknown>((resolve, reject) => {
+      proc.busy = { id: job.id, resolve, reject };
+    });
+    writeFrame(proc.sock, { id: job.id, op: job.kind, args: job.args });
+    const pid = proc.child.pid;
+    return {
+      done,
+      pid,
+      throttle: () => {
+        if (this.opts.throttle === 'stop' && !proc.exited) {
+          proc.child.kill('SIGSTOP');
+          proc.stopped = true;
+        }
+      },
+      unthrottle: () => {
+        if (proc.stopped && !proc.exited) proc.child.kill('SIGCONT');
+        proc.stopped = false;
+      },
+      cancel: (reason: string) => {
+        log.warn({ job: job.id, pid, reason }, 'killing proof-worker process');
+        this.kill(proc);
+      },
+    };
+  }
+
+  private kill(p: Proc, signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (p.exited) return;
+    try {
+      if (p.stopped) p.child.kill('SIGCONT');
+      p.child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  private killAll(): void {
+    for (const p of this.procs) this.kill(p);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    process.off('exit', this.onExit);
+    const waits = [...this.procs].map((p) => (p.exited ? Promise.resolve() : new Promise<void>((r) => p.child.once('exit', () => r()))));
+    for (const p of this.procs) {
+      if (p.busy) this.kill(p);
+      else {
+        if (p.stopped) p.child.kill('SIGCONT');
+        p.sock.end();
+        p.idleTimer = setTimeout(() => this.kill(p), 2000);
+      }
+    }
+    await Promise.all(waits);
+  }
+}
+

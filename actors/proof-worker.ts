@@ -1,0 +1,79 @@
+// `distminer proof-worker`: a child process of the supervisor that computes proofs it is sent
+// (msgpackr frames on fd 3) through src/proofs. Sealing proofs run here rather than in the
+// supervisor so the mailbox can pause (SIGSTOP) or deprioritise this whole process while a
+// PoSt runs, kill it when a deadline passes, and lose only this process to a native crash
+// or an out-of-memory kill.
+import { setPriority } from 'node:os';
+import { Socket } from 'node:net';
+import { readFrames, writeFrame } from './codec.js';
+
+export interface ProofRequest {
+  id: number;
+  op: string;
+  args: unknown[];
+}
+
+export interface ProofReply {
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: { message: string; name: string; kind?: string };
+}
+
+/** Job kind → the src/proofs function computing it. */
+export const PROOF_OPS: Record<string, string> = {
+  'winning-post': 'generateWinningPoSt',
+  'window-post': 'generateWindowPoSt',
+  commit2: 'sealCommitPhase2',
+  commit1: 'sealCommitPhase1',
+  precommit2: 'sealPreCommitPhase2',
+  precommit1: 'sealPreCommitPhase1',
+};
+
+export async function main(args: string[]): Promise<number> {
+  if (args.length > 0) {
+    process.stderr.write('usage: distminer proof-worker   (started by the miner\'s supervisor, not by hand)\n');
+    return 2;
+  }
+  // Threads inherit the nice value of the thread creating them: set it before the addon
+  // creates its pool. (Unprivileged processes cannot lower it again, hence static.)
+  const nice = process.env.DISTMINER_PROOF_WORKER_NICE;
+  if (nice) setPriority(0, Number(nice));
+  let sock: Socket;
+  try {
+    sock = new Socket({ fd: 3, readable: true, writable: true });
+  } catch (e) {
+    process.stderr.write(`proof-worker: fd 3 is not a pipe from the supervisor (${(e as Error).message})\n`);
+    return 2;
+  }
+  const proofs = (await import('../src/proofs/index.js')) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  return new Promise<number>((resolve) => {
+    readFrames(sock, (m) => {
+      const req = m as ProofRequest;
+      const fname = PROOF_OPS[req.op];
+      const f = fname ? proofs[fname] : undefined;
+      const reply = (r: ProofReply) => {
+        if (!sock.destroyed) writeFrame(sock, r);
+      };
+      if (!f) {
+        reply({ id: req.id, ok: false, error: { message: `unknown proof op "${req.op}"`, name: 'Error' } });
+        return;
+      }
+      Promise.resolve()
+        .then(() => f(...(req.args ?? [])))
+        .then(
+          (value) => reply({ id: req.id, ok: true, value }),
+          (e: unknown) => {
+            const err = e as Error & { kind?: string };
+            reply({ id: req.id, ok: false, error: { message: err?.message ?? String(e), name: err?.name ?? 'Error', kind: err?.kind } });
+          },
+        );
+    });
+    // The supervisor went away (or closed us): nothing left to do.
+    sock.on('close', () => resolve(0));
+    sock.on('error', () => resolve(1));
+  }).then((code) => {
+    // Native pool threads may keep the loop alive; leave now.
+    process.exit(code);
+  });
+}

@@ -1,0 +1,30 @@
+// Messages between the supervisor (main thread) and a role actor's worker thread. Each is
+// msgpackr-encoded (./codec.ts) and posted as bytes.
+import type { JobReport } from './mailbox.js';
+
+export type CrashHow = 'throw' | 'reject' | 'exit' | 'heap' | 'hang';
+
+export type ToWorker =
+  | { t: 'event'; event: { type: string; [k: string]: unknown } }
+  | { t: 'ping'; id: number }
+  | { t: 'shutdown' }
+  | { t: 'crash'; how: CrashHow }
+  | { t: 'job-result'; id: number; ok: boolean; value?: unknown; error?: string; code?: string; report?: JobReport };
+
+export type FromWorker =
+  | { t: 'state'; value: string; status: string; context: Record<string, unknown>; restored: boolean }
+  | { t: 'pong'; id: number; value: string }
+  | { t: 'submit'; id: number; kind: string; args: unknown[]; priority?: number; deadline?: number }
+  | { t: 'done'; reason: 'final' | 'failed'; error?: string }
+  | { t: 'stopped' };
+
+/** What a worker thread is started with (workerData). */
+export interface WorkerInit {
+  id: string;
+  /** File URL of the role module (exports `createRole`). */
+  module: string;
+  /** Where the actor persists its snapshot; none: not persisted. */
+  snapshotPath?: string;
+  options: Record<string, unknown>;
+  allowCrash: boolean;
+}

@@ -1,0 +1,72 @@
+// Sector-id actor: runs the sector-number service of src/sectorid in its worker thread.
+//   alloce: the server, on --sclisten, for every miner of this miner id;
+//   local:  the same server on a loopback port, for this miner alone (no --sctype given);
+//   get:    a client of the server at --sclisten; it checks the server is reachable and says
+//           so in its status (the seal and deal actors ask the server themselves).
+// The server's address and the client's reachability are in the actor's status detail.
+import { roleMachine } from './base.js';
+import type { CreateRole } from './types.js';
+
+export interface SectorIdRoleOptions {
+  mode: 'alloce' | 'get' | 'local';
+  /** HOST:PORT (alloce: to listen on; get: of the server). */
+  address?: string;
+  repo: string;
+  token: string;
+  minerId: string;
+  /** get: how often to check the server (ms). */
+  checkMs?: number;
+}
+
+export const createRole: CreateRole = (ctx) => {
+  const o = ctx.options as unknown as SectorIdRoleOptions;
+  let stop: (() => Promise<void>) | undefined;
+  return {
+    version: 1,
+    machine: roleMachine(ctx, {
+      runningDetail: o.mode === 'get' ? `connecting to the sector-number server ${o.address}` : 'starting the sector-number server',
+      run: ({ sendBack }) => {
+        let cancelled = false;
+        const fail = (e: unknown) => {
+          if (!cancelled) sendBack({ type: 'FAIL', error: (e as Error)?.message ?? String(e) });
+        };
+        const mod = import('../../src/sectorid/index.js');
+        if (o.mode === 'get') {
+          let timer: NodeJS.Timeout | undefined;
+          mod.then(({ SectorIdClient }) => {
+            if (cancelled) return;
+            const client = new SectorIdClient({ address: o.address!, token: o.token, deadlineMs: 5000 });
+            stop = () => client.close();
+            const check = () => {
+              client.ping().then(
+                () => !cancelled && sendBack({ type: 'PROGRESS', detail: `sector-number server ${o.address} reachable` }),
+                (e: Error) => !cancelled && sendBack({ type: 'PROGRESS', detail: `sector-number server ${o.address} unreachable: ${e.message}` }),
+              );
+            };
+            check();
+            timer = setInterval(check, o.checkMs ?? 15_000);
+          }, fail);
+          return () => {
+            cancelled = true;
+            clearInterval(timer);
+          };
+        }
+        const listen = o.mode === 'local' ? '127.0.0.1:0' : o.address!;
+        mod
+          .then(({ startSectorIdServer }) => startSectorIdServer({ repo: o.repo, listen, token: o.token, minerId: o.minerId }))
+          .then((srv) => {
+            stop = () => srv.close();
+            if (cancelled) return void srv.close();
+            sendBack({ type: 'SET', key: 'address', value: srv.address });
+            sendBack({ type: 'PROGRESS', detail: `serving sector numbers on ${srv.address}${o.mode === 'local' ? ' (this miner only)' : ''}` });
+          }, fail);
+        return () => {
+          cancelled = true;
+        };
+      },
+      stop: async () => {
+        await stop?.();
+      },
+    }),
+  };
+};

@@ -1,0 +1,374 @@
+// The supervisor: on the main thread, starts each role actor in its own worker thread,
+// restarts what crashes (one-for-one), owns the host's GPU mailbox and routes proof jobs
+// between the actors and it, and answers status.
+//
+// Child spec per role: restart type
+//   permanent — always restarted, whatever the exit;
+//   transient — restarted only after an abnormal exit (crash, non-zero exit, FAIL);
+//   temporary — never restarted;
+// exponential backoff with jitter between restarts of one child (reset once it has run for
+// the intensity window); restart intensity: more than `maxRestarts` restarts (all children
+// together) within `withinMs` → escalate: log fatal, stop everything, and let the caller exit
+// non-zero so the host's service manager takes over.
+//
+// A crash is any of: an uncaught exception or unhandled rejection in the worker, the worker
+// calling process.exit, exceeding its resourceLimits heap, or missing heartbeats (a role stuck
+// in a synchronous loop). None of them touches the other workers.
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
+import { logger } from '../src/log.js';
+import { decode, encode } from './codec.js';
+import { type JobReport, type Mailbox, MailboxError, type MailboxStatus } from './mailbox.js';
+import type { CrashHow, FromWorker, ToWorker, WorkerInit } from './protocol.js';
+
+const log = logger('supervisor');
+
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+
+export interface BackoffSpec {
+  initialMs: number;
+  maxMs: number;
+  /** 0..1: the delay is drawn from [d·(1-jitter), d]. */
+  jitter?: number;
+}
+
+export interface ChildSpec {
+  id: string;
+  /** File URL of the role module (exports createRole). */
+  module: string;
+  restart: RestartType;
+  backoff: BackoffSpec;
+  options?: Record<string, unknown>;
+  resourceLimits?: ResourceLimits;
+  /** Time the child gets to persist and stop on shutdown before it is terminated. */
+  shutdownMs?: number;
+  /** Persist the actor's snapshot (default true). */
+  persist?: boolean;
+}
+
+export interface SupervisorOptions {
+  children: ChildSpec[];
+  intensity: { maxRestarts: number; withinMs: number };
+  /** Directory of the persisted snapshots (<repo>/actors). */
+  stateDir: string;
+  mailbox?: Mailbox;
+  /** Accept crash drills (tests, benchmarks). */
+  allowCrash?: boolean;
+  heartbeatMs?: number;
+  /** A child that has not answered a heartbeat for this long is terminated and counts as crashed. */
+  heartbeatTimeoutMs?: number;
+}
+
+export type ChildStatusWord = 'starting' | 'running' | 'restarting' | 'stopped' | 'done' | 'failed';
+
+export interface ChildStatus {
+  id: string;
+  restart: RestartType;
+  status: ChildStatusWord;
+  /** The actor's XState state (e.g. "running"). */
+  state: string;
+  detail: string;
+  /** Since the current incarnation started (ms); 0 if not running. */
+  uptimeMs: number;
+  restarts: number;
+  lastExit?: { at: number; reason: string; abnormal: boolean };
+  threadId?: number;
+  restoredSnapshot: boolean;
+  context?: Record<string, unknown>;
+}
+
+export interface SupervisorStatus {
+  uptimeMs: number;
+  escalated: boolean;
+  actors: ChildStatus[];
+  mailbox?: MailboxStatus;
+}
+
+interface Child {
+  spec: ChildSpec;
+  worker?: Worker;
+  status: ChildStatusWord;
+  state: string;
+  detail: string;
+  context?: Record<string, unknown>;
+  startedAt: number;
+  restarts: number;
+  consecutive: number;
+  lastExit?: ChildStatus['lastExit'];
+  crashError?: string;
+  finished?: 'final' | 'failed';
+  restored: boolean;
+  restartTimer?: NodeJS.Timeout;
+  lastPong: number;
+  pings: Map<number, (v: string) => void>;
+  incarnation: number;
+}
+
+const WORKER_HOST = new URL('./worker-host.js', import.meta.url);
+
+export class Supervisor extends EventEmitter {
+  private readonly children = new Map<string, Child>();
+  private readonly restartTimes: number[] = [];
+  private readonly startedAt = Date.now();
+  private stopping = false;
+  private escalated = false;
+  private heartbeat?: NodeJS.Timeout;
+  private nextPing = 1;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    super();
+    const ids = new Set<string>();
+    for (const s of opts.children) {
+      if (ids.has(s.id)) throw new Error(`two child specs named "${s.id}"`);
+      ids.add(s.id);
+      if (!(s.backoff.initialMs > 0) || s.backoff.maxMs < s.backoff.initialMs) throw new Error(`child ${s.id}: backoff needs 0 < initialMs ≤ maxMs`);
+    }
+    mkdirSync(opts.stateDir, { recursive: true });
+  }
+
+  get mailbox(): Mailbox | undefined {
+    return this.opts.mailbox;
+  }
+
+  start(): void {
+    for (const spec of this.opts.children) {
+      const c: Child = { spec, status: 'starting', state: 'starting', detail: '', startedAt: 0, restarts: 0, consecutive: 0, restored: false, lastPong: Date.now(), pings: new Map(), incarnation: 0 };
+      this.children.set(spec.id, c);
+      this.spawn(c);
+    }
+    const every = this.opts.heartbeatMs ?? 1000;
+    this.heartbeat = setInterval(() => this.beat(), every);
+    this.heartbeat.unref();
+  }
+
+  private snapshotPath(spec: ChildSpec): string | undefined {
+    return spec.persist === false ? undefined : join(this.opts.stateDir, `${spec.id}.json`);
+  }
+
+  private spawn(c: Child): void {
+    const { spec } = c;
+    const init: WorkerInit = { id: spec.id, module: spec.module, snapshotPath: this.snapshotPath(spec), options: spec.options ?? {}, allowCrash: !!this.opts.allowCrash };
+    const w = new Worker(WORKER_HOST, { workerData: init, resourceLimits: spec.resourceLimits, name: `actor:${spec.id}` });
+    c.worker = w;
+    c.status = 'starting';
+    c.startedAt = Date.now();
+    c.lastPong = Date.now();
+    c.crashError = undefined;
+    c.finished = undefined;
+    c.incarnation++;
+    const incarnation = c.incarnation;
+    w.on('message', (raw: Uint8Array) => this.onMessage(c, incarnation, decode<FromWorker>(raw)));
+    w.on('error', (e: Error & { code?: string }) => {
+      c.crashError = e.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `out of memory (resourceLimits): ${e.message}` : e.message;
+    });
+    w.on('exit', (code) => this.onExit(c, w, code));
+  }
+
+  private send(c: Child, m: ToWorker): void {
+    c.worker?.postMessage(encode(m));
+  }
+
+  private onMessage(c: Child, incarnation: number, m: FromWorker): void {
+    if (incarnation !== c.incarnation) return;
+    switch (m.t) {
+      case 'state':
+        c.state = m.value;
+        c.context = m.context;
+        c.detail = String((m.context as { detail?: unknown }).detail ?? '');
+        c.restored = m.restored;
+        // Up once its machine left `idle` (started fresh, or resumed from its snapshot).
+        if (c.status === 'starting' && m.value !== 'idle') c.status = 'running';
+        this.emit('state', c.spec.id, m.value);
+        break;
+      case 'pong': {
+        c.lastPong = Date.now();
+        const r = c.pings.get(m.id);
+        c.pings.delete(m.id);
+        r?.(m.value);
+        break;
+      }
+      case 'done':
+        c.finished = m.reason;
+        if (m.error) c.crashError = m.error;
+        break;
+      case 'submit':
+        this.submitJob(c, incarnation, m);
+        break;
+      case 'stopped':
+        break;
+    }
+  }
+
+  private submitJob(c: Child, incarnation: number, m: Extract<FromWorker, { t: 'submit' }>): void {
+    const reply = (r: Omit<Extract<ToWorker, { t: 'job-result' }>, 't' | 'id'>) => {
+      if (c.incarnation === incarnation) this.send(c, { t: 'job-result', id: m.id, ...r });
+    };
+    const mb = this.opts.mailbox;
+    if (!mb) {
+      reply({ ok: false, error: 'this miner has no GPU mailbox', code: 'closed' });
+      return;
+    }
+    mb.submit({ kind: m.kind, args: m.args, priority: m.priority, deadline: m.deadline, submitter: `${c.spec.id}#${incarnation}` }).result.then(
+      (out) => reply({ ok: true, value: out.value, report: out.report }),
+      (e: MailboxError) => reply({ ok: false, error: e.message, code: e.code, report: e.report as JobReport }),
+    );
+  }
+
+  private onExit(c: Child, w: Worker, code: number): void {
+    if (c.worker !== w) return;
+    c.worker = undefined;
+    for (const r of c.pings.values()) r('exited');
+    c.pings.clear();
+    const id = c.spec.id;
+    const normal = code === 0 && c.finished === 'final';
+    const reason = normal ? 'finished' : c.crashError ?? (c.finished === 'failed' ? 'failed' : `exited with code ${code}`);
+    c.lastExit = { at: Date.now(), reason, abnormal: !normal };
+    // Its queued proof jobs are of no use to anyone now.
+    this.opts.mailbox?.cancelQueued((r) => r.submitter === `${id}#${c.incarnation}`, `actor ${id} exited`);
+    if (this.stopping) {
+      c.status = 'stopped';
+      return;
+    }
+    const restart = c.spec.restart === 'permanent' || (c.spec.restart === 'transient' && !normal);
+    if (!restart) {
+      c.status = normal ? 'done' : 'failed';
+      (normal ? log.info : log.error).call(log, { actor: id, reason, restart: c.spec.restart }, `actor ${id} ${normal ? 'finished' : 'exited'}; not restarted (${c.spec.restart})`);
+      this.emit('exit', id, c.lastExit);
+      return;
+    }
+    const now = Date.now();
+    // Intensity: restarts of all children within the window.
+    this.restartTimes.push(now);
+    while (this.restartTimes.length && this.restartTimes[0] <= now - this.opts.intensity.withinMs) this.restartTimes.shift();
+    if (this.restartTimes.length > this.opts.intensity.maxRestarts) {
+      this.escalate(`${this.restartTimes.length} restarts within ${this.opts.intensity.withinMs} ms (limit ${this.opts.intensity.maxRestarts}); last: actor ${id} ${reason}`);
+      return;
+    }
+    if (now - c.startedAt >= this.opts.intensity.withinMs) c.consecutive = 0;
+    c.consecutive++;
+    const b = c.spec.backoff;
+    const base = Math.min(b.maxMs, b.initialMs * 2 ** (c.consecutive - 1));
+    const jitter = b.jitter ?? 0.5;
+    const delay = Math.round(base * (1 - jitter * Math.random()));
+    c.status = 'restarting';
+    c.restarts++;
+    log.warn({ actor: id, reason, delayMs: delay, restarts: c.restarts }, `actor ${id} ${normal ? 'finished' : 'crashed'} (${reason}); restarting in ${delay} ms`);
+    this.emit('exit', id, c.lastExit);
+    c.restartTimer = setTimeout(() => {
+      c.restartTimer = undefined;
+      if (this.stopping) return;
+      this.spawn(c);
+      this.emit('restarted', id);
+    }, delay);
+  }
+
+  private escalate(why: string): void {
+    if (this.escalated) return;
+    this.escalated = true;
+    log.fatal({ why }, `restart intensity exceeded: ${why}; stopping this miner so the service manager can take over`);
+    this.emit('escalate', why);
+  }
+
+  private beat(): void {
+    const timeout = this.opts.heartbeatTimeoutMs ?? 30_000;
+    const now = Date.now();
+    for (const c of this.children.values()) {
+      if (!c.worker || this.stopping) continue;
+      if (now - c.lastPong > timeout) {
+        c.crashError = `unresponsive: no heartbeat answer for ${now - c.lastPong} ms`;
+        log.error({ actor: c.spec.id }, `actor ${c.spec.id} is unresponsive; terminating its worker`);
+        void c.worker.terminate();
+        continue;
+      }
+      this.send(c, { t: 'ping', id: this.nextPing++ });
+    }
+  }
+
+  /** Round trip to one actor: resolves with its state, or rejects after `timeoutMs`. */
+  ping(id: string, timeoutMs = 2000): Promise<string> {
+    const c = this.children.get(id);
+    if (!c?.worker) return Promise.reject(new Error(`actor ${id} is not running`));
+    const pid = this.nextPing++;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        c.pings.delete(pid);
+        reject(new Error(`actor ${id} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      c.pings.set(pid, (v) => {
+        clearTimeout(t);
+        if (v === 'exited') reject(new Error(`actor ${id} exited`));
+        else resolve(v);
+      });
+      this.send(c, { t: 'ping', id: pid });
+    });
+  }
+
+  /** Forwards an event to an actor's machine. */
+  sendEvent(id: string, event: { type: string; [k: string]: unknown }): void {
+    const c = this.children.get(id);
+    if (!c?.worker) throw new Error(`actor ${id} is not running`);
+    this.send(c, { t: 'event', event });
+  }
+
+  /** Crash drill (only with allowCrash). */
+  crash(id: string, how: CrashHow): void {
+    if (!this.opts.allowCrash) throw new Error('crash drills are off');
+    const c = this.children.get(id);
+    if (!c?.worker) throw new Error(`actor ${id} is not running`);
+    this.send(c, { t: 'crash', how });
+  }
+
+  status(): SupervisorStatus {
+    const now = Date.now();
+    return {
+      uptimeMs: now - this.startedAt,
+      escalated: this.escalated,
+      actors: [...this.children.values()].map((c) => ({
+        id: c.spec.id,
+        restart: c.spec.restart,
+        status: c.status,
+        state: c.worker ? c.state : c.status,
+        detail: c.detail,
+        uptimeMs: c.worker && c.status === 'running' ? now - c.startedAt : 0,
+        restarts: c.restarts,
+        lastExit: c.lastExit,
+        threadId: c.worker?.threadId,
+        restoredSnapshot: c.restored,
+        context: c.context,
+      })),
+      mailbox: this.opts.mailbox?.status(),
+    };
+  }
+
+  /** Every actor gets up to its shutdownMs to persist and stop; then it is terminated. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.heartbeat);
+    const waits: Promise<void>[] = [];
+    for (const c of this.children.values()) {
+      clearTimeout(c.restartTimer);
+      const w = c.worker;
+      if (!w) {
+        if (c.status === 'restarting' || c.status === 'starting') c.status = 'stopped';
+        continue;
+      }
+      waits.push(
+        new Promise<void>((resolve) => {
+          const t = setTimeout(() => {
+            log.warn({ actor: c.spec.id }, `actor ${c.spec.id} did not stop within ${c.spec.shutdownMs ?? 10_000} ms; terminating`);
+            void w.terminate();
+          }, c.spec.shutdownMs ?? 10_000);
+          w.once('exit', () => {
+            clearTimeout(t);
+            resolve();
+          });
+          this.send(c, { t: 'shutdown' });
+        }),
+      );
+    }
+    await Promise.all(waits);
+  }
+}

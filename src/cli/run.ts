@@ -1,0 +1,171 @@
+// `distminer run`: start this host's miner — the supervisor with the role actors this host
+// runs, the GPU mailbox, and the local API. See src/config/settings.ts for how the flags map
+// onto roles.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ChildSpec, Supervisor } from '../../actors/supervisor.js';
+import { InProcessExecutor, ProofProcessPool, type ProcessThrottle } from '../../actors/executors.js';
+import { Mailbox } from '../../actors/mailbox.js';
+import type { CrashHow } from '../../actors/protocol.js';
+import { startApiServer, RpcError } from '../api/server.js';
+import { writeFileAtomic } from '../config/atomic.js';
+import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
+import { formatApiMultiaddr, formatHostPort } from '../config/multiaddr.js';
+import { API_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
+import { type FlagConfig, type RunSettings, type ThrottleMode, resolveSettings } from '../config/settings.js';
+import { logger } from '../log.js';
+
+const log = logger('miner');
+
+export const RUN_FLAGS: Record<string, FlagSpec> = {
+  repo: { type: 'string', help: 'miner repository (default $DISTMINER_PATH, then $LOTUS_MINER_PATH)' },
+  roles: { type: 'string', help: 'roles to run, comma-separated: winning-post,window-post,seal,deal (instead of the seed flags)' },
+  'window-post': { type: 'boolean', help: 'run Window PoSt (default true)' },
+  'winning-post': { type: 'boolean', help: 'run Winning PoSt, i.e. mine blocks (default true)' },
+  p2p: { type: 'boolean', help: 'take deals over p2p: the deal role (default true)' },
+  seal: { type: 'boolean', help: 'seal sectors (default: on when --p2p is on or both PoSt flags are off)' },
+  sctype: { type: 'string', help: 'sector numbers: alloce (serve them on --sclisten) or get (ask --sclisten)' },
+  sclisten: { type: 'string', help: 'IP:PORT of the sector-number server' },
+  'exit-after-start': { type: 'boolean', help: 'start every actor, then stop cleanly (a start-up check)' },
+  'drill-crashes': { type: 'boolean', help: 'accept crash drills over the API (Distminer.ActorCrashDrill; for tests)' },
+};
+
+const ROLE_MODULE = (role: string) => new URL(`../../actors/roles/${role}.js`, import.meta.url).href;
+
+function childSpecs(s: RunSettings, repo: string, token: string): ChildSpec[] {
+  const sv = s.supervisor;
+  const backoff = { initialMs: sv.backoffInitialMs, maxMs: sv.backoffMaxMs, jitter: 0.5 };
+  const specs: ChildSpec[] = s.roles.map((role) => ({
+    id: role,
+    module: ROLE_MODULE(role),
+    restart: 'permanent',
+    backoff,
+    shutdownMs: sv.shutdownMs,
+    options: { minerId: s.minerId, repo },
+  }));
+  // The sector-number service: whenever this miner serves numbers, asks for them, or seals
+  // with its own counter.
+  const needsNumbers = s.roles.includes('seal') || s.roles.includes('deal');
+  if (s.sectorId.mode !== 'local' || needsNumbers) {
+    specs.push({
+      id: 'sector-id',
+      module: ROLE_MODULE('sector-id'),
+      restart: 'permanent',
+      backoff,
+      shutdownMs: sv.shutdownMs,
+      options: { mode: s.sectorId.mode, address: s.sectorId.listen ? formatHostPort(s.sectorId.listen) : undefined, repo, token, minerId: s.minerId },
+    });
+  }
+  return specs;
+}
+
+async function resolveThrottle(mode: ThrottleMode): Promise<ProcessThrottle> {
+  if (mode !== 'auto') return mode;
+  // GPU builds: bellperson's priority lock pauses sealing kernels for a PoSt, and a stopped
+  // process holding the GPU lock would block the PoSt; so only lower the CPU priority there.
+  try {
+    const proofs = await import('../proofs/index.js');
+    return proofs.nativeInfo().cuda ? 'nice' : 'stop';
+  } catch {
+    return 'stop';
+  }
+}
+
+export async function main(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`usage: distminer run [flags]\n\n${flagsHelp(RUN_FLAGS)}\n`);
+    return 0;
+  }
+  const { flags, positional } = parseFlags(args, RUN_FLAGS, 'run');
+  if (positional.length > 0) throw new Error(`run: unexpected argument "${positional[0]}" (flags are written --name=value)`);
+  const repoPath = resolveRepoPath(flags.repo as string | undefined);
+  const repo = openRepo(repoPath);
+  const fc: FlagConfig = {
+    windowPost: flags['window-post'] as boolean | undefined,
+    winningPost: flags['winning-post'] as boolean | undefined,
+    p2p: flags.p2p as boolean | undefined,
+    seal: flags.seal as boolean | undefined,
+    roles: flags.roles !== undefined ? String(flags.roles).split(',') : undefined,
+    sctype: flags.sctype as string | undefined,
+    sclisten: flags.sclisten as string | undefined,
+  };
+  const settings = resolveSettings(repo.config, fc);
+
+  for (const line of settings.disabledLines) log.info(line);
+  log.info({ miner: settings.minerId, roles: settings.roles, sectorId: settings.sectorId.mode, repo: repoPath }, `starting miner ${settings.minerId} with roles ${settings.roles.join(', ')}`);
+
+  const throttle = await resolveThrottle(settings.mailbox.throttle);
+  const postExec = new InProcessExecutor();
+  const sealPool = new ProofProcessPool({ throttle });
+  const mailbox = new Mailbox({ ...settings.mailbox, throttle: throttle === 'stop', executorFor: (kind) => (kind === 'winning-post' || kind === 'window-post' ? postExec : sealPool) });
+
+  const api = await startApiServer(settings.apiListen, repo.token);
+  const apiFile = join(repoPath, API_FILE);
+  writeFileAtomic(apiFile, formatApiMultiaddr(api.address) + '\n');
+
+  const sup = new Supervisor({
+    children: childSpecs(settings, repoPath, repo.token),
+    intensity: { maxRestarts: settings.supervisor.maxRestarts, withinMs: settings.supervisor.withinMs },
+    stateDir: join(repoPath, 'actors'),
+    mailbox,
+    allowCrash: flags['drill-crashes'] === true,
+  });
+
+  api.register('Distminer.Status', () => ({ miner: settings.minerId, roles: settings.roles, sectorId: { mode: settings.sectorId.mode, listen: settings.sectorId.listen && formatHostPort(settings.sectorId.listen) }, throttle, ...sup.status() }));
+  api.register('Distminer.Version', () => ({ version: '0.1.0', apiVersion: 0 }));
+  if (flags['drill-crashes'] === true) {
+    api.register('Distminer.ActorCrashDrill', (p) => {
+      const [id, how] = p as [string, CrashHow];
+      try {
+        sup.crash(id, how);
+      } catch (e) {
+        throw new RpcError(2, (e as Error).message);
+      }
+      return null;
+    });
+  }
+
+  let finishing: Promise<number> | undefined;
+  const finish = (code: number, why: string): Promise<number> => {
+    finishing ??= (async () => {
+      log.info({ why }, 'stopping the miner');
+      await sup.stop();
+      await mailbox.close([sealPool]);
+      await api.close();
+      rmSync(apiFile, { force: true });
+      log.info({ code }, 'miner stopped');
+      return code;
+    })();
+    return finishing;
+  };
+
+  const done = new Promise<number>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (finishing) {
+        log.warn(`${sig} again: exiting now`);
+        process.exit(1);
+      }
+      void finish(0, sig).then(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    sup.on('escalate', () => void finish(1, 'restart intensity exceeded').then(resolve));
+    if (flags['exit-after-start'] === true) {
+      const check = () => {
+        const st = sup.status();
+        if (st.actors.every((a) => a.status === 'running')) {
+          log.info({ actors: st.actors.map((a) => `${a.id}:${a.state}`) }, 'all actors started');
+          sup.off('state', check);
+          void finish(0, '--exit-after-start').then(resolve);
+        }
+      };
+      sup.on('state', check);
+    }
+  });
+  sup.start();
+  log.info({ api: formatApiMultiaddr(api.address) }, 'miner running');
+  const code = await done;
+  // Anything still holding the loop open (a native pool) must not keep a stopped miner alive.
+  setTimeout(() => process.exit(code), 2000).unref();
+  return code;
+}

@@ -1,0 +1,129 @@
+// Real proofs through the GPU mailbox: a real Commit2 in a proof-worker process, a second
+// sealing job queued behind it, then a real Winning PoSt. The PoSt must start at once (its
+// own lane), the Commit2 process must be paused (SIGSTOP) while the PoSt runs and resumed
+// after, and every proof must verify. Then a job that fails in native code fails alone.
+// Run under scripts/proof-lock.sh (a Commit2 takes both cores for ~45 s).
+import test from 'ava';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InProcessExecutor, ProofProcessPool } from '../../actors/executors.js';
+import { Mailbox, MailboxError } from '../../actors/mailbox.js';
+import * as proofs from '../../src/proofs/index.js';
+import { copySector, sealedSectors } from '../helpers/sealed.js';
+
+/** State letter and CPU ticks (utime+stime) of a process, from /proc/PID/stat. */
+function procStat(pid: number): { state: string; ticks: number } {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0], ticks: Number(rest[11]) + Number(rest[12]) };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test.serial('a Winning PoSt starts at once beside a running real Commit2, which is paused meanwhile', async (t) => {
+  const [fixture] = await sealedSectors(1);
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-mbreal-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const s = copySector(fixture, join(dir, 's1'));
+  const proverId = proofs.proverIdFromMinerId(s.minerId);
+  const ref = { proof: s.proof, sectorNumber: s.sectorNumber, proverId };
+  const c1 = await proofs.sealCommitPhase1(ref, { commR: s.commR, commD: s.commD, cacheDir: s.cacheDir, sealedPath: s.sealedPath, ticket: s.ticket, seed: s.seed }, [s.piece]);
+
+  const pool = new ProofProcessPool({ throttle: 'stop' });
+  const post = new InProcessExecutor();
+  const mb = new Mailbox({ devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 600_000, throttle: true, executorFor: (k) => (k.endsWith('-post') ? post : pool) });
+  t.teardown(() => mb.close([pool]));
+
+  const c2 = mb.submit<Buffer>({ kind: 'commit2', args: [c1, s.sectorNumber, proverId], submitter: 'seal' });
+  // Queued behind it: a sealing job that fails inside the native code (garbage C1 output).
+  const broken = mb.submit({ kind: 'commit2', args: [Buffer.from('{"not":"a commit1 output"}'), s.sectorNumber, proverId], submitter: 'seal' });
+  broken.result.catch(() => undefined);
+
+  const pid = mb.status().running[0].pid!;
+  t.truthy(pid, 'the Commit2 runs in its own process');
+  // Let the Commit2 get going: wait until its process has burnt 3 s of CPU.
+  const t0 = procStat(pid).ticks;
+  for (let i = 0; i < 600 && procStat(pid).ticks - t0 < 300; i++) await sleep(100);
+  t.true(procStat(pid).ticks - t0 >= 300, 'the Commit2 process is computing');
+
+  const randomness = Buffer.alloc(32, 0x5a);
+  const replica = { sectorNumber: s.sectorNumber, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof: proofs.RegisteredPoStProof.StackedDrgWinning2KiBV1 };
+  const winning = mb.submit<proofs.PoStProof[]>({ kind: 'winning-post', args: [randomness, [replica], proverId], submitter: 'winning-post' });
+  t.deepEqual(mb.status().queued, { 'winning-post': 0, 'window-post': 0, commit2: 1, seal: 0 }, 'the PoSt did not queue');
+
+  // Sample the Commit2 process while the PoSt runs.
+  let sampling = true;
+  const states: string[] = [];
+  const ticksAtPoSt = procStat(pid).ticks;
+  let ticksAfterPoSt = ticksAtPoSt;
+  const sampler = (async () => {
+    while (sampling) {
+      try {
+        const st = procStat(pid);
+        states.push(st.state);
+        ticksAfterPoSt = st.ticks;
+      } catch {
+        break;
+      }
+      await sleep(20);
+    }
+  })();
+  const w = await winning.result;
+  sampling = false;
+  await sampler;
+
+  t.true(w.report.waitMs < 50, `the Winning PoSt waited ${w.report.waitMs} ms`);
+  t.is(w.report.lane, 'dev0/winning0');
+  const stopped = states.filter((x) => x === 'T').length;
+  t.log(`Winning PoSt ran ${w.report.runMs} ms beside the Commit2; C2 process sampled ${states.length}×, stopped in ${stopped}; C2 CPU during the PoSt: ${ticksAfterPoSt - ticksAtPoSt} ticks`);
+  t.true(stopped >= states.length - 2 && stopped > 0, `the Commit2 process was stopped while the PoSt ran (${states.join('')})`);
+  t.true(ticksAfterPoSt - ticksAtPoSt <= 5, 'the paused Commit2 used (almost) no CPU during the PoSt');
+  await sleep(100);
+  t.not(procStat(pid).state, 'T', 'the Commit2 process was resumed after the PoSt');
+
+  const v = await proofs.verifyWinningPoSt(randomness, [{ sectorNumber: s.sectorNumber, commR: s.commR, postProof: replica.postProof }], w.value, proverId);
+  t.true(v.valid, v.reason);
+
+  const c2out = await c2.result;
+  t.true(c2out.report.startedAt! < w.report.startedAt!, 'the Commit2 was running when the PoSt started');
+  t.true(c2out.report.finishedAt! > w.report.finishedAt!, 'the PoSt did not wait for the Commit2');
+  t.true(c2out.report.throttledMs >= w.report.runMs - 50, `the Commit2 was throttled ${c2out.report.throttledMs} ms`);
+  t.log(`Commit2: ran ${c2out.report.runMs} ms, of which paused ${c2out.report.throttledMs} ms`);
+  const sealOk = await proofs.verifySeal({ proof: s.proof, commR: s.commR, commD: s.commD, proverId, ticket: s.ticket, seed: s.seed, sectorNumber: s.sectorNumber, proofBytes: Buffer.from(c2out.value) });
+  t.true(sealOk.valid, sealOk.reason);
+
+  const e = await t.throwsAsync(broken.result, { instanceOf: MailboxError });
+  t.is(e?.code, 'failed');
+  t.log(`the broken job failed alone: ${e?.message}`);
+  t.is(mb.status().totals.done, 2);
+  t.is(mb.status().totals.failed, 1);
+  // The process survived the native error and serves the next job.
+  t.deepEqual(pool.pids(), [pid]);
+});
+
+test.serial('a proof-worker process killed mid-job fails only that job', async (t) => {
+  const pool = new ProofProcessPool({ throttle: 'stop' });
+  const mb = new Mailbox({ devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 2, agingMs: 600_000, throttle: true, executorFor: () => pool });
+  t.teardown(() => mb.close([pool]));
+  // An op the worker rejects quickly, to get a process up; then kill that process mid-job.
+  const first = mb.submit({ kind: 'commit2', args: [Buffer.from('x'), 1, Buffer.alloc(32)] });
+  await t.throwsAsync(first.result);
+  const [s] = await sealedSectors(1);
+  const proverId = proofs.proverIdFromMinerId(s.minerId);
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-mbkill-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const c = copySector(s, join(dir, 's'));
+  const c1 = await proofs.sealCommitPhase1({ proof: s.proof, sectorNumber: s.sectorNumber, proverId }, { commR: c.commR, commD: c.commD, cacheDir: c.cacheDir, sealedPath: c.sealedPath, ticket: c.ticket, seed: c.seed }, [c.piece]);
+  const doomed = mb.submit({ kind: 'commit2', args: [c1, s.sectorNumber, proverId] });
+  await sleep(500);
+  const pid = mb.status().running[0].pid!;
+  process.kill(pid, 'SIGKILL');
+  const e = await t.throwsAsync(doomed.result, { instanceOf: MailboxError });
+  t.regex(e!.message, /exited \(signal SIGKILL\)/);
+  // The mailbox goes on: the next job gets a fresh process.
+  const next = mb.submit({ kind: 'commit2', args: [Buffer.from('y'), 1, Buffer.alloc(32)] });
+  const e2 = await t.throwsAsync(next.result, { instanceOf: MailboxError });
+  t.notRegex(e2!.message, /exited/);
+  t.not(mb.status().recent.at(-1)?.pid, pid);
+});

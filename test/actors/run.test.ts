@@ -1,0 +1,181 @@
+// `distminer run` as a real child process against a temporary repository: the seed's three
+// example command lines, SIGTERM, `distminer status`, escalation, and bad flags.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { callApi } from '../../src/api/client.js';
+import { parseApiMultiaddr } from '../../src/config/multiaddr.js';
+import { initRepo } from '../../src/config/repo.js';
+
+const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function newRepo(t: { teardown(f: () => void): void }, extraToml = ''): string {
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-run-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const repo = join(dir, 'repo');
+  initRepo(repo, 'f01000', '/ip4/127.0.0.1/tcp/0/http');
+  if (extraToml) appendFileSync(join(repo, 'config.toml'), extraToml);
+  return repo;
+}
+
+interface Run {
+  child: ReturnType<typeof spawn>;
+  out: () => string;
+  lines: () => Array<Record<string, unknown>>;
+  exit: Promise<number | null>;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, DISTMINER_LOG_PRETTY: '0', DISTMINER_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const lines = () =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { child, out: () => out, lines, exit };
+}
+
+const SEED_LINES = ['This miner will be disable p2p', 'This miner will be disable minning block', 'This miner will be disable windowPoSt'];
+
+const examples: Array<{ name: string; flags: string[]; actors: string[]; lines: string[] }> = [
+  {
+    name: 'PoSt miner that allocates sector numbers',
+    flags: ['--window-post=true', '--winning-post=true', '--p2p=false', '--sctype=alloce', '--sclisten=127.0.0.1:0'],
+    actors: ['winning-post', 'window-post', 'sector-id'],
+    lines: ['This miner will be disable p2p'],
+  },
+  {
+    name: 'deal miner',
+    flags: ['--window-post=false', '--winning-post=false', '--p2p=true', '--sctype=get', '--sclisten=127.0.0.1:1357'],
+    actors: ['seal', 'deal', 'sector-id'],
+    lines: ['This miner will be disable minning block', 'This miner will be disable windowPoSt'],
+  },
+  {
+    name: 'seal miner',
+    flags: ['--window-post=false', '--winning-post=false', '--p2p=false', '--sctype=get', '--sclisten=127.0.0.1:1357'],
+    actors: ['seal', 'sector-id'],
+    lines: SEED_LINES,
+  },
+];
+
+for (const ex of examples) {
+  test(`seed example: ${ex.name} starts ${ex.actors.join(', ')} and prints the seed's lines`, async (t) => {
+    const repo = newRepo(t);
+    const r = run(['run', `--repo=${repo}`, ...ex.flags, '--exit-after-start']);
+    t.is(await r.exit, 0, r.out());
+    const msgs = r.lines().map((l) => String(l.msg));
+    for (const l of SEED_LINES) t.is(msgs.includes(l), ex.lines.includes(l), `"${l}" ${ex.lines.includes(l) ? 'expected' : 'not expected'}`);
+    const started = r.lines().find((l) => l.msg === 'all actors started');
+    t.truthy(started, r.out());
+    t.deepEqual((started!.actors as string[]).map((a) => a.split(':')[0]).sort(), [...ex.actors].sort());
+    t.true((started!.actors as string[]).every((a) => a.endsWith(':running')));
+  });
+}
+
+test('DISTMINER_PATH finds the repo; config.toml settings apply and flags win over them', async (t) => {
+  const repo = newRepo(t, '');
+  // Rewrite the [Distminer] section's roles in config: a seal-only miner.
+  const cfg = join(repo, 'config.toml');
+  const text = readFileSync(cfg, 'utf8').replace('Miner = "f01000"', 'Miner = "f01000"\n  WindowPoSt = false\n  WinningPoSt = false\n  P2P = false');
+  rmSync(cfg);
+  appendFileSync(cfg, text);
+  const a = run(['run', '--exit-after-start'], { DISTMINER_PATH: repo });
+  t.is(await a.exit, 0, a.out());
+  t.deepEqual((a.lines().find((l) => l.msg === 'all actors started')!.actors as string[]).map((x) => x.split(':')[0]).sort(), ['seal', 'sector-id']);
+  const b = run(['run', '--exit-after-start', '--winning-post=true'], { LOTUS_MINER_PATH: repo });
+  t.is(await b.exit, 0, b.out());
+  // --winning-post=true on a seal-only config: winning-post on, and (PoSt on, p2p off) no sealing.
+  t.deepEqual((b.lines().find((l) => l.msg === 'all actors started')!.actors as string[]).map((x) => x.split(':')[0]).sort(), ['winning-post']);
+});
+
+async function apiOf(repo: string): Promise<{ addr: ReturnType<typeof parseApiMultiaddr>; token: string }> {
+  const apiFile = join(repo, 'api');
+  for (let i = 0; i < 200 && !existsSync(apiFile); i++) await sleep(50);
+  return { addr: parseApiMultiaddr(readFileSync(apiFile, 'utf8').trim()), token: readFileSync(join(repo, 'token'), 'utf8').trim() };
+}
+
+test('SIGTERM: actors persist and the process exits 0; `distminer status` shows the actors while it runs', async (t) => {
+  const repo = newRepo(t);
+  const r = run(['run', `--repo=${repo}`, '--roles=winning-post,seal']);
+  t.teardown(() => r.child.kill('SIGKILL'));
+  const { addr, token } = await apiOf(repo);
+  type St = { actors: Array<{ id: string; status: string }>; mailbox: { queued: Record<string, number> } };
+  for (let i = 0; i < 100; i++) {
+    const st = await callApi<St>(addr, token, 'Distminer.Status');
+    if (st.actors.every((a) => a.status === 'running')) break;
+    await sleep(100);
+  }
+  await t.throwsAsync(callApi(addr, 'wrong-token-wrong-token', 'Distminer.Status'), { message: /wrong API token/ });
+  const s = run(['status', `--repo=${repo}`]);
+  t.is(await s.exit, 0, s.out());
+  t.regex(s.out(), /winning-post\s+running\s+running/);
+  t.regex(s.out(), /seal\s+running\s+running/);
+  t.regex(s.out(), /sector-id\s+running/);
+  t.regex(s.out(), /queued winning-post 0, window-post 0, commit2 0, seal 0; running 0/);
+  const sj = run(['status', `--repo=${repo}`, '--json']);
+  t.is(await sj.exit, 0);
+  t.is(JSON.parse(sj.out()).miner, 'f01000');
+  r.child.kill('SIGTERM');
+  t.is(await r.exit, 0, r.out());
+  t.false(existsSync(join(repo, 'api')), 'the api file is removed on a clean stop');
+  t.true(existsSync(join(repo, 'actors', 'seal.json')), 'the seal actor persisted its snapshot');
+  t.regex(r.out(), /miner stopped/);
+});
+
+test('restart intensity exceeded in a running miner: fatal log and a non-zero exit', async (t) => {
+  const repo = newRepo(t, '\n[Distminer.Supervisor]\n  MaxRestarts = 2\n  WithinSeconds = 60\n  BackoffInitialMs = 20\n  BackoffMaxMs = 100\n');
+  const r = run(['run', `--repo=${repo}`, '--roles=deal,seal', '--drill-crashes']);
+  t.teardown(() => r.child.kill('SIGKILL'));
+  const { addr, token } = await apiOf(repo);
+  type St = { actors: Array<{ id: string; status: string; restarts: number }> };
+  const seal = async () => (await callApi<St>(addr, token, 'Distminer.Status')).actors.find((a) => a.id === 'seal')!;
+  for (let i = 0; i < 3; i++) {
+    for (let k = 0; k < 200; k++) {
+      const a = await seal();
+      if (a.status === 'running' && a.restarts === i) break;
+      await sleep(50);
+    }
+    await callApi(addr, token, 'Distminer.ActorCrashDrill', ['seal', 'throw']);
+    if (i < 2) {
+      for (let k = 0; k < 200 && (await seal()).restarts !== i + 1; k++) await sleep(50);
+    }
+  }
+  const code = await r.exit;
+  t.is(code, 1, r.out());
+  const fatal = r.lines().find((l) => l.level === 60);
+  t.truthy(fatal, r.out());
+  t.regex(String(fatal!.msg), /restart intensity exceeded/);
+});
+
+const bad: Array<{ args: string[]; message: RegExp }> = [
+  { args: ['--sctype=get'], message: /--sctype=get needs --sclisten=IP:PORT/ },
+  { args: ['--sclisten=127.0.0.1:1357'], message: /without --sctype/ },
+  { args: ['--sctype=both', '--sclisten=127.0.0.1:1'], message: /must be "alloce" or "get"/ },
+  { args: ['--sctype=get', '--sclisten=localhost:1357'], message: /is not an IP address/ },
+  { args: ['--roles=seal', '--p2p=true'], message: /--p2p=true contradicts the role list/ },
+  { args: ['--roles=seal,mining'], message: /unknown role "mining"/ },
+  { args: ['--window-post=maybe'], message: /--window-post must be true or false/ },
+  { args: ['--winning'], message: /unknown flag --winning/ },
+  { args: ['--window-post=false', '--winning-post=false', '--p2p=false', '--seal=false'], message: /no role is on/ },
+];
+
+test('invalid or conflicting flags fail fast with a message saying what to change', async (t) => {
+  const repo = newRepo(t);
+  for (const b of bad) {
+    const r = run(['run', `--repo=${repo}`, ...b.args]);
+    const code = await r.exit;
+    t.is(code, 1, `${b.args.join(' ')}: ${r.out()}`);
+    t.regex(r.out(), b.message, b.args.join(' '));
+  }
+  const none = run(['run', `--repo=${join(repo, 'nope')}`]);
+  t.is(await none.exit, 1);
+  t.regex(none.out(), /does not exist[\s\S]*distminer init/);
+});

@@ -1,0 +1,139 @@
+// config.toml parsing, flags → roles, repository creation and adoption.
+import test from 'ava';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseFlags } from '../../src/config/flags.js';
+import { parseApiMultiaddr, parseHostPort } from '../../src/config/multiaddr.js';
+import { initRepo, openRepo, resolveRepoPath } from '../../src/config/repo.js';
+import { type FileConfig, type FlagConfig, parseConfigToml, resolveSettings, rolesFromFlags } from '../../src/config/settings.js';
+
+const file = (o: Partial<FileConfig> = {}): FileConfig => ({ minerId: 'f01000', mailbox: {}, supervisor: {}, ...o });
+const roles = (f: FlagConfig, c: Partial<FileConfig> = {}) => resolveSettings(file(c), f).roles;
+
+test('the seed flags map onto roles', (t) => {
+  t.deepEqual(roles({}), ['winning-post', 'window-post', 'seal', 'deal'], 'defaults: a single miner doing everything');
+  t.deepEqual(roles({ windowPost: true, winningPost: true, p2p: false }), ['winning-post', 'window-post'], 'PoSt miner: no sealing');
+  t.deepEqual(roles({ windowPost: true, winningPost: false, p2p: false }), ['window-post']);
+  t.deepEqual(roles({ windowPost: false, winningPost: true, p2p: false }), ['winning-post']);
+  t.deepEqual(roles({ windowPost: false, winningPost: false, p2p: true }), ['seal', 'deal'], 'deal miner seals its deal sectors');
+  t.deepEqual(roles({ windowPost: false, winningPost: false, p2p: false }), ['seal'], 'seal miner');
+  t.deepEqual(roles({ windowPost: true, winningPost: true, p2p: false, seal: true }), ['winning-post', 'window-post', 'seal'], 'fallback to one miner');
+  t.deepEqual(rolesFromFlags({ windowPost: false, winningPost: false, p2p: true, seal: false }), ['deal']);
+});
+
+test('the seed log lines are listed for the roles that are off', (t) => {
+  const s = resolveSettings(file(), { windowPost: true, winningPost: true, p2p: false });
+  t.deepEqual(s.disabledLines, ['This miner will be disable p2p']);
+  const seal = resolveSettings(file(), { windowPost: false, winningPost: false, p2p: false });
+  t.deepEqual(seal.disabledLines, ['This miner will be disable p2p', 'This miner will be disable minning block', 'This miner will be disable windowPoSt']);
+});
+
+test('--roles, and its agreement with seed flags', (t) => {
+  t.deepEqual(roles({ roles: ['deal', 'winning-post'] }), ['winning-post', 'deal']);
+  t.deepEqual(roles({ roles: ['seal'], p2p: false }), ['seal']);
+  t.throws(() => roles({ roles: ['seal'], windowPost: true }), { message: /--window-post=true contradicts the role list \(seal\), which omits window-post/ });
+  t.throws(() => roles({ roles: ['sealer'] }), { message: /unknown role "sealer"/ });
+  t.throws(() => roles({ roles: [''] }), { message: /no roles given/ });
+});
+
+test('config.toml settings apply; flags win', (t) => {
+  t.deepEqual(roles({}, { windowPost: false, winningPost: false, p2p: false }), ['seal']);
+  t.deepEqual(roles({ p2p: true }, { windowPost: false, winningPost: false, p2p: false }), ['seal', 'deal']);
+  t.deepEqual(roles({}, { roles: ['winning-post'] }), ['winning-post']);
+  t.deepEqual(roles({ roles: ['seal'] }, { roles: ['winning-post'] }), ['seal']);
+  t.throws(() => roles({}, { roles: ['winning-post'], p2p: true }), { message: /P2P=true contradicts/ });
+  const s = resolveSettings(file({ sctype: 'alloce', sclisten: '10.0.0.1:1357' }), {});
+  t.deepEqual(s.sectorId, { mode: 'alloce', listen: { host: '10.0.0.1', port: 1357 } });
+  const f = resolveSettings(file({ sctype: 'alloce', sclisten: '10.0.0.1:1357' }), { sctype: 'get', sclisten: '10.0.0.2:1357' });
+  t.deepEqual(f.sectorId, { mode: 'get', listen: { host: '10.0.0.2', port: 1357 } });
+  t.is(resolveSettings(file(), {}).sectorId.mode, 'local');
+});
+
+test('sector-number flags are checked', (t) => {
+  t.throws(() => resolveSettings(file(), { sctype: 'alloce' }), { message: /--sctype=alloce needs --sclisten/ });
+  t.throws(() => resolveSettings(file(), { sclisten: '1.2.3.4:5' }), { message: /without --sctype/ });
+  t.throws(() => resolveSettings(file(), { sctype: 'get', sclisten: '1.2.3.4:0' }), { message: /real port/ });
+  t.throws(() => resolveSettings(file(), { sctype: 'get', sclisten: '1.2.3.4:70000' }), { message: /port "70000"/ });
+  t.throws(() => resolveSettings(file(), { sctype: 'get', sclisten: 'host:1' }), { message: /not an IP address/ });
+  t.deepEqual(parseHostPort('[::1]:1357', 'x'), { host: '::1', port: 1357 });
+});
+
+test('miner id and API address are checked', (t) => {
+  t.throws(() => resolveSettings(file({ minerId: undefined }), {}), { message: /no miner id/ });
+  t.throws(() => resolveSettings(file({ minerId: 'f3abc' }), {}), { message: /not an ID address/ });
+  t.throws(() => resolveSettings(file({ apiListen: '127.0.0.1:2345' }), {}), { message: /not a multiaddr/ });
+  t.deepEqual(parseApiMultiaddr('/ip4/10.0.99.12/tcp/2345/http'), { host: '10.0.99.12', port: 2345 });
+  t.throws(() => parseApiMultiaddr('/ip4/::1/tcp/1/http'), { message: /not an ip4 address/ });
+});
+
+test('config.toml: a Lotus config is accepted, our sections are checked', (t) => {
+  const lotus = `[API]\n  ListenAddress = "/ip4/10.0.99.12/tcp/2345/http"\n  RemoteListenAddress = "10.0.99.12:2345"\n  #Timeout = "30s"\n[Sealing]\n  MaxWaitDealsSectors = 2\n[Storage]\n  AllowAddPiece = true\n`;
+  const c = parseConfigToml(lotus + '[Distminer]\n  Miner = "f01000"\n  P2P = false\n[Distminer.Mailbox]\n  SealLanes = 2\n  AgingSeconds = 30\n[Distminer.Supervisor]\n  MaxRestarts = 3\n');
+  t.is(c.apiListen, '/ip4/10.0.99.12/tcp/2345/http');
+  t.is(c.p2p, false);
+  t.deepEqual(c.mailbox, { sealLanes: 2, agingMs: 30_000 });
+  t.deepEqual(c.supervisor, { maxRestarts: 3 });
+  t.throws(() => parseConfigToml('[Distminer]\n  P2p = false\n'), { message: /unknown key P2p in \[Distminer\]/ });
+  t.throws(() => parseConfigToml('[Distminer]\n  P2P = "no"\n'), { message: /P2P in \[Distminer\] must be a boolean/ });
+  t.throws(() => parseConfigToml('[Distminer.Mailbox]\n  SealLanes = 0\n'), { message: /SealLanes .* must be an integer ≥ 1/ });
+  t.throws(() => parseConfigToml('[Distminer.Mailbox]\n  Throttle = "pause"\n'), { message: /Throttle/ });
+  t.throws(() => parseConfigToml('[API\n'), { message: /does not parse/ });
+});
+
+test('flag parser: forms, repeats, bad booleans', (t) => {
+  const spec = { a: { type: 'boolean' as const, help: '' }, s: { type: 'string' as const, help: '' } };
+  t.deepEqual(parseFlags(['--a=false', '--s', 'x'], spec, 'c').flags, { a: false, s: 'x' });
+  t.deepEqual(parseFlags(['--a', 'true'], spec, 'c').flags, { a: true });
+  t.deepEqual(parseFlags(['--a'], spec, 'c').flags, { a: true });
+  t.throws(() => parseFlags(['--a=yes'], spec, 'c'), { message: /--a must be true or false/ });
+  t.throws(() => parseFlags(['--a', '--a'], spec, 'c'), { message: /given twice/ });
+  t.throws(() => parseFlags(['--s'], spec, 'c'), { message: /--s needs a value/ });
+  t.throws(() => parseFlags(['--b'], spec, 'c'), { message: /unknown flag --b/ });
+});
+
+test('repository path: --repo, then DISTMINER_PATH, then LOTUS_MINER_PATH', (t) => {
+  t.is(resolveRepoPath('/a', { DISTMINER_PATH: '/b', LOTUS_MINER_PATH: '/c' }), '/a');
+  t.is(resolveRepoPath(undefined, { DISTMINER_PATH: '/b', LOTUS_MINER_PATH: '/c' }), '/b');
+  t.is(resolveRepoPath(undefined, { LOTUS_MINER_PATH: '/c' }), '/c');
+  t.throws(() => resolveRepoPath(undefined, {}), { message: /no repository given/ });
+});
+
+test('init creates a complete repository atomically, and refuses to clobber', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-init-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const repo = join(dir, 'r');
+  t.true(initRepo(repo, 'f01234', '/ip4/127.0.0.1/tcp/2345/http').created);
+  const r = openRepo(repo);
+  t.is(r.config.minerId, 'f01234');
+  t.is(r.config.apiListen, '/ip4/127.0.0.1/tcp/2345/http');
+  t.regex(r.token, /^[0-9a-f]{64}$/);
+  t.is(statSync(join(repo, 'token')).mode & 0o777, 0o600);
+  t.deepEqual(readdirSync(dir), ['r'], 'no temporary directory left behind');
+  t.throws(() => initRepo(repo, 'f01234'), { message: /already initialised/ });
+  t.throws(() => initRepo(repo, 'f09999'), { message: /already a repository of miner f01234/ });
+  const junk = join(dir, 'junk');
+  mkdirSync(junk);
+  writeFileSync(join(junk, 'x'), 'x');
+  t.throws(() => initRepo(junk, 'f01000'), { message: /not empty and has no config.toml/ });
+  t.throws(() => initRepo(join(dir, 'z'), 'miner1'), { message: /not an ID address/ });
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  t.true(initRepo(empty, 'f01000').created, 'an empty directory is used');
+  t.true(existsSync(join(empty, 'token')));
+});
+
+test('init adopts a copied Lotus repository, keeping its config text', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-adopt-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const lotusCfg = '[API]\n  ListenAddress = "/ip4/10.0.99.12/tcp/2345/http"\n  # a comment the operator wrote\n[Sealing]\n  MaxWaitDealsSectors = 2\n';
+  writeFileSync(join(dir, 'config.toml'), lotusCfg);
+  writeFileSync(join(dir, 'token'), 'eyJhbGciOiJIUzI1NiJ9.lotus-jwt-token\n');
+  const r = initRepo(dir, 'f01000');
+  t.true(r.adopted);
+  const text = readFileSync(join(dir, 'config.toml'), 'utf8');
+  t.true(text.startsWith(lotusCfg), 'the Lotus config is kept byte for byte');
+  const repo = openRepo(dir);
+  t.is(repo.config.minerId, 'f01000');
+  t.is(repo.token, 'eyJhbGciOiJIUzI1NiJ9.lotus-jwt-token', 'an existing token is kept');
+});
