@@ -1,0 +1,514 @@
+// The Window PoSt scheduler: follows the chain head and, for each proving deadline, proves the
+// deadline's partitions from the sealed files in the storage paths and submits
+// SubmitWindowedPoSt before the window closes; declares unreadable sectors faulty (and
+// readable ones recovered) before their deadline's fault cutoff.
+//
+// It keeps no sector metadata: which sectors exist, where they are (deadline/partition), their
+// CommR and proof type all come from the chain at each deadline; their files from the storage
+// paths. What it remembers in memory (deadlines already submitted, declarations in flight) is
+// only an optimisation: after a restart it reads the deadline's PostSubmissions from the chain,
+// proves what is not proven yet and submits, so a restart inside a window still makes it.
+import { EventEmitter } from 'node:events';
+import { stat } from 'node:fs/promises';
+import * as proofs from '../proofs/index.js';
+import { type ChainClient, type HeadSubscription } from '../chain/client.js';
+import { type DeadlineInfo, nextDeadline, nextNotElapsed } from '../chain/deadlines.js';
+import { type FaultDeclaration, type PoStPartition, encodeDeclarations, encodeWindowPoSt } from '../chain/params.js';
+import { type Cid, type HeadChange, type MinerInfo, type MsgLookup, type PartitionJson, type TipSet, DomainSeparationTag, ExitCode, MinerMethod, actorId, addressCbor, b64, bitfieldFromJson } from '../chain/types.js';
+import { type Logger, logger } from '../log.js';
+import { type ProofRunner, DirectRunner, ProofDeadlineError, faultySectorsOf } from './runner.js';
+import { type CheckResult, checkSectors } from './storage.js';
+
+export interface WindowPoStOptions {
+  client: ChainClient;
+  /** The miner actor, e.g. "f01000". */
+  miner: string;
+  /** Storage paths holding `sealed/` and `cache/` (the shared mount). */
+  storage: string[];
+  /** Where proofs are computed (the GPU mailbox in a miner; DirectRunner by default). */
+  runner?: ProofRunner;
+  /** Epochs after a deadline's challenge epoch before proving starts (reorg safety). Default 1. */
+  confidence?: number;
+  /** Bound on one storage readability check (per storage path). Default 10 s. */
+  checkTimeoutMs?: number;
+  /** Partitions per SubmitWindowedPoSt message. Default: the network's limit for the proof type. */
+  maxPartitionsPerMessage?: number;
+  /** How many deadlines ahead faults/recoveries are declared (their cutoff not yet passed). Default 2. */
+  declareAhead?: number;
+  log?: Logger;
+}
+
+/** One SubmitWindowedPoSt the scheduler sent. */
+export interface SubmittedPoSt {
+  deadline: number;
+  open: number;
+  partitions: PoStPartition[];
+  provenSectors: number[];
+  cid: Cid;
+  /** Head height when pushed; the message can execute from the next epoch. */
+  pushedAt: number;
+  /** Execution epoch and exit code once known. */
+  epoch?: number;
+  exitCode?: number;
+  proofMs: number;
+}
+
+export interface Declaration {
+  kind: 'faults' | 'recoveries';
+  deadline: number;
+  /** The fault cutoff of the deadline occurrence the declaration is for. */
+  cutoff: number;
+  decls: FaultDeclaration[];
+  cid: Cid;
+  pushedAt: number;
+  epoch?: number;
+  exitCode?: number;
+  reasons?: Record<number, string>;
+}
+
+const key = (d: DeadlineInfo) => `${d.Index}@${d.Open}`;
+
+/** Lotus's limit: sectors addressed per message (25 000) over the partition size, at most 10 at 32GiB. */
+export function defaultMaxPartitions(partitionSectors: number): number {
+  return Math.max(1, Math.min(10, Math.floor(25_000 / Math.max(1, partitionSectors))));
+}
+
+/** Splits partition indices into message batches of at most `max`. */
+export function batchPartitions<T>(parts: T[], max: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < parts.length; i += max) out.push(parts.slice(i, i + max));
+  return out;
+}
+
+/**
+ * Events: 'submitted' (SubmittedPoSt, once pushed), 'proven' (SubmittedPoSt with its receipt),
+ * 'declared' (Declaration with its receipt), 'skipped' ({deadline, sectors, reasons}),
+ * 'missed' ({deadline, open, why}), 'error' (Error; the scheduler keeps going).
+ */
+export class WindowPoStScheduler extends EventEmitter {
+  readonly miner: string;
+  readonly minerId: number;
+  private readonly c: ChainClient;
+  private readonly runner: ProofRunner;
+  private readonly log: Logger;
+  private readonly confidence: number;
+  private readonly checkTimeoutMs: number;
+  private readonly declareAhead: number;
+  private maxPartitions: number | undefined;
+  private sub: HeadSubscription | undefined;
+  private info: MinerInfo | undefined;
+  private blockDelayMs = 30_000;
+  private head: TipSet | undefined;
+  /** Deadline occurrences fully proven (key index@open). */
+  private done = new Set<string>();
+  /** Deadline occurrences being proven now. */
+  private running = new Map<string, Promise<void>>();
+  /** Failed attempts per occurrence (a few retries while the window is open). */
+  private attempts = new Map<string, number>();
+  /** Declarations decided per target occurrence, so each is checked once. */
+  private declChecked = new Set<string>();
+  private tasks = new Set<Promise<unknown>>();
+  /** Sectors that were readable but failed in a proof, with their sealed file's size+mtime then: not declared recovered until the file changes. */
+  private failedInProof = new Map<number, string>();
+  private handled = -1;
+  private headQueue: Promise<void> = Promise.resolve();
+  private stopped = false;
+  readonly storage: string[];
+  /** Everything submitted since start (most recent last). */
+  readonly submissions: SubmittedPoSt[] = [];
+  readonly declarations: Declaration[] = [];
+
+  constructor(opts: WindowPoStOptions) {
+    super();
+    this.c = opts.client;
+    this.miner = opts.miner;
+    this.minerId = actorId(opts.miner);
+    this.storage = [...opts.storage];
+    this.runner = opts.runner ?? new DirectRunner();
+    this.confidence = opts.confidence ?? 1;
+    this.checkTimeoutMs = opts.checkTimeoutMs ?? 10_000;
+    this.declareAhead = opts.declareAhead ?? 2;
+    this.maxPartitions = opts.maxPartitionsPerMessage;
+    this.log = opts.log ?? logger('window-post', { miner: opts.miner });
+    this.on('error', () => undefined); // errors are logged; listeners are optional
+  }
+
+  /** Subscribes to the chain head (ChainNotify, with failover) and runs until stop(). */
+  async start(): Promise<void> {
+    await this.init();
+    this.sub = this.c.chainNotify((changes) => this.onChanges(changes));
+    this.sub.on('error', (e) => this.fail('head handler', e));
+    this.log.info({ storage: this.storage, confidence: this.confidence }, 'window PoSt scheduler started');
+  }
+
+  /** Loads the miner's info and the network timing (done by start(); call it when feeding heads by hand). */
+  async init(): Promise<void> {
+    this.info = await this.c.stateMinerInfo(this.miner);
+    this.maxPartitions ??= defaultMaxPartitions(this.info.WindowPoStPartitionSectors);
+    try {
+      this.blockDelayMs = (await this.c.version()).BlockDelay * 1000 || this.blockDelayMs;
+    } catch {
+      // keep the default
+    }
+  }
+
+  /** Stops following the chain; proofs in flight finish (their results are dropped if late). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.sub?.close();
+    await this.headQueue.catch(() => undefined);
+    await Promise.allSettled([...this.tasks]);
+    this.log.info('window PoSt scheduler stopped');
+  }
+
+  /** Resolves once head `height` has been handled and every task it started has finished. */
+  async settled(height: number, timeoutMs = 120_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.handled < height || this.tasks.size > 0) {
+      if (Date.now() > until) throw new Error(`window PoSt scheduler did not settle at height ${height} within ${timeoutMs} ms`);
+      if (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
+      else await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** A short view for status displays. */
+  status(): { head: number; proving: string[]; submitted: number; lastSubmitted?: SubmittedPoSt } {
+    return { head: this.head?.Height ?? -1, proving: [...this.running.keys()], submitted: this.submissions.length, lastSubmitted: this.submissions[this.submissions.length - 1] };
+  }
+
+  private onChanges(changes: HeadChange[]): void {
+    for (const ch of changes) if (ch.Type !== 'revert') this.onHead(ch.Val);
+  }
+
+  /** Handles a new head (called for each ChainNotify apply/current; tests may call it directly). */
+  onHead(ts: TipSet): void {
+    if (this.stopped) return;
+    if (!this.head || ts.Height >= this.head.Height) this.head = ts;
+    // Heads are handled one at a time; proving runs in the background.
+    this.headQueue = this.headQueue.then(() => this.handleHead(ts)).catch((e) => this.fail(`head ${ts.Height}`, e));
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.tasks.add(p);
+    p.finally(() => this.tasks.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private fail(what: string, e: unknown): void {
+    const err = e instanceof Error ? e : new Error(String(e));
+    this.log.error({ err: err.message }, `window PoSt: ${what} failed`);
+    this.emit('error', err);
+  }
+
+  private async handleHead(ts: TipSet): Promise<void> {
+    if (this.stopped) return;
+    if (!this.info) await this.init();
+    try {
+      if (this.head && ts.Height < this.head.Height) return; // a newer head is queued
+      const cur = await this.c.stateMinerProvingDeadline(this.miner, ts.Cids);
+      // Prove the current deadline, and the next one as soon as its challenge is final.
+      for (const dl of [cur, nextDeadline(cur)]) {
+        const d = { ...dl, CurrentEpoch: ts.Height };
+        if (ts.Height < d.Challenge + this.confidence) continue;
+        if (ts.Height + 1 >= d.Close) continue;
+        const k = key(d);
+        if (this.done.has(k) || this.running.has(k)) continue;
+        if ((this.attempts.get(k) ?? 0) >= 3) continue;
+        const p = this.track(this.proveDeadline(d, ts).finally(() => this.running.delete(k)));
+        this.running.set(k, p);
+      }
+      // Faults and recoveries for the coming deadlines whose cutoff has not passed.
+      let dl = cur;
+      for (let i = 1; i <= this.declareAhead; i++) {
+        dl = nextNotElapsed({ ...nextDeadline(dl), CurrentEpoch: ts.Height });
+        if (ts.Height + 1 >= dl.FaultCutoff) continue;
+        const k = key(dl);
+        if (this.declChecked.has(k)) continue;
+        this.declChecked.add(k);
+        this.track(this.declare(dl, ts).catch((e) => {
+          this.declChecked.delete(k); // try again on the next head
+          this.fail(`declarations for deadline ${dl.Index}`, e);
+        }));
+      }
+    } finally {
+      this.handled = Math.max(this.handled, ts.Height);
+    }
+  }
+
+  // ------------------------------------------------------------------ faults and recoveries
+
+  private async declare(dl: DeadlineInfo, ts: TipSet): Promise<void> {
+    const parts = await this.c.stateMinerPartitions(this.miner, dl.Index, ts.Cids);
+    if (parts.length === 0) return;
+    const live = parts.flatMap((p) => bits(p.LiveSectors));
+    const checked = await this.check(live);
+    const stamps = new Map<number, string>();
+    for (const s of this.failedInProof.keys()) {
+      const f = checked.get(s)?.files;
+      if (f) stamps.set(s, await fileStamp(f.sealedPath));
+    }
+    const faults: FaultDeclaration[] = [];
+    const recoveries: FaultDeclaration[] = [];
+    const reasons: Record<number, string> = {};
+    parts.forEach((p, i) => {
+      const faulty = new Set(bits(p.FaultySectors));
+      const recovering = new Set(bits(p.RecoveringSectors));
+      const newFaults: number[] = [];
+      const newRecoveries: number[] = [];
+      for (const s of bits(p.LiveSectors)) {
+        const r = checked.get(s)!;
+        if (!r.ok && (!faulty.has(s) || recovering.has(s))) {
+          newFaults.push(s);
+          reasons[s] = r.reason ?? 'unreadable';
+        } else if (r.ok && faulty.has(s) && !recovering.has(s)) {
+          if (this.failedInProof.has(s) && this.failedInProof.get(s) === stamps.get(s)) continue; // same damaged file
+          newRecoveries.push(s);
+        }
+      }
+      if (newFaults.length > 0) faults.push({ deadline: dl.Index, partition: i, sectors: newFaults });
+      if (newRecoveries.length > 0) recoveries.push({ deadline: dl.Index, partition: i, sectors: newRecoveries });
+    });
+    await Promise.all([
+      faults.length > 0 ? this.pushDeclaration('faults', dl, faults, ts.Height, reasons) : undefined,
+      recoveries.length > 0 ? this.pushDeclaration('recoveries', dl, recoveries, ts.Height) : undefined,
+    ]);
+  }
+
+  private async pushDeclaration(kind: Declaration['kind'], dl: DeadlineInfo, decls: FaultDeclaration[], height: number, reasons?: Record<number, string>): Promise<void> {
+    const method = kind === 'faults' ? MinerMethod.DeclareFaults : MinerMethod.DeclareFaultsRecovered;
+    const sm = await this.c.mpoolPushMessage({ To: this.miner, From: this.info!.Worker, Method: method, Params: b64(encodeDeclarations(decls)) });
+    const d: Declaration = { kind, deadline: dl.Index, cutoff: dl.FaultCutoff, decls, cid: sm.CID!, pushedAt: height, reasons };
+    this.declarations.push(d);
+    const sectors = decls.flatMap((x) => x.sectors);
+    if (kind === 'faults') this.log.warn({ deadline: dl.Index, cutoff: dl.FaultCutoff, sectors, reasons, cid: sm.CID!['/'] }, 'declaring unreadable sectors faulty');
+    else this.log.info({ deadline: dl.Index, cutoff: dl.FaultCutoff, sectors, cid: sm.CID!['/'] }, 'declaring sectors recovered');
+    // The receipt is awaited in the background: the head loop must not wait for the next epoch.
+    void this.receipt(sm.CID!, dl.Close).then(
+      (l) => {
+        if (!l) return;
+        d.epoch = l.Height;
+        d.exitCode = l.Receipt.ExitCode;
+        if (l.Receipt.ExitCode !== ExitCode.Ok) {
+          this.fail(`${kind} declaration for deadline ${dl.Index}`, new Error(`exit code ${l.Receipt.ExitCode}: ${JSON.stringify(l.ReturnDec)}`));
+          this.declChecked.delete(key(dl));
+        }
+        this.emit('declared', d);
+      },
+      (e) => this.fail(`waiting for the ${kind} declaration`, e),
+    );
+  }
+
+  /** Polls for a message's receipt each quarter epoch until found, `untilHeight` passes, or stop(). */
+  private async receipt(cid: Cid, untilHeight: number): Promise<MsgLookup | undefined> {
+    for (;;) {
+      let l: MsgLookup | null;
+      try {
+        l = await this.c.stateSearchMsg(cid);
+      } catch (e) {
+        if (this.stopped) return undefined;
+        throw e;
+      }
+      if (l) return l;
+      if (this.stopped || (this.head?.Height ?? 0) > untilHeight + 5) return undefined;
+      await new Promise((r) => setTimeout(r, Math.max(50, Math.min(1000, this.blockDelayMs / 4))));
+    }
+  }
+
+  // ------------------------------------------------------------------ proving
+
+  private windowMs(dl: DeadlineInfo, height: number): number {
+    return Math.max(0, dl.Close - height) * this.blockDelayMs;
+  }
+
+  private async check(sectors: number[]): Promise<Map<number, CheckResult>> {
+    return checkSectors(this.storage, this.minerId, sectors, { sectorSize: this.info!.SectorSize, timeoutMs: this.checkTimeoutMs });
+  }
+
+  private async proveDeadline(dl: DeadlineInfo, ts: TipSet): Promise<void> {
+    const k = key(dl);
+    const started = Date.now();
+    try {
+      const [parts, subs] = await Promise.all([this.c.stateMinerPartitions(this.miner, dl.Index, ts.Cids), this.postSubmissions(dl, ts)]);
+      // Partitions with something to prove: a live sector that is not faulty, or is recovering.
+      const provable = (p: PartitionJson) => {
+        const faulty = new Set(bits(p.FaultySectors));
+        const recovering = new Set(bits(p.RecoveringSectors));
+        return bits(p.LiveSectors).some((s) => !faulty.has(s) || recovering.has(s));
+      };
+      const todo = parts.map((p, index) => ({ index, p })).filter(({ index, p }) => !subs.has(index) && provable(p));
+      if (todo.length === 0) {
+        this.markDone(k);
+        if (subs.size > 0) this.log.info({ deadline: dl.Index, open: dl.Open, proven: [...subs] }, 'deadline already proven on chain');
+        return;
+      }
+      const rand = await this.c.stateGetRandomnessFromBeacon(DomainSeparationTag.WindowedPoStChallengeSeed, dl.Challenge, addressCbor(this.miner), ts.Cids);
+      this.log.info({ deadline: dl.Index, open: dl.Open, close: dl.Close, head: ts.Height, partitions: todo.map((x) => x.index) }, 'proving deadline');
+      const batches = batchPartitions(todo, this.maxPartitions ?? 1);
+      const results = await Promise.allSettled(batches.map((b) => this.proveBatch(dl, b, rand)));
+      const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      if (failed.length > 0) throw failed[0].reason;
+      this.markDone(k);
+      this.log.info({ deadline: dl.Index, open: dl.Open, ms: Date.now() - started }, 'deadline proven');
+    } catch (e) {
+      this.attempts.set(k, (this.attempts.get(k) ?? 0) + 1);
+      this.fail(`proving deadline ${dl.Index} (open ${dl.Open})`, e);
+    }
+  }
+
+  private markDone(k: string): void {
+    this.done.add(k);
+    // Only recent occurrences matter; keep the set small on a long-running miner.
+    if (this.done.size > 512) for (const x of [...this.done].slice(0, 256)) this.done.delete(x);
+    if (this.declChecked.size > 512) for (const x of [...this.declChecked].slice(0, 256)) this.declChecked.delete(x);
+  }
+
+  private async postSubmissions(dl: DeadlineInfo, ts: TipSet): Promise<Set<number>> {
+    // PostSubmissions describe the open occurrence only (cron clears them at its close).
+    if (ts.Height < dl.Open) return new Set();
+    const dls = await this.c.stateMinerDeadlines(this.miner, ts.Cids);
+    return new Set(bitfieldFromJson(dls[dl.Index]?.PostSubmissions ?? [0], 'PostSubmissions'));
+  }
+
+  private async proveBatch(dl: DeadlineInfo, batch: { index: number; p: PartitionJson }[], rand: Buffer): Promise<void> {
+    const info = this.info!;
+    const postProof = info.WindowPoStProofType as proofs.RegisteredPoStProof;
+    const proverId = proofs.proverIdFromMinerId(this.minerId);
+    // To prove: live sectors that are not faulty, or faulty but declared recovering.
+    const wanted = new Map<number, number>(); // sector → partition index
+    for (const { index, p } of batch) {
+      const faulty = new Set(bits(p.FaultySectors));
+      const recovering = new Set(bits(p.RecoveringSectors));
+      for (const s of bits(p.LiveSectors)) if (!faulty.has(s) || recovering.has(s)) wanted.set(s, index);
+    }
+    const skipped = new Map<number, string>(); // sector → why
+    const checked = await this.check([...wanted.keys()]);
+    for (const [s, r] of checked) if (!r.ok) skipped.set(s, r.reason ?? 'unreadable');
+    const sectorInfos = wanted.size > 0 ? await this.c.stateMinerSectors(this.miner, [...wanted.keys()].sort((a, b) => a - b)) : [];
+    const commR = new Map(sectorInfos.map((s) => [s.SectorNumber, proofs.cidToCommR(s.SealedCID['/'])]));
+    let proof: proofs.PoStProof[] | undefined;
+    let proven: number[] = [];
+    let proofMs = 0;
+    for (let attempt = 0; attempt < 3 && !proof; attempt++) {
+      proven = [...wanted.keys()].filter((s) => !skipped.has(s)).sort((a, b) => a - b);
+      if (proven.length === 0) break;
+      const replicas: proofs.PrivateReplicaInfo[] = proven.map((s) => {
+        const files = checked.get(s)!.files!;
+        const cr = commR.get(s);
+        if (!cr) throw new Error(`sector ${s} is in deadline ${dl.Index} but StateMinerSectors did not return it`);
+        return { sectorNumber: s, commR: cr, cacheDir: files.cacheDir, sealedPath: files.sealedPath, postProof };
+      });
+      const t0 = Date.now();
+      const deadlineMs = Date.now() + this.windowMs(dl, this.head?.Height ?? dl.Open);
+      try {
+        proof = await this.runner.run({ kind: 'window-post', deadlineMs, args: [rand, replicas, proverId] }, () => proofs.generateWindowPoSt(rand, replicas, proverId));
+        proofMs = Date.now() - t0;
+      } catch (e) {
+        let bad = faultySectorsOf(e).filter((s) => wanted.has(s) && !skipped.has(s));
+        const kind = (e as { kind?: string }).kind;
+        if (bad.length === 0 && kind !== 'params' && kind !== 'caller' && !(e instanceof ProofDeadlineError)) {
+          // A damaged replica can make the library fail without naming the sector (a panic on a
+          // bad field element): prove the sectors one by one to find the culprits.
+          this.log.warn({ deadline: dl.Index, err: (e as Error).message, sectors: replicas.length }, 'Window PoSt failed without naming a sector: checking sectors one by one');
+          bad = await this.isolate(rand, replicas, proverId, deadlineMs);
+        }
+        if (bad.length === 0) throw e;
+        for (const s of bad) {
+          skipped.set(s, `proof generation: ${(e as Error).message}`);
+          this.failedInProof.set(s, await fileStamp(checked.get(s)!.files!.sealedPath));
+        }
+        this.log.warn({ deadline: dl.Index, sectors: bad, err: (e as Error).message }, 'sectors failed in the proof: skipping them');
+      }
+    }
+    const skippedByPart = new Map<number, number[]>();
+    for (const s of skipped.keys()) {
+      const p = wanted.get(s)!;
+      skippedByPart.set(p, [...(skippedByPart.get(p) ?? []), s].sort((a, b) => a - b));
+    }
+    if (skipped.size > 0) {
+      const reasons = Object.fromEntries(skipped);
+      this.log.warn({ deadline: dl.Index, sectors: [...skipped.keys()], reasons }, 'skipping unreadable sectors in this proof (they become faulty)');
+      this.emit('skipped', { deadline: dl.Index, sectors: [...skipped.keys()], reasons });
+    }
+    if (!proof) {
+      // Nothing provable in these partitions: no proof can be made; the deadline's cron marks them faulty.
+      this.emit('missed', { deadline: dl.Index, open: dl.Open, why: 'no provable sector in the partitions' });
+      this.log.error({ deadline: dl.Index, partitions: batch.map((b) => b.index) }, 'no provable sector in these partitions: they will be marked faulty');
+      return;
+    }
+    // The message must execute inside the window: wait for the window if we are early.
+    await this.waitForHead(dl.Open - 1, dl);
+    const head = this.head!;
+    if (head.Height + 1 >= dl.Close) {
+      this.emit('missed', { deadline: dl.Index, open: dl.Open, why: `proof ready at head ${head.Height}, window closed at ${dl.Close}` });
+      throw new Error(`proof for deadline ${dl.Index} ready too late (head ${head.Height}, window closes at ${dl.Close})`);
+    }
+    // Someone (this miner before a restart, another instance) may have proven these meanwhile.
+    const subs = await this.postSubmissions(dl, head);
+    const partitions = batch.filter((b) => !subs.has(b.index)).map((b) => ({ index: b.index, skipped: skippedByPart.get(b.index) ?? [] }));
+    if (partitions.length < batch.length) {
+      this.log.warn({ deadline: dl.Index, already: batch.filter((b) => subs.has(b.index)).map((b) => b.index) }, 'partitions proven meanwhile: not submitting them again');
+      if (partitions.length === 0) return;
+      // The proof covers the whole batch; a partial batch needs a new proof.
+      throw new Error(`deadline ${dl.Index}: part of the batch was proven meanwhile; re-proving the rest`);
+    }
+    const commitEpoch = head.Height;
+    const commitRand = await this.c.stateGetRandomnessFromTickets(DomainSeparationTag.PoStChainCommit, commitEpoch, Buffer.alloc(0), head.Cids);
+    const params = encodeWindowPoSt({ deadline: dl.Index, partitions, proofs: proof, chainCommitEpoch: commitEpoch, chainCommitRand: commitRand });
+    const sm = await this.c.mpoolPushMessage({ To: this.miner, From: info.Worker, Method: MinerMethod.SubmitWindowedPoSt, Params: b64(params) });
+    const sub: SubmittedPoSt = { deadline: dl.Index, open: dl.Open, partitions, provenSectors: proven, cid: sm.CID!, pushedAt: head.Height, proofMs };
+    this.submissions.push(sub);
+    this.log.info({ deadline: dl.Index, partitions: partitions.map((p) => p.index), sectors: proven.length, skipped: skipped.size, proofMs, head: head.Height, close: dl.Close, cid: sm.CID!['/'] }, 'SubmitWindowedPoSt pushed');
+    this.emit('submitted', sub);
+    void this.receipt(sm.CID!, dl.Close).then(
+      (l) => {
+        if (!l) return;
+        sub.epoch = l.Height;
+        sub.exitCode = l.Receipt.ExitCode;
+        if (l.Receipt.ExitCode !== ExitCode.Ok) {
+          // Not proven after all: let the next head try again while the window is open.
+          this.done.delete(key(dl));
+          this.attempts.set(key(dl), (this.attempts.get(key(dl)) ?? 0) + 1);
+          this.fail(`SubmitWindowedPoSt for deadline ${dl.Index}`, new Error(`exit code ${l.Receipt.ExitCode}: ${JSON.stringify(l.ReturnDec)}`));
+          return;
+        }
+        this.log.info({ deadline: dl.Index, epoch: l.Height, partitions: partitions.map((p) => p.index) }, 'Window PoSt accepted');
+        this.emit('proven', sub);
+      },
+      (e) => this.fail('waiting for SubmitWindowedPoSt', e),
+    );
+  }
+
+  /** The sectors whose single-sector proof fails. */
+  private async isolate(rand: Buffer, replicas: proofs.PrivateReplicaInfo[], proverId: Buffer, deadlineMs: number): Promise<number[]> {
+    const bad: number[] = [];
+    for (const r of replicas) {
+      try {
+        await this.runner.run({ kind: 'window-post', deadlineMs, args: [rand, [r], proverId] }, () => proofs.generateWindowPoSt(rand, [r], proverId));
+      } catch (e) {
+        if (e instanceof ProofDeadlineError) throw e;
+        bad.push(Number(r.sectorNumber));
+      }
+    }
+    return bad;
+  }
+
+  /** Waits until the head reaches `height` (or the scheduler stops, or the window closes). */
+  private async waitForHead(height: number, dl: DeadlineInfo): Promise<void> {
+    while (!this.stopped && (this.head?.Height ?? -1) < height && (this.head?.Height ?? -1) + 1 < dl.Close) {
+      await new Promise((r) => setTimeout(r, Math.min(1000, this.blockDelayMs / 4)));
+    }
+  }
+}
+
+async function fileStamp(path: string): Promise<string> {
+  try {
+    const st = await stat(path);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+function bits(j: unknown): number[] {
+  return bitfieldFromJson(j, 'bitfield');
+}
