@@ -1,10 +1,90 @@
-// Seal actor: schedules the sector pipeline on this miner's group of seal workers; its
-// Commit2 (and PreCommit2) proofs go through the mailbox. The pipeline comes with the seal
-// role (issue 6); this is its actor shell: life cycle, status, persistence.
+// Seal actor: runs this miner's seal service (src/sealing/service.ts) — the sector store,
+// the scheduler its seal workers connect to, and the sector pipeline — in its worker thread.
+// Commit2 goes to a seal worker that takes it, else through this host's GPU mailbox (a
+// proof process the mailbox pauses while a PoSt runs). Its status detail counts sectors by
+// state; the pipeline's own state is in <repo>/sealing (the actor snapshot only holds the
+// life cycle), so a restart resumes every sector from its last persisted state.
 import { roleMachine } from './base.js';
 import type { CreateRole } from './types.js';
 
-export const createRole: CreateRole = (ctx) => ({
-  version: 1,
-  machine: roleMachine(ctx, { runningDetail: 'no sectors in the pipeline' }),
-});
+export interface SealRoleOptions {
+  minerId: string;
+  repo: string;
+  token: string;
+  chainApi?: string;
+  storagePaths: string[];
+  /** HOST:PORT the seal service listens on (workers and `sectors …` commands). */
+  sealListen: string;
+  sectorId: { mode: 'alloce' | 'get' | 'local'; address?: string };
+  maxInFlight?: number;
+}
+
+export const createRole: CreateRole = (ctx) => {
+  const o = ctx.options as unknown as SealRoleOptions;
+  let stop: (() => Promise<void>) | undefined;
+  return {
+    version: 2,
+    machine: roleMachine(ctx, {
+      runningDetail: 'starting the seal service',
+      run: ({ sendBack }) => {
+        let cancelled = false;
+        let timer: NodeJS.Timeout | undefined;
+        (async () => {
+          if (!o.chainApi) throw new Error('no chain API: set FULLNODE_API_INFO or [Distminer] ChainApi in config.toml');
+          const [{ SealService }, { ChainClient }, { lotusSealChain }, { SectorIdNumbers }, proofs, { parseHostPort }] = await Promise.all([
+            import('../../src/sealing/service.js'),
+            import('../../src/chain/client.js'),
+            import('../../src/sealing/lotus-chain.js'),
+            import('../../src/sealing/numbers.js'),
+            import('../../src/proofs/index.js'),
+            import('../../src/config/multiaddr.js'),
+          ]);
+          const minerNum = Number(o.minerId.replace(/^[ft]0/, ''));
+          const network = o.minerId.startsWith('f') ? 'mainnet' : 'testnet';
+          const client = new ChainClient(o.chainApi);
+          const numbers = new SectorIdNumbers({ token: o.token, repo: o.repo, mode: o.sectorId.mode, address: o.sectorId.address });
+          const svc = new SealService({
+            repo: o.repo,
+            minerId: minerNum,
+            token: o.token,
+            listen: parseHostPort(o.sealListen, 'seal listen address'),
+            chain: lotusSealChain(client, minerNum, { network }),
+            numbers,
+            storagePath: o.storagePaths[0],
+            maxInFlight: o.maxInFlight,
+            localCommit2: async (sector, c1) => {
+              const r = await ctx.submitProof<Buffer>('commit2', [c1, sector.number, proofs.proverIdFromMinerId(sector.minerId)]);
+              return Buffer.from(r.value);
+            },
+          });
+          stop = async () => {
+            clearInterval(timer);
+            await svc.stop();
+            await numbers.close();
+          };
+          const addr = await svc.start();
+          if (cancelled) return void stop();
+          sendBack({ type: 'SET', key: 'listen', value: `${addr.host}:${addr.port}` });
+          const report = () => {
+            const counts: Record<string, number> = {};
+            for (const s of svc.pipeline.list()) counts[s.state] = (counts[s.state] ?? 0) + 1;
+            const workers = svc.scheduler.workerRows().filter((w) => w.connected).length;
+            const parts = Object.entries(counts).map(([k, v]) => `${k} ${v}`);
+            sendBack({ type: 'PROGRESS', detail: `seal service on ${addr.host}:${addr.port}; ${workers} worker(s); sectors: ${parts.join(', ') || 'none'}` });
+          };
+          report();
+          timer = setInterval(report, 5000);
+        })().catch((e: Error) => {
+          if (!cancelled) sendBack({ type: 'FAIL', error: e.message });
+        });
+        return () => {
+          cancelled = true;
+          clearInterval(timer);
+        };
+      },
+      stop: async () => {
+        await stop?.();
+      },
+    }),
+  };
+};

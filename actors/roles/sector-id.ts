@@ -4,7 +4,10 @@
 //   get:    a client of the server at --sclisten; it checks the server is reachable and says
 //           so in its status (the seal and deal actors ask the server themselves).
 // The server's address and the client's reachability are in the actor's status detail.
+import { join } from 'node:path';
 import { roleMachine } from './base.js';
+
+import { SECTORID_API_FILE } from '../../src/sealing/numbers.js';
 import type { CreateRole } from './types.js';
 
 export interface SectorIdRoleOptions {
@@ -58,6 +61,8 @@ export const createRole: CreateRole = (ctx) => {
             stop = () => srv.close();
             if (cancelled) return void srv.close();
             sendBack({ type: 'SET', key: 'address', value: srv.address });
+            // The seal and deal actors of this miner find the server here (local mode picks a free port).
+            void import('../../src/config/atomic.js').then(({ writeFileAtomic }) => writeFileAtomic(join(o.repo, SECTORID_API_FILE), `${srv.address}\n`));
             sendBack({ type: 'PROGRESS', detail: `serving sector numbers on ${srv.address}${o.mode === 'local' ? ' (this miner only)' : ''}` });
           }, fail);
         return () => {

@@ -41,7 +41,15 @@ function childSpecs(s: RunSettings, repo: string, token: string): ChildSpec[] {
     restart: 'permanent',
     backoff,
     shutdownMs: sv.shutdownMs,
-    options: { minerId: s.minerId, repo },
+    options: {
+      minerId: s.minerId,
+      repo,
+      token,
+      chainApi: s.chainApi,
+      storagePaths: s.storagePaths ?? [join(repo, 'storage')],
+      sealListen: formatHostPort(s.sealListen),
+      sectorId: { mode: s.sectorId.mode, address: s.sectorId.listen ? formatHostPort(s.sectorId.listen) : undefined },
+    },
   }));
   // The sector-number service: whenever this miner serves numbers, asks for them, or seals
   // with its own counter.

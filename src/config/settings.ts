@@ -50,6 +50,12 @@ export interface RunSettings {
   apiListen: HostPort;
   roles: Role[];
   sectorId: { mode: SectorIdMode; listen?: HostPort };
+  /** Lotus full-node API info: [Distminer] ChainApi, else $FULLNODE_API_INFO. */
+  chainApi?: string;
+  /** [Distminer] StoragePaths (run defaults it to <repo>/storage). */
+  storagePaths?: string[];
+  /** [Distminer] SealListenAddress, else the API's host on a free port. */
+  sealListen: HostPort;
   mailbox: MailboxSettings;
   supervisor: SupervisorSettings;
   /** The seed's log lines for the roles that are off, in the seed's order. */
@@ -78,6 +84,12 @@ export interface FileConfig {
   roles?: string[];
   sctype?: string;
   sclisten?: string;
+  /** Lotus full-node API info (TOKEN:/ip4/…/http, comma-separated for failover). */
+  chainApi?: string;
+  /** Long-term storage roots (sealed/ and cache/ below each); the first one receives new sectors. */
+  storagePaths?: string[];
+  /** Where the seal service listens for seal workers and `sectors …` commands. */
+  sealListen?: string;
   mailbox: Partial<MailboxSettings>;
   supervisor: Partial<SupervisorSettings>;
 }
@@ -132,7 +144,7 @@ export function parseConfigToml(text: string): FileConfig {
   }
   const api = table(doc.API, 'API');
   const dm = table(doc.Distminer, 'Distminer');
-  checkKeys(dm, ['Miner', 'WindowPoSt', 'WinningPoSt', 'P2P', 'Seal', 'Roles', 'SectorIdType', 'SectorIdListen'], 'Distminer', ['Mailbox', 'Supervisor']);
+  checkKeys(dm, ['Miner', 'WindowPoSt', 'WinningPoSt', 'P2P', 'Seal', 'Roles', 'SectorIdType', 'SectorIdListen', 'ChainApi', 'StoragePaths', 'SealListenAddress'], 'Distminer', ['Mailbox', 'Supervisor']);
   const mb = table(dm.Mailbox, 'Distminer.Mailbox');
   checkKeys(mb, ['Devices', 'WinningLanes', 'PoStLanes', 'SealLanes', 'AgingSeconds', 'Throttle'], 'Distminer.Mailbox');
   const sv = table(dm.Supervisor, 'Distminer.Supervisor');
@@ -141,6 +153,11 @@ export function parseConfigToml(text: string): FileConfig {
   if (dm.Roles !== undefined) {
     if (!Array.isArray(dm.Roles) || !dm.Roles.every((r) => typeof r === 'string')) throw new ConfigError('config.toml: Roles in [Distminer] must be an array of strings');
     roles = dm.Roles as string[];
+  }
+  let storagePaths: string[] | undefined;
+  if (dm.StoragePaths !== undefined) {
+    if (!Array.isArray(dm.StoragePaths) || !dm.StoragePaths.every((r) => typeof r === 'string' && r.length > 0)) throw new ConfigError('config.toml: StoragePaths in [Distminer] must be an array of directory paths');
+    storagePaths = dm.StoragePaths as string[];
   }
   const throttle = opt<string>(mb, 'Throttle', 'Distminer.Mailbox', 'string');
   if (throttle !== undefined && !['stop', 'nice', 'none', 'auto'].includes(throttle)) {
@@ -159,6 +176,9 @@ export function parseConfigToml(text: string): FileConfig {
     roles,
     sctype: opt(dm, 'SectorIdType', 'Distminer', 'string'),
     sclisten: opt(dm, 'SectorIdListen', 'Distminer', 'string'),
+    chainApi: opt(dm, 'ChainApi', 'Distminer', 'string'),
+    storagePaths,
+    sealListen: opt(dm, 'SealListenAddress', 'Distminer', 'string'),
     mailbox: stripUndefined({
       devices: positiveInt(opt(mb, 'Devices', W, 'number'), 'Devices', W),
       winningLanes: positiveInt(opt(mb, 'WinningLanes', W, 'number'), 'WinningLanes', W),
@@ -222,7 +242,7 @@ function checkRolesAgree(roles: Role[], f: FlagConfig, where: string, flagName: 
 }
 
 /** Merges defaults, config.toml and flags into the settings `run` uses. */
-export function resolveSettings(file: FileConfig, flags: FlagConfig): RunSettings {
+export function resolveSettings(file: FileConfig, flags: FlagConfig, env: NodeJS.ProcessEnv = process.env): RunSettings {
   if (!file.minerId) {
     throw new ConfigError('config.toml has no miner id ([Distminer] Miner)', 'run `distminer init --miner f0… --repo DIR` (it adds the section to an existing Lotus config.toml), or add Miner = "f0…" under [Distminer]');
   }
@@ -284,5 +304,7 @@ export function resolveSettings(file: FileConfig, flags: FlagConfig): RunSetting
   if (!roles.includes('deal')) disabledLines.push(DISABLED_LINES.deal);
   if (!roles.includes('winning-post')) disabledLines.push(DISABLED_LINES['winning-post']);
   if (!roles.includes('window-post')) disabledLines.push(DISABLED_LINES['window-post']);
-  return { minerId: file.minerId, apiListen, roles, sectorId, mailbox, supervisor, disabledLines };
+  const chainApi = file.chainApi ?? env.FULLNODE_API_INFO;
+  const sealListen = file.sealListen ? parseApiMultiaddr(file.sealListen, 'config.toml [Distminer] SealListenAddress') : { host: apiListen.host, port: 0 };
+  return { minerId: file.minerId, apiListen, roles, sectorId, chainApi, storagePaths: file.storagePaths, sealListen, mailbox, supervisor, disabledLines };
 }

@@ -73,11 +73,28 @@ async function verdict(f: () => Promise<boolean>, what: string): Promise<Verdict
   }
 }
 
+/**
+ * Byte arguments as Buffers: a Uint8Array (what msgpackr or structured clone hand over between
+ * processes and threads) is viewed as a Buffer without copying.
+ */
+function asBuffer(b: unknown): Buffer | undefined {
+  if (Buffer.isBuffer(b)) return b;
+  if (b instanceof Uint8Array) return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  return undefined;
+}
+
 function bytes32(b: Buffer, what: string): Buffer {
-  if (!Buffer.isBuffer(b) || b.length !== 32) {
-    throw new ProofsError(`${what} must be 32 bytes, got ${Buffer.isBuffer(b) ? b.length : typeof b}`, 'caller');
+  const v = asBuffer(b);
+  if (!v || v.length !== 32) {
+    throw new ProofsError(`${what} must be 32 bytes, got ${v ? v.length : typeof b}`, 'caller');
   }
-  return b;
+  return v;
+}
+
+function bytesArg(b: Buffer, what: string): Buffer {
+  const v = asBuffer(b);
+  if (!v || v.length === 0) throw new ProofsError(`${what} is empty`, 'caller');
+  return v;
 }
 
 /** PoSt randomness must be a BLS12-381 scalar: clear the top two bits as Lotus does. */
@@ -202,8 +219,8 @@ export interface PreCommit2Result {
 
 /** PreCommit2: tree building; yields CommR and CommD. */
 export async function sealPreCommitPhase2(pc1Output: Buffer, paths: { cacheDir: string; sealedPath: string }): Promise<PreCommit2Result> {
-  if (!Buffer.isBuffer(pc1Output) || pc1Output.length === 0) throw new ProofsError('pre-commit phase 1 output is empty', 'caller');
-  const r = await call(() => addon().sealPreCommitPhase2(pc1Output, paths.cacheDir, paths.sealedPath));
+  const pc1 = bytesArg(pc1Output, 'pre-commit phase 1 output');
+  const r = await call(() => addon().sealPreCommitPhase2(pc1, paths.cacheDir, paths.sealedPath));
     return { commR: r.commR, commD: r.commD, sealedCid: commRToCid(r.commR), unsealedCid: commDToCid(r.commD) };
 }
 
@@ -232,8 +249,8 @@ export async function sealCommitPhase1(
 }
 
 /** Commit2: the SNARK (the expensive, GPU-able step). Returns the proof bytes (192 per partition). */
-export async function sealCommitPhase2(c1Output: Buffer, sectorNumber: SectorNumber, proverId: Buffer): Promise<Buffer> {
-  if (!Buffer.isBuffer(c1Output) || c1Output.length === 0) throw new ProofsError('commit phase 1 output is empty', 'caller');
+export async function sealCommitPhase2(c1Arg: Buffer, sectorNumber: SectorNumber, proverId: Buffer): Promise<Buffer> {
+  const c1Output = bytesArg(c1Arg, 'commit phase 1 output');
   const n = toSectorNumber(sectorNumber);
   // The proof type is inside the C1 output; check the parameters of the one it names.
   const m = /"registered_proof":"(\w+)"/.exec(c1Output.subarray(0, 256).toString('latin1'));
@@ -256,7 +273,8 @@ export async function verifySeal(v: VerifySealInput): Promise<Verdict> {
   sealCheck(v.proof);
   const n = toSectorNumber(v.sectorNumber);
   const args = [bytes32(v.commR, 'commR'), bytes32(v.commD, 'commD'), bytes32(v.proverId, 'proverId'), bytes32(v.ticket, 'ticket'), bytes32(v.seed, 'seed')] as const;
-  return verdict(() => addon().verifySeal(v.proof, ...args, n, v.proofBytes), 'seal proof');
+  const proofBytes = asBuffer(v.proofBytes) ?? Buffer.alloc(0);
+  return verdict(() => addon().verifySeal(v.proof, ...args, n, proofBytes), 'seal proof');
 }
 
 /** Removes the layer and tree files a sealed sector no longer needs (Finalize). */
@@ -298,8 +316,9 @@ const toProofs = (p: RawPoStProof[]): PoStProof[] => p.map((x) => ({ postProof: 
 const fromProofs = (p: PoStProof[]): RawPoStProof[] =>
   p.map((x, i) => {
     assertPoStProof(x.postProof);
-    if (!Buffer.isBuffer(x.proofBytes)) throw new ProofsError(`proofs[${i}].proofBytes is not a Buffer`, 'caller');
-    return { postProof: x.postProof, proof: x.proofBytes };
+    const proof = asBuffer(x.proofBytes);
+    if (!proof) throw new ProofsError(`proofs[${i}].proofBytes is not a Buffer`, 'caller');
+    return { postProof: x.postProof, proof };
   });
 
 /** Winning PoSt over the challenged sectors. */
