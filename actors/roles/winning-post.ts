@@ -1,11 +1,47 @@
-// Winning PoSt actor: each epoch, check the election and, on a win, prove the challenged
-// sector at the highest mailbox priority and submit the block. The chain-driven loop comes
-// with the PoSt roles (issue 7); this is its actor shell: life cycle, status, persistence,
-// and the mailbox path its proofs take (`ctx.submitProof('winning-post', …)`).
+// Winning PoSt actor: every epoch, checks eligibility, computes the election proof and, on a
+// win, the Winning PoSt through the mailbox's reserved top-priority lane, then creates and
+// submits the block (src/post/winning.ts). The last mined epoch is persisted in
+// <repo>/winning-post/last-mined.json, so no epoch is mined twice across restarts.
+import { join } from 'node:path';
 import { roleMachine } from './base.js';
+import { type PoStRoleOptions, mailboxRunner, requireChain } from './post-common.js';
 import type { CreateRole } from './types.js';
 
-export const createRole: CreateRole = (ctx) => ({
-  version: 1,
-  machine: roleMachine(ctx, { runningDetail: 'waiting for a chain head' }),
-});
+export const createRole: CreateRole = (ctx) => {
+  const o = ctx.options as unknown as PoStRoleOptions;
+  let stop: (() => Promise<void>) | undefined;
+  return {
+    version: 2,
+    machine: roleMachine(ctx, {
+      runningDetail: 'waiting for the next epoch',
+      run: ({ sendBack }) => {
+        let cancelled = false;
+        (async () => {
+          const [{ ChainClient }, { WinningPoStMiner }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/winning.js')]);
+          const client = new ChainClient(requireChain(o));
+          const m = new WinningPoStMiner({ client, miner: o.minerId, storage: o.storagePaths, stateFile: join(o.repo, 'winning-post', 'last-mined.json'), runner: mailboxRunner(ctx), log: ctx.log });
+          let won = 0;
+          m.on('block', (r: { round: number; proofMs?: number; sentMs?: number }) => {
+            won++;
+            sendBack({ type: 'SET', key: 'blocksWon', value: won });
+            sendBack({ type: 'PROGRESS', detail: `${won} block(s) won; last at epoch ${r.round} (proof ${r.proofMs ?? '?'} ms, sent at ${r.sentMs ?? '?'} ms)` });
+          });
+          m.on('round', (r: { round: number; outcome: string }) => {
+            if (r.outcome !== 'mined') sendBack({ type: 'PROGRESS', detail: `${won} block(s) won; epoch ${r.round}: ${r.outcome}` });
+          });
+          stop = () => m.stop();
+          if (cancelled) return;
+          await m.start();
+        })().catch((e: Error) => {
+          if (!cancelled) sendBack({ type: 'FAIL', error: e.message });
+        });
+        return () => {
+          cancelled = true;
+        };
+      },
+      stop: async () => {
+        await stop?.();
+      },
+    }),
+  };
+};

@@ -1,0 +1,26 @@
+// What the two PoSt actors share: role options, and the ProofRunner that sends their proofs
+// through this host's GPU mailbox (Winning PoSt on its reserved lane, Window PoSt on the
+// PoSt lanes, both ahead of any sealing proof, which the mailbox pauses while they run).
+import type { ProofJob, ProofRunner } from '../../src/post/runner.js';
+import type { RoleContext } from './types.js';
+
+export interface PoStRoleOptions {
+  minerId: string;
+  repo: string;
+  chainApi?: string;
+  storagePaths: string[];
+}
+
+export function mailboxRunner(ctx: RoleContext): ProofRunner {
+  return {
+    run: async <T>(job: ProofJob): Promise<T> => {
+      const r = await ctx.submitProof<T>(job.kind, job.args, { deadline: job.deadlineMs });
+      return r.value;
+    },
+  };
+}
+
+export function requireChain(o: PoStRoleOptions): string {
+  if (!o.chainApi) throw new Error('no chain API: set FULLNODE_API_INFO or [Distminer] ChainApi in config.toml');
+  return o.chainApi;
+}
