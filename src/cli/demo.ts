@@ -1,0 +1,193 @@
+// `distminer demo` (what `npm start` runs): the seed's topology on this machine, all real
+// processes on loopback with real 2KiB proofs —
+//   the devnet (the chain), a PoSt miner (Window + Winning PoSt, sector-number server),
+//   a seal miner (sector numbers from the PoSt miner) with two seal workers,
+// all for one miner id, plus a live view (sectors by state, deadlines proven, blocks won,
+// power, mailbox depth) until Ctrl-C. `--split-post` runs Window and Winning PoSt on two
+// miners instead of one. Another terminal can run any command against it: the view prints
+// the environment to use.
+//   distminer demo [--dir DIR] [--sectors N] [--block-delay 10s] [--split-post]
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SupervisorStatus } from '../../actors/supervisor.js';
+import { callApi } from '../api/client.js';
+import { ChainClient } from '../chain/client.js';
+import { parseApiMultiaddr } from '../config/multiaddr.js';
+import type { SectorView } from '../sealing/service.js';
+
+/** dist/main.js, the documented entry point (this file is dist/src/cli/demo.js). */
+const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
+
+function flag(args: string[], name: string): string | undefined {
+  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  return args[i].includes('=') ? args[i].slice(args[i].indexOf('=') + 1) : args[i + 1];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function waitFile(path: string, timeoutMs: number, what: string): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`${what} did not start within ${timeoutMs / 1000}s (no ${path}); see the logs`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return readFileSync(path, 'utf8').trim();
+}
+
+export async function main(args: string[]): Promise<number> {
+  const dir = flag(args, 'dir') ?? join(tmpdir(), 'distminer-demo');
+  const target = Number(flag(args, 'sectors') ?? 4);
+  const blockDelay = flag(args, 'block-delay') ?? '10s';
+  const split = args.includes('--split-post');
+  if (existsSync(dir) && !args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const children: { name: string; p: ChildProcess }[] = [];
+  const env = { ...process.env, DISTMINER_LOG_PRETTY: '0' };
+  const start = (name: string, argv: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess => {
+    const log = createWriteStream(join(dir, 'logs', `${name}.log`));
+    const p = spawn(process.execPath, [MAIN, ...argv], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout!.pipe(log);
+    p.stderr!.pipe(log);
+    p.on('exit', (code, sig) => {
+      if (!stopping) process.stderr.write(`demo: ${name} exited (${sig ?? code}); see ${join(dir, 'logs', `${name}.log`)}\n`);
+    });
+    children.push({ name, p });
+    return p;
+  };
+  let stopping = false;
+  const stopAll = async () => {
+    stopping = true;
+    for (const { p } of [...children].reverse()) if (p.exitCode === null) p.kill('SIGTERM');
+    await Promise.all(children.map(({ p }) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+  };
+
+  try {
+    process.stdout.write(`demo: starting in ${dir} (logs in ${join(dir, 'logs')})\n`);
+    // 1. The chain: a devnet with a short proving period (same formulas as mainnet).
+    const devnet = start('devnet', ['devnet', '--dir', join(dir, 'devnet'), '--listen', '127.0.0.1:0', '--block-delay', blockDelay, '--challenge-window', '4', '--period-deadlines', '12', '--challenge-lookback', '1', '--fault-cutoff', '2', '--precommit-delay', '3']);
+    const apiInfo = await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      const t = setTimeout(() => reject(new Error('the devnet did not print its API info within 30 s')), 30_000);
+      devnet.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const m = /FULLNODE_API_INFO=(\S+)/.exec(buf);
+        if (m) {
+          clearTimeout(t);
+          resolve(m[1]);
+        }
+      });
+    });
+    const chain = new ChainClient(apiInfo);
+
+    // 2. Repositories: one miner id, one token (the seed copies one repository to each host),
+    //    one shared storage path (sealed files the PoSt miners read).
+    const storage = join(dir, 'storage');
+    const repos = split ? ['post-window', 'post-winning', 'seal'] : ['post', 'seal'];
+    for (const r of repos) {
+      const init = spawn(process.execPath, [MAIN, 'init', '--miner', 't01000', '--repo', join(dir, r), '--api', '/ip4/127.0.0.1/tcp/0/http'], { stdio: 'ignore' });
+      await new Promise((res) => init.on('exit', res));
+      const cfg = join(dir, r, 'config.toml');
+      writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('[Distminer]', `[Distminer]\n  ChainApi = "${apiInfo}"\n  StoragePaths = ["${storage}"]`));
+      if (r !== repos[0]) writeFileSync(join(dir, r, 'token'), readFileSync(join(dir, repos[0], 'token')));
+    }
+    const scPort = await freePort();
+    const sc = `127.0.0.1:${scPort}`;
+
+    // 3. The miners, with the seed's flags.
+    if (split) {
+      start('post-window', ['run', '--repo', join(dir, 'post-window'), '--window-post=true', '--winning-post=false', '--p2p=false', '--sctype=alloce', `--sclisten=${sc}`]);
+      start('post-winning', ['run', '--repo', join(dir, 'post-winning'), '--window-post=false', '--winning-post=true', '--p2p=false']);
+    } else {
+      start('post', ['run', '--repo', join(dir, 'post'), '--window-post=true', '--winning-post=true', '--p2p=false', '--sctype=alloce', `--sclisten=${sc}`]);
+    }
+    await waitFile(join(dir, repos[0], 'sectorid-api'), 60_000, 'the sector-number server');
+    start('seal', ['run', '--repo', join(dir, 'seal'), '--window-post=false', '--winning-post=false', '--p2p=false', '--sctype=get', `--sclisten=${sc}`]);
+    const sealApi = await waitFile(join(dir, 'seal', 'sealing-api'), 60_000, 'the seal miner');
+    const token = readFileSync(join(dir, 'seal', 'token'), 'utf8').trim();
+    // 4. Two seal workers, each connected to the seal miner only.
+    for (const w of ['worker-1', 'worker-2']) start(w, ['worker', '--miner-api', `${token}:${sealApi}`, '--dir', join(dir, w), '--storage', storage]);
+
+    const sealHp = parseApiMultiaddr(sealApi);
+    const sealRpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
+      const res = await fetch(`http://${sealHp.host}:${sealHp.port}/rpc/v0`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+      const b = (await res.json()) as { result?: T; error?: { message: string } };
+      if (b.error) throw new Error(b.error.message);
+      return b.result as T;
+    };
+    const minerStatus = async (r: string): Promise<SupervisorStatus | undefined> => {
+      try {
+        const addr = parseApiMultiaddr(readFileSync(join(dir, r, 'api'), 'utf8').trim());
+        return await callApi<SupervisorStatus>(addr, token, 'Distminer.Status', [], 3000);
+      } catch {
+        return undefined;
+      }
+    };
+
+    let pledged = 0;
+    const tty = process.stdout.isTTY;
+    let lastPrint = 0;
+    const stop = new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    let done = false;
+    void stop.then(() => (done = true));
+    process.stdout.write(`demo: running. In another terminal:\n  export FULLNODE_API_INFO=${apiInfo}\n  node ${MAIN} sectors list --repo ${join(dir, 'seal')}\n  node ${MAIN} proving deadlines --miner t01000\n  node ${MAIN} status --repo ${join(dir, repos[0])}\nCtrl-C stops everything.\n`);
+    while (!done) {
+      let sectors: SectorView[] = [];
+      try {
+        sectors = await sealRpc<SectorView[]>('SectorsList');
+        const inFlight = sectors.filter((s) => !['Proving', 'Removed', 'FailedUnrecoverable'].includes(s.state)).length;
+        if (pledged < target && inFlight < 2) {
+          await sealRpc('SectorsPledge', [1]);
+          pledged++;
+        }
+      } catch {
+        // the seal miner may still be starting
+      }
+      const now = Date.now();
+      if (tty || now - lastPrint > 30_000) {
+        lastPrint = now;
+        const byState: Record<string, number> = {};
+        for (const s of sectors) byState[s.state] = (byState[s.state] ?? 0) + 1;
+        const [head, power] = await Promise.all([chain.chainHead().catch(() => undefined), chain.stateMinerPower('t01000').catch(() => undefined)]);
+        const lines = [
+          `distminer demo — miner t01000 — epoch ${head?.Height ?? '?'} — power ${power ? `${Number(power.MinerPower.RawBytePower) / 1024} KiB` : '?'}`,
+          `sectors: ${Object.entries(byState).map(([k, v]) => `${k} ${v}`).join(', ') || 'none yet'}  (pledged ${pledged}/${target})`,
+        ];
+        for (const r of repos) {
+          const st = await minerStatus(r);
+          if (!st) {
+            lines.push(`${r}: starting…`);
+            continue;
+          }
+          for (const a of st.actors) lines.push(`  ${r}/${a.id}: ${a.status} — ${a.detail}`);
+          if (st.mailbox) {
+            const q = Object.entries(st.mailbox.queued).map(([k, v]) => `${k} ${v}`).join(', ');
+            lines.push(`  ${r}/mailbox: queued ${q}; running ${st.mailbox.running.length}`);
+          }
+        }
+        process.stdout.write((tty ? '\x1b[2J\x1b[H' : '\n') + lines.join('\n') + '\n');
+      }
+      await Promise.race([stop, new Promise((r) => setTimeout(r, 2000))]);
+    }
+    process.stdout.write('demo: stopping…\n');
+    return 0;
+  } finally {
+    await stopAll();
+  }
+}
