@@ -186,7 +186,9 @@ export async function main(args: string[]): Promise<number> {
       await Promise.race([stop, new Promise((r) => setTimeout(r, 2000))]);
     }
     process.stdout.write('demo: stopping…\n');
-    return 0;
+    await stopAll();
+    // HTTP keep-alive sockets and the chain client's timers would hold the process open.
+    process.exit(0);
   } finally {
     await stopAll();
   }

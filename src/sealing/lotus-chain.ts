@@ -70,5 +70,6 @@ export function lotusSealChain(client: ChainClient, minerId: number, o: LotusSea
       return { preCommitEpoch: pc.PreCommitEpoch, commR: proofs.cidToCommR(pc.Info.SealedCID['/']) };
     },
     sectorOnChain: async (n) => (await client.stateSectorGetInfo(miner, n)) !== null,
+    sectorAllocated: (n) => client.stateMinerSectorAllocated(miner, n),
   };
 }

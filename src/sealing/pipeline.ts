@@ -31,6 +31,8 @@ export interface SealChain {
   preCommitOnChain(number: number): Promise<{ preCommitEpoch: number; commR: Buffer } | null>;
   /** True when the sector is proven on chain (in the miner's sector set). */
   sectorOnChain(number: number): Promise<boolean>;
+  /** True when the miner's allocated-sectors set holds this number (StateMinerSectorAllocated). */
+  sectorAllocated(number: number): Promise<boolean>;
   /** Sector expiration to request, as an epoch. */
   expiration(head: number): number;
 }
@@ -300,6 +302,11 @@ export class SealPipeline {
             return this.fire(r, { type: 'FAIL' }, 'a different pre-commit of this number is on chain', { failure: `sector ${r.number} is pre-committed on chain with another CommR`, chainRejected: true });
           }
           return this.fire(r, { type: 'SKIP_TO_WAIT_SEED' }, `pre-commit already on chain at epoch ${onChain.preCommitEpoch}`, { preCommitEpoch: onChain.preCommitEpoch });
+        }
+        if (await this.o.chain.sectorAllocated(r.number)) {
+          // The actor would reject the message ("already allocated"): say so without paying for it.
+          const reason = `sector number ${r.number} is already allocated on chain for this miner`;
+          return this.fire(r, { type: 'FAIL' }, reason, { failure: reason, chainRejected: true });
         }
         const head = await this.o.chain.head();
         const expiration = this.o.chain.expiration(head);

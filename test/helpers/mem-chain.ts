@@ -172,6 +172,7 @@ export class MemChain {
         return pc ? { preCommitEpoch: pc.epoch, commR: Buffer.from(pc.commR, 'hex') } : null;
       },
       sectorOnChain: async (n) => this.read().proven.includes(n),
+      sectorAllocated: async (n) => this.read().allocated.includes(n),
     };
   }
 
