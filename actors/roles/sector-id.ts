@@ -19,6 +19,8 @@ export interface SectorIdRoleOptions {
   minerId: string;
   /** get: how often to check the server (ms). */
   checkMs?: number;
+  /** Lotus API info: the server never hands out a number the chain has allocated. */
+  chainApi?: string;
 }
 
 export const createRole: CreateRole = (ctx) => {
@@ -56,7 +58,12 @@ export const createRole: CreateRole = (ctx) => {
         }
         const listen = o.mode === 'local' ? '127.0.0.1:0' : o.address!;
         mod
-          .then(({ startSectorIdServer }) => startSectorIdServer({ repo: o.repo, listen, token: o.token, minerId: o.minerId }))
+          .then(async ({ startSectorIdServer, LotusChainFloor }) => {
+            // The chain floor: start above every number the chain has allocated for this miner
+            // (replacing the seed's hand-edited sectorid file) and skip any it allocates later.
+            const chainFloor = o.chainApi ? new LotusChainFloor(new (await import('../../src/chain/client.js')).ChainClient(o.chainApi)) : undefined;
+            return startSectorIdServer({ repo: o.repo, listen, token: o.token, minerId: o.minerId, chainFloor });
+          })
           .then((srv) => {
             stop = () => srv.close();
             if (cancelled) return void srv.close();

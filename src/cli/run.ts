@@ -61,7 +61,7 @@ function childSpecs(s: RunSettings, repo: string, token: string): ChildSpec[] {
       restart: 'permanent',
       backoff,
       shutdownMs: sv.shutdownMs,
-      options: { mode: s.sectorId.mode, address: s.sectorId.listen ? formatHostPort(s.sectorId.listen) : undefined, repo, token, minerId: s.minerId },
+      options: { mode: s.sectorId.mode, address: s.sectorId.listen ? formatHostPort(s.sectorId.listen) : undefined, repo, token, minerId: s.minerId, chainApi: s.chainApi },
     });
   }
   return specs;

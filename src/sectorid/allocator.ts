@@ -62,7 +62,14 @@ export class Allocator {
     const chainNext = (maxOf(this.chainSet) ?? -1) + 1;
     await this.store.open({ initialNext: Math.max(chainNext, extraFloor), mayCreate: whyNot === undefined, whyNot });
     if (Math.max(chainNext, extraFloor) > 0) await this.store.raiseFloor(Math.max(chainNext, extraFloor));
+    // Keep the chain's set fresh even when nobody allocates (allocations also trigger it).
+    if (this.opts.chainFloor) {
+      this.chainTimer = setInterval(() => this.maybeRefreshChain(), this.chainRefreshMs);
+      this.chainTimer.unref();
+    }
   }
+
+  private chainTimer: NodeJS.Timeout | undefined;
 
   private async refreshChain(): Promise<void> {
     const set = await this.opts.chainFloor!.allocatedSectors(this.minerId);
@@ -181,6 +188,7 @@ export class Allocator {
   }
 
   async close(): Promise<void> {
+    if (this.chainTimer) clearInterval(this.chainTimer);
     this.closed = true;
     await this.chainRefreshing;
     await this.exclusive(() => this.store.close());

@@ -45,3 +45,19 @@ export class FileChainFloor implements ChainFloorSource {
     return normalize(JSON.parse(text) as Ranges);
   }
 }
+
+/** The real chain: the miner actor's allocated set, read over the Lotus API (a daemon or the devnet). */
+export class LotusChainFloor implements ChainFloorSource {
+  constructor(private readonly client: { stateMinerAllocated(miner: string): Promise<number[]> }) {}
+
+  async allocatedSectors(minerId: string): Promise<Ranges> {
+    const bits = await this.client.stateMinerAllocated(minerId); // sorted sector numbers
+    const out: Ranges = [];
+    for (const n of bits) {
+      const last = out[out.length - 1];
+      if (last && last[1] + 1 === n) last[1] = n;
+      else out.push([n, n]);
+    }
+    return normalize(out);
+  }
+}
