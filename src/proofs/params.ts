@@ -14,6 +14,7 @@ import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadAddon, repoRoot, type NativeAddon } from './native.js';
 import { ProofsError, RegisteredPoStProof, RegisteredSealProof, postProofSectorSize, sealProofSectorSize, sectorSizeName } from './types.js';
+import { pidAlive as alive } from '../util/process.js';
 
 export const OFFICIAL_PARAMETER_DIR = '/var/tmp/filecoin-proof-parameters';
 
@@ -236,11 +237,3 @@ async function lock(path: string): Promise<() => void> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

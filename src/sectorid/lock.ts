@@ -3,17 +3,10 @@
 // owner's pid; a lock whose pid no longer exists (the owner was killed) is taken over.
 import { open, readFile, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { pidAlive as alive } from '../util/process.js';
 
 export const LOCK_FILE = 'sectorid.lock';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export interface RepoLock {
   release(): Promise<void>;

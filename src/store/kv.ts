@@ -15,6 +15,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync, ftruncateSync, fstatSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Packr } from 'msgpackr';
+import { pidAlive } from '../util/process.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'number' });
 
@@ -112,15 +113,8 @@ export class KvStore {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         const pid = Number(readFileSync(this.lockPath, 'utf8'));
-        let alive = pid === process.pid; // opened twice in this process
-        if (pid > 0 && pid !== process.pid) {
-          try {
-            process.kill(pid, 0);
-            alive = true;
-          } catch (err) {
-            alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-          }
-        }
+        // Opened twice in this process, or held by a live one.
+        const alive = pid === process.pid || (pid > 0 && pidAlive(pid));
         if (alive) throw new Error(`store ${this.dir} is in use by process ${pid}`);
         rmSync(this.lockPath, { force: true }); // stale: its owner died
       }
