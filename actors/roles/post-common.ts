@@ -20,7 +20,15 @@ export function mailboxRunner(ctx: RoleContext): ProofRunner {
   };
 }
 
-export function requireChain(o: PoStRoleOptions): string {
-  if (!o.chainApi) throw new Error('no chain API: set FULLNODE_API_INFO or [Distminer] ChainApi in config.toml');
-  return o.chainApi;
+export const NO_CHAIN = 'idle: no chain API configured (set FULLNODE_API_INFO or [Distminer] ChainApi in config.toml)';
+
+/**
+ * The chain API, or undefined after telling the operator: without a chain the role has nothing
+ * to do, and restarting it would not help, so it stays up, idle, saying why in its status.
+ */
+export function chainOrIdle(ctx: RoleContext, chainApi: string | undefined, sendBack: (e: { type: 'PROGRESS'; detail: string }) => void): string | undefined {
+  if (chainApi) return chainApi;
+  ctx.log.error(NO_CHAIN);
+  sendBack({ type: 'PROGRESS', detail: NO_CHAIN });
+  return undefined;
 }

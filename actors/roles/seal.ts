@@ -5,6 +5,7 @@
 // state; the pipeline's own state is in <repo>/sealing (the actor snapshot only holds the
 // life cycle), so a restart resumes every sector from its last persisted state.
 import { roleMachine } from './base.js';
+import { chainOrIdle } from './post-common.js';
 import type { CreateRole } from './types.js';
 
 export interface SealRoleOptions {
@@ -30,7 +31,8 @@ export const createRole: CreateRole = (ctx) => {
         let cancelled = false;
         let timer: NodeJS.Timeout | undefined;
         (async () => {
-          if (!o.chainApi) throw new Error('no chain API: set FULLNODE_API_INFO or [Distminer] ChainApi in config.toml');
+          const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
+          if (!chainApi) return;
           const [{ SealService }, { ChainClient }, { lotusSealChain }, { SectorIdNumbers }, proofs, { parseHostPort }] = await Promise.all([
             import('../../src/sealing/service.js'),
             import('../../src/chain/client.js'),
@@ -41,7 +43,7 @@ export const createRole: CreateRole = (ctx) => {
           ]);
           const minerNum = Number(o.minerId.replace(/^[ft]0/, ''));
           const network = o.minerId.startsWith('f') ? 'mainnet' : 'testnet';
-          const client = new ChainClient(o.chainApi);
+          const client = new ChainClient(chainApi);
           const numbers = new SectorIdNumbers({ token: o.token, repo: o.repo, mode: o.sectorId.mode, address: o.sectorId.address });
           const svc = new SealService({
             repo: o.repo,

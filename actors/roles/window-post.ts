@@ -3,7 +3,7 @@
 // class) and submits before the window closes; declares faults and recoveries before their
 // cutoffs (src/post/window.ts). It holds no sector metadata: a restart reads the chain again.
 import { roleMachine } from './base.js';
-import { type PoStRoleOptions, mailboxRunner, requireChain } from './post-common.js';
+import { type PoStRoleOptions, chainOrIdle, mailboxRunner } from './post-common.js';
 import type { CreateRole } from './types.js';
 
 export const createRole: CreateRole = (ctx) => {
@@ -16,8 +16,10 @@ export const createRole: CreateRole = (ctx) => {
       run: ({ sendBack }) => {
         let cancelled = false;
         (async () => {
+          const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
+          if (!chainApi) return;
           const [{ ChainClient }, { WindowPoStScheduler }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/window.js')]);
-          const client = new ChainClient(requireChain(o));
+          const client = new ChainClient(chainApi);
           const s = new WindowPoStScheduler({ client, miner: o.minerId, storage: o.storagePaths, runner: mailboxRunner(ctx), log: ctx.log });
           let proven = 0;
           const report = (what: string) => {

@@ -4,7 +4,7 @@
 // <repo>/winning-post/last-mined.json, so no epoch is mined twice across restarts.
 import { join } from 'node:path';
 import { roleMachine } from './base.js';
-import { type PoStRoleOptions, mailboxRunner, requireChain } from './post-common.js';
+import { type PoStRoleOptions, chainOrIdle, mailboxRunner } from './post-common.js';
 import type { CreateRole } from './types.js';
 
 export const createRole: CreateRole = (ctx) => {
@@ -17,8 +17,10 @@ export const createRole: CreateRole = (ctx) => {
       run: ({ sendBack }) => {
         let cancelled = false;
         (async () => {
+          const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
+          if (!chainApi) return;
           const [{ ChainClient }, { WinningPoStMiner }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/winning.js')]);
-          const client = new ChainClient(requireChain(o));
+          const client = new ChainClient(chainApi);
           const m = new WinningPoStMiner({ client, miner: o.minerId, storage: o.storagePaths, stateFile: join(o.repo, 'winning-post', 'last-mined.json'), runner: mailboxRunner(ctx), log: ctx.log });
           let won = 0;
           m.on('block', (r: { round: number; proofMs?: number; sentMs?: number }) => {
