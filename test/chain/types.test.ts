@@ -91,7 +91,8 @@ test('addresses: ID and BLS, both networks, checksum checked', (t) => {
   t.regex(a, /^t3[a-z2-7]{84}$/);
   t.deepEqual(parseAddress(a).payload, k.publicKey);
   t.is(addressFromBytes(addressBytes(a)), a);
-  const bad = a.slice(0, -1) + (a.endsWith('a') ? 'b' : 'a');
+  // Change a character in the middle: the last one carries a padding bit, which may not change the bytes.
+  const bad = a.slice(0, 10) + (a[10] === 'q' ? 'r' : 'q') + a.slice(11);
   t.throws(() => parseAddress(bad), { message: /checksum/ });
   t.throws(() => parseAddress('t001'));
   t.throws(() => parseAddress('x01'));
