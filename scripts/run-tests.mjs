@@ -15,13 +15,18 @@ const args = process.argv.slice(2);
 // with the plain "N passed, N failed" line that CI systems look for.
 const child = spawn(process.execPath, ['node_modules/ava/entrypoints/cli.mjs', ...args], { stdio: ['inherit', 'pipe', 'inherit'], env });
 let tail = '';
+let partial = '';
+let ticks = 0; // ✔ lines: ava prints no passed total when something failed
 child.stdout.on('data', (d) => {
   process.stdout.write(d);
   tail = (tail + d.toString()).slice(-4096);
+  const lines = (partial + d.toString()).split('\n');
+  partial = lines.pop() ?? '';
+  for (const l of lines) if (/^\s*✔/.test(l)) ticks++;
 });
 const status = await new Promise((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 const count = (re) => Number(re.exec(tail)?.[1] ?? 0);
-const passed = count(/(\d+) tests? passed/);
+const passed = Math.max(count(/(\d+) tests? passed/), ticks);
 const failed = count(/(\d+) tests? failed/) + count(/(\d+) uncaught exceptions?/) + count(/(\d+) unhandled rejections?/);
 const skipped = count(/(\d+) tests? skipped/) + count(/(\d+) known failures?/);
 const secs = ((Date.now() - started) / 1000).toFixed(1);
