@@ -4,8 +4,7 @@
 // proof process the mailbox pauses while a PoSt runs). Its status detail counts sectors by
 // state; the pipeline's own state is in <repo>/sealing (the actor snapshot only holds the
 // life cycle), so a restart resumes every sector from its last persisted state.
-import { roleMachine } from './base.js';
-import { chainOrIdle } from './post-common.js';
+import { chainOrIdle, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
 
 export interface SealRoleOptions {
@@ -22,71 +21,56 @@ export interface SealRoleOptions {
 
 export const createRole: CreateRole = (ctx) => {
   const o = ctx.options as unknown as SealRoleOptions;
-  let stop: (() => Promise<void>) | undefined;
-  return {
-    version: 2,
-    machine: roleMachine(ctx, {
-      runningDetail: 'starting the seal service',
-      run: ({ sendBack }) => {
-        let cancelled = false;
-        let timer: NodeJS.Timeout | undefined;
-        (async () => {
-          const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
-          if (!chainApi) return;
-          const [{ SealService }, { ChainClient }, { lotusSealChain }, { SectorIdNumbers }, proofs, { parseHostPort }] = await Promise.all([
-            import('../../src/sealing/service.js'),
-            import('../../src/chain/client.js'),
-            import('../../src/sealing/lotus-chain.js'),
-            import('../../src/sealing/numbers.js'),
-            import('../../src/proofs/index.js'),
-            import('../../src/config/multiaddr.js'),
-          ]);
-          const minerNum = Number(o.minerId.replace(/^[ft]0/, ''));
-          const network = o.minerId.startsWith('f') ? 'mainnet' : 'testnet';
-          const client = new ChainClient(chainApi);
-          const numbers = new SectorIdNumbers({ token: o.token, repo: o.repo, mode: o.sectorId.mode, address: o.sectorId.address });
-          const svc = new SealService({
-            repo: o.repo,
-            minerId: minerNum,
-            token: o.token,
-            listen: parseHostPort(o.sealListen, 'seal listen address'),
-            chain: lotusSealChain(client, minerNum, { network }),
-            numbers,
-            storagePath: o.storagePaths[0],
-            maxInFlight: o.maxInFlight,
-            localCommit2: async (sector, c1) => {
-              const r = await ctx.submitProof<Buffer>('commit2', [c1, sector.number, proofs.proverIdFromMinerId(sector.minerId)]);
-              return Buffer.from(r.value);
-            },
-          });
-          stop = async () => {
-            clearInterval(timer);
-            await svc.stop();
-            await numbers.close();
-          };
-          const addr = await svc.start();
-          if (cancelled) return void stop();
-          sendBack({ type: 'SET', key: 'listen', value: `${addr.host}:${addr.port}` });
-          const report = () => {
-            const counts: Record<string, number> = {};
-            for (const s of svc.pipeline.list()) counts[s.state] = (counts[s.state] ?? 0) + 1;
-            const workers = svc.scheduler.workerRows().filter((w) => w.connected).length;
-            const parts = Object.entries(counts).map(([k, v]) => `${k} ${v}`);
-            sendBack({ type: 'PROGRESS', detail: `seal service on ${addr.host}:${addr.port}; ${workers} worker(s); sectors: ${parts.join(', ') || 'none'}` });
-          };
-          report();
-          timer = setInterval(report, 5000);
-        })().catch((e: Error) => {
-          if (!cancelled) sendBack({ type: 'FAIL', error: e.message });
-        });
-        return () => {
-          cancelled = true;
-          clearInterval(timer);
-        };
+  return serviceRole(ctx, { version: 2, runningDetail: 'starting the seal service' }, async (sendBack) => {
+    const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
+    if (!chainApi) return undefined;
+    const [{ SealService }, { ChainClient }, { lotusSealChain }, { SectorIdNumbers }, proofs, { parseHostPort }] = await Promise.all([
+      import('../../src/sealing/service.js'),
+      import('../../src/chain/client.js'),
+      import('../../src/sealing/lotus-chain.js'),
+      import('../../src/sealing/numbers.js'),
+      import('../../src/proofs/index.js'),
+      import('../../src/config/multiaddr.js'),
+    ]);
+    const minerNum = Number(o.minerId.replace(/^[ft]0/, ''));
+    const network = o.minerId.startsWith('f') ? 'mainnet' : 'testnet';
+    const numbers = new SectorIdNumbers({ token: o.token, repo: o.repo, mode: o.sectorId.mode, address: o.sectorId.address });
+    const svc = new SealService({
+      repo: o.repo,
+      minerId: minerNum,
+      token: o.token,
+      listen: parseHostPort(o.sealListen, 'seal listen address'),
+      chain: lotusSealChain(new ChainClient(chainApi), minerNum, { network }),
+      numbers,
+      storagePath: o.storagePaths[0],
+      maxInFlight: o.maxInFlight,
+      localCommit2: async (sector, c1) => {
+        const r = await ctx.submitProof<Buffer>('commit2', [c1, sector.number, proofs.proverIdFromMinerId(sector.minerId)]);
+        return Buffer.from(r.value);
       },
-      stop: async () => {
-        await stop?.();
-      },
-    }),
-  };
+    });
+    let addr: { host: string; port: number };
+    try {
+      addr = await svc.start();
+    } catch (e) {
+      await svc.stop(); // release the store's lock so the restarted actor can open it
+      await numbers.close();
+      throw e;
+    }
+    sendBack({ type: 'SET', key: 'listen', value: `${addr.host}:${addr.port}` });
+    const report = () => {
+      const counts: Record<string, number> = {};
+      for (const s of svc.pipeline.list()) counts[s.state] = (counts[s.state] ?? 0) + 1;
+      const workers = svc.scheduler.workerRows().filter((w) => w.connected).length;
+      const parts = Object.entries(counts).map(([k, v]) => `${k} ${v}`);
+      sendBack({ type: 'PROGRESS', detail: `seal service on ${addr.host}:${addr.port}; ${workers} worker(s); sectors: ${parts.join(', ') || 'none'}` });
+    };
+    report();
+    const timer = setInterval(report, 5000);
+    return async () => {
+      clearInterval(timer);
+      await svc.stop();
+      await numbers.close();
+    };
+  });
 };

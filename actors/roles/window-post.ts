@@ -2,52 +2,28 @@
 // checks the sealed files in the storage paths, proves through the GPU mailbox (window-post
 // class) and submits before the window closes; declares faults and recoveries before their
 // cutoffs (src/post/window.ts). It holds no sector metadata: a restart reads the chain again.
-import { roleMachine } from './base.js';
-import { type PoStRoleOptions, chainOrIdle, mailboxRunner } from './post-common.js';
+import { type PoStRoleOptions, chainOrIdle, mailboxRunner, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
 
 export const createRole: CreateRole = (ctx) => {
   const o = ctx.options as unknown as PoStRoleOptions;
-  let stop: (() => Promise<void>) | undefined;
-  return {
-    version: 2,
-    machine: roleMachine(ctx, {
-      runningDetail: 'waiting for the next proving deadline',
-      run: ({ sendBack }) => {
-        let cancelled = false;
-        (async () => {
-          const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
-          if (!chainApi) return;
-          const [{ ChainClient }, { WindowPoStScheduler }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/window.js')]);
-          const client = new ChainClient(chainApi);
-          const s = new WindowPoStScheduler({ client, miner: o.minerId, storage: o.storagePaths, runner: mailboxRunner(ctx), log: ctx.log });
-          let proven = 0;
-          const report = (what: string) => {
-            const st = s.status();
-            sendBack({ type: 'PROGRESS', detail: `head ${st.head}; ${proven} deadline(s) proven; ${what}` });
-          };
-          s.on('proven', (e: { deadline?: number }) => {
-            proven++;
-            sendBack({ type: 'SET', key: 'proven', value: proven });
-            report(`deadline ${e?.deadline ?? '?'} proven`);
-          });
-          s.on('submitted', (e: { deadline?: number }) => report(`submitted deadline ${e?.deadline ?? '?'}`));
-          s.on('declared', (e: { kind?: string; sectors?: number[] }) => report(`declared ${e?.kind ?? ''} ${JSON.stringify(e?.sectors ?? [])}`));
-          s.on('missed', (e: { deadline?: number }) => report(`MISSED deadline ${e?.deadline ?? '?'}`));
-          s.on('error', (e: Error) => ctx.log.error({ err: e?.message }, 'window PoSt error'));
-          stop = () => s.stop();
-          if (cancelled) return;
-          await s.start();
-        })().catch((e: Error) => {
-          if (!cancelled) sendBack({ type: 'FAIL', error: e.message });
-        });
-        return () => {
-          cancelled = true;
-        };
-      },
-      stop: async () => {
-        await stop?.();
-      },
-    }),
-  };
+  return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next proving deadline' }, async (sendBack) => {
+    const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
+    if (!chainApi) return undefined;
+    const [{ ChainClient }, { WindowPoStScheduler }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/window.js')]);
+    const s = new WindowPoStScheduler({ client: new ChainClient(chainApi), miner: o.minerId, storage: o.storagePaths, runner: mailboxRunner(ctx), log: ctx.log });
+    let proven = 0;
+    const report = (what: string) => sendBack({ type: 'PROGRESS', detail: `head ${s.status().head}; ${proven} deadline(s) proven; ${what}` });
+    s.on('proven', (e: { deadline?: number }) => {
+      proven++;
+      sendBack({ type: 'SET', key: 'proven', value: proven });
+      report(`deadline ${e?.deadline ?? '?'} proven`);
+    });
+    s.on('submitted', (e: { deadline?: number }) => report(`submitted deadline ${e?.deadline ?? '?'}`));
+    s.on('declared', (e: { kind?: string; sectors?: number[] }) => report(`declared ${e?.kind ?? ''} ${JSON.stringify(e?.sectors ?? [])}`));
+    s.on('missed', (e: { deadline?: number }) => report(`MISSED deadline ${e?.deadline ?? '?'}`));
+    s.on('error', (e: Error) => ctx.log.error({ err: e?.message }, 'window PoSt error'));
+    await s.start();
+    return () => s.stop();
+  });
 };

@@ -17,7 +17,7 @@ use std::fs::File;
 use std::mem::ManuallyDrop;
 use std::os::unix::io::FromRawFd;
 
-use anyhow::{anyhow, Context};
+use anyhow::anyhow;
 use filecoin_proofs_api::seal::{self, SealCommitPhase1Output, SealPreCommitPhase1Output};
 use filecoin_proofs_api::{
     post, PieceInfo, PrivateReplicaInfo as ApiPrivateReplica, PublicReplicaInfo as ApiPublicReplica,
@@ -671,9 +671,4 @@ destroy_fns! {
     destroy_get_num_partition_for_fallback_post_response: GetNumPartitionForFallbackPoStResponse,
     destroy_clear_cache_response: ClearCacheResponse,
     destroy_distminer_param_files_response: DistminerParamFilesResponse,
-}
-
-/// Used by the bench binary to call the same code paths without the addon.
-pub fn anyhow_ctx<T>(r: anyhow::Result<T>, what: &str) -> anyhow::Result<T> {
-    r.context(what.to_string())
 }

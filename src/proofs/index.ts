@@ -20,7 +20,6 @@ import {
   assertSealProof,
   isWinningPoSt,
   postProofSectorSize,
-  sealProofSectorSize,
   paddedSize,
   toSectorNumber,
   unpaddedSize,
@@ -390,12 +389,7 @@ export async function numPartitionsForWindowPoSt(proof: RegisteredPoStProof, sec
 
 /** Sectors per Window PoSt partition (2 at 2KiB, 2349 at 32GiB and 64GiB). */
 export function windowPoStPartitionSectors(proof: RegisteredPoStProof): number {
-  const size = postProofSectorSize(proof);
-  return size === 2048 ? 2 : size === 8 * 1024 * 1024 ? 2 : size === 512 * 1024 * 1024 ? 2 : 2349;
-}
-
-export function sectorSizeOf(proof: RegisteredSealProof): number {
-  return sealProofSectorSize(proof);
+  return postProofSectorSize(proof) >= 32 * 1024 ** 3 ? 2349 : 2;
 }
 
 /** Addon status: pool size, running and queued native jobs, build flavour. */

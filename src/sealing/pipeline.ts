@@ -198,7 +198,7 @@ export class SealPipeline {
   }
 
   private async task(r: SectorRecord, input: TaskInput, affinity?: string): Promise<{ output: TaskOutput; workerId: string }> {
-    if (affinity && !this.o.scheduler.isKnown(affinity) && !this.o.scheduler.holders(r).includes(affinity)) {
+    if (affinity && !this.o.scheduler.isKnown(affinity)) {
       // Not connected yet after a miner restart: give it the grace period to come back.
       const deadline = Date.now() + 30_000;
       while (!this.o.scheduler.isKnown(affinity) && Date.now() < deadline && !this.stopped) await this.sleep(r.number, 500);

@@ -376,11 +376,6 @@ export class Scheduler {
     this.log.info({ worker: w.id, taskId: t.id, task: t.input.type, sector: t.sector.number }, 'task assigned');
   }
 
-  /** Workers that report holding files of `sector`. */
-  holders(sector: { number: number }): string[] {
-    return [...this.workers.values()].filter((w) => w.sectors.some((s) => s.number === sector.number && s.minerId === this.opts.minerId)).map((w) => w.id);
-  }
-
   /** True when some connected worker accepts this task type. */
   acceptsAnywhere(type: TaskType): boolean {
     return [...this.workers.values()].some((w) => w.ws && w.taskTypes.has(type));

@@ -13,30 +13,20 @@ import { formatApiMultiaddr } from '../config/multiaddr.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
 import { KvStore } from '../store/kv.js';
-import { type NumberSource, type SealChain, SealPipeline, type SectorRecord } from './pipeline.js';
-import type { SectorId } from './protocol.js';
+import { type PipelineOptions, SealPipeline, type SectorRecord } from './pipeline.js';
 import { Scheduler } from './scheduler.js';
 
 /** File in the repo naming the seal service's listener (a multiaddr, like Lotus's `api`). */
 export const SEAL_API_FILE = 'sealing-api';
 
-export interface SealServiceOptions {
+/** The pipeline's options, minus what the service builds itself (store, scheduler). */
+export interface SealServiceOptions extends Omit<PipelineOptions, 'store' | 'scheduler' | 'proof'> {
   repo: string;
-  minerId: number;
   proof?: proofs.RegisteredSealProof;
   token: string;
   listen: { host: string; port: number };
-  chain: SealChain;
-  numbers: NumberSource;
-  storagePath: string;
-  maxInFlight?: number;
-  maxRetries?: number;
-  retryDelayMs?: number;
   heartbeatMs?: number;
   reconnectGraceMs?: number;
-  pollMs?: number;
-  /** Commit2 through this host's GPU mailbox when no worker takes Commit2 (see pipeline.ts). */
-  localCommit2?: (sector: SectorId, c1: Buffer) => Promise<Buffer>;
 }
 
 /** A sector as `sectors list` / `sectors status` show it (no large blobs). */
@@ -92,20 +82,8 @@ export class SealService {
   constructor(private readonly o: SealServiceOptions) {
     this.store = KvStore.open(join(o.repo, 'sealing'));
     this.scheduler = new Scheduler({ token: o.token, minerId: o.minerId, heartbeatMs: o.heartbeatMs, reconnectGraceMs: o.reconnectGraceMs });
-    this.pipeline = new SealPipeline({
-      minerId: o.minerId,
-      proof: o.proof ?? proofs.RegisteredSealProof.StackedDrg2KiBV1_1,
-      store: this.store,
-      scheduler: this.scheduler,
-      chain: o.chain,
-      numbers: o.numbers,
-      storagePath: o.storagePath,
-      maxInFlight: o.maxInFlight,
-      maxRetries: o.maxRetries,
-      retryDelayMs: o.retryDelayMs,
-      pollMs: o.pollMs,
-      localCommit2: o.localCommit2,
-    });
+    const { repo: _repo, token: _token, listen: _listen, heartbeatMs: _hb, reconnectGraceMs: _grace, ...pipeline } = o;
+    this.pipeline = new SealPipeline({ ...pipeline, proof: o.proof ?? proofs.RegisteredSealProof.StackedDrg2KiBV1_1, store: this.store, scheduler: this.scheduler });
   }
 
   /** Listens, then resumes every unfinished sector. Returns the listener's host:port. */

@@ -59,7 +59,6 @@ export class SealWorker {
   private heartbeat: NodeJS.Timeout | undefined;
   private backoff = 200;
   private readonly log = logger('worker');
-  connected = false;
   private sectorProofs = new Map<string, number>();
 
   constructor(private readonly opts: WorkerOptions) {
@@ -110,7 +109,6 @@ export class SealWorker {
       this.onMessage(m);
     });
     ws.on('close', (code, reason) => {
-      this.connected = false;
       if (this.heartbeat) clearInterval(this.heartbeat);
       if (this.stopped) return;
       this.log.warn({ code, reason: reason.toString(), retryMs: this.backoff }, 'connection to miner lost; reconnecting');
@@ -123,7 +121,6 @@ export class SealWorker {
   private onMessage(m: MinerMsg): void {
     switch (m.t) {
       case 'welcome':
-        this.connected = true;
         this.backoff = 200;
         this.log.info({ worker: this.id, url: this.opts.url }, 'connected to miner');
         this.heartbeat = setInterval(() => this.send({ t: 'heartbeat', running: [...this.taskKeys.keys()] }), m.heartbeatMs);

@@ -1,0 +1,73 @@
+// What the role actors share: a long-running-service role skeleton, the PoSt roles' options,
+// and the ProofRunner that sends PoSt proofs
+// through this host's GPU mailbox (Winning PoSt on its reserved lane, Window PoSt on the
+// PoSt lanes, both ahead of any sealing proof, which the mailbox pauses while they run).
+import type { ProofJob, ProofRunner } from '../../src/post/runner.js';
+import { type RoleEvent, roleMachine } from './base.js';
+import type { RoleContext, RoleDefinition } from './types.js';
+
+export interface PoStRoleOptions {
+  minerId: string;
+  repo: string;
+  chainApi?: string;
+  storagePaths: string[];
+}
+
+export function mailboxRunner(ctx: RoleContext): ProofRunner {
+  return {
+    run: async <T>(job: ProofJob): Promise<T> => {
+      const r = await ctx.submitProof<T>(job.kind, job.args, { deadline: job.deadlineMs });
+      return r.value;
+    },
+  };
+}
+
+export const NO_CHAIN = 'idle: no chain API configured (set FULLNODE_API_INFO or [Distminer] ChainApi in config.toml)';
+
+/**
+ * The chain API, or undefined after telling the operator: without a chain the role has nothing
+ * to do, and restarting it would not help, so it stays up, idle, saying why in its status.
+ */
+export function chainOrIdle(ctx: RoleContext, chainApi: string | undefined, sendBack: (e: { type: 'PROGRESS'; detail: string }) => void): string | undefined {
+  if (chainApi) return chainApi;
+  ctx.log.error(NO_CHAIN);
+  sendBack({ type: 'PROGRESS', detail: NO_CHAIN });
+  return undefined;
+}
+
+/**
+ * A role whose work is one long-running service: `start` brings it up (reporting through
+ * `sendBack`) and returns how to stop it. A start that throws fails the actor (the supervisor
+ * restarts it); a stop requested before the start finished stops the service once it is up.
+ */
+export function serviceRole(
+  ctx: RoleContext,
+  o: { version: number; runningDetail: string },
+  start: (sendBack: (e: RoleEvent) => void) => Promise<(() => Promise<void>) | undefined>,
+): RoleDefinition {
+  let stop: (() => Promise<void>) | undefined;
+  return {
+    version: o.version,
+    machine: roleMachine(ctx, {
+      runningDetail: o.runningDetail,
+      run: ({ sendBack }) => {
+        let cancelled = false;
+        start(sendBack).then(
+          (s) => {
+            stop = s;
+            if (cancelled) void s?.();
+          },
+          (e: Error) => {
+            if (!cancelled) sendBack({ type: 'FAIL', error: e.message });
+          },
+        );
+        return () => {
+          cancelled = true;
+        };
+      },
+      stop: async () => {
+        await stop?.();
+      },
+    }),
+  };
+}
