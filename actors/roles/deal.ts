@@ -1,10 +1,62 @@
-// Deal actor: takes deals over p2p and routes deal sectors to this miner's own seal workers.
-// The deal flow comes with the deal role (issue 8); this is its actor shell: life cycle,
-// status, persistence.
-import { roleMachine } from './base.js';
+// Deal actor (`--p2p=true`, role `deal`): the deal server (src/deals/server.ts: intake,
+// streamed uploads, CommP checks, retrieval at /piece/{cid}) and the deal flow
+// (src/deals/coordinator.ts: publish on chain, pack published deals into sectors sealed by this
+// miner's seal service on its own workers, follow them to Active). Exactly one deal miner per
+// miner id: DealServer.start refuses to start while another holds the claim, and the actor
+// then fails (the supervisor's intensity limit ends the process with that message).
+// Without a chain API the role stays idle and says why.
+import { chainOrIdle, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
 
-export const createRole: CreateRole = (ctx) => ({
-  version: 1,
-  machine: roleMachine(ctx, { runningDetail: 'accepting deals' }),
-});
+export interface DealRoleOptions {
+  minerId: string;
+  repo: string;
+  token: string;
+  chainApi?: string;
+  /** Shared storage: the first path holds the one-deal-miner lease every host sees. */
+  storagePaths: string[];
+  /** HOST:PORT of the deal server (clients, retrieval, this miner's workers fetching pieces). */
+  dealListen: string;
+}
+
+export const createRole: CreateRole = (ctx) => {
+  const o = ctx.options as unknown as DealRoleOptions;
+  return serviceRole(ctx, { version: 2, runningDetail: 'starting the deal server' }, async (sendBack) => {
+    const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
+    if (!chainApi) return undefined;
+    const [{ DealServer }, { DealCoordinator }, { lotusDealChain, sealServiceSealer }, { ChainClient }, { parseHostPort }, { join }] = await Promise.all([
+      import('../../src/deals/server.js'),
+      import('../../src/deals/coordinator.js'),
+      import('../../src/deals/deal-chain.js'),
+      import('../../src/chain/client.js'),
+      import('../../src/config/multiaddr.js'),
+      import('node:path'),
+    ]);
+    const listen = parseHostPort(o.dealListen, 'deal listen address');
+    const minerNum = Number(o.minerId.replace(/^[ft]0/, ''));
+    const server = await DealServer.start({ dir: join(o.repo, 'deals'), minerId: o.minerId, token: o.token, host: listen.host, port: listen.port, requirePublished: true, sharedDir: o.storagePaths[0] });
+    const flow = new DealCoordinator({
+      store: server.store,
+      pipeline: server.pipeline,
+      chain: lotusDealChain(new ChainClient(chainApi), minerNum, o.minerId.startsWith('f') ? 'mainnet' : 'testnet'),
+      sealer: sealServiceSealer(o.repo, o.token),
+      sectorSize: server.sectorSize,
+      pieceBase: server.url,
+    });
+    flow.start();
+    sendBack({ type: 'SET', key: 'listen', value: server.url });
+    const report = () => {
+      const counts: Record<string, number> = {};
+      for (const d of server.store.list()) counts[d.state] = (counts[d.state] ?? 0) + 1;
+      const parts = Object.entries(counts).map(([k, v]) => `${k} ${v}`);
+      sendBack({ type: 'PROGRESS', detail: `deal server on ${server.url}; deals: ${parts.join(', ') || 'none'}` });
+    };
+    report();
+    const timer = setInterval(report, 5000);
+    return async () => {
+      clearInterval(timer);
+      await flow.stop();
+      await server.close();
+    };
+  });
+};

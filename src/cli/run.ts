@@ -48,6 +48,7 @@ function childSpecs(s: RunSettings, repo: string, token: string): ChildSpec[] {
       chainApi: s.chainApi,
       storagePaths: s.storagePaths ?? [join(repo, 'storage')],
       sealListen: formatHostPort(s.sealListen),
+      dealListen: formatHostPort(s.dealListen),
       sectorId: { mode: s.sectorId.mode, address: s.sectorId.listen ? formatHostPort(s.sectorId.listen) : undefined },
     },
   }));

@@ -56,6 +56,8 @@ export interface RunSettings {
   storagePaths?: string[];
   /** [Distminer] SealListenAddress, else the API's host on a free port. */
   sealListen: HostPort;
+  /** [Distminer] DealListenAddress (deal intake and piece retrieval; the deal miner's seal workers fetch pieces there), else the API's host on a free port. */
+  dealListen: HostPort;
   mailbox: MailboxSettings;
   supervisor: SupervisorSettings;
   /** The seed's log lines for the roles that are off, in the seed's order. */
@@ -90,6 +92,8 @@ export interface FileConfig {
   storagePaths?: string[];
   /** Where the seal service listens for seal workers and `sectors …` commands. */
   sealListen?: string;
+  /** Where the deal role's HTTP server listens (clients, retrieval, this miner's workers). */
+  dealListen?: string;
   mailbox: Partial<MailboxSettings>;
   supervisor: Partial<SupervisorSettings>;
 }
@@ -144,7 +148,7 @@ export function parseConfigToml(text: string): FileConfig {
   }
   const api = table(doc.API, 'API');
   const dm = table(doc.Distminer, 'Distminer');
-  checkKeys(dm, ['Miner', 'WindowPoSt', 'WinningPoSt', 'P2P', 'Seal', 'Roles', 'SectorIdType', 'SectorIdListen', 'ChainApi', 'StoragePaths', 'SealListenAddress'], 'Distminer', ['Mailbox', 'Supervisor']);
+  checkKeys(dm, ['Miner', 'WindowPoSt', 'WinningPoSt', 'P2P', 'Seal', 'Roles', 'SectorIdType', 'SectorIdListen', 'ChainApi', 'StoragePaths', 'SealListenAddress', 'DealListenAddress'], 'Distminer', ['Mailbox', 'Supervisor']);
   const mb = table(dm.Mailbox, 'Distminer.Mailbox');
   checkKeys(mb, ['Devices', 'WinningLanes', 'PoStLanes', 'SealLanes', 'AgingSeconds', 'Throttle'], 'Distminer.Mailbox');
   const sv = table(dm.Supervisor, 'Distminer.Supervisor');
@@ -179,6 +183,7 @@ export function parseConfigToml(text: string): FileConfig {
     chainApi: opt(dm, 'ChainApi', 'Distminer', 'string'),
     storagePaths,
     sealListen: opt(dm, 'SealListenAddress', 'Distminer', 'string'),
+    dealListen: opt(dm, 'DealListenAddress', 'Distminer', 'string'),
     mailbox: stripUndefined({
       devices: positiveInt(opt(mb, 'Devices', W, 'number'), 'Devices', W),
       winningLanes: positiveInt(opt(mb, 'WinningLanes', W, 'number'), 'WinningLanes', W),
@@ -306,5 +311,6 @@ export function resolveSettings(file: FileConfig, flags: FlagConfig, env: NodeJS
   if (!roles.includes('window-post')) disabledLines.push(DISABLED_LINES['window-post']);
   const chainApi = file.chainApi ?? env.FULLNODE_API_INFO;
   const sealListen = file.sealListen ? parseApiMultiaddr(file.sealListen, 'config.toml [Distminer] SealListenAddress') : { host: apiListen.host, port: 0 };
-  return { minerId: file.minerId, apiListen, roles, sectorId, chainApi, storagePaths: file.storagePaths, sealListen, mailbox, supervisor, disabledLines };
+  const dealListen = file.dealListen ? parseApiMultiaddr(file.dealListen, 'config.toml [Distminer] DealListenAddress') : { host: apiListen.host, port: 0 };
+  return { minerId: file.minerId, apiListen, roles, sectorId, chainApi, storagePaths: file.storagePaths, sealListen, dealListen, mailbox, supervisor, disabledLines };
 }

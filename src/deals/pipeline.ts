@@ -12,6 +12,8 @@ import type { DealRecord, DealSector, DealStore } from './store.js';
 
 export interface PackedPiece extends Sized {
   dealUuid: string;
+  /** The market's deal ID (published deals only). */
+  dealId?: number;
   pieceCid: string;
   commP: Buffer;
   /** The unsealed piece file: exactly the unpadded piece size (data + zero fill). */
@@ -44,20 +46,22 @@ export class StoreDealPipeline implements DealPipeline {
   constructor(
     private readonly store: DealStore,
     private readonly piecePath: (uuid: string) => string,
+    /** Offer only deals published on chain (with a deal ID): the deal role with a chain. */
+    private readonly requirePublished = false,
   ) {}
 
   /** Deals waiting for a sector, oldest verified first. */
   queue(): DealRecord[] {
     return this.store
       .list()
-      .filter((d) => d.state === 'Publishing')
+      .filter((d) => d.state === 'Publishing' && (!this.requirePublished || d.publish?.dealId !== undefined))
       .sort((a, b) => (a.verifiedAt ?? 0) - (b.verifiedAt ?? 0) || a.createdAt - b.createdAt);
   }
 
   nextPieces(sectorSize: number): DealSectorPlan | null {
     const candidates: PackedPiece[] = this.queue()
       .filter((d) => existsSync(this.piecePath(d.uuid)))
-      .map((d) => ({ dealUuid: d.uuid, pieceCid: d.pieceCid, commP: cidToCommP(d.pieceCid), size: d.pieceSize, path: this.piecePath(d.uuid) }));
+      .map((d) => ({ dealUuid: d.uuid, dealId: d.publish?.dealId, pieceCid: d.pieceCid, commP: cidToCommP(d.pieceCid), size: d.pieceSize, path: this.piecePath(d.uuid) }));
     const plan = packPieces(candidates, sectorSize);
     if (!plan) return null;
     const fillers = plan.fillers.map((size) => {

@@ -1,31 +1,13 @@
 // Deal proposals in Lotus's shapes: `market.DealProposal` (JSON field names, CBOR tuple order)
 // and `market.ClientDealProposal` (proposal + the client's signature over the proposal's CBOR).
 // The deal request a client POSTs wraps one with the transfer size, like Boost's DealParams.
-import { CborCid, type Cid, addressBytes, bigFromJson, bigToCborBytes, cborCid, cborEncode, parseAddress, AddressProtocol } from '../chain/types.js';
+import { type ClientDealProposal, type DealProposal, dealProposalCbor } from '../chain/market.js';
+import { AddressProtocol, bigFromJson, cborCid, parseAddress } from '../chain/types.js';
 import { cidToCommP, commPToCid } from '../proofs/cid.js';
 import { unpaddedSize } from '../proofs/types.js';
 import { type Signature, verifySignature } from './keys.js';
 
-export interface DealProposal {
-  PieceCID: Cid;
-  /** Padded piece size (a power of two ≥ 128). */
-  PieceSize: number;
-  VerifiedDeal: boolean;
-  Client: string;
-  Provider: string;
-  Label: string;
-  StartEpoch: number;
-  EndEpoch: number;
-  /** attoFIL, decimal strings */
-  StoragePricePerEpoch: string;
-  ProviderCollateral: string;
-  ClientCollateral: string;
-}
-
-export interface ClientDealProposal {
-  Proposal: DealProposal;
-  ClientSignature: Signature;
-}
+export type { ClientDealProposal, DealProposal } from '../chain/market.js';
 
 /** What a client POSTs to /deals/proposal. */
 export interface DealRequest {
@@ -46,21 +28,7 @@ export class DealRejected extends Error {
 }
 
 /** The bytes the client signs: the proposal's CBOR, field order as Lotus's DealProposal. */
-export function proposalCbor(p: DealProposal): Buffer {
-  return cborEncode([
-    new CborCid(p.PieceCID),
-    p.PieceSize,
-    p.VerifiedDeal,
-    addressBytes(p.Client),
-    addressBytes(p.Provider),
-    p.Label,
-    p.StartEpoch,
-    p.EndEpoch,
-    bigToCborBytes(bigFromJson(p.StoragePricePerEpoch, 'StoragePricePerEpoch')),
-    bigToCborBytes(bigFromJson(p.ProviderCollateral, 'ProviderCollateral')),
-    bigToCborBytes(bigFromJson(p.ClientCollateral, 'ClientCollateral')),
-  ]);
-}
+export const proposalCbor = dealProposalCbor;
 
 /** The proposal CID (dag-cbor, blake2b-256), as Lotus names a proposal. */
 export function proposalCid(p: DealProposal): string {

@@ -12,7 +12,7 @@
 // stalled or overlong upload is cut off. The CommP is computed by the native proofs from the
 // staged file once the body is on disk (see README.md for why not while streaming).
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fsyncDir, writeFileAtomic } from '../config/atomic.js';
+import { listenSticky, portFromAddressFile } from '../util/listen.js';
 import { type Logger, logger } from '../log.js';
 import { cidToCommP, commPToCid } from '../proofs/cid.js';
 import { RegisteredSealProof, sealProofSectorSize, unpaddedSize } from '../proofs/types.js';
@@ -54,6 +55,12 @@ export interface DealServerOptions {
   leaseMs?: number;
   /** Name of this holder in the arbiter (default host:pid). */
   holder?: string;
+  /**
+   * Deals are published on chain before they are packed (the deal role with a chain API:
+   * src/deals/coordinator.ts publishes them); without it (`deals serve`), verified pieces are
+   * offered for packing at once.
+   */
+  requirePublished?: boolean;
 }
 
 /** An upload that went wrong: status and reason for the client. */
@@ -131,7 +138,7 @@ export class DealServer {
     mkdirSync(this.stagingDir, { recursive: true });
     mkdirSync(this.piecesDir, { recursive: true });
     this.store = DealStore.open(join(opts.dir, 'db'));
-    this.pipeline = new StoreDealPipeline(this.store, (u) => this.piecePath(u));
+    this.pipeline = new StoreDealPipeline(this.store, (u) => this.piecePath(u), opts.requirePublished ?? false);
   }
 
   /** Claims the deal role, opens the state, recovers from a crash, listens. */
@@ -225,10 +232,9 @@ export class DealServer {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
-    });
+    const apiFile = join(this.opts.dir, 'api');
+    const previous = existsSync(apiFile) ? portFromAddressFile(readFileSync(apiFile, 'utf8')) : undefined;
+    await listenSticky(this.server, this.opts.host ?? '127.0.0.1', this.opts.port ?? 0, previous);
     const a = this.server.address() as AddressInfo;
     this.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     writeFileAtomic(join(this.opts.dir, 'api'), this.url + '\n');

@@ -34,6 +34,16 @@ export interface DealSector {
   sealedCid?: string;
 }
 
+export interface DealPublication {
+  /** Set (durably) just before the message is pushed: after a crash, look on chain first. */
+  pushing?: boolean;
+  /** The PublishStorageDeals message, once pushed. */
+  cid?: string;
+  /** The market's deal ID, once the message was executed. */
+  dealId?: number;
+  epoch?: number;
+}
+
 export interface DealRecord {
   uuid: string;
   proposalCid: string;
@@ -51,6 +61,8 @@ export interface DealRecord {
   /** When it became Publishing: the packing queue's order. */
   verifiedAt?: number;
   sector?: DealSector;
+  /** On-chain publication (PublishStorageDeals): the message, then the deal ID it gave. */
+  publish?: DealPublication;
   history: { state: DealState; at: number; reason?: string }[];
 }
 
@@ -108,6 +120,17 @@ export class DealStore {
     }
     await this.kv.commit(out.map((d) => ({ key: DEAL + d.uuid, value: d })));
     return out;
+  }
+
+  /** Changes fields of deals without changing their state (all or none). */
+  async update(uuids: string[], patch: (d: DealRecord) => Partial<DealRecord>): Promise<void> {
+    const now = Date.now();
+    const out = uuids.map((uuid) => {
+      const d = this.get(uuid);
+      if (!d) throw new DealTransitionError(`unknown deal ${uuid}`);
+      return { ...d, ...patch(d), updatedAt: now };
+    });
+    await this.kv.commit(out.map((d) => ({ key: DEAL + d.uuid, value: d })));
   }
 
   close(): Promise<void> {

@@ -155,6 +155,13 @@ export class MinerActor {
     return sorted(this.deadlines.flatMap((d) => d.partitions.flatMap((p) => [...p.faults])));
   }
 
+  /** Deal IDs named by this miner's live pre-commits. */
+  preCommittedDeals(): Set<number> {
+    const out = new Set<number>();
+    for (const pc of this.precommits.values()) for (const d of pc.info.dealIds) out.add(d);
+    return out;
+  }
+
   recoveries(): number[] {
     return sorted(this.deadlines.flatMap((d) => d.partitions.flatMap((p) => [...p.recoveries])));
   }
@@ -171,7 +178,7 @@ export class MinerActor {
       if (p.sealRandEpoch >= epoch) throw illegal(`seal challenge epoch ${p.sealRandEpoch} must be before now ${epoch}`);
       if (p.sealRandEpoch < epoch - this.limits.maxPreCommitRandomnessLookback) throw illegal(`seal challenge epoch ${p.sealRandEpoch} too old, must be after ${epoch - this.limits.maxPreCommitRandomnessLookback}`);
       if (p.expiration <= epoch) throw illegal(`sector expiration ${p.expiration} must be after now ${epoch}`);
-      if (p.dealIds.length > 0) throw illegal('deals are not supported by the devnet market (DealIDs must be empty)');
+      // Deals are checked by the market actor before this (MarketActor.checkPreCommit).
       if (!commRValid(p.sealedCid)) throw illegal(`sealed CID ${p.sealedCid['/']} is not a sealed commitment CID`);
     }
     for (const p of list) {

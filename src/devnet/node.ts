@@ -32,6 +32,7 @@ import {
   newBlsKey,
   newSecret,
 } from '../chain/crypto.js';
+import { MARKET_ACTOR_ID, MarketMethod, decodePublishStorageDeals, encodePublishReturn } from '../chain/market.js';
 import { electionVrfInput, minTicketBlock, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
 import { ParamsError, decodeDeclarations, decodePreCommitBatch2, decodePreCommitSector, decodeProveCommit, decodeWindowPoSt } from '../chain/params.js';
 import {
@@ -61,6 +62,7 @@ import {
   parseAddress,
 } from '../chain/types.js';
 import { logger } from '../log.js';
+import { MarketActor } from './market.js';
 import { ActorError, type ActorLimits, MinerActor, type PreCommitRecord, type ProofVerifier, type SectorRecord } from './miner.js';
 
 const log = logger('devnet');
@@ -122,6 +124,8 @@ interface EpochRecord {
 interface Snapshot {
   height: number;
   miners: unknown[];
+  /** The market actor (absent in chains from before it existed). */
+  market?: unknown;
   nonces: Record<string, number>;
   mpool: SignedMessage[];
   weight: string;
@@ -182,6 +186,7 @@ export class Devnet extends EventEmitter {
   private keys = new Map<string, BlsKey>();
   private secret!: Buffer;
   readonly miners = new Map<string, MinerActor>();
+  market = new MarketActor();
   private chain: EpochRecord[] = [];
   private lookups = new Map<string, MsgLookup>();
   private mpool: SignedMessage[] = [];
@@ -300,6 +305,7 @@ export class Devnet extends EventEmitter {
       const m = MinerActor.fromJSON(mj, this.genesis.policy, this.genesis.limits);
       this.miners.set(m.info.address, m);
     }
+    this.market = MarketActor.fromJSON(snap.market);
     this.nonces = snap.nonces;
     this.weight = BigInt(snap.weight);
     // Chain records up to the snapshot; a record written after it (crash between the two
@@ -345,6 +351,7 @@ export class Devnet extends EventEmitter {
     const snap: Snapshot = {
       height: this.chain.length - 1,
       miners: [...this.miners.values()].map((m) => m.toJSON()),
+      market: this.market.toJSON(),
       nonces: this.nonces,
       mpool: this.mpool,
       weight: this.weight.toString(),
@@ -551,15 +558,17 @@ export class Devnet extends EventEmitter {
     }
   }
 
-  private async execute(sm: SignedMessage, epoch: number): Promise<{ exitCode: ExitCode; error?: string }> {
+  private async execute(sm: SignedMessage, epoch: number): Promise<{ exitCode: ExitCode; error?: string; ret?: Buffer; retDec?: unknown }> {
     const m = sm.Message;
     let miner: MinerActor | undefined;
+    let to: bigint | undefined;
     try {
-      const p = parseAddress(m.To);
-      miner = p.id !== undefined ? this.miners.get(idAddress(p.id, this.network)) : undefined;
+      to = parseAddress(m.To).id;
+      miner = to !== undefined ? this.miners.get(idAddress(to, this.network)) : undefined;
     } catch {
       miner = undefined;
     }
+    if (to === BigInt(MARKET_ACTOR_ID)) return this.executeMarket(sm, epoch);
     if (!miner) return { exitCode: ExitCode.SysErrInvalidReceiver, error: `actor ${m.To} not found` };
     if (!miner.isController(this.resolveKeyAddress(m.From))) {
       return { exitCode: ExitCode.ErrForbidden, error: `caller ${m.From} is not the worker or owner of ${m.To}` };
@@ -568,20 +577,27 @@ export class Devnet extends EventEmitter {
     try {
       switch (m.Method) {
         case MinerMethod.PreCommitSector:
-          miner.preCommit(epoch, [decodePreCommitSector(params)], isSealedCid);
+        case MinerMethod.PreCommitSectorBatch2: {
+          const list = m.Method === MinerMethod.PreCommitSector ? [decodePreCommitSector(params)] : decodePreCommitBatch2(params);
+          const taken = miner.preCommittedDeals();
+          for (const p of list) {
+            await this.market.checkPreCommit(epoch, miner.info.id, miner.info.sealProof, p, taken);
+            for (const d of p.dealIds) taken.add(d);
+          }
+          miner.preCommit(epoch, list, isSealedCid);
           break;
-        case MinerMethod.PreCommitSectorBatch2:
-          miner.preCommit(epoch, decodePreCommitBatch2(params), isSealedCid);
-          break;
+        }
         case MinerMethod.ProveCommitSector: {
           const p = decodeProveCommit(params);
           const pc = miner.checkProveCommit(epoch, p.sectorNumber);
+          this.market.checkActivation(epoch, pc.info.dealIds);
           const { ticket, seed } = this.sealRandomness(miner, pc);
           this.stats.proofVerifications++;
           const v = await this.verifier.verifySeal(miner, pc, p.proof, ticket, seed);
           if (!v.valid) throw new ActorError(ExitCode.ErrIllegalArgument, `invalid seal proof for sector ${p.sectorNumber}: ${v.reason}`);
           // State may have moved while verifying (it cannot: messages apply one at a time).
           miner.activate(epoch, [pc]);
+          this.market.activate(epoch, p.sectorNumber, pc.info.dealIds);
           break;
         }
         case MinerMethod.SubmitWindowedPoSt: {
@@ -619,6 +635,31 @@ export class Devnet extends EventEmitter {
       if (e instanceof proofs.ProofsError || e instanceof TypeError) return { exitCode: ExitCode.ErrIllegalArgument, error: (e as Error).message };
       log.error({ err: e, method: m.Method }, 'message execution failed unexpectedly');
       return { exitCode: ExitCode.ErrIllegalState, error: (e as Error).message };
+    }
+  }
+
+  /** A message to the market actor (t05): PublishStorageDeals. */
+  private executeMarket(sm: SignedMessage, epoch: number): { exitCode: ExitCode; error?: string; ret?: Buffer; retDec?: unknown } {
+    const m = sm.Message;
+    if (m.Method !== MarketMethod.PublishStorageDeals) return { exitCode: ExitCode.ErrUnhandledMessage, error: `method ${m.Method} is not supported by the devnet market actor (only PublishStorageDeals, 4)` };
+    try {
+      const deals = decodePublishStorageDeals(fromB64(m.Params), this.network);
+      const caller = this.resolveKeyAddress(m.From);
+      const r = this.market.publish(epoch, caller, deals, (addr) => {
+        try {
+          const a = parseAddress(addr);
+          const miner = a.id !== undefined ? this.miners.get(idAddress(a.id, this.network)) : undefined;
+          return miner && { id: miner.info.id, sectorSize: miner.info.sectorSize, isController: (x: string) => miner.isController(x) };
+        } catch {
+          return undefined;
+        }
+      });
+      if (r.rejected.length) log.info({ cid: sm.CID?.['/'], rejected: r.rejected }, 'PublishStorageDeals dropped invalid deals');
+      return { exitCode: ExitCode.Ok, ret: encodePublishReturn({ IDs: r.ids, ValidDeals: r.valid }), retDec: { IDs: r.ids, ValidDeals: r.valid } };
+    } catch (e) {
+      if (e instanceof ActorError) return { exitCode: e.exitCode, error: e.message };
+      if (e instanceof ParamsError) return { exitCode: ExitCode.ErrSerialization, error: e.message };
+      return { exitCode: ExitCode.ErrIllegalArgument, error: (e as Error).message };
     }
   }
 
@@ -834,8 +875,8 @@ export class Devnet extends EventEmitter {
       if (r.error) log.info({ cid: sm.CID?.['/'], method: sm.Message.Method, exitCode: r.exitCode, error: r.error }, 'message failed');
       receipts.push({
         Message: sm.CID!,
-        Receipt: { ExitCode: r.exitCode, Return: null, GasUsed: r.exitCode === 0 ? 1_000_000 : 100_000, EventsRoot: null },
-        ReturnDec: r.error ? { Error: r.error } : null,
+        Receipt: { ExitCode: r.exitCode, Return: r.ret ? b64(r.ret) : null, GasUsed: r.exitCode === 0 ? 1_000_000 : 100_000, EventsRoot: null },
+        ReturnDec: r.error ? { Error: r.error } : (r.retDec ?? null),
         TipSet: tipset.Cids,
         Height: h,
       });

@@ -250,6 +250,20 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
         PreCommitEpoch: pc.precommitEpoch,
       };
     }),
+    // The market actor (src/devnet/market.ts), answering from the head like the other queries.
+    'Filecoin.StateMarketStorageDeal': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      const id = int(p[0], 0, 0);
+      const deal = d.market.deal(id);
+      if (!deal) throw new ApiError(`deal ${id} not found`);
+      return deal;
+    }),
+    'Filecoin.StateMarketDeals': read((p) => {
+      args(p, 0, 1);
+      at(p, 0);
+      return d.market.all();
+    }),
     'Filecoin.StateMinerSectorAllocated': read((p) => {
       args(p, 2, 3);
       at(p, 2);

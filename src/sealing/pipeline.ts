@@ -119,6 +119,10 @@ export class SealPipeline {
 
   constructor(private readonly o: PipelineOptions) {}
 
+  get sealProof(): proofs.RegisteredSealProof {
+    return this.o.proof;
+  }
+
   /** Resumes every unfinished sector found in the store (after a restart). */
   resume(): void {
     for (const [, r] of this.o.store.entries<SectorRecord>('sector/')) {

@@ -7,13 +7,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { listenSticky, portFromAddressFile } from '../util/listen.js';
 import { writeFileAtomic } from '../config/atomic.js';
 import { formatApiMultiaddr } from '../config/multiaddr.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
 import { KvStore } from '../store/kv.js';
 import { type PipelineOptions, SealPipeline, type SectorRecord } from './pipeline.js';
+import type { PieceSource } from './protocol.js';
 import { Scheduler } from './scheduler.js';
 
 /** File in the repo naming the seal service's listener (a multiaddr, like Lotus's `api`). */
@@ -45,6 +48,8 @@ export interface SectorView {
   deals: number[];
   retries: number;
   failure: string | null;
+  /** The chain rejected a message of this sector: it stays failed until removed. */
+  chainRejected: boolean;
   sealedPath: string | null;
   log: { at: string; state: string; note?: string }[];
 }
@@ -66,6 +71,7 @@ export function sectorView(r: SectorRecord): SectorView {
     deals: r.dealIds ?? [],
     retries: r.retries,
     failure: r.failure ?? null,
+    chainRejected: r.chainRejected === true,
     sealedPath: r.sealedPath ?? null,
     log: r.log.map((l) => ({ at: new Date(l.at).toISOString(), state: l.state, note: l.note })),
   };
@@ -90,10 +96,9 @@ export class SealService {
   async start(): Promise<{ host: string; port: number }> {
     const server = createServer((req, res) => void this.http(req, res));
     this.scheduler.attach(server);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.o.listen.port, this.o.listen.host, () => resolve());
-    });
+    const apiFile = join(this.o.repo, SEAL_API_FILE);
+    const previous = existsSync(apiFile) ? portFromAddressFile(readFileSync(apiFile, 'utf8')) : undefined;
+    await listenSticky(server, this.o.listen.host, this.o.listen.port, previous);
     this.server = server;
     const a = server.address() as AddressInfo;
     this.url = `http://${this.o.listen.host}:${a.port}`;
@@ -147,6 +152,8 @@ export class SealService {
     switch (method) {
       case 'SectorsPledge':
         return this.pipeline.pledge(params.length ? num(params[0], 'count') : 1);
+      case 'SectorsPledgeDeals':
+        return this.pledgeDeals(params[0], params[1]);
       case 'SectorsList':
         return this.pipeline.list().map((r) => {
           const v = sectorView(r);
@@ -167,6 +174,49 @@ export class SealService {
       default:
         throw new Error(`unknown method ${method}`);
     }
+  }
+
+  /**
+   * One deal sector (the deal role calls this): `pieces` in the order to add them — deal pieces
+   * as {url, unpaddedSize, pieceCid} (the deal miner's piece URL, fetched by the worker), zero
+   * fillers as {unpaddedSize} — and the market deal IDs of the deal pieces, in the same order.
+   * Idempotent: if a live sector already holds exactly these deals (a retried call), its number
+   * is returned; a sector that would share only some of them is refused.
+   */
+  private async pledgeDeals(piecesArg: unknown, dealIdsArg: unknown): Promise<number> {
+    if (!Array.isArray(piecesArg) || piecesArg.length === 0) throw new Error('pieces must be a non-empty array');
+    if (!Array.isArray(dealIdsArg) || dealIdsArg.length === 0 || !dealIdsArg.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error('dealIds must be a non-empty array of deal IDs');
+    const dealIds = dealIdsArg as number[];
+    const sources: PieceSource[] = piecesArg.map((p: unknown, i) => {
+      const x = p as { url?: unknown; unpaddedSize?: unknown; pieceCid?: unknown };
+      if (!x || typeof x !== 'object' || !Number.isSafeInteger(x.unpaddedSize) || (x.unpaddedSize as number) <= 0) throw new Error(`pieces[${i}].unpaddedSize must be a positive integer`);
+      const unpaddedSize = x.unpaddedSize as number;
+      if (x.url === undefined) return { kind: 'zero', unpaddedSize };
+      if (typeof x.url !== 'string' || !/^https?:\/\//.test(x.url)) throw new Error(`pieces[${i}].url must be an http(s) URL`);
+      if (typeof x.pieceCid !== 'string') throw new Error(`pieces[${i}].pieceCid must be a piece CID`);
+      let commP: Buffer;
+      try {
+        commP = proofs.cidToCommP(x.pieceCid);
+      } catch (e) {
+        throw new Error(`pieces[${i}].pieceCid: ${(e as Error).message}`);
+      }
+      return { kind: 'url', url: x.url, unpaddedSize, commP };
+    });
+    const dataPieces = sources.filter((s) => s.kind !== 'zero').length;
+    if (dataPieces !== dealIds.length) throw new Error(`${dealIds.length} deal IDs for ${dataPieces} data pieces`);
+    const total = sources.reduce((a, s) => a + s.unpaddedSize, 0);
+    const capacity = proofs.unpaddedSize(proofs.sealProofSectorSize(this.pipeline.sealProof));
+    if (total !== capacity) throw new Error(`the pieces hold ${total} unpadded bytes; a sector holds exactly ${capacity}`);
+    const want = [...dealIds].sort((a, b) => a - b).join(',');
+    for (const r of this.pipeline.list()) {
+      // A sector that failed for good gave its deals back (the deal role requeues them).
+      if (r.state === 'Removed' || r.state === 'FailedUnrecoverable' || r.chainRejected || !r.dealIds?.length) continue;
+      if ([...r.dealIds].sort((a, b) => a - b).join(',') === want) return r.number;
+      const shared = r.dealIds.filter((d) => dealIds.includes(d));
+      if (shared.length) throw new Error(`deal(s) ${shared.join(', ')} are already in sector ${r.number}`);
+    }
+    const [n] = await this.pipeline.pledge(1, sources, dealIds);
+    return n;
   }
 
   async stop(): Promise<void> {

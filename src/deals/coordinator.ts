@@ -1,0 +1,238 @@
+// The deal role's back half: what happens to a verified deal (state Publishing) until it is
+// Active. Every few seconds it
+//   1. publishes unpublished deals on chain (PublishStorageDeals to the market actor, in
+//      batches) and records each deal's market ID;
+//   2. packs published deals into a sector (DealPipeline.nextPieces) and hands it to this
+//      miner's seal service (SectorsPledgeDeals: the workers fetch each piece from the deal
+//      server's /piece URL), then marks the deals Sealing in that sector;
+//   3. follows the sectors of Sealing deals: Proving → Active; a sector the chain rejected or
+//      that failed for good → the deals fail with its reason, or go back to the queue when the
+//      failure was not theirs and their start epoch is still ahead.
+//
+// Crash safety (kill -9 anywhere): the publication intent is recorded before the message is
+// pushed and its CID right after, so a restart either waits for that message or, when the
+// crash came between the two, looks for the deal on chain before publishing again; a sector
+// pledged but not yet recorded on the deals is found again from the seal service's sector
+// list (by deal ID) before anything new is packed; SectorsPledgeDeals is idempotent.
+import type { ClientDealProposal, DealProposal } from '../chain/market.js';
+import { logger } from '../log.js';
+import { unpaddedSize } from '../proofs/types.js';
+import type { StoreDealPipeline } from './pipeline.js';
+import type { DealRecord, DealStore } from './store.js';
+
+/** The chain as the deal role needs it (over the Lotus API in deal-chain.ts). */
+export interface DealChain {
+  head(): Promise<number>;
+  /** Pushes PublishStorageDeals for these deals; returns the message CID. */
+  publish(deals: ClientDealProposal[]): Promise<string>;
+  /** Waits for the message: the market IDs of the valid deals, by index into the batch. */
+  waitPublish(cid: string): Promise<{ exitCode: number; error?: string; ids: Map<number, number> }>;
+  /** The market ID of a deal already published with exactly this proposal, if any. */
+  findDeal(p: DealProposal): Promise<number | undefined>;
+}
+
+/** A sector of the seal service, as its SectorsList shows it. */
+export interface SealSectorView {
+  number: number;
+  state: string;
+  deals: number[];
+  failure: string | null;
+  chainRejected: boolean;
+  sealedCid: string | null;
+  unsealedCid: string | null;
+}
+
+/** This miner's seal service as the deal role needs it (its JSON-RPC in deal-chain.ts). */
+export interface DealSealer {
+  /** Pieces in order: deal pieces {url, unpaddedSize, pieceCid}, zero fillers {unpaddedSize}. */
+  pledgeDeals(pieces: { url?: string; unpaddedSize: number; pieceCid?: string }[], dealIds: number[]): Promise<number>;
+  sectors(): Promise<SealSectorView[]>;
+}
+
+export interface CoordinatorOptions {
+  store: DealStore;
+  pipeline: StoreDealPipeline;
+  chain: DealChain;
+  sealer: DealSealer;
+  sectorSize: number;
+  /** Where the workers fetch a piece: `${pieceBase}/piece/${pieceCid}` (the deal server's URL). */
+  pieceBase: string;
+  /** Deals per PublishStorageDeals message (default 8). */
+  batch?: number;
+  pollMs?: number;
+  /** Deals whose start epoch is nearer than this are not requeued after a failed sector. */
+  requeueMarginEpochs?: number;
+}
+
+const FAILED_FOR_GOOD = new Set(['FailedUnrecoverable', 'Removed', 'Removing']);
+
+export class DealCoordinator {
+  private readonly log = logger('deal-flow');
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+  /** Publish messages being waited on (by CID). */
+  private readonly waiting = new Map<string, Promise<void>>();
+  private reconciled = false;
+
+  constructor(private readonly o: CoordinatorOptions) {}
+
+  start(): void {
+    const loop = () => {
+      if (this.stopped) return;
+      this.running = this.tick()
+        .catch((e) => this.log.warn({ err: (e as Error).message }, 'deal flow step failed; retrying'))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(loop, this.o.pollMs ?? 2000);
+        });
+    };
+    loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass of the three steps (exposed for tests). */
+  async tick(): Promise<void> {
+    await this.publishPending();
+    let sectors: SealSectorView[];
+    try {
+      sectors = await this.o.sealer.sectors();
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'the seal service of this miner does not answer: deal sectors wait');
+      return;
+    }
+    if (!this.reconciled) {
+      await this.reconcile(sectors);
+      this.reconciled = true;
+    }
+    await this.follow(sectors);
+    await this.pack();
+  }
+
+  private deals(state: DealRecord['state']): DealRecord[] {
+    return this.o.store.list().filter((d) => d.state === state);
+  }
+
+  // ---------------------------------------------------------------- 1. publish
+
+  private async publishPending(): Promise<void> {
+    const unpublished = this.deals('Publishing').filter((d) => d.publish?.dealId === undefined);
+    const fresh: DealRecord[] = [];
+    for (const d of unpublished) {
+      const cid = d.publish?.cid;
+      if (cid) {
+        if (!this.waiting.has(cid)) this.track(cid, unpublished.filter((x) => x.publish?.cid === cid));
+      } else if (d.publish?.pushing) {
+        // Crashed between recording the intent and recording the message: is it on chain?
+        const id = await this.o.chain.findDeal(d.proposal);
+        if (id !== undefined) {
+          await this.o.store.update([d.uuid], () => ({ publish: { dealId: id } }));
+          this.log.info({ deal: d.uuid, dealId: id }, 'found the deal published before the restart');
+        } else fresh.push(d);
+      } else fresh.push(d);
+    }
+    const batch = this.o.batch ?? 8;
+    for (let i = 0; i < fresh.length; i += batch) {
+      const group = fresh.slice(i, i + batch);
+      const uuids = group.map((d) => d.uuid);
+      await this.o.store.update(uuids, () => ({ publish: { pushing: true } }));
+      const cid = await this.o.chain.publish(group.map((d) => ({ Proposal: d.proposal, ClientSignature: d.signature })));
+      await this.o.store.update(uuids, () => ({ publish: { cid } }));
+      this.log.info({ deals: uuids, cid }, 'PublishStorageDeals sent');
+      this.track(cid, group);
+    }
+  }
+
+  private track(cid: string, group: DealRecord[]): void {
+    const uuids = group.map((d) => d.uuid);
+    const p = this.o.chain
+      .waitPublish(cid)
+      .then(async (r) => {
+        if (r.exitCode !== 0) {
+          await this.o.store.transition(uuids, 'Failed', {}, `PublishStorageDeals ${cid} failed (exit code ${r.exitCode}): ${r.error ?? 'no reason given'}`);
+          this.log.error({ deals: uuids, cid, error: r.error }, 'deals rejected by the market actor');
+          return;
+        }
+        for (let i = 0; i < group.length; i++) {
+          const id = r.ids.get(i);
+          if (id === undefined) {
+            await this.o.store.transition([group[i].uuid], 'Failed', {}, `the market actor found the deal invalid in PublishStorageDeals ${cid}`);
+            this.log.error({ deal: group[i].uuid, cid }, 'deal dropped by the market actor');
+          } else {
+            await this.o.store.update([group[i].uuid], (d) => ({ publish: { cid, dealId: id, epoch: d.publish?.epoch } }));
+            this.log.info({ deal: group[i].uuid, dealId: id }, 'deal published');
+          }
+        }
+      })
+      .catch((e) => this.log.warn({ cid, err: (e as Error).message }, 'waiting for PublishStorageDeals failed; will wait again'))
+      .finally(() => this.waiting.delete(cid));
+    this.waiting.set(cid, p);
+  }
+
+  // ---------------------------------------------------------------- 2. pack
+
+  /** A sector pledged but not yet recorded on its deals (crash in between): record it. */
+  private async reconcile(sectors: SealSectorView[]): Promise<void> {
+    const byDeal = new Map<number, SealSectorView>();
+    for (const s of sectors) if (!FAILED_FOR_GOOD.has(s.state) && !s.chainRejected) for (const id of s.deals) byDeal.set(id, s);
+    for (const d of this.deals('Publishing')) {
+      const id = d.publish?.dealId;
+      const s = id !== undefined ? byDeal.get(id) : undefined;
+      if (s) {
+        await this.o.pipeline.markSealing([d.uuid], { sectorNumber: s.number });
+        this.log.info({ deal: d.uuid, sector: s.number }, 'deal found in a sector pledged before the restart');
+      }
+    }
+  }
+
+  private async pack(): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      const plan = this.o.pipeline.nextPieces(this.o.sectorSize);
+      if (!plan) return;
+      const pieces = [
+        ...plan.pieces.map((p) => ({ url: `${this.o.pieceBase}/piece/${p.pieceCid}`, unpaddedSize: unpaddedSize(p.size), pieceCid: p.pieceCid })),
+        ...plan.fillers.map((f) => ({ unpaddedSize: unpaddedSize(f.size) })),
+      ];
+      const dealIds = plan.pieces.map((p) => p.dealId!);
+      const sector = await this.o.sealer.pledgeDeals(pieces, dealIds);
+      await this.o.pipeline.markSealing(plan.dealUuids, { sectorNumber: sector });
+      this.log.info({ sector, deals: plan.dealUuids, dealIds }, 'deal sector pledged');
+    }
+  }
+
+  // ---------------------------------------------------------------- 3. follow
+
+  private async follow(sectors: SealSectorView[]): Promise<void> {
+    const byNumber = new Map(sectors.map((s) => [s.number, s]));
+    const sealing = this.deals('Sealing');
+    const bySector = new Map<number, DealRecord[]>();
+    for (const d of sealing) {
+      const n = d.sector!.sectorNumber;
+      bySector.set(n, [...(bySector.get(n) ?? []), d]);
+    }
+    let head: number | undefined;
+    for (const [n, ds] of bySector) {
+      const uuids = ds.map((d) => d.uuid);
+      const s = byNumber.get(n);
+      if (s?.state === 'Proving') {
+        await this.o.pipeline.markActive(uuids, { sectorNumber: n, sealedCid: s.sealedCid ?? undefined, unsealedCid: s.unsealedCid ?? undefined });
+        this.log.info({ sector: n, deals: uuids }, 'deals active: their sector is proving');
+        continue;
+      }
+      const gone = !s || FAILED_FOR_GOOD.has(s.state) || s.chainRejected;
+      if (!gone) continue;
+      const reason = !s ? `sector ${n} is no longer in this miner's seal service` : `sector ${n} ${s.state}${s.failure ? `: ${s.failure}` : ''}`;
+      head ??= await this.o.chain.head();
+      const margin = this.o.requeueMarginEpochs ?? 10;
+      // A chain rejection is most likely about the deals themselves: do not retry them.
+      const requeue = !s?.chainRejected && ds.every((d) => d.proposal.StartEpoch > head! + margin);
+      await this.o.pipeline.markFailed(uuids, reason, { requeue });
+      this.log.error({ sector: n, deals: uuids, requeue, reason }, requeue ? 'deal sector failed; deals go back to the queue' : 'deal sector failed; deals failed');
+    }
+  }
+}

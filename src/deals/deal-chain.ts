@@ -1,0 +1,74 @@
+// The deal role's two outside parties, over their real APIs:
+//   DealChain  — the Lotus full-node API (a Lotus daemon or the devnet): PublishStorageDeals
+//                to the market actor from the miner's worker address, StateWaitMsg for its
+//                return (the deal IDs), StateMarketDeals to find a deal after a crash;
+//   DealSealer — this miner's seal service (<repo>/sealing-api, JSON-RPC with the miner token):
+//                SectorsPledgeDeals and SectorsList.
+// Lotus/Boost mapping: Boost publishes with PublishStorageDeals the same way (batched, from a
+// control address), then hands each piece to lotus-miner with SectorAddPieceToAny; here the
+// deal role packs a whole sector and pledges it in one call (SectorsPledgeDeals).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { callApi } from '../api/client.js';
+import type { ChainClient } from '../chain/client.js';
+import { type DealProposal, MARKET_ACTOR_ID, type MarketDeal, MarketMethod, decodePublishReturn, encodePublishStorageDeals } from '../chain/market.js';
+import { type Network, b64, fromB64, idAddress } from '../chain/types.js';
+import { parseApiMultiaddr } from '../config/multiaddr.js';
+import { SEAL_API_FILE } from '../sealing/service.js';
+import type { DealChain, DealSealer, SealSectorView } from './coordinator.js';
+
+function sameProposal(a: DealProposal, b: DealProposal): boolean {
+  return (
+    a.PieceCID['/'] === b.PieceCID['/'] &&
+    a.PieceSize === b.PieceSize &&
+    a.Client.slice(1) === b.Client.slice(1) &&
+    a.Provider.slice(1) === b.Provider.slice(1) &&
+    a.Label === b.Label &&
+    a.StartEpoch === b.StartEpoch &&
+    a.EndEpoch === b.EndEpoch &&
+    a.StoragePricePerEpoch === b.StoragePricePerEpoch
+  );
+}
+
+export function lotusDealChain(client: ChainClient, minerId: number, network: Network = 'testnet'): DealChain {
+  const miner = idAddress(minerId, network);
+  const market = idAddress(MARKET_ACTOR_ID, network);
+  let worker: string | undefined;
+  return {
+    head: async () => (await client.chainHead()).Height,
+    publish: async (deals) => {
+      worker ??= (await client.stateMinerInfo(miner)).Worker;
+      const sm = await client.mpoolPushMessage({ To: market, From: worker, Method: MarketMethod.PublishStorageDeals, Params: b64(encodePublishStorageDeals(deals)) });
+      return (sm.CID ?? sm.Message.CID!)['/'];
+    },
+    waitPublish: async (cid) => {
+      const r = await client.stateWaitMsg({ '/': cid }, 0, { timeoutMs: 30 * 60_000 });
+      const ids = new Map<number, number>();
+      if (r.Receipt.ExitCode !== 0) return { exitCode: r.Receipt.ExitCode, error: (r.ReturnDec as { Error?: string } | null)?.Error, ids };
+      if (!r.Receipt.Return) throw new Error(`PublishStorageDeals ${cid} succeeded without a return value`);
+      const ret = decodePublishReturn(fromB64(r.Receipt.Return, 'Receipt.Return'));
+      ret.ValidDeals.forEach((idx, i) => ids.set(idx, ret.IDs[i]));
+      return { exitCode: 0, ids };
+    },
+    // StateMarketDeals lists every deal of the network: fine on a devnet, heavy on mainnet, and
+    // only called for a deal whose publication was cut by a crash.
+    findDeal: async (p) => {
+      const all = await client.call<Record<string, MarketDeal>>('Filecoin.StateMarketDeals', [null], { timeoutMs: 120_000 });
+      for (const [id, d] of Object.entries(all)) if (sameProposal(d.Proposal, p)) return Number(id);
+      return undefined;
+    },
+  };
+}
+
+/** The seal service of this miner, found through <repo>/sealing-api. */
+export function sealServiceSealer(repo: string, token: string): DealSealer {
+  const addr = () => {
+    const f = join(repo, SEAL_API_FILE);
+    if (!existsSync(f)) throw new Error(`no seal service runs on this miner (${f} is missing): run the seal role beside the deal role`);
+    return parseApiMultiaddr(readFileSync(f, 'utf8').trim(), SEAL_API_FILE);
+  };
+  return {
+    pledgeDeals: (pieces, dealIds) => callApi<number>(addr(), token, 'SectorsPledgeDeals', [pieces, dealIds], 60_000),
+    sectors: () => callApi<SealSectorView[]>(addr(), token, 'SectorsList', [], 30_000),
+  };
+}
