@@ -115,7 +115,8 @@ async function serve(f: Parsed): Promise<number> {
 function summary(d: Omit<DealRecord, 'uploadToken'>): string {
   const when = new Date(d.updatedAt).toISOString().replace('T', ' ').slice(0, 19);
   const sector = d.sector ? ` sector ${d.sector.sectorNumber}` : '';
-  return `${d.uuid}  ${d.state.padEnd(12)} ${String(d.pieceSize).padStart(11)}  ${d.pieceCid}  ${when}${sector}${d.reason ? `  ${d.reason}` : ''}`;
+  const id = d.publish?.dealId !== undefined ? ` deal ${d.publish.dealId}` : d.publish?.cid ? ` publishing in ${d.publish.cid}` : '';
+  return `${d.uuid}  ${d.state.padEnd(12)} ${String(d.pieceSize).padStart(11)}  ${d.pieceCid}  ${when}${id}${sector}${d.reason ? `  ${d.reason}` : ''}`;
 }
 
 export async function main(args: string[]): Promise<number> {

@@ -157,15 +157,17 @@ export class DealCoordinator {
           this.log.error({ deals: uuids, cid, error: r.error }, 'deals rejected by the market actor');
           return;
         }
-        for (let i = 0; i < group.length; i++) {
-          const id = r.ids.get(i);
-          if (id === undefined) {
-            await this.o.store.transition([group[i].uuid], 'Failed', {}, `the market actor found the deal invalid in PublishStorageDeals ${cid}`);
-            this.log.error({ deal: group[i].uuid, cid }, 'deal dropped by the market actor');
-          } else {
-            await this.o.store.update([group[i].uuid], (d) => ({ publish: { cid, dealId: id, epoch: d.publish?.epoch } }));
-            this.log.info({ deal: group[i].uuid, dealId: id }, 'deal published');
-          }
+        const dropped = group.filter((_, i) => !r.ids.has(i)).map((d) => d.uuid);
+        if (dropped.length) {
+          await this.o.store.transition(dropped, 'Failed', {}, `the market actor found the deal invalid in PublishStorageDeals ${cid}`);
+          this.log.error({ deals: dropped, cid }, 'deals dropped by the market actor');
+        }
+        // The batch's IDs are recorded together, so packing sees the whole batch at once.
+        const ids = new Map(group.map((d, i) => [d.uuid, r.ids.get(i)]));
+        const valid = group.filter((_, i) => r.ids.has(i)).map((d) => d.uuid);
+        if (valid.length) {
+          await this.o.store.update(valid, (d) => ({ publish: { cid, dealId: ids.get(d.uuid)! } }));
+          this.log.info({ deals: Object.fromEntries(valid.map((u) => [u, ids.get(u)])), cid }, 'deals published');
         }
       })
       .catch((e) => this.log.warn({ cid, err: (e as Error).message }, 'waiting for PublishStorageDeals failed; will wait again'))

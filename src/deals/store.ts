@@ -41,7 +41,6 @@ export interface DealPublication {
   cid?: string;
   /** The market's deal ID, once the message was executed. */
   dealId?: number;
-  epoch?: number;
 }
 
 export interface DealRecord {

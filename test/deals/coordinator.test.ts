@@ -1,0 +1,204 @@
+// The deal flow's decisions with test doubles for the chain and the seal service (the real
+// thing runs in devnet.test.ts): batching and deal IDs, the crash windows around publishing
+// and pledging, and what happens to deals when their sector proves, fails for good or is
+// rejected by the chain.
+import test from 'ava';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClientDealProposal, DealProposal } from '../../src/chain/market.js';
+import { buildProposal } from '../../src/deals/client.js';
+import { type DealChain, DealCoordinator, type DealSealer, type SealSectorView } from '../../src/deals/coordinator.js';
+import { newClientKey } from '../../src/deals/keys.js';
+import { StoreDealPipeline } from '../../src/deals/pipeline.js';
+import { type DealRecord, DealStore } from '../../src/deals/store.js';
+
+const key = newClientKey();
+const commP = (n: number) => {
+  const b = Buffer.alloc(32, n);
+  b[31] &= 0x3f;
+  return b;
+};
+
+class FakeChain implements DealChain {
+  published: { cid: string; deals: ClientDealProposal[] }[] = [];
+  /** Index → valid; default all valid. */
+  invalid = new Set<string>();
+  onChain: { id: number; p: DealProposal }[] = [];
+  nextId = 100;
+  failWith?: string;
+  headEpoch = 10;
+  /** While set, publish messages are not executed yet. */
+  hold?: Promise<void>;
+  async head() {
+    return this.headEpoch;
+  }
+  async publish(deals: ClientDealProposal[]) {
+    const cid = `msg-${this.published.length}`;
+    this.published.push({ cid, deals });
+    return cid;
+  }
+  async waitPublish(cid: string) {
+    await this.hold;
+    const m = this.published.find((x) => x.cid === cid)!;
+    if (this.failWith) return { exitCode: 16, error: this.failWith, ids: new Map<number, number>() };
+    const ids = new Map<number, number>();
+    m.deals.forEach((d, i) => {
+      if (this.invalid.has(d.Proposal.Label)) return;
+      const id = this.nextId++;
+      ids.set(i, id);
+      this.onChain.push({ id, p: d.Proposal });
+    });
+    return { exitCode: 0, ids };
+  }
+  async findDeal(p: DealProposal) {
+    return this.onChain.find((x) => x.p.Label === p.Label)?.id;
+  }
+}
+
+class FakeSealer implements DealSealer {
+  sectors_: SealSectorView[] = [];
+  down = false;
+  pledges: { pieces: unknown[]; dealIds: number[] }[] = [];
+  async pledgeDeals(pieces: { url?: string; unpaddedSize: number; pieceCid?: string }[], dealIds: number[]) {
+    if (this.down) throw new Error('connection refused');
+    this.pledges.push({ pieces, dealIds });
+    const number = this.sectors_.length;
+    this.sectors_.push({ number, state: 'Packing', deals: dealIds, failure: null, chainRejected: false, sealedCid: null, unsealedCid: null });
+    return number;
+  }
+  async sectors() {
+    if (this.down) throw new Error('connection refused');
+    return this.sectors_.map((s) => ({ ...s }));
+  }
+}
+
+async function setup(labels: { label: string; size: number; start?: number }[], patch: (d: DealRecord) => Partial<DealRecord> = () => ({})) {
+  const dir = mkdtempSync(join(tmpdir(), 'dm-flow-'));
+  const store = DealStore.open(join(dir, 'db'));
+  const piecePath = (u: string) => join(dir, `${u}.piece`);
+  let i = 0;
+  for (const { label, size, start } of labels) {
+    const deal = buildProposal({ key, commP: commP(++i), pieceSize: size, provider: 't01000', startEpoch: start ?? 1000, endEpoch: 5000, label });
+    const uuid = `deal-${label}`;
+    writeFileSync(piecePath(uuid), Buffer.alloc(1));
+    const now = Date.now() + i;
+    const d: DealRecord = { uuid, proposalCid: `prop-${label}`, proposal: deal.Proposal, signature: deal.ClientSignature, pieceCid: deal.Proposal.PieceCID['/'], pieceSize: size, transferSize: 1, uploadToken: 'x', state: 'Publishing', createdAt: now, updatedAt: now, verifiedAt: now, history: [] };
+    await store.insert({ ...d, ...patch(d) });
+  }
+  const chain = new FakeChain();
+  const sealer = new FakeSealer();
+  const pipeline = new StoreDealPipeline(store, piecePath, true);
+  const flow = new DealCoordinator({ store, pipeline, chain, sealer, sectorSize: 2048, pieceBase: 'http://deals' });
+  const byLabel = (l: string) => store.get(`deal-${l}`)!;
+  const settle = async () => {
+    await flow.tick();
+    // let the background publish waits finish, then act on their results
+    for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
+    await flow.tick();
+  };
+  return { store, chain, sealer, flow, byLabel, settle };
+}
+
+test('deals are published in one batch, get their IDs, and are packed only once published', async (t) => {
+  const s = await setup([
+    { label: 'a', size: 1024 },
+    { label: 'b', size: 1024 },
+    { label: 'c', size: 2048 },
+    { label: 'bad', size: 1024 },
+  ]);
+  s.chain.invalid.add('bad');
+  let release!: () => void;
+  s.chain.hold = new Promise((r) => (release = r));
+  await s.flow.tick();
+  t.is(s.chain.published.length, 1, 'one PublishStorageDeals for the batch');
+  t.is(s.sealer.pledges.length, 0, 'nothing is packed before the deal IDs are known');
+  await s.flow.tick();
+  t.is(s.chain.published.length, 1, 'a message being waited on is not sent again');
+  release();
+  await s.settle();
+  t.is(s.byLabel('bad').state, 'Failed');
+  t.regex(s.byLabel('bad').reason!, /market actor found the deal invalid/);
+  t.is(s.byLabel('a').state, 'Sealing');
+  t.deepEqual(s.sealer.pledges.map((p) => p.dealIds).sort(), [[100, 101], [102]].sort());
+  const two = s.sealer.pledges.find((p) => p.dealIds.length === 2)!;
+  t.deepEqual(two.pieces, [
+    { url: `http://deals/piece/${s.byLabel('a').pieceCid}`, unpaddedSize: 1016, pieceCid: s.byLabel('a').pieceCid },
+    { url: `http://deals/piece/${s.byLabel('b').pieceCid}`, unpaddedSize: 1016, pieceCid: s.byLabel('b').pieceCid },
+  ]);
+  t.is(s.byLabel('a').sector!.sectorNumber, s.byLabel('b').sector!.sectorNumber);
+});
+
+test('a failed PublishStorageDeals fails its deals with the chain\'s reason', async (t) => {
+  const s = await setup([{ label: 'a', size: 2048 }]);
+  s.chain.failWith = 'all deals are invalid: deal 0: deal start epoch 5 has already elapsed';
+  await s.settle();
+  t.is(s.byLabel('a').state, 'Failed');
+  t.regex(s.byLabel('a').reason!, /exit code 16.*already elapsed/);
+});
+
+test('crash between recording the intent and the message: the deal is found on chain, not published twice', async (t) => {
+  const s = await setup([{ label: 'a', size: 2048 }, { label: 'b', size: 2048 }], () => ({ publish: { pushing: true } }));
+  s.chain.onChain.push({ id: 7, p: s.byLabel('a').proposal }); // a reached the chain, b did not
+  await s.settle();
+  t.is(s.byLabel('a').publish!.dealId, 7);
+  t.is(s.chain.published.length, 1);
+  t.deepEqual(s.chain.published[0].deals.map((d) => d.Proposal.Label), ['b'], 'only the deal not on chain is published again');
+});
+
+test('crash after the message was pushed: the restart waits for that message', async (t) => {
+  const s = await setup([{ label: 'a', size: 2048 }]);
+  const cid = await s.chain.publish([{ Proposal: s.byLabel('a').proposal, ClientSignature: s.byLabel('a').signature }]);
+  await s.store.update(['deal-a'], () => ({ publish: { cid } }));
+  await s.settle();
+  t.is(s.chain.published.length, 1, 'not published again');
+  t.is(s.byLabel('a').publish!.dealId, 100);
+  t.is(s.byLabel('a').state, 'Sealing');
+});
+
+test('crash after pledging, before recording the sector on the deals: the sector is found, no second one', async (t) => {
+  const s = await setup([{ label: 'a', size: 2048 }], () => ({ publish: { cid: 'old', dealId: 42 } }));
+  s.sealer.sectors_.push({ number: 9, state: 'PreCommit1', deals: [42], failure: null, chainRejected: false, sealedCid: null, unsealedCid: null });
+  await s.flow.tick();
+  t.is(s.byLabel('a').state, 'Sealing');
+  t.is(s.byLabel('a').sector!.sectorNumber, 9);
+  t.is(s.sealer.pledges.length, 0);
+});
+
+test('sector outcomes: Proving → Active; chain rejection → Failed; lost for good → requeued and packed again; too late → Failed', async (t) => {
+  const s = await setup(
+    [
+      { label: 'ok', size: 2048 },
+      { label: 'rejected', size: 2048 },
+      { label: 'lost', size: 2048 },
+      { label: 'late', size: 2048, start: 12 },
+    ],
+    (d) => ({ publish: { cid: 'm', dealId: { ok: 1, rejected: 2, lost: 3, late: 4 }[d.proposal.Label] } }),
+  );
+  await s.flow.tick();
+  t.is(s.sealer.pledges.length, 4);
+  const sec = (l: string) => s.sealer.sectors_[s.byLabel(l).sector!.sectorNumber];
+  Object.assign(sec('ok'), { state: 'Proving', sealedCid: 'bagboea…', unsealedCid: 'baga…' });
+  Object.assign(sec('rejected'), { state: 'PreCommitFailed', chainRejected: true, failure: 'deal 2 start epoch has already elapsed' });
+  Object.assign(sec('lost'), { state: 'FailedUnrecoverable', failure: 'giving up after 3 retries' });
+  Object.assign(sec('late'), { state: 'FailedUnrecoverable', failure: 'giving up after 3 retries' });
+  await s.flow.tick();
+  t.is(s.byLabel('ok').state, 'Active');
+  t.is(s.byLabel('ok').sector!.sealedCid, 'bagboea…');
+  t.is(s.byLabel('rejected').state, 'Failed');
+  t.regex(s.byLabel('rejected').reason!, /start epoch has already elapsed/);
+  t.is(s.byLabel('late').state, 'Failed', 'its start epoch is too near to seal again');
+  t.is(s.byLabel('lost').state, 'Sealing', 'requeued and packed into a new sector in the same pass');
+  t.is(s.sealer.pledges.length, 5);
+  t.deepEqual(s.sealer.pledges[4].dealIds, [3]);
+});
+
+test('a seal service that does not answer leaves every deal as it is', async (t) => {
+  const s = await setup([{ label: 'a', size: 2048 }], () => ({ publish: { cid: 'm', dealId: 1 } }));
+  s.sealer.down = true;
+  await s.flow.tick();
+  t.is(s.byLabel('a').state, 'Publishing');
+  s.sealer.down = false;
+  await s.flow.tick();
+  t.is(s.byLabel('a').state, 'Sealing');
+});
