@@ -1,0 +1,50 @@
+// SectorsPledgeDeals, the seal service's entry for deal sectors (the deal role calls it over
+// JSON-RPC): bad input refused with the reason and nothing stored; a repeated call answered
+// with the same sector; a sector that would share only some deals with another refused.
+import test from 'ava';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { commPToCid } from '../../src/proofs/cid.js';
+import { SealService } from '../../src/sealing/service.js';
+import { rpc } from '../helpers/procs.js';
+import { MemChain } from '../helpers/mem-chain.js';
+
+const TOKEN = 'deal-sector-token-0123456789abcdef';
+
+test('SectorsPledgeDeals checks its input, is idempotent, and refuses to split deals across sectors', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dm-dealsec-'));
+  let next = 1;
+  const svc = new SealService({
+    repo: dir,
+    minerId: 1000,
+    token: TOKEN,
+    listen: { host: '127.0.0.1', port: 0 },
+    chain: new MemChain(join(dir, 'chain.json'), 1000).sealChain(),
+    numbers: { allocate: async (n) => Array.from({ length: n }, () => next++) },
+    storagePath: join(dir, 'storage'),
+  });
+  const { port } = await svc.start();
+  t.teardown(() => svc.stop());
+  const url = `http://127.0.0.1:${port}`;
+  const cid = (n: number) => commPToCid(Buffer.alloc(32, n).fill(0, 31));
+  const piece = (n: number) => ({ url: `http://127.0.0.1:9/piece/${cid(n)}`, unpaddedSize: 1016, pieceCid: cid(n) });
+  const call = (pieces: unknown, ids: unknown) => rpc<number>(url, TOKEN, 'SectorsPledgeDeals', [pieces, ids]);
+
+  await t.throwsAsync(call([], [1]), { message: /pieces must be a non-empty array/ });
+  await t.throwsAsync(call([piece(1)], []), { message: /dealIds must be a non-empty array/ });
+  await t.throwsAsync(call([piece(1), piece(2)], [1]), { message: /1 deal IDs for 2 data pieces/ });
+  await t.throwsAsync(call([piece(1)], [1]), { message: /hold 1016 unpadded bytes; a sector holds exactly 2032/ });
+  await t.throwsAsync(call([{ ...piece(1), url: 'file:///etc/passwd' }, { unpaddedSize: 1016 }], [1]), { message: /must be an http\(s\) URL/ });
+  await t.throwsAsync(call([{ ...piece(1), pieceCid: 'bafy-nonsense' }, { unpaddedSize: 1016 }], [1]), { message: /pieceCid/ });
+  await t.throwsAsync(call([piece(1), { unpaddedSize: -5 }], [1]), { message: /unpaddedSize must be a positive integer/ });
+  t.deepEqual(await rpc(url, TOKEN, 'SectorsList'), [], 'nothing was stored for a refused call');
+
+  const n = await call([piece(1), piece(2)], [10, 11]);
+  t.is(await call([piece(1), piece(2)], [11, 10]), n, 'the same deals again: the same sector');
+  await t.throwsAsync(call([piece(2), piece(3)], [11, 12]), { message: /deal\(s\) 11 are already in sector/ });
+  const m = await call([piece(4), { unpaddedSize: 1016 }], [13]);
+  t.not(m, n);
+  const list = await rpc<{ number: number; deals: number[] }[]>(url, TOKEN, 'SectorsList');
+  t.deepEqual(list.map((s) => [s.number, s.deals]), [[n, [10, 11]], [m, [13]]]);
+});
