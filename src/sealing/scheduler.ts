@@ -68,7 +68,10 @@ export function taskNeeds(type: TaskType, sectorSize: number, w: Resources): Res
       // On a CPU a Commit2 uses every core (measured: 2.6 GiB peak at 2KiB).
       return { cores: w.gpus > 0 ? 1 : w.cores, memoryBytes: big ? (w.gpus > 0 ? 128 : 192) * GiB : 3 * GiB, gpus: Math.min(w.gpus, 1) };
     case 'Finalize':
-      return { cores: 1, memoryBytes: 64 * 2 ** 20, gpus: 0 };
+      // Moving files, no computing: it must not wait behind a Commit2 holding every core, or
+      // a sector already active on chain misses its first Window PoSt while its sealed file is
+      // not yet on the shared storage the PoSt miners read (found by test/post/cluster.test.ts).
+      return { cores: 0, memoryBytes: 64 * 2 ** 20, gpus: 0 };
   }
 }
 
