@@ -5,8 +5,7 @@
 // all for one miner id, plus a live view (sectors by state, deadlines proven, blocks won,
 // power, mailbox depth) until Ctrl-C. `--split-post` runs Window and Winning PoSt on two
 // miners instead of one. Another terminal can run any command against it: the view prints
-// the environment to use.
-//   distminer demo [--dir DIR] [--sectors N] [--block-delay 10s] [--split-post]
+// the environment to use. Usage: see USAGE below.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -21,6 +20,18 @@ import type { SectorView } from '../sealing/service.js';
 
 /** dist/main.js, the documented entry point (this file is dist/src/cli/demo.js). */
 const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
+
+const USAGE = `usage: distminer demo [--dir DIR] [--keep] [--sectors N] [--block-delay 10s] [--period-deadlines 12] [--split-post]
+  --dir DIR               where the devnet, the repositories, the storage and the logs go
+                          (default $TMPDIR/distminer-demo; emptied first unless --keep)
+  --sectors N             sectors the seal miner pledges, two at a time (default 4)
+  --block-delay D         epoch length (default 10s; Winning PoSt needs more than ~6s)
+  --period-deadlines N    deadlines per proving period, of 4 epochs each (default 12; 3 is the
+                          least, and proves a new sector sooner)
+  --split-post            Window PoSt and Winning PoSt on two miners instead of one
+Each process it starts is named on a line "demo: started NAME pid PID"; Ctrl-C (SIGINT) or
+SIGTERM stops them all (SIGKILL after 30 s) and exits 0.
+`;
 
 function flag(args: string[], name: string): string | undefined {
   const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -49,9 +60,16 @@ async function waitFile(path: string, timeoutMs: number, what: string): Promise<
 }
 
 export async function main(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const dir = flag(args, 'dir') ?? join(tmpdir(), 'distminer-demo');
   const target = Number(flag(args, 'sectors') ?? 4);
   const blockDelay = flag(args, 'block-delay') ?? '10s';
+  const periodDeadlines = flag(args, 'period-deadlines') ?? '12';
+  if (!Number.isInteger(target) || target < 0) throw new Error(`demo: --sectors must be a non-negative integer, got "${flag(args, 'sectors')}"`);
+  if (!/^\d+$/.test(periodDeadlines) || Number(periodDeadlines) < 3) throw new Error(`demo: --period-deadlines must be an integer ≥ 3, got "${periodDeadlines}"`);
   const split = args.includes('--split-post');
   if (existsSync(dir) && !args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'logs'), { recursive: true });
@@ -66,20 +84,39 @@ export async function main(args: string[]): Promise<number> {
       if (!stopping) process.stderr.write(`demo: ${name} exited (${sig ?? code}); see ${join(dir, 'logs', `${name}.log`)}\n`);
     });
     children.push({ name, p });
+    process.stdout.write(`demo: started ${name} pid ${p.pid}\n`);
     return p;
   };
   let stopping = false;
+  const running = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
   const stopAll = async () => {
     stopping = true;
-    for (const { p } of [...children].reverse()) if (p.exitCode === null) p.kill('SIGTERM');
-    await Promise.all(children.map(({ p }) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : null)));
+    for (const { p } of [...children].reverse()) if (running(p)) p.kill('SIGTERM');
+    // A child that does not stop within 30 s is killed: the demo must not leave processes behind.
+    const kill = setTimeout(() => children.forEach(({ p }) => running(p) && p.kill('SIGKILL')), 30_000);
+    await Promise.all(children.map(({ p }) => (running(p) ? new Promise((r) => p.once('exit', r)) : null)));
+    clearTimeout(kill);
   };
+  // Signals are taken from the start, so a Ctrl-C while the cluster is still starting also
+  // stops every child started so far (a terminal signals them too; a `kill PID` does not).
+  let signalled = false;
+  let onSignal: () => void = () => undefined;
+  const stop = new Promise<void>((resolve) => {
+    onSignal = () => {
+      signalled = true;
+      resolve();
+    };
+    process.once('SIGINT', () => onSignal());
+    process.once('SIGTERM', () => onSignal());
+  });
+  /** Waits for `p`, unless a signal comes first. */
+  const orStop = <T>(p: Promise<T>): Promise<T> => Promise.race([p, stop.then(() => Promise.reject(new Error('stopped by a signal')))]);
 
   try {
     process.stdout.write(`demo: starting in ${dir} (logs in ${join(dir, 'logs')})\n`);
     // 1. The chain: a devnet with a short proving period (same formulas as mainnet).
-    const devnet = start('devnet', ['devnet', '--dir', join(dir, 'devnet'), '--listen', '127.0.0.1:0', '--block-delay', blockDelay, '--challenge-window', '4', '--period-deadlines', '12', '--challenge-lookback', '1', '--fault-cutoff', '2', '--precommit-delay', '3']);
-    const apiInfo = await new Promise<string>((resolve, reject) => {
+    const devnet = start('devnet', ['devnet', '--dir', join(dir, 'devnet'), '--listen', '127.0.0.1:0', '--block-delay', blockDelay, '--challenge-window', '4', '--period-deadlines', periodDeadlines, '--challenge-lookback', '1', '--fault-cutoff', '2', '--precommit-delay', '3']);
+    const apiInfo = await orStop(new Promise<string>((resolve, reject) => {
       let buf = '';
       const t = setTimeout(() => reject(new Error('the devnet did not print its API info within 30 s')), 30_000);
       devnet.stdout!.on('data', (d: Buffer) => {
@@ -90,7 +127,7 @@ export async function main(args: string[]): Promise<number> {
           resolve(m[1]);
         }
       });
-    });
+    }));
     const chain = new ChainClient(apiInfo);
 
     // 2. Repositories: one miner id, one token (the seed copies one repository to each host),
@@ -99,7 +136,7 @@ export async function main(args: string[]): Promise<number> {
     const repos = split ? ['post-window', 'post-winning', 'seal'] : ['post', 'seal'];
     for (const r of repos) {
       const init = spawn(process.execPath, [MAIN, 'init', '--miner', 't01000', '--repo', join(dir, r), '--api', '/ip4/127.0.0.1/tcp/0/http'], { stdio: 'ignore' });
-      await new Promise((res) => init.on('exit', res));
+      await orStop(new Promise((res) => init.on('exit', res)));
       const cfg = join(dir, r, 'config.toml');
       writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('[Distminer]', `[Distminer]\n  ChainApi = "${apiInfo}"\n  StoragePaths = ["${storage}"]`));
       if (r !== repos[0]) writeFileSync(join(dir, r, 'token'), readFileSync(join(dir, repos[0], 'token')));
@@ -114,9 +151,9 @@ export async function main(args: string[]): Promise<number> {
     } else {
       start('post', ['run', '--repo', join(dir, 'post'), '--window-post=true', '--winning-post=true', '--p2p=false', '--sctype=alloce', `--sclisten=${sc}`]);
     }
-    await waitFile(join(dir, repos[0], 'sectorid-api'), 60_000, 'the sector-number server');
+    await orStop(waitFile(join(dir, repos[0], 'sectorid-api'), 60_000, 'the sector-number server'));
     start('seal', ['run', '--repo', join(dir, 'seal'), '--window-post=false', '--winning-post=false', '--p2p=false', '--sctype=get', `--sclisten=${sc}`]);
-    const sealApi = await waitFile(join(dir, 'seal', 'sealing-api'), 60_000, 'the seal miner');
+    const sealApi = await orStop(waitFile(join(dir, 'seal', 'sealing-api'), 60_000, 'the seal miner'));
     const token = readFileSync(join(dir, 'seal', 'token'), 'utf8').trim();
     // 4. Two seal workers, each connected to the seal miner only.
     for (const w of ['worker-1', 'worker-2']) start(w, ['worker', '--miner-api', `${token}:${sealApi}`, '--dir', join(dir, w), '--storage', storage]);
@@ -140,11 +177,7 @@ export async function main(args: string[]): Promise<number> {
     let pledged = 0;
     const tty = process.stdout.isTTY;
     let lastPrint = 0;
-    const stop = new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-    });
-    let done = false;
+    let done = signalled;
     void stop.then(() => (done = true));
     process.stdout.write(`demo: running. In another terminal:\n  export FULLNODE_API_INFO=${apiInfo}\n  node ${MAIN} sectors list --repo ${join(dir, 'seal')}\n  node ${MAIN} proving deadlines --miner t01000\n  node ${MAIN} status --repo ${join(dir, repos[0])}\nCtrl-C stops everything.\n`);
     while (!done) {
@@ -187,7 +220,15 @@ export async function main(args: string[]): Promise<number> {
     }
     process.stdout.write('demo: stopping…\n');
     await stopAll();
+    process.stdout.write('demo: stopped\n');
     // HTTP keep-alive sockets and the chain client's timers would hold the process open.
+    process.exit(0);
+  } catch (e) {
+    if (!signalled) throw e;
+    // A signal during start-up: stop what was started, and exit as on Ctrl-C.
+    process.stdout.write('demo: stopping…\n');
+    await stopAll();
+    process.stdout.write('demo: stopped\n');
     process.exit(0);
   } finally {
     await stopAll();

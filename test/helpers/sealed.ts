@@ -139,19 +139,20 @@ async function withLock<T>(path: string, f: () => Promise<T>): Promise<T> {
 }
 
 /**
- * `count` sealed sectors of miner TEST_MINER_ID, numbered 1..count, shared by the whole run.
- * Asking for more than exist seals the difference.
+ * `count` sealed sectors of miner `minerId` (default TEST_MINER_ID), numbered 1..count, shared
+ * by the whole run. Asking for more than exist seals the difference. Each miner id has its own
+ * set (the prover id is part of every proof), sealed only when a test asks for it.
  */
-export async function sealedSectors(count: number): Promise<SealedSector[]> {
-  const root = join(runDir(), 'sealed-fixture');
+export async function sealedSectors(count: number, minerId = TEST_MINER_ID): Promise<SealedSector[]> {
+  const root = join(runDir(), minerId === TEST_MINER_ID ? 'sealed-fixture' : `sealed-fixture-t0${minerId}`);
   mkdirSync(root, { recursive: true });
   const index = join(root, 'sectors.json');
   return withLock(join(root, '.lock'), async () => {
     const have: Stored[] = existsSync(index) ? (JSON.parse(readFileSync(index, 'utf8')) as Stored[]) : [];
     for (let n = have.length + 1; n <= count; n++) {
-      const dir = join(root, `s-t0${TEST_MINER_ID}-${n}`);
+      const dir = join(root, `s-t0${minerId}-${n}`);
       rmSync(dir, { recursive: true, force: true });
-      have.push(toStored(await sealSector(dir, TEST_MINER_ID, n)));
+      have.push(toStored(await sealSector(dir, minerId, n)));
       writeFileSync(index + '.tmp', JSON.stringify(have));
       renameSync(index + '.tmp', index);
     }

@@ -1,0 +1,66 @@
+// `distminer demo` (what `npm start` runs) as a child process: it brings up the devnet, the
+// PoSt miner, the seal miner and two workers; the seal miner's pledged sector reaches Proving
+// and its deadline is proven by the PoSt miner (the miner gets power on the chain). Then
+// SIGINT: the demo exits 0 and every process it started, and theirs, is gone.
+//
+// Run under scripts/proof-lock.sh (the sector is sealed for real).
+import test from 'ava';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChainClient } from '../../src/chain/client.js';
+import type { SectorView } from '../../src/sealing/service.js';
+import { alive, descendants, minerStatus } from '../helpers/cluster.js';
+import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
+
+let demo: Proc | undefined;
+
+// Should the test fail half-way, the demo still gets its Ctrl-C (killing it alone would orphan
+// its children), and whatever is left of its process tree is killed after 40 s.
+test.after.always(async () => {
+  if (demo && demo.child.exitCode === null && demo.child.signalCode === null) {
+    const pids = descendants(demo.child.pid!);
+    demo.child.kill('SIGINT');
+    await Promise.race([demo.exited, new Promise((r) => setTimeout(r, 40_000))]);
+    for (const p of pids.filter(alive)) process.kill(p, 'SIGKILL');
+  }
+  await killAll();
+});
+
+test.serial('the demo brings the cluster up, a sealed sector is proven, and Ctrl-C stops every process', async (t) => {
+  t.timeout(9 * 60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-demo-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // One sector, 5 s epochs and a 3-deadline period (12 epochs) keep it to a few minutes. Winning
+  // PoSt (≈ 4 s) does not fit 5 s epochs beside sealing: blocks are the cluster test's business.
+  demo = new Proc('demo', [MAIN, 'demo', '--dir', dir, '--sectors', '1', '--block-delay', '5s', '--period-deadlines', '3'], { DISTMINER_LOG_LEVEL: 'info' });
+  const info = /FULLNODE_API_INFO=(\S+)/.exec(await demo.waitFor(/export FULLNODE_API_INFO=/, 120_000))![1];
+  const started = demo.lines.map((l) => /^demo: started (\S+) pid (\d+)$/.exec(l)).filter((m) => m !== null).map((m) => ({ name: m![1], pid: Number(m![2]) }));
+  t.deepEqual(started.map((s) => s.name).sort(), ['devnet', 'post', 'seal', 'worker-1', 'worker-2']);
+
+  // The sector's first Window PoSt gives the miner its power.
+  const c = new ChainClient(info, { timeoutMs: 5000, retryAfterMs: 200 });
+  await until(async () => BigInt((await c.stateMinerPower('t01000')).MinerPower.RawBytePower) > 0n, 6 * 60_000, 'the sealed sector to be proven');
+  const token = readFileSync(join(dir, 'seal', 'token'), 'utf8').trim();
+  const sealApi = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(readFileSync(join(dir, 'seal', 'sealing-api'), 'utf8'))!;
+  const sectors = await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList');
+  t.deepEqual(sectors.map((s) => s.state), ['Proving'], 'the seal miner lists its sector as Proving');
+  const active = await c.stateMinerActiveSectors('t01000');
+  t.deepEqual(active.map((s) => s.SectorNumber), sectors.map((s) => s.number), 'the chain has it active');
+  t.deepEqual(await c.stateMinerFaults('t01000'), []);
+  // The PoSt miner (which never saw the seal miner's database) says so too, once it has read
+  // its message's receipt (it polls a few times per epoch).
+  const detail = async () => (await minerStatus(join(dir, 'post'), token))?.actors.find((a) => a.id === 'window-post')?.detail ?? '';
+  await until(async () => /[1-9]\d* deadline\(s\) proven/.test(await detail()), 30_000, 'the PoSt miner to report the proven deadline').catch(() => undefined);
+  t.regex(await detail(), /[1-9]\d* deadline\(s\) proven/);
+
+  // Ctrl-C: everything it started (and what those started) goes, and it exits 0.
+  const pids = descendants(demo.child.pid!);
+  for (const s of started) t.true(pids.includes(s.pid), `${s.name} (${s.pid}) is the demo's child`);
+  demo.child.kill('SIGINT');
+  const exit = await demo.exited;
+  t.deepEqual(exit, { code: 0, signal: null }, demo.lines.slice(-10).join('\n'));
+  t.true(demo.lines.includes('demo: stopped'));
+  await until(async () => pids.every((p) => !alive(p)), 10_000, 'the demo\'s processes to go').catch(() => undefined);
+  t.deepEqual(pids.filter(alive), [], 'no process left behind');
+});

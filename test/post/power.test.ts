@@ -1,0 +1,162 @@
+// Two miners of different power on one devnet, each mined by its own real
+// `distminer run --roles=winning-post` process: every round, each miner produces a block
+// exactly when the chain's election says it won (recomputed here from the chain and the
+// worker's deterministic BLS VRF, same win count), every block verifies (the devnet checked it;
+// the test checks its Winning PoSt again), and the election hands out wins in proportion to
+// power.
+//
+// The devnet's genesis seed and BLS keys are random per run, so the election is not
+// deterministic across runs: the proportion is a statistical check, with the bound below.
+// Epochs are advanced by the test once both miners have decided the round, far slower than
+// the devnet's block delay says (timestamps stay ahead of the wall clock), so no round is lost
+// to timing here; timing under load is what cluster.test.ts checks.
+//
+// Run under scripts/proof-lock.sh.
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as proofs from '../../src/proofs/index.js';
+import { encodePreCommitBatch2, encodeProveCommit } from '../../src/chain/params.js';
+import { winningPoStRandomness, randomnessBeacon } from '../../src/chain/mining.js';
+import { ExitCode, MinerMethod, b64 } from '../../src/chain/types.js';
+import { WindowPoStScheduler } from '../../src/post/window.js';
+import { startDevnet } from '../devnet/_harness.js';
+import { electionWins, logLines, minerRepo, runMiner, workerKey } from '../helpers/cluster.js';
+import { killAll, until } from '../helpers/procs.js';
+import { type SealedSector, SEAL_PROOF, sealedSectors } from '../helpers/sealed.js';
+import { POST_POLICY, placeSector } from './_setup.js';
+
+const A = 't01000'; // 2 sectors: 2/3 of the power
+const B = 't01001'; // 1 sector: 1/3
+/** Rounds the two processes mine. */
+const MINED_ROUNDS = 12;
+/**
+ * Rounds 1..100 of the chain for the proportion check: with λ = 5 expected wins per round,
+ * A's wins ~ Poisson(333.3) and B's ~ Poisson(166.7) over 100 rounds; given their sum T, A's
+ * share is Binomial(T, 2/3). |share − 2/3| > 0.12 has probability 1.95e-8 (computed exactly:
+ * sum over T of Poisson(500; T) × the binomial tails); an election blind to power (share 1/2)
+ * fails the check with probability 0.98.
+ */
+const STAT_ROUNDS = 100;
+const SHARE_TOLERANCE = 0.12;
+
+test.after.always(killAll);
+
+test.serial('two miners win blocks in proportion to their power; every block verifies', async (t) => {
+  t.timeout(8 * 60_000);
+  const fa = await sealedSectors(2);
+  const fb = await sealedSectors(1, 1001);
+  const pin = (s: SealedSector) => ({ miner: s.minerId, sector: s.sectorNumber, ticket: s.ticket.toString('hex'), seed: s.seed.toString('hex') });
+  // A 30 s block delay advanced by hand in seconds: block timestamps stay ahead of the clock.
+  const h = await startDevnet({ miners: 2, policy: POST_POLICY, blockDelayMs: 30_000, autoAdvance: false, pinnedSealRandomness: [...fa, ...fb].map(pin) });
+  const d = h.devnet;
+  const c = h.client;
+  const root = mkdtempSync(join(tmpdir(), 'distminer-power-'));
+  const schedulers: WindowPoStScheduler[] = [];
+  t.teardown(async () => {
+    await killAll();
+    await Promise.all(schedulers.map((s) => s.stop()));
+    await h.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  // ---- both miners' sectors pre-committed and prove-committed (pinned seal randomness)
+  await d.advanceTo(2);
+  const miners = [
+    { addr: A, fixture: fa, storage: join(root, 'storage-a') },
+    { addr: B, fixture: fb, storage: join(root, 'storage-b') },
+  ];
+  const push = async (to: string, method: number, params: Buffer) => (await c.mpoolPushMessage({ To: to, From: (await c.stateMinerInfo(to)).Worker, Method: method, Params: b64(params) })).CID!;
+  const pcs = await Promise.all(
+    miners.map((m) =>
+      push(m.addr, MinerMethod.PreCommitSectorBatch2, encodePreCommitBatch2(m.fixture.map((s) => ({ sealProof: SEAL_PROOF, sectorNumber: s.sectorNumber, sealedCid: { '/': proofs.commRToCid(s.commR) }, sealRandEpoch: 1, dealIds: [], expiration: 1_000_000, unsealedCid: { '/': proofs.commDToCid(s.commD) } })))),
+    ),
+  );
+  await d.advance();
+  for (const cid of pcs) t.is(d.lookup(cid)?.Receipt.ExitCode, ExitCode.Ok, JSON.stringify(d.lookup(cid)?.ReturnDec));
+  await d.advanceTo(d.head().Height + POST_POLICY.preCommitChallengeDelay);
+  const prs = await Promise.all(miners.flatMap((m) => m.fixture.map((s) => push(m.addr, MinerMethod.ProveCommitSector, encodeProveCommit({ sectorNumber: s.sectorNumber, proof: s.proofBytes })))));
+  await d.advance();
+  for (const cid of prs) t.is(d.lookup(cid)?.Receipt.ExitCode, ExitCode.Ok, JSON.stringify(d.lookup(cid)?.ReturnDec));
+
+  // ---- power: each miner's first Window PoSt (in-process schedulers, kept on to hold it)
+  for (const m of miners) {
+    for (const s of m.fixture) placeSector(s, m.storage);
+    const w = new WindowPoStScheduler({ client: c, miner: m.addr, storage: [m.storage], confidence: 1 });
+    await w.start();
+    schedulers.push(w);
+  }
+  const settle = async (height: number) => Promise.all(schedulers.map((w) => w.settled(height)));
+  const power = async (m: string) => BigInt((await c.stateMinerPower(m)).MinerPower.RawBytePower);
+  for (let i = 0; i < 40 && ((await power(A)) === 0n || (await power(B)) === 0n); i++) {
+    await settle((await d.advance()).Height);
+    await new Promise((r) => setTimeout(r, 100)); // receipts polled by the schedulers
+  }
+  const pa = await power(A);
+  const pb = await power(B);
+  t.is(pa, 4096n);
+  t.is(pb, 2048n);
+  const total = pa + pb;
+
+  // ---- the two Winning PoSt processes
+  const procs = miners.map((m) => {
+    const repo = minerRepo(join(root, `repo-${m.addr}`), m.addr, { chainApi: h.apiInfo, storage: m.storage });
+    return runMiner(`winning-post ${m.addr}`, repo.path, ['--roles=winning-post']);
+  });
+  await Promise.all(procs.map((p) => p.waitFor(/"msg":"winning PoSt miner started"/, 60_000)));
+  const first = d.head().Height + 1;
+  for (let i = 0; i < MINED_ROUNDS; i++) {
+    const round = d.head().Height + 1;
+    await until(async () => procs.every((p) => logLines<{ round: number }>(p, 'winning PoSt round').some((r) => r.round === round)), 90_000, `both miners deciding round ${round}`);
+    await settle((await d.advance()).Height);
+  }
+  const last = d.head().Height;
+  await Promise.all(procs.map((p) => p.stop()));
+  t.is(await power(A), pa, 'power held');
+  t.is(await power(B), pb, 'power held');
+
+  // ---- every round: a block exactly when elected, with the elected win count; every block verifies
+  const workers = new Map(await Promise.all(miners.map(async (m) => [m.addr, await workerKey(c, m.addr)] as const)));
+  const blocks = new Map<string, number>();
+  const wins = new Map<string, number>();
+  for (let r = first; r <= last; r++) {
+    const ts = await c.chainGetTipSetByHeight(r, null);
+    const parent = await c.chainGetTipSetByHeight(r - 1, null);
+    for (const [i, m] of miners.entries()) {
+      const w = await electionWins(c, m.addr, workers.get(m.addr)!, r, m.addr === A ? pa : pb, total, d.expectedLeaders);
+      const mine = ts.Blocks.filter((b) => b.Miner === m.addr);
+      const line = logLines<{ round: number; outcome: string; wins?: number; err?: string }>(procs[i], 'winning PoSt round').find((x) => x.round === r);
+      t.is(line?.outcome, w >= 1 ? 'mined' : 'lost', `${m.addr} round ${r}: ${JSON.stringify(line)}`);
+      t.is(mine.length, w >= 1 ? 1 : 0, `${m.addr} round ${r}: elected with ${w} wins, ${mine.length} block(s)`);
+      if (mine.length !== 1) continue;
+      const b = mine[0];
+      t.is(b.ElectionProof?.WinCount, w);
+      blocks.set(m.addr, (blocks.get(m.addr) ?? 0) + 1);
+      wins.set(m.addr, (wins.get(m.addr) ?? 0) + w);
+      // The Winning PoSt again, here: the challenged sectors from the chain, the proof from the block.
+      const base = await c.minerGetBaseInfo(m.addr, r, parent.Cids);
+      const rand = winningPoStRandomness(randomnessBeacon(base!.PrevBeaconEntry, b.BeaconEntries), r, m.addr);
+      const replicas = base!.Sectors.map((s) => ({ sectorNumber: s.SectorNumber, commR: proofs.cidToCommR(s.SealedCID['/']), postProof: proofs.winningPoStProofFor(s.SealProof as proofs.RegisteredSealProof) }));
+      const v = await proofs.verifyWinningPoSt(rand, replicas, b.WinPoStProof.map((p) => ({ postProof: p.PoStProof, proofBytes: Buffer.from(p.ProofBytes, 'base64') })), proofs.proverIdFromMinerId(Number(m.addr.slice(2))));
+      t.true(v.valid, `${m.addr} block at ${r}: ${v.reason ?? ''}`);
+    }
+  }
+  t.log(`rounds ${first}..${last}: blocks ${A} ${blocks.get(A) ?? 0} (wins ${wins.get(A) ?? 0}), ${B} ${blocks.get(B) ?? 0} (wins ${wins.get(B) ?? 0})`);
+  // P(B, with λ = 5/3 per round, never elected in 12 rounds) = e^-20.
+  t.true((blocks.get(A) ?? 0) >= 1 && (blocks.get(B) ?? 0) >= 1, 'both miners mined');
+
+  // ---- the election's proportion: rounds 1..100 at these powers (epochs beyond the mined
+  // ones are advanced without miners; only their beacons matter here)
+  await Promise.all(schedulers.map((s) => s.stop()));
+  await d.advanceTo(STAT_ROUNDS);
+  let wa = 0;
+  let wb = 0;
+  for (let r = 1; r <= STAT_ROUNDS; r++) {
+    wa += await electionWins(c, A, workers.get(A)!, r, pa, total, d.expectedLeaders);
+    wb += await electionWins(c, B, workers.get(B)!, r, pb, total, d.expectedLeaders);
+  }
+  const share = wa / (wa + wb);
+  t.log(`election over ${STAT_ROUNDS} rounds: ${A} ${wa} wins, ${B} ${wb} wins: share ${share.toFixed(3)} for 2/3 of the power`);
+  t.true(Math.abs(share - 2 / 3) <= SHARE_TOLERANCE, `share ${share.toFixed(3)} within ${SHARE_TOLERANCE} of 2/3`);
+});
