@@ -17,6 +17,8 @@ export interface DealRoleOptions {
   storagePaths: string[];
   /** HOST:PORT of the deal server (clients, retrieval, this miner's workers fetching pieces). */
   dealListen: string;
+  /** How long a deal sector that is not full waits for more deals before it is sealed. */
+  waitDealsMs?: number;
 }
 
 export const createRole: CreateRole = (ctx) => {
@@ -42,6 +44,7 @@ export const createRole: CreateRole = (ctx) => {
       sealer: sealServiceSealer(o.repo, o.token),
       sectorSize: server.sectorSize,
       pieceBase: server.url,
+      waitDealsMs: o.waitDealsMs,
     });
     flow.start();
     sendBack({ type: 'SET', key: 'listen', value: server.url });

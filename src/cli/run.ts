@@ -49,6 +49,7 @@ function childSpecs(s: RunSettings, repo: string, token: string): ChildSpec[] {
       storagePaths: s.storagePaths ?? [join(repo, 'storage')],
       sealListen: formatHostPort(s.sealListen),
       dealListen: formatHostPort(s.dealListen),
+      waitDealsMs: s.waitDealsMs,
       sectorId: { mode: s.sectorId.mode, address: s.sectorId.listen ? formatHostPort(s.sectorId.listen) : undefined },
     },
   }));

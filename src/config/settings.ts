@@ -58,6 +58,8 @@ export interface RunSettings {
   sealListen: HostPort;
   /** [Distminer] DealListenAddress (deal intake and piece retrieval; the deal miner's seal workers fetch pieces there), else the API's host on a free port. */
   dealListen: HostPort;
+  /** [Distminer] WaitDealsSeconds: how long a deal sector that is not full waits for more deals (default 600). */
+  waitDealsMs: number;
   mailbox: MailboxSettings;
   supervisor: SupervisorSettings;
   /** The seed's log lines for the roles that are off, in the seed's order. */
@@ -94,6 +96,7 @@ export interface FileConfig {
   sealListen?: string;
   /** Where the deal role's HTTP server listens (clients, retrieval, this miner's workers). */
   dealListen?: string;
+  waitDealsMs?: number;
   mailbox: Partial<MailboxSettings>;
   supervisor: Partial<SupervisorSettings>;
 }
@@ -148,7 +151,7 @@ export function parseConfigToml(text: string): FileConfig {
   }
   const api = table(doc.API, 'API');
   const dm = table(doc.Distminer, 'Distminer');
-  checkKeys(dm, ['Miner', 'WindowPoSt', 'WinningPoSt', 'P2P', 'Seal', 'Roles', 'SectorIdType', 'SectorIdListen', 'ChainApi', 'StoragePaths', 'SealListenAddress', 'DealListenAddress'], 'Distminer', ['Mailbox', 'Supervisor']);
+  checkKeys(dm, ['Miner', 'WindowPoSt', 'WinningPoSt', 'P2P', 'Seal', 'Roles', 'SectorIdType', 'SectorIdListen', 'ChainApi', 'StoragePaths', 'SealListenAddress', 'DealListenAddress', 'WaitDealsSeconds'], 'Distminer', ['Mailbox', 'Supervisor']);
   const mb = table(dm.Mailbox, 'Distminer.Mailbox');
   checkKeys(mb, ['Devices', 'WinningLanes', 'PoStLanes', 'SealLanes', 'AgingSeconds', 'Throttle'], 'Distminer.Mailbox');
   const sv = table(dm.Supervisor, 'Distminer.Supervisor');
@@ -184,6 +187,7 @@ export function parseConfigToml(text: string): FileConfig {
     storagePaths,
     sealListen: opt(dm, 'SealListenAddress', 'Distminer', 'string'),
     dealListen: opt(dm, 'DealListenAddress', 'Distminer', 'string'),
+    waitDealsMs: secs(positiveInt(opt(dm, 'WaitDealsSeconds', 'Distminer', 'number'), 'WaitDealsSeconds', 'Distminer', 0)),
     mailbox: stripUndefined({
       devices: positiveInt(opt(mb, 'Devices', W, 'number'), 'Devices', W),
       winningLanes: positiveInt(opt(mb, 'WinningLanes', W, 'number'), 'WinningLanes', W),
@@ -312,5 +316,5 @@ export function resolveSettings(file: FileConfig, flags: FlagConfig, env: NodeJS
   const chainApi = file.chainApi ?? env.FULLNODE_API_INFO;
   const sealListen = file.sealListen ? parseApiMultiaddr(file.sealListen, 'config.toml [Distminer] SealListenAddress') : { host: apiListen.host, port: 0 };
   const dealListen = file.dealListen ? parseApiMultiaddr(file.dealListen, 'config.toml [Distminer] DealListenAddress') : { host: apiListen.host, port: 0 };
-  return { minerId: file.minerId, apiListen, roles, sectorId, chainApi, storagePaths: file.storagePaths, sealListen, dealListen, mailbox, supervisor, disabledLines };
+  return { minerId: file.minerId, apiListen, roles, sectorId, chainApi, storagePaths: file.storagePaths, sealListen, dealListen, waitDealsMs: file.waitDealsMs ?? 600_000, mailbox, supervisor, disabledLines };
 }

@@ -2,7 +2,8 @@
 // Active. Every few seconds it
 //   1. publishes unpublished deals on chain (PublishStorageDeals to the market actor, in
 //      batches) and records each deal's market ID;
-//   2. packs published deals into a sector (DealPipeline.nextPieces) and hands it to this
+//   2. packs published deals into a sector (DealPipeline.nextPieces; a sector they do not fill
+//      waits up to waitDealsMs for more deals, as Lotus's WaitDealsDelay) and hands it to this
 //      miner's seal service (SectorsPledgeDeals: the workers fetch each piece from the deal
 //      server's /piece URL), then marks the deals Sealing in that sector;
 //   3. follows the sectors of Sealing deals: Proving → Active; a sector the chain rejected or
@@ -57,6 +58,11 @@ export interface CoordinatorOptions {
   sectorSize: number;
   /** Where the workers fetch a piece: `${pieceBase}/piece/${pieceCid}` (the deal server's URL). */
   pieceBase: string;
+  /**
+   * A sector the queued deals do not fill is sealed only once its oldest deal has waited this
+   * long for company (Lotus's WaitDealsDelay; default 10 min); a full sector goes at once.
+   */
+  waitDealsMs?: number;
   /** Deals per PublishStorageDeals message (default 8). */
   batch?: number;
   pollMs?: number;
@@ -196,6 +202,10 @@ export class DealCoordinator {
       if (this.stopped) return;
       const plan = this.o.pipeline.nextPieces(this.o.sectorSize);
       if (!plan) return;
+      if (plan.fillers.length > 0) {
+        const oldest = Math.min(...plan.dealUuids.map((u) => this.o.store.get(u)?.verifiedAt ?? 0));
+        if (Date.now() - oldest < (this.o.waitDealsMs ?? 600_000)) return; // wait for more deals to fill it
+      }
       const pieces = [
         ...plan.pieces.map((p) => ({ url: `${this.o.pieceBase}/piece/${p.pieceCid}`, unpaddedSize: unpaddedSize(p.size), pieceCid: p.pieceCid })),
         ...plan.fillers.map((f) => ({ unpaddedSize: unpaddedSize(f.size) })),

@@ -73,7 +73,7 @@ class FakeSealer implements DealSealer {
   }
 }
 
-async function setup(labels: { label: string; size: number; start?: number }[], patch: (d: DealRecord) => Partial<DealRecord> = () => ({})) {
+async function setup(labels: { label: string; size: number; start?: number }[], patch: (d: DealRecord) => Partial<DealRecord> = () => ({}), waitDealsMs?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'dm-flow-'));
   const store = DealStore.open(join(dir, 'db'));
   const piecePath = (u: string) => join(dir, `${u}.piece`);
@@ -89,7 +89,7 @@ async function setup(labels: { label: string; size: number; start?: number }[], 
   const chain = new FakeChain();
   const sealer = new FakeSealer();
   const pipeline = new StoreDealPipeline(store, piecePath, true);
-  const flow = new DealCoordinator({ store, pipeline, chain, sealer, sectorSize: 2048, pieceBase: 'http://deals' });
+  const flow = new DealCoordinator({ store, pipeline, chain, sealer, sectorSize: 2048, pieceBase: 'http://deals', waitDealsMs });
   const byLabel = (l: string) => store.get(`deal-${l}`)!;
   const settle = async () => {
     await flow.tick();
@@ -201,4 +201,14 @@ test('a seal service that does not answer leaves every deal as it is', async (t)
   s.sealer.down = false;
   await s.flow.tick();
   t.is(s.byLabel('a').state, 'Sealing');
+});
+
+test('a sector the deals do not fill waits for more deals (WaitDealsDelay); a full one goes at once', async (t) => {
+  const s = await setup([{ label: 'half', size: 1024 }], () => ({ publish: { cid: 'm', dealId: 1 } }), 60_000);
+  await s.flow.tick();
+  t.is(s.byLabel('half').state, 'Publishing', 'half a sector waits');
+  const late = await setup([{ label: 'half', size: 1024 }], (d) => ({ publish: { cid: 'm', dealId: 1 }, verifiedAt: d.verifiedAt! - 61_000 }), 60_000);
+  await late.flow.tick();
+  t.is(late.byLabel('half').state, 'Sealing', 'after the delay it is sealed with a zero filler');
+  t.deepEqual(late.sealer.pledges[0].pieces[1], { unpaddedSize: 1016 });
 });

@@ -42,7 +42,7 @@ test('deals are published, sealed on the deal miner\'s worker and Active on the 
   mkdirSync(storage, { recursive: true });
   cli(['init', '--miner', 't01000', '--repo', repo, '--api', '/ip4/127.0.0.1/tcp/0/http']);
   const cfg = join(repo, 'config.toml');
-  writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('[Distminer]', `[Distminer]\n  ChainApi = "${h.apiInfo}"\n  StoragePaths = ["${storage}"]`));
+  writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('[Distminer]', `[Distminer]\n  ChainApi = "${h.apiInfo}"\n  StoragePaths = ["${storage}"]\n  WaitDealsSeconds = 60`));
   const token = readFileSync(join(repo, 'token'), 'utf8').trim();
 
   const startMiner = () => new Proc('deal-miner', [MAIN, 'run', '--repo', repo, '--p2p=true', '--window-post=false', '--winning-post=false'], env);
