@@ -234,6 +234,9 @@ export class Mailbox extends EventEmitter {
     for (const job of this.order(now)) {
       const lane = this.lanes.find((l) => !l.job && job.cls <= l.maxClass);
       if (!lane) continue;
+      // CPU host: a Window PoSt (minutes of window) does not start while a Winning PoSt (one
+      // epoch) runs on the same device; sharing the cores could cost the block.
+      if (this.opts.throttle && job.cls === 1 && this.lanes.some((l) => l.device === lane.device && l.job && l.job.cls === 0 && !l.job.settled)) continue;
       this.start(job, lane, now);
     }
     this.updateThrottle();

@@ -257,3 +257,22 @@ test('bad lane counts are refused', (t) => {
   t.throws(() => new Mailbox({ devices: 1, winningLanes: 0, postLanes: 1, sealLanes: 1, agingMs: 1, throttle: true, executorFor: () => ex }), { message: /winningLanes/ });
   t.throws(() => new Mailbox({ devices: 0, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 1, throttle: true, executorFor: () => ex }), { message: /devices/ });
 });
+
+test('CPU host: a Window PoSt waits while a Winning PoSt runs (GPU host: they run together)', async (t) => {
+  const { ex, mb } = setup();
+  const win = mb.submit({ kind: 'winning-post', args: [] });
+  const w = mb.submit({ kind: 'window-post', args: [] });
+  t.deepEqual(ex.started.map((s) => s.kind), ['winning-post'], 'the Window PoSt does not share the cores with the Winning PoSt');
+  ex.started[0].finish();
+  await tick();
+  t.deepEqual(ex.started.map((s) => s.kind), ['winning-post', 'window-post'], 'it starts once the Winning PoSt is done');
+  ex.started[1].finish();
+  await Promise.all([win.result, w.result]);
+  await mb.close();
+  const gpu = setup({ throttle: false });
+  gpu.mb.submit({ kind: 'winning-post', args: [] }).result.catch(() => undefined);
+  gpu.mb.submit({ kind: 'window-post', args: [] }).result.catch(() => undefined);
+  t.is(gpu.ex.started.length, 2);
+  for (const s of gpu.ex.started) s.finish();
+  await gpu.mb.close();
+});

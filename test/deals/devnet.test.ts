@@ -22,7 +22,8 @@ import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 test.after.always(killAll);
 
-const env = { DISTMINER_LOG_PRETTY: '0' };
+// Info level: the test waits for the seed's log lines (the test runner sets warn).
+const env = { DISTMINER_LOG_PRETTY: '0', DISTMINER_LOG_LEVEL: 'info' };
 
 function cli(args: string[]): string {
   const r = spawnSync(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
