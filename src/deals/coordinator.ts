@@ -18,6 +18,7 @@
 import type { ClientDealProposal, DealProposal } from '../chain/market.js';
 import { logger } from '../log.js';
 import { unpaddedSize } from '../proofs/types.js';
+import type { SectorView } from '../sealing/service.js';
 import type { StoreDealPipeline } from './pipeline.js';
 import type { DealRecord, DealStore } from './store.js';
 
@@ -32,16 +33,8 @@ export interface DealChain {
   findDeal(p: DealProposal): Promise<number | undefined>;
 }
 
-/** A sector of the seal service, as its SectorsList shows it. */
-export interface SealSectorView {
-  number: number;
-  state: string;
-  deals: number[];
-  failure: string | null;
-  chainRejected: boolean;
-  sealedCid: string | null;
-  unsealedCid: string | null;
-}
+/** What the deal flow reads of a sector in the seal service's SectorsList. */
+export type SealSectorView = Pick<SectorView, 'number' | 'state' | 'deals' | 'failure' | 'chainRejected' | 'sealedCid' | 'unsealedCid'>;
 
 /** This miner's seal service as the deal role needs it (its JSON-RPC in deal-chain.ts). */
 export interface DealSealer {

@@ -11,23 +11,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { callApi } from '../api/client.js';
 import type { ChainClient } from '../chain/client.js';
-import { type DealProposal, MARKET_ACTOR_ID, type MarketDeal, MarketMethod, decodePublishReturn, encodePublishStorageDeals } from '../chain/market.js';
+import { type DealProposal, MARKET_ACTOR_ID, dealProposalCbor, type MarketDeal, MarketMethod, decodePublishReturn, encodePublishStorageDeals } from '../chain/market.js';
 import { type Network, b64, fromB64, idAddress } from '../chain/types.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import { SEAL_API_FILE } from '../sealing/service.js';
 import type { DealChain, DealSealer, SealSectorView } from './coordinator.js';
 
+/** The same proposal: the same CBOR, so the same proposal CID (addresses' f/t prefix aside). */
 function sameProposal(a: DealProposal, b: DealProposal): boolean {
-  return (
-    a.PieceCID['/'] === b.PieceCID['/'] &&
-    a.PieceSize === b.PieceSize &&
-    a.Client.slice(1) === b.Client.slice(1) &&
-    a.Provider.slice(1) === b.Provider.slice(1) &&
-    a.Label === b.Label &&
-    a.StartEpoch === b.StartEpoch &&
-    a.EndEpoch === b.EndEpoch &&
-    a.StoragePricePerEpoch === b.StoragePricePerEpoch
-  );
+  return dealProposalCbor(a).equals(dealProposalCbor(b));
 }
 
 export function lotusDealChain(client: ChainClient, minerId: number, network: Network = 'testnet'): DealChain {

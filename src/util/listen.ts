@@ -3,6 +3,7 @@
 // again when it is still free, so the seal workers, the piece URLs of deal sectors and the
 // operator's commands keep working across a crash without a fixed port in config.toml.
 import type { Server } from 'node:http';
+import { createServer } from 'node:net';
 
 function listenOnce(server: Server, port: number, host: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -32,4 +33,16 @@ export function portFromAddressFile(text: string | undefined): number | undefine
   if (!text) return undefined;
   const m = /\/tcp\/(\d+)/.exec(text) ?? /:(\d+)\/?\s*$/.exec(text.trim());
   return m ? Number(m[1]) : undefined;
+}
+
+/** A port free on 127.0.0.1 right now (for handing to a child process that listens on it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
 }

@@ -9,6 +9,7 @@ import { type ClientDealProposal, MarketMethod, decodePublishReturn, encodePubli
 import { encodePreCommitBatch2 } from '../../src/chain/params.js';
 import { ExitCode, MinerMethod, b64, fromB64 } from '../../src/chain/types.js';
 import { buildProposal } from '../../src/deals/client.js';
+import { lotusDealChain } from '../../src/deals/deal-chain.js';
 import { zeroCommP } from '../../src/deals/commp.js';
 import { newClientKey } from '../../src/deals/keys.js';
 import * as proofs from '../../src/proofs/index.js';
@@ -59,6 +60,16 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   t.is(d0.State.SectorStartEpoch, -1);
   t.deepEqual(Object.keys(await c.call<Record<string, MarketDeal>>('StateMarketDeals', [null])), ['0', '1']);
   await t.throwsAsync(c.call('StateMarketStorageDeal', [7, null]), { message: /deal 7 not found/ });
+  // The deal role's adapter over the same API: finds a published deal after a crash, not others.
+  const dealChain = lotusDealChain(c, 1000);
+  t.is(await dealChain.findDeal(good2.Proposal), 1);
+  t.is(await dealChain.findDeal(late.Proposal), undefined);
+  const viaAdapter = buildProposal({ key: secp, commP: commP(9), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900 });
+  const cid = await dealChain.publish([forged, viaAdapter]);
+  await h.devnet.advance();
+  const pub = await dealChain.waitPublish(cid);
+  t.is(pub.exitCode, 0);
+  t.deepEqual([...pub.ids], [[1, 2]], 'the forged deal (index 0) got no ID, the other got deal 2');
 
   // Another miner's worker cannot publish for t01000; a batch of only invalid deals fails whole.
   const other = buildProposal({ key: secp, commP: commP(5), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900 });
@@ -108,6 +119,6 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   await h.devnet.close();
   const { Devnet } = await import('../../src/devnet/node.js');
   const again = await Devnet.open({ dir: h.dir, autoAdvance: false });
-  t.deepEqual(Object.keys(again.market.all()), ['0', '1', '2']);
+  t.deepEqual(Object.keys(again.market.all()), ['0', '1', '2', '3']);
   await again.close();
 });

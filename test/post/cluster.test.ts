@@ -15,7 +15,7 @@
 // Run under scripts/proof-lock.sh: sealing takes both cores for minutes.
 import test from 'ava';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/util/listen.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SectorView } from '../../src/sealing/service.js';
@@ -39,16 +39,6 @@ const POWER_2 = 4096n; // the two fixture sectors
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Busy and total jiffies of the host's CPUs (/proc/stat). */
 function hostCpu(): { busy: number; total: number } {
