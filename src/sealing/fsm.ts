@@ -4,7 +4,14 @@
 // begins, so a restart resumes from the last state reached.
 //
 //   Packing → GetTicket → PreCommit1 → PreCommit2 → PreCommitting → PreCommitWait → WaitSeed
-//     → Committing → SubmitCommit → CommitWait → FinalizeSector → Proving
+//     → Committing → FinalizeSector → SubmitCommit → CommitWait → Proving
+//
+// Finalize comes before the ProveCommit (Lotus's FinalizeEarly, Curio's order): Commit2 needs
+// only Commit1's output, so the sealed file and cache can move to the long-term storage the
+// PoSt miners read before the sector is activated. A sector is therefore never live on chain
+// without its files where the Window PoSt miner looks for them; with the other order a
+// sector activated just before its deadline's fault check could be declared faulty while its
+// files were still on the seal worker.
 //
 // Failure states keep the sector (and its number): a bounded number of retries go back to
 // the step that failed (or, when the worker holding the files is gone, back to Packing to
@@ -47,7 +54,9 @@ export type SectorEvent =
   | { type: 'GIVE_UP' }
   /** the chain already shows what this state was about to do (e.g. after a crash) */
   | { type: 'SKIP_TO_WAIT_SEED' }
-  | { type: 'SKIP_TO_FINALIZE' }
+  | { type: 'SKIP_TO_PROVING' }
+  /** a record from before FinalizeEarly (files still on the worker) reached the commit steps */
+  | { type: 'FINALIZE_FIRST' }
   /** PreCommitWait: the message landed but the chain rejected it */
   | { type: 'REJECTED' }
   | { type: 'REMOVE' };
@@ -66,17 +75,17 @@ export const sectorMachine = createMachine({
     PreCommitting: { on: { DONE: 'PreCommitWait', ...fail('PreCommitFailed'), SKIP_TO_WAIT_SEED: 'WaitSeed' } },
     PreCommitWait: { on: { DONE: 'WaitSeed', REJECTED: 'PreCommitFailed', ...fail('PreCommitFailed') } },
     WaitSeed: { on: { DONE: 'Committing', ...fail('CommitFailed') } },
-    Committing: { on: { DONE: 'SubmitCommit', ...fail('ComputeProofFailed') } },
-    SubmitCommit: { on: { DONE: 'CommitWait', ...fail('CommitFailed'), SKIP_TO_FINALIZE: 'FinalizeSector' } },
-    CommitWait: { on: { DONE: 'FinalizeSector', REJECTED: 'CommitFailed', ...fail('CommitFailed') } },
-    FinalizeSector: { on: { DONE: 'Proving', ...fail('FinalizeFailed') } },
+    Committing: { on: { DONE: 'FinalizeSector', ...fail('ComputeProofFailed') } },
+    FinalizeSector: { on: { DONE: 'SubmitCommit', ...fail('FinalizeFailed') } },
+    SubmitCommit: { on: { DONE: 'CommitWait', ...fail('CommitFailed'), SKIP_TO_PROVING: 'Proving', FINALIZE_FIRST: 'FinalizeSector' } },
+    CommitWait: { on: { DONE: 'Proving', REJECTED: 'CommitFailed', ...fail('CommitFailed'), FINALIZE_FIRST: 'FinalizeSector' } },
     Proving: { on: { REMOVE: 'Removing' } },
     PackingFailed: { on: retry('Packing') },
     SealPreCommit1Failed: { on: retry('PreCommit1') },
     SealPreCommit2Failed: { on: retry('PreCommit2') },
     PreCommitFailed: { on: { ...retry('PreCommitting'), SKIP_TO_WAIT_SEED: 'WaitSeed' } },
     ComputeProofFailed: { on: retry('Committing') },
-    CommitFailed: { on: { ...retry('SubmitCommit'), SKIP_TO_FINALIZE: 'FinalizeSector' } },
+    CommitFailed: { on: retry('SubmitCommit') },
     FinalizeFailed: { on: retry('FinalizeSector') },
     FailedUnrecoverable: { on: { REMOVE: 'Removing' } },
     Removing: { on: { DONE: 'Removed' } },

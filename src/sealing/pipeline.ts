@@ -363,7 +363,9 @@ export class SealPipeline {
         return this.fire(r, { type: 'DONE' }, `proof computed on ${workerId}`, { proofBytes: output.proof, c1: undefined });
       }
       case 'SubmitCommit': {
-        if (await this.o.chain.sectorOnChain(r.number)) return this.fire(r, { type: 'SKIP_TO_FINALIZE' }, 'already proven on chain');
+        // A record written before Finalize moved ahead of the ProveCommit: move the files first.
+        if (!r.sealedPath) return this.fire(r, { type: 'FINALIZE_FIRST' }, 'files not yet in long-term storage');
+        if (await this.o.chain.sectorOnChain(r.number)) return this.fire(r, { type: 'SKIP_TO_PROVING' }, 'already proven on chain');
         const cid = await this.o.chain.sendProveCommit({ number: r.number, proof: r.proofBytes! });
         return this.fire(r, { type: 'DONE' }, `ProveCommitSector message ${cid}`, { commitMsg: cid });
       }
@@ -373,13 +375,15 @@ export class SealPipeline {
           const reason = `chain rejected ProveCommitSector (exit code ${rec.exitCode}): ${rec.error ?? 'no reason given'}`;
           return this.fire(r, { type: 'REJECTED' }, reason, { failure: reason, chainRejected: true });
         }
+        if (!r.sealedPath) return this.fire(r, { type: 'FINALIZE_FIRST' }, `proven at epoch ${rec.epoch}; files not yet in long-term storage`);
         return this.fire(r, { type: 'DONE' }, `proven at epoch ${rec.epoch}`);
       }
       case 'FinalizeSector': {
+        // Before the ProveCommit (see fsm.ts): the sector goes live only with its files in place.
         const name = sectorName(r);
         const { output } = await this.task(r, { type: 'Finalize', sealedDest: `${this.o.storagePath}/sealed/${name}`, cacheDest: `${this.o.storagePath}/cache/${name}` }, r.worker);
         if (output.type !== 'Finalize') throw new Error('unexpected Finalize output');
-        return this.fire(r, { type: 'DONE' }, `moved to ${output.sealedPath}`, { sealedPath: output.sealedPath, cacheDir: output.cacheDir, proofBytes: r.proofBytes, failure: undefined });
+        return this.fire(r, { type: 'DONE' }, `moved to ${output.sealedPath}`, { sealedPath: output.sealedPath, cacheDir: output.cacheDir, failure: undefined });
       }
       case 'Removing':
         return this.fire(r, { type: 'DONE' }, 'removed from the pipeline');

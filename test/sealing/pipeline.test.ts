@@ -73,6 +73,21 @@ test.serial('two seal miners of one miner id seal with distinct numbers, each li
     worker(c, 'worker-b', pb);
     const [na, nb] = await Promise.all([rpc<number[]>(`http://127.0.0.1:${pa}`, TOKEN, 'SectorsPledge', [1]), rpc<number[]>(`http://127.0.0.1:${pb}`, TOKEN, 'SectorsPledge', [1])]);
     t.is(new Set([...na, ...nb]).size, 2, 'distinct numbers across the two miners');
+    // Finalize comes before the ProveCommit: whenever a sector is live on chain, its sealed file
+    // is already in the long-term storage the PoSt miners read (checked from the chain side).
+    const liveWithoutFile: string[] = [];
+    const seen = new Set<number>();
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        for (const n of [...na, ...nb]) {
+          if (seen.has(n) || !(await c.chain.stateSectorGetInfo('t01000', n).catch(() => null))) continue;
+          seen.add(n);
+          if (!existsSync(join(c.dir, 'storage', 'sealed', `s-t01000-${n}`))) liveWithoutFile.push(`sector ${n} live on chain before its sealed file reached the storage`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     for (const [port, nums] of [[pa, na], [pb, nb]] as const) {
       const done = await until(async () => {
         const l = await list(port);
@@ -86,6 +101,15 @@ test.serial('two seal miners of one miner id seal with distinct numbers, each li
       }
     }
     for (const n of [...na, ...nb]) t.truthy(await c.chain.stateSectorGetInfo('t01000', n), `sector ${n} proven on the devnet`);
+    watching = false;
+    await watcher;
+    t.is(seen.size, 2);
+    t.deepEqual(liveWithoutFile, []);
+    for (const [port, [n]] of [[pa, na], [pb, nb]] as const) {
+      const v = await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [n]);
+      const states = v.log.map((x) => x.state);
+      t.true(states.indexOf('FinalizeSector') < states.indexOf('SubmitCommit'), `finalized before the ProveCommit: ${states.join(' → ')}`);
+    }
     const workers = await rpc<{ id: string; connected: boolean }[]>(`http://127.0.0.1:${pa}`, TOKEN, 'SealingWorkers');
     t.is(workers.length, 1, 'a worker belongs to one miner');
   } finally {
