@@ -35,6 +35,13 @@ export interface WindowPoStOptions {
   maxPartitionsPerMessage?: number;
   /** How many deadlines ahead faults/recoveries are declared (their cutoff not yet passed). Default 2. */
   declareAhead?: number;
+  /**
+   * Epochs between two readability checks of one coming deadline occurrence (each is checked
+   * when it first comes within declareAhead, then again every this many epochs until its fault
+   * cutoff), so a file that comes back or goes missing meanwhile is declared in time.
+   * Default: one challenge window (a deadline's length).
+   */
+  declareRecheckEpochs?: number;
   log?: Logger;
 }
 
@@ -105,8 +112,11 @@ export class WindowPoStScheduler extends EventEmitter {
   private running = new Map<string, Promise<void>>();
   /** Failed attempts per occurrence (a few retries while the window is open). */
   private attempts = new Map<string, number>();
-  /** Declarations decided per target occurrence, so each is checked once. */
-  private declChecked = new Set<string>();
+  /** Target occurrence → head height of its last readability check. */
+  private declChecked = new Map<string, number>();
+  /** Target occurrence → sectors declared for it, by kind (never declared twice for one occurrence). */
+  private declSent = new Map<string, { faults: Set<number>; recoveries: Set<number> }>();
+  private readonly declareRecheckEpochs: number | undefined;
   private tasks = new Set<Promise<unknown>>();
   /** Sectors that were readable but failed in a proof, with their sealed file's size+mtime then: not declared recovered until the file changes. */
   private failedInProof = new Map<number, string>();
@@ -128,6 +138,7 @@ export class WindowPoStScheduler extends EventEmitter {
     this.confidence = opts.confidence ?? 1;
     this.checkTimeoutMs = opts.checkTimeoutMs ?? 10_000;
     this.declareAhead = opts.declareAhead ?? 2;
+    this.declareRecheckEpochs = opts.declareRecheckEpochs;
     this.maxPartitions = opts.maxPartitionsPerMessage;
     this.log = opts.log ?? logger('window-post', { miner: opts.miner });
     this.on('error', () => undefined); // errors are logged; listeners are optional
@@ -223,8 +234,9 @@ export class WindowPoStScheduler extends EventEmitter {
         dl = nextNotElapsed({ ...nextDeadline(dl), CurrentEpoch: ts.Height });
         if (ts.Height + 1 >= dl.FaultCutoff) continue;
         const k = key(dl);
-        if (this.declChecked.has(k)) continue;
-        this.declChecked.add(k);
+        const last = this.declChecked.get(k);
+        if (last !== undefined && ts.Height - last < (this.declareRecheckEpochs ?? dl.WPoStChallengeWindow)) continue;
+        this.declChecked.set(k, ts.Height);
         this.track(this.declare(dl, ts).catch((e) => {
           this.declChecked.delete(k); // try again on the next head
           this.fail(`declarations for deadline ${dl.Index}`, e);
@@ -250,18 +262,29 @@ export class WindowPoStScheduler extends EventEmitter {
     const faults: FaultDeclaration[] = [];
     const recoveries: FaultDeclaration[] = [];
     const reasons: Record<number, string> = {};
+    const k = key(dl);
+    const sent = this.declSent.get(k) ?? { faults: new Set<number>(), recoveries: new Set<number>() };
+    this.declSent.set(k, sent);
     parts.forEach((p, i) => {
       const faulty = new Set(bits(p.FaultySectors));
       const recovering = new Set(bits(p.RecoveringSectors));
+      const active = new Set(bits(p.ActiveSectors));
       const newFaults: number[] = [];
       const newRecoveries: number[] = [];
       for (const s of bits(p.LiveSectors)) {
         const r = checked.get(s)!;
         if (!r.ok && (!faulty.has(s) || recovering.has(s))) {
+          // A sector never proven yet (live, not active, not faulty) is not declared faulty
+          // ahead of its first window: its files may still be on their way from the seal
+          // worker, and if they are still missing when the window opens the proof skips it and
+          // the chain faults it anyway. Declaring it now would cost it its first window.
+          if (!faulty.has(s) && !active.has(s)) continue;
+          if (sent.faults.has(s)) continue; // declared for this occurrence; not landed yet
           newFaults.push(s);
           reasons[s] = r.reason ?? 'unreadable';
         } else if (r.ok && faulty.has(s) && !recovering.has(s)) {
           if (this.failedInProof.has(s) && this.failedInProof.get(s) === stamps.get(s)) continue; // same damaged file
+          if (sent.recoveries.has(s)) continue;
           newRecoveries.push(s);
         }
       }
@@ -277,6 +300,8 @@ export class WindowPoStScheduler extends EventEmitter {
   private async pushDeclaration(kind: Declaration['kind'], dl: DeadlineInfo, decls: FaultDeclaration[], height: number, reasons?: Record<number, string>): Promise<void> {
     const method = kind === 'faults' ? MinerMethod.DeclareFaults : MinerMethod.DeclareFaultsRecovered;
     const sm = await this.c.mpoolPushMessage({ To: this.miner, From: this.info!.Worker, Method: method, Params: b64(encodeDeclarations(decls)) });
+    const sent = this.declSent.get(key(dl))?.[kind];
+    for (const x of decls) for (const s of x.sectors) sent?.add(s);
     const d: Declaration = { kind, deadline: dl.Index, cutoff: dl.FaultCutoff, decls, cid: sm.CID!, pushedAt: height, reasons };
     this.declarations.push(d);
     const sectors = decls.flatMap((x) => x.sectors);
@@ -291,6 +316,7 @@ export class WindowPoStScheduler extends EventEmitter {
         if (l.Receipt.ExitCode !== ExitCode.Ok) {
           this.fail(`${kind} declaration for deadline ${dl.Index}`, new Error(`exit code ${l.Receipt.ExitCode}: ${JSON.stringify(l.ReturnDec)}`));
           this.declChecked.delete(key(dl));
+          for (const x of decls) for (const s of x.sectors) sent?.delete(s); // not declared: may be sent again
         }
         this.emit('declared', d);
       },
@@ -359,7 +385,8 @@ export class WindowPoStScheduler extends EventEmitter {
     this.done.add(k);
     // Only recent occurrences matter; keep the set small on a long-running miner.
     if (this.done.size > 512) for (const x of [...this.done].slice(0, 256)) this.done.delete(x);
-    if (this.declChecked.size > 512) for (const x of [...this.declChecked].slice(0, 256)) this.declChecked.delete(x);
+    if (this.declChecked.size > 512) for (const x of [...this.declChecked.keys()].slice(0, 256)) this.declChecked.delete(x);
+    if (this.declSent.size > 512) for (const x of [...this.declSent.keys()].slice(0, 256)) this.declSent.delete(x);
   }
 
   private async postSubmissions(dl: DeadlineInfo, ts: TipSet): Promise<Set<number>> {

@@ -110,3 +110,70 @@ test.serial('proves every deadline from chain + storage; faults and recoveries d
   t.is(decls.filter((x) => x.kind === 'recoveries').length, recs, 'an unchanged damaged file is not declared recovered');
   t.deepEqual(await c.stateMinerFaults(MINER), [1]);
 });
+
+// A sector activated before its files reach the storage path (a seal miner still moving them)
+// must not be declared faulty ahead of its first window: it is proven once the files are there.
+// And an occurrence is re-checked until its fault cutoff: a file lost after the first check of
+// the coming occurrence is still declared faulty before the cutoff.
+test.serial('a never-proven sector whose files arrive late is not declared faulty ahead; coming deadlines are re-checked until the cutoff', async (t) => {
+  const s = await setupPoSt(2);
+  const { h } = s;
+  const d = h.devnet;
+  const c = h.client;
+  const name2 = 's-t01000-2';
+  rmSync(join(s.storage, 'sealed', name2));
+  rmSync(join(s.storage, 'cache', name2), { recursive: true });
+  // Re-check every 2 epochs: with 4-epoch deadlines and a cutoff 3 epochs before the window,
+  // an occurrence is checked when it comes 2 deadlines ahead and again 2 epochs later.
+  const sched = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000, declareRecheckEpochs: 2 });
+  const proven: SubmittedPoSt[] = [];
+  const decls: Declaration[] = [];
+  sched.on('proven', (x: SubmittedPoSt) => proven.push(x));
+  sched.on('declared', (x: Declaration) => decls.push(x));
+  await sched.start();
+  t.teardown(async () => {
+    await sched.stop();
+    await h.close();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  const advanceTo = async (height: number) => {
+    while (d.head().Height < height) await sched.settled((await d.advance()).Height);
+    await new Promise((r) => setTimeout(r, 200)); // receipts are noticed by polling
+  };
+  // The next occurrence of the sectors' deadline.
+  const cur = await c.stateMinerProvingDeadline(MINER);
+  let open1 = cur.PeriodStart + s.deadline * POST_POLICY.wpostChallengeWindow;
+  while (open1 <= cur.CurrentEpoch) open1 += PERIOD;
+  t.true(cur.CurrentEpoch < open1 - POST_POLICY.faultDeclarationCutoff, 'the scheduler starts before the cutoff of the sectors\' first window');
+
+  // Until just before the challenge: checked (at least twice), sector 2 missing, nothing declared.
+  await advanceTo(open1 - POST_POLICY.wpostChallengeLookback - 1);
+  t.deepEqual(decls, [], 'a never-proven sector is not declared faulty ahead of its first window');
+  t.deepEqual(await c.stateMinerFaults(MINER), []);
+  placeSector(s.fixture[1], s.storage); // the files arrive
+  await advanceTo(open1 + POST_POLICY.wpostChallengeWindow);
+  t.is(proven.length, 1);
+  t.is(proven[0].open, open1);
+  t.deepEqual(proven[0].provenSectors, [1, 2]);
+  t.deepEqual(await c.stateMinerFaults(MINER), []);
+  t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+
+  // The next occurrence: first checked when it comes 2 deadlines ahead (both files there); then
+  // sector 1's sealed file is lost; the re-check declares it before the cutoff.
+  const open2 = open1 + PERIOD;
+  const cutoff2 = open2 - POST_POLICY.faultDeclarationCutoff;
+  await advanceTo(open2 - 2 * POST_POLICY.wpostChallengeWindow);
+  t.deepEqual(decls, []);
+  rmSync(join(s.storage, 'sealed', 's-t01000-1'));
+  await advanceTo(cutoff2);
+  const fault = decls.find((x) => x.kind === 'faults');
+  t.truthy(fault, 'the re-check declared the lost file');
+  t.deepEqual(fault!.decls.flatMap((x) => x.sectors), [1]);
+  t.is(fault!.exitCode, 0);
+  t.true(fault!.epoch! < fault!.cutoff, `declared at ${fault!.epoch}, cutoff ${fault!.cutoff}`);
+  t.is(fault!.cutoff, cutoff2);
+  t.deepEqual(await c.stateMinerFaults(MINER), [1]);
+  t.is(decls.filter((x) => x.kind === 'faults').length, 1, 'declared once although checked again');
+  await advanceTo(open2 + POST_POLICY.wpostChallengeWindow);
+  t.deepEqual(proven[proven.length - 1].provenSectors, [2]);
+});
