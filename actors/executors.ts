@@ -1,8 +1,12 @@
 // Where mailbox jobs run.
 //
-// - PoSt (Winning, Window): in the supervisor's process, on the native addon's own thread pool
+// - Winning PoSt: in the supervisor's process, on the native addon's own thread pool
 //   (src/proofs returns a promise computed off the JS thread). No process hop, no parameter
-//   reload, nothing to serialise: the latency-critical path stays short.
+//   reload, nothing to serialise: the latency-critical path stays short. Window PoSt too on a
+//   GPU host (the GPU's priority lock orders the two).
+// - Window PoSt on a CPU host: in a proof-worker process of its own (kept warm, parameters
+//   loaded), so the mailbox can SIGSTOP it for the few seconds a Winning PoSt runs; in-process
+//   it would share the cores with the Winning PoSt and could cost the block.
 // - Sealing proofs (Commit2, PreCommit2, …): in `distminer proof-worker` child processes,
 //   one job per process at a time. A process is what the OS can pause (SIGSTOP/SIGCONT) or run
 //   at a low nice value while a PoSt needs the CPU, kill when a deadline passes, and lose
@@ -86,9 +90,10 @@ export class ProofProcessPool implements Executor {
       p.busy = undefined;
       if (r.ok) busy.resolve(r.value);
       else {
-        const e = new Error(r.error?.message ?? 'proof failed') as Error & { kind?: string };
+        const e = new Error(r.error?.message ?? 'proof failed') as Error & { kind?: string; sectors?: number[] };
         e.name = r.error?.name ?? 'Error';
         e.kind = r.error?.kind;
+        if (r.error?.sectors) e.sectors = r.error.sectors;
         busy.reject(e);
       }
       this.idle(p);

@@ -15,7 +15,8 @@
 // A GPU lane is not a CPU: on a CPU host a sealing proof already running would still halve a
 // PoSt's speed. So while any PoSt runs, running sealing jobs are throttled through their
 // executor (a separate process: SIGSTOP until the PoSt ends, or a low nice value), see
-// ./executors.ts. A job whose deadline passes is cancelled (queued: never started; running:
+// ./executors.ts. Likewise a running Window PoSt while a Winning PoSt runs (on a CPU host the
+// supervisor runs Window PoSt in a proof process for this). A job whose deadline passes is cancelled (queued: never started; running:
 // its executor is asked to cancel, and its caller gets the deadline error at once).
 import { EventEmitter } from 'node:events';
 
@@ -86,7 +87,12 @@ export class MailboxError extends Error {
   ) {
     super(message);
     this.name = 'MailboxError';
+    const s = (causeError as { sectors?: unknown } | undefined)?.sectors;
+    if (Array.isArray(s) && s.every((x) => typeof x === 'number')) this.sectors = s;
   }
+
+  /** The sectors the failed proof named as faulty (a FaultySectorsError), if any. */
+  readonly sectors?: number[];
 }
 
 /** A job started by an executor. */
@@ -252,7 +258,8 @@ export class Mailbox extends EventEmitter {
     r.startedAt = now;
     r.waitMs = now - r.submittedAt;
     this.emit('started', r);
-    // Hold sealing back before the PoSt's first instruction, not after.
+    // Hold sealing (and, for a Winning PoSt, Window PoSt) back before the PoSt's first
+    // instruction, not after.
     if (job.cls <= 1) this.updateThrottle();
     let execution: Execution;
     try {
@@ -328,19 +335,25 @@ export class Mailbox extends EventEmitter {
     }
   }
 
-  /** While any PoSt runs, every running sealing job is throttled; released when none runs. */
+  /**
+   * While any PoSt runs, every running sealing job is throttled; released when none runs. While
+   * a Winning PoSt runs, a running Window PoSt is throttled too (it has a window of minutes, the
+   * Winning PoSt one epoch), where its executor can pause it (a proof process).
+   */
   private updateThrottle(): void {
     if (!this.opts.throttle) return;
     const now = this.now();
     const postRunning = this.lanes.some((l) => l.job && l.job.cls <= 1 && !l.job.settled);
+    const winningRunning = this.lanes.some((l) => l.job && l.job.cls === 0 && !l.job.settled);
     for (const l of this.lanes) {
       const j = l.job;
-      if (!j || j.cls <= 1) continue;
-      if (postRunning && j.throttledSince === undefined) {
+      if (!j || j.cls === 0) continue;
+      const hold = j.cls === 1 ? winningRunning : postRunning;
+      if (hold && j.throttledSince === undefined) {
         j.throttledSince = now;
         safe(() => j.execution?.throttle?.());
         this.emit('throttled', j.report);
-      } else if (!postRunning && j.throttledSince !== undefined) {
+      } else if (!hold && j.throttledSince !== undefined) {
         j.report.throttledMs += now - j.throttledSince;
         j.throttledSince = undefined;
         safe(() => j.execution?.unthrottle?.());

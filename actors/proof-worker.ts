@@ -1,7 +1,7 @@
 // `distminer proof-worker`: a child process of the supervisor that computes proofs it is sent
-// (msgpackr frames on fd 3) through src/proofs. Sealing proofs run here rather than in the
-// supervisor so the mailbox can pause (SIGSTOP) or deprioritise this whole process while a
-// PoSt runs, kill it when a deadline passes, and lose only this process to a native crash
+// (msgpackr frames on fd 3) through src/proofs. Sealing proofs (and, on a CPU host, Window
+// PoSt) run here rather than in the supervisor so the mailbox can pause (SIGSTOP) or
+// deprioritise this whole process while a more urgent PoSt runs, kill it when a deadline passes, and lose only this process to a native crash
 // or an out-of-memory kill.
 import { setPriority } from 'node:os';
 import { Socket } from 'node:net';
@@ -17,7 +17,8 @@ export interface ProofReply {
   id: number;
   ok: boolean;
   value?: unknown;
-  error?: { message: string; name: string; kind?: string };
+  /** sectors: the sectors a FaultySectorsError names (a Window PoSt skips exactly those). */
+  error?: { message: string; name: string; kind?: string; sectors?: number[] };
 }
 
 /** Job kind → the src/proofs function computing it. */
@@ -64,8 +65,9 @@ export async function main(args: string[]): Promise<number> {
         .then(
           (value) => reply({ id: req.id, ok: true, value }),
           (e: unknown) => {
-            const err = e as Error & { kind?: string };
-            reply({ id: req.id, ok: false, error: { message: err?.message ?? String(e), name: err?.name ?? 'Error', kind: err?.kind } });
+            const err = e as Error & { kind?: string; sectors?: unknown };
+            const sectors = Array.isArray(err?.sectors) ? err.sectors.filter((x): x is number => typeof x === 'number') : undefined;
+            reply({ id: req.id, ok: false, error: { message: err?.message ?? String(e), name: err?.name ?? 'Error', kind: err?.kind, sectors } });
           },
         );
     });

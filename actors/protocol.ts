@@ -9,7 +9,8 @@ export type ToWorker =
   | { t: 'ping'; id: number }
   | { t: 'shutdown' }
   | { t: 'crash'; how: CrashHow }
-  | { t: 'job-result'; id: number; ok: boolean; value?: unknown; error?: string; code?: string; report?: JobReport };
+  /** sectors: on failure, the sectors a FaultySectorsError named (a Window PoSt skips those). */
+  | { t: 'job-result'; id: number; ok: boolean; value?: unknown; error?: string; code?: string; report?: JobReport; sectors?: number[] };
 
 export type FromWorker =
   | { t: 'state'; value: string; status: string; context: Record<string, unknown>; restored: boolean }

@@ -212,7 +212,7 @@ export class Supervisor extends EventEmitter {
     }
     mb.submit({ kind: m.kind, args: m.args, priority: m.priority, deadline: m.deadline, submitter: `${c.spec.id}#${incarnation}` }).result.then(
       (out) => reply({ ok: true, value: out.value, report: out.report }),
-      (e: MailboxError) => reply({ ok: false, error: e.message, code: e.code, report: e.report as JobReport }),
+      (e: MailboxError) => reply({ ok: false, error: e.message, code: e.code, report: e.report as JobReport, sectors: e.sectors }),
     );
   }
 

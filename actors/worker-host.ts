@@ -127,7 +127,7 @@ async function main(): Promise<void> {
         if (!j) break;
         jobs.delete(m.id);
         if (m.ok) j.resolve({ value: m.value, report: m.report! });
-        else j.reject(Object.assign(new Error(m.error ?? 'proof job failed'), { code: m.code, report: m.report }));
+        else j.reject(Object.assign(new Error(m.error ?? 'proof job failed'), { code: m.code, report: m.report, ...(m.sectors ? { sectors: m.sectors } : {}) }));
         break;
       }
       case 'shutdown':

@@ -107,7 +107,15 @@ export async function main(args: string[]): Promise<number> {
   const throttle = await resolveThrottle(settings.mailbox.throttle);
   const postExec = new InProcessExecutor();
   const sealPool = new ProofProcessPool({ throttle });
-  const mailbox = new Mailbox({ ...settings.mailbox, throttle: throttle === 'stop', executorFor: (kind) => (kind === 'winning-post' || kind === 'window-post' ? postExec : sealPool) });
+  // Pausing (CPU host): Window PoSt in a warm proof process the mailbox can stop while a
+  // Winning PoSt runs (executors.ts). The process stays for an hour of idleness, a proving
+  // period's deadlines apart, so its parameters stay loaded.
+  const windowExec = throttle === 'stop' ? new ProofProcessPool({ throttle: 'stop', idleMs: 60 * 60_000 }) : postExec;
+  const mailbox = new Mailbox({
+    ...settings.mailbox,
+    throttle: throttle === 'stop',
+    executorFor: (kind) => (kind === 'winning-post' ? postExec : kind === 'window-post' ? windowExec : sealPool),
+  });
 
   const api = await startApiServer(settings.apiListen, repo.token);
   const apiFile = join(repoPath, API_FILE);
@@ -140,7 +148,7 @@ export async function main(args: string[]): Promise<number> {
     finishing ??= (async () => {
       log.info({ why }, 'stopping the miner');
       await sup.stop();
-      await mailbox.close([sealPool]);
+      await mailbox.close(windowExec === postExec ? [sealPool] : [sealPool, windowExec]);
       await api.close();
       rmSync(apiFile, { force: true });
       log.info({ code }, 'miner stopped');

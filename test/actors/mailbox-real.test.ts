@@ -1,7 +1,8 @@
 // Real proofs through the GPU mailbox: a real Commit2 in a proof-worker process, a second
 // sealing job queued behind it, then a real Winning PoSt. The PoSt must start at once (its
 // own lane), the Commit2 process must be paused (SIGSTOP) while the PoSt runs and resumed
-// after, and every proof must verify. Then a job that fails in native code fails alone.
+// after, and every proof must verify. Then a job that fails in native code fails alone. And on
+// a CPU host a Window PoSt runs in a proof process too, paused while a Winning PoSt runs.
 // Run under scripts/proof-lock.sh (a Commit2 takes both cores for ~45 s).
 import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { InProcessExecutor, ProofProcessPool } from '../../actors/executors.js';
 import { Mailbox, MailboxError } from '../../actors/mailbox.js';
 import * as proofs from '../../src/proofs/index.js';
+import { faultySectorsOf } from '../../src/post/runner.js';
 import { copySector, sealedSectors } from '../helpers/sealed.js';
 
 /** State letter and CPU ticks (utime+stime) of a process, from /proc/PID/stat. */
@@ -126,4 +128,65 @@ test.serial('a proof-worker process killed mid-job fails only that job', async (
   const e2 = await t.throwsAsync(next.result, { instanceOf: MailboxError });
   t.notRegex(e2!.message, /exited/);
   t.not(mb.status().recent.at(-1)?.pid, pid);
+});
+
+test.serial('CPU host: a Window PoSt running in its proof process is paused while a Winning PoSt runs; both verify; missing sectors are named through the process', async (t) => {
+  const fixture = await sealedSectors(2);
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-mbwin-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ss = fixture.map((f, i) => copySector(f, join(dir, `s${i}`)));
+  const proverId = proofs.proverIdFromMinerId(ss[0].minerId);
+  const windowPool = new ProofProcessPool({ throttle: 'stop' });
+  const post = new InProcessExecutor();
+  const mb = new Mailbox({ devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 600_000, throttle: true, executorFor: (k) => (k === 'winning-post' ? post : windowPool) });
+  t.teardown(() => mb.close([windowPool]));
+  const replicas = (postProof: proofs.RegisteredPoStProof) => ss.map((s) => ({ sectorNumber: s.sectorNumber, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof }));
+  const windowType = proofs.RegisteredPoStProof.StackedDrgWindow2KiBV1_1;
+  const pub = ss.map((s) => ({ sectorNumber: s.sectorNumber, commR: s.commR, postProof: windowType }));
+
+  // A first Window PoSt brings the process up with its parameters loaded (as in a miner, where
+  // the process stays warm between deadlines).
+  const warm = await mb.submit<proofs.PoStProof[]>({ kind: 'window-post', args: [Buffer.alloc(32, 1), replicas(windowType), proverId] }).result;
+  t.true(Buffer.isBuffer(warm.value[0].proofBytes), 'proof bytes come back from the process as a Buffer');
+  t.true((await proofs.verifyWindowPoSt(Buffer.alloc(32, 1), pub, warm.value, proverId)).valid);
+  const [pid] = windowPool.pids();
+  t.truthy(pid, 'the Window PoSt ran in a proof process');
+
+  // Window PoSt running; a Winning PoSt arrives: it starts at once and the Window PoSt's
+  // process is stopped until it is done.
+  const wRand = Buffer.alloc(32, 2);
+  const window = mb.submit<proofs.PoStProof[]>({ kind: 'window-post', args: [wRand, replicas(windowType), proverId] });
+  const winRand = Buffer.alloc(32, 3);
+  const winning = mb.submit<proofs.PoStProof[]>({ kind: 'winning-post', args: [winRand, replicas(proofs.RegisteredPoStProof.StackedDrgWinning2KiBV1).slice(0, 1), proverId] });
+  const states: string[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      try {
+        states.push(procStat(pid).state);
+      } catch {
+        break;
+      }
+      await sleep(20);
+    }
+  })();
+  const w = await winning.result;
+  sampling = false;
+  await sampler;
+  const wp = await window.result;
+  t.true(w.report.waitMs < 50, `the Winning PoSt waited ${w.report.waitMs} ms`);
+  t.true(wp.report.startedAt! <= w.report.startedAt!, 'the Window PoSt was running when the Winning PoSt started');
+  const stopped = states.filter((x) => x === 'T').length;
+  t.log(`Winning PoSt ${w.report.runMs} ms; Window PoSt ran ${wp.report.runMs} ms, paused ${wp.report.throttledMs} ms; its process sampled ${states.length}×, stopped in ${stopped}`);
+  t.true(stopped > 0 && stopped >= states.length - 2, `the Window PoSt process was stopped while the Winning PoSt ran (${states.join('')})`);
+  t.true(wp.report.throttledMs >= w.report.runMs - 50, `the Window PoSt was paused ${wp.report.throttledMs} ms`);
+  t.true((await proofs.verifyWinningPoSt(winRand, [{ sectorNumber: ss[0].sectorNumber, commR: ss[0].commR, postProof: proofs.RegisteredPoStProof.StackedDrgWinning2KiBV1 }], w.value, proverId)).valid);
+  t.true((await proofs.verifyWindowPoSt(wRand, pub, wp.value, proverId)).valid, 'the paused and resumed Window PoSt verifies');
+
+  // A missing sealed file: the process's error still names the sector (the Window PoSt
+  // scheduler skips exactly those).
+  rmSync(ss[1].sealedPath);
+  const e = await t.throwsAsync(mb.submit({ kind: 'window-post', args: [wRand, replicas(windowType), proverId] }).result, { instanceOf: MailboxError });
+  t.deepEqual(faultySectorsOf(e), [ss[1].sectorNumber], e?.message);
+  t.deepEqual(faultySectorsOf((e as MailboxError).causeError), [ss[1].sectorNumber]);
 });

@@ -276,3 +276,37 @@ test('CPU host: a Window PoSt waits while a Winning PoSt runs (GPU host: they ru
   for (const s of gpu.ex.started) s.finish();
   await gpu.mb.close();
 });
+
+test('CPU host: a Window PoSt already running is paused while a Winning PoSt runs, then resumed', async (t) => {
+  const { ex, mb, advance } = setup();
+  const seal = mb.submit({ kind: 'commit2', args: [] });
+  const w = mb.submit({ kind: 'window-post', args: [] });
+  const [c2, wp] = ex.started;
+  t.true(c2.throttled, 'sealing is held while the Window PoSt runs');
+  t.false(wp.throttled);
+  const win = mb.submit({ kind: 'winning-post', args: [] });
+  t.is(ex.started.length, 3, 'the Winning PoSt starts at once');
+  t.true(wp.throttled, 'the running Window PoSt is paused for it');
+  t.true(c2.throttled);
+  advance(3000);
+  ex.started[2].finish();
+  await win.result;
+  await tick();
+  t.false(wp.throttled, 'resumed when the Winning PoSt is done');
+  t.true(c2.throttled, 'sealing stays held: the Window PoSt still runs');
+  wp.finish();
+  const r = await w.result;
+  t.is(r.report.throttledMs, 3000, 'paused for the Winning PoSt\'s 3 s');
+  await tick();
+  t.false(c2.throttled, 'sealing resumes when no PoSt runs');
+  c2.finish();
+  await seal.result;
+  await mb.close();
+  // GPU host: nothing is paused.
+  const gpu = setup({ throttle: false });
+  gpu.mb.submit({ kind: 'window-post', args: [] }).result.catch(() => undefined);
+  gpu.mb.submit({ kind: 'winning-post', args: [] }).result.catch(() => undefined);
+  t.false(gpu.ex.started[0].throttled);
+  for (const s of gpu.ex.started) s.finish();
+  await gpu.mb.close();
+});
