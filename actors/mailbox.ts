@@ -347,7 +347,8 @@ export class Mailbox extends EventEmitter {
     const winningRunning = this.lanes.some((l) => l.job && l.job.cls === 0 && !l.job.settled);
     for (const l of this.lanes) {
       const j = l.job;
-      if (!j || j.cls === 0) continue;
+      // Only what its executor can hold back is counted as throttled (not an in-process proof).
+      if (!j || j.cls === 0 || !j.execution?.throttle) continue;
       const hold = j.cls === 1 ? winningRunning : postRunning;
       if (hold && j.throttledSince === undefined) {
         j.throttledSince = now;

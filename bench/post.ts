@@ -7,7 +7,11 @@
 //  3. Window PoSt time per deadline and per partition with 1, 2 and 4 partitions (2 sectors
 //     each at 2KiB; more sectors than the fixture are renumbered copies of its files — a PoSt
 //     challenges by sector number but does not bind the data to it, so the proofs verify),
-//     and the scheduler's own proving time on the devnet.
+//     and the scheduler's own proving time on the devnet;
+//  4. a Winning PoSt arriving while a 4-partition Window PoSt already runs, through the GPU
+//     mailbox as a CPU-host miner sets it up (Window PoSt in a proof process, stopped while the
+//     Winning PoSt runs) against Window PoSt in-process (sharing the cores): the Winning PoSt's
+//     time over the raw one is the figure, and what the pause costs the Window PoSt.
 // Usage: scripts/proof-lock.sh node dist/bench/post.js [--rounds 6] [--runs 3]
 // Prints a table and writes bench/results/post.json.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -167,6 +171,36 @@ async function main(): Promise<void> {
     const st = stats(times);
     windowRows.push({ partitions: parts, sectors: parts * 2, deadline: st, perPartitionP50: st.p50 / parts, verifyP50: stats(verifies).p50 });
   }
+
+  // ---- 4. Winning PoSt beside a running Window PoSt: paused proof process vs in-process
+  const { Mailbox } = await import('../actors/mailbox.js');
+  const { InProcessExecutor, ProofProcessPool } = await import('../actors/executors.js');
+  const reps4 = copies.slice(0, 8).map((s, i) => ({ sectorNumber: i + 1, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof: windowType }));
+  const besideRows: { window: string; winningP50: number; winningMax: number; ratioToRaw: number; windowP50: number; windowPausedP50: number }[] = [];
+  for (const mode of ['in-process', 'proof process, paused'] as const) {
+    const inProc = new InProcessExecutor();
+    const pool = new ProofProcessPool({ throttle: 'stop', idleMs: 600_000 });
+    const mb = new Mailbox({ devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 600_000, throttle: true, executorFor: (k) => (k === 'winning-post' || mode === 'in-process' ? inProc : pool) });
+    // Warm: parameters loaded where each proof will run.
+    await mb.submit({ kind: 'window-post', args: [Buffer.alloc(32, 0x70), reps4, proverId] }).result;
+    const winning: number[] = [];
+    const windows: number[] = [];
+    const paused: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const w = mb.submit<unknown>({ kind: 'window-post', args: [Buffer.alloc(32, 0x71 + i), reps4, proverId] });
+      await new Promise((r) => setTimeout(r, 300)); // the Window PoSt is computing
+      const s = fixture[i % 2];
+      const win = await mb.submit<unknown>({ kind: 'winning-post', args: [Buffer.alloc(32, 0x81 + i), [{ sectorNumber: s.sectorNumber, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof: winningType }], proverId] }).result;
+      const wo = await w.result;
+      winning.push(win.report.runMs);
+      windows.push(wo.report.runMs);
+      paused.push(wo.report.throttledMs);
+    }
+    await mb.close([pool]);
+    const ws = stats(winning);
+    besideRows.push({ window: mode, winningP50: ws.p50, winningMax: ws.max, ratioToRaw: ws.p50 / stats(raw).p50, windowP50: stats(windows).p50, windowPausedP50: stats(paused).p50 });
+    process.stderr.write(`Winning PoSt beside a running Window PoSt (${mode}): p50 ${ws.p50.toFixed(0)} ms\n`);
+  }
   rmSync(scratch, { recursive: true, force: true });
   rmSync(stateDir, { recursive: true, force: true });
 
@@ -186,12 +220,20 @@ async function main(): Promise<void> {
     ) + '\n',
   );
   if (windowOnChain.length > 0) process.stdout.write(`scheduler on the devnet, 1 partition: proof ${stats(windowOnChain).p50.toFixed(0)} ms p50 over ${windowOnChain.length} deadlines\n`);
+  process.stdout.write(`\nWinning PoSt arriving while a 4-partition Window PoSt runs, through the mailbox (${RUNS} runs each)\n`);
+  process.stdout.write(
+    table(
+      ['Window PoSt runs', 'Winning p50 ms', 'Winning max ms', 'Winning p50 / raw', 'Window p50 ms', 'Window paused p50 ms'],
+      besideRows.map((r) => [r.window, r.winningP50, r.winningMax, r.ratioToRaw, r.windowP50, r.windowPausedP50]),
+    ) + '\n',
+  );
   const path = writeResult('post', {
     machine: machine(),
     rounds: ROUNDS,
     runs: RUNS,
     winning: { rawNative: stats(raw), phases: phases.map((p) => ({ ...p, ratioToRaw: p.e2e.p50 / rawP50 })) },
     window: { byPartitions: windowRows, schedulerOnDevnet: windowOnChain.length ? stats(windowOnChain) : null },
+    winningBesideWindow: besideRows,
   });
   process.stdout.write(`\nwritten ${path}\n`);
 }
