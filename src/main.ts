@@ -3,7 +3,27 @@
 // module, loaded only when used so that `distminer status` does not pay for the proofs addon.
 import { commands, findCommand, usage } from './cli/commands.js';
 
+/**
+ * A process started by `distminer demo` (DISTMINER_EXIT_WITH_PARENT=<the demo's pid>) stops
+ * itself, gracefully (SIGTERM), once that parent is gone: a demo killed with SIGKILL cannot
+ * stop its children, so they notice being re-parented instead. Read once and removed from the
+ * environment, so this process's own children (proof workers) do not inherit it.
+ */
+function exitWithParent(): void {
+  const want = Number(process.env.DISTMINER_EXIT_WITH_PARENT);
+  delete process.env.DISTMINER_EXIT_WITH_PARENT;
+  if (!Number.isInteger(want) || want <= 1 || process.ppid !== want) return;
+  const t = setInterval(() => {
+    if (process.ppid === want) return;
+    clearInterval(t);
+    process.stderr.write(`distminer: parent process ${want} is gone; stopping\n`);
+    process.kill(process.pid, 'SIGTERM');
+  }, 1000);
+  t.unref();
+}
+
 async function main(argv: string[]): Promise<number> {
+  exitWithParent();
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     process.stdout.write(usage());
     return argv.length === 0 ? 2 : 0;

@@ -64,7 +64,8 @@ export async function main(args: string[]): Promise<number> {
   if (existsSync(dir) && !args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const children: { name: string; p: ChildProcess }[] = [];
-  const env = { ...process.env, DISTMINER_LOG_PRETTY: '0' };
+  // Children stop themselves if the demo is SIGKILLed (src/main.ts, exitWithParent).
+  const env = { ...process.env, DISTMINER_LOG_PRETTY: '0', DISTMINER_EXIT_WITH_PARENT: String(process.pid) };
   const start = (name: string, argv: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess => {
     const log = createWriteStream(join(dir, 'logs', `${name}.log`));
     const p = spawn(process.execPath, [MAIN, ...argv], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
