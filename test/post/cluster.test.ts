@@ -121,13 +121,12 @@ async function missedElections(dn: DevnetProc, from: number, to: number, rounds:
   return { elected, blocks, missed };
 }
 
-// OPEN DEFECT (issue 7 left open): in one of three clean CI runs, two sectors newly sealed under
-// the load (0 and 4) faulted at their first deadline while the fixture sectors stayed proven and
-// every elected round was mined. Until its cause is found and fixed this cluster runs only when
-// asked (DISTMINER_CLUSTER_TEST=1 npm test), so that it does not make CI pass or fail by chance.
-const clusterTest = process.env.DISTMINER_CLUSTER_TEST === '1' ? test.serial : test.serial.skip;
-
-clusterTest('under full sealing load on the same host, the PoSt miner proves every deadline and mines every block it wins', async (t) => {
+// Newly sealed sectors are part of "no sector ever faulty": one CI run once saw two of them
+// fault at their first deadline. Their deadline's fault check ran on the very head that
+// activated them, while Finalize had not yet moved their files to the shared storage. Fixed
+// twice over: Finalize now precedes the ProveCommit (src/sealing/fsm.ts), and a sector never
+// proven yet is not declared faulty ahead of its first window (src/post/window.ts).
+test.serial('under full sealing load on the same host, the PoSt miner proves every deadline and mines every block it wins', async (t) => {
   t.timeout(8 * 60_000);
   const fixture = await sealedSectors(2);
   const root = mkdtempSync(join(tmpdir(), 'distminer-cluster-'));
@@ -248,7 +247,7 @@ clusterTest('under full sealing load on the same host, the PoSt miner proves eve
   t.true(e.elected >= 2, `elected in ${e.elected} rounds`);
 });
 
-clusterTest('fallback to a single miner: the seal miner restarted with both PoSt roles proves the next window and mines', async (t) => {
+test.serial('fallback to a single miner: the seal miner restarted with both PoSt roles proves the next window and mines', async (t) => {
   t.timeout(5 * 60_000);
   if (!cl?.sealProc) return void t.fail('needs the cluster of the previous test');
   const { dn, seal, watch, deadline, nextOpen } = cl;
@@ -282,15 +281,10 @@ clusterTest('fallback to a single miner: the seal miner restarted with both PoSt
   const e = await missedElections(dn, rounds[0].round + 1, hEnd, rounds);
   t.log(`rounds ${rounds[0].round + 1}..${hEnd}: elected ${e.elected}, blocks ${e.blocks}`);
   // The restarted miner starts its seal service, resumes its sectors and runs its first Window
-  // PoSt in these few epochs. PoSts run in-process and cannot be paused: a Winning PoSt that
-  // meets a Window PoSt already running shares the two cores with it and may run out of its
-  // epoch (seen once in CI: 9.5 s). At most one such round is tolerated here and shown; any
-  // other miss (no attempt, a rejected block) fails. The first test above holds the PoSt miner
-  // to every round.
-  const outOfTime = e.missed.filter((m) => /deadline passed/.test(m));
-  if (outOfTime.length) t.log(`elected rounds whose proof ran out of time: ${outOfTime.join('; ')}`);
-  t.deepEqual(e.missed.filter((m) => !outOfTime.includes(m)), [], 'every elected round produced an accepted block or its proof ran out of time');
-  t.true(outOfTime.length <= 1, `${outOfTime.length} elected rounds ran out of time`);
+  // PoSt in these few epochs. On this CPU host its mailbox runs Window PoSt in a proof process
+  // that it stops while a Winning PoSt runs (a Window PoSt computed in-process once cost a
+  // round: 9.5 s), so every elected round must hold its block.
+  t.deepEqual(e.missed, [], 'every elected round produced an accepted block');
   t.true(e.blocks >= 1, 'the single miner won blocks');
   t.deepEqual(watch.flatMap((w) => w.faults), [], 'no sector ever faulty');
   t.true(watch.filter((w) => w.height >= nextOpen - 2).every((w) => w.power >= POWER_2), 'power stayed');
@@ -305,4 +299,8 @@ clusterTest('fallback to a single miner: the seal miner restarted with both PoSt
   const sealing = jobs.filter((j) => j.class === 'commit2' || j.class === 'seal');
   t.log(`mailbox sealing jobs: ${sealing.map((j) => `${j.kind} ${j.state} run ${j.runMs} ms, paused ${j.throttledMs} ms`).join('; ') || 'none (all on the workers)'}`);
   for (const j of sealing.filter((x) => x.runMs > 4 * BLOCK_DELAY_S * 1000)) t.true(j.throttledMs > 0, `${j.kind} job ${j.id} ran ${j.runMs} ms beside the PoSts without a pause`);
+  // On this CPU host the Window PoSts ran in a proof process (pausable), the Winning PoSts in-process.
+  const windowJobs = jobs.filter((j) => j.kind === 'window-post' && j.state === 'done');
+  t.true(windowJobs.length > 0 && windowJobs.every((j) => j.pid !== undefined), `Window PoSt jobs ran in a proof process: ${JSON.stringify(windowJobs.map((j) => j.pid ?? null))}`);
+  t.true(jobs.filter((j) => j.kind === 'winning-post').every((j) => j.pid === undefined), 'Winning PoSt jobs ran in the miner');
 });
