@@ -23,6 +23,32 @@ function procStat(pid: number): { state: string; ticks: number } {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Samples a process's state letter every 20 ms while `during` runs; returns them and its CPU ticks meanwhile. */
+async function sampleWhile<T>(pid: number, during: Promise<T>): Promise<{ value: T; states: string[]; ticks: number }> {
+  const states: string[] = [];
+  const ticks0 = procStat(pid).ticks;
+  let ticks = ticks0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      try {
+        const st = procStat(pid);
+        states.push(st.state);
+        ticks = st.ticks;
+      } catch {
+        break;
+      }
+      await sleep(20);
+    }
+  })();
+  try {
+    return { value: await during, states, ticks: ticks - ticks0 };
+  } finally {
+    sampling = false;
+    await sampler;
+  }
+}
+
 test.serial('a Winning PoSt starts at once beside a running real Commit2, which is paused meanwhile', async (t) => {
   const [fixture] = await sealedSectors(1);
   const dir = mkdtempSync(join(tmpdir(), 'distminer-mbreal-'));
@@ -55,32 +81,14 @@ test.serial('a Winning PoSt starts at once beside a running real Commit2, which 
   t.deepEqual(mb.status().queued, { 'winning-post': 0, 'window-post': 0, commit2: 1, seal: 0 }, 'the PoSt did not queue');
 
   // Sample the Commit2 process while the PoSt runs.
-  let sampling = true;
-  const states: string[] = [];
-  const ticksAtPoSt = procStat(pid).ticks;
-  let ticksAfterPoSt = ticksAtPoSt;
-  const sampler = (async () => {
-    while (sampling) {
-      try {
-        const st = procStat(pid);
-        states.push(st.state);
-        ticksAfterPoSt = st.ticks;
-      } catch {
-        break;
-      }
-      await sleep(20);
-    }
-  })();
-  const w = await winning.result;
-  sampling = false;
-  await sampler;
+  const { value: w, states, ticks: c2Ticks } = await sampleWhile(pid, winning.result);
 
   t.true(w.report.waitMs < 50, `the Winning PoSt waited ${w.report.waitMs} ms`);
   t.is(w.report.lane, 'dev0/winning0');
   const stopped = states.filter((x) => x === 'T').length;
-  t.log(`Winning PoSt ran ${w.report.runMs} ms beside the Commit2; C2 process sampled ${states.length}×, stopped in ${stopped}; C2 CPU during the PoSt: ${ticksAfterPoSt - ticksAtPoSt} ticks`);
+  t.log(`Winning PoSt ran ${w.report.runMs} ms beside the Commit2; C2 process sampled ${states.length}×, stopped in ${stopped}; C2 CPU during the PoSt: ${c2Ticks} ticks`);
   t.true(stopped >= states.length - 2 && stopped > 0, `the Commit2 process was stopped while the PoSt ran (${states.join('')})`);
-  t.true(ticksAfterPoSt - ticksAtPoSt <= 5, 'the paused Commit2 used (almost) no CPU during the PoSt');
+  t.true(c2Ticks <= 5, 'the paused Commit2 used (almost) no CPU during the PoSt');
   await sleep(100);
   t.not(procStat(pid).state, 'T', 'the Commit2 process was resumed after the PoSt');
 
@@ -158,21 +166,7 @@ test.serial('CPU host: a Window PoSt running in its proof process is paused whil
   const window = mb.submit<proofs.PoStProof[]>({ kind: 'window-post', args: [wRand, replicas(windowType), proverId] });
   const winRand = Buffer.alloc(32, 3);
   const winning = mb.submit<proofs.PoStProof[]>({ kind: 'winning-post', args: [winRand, replicas(proofs.RegisteredPoStProof.StackedDrgWinning2KiBV1).slice(0, 1), proverId] });
-  const states: string[] = [];
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      try {
-        states.push(procStat(pid).state);
-      } catch {
-        break;
-      }
-      await sleep(20);
-    }
-  })();
-  const w = await winning.result;
-  sampling = false;
-  await sampler;
+  const { value: w, states } = await sampleWhile(pid, winning.result);
   const wp = await window.result;
   t.true(w.report.waitMs < 50, `the Winning PoSt waited ${w.report.waitMs} ms`);
   t.true(wp.report.startedAt! <= w.report.startedAt!, 'the Window PoSt was running when the Winning PoSt started');

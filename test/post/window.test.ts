@@ -3,15 +3,31 @@
 // sector list and the storage path alone; a deleted sealed file is declared faulty before the
 // cutoff (power drops) and, once restored, recovered and proven again (power back); a
 // damaged replica is skipped in the proof and not declared recovered while unchanged.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WindowPoStScheduler, type Declaration, type SubmittedPoSt, batchPartitions, defaultMaxPartitions } from '../../src/post/window.js';
+import { WindowPoStScheduler, type Declaration, type SubmittedPoSt, type WindowPoStOptions, batchPartitions, defaultMaxPartitions } from '../../src/post/window.js';
 import { checkSectors } from '../../src/post/storage.js';
 import { faultySectorsOf } from '../../src/post/runner.js';
-import { MINER, POST_POLICY, placeSector, setupPoSt } from './_setup.js';
+import { MINER, POST_POLICY, type PoStSetup, placeSector, setupPoSt } from './_setup.js';
 
 const PERIOD = POST_POLICY.wpostChallengeWindow * POST_POLICY.wpostPeriodDeadlines;
+
+/** A started scheduler on the setup's devnet and storage, collecting its proofs and declarations; stopped (and the devnet closed) at teardown. */
+async function startScheduler(t: ExecutionContext, s: PoStSetup, opts: Partial<WindowPoStOptions> = {}) {
+  const sched = new WindowPoStScheduler({ client: s.h.client, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000, ...opts });
+  const proven: SubmittedPoSt[] = [];
+  const decls: Declaration[] = [];
+  sched.on('proven', (x: SubmittedPoSt) => proven.push(x));
+  sched.on('declared', (x: Declaration) => decls.push(x));
+  await sched.start();
+  t.teardown(async () => {
+    await sched.stop();
+    await s.h.close();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  return { sched, proven, decls };
+}
 
 test('batching and faulty-sector parsing', (t) => {
   t.deepEqual(batchPartitions([0, 1, 2, 3, 4], 2), [[0, 1], [2, 3], [4]]);
@@ -28,17 +44,7 @@ test.serial('proves every deadline from chain + storage; faults and recoveries d
   const { h } = s;
   const d = h.devnet;
   const c = h.client;
-  const sched = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000 });
-  const proven: SubmittedPoSt[] = [];
-  const decls: Declaration[] = [];
-  sched.on('proven', (x: SubmittedPoSt) => proven.push(x));
-  sched.on('declared', (x: Declaration) => decls.push(x));
-  await sched.start();
-  t.teardown(async () => {
-    await sched.stop();
-    await h.close();
-    rmSync(s.storage, { recursive: true, force: true });
-  });
+  const { sched, proven, decls } = await startScheduler(t, s);
   const advance = async () => {
     const ts = await d.advance();
     await sched.settled(ts.Height);
@@ -125,17 +131,7 @@ test.serial('a never-proven sector whose files arrive late is not declared fault
   rmSync(join(s.storage, 'cache', name2), { recursive: true });
   // Re-check every 2 epochs: with 4-epoch deadlines and a cutoff 3 epochs before the window,
   // an occurrence is checked when it comes 2 deadlines ahead and again 2 epochs later.
-  const sched = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000, declareRecheckEpochs: 2 });
-  const proven: SubmittedPoSt[] = [];
-  const decls: Declaration[] = [];
-  sched.on('proven', (x: SubmittedPoSt) => proven.push(x));
-  sched.on('declared', (x: Declaration) => decls.push(x));
-  await sched.start();
-  t.teardown(async () => {
-    await sched.stop();
-    await h.close();
-    rmSync(s.storage, { recursive: true, force: true });
-  });
+  const { sched, proven, decls } = await startScheduler(t, s, { declareRecheckEpochs: 2 });
   const advanceTo = async (height: number) => {
     while (d.head().Height < height) await sched.settled((await d.advance()).Height);
     await new Promise((r) => setTimeout(r, 200)); // receipts are noticed by polling
