@@ -39,7 +39,8 @@ export interface WindowPoStOptions {
    * Epochs between two readability checks of one coming deadline occurrence (each is checked
    * when it first comes within declareAhead, then again every this many epochs until its fault
    * cutoff), so a file that comes back or goes missing meanwhile is declared in time.
-   * Default: one challenge window (a deadline's length).
+   * Default: a quarter of a challenge window (15 epochs on mainnet, where an occurrence can be
+   * declared for only the 50 epochs between its coming in range and its cutoff).
    */
   declareRecheckEpochs?: number;
   log?: Logger;
@@ -235,7 +236,7 @@ export class WindowPoStScheduler extends EventEmitter {
         if (ts.Height + 1 >= dl.FaultCutoff) continue;
         const k = key(dl);
         const last = this.declChecked.get(k);
-        if (last !== undefined && ts.Height - last < (this.declareRecheckEpochs ?? dl.WPoStChallengeWindow)) continue;
+        if (last !== undefined && ts.Height - last < (this.declareRecheckEpochs ?? Math.max(1, Math.floor(dl.WPoStChallengeWindow / 4)))) continue;
         this.declChecked.set(k, ts.Height);
         this.track(this.declare(dl, ts).catch((e) => {
           this.declChecked.delete(k); // try again on the next head
