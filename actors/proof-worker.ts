@@ -47,7 +47,11 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write(`proof-worker: fd 3 is not a pipe from the supervisor (${(e as Error).message})\n`);
     return 2;
   }
-  const proofs = (await import('../src/proofs/index.js')) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+  const proofsModule = await import('../src/proofs/index.js');
+  // A group of its own: if the miner dies by SIGKILL while this process is stopped, the kernel
+  // resumes and hangs it up instead of leaving it stopped (see the addon's OwnProcessGroup).
+  proofsModule.ownProcessGroup();
+  const proofs = proofsModule as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
   return new Promise<number>((resolve) => {
     readFrames(sock, (m) => {
       const req = m as ProofRequest;

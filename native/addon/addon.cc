@@ -809,9 +809,24 @@ Napi::Value DebugPanic(const Napi::CallbackInfo& info) {
 }
 #endif
 
+// setpgid(0, 0): this process leads a process group of its own, in its session. A proof
+// process does this so that, if its miner dies by SIGKILL while the process is stopped
+// (SIGSTOP during a PoSt), its group becomes orphaned and the kernel sends it SIGHUP+SIGCONT:
+// it cannot stay behind stopped. (Node's `detached` calls setsid instead: a group in a session
+// of its own is orphaned from the start, so the kernel never sends anything.) Returns the pgid.
+Napi::Value OwnProcessGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (setpgid(0, 0) != 0) {
+    Napi::Error::New(env, std::string("setpgid: ") + std::strerror(errno)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(getpgrp()));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("configure", Napi::Function::New(env, Configure));
   exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("ownProcessGroup", Napi::Function::New(env, OwnProcessGroup));
   exports.Set("writeWithAlignment", Napi::Function::New(env, Guard<WriteWithAlignment>));
   exports.Set("generatePieceCommitment", Napi::Function::New(env, Guard<GeneratePieceCommitment>));
   exports.Set("generateDataCommitment", Napi::Function::New(env, Guard<GenerateDataCommitment>));

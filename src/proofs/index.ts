@@ -397,6 +397,15 @@ export function nativeInfo(): ReturnType<NativeAddon['info']> {
   return addon().info();
 }
 
+/**
+ * Makes this process the leader of a process group of its own (setpgid), in its session: a
+ * proof process stopped (SIGSTOP) when its miner is SIGKILLed is then sent SIGHUP+SIGCONT by
+ * the kernel instead of staying behind stopped. Returns the process group id.
+ */
+export function ownProcessGroup(): number {
+  return addon().ownProcessGroup();
+}
+
 /** Diagnostic: a panic inside the native wrapper, to show it becomes a rejected promise. */
 export async function debugPanic(message: string): Promise<void> {
   await call(() => addon().debugPanic(message));

@@ -36,6 +36,8 @@ export interface RawError extends Error {
 export interface NativeAddon {
   configure(opts: { parameterCache?: string; threads?: number }): { parameterCache: string; threads: number; configured: boolean };
   info(): { threads: number; running: number; queued: number; cuda: boolean; filcrypto: string };
+  /** setpgid(0, 0); returns the new process group id. */
+  ownProcessGroup(): number;
   writeWithAlignment(proof: number, srcPath: string, srcSize: number, dstPath: string, existing: number[]): Promise<{ commP: Buffer; leftAlignmentUnpadded: number; totalWriteUnpadded: number }>;
   generatePieceCommitment(proof: number, path: string, unpaddedSize: number): Promise<{ commP: Buffer; numBytesAligned: number }>;
   generateDataCommitment(proof: number, pieces: RawPiece[]): Promise<Buffer>;

@@ -13,6 +13,8 @@ import { Mailbox, MailboxError } from '../../actors/mailbox.js';
 import * as proofs from '../../src/proofs/index.js';
 import { faultySectorsOf } from '../../src/post/runner.js';
 import { copySector, sealedSectors } from '../helpers/sealed.js';
+import { alive } from '../helpers/cluster.js';
+import { Proc, killAll, until } from '../helpers/procs.js';
 
 /** State letter and CPU ticks (utime+stime) of a process, from /proc/PID/stat. */
 function procStat(pid: number): { state: string; ticks: number } {
@@ -22,6 +24,8 @@ function procStat(pid: number): { state: string; ticks: number } {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test.after.always(killAll);
 
 /** Samples a process's state letter every 20 ms while `during` runs; returns them and its CPU ticks meanwhile. */
 async function sampleWhile<T>(pid: number, during: Promise<T>): Promise<{ value: T; states: string[]; ticks: number }> {
@@ -183,4 +187,27 @@ test.serial('CPU host: a Window PoSt running in its proof process is paused whil
   const e = await t.throwsAsync(mb.submit({ kind: 'window-post', args: [wRand, replicas(windowType), proverId] }).result, { instanceOf: MailboxError });
   t.deepEqual(faultySectorsOf(e), [ss[1].sectorNumber], e?.message);
   t.deepEqual(faultySectorsOf((e as MailboxError).causeError), [ss[1].sectorNumber]);
+});
+
+// kill -9 of the miner while its proof process is stopped (SIGSTOP during a PoSt): the stopped
+// process must not stay behind stopped for ever. Real processes: a parent holding a pool whose
+// process is stopped, then SIGKILLed.
+test.serial('a proof process stopped when its miner is SIGKILLed does not stay behind', async (t) => {
+  const executors = new URL('../../actors/executors.js', import.meta.url).href;
+  const script = `
+    const { ProofProcessPool } = await import(${JSON.stringify(executors)});
+    const pool = new ProofProcessPool({ throttle: 'stop' });
+    const ex = pool.start({ id: 1, kind: 'commit2', args: [Buffer.from('x'), 1, Buffer.alloc(32)] });
+    await ex.done.catch(() => undefined); // the process is up (the job failed fast) and stays warm
+    const again = pool.start({ id: 2, kind: 'commit2', args: [Buffer.from('y'), 1, Buffer.alloc(32)] });
+    again.throttle(); // stopped, as during a PoSt
+    console.log('CHILD ' + again.pid);
+    setInterval(() => {}, 1000);`;
+  const parent = new Proc('pool-parent', ['--input-type=module', '-e', script]);
+  const pid = Number((await parent.waitFor(/^CHILD \d+/, 30_000)).split(' ')[1]);
+  for (let i = 0; i < 150 && procStat(pid).state !== 'T'; i++) await sleep(20);
+  t.is(procStat(pid).state, 'T', 'the proof process is stopped');
+  await parent.kill9();
+  await until(async () => !alive(pid), 10_000, `proof process ${pid} to go after its miner was killed`);
+  t.pass();
 });
