@@ -5,7 +5,7 @@
 // miner id: DealServer.start refuses to start while another holds the claim, and the actor
 // then fails (the supervisor's intensity limit ends the process with that message).
 // Without a chain API the role stays idle and says why.
-import { chainOrIdle, serviceRole } from './common.js';
+import { chainOrIdle, countsBy, minerAddress, reportEvery, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
 
 export interface DealRoleOptions {
@@ -35,12 +35,12 @@ export const createRole: CreateRole = (ctx) => {
       import('node:path'),
     ]);
     const listen = parseHostPort(o.dealListen, 'deal listen address');
-    const minerNum = Number(o.minerId.replace(/^[ft]0/, ''));
+    const { id: minerNum, network } = minerAddress(o.minerId);
     const server = await DealServer.start({ dir: join(o.repo, 'deals'), minerId: o.minerId, token: o.token, host: listen.host, port: listen.port, requirePublished: true, sharedDir: o.storagePaths[0] });
     const flow = new DealCoordinator({
       store: server.store,
       pipeline: server.pipeline,
-      chain: lotusDealChain(new ChainClient(chainApi), minerNum, o.minerId.startsWith('f') ? 'mainnet' : 'testnet'),
+      chain: lotusDealChain(new ChainClient(chainApi), minerNum, network),
       sealer: sealServiceSealer(o.repo, o.token),
       sectorSize: server.sectorSize,
       pieceBase: server.url,
@@ -48,16 +48,9 @@ export const createRole: CreateRole = (ctx) => {
     });
     flow.start();
     sendBack({ type: 'SET', key: 'listen', value: server.url });
-    const report = () => {
-      const counts: Record<string, number> = {};
-      for (const d of server.store.list()) counts[d.state] = (counts[d.state] ?? 0) + 1;
-      const parts = Object.entries(counts).map(([k, v]) => `${k} ${v}`);
-      sendBack({ type: 'PROGRESS', detail: `deal server on ${server.url}; deals: ${parts.join(', ') || 'none'}` });
-    };
-    report();
-    const timer = setInterval(report, 5000);
+    const stopReport = reportEvery(sendBack, () => `deal server on ${server.url}; deals: ${countsBy(server.store.list(), (d) => d.state)}`);
     return async () => {
-      clearInterval(timer);
+      stopReport();
       await flow.stop();
       await server.close();
     };

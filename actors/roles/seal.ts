@@ -4,7 +4,7 @@
 // proof process the mailbox pauses while a PoSt runs). Its status detail counts sectors by
 // state; the pipeline's own state is in <repo>/sealing (the actor snapshot only holds the
 // life cycle), so a restart resumes every sector from its last persisted state.
-import { chainOrIdle, serviceRole } from './common.js';
+import { chainOrIdle, countsBy, minerAddress, reportEvery, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
 
 export interface SealRoleOptions {
@@ -32,8 +32,7 @@ export const createRole: CreateRole = (ctx) => {
       import('../../src/proofs/index.js'),
       import('../../src/config/multiaddr.js'),
     ]);
-    const minerNum = Number(o.minerId.replace(/^[ft]0/, ''));
-    const network = o.minerId.startsWith('f') ? 'mainnet' : 'testnet';
+    const { id: minerNum, network } = minerAddress(o.minerId);
     const numbers = new SectorIdNumbers({ token: o.token, repo: o.repo, mode: o.sectorId.mode, address: o.sectorId.address });
     const svc = new SealService({
       repo: o.repo,
@@ -58,17 +57,12 @@ export const createRole: CreateRole = (ctx) => {
       throw e;
     }
     sendBack({ type: 'SET', key: 'listen', value: `${addr.host}:${addr.port}` });
-    const report = () => {
-      const counts: Record<string, number> = {};
-      for (const s of svc.pipeline.list()) counts[s.state] = (counts[s.state] ?? 0) + 1;
+    const stopReport = reportEvery(sendBack, () => {
       const workers = svc.scheduler.workerRows().filter((w) => w.connected).length;
-      const parts = Object.entries(counts).map(([k, v]) => `${k} ${v}`);
-      sendBack({ type: 'PROGRESS', detail: `seal service on ${addr.host}:${addr.port}; ${workers} worker(s); sectors: ${parts.join(', ') || 'none'}` });
-    };
-    report();
-    const timer = setInterval(report, 5000);
+      return `seal service on ${addr.host}:${addr.port}; ${workers} worker(s); sectors: ${countsBy(svc.pipeline.list(), (s) => s.state)}`;
+    });
     return async () => {
-      clearInterval(timer);
+      stopReport();
       await svc.stop();
       await numbers.close();
     };

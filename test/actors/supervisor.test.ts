@@ -174,7 +174,8 @@ test('an actor submits proof jobs to the supervisor\'s mailbox and gets results 
   const mailbox = new Mailbox({
     devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 60_000, throttle: true,
     executorFor: () => ({
-      start: (job) => ({ done: job.kind === 'commit2' ? Promise.reject(new Error('native: bad input')) : Promise.resolve(Buffer.from(`proof of ${String(job.args[0])}`)) }),
+      // The failure names sectors, as a FaultySectorsError does: they must reach the actor.
+      start: (job) => ({ done: job.kind === 'commit2' ? Promise.reject(Object.assign(new Error('native: bad input'), { sectors: [4, 9] })) : Promise.resolve(Buffer.from(`proof of ${String(job.args[0])}`)) }),
     }),
   });
   const fixture = new URL('./fixtures/prover-role.js', import.meta.url).href;
@@ -186,13 +187,14 @@ test('an actor submits proof jobs to the supervisor\'s mailbox and gets results 
   sup.sendEvent('prover', { type: 'PROVE', kind: 'commit2', args: ['sector 2'] });
   sup.sendEvent('prover', { type: 'PROVE', kind: 'window-post', args: ['late'], deadline: Date.now() - 1 });
   const data = await until('all answered', () => {
-    const d = actor(sup, 'prover').context?.data as Record<string, { value?: unknown; message?: string; code?: string; lane?: string }>;
+    const d = actor(sup, 'prover').context?.data as Record<string, { value?: unknown; message?: string; code?: string; lane?: string; sectors?: number[] }>;
     return d && Object.keys(d).length === 3 ? d : undefined;
   });
   t.deepEqual(Buffer.from(data['result:winning-post'].value as Uint8Array).toString(), 'proof of sector 1', 'a Buffer survives msgpackr both ways');
   t.is(data['result:winning-post'].lane, 'dev0/winning0');
   t.is(data['error:commit2'].code, 'failed');
   t.regex(data['error:commit2'].message!, /native: bad input/);
+  t.deepEqual(data['error:commit2'].sectors, [4, 9], 'the sectors a proof error names cross the worker-thread hop');
   t.is(data['error:window-post'].code, 'deadline');
   t.deepEqual(mailbox.status().totals, { submitted: 3, done: 1, failed: 1, cancelled: 1 });
   await sup.stop();
