@@ -12,7 +12,9 @@
 //
 // Crash safety (kill -9 anywhere): the publication intent is recorded before the message is
 // pushed and its CID right after, so a restart either waits for that message or, when the
-// crash came between the two, looks for the deal on chain before publishing again; a sector
+// crash came between the two, looks for the deal on chain before publishing again (and a deal
+// a publication refuses, e.g. as a duplicate of a first message that was still pending, is
+// looked up on chain before it is failed); a sector
 // pledged but not yet recorded on the deals is found again from the seal service's sector
 // list (by deal ID) before anything new is packed; SectorsPledgeDeals is idempotent.
 import type { ClientDealProposal, DealProposal } from '../chain/market.js';
@@ -152,14 +154,14 @@ export class DealCoordinator {
       .waitPublish(cid)
       .then(async (r) => {
         if (r.exitCode !== 0) {
-          await this.o.store.transition(uuids, 'Failed', {}, `PublishStorageDeals ${cid} failed (exit code ${r.exitCode}): ${r.error ?? 'no reason given'}`);
+          await this.failUnlessPublished(group, `PublishStorageDeals ${cid} failed (exit code ${r.exitCode}): ${r.error ?? 'no reason given'}`);
           this.log.error({ deals: uuids, cid, error: r.error }, 'deals rejected by the market actor');
           return;
         }
-        const dropped = group.filter((_, i) => !r.ids.has(i)).map((d) => d.uuid);
+        const dropped = group.filter((_, i) => !r.ids.has(i));
         if (dropped.length) {
-          await this.o.store.transition(dropped, 'Failed', {}, `the market actor found the deal invalid in PublishStorageDeals ${cid}`);
-          this.log.error({ deals: dropped, cid }, 'deals dropped by the market actor');
+          await this.failUnlessPublished(dropped, `the market actor found the deal invalid in PublishStorageDeals ${cid}`);
+          this.log.error({ deals: dropped.map((d) => d.uuid), cid }, 'deals dropped by the market actor');
         }
         // The batch's IDs are recorded together, so packing sees the whole batch at once.
         const ids = new Map(group.map((d, i) => [d.uuid, r.ids.get(i)]));
@@ -172,6 +174,24 @@ export class DealCoordinator {
       .catch((e) => this.log.warn({ cid, err: (e as Error).message }, 'waiting for PublishStorageDeals failed; will wait again'))
       .finally(() => this.waiting.delete(cid));
     this.waiting.set(cid, p);
+  }
+
+  /**
+   * Fails deals a publication did not take, except those already on chain: a deal re-published
+   * after a crash while its first message was still in the message pool is refused as a
+   * duplicate once the first lands, and is then published, not failed.
+   */
+  private async failUnlessPublished(deals: DealRecord[], reason: string): Promise<void> {
+    const failed: string[] = [];
+    for (const d of deals) {
+      const id = await this.o.chain.findDeal(d.proposal);
+      if (id === undefined) failed.push(d.uuid);
+      else {
+        await this.o.store.update([d.uuid], () => ({ publish: { dealId: id } }));
+        this.log.info({ deal: d.uuid, dealId: id }, 'deal already published by an earlier message');
+      }
+    }
+    if (failed.length) await this.o.store.transition(failed, 'Failed', {}, reason);
   }
 
   // ---------------------------------------------------------------- 2. pack

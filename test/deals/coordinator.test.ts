@@ -30,6 +30,8 @@ class FakeChain implements DealChain {
   headEpoch = 10;
   /** While set, publish messages are not executed yet. */
   hold?: Promise<void>;
+  /** Runs before a publish message executes (e.g. an earlier message landing first). */
+  beforeExecute?: () => void;
   async head() {
     return this.headEpoch;
   }
@@ -40,11 +42,13 @@ class FakeChain implements DealChain {
   }
   async waitPublish(cid: string) {
     await this.hold;
+    this.beforeExecute?.();
     const m = this.published.find((x) => x.cid === cid)!;
     if (this.failWith) return { exitCode: 16, error: this.failWith, ids: new Map<number, number>() };
     const ids = new Map<number, number>();
     m.deals.forEach((d, i) => {
-      if (this.invalid.has(d.Proposal.Label)) return;
+      // The market actor refuses a deal already published (and invalid ones).
+      if (this.invalid.has(d.Proposal.Label) || this.onChain.some((x) => x.p.Label === d.Proposal.Label)) return;
       const id = this.nextId++;
       ids.set(i, id);
       this.onChain.push({ id, p: d.Proposal });
@@ -144,6 +148,19 @@ test('crash between recording the intent and the message: the deal is found on c
   t.is(s.byLabel('a').publish!.dealId, 7);
   t.is(s.chain.published.length, 1);
   t.deepEqual(s.chain.published[0].deals.map((d) => d.Proposal.Label), ['b'], 'only the deal not on chain is published again');
+});
+
+test('crash between intent and message, the first message still pending: published again, refused as a duplicate, and recorded from the chain, not failed', async (t) => {
+  const s = await setup([{ label: 'a', size: 2048 }], () => ({ publish: { pushing: true } }));
+  // Not on chain when the restart looks; the first message lands before the second executes.
+  s.chain.beforeExecute = () => {
+    if (!s.chain.onChain.length) s.chain.onChain.push({ id: 7, p: s.byLabel('a').proposal });
+  };
+  await s.settle();
+  t.is(s.chain.published.length, 1, 'published again (it was not on chain yet)');
+  t.is(s.byLabel('a').publish!.dealId, 7, 'the deal ID of the publication that landed');
+  t.not(s.byLabel('a').state, 'Failed');
+  t.is(s.byLabel('a').state, 'Sealing');
 });
 
 test('crash after the message was pushed: the restart waits for that message', async (t) => {
