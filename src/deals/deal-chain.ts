@@ -43,7 +43,7 @@ export function lotusDealChain(client: ChainClient, minerId: number, network: Ne
       return { exitCode: 0, ids };
     },
     // StateMarketDeals lists every deal of the network: fine on a devnet, heavy on mainnet, and
-    // only called for a deal whose publication was cut by a crash.
+    // only called for a deal whose publication was cut by a crash or that a publication dropped.
     findDeal: async (p) => {
       const all = await client.call<Record<string, MarketDeal>>('Filecoin.StateMarketDeals', [null], { timeoutMs: 120_000 });
       for (const [id, d] of Object.entries(all)) if (sameProposal(d.Proposal, p)) return Number(id);
