@@ -78,10 +78,16 @@ test.serial('two seal miners of one miner id seal with distinct numbers, each li
     const liveWithoutFile: string[] = [];
     const seen = new Set<number>();
     let watching = true;
+    const watch = { rounds: 0, slowestMs: 0, errors: [] as string[] };
     const watcher = (async () => {
-      while (watching) {
+      while (watching && seen.size < na.length + nb.length) {
+        watch.rounds++;
         for (const n of [...na, ...nb]) {
-          if (seen.has(n) || !(await c.chain.stateSectorGetInfo('t01000', n).catch(() => null))) continue;
+          if (seen.has(n)) continue;
+          const t0 = Date.now();
+          const info = await c.chain.stateSectorGetInfo('t01000', n).catch((e: Error) => void watch.errors.push(e.message));
+          watch.slowestMs = Math.max(watch.slowestMs, Date.now() - t0);
+          if (!info) continue;
           seen.add(n);
           if (!existsSync(join(c.dir, 'storage', 'sealed', `s-t01000-${n}`))) liveWithoutFile.push(`sector ${n} live on chain before its sealed file reached the storage`);
         }
@@ -101,9 +107,12 @@ test.serial('two seal miners of one miner id seal with distinct numbers, each li
       }
     }
     for (const n of [...na, ...nb]) t.truthy(await c.chain.stateSectorGetInfo('t01000', n), `sector ${n} proven on the devnet`);
+    // The watcher stops once it has seen every sector live; it may have been mid-call when they
+    // landed, so it gets a little longer than this loop to see them.
+    await Promise.race([watcher, new Promise((r) => setTimeout(r, 20_000))]);
     watching = false;
     await watcher;
-    t.is(seen.size, 2);
+    t.is(seen.size, 2, `the chain watcher saw ${[...seen].join(',') || 'no sector'} live: ${JSON.stringify({ ...watch, errors: watch.errors.slice(-5) })}`);
     t.deepEqual(liveWithoutFile, []);
     for (const [port, [n]] of [[pa, na], [pb, nb]] as const) {
       const v = await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [n]);
