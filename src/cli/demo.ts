@@ -2,11 +2,13 @@
 // processes on loopback with real 2KiB proofs —
 //   the devnet (the chain), a PoSt miner (Window + Winning PoSt, sector-number server),
 //   a seal miner (sector numbers from the PoSt miner) with two seal workers,
+//   a deal miner (takes deals, seals them on its own seal worker) and a client making deals,
 // all for one miner id, plus a live view (sectors by state, deadlines proven, blocks won,
 // power, mailbox depth) until Ctrl-C. `--split-post` runs Window and Winning PoSt on two
 // miners instead of one. Another terminal can run any command against it: the view prints
 // the environment to use. Usage: see USAGE below.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from '../util/listen.js';
 import { tmpdir } from 'node:os';
@@ -17,14 +19,18 @@ import { callApi } from '../api/client.js';
 import { ChainClient } from '../chain/client.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import type { SectorView } from '../sealing/service.js';
+import { adminGet } from '../deals/client.js';
+import type { DealRecord } from '../deals/store.js';
 
 /** dist/main.js, the documented entry point (this file is dist/src/cli/demo.js). */
 const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
 
-const USAGE = `usage: distminer demo [--dir DIR] [--keep] [--sectors N] [--block-delay 10s] [--period-deadlines 12] [--split-post]
+const USAGE = `usage: distminer demo [--dir DIR] [--keep] [--sectors N] [--deals N] [--block-delay 10s] [--period-deadlines 12] [--split-post]
   --dir DIR               where the devnet, the repositories, the storage and the logs go
                           (default $TMPDIR/distminer-demo; emptied first unless --keep)
   --sectors N             sectors the seal miner pledges, two at a time (default 4)
+  --deals N               storage deals a client makes with the deal miner, 2 KiB of random
+                          data each, one sector each (default 1; 0 starts no deal miner)
   --block-delay D         epoch length (default 10s; Winning PoSt needs more than ~6s)
   --period-deadlines N    deadlines per proving period, of 4 epochs each (default 12; 3 is the
                           least, and proves a new sector sooner)
@@ -56,9 +62,11 @@ export async function main(args: string[]): Promise<number> {
   }
   const dir = flag(args, 'dir') ?? join(tmpdir(), 'distminer-demo');
   const target = Number(flag(args, 'sectors') ?? 4);
+  const dealCount = Number(flag(args, 'deals') ?? 1);
   const blockDelay = flag(args, 'block-delay') ?? '10s';
   const periodDeadlines = flag(args, 'period-deadlines') ?? '12';
   if (!Number.isInteger(target) || target < 0) throw new Error(`demo: --sectors must be a non-negative integer, got "${flag(args, 'sectors')}"`);
+  if (!Number.isInteger(dealCount) || dealCount < 0) throw new Error(`demo: --deals must be a non-negative integer, got "${flag(args, 'deals')}"`);
   if (!/^\d+$/.test(periodDeadlines) || Number(periodDeadlines) < 3) throw new Error(`demo: --period-deadlines must be an integer ≥ 3, got "${periodDeadlines}"`);
   const split = args.includes('--split-post');
   if (existsSync(dir) && !args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
@@ -124,7 +132,7 @@ export async function main(args: string[]): Promise<number> {
     // 2. Repositories: one miner id, one token (the seed copies one repository to each host),
     //    one shared storage path (sealed files the PoSt miners read).
     const storage = join(dir, 'storage');
-    const repos = split ? ['post-window', 'post-winning', 'seal'] : ['post', 'seal'];
+    const repos = [...(split ? ['post-window', 'post-winning'] : ['post']), 'seal', ...(dealCount > 0 ? ['deal'] : [])];
     for (const r of repos) {
       const init = spawn(process.execPath, [MAIN, 'init', '--miner', 't01000', '--repo', join(dir, r), '--api', '/ip4/127.0.0.1/tcp/0/http'], { stdio: 'ignore' });
       await orStop(new Promise((res) => init.on('exit', res)));
@@ -148,6 +156,17 @@ export async function main(args: string[]): Promise<number> {
     const token = readFileSync(join(dir, 'seal', 'token'), 'utf8').trim();
     // 4. Two seal workers, each connected to the seal miner only.
     for (const w of ['worker-1', 'worker-2']) start(w, ['worker', '--miner-api', `${token}:${sealApi}`, '--dir', join(dir, w), '--storage', storage]);
+    // 5. The deal miner (the seed's third line) with a seal worker of its own, and a client
+    //    that makes the deals through the client CLI once the deal server is up.
+    let dealApi: string | undefined;
+    const deals: { made: number; failed: string[] } = { made: 0, failed: [] };
+    if (dealCount > 0) {
+      start('deal', ['run', '--repo', join(dir, 'deal'), '--window-post=false', '--winning-post=false', '--p2p=true', '--sctype=get', `--sclisten=${sc}`]);
+      const dealSealApi = await orStop(waitFile(join(dir, 'deal', 'sealing-api'), 60_000, 'the deal miner\'s seal service'));
+      start('deal-worker', ['worker', '--miner-api', `${token}:${dealSealApi}`, '--dir', join(dir, 'deal-worker'), '--storage', storage]);
+      dealApi = await orStop(waitFile(join(dir, 'deal', 'deals', 'api'), 60_000, 'the deal server'));
+      void makeDeals(dir, dealApi, dealCount, chain, deals);
+    }
 
     const sealHp = parseApiMultiaddr(sealApi);
     const sealRpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
@@ -170,7 +189,7 @@ export async function main(args: string[]): Promise<number> {
     let lastPrint = 0;
     let done = signalled;
     void stop.then(() => (done = true));
-    process.stdout.write(`demo: running. In another terminal:\n  export FULLNODE_API_INFO=${apiInfo}\n  node ${MAIN} sectors list --repo ${join(dir, 'seal')}\n  node ${MAIN} proving deadlines --miner t01000\n  node ${MAIN} status --repo ${join(dir, repos[0])}\nCtrl-C stops everything.\n`);
+    process.stdout.write(`demo: running. In another terminal:\n  export FULLNODE_API_INFO=${apiInfo}\n  node ${MAIN} sectors list --repo ${join(dir, 'seal')}\n  node ${MAIN} proving deadlines --miner t01000\n  node ${MAIN} status --repo ${join(dir, repos[0])}\n${dealApi ? `  node ${MAIN} deals list --repo ${join(dir, 'deal')}\n` : ''}Ctrl-C stops everything.\n`);
     while (!done) {
       let sectors: SectorView[] = [];
       try {
@@ -193,6 +212,13 @@ export async function main(args: string[]): Promise<number> {
           `distminer demo — miner t01000 — epoch ${head?.Height ?? '?'} — power ${power ? `${Number(power.MinerPower.RawBytePower) / 1024} KiB` : '?'}`,
           `sectors: ${Object.entries(byState).map(([k, v]) => `${k} ${v}`).join(', ') || 'none yet'}  (pledged ${pledged}/${target})`,
         ];
+        if (dealApi) {
+          const list = await adminGet<{ deals: DealRecord[] }>(dealApi, token, '/deals').then((a) => a.body.deals ?? [], () => undefined);
+          const byDeal: Record<string, number> = {};
+          for (const d of list ?? []) byDeal[d.state] = (byDeal[d.state] ?? 0) + 1;
+          const failed = deals.failed.length ? `; ${deals.failed.length} could not be made (${deals.failed[deals.failed.length - 1]})` : '';
+          lines.push(`deals: ${Object.entries(byDeal).map(([k, v]) => `${k} ${v}`).join(', ') || (list ? 'none yet' : '?')}  (made ${deals.made}/${dealCount}${failed})`);
+        }
         for (const r of repos) {
           const st = await minerStatus(r);
           if (!st) {
@@ -223,5 +249,40 @@ export async function main(args: string[]): Promise<number> {
     process.exit(0);
   } finally {
     await stopAll();
+  }
+}
+
+/**
+ * The demo's storage client: a key, then `count` deals of 2032 random bytes (one 2 KiB piece,
+ * a full sector each) through `distminer client deal`, as a user would make them. Starting
+ * 2000 epochs from now leaves the deal miner ample time to seal them first.
+ */
+async function makeDeals(dir: string, dealApi: string, count: number, chain: ChainClient, out: { made: number; failed: string[] }): Promise<void> {
+  const cdir = join(dir, 'client');
+  mkdirSync(cdir, { recursive: true });
+  const key = join(cdir, 'client.key');
+  const cli = (argv: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      const p = spawn(process.execPath, [MAIN, 'client', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(err.trim().split('\n').pop() || `exit ${code}`))));
+    });
+  try {
+    if (!existsSync(key)) await cli(['key', 'new', '--out', key]);
+  } catch (e) {
+    out.failed.push(`client key: ${(e as Error).message}`);
+    return;
+  }
+  for (let i = 0; i < count; i++) {
+    try {
+      const file = join(cdir, `data-${i}.bin`);
+      writeFileSync(file, randomBytes(2032));
+      const start = (await chain.chainHead()).Height + 2000;
+      await cli(['deal', file, '--miner', 't01000', '--api', dealApi, '--key', key, '--start-epoch', String(start), '--duration', '2000', '--label', `demo deal ${i}`]);
+      out.made++;
+    } catch (e) {
+      out.failed.push((e as Error).message);
+    }
   }
 }

@@ -1,7 +1,9 @@
 // `distminer demo` (what `npm start` runs) as a child process: it brings up the devnet, the
-// PoSt miner, the seal miner and two workers; the seal miner's pledged sector reaches Proving
-// and its deadline is proven by the PoSt miner (the miner gets power on the chain). Then
-// SIGINT: the demo exits 0 and every process it started, and theirs, is gone.
+// PoSt miner, the seal miner and two workers, the deal miner and its worker; the seal miner's
+// pledged sector reaches Proving and its deadline is proven by the PoSt miner (the miner gets
+// power on the chain); the demo's client deal is published, sealed by the deal miner's worker
+// under a number from the same sector-number server, Active, and proven by the PoSt miner too.
+// Then SIGINT: the demo exits 0 and every process it started, and theirs, is gone.
 //
 // Run under scripts/proof-lock.sh (the sector is sealed for real).
 import test from 'ava';
@@ -10,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
 import type { SectorView } from '../../src/sealing/service.js';
+import { adminGet } from '../../src/deals/client.js';
+import type { DealRecord } from '../../src/deals/store.js';
 import { alive, descendants, minerStatus } from '../helpers/cluster.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
@@ -27,32 +31,53 @@ test.after.always(async () => {
   await killAll();
 });
 
-test.serial('the demo brings the cluster up, a sealed sector is proven, and Ctrl-C stops every process', async (t) => {
-  t.timeout(9 * 60_000);
+test.serial('the demo brings the cluster up, a pledged sector and a deal sector are proven, and Ctrl-C stops every process', async (t) => {
+  t.timeout(12 * 60_000);
   const dir = mkdtempSync(join(tmpdir(), 'distminer-demo-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   // One sector, 5 s epochs and a 3-deadline period (12 epochs) keep it to a few minutes. Winning
   // PoSt (≈ 4 s) does not fit 5 s epochs beside sealing: blocks are the cluster test's business.
-  demo = new Proc('demo', [MAIN, 'demo', '--dir', dir, '--sectors', '1', '--block-delay', '5s', '--period-deadlines', '3'], { DISTMINER_LOG_LEVEL: 'info' });
+  demo = new Proc('demo', [MAIN, 'demo', '--dir', dir, '--sectors', '1', '--deals', '1', '--block-delay', '5s', '--period-deadlines', '3'], { DISTMINER_LOG_LEVEL: 'info' });
   const info = /FULLNODE_API_INFO=(\S+)/.exec(await demo.waitFor(/export FULLNODE_API_INFO=/, 120_000))![1];
   const started = demo.lines.map((l) => /^demo: started (\S+) pid (\d+)$/.exec(l)).filter((m) => m !== null).map((m) => ({ name: m![1], pid: Number(m![2]) }));
-  t.deepEqual(started.map((s) => s.name).sort(), ['devnet', 'post', 'seal', 'worker-1', 'worker-2']);
+  t.deepEqual(started.map((s) => s.name).sort(), ['deal', 'deal-worker', 'devnet', 'post', 'seal', 'worker-1', 'worker-2']);
 
-  // The sector's first Window PoSt gives the miner its power.
+  // The sector's first Window PoSt gives the miner its power: the chain lists it active (proven).
+  // (The deal sector, sealed meanwhile by the deal miner, may be active first or too.)
   const c = new ChainClient(info, { timeoutMs: 5000, retryAfterMs: 200 });
-  await until(async () => BigInt((await c.stateMinerPower('t01000')).MinerPower.RawBytePower) > 0n, 6 * 60_000, 'the sealed sector to be proven');
   const token = readFileSync(join(dir, 'seal', 'token'), 'utf8').trim();
   const sealApi = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(readFileSync(join(dir, 'seal', 'sealing-api'), 'utf8'))!;
-  const sectors = await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList');
-  t.deepEqual(sectors.map((s) => s.state), ['Proving'], 'the seal miner lists its sector as Proving');
-  const active = await c.stateMinerActiveSectors('t01000');
-  t.deepEqual(active.map((s) => s.SectorNumber), sectors.map((s) => s.number), 'the chain has it active');
+  const sectors = await until(async () => {
+    const l = await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList');
+    const active = await c.stateMinerActiveSectors('t01000');
+    return l.length === 1 && active.some((a) => a.SectorNumber === l[0].number) && l;
+  }, 6 * 60_000, 'the sealed sector to be proven');
+  t.true(BigInt((await c.stateMinerPower('t01000')).MinerPower.RawBytePower) > 0n, 'the miner has power');
+  await until(async () => (await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList'))[0].state === 'Proving', 60_000, 'the seal miner to list its sector as Proving').catch(() => undefined);
+  t.deepEqual((await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList')).map((s) => s.state), ['Proving'], 'the seal miner lists its sector as Proving');
   t.deepEqual(await c.stateMinerFaults('t01000'), []);
   // The PoSt miner (which never saw the seal miner's database) says so too, once it has read
   // its message's receipt (it polls a few times per epoch).
   const detail = async () => (await minerStatus(join(dir, 'post'), token))?.actors.find((a) => a.id === 'window-post')?.detail ?? '';
   await until(async () => /[1-9]\d* deadline\(s\) proven/.test(await detail()), 30_000, 'the PoSt miner to report the proven deadline').catch(() => undefined);
   t.regex(await detail(), /[1-9]\d* deadline\(s\) proven/);
+
+  // The deal: Active in the deal miner's own sector, whose number no seal-miner sector has.
+  const dealApi = readFileSync(join(dir, 'deal', 'deals', 'api'), 'utf8').trim();
+  const dealList = async () => (await adminGet<{ deals: DealRecord[] }>(dealApi, token, '/deals')).body.deals;
+  const [deal] = await until(async () => {
+    const l = await dealList();
+    if (l.some((d) => d.state === 'Failed')) throw new Error(`a demo deal failed: ${JSON.stringify(l.map((d) => [d.state, d.reason]))}`);
+    return l.length === 1 && l[0].state === 'Active' && l;
+  }, 5 * 60_000, 'the demo\'s deal to be Active');
+  t.is(typeof deal.publish?.dealId, 'number', 'published on chain');
+  const dealSector = deal.sector!.sectorNumber;
+  t.false(sectors.some((s) => s.number === dealSector), `the deal sector ${dealSector} has a number of its own`);
+  t.deepEqual((await c.stateSectorGetInfo('t01000', dealSector))?.DealIDs, [deal.publish!.dealId]);
+  // Proven by the PoSt miner as well: both sectors' power.
+  await until(async () => BigInt((await c.stateMinerPower('t01000')).MinerPower.RawBytePower) === 4096n, 3 * 60_000, 'the deal sector to be proven');
+  t.deepEqual(await c.stateMinerFaults('t01000'), []);
+  await demo.waitFor(/^deals: Active 1 /, 45_000);
 
   // Ctrl-C: everything it started (and what those started) goes, and it exits 0.
   const pids = descendants(demo.child.pid!);
