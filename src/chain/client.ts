@@ -278,6 +278,13 @@ export class ChainClient {
   stateSearchMsg(cid: Cid): Promise<MsgLookup | null> {
     return this.call('StateSearchMsg', [null, cid, -1, true]);
   }
+  /** CIDs of the messages executed from the head back to `toHeight` (inclusive) matching To/From as written. */
+  stateListMessages(match: { To?: string; From?: string }, toHeight: number, tsk: TipSetKey | null = null, opts: CallOptions = {}): Promise<Cid[] | null> {
+    return this.call('StateListMessages', [match, tsk, toHeight], opts);
+  }
+  chainGetMessage(cid: Cid): Promise<Message> {
+    return this.call('ChainGetMessage', [cid]);
+  }
   async walletSign(addr: string, data: Uint8Array): Promise<Signature> {
     return this.call('WalletSign', [addr, b64(data)]);
   }

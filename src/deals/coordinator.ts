@@ -31,8 +31,12 @@ export interface DealChain {
   publish(deals: ClientDealProposal[]): Promise<string>;
   /** Waits for the message: the market IDs of the valid deals, by index into the batch. */
   waitPublish(cid: string): Promise<{ exitCode: number; error?: string; ids: Map<number, number> }>;
-  /** The market ID of a deal already published with exactly this proposal, if any. */
-  findDeal(p: DealProposal): Promise<number | undefined>;
+  /**
+   * The market ID of a deal already published with exactly this proposal, if any, searching
+   * this miner's publications from height `since` on (undefined: a record from before `since`
+   * was kept; search the whole market).
+   */
+  findDeal(p: DealProposal, since: number | undefined): Promise<number | undefined>;
 }
 
 /** What the deal flow reads of a sector in the seal service's SectorsList. */
@@ -129,7 +133,7 @@ export class DealCoordinator {
         if (!this.waiting.has(cid)) this.track(cid, unpublished.filter((x) => x.publish?.cid === cid));
       } else if (d.publish?.pushing) {
         // Crashed between recording the intent and recording the message: is it on chain?
-        const id = await this.o.chain.findDeal(d.proposal);
+        const id = await this.o.chain.findDeal(d.proposal, d.publish.since);
         if (id !== undefined) {
           await this.o.store.update([d.uuid], () => ({ publish: { dealId: id } }));
           this.log.info({ deal: d.uuid, dealId: id }, 'found the deal published before the restart');
@@ -140,9 +144,11 @@ export class DealCoordinator {
     for (let i = 0; i < fresh.length; i += batch) {
       const group = fresh.slice(i, i + batch);
       const uuids = group.map((d) => d.uuid);
-      await this.o.store.update(uuids, () => ({ publish: { pushing: true } }));
+      // The earliest intent's height is kept: a message from before a crash may still land.
+      const head = await this.o.chain.head();
+      await this.o.store.update(uuids, (d) => ({ publish: { pushing: true, since: d.publish?.since ?? head } }));
       const cid = await this.o.chain.publish(group.map((d) => ({ Proposal: d.proposal, ClientSignature: d.signature })));
-      await this.o.store.update(uuids, () => ({ publish: { cid } }));
+      await this.o.store.update(uuids, (d) => ({ publish: { cid, since: d.publish?.since } }));
       this.log.info({ deals: uuids, cid }, 'PublishStorageDeals sent');
       this.track(cid, group);
     }
@@ -167,7 +173,7 @@ export class DealCoordinator {
         const ids = new Map(group.map((d, i) => [d.uuid, r.ids.get(i)]));
         const valid = group.filter((_, i) => r.ids.has(i)).map((d) => d.uuid);
         if (valid.length) {
-          await this.o.store.update(valid, (d) => ({ publish: { cid, dealId: ids.get(d.uuid)! } }));
+          await this.o.store.update(valid, (d) => ({ publish: { cid, dealId: ids.get(d.uuid)!, since: d.publish?.since } }));
           this.log.info({ deals: Object.fromEntries(valid.map((u) => [u, ids.get(u)])), cid }, 'deals published');
         }
       })
@@ -184,7 +190,7 @@ export class DealCoordinator {
   private async failUnlessPublished(deals: DealRecord[], reason: string): Promise<void> {
     const failed: string[] = [];
     for (const d of deals) {
-      const id = await this.o.chain.findDeal(d.proposal);
+      const id = await this.o.chain.findDeal(d.proposal, this.o.store.get(d.uuid)?.publish?.since);
       if (id === undefined) failed.push(d.uuid);
       else {
         await this.o.store.update([d.uuid], () => ({ publish: { dealId: id } }));

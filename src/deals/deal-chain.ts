@@ -1,7 +1,8 @@
 // The deal role's two outside parties, over their real APIs:
 //   DealChain  — the Lotus full-node API (a Lotus daemon or the devnet): PublishStorageDeals
 //                to the market actor from the miner's worker address, StateWaitMsg for its
-//                return (the deal IDs), StateMarketDeals to find a deal after a crash;
+//                return (the deal IDs), StateListMessages + ChainGetMessage to find a deal
+//                after a crash among this miner's publications since the first attempt;
 //   DealSealer — this miner's seal service (<repo>/sealing-api, JSON-RPC with the miner token):
 //                SectorsPledgeDeals and SectorsList.
 // Lotus/Boost mapping: Boost publishes with PublishStorageDeals the same way (batched, from a
@@ -11,8 +12,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { callApi } from '../api/client.js';
 import type { ChainClient } from '../chain/client.js';
-import { type DealProposal, MARKET_ACTOR_ID, dealProposalCbor, type MarketDeal, MarketMethod, decodePublishReturn, encodePublishStorageDeals } from '../chain/market.js';
-import { type Network, b64, fromB64, idAddress } from '../chain/types.js';
+import { type DealProposal, MARKET_ACTOR_ID, dealProposalCbor, type MarketDeal, MarketMethod, decodePublishReturn, decodePublishStorageDeals, encodePublishStorageDeals } from '../chain/market.js';
+import { logger } from '../log.js';
+import { type Cid, type Network, b64, fromB64, idAddress } from '../chain/types.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import { SEAL_API_FILE } from '../sealing/service.js';
 import type { DealChain, DealSealer, SealSectorView } from './coordinator.js';
@@ -21,6 +23,8 @@ import type { DealChain, DealSealer, SealSectorView } from './coordinator.js';
 function sameProposal(a: DealProposal, b: DealProposal): boolean {
   return dealProposalCbor(a).equals(dealProposalCbor(b));
 }
+
+const log = logger('deal-chain');
 
 export function lotusDealChain(client: ChainClient, minerId: number, network: Network = 'testnet'): DealChain {
   const miner = idAddress(minerId, network);
@@ -42,11 +46,40 @@ export function lotusDealChain(client: ChainClient, minerId: number, network: Ne
       ret.ValidDeals.forEach((idx, i) => ids.set(idx, ret.IDs[i]));
       return { exitCode: 0, ids };
     },
-    // StateMarketDeals lists every deal of the network: fine on a devnet, heavy on mainnet, and
-    // only called for a deal whose publication was cut by a crash or that a publication dropped.
-    findDeal: async (p) => {
-      const all = await client.call<Record<string, MarketDeal>>('Filecoin.StateMarketDeals', [null], { timeoutMs: 120_000 });
-      for (const [id, d] of Object.entries(all)) if (sameProposal(d.Proposal, p)) return Number(id);
+    // Called for a deal whose publication was cut by a crash or that a publication dropped.
+    // This miner's PublishStorageDeals messages since the first attempt are few; StateMarketDeals
+    // (every deal of the network: gigabytes on mainnet) is only the fallback for records saved
+    // before the attempt's height was kept.
+    findDeal: async (p, since) => {
+      if (since === undefined) {
+        log.warn('no publication height recorded for this deal: searching every market deal (StateMarketDeals)');
+        const all = await client.call<Record<string, MarketDeal>>('Filecoin.StateMarketDeals', [null], { timeoutMs: 120_000 });
+        for (const [id, d] of Object.entries(all)) if (sameProposal(d.Proposal, p)) return Number(id);
+        return undefined;
+      }
+      worker ??= (await client.stateMinerInfo(miner)).Worker;
+      // The sender as the message has it: Lotus signs a message pushed from an ID address with
+      // the key address and writes that into it; the devnet keeps the ID address.
+      const senders = new Set([worker, await client.stateAccountKey(worker).catch(() => worker)]);
+      const cids = new Map<string, Cid>();
+      for (const from of senders) for (const c of (await client.stateListMessages({ To: market, From: from }, since, null, { timeoutMs: 120_000 })) ?? []) cids.set(c['/'], c);
+      for (const c of cids.values()) {
+        const m = await client.chainGetMessage(c);
+        if (m.Method !== MarketMethod.PublishStorageDeals || !m.Params) continue;
+        let deals;
+        try {
+          deals = decodePublishStorageDeals(fromB64(m.Params, 'Params'));
+        } catch {
+          continue; // not one of ours
+        }
+        const i = deals.findIndex((d) => sameProposal(d.Proposal, p));
+        if (i < 0) continue;
+        const r = await client.stateSearchMsg(c);
+        if (!r || r.Receipt.ExitCode !== 0 || !r.Receipt.Return) continue;
+        const ret = decodePublishReturn(fromB64(r.Receipt.Return, 'Receipt.Return'));
+        const k = ret.ValidDeals.indexOf(i);
+        if (k >= 0) return ret.IDs[k];
+      }
       return undefined;
     },
   };

@@ -37,6 +37,11 @@ export interface DealSector {
 export interface DealPublication {
   /** Set (durably) just before the message is pushed: after a crash, look on chain first. */
   pushing?: boolean;
+  /**
+   * The chain head when this deal's first publication was about to be pushed: no message of
+   * it can be on chain below this height, so a search for it after a crash starts here.
+   */
+  since?: number;
   /** The PublishStorageDeals message, once pushed. */
   cid?: string;
   /** The market's deal ID, once the message was executed. */

@@ -119,6 +119,8 @@ interface EpochRecord {
   tipset: TipSet;
   beacon: BeaconEntry;
   receipts: MsgLookup[];
+  /** The messages executed in this tipset, in order (absent in records from older devnets). */
+  messages?: Message[];
 }
 
 interface Snapshot {
@@ -189,6 +191,8 @@ export class Devnet extends EventEmitter {
   market = new MarketActor();
   private chain: EpochRecord[] = [];
   private lookups = new Map<string, MsgLookup>();
+  /** Every message pushed, executed or pending, by CID (ChainGetMessage). */
+  private messages = new Map<string, Message>();
   private mpool: SignedMessage[] = [];
   private nonces: Record<string, number> = {};
   private weight = 0n;
@@ -321,6 +325,7 @@ export class Devnet extends EventEmitter {
     if (this.chain.length !== snap.height + 1) throw new Error(`${dir}: state.json is at height ${snap.height} but chain.ndjson only reaches ${this.chain.length - 1}`);
     writeFileDurable(join(dir, 'chain.ndjson'), this.chain.map((r) => JSON.stringify(r)).join('\n') + '\n');
     for (const r of this.chain) for (const l of r.receipts) this.lookups.set(l.Message['/'], l);
+    for (const r of this.chain) for (const m of r.messages ?? []) this.messages.set(m.CID!['/'], m);
     // Messages pushed after the snapshot, not yet executed.
     const seen = new Set<string>();
     this.mpool = [];
@@ -340,6 +345,7 @@ export class Devnet extends EventEmitter {
       }
     }
     this.mpool = [...snap.mpool, ...extra];
+    for (const m of this.mpool) this.messages.set(m.CID!['/'], m.Message);
     for (const m of extra) {
       const k = this.resolveKeyAddress(m.Message.From).slice(1);
       this.nonces[k] = Math.max(this.nonces[k] ?? 0, m.Message.Nonce + 1);
@@ -523,11 +529,37 @@ export class Devnet extends EventEmitter {
     this.nonces[fromKey] = m.Nonce + 1;
     appendDurable(this.mpoolFd, JSON.stringify(signed));
     this.mpool.push(signed);
+    this.messages.set(cid['/'], m);
     return signed;
   }
 
   lookup(cid: Cid): MsgLookup | undefined {
     return this.lookups.get(cid['/']);
+  }
+
+  /** ChainGetMessage: a message pushed to this devnet (executed or still pending). */
+  getMessage(cid: Cid): Message {
+    const m = this.messages.get(cid['/']);
+    if (!m) throw new ApiError(`failed to load message: ${cid['/']} not found`);
+    return m;
+  }
+
+  /**
+   * StateListMessages as Lotus does it: the CIDs of the messages executed in the tipsets from
+   * `from` back to `toHeight` (inclusive) whose To and From equal the match's, compared as given
+   * (Lotus compares the addresses as written in the message too). At least one is required.
+   */
+  listMessages(match: { To?: string; From?: string }, from: TipSet, toHeight: number): Cid[] {
+    if (!match.To && !match.From) throw new ApiError('must specify at least To or From in message filter');
+    const out: Cid[] = [];
+    for (let h = from.Height; h >= Math.max(0, toHeight); h--) {
+      for (const m of this.chain[h]?.messages ?? []) {
+        if (match.To && m.To !== match.To) continue;
+        if (match.From && m.From !== match.From) continue;
+        out.push(m.CID!);
+      }
+    }
+    return out;
   }
 
   /** Resolves when the message has been executed and `confidence` more epochs passed. */
@@ -886,7 +918,7 @@ export class Devnet extends EventEmitter {
       if (faulted.length > 0) log.warn({ miner: m.info.address, epoch: h, sectors: faulted.length }, 'deadline closed without proof: sectors faulted');
     }
     this.weight += BigInt(headers.reduce((a, b) => a + (b.ElectionProof?.WinCount ?? 0), 0)) + 1n;
-    const rec: EpochRecord = { tipset, beacon, receipts };
+    const rec: EpochRecord = { tipset, beacon, receipts, messages: msgs.map((sm) => sm.Message) };
     appendDurable(this.chainFd, JSON.stringify(rec));
     this.chain.push(rec);
     for (const l of receipts) this.lookups.set(l.Message['/'], l);

@@ -300,6 +300,18 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
       const conf = p[1] === undefined ? 0 : int(p[1], 1, 0);
       return d.waitMessage(p[0], conf, ctx.signal);
     }),
+    'Filecoin.ChainGetMessage': read((p) => {
+      args(p, 1, 1);
+      if (!isCid(p[0])) throw new ParamError('param 0: expected a CID');
+      return d.getMessage(p[0]);
+    }),
+    'Filecoin.StateListMessages': read((p) => {
+      args(p, 3, 3);
+      const match = obj<{ To?: unknown; From?: unknown }>(p[0], 0, 'a MessageMatch');
+      // An unset address: absent, null, "" or Lotus's "<empty>" (address.Undef).
+      const pick = (v: unknown) => (v === undefined || v === null || v === '' || v === '<empty>' ? undefined : addr(v, 0));
+      return d.listMessages({ To: pick(match.To), From: pick(match.From) }, at(p, 1), int(p[2], 2, 0));
+    }),
     'Filecoin.StateSearchMsg': read((p) => {
       args(p, 1, 4);
       const c = p.find(isCid);

@@ -24,7 +24,10 @@ class FakeChain implements DealChain {
   published: { cid: string; deals: ClientDealProposal[] }[] = [];
   /** Index → valid; default all valid. */
   invalid = new Set<string>();
-  onChain: { id: number; p: DealProposal }[] = [];
+  /** Published deals and the height their message was executed at. */
+  onChain: { id: number; p: DealProposal; at: number }[] = [];
+  /** The `since` of each findDeal call. */
+  finds: (number | undefined)[] = [];
   nextId = 100;
   failWith?: string;
   headEpoch = 10;
@@ -51,12 +54,14 @@ class FakeChain implements DealChain {
       if (this.invalid.has(d.Proposal.Label) || this.onChain.some((x) => x.p.Label === d.Proposal.Label)) return;
       const id = this.nextId++;
       ids.set(i, id);
-      this.onChain.push({ id, p: d.Proposal });
+      this.onChain.push({ id, p: d.Proposal, at: this.headEpoch });
     });
     return { exitCode: 0, ids };
   }
-  async findDeal(p: DealProposal) {
-    return this.onChain.find((x) => x.p.Label === p.Label)?.id;
+  /** As the Lotus adapter: this miner's publications from `since` on; the whole market without it. */
+  async findDeal(p: DealProposal, since: number | undefined) {
+    this.finds.push(since);
+    return this.onChain.find((x) => x.p.Label === p.Label && (since === undefined || x.at >= since))?.id;
   }
 }
 
@@ -125,6 +130,8 @@ test('deals are published in one batch, get their IDs, and are packed only once 
   t.regex(s.byLabel('bad').reason!, /market actor found the deal invalid/);
   t.is(s.byLabel('a').state, 'Sealing');
   t.deepEqual(s.sealer.pledges.map((p) => p.dealIds).sort(), [[100, 101], [102]].sort());
+  t.is(s.byLabel('a').publish!.since, 10, 'the height before the push is kept with the publication');
+  t.deepEqual(s.chain.finds, [10], 'the dropped deal was looked up from that height');
   const two = s.sealer.pledges.find((p) => p.dealIds.length === 2)!;
   t.deepEqual(two.pieces, [
     { url: `http://deals/piece/${s.byLabel('a').pieceCid}`, unpaddedSize: 1016, pieceCid: s.byLabel('a').pieceCid },
@@ -142,19 +149,31 @@ test('a failed PublishStorageDeals fails its deals with the chain\'s reason', as
 });
 
 test('crash between recording the intent and the message: the deal is found on chain, not published twice', async (t) => {
-  const s = await setup([{ label: 'a', size: 2048 }, { label: 'b', size: 2048 }], () => ({ publish: { pushing: true } }));
-  s.chain.onChain.push({ id: 7, p: s.byLabel('a').proposal }); // a reached the chain, b did not
+  const s = await setup([{ label: 'a', size: 2048 }, { label: 'b', size: 2048 }], () => ({ publish: { pushing: true, since: 5 } }));
+  s.chain.onChain.push({ id: 7, p: s.byLabel('a').proposal, at: 6 }); // a reached the chain, b did not
   await s.settle();
   t.is(s.byLabel('a').publish!.dealId, 7);
+  t.deepEqual(s.chain.finds, [5, 5], 'searched from the intent\'s height');
   t.is(s.chain.published.length, 1);
   t.deepEqual(s.chain.published[0].deals.map((d) => d.Proposal.Label), ['b'], 'only the deal not on chain is published again');
+  t.is(s.byLabel('b').publish!.since, 5, 'the re-published deal keeps its first attempt\'s height');
+});
+
+test('a record from before the publication height was kept: the whole market is searched', async (t) => {
+  const s = await setup([{ label: 'a', size: 2048 }], () => ({ publish: { pushing: true } }));
+  s.chain.onChain.push({ id: 7, p: s.byLabel('a').proposal, at: 2 });
+  await s.settle();
+  t.deepEqual(s.chain.finds, [undefined]);
+  t.is(s.byLabel('a').publish!.dealId, 7);
+  t.is(s.chain.published.length, 0);
 });
 
 test('crash between intent and message, the first message still pending: published again, refused as a duplicate, and recorded from the chain, not failed', async (t) => {
-  const s = await setup([{ label: 'a', size: 2048 }], () => ({ publish: { pushing: true } }));
-  // Not on chain when the restart looks; the first message lands before the second executes.
+  const s = await setup([{ label: 'a', size: 2048 }], () => ({ publish: { pushing: true, since: 5 } }));
+  // Not on chain when the restart looks; the first message lands (at 6, before this restart's
+  // push at 10) before the second executes: the lookup must start at the first attempt's height.
   s.chain.beforeExecute = () => {
-    if (!s.chain.onChain.length) s.chain.onChain.push({ id: 7, p: s.byLabel('a').proposal });
+    if (!s.chain.onChain.length) s.chain.onChain.push({ id: 7, p: s.byLabel('a').proposal, at: 6 });
   };
   await s.settle();
   t.is(s.chain.published.length, 1, 'published again (it was not on chain yet)');

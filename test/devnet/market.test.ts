@@ -61,9 +61,24 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   t.deepEqual(Object.keys(await c.call<Record<string, MarketDeal>>('StateMarketDeals', [null])), ['0', '1']);
   await t.throwsAsync(c.call('StateMarketStorageDeal', [7, null]), { message: /deal 7 not found/ });
   // The deal role's adapter over the same API: finds a published deal after a crash, not others.
+  // It searches this miner's PublishStorageDeals messages from the first attempt's height on
+  // (StateListMessages + ChainGetMessage + the receipt); the whole market only for a record
+  // without that height.
   const dealChain = lotusDealChain(c, 1000);
-  t.is(await dealChain.findDeal(good2.Proposal), 1);
-  t.is(await dealChain.findDeal(late.Proposal), undefined);
+  const publishedAt = r.Height;
+  t.is(await dealChain.findDeal(good2.Proposal, publishedAt - 1), 1);
+  t.is(await dealChain.findDeal(good2.Proposal, publishedAt), 1, 'the height the message was executed at is searched');
+  t.is(await dealChain.findDeal(late.Proposal, 0), undefined, 'in the message, but dropped by the market: not published');
+  t.is(await dealChain.findDeal(good2.Proposal, publishedAt + 1), undefined, 'the search does not look below its height');
+  t.is(await dealChain.findDeal(good2.Proposal, undefined), 1, 'no height: the whole market is searched');
+  t.is(await dealChain.findDeal(late.Proposal, undefined), undefined);
+  // The two API methods it stands on, as Lotus answers them.
+  t.deepEqual((await c.stateListMessages({ To: 't05', From: worker }, 0))?.map((x) => x['/']), [r.Message['/']]);
+  t.deepEqual(await c.stateListMessages({ To: 't05', From: otherWorker }, 0), []);
+  await t.throwsAsync(c.stateListMessages({}, 0), { message: /at least To or From/ });
+  const got = await c.chainGetMessage(r.Message);
+  t.deepEqual(decodePublishStorageDeals(fromB64(got.Params!)), [good1, forged, late, good2, tooBig, good1]);
+  await t.throwsAsync(c.chainGetMessage({ '/': 'bafy2bzaceaxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' }), { message: /not found|CID/ });
   const viaAdapter = buildProposal({ key: secp, commP: commP(9), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900 });
   const cid = await dealChain.publish([forged, viaAdapter]);
   await h.devnet.advance();
@@ -120,5 +135,7 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   const { Devnet } = await import('../../src/devnet/node.js');
   const again = await Devnet.open({ dir: h.dir, autoAdvance: false });
   t.deepEqual(Object.keys(again.market.all()), ['0', '1', '2', '3']);
+  t.is(again.getMessage(r.Message).Method, MarketMethod.PublishStorageDeals, 'executed messages survive it too');
+  t.true(again.listMessages({ To: 't05', From: worker }, again.head(), publishedAt).some((x) => x['/'] === r.Message['/']));
   await again.close();
 });
