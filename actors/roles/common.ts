@@ -7,18 +7,13 @@ import { type RoleEvent, roleMachine } from './base.js';
 import type { RoleContext, RoleDefinition } from './types.js';
 import { parseAddress } from '../../src/chain/types.js';
 
+export { countsBy } from '../../src/util/counts.js';
+
 /** A miner's actor number and network from its ID address (f0…: mainnet, t0…: testnet). */
 export function minerAddress(minerId: string): { id: number; network: 'mainnet' | 'testnet' } {
   const a = parseAddress(minerId);
   if (a.id === undefined) throw new TypeError(`miner "${minerId}" is not an ID address`);
   return { id: Number(a.id), network: a.network };
-}
-
-/** "State n, State m" counts of `items` by `key` ("none" when empty), for status details. */
-export function countsBy<T>(items: Iterable<T>, key: (x: T) => string): string {
-  const counts = new Map<string, number>();
-  for (const x of items) counts.set(key(x), (counts.get(key(x)) ?? 0) + 1);
-  return [...counts].map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
 }
 
 /** Sends the status detail now and every `ms` (default 5 s); returns what stops it. */

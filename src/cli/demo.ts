@@ -10,6 +10,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { countsBy } from '../util/counts.js';
 import { freePort } from '../util/listen.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,19 +206,15 @@ export async function main(args: string[]): Promise<number> {
       const now = Date.now();
       if (tty || now - lastPrint > 30_000) {
         lastPrint = now;
-        const byState: Record<string, number> = {};
-        for (const s of sectors) byState[s.state] = (byState[s.state] ?? 0) + 1;
         const [head, power] = await Promise.all([chain.chainHead().catch(() => undefined), chain.stateMinerPower('t01000').catch(() => undefined)]);
         const lines = [
           `distminer demo — miner t01000 — epoch ${head?.Height ?? '?'} — power ${power ? `${Number(power.MinerPower.RawBytePower) / 1024} KiB` : '?'}`,
-          `sectors: ${Object.entries(byState).map(([k, v]) => `${k} ${v}`).join(', ') || 'none yet'}  (pledged ${pledged}/${target})`,
+          `sectors: ${countsBy(sectors, (s) => s.state, 'none yet')}  (pledged ${pledged}/${target})`,
         ];
         if (dealApi) {
           const list = await adminGet<{ deals: DealRecord[] }>(dealApi, token, '/deals').then((a) => a.body.deals ?? [], () => undefined);
-          const byDeal: Record<string, number> = {};
-          for (const d of list ?? []) byDeal[d.state] = (byDeal[d.state] ?? 0) + 1;
           const failed = deals.failed.length ? `; ${deals.failed.length} could not be made (${deals.failed[deals.failed.length - 1]})` : '';
-          lines.push(`deals: ${Object.entries(byDeal).map(([k, v]) => `${k} ${v}`).join(', ') || (list ? 'none yet' : '?')}  (made ${deals.made}/${dealCount}${failed})`);
+          lines.push(`deals: ${list ? countsBy(list, (d) => d.state, 'none yet') : '?'}  (made ${deals.made}/${dealCount}${failed})`);
         }
         for (const r of repos) {
           const st = await minerStatus(r);

@@ -22,7 +22,7 @@ import { logger } from '../log.js';
 import { unpaddedSize } from '../proofs/types.js';
 import type { SectorView } from '../sealing/service.js';
 import type { StoreDealPipeline } from './pipeline.js';
-import type { DealRecord, DealStore } from './store.js';
+import type { DealPublication, DealRecord, DealStore } from './store.js';
 
 /** The chain as the deal role needs it (over the Lotus API in deal-chain.ts). */
 export interface DealChain {
@@ -32,11 +32,11 @@ export interface DealChain {
   /** Waits for the message: the market IDs of the valid deals, by index into the batch. */
   waitPublish(cid: string): Promise<{ exitCode: number; error?: string; ids: Map<number, number> }>;
   /**
-   * The market ID of a deal already published with exactly this proposal, if any, searching
-   * this miner's publications from height `since` on (undefined: a record from before `since`
-   * was kept; search the whole market).
+   * For each proposal, the market ID of a deal already published with exactly it (undefined if
+   * none), searching this miner's publications from height `since` on (undefined: a record
+   * from before `since` was kept; search the whole market).
    */
-  findDeal(p: DealProposal, since: number | undefined): Promise<number | undefined>;
+  findDeals(ps: DealProposal[], since: number | undefined): Promise<(number | undefined)[]>;
 }
 
 /** What the deal flow reads of a sector in the seal service's SectorsList. */
@@ -70,6 +70,15 @@ export interface CoordinatorOptions {
 }
 
 const FAILED_FOR_GOOD = new Set(['FailedUnrecoverable', 'Removed', 'Removing']);
+
+/**
+ * A record update that sets the deal's publication to `p`, keeping the height of its first
+ * attempt (or starting it at `head`): each step replaces what it knew (intent → message → ID),
+ * but a search after a crash must start where the first message could have landed.
+ */
+function publication(p: Omit<DealPublication, 'since'>, head?: number): (d: DealRecord) => Partial<DealRecord> {
+  return (d) => ({ publish: { ...p, since: d.publish?.since ?? head } });
+}
 
 export class DealCoordinator {
   private readonly log = logger('deal-flow');
@@ -127,28 +136,25 @@ export class DealCoordinator {
   private async publishPending(): Promise<void> {
     const unpublished = this.deals('Publishing').filter((d) => d.publish?.dealId === undefined);
     const fresh: DealRecord[] = [];
+    const cutShort: DealRecord[] = [];
     for (const d of unpublished) {
       const cid = d.publish?.cid;
       if (cid) {
         if (!this.waiting.has(cid)) this.track(cid, unpublished.filter((x) => x.publish?.cid === cid));
-      } else if (d.publish?.pushing) {
-        // Crashed between recording the intent and recording the message: is it on chain?
-        const id = await this.o.chain.findDeal(d.proposal, d.publish.since);
-        if (id !== undefined) {
-          await this.o.store.update([d.uuid], () => ({ publish: { dealId: id } }));
-          this.log.info({ deal: d.uuid, dealId: id }, 'found the deal published before the restart');
-        } else fresh.push(d);
-      } else fresh.push(d);
+      } else if (d.publish?.pushing) cutShort.push(d);
+      else fresh.push(d);
     }
+    // Crashed between recording the intent and recording the message: are they on chain?
+    if (cutShort.length) fresh.push(...(await this.recordPublished(cutShort, 'found the deal published before the restart')));
     const batch = this.o.batch ?? 8;
     for (let i = 0; i < fresh.length; i += batch) {
       const group = fresh.slice(i, i + batch);
       const uuids = group.map((d) => d.uuid);
       // The earliest intent's height is kept: a message from before a crash may still land.
       const head = await this.o.chain.head();
-      await this.o.store.update(uuids, (d) => ({ publish: { pushing: true, since: d.publish?.since ?? head } }));
+      await this.o.store.update(uuids, publication({ pushing: true }, head));
       const cid = await this.o.chain.publish(group.map((d) => ({ Proposal: d.proposal, ClientSignature: d.signature })));
-      await this.o.store.update(uuids, (d) => ({ publish: { cid, since: d.publish?.since } }));
+      await this.o.store.update(uuids, publication({ cid }));
       this.log.info({ deals: uuids, cid }, 'PublishStorageDeals sent');
       this.track(cid, group);
     }
@@ -173,7 +179,7 @@ export class DealCoordinator {
         const ids = new Map(group.map((d, i) => [d.uuid, r.ids.get(i)]));
         const valid = group.filter((_, i) => r.ids.has(i)).map((d) => d.uuid);
         if (valid.length) {
-          await this.o.store.update(valid, (d) => ({ publish: { cid, dealId: ids.get(d.uuid)!, since: d.publish?.since } }));
+          await this.o.store.update(valid, (d) => publication({ cid, dealId: ids.get(d.uuid)! })(d));
           this.log.info({ deals: Object.fromEntries(valid.map((u) => [u, ids.get(u)])), cid }, 'deals published');
         }
       })
@@ -188,16 +194,28 @@ export class DealCoordinator {
    * duplicate once the first lands, and is then published, not failed.
    */
   private async failUnlessPublished(deals: DealRecord[], reason: string): Promise<void> {
-    const failed: string[] = [];
-    for (const d of deals) {
-      const id = await this.o.chain.findDeal(d.proposal, this.o.store.get(d.uuid)?.publish?.since);
-      if (id === undefined) failed.push(d.uuid);
+    const failed = await this.recordPublished(deals, 'deal already published by an earlier message');
+    if (failed.length) await this.o.store.transition(failed.map((d) => d.uuid), 'Failed', {}, reason);
+  }
+
+  /**
+   * Looks these deals up on chain in one search, from the earliest first-attempt height among
+   * them, records the deal ID of each one found, and returns those not found.
+   */
+  private async recordPublished(deals: DealRecord[], why: string): Promise<DealRecord[]> {
+    const sinces = deals.map((d) => this.o.store.get(d.uuid)?.publish?.since);
+    const since = sinces.includes(undefined) ? undefined : Math.min(...(sinces as number[]));
+    const ids = await this.o.chain.findDeals(deals.map((d) => d.proposal), since);
+    const notFound: DealRecord[] = [];
+    for (const [i, d] of deals.entries()) {
+      const id = ids[i];
+      if (id === undefined) notFound.push(d);
       else {
-        await this.o.store.update([d.uuid], () => ({ publish: { dealId: id } }));
-        this.log.info({ deal: d.uuid, dealId: id }, 'deal already published by an earlier message');
+        await this.o.store.update([d.uuid], publication({ dealId: id }));
+        this.log.info({ deal: d.uuid, dealId: id }, why);
       }
     }
-    if (failed.length) await this.o.store.transition(failed, 'Failed', {}, reason);
+    return notFound;
   }
 
   // ---------------------------------------------------------------- 2. pack

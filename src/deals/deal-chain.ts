@@ -19,10 +19,8 @@ import { parseApiMultiaddr } from '../config/multiaddr.js';
 import { SEAL_API_FILE } from '../sealing/service.js';
 import type { DealChain, DealSealer, SealSectorView } from './coordinator.js';
 
-/** The same proposal: the same CBOR, so the same proposal CID (addresses' f/t prefix aside). */
-function sameProposal(a: DealProposal, b: DealProposal): boolean {
-  return dealProposalCbor(a).equals(dealProposalCbor(b));
-}
+/** A proposal's identity: its CBOR, so its proposal CID (addresses' f/t prefix aside). */
+const proposalKey = (p: DealProposal) => dealProposalCbor(p).toString('hex');
 
 const log = logger('deal-chain');
 
@@ -46,41 +44,48 @@ export function lotusDealChain(client: ChainClient, minerId: number, network: Ne
       ret.ValidDeals.forEach((idx, i) => ids.set(idx, ret.IDs[i]));
       return { exitCode: 0, ids };
     },
-    // Called for a deal whose publication was cut by a crash or that a publication dropped.
-    // This miner's PublishStorageDeals messages since the first attempt are few; StateMarketDeals
-    // (every deal of the network: gigabytes on mainnet) is only the fallback for records saved
-    // before the attempt's height was kept.
-    findDeal: async (p, since) => {
+    // Called for deals whose publication was cut by a crash or that a publication dropped, once
+    // per batch. This miner's PublishStorageDeals messages since the first attempt are few;
+    // StateMarketDeals (every deal of the network: gigabytes on mainnet) is only the fallback
+    // for records saved before the attempt's height was kept.
+    findDeals: async (ps, since) => {
+      const want = new Set(ps.map(proposalKey));
+      const found = new Map<string, number>();
       if (since === undefined) {
-        log.warn('no publication height recorded for this deal: searching every market deal (StateMarketDeals)');
+        log.warn({ deals: ps.length }, 'no publication height recorded: searching every market deal (StateMarketDeals)');
         const all = await client.call<Record<string, MarketDeal>>('Filecoin.StateMarketDeals', [null], { timeoutMs: 120_000 });
-        for (const [id, d] of Object.entries(all)) if (sameProposal(d.Proposal, p)) return Number(id);
-        return undefined;
+        for (const [id, d] of Object.entries(all)) {
+          const k = proposalKey(d.Proposal);
+          if (want.has(k)) found.set(k, Number(id));
+        }
+        return ps.map((p) => found.get(proposalKey(p)));
       }
       worker ??= (await client.stateMinerInfo(miner)).Worker;
       // The sender as the message has it: Lotus signs a message pushed from an ID address with
-      // the key address and writes that into it; the devnet keeps the ID address.
+      // the key address and writes that into it; the devnet keeps the address as pushed.
       const senders = new Set([worker, await client.stateAccountKey(worker).catch(() => worker)]);
       const cids = new Map<string, Cid>();
       for (const from of senders) for (const c of (await client.stateListMessages({ To: market, From: from }, since, null, { timeoutMs: 120_000 })) ?? []) cids.set(c['/'], c);
       for (const c of cids.values()) {
+        if (found.size === want.size) break;
         const m = await client.chainGetMessage(c);
         if (m.Method !== MarketMethod.PublishStorageDeals || !m.Params) continue;
-        let deals;
+        let keys: string[];
         try {
-          deals = decodePublishStorageDeals(fromB64(m.Params, 'Params'));
+          keys = decodePublishStorageDeals(fromB64(m.Params, 'Params')).map((d) => proposalKey(d.Proposal));
         } catch {
-          continue; // not one of ours
+          continue; // not a batch this code wrote
         }
-        const i = deals.findIndex((d) => sameProposal(d.Proposal, p));
-        if (i < 0) continue;
+        if (!keys.some((k) => want.has(k) && !found.has(k))) continue;
         const r = await client.stateSearchMsg(c);
         if (!r || r.Receipt.ExitCode !== 0 || !r.Receipt.Return) continue;
+        // ValidDeals: the batch indices that got a deal ID, in the order of IDs.
         const ret = decodePublishReturn(fromB64(r.Receipt.Return, 'Receipt.Return'));
-        const k = ret.ValidDeals.indexOf(i);
-        if (k >= 0) return ret.IDs[k];
+        ret.ValidDeals.forEach((i, n) => {
+          if (want.has(keys[i])) found.set(keys[i], ret.IDs[n]);
+        });
       }
-      return undefined;
+      return ps.map((p) => found.get(proposalKey(p)));
     },
   };
 }

@@ -26,7 +26,7 @@ class FakeChain implements DealChain {
   invalid = new Set<string>();
   /** Published deals and the height their message was executed at. */
   onChain: { id: number; p: DealProposal; at: number }[] = [];
-  /** The `since` of each findDeal call. */
+  /** The `since` of each findDeals call. */
   finds: (number | undefined)[] = [];
   nextId = 100;
   failWith?: string;
@@ -59,9 +59,9 @@ class FakeChain implements DealChain {
     return { exitCode: 0, ids };
   }
   /** As the Lotus adapter: this miner's publications from `since` on; the whole market without it. */
-  async findDeal(p: DealProposal, since: number | undefined) {
+  async findDeals(ps: DealProposal[], since: number | undefined) {
     this.finds.push(since);
-    return this.onChain.find((x) => x.p.Label === p.Label && (since === undefined || x.at >= since))?.id;
+    return ps.map((p) => this.onChain.find((x) => x.p.Label === p.Label && (since === undefined || x.at >= since))?.id);
   }
 }
 
@@ -153,7 +153,7 @@ test('crash between recording the intent and the message: the deal is found on c
   s.chain.onChain.push({ id: 7, p: s.byLabel('a').proposal, at: 6 }); // a reached the chain, b did not
   await s.settle();
   t.is(s.byLabel('a').publish!.dealId, 7);
-  t.deepEqual(s.chain.finds, [5, 5], 'searched from the intent\'s height');
+  t.deepEqual(s.chain.finds, [5], 'both searched at once, from the intent\'s height');
   t.is(s.chain.published.length, 1);
   t.deepEqual(s.chain.published[0].deals.map((d) => d.Proposal.Label), ['b'], 'only the deal not on chain is published again');
   t.is(s.byLabel('b').publish!.since, 5, 'the re-published deal keeps its first attempt\'s height');

@@ -66,12 +66,11 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   // without that height.
   const dealChain = lotusDealChain(c, 1000);
   const publishedAt = r.Height;
-  t.is(await dealChain.findDeal(good2.Proposal, publishedAt - 1), 1);
-  t.is(await dealChain.findDeal(good2.Proposal, publishedAt), 1, 'the height the message was executed at is searched');
-  t.is(await dealChain.findDeal(late.Proposal, 0), undefined, 'in the message, but dropped by the market: not published');
-  t.is(await dealChain.findDeal(good2.Proposal, publishedAt + 1), undefined, 'the search does not look below its height');
-  t.is(await dealChain.findDeal(good2.Proposal, undefined), 1, 'no height: the whole market is searched');
-  t.is(await dealChain.findDeal(late.Proposal, undefined), undefined);
+  const find = (ps: ClientDealProposal[], since: number | undefined) => dealChain.findDeals(ps.map((x) => x.Proposal), since);
+  t.deepEqual(await find([good2, late, good1], publishedAt - 1), [1, undefined, 0], 'published ones found; one in the message but dropped by the market is not');
+  t.deepEqual(await find([good2], publishedAt), [1], 'the height the message was executed at is searched');
+  t.deepEqual(await find([good2], publishedAt + 1), [undefined], 'the search does not look below its height');
+  t.deepEqual(await find([good2, late], undefined), [1, undefined], 'no height: the whole market is searched');
   // The two API methods it stands on, as Lotus answers them.
   t.deepEqual((await c.stateListMessages({ To: 't05', From: worker }, 0))?.map((x) => x['/']), [r.Message['/']]);
   t.deepEqual(await c.stateListMessages({ To: 't05', From: otherWorker }, 0), []);
@@ -130,11 +129,18 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   const padded = await proofs.generateDataCommitment(5, [{ size: 512, commP: commP(6) }, { size: 512, commP: zeroCommP(512) }, { size: 1024, commP: zeroCommP(1024) }]);
   t.is((await precommit(pre(7, [id3], padded))).Receipt.ExitCode, ExitCode.Ok);
 
+  // Lotus writes the key address into a message pushed from an ID address: a publication whose
+  // sender is the worker's key address is found too.
+  const byKey = buildProposal({ key: bls, commP: commP(8), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900 });
+  const rk = await push(await c.stateAccountKey(worker), [byKey]);
+  t.is(rk.Receipt.ExitCode, ExitCode.Ok);
+  t.deepEqual(await find([byKey, good2], rk.Height), [decodePublishReturn(fromB64(rk.Receipt.Return)).IDs[0], undefined]);
+
   // The market's state survives a devnet restart.
   await h.devnet.close();
   const { Devnet } = await import('../../src/devnet/node.js');
   const again = await Devnet.open({ dir: h.dir, autoAdvance: false });
-  t.deepEqual(Object.keys(again.market.all()), ['0', '1', '2', '3']);
+  t.deepEqual(Object.keys(again.market.all()), ['0', '1', '2', '3', '4']);
   t.is(again.getMessage(r.Message).Method, MarketMethod.PublishStorageDeals, 'executed messages survive it too');
   t.true(again.listMessages({ To: 't05', From: worker }, again.head(), publishedAt).some((x) => x['/'] === r.Message['/']));
   await again.close();
