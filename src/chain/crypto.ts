@@ -3,9 +3,8 @@
 // power share), CIDs of messages and block headers, and HS256 API tokens (Lotus's JWTs).
 import { bls12_381 as bls } from '@noble/curves/bls12-381.js';
 import { blake2b } from '@noble/hashes/blake2.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from 'node:crypto';
+import { Auth, type Permission } from '../auth/index.js';
 import {
   type BlockHeader,
   type Cid,
@@ -176,30 +175,16 @@ export function blockSigningBytes(h: BlockHeader): Buffer {
 
 // ------------------------------------------------------------------ API tokens
 
-export type Permission = 'read' | 'write' | 'sign' | 'admin';
-
-const b64url = (b: Uint8Array | string) => Buffer.from(b).toString('base64url');
+export type { Permission } from '../auth/index.js';
 
 /** An HS256 JWT `{"Allow": [...]}` as Lotus issues (`lotus auth create-token`). */
 export function makeToken(secret: Uint8Array, allow: Permission[]): string {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify({ Allow: allow }));
-  const sig = b64url(hmac(sha256, secret, Buffer.from(`${head}.${body}`)));
-  return `${head}.${body}.${sig}`;
+  return new Auth(secret).sign(allow);
 }
 
-/** The permissions of a token, or null if it is not one of ours. */
+/** The permissions of a token, or null if it is not one of ours (constant-time check). */
 export function checkToken(secret: Uint8Array, token: string): Permission[] | null {
-  const parts = token.split('.');
-  if (parts.length !== 3) return null;
-  const want = b64url(hmac(sha256, secret, Buffer.from(`${parts[0]}.${parts[1]}`)));
-  if (want.length !== parts[2].length || !Buffer.from(want).equals(Buffer.from(parts[2]))) return null;
-  try {
-    const body = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { Allow?: unknown };
-    return Array.isArray(body.Allow) ? (body.Allow.filter((x) => typeof x === 'string') as Permission[]) : null;
-  } catch {
-    return null;
-  }
+  return new Auth(secret).verify(token);
 }
 
 export function newSecret(): Buffer {

@@ -15,6 +15,7 @@ export const commands: Command[] = [
   { words: ['deals'], summary: 'deal miner: serve (intake + retrieval) | list | status UUID', load: () => import('../deals/cli.js') },
   { words: ['client'], summary: 'storage client: key new | key show | deal FILE --miner f0… --api URL --key F', load: () => import('../deals/client-cli.js') },
   { words: ['devnet'], summary: 'run the embedded devnet chain (Lotus API on a local port)', load: () => import('../devnet/cli.js') },
+  { words: ['auth'], summary: 'API tokens of this repository: create-token | api-info --perm read|write|sign|admin', load: () => import('../auth/cli.js') },
   { words: ['init'], summary: 'create a miner repository (--miner f0… --repo DIR), or adopt a copied Lotus one', load: () => import('./init.js') },
   { words: ['run'], summary: 'run this host\'s miner: --roles=… or --window-post --winning-post --p2p --sctype --sclisten', load: () => import('./run.js') },
   { words: ['status'], summary: 'the running miner\'s actors and GPU mailbox (--repo DIR)', load: () => import('./status.js') },

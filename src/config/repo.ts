@@ -1,9 +1,11 @@
-// The miner repository: a directory holding `config.toml`, the API `token`, the `api` file
+// The miner repository: a directory holding `config.toml`, the API secret
+// (`keystore/MF2XI2BNNJ3XILLQOJUXMYLUMU`, as lotus-miner) and its admin `token`, the `api` file
 // (the address the running miner's API actually listens on), `actors/` (persisted actor
 // snapshots) and what other components keep there (`sectorid`, sector metadata).
 //
 // Path: --repo, else $DISTMINER_PATH, else $LOTUS_MINER_PATH (a migrated Lotus miner repo).
 import { randomBytes } from 'node:crypto';
+import { type Auth, TOKEN_FILE, ensureRepoAuth } from '../auth/index.js';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
@@ -11,7 +13,7 @@ import { ConfigError, formatApiMultiaddr, parseApiMultiaddr } from './multiaddr.
 import { DEFAULT_API_LISTEN, type FileConfig, parseConfigToml } from './settings.js';
 
 export const CONFIG_FILE = 'config.toml';
-export const TOKEN_FILE = 'token';
+export { TOKEN_FILE };
 export const API_FILE = 'api';
 
 export function resolveRepoPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -23,7 +25,10 @@ export function resolveRepoPath(flag: string | undefined, env: NodeJS.ProcessEnv
 export interface Repo {
   path: string;
   config: FileConfig;
+  /** The admin token (`<repo>/token`). */
   token: string;
+  /** Verifies tokens of this repository's secret; every server of the repository uses it. */
+  auth: Auth;
 }
 
 /** Opens an existing repository, checking that what it holds is usable. */
@@ -33,7 +38,8 @@ export function openRepo(path: string): Repo {
   const cfgPath = join(path, CONFIG_FILE);
   if (!existsSync(cfgPath)) throw new ConfigError(`${cfgPath} is missing`, `create the repository with \`distminer init --miner f0… --repo ${path}\``);
   const config = parseConfigToml(readFileSync(cfgPath, 'utf8'));
-  return { path, config, token: readToken(path) };
+  const { auth } = ensureRepoAuth(path);
+  return { path, config, token: readToken(path), auth };
 }
 
 export function readToken(path: string): string {
@@ -44,13 +50,9 @@ export function readToken(path: string): string {
   return token;
 }
 
-export function newToken(): string {
-  return randomBytes(32).toString('hex');
-}
-
 function configText(minerId: string, apiListen: string): string {
   return `[API]
-  # The miner's local JSON-RPC API (bearer token in ./token). Rewrite the IP per host when
+  # The miner's local JSON-RPC API (bearer JWT; ./token is an admin one). Rewrite the IP per host when
   # copying a repository to another machine.
   ListenAddress = "${apiListen}"
 
@@ -117,7 +119,7 @@ export function initRepo(path: string, minerId: string, apiListen = DEFAULT_API_
         if (/^\s*\[Distminer[\].]/m.test(text)) throw new ConfigError(`${cfgPath} has a [Distminer] section without Miner`, `add Miner = "${minerId}" to it by hand`);
         writeFileAtomic(cfgPath, text.replace(/\s*$/, '\n') + DISTMINER_SECTION(minerId));
       }
-      if (!existsSync(join(path, TOKEN_FILE))) writeFileAtomic(join(path, TOKEN_FILE), newToken() + '\n', 0o600);
+      ensureRepoAuth(path);
       return { path, created: false, adopted: true };
     }
     if (readdirSync(path).length > 0) throw new ConfigError(`${path} exists, is not empty and has no config.toml`, 'choose an empty or new directory for --repo');
@@ -129,7 +131,7 @@ export function initRepo(path: string, minerId: string, apiListen = DEFAULT_API_
   try {
     mkdirSync(join(tmp, 'actors'));
     writeFileAtomic(join(tmp, CONFIG_FILE), configText(minerId, addr));
-    writeFileAtomic(join(tmp, TOKEN_FILE), newToken() + '\n', 0o600);
+    ensureRepoAuth(tmp);
     fsyncDir(join(tmp, 'actors'));
     // rename(2) replaces an empty directory atomically; a non-empty one was refused above.
     renameSync(tmp, path);

@@ -2,7 +2,7 @@
 // repositories (one miner id, one token, one shared storage path, as the seed copies one
 // repository to each host), `distminer run` / `distminer worker` processes, fixture sectors
 // committed on the chain, and the election recomputed from the chain to check the miners.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as proofs from '../../src/proofs/index.js';
 import { callApi } from '../../src/api/client.js';
@@ -13,6 +13,7 @@ import { encodePreCommitBatch2, encodeProveCommit } from '../../src/chain/params
 import { type BlockHeader, type Cid, ExitCode, MinerMethod, b64 } from '../../src/chain/types.js';
 import { parseApiMultiaddr } from '../../src/config/multiaddr.js';
 import { initRepo } from '../../src/config/repo.js';
+import { secretPath } from '../../src/auth/index.js';
 import type { SupervisorStatus } from '../../actors/supervisor.js';
 import { MAIN, Proc } from './procs.js';
 import { type SealedSector, SEAL_PROOF } from './sealed.js';
@@ -42,15 +43,19 @@ export async function startDevnetProc(dir: string, args: string[], pinned: Seale
 
 /**
  * A miner repository for `miner` reading the chain at `chainApi`, with `storage` as its
- * storage path. `token` (another repository's) makes it a copy of the same miner's repository.
+ * storage path. `sameAs` (another repository's path) makes it a copy of the same miner's
+ * repository: its API secret and token, as the seed copies one repository to each host.
  */
-export function minerRepo(path: string, miner: string, o: { chainApi: string; storage: string; token?: string; sealListen?: string }): { path: string; token: string } {
+export function minerRepo(path: string, miner: string, o: { chainApi: string; storage: string; sameAs?: string; sealListen?: string }): { path: string; token: string } {
   initRepo(path, miner, '/ip4/127.0.0.1/tcp/0/http');
   const cfg = join(path, 'config.toml');
   const lines = [`  ChainApi = "${o.chainApi}"`, `  StoragePaths = ["${o.storage}"]`];
   if (o.sealListen) lines.push(`  SealListenAddress = "${o.sealListen}"`);
   writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('[Distminer]', `[Distminer]\n${lines.join('\n')}`));
-  if (o.token) writeFileSync(join(path, 'token'), o.token + '\n');
+  if (o.sameAs) {
+    copyFileSync(secretPath(o.sameAs), secretPath(path));
+    copyFileSync(join(o.sameAs, 'token'), join(path, 'token'));
+  }
   return { path, token: readFileSync(join(path, 'token'), 'utf8').trim() };
 }
 

@@ -157,7 +157,7 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   const committing = commitFixtures(c, MINER, fixture, 1);
   // One miner id, one token: the seal repository is a copy of the PoSt miner's.
   const post = minerRepo(join(root, 'post'), MINER, { chainApi: dn.apiInfo, storage });
-  const seal = minerRepo(join(root, 'seal'), MINER, { chainApi: dn.apiInfo, storage, token: post.token, sealListen: `/ip4/127.0.0.1/tcp/${await freePort()}/http` });
+  const seal = minerRepo(join(root, 'seal'), MINER, { chainApi: dn.apiInfo, storage, sameAs: post.path, sealListen: `/ip4/127.0.0.1/tcp/${await freePort()}/http` });
   const sc = `127.0.0.1:${await freePort()}`;
   const postProc = runMiner('post', post.path, ['--roles=window-post,winning-post', '--sctype=alloce', `--sclisten=${sc}`]);
   procs.push(dn.proc, postProc);
