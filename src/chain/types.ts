@@ -299,36 +299,39 @@ class BitWriter {
   putN(v: number, count: number): void {
     for (let i = 0; i < count; i++) this.put((v >> i) & 1);
   }
+  /** The bytes, trailing zero bytes cut: the reader reads zeros past the end (minimal form). */
   done(): Buffer {
-    return Buffer.from(this.bytes);
+    let end = this.bytes.length;
+    while (end > 0 && this.bytes[end - 1] === 0) end--;
+    return Buffer.from(this.bytes.slice(0, end));
   }
 }
 
+/** LSB-first bit reader that reads zeros past the end of its bytes, as the reference readers do. */
 class BitReader {
   private i = 0;
   constructor(private readonly b: Uint8Array) {}
-  get left(): number {
-    return this.b.length * 8 - this.i;
-  }
   get(): number {
-    if (this.i >= this.b.length * 8) throw new TypeError('RLE+: unexpected end of data');
-    const v = (this.b[this.i >> 3] >> (this.i & 7)) & 1;
-    this.i++;
-    return v;
+    const j = this.i++;
+    return j >= this.b.length * 8 ? 0 : (this.b[j >> 3] >> (j & 7)) & 1;
   }
   getN(count: number): number {
     let v = 0;
     for (let k = 0; k < count; k++) v |= this.get() << k;
     return v;
   }
-  /** True when every remaining bit is zero (the padding of the last byte). */
-  restIsZero(): boolean {
-    for (let j = this.i; j < this.b.length * 8; j++) if ((this.b[j >> 3] >> (j & 7)) & 1) return false;
-    return true;
+  /** Whether any set bit remains (the rest is the implicit zero padding). */
+  hasMore(): boolean {
+    for (let j = this.i; j < this.b.length * 8; j++) if ((this.b[j >> 3] >> (j & 7)) & 1) return true;
+    return false;
   }
 }
 
-/** RLE+ bytes of a set of bit indices (version 00, LSB-first, runs as single/short/long blocks). */
+/**
+ * RLE+ bytes of a set of bit indices (version 00, LSB-first, runs as single/short/long blocks),
+ * in the one minimal form that go-bitfield and the actors' fvm_ipld_bitfield produce: no
+ * trailing zero byte (`{0,1}` is `54`).
+ */
 export function rleEncode(bits: Iterable<number>): Buffer {
   const runs = runsOf(bits);
   if (runs.length === 0) return Buffer.alloc(0);
@@ -351,38 +354,59 @@ export function rleEncode(bits: Iterable<number>): Buffer {
   return w.done();
 }
 
-/** Decodes RLE+ bytes, rejecting a wrong version and non-minimal encodings as go-bitfield does. */
-export function rleDecode(b: Uint8Array): BitSet {
-  if (b.length === 0) return [];
-  const r = new BitReader(b);
-  if (r.getN(2) !== 0) throw new TypeError('RLE+: unsupported version');
-  const first = r.get() === 1;
-  const runs: number[] = [];
-  // A run is at least one bit; stop at the zero padding that ends the last byte.
-  while (r.left > 0 && !r.restIsZero()) {
-    if (r.get() === 1) {
-      runs.push(1);
-      continue;
-    }
-    if (r.get() === 1) {
-      const len = r.getN(4);
-      if (len < 2) throw new TypeError('RLE+: non-minimal short block');
-      runs.push(len);
-      continue;
-    }
-    const bytes: number[] = [];
-    for (;;) {
-      const byte = r.getN(8);
-      bytes.push(byte);
-      if ((byte & 0x80) === 0) break;
-      if (bytes.length > 9) throw new TypeError('RLE+: varint too long');
-    }
-    const [len] = readUvarint(Uint8Array.from(bytes));
-    if (len < 16n) throw new TypeError('RLE+: non-minimal long block');
-    if (len > BigInt(Number.MAX_SAFE_INTEGER)) throw new TypeError('RLE+: run too long');
-    runs.push(Number(len));
+export class RleError extends TypeError {
+  constructor(message: string) {
+    super(`RLE+: ${message}`);
+    this.name = 'RleError';
   }
-  return setOfRuns(runs, first);
+}
+
+/**
+ * Decodes RLE+ bytes with the rules of the actors' decoder (fvm_ipld_bitfield), which the chain
+ * applies to every bitfield a message carries: a wrong version, a trailing zero byte, a short
+ * block for a run under 2, a long block for a run under 16, a varint that is not minimal or
+ * longer than 10 bytes, and a trailing run of zeros are all refused. Bits past the last byte
+ * read as zeros, so a block may end in the implicit padding (`54` is `{0,1}`).
+ */
+export function rleDecode(b: Uint8Array): BitSet {
+  if (b.length > 0 && b[b.length - 1] === 0) throw new RleError('not minimally encoded (trailing zero byte)');
+  const r = new BitReader(b);
+  if (r.getN(2) !== 0) throw new RleError('unsupported version');
+  let one = r.get() === 1;
+  const out: number[] = [];
+  let pos = 0;
+  while (r.hasMore()) {
+    let len: number;
+    if (r.get() === 1) len = 1;
+    else if (r.get() === 1) {
+      len = r.getN(4);
+      if (len < 2) throw new RleError('non-minimal short block');
+    } else {
+      let v = 0n;
+      let i = 0;
+      for (;; i++) {
+        if (i === 10) throw new RleError('invalid varint (more than 10 bytes)');
+        const byte = r.getN(8);
+        v |= BigInt(byte & 0x7f) << BigInt(7 * i);
+        if ((byte & 0x80) === 0) {
+          if ((i === 9 && byte > 1) || (byte === 0 && i !== 0)) throw new RleError('invalid varint');
+          break;
+        }
+      }
+      if (v < 16n) throw new RleError('non-minimal long block');
+      if (v + BigInt(pos) > BigInt(Number.MAX_SAFE_INTEGER)) throw new RleError(`a run reaches past bit 2^53 (${v} bits from ${pos}); not supported here`);
+      len = Number(v);
+    }
+    if (one) {
+      if (out.length + len > 1 << 24) throw new RleError(`more than ${1 << 24} set bits; not supported here`);
+      for (let k = 0; k < len; k++) out.push(pos + k);
+    }
+    pos += len;
+    one = !one;
+  }
+  // `one` set means the last run read was zeros (or a leading 1 had no run): not minimal.
+  if (one) throw new RleError('not minimally encoded (trailing run of zeros)');
+  return out;
 }
 
 /** go-bitfield's JSON: run lengths starting with a run of zeros (`[0]` when empty). */

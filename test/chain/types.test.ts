@@ -64,9 +64,35 @@ test('RLE+ round trips and rejects bad encodings', (t) => {
   }
   t.throws(() => rleDecode(Buffer.from([0x01])), { message: /version/ });
   // short block of length 1 must have been a single block
-  t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 1, 1, 0, 0, 0])), { message: /non-minimal/ });
-  t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0])), { message: /non-minimal/ });
-  t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 1, 1])), { message: /end of data/ });
+  t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 1, 1, 0, 0, 0, 1])), { message: /non-minimal/ });
+  t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1])), { message: /non-minimal/ });
+  // 0b110100 + implicit zeros: short block of length 1 (the 4 length bits run past the end)
+  t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 1, 1])), { message: /non-minimal short/ });
+});
+
+test('RLE+ agrees with go-bitfield and the actors on the minimal form', (t) => {
+  // {0,1}: 00 1 01 0100 — nine bits; the ninth is a zero in the implicit padding, so one byte.
+  t.deepEqual(rleEncode([0, 1]), Buffer.from([0x54]));
+  t.deepEqual(rleDecode(Buffer.from([0x54])), [0, 1], 'a block that ends in the padding decodes');
+  t.throws(() => rleDecode(Buffer.from([0x54, 0x00])), { message: /trailing zero byte/ });
+  // Every encoding we make is minimal: no trailing zero byte, and it decodes back.
+  for (let n = 1; n < 300; n++) {
+    const set = Array.from({ length: n % 40 }, (_, i) => i * (n % 7 + 1) + (n % 3));
+    const enc = rleEncode(set);
+    t.not(enc[enc.length - 1], 0, `set of ${set.length}`);
+    t.deepEqual(rleDecode(enc), [...new Set(set)].sort((a, b) => a - b));
+  }
+  // A long block for a run that fits a short or single block is refused (the actors' NotMinimal).
+  t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1])), { message: /non-minimal long/ });
+  t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1])), { message: /non-minimal long/ });
+  // A varint with a zero last byte is not minimal.
+  t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1])), { message: /invalid varint/ });
+  // Trailing runs of zeros are refused.
+  t.throws(() => rleDecode(bitsToBytes([0, 0, 0, 1])), { message: /trailing run of zeros/ });
+  t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 1, 0, 1, 0, 0, 1])), { message: /trailing run of zeros/ });
+  t.throws(() => rleDecode(bitsToBytes([0, 0, 1])), { message: /trailing run of zeros/ });
+  // A 17-run long block (varint 0x11) is fine: 17 ones.
+  t.deepEqual(rleDecode(bitsToBytes([0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0])), Array.from({ length: 17 }, (_, i) => i));
 });
 
 test('bitfield JSON is go-bitfield run lengths', (t) => {
