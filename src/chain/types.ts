@@ -148,6 +148,8 @@ export function addressFromBytes(b: Uint8Array, network: Network = 'testnet'): s
 export function actorId(s: string): number {
   const a = parseAddress(s);
   if (a.protocol !== AddressProtocol.ID) throw new TypeError(`"${s}" is not an ID address`);
+  // Ids are numbers here; one past 2^53 would silently become another actor's id.
+  if (a.id! > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`actor id of "${s}" is above 2^53, which this miner does not handle`);
   return Number(a.id);
 }
 

@@ -387,9 +387,13 @@ export async function numPartitionsForWindowPoSt(proof: RegisteredPoStProof, sec
   return call(() => addon().getNumPartitionForFallbackPoSt(proof, sectorCount));
 }
 
-/** Sectors per Window PoSt partition (2 at 2KiB, 2349 at 32GiB and 64GiB). */
+/**
+ * Sectors per Window PoSt partition, as the network sets them (go-state-types'
+ * WindowPoStPartitionSectors): 2 up to 512MiB, 2349 at 32GiB, 2300 at 64GiB.
+ */
 export function windowPoStPartitionSectors(proof: RegisteredPoStProof): number {
-  return postProofSectorSize(proof) >= 32 * 1024 ** 3 ? 2349 : 2;
+  const size = postProofSectorSize(proof);
+  return size >= 64 * 1024 ** 3 ? 2300 : size >= 32 * 1024 ** 3 ? 2349 : 2;
 }
 
 /** Addon status: pool size, running and queued native jobs, build flavour. */

@@ -17,6 +17,7 @@ import {
   idAddress,
   parseAddress,
   rleDecode,
+  actorId,
   rleEncode,
   runsOf,
   withNetwork,
@@ -68,6 +69,12 @@ test('RLE+ round trips and rejects bad encodings', (t) => {
   t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1])), { message: /non-minimal/ });
   // 0b110100 + implicit zeros: short block of length 1 (the 4 length bits run past the end)
   t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 1, 1])), { message: /non-minimal short/ });
+});
+
+test('actor ids: no silent precision loss above 2^53, none at or above 2^63', (t) => {
+  t.is(actorId('f09007199254740991'), Number.MAX_SAFE_INTEGER);
+  t.throws(() => actorId('f09007199254740993'), { message: /above 2\^53/ });
+  t.throws(() => actorId('f09223372036854775808'), { message: /out of range/ });
 });
 
 test('RLE+ agrees with go-bitfield and the actors on the minimal form', (t) => {

@@ -35,6 +35,8 @@ test('sizes and proof types', (t) => {
   t.is(proofs.windowPoStProofFor(proofs.RegisteredSealProof.StackedDrg2KiBV1_1), proofs.RegisteredPoStProof.StackedDrgWindow2KiBV1_1);
   t.is(proofs.parseSectorSize('32GiB'), 32 * 1024 ** 3);
   t.is(proofs.windowPoStPartitionSectors(proofs.RegisteredPoStProof.StackedDrgWindow32GiBV1_1), 2349);
+  t.is(proofs.windowPoStPartitionSectors(proofs.RegisteredPoStProof.StackedDrgWindow64GiBV1_1), 2300, "the network's 64GiB partition");
+  t.is(proofs.windowPoStPartitionSectors(proofs.RegisteredPoStProof.StackedDrgWindow2KiBV1_1), 2);
   const r = proofs.postRandomness(Buffer.alloc(32, 0xff));
   t.is(r[31], 0x3f, 'top two bits cleared');
 });
