@@ -107,6 +107,11 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** Lotus writes an empty list as `null` (a Go nil slice); callers always get an array. */
+export function list<T>(x: T[] | null | undefined): T[] {
+  return x ?? [];
+}
+
 export class ChainClient {
   readonly endpoints: Endpoint[];
   private readonly timeoutMs: number;
@@ -203,8 +208,9 @@ export class ChainClient {
   chainGetTipSetByHeight(height: number, tsk: TipSetKey | null = null): Promise<TipSet> {
     return this.call('ChainGetTipSetByHeight', [height, tsk]);
   }
-  stateMinerInfo(miner: string, tsk: TipSetKey | null = null): Promise<MinerInfo> {
-    return this.call('StateMinerInfo', [miner, tsk]);
+  async stateMinerInfo(miner: string, tsk: TipSetKey | null = null): Promise<MinerInfo> {
+    const info = await this.call<MinerInfo>('StateMinerInfo', [miner, tsk]);
+    return { ...info, ControlAddresses: list(info.ControlAddresses) };
   }
   stateAccountKey(addr: string, tsk: TipSetKey | null = null): Promise<string> {
     return this.call('StateAccountKey', [addr, tsk]);
@@ -215,18 +221,18 @@ export class ChainClient {
   stateMinerProvingDeadline(miner: string, tsk: TipSetKey | null = null): Promise<DeadlineInfo> {
     return this.call('StateMinerProvingDeadline', [miner, tsk]);
   }
-  stateMinerDeadlines(miner: string, tsk: TipSetKey | null = null): Promise<DeadlineJson[]> {
-    return this.call('StateMinerDeadlines', [miner, tsk]);
+  async stateMinerDeadlines(miner: string, tsk: TipSetKey | null = null): Promise<DeadlineJson[]> {
+    return list(await this.call<DeadlineJson[] | null>('StateMinerDeadlines', [miner, tsk]));
   }
-  stateMinerPartitions(miner: string, deadline: number, tsk: TipSetKey | null = null): Promise<PartitionJson[]> {
-    return this.call('StateMinerPartitions', [miner, deadline, tsk]);
+  async stateMinerPartitions(miner: string, deadline: number, tsk: TipSetKey | null = null): Promise<PartitionJson[]> {
+    return list(await this.call<PartitionJson[] | null>('StateMinerPartitions', [miner, deadline, tsk]));
   }
   /** Sectors of the miner, all of them or those in `filter`. */
-  stateMinerSectors(miner: string, filter: BitSet | null = null, tsk: TipSetKey | null = null): Promise<SectorOnChainInfo[]> {
-    return this.call('StateMinerSectors', [miner, filter ? bitfieldToJson(filter) : null, tsk]);
+  async stateMinerSectors(miner: string, filter: BitSet | null = null, tsk: TipSetKey | null = null): Promise<SectorOnChainInfo[]> {
+    return list(await this.call<SectorOnChainInfo[] | null>('StateMinerSectors', [miner, filter ? bitfieldToJson(filter) : null, tsk]));
   }
-  stateMinerActiveSectors(miner: string, tsk: TipSetKey | null = null): Promise<SectorOnChainInfo[]> {
-    return this.call('StateMinerActiveSectors', [miner, tsk]);
+  async stateMinerActiveSectors(miner: string, tsk: TipSetKey | null = null): Promise<SectorOnChainInfo[]> {
+    return list(await this.call<SectorOnChainInfo[] | null>('StateMinerActiveSectors', [miner, tsk]));
   }
   stateSectorGetInfo(miner: string, sector: number, tsk: TipSetKey | null = null): Promise<SectorOnChainInfo | null> {
     return this.call('StateSectorGetInfo', [miner, sector, tsk]);
@@ -257,8 +263,9 @@ export class ChainClient {
     return fromB64(await this.call('StateGetRandomnessFromBeacon', [tag, epoch, b64(entropy), tsk]));
   }
   /** Null when the miner has nothing to mine with (Lotus returns null too). */
-  minerGetBaseInfo(miner: string, round: number, tsk: TipSetKey): Promise<MiningBaseInfo | null> {
-    return this.call('MinerGetBaseInfo', [miner, round, tsk]);
+  async minerGetBaseInfo(miner: string, round: number, tsk: TipSetKey): Promise<MiningBaseInfo | null> {
+    const bi = await this.call<MiningBaseInfo | null>('MinerGetBaseInfo', [miner, round, tsk]);
+    return bi && { ...bi, Sectors: list(bi.Sectors), BeaconEntries: list(bi.BeaconEntries) };
   }
   minerCreateBlock(t: BlockTemplate): Promise<BlockMsg> {
     return this.call('MinerCreateBlock', [t]);
