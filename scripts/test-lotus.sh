@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `npm run test:lotus`: the real-Lotus tier. Builds Lotus v1.36.2 (2k) from the registries
+# (cached under ~/.cache/lotus-devnet, seconds when warm), starts an offline devnet in a fresh
+# temporary directory on free loopback ports, runs test/lotus/*.test.ts against it, and stops
+# every process it started by its pid — also when a test fails or the run is interrupted.
+# Figures go to bench/results/lotus-interop.json (entry "ci"; other entries are kept).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+here=$PWD/scripts/lotus-devnet
+t0=$(date +%s)
+export FIL_PROOFS_PARAMETER_CACHE="${FIL_PROOFS_PARAMETER_CACHE:-$HOME/.cache/distminer/filecoin-proof-parameters}"
+
+# Never beside another Rust/Go build or proof-heavy run on a small machine.
+"$PWD/scripts/proof-lock.sh" "$here/build.sh"
+t_build=$(date +%s)
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/distminer-lotus-XXXXXX")
+cleanup() {
+  "$here/down.sh" --purge "$dir" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+free_port() { node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+export DEVNET_API_PORT=$(free_port) DEVNET_MINER_API_PORT=$(free_port)
+"$here/up.sh" "$dir" >"$dir/up.out"
+t_up=$(date +%s)
+# shellcheck disable=SC1091
+. "$dir/env.sh"
+export LOTUS_DEVNET_DIR=$dir
+export DISTMINER_LOTUS_FIGURES=$dir/figures.json
+rc=0
+node scripts/run-tests.mjs --config ava.lotus.config.mjs "$@" || rc=$?
+t_tests=$(date +%s)
+if [ -f "$DISTMINER_LOTUS_FIGURES" ]; then
+  node scripts/lotus-figures.mjs ci "$DISTMINER_LOTUS_FIGURES" bench/results/lotus-interop.json
+fi
+echo "test:lotus: build $((t_build - t0))s, devnet up $((t_up - t_build))s, tests $((t_tests - t_up))s, total $((t_tests - t0))s"
+exit $rc
