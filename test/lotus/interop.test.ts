@@ -17,7 +17,9 @@ const API = process.env.FULLNODE_API_INFO;
 const DIR = process.env.LOTUS_DEVNET_DIR;
 const MINER = 't01000';
 const started = Date.now();
-const figures: Record<string, unknown> = {};
+// What distminer did on the real chain in this tier. It does not mine, prove or seal there yet
+// (the open real-chain issue): those counts are measured as 0, not left out.
+const figures: Record<string, unknown> = { deadlines_due: 0, deadlines_proven: 0, blocks_mined: 0, blocks_in_heaviest_chain: 0, faults_recovered: 0 };
 
 if (!API || !DIR) throw new Error('run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs FULLNODE_API_INFO and LOTUS_DEVNET_DIR of a real Lotus devnet');
 const chain = new ChainClient(API, { timeoutMs: 30_000, retryAfterMs: 1000 });
@@ -85,6 +87,7 @@ test('what distminer reads agrees with Lotus: deadlines, partitions and the gene
   sectors = active.length;
   figures.sectors_active = sectors;
   t.true(sectors >= 2, `t01000 has its pre-sealed sectors (${sectors})`);
+  figures.operator_views_matching_lotus = 1;
   t.deepEqual(withPartitions, [0], 'the genesis sectors sit in deadline 0');
 });
 
@@ -112,6 +115,7 @@ test('RLE+: the actors accept our bitfields (DeclareFaultsRecovered for sectors 
   const sm = await chain.mpoolPushMessage({ To: MINER, From: info.Worker, Method: MinerMethod.DeclareFaultsRecovered, Params: b64(params), Value: '0' });
   t.truthy(sm.CID, 'MpoolPushMessage returns the signed message\'s CID');
   const lookup = await chain.stateWaitMsg(sm.CID!, 1, { timeoutMs: 300_000 });
+  figures.bitfield_message_exit_code = lookup.Receipt.ExitCode;
   t.is(lookup.Receipt.ExitCode, ExitCode.Ok, `DeclareFaultsRecovered with ${b64(rleEncode(sectors))} for sectors ${sectors.join(',')}`);
   t.deepEqual(await chain.stateMinerFaults(MINER), [], 'nothing became faulty');
 });
