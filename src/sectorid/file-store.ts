@@ -19,7 +19,7 @@ import { logger } from '../log.js';
 import { ErrorCode, SectorIdError } from './protocol.js';
 import { type Ranges, MAX_SECTOR_NUMBER, maxOf, normalize, overlaps, takeNumbers, formatRanges } from './ranges.js';
 import type { AllocOutcome, AllocRequest, OpenOptions, SectorIdStore, StoreState } from './store.js';
-import { writeFileDurable } from './durable.js';
+import { writeFileAtomicAsync as writeFileDurable } from '../util/durable.js';
 
 export const COUNTER_FILE = 'sectorid';
 export const JOURNAL_FILE = 'sectorid.requests';
