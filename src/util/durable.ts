@@ -146,7 +146,12 @@ export function tryLockFile(path: string, what: string): { lock: FileLock } | { 
   try {
     if (!fstatSync(fd).isFile()) throw new Error(`${path} is not a regular file; it cannot be a lock file`);
     if (!addon.flock(fd, true, true)) {
-      const h = readHolder(path);
+      // The holder writes its pid just after taking the lock: give it a moment.
+      let h = readHolder(path);
+      for (let i = 0; i < 5 && h.pid === undefined; i++) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        h = readHolder(path);
+      }
       return { held: new LockHeldError(path, h.pid, h.what) };
     }
     // Ours now: say who holds it, for other starters' messages.
