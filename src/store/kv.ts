@@ -111,6 +111,14 @@ export function scanJournal(buf: Buffer): JournalScan {
     return { version: 2, batches, goodEnd: 0, tornBytes: 0, needsHeader: true };
   }
   const v2 = buf.length >= MAGIC.length && buf.subarray(0, MAGIC.length).equals(MAGIC);
+  if (!v2) {
+    // Format 1 must start with a whole, valid frame; anything else is a damaged file header
+    // (a flipped bit in MAGIC must not make the whole journal read as one torn format-1 tail).
+    const len0 = buf.length >= 8 ? buf.readUInt32BE(0) : -1;
+    if (len0 < 0 || len0 > buf.length - 8 || crc32(buf.subarray(8, 8 + len0)) !== buf.readUInt32BE(4)) {
+      return { version: 1, batches, goodEnd: 0, tornBytes: 0, needsHeader: false, damage: { frame: 0, offset: 0, why: 'starts with neither the format-2 file header nor a whole format-1 frame', bytesFrom: buf.length } };
+    }
+  }
   const header = v2 ? HEADER : 8;
   let off = v2 ? MAGIC.length : 0;
   let index = 0;

@@ -39,7 +39,7 @@ test('a full disk during a snapshot leaves the previous state; the devnet starts
     t.is((await d.advance()).Height, 4);
     await d.close();
   } finally {
-    execFileSync('umount', [mnt]);
+    execFileSync('umount', ['-l', mnt]);
     rmSync(base, { recursive: true, force: true });
   }
 });

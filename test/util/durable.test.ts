@@ -170,7 +170,7 @@ test('atomic writes: content and mode; a full disk leaves the old file whole and
       t.is(readFileSync(join(mnt, 'async.json'), 'utf8'), good);
       t.deepEqual(readdirSync(mnt).sort(), ['async.json', 'filler', 'state.json'], 'no temp file is left');
     } finally {
-      execFileSync('umount', [mnt]);
+      execFileSync('umount', ['-l', mnt]);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
