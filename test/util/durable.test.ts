@@ -6,7 +6,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LockHeldError, lockFile, writeFileAtomic, writeFileAtomicAsync } from '../../src/util/durable.js';
+import { LockHeldError, lockFile, lockFileWait, writeFileAtomic, writeFileAtomicAsync } from '../../src/util/durable.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'dm-durable-'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -121,6 +121,27 @@ test('a SIGKILLed holder\'s lock is free at once; the file is kept and names the
     t.regex(readFileSync(path, 'utf8'), new RegExp(`^${process.pid}\\nsecond\\n$`));
     l.release();
     t.true(statSync(path).isFile(), 'the lock file is never deleted');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('lockFileWait (the parameter generator\'s lock) waits for the holder, and gets it as soon as the holder dies', async (t) => {
+  const dir = tmp();
+  try {
+    const holder = startRacer('file', dir);
+    await holder.ready;
+    holder.proc.stdin!.write('go\n');
+    while (!holder.out().includes('won')) await sleep(10);
+    let waitedFor: number | undefined;
+    const started = Date.now();
+    const got = lockFileWait(join(dir, 'the.lock'), 'waiter', { pollMs: 50, onWait: (h) => (waitedFor = h.holderPid) });
+    await sleep(300);
+    holder.proc.kill('SIGKILL');
+    const l = await got;
+    t.is(waitedFor, holder.proc.pid);
+    t.true(Date.now() - started >= 300, 'it waited while the holder lived');
+    l.release();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
