@@ -15,13 +15,18 @@
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { randomInt } from 'node:crypto';
 import { loadAddon } from '../proofs/native.js';
 
 let seq = 0;
 
-/** `.NAME.tmp-PID-SEQ` beside the target (the sector-number store cleans up this pattern). */
+/**
+ * `.NAME.tmp-PID-DIGITS` beside the target (the sector-number store cleans up this pattern).
+ * The digits are random plus a counter: worker threads share the pid and each has its own
+ * counter, and a thread that died mid-write may have left its temp file behind.
+ */
 function tempPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${seq++}`);
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomInt(1e9)}${seq++}`);
 }
 
 function toBuffer(data: string | Uint8Array): Uint8Array {
