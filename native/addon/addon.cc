@@ -14,6 +14,7 @@
 #include <napi.h>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -823,10 +824,40 @@ Napi::Value OwnProcessGroup(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(getpgrp()));
 }
 
+// flock(fd, exclusive, nonblocking): a BSD lock on an open file, for the lock files of the
+// stores (src/util/durable.ts). exclusive: true = LOCK_EX, false = LOCK_SH, null = unlock.
+// The kernel drops the lock when the last descriptor of that open file is closed, including
+// when the holder dies, so a lock is never stale. Two opens of one path are two open files
+// and conflict even within one process. Returns false when nonblocking and the lock is held
+// elsewhere (EWOULDBLOCK). A blocking call blocks the calling thread: use nonblocking on the
+// main thread.
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !(info[1].IsBoolean() || info[1].IsNull()) || !info[2].IsBoolean()) {
+    Napi::TypeError::New(env, "flock(fd: number, exclusive: boolean | null, nonblocking: boolean)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  int op = info[1].IsNull() ? LOCK_UN : (info[1].As<Napi::Boolean>().Value() ? LOCK_EX : LOCK_SH);
+  if (info[2].As<Napi::Boolean>().Value()) op |= LOCK_NB;
+  int r;
+  do {
+    r = flock(fd, op);
+  } while (r != 0 && errno == EINTR);
+  if (r == 0) return Napi::Boolean::New(env, true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(env, false);
+  const int err = errno;
+  Napi::Error e = Napi::Error::New(env, std::string("flock: ") + std::strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("configure", Napi::Function::New(env, Configure));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("ownProcessGroup", Napi::Function::New(env, OwnProcessGroup));
+  exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("writeWithAlignment", Napi::Function::New(env, Guard<WriteWithAlignment>));
   exports.Set("generatePieceCommitment", Napi::Function::New(env, Guard<GeneratePieceCommitment>));
   exports.Set("generateDataCommitment", Napi::Function::New(env, Guard<GenerateDataCommitment>));

@@ -29,6 +29,7 @@ export const commands: Command[] = [
   { words: ['worker'], summary: 'run a seal worker for one miner (--miner-api TOKEN:/ip4/…/tcp/…/http --dir DIR)', load: () => import('../sealing/worker-cli.js') },
   { words: ['sectors'], summary: 'sectors of this seal miner: pledge [N] | list | status N | remove N', load: () => import('../sealing/sectors-cli.js') },
   { words: ['sealing'], summary: 'seal work of this miner: jobs | workers', load: () => import('../sealing/sealing-cli.js') },
+  { words: ['store'], summary: 'the journal store of a component (DIR e.g. <repo>/sealing): check DIR | repair DIR', load: () => import('../store/cli.js') },
   { words: ['demo'], summary: 'the seed topology on this machine: devnet, PoSt miner, seal miner, 2 workers, live view (npm start)', load: () => import('./demo.js') },
 ];
 

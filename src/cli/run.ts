@@ -8,7 +8,7 @@ import { InProcessExecutor, ProofProcessPool, type ProcessThrottle } from '../..
 import { Mailbox } from '../../actors/mailbox.js';
 import type { CrashHow } from '../../actors/protocol.js';
 import { startApiServer, RpcError } from '../api/server.js';
-import { writeFileAtomic } from '../config/atomic.js';
+import { type FileLock, LockHeldError, lockFile, writeFileAtomic } from '../util/durable.js';
 import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
 import { formatApiMultiaddr, formatHostPort } from '../config/multiaddr.js';
 import { API_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
@@ -16,6 +16,9 @@ import { type FlagConfig, type RunSettings, type ThrottleMode, resolveSettings }
 import { logger } from '../log.js';
 
 const log = logger('miner');
+
+/** Held by the running `distminer run` (flock), like lotus-miner's `repo.lock`. */
+export const REPO_LOCK_FILE = 'repo.lock';
 
 export const RUN_FLAGS: Record<string, FlagSpec> = {
   repo: { type: 'string', help: 'miner repository (default $DISTMINER_PATH, then $LOTUS_MINER_PATH)' },
@@ -90,6 +93,18 @@ export async function main(args: string[]): Promise<number> {
   if (positional.length > 0) throw new Error(`run: unexpected argument "${positional[0]}" (flags are written --name=value)`);
   const repoPath = resolveRepoPath(flags.repo as string | undefined);
   const repo = openRepo(repoPath);
+  // One `run` per repo, like lotus-miner's repo.lock: a second one would overwrite (and on
+  // stopping delete) the first one's api file and race it on every store. flock: released by
+  // the kernel when this process dies, however it dies.
+  let repoLock: FileLock;
+  try {
+    repoLock = lockFile(join(repoPath, REPO_LOCK_FILE), 'distminer run');
+  } catch (e) {
+    if (!(e instanceof LockHeldError)) throw e;
+    throw new Error(
+      `the repo ${repoPath} is in use: ${e.message}. Only one \`distminer run\` may use a repo; stop that one first (its api file is left alone).`,
+    );
+  }
   const fc: FlagConfig = {
     windowPost: flags['window-post'] as boolean | undefined,
     winningPost: flags['winning-post'] as boolean | undefined,
@@ -151,6 +166,7 @@ export async function main(args: string[]): Promise<number> {
       await mailbox.close(windowExec === postExec ? [sealPool] : [sealPool, windowExec]);
       await api.close();
       rmSync(apiFile, { force: true });
+      repoLock.release();
       log.info({ code }, 'miner stopped');
       return code;
     })();

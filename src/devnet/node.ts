@@ -10,8 +10,9 @@
 //   state.json     snapshot of actor state after `height` (temp + fsync + rename + fsync dir)
 //   mpool.ndjson   messages pushed since the last snapshot (append + fsync)
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, ftruncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeAllSync, writeFileAtomic as writeFileDurable } from '../util/durable.js';
 import { blake2b } from '@noble/hashes/blake2.js';
 import { bls12_381 as bls } from '@noble/curves/bls12-381.js';
 import * as proofs from '../proofs/index.js';
@@ -144,27 +145,20 @@ export class ApiError extends Error {
   }
 }
 
-function writeFileDurable(path: string, data: string | Buffer): void {
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-}
-
 function appendDurable(fd: number, line: string): void {
-  writeSync(fd, line + '\n');
-  fsyncSync(fd);
+  const size = fstatSync(fd).size;
+  try {
+    writeAllSync(fd, Buffer.from(line + '\n'));
+    fsyncSync(fd);
+  } catch (e) {
+    // A full disk may have taken part of the line: cut it so the next append starts a clean line.
+    try {
+      ftruncateSync(fd, size);
+    } catch {
+      // the reader drops a torn line after the snapshot's height
+    }
+    throw e;
+  }
 }
 
 /** The real verifier: proofs from src/proofs (the native addon). */
@@ -261,17 +255,17 @@ export class Devnet extends EventEmitter {
       pinnedSealRandomness: o.pinnedSealRandomness ?? [],
     };
     this.secret = newSecret();
-    writeFileDurable(join(this.dir, 'wallet.json'), JSON.stringify(wallet));
-    writeFileDurable(join(this.dir, 'jwt-secret'), this.secret.toString('hex'));
-    writeFileDurable(join(this.dir, 'token'), makeToken(this.secret, ['read', 'write', 'sign', 'admin']));
+    writeFileDurable(join(this.dir, 'wallet.json'), JSON.stringify(wallet), 0o600);
+    writeFileDurable(join(this.dir, 'jwt-secret'), this.secret.toString('hex'), 0o600);
+    writeFileDurable(join(this.dir, 'token'), makeToken(this.secret, ['read', 'write', 'sign', 'admin']), 0o600);
     for (const ki of wallet) this.addKey(blsKeyFromKeyInfo(ki));
     for (const m of miners) this.miners.set(idAddress(m.id, network), this.newMinerActor(m, 0));
     // Genesis tipset (height 0): one block by the system actor.
     const beacon = this.beaconEntry(0, null);
     const header = this.systemBlock(0, [], beacon, '0');
     this.chain = [{ tipset: { Cids: [blockCid(header)], Blocks: [header], Height: 0 }, beacon, receipts: [] }];
-    writeFileSync(join(this.dir, 'chain.ndjson'), JSON.stringify(this.chain[0]) + '\n');
-    writeFileSync(join(this.dir, 'mpool.ndjson'), '');
+    writeFileDurable(join(this.dir, 'chain.ndjson'), JSON.stringify(this.chain[0]) + '\n');
+    writeFileDurable(join(this.dir, 'mpool.ndjson'), '');
     this.snapshot();
     writeFileDurable(join(this.dir, 'genesis.json'), JSON.stringify(this.genesis, null, 2));
     log.info({ dir: this.dir, miners: miners.map((m) => m.id) }, 'devnet genesis created');

@@ -38,6 +38,12 @@ export interface NativeAddon {
   info(): { threads: number; running: number; queued: number; cuda: boolean; filcrypto: string };
   /** setpgid(0, 0); returns the new process group id. */
   ownProcessGroup(): number;
+  /**
+   * flock(2) on an open file: exclusive true = LOCK_EX, false = LOCK_SH, null = LOCK_UN.
+   * Returns false when `nonblocking` and another open file holds the lock. The kernel drops
+   * the lock when the file's last descriptor closes (also when the process dies).
+   */
+  flock(fd: number, exclusive: boolean | null, nonblocking: boolean): boolean;
   writeWithAlignment(proof: number, srcPath: string, srcSize: number, dstPath: string, existing: number[]): Promise<{ commP: Buffer; leftAlignmentUnpadded: number; totalWriteUnpadded: number }>;
   generatePieceCommitment(proof: number, path: string, unpaddedSize: number): Promise<{ commP: Buffer; numBytesAligned: number }>;
   generateDataCommitment(proof: number, pieces: RawPiece[]): Promise<Buffer>;

@@ -9,12 +9,12 @@
 //   linked in; if neither has them, the error names the files.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadAddon, repoRoot, type NativeAddon } from './native.js';
 import { ProofsError, RegisteredPoStProof, RegisteredSealProof, postProofSectorSize, sealProofSectorSize, sectorSizeName } from './types.js';
-import { pidAlive as alive } from '../util/process.js';
+import { lockFileWait } from '../util/durable.js';
 
 export const OFFICIAL_PARAMETER_DIR = '/var/tmp/filecoin-proof-parameters';
 
@@ -139,7 +139,9 @@ export const EXPECTED_SECONDS: Record<Circuit, number> = { 'window-post': 6, 'wi
 export async function generateParams(opts: GenerateOptions = {}): Promise<Circuit[]> {
   const dir = parameterCacheDir();
   mkdirSync(dir, { recursive: true });
-  const release = await lock(join(dir, '.distminer-paramgen.lock'));
+  // (Before the flock lock this was a directory `.distminer-paramgen.lock`: a new name, so a
+  // leftover one of those is harmless.)
+  const release = await lock(join(dir, '.distminer-paramgen.flock'));
   const made: Circuit[] = [];
   try {
     const want = manifest();
@@ -212,28 +214,12 @@ export async function verifyParams(dir = parameterCacheDir()): Promise<{ ok: boo
   return { ok: problems.length === 0, problems };
 }
 
-/** A directory lock that survives crashes: a lock held by a dead pid is taken over. */
+/**
+ * One generator per parameter directory, across processes: flock(2) on a lock file (released
+ * by the kernel when the holder dies, so never stale); a second caller waits for the first.
+ */
 async function lock(path: string): Promise<() => void> {
-  for (;;) {
-    try {
-      mkdirSync(path);
-      writeFileSync(join(path, 'pid'), String(process.pid));
-      return () => rmSync(path, { recursive: true, force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let pid = 0;
-      try {
-        pid = Number(readFileSync(join(path, 'pid'), 'utf8'));
-      } catch {
-        // the holder may be between mkdir and writing its pid
-        if (Date.now() - statSync(path).mtimeMs > 10_000) pid = -1;
-      }
-      if (pid === -1 || (pid > 0 && !alive(pid))) {
-        rmSync(path, { recursive: true, force: true });
-        continue;
-      }
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
+  const l = await lockFileWait(path, 'distminer params (generating)', { pollMs: 1000 });
+  return () => l.release();
 }
 

@@ -48,7 +48,7 @@ export class Allocator {
   }
 
   /** Reads the chain, opens the store (refusing unusable state), raises next above the chain. */
-  async open(o: { extraFloor?: number; noCreate?: string } = {}): Promise<void> {
+  async open(o: { extraFloor?: number; noCreate?: string; operatorFloor?: boolean } = {}): Promise<void> {
     const extraFloor = o.extraFloor ?? 0;
     let whyNot: string | undefined = o.noCreate;
     if (this.opts.chainFloor) {
@@ -60,7 +60,7 @@ export class Allocator {
       }
     }
     const chainNext = (maxOf(this.chainSet) ?? -1) + 1;
-    await this.store.open({ initialNext: Math.max(chainNext, extraFloor), mayCreate: whyNot === undefined, whyNot });
+    await this.store.open({ initialNext: Math.max(chainNext, extraFloor), mayCreate: whyNot === undefined, whyNot, operatorFloor: o.operatorFloor });
     if (Math.max(chainNext, extraFloor) > 0) await this.store.raiseFloor(Math.max(chainNext, extraFloor));
     // Keep the chain's set fresh even when nobody allocates (allocations also trigger it).
     if (this.opts.chainFloor) {

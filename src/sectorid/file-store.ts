@@ -6,6 +6,9 @@
 //   sectorid.requests           journal of recent allocations, one JSON line each:
 //                               {"id":REQUEST_ID,"n":N,"s":[[lo,hi],...]}
 //   sectorid.reservations.json  {"version":1,"reservations":{NAME:[[lo,hi],...]}}
+//   .sectorid-created           written when the counter is first made: if `sectorid` is ever
+//                               missing beside it, the counter was lost and start is refused
+//                               (only `sectors numbers set-floor N` writes it again)
 //
 // A commit (one group of concurrent requests) appends the group's lines to the journal and
 // fdatasyncs it, then rewrites `sectorid` (temp, fsync, rename, fsync dir); only then are the
@@ -19,11 +22,16 @@ import { logger } from '../log.js';
 import { ErrorCode, SectorIdError } from './protocol.js';
 import { type Ranges, MAX_SECTOR_NUMBER, maxOf, normalize, overlaps, takeNumbers, formatRanges } from './ranges.js';
 import type { AllocOutcome, AllocRequest, OpenOptions, SectorIdStore, StoreState } from './store.js';
-import { writeFileDurable } from './durable.js';
+import { writeFileAtomicAsync as writeFileDurable } from '../util/durable.js';
 
 export const COUNTER_FILE = 'sectorid';
 export const JOURNAL_FILE = 'sectorid.requests';
 export const RESERVATIONS_FILE = 'sectorid.reservations.json';
+/**
+ * Written once the counter exists and never removed: a missing counter beside it was lost,
+ * not never made. A dot file, so `rm sectorid*` does not take it along.
+ */
+export const CREATED_FILE = '.sectorid-created';
 
 const log = logger('sectorid');
 
@@ -98,25 +106,41 @@ export class FileStore implements SectorIdStore {
     let journalMax = -1;
     if (journalText !== undefined) journalMax = this.loadJournal(journalText);
 
+    const createdText = await readOptional(this.p(CREATED_FILE));
+
     if (counterText === undefined) {
-      if (journalText !== undefined || resText !== undefined) {
+      // Evidence that this repo had a counter: then it was lost, and starting again from the
+      // chain or 0 could reissue numbers (sectors still sealing are not on chain yet).
+      const evidence =
+        journalText !== undefined
+          ? `${JOURNAL_FILE} exists`
+          : resText !== undefined
+            ? `${RESERVATIONS_FILE} exists`
+            : createdText !== undefined
+              ? `${CREATED_FILE} records that this repo created one (${createdText.trim()})`
+              : undefined;
+      if (evidence !== undefined && !opts.operatorFloor) {
         throw new Error(
-          `the sector-number counter ${this.p(COUNTER_FILE)} is missing while ${journalText !== undefined ? JOURNAL_FILE : RESERVATIONS_FILE} ` +
-            'exists: the counter was lost. Refusing to start rather than reissue numbers. Restore it from a backup, or write a ' +
-            'number above every sector number this miner ever used.',
+          `the sector-number counter ${this.p(COUNTER_FILE)} is missing while ${evidence}: the counter was lost. ` +
+            'Refusing to start rather than reissue numbers. Restore it from a backup, or, with the server stopped, set where ' +
+            `numbering resumes, above every sector number this miner ever used (on chain and still sealing): \`distminer sectors numbers set-floor N --repo ${this.repo}\`.`,
         );
       }
-      if (!opts.mayCreate) {
+      if (evidence === undefined && !opts.mayCreate) {
         throw new Error(
           `no sector-number counter in ${this.repo} (${COUNTER_FILE}) yet, and it is not created now: ${opts.whyNot}`,
         );
       }
       this.next = Math.max(opts.initialNext, journalMax + 1);
-      log.info({ next: this.next, file: this.p(COUNTER_FILE) }, 'creating the sector-number counter');
+      if (evidence !== undefined) log.warn({ next: this.next, file: this.p(COUNTER_FILE), evidence }, 'writing the lost sector-number counter again at the operator\'s floor');
+      else log.info({ next: this.next, file: this.p(COUNTER_FILE) }, 'creating the sector-number counter');
       await writeFileDurable(this.p(COUNTER_FILE), `${this.next}\n`);
+      if (createdText === undefined) await this.writeCreated();
     } else {
       const counter = parseCounter(this.p(COUNTER_FILE), counterText);
       this.next = counter;
+      // Repos from before the marker: record now that this repo has a counter.
+      if (createdText === undefined) await this.writeCreated();
       if (journalMax + 1 > counter) {
         // The process died after the journal was synced but before the counter was renamed.
         log.warn({ counter, recovered: journalMax + 1 }, 'counter file behind the request journal; recovering from the journal');
@@ -126,6 +150,10 @@ export class FileStore implements SectorIdStore {
     }
     // Rewrite the journal: drops a torn last line and starts appends on a clean file.
     await this.compactJournal();
+  }
+
+  private async writeCreated(): Promise<void> {
+    await writeFileDurable(this.p(CREATED_FILE), `counter created ${new Date().toISOString()} at ${this.next}\n`);
   }
 
   private loadReservations(text: string): void {

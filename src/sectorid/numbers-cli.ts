@@ -87,7 +87,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     await alloc.open(
       sub === 'set-floor'
-        ? { extraFloor: floor }
+        ? { extraFloor: floor, operatorFloor: true }
         : { noCreate: 'this command does not create one; start the server, or run `sectors numbers set-floor N` to say where numbering starts' },
     );
   } catch (e) {

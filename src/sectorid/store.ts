@@ -26,6 +26,11 @@ export interface OpenOptions {
    */
   mayCreate: boolean;
   whyNot?: string;
+  /**
+   * The operator's `set-floor N`: `initialNext` is their word for where numbering resumes, so
+   * a counter that was lost (the repo records that it had one) may be written again.
+   */
+  operatorFloor?: boolean;
 }
 
 export interface SectorIdStore {

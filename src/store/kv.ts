@@ -2,22 +2,40 @@
 // deals, and anything else that must survive `kill -9` and power loss.
 //
 // Design: an in-memory map, made durable by an append-only journal of msgpackr-encoded
-// batches. Each batch is one frame [u32 length][u32 crc32][payload] and is fsynced before
-// `commit` resolves, so a batch is all-or-nothing: on open, frames are replayed in order and
-// a torn or corrupt tail (a crash mid-write) is cut off — it was never acknowledged. Any
-// corruption *before* the tail is not silently skipped: open fails and names the offset,
-// because dropping an acknowledged write would lose state. When the journal grows past a
-// threshold it is compacted: a snapshot of the whole map is written to a temp file, fsynced,
-// renamed over the journal, and the directory fsynced.
+// batches, fsynced before `commit` resolves, so a batch is all-or-nothing.
 //
-// Concurrent commits share one fsync (group commit). Single process only: a lock file
-// (O_EXCL, holding the pid; a stale lock of a dead pid is taken over) refuses a second opener.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync, ftruncateSync, fstatSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// Journal format 2: an 8-byte file header (MAGIC), then frames
+//   [u32 length][u32 crc32(payload)][u32 crc32(the 8 bytes before)][payload]
+// The header checks itself, so a damaged length is told apart from a torn tail. On open:
+//   - an incomplete last frame (fewer bytes than its checked length says, or a partial
+//     header), or a tail of zero bytes (blocks a power loss left unwritten), is a write that
+//     was never acknowledged: it is cut off;
+//   - anything else that fails a check (a header or payload checksum, an undecodable
+//     payload) is damage to acknowledged data: open refuses with StoreCorruptError naming
+//     the frame and byte offset, and changes nothing. `distminer store repair DIR` copies the
+//     journal aside and cuts it at the last good frame.
+// Format 1 (no file header, [u32 length][u32 crc32][payload]) is still read; its length is
+// unchecked, so a torn-looking tail is copied aside before it is cut, and the journal is then
+// rewritten in format 2.
+//
+// When the journal grows past a threshold it is compacted: a snapshot of the whole map is
+// written to a temp file, fsynced, renamed over the journal, the directory fsynced. A failed
+// compaction (a full disk) is logged and the old journal kept.
+//
+// A failed write or fsync rejects that batch's commits and undoes their changes in memory;
+// the journal is cut back to its last durable size before the next write, and later commits
+// are accepted (the store does not stay closed).
+//
+// Concurrent commits share one fsync (group commit). Single process only: flock(2) on `LOCK`
+// (src/util/durable.ts) refuses a second opener, in this process or another.
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { Packr } from 'msgpackr';
-import { pidAlive } from '../util/process.js';
+import { logger } from '../log.js';
+import { type FileLock, LockHeldError, fsyncDir, lockFile, writeFileAtomic } from '../util/durable.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'number' });
+const log = logger('store');
 
 export type Value = unknown;
 export interface Op {
@@ -27,7 +45,13 @@ export interface Op {
 }
 
 export class StoreCorruptError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Index of the first bad frame (0 = the first frame of the journal). */
+    readonly frame?: number,
+    /** Byte offset of that frame in the journal file. */
+    readonly offset?: number,
+  ) {
     super(message);
     this.name = 'StoreCorruptError';
   }
@@ -49,51 +73,158 @@ export function crc32(b: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-function frame(payload: Buffer): Buffer {
-  const h = Buffer.alloc(8);
+/** File header of format 2. Read as a format-1 length it would be ~4 GiB, so never ambiguous. */
+export const MAGIC = Buffer.from([0xff, 0x44, 0x4d, 0x4b, 0x56, 0x4a, 0x02, 0x0a]); // \xff DMKVJ 2 \n
+const HEADER = 12;
+
+export function frame(payload: Buffer): Buffer {
+  const h = Buffer.alloc(HEADER);
   h.writeUInt32BE(payload.length, 0);
   h.writeUInt32BE(crc32(payload), 4);
+  h.writeUInt32BE(crc32(h.subarray(0, 8)), 8);
   return Buffer.concat([h, payload]);
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+function allZero(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+export interface JournalScan {
+  version: 1 | 2;
+  /** The good frames' decoded batches, in order. */
+  batches: Op[][];
+  /** Byte offset just after the last good frame (after the file header when there is none). */
+  goodEnd: number;
+  /** Bytes after goodEnd that are an unacknowledged (torn) tail; 0 when the file ends cleanly. */
+  tornBytes: number;
+  /** The file header is missing or partial (a new or just-created journal). */
+  needsHeader: boolean;
+  /** The first damaged frame, when there is one (then tornBytes is 0). */
+  damage?: { frame: number; offset: number; why: string; bytesFrom: number };
+}
+
+/** Reads a journal image without changing anything (used by open and by repair). */
+export function scanJournal(buf: Buffer): JournalScan {
+  const batches: Op[][] = [];
+  if (buf.length < MAGIC.length && MAGIC.subarray(0, buf.length).equals(buf)) {
+    return { version: 2, batches, goodEnd: 0, tornBytes: 0, needsHeader: true };
   }
+  const v2 = buf.length >= MAGIC.length && buf.subarray(0, MAGIC.length).equals(MAGIC);
+  if (!v2) {
+    // Format 1 must start with a whole, valid frame; anything else is a damaged file header
+    // (a flipped bit in MAGIC must not make the whole journal read as one torn format-1 tail).
+    const len0 = buf.length >= 8 ? buf.readUInt32BE(0) : -1;
+    if (len0 < 0 || len0 > buf.length - 8 || crc32(buf.subarray(8, 8 + len0)) !== buf.readUInt32BE(4)) {
+      return { version: 1, batches, goodEnd: 0, tornBytes: 0, needsHeader: false, damage: { frame: 0, offset: 0, why: 'starts with neither the format-2 file header nor a whole format-1 frame', bytesFrom: buf.length } };
+    }
+  }
+  const header = v2 ? HEADER : 8;
+  let off = v2 ? MAGIC.length : 0;
+  let index = 0;
+  const result = (extra: Partial<JournalScan>): JournalScan => ({ version: v2 ? 2 : 1, batches, goodEnd: off, tornBytes: 0, needsHeader: false, ...extra });
+  const damaged = (why: string) => result({ damage: { frame: index, offset: off, why, bytesFrom: buf.length - off } });
+  while (off < buf.length) {
+    const rest = buf.length - off;
+    if (rest < header) return result({ tornBytes: rest }); // a partial header at the tail
+    const len = buf.readUInt32BE(off);
+    const crc = buf.readUInt32BE(off + 4);
+    if (v2 && crc32(buf.subarray(off, off + 8)) !== buf.readUInt32BE(off + 8)) {
+      // Zeros to the end: blocks of an unfinished write that a power loss left unwritten.
+      if (allZero(buf.subarray(off))) return result({ tornBytes: rest });
+      return damaged('has a damaged header (its length field fails its checksum)');
+    }
+    if (len > rest - header) return result({ tornBytes: rest }); // the last write did not finish
+    const payload = buf.subarray(off + header, off + header + len);
+    if (crc32(payload) !== crc) {
+      // Format 1 cannot check its length: a bad last frame may be a torn write.
+      if (!v2 && off + header + len === buf.length) return result({ tornBytes: rest });
+      return damaged('fails its checksum');
+    }
+    let ops: Op[];
+    try {
+      ops = packr.unpack(payload) as Op[];
+      if (!Array.isArray(ops)) throw new Error('not a list of operations');
+    } catch (e) {
+      return damaged(`does not decode (${(e as Error).message})`);
+    }
+    batches.push(ops);
+    off += header + len;
+    index++;
+  }
+  return result({});
+}
+
+function corruptError(dir: string, d: NonNullable<JournalScan['damage']>): StoreCorruptError {
+  return new StoreCorruptError(
+    `store ${dir}: journal frame ${d.frame} at byte ${d.offset} ${d.why}; ${d.bytesFrom} bytes from there to the end of the file. ` +
+      'Refusing to open (nothing was changed): an acknowledged write is damaged. Restore the directory from a backup, or run ' +
+      `\`distminer store repair ${dir}\` to keep the ${d.frame} frame(s) before it (the journal is copied aside first).`,
+    d.frame,
+    d.offset,
+  );
+}
+
+/** File operations the store uses for its journal appends (tests inject failures). */
+export interface StoreIo {
+  writeSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number;
+  fsyncSync(fd: number): void;
 }
 
 export interface StoreOptions {
   /** Compact when the journal exceeds this many bytes and twice the live data (default 8 MiB). */
   compactBytes?: number;
+  /** For tests: replaces the journal's write and fsync. */
+  io?: Partial<StoreIo>;
+}
+
+interface Pending {
+  frame: Buffer;
+  /** What each op replaced, to undo it in memory if the write fails: [key, had, old value]. */
+  undo: [string, boolean, Value][];
+  resolve: () => void;
+  reject: (e: Error) => void;
 }
 
 export class KvStore {
   private map = new Map<string, Value>();
   private fd: number;
+  /** Bytes of the journal that are durable (fsynced); the next frame is written here. */
   private size: number;
-  private pending: { frame: Buffer; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private pending: Pending[] = [];
   private flushing = false;
   private closed = false;
-  private failed: Error | undefined;
+  /** After a failed write: the journal may hold a partial frame past `size`; cut it first. */
+  private needsCut = false;
+  /** After a compaction's directory fsync failed: sync it before acknowledging anything. */
+  private needsDirSync = false;
+  /** No compaction attempt before the journal reaches this size (after a failed one). */
+  private compactNotBefore = 0;
   private readonly compactBytes: number;
   private readonly journal: string;
-  private readonly lockPath: string;
+  private readonly lock: FileLock;
+  private readonly io: StoreIo;
 
-  private constructor(readonly dir: string, opts: StoreOptions) {
+  private constructor(
+    readonly dir: string,
+    opts: StoreOptions,
+  ) {
     this.compactBytes = opts.compactBytes ?? 8 * 1024 * 1024;
+    this.io = { writeSync: opts.io?.writeSync ?? writeSync, fsyncSync: opts.io?.fsyncSync ?? fsyncSync };
     this.journal = join(dir, 'journal');
-    this.lockPath = join(dir, 'LOCK');
     mkdirSync(dir, { recursive: true });
-    this.takeLock();
+    try {
+      this.lock = lockFile(join(dir, 'LOCK'), `store ${dir}`);
+    } catch (e) {
+      if (e instanceof LockHeldError) throw new Error(`store ${dir} is in use by ${e.holderPid === undefined ? 'another process' : `process ${e.holderPid}`}${e.holderPid === process.pid ? ' (this process)' : ''}`);
+      throw e;
+    }
     try {
       this.replay();
-      this.fd = openSync(this.journal, existsSync(this.journal) ? 'r+' : 'w+');
+      this.fd = openSync(this.journal, 'r+');
       this.size = fstatSync(this.fd).size;
     } catch (e) {
-      rmSync(this.lockPath, { force: true });
+      this.lock.release();
       throw e;
     }
   }
@@ -103,64 +234,75 @@ export class KvStore {
     return new KvStore(dir, opts);
   }
 
-  private takeLock(): void {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fd = openSync(this.lockPath, 'wx');
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const pid = Number(readFileSync(this.lockPath, 'utf8'));
-        // Opened twice in this process, or held by a live one.
-        const alive = pid === process.pid || (pid > 0 && pidAlive(pid));
-        if (alive) throw new Error(`store ${this.dir} is in use by process ${pid}`);
-        rmSync(this.lockPath, { force: true }); // stale: its owner died
-      }
-    }
-    throw new Error(`cannot lock store ${this.dir}`);
-  }
-
   private replay(): void {
-    if (!existsSync(this.journal)) return;
+    if (!existsSync(this.journal)) {
+      writeFileAtomic(this.journal, MAGIC);
+      return;
+    }
     const buf = readFileSync(this.journal);
-    let off = 0;
-    while (off < buf.length) {
-      if (buf.length - off < 8) break; // torn header at the tail
-      const len = buf.readUInt32BE(off);
-      const crc = buf.readUInt32BE(off + 4);
-      if (off + 8 + len > buf.length) break; // torn payload at the tail
-      const payload = buf.subarray(off + 8, off + 8 + len);
-      if (crc32(payload) !== crc) {
-        // A bad frame followed by more data is damage, not a torn write.
-        if (off + 8 + len < buf.length) {
-          throw new StoreCorruptError(`store ${this.dir}: journal frame at byte ${off} fails its checksum with ${buf.length - off - 8 - len} bytes after it; refusing to open (restore the directory from a backup or move it aside)`);
-        }
-        break;
-      }
-      let ops: Op[];
-      try {
-        ops = packr.unpack(payload) as Op[];
-      } catch (e) {
-        throw new StoreCorruptError(`store ${this.dir}: journal frame at byte ${off} does not decode: ${(e as Error).message}`);
-      }
+    const scan = scanJournal(buf);
+    if (scan.damage) throw corruptError(this.dir, scan.damage);
+    for (const ops of scan.batches) {
       for (const op of ops) {
         if (op.value === undefined) this.map.delete(op.key);
         else this.map.set(op.key, op.value);
       }
-      off += 8 + len;
     }
-    if (off < buf.length) {
+    if (scan.version === 1) {
+      if (scan.tornBytes > 0) {
+        // Format 1 cannot tell a torn tail from a damaged length: keep the bytes for the operator.
+        const aside = `${this.journal}.v1-tail-${Date.now()}`;
+        writeFileAtomic(aside, buf);
+        log.warn({ dir: this.dir, bytes: scan.tornBytes, at: scan.goodEnd, aside }, 'format-1 journal ends in an incomplete frame; cut it (the whole file is kept aside)');
+      }
+      closeSync(this.writeSnapshot().fd); // now in format 2
+      log.info({ dir: this.dir, frames: scan.batches.length }, 'journal converted to format 2');
+      return;
+    }
+    if (scan.needsHeader) {
+      writeFileAtomic(this.journal, MAGIC);
+      return;
+    }
+    if (scan.tornBytes > 0) {
       // Cut the unacknowledged tail so new frames follow a clean boundary.
+      log.warn({ dir: this.dir, bytes: scan.tornBytes, at: scan.goodEnd }, 'journal ends in an unfinished write (never acknowledged); cutting it');
       const fd = openSync(this.journal, 'r+');
       try {
-        ftruncateSync(fd, off);
+        ftruncateSync(fd, scan.goodEnd);
         fsyncSync(fd);
       } finally {
         closeSync(fd);
       }
     }
+  }
+
+  /** Replaces the journal by a snapshot of the map (atomically). Returns the open new journal. */
+  private writeSnapshot(): { fd: number; size: number } {
+    const data = Buffer.concat([MAGIC, frame(packr.pack([...this.map].map(([key, value]) => ({ key, value }))) as Buffer)]);
+    const tmp = `${this.journal}.compact`;
+    const fd = openSync(tmp, 'w+', 0o644);
+    try {
+      let written = 0;
+      while (written < data.length) {
+        const n = this.io.writeSync(fd, data, written, data.length - written, written);
+        if (n <= 0) throw new Error(`write returned ${n}`);
+        written += n;
+      }
+      this.io.fsyncSync(fd);
+      renameSync(tmp, this.journal);
+    } catch (e) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+    try {
+      fsyncDir(this.dir);
+    } catch (err) {
+      // The rename is done but may not survive a power loss yet: sync before the next ack.
+      log.error({ err, dir: this.dir }, 'fsync of the store directory failed after compaction; retrying before the next commit');
+      this.needsDirSync = true;
+    }
+    return { fd, size: data.length };
   }
 
   get<T = Value>(key: string): T | undefined {
@@ -180,18 +322,21 @@ export class KvStore {
 
   /**
    * Applies `ops` atomically: visible to `get` at once, durable when the promise resolves.
-   * A caller must not act on the change (answer a client, start work) before that.
+   * A caller must not act on the change (answer a client, start work) before that. If the
+   * write fails, the promise rejects and the change is undone in memory.
    */
   commit(ops: Op[]): Promise<void> {
-    if (this.closed) return Promise.reject(this.failed ?? new Error(`store ${this.dir} is closed`));
+    if (this.closed) return Promise.reject(new Error(`store ${this.dir} is closed`));
     // Encode first: a value msgpackr cannot encode must fail before anything changes.
     const f = frame(packr.pack(ops) as Buffer);
+    const undo: Pending['undo'] = [];
     for (const op of ops) {
+      undo.push([op.key, this.map.has(op.key), this.map.get(op.key)]);
       if (op.value === undefined) this.map.delete(op.key);
       else this.map.set(op.key, op.value);
     }
     return new Promise((resolve, reject) => {
-      this.pending.push({ frame: f, resolve, reject });
+      this.pending.push({ frame: f, undo, resolve, reject });
       if (!this.flushing) queueMicrotask(() => this.flush());
     });
   }
@@ -210,60 +355,134 @@ export class KvStore {
     const batch = this.pending;
     this.pending = [];
     try {
+      if (this.needsCut) {
+        // A failed write may have left part of a frame after the durable end.
+        ftruncateSync(this.fd, this.size);
+        this.io.fsyncSync(this.fd);
+        this.needsCut = false;
+      }
+      if (this.needsDirSync) {
+        fsyncDir(this.dir);
+        this.needsDirSync = false;
+      }
       const data = Buffer.concat(batch.map((b) => b.frame));
+      this.needsCut = true; // until the fsync succeeded, bytes past `size` are not ours to keep
       let written = 0;
-      while (written < data.length) written += writeSync(this.fd, data, written, data.length - written, this.size + written);
-      fsyncSync(this.fd); // one fsync for every commit in the batch
+      while (written < data.length) {
+        const n = this.io.writeSync(this.fd, data, written, data.length - written, this.size + written);
+        if (n <= 0) throw new Error(`write returned ${n}`);
+        written += n;
+      }
+      this.io.fsyncSync(this.fd); // one fsync for every commit in the batch
+      this.needsCut = false;
       this.size += data.length;
       for (const b of batch) b.resolve();
     } catch (e) {
-      // After a failed write or fsync the memory map is ahead of the disk and the kernel may
-      // have dropped the dirty pages: the only safe state is closed (reopen replays the disk).
-      this.failed = e as Error;
-      this.closed = true;
-      for (const b of [...batch, ...this.pending]) b.reject(e as Error);
-      this.pending = [];
+      // Nothing of this batch is acknowledged: undo it in memory (newest first), so memory
+      // matches the durable journal again; the journal is cut back before the next write.
+      for (let i = batch.length - 1; i >= 0; i--) {
+        const u = batch[i].undo;
+        for (let j = u.length - 1; j >= 0; j--) {
+          const [key, had, old] = u[j];
+          if (had) this.map.set(key, old);
+          else this.map.delete(key);
+        }
+      }
+      log.error({ err: e, dir: this.dir, commits: batch.length }, 'journal write failed; these commits are rejected, later ones are tried again');
+      for (const b of batch) b.reject(e as Error);
     } finally {
       this.flushing = false;
     }
-    if (this.size > this.compactBytes) this.maybeCompact();
+    if (!this.needsCut && this.size > this.compactBytes && this.size >= this.compactNotBefore) this.maybeCompact();
     if (this.pending.length > 0) setImmediate(() => this.flush());
   }
 
   private maybeCompact(): void {
-    const snapshot = frame(packr.pack([...this.map].map(([key, value]) => ({ key, value }))) as Buffer);
-    if (this.size < 2 * snapshot.length) return;
-    const tmp = `${this.journal}.compact`;
-    writeFileSync(tmp, snapshot);
-    const fd = openSync(tmp, 'r');
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, this.journal);
-    fsyncDir(dirname(this.journal));
+    const live = packr.pack([...this.map].map(([key, value]) => ({ key, value }))) as Buffer;
+    if (this.size < 2 * (live.length + HEADER + MAGIC.length)) return;
+    let next: { fd: number; size: number };
+    try {
+      next = this.writeSnapshot();
+    } catch (err) {
+      // A full disk, say: the old journal is whole and stays in use. Try again after it grew.
+      this.compactNotBefore = this.size + this.compactBytes;
+      log.error({ err, dir: this.dir, journalBytes: this.size }, 'journal compaction failed; keeping the old journal');
+      return;
+    }
     closeSync(this.fd);
-    this.fd = openSync(this.journal, 'r+');
-    this.size = snapshot.length;
+    this.fd = next.fd;
+    this.size = next.size;
+    this.compactNotBefore = 0;
   }
 
   /** Waits for pending commits, then releases the file and the lock. */
   async close(): Promise<void> {
-    if (this.closed) {
-      if (this.failed) {
-        try {
-          closeSync(this.fd);
-        } catch {
-          // already closed
-        }
-        rmSync(this.lockPath, { force: true });
-      }
-      return;
-    }
+    if (this.closed) return;
     while (this.pending.length > 0 || this.flushing) {
       this.flush();
       await new Promise((r) => setImmediate(r));
     }
     this.closed = true;
+    if (this.needsCut) {
+      try {
+        ftruncateSync(this.fd, this.size);
+        fsyncSync(this.fd);
+      } catch (err) {
+        log.error({ err, dir: this.dir }, 'could not cut a failed write off the journal; the next open cuts or refuses it');
+      }
+    }
     closeSync(this.fd);
-    rmSync(this.lockPath, { force: true });
+    this.lock.release();
+  }
+}
+
+// ------------------------------------------------------------------------------ repair
+
+export interface RepairReport {
+  /** Nothing to do: the journal is whole. */
+  clean: boolean;
+  framesKept: number;
+  /** Where the first bad frame started (the cut), and why it is bad. */
+  cutAt?: number;
+  firstBadFrame?: number;
+  why?: string;
+  bytesDropped: number;
+  /** The copy of the whole original journal. */
+  aside?: string;
+}
+
+/**
+ * `distminer store repair DIR`: for a journal that open refuses. Takes the store's lock,
+ * copies the whole journal aside (journal.corrupt-<time>, fsynced), then cuts the journal at
+ * the end of the last good frame. Everything after the first bad frame is dropped from the
+ * store (and kept in the copy).
+ */
+export function repairJournal(dir: string): RepairReport {
+  const lock = lockFile(join(dir, 'LOCK'), `distminer store repair ${dir}`);
+  try {
+    const path = join(dir, 'journal');
+    const buf = readFileSync(path);
+    const scan = scanJournal(buf);
+    if (!scan.damage && scan.tornBytes === 0) return { clean: true, framesKept: scan.batches.length, bytesDropped: 0 };
+    const aside = `${path}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    writeFileAtomic(aside, buf, 0o600);
+    const fd = openSync(path, 'r+');
+    try {
+      ftruncateSync(fd, scan.goodEnd);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return {
+      clean: false,
+      framesKept: scan.batches.length,
+      cutAt: scan.goodEnd,
+      firstBadFrame: scan.batches.length,
+      why: scan.damage?.why ?? 'is incomplete (a torn write)',
+      bytesDropped: buf.length - scan.goodEnd,
+      aside,
+    };
+  } finally {
+    lock.release();
   }
 }

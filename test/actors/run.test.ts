@@ -130,6 +130,24 @@ test('SIGTERM: actors persist and the process exits 0; `distminer status` shows 
   t.regex(r.out(), /miner stopped/);
 });
 
+test('a second `run` on the same repo refuses, naming the first one\'s pid, and leaves its api file alone', async (t) => {
+  const repo = newRepo(t);
+  const first = run(['run', `--repo=${repo}`, '--roles=winning-post']);
+  t.teardown(() => first.child.kill('SIGKILL'));
+  const { addr, token } = await apiOf(repo);
+  const apiText = readFileSync(join(repo, 'api'), 'utf8');
+  const second = run(['run', `--repo=${repo}`, '--roles=winning-post']);
+  t.not(await second.exit, 0);
+  t.regex(second.out(), new RegExp(`repo .* is in use: .*repo.lock is held by process ${first.child.pid} \\(distminer run\\)`));
+  t.is(readFileSync(join(repo, 'api'), 'utf8'), apiText, 'the first one\'s api file is untouched');
+  t.is((await callApi<{ miner: string }>(addr, token, 'Distminer.Status')).miner, 'f01000', 'the first one still serves');
+  // Killed without a chance to clean up: its lock goes with it, and a new run starts.
+  first.child.kill('SIGKILL');
+  await first.exit;
+  const third = run(['run', `--repo=${repo}`, '--roles=winning-post', '--exit-after-start']);
+  t.is(await third.exit, 0, third.out());
+});
+
 test('restart intensity exceeded in a running miner: fatal log and a non-zero exit', async (t) => {
   const repo = newRepo(t, '\n[Distminer.Supervisor]\n  MaxRestarts = 2\n  WithinSeconds = 60\n  BackoffInitialMs = 20\n  BackoffMaxMs = 100\n');
   const r = run(['run', `--repo=${repo}`, '--roles=deal,seal', '--drill-crashes']);

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SectorIdClient, StaticChainFloor, startSectorIdServer } from '../../src/sectorid/index.js';
 import { SectorIdError } from '../../src/sectorid/protocol.js';
+import { lockFile } from '../../src/util/durable.js';
 import { TOKEN, assertDistinct, cleanup, cli, tmpDir } from './helpers.js';
 
 const base = { listen: '127.0.0.1:0', token: TOKEN, minerId: 'f01000' };
@@ -68,7 +69,7 @@ test('an empty, corrupt or missing counter is refused with a message; never rest
     t.regex(e!.message, /sectorid is unusable/, content);
     t.regex(e!.message, /Refusing to start/);
     t.is(readFileSync(join(repo, 'sectorid'), 'utf8'), content, 'the bad file is left for the operator');
-    t.false(existsSync(join(repo, 'sectorid.lock')), 'the lock is released on refusal');
+    lockFile(join(repo, 'sectorid.lock'), 'test').release(); // the lock is released on refusal
   }
   // Counter gone but the journal exists: the counter was lost.
   writeFileSync(join(repo, 'sectorid'), '7\n');
@@ -91,6 +92,47 @@ test('an empty, corrupt or missing counter is refused with a message; never rest
   mkdirSync(join(repo, 'sectorid'));
   const e2 = await t.throwsAsync(startSectorIdServer({ ...base, repo }));
   t.regex(e2!.message, /cannot read .*sectorid/);
+  cleanup(repo);
+});
+
+test('deleted number files are not a fresh start: refused (also with a chain floor) until the operator sets the floor', async (t) => {
+  const repo = tmpDir();
+  let srv = await startSectorIdServer({ ...base, repo });
+  let c = new SectorIdClient({ address: srv.address, token: TOKEN });
+  t.deepEqual(await c.allocate(5), [0, 1, 2, 3, 4]);
+  await c.close();
+  await srv.close();
+  t.true(existsSync(join(repo, '.sectorid-created')));
+  for (const f of ['sectorid', 'sectorid.requests', 'sectorid.reservations.json']) cleanup(join(repo, f));
+  const e = await t.throwsAsync(startSectorIdServer({ ...base, repo }));
+  t.regex(e!.message, /sectorid is missing while \.sectorid-created records that this repo created one/);
+  t.regex(e!.message, /sectors numbers set-floor N --repo/);
+  // The chain knows only the numbers already on it (0..2): not enough to resume safely.
+  const e2 = await t.throwsAsync(startSectorIdServer({ ...base, repo, chainFloor: new StaticChainFloor([[0, 2]]) }));
+  t.regex(e2!.message, /the counter was lost/);
+  t.false(existsSync(join(repo, 'sectorid')), 'nothing was written');
+  // Offline commands other than set-floor do not recreate it either.
+  const info = await cli(['sectors', 'numbers', 'info', '--repo', repo]);
+  t.not(info.code, 0);
+  t.regex(info.stderr, /counter was lost/);
+  const r = await cli(['sectors', 'numbers', 'set-floor', '100', '--repo', repo]);
+  t.is(r.code, 0, r.stderr);
+  srv = await startSectorIdServer({ ...base, repo });
+  c = new SectorIdClient({ address: srv.address, token: TOKEN });
+  t.deepEqual(await c.allocate(1), [100]);
+  await c.close();
+  await srv.close();
+  cleanup(repo);
+});
+
+test('a repo from before the marker gets one on its first start', async (t) => {
+  const repo = tmpDir();
+  writeFileSync(join(repo, 'sectorid'), '12\n');
+  const srv = await startSectorIdServer({ ...base, repo });
+  await srv.close();
+  t.regex(readFileSync(join(repo, '.sectorid-created'), 'utf8'), /counter created .* at 12/);
+  cleanup(join(repo, 'sectorid'));
+  await t.throwsAsync(startSectorIdServer({ ...base, repo }), { message: /the counter was lost/ });
   cleanup(repo);
 });
 
