@@ -207,12 +207,18 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
       if (!this.authed || this.dead) return;
       if (this.reader.pending > 0) {
         // Started now, or still the one started earlier: bytes never extend the deadline.
-        if (this.timerKind !== 'frame' || frameCompleted) {
-          this.setTimer('frame', frameTimeoutMs, () => this.fail('', new SectorIdError(ErrorCode.FrameTimeout, `a request frame took longer than ${frameTimeoutMs} ms to arrive; closing`)));
-        }
+        if (this.timerKind !== 'frame' || frameCompleted) this.armFrame();
       } else if (this.timerKind !== 'idle' || frameCompleted) {
         this.armIdle();
       }
+    }
+
+    armFrame(): void {
+      this.setTimer('frame', frameTimeoutMs, () => {
+        // Not the peer's fault while we are not reading it (its earlier requests are being served).
+        if (this.backlog.length > 0 || this.writeBlocked) this.armFrame();
+        else this.fail('', new SectorIdError(ErrorCode.FrameTimeout, `a request frame took longer than ${frameTimeoutMs} ms to arrive; closing`));
+      });
     }
 
     armIdle(): void {
