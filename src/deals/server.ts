@@ -300,6 +300,11 @@ export class DealServer {
           }, requestTimeoutMs);
           res.once('close', () => clearTimeout(t));
         }
+        // Answered before its body was read (a refused upload, an error): close the connection
+        // rather than let Node read and discard the rest, which a trickle could make last forever.
+        res.once('finish', () => {
+          if (!req.complete) setTimeout(() => req.socket.destroy(), 100).unref();
+        });
         this.route(req, res).catch((e) => {
           const status = e instanceof DealRejected || e instanceof UploadError ? e.status : 500;
           if (status === 500) this.log.error({ err: e }, 'request failed');

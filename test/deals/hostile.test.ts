@@ -163,6 +163,24 @@ test('slow and oversized request heads and bodies are cut; connections per addre
   const slowBody = await raw(`${srv.url}/deals/proposal`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }, chunks: Array.from({ length: 40 }, (_, i) => body.subarray(i, i + 1)), gapMs: 50 });
   t.true(slowBody.status === 408 || slowBody.status === 0, String(slowBody.status));
   t.true(Date.now() - b0 < 1500);
+  // A refused upload whose body keeps trickling: answered, then the connection is closed (not read to its end).
+  const refused = await new Promise<{ status: string; closedAfter: number }>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let got = '';
+    const r0 = Date.now();
+    s.on('error', () => {});
+    s.on('data', (c: Buffer) => (got += c.toString()));
+    const tick = setInterval(() => !s.destroyed && s.write('x'), 50);
+    const cap = setTimeout(() => s.destroy(), 3000); // the test stops by itself: "not closed" reads as 3000+ ms
+    s.on('close', () => {
+      clearInterval(tick);
+      clearTimeout(cap);
+      resolve({ status: got.slice(0, 12), closedAfter: Date.now() - r0 });
+    });
+    s.write('PUT /deals/nope/data?token=x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n');
+  });
+  t.is(refused.status, 'HTTP/1.1 404');
+  t.true(refused.closedAfter < 1500, `closed after ${refused.closedAfter} ms`);
   // A head over 8 KiB: 431.
   const big = await raw(`${srv.url}/deals`, { headers: { 'X-Big': 'b'.repeat(10_000) } });
   t.is(big.status, 431);
