@@ -158,7 +158,7 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
   /** Close a socket after its last reply had a moment to leave (never lingers long). */
   const closeSoon = (sock: Socket): void => {
     sock.end();
-    setTimeout(() => sock.destroy(), 200).unref();
+    setTimeout(() => sock.destroy(), 1000).unref();
   };
 
   const refuse = (sock: Socket, code: ErrorCode, message: string): void => {
