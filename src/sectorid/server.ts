@@ -177,6 +177,8 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
     inFlight = 0;
     /** Whole frames received but not yet served (in-flight limit or a peer not reading). */
     readonly backlog: Buffer[] = [];
+    /** Not read by us (back-pressure above), so a partial frame is not the peer's fault. */
+    paused = false;
     /** The auth deadline (unauthenticated), else the frame deadline or the idle timer. */
     private timer: NodeJS.Timeout | undefined;
     private timerKind: 'auth' | 'frame' | 'idle' | undefined;
@@ -380,8 +382,15 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
     while (!c.dead && c.backlog.length > 0 && c.inFlight < maxInFlight && !c.writeBlocked) dispatch(c, c.backlog.shift()!);
     if (c.dead) return;
     // Frames waiting: read no more from this peer until they are served (TCP back-pressure).
-    if (c.backlog.length > 0 || c.writeBlocked) c.sock.pause();
-    else c.sock.resume();
+    if (c.backlog.length > 0 || c.writeBlocked) {
+      c.paused = true;
+      c.sock.pause();
+    } else if (c.paused) {
+      c.paused = false;
+      c.sock.resume();
+      // A frame we stopped reading midway gets its whole deadline from now.
+      if (c.reader.pending > 0 && c.authed) c.armFrame();
+    }
     if (c.peerEnded && c.inFlight === 0 && c.backlog.length === 0) closeSoon(c.sock);
   }
 

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { type Socket, connect } from 'node:net';
 import { Auth } from '../../src/auth/index.js';
-import { SectorIdClient, startSectorIdServer } from '../../src/sectorid/index.js';
+import { FileStore, SectorIdClient, type SectorIdStore, startSectorIdServer } from '../../src/sectorid/index.js';
 import { FrameReader, type SectorIdError, decodeBody, encodeFrame } from '../../src/sectorid/protocol.js';
 import { AUTH, READ_TOKEN, TOKEN, WRITE_TOKEN, assertDistinct, cleanup, cli, rawExchange, sleep, tmpDir } from './helpers.js';
 
@@ -161,6 +161,11 @@ function hold(port: number, from = '127.0.0.1'): Promise<{ sock: Socket; got: Ar
   });
 }
 
+async function until(f: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f() && Date.now() < end) await sleep(20);
+}
+
 const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
 
 test('permissions: read may info, write may alloc, only admin may reserve, free or set the floor', async (t) => {
@@ -281,6 +286,40 @@ test('deadlines: a trickle cannot keep a connection alive; idle authenticated co
   const y = await c.allocate(1);
   t.true(y[0]! > x[0]!);
   await c.close();
+  await srv.close();
+  cleanup(repo);
+});
+
+test('a frame the server stopped reading (its requests in flight at the limit) is not cut by the frame deadline', async (t) => {
+  const repo = tmpDir();
+  // A store whose commits take 1 s (a slow disk or database).
+  const file = new FileStore(repo);
+  const slow: SectorIdStore = {
+    description: 'slow file store',
+    open: (o) => file.open(o),
+    allocate: async (batch, chain) => {
+      await sleep(1000);
+      return file.allocate(batch, chain);
+    },
+    state: () => file.state(),
+    reserve: (n, r) => file.reserve(n, r),
+    free: (n) => file.free(n),
+    setFloor: (f) => file.setFloor(f),
+    raiseFloor: (f) => file.raiseFloor(f),
+    close: () => file.close(),
+  };
+  const srv = await startSectorIdServer({ ...base, repo, store: slow, maxInFlightPerConnection: 1, frameTimeoutMs: 400 });
+  const h = await hold(portOf(srv.address));
+  const f = (id: string) => encodeFrame({ v: 1, id, token: WRITE_TOKEN, op: 'alloc', n: 1 });
+  const third = f('c');
+  // Two whole requests and half of a third: the second waits unread behind the first (1 s).
+  h.sock.write(Buffer.concat([f('a'), f('b'), third.subarray(0, 10)]));
+  await until(() => h.got.length >= 1, 5000);
+  h.sock.write(third.subarray(10));
+  await until(() => h.got.length >= 3 || h.closed, 8000);
+  t.deepEqual(h.got.map((r) => [r.id, r.ok ?? r.code]), [['a', true], ['b', true], ['c', true]]);
+  t.false(h.closed);
+  h.sock.destroy();
   await srv.close();
   cleanup(repo);
 });
