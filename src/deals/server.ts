@@ -136,6 +136,9 @@ const MAX_JSON = 64 * 1024;
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body) + '\n';
+  // Answered before its body was read: the connection is closed after this answer (see
+  // listen()), so tell the client not to reuse it.
+  if (!res.req.complete) headers = { ...headers, Connection: 'close' };
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), ...headers });
   res.end(text);
 }
