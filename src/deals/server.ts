@@ -182,7 +182,10 @@ export class DealServer {
   private readonly activeByPeer = new Map<string, number>();
   /** Deals whose upload holds a slot now (never expired under it). */
   private readonly uploading = new Set<string>();
-  private readonly connsByPeer = new Map<string, number>();
+  /** Open connections by peer address, oldest first (a Set keeps insertion order). */
+  private readonly connsByPeer = new Map<string, Set<Socket>>();
+  /** Connections with a request being handled (never closed to make room). */
+  private readonly busy = new Set<Socket>();
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly log: Logger;
@@ -293,6 +296,9 @@ export class DealServer {
     const requestTimeoutMs = this.lim('requestTimeoutMs');
     this.server = createServer({ maxHeaderSize: this.lim('maxHeaderBytes') }, (req, res) => {
       try {
+        const sock = req.socket;
+        this.busy.add(sock);
+        res.once('close', () => this.busy.delete(sock));
         // Every request but an upload (which has its own slot, rate and deadline) must be
         // complete, body included, within a total deadline that a trickle cannot extend.
         if (!isUpload(req)) {
@@ -326,24 +332,32 @@ export class DealServer {
     this.server.headersTimeout = this.lim('headersTimeoutMs');
     (this.server as Server & { connectionsCheckingInterval?: number }).connectionsCheckingInterval = 1000;
     this.server.timeout = this.lim('idleMs');
-    this.server.maxConnections = this.lim('maxConnections');
+    const maxConns = this.lim('maxConnections');
+    // The limits below make room by closing idle connections; this is only the hard stop.
+    this.server.maxConnections = 2 * maxConns;
     const perPeer = this.lim('maxConnectionsPerPeer');
     this.server.on('connection', (s: Socket) => {
       const peer = peerOf(s.remoteAddress);
-      const n = (this.connsByPeer.get(peer) ?? 0) + 1;
-      if (n > perPeer) {
-        this.log.debug({ peer }, 'connection limit per address reached; closing a new connection');
-        s.destroy();
-        return;
+      let mine = this.connsByPeer.get(peer);
+      // Over a limit: close the oldest connection with no request in progress (a slow head, an
+      // idle keep-alive) of this peer, or of the peer holding most when the total is reached;
+      // refuse the new one only when all of them are busy. So strangers' trickles sharing an
+      // address or flooding from many cannot keep a real client out.
+      const full = (mine?.size ?? 0) >= perPeer ? peer : this.sockets.size >= maxConns ? this.busiestPeer() : undefined;
+      if (full !== undefined) {
+        const victim = [...(this.connsByPeer.get(full) ?? [])].find((x) => !this.busy.has(x));
+        if (!victim) {
+          this.log.debug({ peer }, 'connection limit reached and every connection busy; closing a new connection');
+          s.destroy();
+          return;
+        }
+        this.dropConn(victim, full);
+        victim.destroy();
       }
-      this.connsByPeer.set(peer, n);
+      if (!mine) this.connsByPeer.set(peer, (mine = new Set()));
+      mine.add(s);
       this.sockets.add(s);
-      s.on('close', () => {
-        this.sockets.delete(s);
-        const left = (this.connsByPeer.get(peer) ?? 1) - 1;
-        if (left > 0) this.connsByPeer.set(peer, left);
-        else this.connsByPeer.delete(peer);
-      });
+      s.on('close', () => this.dropConn(s, peer));
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       // Malformed or oversized heads, header timeouts: answer if possible, never throw.
@@ -361,6 +375,25 @@ export class DealServer {
     this.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     writeFileAtomic(join(this.opts.dir, 'api'), this.url + '\n');
     this.log.info({ url: this.url, sectorSize: this.sectorSize }, 'deal server listening');
+  }
+
+  private dropConn(s: Socket, peer: string): void {
+    this.sockets.delete(s);
+    this.busy.delete(s);
+    const set = this.connsByPeer.get(peer);
+    if (set?.delete(s) && set.size === 0) this.connsByPeer.delete(peer);
+  }
+
+  private busiestPeer(): string | undefined {
+    let best: string | undefined;
+    let most = 0;
+    for (const [p, set] of this.connsByPeer) {
+      if (set.size > most) {
+        most = set.size;
+        best = p;
+      }
+    }
+    return best;
   }
 
   /** Admin calls: a valid JWT of this miner with the admin permission; else 401 / 403 answered. */

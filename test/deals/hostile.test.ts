@@ -149,11 +149,13 @@ test('slow and oversized request heads and bodies are cut; connections per addre
     s.on('close', () => clearInterval(tick));
     socks.push(s);
   }
-  // The 22 over the per-address cap are closed at once, well before the head deadline.
+  // Over the per-address cap of 8, each new connection closed the oldest idle one: 22 at once,
+  // well before the head deadline.
   await until(() => closedAt.length >= 22, 2000, 'the connections over the per-address cap to be closed');
   t.true(closedAt.length < 30, 'the 8 within the cap are still open');
-  // Meanwhile another address is served.
+  // Meanwhile another address is served, and so is a real client on the tricklers' address.
   t.is((await raw(`${srv.url}/deals`, { headers: { Authorization: `Bearer ${TOKEN}` }, localAddress: '127.0.0.2' })).status, 200);
+  t.is((await raw(`${srv.url}/deals`, { headers: { Authorization: `Bearer ${TOKEN}` }, localAddress: '127.0.0.9' })).status, 200);
   await until(() => closedAt.length === 30, 5000, 'the trickling heads to be cut');
   t.true(Math.max(...closedAt) < 2500, `all cut by ${Math.max(...closedAt)} ms (head deadline 500 ms, checked every second)`);
   for (const s of socks) s.destroy();
