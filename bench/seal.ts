@@ -4,6 +4,7 @@
 // workers, against a raw loop calling the native proofs directly in one process. The ratio
 // raw/pipeline is the orchestration overhead. Also per-step times from the workers' logs.
 //   BENCH_SECTORS=2 node dist/bench/seal.js
+import { Auth } from '../src/auth/index.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,8 @@ import { MAIN, Proc, killAll, rpc, until } from '../test/helpers/procs.js';
 import { machine, stats, table, writeResult } from './common.js';
 
 const SECTORS = Number(process.env.BENCH_SECTORS ?? 2);
-const TOKEN = 'bench-seal-token-0123456789abcdef';
+const AUTH = Auth.random();
+const TOKEN = AUTH.issue('admin');
 const MINER_SCRIPT = fileURLToPath(new URL('../test/helpers/seal-miner.js', import.meta.url));
 
 async function raw(dir: string): Promise<{ perHour: number; steps: Record<string, number[]> }> {
@@ -53,7 +55,7 @@ async function pipeline(dir: string, workers: number): Promise<{ perHour: number
   const chain = new MemChain(join(dir, 'chain.json'), 1000, 50);
   chain.startTicking();
   mkdirSync(join(dir, 'sid'), { recursive: true });
-  const sid = await startSectorIdServer({ repo: join(dir, 'sid'), listen: '127.0.0.1:0', token: TOKEN, minerId: 'f01000' });
+  const sid = await startSectorIdServer({ repo: join(dir, 'sid'), listen: '127.0.0.1:0', auth: AUTH, minerId: 'f01000' });
   try {
     const m = new Proc('miner', [MINER_SCRIPT, '--repo', join(dir, 'miner'), '--chain', join(dir, 'chain.json'), '--sectorid', sid.address, '--token', TOKEN, '--port', '0', '--storage', join(dir, 'storage')], { DISTMINER_LOG_LEVEL: 'warn' });
     const port = Number((await m.waitFor(/^READY \d+/)).split(' ')[1]);

@@ -3,6 +3,7 @@
 // PostgreSQL `nextval` baseline in the same run. Writes bench/results/sectorid.json.
 //
 //   node dist/bench/sectorid.js [--seconds 3]
+import { Auth } from '../src/auth/index.js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -15,7 +16,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const secIdx = process.argv.indexOf('--seconds');
 const SECONDS = secIdx > 0 ? Number(process.argv[secIdx + 1]) : 3;
 const CLIENTS = [1, 16, 64];
-const TOKEN = 'bench-token';
+const AUTH = Auth.random();
+const TOKEN = AUTH.issue('admin');
 
 interface Row {
   store: string;
@@ -72,7 +74,7 @@ async function benchServer(label: string, store: string, repoBase: string, miner
   for (const n of CLIENTS) {
     const repo = join(repoBase, `${label}-${n}`);
     mkdirSync(repo, { recursive: true });
-    const srv = await startSectorIdServer({ repo, listen: '127.0.0.1:0', token: TOKEN, store, minerId: `${miner}${n}` });
+    const srv = await startSectorIdServer({ repo, listen: '127.0.0.1:0', auth: AUTH, store, minerId: `${miner}${n}` });
     const clients = Array.from({ length: n }, () => new SectorIdClient({ address: srv.address, token: TOKEN }));
     await Promise.all(clients.map((c) => c.allocate(1))); // connect + warm up
     const before = srv.allocator.commits;

@@ -26,17 +26,18 @@ export const createRole: CreateRole = (ctx) => {
   return serviceRole(ctx, { version: 2, runningDetail: 'starting the deal server' }, async (sendBack) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
-    const [{ DealServer }, { DealCoordinator }, { lotusDealChain, sealServiceSealer }, { ChainClient }, { parseHostPort }, { join }] = await Promise.all([
+    const [{ DealServer }, { DealCoordinator }, { lotusDealChain, sealServiceSealer }, { ChainClient }, { parseHostPort }, { join }, { repoAuth }] = await Promise.all([
       import('../../src/deals/server.js'),
       import('../../src/deals/coordinator.js'),
       import('../../src/deals/deal-chain.js'),
       import('../../src/chain/client.js'),
       import('../../src/config/multiaddr.js'),
       import('node:path'),
+      import('../../src/auth/index.js'),
     ]);
     const listen = parseHostPort(o.dealListen, 'deal listen address');
     const { id: minerNum, network } = minerAddress(o.minerId);
-    const server = await DealServer.start({ dir: join(o.repo, 'deals'), minerId: o.minerId, token: o.token, host: listen.host, port: listen.port, requirePublished: true, sharedDir: o.storagePaths[0] });
+    const server = await DealServer.start({ dir: join(o.repo, 'deals'), minerId: o.minerId, auth: repoAuth(o.repo), host: listen.host, port: listen.port, requirePublished: true, sharedDir: o.storagePaths[0] });
     const flow = new DealCoordinator({
       store: server.store,
       pipeline: server.pipeline,

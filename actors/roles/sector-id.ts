@@ -15,6 +15,7 @@ export interface SectorIdRoleOptions {
   /** HOST:PORT (alloce: to listen on; get: of the server). */
   address?: string;
   repo: string;
+  /** The token this host's client sends (`get` mode; `ping` needs read). The server verifies with the repo's secret. */
   token: string;
   minerId: string;
   /** get: how often to check the server (ms). */
@@ -59,10 +60,12 @@ export const createRole: CreateRole = (ctx) => {
         const listen = o.mode === 'local' ? '127.0.0.1:0' : o.address!;
         mod
           .then(async ({ startSectorIdServer, LotusChainFloor }) => {
+            // Tokens are JWTs of the repository's API secret: each op checks its level.
+            const { repoAuth } = await import('../../src/auth/index.js');
             // The chain floor: start above every number the chain has allocated for this miner
             // (replacing the seed's hand-edited sectorid file) and skip any it allocates later.
             const chainFloor = o.chainApi ? new LotusChainFloor(new (await import('../../src/chain/client.js')).ChainClient(o.chainApi)) : undefined;
-            return startSectorIdServer({ repo: o.repo, listen, token: o.token, minerId: o.minerId, chainFloor });
+            return startSectorIdServer({ repo: o.repo, listen, auth: repoAuth(o.repo), minerId: o.minerId, chainFloor });
           })
           .then((srv) => {
             stop = () => srv.close();

@@ -1,15 +1,18 @@
 // `distminer deals serve|list|status`:
 //
 //   distminer deals serve --repo DIR [--miner f01000] [--listen 127.0.0.1:0] [--sector-size 2KiB]
-//        [--shared DIR] [--max-transfers N] [--stall-ms MS] [--lease-ms MS] [--ready-file F]
+//        [--shared DIR] [--max-transfers N] [--max-transfers-per-peer N] [--stall-ms MS]
+//        [--proposal-ttl-ms MS] [--max-pending N] [--lease-ms MS] [--ready-file F]
 //   distminer deals list   [--repo DIR | --api URL --token-file F] [--json]
 //   distminer deals status UUID [--repo DIR | --api URL --token-file F]
 //
 // The server keeps its state in DIR/deals and writes its URL to DIR/deals/api; `list` and
-// `status` find it there and authenticate with the repository's API token.
+// `status` find it there and authenticate with the repository's API token (they need the admin
+// permission). The server checks tokens with the repository's API secret (src/auth).
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Parsed, parseFlags } from '../config/flags.js';
+import { repoAuth } from '../auth/index.js';
 import { CONFIG_FILE, readToken } from '../config/repo.js';
 import { parseConfigToml } from '../config/settings.js';
 import { logger } from '../log.js';
@@ -20,7 +23,8 @@ import type { DealRecord } from './store.js';
 
 const USAGE = `usage:
   distminer deals serve --repo DIR [--miner f01000] [--listen 127.0.0.1:0] [--sector-size 2KiB]
-                        [--shared DIR] [--max-transfers N] [--stall-ms MS] [--lease-ms MS] [--ready-file F]
+                        [--shared DIR] [--max-transfers N] [--max-transfers-per-peer N] [--stall-ms MS]
+                        [--proposal-ttl-ms MS] [--max-pending N] [--lease-ms MS] [--ready-file F]
   distminer deals list [--repo DIR | --api URL (--token T | --token-file F)] [--json]
   distminer deals status UUID [--repo DIR | --api URL (--token T | --token-file F)]
 `;
@@ -32,7 +36,10 @@ const SPEC = {
   'sector-size': { type: 'string', help: 'deal sector size (default 2KiB)' },
   shared: { type: 'string', help: 'shared storage path holding the deal-miner lease (default DIR/deals)' },
   'max-transfers': { type: 'string', help: 'concurrent uploads (default 4)' },
+  'max-transfers-per-peer': { type: 'string', help: 'concurrent uploads from one address (default 2)' },
   'stall-ms': { type: 'string', help: 'cut an upload with no data for this long (default 60000)' },
+  'proposal-ttl-ms': { type: 'string', help: 'expire an accepted deal whose data has not come within this (default 1800000)' },
+  'max-pending': { type: 'string', help: 'deals waiting for their data, in all (default 128)' },
   'lease-ms': { type: 'string', help: 'deal-miner lease time (default 30000)' },
   'ready-file': { type: 'string', help: 'write the URL here once listening' },
   api: { type: 'string', help: 'deal server URL (default: DIR/deals/api)' },
@@ -86,13 +93,16 @@ async function serve(f: Parsed): Promise<number> {
   const srv = await DealServer.start({
     dir,
     minerId,
-    token: tokenOf(f, repo),
+    auth: repoAuth(repo),
     host: m[1].replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
     sealProof: sealProofForSectorSize(parseSectorSize(str(f, 'sector-size') ?? '2KiB')),
     sharedDir: str(f, 'shared'),
     maxTransfers: int(f, 'max-transfers'),
+    maxTransfersPerPeer: int(f, 'max-transfers-per-peer'),
     stallMs: int(f, 'stall-ms'),
+    proposalTtlMs: int(f, 'proposal-ttl-ms'),
+    maxPendingDeals: int(f, 'max-pending'),
     leaseMs: int(f, 'lease-ms'),
   });
   const ready = str(f, 'ready-file');

@@ -6,11 +6,19 @@
 //   GET  /deals/{uuid}              admin    one deal
 //   GET|HEAD /piece/{pieceCid}      public   the unsealed piece (Range supported)
 //
-// Admin calls need `Authorization: Bearer <the miner's API token>`. Memory stays flat however
-// large the piece: the body streams (with back-pressure) into a staging file, transfers are
-// bounded (503 + Retry-After beyond the limit), a body is cut at its declared size, and a
-// stalled or overlong upload is cut off. The CommP is computed by the native proofs from the
-// staged file once the body is on disk (see README.md for why not while streaming).
+// Admin calls need `Authorization: Bearer <JWT>` with the admin permission (src/auth; 401
+// without a valid token, 403 with a lesser one). Memory stays flat however large the piece:
+// the body streams (with back-pressure) into a staging file, transfers are bounded (503 +
+// Retry-After beyond the limit), a body is cut at its declared size, and a stalled, too slow
+// or overlong upload is cut off. The CommP is computed by the native proofs from the staged
+// file once the body is on disk (see README.md for why not while streaming).
+//
+// Hostile peers (README.md, "Limits"): headers are bounded in size and in total time, every
+// request but an upload must be complete within a short total deadline, connections are
+// limited in all and per address; an upload slot goes only to a PUT with the upload token of
+// an Accepted deal, at most a few per address, and is lost by a trickle (minimum rate over a
+// window, a total deadline); deals waiting for their data are capped in all, per address and
+// per client wallet, and expire (state Expired, with the reason) when no data comes.
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -19,6 +27,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { type Auth, bearerToken, missingPermission } from '../auth/index.js';
 import { fsyncDir, writeFileAtomic } from '../config/atomic.js';
 import { listenSticky, portFromAddressFile } from '../util/listen.js';
 import { type Logger, logger } from '../log.js';
@@ -28,7 +37,34 @@ import { type DealMinerArbiter, FileLeaseArbiter } from './arbiter.js';
 import { chunkedNativeCommP } from './commp.js';
 import { StoreDealPipeline } from './pipeline.js';
 import { DealRejected, checkDealRequest } from './proposal.js';
-import { type DealRecord, DealStore } from './store.js';
+import { type DealRecord, DealStore, DealTransitionError } from './store.js';
+
+/** Defaults of the limits (README.md lists them). */
+export const DEAL_LIMITS = {
+  maxTransfers: 4,
+  maxTransfersPerPeer: 2,
+  stallMs: 60_000,
+  uploadBaseMs: 60_000,
+  uploadMinBytesPerSec: 1 << 20,
+  minRateBytesPerSec: 64 * 1024,
+  rateWindowMs: 30_000,
+  maxPendingDeals: 128,
+  maxPendingPerPeer: 16,
+  maxPendingPerClient: 16,
+  proposalTtlMs: 30 * 60_000,
+  maxConnections: 512,
+  maxConnectionsPerPeer: 32,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  idleMs: 60_000,
+  maxHeaderBytes: 8 * 1024,
+} as const;
+
+/** The peer key of the per-address limits: the address, IPv4-mapped IPv6 as plain IPv4. */
+export function peerOf(addr: string | undefined): string {
+  if (!addr) return '?';
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
 
 export interface DealServerOptions {
   /** Directory of the deal state: `db/` (KV store), `staging/`, `pieces/`, `api`. */
@@ -37,17 +73,39 @@ export interface DealServerOptions {
   minerId: string;
   /** Seal proof of the miner's deal sectors: its sector size bounds a deal (default 2KiB). */
   sealProof?: RegisteredSealProof;
-  /** The miner's API token: Bearer token of the admin calls. */
-  token: string;
+  /** Verifies the admin calls' bearer JWTs (the repository's API secret: `repoAuth(repo)`). */
+  auth: Auth;
   host?: string;
   port?: number;
   /** Concurrent uploads; more are answered 503 with Retry-After (default 4). */
   maxTransfers?: number;
+  /** Concurrent uploads from one network address (default 2). */
+  maxTransfersPerPeer?: number;
   /** An upload with no data for this long is cut off (default 60 s). */
   stallMs?: number;
   /** Upload deadline: base + size / minimum rate (defaults 60 s and 1 MiB/s). */
   uploadBaseMs?: number;
   uploadMinBytesPerSec?: number;
+  /** An upload that brings fewer bytes per second than this over a window loses its slot (64 KiB/s, 30 s; 0: off). */
+  minRateBytesPerSec?: number;
+  rateWindowMs?: number;
+  /** Deals waiting for their data (Accepted or Transferring): in all, per address, per client wallet. */
+  maxPendingDeals?: number;
+  maxPendingPerPeer?: number;
+  maxPendingPerClient?: number;
+  /** An Accepted deal whose data has not come within this expires (default 30 min). */
+  proposalTtlMs?: number;
+  /** Open connections, in all and per address (default 512, 32). */
+  maxConnections?: number;
+  maxConnectionsPerPeer?: number;
+  /** Headers must be complete within this from the connection's first byte (total; default 10 s). */
+  headersTimeoutMs?: number;
+  /** Every request but an upload must be complete (body too) within this (total; default 10 s). */
+  requestTimeoutMs?: number;
+  /** A connection with no traffic at all for this long is closed (default 60 s). */
+  idleMs?: number;
+  /** Largest request head (default 8 KiB; more → 431). */
+  maxHeaderBytes?: number;
   /** Who decides there is one deal miner per miner id (default: a lease file in `sharedDir`). */
   arbiter?: DealMinerArbiter;
   /** Shared storage path for the default arbiter's lease (default `dir`). */
@@ -78,6 +136,9 @@ const MAX_JSON = 64 * 1024;
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body) + '\n';
+  // Answered before its body was read: the connection is closed after this answer (see
+  // listen()), so tell the client not to reuse it.
+  if (!res.req.complete) headers = { ...headers, Connection: 'close' };
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)), ...headers });
   res.end(text);
 }
@@ -89,6 +150,8 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
+  const cl = Number(req.headers['content-length'] ?? 0);
+  if (cl > MAX_JSON) throw new DealRejected(413, `a proposal is at most ${MAX_JSON} bytes of JSON`);
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of req) {
@@ -116,6 +179,14 @@ export class DealServer {
   readonly sealProof: RegisteredSealProof;
   private server!: Server;
   private active = 0;
+  private readonly activeByPeer = new Map<string, number>();
+  /** Deals whose upload holds a slot now (never expired under it). */
+  private readonly uploading = new Set<string>();
+  /** Open connections by peer address, oldest first (a Set keeps insertion order). */
+  private readonly connsByPeer = new Map<string, Set<Socket>>();
+  /** Connections with a request being handled (never closed to make room). */
+  private readonly busy = new Set<Socket>();
+  private expiryTimer: NodeJS.Timeout | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly log: Logger;
   private readonly stagingDir: string;
@@ -143,7 +214,7 @@ export class DealServer {
 
   /** Claims the deal role, opens the state, recovers from a crash, listens. */
   static async start(opts: DealServerOptions): Promise<DealServer> {
-    if (!opts.token || opts.token.length < 16) throw new Error('the deal server needs the miner API token (16+ characters) for its admin calls');
+    if (!opts.auth) throw new Error('the deal server needs the miner API secret (auth) to check its admin calls');
     let started: DealServer | undefined;
     const arbiter =
       opts.arbiter ??
@@ -161,6 +232,7 @@ export class DealServer {
       s = new DealServer(opts, arbiter);
       await s.recover();
       await s.listen();
+      s.startExpiry();
       started = s;
       return s;
     } catch (e) {
@@ -216,35 +288,152 @@ export class DealServer {
 
   // ---------------------------------------------------------------- HTTP
 
+  private lim<K extends keyof typeof DEAL_LIMITS>(k: K): number {
+    return (this.opts[k as keyof DealServerOptions] as number | undefined) ?? DEAL_LIMITS[k];
+  }
+
   private async listen(): Promise<void> {
-    this.server = createServer((req, res) => {
-      this.route(req, res).catch((e) => {
-        const status = e instanceof DealRejected || e instanceof UploadError ? e.status : 500;
-        if (status === 500) this.log.error({ err: (e as Error).stack }, 'request failed');
-        send(res, status, { error: (e as Error).message });
-      });
+    const requestTimeoutMs = this.lim('requestTimeoutMs');
+    this.server = createServer({ maxHeaderSize: this.lim('maxHeaderBytes') }, (req, res) => {
+      try {
+        const sock = req.socket;
+        this.busy.add(sock);
+        res.once('close', () => this.busy.delete(sock));
+        // Every request but an upload (which has its own slot, rate and deadline) must be
+        // complete, body included, within a total deadline that a trickle cannot extend.
+        if (!isUpload(req)) {
+          const t = setTimeout(() => {
+            if (req.complete) return;
+            send(res, 408, { error: `the request did not arrive within ${requestTimeoutMs} ms` }, { Connection: 'close' });
+            setTimeout(() => req.socket.destroy(), 100).unref();
+          }, requestTimeoutMs);
+          res.once('close', () => clearTimeout(t));
+        }
+        // Answered before its body was read (a refused upload, an error): close the connection
+        // rather than let Node read and discard the rest, which a trickle could make last forever.
+        res.once('finish', () => {
+          if (!req.complete) setTimeout(() => req.socket.destroy(), 100).unref();
+        });
+        this.route(req, res).catch((e) => {
+          const status = e instanceof DealRejected || e instanceof UploadError ? e.status : 500;
+          if (status === 500) this.log.error({ err: e }, 'request failed');
+          send(res, status, { error: (e as Error).message });
+        });
+      } catch (e) {
+        // Nothing a peer sends may reach the process: log it and close this request only.
+        this.log.error({ err: e }, 'request handler failed');
+        res.destroy();
+      }
     });
-    // Uploads have their own stall and deadline timers; Node's whole-request timeout would cut
-    // a large upload on a slow link.
+    // Uploads have their own stall, rate and deadline timers; Node's whole-request timeout
+    // would cut a large upload on a slow link (the other requests have the deadline above).
     this.server.requestTimeout = 0;
-    this.server.headersTimeout = 60_000;
-    this.server.on('connection', (s) => {
+    // Total time for the request head, checked every second (a trickle does not extend it).
+    this.server.headersTimeout = this.lim('headersTimeoutMs');
+    (this.server as Server & { connectionsCheckingInterval?: number }).connectionsCheckingInterval = 1000;
+    this.server.timeout = this.lim('idleMs');
+    const maxConns = this.lim('maxConnections');
+    // The limits below make room by closing idle connections; this is only the hard stop.
+    this.server.maxConnections = 2 * maxConns;
+    const perPeer = this.lim('maxConnectionsPerPeer');
+    this.server.on('connection', (s: Socket) => {
+      const peer = peerOf(s.remoteAddress);
+      let mine = this.connsByPeer.get(peer);
+      // Over a limit: close the oldest connection with no request in progress (a slow head, an
+      // idle keep-alive) of this peer, or of the peer holding most when the total is reached;
+      // refuse the new one only when all of them are busy. So strangers' trickles sharing an
+      // address or flooding from many cannot keep a real client out.
+      const full = (mine?.size ?? 0) >= perPeer ? peer : this.sockets.size >= maxConns ? this.busiestPeer() : undefined;
+      if (full !== undefined) {
+        const victim = [...(this.connsByPeer.get(full) ?? [])].find((x) => !this.busy.has(x));
+        if (!victim) {
+          this.log.debug({ peer }, 'connection limit reached and every connection busy; closing a new connection');
+          s.destroy();
+          return;
+        }
+        this.dropConn(victim, full);
+        victim.destroy();
+      }
+      if (!mine) this.connsByPeer.set(peer, (mine = new Set()));
+      mine.add(s);
       this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
+      s.on('close', () => this.dropConn(s, peer));
+    });
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // Malformed or oversized heads, header timeouts: answer if possible, never throw.
+      if (!socket.writable) return void socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      setTimeout(() => socket.destroy(), 100).unref();
     });
     const apiFile = join(this.opts.dir, 'api');
     const previous = existsSync(apiFile) ? portFromAddressFile(readFileSync(apiFile, 'utf8')) : undefined;
     await listenSticky(this.server, this.opts.host ?? '127.0.0.1', this.opts.port ?? 0, previous);
+    // Accept errors (EMFILE under a flood) come here: logged, never thrown at the process.
+    this.server.on('error', (e) => this.log.error({ err: e }, 'deal server socket error'));
     const a = this.server.address() as AddressInfo;
     this.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     writeFileAtomic(join(this.opts.dir, 'api'), this.url + '\n');
     this.log.info({ url: this.url, sectorSize: this.sectorSize }, 'deal server listening');
   }
 
-  private admin(req: IncomingMessage): boolean {
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(h);
-    return !!m && sameSecret(m[1].trim(), this.opts.token);
+  private dropConn(s: Socket, peer: string): void {
+    this.sockets.delete(s);
+    this.busy.delete(s);
+    const set = this.connsByPeer.get(peer);
+    if (set?.delete(s) && set.size === 0) this.connsByPeer.delete(peer);
+  }
+
+  private busiestPeer(): string | undefined {
+    let best: string | undefined;
+    let most = 0;
+    for (const [p, set] of this.connsByPeer) {
+      if (set.size > most) {
+        most = set.size;
+        best = p;
+      }
+    }
+    return best;
+  }
+
+  /** Admin calls: a valid JWT of this miner with the admin permission; else 401 / 403 answered. */
+  private admin(req: IncomingMessage, res: ServerResponse, what: string): boolean {
+    const perms = this.opts.auth.verify(bearerToken(req.headers.authorization));
+    if (!perms) {
+      send(res, 401, { error: 'this call needs Authorization: Bearer <a token of this miner with the admin permission>' }, { 'WWW-Authenticate': 'Bearer' });
+      return false;
+    }
+    if (!perms.includes('admin')) {
+      send(res, 403, { error: missingPermission('admin', what) });
+      return false;
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- expiry
+
+  private startExpiry(): void {
+    const ttl = this.lim('proposalTtlMs');
+    const sweep = () => this.track(this.expire().catch((e) => this.log.error({ err: e }, 'expiring deals failed')));
+    sweep();
+    this.expiryTimer = setInterval(sweep, Math.max(20, Math.min(ttl / 2, 30_000)));
+    this.expiryTimer.unref();
+  }
+
+  /** Accepted deals whose data never came: Expired, with the reason (nothing is dropped silently). */
+  private async expire(): Promise<void> {
+    const ttl = this.lim('proposalTtlMs');
+    const now = Date.now();
+    for (const d of this.store.list()) {
+      if (this.stopped || d.state !== 'Accepted' || this.uploading.has(d.uuid) || now - d.createdAt < ttl) continue;
+      rmSync(this.stagingPath(d.uuid), { force: true });
+      try {
+        await this.store.transition([d.uuid], 'Expired', {}, `no data was uploaded within ${Math.round(ttl / 1000)} s of the proposal; the deal expired (propose it again to store the data)`);
+        this.log.info({ deal: d.uuid, client: d.proposal.Client, peer: d.peer }, 'deal expired without data');
+      } catch (e) {
+        if (!(e instanceof DealTransitionError)) throw e; // its upload began meanwhile
+      }
+    }
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -260,7 +449,7 @@ export class DealServer {
       return this.upload(req, res, parts[1], url.searchParams.get('token') ?? '');
     }
     if (parts[0] === 'deals' && parts.length <= 2 && method === 'GET') {
-      if (!this.admin(req)) return send(res, 401, { error: 'this call needs Authorization: Bearer <the miner API token>' }, { 'WWW-Authenticate': 'Bearer' });
+      if (!this.admin(req, res, `GET ${url.pathname}`)) return;
       if (parts.length === 1) return send(res, 200, { deals: this.store.list().map(publicDeal) });
       const d = this.store.get(parts[1]);
       return d ? send(res, 200, publicDeal(d)) : send(res, 404, { error: `no deal ${parts[1]}` });
@@ -273,10 +462,18 @@ export class DealServer {
 
   private async propose(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.closing) return send(res, 503, { error: 'the deal server is stopping' }, { 'Retry-After': '10' });
+    const peer = peerOf(req.socket.remoteAddress);
+    const pending = this.store.list().filter((x) => x.state === 'Accepted' || x.state === 'Transferring');
+    const cap = (n: number, limit: number, who: string) => {
+      if (n >= limit) throw new DealRejected(who === '' ? 503 : 429, `${n} deals${who} are waiting for their data (the limit is ${limit}); upload their data or wait until they expire, then retry`);
+    };
+    cap(pending.length, this.lim('maxPendingDeals'), '');
+    cap(pending.filter((x) => x.peer === peer).length, this.lim('maxPendingPerPeer'), ` proposed from ${peer}`);
     const body = await readJson(req);
     const c = checkDealRequest(body, { minerId: this.opts.minerId, sectorSize: this.sectorSize });
+    cap(pending.filter((x) => x.proposal.Client === c.proposal.Client).length, this.lim('maxPendingPerClient'), ` of client ${c.proposal.Client}`);
     const prior = this.store.byProposal(c.proposalCid);
-    if (prior && prior.state !== 'Failed') {
+    if (prior && prior.state !== 'Failed' && prior.state !== 'Expired') {
       return send(res, 409, { error: `this proposal is already deal ${prior.uuid} (${prior.state})`, uuid: prior.uuid, state: prior.state });
     }
     const now = Date.now();
@@ -289,6 +486,7 @@ export class DealServer {
       pieceSize: c.pieceSize,
       transferSize: c.transferSize,
       uploadToken: randomBytes(16).toString('hex'),
+      peer,
       state: 'Accepted',
       createdAt: now,
       updatedAt: now,
@@ -304,7 +502,7 @@ export class DealServer {
     rmSync(this.stagingPath(uuid), { force: true });
     rmSync(this.piecePath(uuid), { force: true });
     const d = this.store.get(uuid);
-    if (d && d.state !== 'Failed') await this.store.transition([uuid], 'Failed', {}, reason);
+    if (d && d.state !== 'Failed' && d.state !== 'Expired') await this.store.transition([uuid], 'Failed', {}, reason);
     this.log.warn({ deal: uuid, reason }, 'deal failed');
   }
 
@@ -325,11 +523,18 @@ export class DealServer {
         return send(res, n > d.transferSize ? 413 : 400, { error: reason, uuid, state: 'Failed' }, close);
       }
     }
-    const max = this.opts.maxTransfers ?? 4;
+    const max = this.lim('maxTransfers');
     if (this.active >= max || this.closing) {
       return send(res, 503, { error: `${this.active} transfers are running (the limit is ${max}); retry later` }, { 'Retry-After': '5', ...close });
     }
+    const peer = peerOf(req.socket.remoteAddress);
+    const mine = this.activeByPeer.get(peer) ?? 0;
+    if (mine >= this.lim('maxTransfersPerPeer')) {
+      return send(res, 503, { error: `${mine} transfers from ${peer} are running (the limit per address is ${this.lim('maxTransfersPerPeer')}); retry later` }, { 'Retry-After': '5', ...close });
+    }
     this.active++;
+    this.activeByPeer.set(peer, mine + 1);
+    this.uploading.add(uuid);
     try {
       await this.store.transition([uuid], 'Transferring');
       const staged = await this.receive(req, d);
@@ -342,6 +547,10 @@ export class DealServer {
       throw e;
     } finally {
       this.active--;
+      const left = (this.activeByPeer.get(peer) ?? 1) - 1;
+      if (left > 0) this.activeByPeer.set(peer, left);
+      else this.activeByPeer.delete(peer);
+      this.uploading.delete(uuid);
     }
     const after = await this.verify(uuid);
     if (after.state === 'Failed') return send(res, 400, { error: after.reason, uuid, state: after.state });
@@ -351,8 +560,10 @@ export class DealServer {
   /** Streams the body into the staging file; UploadError when the body is not what was declared. */
   private async receive(req: IncomingMessage, d: DealRecord): Promise<UploadError | undefined> {
     const part = this.stagingPath(d.uuid);
-    const stallMs = this.opts.stallMs ?? 60_000;
-    const deadlineMs = (this.opts.uploadBaseMs ?? 60_000) + (d.transferSize / (this.opts.uploadMinBytesPerSec ?? 1 << 20)) * 1000;
+    const stallMs = this.lim('stallMs');
+    const deadlineMs = this.lim('uploadBaseMs') + (d.transferSize / this.lim('uploadMinBytesPerSec')) * 1000;
+    const minRate = this.lim('minRateBytesPerSec');
+    const windowMs = this.lim('rateWindowMs');
     let received = 0;
     let stall: NodeJS.Timeout | undefined;
     const meter = new Transform({
@@ -366,6 +577,18 @@ export class DealServer {
     const cut = (e: UploadError) => meter.destroy(e);
     stall = setTimeout(() => cut(new UploadError(408, `the upload stalled: no data for ${stallMs} ms after ${received} of ${d.transferSize} bytes`)), stallMs);
     const deadline = setTimeout(() => cut(new UploadError(408, `the upload missed its deadline of ${Math.round(deadlineMs / 1000)} s (${received} of ${d.transferSize} bytes)`)), deadlineMs);
+    // A trickle that never stalls still loses its slot: each window must bring minRate bytes/s.
+    let windowStart = 0;
+    const rate =
+      minRate > 0
+        ? setInterval(() => {
+            const got = received - windowStart;
+            windowStart = received;
+            if (received < d.transferSize && got < (minRate * windowMs) / 1000) {
+              cut(new UploadError(408, `the upload is too slow: ${got} bytes in the last ${windowMs} ms (at least ${minRate} bytes/s are needed); ${received} of ${d.transferSize} bytes arrived`));
+            }
+          }, windowMs)
+        : undefined;
     const onClose = () => {
       if (!req.complete) cut(new UploadError(400, `the upload was cut off after ${received} of ${d.transferSize} bytes`));
     };
@@ -383,6 +606,7 @@ export class DealServer {
     } finally {
       clearTimeout(stall);
       clearTimeout(deadline);
+      clearInterval(rate);
       req.off('close', onClose);
     }
     if (received < d.transferSize) return new UploadError(400, `the upload was truncated: ${received} of ${d.transferSize} bytes`);
@@ -478,6 +702,7 @@ export class DealServer {
     if (this.stopped) return;
     this.stopped = true;
     this.closing = true;
+    clearInterval(this.expiryTimer);
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const s of this.sockets) s.destroy();
@@ -488,6 +713,11 @@ export class DealServer {
     await this.store.close();
     await this.arbiter.release();
   }
+}
+
+/** A data upload (`PUT /deals/{uuid}/data`): it has its own slot, rate and deadline. */
+function isUpload(req: IncomingMessage): boolean {
+  return req.method === 'PUT' && /^\/deals\/[^/]+\/data(\?|$)/.test(req.url ?? '');
 }
 
 /**

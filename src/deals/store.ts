@@ -9,15 +9,17 @@
 //   Sealing       packed into a sector the seal pipeline is sealing
 //   Active        the sector is proving
 //   Failed        with the reason (nothing staged is left behind)
+//   Expired       accepted, but no data arrived in time (the proposal's slot is freed; the
+//                 reason says so; the client may propose again)
 import { KvStore } from '../store/kv.js';
 import type { Signature } from './keys.js';
 import type { DealProposal } from './proposal.js';
 
-export const DEAL_STATES = ['Accepted', 'Transferring', 'Verifying', 'Publishing', 'Sealing', 'Active', 'Failed'] as const;
+export const DEAL_STATES = ['Accepted', 'Transferring', 'Verifying', 'Publishing', 'Sealing', 'Active', 'Failed', 'Expired'] as const;
 export type DealState = (typeof DEAL_STATES)[number];
 
 const NEXT: Record<DealState, DealState[]> = {
-  Accepted: ['Transferring', 'Failed'],
+  Accepted: ['Transferring', 'Failed', 'Expired'],
   Transferring: ['Verifying', 'Failed'],
   Verifying: ['Publishing', 'Failed'],
   // Sealing → Publishing: a sector that failed to seal gives its pieces back to the queue.
@@ -25,6 +27,7 @@ const NEXT: Record<DealState, DealState[]> = {
   Sealing: ['Active', 'Publishing', 'Failed'],
   Active: ['Failed'],
   Failed: [],
+  Expired: [],
 };
 
 export interface DealSector {
@@ -58,6 +61,8 @@ export interface DealRecord {
   transferSize: number;
   /** Secret part of the upload URL (never shown by the admin API). */
   uploadToken: string;
+  /** The network address the proposal came from (per-address limits). */
+  peer?: string;
   state: DealState;
   reason?: string;
   createdAt: number;

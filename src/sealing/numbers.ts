@@ -2,6 +2,7 @@
 // server of this miner (alloce / local mode: its address is in <repo>/sectorid-api) or of
 // another miner (--sctype=get --sclisten=IP:PORT). Numbers are never invented here: when
 // the server cannot be reached the pledge fails with the client's error and can be retried.
+// The token sent is the one this host was given; `alloc` needs only the write permission.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SectorIdClient } from '../sectorid/index.js';

@@ -1,8 +1,9 @@
 // `distminer sectors numbers info|reserve|free|set-floor` — the operator's view of the
 // sector-number allocator (like lotus-miner's `sectors numbers`).
 //
-// With --connect HOST:PORT (or --sclisten) and the miner's token, the command talks to the
-// running server over the wire protocol: the server applies it between commits. Without it,
+// With --connect HOST:PORT (or --sclisten) and a token of the miner (a JWT: `info` needs read,
+// `reserve`, `free` and `set-floor` need admin), the command talks to the running server over
+// the wire protocol: the server applies it between commits. Without it,
 // the command works on the store directly: --repo DIR opens the repo's files under the repo
 // lock (refused while a server holds it), --store postgres://… opens the database (a
 // transaction on the locked counter row, safe beside running servers).
@@ -18,6 +19,7 @@ import { tokenFrom } from './token.js';
 
 const USAGE = `usage: distminer sectors numbers <info | reserve NAME RANGES | free NAME | set-floor N> [--json]
   talk to the running allocator:  --connect HOST:PORT (--token T | --token-file F)
+                                  (info: a read token; reserve, free, set-floor: an admin token)
   or work on the store directly:  --repo DIR  |  --store postgres://... [--miner ID]
   RANGES: e.g. 1-10,15
 `;

@@ -7,9 +7,13 @@
 //
 // Frame-level problems (bad length, undecodable msgpack, wrong version, bad token) get one
 // error reply and the connection is closed: after such a frame the stream cannot be trusted.
-// Request-level problems (bad field, reservation conflict, store down) get an error reply
-// and the connection stays open.
+// Request-level problems (bad field, missing permission, reservation conflict, store down)
+// get an error reply and the connection stays open.
+//
+// The token is a Lotus-style JWT of the miner's API secret (src/auth): `info` and `ping` need
+// `read`, `alloc` needs `write`, `reserve`/`free`/`setFloor` need `admin` (OP_PERMISSION).
 import { Packr, Unpackr } from 'msgpackr';
+import type { Permission } from '../auth/index.js';
 import { type Ranges, isSectorNumber, normalize } from './ranges.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -17,7 +21,7 @@ export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 /** Most numbers one `alloc` may ask for (a pledge batch). */
 export const MAX_BATCH = 4096;
 export const MAX_REQUEST_ID_LENGTH = 128;
-export const MAX_TOKEN_LENGTH = 4096;
+export { MAX_TOKEN_LENGTH } from '../auth/index.js';
 export const MAX_NAME_LENGTH = 128;
 
 export const ErrorCode = {
@@ -25,7 +29,10 @@ export const ErrorCode = {
   BadFrame: 'BAD_FRAME',
   FrameTooLarge: 'FRAME_TOO_LARGE',
   UnsupportedVersion: 'UNSUPPORTED_VERSION',
+  /** No token, or not a token of this miner's API secret. Connection closed. */
   Unauthorized: 'UNAUTHORIZED',
+  /** A valid token without the permission the op needs (the message names it). Connection kept. */
+  Forbidden: 'FORBIDDEN',
   BadRequest: 'BAD_REQUEST',
   /** The same request id was used earlier with a different request. */
   RequestIdReused: 'REQUEST_ID_REUSED',
@@ -37,6 +44,8 @@ export const ErrorCode = {
   TooManyConnections: 'TOO_MANY_CONNECTIONS',
   TooManyInFlight: 'TOO_MANY_IN_FLIGHT',
   IdleTimeout: 'IDLE_TIMEOUT',
+  /** A frame (or, before authentication, the first frame) did not complete in time. Closed. */
+  FrameTimeout: 'FRAME_TIMEOUT',
   ShuttingDown: 'SHUTTING_DOWN',
   Internal: 'INTERNAL',
   /** Client side: no connection could be made before the deadline. */
@@ -52,6 +61,7 @@ export const RETRYABLE: ReadonlySet<string> = new Set([
   ErrorCode.TooManyConnections,
   ErrorCode.TooManyInFlight,
   ErrorCode.IdleTimeout,
+  ErrorCode.FrameTimeout,
   ErrorCode.ShuttingDown,
   ErrorCode.Internal,
 ]);
@@ -68,6 +78,16 @@ export class SectorIdError extends Error {
     return RETRYABLE.has(this.code);
   }
 }
+
+/** The permission each op needs (Lotus's levels: read < write < sign < admin). */
+export const OP_PERMISSION: Readonly<Record<string, Permission>> = {
+  ping: 'read',
+  info: 'read',
+  alloc: 'write',
+  reserve: 'admin',
+  free: 'admin',
+  setFloor: 'admin',
+};
 
 export type Request =
   | { v: number; id: string; token: string; op: 'ping' }

@@ -1,7 +1,21 @@
 // The sector-number server: TCP, one frame per request, many requests in flight per
 // connection (replies carry the request id). See protocol.ts for the frame format.
-import { createHash, timingSafeEqual } from 'node:crypto';
+//
+// Hostile peers cannot hold others out (see README.md, "Connections and limits"):
+// - a new connection is *unauthenticated* until its first frame carries a valid token; these
+//   have their own small budget (global and per peer) and one total deadline for that frame
+//   that no trickle of bytes resets. When the budget is full the oldest unauthenticated
+//   connection of the busiest peer is closed, so a flood from one address churns its own
+//   connections and a real client, which sends its frame at once, still gets in;
+// - authenticated connections are counted separately (global and per peer), get an idle
+//   timeout between frames and a total deadline per frame once its first byte has arrived;
+// - a connection has at most maxInFlightPerConnection requests being served; further frames
+//   wait unread (TCP back-pressure), so one peer's burst costs bounded work;
+// - a peer that does not read its answers stops being read once a bounded amount of replies
+//   is queued, and is closed if it still has not read them after a while;
+// - every request is checked against its token's permissions (OP_PERMISSION).
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
+import { type Auth, missingPermission } from '../auth/index.js';
 import { logger } from '../log.js';
 import { Allocator } from './allocator.js';
 import type { ChainFloorSource } from './chain-floor.js';
@@ -12,7 +26,7 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   ErrorCode,
   FrameReader,
-  MAX_TOKEN_LENGTH,
+  OP_PERMISSION,
   PROTOCOL_VERSION,
   SectorIdError,
   decodeBody,
@@ -24,20 +38,49 @@ import type { SectorIdStore } from './store.js';
 
 const log = logger('sectorid');
 
+/** Defaults of the connection limits (README.md lists them). */
+export const LIMITS = {
+  maxConnections: 256,
+  maxConnectionsPerPeer: 64,
+  maxUnauthenticated: 64,
+  maxUnauthenticatedPerPeer: 8,
+  authTimeoutMs: 5_000,
+  frameTimeoutMs: 10_000,
+  idleMs: 120_000,
+  maxQueuedReplyBytes: 1 << 20,
+  writeTimeoutMs: 30_000,
+  maxInFlightPerConnection: 32,
+} as const;
+
 export interface SectorIdServerOptions {
   /** The miner repo: holds the file store and the lock (also read to seed a new PostgreSQL row). */
   repo: string;
   /** HOST:PORT to listen on (port 0 picks a free one). */
   listen: string;
-  /** The miner's API token; every request must carry it. */
-  token: string;
+  /** Verifies the JWT every request carries (the repository's API secret: `repoAuth(repo)`). */
+  auth: Auth;
   /** 'file' (default), a postgres:// URL, or a ready store object. */
   store?: 'file' | string | SectorIdStore;
   chainFloor?: ChainFloorSource;
   minerId: string;
   maxFrameBytes?: number;
+  /** Authenticated connections, in all and from one peer address. */
   maxConnections?: number;
+  maxConnectionsPerPeer?: number;
+  /** Connections that have not yet sent a frame with a valid token, in all and per peer. */
+  maxUnauthenticated?: number;
+  maxUnauthenticatedPerPeer?: number;
+  /** A new connection must have sent a whole frame with a valid token by then (total, not idle). */
+  authTimeoutMs?: number;
+  /** Once a frame's first byte arrived, the whole frame must be there within this (total). */
+  frameTimeoutMs?: number;
+  /** An authenticated connection with nothing in flight and no frame for this long is closed. */
   idleMs?: number;
+  /** Replies queued for a peer that does not read them before the server stops reading it. */
+  maxQueuedReplyBytes?: number;
+  /** A peer that has not taken its queued replies within this is disconnected. */
+  writeTimeoutMs?: number;
+  /** Requests served at once per connection; later frames wait unread until one is answered. */
   maxInFlightPerConnection?: number;
   chainRefreshMs?: number;
 }
@@ -46,6 +89,8 @@ export interface SectorIdServerHandle {
   /** HOST:PORT actually listened on. */
   address: string;
   allocator: Allocator;
+  /** Connections now open: authenticated and not yet authenticated (for tests and status). */
+  connections(): { authenticated: number; unauthenticated: number };
   close(): Promise<void>;
 }
 
@@ -57,8 +102,10 @@ export function parseHostPort(s: string): { host: string; port: number } {
   return { host, port };
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
+/** The peer key of the per-peer limits: the address, IPv4-mapped IPv6 as plain IPv4. */
+export function peerKey(addr: string | undefined): string {
+  if (!addr) return '?';
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
 }
 
 export function makeStore(spec: SectorIdServerOptions['store'], repo: string, minerId: string): SectorIdStore {
@@ -69,14 +116,21 @@ export function makeStore(spec: SectorIdServerOptions['store'], repo: string, mi
 }
 
 export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<SectorIdServerHandle> {
-  if (!opts.token) throw new Error('the sector-number server needs the miner API token');
+  if (!opts.auth) throw new Error('the sector-number server needs the miner API secret (auth) to verify tokens');
+  const auth = opts.auth;
   const { host, port } = parseHostPort(opts.listen);
   const store = makeStore(opts.store, opts.repo, opts.minerId);
   const maxFrame = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  const maxConns = opts.maxConnections ?? 256;
-  const idleMs = opts.idleMs ?? 120_000;
-  const maxInFlight = opts.maxInFlightPerConnection ?? 1024;
-  const tokenDigest = digest(opts.token);
+  const maxConns = opts.maxConnections ?? LIMITS.maxConnections;
+  const maxConnsPerPeer = opts.maxConnectionsPerPeer ?? LIMITS.maxConnectionsPerPeer;
+  const maxUnauth = Math.max(1, opts.maxUnauthenticated ?? LIMITS.maxUnauthenticated);
+  const maxUnauthPerPeer = Math.max(1, opts.maxUnauthenticatedPerPeer ?? LIMITS.maxUnauthenticatedPerPeer);
+  const authTimeoutMs = opts.authTimeoutMs ?? LIMITS.authTimeoutMs;
+  const frameTimeoutMs = opts.frameTimeoutMs ?? LIMITS.frameTimeoutMs;
+  const idleMs = opts.idleMs ?? LIMITS.idleMs;
+  const maxQueued = opts.maxQueuedReplyBytes ?? LIMITS.maxQueuedReplyBytes;
+  const writeTimeoutMs = opts.writeTimeoutMs ?? LIMITS.writeTimeoutMs;
+  const maxInFlight = opts.maxInFlightPerConnection ?? LIMITS.maxInFlightPerConnection;
 
   // The file store is single-writer: lock the repo. PostgreSQL serialises writers itself.
   let lock: RepoLock | undefined;
@@ -92,99 +146,290 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
     throw e;
   }
 
+  /** Every socket the server holds, whatever its state (closed on shutdown). */
   const sockets = new Set<Socket>();
-  let active = 0;
+  /** Unauthenticated connections by peer, oldest first (a Set keeps insertion order). */
+  const unauthByPeer = new Map<string, Set<Conn>>();
+  let unauthCount = 0;
+  const authByPeer = new Map<string, number>();
+  let authCount = 0;
   let closing = false;
 
-  function authorised(token: unknown): boolean {
-    if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) return false;
-    return timingSafeEqual(digest(token), tokenDigest);
+  /** Close a socket after its last reply had a moment to leave (never lingers long). */
+  const closeSoon = (sock: Socket): void => {
+    sock.end();
+    setTimeout(() => sock.destroy(), 1000).unref();
+  };
+
+  const refuse = (sock: Socket, code: ErrorCode, message: string): void => {
+    sock.on('error', () => {});
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.write(encodeFrame({ v: PROTOCOL_VERSION, id: '', ok: false, code, message }));
+    closeSoon(sock);
+  };
+
+  class Conn {
+    readonly reader = new FrameReader(maxFrame);
+    authed = false;
+    dead = false;
+    peerEnded = false;
+    inFlight = 0;
+    /** Whole frames received but not yet served (in-flight limit or a peer not reading). */
+    readonly backlog: Buffer[] = [];
+    /** Not read by us (back-pressure above), so a partial frame is not the peer's fault. */
+    paused = false;
+    /** The auth deadline (unauthenticated), else the frame deadline or the idle timer. */
+    private timer: NodeJS.Timeout | undefined;
+    private timerKind: 'auth' | 'frame' | 'idle' | undefined;
+    private writeTimer: NodeJS.Timeout | undefined;
+
+    /** Replies are queued beyond the limit: serve nothing more until the peer reads them. */
+    get writeBlocked(): boolean {
+      return this.writeTimer !== undefined;
+    }
+
+    constructor(
+      readonly sock: Socket,
+      readonly peer: string,
+    ) {}
+
+    start(): void {
+      this.setTimer('auth', authTimeoutMs, () => this.fail('', new SectorIdError(ErrorCode.FrameTimeout, `no whole request with a valid token within ${authTimeoutMs} ms of connecting; closing`)));
+    }
+
+    private setTimer(kind: 'auth' | 'frame' | 'idle', ms: number, fn: () => void): void {
+      clearTimeout(this.timer);
+      this.timerKind = kind;
+      this.timer = setTimeout(fn, ms);
+    }
+
+    /** After bytes arrived: a frame started → its total deadline; none pending → idle timer. */
+    rearm(frameCompleted: boolean): void {
+      if (!this.authed || this.dead) return;
+      if (this.reader.pending > 0) {
+        // Started now, or still the one started earlier: bytes never extend the deadline.
+        if (this.timerKind !== 'frame' || frameCompleted) this.armFrame();
+      } else if (this.timerKind !== 'idle' || frameCompleted) {
+        this.armIdle();
+      }
+    }
+
+    armFrame(): void {
+      this.setTimer('frame', frameTimeoutMs, () => {
+        // Not the peer's fault while we are not reading it (its earlier requests are being served).
+        if (this.backlog.length > 0 || this.writeBlocked) this.armFrame();
+        else this.fail('', new SectorIdError(ErrorCode.FrameTimeout, `a request frame took longer than ${frameTimeoutMs} ms to arrive; closing`));
+      });
+    }
+
+    armIdle(): void {
+      this.setTimer('idle', idleMs, () => {
+        // Waiting on the store or on the peer to read is not idleness.
+        if (this.inFlight > 0 || this.writeTimer || this.backlog.length > 0) this.armIdle();
+        else this.fail('', new SectorIdError(ErrorCode.IdleTimeout, `no request for ${idleMs} ms; closing`));
+      });
+    }
+
+    send(msg: unknown): void {
+      if (this.dead || this.sock.destroyed) return;
+      this.sock.write(encodeFrame(msg));
+      // A peer that does not read its answers: stop reading its requests until it does.
+      if (this.sock.writableLength > maxQueued && !this.writeTimer) {
+        this.writeTimer = setTimeout(() => {
+          log.warn({ peer: this.peer, queued: this.sock.writableLength }, 'a sector-number client did not read its replies; disconnecting it');
+          this.kill();
+        }, writeTimeoutMs);
+        this.sock.once('drain', () => {
+          clearTimeout(this.writeTimer);
+          this.writeTimer = undefined;
+          pump(this);
+        });
+      }
+    }
+
+    /** Frame-level error: reply once, then close this connection only. */
+    fail(id: string, e: SectorIdError): void {
+      if (this.dead) return;
+      this.send({ v: PROTOCOL_VERSION, id, ok: false, code: e.code, message: e.message });
+      this.release();
+      closeSoon(this.sock);
+    }
+
+    kill(): void {
+      this.release();
+      this.sock.destroy();
+    }
+
+    /** Stops counting this connection against any limit (idempotent). */
+    release(): void {
+      if (this.dead) return;
+      this.dead = true;
+      clearTimeout(this.timer);
+      clearTimeout(this.writeTimer);
+      if (this.authed) {
+        authCount--;
+        const n = (authByPeer.get(this.peer) ?? 1) - 1;
+        if (n > 0) authByPeer.set(this.peer, n);
+        else authByPeer.delete(this.peer);
+      } else {
+        const set = unauthByPeer.get(this.peer);
+        if (set?.delete(this)) {
+          unauthCount--;
+          if (set.size === 0) unauthByPeer.delete(this.peer);
+        }
+      }
+    }
+
+    /** First valid token: move from the unauthenticated budget to the authenticated one. */
+    promote(id: string): boolean {
+      const set = unauthByPeer.get(this.peer);
+      if (set?.delete(this)) {
+        unauthCount--;
+        if (set.size === 0) unauthByPeer.delete(this.peer);
+      }
+      const mine = authByPeer.get(this.peer) ?? 0;
+      if (authCount >= maxConns || mine >= maxConnsPerPeer) {
+        this.dead = true; // counted nowhere now
+        clearTimeout(this.timer);
+        this.sock.write(
+          encodeFrame({
+            v: PROTOCOL_VERSION,
+            id,
+            ok: false,
+            code: ErrorCode.TooManyConnections,
+            message: authCount >= maxConns ? `connection limit (${maxConns}) reached; retry later` : `connection limit per client address (${maxConnsPerPeer}) reached; retry later`,
+          }),
+        );
+        closeSoon(this.sock);
+        return false;
+      }
+      this.authed = true;
+      authCount++;
+      authByPeer.set(this.peer, mine + 1);
+      return true;
+    }
+  }
+
+  /** Make room for one more unauthenticated connection of `peer`: close the oldest of the busiest. */
+  function makeRoom(peer: string): void {
+    let victimPeer: string | undefined;
+    if ((unauthByPeer.get(peer)?.size ?? 0) >= maxUnauthPerPeer) victimPeer = peer;
+    else if (unauthCount >= maxUnauth) {
+      let most = 0;
+      for (const [p, set] of unauthByPeer) {
+        if (set.size > most) {
+          most = set.size;
+          victimPeer = p;
+        }
+      }
+    }
+    if (victimPeer === undefined) return;
+    const victim = unauthByPeer.get(victimPeer)!.values().next().value as Conn;
+    victim.fail('', new SectorIdError(ErrorCode.TooManyConnections, 'too many connections without a valid request; the oldest was closed to make room'));
   }
 
   function handle(sock: Socket): void {
-    if (closing || active >= maxConns) {
-      const code = closing ? ErrorCode.ShuttingDown : ErrorCode.TooManyConnections;
-      sock.on('error', () => {});
-      sock.end(encodeFrame({ v: PROTOCOL_VERSION, id: '', ok: false, code, message: closing ? 'server shutting down' : `connection limit (${maxConns}) reached; retry later` }));
-      setTimeout(() => sock.destroy(), 1000).unref();
-      return;
-    }
-    sockets.add(sock);
-    active++;
-    sock.setNoDelay(true);
-    const reader = new FrameReader(maxFrame);
-    let inFlight = 0;
-    let dead = false;
-    let peerEnded = false;
-    // A connection stops counting against the limit as soon as we give up on it.
-    const die = (): void => {
-      if (dead) return;
-      dead = true;
-      active--;
-    };
-    const send = (msg: unknown): void => {
-      if (!dead && !sock.destroyed) sock.write(encodeFrame(msg));
-    };
-    // Frame-level error: reply once, then close this connection only.
-    const fail = (id: string, e: SectorIdError): void => {
-      if (dead) return;
-      send({ v: PROTOCOL_VERSION, id, ok: false, code: e.code, message: e.message });
-      die();
-      sock.end();
-      setTimeout(() => sock.destroy(), 1000).unref();
-    };
-    sock.setTimeout(idleMs);
-    sock.on('timeout', () => fail('', new SectorIdError(ErrorCode.IdleTimeout, `no request for ${idleMs} ms; closing`)));
     sock.on('error', (e) => log.debug({ err: e.message }, 'sector-number connection error'));
+    if (closing) return refuse(sock, ErrorCode.ShuttingDown, 'server shutting down');
+    const peer = peerKey(sock.remoteAddress);
+    makeRoom(peer);
+    const c = new Conn(sock, peer);
+    let set = unauthByPeer.get(peer);
+    if (!set) unauthByPeer.set(peer, (set = new Set()));
+    set.add(c);
+    unauthCount++;
+    sockets.add(sock);
+    sock.setNoDelay(true);
+    c.start();
     sock.on('close', () => {
-      die();
+      c.release();
       sockets.delete(sock);
     });
     sock.on('end', () => {
-      peerEnded = true;
-      if (reader.pending > 0) fail('', new SectorIdError(ErrorCode.BadFrame, `connection ended inside a frame (${reader.pending} bytes of an incomplete frame)`));
-      else if (!dead && inFlight === 0) sock.end(); // else: after the last answer
+      c.peerEnded = true;
+      if (c.reader.pending > 0) c.fail('', new SectorIdError(ErrorCode.BadFrame, `connection ended inside a frame (${c.reader.pending} bytes of an incomplete frame)`));
+      else if (!c.authed) c.fail('', new SectorIdError(ErrorCode.BadFrame, 'connection ended before any request'));
+      else if (!c.dead && c.inFlight === 0 && c.backlog.length === 0) closeSoon(sock); // else: after the last answer
     });
     sock.on('data', (chunk: Buffer) => {
-      if (dead) return;
-      let bodies: Buffer[];
       try {
-        bodies = reader.push(chunk);
+        onData(c, chunk);
       } catch (e) {
-        fail('', e as SectorIdError);
-        return;
-      }
-      for (const body of bodies) {
-        if (dead) return;
-        let env: ReturnType<typeof parseEnvelope>;
-        try {
-          env = parseEnvelope(decodeBody(body));
-        } catch (e) {
-          fail('', e instanceof SectorIdError ? e : new SectorIdError(ErrorCode.BadFrame, `undecodable msgpack frame: ${(e as Error).message}`));
-          return;
-        }
-        if (!authorised(env.token)) {
-          fail(env.id, new SectorIdError(ErrorCode.Unauthorized, env.token === undefined ? 'the request carries no token' : 'wrong token'));
-          return;
-        }
-        if (inFlight >= maxInFlight) {
-          send({ v: PROTOCOL_VERSION, id: env.id, ok: false, code: ErrorCode.TooManyInFlight, message: `more than ${maxInFlight} requests in flight on one connection` });
-          continue;
-        }
-        inFlight++;
-        void serve(env)
-          .then((r) => send({ v: PROTOCOL_VERSION, id: env.id, ok: true, ...r }))
-          .catch((e: unknown) => {
-            const se =
-              e instanceof SectorIdError ? e : new SectorIdError(ErrorCode.StoreUnavailable, `the sector-number store failed: ${(e as Error).message}`);
-            send({ v: PROTOCOL_VERSION, id: env.id, ok: false, code: se.code, message: se.message });
-          })
-          .finally(() => {
-            inFlight--;
-            if (peerEnded && inFlight === 0 && !dead) sock.end();
-          });
+        // Nothing a peer sends may reach the process: log it and drop this connection only.
+        log.error({ err: e, peer }, 'unexpected error on a sector-number connection; closing it');
+        c.kill();
       }
     });
+  }
+
+  function onData(c: Conn, chunk: Buffer): void {
+    if (c.dead) return;
+    let bodies: Buffer[];
+    try {
+      bodies = c.reader.push(chunk);
+    } catch (e) {
+      c.fail('', e as SectorIdError);
+      return;
+    }
+    c.backlog.push(...bodies);
+    pump(c);
+    c.rearm(bodies.length > 0);
+  }
+
+  /** Serve queued frames while the connection may: in-flight limit, replies being read. */
+  function pump(c: Conn): void {
+    while (!c.dead && c.backlog.length > 0 && c.inFlight < maxInFlight && !c.writeBlocked) dispatch(c, c.backlog.shift()!);
+    if (c.dead) return;
+    // Frames waiting: read no more from this peer until they are served (TCP back-pressure).
+    if (c.backlog.length > 0 || c.writeBlocked) {
+      c.paused = true;
+      c.sock.pause();
+    } else if (c.paused) {
+      c.paused = false;
+      c.sock.resume();
+      // A frame we stopped reading midway gets its whole deadline from now.
+      if (c.reader.pending > 0 && c.authed) c.armFrame();
+    }
+    if (c.peerEnded && c.inFlight === 0 && c.backlog.length === 0) closeSoon(c.sock);
+  }
+
+  function dispatch(c: Conn, body: Buffer): void {
+    let env: ReturnType<typeof parseEnvelope>;
+    try {
+      env = parseEnvelope(decodeBody(body));
+    } catch (e) {
+      c.fail('', e instanceof SectorIdError ? e : new SectorIdError(ErrorCode.BadFrame, `undecodable msgpack frame: ${(e as Error).message}`));
+      return;
+    }
+    const perms = auth.verify(env.token);
+    if (!perms) {
+      c.fail(env.id, new SectorIdError(ErrorCode.Unauthorized, env.token === undefined ? 'the request carries no token' : 'the token is not valid for this miner (not signed with its API secret)'));
+      return;
+    }
+    if (!c.authed && !c.promote(env.id)) return;
+    const need = typeof env.op === 'string' ? OP_PERMISSION[env.op] : undefined;
+    if (need && !perms.includes(need)) {
+      c.send({ v: PROTOCOL_VERSION, id: env.id, ok: false, code: ErrorCode.Forbidden, message: missingPermission(need, String(env.op)) });
+      return;
+    }
+    c.inFlight++;
+    void serve(env)
+      .then((r) => c.send({ v: PROTOCOL_VERSION, id: env.id, ok: true, ...r }))
+      .catch((e: unknown) => {
+        const se = e instanceof SectorIdError ? e : new SectorIdError(ErrorCode.StoreUnavailable, `the sector-number store failed: ${(e as Error).message}`);
+        c.send({ v: PROTOCOL_VERSION, id: env.id, ok: false, code: se.code, message: se.message });
+      })
+      .catch((e: unknown) => log.error({ err: e }, 'could not answer a sector-number request'))
+      .finally(() => {
+        c.inFlight--;
+        try {
+          pump(c);
+        } catch (e) {
+          log.error({ err: e, peer: c.peer }, 'unexpected error on a sector-number connection; closing it');
+          c.kill();
+        }
+      });
   }
 
   async function serve(env: ReturnType<typeof parseEnvelope>): Promise<Record<string, unknown>> {
@@ -214,7 +459,6 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
   }
 
   const server: Server = createServer({ allowHalfOpen: true }, handle);
-  server.maxConnections = maxConns + 16; // hard OS-level cap; the soft cap above answers with an error
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -228,6 +472,8 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
     await lock?.release();
     throw new Error(`cannot listen on ${opts.listen}: ${(e as Error).message}`);
   }
+  // Accept errors (EMFILE under a flood) are emitted here: logged, never thrown at the process.
+  server.on('error', (e) => log.error({ err: e }, 'sector-number server socket error'));
   const a = server.address() as AddressInfo;
   const address = `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   log.info({ address, store: store.description, minerId: opts.minerId }, 'sector-number server listening');
@@ -235,6 +481,7 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
   return {
     address,
     allocator,
+    connections: () => ({ authenticated: authCount, unauthenticated: unauthCount }),
     async close() {
       if (closing) return;
       closing = true;
@@ -243,7 +490,7 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
         for (const s of sockets) s.end();
         setTimeout(() => {
           for (const s of sockets) s.destroy();
-        }, 500).unref();
+        }, 500);
       });
       await allocator.close();
       await lock?.release();

@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Auth } from '../../src/auth/index.js';
 import { buildProposal } from '../../src/deals/client.js';
 import { nativeCommP, pieceSizeFor } from '../../src/deals/commp.js';
 import { type ClientKey, newClientKey } from '../../src/deals/keys.js';
@@ -12,7 +13,8 @@ import type { ClientDealProposal } from '../../src/deals/proposal.js';
 import { RegisteredSealProof, unpaddedSize } from '../../src/proofs/types.js';
 
 export const MINER = 't01000';
-export const TOKEN = 'test-admin-token-0123456789abcdef';
+export const AUTH = Auth.random();
+export const TOKEN = AUTH.issue('admin');
 
 export const tmp = (p = 'dm-deals-') => mkdtempSync(join(tmpdir(), p));
 
@@ -56,7 +58,7 @@ export interface Raw {
  */
 export function raw(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; chunks?: Buffer[]; gapMs?: number; abort?: boolean } = {},
+  opts: { method?: string; headers?: Record<string, string>; chunks?: Buffer[]; gapMs?: number; abort?: boolean; localAddress?: string } = {},
 ): Promise<Raw> {
   return new Promise((resolve) => {
     let settled = false;
@@ -66,7 +68,7 @@ export function raw(
         resolve(r);
       }
     };
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -94,8 +96,8 @@ export function raw(
   });
 }
 
-export function postJson(url: string, body: unknown): Promise<Raw> {
-  return raw(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, chunks: [Buffer.from(JSON.stringify(body))] });
+export function postJson(url: string, body: unknown, localAddress?: string): Promise<Raw> {
+  return raw(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, chunks: [Buffer.from(JSON.stringify(body))], localAddress });
 }
 
 export function adminGet(url: string, token = TOKEN): Promise<Raw> {

@@ -9,13 +9,13 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DealServer } from '../../src/deals/server.js';
 import * as proofs from '../../src/proofs/index.js';
-import { MINER, TOKEN, postJson, raw, signedDeal, tmp } from './helpers.js';
+import { AUTH, MINER, postJson, raw, signedDeal, tmp } from './helpers.js';
 
 const P2K = proofs.RegisteredSealProof.StackedDrg2KiBV1_1;
 
 test('two deals sealed into one 2KiB sector with real proofs; CommD matches the deal pieces; deals become Active', async (t) => {
   const dir = tmp();
-  const srv = await DealServer.start({ dir, minerId: MINER, token: TOKEN });
+  const srv = await DealServer.start({ dir, minerId: MINER, auth: AUTH });
   t.teardown(async () => {
     await srv.close();
     rmSync(dir, { recursive: true, force: true });

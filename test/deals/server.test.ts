@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { newClientKey, sign } from '../../src/deals/keys.js';
 import { proposalCbor } from '../../src/deals/proposal.js';
 import { DealServer, type DealServerOptions } from '../../src/deals/server.js';
-import { MINER, TOKEN, adminGet, commPOf, files, postJson, raw, signedDeal, tmp, until } from './helpers.js';
+import { AUTH, MINER, adminGet, commPOf, files, postJson, raw, signedDeal, tmp, until } from './helpers.js';
 
 async function withServer(t: { teardown(f: () => unknown): void }, opts: Partial<DealServerOptions> = {}): Promise<{ srv: DealServer; dir: string }> {
   const dir = tmp();
-  const srv = await DealServer.start({ dir, minerId: MINER, token: TOKEN, ...opts });
+  const srv = await DealServer.start({ dir, minerId: MINER, auth: AUTH, ...opts });
   t.teardown(async () => {
     await srv.close();
     rmSync(dir, { recursive: true, force: true });

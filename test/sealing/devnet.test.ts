@@ -1,6 +1,7 @@
 // The seal pipeline against the real chain path: a seal-miner process speaking the Lotus
 // API (lotus-chain.ts) to the embedded devnet, which verifies the prove-commit with the real
 // verify_seal; a real worker process; the real sector-number service.
+import { Auth } from '../../src/auth/index.js';
 import test from 'ava';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,14 +12,15 @@ import { startDevnet } from '../devnet/_harness.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 const MINER_SCRIPT = fileURLToPath(new URL('../helpers/seal-miner.js', import.meta.url));
-const TOKEN = 'seal-devnet-token-0123456789abcdef';
+const AUTH = Auth.random();
+const TOKEN = AUTH.issue('admin');
 
 test.after.always(killAll);
 
 test('a pledged sector is pre-committed, proven and listed on the devnet', async (t) => {
   const h = await startDevnet({ autoAdvance: true, blockDelayMs: 300 });
   mkdirSync(join(h.dir, 'sid'));
-  const sid = await startSectorIdServer({ repo: join(h.dir, 'sid'), listen: '127.0.0.1:0', token: TOKEN, minerId: 'f01000' });
+  const sid = await startSectorIdServer({ repo: join(h.dir, 'sid'), listen: '127.0.0.1:0', auth: AUTH, minerId: 'f01000' });
   try {
     const m = new Proc('miner', [MINER_SCRIPT, '--repo', join(h.dir, 'miner'), '--chain-api', h.apiInfo, '--sectorid', sid.address, '--token', TOKEN, '--port', '0', '--storage', join(h.dir, 'storage')]);
     const port = Number((await m.waitFor(/^READY \d+/)).split(' ')[1]);

@@ -1,6 +1,7 @@
 // The seal pipeline end to end: real seal-miner processes, real worker processes, real
 // proofs, the real sector-number service over TCP, and the embedded devnet as the chain
 // (it verifies every prove-commit with verify_seal).
+import { Auth } from '../../src/auth/index.js';
 import test from 'ava';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,8 @@ import { type Harness, startDevnet } from '../devnet/_harness.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 const MINER_SCRIPT = fileURLToPath(new URL('../helpers/seal-miner.js', import.meta.url));
-const TOKEN = 'seal-test-token-0123456789abcdef';
+const AUTH = Auth.random();
+const TOKEN = AUTH.issue('admin');
 
 test.after.always(killAll);
 
@@ -29,7 +31,7 @@ interface Cluster {
 async function cluster(): Promise<Cluster> {
   const h = await startDevnet({ autoAdvance: true, blockDelayMs: 250 });
   mkdirSync(join(h.dir, 'sid'), { recursive: true });
-  const sid = await startSectorIdServer({ repo: join(h.dir, 'sid'), listen: '127.0.0.1:0', token: TOKEN, minerId: 'f01000' });
+  const sid = await startSectorIdServer({ repo: join(h.dir, 'sid'), listen: '127.0.0.1:0', auth: AUTH, minerId: 'f01000' });
   return {
     dir: h.dir,
     apiInfo: h.apiInfo,

@@ -1,6 +1,7 @@
 // The chain floor on the real chain: a sector-number server reading the miner actor's
 // allocated set from the devnet over the Lotus API starts above every allocated number and
 // skips numbers the chain allocates while it runs.
+import { Auth } from '../../src/auth/index.js';
 import test from 'ava';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import { commRToCid } from '../../src/proofs/index.js';
 import { LotusChainFloor, SectorIdClient, startSectorIdServer } from '../../src/sectorid/index.js';
 import { type Harness, startDevnet } from '../devnet/_harness.js';
 
-const TOKEN = 'chain-floor-token-0123456789abcdef';
+const AUTH = Auth.random();
+const TOKEN = AUTH.issue('admin');
 
 async function allocateOnChain(h: Harness, numbers: number[]): Promise<void> {
   const info = await h.client.stateMinerInfo('t01000');
@@ -29,7 +31,7 @@ test('the server starts above the chain\'s allocated numbers and skips new ones'
   try {
     await allocateOnChain(h, [0, 1, 2, 3, 4, 9]);
     t.deepEqual(await h.client.stateMinerAllocated('t01000'), [0, 1, 2, 3, 4, 9]);
-    const srv = await startSectorIdServer({ repo: join(h.dir, 'sid'), listen: '127.0.0.1:0', token: TOKEN, minerId: 't01000', chainFloor: new LotusChainFloor(h.client), chainRefreshMs: 200 });
+    const srv = await startSectorIdServer({ repo: join(h.dir, 'sid'), listen: '127.0.0.1:0', auth: AUTH, minerId: 't01000', chainFloor: new LotusChainFloor(h.client), chainRefreshMs: 200 });
     const c = new SectorIdClient({ address: srv.address, token: TOKEN });
     try {
       t.deepEqual(await c.allocate(2), [10, 11], 'first numbers start above the highest allocated on chain');

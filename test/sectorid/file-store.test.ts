@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { SectorIdClient, StaticChainFloor, startSectorIdServer } from '../../src/sectorid/index.js';
 import { SectorIdError } from '../../src/sectorid/protocol.js';
 import { lockFile } from '../../src/util/durable.js';
-import { TOKEN, assertDistinct, cleanup, cli, tmpDir } from './helpers.js';
+import { AUTH, TOKEN, assertDistinct, cleanup, cli, tmpDir } from './helpers.js';
 
-const base = { listen: '127.0.0.1:0', token: TOKEN, minerId: 'f01000' };
+const base = { listen: '127.0.0.1:0', auth: AUTH, minerId: 'f01000' };
 
 test('16 clients x concurrent batches: all numbers distinct, no gaps, group commit shares fsyncs', async (t) => {
   const repo = tmpDir();

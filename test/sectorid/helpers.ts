@@ -1,18 +1,32 @@
 // Helpers for the sector-number tests: temp repos, the server as a child process, a
 // throw-away PostgreSQL cluster (scripts/postgres-test.sh), raw socket exchanges.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { Auth, KEYSTORE_DIR, secretPath } from '../../src/auth/index.js';
 import { FrameReader, decodeBody } from '../../src/sectorid/protocol.js';
 
 const run = promisify(execFile);
 export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const MAIN = join(ROOT, 'dist/src/main.js');
-export const TOKEN = 'test-token-0123456789';
+// One API secret per test process: in-process servers get AUTH, spawned ones find it in their
+// repo (writeSecret). TOKEN is an admin token; READ/WRITE carry only those levels.
+const SECRET = randomBytes(32);
+export const AUTH = new Auth(SECRET);
+export const TOKEN = AUTH.issue('admin');
+export const WRITE_TOKEN = AUTH.issue('write');
+export const READ_TOKEN = AUTH.issue('read');
+
+/** Put the test secret where `repoAuth(repo)` (the server process) reads it. */
+export function writeSecret(repo: string): void {
+  mkdirSync(join(repo, KEYSTORE_DIR), { recursive: true });
+  writeFileSync(secretPath(repo), JSON.stringify({ Type: 'jwt-hmac-secret', PrivateKey: SECRET.toString('base64') }), { mode: 0o600 });
+}
 
 export function tmpDir(prefix = 'sectorid-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -43,8 +57,9 @@ export interface ChildServer {
 
 /** Start `distminer sectorid serve` as a child process and wait until it listens. */
 export async function spawnServer(args: string[], repo: string, timeoutMs = 15_000): Promise<ChildServer> {
+  writeSecret(repo);
   const ready = join(repo, `ready-${Date.now()}-${Math.random().toString(16).slice(2)}`);
-  const proc = spawn(process.execPath, [MAIN, 'sectorid', 'serve', '--repo', repo, '--token', TOKEN, '--ready-file', ready, ...args], {
+  const proc = spawn(process.execPath, [MAIN, 'sectorid', 'serve', '--repo', repo, '--ready-file', ready, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn', DISTMINER_LOG_PRETTY: '0' },
   });

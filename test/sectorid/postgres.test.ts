@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SectorIdClient, StaticChainFloor, startSectorIdServer } from '../../src/sectorid/index.js';
 import type { SectorIdError } from '../../src/sectorid/protocol.js';
 import { contains } from '../../src/sectorid/ranges.js';
-import { type Pg, TOKEN, assertDistinct, cleanup, cli, sleep, startPostgres, tmpDir } from './helpers.js';
+import { AUTH, type Pg, TOKEN, assertDistinct, cleanup, cli, sleep, startPostgres, tmpDir } from './helpers.js';
 
 let pg: Pg;
 
@@ -18,7 +18,7 @@ test.after.always(async () => {
   await pg?.stop();
 });
 
-const base = { listen: '127.0.0.1:0', token: TOKEN };
+const base = { listen: '127.0.0.1:0', auth: AUTH };
 
 test.serial('two servers on one database, 16 concurrent clients on both: no duplicates', async (t) => {
   const repoA = tmpDir();

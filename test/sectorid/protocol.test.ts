@@ -1,13 +1,15 @@
-// The wire protocol against a real server: tokens, malformed / truncated / oversized frames,
-// a fuzz loop of 10^4 hostile inputs, connection and idle limits. After each bad input that
+// The wire protocol against a real server: tokens and their permissions, malformed /
+// truncated / oversized frames, a fuzz loop of 10^4 hostile inputs, connection limits and
+// deadlines. After each bad input that
 // connection gets an error and is closed, and the server keeps serving everyone else.
 import test from 'ava';
-import { connect } from 'node:net';
-import { SectorIdClient, startSectorIdServer } from '../../src/sectorid/index.js';
+import { type Socket, connect } from 'node:net';
+import { Auth } from '../../src/auth/index.js';
+import { FileStore, SectorIdClient, type SectorIdStore, startSectorIdServer } from '../../src/sectorid/index.js';
 import { FrameReader, type SectorIdError, decodeBody, encodeFrame } from '../../src/sectorid/protocol.js';
-import { TOKEN, assertDistinct, cleanup, rawExchange, sleep, tmpDir } from './helpers.js';
+import { AUTH, READ_TOKEN, TOKEN, WRITE_TOKEN, assertDistinct, cleanup, cli, rawExchange, sleep, tmpDir } from './helpers.js';
 
-const base = { listen: '127.0.0.1:0', token: TOKEN, minerId: 'f01000' };
+const base = { listen: '127.0.0.1:0', auth: AUTH, minerId: 'f01000' };
 
 function frame(body: Buffer): Buffer {
   const h = Buffer.alloc(4);
@@ -143,47 +145,193 @@ test('fuzz: 10^4 hostile inputs, each connection errors and closes, the server k
   cleanup(repo);
 });
 
-test('connection limit and idle timeout answer with an error and close', async (t) => {
+/** A connection from `from` that records what the server says and whether it closed. */
+function hold(port: number, from = '127.0.0.1'): Promise<{ sock: Socket; got: Array<Record<string, unknown>>; closed: boolean; closedAt: number }> {
+  return new Promise((resolve) => {
+    const reader = new FrameReader(1 << 16);
+    const h = { sock: connect({ host: '127.0.0.1', port, localAddress: from }, () => resolve(h)), got: [] as Array<Record<string, unknown>>, closed: false, closedAt: 0 };
+    h.sock.on('data', (d: Buffer) => {
+      for (const b of reader.push(d)) h.got.push(decodeBody(b) as Record<string, unknown>);
+    });
+    h.sock.on('close', () => {
+      h.closed = true;
+      h.closedAt = Date.now();
+    });
+    h.sock.on('error', () => {});
+  });
+}
+
+async function until(f: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!f() && Date.now() < end) await sleep(20);
+}
+
+const portOf = (address: string) => Number(address.slice(address.lastIndexOf(':') + 1));
+
+test('permissions: read may info, write may alloc, only admin may reserve, free or set the floor', async (t) => {
   const repo = tmpDir();
-  const srv = await startSectorIdServer({ ...base, repo, maxConnections: 3, idleMs: 300 });
-  const port = Number(srv.address.slice(srv.address.lastIndexOf(':') + 1));
-  // Three idle connections that record what the server tells them.
-  const held = await Promise.all(
-    [0, 1, 2].map(
-      () =>
-        new Promise<{ sock: import('node:net').Socket; got: Array<Record<string, unknown>>; closed: boolean }>((resolve) => {
-          const reader = new FrameReader(1 << 16);
-          const h = { sock: connect({ host: '127.0.0.1', port }, () => resolve(h)), got: [] as Array<Record<string, unknown>>, closed: false };
-          h.sock.on('data', (d: Buffer) => {
-            for (const b of reader.push(d)) h.got.push(decodeBody(b) as Record<string, unknown>);
-          });
-          h.sock.on('close', () => {
-            h.closed = true;
-          });
-          h.sock.on('error', () => {});
-        }),
-    ),
-  );
-  await sleep(50);
-  const r = await rawExchange(srv.address, Buffer.alloc(0), { end: false });
-  t.true(r.closed);
-  t.is(r.replies[0]!.code, 'TOO_MANY_CONNECTIONS');
-  // After 300 ms of silence the held ones are told IDLE_TIMEOUT and closed; slots free up.
-  await sleep(700);
-  for (const h of held) {
-    t.true(h.closed);
-    t.is(h.got[0]?.code, 'IDLE_TIMEOUT');
+  const srv = await startSectorIdServer({ ...base, repo });
+  const read = new SectorIdClient({ address: srv.address, token: READ_TOKEN });
+  const write = new SectorIdClient({ address: srv.address, token: WRITE_TOKEN });
+  const admin = new SectorIdClient({ address: srv.address, token: TOKEN });
+  t.is((await read.info()).next, 0);
+  let e = (await t.throwsAsync(read.allocate(1))) as SectorIdError;
+  t.is(e.code, 'FORBIDDEN');
+  t.regex(e.message, /need 'write'/);
+  t.deepEqual(await write.allocate(2), [0, 1]);
+  for (const [what, call] of [
+    ['setFloor', () => write.setFloor(1000)],
+    ['reserve', () => write.reserve('mine', [[50, 60]])],
+    ['free', () => write.free('mine')],
+    ['setFloor', () => read.setFloor(1000)],
+  ] as Array<[string, () => Promise<unknown>]>) {
+    e = (await t.throwsAsync(call())) as SectorIdError;
+    t.is(e.code, 'FORBIDDEN', what);
+    t.regex(e.message, new RegExp(`'${what}' \\(need 'admin'\\)`));
   }
-  const r2 = await rawExchange(srv.address, Buffer.alloc(0), { end: false, timeoutMs: 3000 });
-  t.true(r2.closed);
-  t.is(r2.replies[0]!.code, 'IDLE_TIMEOUT');
+  // Nothing changed; a refused request keeps the connection, the next one on it works.
+  t.deepEqual((await admin.info()).reservations, {});
+  t.deepEqual(await write.allocate(1), [2]);
+  await admin.reserve('held', [[10, 12]]);
+  t.is((await admin.setFloor(20)).next, 20);
+  await admin.free('held');
+  // A token of another secret, or a write token whose payload was changed to admin, is no token.
+  const other = Auth.random().issue('admin');
+  const [h, , sig] = WRITE_TOKEN.split('.');
+  const forged = `${h}.${Buffer.from(JSON.stringify({ Allow: ['read', 'write', 'sign', 'admin'] })).toString('base64url')}.${sig}`;
+  for (const token of [other, forged]) {
+    const r = await rawExchange(srv.address, encodeFrame({ v: 1, id: 'x', token, op: 'setFloor', floor: 5000 }), { end: false });
+    t.is(r.replies[0]!.code, 'UNAUTHORIZED');
+    t.true(r.closed);
+  }
+  t.is((await admin.info()).next, 20);
+  // The operator command names the level it lacks.
+  const cliWrite = await cli(['sectors', 'numbers', 'set-floor', '100', '--connect', srv.address, '--token', WRITE_TOKEN]);
+  t.is(cliWrite.code, 1);
+  t.regex(cliWrite.stderr, /need 'admin'/);
+  t.is((await cli(['sectors', 'numbers', 'info', '--connect', srv.address, '--token', READ_TOKEN, '--json'])).code, 0);
+  await Promise.all([read.close(), write.close(), admin.close()]);
+  await srv.close();
+  cleanup(repo);
+});
+
+test('authenticated connections are limited in all and per peer; unauthenticated ones do not count', async (t) => {
+  const repo = tmpDir();
+  const srv = await startSectorIdServer({ ...base, repo, maxConnections: 3, maxConnectionsPerPeer: 2, maxUnauthenticatedPerPeer: 4 });
+  const port = portOf(srv.address);
+  // Ten idle connections from 127.0.0.1: only 4 stay (the oldest make room), none is authenticated.
+  const idle = await Promise.all(Array.from({ length: 10 }, () => hold(port)));
+  await sleep(100);
+  t.deepEqual(srv.connections(), { authenticated: 0, unauthenticated: 4 });
+  t.is(idle.filter((h) => h.closed).length, 6);
+  t.true(idle.filter((h) => h.closed).every((h) => h.got[0]?.code === 'TOO_MANY_CONNECTIONS'));
+  const ping = (h: { sock: Socket }, id: string) => h.sock.write(encodeFrame({ v: 1, id, token: READ_TOKEN, op: 'ping' }));
+  const a = [await hold(port), await hold(port), await hold(port), await hold(port, '127.0.0.2'), await hold(port, '127.0.0.3')];
+  for (const [i, h] of a.entries()) {
+    ping(h, `p${i}`);
+    await sleep(50);
+  }
+  await sleep(100);
+  t.is(a[0]!.got[0]!.ok, true);
+  t.is(a[1]!.got[0]!.ok, true);
+  t.is(a[2]!.got[0]!.code, 'TOO_MANY_CONNECTIONS', 'a third from one address');
+  t.regex(String(a[2]!.got[0]!.message), /per client address \(2\)/);
+  t.true(a[2]!.closed);
+  t.is(a[3]!.got[0]!.ok, true, 'another address still gets in');
+  t.is(a[4]!.got[0]!.code, 'TOO_MANY_CONNECTIONS', 'over the global limit');
+  t.is(srv.connections().authenticated, 3);
+  for (const h of [...idle, ...a]) h.sock.destroy();
+  await srv.close();
+  cleanup(repo);
+});
+
+test('deadlines: a trickle cannot keep a connection alive; idle authenticated connections are closed', async (t) => {
+  const repo = tmpDir();
+  const srv = await startSectorIdServer({ ...base, repo, authTimeoutMs: 400, frameTimeoutMs: 400, idleMs: 600 });
+  const port = portOf(srv.address);
+  const frame = encodeFrame({ v: 1, id: 'slow', token: WRITE_TOKEN, op: 'alloc', n: 1 });
+  // Unauthenticated: a valid request sent a byte every 50 ms (it would need ~9 s): cut at 400 ms.
+  const u = await hold(port);
+  const t0 = Date.now();
+  let k = 0;
+  const tick = setInterval(() => !u.closed && k < frame.length && u.sock.write(frame.subarray(k, ++k)), 50);
+  await sleep(1000);
+  clearInterval(tick);
+  t.true(u.closed);
+  t.is(u.got[0]?.code, 'FRAME_TIMEOUT');
+  t.true(u.closedAt - t0 < 900, `closed after ${u.closedAt - t0} ms`);
+  // Authenticated: a good first request, then the next one trickled: cut 400 ms after its first byte.
+  const a = await hold(port);
+  a.sock.write(encodeFrame({ v: 1, id: 'first', token: WRITE_TOKEN, op: 'ping' }));
+  await sleep(100);
+  t.is(a.got[0]?.ok, true);
+  const t1 = Date.now();
+  k = 0;
+  const tick2 = setInterval(() => !a.closed && k < frame.length && a.sock.write(frame.subarray(k, ++k)), 50);
+  await sleep(1000);
+  clearInterval(tick2);
+  t.true(a.closed);
+  t.is(a.got[1]?.code, 'FRAME_TIMEOUT');
+  t.true(a.closedAt - t1 < 900, `closed after ${a.closedAt - t1} ms`);
+  // Authenticated and silent: IDLE_TIMEOUT.
+  const i = await hold(port);
+  i.sock.write(encodeFrame({ v: 1, id: 'first', token: WRITE_TOKEN, op: 'ping' }));
+  await sleep(1000);
+  t.true(i.closed);
+  t.is(i.got[1]?.code, 'IDLE_TIMEOUT');
   // A client with a persistent connection survives the idle close by reconnecting.
-  const c = new SectorIdClient({ address: srv.address, token: TOKEN });
-  const a = await c.allocate(1);
-  await sleep(500);
-  const b = await c.allocate(1);
-  t.true(b[0]! > a[0]!);
+  const c = new SectorIdClient({ address: srv.address, token: WRITE_TOKEN });
+  const x = await c.allocate(1);
+  await sleep(800);
+  const y = await c.allocate(1);
+  t.true(y[0]! > x[0]!);
   await c.close();
+  await srv.close();
+  cleanup(repo);
+});
+
+test('a frame the server stopped reading (its requests in flight at the limit) is not cut by the frame deadline', async (t) => {
+  const repo = tmpDir();
+  // A store whose commits take 1 s (a slow disk or database).
+  const file = new FileStore(repo);
+  const slow: SectorIdStore = {
+    description: 'slow file store',
+    open: (o) => file.open(o),
+    allocate: async (batch, chain) => {
+      await sleep(1000);
+      return file.allocate(batch, chain);
+    },
+    state: () => file.state(),
+    reserve: (n, r) => file.reserve(n, r),
+    free: (n) => file.free(n),
+    setFloor: (f) => file.setFloor(f),
+    raiseFloor: (f) => file.raiseFloor(f),
+    close: () => file.close(),
+  };
+  const srv = await startSectorIdServer({ ...base, repo, store: slow, maxInFlightPerConnection: 1, frameTimeoutMs: 400 });
+  const h = await hold(portOf(srv.address));
+  const f = (id: string) => encodeFrame({ v: 1, id, token: WRITE_TOKEN, op: 'alloc', n: 1 });
+  const third = f('c');
+  // Two whole requests and half of a third: the second waits unread behind the first (1 s).
+  h.sock.write(Buffer.concat([f('a'), f('b'), third.subarray(0, 10)]));
+  await until(() => h.got.length >= 1, 5000);
+  h.sock.write(third.subarray(10));
+  await until(() => h.got.length >= 3 || h.closed, 8000);
+  t.deepEqual(h.got.map((r) => [r.id, r.ok ?? r.code]), [['a', true], ['b', true], ['c', true]]);
+  t.false(h.closed);
+  h.sock.destroy();
+  await srv.close();
+  cleanup(repo);
+});
+
+test('more requests than the in-flight limit wait unread and are all answered', async (t) => {
+  const repo = tmpDir();
+  const srv = await startSectorIdServer({ ...base, repo, maxInFlightPerConnection: 2 });
+  const frames = Buffer.concat(Array.from({ length: 50 }, (_, i) => encodeFrame({ v: 1, id: `r${i}`, token: WRITE_TOKEN, op: 'alloc', n: 1 })));
+  const r = await rawExchange(srv.address, frames);
+  t.is(r.replies.length, 50);
+  t.true(r.replies.every((x) => x.ok === true));
+  assertDistinct(r.replies.flatMap((x) => x.numbers as number[]));
   await srv.close();
   cleanup(repo);
 });
