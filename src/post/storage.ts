@@ -141,7 +141,12 @@ async function checkPath(dir: string, minerId: number, sectors: number[], sector
       clearTimeout(timer);
       resolve({ results, error });
     };
-    const timer = setTimeout(() => {
+    // At the timeout, answers that already arrived are read first: timers run before the I/O
+    // callbacks in an event-loop turn, so a loop that lagged past the timeout (a loaded
+    // process) would otherwise kill a checker whose answer is waiting (setImmediate runs after them).
+    const timer = setTimeout(() => setImmediate(expire), left);
+    const expire = () => {
+      if (done) return;
       child.kill('SIGKILL');
       if (child.exitCode === null && child.signalCode === null) {
         stuck.set(dir, exited);
@@ -154,7 +159,7 @@ async function checkPath(dir: string, minerId: number, sectors: number[], sector
           ? `no answer from ${dir} within ${timeoutMs} ms (slow or hung storage?)`
           : `the storage check of ${dir} did not even start within ${timeoutMs} ms (an overloaded machine?)`,
       );
-    }, left);
+    };
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       let i;
@@ -176,7 +181,8 @@ async function checkPath(dir: string, minerId: number, sectors: number[], sector
       err += d.toString();
     });
     child.on('error', (e) => finish(`cannot start the storage check of ${dir}: ${e.message}`));
-    child.on('exit', (code) => finish(code === 0 ? undefined : `storage check of ${dir} failed: ${err.trim().split('\n').pop() || `exit ${code}`}`));
+    // 'close', not 'exit': the child's stdio may still hold answers when it has exited.
+    child.on('close', (code) => finish(code === 0 ? undefined : `storage check of ${dir} failed: ${err.trim().split('\n').pop() || `exit ${code}`}`));
   });
 }
 
@@ -301,7 +307,8 @@ export async function locateSector(storage: string[], minerId: number, n: number
       );
       let t: NodeJS.Timeout | undefined;
       const timeout = new Promise<boolean>((r) => {
-        t = setTimeout(() => r(false), timeoutMs);
+        // setImmediate: a stat that completed while the event loop lagged is read first (see checkPath).
+        t = setTimeout(() => setImmediate(() => r(false)), timeoutMs);
       });
       const ok = await Promise.race([probe, timeout]);
       clearTimeout(t);

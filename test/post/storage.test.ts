@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries, sectorName } from '../../src/post/storage.js';
+import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries, locateSector, sectorName } from '../../src/post/storage.js';
 
 const MINER = 1000;
 const SIZE = 2048;
@@ -76,6 +76,27 @@ test('real files: a good copy in one path wins over a slow or gone one; slow bea
   t.is(r.get(2)!.outcome, 'slow');
   t.regex(r.get(2)!.reason!, /has 100 bytes/);
   t.regex(r.get(2)!.reason!, /no answer from/);
+});
+
+test('real files: an answer that came while this process was too busy to read it before the timeout counts', async (t) => {
+  const dir = tempStorage(t);
+  placeFake(dir, 1);
+  const check = checkSectors([dir], MINER, [1], { sectorSize: SIZE, timeoutMs: 500 });
+  // The event loop blocked past the timeout (a loaded process): the checker answers meanwhile.
+  const until = Date.now() + 4000;
+  while (Date.now() < until);
+  const r = (await check).get(1)!;
+  t.is(r.outcome, 'ok', r.reason);
+});
+
+test('locateSector (Winning PoSt): a stat answered while this process was too busy to read it is not taken for a missing file', async (t) => {
+  const dir = tempStorage(t);
+  placeFake(dir, 1);
+  const found = locateSector([dir], MINER, 1, 200);
+  const until = Date.now() + 1000;
+  while (Date.now() < until);
+  t.is((await found)?.storage, dir);
+  t.is(await locateSector([dir], MINER, 2, 200), undefined);
 });
 
 // ---- retries: a storage double over a virtual clock
