@@ -23,6 +23,15 @@ export const createRole: CreateRole = (ctx) => {
     s.on('declared', (e: { kind?: string; sectors?: number[] }) => report(`declared ${e?.kind ?? ''} ${JSON.stringify(e?.sectors ?? [])}`));
     s.on('missed', (e: { deadline?: number }) => report(`MISSED deadline ${e?.deadline ?? '?'}`));
     s.on('error', (e: Error) => ctx.log.error({ err: e?.message }, 'window PoSt error'));
+    // Storage check outcomes (ok / gone / slow, retries, skipped, declared) in the status,
+    // sent when something other than the ok count moved.
+    let lastStorage = '';
+    s.on('storage', (c: Record<string, number>) => {
+      const moved = JSON.stringify({ ...c, ok: 0 });
+      if (moved === lastStorage) return;
+      lastStorage = moved;
+      sendBack({ type: 'SET', key: 'storageChecks', value: c });
+    });
     await s.start();
     return () => s.stop();
   });

@@ -10,6 +10,7 @@
 // proves what is not proven yet and submits, so a restart inside a window still makes it.
 import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs/promises';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import * as proofs from '../proofs/index.js';
 import { type ChainClient, type HeadSubscription } from '../chain/client.js';
 import { type DeadlineInfo, nextDeadline, nextNotElapsed } from '../chain/deadlines.js';
@@ -17,7 +18,7 @@ import { type FaultDeclaration, type PoStPartition, encodeDeclarations, encodeWi
 import { type Cid, type HeadChange, type MinerInfo, type MsgLookup, type PartitionJson, type TipSet, DomainSeparationTag, ExitCode, MinerMethod, actorId, addressCbor, b64, bitfieldFromJson } from '../chain/types.js';
 import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner, ProofDeadlineError, faultySectorsOf } from './runner.js';
-import { type CheckResult, checkSectors } from './storage.js';
+import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries } from './storage.js';
 
 export interface WindowPoStOptions {
   client: ChainClient;
@@ -29,8 +30,22 @@ export interface WindowPoStOptions {
   runner?: ProofRunner;
   /** Epochs after a deadline's challenge epoch before proving starts (reorg safety). Default 1. */
   confidence?: number;
-  /** Bound on one storage readability check (per storage path). Default 10 s. */
+  /**
+   * Bound on one storage readability check (per storage path). Default 10 s. A check that
+   * times out is "slow", not "gone": it is retried (longer timeouts, backoff) while the
+   * deadline's budget allows; see proofReserveMs.
+   */
   checkTimeoutMs?: number;
+  /**
+   * Time a proof (and its submission) needs, left free when slow storage checks are retried
+   * before proving. Default: twice the longest Window PoSt this scheduler has measured, and
+   * before the first one half of the time left in the window.
+   */
+  proofReserveMs?: number;
+  /** Replaces the storage check (tests: a storage double). Default: checkSectors over `storage`. */
+  checkStorage?: SectorCheck;
+  /** Clock of the storage retries (tests). Default: Date.now and timers. */
+  clock?: { now(): number; sleep(ms: number): Promise<void> };
   /** Partitions per SubmitWindowedPoSt message. Default: the network's limit for the proof type. */
   maxPartitionsPerMessage?: number;
   /** How many deadlines ahead faults/recoveries are declared (their cutoff not yet passed). Default 2. */
@@ -45,6 +60,33 @@ export interface WindowPoStOptions {
   declareRecheckEpochs?: number;
   log?: Logger;
 }
+
+/**
+ * What the storage checks found, counted since start (sector checks, not files): the
+ * Window PoSt role reports these in its status.
+ */
+export interface StorageCheckCounters {
+  /** Answers per sector check, by outcome (each retry counts again). */
+  ok: number;
+  gone: number;
+  slow: number;
+  /** Re-checks of slow sectors. */
+  retries: number;
+  /** Sectors slow at first and readable on a retry in time. */
+  okAfterRetry: number;
+  /** Sectors still slow when the budget ran out (skipped or declared). */
+  slowPastBudget: number;
+  /** Slow sectors left undeclared for a later check before the fault cutoff. */
+  slowDeferred: number;
+  /** Sectors left out of a proof, by outcome. */
+  skippedGone: number;
+  skippedSlow: number;
+  /** Sectors declared faulty, by outcome. */
+  declaredGone: number;
+  declaredSlow: number;
+}
+
+const noCounts = (): StorageCheckCounters => ({ ok: 0, gone: 0, slow: 0, retries: 0, okAfterRetry: 0, slowPastBudget: 0, slowDeferred: 0, skippedGone: 0, skippedSlow: 0, declaredGone: 0, declaredSlow: 0 });
 
 /** One SubmitWindowedPoSt the scheduler sent. */
 export interface SubmittedPoSt {
@@ -90,8 +132,9 @@ export function batchPartitions<T>(parts: T[], max: number): T[][] {
 
 /**
  * Events: 'submitted' (SubmittedPoSt, once pushed), 'proven' (SubmittedPoSt with its receipt),
- * 'declared' (Declaration with its receipt), 'skipped' ({deadline, sectors, reasons}),
- * 'missed' ({deadline, open, why}), 'error' (Error; the scheduler keeps going).
+ * 'declared' (Declaration with its receipt), 'skipped' ({deadline, sectors, reasons, outcomes}),
+ * 'missed' ({deadline, open, why}), 'storage' (StorageCheckCounters, after each check),
+ * 'error' (Error; the scheduler keeps going).
  */
 export class WindowPoStScheduler extends EventEmitter {
   readonly miner: string;
@@ -101,6 +144,13 @@ export class WindowPoStScheduler extends EventEmitter {
   private readonly log: Logger;
   private readonly confidence: number;
   private readonly checkTimeoutMs: number;
+  private readonly proofReserveMs: number | undefined;
+  private readonly checkStorage: SectorCheck;
+  private readonly clock: { now(): number; sleep(ms: number): Promise<void> };
+  /** The last Window PoSt proofs' times (ms), for the time a proof needs. */
+  private proofTimes: number[] = [];
+  /** Storage check outcomes since start. */
+  readonly storageChecks: StorageCheckCounters = noCounts();
   private readonly declareAhead: number;
   private maxPartitions: number | undefined;
   private sub: HeadSubscription | undefined;
@@ -124,6 +174,7 @@ export class WindowPoStScheduler extends EventEmitter {
   private handled = -1;
   private headQueue: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly stopping = new AbortController();
   readonly storage: string[];
   /** Everything submitted since start (most recent last). */
   readonly submissions: SubmittedPoSt[] = [];
@@ -138,6 +189,10 @@ export class WindowPoStScheduler extends EventEmitter {
     this.runner = opts.runner ?? new DirectRunner();
     this.confidence = opts.confidence ?? 1;
     this.checkTimeoutMs = opts.checkTimeoutMs ?? 10_000;
+    this.proofReserveMs = opts.proofReserveMs;
+    this.checkStorage = opts.checkStorage ?? ((sectors, timeoutMs) => checkSectors(this.storage, this.minerId, sectors, { sectorSize: this.info!.SectorSize, timeoutMs }));
+    // Retries' waits end early on stop().
+    this.clock = opts.clock ?? { now: Date.now, sleep: (ms) => sleepFor(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined) };
     this.declareAhead = opts.declareAhead ?? 2;
     this.declareRecheckEpochs = opts.declareRecheckEpochs;
     this.maxPartitions = opts.maxPartitionsPerMessage;
@@ -167,6 +222,7 @@ export class WindowPoStScheduler extends EventEmitter {
   /** Stops following the chain; proofs in flight finish (their results are dropped if late). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.sub?.close();
     await this.headQueue.catch(() => undefined);
     await Promise.allSettled([...this.tasks]);
@@ -184,8 +240,8 @@ export class WindowPoStScheduler extends EventEmitter {
   }
 
   /** A short view for status displays. */
-  status(): { head: number; proving: string[]; submitted: number; lastSubmitted?: SubmittedPoSt } {
-    return { head: this.head?.Height ?? -1, proving: [...this.running.keys()], submitted: this.submissions.length, lastSubmitted: this.submissions[this.submissions.length - 1] };
+  status(): { head: number; proving: string[]; submitted: number; lastSubmitted?: SubmittedPoSt; storage: StorageCheckCounters } {
+    return { head: this.head?.Height ?? -1, proving: [...this.running.keys()], submitted: this.submissions.length, lastSubmitted: this.submissions[this.submissions.length - 1], storage: { ...this.storageChecks } };
   }
 
   private onChanges(changes: HeadChange[]): void {
@@ -236,7 +292,7 @@ export class WindowPoStScheduler extends EventEmitter {
         if (ts.Height + 1 >= dl.FaultCutoff) continue;
         const k = key(dl);
         const last = this.declChecked.get(k);
-        if (last !== undefined && ts.Height - last < (this.declareRecheckEpochs ?? Math.max(1, Math.floor(dl.WPoStChallengeWindow / 4)))) continue;
+        if (last !== undefined && ts.Height - last < this.recheckEpochs(dl)) continue;
         this.declChecked.set(k, ts.Height);
         this.track(this.declare(dl, ts).catch((e) => {
           this.declChecked.delete(k); // try again on the next head
@@ -254,15 +310,19 @@ export class WindowPoStScheduler extends EventEmitter {
     const parts = await this.c.stateMinerPartitions(this.miner, dl.Index, ts.Cids);
     if (parts.length === 0) return;
     const live = parts.flatMap((p) => bits(p.LiveSectors));
-    const checked = await this.check(live);
+    // One check now; a slow sector is retried only at the last check before the cutoff
+    // (until then a later check looks again), and declared only if still slow then.
+    const started = this.clock.now();
+    const checked = await this.check(live, started, `declarations for deadline ${dl.Index}`);
     const stamps = new Map<number, string>();
     for (const s of this.failedInProof.keys()) {
-      const f = checked.get(s)?.files;
-      if (f) stamps.set(s, await fileStamp(f.sealedPath));
+      const r = checked.get(s);
+      if (r?.ok) stamps.set(s, await fileStamp(r.files!.sealedPath));
     }
     const faults: FaultDeclaration[] = [];
     const recoveries: FaultDeclaration[] = [];
     const reasons: Record<number, string> = {};
+    const slowFaults: { s: number; partition: number }[] = [];
     const k = key(dl);
     const sent = this.declSent.get(k) ?? { faults: new Set<number>(), recoveries: new Set<number>() };
     this.declSent.set(k, sent);
@@ -281,8 +341,12 @@ export class WindowPoStScheduler extends EventEmitter {
           // the chain faults it anyway. Declaring it now would cost it its first window.
           if (!faulty.has(s) && !active.has(s)) continue;
           if (sent.faults.has(s)) continue; // declared for this occurrence; not landed yet
+          if (r.outcome === 'slow') {
+            slowFaults.push({ s, partition: i });
+            continue;
+          }
           newFaults.push(s);
-          reasons[s] = r.reason ?? 'unreadable';
+          reasons[s] = `${r.outcome}: ${r.reason ?? 'unreadable'}`;
         } else if (r.ok && faulty.has(s) && !recovering.has(s)) {
           if (this.failedInProof.has(s) && this.failedInProof.get(s) === stamps.get(s)) continue; // same damaged file
           if (sent.recoveries.has(s)) continue;
@@ -296,6 +360,40 @@ export class WindowPoStScheduler extends EventEmitter {
       faults.length > 0 ? this.pushDeclaration('faults', dl, faults, ts.Height, reasons) : undefined,
       recoveries.length > 0 ? this.pushDeclaration('recoveries', dl, recoveries, ts.Height) : undefined,
     ]);
+    if (slowFaults.length === 0) return;
+    const slow = slowFaults.map((x) => x.s);
+    if (ts.Height + this.recheckEpochs(dl) + 1 < dl.FaultCutoff) {
+      this.storageChecks.slowDeferred += slow.length;
+      this.log.info({ deadline: dl.Index, cutoff: dl.FaultCutoff, head: ts.Height, sectors: slow }, 'slow sectors not declared faulty: checked again before the cutoff');
+      return;
+    }
+    // The last check before the cutoff: retry while a declaration can still land in time (it
+    // must be pushed before the epoch before the cutoff; a quarter block kept for pushing it).
+    const untilMs = started + (dl.FaultCutoff - 1 - ts.Height) * this.blockDelayMs - this.blockDelayMs / 4;
+    const again = await this.check(slow, untilMs, `declarations for deadline ${dl.Index}`, { attemptsBefore: 1, startedMs: started });
+    const late: FaultDeclaration[] = [];
+    const lateReasons: Record<number, string> = {};
+    for (const { s, partition } of slowFaults) {
+      const r = again.get(s) ?? checked.get(s)!;
+      if (r.ok || sent.faults.has(s)) continue;
+      if (r.outcome === 'slow') this.storageChecks.slowPastBudget++;
+      lateReasons[s] = `${r.outcome}: ${r.reason ?? 'unreadable'} (${r.attempts} checks in ${r.elapsedMs} ms)`;
+      const d = late.find((x) => x.partition === partition);
+      if (d) d.sectors.push(s);
+      else late.push({ deadline: dl.Index, partition, sectors: [s] });
+    }
+    if (late.length === 0) return;
+    const head = this.head?.Height ?? ts.Height;
+    if (head + 1 >= dl.FaultCutoff) {
+      this.log.warn({ deadline: dl.Index, cutoff: dl.FaultCutoff, head, sectors: late.flatMap((x) => x.sectors), reasons: lateReasons }, 'fault cutoff passed while re-checking slow sectors: not declared (the proof skips them if still unreadable)');
+      return;
+    }
+    await this.pushDeclaration('faults', dl, late, head, lateReasons);
+  }
+
+  /** Epochs between two readability checks of one coming deadline occurrence. */
+  private recheckEpochs(dl: DeadlineInfo): number {
+    return this.declareRecheckEpochs ?? Math.max(1, Math.floor(dl.WPoStChallengeWindow / 4));
   }
 
   private async pushDeclaration(kind: Declaration['kind'], dl: DeadlineInfo, decls: FaultDeclaration[], height: number, reasons?: Record<number, string>): Promise<void> {
@@ -303,6 +401,7 @@ export class WindowPoStScheduler extends EventEmitter {
     const sm = await this.c.mpoolPushMessage({ To: this.miner, From: this.info!.Worker, Method: method, Params: b64(encodeDeclarations(decls)) });
     const sent = this.declSent.get(key(dl))?.[kind];
     for (const x of decls) for (const s of x.sectors) sent?.add(s);
+    if (kind === 'faults') for (const r of Object.values(reasons ?? {})) this.storageChecks[r.startsWith('slow') ? 'declaredSlow' : 'declaredGone']++;
     const d: Declaration = { kind, deadline: dl.Index, cutoff: dl.FaultCutoff, decls, cid: sm.CID!, pushedAt: height, reasons };
     this.declarations.push(d);
     const sectors = decls.flatMap((x) => x.sectors);
@@ -347,8 +446,43 @@ export class WindowPoStScheduler extends EventEmitter {
     return Math.max(0, dl.Close - height) * this.blockDelayMs;
   }
 
-  private async check(sectors: number[]): Promise<Map<number, CheckResult>> {
-    return checkSectors(this.storage, this.minerId, sectors, { sectorSize: this.info!.SectorSize, timeoutMs: this.checkTimeoutMs });
+  /**
+   * Checks the sectors' files; re-checks slow ones (backoff, longer timeouts) while a retry can
+   * end by `untilMs` (the clock's time). Counts every answer; logs what is not ok, with the
+   * outcome ("slow" or "gone"), the file, the attempts and the time taken.
+   */
+  private async check(sectors: number[], untilMs: number, what: string, more: { attemptsBefore?: number; startedMs?: number } = {}): Promise<Map<number, CheckResult>> {
+    let calls = more.attemptsBefore ?? 0;
+    const counted: SectorCheck = async (ss, timeoutMs) => {
+      if (calls++ > 0) this.storageChecks.retries += ss.length;
+      const r = await this.checkStorage(ss, timeoutMs);
+      for (const s of ss) this.storageChecks[r.get(s)?.outcome ?? 'slow']++;
+      return r;
+    };
+    const res = await checkWithRetries(counted, sectors, { timeoutMs: this.checkTimeoutMs, untilMs, now: this.clock.now, sleep: this.clock.sleep, cancelled: () => this.stopped, ...more });
+    const bad: Record<CheckResult['outcome'], object[]> = { ok: [], gone: [], slow: [] };
+    for (const r of res.values()) {
+      if (r.ok && r.attempts > 1) {
+        this.storageChecks.okAfterRetry++;
+        this.log.info({ sector: r.sectorNumber, path: r.path, attempts: r.attempts, elapsedMs: r.elapsedMs, for: what }, 'sector storage readable again after slow checks');
+      }
+      if (!r.ok) bad[r.outcome].push({ sector: r.sectorNumber, path: r.path, attempts: r.attempts, elapsedMs: r.elapsedMs, reason: r.reason });
+    }
+    if (bad.slow.length > 0) this.log.warn({ for: what, sectors: bad.slow }, 'sector storage slow: no answer in time (not known to be lost)');
+    if (bad.gone.length > 0) this.log.warn({ for: what, sectors: bad.gone }, 'sector storage gone: files missing or unreadable');
+    this.emit('storage', { ...this.storageChecks });
+    return res;
+  }
+
+  /**
+   * The clock time by which the storage checks for a proof of `dl` must be done: the window's
+   * end, less an epoch (the message must land in it) and the time the proof needs.
+   */
+  private proofChecksUntil(dl: DeadlineInfo, height: number): number {
+    const leftMs = Math.max(0, dl.Close - 1 - height) * this.blockDelayMs;
+    const measured = Math.max(0, ...this.proofTimes);
+    const reserve = this.proofReserveMs ?? (measured > 0 ? 2 * measured : leftMs / 2);
+    return this.clock.now() + leftMs - reserve;
   }
 
   private async proveDeadline(dl: DeadlineInfo, ts: TipSet): Promise<void> {
@@ -409,8 +543,16 @@ export class WindowPoStScheduler extends EventEmitter {
       for (const s of bits(p.LiveSectors)) if (!faulty.has(s) || recovering.has(s)) wanted.set(s, index);
     }
     const skipped = new Map<number, string>(); // sector → why
-    const checked = await this.check([...wanted.keys()]);
-    for (const [s, r] of checked) if (!r.ok) skipped.set(s, r.reason ?? 'unreadable');
+    const outcomes: Record<number, 'gone' | 'slow' | 'proof'> = {};
+    // Slow sectors are re-checked while the proof still fits in the window after.
+    const checked = await this.check([...wanted.keys()], this.proofChecksUntil(dl, this.head?.Height ?? dl.Open), `proof of deadline ${dl.Index}`);
+    for (const [s, r] of checked) {
+      if (r.ok) continue;
+      skipped.set(s, `${r.outcome}: ${r.reason ?? 'unreadable'}${r.attempts > 1 ? ` (${r.attempts} checks in ${r.elapsedMs} ms)` : ''}`);
+      outcomes[s] = r.outcome === 'slow' ? 'slow' : 'gone';
+      if (r.outcome === 'slow') this.storageChecks.slowPastBudget++;
+      this.storageChecks[r.outcome === 'slow' ? 'skippedSlow' : 'skippedGone']++;
+    }
     const sectorInfos = wanted.size > 0 ? await this.c.stateMinerSectors(this.miner, [...wanted.keys()].sort((a, b) => a - b)) : [];
     const commR = new Map(sectorInfos.map((s) => [s.SectorNumber, proofs.cidToCommR(s.SealedCID['/'])]));
     let proof: proofs.PoStProof[] | undefined;
@@ -430,6 +572,7 @@ export class WindowPoStScheduler extends EventEmitter {
       try {
         proof = await this.runner.run({ kind: 'window-post', deadlineMs, args: [rand, replicas, proverId] }, () => proofs.generateWindowPoSt(rand, replicas, proverId));
         proofMs = Date.now() - t0;
+        this.proofTimes = [...this.proofTimes.slice(-7), proofMs];
       } catch (e) {
         let bad = faultySectorsOf(e).filter((s) => wanted.has(s) && !skipped.has(s));
         const kind = (e as { kind?: string }).kind;
@@ -442,6 +585,7 @@ export class WindowPoStScheduler extends EventEmitter {
         if (bad.length === 0) throw e;
         for (const s of bad) {
           skipped.set(s, `proof generation: ${(e as Error).message}`);
+          outcomes[s] = 'proof';
           this.failedInProof.set(s, await fileStamp(checked.get(s)!.files!.sealedPath));
         }
         this.log.warn({ deadline: dl.Index, sectors: bad, err: (e as Error).message }, 'sectors failed in the proof: skipping them');
@@ -455,7 +599,7 @@ export class WindowPoStScheduler extends EventEmitter {
     if (skipped.size > 0) {
       const reasons = Object.fromEntries(skipped);
       this.log.warn({ deadline: dl.Index, sectors: [...skipped.keys()], reasons }, 'skipping unreadable sectors in this proof (they become faulty)');
-      this.emit('skipped', { deadline: dl.Index, sectors: [...skipped.keys()], reasons });
+      this.emit('skipped', { deadline: dl.Index, sectors: [...skipped.keys()], reasons, outcomes });
     }
     if (!proof) {
       // Nothing provable in these partitions: no proof can be made; the deadline's cron marks them faulty.

@@ -2,9 +2,11 @@
 // (the run's shared fixture) are proven in every occurrence of their deadline from the chain's
 // sector list and the storage path alone; a deleted sealed file is declared faulty before the
 // cutoff (power drops) and, once restored, recovered and proven again (power back); a
-// damaged replica is skipped in the proof and not declared recovered while unchanged.
+// damaged replica is skipped in the proof and not declared recovered while unchanged; a
+// sector whose storage does not answer at first is re-checked, and proven.
 import test, { type ExecutionContext } from 'ava';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WindowPoStScheduler, type Declaration, type SubmittedPoSt, type WindowPoStOptions, batchPartitions, defaultMaxPartitions } from '../../src/post/window.js';
 import { checkSectors } from '../../src/post/storage.js';
@@ -172,4 +174,49 @@ test.serial('a never-proven sector whose files arrive late is not declared fault
   t.is(decls.filter((x) => x.kind === 'faults').length, 1, 'declared once although checked again');
   await advanceTo(open2 + POST_POLICY.wpostChallengeWindow);
   t.deepEqual(proven[proven.length - 1].provenSectors, [2]);
+});
+
+// The cold-CI failure: under load a storage check hit its timeout and the sector was taken for
+// lost. Here sector 2's storage gives no answer to the first check before its first window (its
+// p_aux is a FIFO with no writer: the checker's open blocks, like a read on a slow disk, and it
+// is killed at the timeout); by the retry the file is back. It is proven.
+test.serial('a sector whose storage check times out at first is re-checked and proven, not skipped', async (t) => {
+  // A 30 s block delay advanced by hand: the window leaves time to retry.
+  const s = await setupPoSt(2, { blockDelayMs: 30_000 });
+  const d = s.h.devnet;
+  const { sched } = await startScheduler(t, s, { checkTimeoutMs: 2000 });
+  const advanceTo = async (height: number) => {
+    while (d.head().Height < height) await sched.settled((await d.advance()).Height);
+  };
+  const cur = await s.h.client.stateMinerProvingDeadline(MINER);
+  let open = cur.PeriodStart + s.deadline * POST_POLICY.wpostChallengeWindow;
+  while (open - POST_POLICY.wpostChallengeLookback <= cur.CurrentEpoch) open += PERIOD;
+  await advanceTo(open - 2); // proving starts at open - 1
+  t.deepEqual(sched.submissions, []);
+  t.is(sched.status().storage.slow, 0);
+  const paux = join(s.storage, 'cache', 's-t01000-2', 'p_aux');
+  const real = readFileSync(paux);
+  rmSync(paux);
+  execFileSync('mkfifo', [paux]);
+  // Once the first check has timed out (counted slow), the file is back before the retry (its
+  // backoff is 500 ms; this timer, in the same event loop, expires first).
+  const watch = setInterval(() => {
+    if (sched.status().storage.slow === 0) return;
+    clearInterval(watch);
+    renameSync(paux, `${paux}.fifo`);
+    writeFileSync(paux, real);
+  }, 50);
+  t.teardown(() => clearInterval(watch));
+  await advanceTo(open - 1);
+  t.is(sched.submissions.length, 1);
+  t.deepEqual(sched.submissions[0].provenSectors, [1, 2]);
+  t.deepEqual(sched.submissions[0].partitions.flatMap((p) => p.skipped), []);
+  const st = sched.status().storage;
+  t.is(st.slow, 1, JSON.stringify(st));
+  t.is(st.okAfterRetry, 1, JSON.stringify(st));
+  t.is(st.skippedSlow, 0);
+  await advanceTo(open + 1);
+  for (let i = 0; i < 40 && sched.submissions[0].exitCode === undefined; i++) await new Promise((r) => setTimeout(r, 100));
+  t.is(sched.submissions[0].exitCode, 0);
+  t.is((await s.h.client.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
 });
