@@ -215,3 +215,17 @@ export function assignDeadlines(maxPartitions: number, partitionSize: number, de
   }
   return out;
 }
+
+/** The network's PoStedPartitionsMax: partitions one SubmitWindowedPoSt may carry. */
+export const POSTED_PARTITIONS_MAX = 3;
+/** AddressedSectorsMax: sectors one message may address. */
+export const ADDRESSED_SECTORS_MAX = 25_000;
+
+/**
+ * Partitions one SubmitWindowedPoSt may carry (the actors' load_partitions_sectors_max, Lotus's
+ * GetMaxPoStPartitions): the sectors a message may address over the partition size, and never
+ * more than PoStedPartitionsMax. The actors refuse a message with more.
+ */
+export function maxPoStPartitions(partitionSectors: number): number {
+  return Math.max(1, Math.min(POSTED_PARTITIONS_MAX, Math.floor(ADDRESSED_SECTORS_MAX / Math.max(1, partitionSectors))));
+}

@@ -13,6 +13,7 @@ import {
   faultCutoffPassed,
   isOpen,
   newDeadlineInfo,
+  maxPoStPartitions,
   nextNotElapsed,
   provingPeriod,
 } from '../chain/deadlines.js';
@@ -259,6 +260,8 @@ export class MinerActor {
     if (p.proofs.length !== 1) throw illegal(`expected exactly one proof, got ${p.proofs.length}`);
     if (p.proofs[0].postProof !== this.info.windowPoStProof) throw illegal(`expected proof of type ${this.info.windowPoStProof}, got ${p.proofs[0].postProof}`);
     if (p.partitions.length === 0) throw illegal('no partitions proven');
+    const partitionsMax = maxPoStPartitions(this.info.partitionSectors);
+    if (p.partitions.length > partitionsMax) throw illegal(`too many partitions ${p.partitions.length}, limit ${partitionsMax}`);
     const dstate = this.deadlines[p.deadline];
     const seen = new Set<number>();
     const toProve: number[] = [];

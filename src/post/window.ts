@@ -13,7 +13,7 @@ import { stat } from 'node:fs/promises';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import * as proofs from '../proofs/index.js';
 import { type ChainClient, type HeadSubscription } from '../chain/client.js';
-import { type DeadlineInfo, nextDeadline, nextNotElapsed } from '../chain/deadlines.js';
+import { type DeadlineInfo, nextDeadline, nextNotElapsed, maxPoStPartitions } from '../chain/deadlines.js';
 import { type FaultDeclaration, type PoStPartition, encodeDeclarations, encodeWindowPoSt } from '../chain/params.js';
 import { type Cid, type HeadChange, type MinerInfo, type MsgLookup, type PartitionJson, type TipSet, DomainSeparationTag, ExitCode, MinerMethod, actorId, addressCbor, b64, bitfieldFromJson } from '../chain/types.js';
 import { type Logger, logger } from '../log.js';
@@ -118,9 +118,9 @@ export interface Declaration {
 
 const key = (d: DeadlineInfo) => `${d.Index}@${d.Open}`;
 
-/** Lotus's limit: sectors addressed per message (25 000) over the partition size, at most 10 at 32GiB. */
+/** Partitions per SubmitWindowedPoSt: as many as the network allows (Lotus's GetMaxPoStPartitions). */
 export function defaultMaxPartitions(partitionSectors: number): number {
-  return Math.max(1, Math.min(10, Math.floor(25_000 / Math.max(1, partitionSectors))));
+  return maxPoStPartitions(partitionSectors);
 }
 
 /** Splits partition indices into message batches of at most `max`. */

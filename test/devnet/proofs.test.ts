@@ -77,10 +77,14 @@ test('sector lifecycle and block production with real proofs', async (t) => {
   const badProof = Buffer.from(post.proofs[0].proofBytes);
   badProof[10] ^= 0x01;
   const tamperedPost = await push(MinerMethod.SubmitWindowedPoSt, encodeWindowPoSt({ ...post, proofs: [{ ...post.proofs[0], proofBytes: badProof }] }));
+  // More partitions than PoStedPartitionsMax (3) in one message: the actors refuse it.
+  const tooMany = await push(MinerMethod.SubmitWindowedPoSt, encodeWindowPoSt({ ...post, partitions: [0, 1, 2, 3].map((index) => ({ index, skipped: [] })) }));
   const okPost = await push(MinerMethod.SubmitWindowedPoSt, encodeWindowPoSt(post));
   const dupPost = await push(MinerMethod.SubmitWindowedPoSt, encodeWindowPoSt(post));
   await d.advance();
   t.is(await receipt(wrongPart), ExitCode.ErrNotFound);
+  t.is(await receipt(tooMany), ExitCode.ErrIllegalArgument);
+  t.regex(await why(tooMany), /too many partitions 4, limit 3/);
   t.is(await receipt(tamperedPost), ExitCode.ErrIllegalArgument);
   t.regex(await why(tamperedPost), /invalid PoSt/);
   t.is(await receipt(okPost), ExitCode.Ok);

@@ -33,8 +33,9 @@ async function startScheduler(t: ExecutionContext, s: PoStSetup, opts: Partial<W
 
 test('batching and faulty-sector parsing', (t) => {
   t.deepEqual(batchPartitions([0, 1, 2, 3, 4], 2), [[0, 1], [2, 3], [4]]);
-  t.is(defaultMaxPartitions(2349), 10);
-  t.is(defaultMaxPartitions(2), 10);
+  t.is(defaultMaxPartitions(2349), 3, 'PoStedPartitionsMax');
+  t.is(defaultMaxPartitions(2), 3);
+  t.is(defaultMaxPartitions(10_000), 2, '25,000 addressed sectors');
   t.deepEqual(faultySectorsOf({ name: 'FaultySectorsError', sectors: [3, 5] }), [3, 5]);
   t.deepEqual(faultySectorsOf({ name: 'FaultySectorsError', message: 'generate_window_post: sealed or cache files missing for sectors 4, 9' }), [4, 9]);
   t.deepEqual(faultySectorsOf(new Error('tree failed to load for SectorId(7)')), [7]);
