@@ -44,7 +44,7 @@ export function upgradeRequest(path: string, headers: Record<string, string> = {
 
 /** A POST request head (and optional body) as raw text. */
 export function postRequest(path: string, body: string, headers: Record<string, string> = {}): string {
-  const h = { host: 'localhost', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers };
+  const h = { host: 'localhost', connection: 'close', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers };
   return `POST ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`;
 }
 

@@ -228,7 +228,7 @@ test('connections: a peer over its unauthenticated share is refused, the budget 
     const sock = connect({ port: s.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
     sock.on('error', () => undefined);
     await new Promise((r) => sock.on('connect', r));
-    sock.write(postRequest('/rpc/v0', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'Echo', params: [] }), { authorization: `Bearer ${READ}` }));
+    sock.write(postRequest('/rpc/v0', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'Echo', params: [] }), { authorization: `Bearer ${READ}`, connection: 'keep-alive' }));
     const text = await new Promise<string>((r) => sock.once('data', (d) => r(d.toString())));
     return { sock, status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]) };
   };
