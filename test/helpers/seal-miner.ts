@@ -1,8 +1,11 @@
 // A seal miner process for the sealing integration tests: the real SealService (store,
 // scheduler, pipeline) with the in-memory chain of mem-chain.ts and the real sector-number
 // service as its number source. Prints "READY <port>" when listening.
-//   node dist/test/helpers/seal-miner.js --repo D (--chain F | --chain-api INFO) --sectorid H:P --token T --port N --storage S
+//   node dist/test/helpers/seal-miner.js --repo D (--chain F | --chain-api INFO) --sectorid H:P --token T --secret HEX --port N --storage S
+// --secret: the API secret its tokens are checked with (as a repository's keystore holds it);
+// --token: what it sends to the sector-number service.
 import { SectorIdClient } from '../../src/sectorid/index.js';
+import { Auth } from '../../src/auth/index.js';
 import { SealService } from '../../src/sealing/service.js';
 import { ChainClient } from '../../src/chain/client.js';
 import { lotusSealChain } from '../../src/sealing/lotus-chain.js';
@@ -19,7 +22,7 @@ const numbers = new SectorIdClient({ address: arg('sectorid')!, token: arg('toke
 const svc = new SealService({
   repo: arg('repo')!,
   minerId: 1000,
-  token: arg('token')!,
+  auth: new Auth(Buffer.from(arg('secret')!, 'hex')),
   listen: { host: '127.0.0.1', port: Number(arg('port') ?? 0) },
   chain,
   numbers,

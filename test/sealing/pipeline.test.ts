@@ -3,8 +3,10 @@
 // (it verifies every prove-commit with verify_seal).
 import test from 'ava';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Auth } from '../../src/auth/index.js';
 import { startSectorIdServer } from '../../src/sectorid/index.js';
 import type { SectorView } from '../../src/sealing/service.js';
 import { encodePreCommitBatch2 } from '../../src/chain/params.js';
@@ -14,7 +16,12 @@ import { type Harness, startDevnet } from '../devnet/_harness.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 const MINER_SCRIPT = fileURLToPath(new URL('../helpers/seal-miner.js', import.meta.url));
-const TOKEN = 'seal-test-token-0123456789abcdef';
+// The miners' API secret (as their repository's keystore holds it): the operator calls with an
+// admin token, the seal workers hold only a write token.
+const SECRET = randomBytes(32);
+const auth = new Auth(SECRET);
+const TOKEN = auth.issue('admin');
+const WORKER_TOKEN = auth.issue('write');
 
 test.after.always(killAll);
 
@@ -52,12 +59,12 @@ async function forgeAllocation(c: Cluster, n: number): Promise<void> {
 }
 
 function miner(c: Cluster, name: string, port = 0, grace = 5000): Proc {
-  return new Proc(name, [MINER_SCRIPT, '--repo', join(c.dir, name), '--chain-api', c.apiInfo, '--sectorid', c.sectorid, '--token', TOKEN, '--port', String(port), '--storage', join(c.dir, 'storage'), '--grace', String(grace)]);
+  return new Proc(name, [MINER_SCRIPT, '--repo', join(c.dir, name), '--chain-api', c.apiInfo, '--sectorid', c.sectorid, '--token', TOKEN, '--secret', SECRET.toString('hex'), '--port', String(port), '--storage', join(c.dir, 'storage'), '--grace', String(grace)]);
 }
 
 function worker(c: Cluster, name: string, port: number, extra: string[] = []): Proc {
   // Info level: the tests count the worker's 'task started' lines.
-  return new Proc(name, [MAIN, 'worker', '--miner-api', `${TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(c.dir, name), '--cores', '2', '--memory', '8GiB', '--nice', '0', ...extra], { DISTMINER_LOG_LEVEL: 'info' });
+  return new Proc(name, [MAIN, 'worker', '--miner-api', `${WORKER_TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(c.dir, name), '--cores', '2', '--memory', '8GiB', '--nice', '0', ...extra], { DISTMINER_LOG_LEVEL: 'info' });
 }
 
 const portOf = async (m: Proc) => Number((await m.waitFor(/^READY \d+/)).split(' ')[1]);
