@@ -440,7 +440,7 @@ export class HttpService {
     const auth = this.authOf(req, url, route?.queryToken === true);
     if (auth === 'invalid') {
       // Lotus answers 401 to a token it cannot verify; the body is never read.
-      return sendJson(res, 401, { jsonrpc: '2.0', id: null, error: { code: 401, message: 'JWT Verification failed: missing or invalid API token (Authorization: Bearer <token>)' } }, { connection: 'close' });
+      return sendJson(res, 401, { jsonrpc: '2.0', id: null, error: { code: 401, message: 'JWT Verification failed: missing or wrong API token (Authorization: Bearer <token>)' } }, { connection: 'close' });
     }
     if (auth.authenticated) {
       if (!this.promote(req.socket)) return sendJson(res, 503, { jsonrpc: '2.0', id: null, error: { code: 503, message: 'too many connections; try again later' } }, { connection: 'close' });
