@@ -135,6 +135,7 @@ test('bodies are bounded before auth: a stranger may send 16 KiB, a token holder
   });
   t.is(answered.status, 413);
   t.true(answered.sent < 8 * 2 ** 20, `refused after ${answered.sent} bytes sent, not after the whole 30 MiB`);
+  t.log(`a chunked body without a token was answered 413 after the client had sent ${answered.sent} bytes`);
   t.is(s.seen.bodies, 1);
 });
 
@@ -157,6 +158,7 @@ test('a slowloris trickle is cut at the header deadline while another client is 
   const r = await slow;
   t.not(r.closedAfterMs, null, 'the trickling connection was closed');
   t.true(r.closedAfterMs! < 2500, `cut after ${r.closedAfterMs} ms`);
+  t.log(`a header trickle (one byte per 50 ms) was cut after ${r.closedAfterMs} ms with headersTimeout 800 ms`);
   // A body trickled after complete headers is cut at the request deadline.
   const t0 = Date.now();
   const body = await new Promise<number>((resolve) => {
@@ -178,8 +180,10 @@ test('a slowloris trickle is cut at the header deadline while another client is 
 test('1,000 upgrades to an unknown path are refused and leave no socket open', async (t) => {
   const s = await service();
   t.teardown(s.close);
+  const t0 = Date.now();
   const seen = await flood(s.port, upgradeRequest('/nope'), 1000, 20);
   t.deepEqual([...seen], [[404, 1000]]);
+  t.log(`1,000 refused upgrades in ${Date.now() - t0} ms`);
   await until(() => s.srv.connections().total === 0, 5000, 'every refused socket to close');
   const open = await new Promise<number>((r) => s.srv.server.getConnections((_e, n) => r(n)));
   t.is(open, 0);
