@@ -16,6 +16,8 @@ const arg = (n: string) => {
   return i >= 0 ? process.argv[i + 1] : undefined;
 };
 
+if (!arg('secret')) throw new Error('seal-miner: --secret HEX (the API secret its tokens are checked with) is required');
+
 // --chain FILE: the in-memory chain double; --chain-api INFO: a Lotus API (the devnet).
 const chain = arg('chain-api') ? lotusSealChain(new ChainClient(arg('chain-api')!), 1000) : new MemChain(arg('chain')!, 1000).sealChain();
 const numbers = new SectorIdClient({ address: arg('sectorid')!, token: arg('token')! });
