@@ -410,7 +410,7 @@ export class HttpService {
 
   private failed(res: ServerResponse, peer: string, req: IncomingMessage, e: unknown): void {
     if (e instanceof BodyAborted) {
-      this.log.debug({ peer, url: req.url }, e.message);
+      this.log.debug({ peer, path: pathOf(req.url) }, e.message);
       res.destroy();
       return;
     }
@@ -426,7 +426,7 @@ export class HttpService {
       setTimeout(() => req.socket.destroy(), 500).unref();
       return;
     }
-    this.log.error({ err: e, peer, url: req.url }, 'request handler failed');
+    this.log.error({ err: e, peer, path: pathOf(req.url) }, 'request handler failed');
     if (!res.headersSent) sendJson(res, 500, { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'internal error' } }, { connection: 'close' });
     else res.destroy();
   }
@@ -480,7 +480,7 @@ export class HttpService {
       const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
       u.handle(req, socket, head, { url, perms: auth.perms, authenticated: auth.authenticated, peer });
     } catch (err) {
-      this.log.error({ err, url: req.url }, 'upgrade handler failed');
+      this.log.error({ err, path: pathOf(req.url) }, 'upgrade handler failed');
       refuseSocket(socket, 500);
     }
   }
@@ -494,6 +494,11 @@ export class HttpService {
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     refuseSocket(socket, status);
   }
+}
+
+/** A request target for logs: the path only (a `?token=` must not end up in a log). */
+function pathOf(url: string | undefined): string {
+  return (url ?? '').split('?')[0].slice(0, 200);
 }
 
 function dec(m: Map<string, number>, k: string): void {
