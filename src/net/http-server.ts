@@ -415,35 +415,37 @@ export class HttpService {
       return;
     }
     if (e instanceof HttpError) {
-      // The body may be unread: close the connection after answering.
-      const body = { jsonrpc: '2.0', id: null, error: { code: e.status === 413 ? -32600 : e.status, message: e.message } };
-      if (req.complete) return sendJson(res, e.status, body, { connection: 'close' });
-      // The body is still coming. Closing now would make the client's kernel see a reset and
-      // drop our answer; so (a lingering close, as Go's net/http) Node discards — never keeps —
-      // what still arrives while the answer goes out, and the socket is cut shortly after.
-      if (!res.headersSent) res.removeHeader('connection');
-      sendJson(res, e.status, body);
-      setTimeout(() => req.socket.destroy(), 500).unref();
-      return;
+      return this.answerAndClose(req, res, e.status, { jsonrpc: '2.0', id: null, error: { code: e.status === 413 ? -32600 : e.status, message: e.message } });
     }
     this.log.error({ err: e, peer, path: pathOf(req.url) }, 'request handler failed');
     if (!res.headersSent) sendJson(res, 500, { jsonrpc: '2.0', id: null, error: { code: -32603, message: 'internal error' } }, { connection: 'close' });
     else res.destroy();
   }
 
+  /** Answers, then closes the connection, whose body may be unread. */
+  private answerAndClose(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+    if (req.complete) return sendJson(res, status, body, { connection: 'close' });
+    // The body is still coming. Closing now would make the client's kernel see a reset and
+    // drop our answer; so (a lingering close, as Go's net/http) Node discards — never keeps —
+    // what still arrives while the answer goes out, and the socket is cut shortly after.
+    if (!res.headersSent) res.removeHeader('connection');
+    sendJson(res, status, body);
+    setTimeout(() => req.socket.destroy(), 500).unref();
+  }
+
   private dispatch(req: IncomingMessage, res: ServerResponse, peer: string): void | Promise<void> {
     const url = parseTarget(req.url);
     if (!url) {
-      return sendJson(res, 400, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'the request target is not a valid URL' } }, { connection: 'close' });
+      return this.answerAndClose(req, res, 400, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'the request target is not a valid URL' } });
     }
     const route = this.routes.get(url.pathname);
     const auth = this.authOf(req, url, route?.queryToken === true);
     if (auth === 'invalid') {
       // Lotus answers 401 to a token it cannot verify; the body is never read.
-      return sendJson(res, 401, { jsonrpc: '2.0', id: null, error: { code: 401, message: 'JWT Verification failed: missing or wrong API token (Authorization: Bearer <token>)' } }, { connection: 'close' });
+      return this.answerAndClose(req, res, 401, { jsonrpc: '2.0', id: null, error: { code: 401, message: 'JWT Verification failed: missing or wrong API token (Authorization: Bearer <token>)' } });
     }
     if (auth.authenticated) {
-      if (!this.promote(req.socket)) return sendJson(res, 503, { jsonrpc: '2.0', id: null, error: { code: 503, message: 'too many connections; try again later' } }, { connection: 'close' });
+      if (!this.promote(req.socket)) return this.answerAndClose(req, res, 503, { jsonrpc: '2.0', id: null, error: { code: 503, message: 'too many connections; try again later' } });
     } else {
       // A stranger's connection is not kept alive: it goes back to the small budget's limits.
       res.setHeader('connection', 'close');
@@ -454,11 +456,14 @@ export class HttpService {
     const ctx: RequestContext = { url, perms: auth.perms, authenticated: auth.authenticated, peer, signal: ac.signal, readBody: () => readBody(req, limit), log: this.log };
     if (!route) {
       if (this.o.notFound) return this.o.notFound(req, res, ctx);
-      return sendJson(res, 404, { jsonrpc: '2.0', id: null, error: { code: 404, message: `no such endpoint ${url.pathname}` } });
+      const body = { jsonrpc: '2.0', id: null, error: { code: 404, message: `no such endpoint ${url.pathname}` } };
+      return auth.authenticated ? sendJson(res, 404, body) : this.answerAndClose(req, res, 404, body);
     }
     const methods = route.method === undefined ? undefined : Array.isArray(route.method) ? route.method : [route.method];
     if (methods && !methods.includes(req.method ?? '')) {
-      return sendJson(res, 405, { jsonrpc: '2.0', id: null, error: { code: 405, message: `use ${methods.join(' or ')} on ${url.pathname}` } }, { allow: methods.join(', ') });
+      res.setHeader('allow', methods.join(', '));
+      const body = { jsonrpc: '2.0', id: null, error: { code: 405, message: `use ${methods.join(' or ')} on ${url.pathname}` } };
+      return auth.authenticated ? sendJson(res, 405, body) : this.answerAndClose(req, res, 405, body);
     }
     return route.handler(req, res, ctx);
   }

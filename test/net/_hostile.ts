@@ -108,3 +108,41 @@ export async function until(f: () => boolean | Promise<boolean>, ms: number, wha
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * Sends `head` then a chunked body of up to 30 MiB, as fast as the socket takes it, until the
+ * server answers; resolves with the status and how many body bytes had been sent by then
+ * (status 0: the connection closed without an answer).
+ */
+export function streamUntilAnswered(port: number, head: string): Promise<{ status: number; sent: number }> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let sent = 0;
+    let text = '';
+    let done = false;
+    const finish = (status: number) => {
+      if (done) return;
+      done = true;
+      resolve({ status, sent });
+      sock.destroy();
+    };
+    sock.on('error', () => undefined);
+    sock.on('close', () => finish(0));
+    sock.on('data', (d) => {
+      text += d.toString('latin1');
+      const m = /^HTTP\/1\.1 (\d+)/.exec(text);
+      if (m) finish(Number(m[1]));
+    });
+    sock.on('connect', async () => {
+      sock.write(head);
+      const chunk = Buffer.alloc(4096, 120);
+      while (!sock.destroyed && sent < 30 * 2 ** 20) {
+        sock.write(`${chunk.length.toString(16)}\r\n`);
+        sock.write(chunk);
+        sock.write('\r\n');
+        sent += chunk.length;
+        await new Promise((r) => setImmediate(r));
+      }
+    });
+  });
+}

@@ -8,7 +8,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { Auth } from '../../src/auth/index.js';
 import { BodyAborted, HttpService, type NetLimits, sendJson } from '../../src/net/http-server.js';
 import { JsonRpcMethods } from '../../src/net/json-rpc.js';
-import { abortedBody, flood, postRequest, raw, slowloris, until, upgradeRequest } from './_hostile.js';
+import { abortedBody, flood, postRequest, raw, slowloris, streamUntilAnswered, until, upgradeRequest } from './_hostile.js';
 
 const auth = Auth.random();
 const ADMIN = auth.issue('admin');
@@ -108,34 +108,14 @@ test('bodies are bounded before auth: a stranger may send 16 KiB, a token holder
   t.is((await raw(s.port, postRequest('/body', 'x'.repeat(2000)))).status, 413, 'over the pre-auth limit without a token');
   t.is((await raw(s.port, postRequest('/body', 'x'.repeat(2000), { authorization: `Bearer ${READ}` }))).status, 200, 'within the limit with a token');
   // Chunked (no length): cut while streaming, answered before the client has sent it all.
-  const answered = await new Promise<{ status: number; sent: number }>((resolve) => {
-    const sock = connect(s.port, '127.0.0.1');
-    let sent = 0;
-    let text = '';
-    sock.on('error', () => undefined);
-    sock.on('data', (d) => {
-      text += d.toString();
-      const m = /^HTTP\/1\.1 (\d+)/.exec(text);
-      if (m) {
-        resolve({ status: Number(m[1]), sent });
-        sock.destroy();
-      }
-    });
-    sock.on('connect', async () => {
-      sock.write('POST /body HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n');
-      const chunk = Buffer.alloc(4096, 120);
-      while (!sock.destroyed && sent < 30 * 2 ** 20) {
-        sock.write(`${chunk.length.toString(16)}\r\n`);
-        sock.write(chunk);
-        sock.write('\r\n');
-        sent += chunk.length;
-        await new Promise((r) => setImmediate(r));
-      }
-    });
-  });
+  const answered = await streamUntilAnswered(s.port, 'POST /body HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n');
   t.is(answered.status, 413);
   t.true(answered.sent < 8 * 2 ** 20, `refused after ${answered.sent} bytes sent, not after the whole 30 MiB`);
   t.log(`a chunked body without a token was answered 413 after the client had sent ${answered.sent} bytes`);
+  // A wrong token with a large body on its way: the client reads the 401, not a reset.
+  const wrong = await streamUntilAnswered(s.port, `POST /body HTTP/1.1\r\nhost: a\r\nauthorization: Bearer ${Auth.random().issue('admin')}\r\ntransfer-encoding: chunked\r\n\r\n`);
+  t.is(wrong.status, 401);
+  t.true(wrong.sent < 8 * 2 ** 20);
   t.is(s.seen.bodies, 1);
 });
 
