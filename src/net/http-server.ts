@@ -15,11 +15,11 @@
 //     keep-alive sockets close after keepAliveTimeoutMs, and a request without a token gets
 //     `Connection: close`.
 //   - Connections are counted per peer and in total, in two budgets: unauthenticated (every
-//     fresh TCP connection, until a request on it carries a valid token: small, a peer over its
-//     share is refused, and when the whole budget is full the oldest unauthenticated connection
-//     makes room) and authenticated (counted from the first request with a valid token; over
-//     the limits the request is answered 503 and the connection closed). So a flood of
-//     strangers cannot starve the clients that hold a token.
+//     fresh TCP connection, until a request on it carries a valid token: small, and a peer over
+//     its share, or a full budget, makes room by closing the oldest unauthenticated connection —
+//     of that peer, or overall; a newcomer is never refused there) and authenticated (counted
+//     from the first request with a valid token; over the limits the request is answered 503
+//     and the connection closed). So a flood of strangers cannot starve the token holders.
 //   - WebSocket upgrades only on registered paths, authenticated from the Authorization header
 //     (or Lotus's `?token=` where the path allows it) BEFORE the handshake completes; anything
 //     else is answered 400/401/403/404/503 and the socket destroyed (nothing left open).
@@ -242,7 +242,7 @@ export class HttpService {
   private readonly conns = new Map<Socket, ConnState>();
   /** Unauthenticated connections in arrival order (the oldest is evicted first). */
   private readonly unauth = new Set<Socket>();
-  private readonly unauthByPeer = new Map<string, number>();
+  private readonly unauthByPeer = new Map<string, Set<Socket>>();
   private readonly authByPeer = new Map<string, number>();
   private authTotal = 0;
   /** Refusals are logged at most once a second per kind (a flood must not flood the log). */
@@ -318,11 +318,15 @@ export class HttpService {
     const st: ConnState = { peer: `${address}:${s.remotePort}`, address, authed: false };
     s.on('error', (err) => this.log.debug({ peer: st.peer, err: err.message }, 'socket error'));
     const l = this.limits;
-    const mine = this.unauthByPeer.get(address) ?? 0;
-    if (mine >= l.maxUnauthConnectionsPerPeer) {
-      this.warnOnce('unauth-peer', { peer: address, open: mine }, 'too many unauthenticated connections from one peer; refusing a new one');
-      s.destroy();
-      return;
+    // Over a budget, the oldest stranger makes room (it has had the longest to show a token);
+    // a newcomer is never refused outright, so a peer's slow connections cannot lock out a
+    // good client from the same address, which shows its token within milliseconds.
+    const mine = this.unauthByPeer.get(address);
+    if (mine && mine.size >= l.maxUnauthConnectionsPerPeer) {
+      const oldest = mine.values().next().value as Socket;
+      this.warnOnce('unauth-peer', { peer: address, open: mine.size }, 'too many unauthenticated connections from one peer; closing its oldest');
+      this.dropUnauth(oldest);
+      oldest.destroy();
     }
     if (this.unauth.size >= l.maxUnauthConnections) {
       const oldest = this.unauth.values().next().value as Socket;
@@ -332,7 +336,9 @@ export class HttpService {
     }
     this.conns.set(s, st);
     this.unauth.add(s);
-    this.unauthByPeer.set(address, mine + 1);
+    const set = this.unauthByPeer.get(address) ?? new Set<Socket>();
+    set.add(s);
+    this.unauthByPeer.set(address, set);
     s.once('close', () => {
       const c = this.conns.get(s);
       if (!c) return;
@@ -358,7 +364,9 @@ export class HttpService {
   private dropUnauth(s: Socket): void {
     const c = this.conns.get(s);
     if (!c || c.authed || !this.unauth.delete(s)) return;
-    dec(this.unauthByPeer, c.address);
+    const set = this.unauthByPeer.get(c.address);
+    set?.delete(s);
+    if (set?.size === 0) this.unauthByPeer.delete(c.address);
   }
 
   /** Moves a connection into the authenticated budget; false when that budget is full. */

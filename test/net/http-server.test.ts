@@ -158,6 +158,19 @@ test('a slowloris trickle is cut at the header deadline while another client is 
   t.true(silent.closed && silent.ms < 2500, `a silent connection closed after ${silent.ms} ms`);
 });
 
+test('60 trickling strangers from one address do not lock out a token holder from that address', async (t) => {
+  t.timeout(30_000);
+  const s = await service(); // default budgets: 32 strangers per address
+  t.teardown(s.close);
+  const slow = Array.from({ length: 60 }, () => slowloris(s.port, 250, 4000));
+  await new Promise((r) => setTimeout(r, 500));
+  const t0 = Date.now();
+  for (let i = 0; i < 5; i++) t.deepEqual((await s.call('Echo', [i])).result, [i]);
+  t.log(`5 calls served in ${Date.now() - t0} ms beside 60 trickling connections`);
+  t.true(s.srv.connections().unauthenticated <= 32);
+  await Promise.all(slow);
+});
+
 test('1,000 upgrades to an unknown path are refused and leave no socket open', async (t) => {
   const s = await service();
   t.teardown(s.close);
@@ -194,40 +207,45 @@ test('upgrades are authenticated before the handshake: none, a wrong or a too-we
   await until(() => s.srv.connections().total === 0, 3000, 'sockets to close');
 });
 
-test('connections: a peer over its unauthenticated share is refused, the budget evicts the oldest, token holders have their own limit', async (t) => {
-  const s = await service({ maxUnauthConnectionsPerPeer: 3, maxUnauthConnections: 3, maxConnections: 2, maxConnectionsPerPeer: 2, headersTimeoutMs: 5000 });
+test('connections: a peer over its unauthenticated share loses its oldest, its token holders still get in; token holders have their own limit', async (t) => {
+  const s = await service({ maxUnauthConnectionsPerPeer: 3, maxUnauthConnections: 5, maxConnections: 2, maxConnectionsPerPeer: 2, headersTimeoutMs: 5000 });
   t.teardown(s.close);
-  const open = () => new Promise<{ closed: Promise<void>; sock: ReturnType<typeof connect> }>((resolve) => {
+  const open = () => new Promise<{ closed: () => boolean; sock: ReturnType<typeof connect> }>((resolve) => {
     const sock = connect(s.port, '127.0.0.1');
+    let closed = false;
     sock.on('error', () => undefined);
-    const closed = new Promise<void>((r) => sock.on('close', () => r()));
-    sock.on('connect', () => resolve({ closed, sock }));
+    sock.on('close', () => (closed = true));
+    sock.on('connect', () => resolve({ closed: () => closed, sock }));
   });
   const idle = [await open(), await open(), await open()];
   await until(() => s.srv.connections().unauthenticated === 3, 2000, 'three idle connections');
   const fourth = await open();
-  await fourth.closed; // refused: this peer has its share
+  await until(() => idle[0].closed(), 2000, "the peer's oldest idle connection to be closed");
+  t.false(fourth.closed());
   t.is(s.srv.connections().unauthenticated, 3);
-  // Token holders on another address are counted apart: the budget is full, yet they get in.
-  const keep = async () => {
-    const sock = connect({ port: s.port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+  const keep = async (localAddress: string) => {
+    const sock = connect({ port: s.port, host: '127.0.0.1', localAddress });
     sock.on('error', () => undefined);
     await new Promise((r) => sock.on('connect', r));
     sock.write(postRequest('/rpc/v0', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'Echo', params: [] }), { authorization: `Bearer ${READ}`, connection: 'keep-alive' }));
     const text = await new Promise<string>((r) => sock.once('data', (d) => r(d.toString())));
     return { sock, status: Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]) };
   };
-  // (each new connection makes room in the full unauthenticated budget by closing an idle one)
-  const k1 = await keep();
-  const k2 = await keep();
+  // A token holder from the same address as the idle strangers is served.
+  const same = await keep('127.0.0.1');
+  t.is(same.status, 200);
+  same.sock.destroy();
+  await until(() => s.srv.connections().authenticated === 0, 2000, 'that connection to close');
+  // Authenticated budget (2): a third kept-alive connection is answered 503.
+  const k1 = await keep('127.0.0.2');
+  const k2 = await keep('127.0.0.2');
   t.deepEqual([k1.status, k2.status], [200, 200]);
   t.is(s.srv.connections().authenticated, 2);
-  // Authenticated budget (2) full: a third kept-alive connection is answered 503.
-  const k3 = await keep();
+  const k3 = await keep('127.0.0.3');
   t.is(k3.status, 503);
   for (const k of [k1, k2, k3]) k.sock.destroy();
-  for (const i of idle) i.sock.destroy();
-  await until(() => s.srv.connections().authenticated === 0, 3000, 'the kept connections to close');
+  for (const i of [...idle, fourth]) i.sock.destroy();
+  await until(() => s.srv.connections().total === 0, 3000, 'every connection to close');
   t.deepEqual((await s.call('Echo', [1])).result, [1]);
 });
 
