@@ -5,6 +5,7 @@
 // raw/pipeline is the orchestration overhead. Also per-step times from the workers' logs.
 //   BENCH_SECTORS=2 node dist/bench/seal.js
 import { Auth } from '../src/auth/index.js';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +18,12 @@ import { MAIN, Proc, killAll, rpc, until } from '../test/helpers/procs.js';
 import { machine, stats, table, writeResult } from './common.js';
 
 const SECTORS = Number(process.env.BENCH_SECTORS ?? 2);
-const AUTH = Auth.random();
-const TOKEN = AUTH.issue('admin');
+// The seal miner's API secret: the bench calls with an admin token, the workers hold write.
+const SECRET = randomBytes(32);
+const auth = new Auth(SECRET);
+const TOKEN = auth.issue('admin');
+const WORKER_TOKEN = auth.issue('write');
+
 const MINER_SCRIPT = fileURLToPath(new URL('../test/helpers/seal-miner.js', import.meta.url));
 
 async function raw(dir: string): Promise<{ perHour: number; steps: Record<string, number[]> }> {
@@ -55,13 +60,13 @@ async function pipeline(dir: string, workers: number): Promise<{ perHour: number
   const chain = new MemChain(join(dir, 'chain.json'), 1000, 50);
   chain.startTicking();
   mkdirSync(join(dir, 'sid'), { recursive: true });
-  const sid = await startSectorIdServer({ repo: join(dir, 'sid'), listen: '127.0.0.1:0', auth: AUTH, minerId: 'f01000' });
+  const sid = await startSectorIdServer({ repo: join(dir, 'sid'), listen: '127.0.0.1:0', auth, minerId: 'f01000' });
   try {
-    const m = new Proc('miner', [MINER_SCRIPT, '--repo', join(dir, 'miner'), '--chain', join(dir, 'chain.json'), '--sectorid', sid.address, '--token', TOKEN, '--port', '0', '--storage', join(dir, 'storage')], { DISTMINER_LOG_LEVEL: 'warn' });
+    const m = new Proc('miner', [MINER_SCRIPT, '--repo', join(dir, 'miner'), '--chain', join(dir, 'chain.json'), '--sectorid', sid.address, '--token', TOKEN, '--secret', SECRET.toString('hex'), '--port', '0', '--storage', join(dir, 'storage')], { DISTMINER_LOG_LEVEL: 'warn' });
     const port = Number((await m.waitFor(/^READY \d+/)).split(' ')[1]);
     const ws: Proc[] = [];
     for (let i = 0; i < workers; i++) {
-      ws.push(new Proc(`w${i}`, [MAIN, 'worker', '--miner-api', `${TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(dir, `w${i}`), '--cores', '2', '--memory', '8GiB', '--nice', '0'], { DISTMINER_LOG_LEVEL: 'info' }));
+      ws.push(new Proc(`w${i}`, [MAIN, 'worker', '--miner-api', `${WORKER_TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(dir, `w${i}`), '--cores', '2', '--memory', '8GiB', '--nice', '0'], { DISTMINER_LOG_LEVEL: 'info' }));
     }
     await until(async () => (await rpc<unknown[]>(`http://127.0.0.1:${port}`, TOKEN, 'SealingWorkers')).length === workers && true, 30_000, 'workers connected');
     const started = Date.now();

@@ -24,20 +24,23 @@ export const createRole: CreateRole = (ctx) => {
   return serviceRole(ctx, { version: 2, runningDetail: 'starting the seal service' }, async (sendBack) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
-    const [{ SealService }, { ChainClient }, { lotusSealChain }, { SectorIdNumbers }, proofs, { parseHostPort }] = await Promise.all([
+    const [{ SealService }, { ChainClient }, { lotusSealChain }, { SectorIdNumbers }, proofs, { parseHostPort }, { repoAuth }] = await Promise.all([
       import('../../src/sealing/service.js'),
       import('../../src/chain/client.js'),
       import('../../src/sealing/lotus-chain.js'),
       import('../../src/sealing/numbers.js'),
       import('../../src/proofs/index.js'),
       import('../../src/config/multiaddr.js'),
+      import('../../src/auth/index.js'),
     ]);
     const { id: minerNum, network } = minerAddress(o.minerId);
     const numbers = new SectorIdNumbers({ token: o.token, repo: o.repo, mode: o.sectorId.mode, address: o.sectorId.address });
     const svc = new SealService({
       repo: o.repo,
       minerId: minerNum,
-      token: o.token,
+      // Tokens are checked with the repository's secret: the operator's and the workers' own
+      // (a worker's needs write), not only the admin token this host holds.
+      auth: repoAuth(o.repo),
       listen: parseHostPort(o.sealListen, 'seal listen address'),
       chain: lotusSealChain(new ChainClient(chainApi), minerNum, { network }),
       numbers,

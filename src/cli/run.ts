@@ -132,7 +132,7 @@ export async function main(args: string[]): Promise<number> {
     executorFor: (kind) => (kind === 'winning-post' ? postExec : kind === 'window-post' ? windowExec : sealPool),
   });
 
-  const api = await startApiServer(settings.apiListen, repo.token);
+  const api = await startApiServer(settings.apiListen, repo.auth);
   const apiFile = join(repoPath, API_FILE);
   writeFileAtomic(apiFile, formatApiMultiaddr(api.address) + '\n');
 
@@ -144,8 +144,8 @@ export async function main(args: string[]): Promise<number> {
     allowCrash: flags['drill-crashes'] === true,
   });
 
-  api.register('Distminer.Status', () => ({ miner: settings.minerId, roles: settings.roles, sectorId: { mode: settings.sectorId.mode, listen: settings.sectorId.listen && formatHostPort(settings.sectorId.listen) }, throttle, ...sup.status() }));
-  api.register('Distminer.Version', () => ({ version: '0.1.0', apiVersion: 0 }));
+  api.register('Distminer.Status', () => ({ miner: settings.minerId, roles: settings.roles, sectorId: { mode: settings.sectorId.mode, listen: settings.sectorId.listen && formatHostPort(settings.sectorId.listen) }, throttle, ...sup.status() }), 'read');
+  api.register('Distminer.Version', () => ({ version: '0.1.0', apiVersion: 0 }), 'read');
   if (flags['drill-crashes'] === true) {
     api.register('Distminer.ActorCrashDrill', (p) => {
       const [id, how] = p as [string, CrashHow];

@@ -1,9 +1,11 @@
 // The devnet's Lotus v1 JSON-RPC server: HTTP POST and WebSocket on /rpc/v1 (and /rpc/v0),
 // bearer-token (HS256 JWT) permissions like Lotus, go-jsonrpc channel notifications
-// (`xrpc.ch.val`) for ChainNotify. Every bad request gets a JSON-RPC error, never a crash.
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+// (`xrpc.ch.val`) for ChainNotify. Every bad request gets a JSON-RPC error, never a crash: it is
+// served by the hardened server of src/net (bodies bounded before auth, deadlines, upgrades
+// authenticated before the handshake, connection budgets).
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { HttpService, type NetLimits, sendJson } from '../net/http-server.js';
 import { type Permission, blsSign, checkToken } from '../chain/crypto.js';
 import {
   type BlockMsg,
@@ -32,6 +34,9 @@ export const RPC_INVALID_PARAMS = -32602;
 export const RPC_INTERNAL = -32603;
 
 const MAX_BODY = 32 * 1024 * 1024;
+const RPC_PATHS = ['/rpc/v1', '/rpc/v0'];
+/** Largest WebSocket message from a connection without a token (calls are small). */
+const ANON_MAX_PAYLOAD = 64 * 1024;
 
 class ParamError extends Error {}
 
@@ -374,102 +379,75 @@ interface RpcRequest {
 const errorReply = (id: unknown, code: number, message: string) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message } });
 
 export class DevnetRpcServer {
-  private server: Server;
+  private http: HttpService;
   private wss: WebSocketServer;
+  private anonWss: WebSocketServer;
   private methods: ReturnType<typeof devnetMethods>;
   private sockets = new Set<WebSocket>();
 
-  constructor(private readonly devnet: Devnet) {
+  constructor(
+    private readonly devnet: Devnet,
+    limits: Partial<NetLimits> = {},
+  ) {
     this.methods = devnetMethods(devnet);
-    this.server = createServer((req, res) => this.onHttp(req, res));
-    this.server.on('clientError', (_e, socket) => socket.destroy());
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
-    this.server.on('upgrade', (req, socket, head) => {
-      const auth = this.auth(req);
-      if (!isRpcPath(req.url) || auth === 'invalid') {
-        socket.end(auth === 'invalid' ? 'HTTP/1.1 401 Unauthorized\r\n\r\n' : 'HTTP/1.1 404 Not Found\r\n\r\n');
-        return;
-      }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, auth));
+    this.http = new HttpService({
+      name: 'devnet-rpc',
+      verify: (token) => checkToken(devnet.jwtSecret, token),
+      limits: { maxBodyBytes: MAX_BODY, ...limits },
+      notFound: (_req, res, ctx) => sendJson(res, 404, errorReply(null, RPC_INVALID_REQUEST, `no such endpoint ${ctx.url.pathname}`)),
     });
+    // A connection without a token (Lotus lets it in, with no permissions) may not send large frames.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
+    this.anonWss = new WebSocketServer({ noServer: true, maxPayload: ANON_MAX_PAYLOAD });
+    for (const path of RPC_PATHS) {
+      this.http.route({
+        path,
+        method: 'POST',
+        queryToken: true,
+        handler: async (_req, res, ctx) => {
+          const body = await ctx.readBody();
+          let msg: unknown;
+          try {
+            msg = JSON.parse(body.toString('utf8'));
+          } catch (e) {
+            return sendJson(res, 200, errorReply(null, RPC_PARSE_ERROR, `parse error: ${(e as Error).message}`));
+          }
+          sendJson(res, 200, await this.dispatch(msg, { perms: ctx.perms, signal: ctx.signal }, false));
+        },
+      });
+      this.http.upgrade({
+        path,
+        perm: null,
+        queryToken: true,
+        handle: (req, socket, head, ctx) => {
+          const wss = ctx.authenticated ? this.wss : this.anonWss;
+          wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, ctx.perms));
+        },
+      });
+    }
   }
 
   /** Listens on host:port (port 0 = any free port); returns the bound address. */
-  async listen(host = '127.0.0.1', port = 0): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return this.server.address() as AddressInfo;
+  listen(host = '127.0.0.1', port = 0): Promise<AddressInfo> {
+    return this.http.listen(host, port);
   }
 
   /** The Lotus-style API info line for a token: `TOKEN:/ip4/127.0.0.1/tcp/PORT/http`. */
   apiInfo(token: string): string {
-    const a = this.server.address() as AddressInfo;
+    const a = this.http.address();
     return `${token}:/ip4/${a.address}/tcp/${a.port}/http`;
+  }
+
+  /** Open connections (see HttpService.connections). */
+  connections(): ReturnType<HttpService['connections']> {
+    return this.http.connections();
   }
 
   async close(): Promise<void> {
     for (const ws of this.sockets) ws.terminate();
     this.wss.close();
-    this.server.closeAllConnections?.();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  /** Permissions of the request's token: [] when there is none, 'invalid' when it is wrong. */
-  private auth(req: IncomingMessage): Permission[] | 'invalid' {
-    let token: string | undefined;
-    const h = req.headers.authorization;
-    if (h) {
-      const m = /^Bearer\s+(\S+)$/i.exec(h);
-      if (!m) return 'invalid';
-      token = m[1];
-    } else {
-      const q = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
-      if (q) token = q;
-    }
-    if (!token) return [];
-    return checkToken(this.devnet.jwtSecret, token) ?? 'invalid';
-  }
-
-  private onHttp(req: IncomingMessage, res: ServerResponse): void {
-    const send = (status: number, body: unknown) => {
-      if (res.headersSent) return;
-      const s = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
-      res.end(s);
-    };
-    if (!isRpcPath(req.url)) return send(404, errorReply(null, RPC_INVALID_REQUEST, `no such endpoint ${req.url}`));
-    if (req.method !== 'POST') return send(405, errorReply(null, RPC_INVALID_REQUEST, 'JSON-RPC requests are POSTed'));
-    const auth = this.auth(req);
-    if (auth === 'invalid') return send(401, errorReply(null, RPC_INVALID_REQUEST, 'JWT Verification failed'));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const ac = new AbortController();
-    res.on('close', () => ac.abort());
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        send(413, errorReply(null, RPC_INVALID_REQUEST, `request body over ${MAX_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      if (size > MAX_BODY) return;
-      let msg: unknown;
-      try {
-        msg = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      } catch (e) {
-        return send(200, errorReply(null, RPC_PARSE_ERROR, `parse error: ${(e as Error).message}`));
-      }
-      void this.dispatch(msg, { perms: auth, signal: ac.signal }, false).then((reply) => send(200, reply));
-    });
+    this.anonWss.close();
+    await this.http.close();
   }
 
   private onSocket(ws: WebSocket, perms: Permission[]): void {
@@ -549,7 +527,3 @@ export class DevnetRpcServer {
   }
 }
 
-function isRpcPath(url: string | undefined): boolean {
-  const p = (url ?? '').split('?')[0];
-  return p === '/rpc/v1' || p === '/rpc/v0';
-}

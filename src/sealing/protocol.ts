@@ -4,8 +4,10 @@
 //   worker → miner  hello, heartbeat, result, progress
 //   miner → worker  welcome, task, cancel, refused
 //
-// The worker authenticates with the miner's API token (hello.token, compared in constant
-// time); a worker keeps its id across restarts (stored in its directory), so the miner can
+// The worker authenticates with a token of the miner's repository carrying `write` (`distminer
+// auth create-token --perm write`), sent in the upgrade's `Authorization: Bearer` header and
+// checked before the handshake completes (a stranger never gets to send a frame); hello.token
+// repeats it for miners from before that check and is not used. A worker keeps its id across restarts (stored in its directory), so the miner can
 // give it back the sectors whose files are on its disk. Every decoded message is validated
 // before use: a malformed frame closes that connection with a reason and nothing else.
 import { Packr } from 'msgpackr';
@@ -62,7 +64,7 @@ export type TaskOutput =
   | { type: 'Finalize'; sealedPath: string; cacheDir: string };
 
 export type WorkerMsg =
-  | { t: 'hello'; v: number; token: string; workerId: string; hostname: string; taskTypes: TaskType[]; resources: Resources; sectors: SectorId[]; running: string[] }
+  | { t: 'hello'; v: number; token?: string; workerId: string; hostname: string; taskTypes: TaskType[]; resources: Resources; sectors: SectorId[]; running: string[] }
   | { t: 'heartbeat'; running: string[] }
   | { t: 'result'; taskId: string; ok: true; output: TaskOutput; ms: number }
   | { t: 'result'; taskId: string; ok: false; error: string; ms: number }
@@ -129,7 +131,7 @@ export function decodeWorkerMsg(frame: Buffer): WorkerMsg {
   switch (m.t) {
     case 'hello': {
       need(m.v === WORKER_PROTOCOL_VERSION, `protocol version ${String(m.v)}, this miner speaks ${WORKER_PROTOCOL_VERSION}`);
-      need(isStr(m.token, 1024), 'hello.token');
+      need(m.token === undefined || (typeof m.token === 'string' && m.token.length <= 4096), 'hello.token');
       need(isStr(m.workerId, 128) && /^[\w.-]+$/.test(m.workerId as string), 'hello.workerId');
       need(isStr(m.hostname, 256), 'hello.hostname');
       need(Array.isArray(m.taskTypes) && (m.taskTypes as unknown[]).every((x) => TASK_TYPES.includes(x as TaskType)), 'hello.taskTypes');

@@ -1,4 +1,6 @@
-// The miner side of the seal workers: accepts worker connections (WebSocket, token checked),
+// The miner side of the seal workers: accepts worker connections (WebSocket; the worker's token
+// must carry `write`, checked from the upgrade's Authorization header before the handshake
+// completes, so no frame of a stranger is ever read — src/net/http-server.ts),
 // tracks their task types, resources and heartbeats, and hands tasks to them.
 //
 // Matching: a task goes to a connected worker that accepts its type and has the free
@@ -11,12 +13,12 @@
 // gets them again (it ignores ones it is still running). After the grace period, tasks that
 // need its files fail with WorkerLostError (the pipeline restarts that sector elsewhere) and
 // the others go back to the queue.
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, Server } from 'node:http';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { Auth } from '../auth/index.js';
 import { logger } from '../log.js';
+import { HttpService, type NetLimits, type UpgradeRoute, type Verify } from '../net/http-server.js';
 import * as proofs from '../proofs/index.js';
 import {
   FILE_BOUND,
@@ -123,7 +125,8 @@ export interface WorkerRow {
 }
 
 export interface SchedulerOptions {
-  token: string;
+  /** Checks the workers' tokens (the repository's Auth): a worker needs `write`. */
+  auth: Auth | Verify;
   heartbeatMs?: number;
   /** How long a vanished worker keeps its tasks before they are reassigned (default 30 s). */
   reconnectGraceMs?: number;
@@ -135,7 +138,7 @@ export class Scheduler {
   private readonly workers = new Map<string, WorkerState>();
   private readonly tasks = new Map<string, Task>();
   private readonly wss: WebSocketServer;
-  private httpServer: Server | undefined;
+  private http: HttpService | undefined;
   private readonly log = logger('scheduler');
   private readonly heartbeatMs: number;
   private readonly graceMs: number;
@@ -150,26 +153,28 @@ export class Scheduler {
     this.sweeper = setInterval(() => this.sweep(), this.heartbeatMs);
   }
 
-  /** Serves workers on `server` at WORKER_PATH (e.g. the miner's API server). */
-  attach(server: Server): void {
-    server.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== WORKER_PATH) return;
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
-    });
+  /** The worker endpoint, for the service's HttpService (`svc.upgrade(scheduler.upgradeRoute())`). */
+  upgradeRoute(): UpgradeRoute {
+    return {
+      path: WORKER_PATH,
+      perm: 'write',
+      handle: (req, socket, head) => this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req)),
+    };
   }
 
   /** Serves workers on a listener of its own; resolves to the ws:// URL. */
-  async listen(host: string, port: number): Promise<string> {
-    const server = createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end(`seal workers connect with a WebSocket to ${WORKER_PATH}\n`);
+  async listen(host: string, port: number, limits?: Partial<NetLimits>): Promise<string> {
+    const http = new HttpService({
+      name: 'seal-workers',
+      verify: this.opts.auth,
+      limits,
+      notFound: (_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end(`seal workers connect with a WebSocket to ${WORKER_PATH}\n`);
+      },
     });
-    this.attach(server);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
-    this.httpServer = server;
-    const a = server.address() as AddressInfo;
+    http.upgrade(this.upgradeRoute());
+    const a = await http.listen(host, port);
+    this.http = http;
     return `ws://${host}:${a.port}${WORKER_PATH}`;
   }
 
@@ -188,9 +193,7 @@ export class Scheduler {
       if (!worker) {
         if (m.t !== 'hello') return this.refuse(ws, peer, 'the first message must be hello');
         clearTimeout(helloTimer);
-        const a = Buffer.from(m.token);
-        const b = Buffer.from(this.opts.token);
-        if (a.length !== b.length || !timingSafeEqual(a, b)) return this.refuse(ws, peer, 'wrong token');
+        // The token was checked at the upgrade (it carries write); hello.token is not used.
         worker = this.register(ws, m);
         return;
       }
@@ -429,6 +432,6 @@ export class Scheduler {
     for (const t of this.tasks.values()) t.reject(new Error('scheduler closed'));
     this.tasks.clear();
     this.wss.close();
-    if (this.httpServer) await new Promise<void>((r) => this.httpServer!.close(() => r()));
+    if (this.http) await this.http.close();
   }
 }

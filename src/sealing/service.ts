@@ -1,14 +1,17 @@
 // The seal service of a seal (or deal) miner: the sector store, the scheduler its workers
-// connect to, and the pipeline, behind one HTTP listener that serves
-//   WS   /rpc/v0/worker   the seal workers (protocol.ts)
-//   POST /rpc/v0          the operator's JSON-RPC (bearer token): SectorsPledge, SectorsList,
-//                          SectorsStatus, SectorsRemove, SealingJobs, SealingWorkers
+// connect to, and the pipeline, behind one HTTP listener (src/net's hardened server) that serves
+//   WS   /rpc/v0/worker   the seal workers (protocol.ts); their token needs `write`
+//   POST /rpc/v0          the operator's JSON-RPC (Lotus JWT, bearer): SectorsList,
+//                          SectorsStatus, SealingJobs, SealingWorkers (read); SectorsPledge,
+//                          SectorsPledgeDeals (write); SectorsRemove (admin)
 // The seal role actor hosts it; `distminer sectors …` / `sealing …` talk to it.
-import { timingSafeEqual } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Auth, Permission } from '../auth/index.js';
+import { HttpService, type NetLimits } from '../net/http-server.js';
+import { JsonRpcMethods } from '../net/json-rpc.js';
 import { listenSticky, portFromAddressFile } from '../util/listen.js';
 import { writeFileAtomic } from '../config/atomic.js';
 import { formatApiMultiaddr } from '../config/multiaddr.js';
@@ -26,7 +29,10 @@ export const SEAL_API_FILE = 'sealing-api';
 export interface SealServiceOptions extends Omit<PipelineOptions, 'store' | 'scheduler' | 'proof'> {
   repo: string;
   proof?: proofs.RegisteredSealProof;
-  token: string;
+  /** Verifies the tokens of the operator's calls and of the seal workers (the repository's). */
+  auth: Auth;
+  /** Limits of the listener (tests shrink the deadlines); see src/net/http-server.ts. */
+  netLimits?: Partial<NetLimits>;
   listen: { host: string; port: number };
   heartbeatMs?: number;
   reconnectGraceMs?: number;
@@ -77,29 +83,44 @@ export function sectorView(r: SectorRecord): SectorView {
   };
 }
 
+/** The level each method of the seal service's JSON-RPC needs. */
+export const SEAL_METHODS: Record<string, Permission> = {
+  SectorsList: 'read',
+  SectorsStatus: 'read',
+  SealingJobs: 'read',
+  SealingWorkers: 'read',
+  SectorsPledge: 'write',
+  SectorsPledgeDeals: 'write',
+  SectorsRemove: 'admin',
+};
+
 export class SealService {
   readonly store: KvStore;
   readonly scheduler: Scheduler;
   readonly pipeline: SealPipeline;
-  private server: Server | undefined;
+  private http: HttpService | undefined;
   private readonly log = logger('seal-service');
   url = '';
 
   constructor(private readonly o: SealServiceOptions) {
     this.store = KvStore.open(join(o.repo, 'sealing'));
-    this.scheduler = new Scheduler({ token: o.token, minerId: o.minerId, heartbeatMs: o.heartbeatMs, reconnectGraceMs: o.reconnectGraceMs });
-    const { repo: _repo, token: _token, listen: _listen, heartbeatMs: _hb, reconnectGraceMs: _grace, ...pipeline } = o;
+    this.scheduler = new Scheduler({ auth: o.auth, minerId: o.minerId, heartbeatMs: o.heartbeatMs, reconnectGraceMs: o.reconnectGraceMs });
+    const { repo: _repo, auth: _auth, netLimits: _limits, listen: _listen, heartbeatMs: _hb, reconnectGraceMs: _grace, ...pipeline } = o;
     this.pipeline = new SealPipeline({ ...pipeline, proof: o.proof ?? proofs.RegisteredSealProof.StackedDrg2KiBV1_1, store: this.store, scheduler: this.scheduler });
   }
 
   /** Listens, then resumes every unfinished sector. Returns the listener's host:port. */
   async start(): Promise<{ host: string; port: number }> {
-    const server = createServer((req, res) => void this.http(req, res));
-    this.scheduler.attach(server);
+    const rpc = new JsonRpcMethods();
+    for (const [method, perm] of Object.entries(SEAL_METHODS)) rpc.register(method, perm, (params) => this.dispatch(method, params));
+    const http = new HttpService({ name: 'seal', verify: this.o.auth, limits: this.o.netLimits });
+    http.route(rpc.route('/rpc/v0'));
+    http.upgrade(this.scheduler.upgradeRoute());
+    const server = http.server;
     const apiFile = join(this.o.repo, SEAL_API_FILE);
     const previous = existsSync(apiFile) ? portFromAddressFile(readFileSync(apiFile, 'utf8')) : undefined;
     await listenSticky(server, this.o.listen.host, this.o.listen.port, previous);
-    this.server = server;
+    this.http = http;
     const a = server.address() as AddressInfo;
     this.url = `http://${this.o.listen.host}:${a.port}`;
     // Where `distminer sectors …` and the seal workers find this service.
@@ -109,39 +130,9 @@ export class SealService {
     return { host: this.o.listen.host, port: a.port };
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    const h = req.headers.authorization ?? '';
-    const m = /^Bearer (.+)$/.exec(h);
-    if (!m) return false;
-    const a = Buffer.from(m[1]);
-    const b = Buffer.from(this.o.token);
-    return a.length === b.length && timingSafeEqual(a, b);
-  }
-
-  private async http(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const reply = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    };
-    if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://x').pathname !== '/rpc/v0') return reply(404, { error: 'not found' });
-    if (!this.authorized(req)) return reply(401, { jsonrpc: '2.0', id: null, error: { code: 401, message: 'missing or wrong bearer token' } });
-    let body = '';
-    for await (const c of req) {
-      body += c;
-      if (body.length > 1 << 20) return reply(413, { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'request too large' } });
-    }
-    let call: { id?: unknown; method?: unknown; params?: unknown };
-    try {
-      call = JSON.parse(body) as typeof call;
-    } catch {
-      return reply(200, { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'parse error' } });
-    }
-    const params = Array.isArray(call.params) ? call.params : [];
-    try {
-      const result = await this.dispatch(String(call.method), params);
-      reply(200, { jsonrpc: '2.0', id: call.id ?? null, result });
-    } catch (e) {
-      reply(200, { jsonrpc: '2.0', id: call.id ?? null, error: { code: 1, message: (e as Error).message } });
-    }
+  /** The listening server (tests count its open connections). */
+  get server(): Server | undefined {
+    return this.http?.server;
   }
 
   async dispatch(method: string, params: unknown[]): Promise<unknown> {
@@ -223,7 +214,7 @@ export class SealService {
     await this.pipeline.stopping();
     await this.scheduler.close();
     await this.pipeline.stop();
-    if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
+    if (this.http) await this.http.close();
     await this.store.close();
   }
 }

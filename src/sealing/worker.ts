@@ -80,7 +80,9 @@ export class SealWorker {
 
   private connect(): void {
     if (this.stopped) return;
-    const ws = new WebSocket(this.opts.url, { maxPayload: 64 * 1024 * 1024 });
+    // The token goes in the upgrade's Authorization header: the miner checks it (it must
+    // carry write) before the handshake completes.
+    const ws = new WebSocket(this.opts.url, { maxPayload: 64 * 1024 * 1024, headers: { authorization: `Bearer ${this.opts.token}` } });
     this.ws = ws;
     ws.binaryType = 'nodebuffer';
     ws.on('open', async () => {
@@ -115,7 +117,17 @@ export class SealWorker {
       setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, this.opts.reconnectMaxMs ?? 10_000);
     });
-    ws.on('error', (err) => this.log.debug({ err: err.message }, 'websocket error'));
+    ws.on('error', (err) => {
+      // 401/403 at the upgrade: a wrong token or one without write. Retrying cannot help.
+      const refused = /Unexpected server response: (401|403)\b/.exec(err.message);
+      if (refused) {
+        this.log.error({ status: Number(refused[1]), url: this.opts.url }, refused[1] === '403' ? 'the miner refused this worker: its token lacks the write permission (make one with `distminer auth create-token --perm write`)' : 'the miner refused this worker\'s token (not a token of this miner\'s repository)');
+        this.stopped = true;
+        process.exitCode = 1;
+        return;
+      }
+      this.log.debug({ err: err.message }, 'websocket error');
+    });
   }
 
   private onMessage(m: MinerMsg): void {

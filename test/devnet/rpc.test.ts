@@ -6,7 +6,14 @@ import { RpcError, parseApiInfo } from '../../src/chain/client.js';
 import { encodePreCommitBatch2 } from '../../src/chain/params.js';
 import { DomainSeparationTag, ExitCode, MinerMethod, addressCbor, b64, type HeadChange } from '../../src/chain/types.js';
 import { commRToCid } from '../../src/proofs/cid.js';
-import { startDevnet } from './_harness.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChainClient } from '../../src/chain/client.js';
+import { Devnet } from '../../src/devnet/node.js';
+import { DevnetRpcServer } from '../../src/devnet/rpc.js';
+import { abortedBody, flood, postRequest, raw, slowloris, until, upgradeRequest } from '../net/_hostile.js';
+import { TEST_POLICY, startDevnet } from './_harness.js';
 
 async function post(url: string, body: string, headers: Record<string, string> = {}) {
   const r = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
@@ -152,4 +159,66 @@ test('malformed requests get JSON-RPC errors and the server keeps serving', asyn
   t.is(replies.find((x) => x.id === 9)?.result.Height, 0);
   // still alive
   t.is((await h.client.chainHead()).Height, 0);
+});
+
+test('hostile requests: an upgrade to //[, POST //[, a null body, an aborted body — the devnet keeps serving', async (t) => {
+  const h = await startDevnet();
+  t.teardown(() => h.close());
+  const port = new URL(h.client.endpoints[0].http).port;
+  const token = h.client.endpoints[0].token;
+  const up = await raw(Number(port), upgradeRequest('//['));
+  t.true(up.closed);
+  t.is(up.status, 400);
+  t.is((await raw(Number(port), upgradeRequest('//[', { authorization: `Bearer ${token}` }))).status, 400);
+  t.is((await raw(Number(port), postRequest('//[', '{}'))).status, 400);
+  for (const body of ['null', '7', '"x"', '{"method":"Filecoin.ChainHead","params":null,"id":{}}']) {
+    const r = await raw(Number(port), postRequest('/rpc/v1', body, { authorization: `Bearer ${token}` }));
+    t.is(r.status, 200, body);
+    t.regex(r.text, /"error":\{"code":-326/, body);
+  }
+  await abortedBody(Number(port), '/rpc/v1', { authorization: `Bearer ${token}` });
+  t.is((await h.client.chainHead()).Height, 0);
+});
+
+test('1,000 upgrades to an unknown path leave no socket open; a trickle is cut while others are served', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-devnet-'));
+  const devnet = await Devnet.open({ dir, blockDelayMs: 1000, autoAdvance: false, policy: TEST_POLICY });
+  const server = new DevnetRpcServer(devnet, { headersTimeoutMs: 800, checkIntervalMs: 100 });
+  const { port } = await server.listen('127.0.0.1', 0);
+  t.teardown(async () => {
+    await server.close();
+    await devnet.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const client = new ChainClient(server.apiInfo(devnet.adminToken()), { timeoutMs: 5000 });
+  const seen = await flood(port, upgradeRequest('/nope'), 1000, 20);
+  t.is(seen.get(404), 1000);
+  await until(() => server.connections().total === 0, 5000, 'sockets to close');
+  const slow = slowloris(port, 50, 10_000);
+  for (let i = 0; i < 5; i++) t.is((await client.chainHead()).Height, 0);
+  const r = await slow;
+  t.true(r.closedAfterMs !== null && r.closedAfterMs < 2500, `cut after ${r.closedAfterMs} ms`);
+});
+
+test('bodies are bounded before auth: 30 MiB without a token is refused unread; an anonymous WebSocket may not send large frames', async (t) => {
+  const h = await startDevnet();
+  t.teardown(() => h.close());
+  const ep = h.client.endpoints[0];
+  const port = Number(new URL(ep.http).port);
+  t.is((await raw(port, `POST /rpc/v1 HTTP/1.1\r\nhost: a\r\ncontent-length: ${30 * 2 ** 20}\r\n\r\n`)).status, 413);
+  t.is((await raw(port, postRequest('/rpc/v1', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'Filecoin.ChainHead', params: ['x'.repeat(64 * 1024)] })))).status, 413);
+  // With a token the same 64 KiB call is read (and answered: bad params).
+  const r = await raw(port, postRequest('/rpc/v1', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'Filecoin.ChainHead', params: ['x'.repeat(64 * 1024)] }), { authorization: `Bearer ${ep.token}` }));
+  t.is(r.status, 200);
+  const anon = new WebSocket(ep.ws);
+  await new Promise((res, rej) => anon.once('open', res).once('error', rej));
+  const closed = new Promise<number>((res) => anon.once('close', (code) => res(code)));
+  anon.send('x'.repeat(1024 * 1024));
+  t.is(await closed, 1009, 'message too big for a connection without a token');
+  const authed = new WebSocket(ep.ws, { headers: { authorization: `Bearer ${ep.token}` } });
+  await new Promise((res, rej) => authed.once('open', res).once('error', rej));
+  const reply = new Promise<string>((res) => authed.once('message', (d) => res(d.toString())));
+  authed.send(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'Filecoin.ChainHead', params: [], pad: 'x'.repeat(1024 * 1024) }));
+  t.regex(await reply, /"Height":0/);
+  authed.close();
 });

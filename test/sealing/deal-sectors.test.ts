@@ -6,11 +6,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commPToCid } from '../../src/proofs/cid.js';
+import { Auth } from '../../src/auth/index.js';
 import { SealService } from '../../src/sealing/service.js';
 import { rpc } from '../helpers/procs.js';
 import { MemChain } from '../helpers/mem-chain.js';
 
-const TOKEN = 'deal-sector-token-0123456789abcdef';
+const auth = Auth.random();
+const TOKEN = auth.issue('write');
 
 test('SectorsPledgeDeals checks its input, is idempotent, and refuses to split deals across sectors', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dm-dealsec-'));
@@ -18,7 +20,7 @@ test('SectorsPledgeDeals checks its input, is idempotent, and refuses to split d
   const svc = new SealService({
     repo: dir,
     minerId: 1000,
-    token: TOKEN,
+    auth,
     listen: { host: '127.0.0.1', port: 0 },
     chain: new MemChain(join(dir, 'chain.json'), 1000).sealChain(),
     numbers: { allocate: async (n) => Array.from({ length: n }, () => next++) },

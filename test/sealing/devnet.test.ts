@@ -4,6 +4,7 @@
 import { Auth } from '../../src/auth/index.js';
 import test from 'ava';
 import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSectorIdServer } from '../../src/sectorid/index.js';
@@ -12,19 +13,24 @@ import { startDevnet } from '../devnet/_harness.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 const MINER_SCRIPT = fileURLToPath(new URL('../helpers/seal-miner.js', import.meta.url));
-const AUTH = Auth.random();
-const TOKEN = AUTH.issue('admin');
+// The miners' API secret (as their repository's keystore holds it): the operator calls with an
+// admin token, the seal workers hold only a write token.
+const SECRET = randomBytes(32);
+const auth = new Auth(SECRET);
+const TOKEN = auth.issue('admin');
+const WORKER_TOKEN = auth.issue('write');
+
 
 test.after.always(killAll);
 
 test('a pledged sector is pre-committed, proven and listed on the devnet', async (t) => {
   const h = await startDevnet({ autoAdvance: true, blockDelayMs: 300 });
   mkdirSync(join(h.dir, 'sid'));
-  const sid = await startSectorIdServer({ repo: join(h.dir, 'sid'), listen: '127.0.0.1:0', auth: AUTH, minerId: 'f01000' });
+  const sid = await startSectorIdServer({ repo: join(h.dir, 'sid'), listen: '127.0.0.1:0', auth, minerId: 'f01000' });
   try {
-    const m = new Proc('miner', [MINER_SCRIPT, '--repo', join(h.dir, 'miner'), '--chain-api', h.apiInfo, '--sectorid', sid.address, '--token', TOKEN, '--port', '0', '--storage', join(h.dir, 'storage')]);
+    const m = new Proc('miner', [MINER_SCRIPT, '--repo', join(h.dir, 'miner'), '--chain-api', h.apiInfo, '--sectorid', sid.address, '--token', TOKEN, '--secret', SECRET.toString('hex'), '--port', '0', '--storage', join(h.dir, 'storage')]);
     const port = Number((await m.waitFor(/^READY \d+/)).split(' ')[1]);
-    new Proc('worker', [MAIN, 'worker', '--miner-api', `${TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(h.dir, 'worker'), '--cores', '2', '--memory', '8GiB', '--nice', '0']);
+    new Proc('worker', [MAIN, 'worker', '--miner-api', `${WORKER_TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(h.dir, 'worker'), '--cores', '2', '--memory', '8GiB', '--nice', '0']);
     const [n] = await rpc<number[]>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsPledge', [1]);
     const s = await until(async () => {
       const v = await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [n]);

@@ -4,6 +4,7 @@
 import { Auth } from '../../src/auth/index.js';
 import test from 'ava';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSectorIdServer } from '../../src/sectorid/index.js';
@@ -15,8 +16,13 @@ import { type Harness, startDevnet } from '../devnet/_harness.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 const MINER_SCRIPT = fileURLToPath(new URL('../helpers/seal-miner.js', import.meta.url));
-const AUTH = Auth.random();
-const TOKEN = AUTH.issue('admin');
+// The miners' API secret (as their repository's keystore holds it): the operator calls with an
+// admin token, the seal workers hold only a write token.
+const SECRET = randomBytes(32);
+const auth = new Auth(SECRET);
+const TOKEN = auth.issue('admin');
+const WORKER_TOKEN = auth.issue('write');
+
 
 test.after.always(killAll);
 
@@ -31,7 +37,7 @@ interface Cluster {
 async function cluster(): Promise<Cluster> {
   const h = await startDevnet({ autoAdvance: true, blockDelayMs: 250 });
   mkdirSync(join(h.dir, 'sid'), { recursive: true });
-  const sid = await startSectorIdServer({ repo: join(h.dir, 'sid'), listen: '127.0.0.1:0', auth: AUTH, minerId: 'f01000' });
+  const sid = await startSectorIdServer({ repo: join(h.dir, 'sid'), listen: '127.0.0.1:0', auth, minerId: 'f01000' });
   return {
     dir: h.dir,
     apiInfo: h.apiInfo,
@@ -54,12 +60,12 @@ async function forgeAllocation(c: Cluster, n: number): Promise<void> {
 }
 
 function miner(c: Cluster, name: string, port = 0, grace = 5000): Proc {
-  return new Proc(name, [MINER_SCRIPT, '--repo', join(c.dir, name), '--chain-api', c.apiInfo, '--sectorid', c.sectorid, '--token', TOKEN, '--port', String(port), '--storage', join(c.dir, 'storage'), '--grace', String(grace)]);
+  return new Proc(name, [MINER_SCRIPT, '--repo', join(c.dir, name), '--chain-api', c.apiInfo, '--sectorid', c.sectorid, '--token', TOKEN, '--secret', SECRET.toString('hex'), '--port', String(port), '--storage', join(c.dir, 'storage'), '--grace', String(grace)]);
 }
 
 function worker(c: Cluster, name: string, port: number, extra: string[] = []): Proc {
   // Info level: the tests count the worker's 'task started' lines.
-  return new Proc(name, [MAIN, 'worker', '--miner-api', `${TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(c.dir, name), '--cores', '2', '--memory', '8GiB', '--nice', '0', ...extra], { DISTMINER_LOG_LEVEL: 'info' });
+  return new Proc(name, [MAIN, 'worker', '--miner-api', `${WORKER_TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(c.dir, name), '--cores', '2', '--memory', '8GiB', '--nice', '0', ...extra], { DISTMINER_LOG_LEVEL: 'info' });
 }
 
 const portOf = async (m: Proc) => Number((await m.waitFor(/^READY \d+/)).split(' ')[1]);

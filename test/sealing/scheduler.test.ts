@@ -5,8 +5,10 @@ import test from 'ava';
 import WebSocket from 'ws';
 import { type MinerMsg, type TaskType, WORKER_PROTOCOL_VERSION, type WorkerMsg, decodeMinerMsg, encode } from '../../src/sealing/protocol.js';
 import { Scheduler, WorkerLostError } from '../../src/sealing/scheduler.js';
+import { Auth } from '../../src/auth/index.js';
 
-const TOKEN = 'x'.repeat(32);
+const auth = Auth.random();
+const TOKEN = auth.issue('write');
 const P = 5; // StackedDrg2KiBV1_1
 const sector = (n: number) => ({ minerId: 1000, number: n, proof: P });
 
@@ -15,8 +17,9 @@ class FakeWorker {
   msgs: MinerMsg[] = [];
   closed: Promise<{ code: number; reason: string }>;
   private waiters: (() => void)[] = [];
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
+  constructor(url: string, token = TOKEN) {
+    this.ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    this.ws.on('error', () => undefined);
     this.ws.on('message', (d: Buffer) => {
       this.msgs.push(decodeMinerMsg(d));
       this.waiters.splice(0).forEach((w) => w());
@@ -24,7 +27,7 @@ class FakeWorker {
     this.closed = new Promise((r) => this.ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
   }
   static async connect(url: string, id: string, types: TaskType[], cores = 2, token = TOKEN, running: string[] = []): Promise<FakeWorker> {
-    const w = new FakeWorker(url);
+    const w = new FakeWorker(url, token);
     await new Promise((r) => w.ws.once('open', r));
     w.send({ t: 'hello', v: WORKER_PROTOCOL_VERSION, token, workerId: id, hostname: 'test', taskTypes: types, resources: { cores, memoryBytes: 64 * 2 ** 30, gpus: 0 }, sectors: [], running });
     return w;
@@ -50,7 +53,7 @@ class FakeWorker {
 }
 
 async function setup(grace = 30_000) {
-  const s = new Scheduler({ token: TOKEN, minerId: 1000, heartbeatMs: 200, reconnectGraceMs: grace });
+  const s = new Scheduler({ auth, minerId: 1000, heartbeatMs: 200, reconnectGraceMs: grace });
   const url = await s.listen('127.0.0.1', 0);
   return { s, url };
 }
@@ -124,10 +127,11 @@ test('bad input is refused and logged; nothing else is disturbed', async (t) => 
   try {
     const good = await FakeWorker.connect(url, 'good', ['AddPiece']);
     await good.next('welcome');
-    // Wrong token.
-    const wrong = await FakeWorker.connect(url, 'evil', ['AddPiece'], 2, 'y'.repeat(32));
-    t.regex((await wrong.next('refused')).reason, /wrong token/);
-    t.is((await wrong.closed).code, 1008);
+    // A wrong token, and a valid one without write: refused at the upgrade, no frame read.
+    for (const [token, status] of [['y'.repeat(32), 401], [Auth.random().issue('admin'), 401], [auth.issue('read'), 403]] as const) {
+      const wrong = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+      t.regex((await new Promise<Error>((r) => wrong.once('error', r))).message, new RegExp(`Unexpected server response: ${status}`));
+    }
     // Malformed frames: garbage bytes, a text frame, a message before hello.
     for (const payload of [Buffer.from([0xc1, 0xff, 0x00]), 'hello?', encode({ t: 'heartbeat', running: [] })]) {
       const w = new FakeWorker(url);
