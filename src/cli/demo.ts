@@ -9,13 +9,14 @@
 // the environment to use. Usage: see USAGE below.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { countsBy } from '../util/counts.js';
 import { freePort } from '../util/listen.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SupervisorStatus } from '../../actors/supervisor.js';
+import { repoAuth, secretPath } from '../auth/index.js';
 import { callApi } from '../api/client.js';
 import { ChainClient } from '../chain/client.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
@@ -130,8 +131,8 @@ export async function main(args: string[]): Promise<number> {
     }));
     const chain = new ChainClient(apiInfo);
 
-    // 2. Repositories: one miner id, one token (the seed copies one repository to each host),
-    //    one shared storage path (sealed files the PoSt miners read).
+    // 2. Repositories: one miner id, one API secret and admin token (the seed copies one
+    //    repository to each host), one shared storage path (sealed files the PoSt miners read).
     const storage = join(dir, 'storage');
     const repos = [...(split ? ['post-window', 'post-winning'] : ['post']), 'seal', ...(dealCount > 0 ? ['deal'] : [])];
     for (const r of repos) {
@@ -139,7 +140,10 @@ export async function main(args: string[]): Promise<number> {
       await orStop(new Promise((res) => init.on('exit', res)));
       const cfg = join(dir, r, 'config.toml');
       writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('[Distminer]', `[Distminer]\n  ChainApi = "${apiInfo}"\n  StoragePaths = ["${storage}"]`));
-      if (r !== repos[0]) writeFileSync(join(dir, r, 'token'), readFileSync(join(dir, repos[0], 'token')));
+      if (r !== repos[0]) {
+        copyFileSync(secretPath(join(dir, repos[0])), secretPath(join(dir, r)));
+        copyFileSync(join(dir, repos[0], 'token'), join(dir, r, 'token'));
+      }
     }
     const scPort = await freePort();
     const sc = `127.0.0.1:${scPort}`;
@@ -155,8 +159,10 @@ export async function main(args: string[]): Promise<number> {
     start('seal', ['run', '--repo', join(dir, 'seal'), '--window-post=false', '--winning-post=false', '--p2p=false', '--sctype=get', `--sclisten=${sc}`]);
     const sealApi = await orStop(waitFile(join(dir, 'seal', 'sealing-api'), 60_000, 'the seal miner'));
     const token = readFileSync(join(dir, 'seal', 'token'), 'utf8').trim();
-    // 4. Two seal workers, each connected to the seal miner only.
-    for (const w of ['worker-1', 'worker-2']) start(w, ['worker', '--miner-api', `${token}:${sealApi}`, '--dir', join(dir, w), '--storage', storage]);
+    // 4. Two seal workers, each connected to the seal miner only, with a write token (not the
+    //    admin one: a worker host needs no more).
+    const workerToken = repoAuth(join(dir, 'seal')).issue('write');
+    for (const w of ['worker-1', 'worker-2']) start(w, ['worker', '--miner-api', `${workerToken}:${sealApi}`, '--dir', join(dir, w), '--storage', storage]);
     // 5. The deal miner (the seed's third line) with a seal worker of its own, and a client
     //    that makes the deals through the client CLI once the deal server is up.
     let dealApi: string | undefined;
@@ -164,7 +170,7 @@ export async function main(args: string[]): Promise<number> {
     if (dealCount > 0) {
       start('deal', ['run', '--repo', join(dir, 'deal'), '--window-post=false', '--winning-post=false', '--p2p=true', '--sctype=get', `--sclisten=${sc}`]);
       const dealSealApi = await orStop(waitFile(join(dir, 'deal', 'sealing-api'), 60_000, 'the deal miner\'s seal service'));
-      start('deal-worker', ['worker', '--miner-api', `${token}:${dealSealApi}`, '--dir', join(dir, 'deal-worker'), '--storage', storage]);
+      start('deal-worker', ['worker', '--miner-api', `${workerToken}:${dealSealApi}`, '--dir', join(dir, 'deal-worker'), '--storage', storage]);
       dealApi = await orStop(waitFile(join(dir, 'deal', 'deals', 'api'), 60_000, 'the deal server'));
       void makeDeals(dir, dealApi, dealCount, chain, deals);
     }
