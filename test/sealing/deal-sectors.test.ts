@@ -2,33 +2,16 @@
 // JSON-RPC): bad input refused with the reason and nothing stored; a repeated call answered
 // with the same sector; a sector that would share only some deals with another refused.
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { commPToCid } from '../../src/proofs/cid.js';
 import { Auth } from '../../src/auth/index.js';
-import { SealService } from '../../src/sealing/service.js';
 import { rpc } from '../helpers/procs.js';
-import { MemChain } from '../helpers/mem-chain.js';
+import { startSealService } from '../helpers/seal-service.js';
 
 const auth = Auth.random();
 const TOKEN = auth.issue('write');
 
 test('SectorsPledgeDeals checks its input, is idempotent, and refuses to split deals across sectors', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'dm-dealsec-'));
-  let next = 1;
-  const svc = new SealService({
-    repo: dir,
-    minerId: 1000,
-    auth,
-    listen: { host: '127.0.0.1', port: 0 },
-    chain: new MemChain(join(dir, 'chain.json'), 1000).sealChain(),
-    numbers: { allocate: async (n) => Array.from({ length: n }, () => next++) },
-    storagePath: join(dir, 'storage'),
-  });
-  const { port } = await svc.start();
-  t.teardown(() => svc.stop());
-  const url = `http://127.0.0.1:${port}`;
+  const { url } = await startSealService(t, auth);
   const cid = (n: number) => commPToCid(Buffer.alloc(32, n).fill(0, 31));
   const piece = (n: number) => ({ url: `http://127.0.0.1:9/piece/${cid(n)}`, unpaddedSize: 1016, pieceCid: cid(n) });
   const call = (pieces: unknown, ids: unknown) => rpc<number>(url, TOKEN, 'SectorsPledgeDeals', [pieces, ids]);

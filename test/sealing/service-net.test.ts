@@ -8,10 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { Auth } from '../../src/auth/index.js';
-import { SealService } from '../../src/sealing/service.js';
 import { WORKER_PROTOCOL_VERSION, decodeMinerMsg, encode } from '../../src/sealing/protocol.js';
 import { MAIN, Proc, killAll, rpc } from '../helpers/procs.js';
-import { MemChain } from '../helpers/mem-chain.js';
+import { startSealService } from '../helpers/seal-service.js';
 import { abortedBody, flood, postRequest, raw, slowloris, until, upgradeRequest } from '../net/_hostile.js';
 
 const auth = Auth.random();
@@ -19,24 +18,7 @@ const ADMIN = auth.issue('admin');
 const WRITE = auth.issue('write');
 const READ = auth.issue('read');
 
-async function start(t: { teardown(f: () => unknown): void }, netLimits = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'dm-sealnet-'));
-  let next = 1;
-  const svc = new SealService({
-    repo: dir,
-    minerId: 1000,
-    auth,
-    netLimits,
-    listen: { host: '127.0.0.1', port: 0 },
-    chain: new MemChain(join(dir, 'chain.json'), 1000).sealChain(),
-    numbers: { allocate: async (n) => Array.from({ length: n }, () => next++) },
-    storagePath: join(dir, 'storage'),
-  });
-  const { port } = await svc.start();
-  t.teardown(() => svc.stop());
-  const url = `http://127.0.0.1:${port}`;
-  return { svc, port, url };
-}
+const start = (t: { teardown(f: () => unknown): void }, netLimits = {}) => startSealService(t, auth, netLimits);
 
 test.after.always(killAll);
 
