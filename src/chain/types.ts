@@ -676,6 +676,8 @@ export interface APIVersion {
   Version: string;
   APIVersion: number;
   BlockDelay: number;
+  /** The node's user agent (Lotus: "lotus"); absent from older nodes. */
+  Agent?: string;
 }
 
 /** go-state-types crypto.DomainSeparationTag. */

@@ -127,7 +127,7 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
   return {
     'Filecoin.Version': read((p) => {
       args(p, 0, 0);
-      return { Version: 'distminer-devnet/0.1.0', APIVersion: 0x020300, BlockDelay: Math.max(1, Math.round(d.blockDelayMs / 1000)) };
+      return { Version: 'distminer-devnet/0.1.0', APIVersion: 0x020300, BlockDelay: Math.max(1, Math.round(d.blockDelayMs / 1000)), Agent: 'distminer-devnet' };
     }),
     // Lotus's StateGetNetworkParams: what a miner needs to know about this network's timing.
     'Filecoin.StateGetNetworkParams': read((p) => {
@@ -200,7 +200,8 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
     'Filecoin.StateMinerDeadlines': read((p) => {
       args(p, 1, 2);
       at(p, 1);
-      return miner(p).deadlines.map((dl) => ({ PostSubmissions: bitfieldToJson(dl.postSubmissions), DisputableProofCount: 0 }));
+      // DailyFee: the deadline's daily fee (FIP-0100, nv25+); the devnet charges none.
+      return miner(p).deadlines.map((dl) => ({ PostSubmissions: bitfieldToJson(dl.postSubmissions), DisputableProofCount: 0, DailyFee: '0' }));
     }),
     'Filecoin.StateMinerPartitions': read((p) => {
       args(p, 2, 3);

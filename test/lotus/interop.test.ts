@@ -119,6 +119,27 @@ test('RLE+: the actors accept our bitfields (DeclareFaultsRecovered for sectors 
   t.deepEqual(await chain.stateMinerFaults(MINER), [], 'nothing became faulty');
 });
 
+test('the embedded devnet answers with the fields real Lotus has (what Lotus\'s Go types decode strictly)', async (t) => {
+  const { startDevnet } = await import('../devnet/_harness.js');
+  const h = await startDevnet({ miners: 1 });
+  t.teardown(() => h.close());
+  await h.devnet.advanceTo(2);
+  const ours = h.client;
+  const keys = (x: unknown): string[] => (x && typeof x === 'object' && !Array.isArray(x) ? Object.keys(x).sort() : []);
+  const same = async (what: string, f: (c: ChainClient, miner: string) => Promise<unknown>) => {
+    const real = await f(chain, MINER);
+    const mine = await f(ours, 't01000');
+    const missing = keys(real).filter((k) => !keys(mine).includes(k));
+    t.deepEqual(missing, [], `${what}: the devnet lacks ${missing.join(', ')} (Lotus has ${keys(real).join(', ')})`);
+  };
+  await same('Version', (c) => c.version());
+  await same('StateMinerDeadlines[0]', async (c, m) => (await c.stateMinerDeadlines(m))[0]);
+  await same('StateMinerProvingDeadline', (c, m) => c.stateMinerProvingDeadline(m));
+  await same('StateMinerPower', (c, m) => c.stateMinerPower(m));
+  await same('StateMinerPower.MinerPower', async (c, m) => (await c.stateMinerPower(m)).MinerPower);
+  await same('ChainHead', (c) => c.chainHead());
+});
+
 test('ChainNotify over the real node\'s WebSocket delivers new heads', async (t) => {
   let resolveSeen: (h: number) => void = () => {};
   const seen = new Promise<number>((r) => (resolveSeen = r));
