@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createActor, type AnyActorRef } from 'xstate';
-import { writeFileAtomic } from '../src/config/atomic.js';
+import { writeFileAtomic } from '../src/util/durable.js';
 import { logger } from '../src/log.js';
 import { decode, encode } from './codec.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';

@@ -72,7 +72,7 @@ export const createRole: CreateRole = (ctx) => {
             if (cancelled) return void srv.close();
             sendBack({ type: 'SET', key: 'address', value: srv.address });
             // The seal and deal actors of this miner find the server here (local mode picks a free port).
-            void import('../../src/config/atomic.js').then(({ writeFileAtomic }) => writeFileAtomic(join(o.repo, SECTORID_API_FILE), `${srv.address}\n`));
+            void import('../../src/util/durable.js').then(({ writeFileAtomic }) => writeFileAtomic(join(o.repo, SECTORID_API_FILE), `${srv.address}\n`));
             sendBack({ type: 'PROGRESS', detail: `serving sector numbers on ${srv.address}${o.mode === 'local' ? ' (this miner only)' : ''}` });
           }, fail);
         return () => {

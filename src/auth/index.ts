@@ -12,7 +12,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../config/atomic.js';
+import { writeFileAtomic } from '../util/durable.js';
 
 export type Permission = 'read' | 'write' | 'sign' | 'admin';
 /** In order: each level includes the ones before it (`create-token --perm` semantics). */
@@ -142,11 +142,11 @@ function readSecret(path: string): Buffer {
 export function repoAuth(repo: string): Auth {
   const p = secretPath(repo);
   if (!existsSync(p)) throw new AuthError(`${p} is missing: run \`distminer init\` on this repository (or copy it from another host of this miner)`);
-  warnIfOpen(p);
+  tightenMode(p);
   return new Auth(readSecret(p));
 }
 
-function warnIfOpen(p: string): void {
+function tightenMode(p: string): void {
   // A secret readable by others lets them mint admin tokens: tighten it, as ssh would refuse.
   try {
     if ((statSync(p).mode & 0o077) !== 0) chmodSync(p, 0o600);
@@ -185,7 +185,7 @@ export function ensureRepoAuth(repo: string): { auth: Auth; createdSecret: boole
     writeFileAtomic(tp, auth.issue('admin') + '\n', 0o600);
     rewroteToken = true;
   } else {
-    warnIfOpen(tp);
+    tightenMode(tp);
   }
   return { auth, createdSecret, rewroteToken };
 }

@@ -4,7 +4,6 @@
 import { bls12_381 as bls } from '@noble/curves/bls12-381.js';
 import { blake2b } from '@noble/hashes/blake2.js';
 import { randomBytes } from 'node:crypto';
-import { Auth, type Permission } from '../auth/index.js';
 import {
   type BlockHeader,
   type Cid,
@@ -174,18 +173,6 @@ export function blockSigningBytes(h: BlockHeader): Buffer {
 }
 
 // ------------------------------------------------------------------ API tokens
-
-export type { Permission } from '../auth/index.js';
-
-/** An HS256 JWT `{"Allow": [...]}` as Lotus issues (`lotus auth create-token`). */
-export function makeToken(secret: Uint8Array, allow: Permission[]): string {
-  return new Auth(secret).sign(allow);
-}
-
-/** The permissions of a token, or null if it is not one of ours (constant-time check). */
-export function checkToken(secret: Uint8Array, token: string): Permission[] | null {
-  return new Auth(secret).verify(token);
-}
 
 export function newSecret(): Buffer {
   return randomBytes(32);

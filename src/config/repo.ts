@@ -8,12 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { type Auth, TOKEN_FILE, ensureRepoAuth } from '../auth/index.js';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fsyncDir, writeFileAtomic } from './atomic.js';
+import { fsyncDir, writeFileAtomic } from '../util/durable.js';
 import { ConfigError, formatApiMultiaddr, parseApiMultiaddr } from './multiaddr.js';
 import { DEFAULT_API_LISTEN, type FileConfig, parseConfigToml } from './settings.js';
 
 export const CONFIG_FILE = 'config.toml';
-export { TOKEN_FILE };
 export const API_FILE = 'api';
 
 export function resolveRepoPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {

@@ -5,7 +5,7 @@
 //   distminer client deal FILE --miner f01000 --api http://127.0.0.1:PORT --key KEYFILE
 //        [--start-epoch N] [--duration EPOCHS] [--price ATTOFIL] [--verified] [--label TEXT]
 import { existsSync, statSync } from 'node:fs';
-import { writeFileAtomic } from '../config/atomic.js';
+import { writeFileAtomic } from '../util/durable.js';
 import { type Parsed, parseFlags } from '../config/flags.js';
 import { RegisteredSealProof } from '../proofs/types.js';
 import { buildProposal, propose, uploadFile } from './client.js';

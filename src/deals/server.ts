@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Auth, bearerToken, missingPermission } from '../auth/index.js';
-import { fsyncDir, writeFileAtomic } from '../config/atomic.js';
+import { fsyncDir, writeFileAtomic } from '../util/durable.js';
 import { listenSticky, portFromAddressFile } from '../util/listen.js';
 import { type Logger, logger } from '../log.js';
 import { cidToCommP, commPToCid } from '../proofs/cid.js';

@@ -12,7 +12,8 @@
 import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, ftruncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAllSync, writeFileAtomic as writeFileDurable } from '../util/durable.js';
+import { Auth } from '../auth/index.js';
+import { writeAllSync, writeFileAtomic } from '../util/durable.js';
 import { blake2b } from '@noble/hashes/blake2.js';
 import { bls12_381 as bls } from '@noble/curves/bls12-381.js';
 import * as proofs from '../proofs/index.js';
@@ -28,7 +29,6 @@ import {
   blsVerify,
   computeWinCount,
   drawRandomness,
-  makeToken,
   messageCid,
   newBlsKey,
   newSecret,
@@ -255,19 +255,19 @@ export class Devnet extends EventEmitter {
       pinnedSealRandomness: o.pinnedSealRandomness ?? [],
     };
     this.secret = newSecret();
-    writeFileDurable(join(this.dir, 'wallet.json'), JSON.stringify(wallet), 0o600);
-    writeFileDurable(join(this.dir, 'jwt-secret'), this.secret.toString('hex'), 0o600);
-    writeFileDurable(join(this.dir, 'token'), makeToken(this.secret, ['read', 'write', 'sign', 'admin']), 0o600);
+    writeFileAtomic(join(this.dir, 'wallet.json'), JSON.stringify(wallet), 0o600);
+    writeFileAtomic(join(this.dir, 'jwt-secret'), this.secret.toString('hex'), 0o600);
+    writeFileAtomic(join(this.dir, 'token'), new Auth(this.secret).issue('admin'), 0o600);
     for (const ki of wallet) this.addKey(blsKeyFromKeyInfo(ki));
     for (const m of miners) this.miners.set(idAddress(m.id, network), this.newMinerActor(m, 0));
     // Genesis tipset (height 0): one block by the system actor.
     const beacon = this.beaconEntry(0, null);
     const header = this.systemBlock(0, [], beacon, '0');
     this.chain = [{ tipset: { Cids: [blockCid(header)], Blocks: [header], Height: 0 }, beacon, receipts: [] }];
-    writeFileDurable(join(this.dir, 'chain.ndjson'), JSON.stringify(this.chain[0]) + '\n');
-    writeFileDurable(join(this.dir, 'mpool.ndjson'), '');
+    writeFileAtomic(join(this.dir, 'chain.ndjson'), JSON.stringify(this.chain[0]) + '\n');
+    writeFileAtomic(join(this.dir, 'mpool.ndjson'), '');
     this.snapshot();
-    writeFileDurable(join(this.dir, 'genesis.json'), JSON.stringify(this.genesis, null, 2));
+    writeFileAtomic(join(this.dir, 'genesis.json'), JSON.stringify(this.genesis, null, 2));
     log.info({ dir: this.dir, miners: miners.map((m) => m.id) }, 'devnet genesis created');
   }
 
@@ -317,7 +317,7 @@ export class Devnet extends EventEmitter {
       this.chain.push(rec);
     }
     if (this.chain.length !== snap.height + 1) throw new Error(`${dir}: state.json is at height ${snap.height} but chain.ndjson only reaches ${this.chain.length - 1}`);
-    writeFileDurable(join(dir, 'chain.ndjson'), this.chain.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileAtomic(join(dir, 'chain.ndjson'), this.chain.map((r) => JSON.stringify(r)).join('\n') + '\n');
     for (const r of this.chain) for (const l of r.receipts) this.lookups.set(l.Message['/'], l);
     for (const r of this.chain) for (const m of r.messages ?? []) this.messages.set(m.CID!['/'], m);
     // Messages pushed after the snapshot, not yet executed.
@@ -356,7 +356,7 @@ export class Devnet extends EventEmitter {
       mpool: this.mpool,
       weight: this.weight.toString(),
     };
-    writeFileDurable(join(this.dir, 'state.json'), JSON.stringify(snap));
+    writeFileAtomic(join(this.dir, 'state.json'), JSON.stringify(snap));
   }
 
   private addKey(k: BlsKey): void {

@@ -6,7 +6,8 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { HttpService, type NetLimits, sendJson } from '../net/http-server.js';
-import { type Permission, blsSign, checkToken } from '../chain/crypto.js';
+import { blsSign } from '../chain/crypto.js';
+import { Auth, type Permission } from '../auth/index.js';
 import {
   type BlockMsg,
   type BlockTemplate,
@@ -18,7 +19,6 @@ import {
   bitfieldFromJson,
   bitfieldToJson,
   fromB64,
-  idAddress,
   isCid,
   parseAddress,
 } from '../chain/types.js';
@@ -393,7 +393,7 @@ export class DevnetRpcServer {
     this.methods = devnetMethods(devnet);
     this.http = new HttpService({
       name: 'devnet-rpc',
-      verify: (token) => checkToken(devnet.jwtSecret, token),
+      verify: new Auth(devnet.jwtSecret),
       limits: { maxBodyBytes: MAX_BODY, ...limits },
       notFound: (_req, res, ctx) => sendJson(res, 404, errorReply(null, RPC_INVALID_REQUEST, `no such endpoint ${ctx.url.pathname}`)),
     });

@@ -38,7 +38,7 @@ export interface WindowPoStOptions {
   checkTimeoutMs?: number;
   /**
    * Time a proof (and its submission) needs, left free when slow storage checks are retried
-   * before proving. Default: twice the longest Window PoSt this scheduler has measured, and
+   * before proving. Default: twice the longest of the last 8 Window PoSts this scheduler measured, and
    * before the first one half of the time left in the window.
    */
   proofReserveMs?: number;
@@ -118,10 +118,6 @@ export interface Declaration {
 
 const key = (d: DeadlineInfo) => `${d.Index}@${d.Open}`;
 
-/** Partitions per SubmitWindowedPoSt: as many as the network allows (Lotus's GetMaxPoStPartitions). */
-export function defaultMaxPartitions(partitionSectors: number): number {
-  return maxPoStPartitions(partitionSectors);
-}
 
 /** Splits partition indices into message batches of at most `max`. */
 export function batchPartitions<T>(parts: T[], max: number): T[][] {
@@ -211,7 +207,7 @@ export class WindowPoStScheduler extends EventEmitter {
   /** Loads the miner's info and the network timing (done by start(); call it when feeding heads by hand). */
   async init(): Promise<void> {
     this.info = await this.c.stateMinerInfo(this.miner);
-    this.maxPartitions ??= defaultMaxPartitions(this.info.WindowPoStPartitionSectors);
+    this.maxPartitions ??= maxPoStPartitions(this.info.WindowPoStPartitionSectors);
     try {
       this.blockDelayMs = (await this.c.version()).BlockDelay * 1000 || this.blockDelayMs;
     } catch {

@@ -14,7 +14,7 @@ import { type ChainClient, type HeadSubscription, RpcError } from '../chain/clie
 import { blockCid, computeWinCount } from '../chain/crypto.js';
 import { electionVrfInput, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
 import { type HeadChange, type SignedMessage, type TipSet, actorId, b64, fromB64 } from '../chain/types.js';
-import { writeFileAtomic } from '../config/atomic.js';
+import { writeFileAtomic } from '../util/durable.js';
 import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner } from './runner.js';
 import { locateSector } from './storage.js';

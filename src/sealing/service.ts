@@ -13,7 +13,7 @@ import type { Auth, Permission } from '../auth/index.js';
 import { HttpService, type NetLimits } from '../net/http-server.js';
 import { JsonRpcMethods } from '../net/json-rpc.js';
 import { listenSticky, portFromAddressFile } from '../util/listen.js';
-import { writeFileAtomic } from '../config/atomic.js';
+import { writeFileAtomic } from '../util/durable.js';
 import { formatApiMultiaddr } from '../config/multiaddr.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { writeFileAtomic } from '../config/atomic.js';
+import { writeFileAtomic } from '../util/durable.js';
 import { logger } from '../log.js';
 import {
   type MinerMsg,

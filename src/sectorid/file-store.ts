@@ -96,7 +96,7 @@ export class FileStore implements SectorIdStore {
     if (!st?.isDirectory()) throw new Error(`the repo directory ${this.repo} does not exist`);
     // Temp files of writes a crash interrupted (never renamed, so never in effect).
     for (const f of await readdir(this.repo)) {
-      if (/^\.sectorid.*\.tmp-\d+-\d+$/.test(f)) await unlink(this.p(f)).catch(() => {});
+      if (/^\.\.?sectorid.*\.tmp-\d+-\d+$/.test(f)) await unlink(this.p(f)).catch(() => {});
     }
     const counterText = await readOptional(this.p(COUNTER_FILE));
     const journalText = await readOptional(this.p(JOURNAL_FILE));

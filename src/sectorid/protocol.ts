@@ -21,7 +21,6 @@ export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 /** Most numbers one `alloc` may ask for (a pledge batch). */
 export const MAX_BATCH = 4096;
 export const MAX_REQUEST_ID_LENGTH = 128;
-export { MAX_TOKEN_LENGTH } from '../auth/index.js';
 export const MAX_NAME_LENGTH = 128;
 
 export const ErrorCode = {

@@ -22,7 +22,7 @@ import {
   runsOf,
   withNetwork,
 } from '../../src/chain/types.js';
-import { blsKeyFromKeyInfo, blsKeyInfo, blsSign, blsVerify, checkToken, computeWinCount, drawRandomness, makeToken, newBlsKey } from '../../src/chain/crypto.js';
+import { blsKeyFromKeyInfo, blsKeyInfo, blsSign, blsVerify, computeWinCount, drawRandomness, newBlsKey } from '../../src/chain/crypto.js';
 
 /** Bits listed in stream order (LSB-first) → bytes. */
 function bitsToBytes(bits: number[]): Buffer {
@@ -185,11 +185,3 @@ test('win count: Poisson with mean = expected leaders × power share', (t) => {
   t.is(computeWinCount(Buffer.from('x'), 0n, 10n), 0);
 });
 
-test('API tokens: HS256 JWT with permissions', (t) => {
-  const secret = Buffer.alloc(32, 7);
-  const tok = makeToken(secret, ['read', 'write']);
-  t.deepEqual(checkToken(secret, tok), ['read', 'write']);
-  t.is(checkToken(Buffer.alloc(32, 8), tok), null);
-  t.is(checkToken(secret, tok.slice(0, -2) + 'xx'), null);
-  t.is(checkToken(secret, 'garbage'), null);
-});

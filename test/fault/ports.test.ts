@@ -196,6 +196,7 @@ test('every port survives seeded malformed input, aborted and slow clients; ever
   await healthy('at start');
   await sleep(500);
   const fdsBefore = openFds(miner.child.pid!);
+  t.true(fdsBefore > 0, `cannot count the miner's descriptors in /proc/${miner.child.pid}/fd`);
 
   const http = [apiHp, sealHp, dealHp, devnetHp];
   // The cases found by hand first (each once stopped a process), on every HTTP port.

@@ -18,8 +18,8 @@ const DIR = process.env.LOTUS_DEVNET_DIR;
 const MINER = 't01000';
 const started = Date.now();
 // What distminer did on the real chain in this tier. It does not mine, prove or seal there yet
-// (the open real-chain issue): those counts are measured as 0, not left out.
-const figures: Record<string, unknown> = { deadlines_due: 0, deadlines_proven: 0, blocks_mined: 0, blocks_in_heaviest_chain: 0, faults_recovered: 0 };
+// (the open real-chain issue): those figures are null (not measured), not zeros.
+const figures: Record<string, unknown> = { deadlines_due: null, deadlines_proven: null, blocks_mined: null, blocks_in_heaviest_chain: null, faults_recovered: null };
 
 if (!API || !DIR) throw new Error('run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs FULLNODE_API_INFO and LOTUS_DEVNET_DIR of a real Lotus devnet');
 const chain = new ChainClient(API, { timeoutMs: 30_000, retryAfterMs: 1000 });
@@ -41,13 +41,13 @@ test.after.always(() => {
 });
 
 test('the node is real Lotus on network version 28, and its chain moves', async (t) => {
-  const v = (await chain.version()) as unknown as { Version: string; APIVersion: number; BlockDelay: number; Agent?: string };
+  const v = await chain.version();
   t.regex(v.Version, /^1\.36\.2/);
   figures.lotus_version = v.Version;
   t.is(await chain.call<number>('StateNetworkVersion', [null]), 28);
   const h0 = (await chain.chainHead()).Height;
   for (const end = Date.now() + 120_000; (await chain.chainHead()).Height <= h0; await new Promise((r) => setTimeout(r, 1000))) {
-    if (Date.now() > end) t.fail(`no new tipset after height ${h0} in 120 s`);
+    if (Date.now() > end) throw new Error(`no new tipset after height ${h0} in 120 s`);
   }
   t.pass();
 });

@@ -8,7 +8,8 @@ import test, { type ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WindowPoStScheduler, type Declaration, type SubmittedPoSt, type WindowPoStOptions, batchPartitions, defaultMaxPartitions } from '../../src/post/window.js';
+import { WindowPoStScheduler, type Declaration, type SubmittedPoSt, type WindowPoStOptions, batchPartitions } from '../../src/post/window.js';
+import { maxPoStPartitions } from '../../src/chain/deadlines.js';
 import { checkSectors } from '../../src/post/storage.js';
 import { faultySectorsOf } from '../../src/post/runner.js';
 import { MINER, POST_POLICY, type PoStSetup, placeSector, setupPoSt } from './_setup.js';
@@ -33,9 +34,9 @@ async function startScheduler(t: ExecutionContext, s: PoStSetup, opts: Partial<W
 
 test('batching and faulty-sector parsing', (t) => {
   t.deepEqual(batchPartitions([0, 1, 2, 3, 4], 2), [[0, 1], [2, 3], [4]]);
-  t.is(defaultMaxPartitions(2349), 3, 'PoStedPartitionsMax');
-  t.is(defaultMaxPartitions(2), 3);
-  t.is(defaultMaxPartitions(10_000), 2, '25,000 addressed sectors');
+  t.is(maxPoStPartitions(2349), 3, 'PoStedPartitionsMax');
+  t.is(maxPoStPartitions(2), 3);
+  t.is(maxPoStPartitions(10_000), 2, '25,000 addressed sectors');
   t.deepEqual(faultySectorsOf({ name: 'FaultySectorsError', sectors: [3, 5] }), [3, 5]);
   t.deepEqual(faultySectorsOf({ name: 'FaultySectorsError', message: 'generate_window_post: sealed or cache files missing for sectors 4, 9' }), [4, 9]);
   t.deepEqual(faultySectorsOf(new Error('tree failed to load for SectorId(7)')), [7]);
