@@ -15,7 +15,8 @@ export interface SealRoleOptions {
   storagePaths: string[];
   /** HOST:PORT the seal service listens on (workers and `sectors …` commands). */
   sealListen: string;
-  sectorId: { mode: 'alloce' | 'get' | 'local'; address?: string };
+  /** `token`: what the sector-number server gets (write is enough; see run.ts sectorIdTokenFor). */
+  sectorId: { mode: 'alloce' | 'get' | 'local'; address?: string; token: string };
   maxInFlight?: number;
 }
 
@@ -34,7 +35,7 @@ export const createRole: CreateRole = (ctx) => {
       import('../../src/auth/index.js'),
     ]);
     const { id: minerNum, network } = minerAddress(o.minerId);
-    const numbers = new SectorIdNumbers({ token: o.token, repo: o.repo, mode: o.sectorId.mode, address: o.sectorId.address });
+    const numbers = new SectorIdNumbers({ token: o.sectorId.token, repo: o.repo, mode: o.sectorId.mode, address: o.sectorId.address });
     const svc = new SealService({
       repo: o.repo,
       minerId: minerNum,

@@ -46,7 +46,12 @@ export const createRole: CreateRole = (ctx) => {
             const check = () => {
               client.ping().then(
                 () => !cancelled && sendBack({ type: 'PROGRESS', detail: `sector-number server ${o.address} reachable` }),
-                (e: Error) => !cancelled && sendBack({ type: 'PROGRESS', detail: `sector-number server ${o.address} unreachable: ${e.message}` }),
+                (e: Error & { code?: string }) => {
+                  if (cancelled) return;
+                  // A refused token is an operator's fix (this host's <repo>/sectorid-token), not a network one.
+                  const refused = e.code === 'UNAUTHORIZED' || e.code === 'FORBIDDEN';
+                  sendBack({ type: 'PROGRESS', detail: `sector-number server ${o.address} ${refused ? 'refused this host\'s token' : 'unreachable'}: ${e.message}` });
+                },
               );
             };
             check();

@@ -7,14 +7,16 @@ import { join } from 'node:path';
 import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
 import { ConfigError } from '../config/multiaddr.js';
 import { API_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
+import { writeFileAtomic } from '../util/durable.js';
 import { PERMISSIONS, isPermission } from './index.js';
 
 const FLAGS: Record<string, FlagSpec> = {
   perm: { type: 'string', help: `permission level: ${PERMISSIONS.join(' | ')} (each includes the ones before it)` },
   repo: { type: 'string', help: 'repository directory (default $DISTMINER_PATH, then $LOTUS_MINER_PATH)' },
+  output: { type: 'string', help: 'create-token: write the token to this file (mode 0600, atomically) instead of stdout, e.g. another host\'s <repo>/sectorid-token' },
 };
 
-const USAGE = `usage: distminer auth create-token --perm LEVEL [--repo DIR]
+const USAGE = `usage: distminer auth create-token --perm LEVEL [--repo DIR] [--output FILE]
        distminer auth api-info --perm LEVEL [--repo DIR]   (MINER_API_INFO=TOKEN:MULTIADDR of the running miner)
 
 ${flagsHelp(FLAGS)}
@@ -34,9 +36,11 @@ export async function main(args: string[]): Promise<number> {
   const repo = openRepo(resolveRepoPath(flags.repo as string | undefined));
   const token = repo.auth.issue(perm);
   if (sub === 'create-token') {
-    process.stdout.write(`${token}\n`);
+    if (flags.output !== undefined) writeFileAtomic(String(flags.output), `${token}\n`, 0o600);
+    else process.stdout.write(`${token}\n`);
     return 0;
   }
+  if (flags.output !== undefined) throw new ConfigError('auth api-info: --output is for create-token');
   const apiFile = join(repo.path, API_FILE);
   if (!existsSync(apiFile)) throw new ConfigError(`${apiFile} is missing: the miner of this repository is not running`, 'start it with `distminer run`');
   process.stdout.write(`MINER_API_INFO=${token}:${readFileSync(apiFile, 'utf8').trim()}\n`);

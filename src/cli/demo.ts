@@ -9,14 +9,16 @@
 // the environment to use. Usage: see USAGE below.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { countsBy } from '../util/counts.js';
 import { freePort } from '../util/listen.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SupervisorStatus } from '../../actors/supervisor.js';
-import { repoAuth, secretPath } from '../auth/index.js';
+import { repoAuth } from '../auth/index.js';
+import { SECTORID_TOKEN_FILE } from '../config/repo.js';
+import { writeFileAtomic } from '../util/durable.js';
 import { callApi } from '../api/client.js';
 import { ChainClient } from '../chain/client.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
@@ -131,8 +133,10 @@ export async function main(args: string[]): Promise<number> {
     }));
     const chain = new ChainClient(apiInfo);
 
-    // 2. Repositories: one miner id, one API secret and admin token (the seed copies one
-    //    repository to each host), one shared storage path (sealed files the PoSt miners read).
+    // 2. Repositories: one miner id, one shared storage path (sealed files the PoSt miners
+    //    read). Each host keeps its own API secret and admin token; a host that asks the
+    //    sector-number server for numbers gets a write token of the server's repository
+    //    (<repo>/sectorid-token), never a copy of its admin token.
     const storage = join(dir, 'storage');
     const repos = [...(split ? ['post-window', 'post-winning'] : ['post']), 'seal', ...(dealCount > 0 ? ['deal'] : [])];
     for (const r of repos) {
@@ -140,11 +144,11 @@ export async function main(args: string[]): Promise<number> {
       await orStop(new Promise((res) => init.on('exit', res)));
       const cfg = join(dir, r, 'config.toml');
       writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('[Distminer]', `[Distminer]\n  ChainApi = "${apiInfo}"\n  StoragePaths = ["${storage}"]`));
-      if (r !== repos[0]) {
-        copyFileSync(secretPath(join(dir, repos[0])), secretPath(join(dir, r)));
-        copyFileSync(join(dir, repos[0], 'token'), join(dir, r, 'token'));
-      }
     }
+    for (const r of ['seal', 'deal'].filter((x) => repos.includes(x))) {
+      writeFileAtomic(join(dir, r, SECTORID_TOKEN_FILE), `${repoAuth(join(dir, repos[0])).issue('write')}\n`, 0o600);
+    }
+    const tokenOf = (r: string) => readFileSync(join(dir, r, 'token'), 'utf8').trim();
     const scPort = await freePort();
     const sc = `127.0.0.1:${scPort}`;
 
@@ -158,7 +162,7 @@ export async function main(args: string[]): Promise<number> {
     await orStop(waitFile(join(dir, repos[0], 'sectorid-api'), 60_000, 'the sector-number server'));
     start('seal', ['run', '--repo', join(dir, 'seal'), '--window-post=false', '--winning-post=false', '--p2p=false', '--sctype=get', `--sclisten=${sc}`]);
     const sealApi = await orStop(waitFile(join(dir, 'seal', 'sealing-api'), 60_000, 'the seal miner'));
-    const token = readFileSync(join(dir, 'seal', 'token'), 'utf8').trim();
+    const token = tokenOf('seal');
     // 4. Two seal workers, each connected to the seal miner only, with a write token (not the
     //    admin one: a worker host needs no more).
     const workerToken = repoAuth(join(dir, 'seal')).issue('write');
@@ -170,7 +174,7 @@ export async function main(args: string[]): Promise<number> {
     if (dealCount > 0) {
       start('deal', ['run', '--repo', join(dir, 'deal'), '--window-post=false', '--winning-post=false', '--p2p=true', '--sctype=get', `--sclisten=${sc}`]);
       const dealSealApi = await orStop(waitFile(join(dir, 'deal', 'sealing-api'), 60_000, 'the deal miner\'s seal service'));
-      start('deal-worker', ['worker', '--miner-api', `${workerToken}:${dealSealApi}`, '--dir', join(dir, 'deal-worker'), '--storage', storage]);
+      start('deal-worker', ['worker', '--miner-api', `${repoAuth(join(dir, 'deal')).issue('write')}:${dealSealApi}`, '--dir', join(dir, 'deal-worker'), '--storage', storage]);
       dealApi = await orStop(waitFile(join(dir, 'deal', 'deals', 'api'), 60_000, 'the deal server'));
       void makeDeals(dir, dealApi, dealCount, chain, deals);
     }
@@ -185,7 +189,7 @@ export async function main(args: string[]): Promise<number> {
     const minerStatus = async (r: string): Promise<SupervisorStatus | undefined> => {
       try {
         const addr = parseApiMultiaddr(readFileSync(join(dir, r, 'api'), 'utf8').trim());
-        return await callApi<SupervisorStatus>(addr, token, 'Distminer.Status', [], 3000);
+        return await callApi<SupervisorStatus>(addr, tokenOf(r), 'Distminer.Status', [], 3000);
       } catch {
         return undefined;
       }
@@ -218,7 +222,7 @@ export async function main(args: string[]): Promise<number> {
           `sectors: ${countsBy(sectors, (s) => s.state, 'none yet')}  (pledged ${pledged}/${target})`,
         ];
         if (dealApi) {
-          const list = await adminGet<{ deals: DealRecord[] }>(dealApi, token, '/deals').then((a) => a.body.deals ?? [], () => undefined);
+          const list = await adminGet<{ deals: DealRecord[] }>(dealApi, tokenOf('deal'), '/deals').then((a) => a.body.deals ?? [], () => undefined);
           const failed = deals.failed.length ? `; ${deals.failed.length} could not be made (${deals.failed[deals.failed.length - 1]})` : '';
           lines.push(`deals: ${list ? countsBy(list, (d) => d.state, 'none yet') : '?'}  (made ${deals.made}/${dealCount}${failed})`);
         }

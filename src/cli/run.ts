@@ -11,7 +11,7 @@ import { startApiServer, RpcError } from '../api/server.js';
 import { type FileLock, LockHeldError, lockFile, writeFileAtomic } from '../util/durable.js';
 import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
 import { formatApiMultiaddr, formatHostPort } from '../config/multiaddr.js';
-import { API_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
+import { API_FILE, type Repo, SECTORID_TOKEN_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
 import { type FlagConfig, type RunSettings, type ThrottleMode, resolveSettings } from '../config/settings.js';
 import { logger } from '../log.js';
 
@@ -35,8 +35,9 @@ export const RUN_FLAGS: Record<string, FlagSpec> = {
 
 const ROLE_MODULE = (role: string) => new URL(`../../actors/roles/${role}.js`, import.meta.url).href;
 
-function childSpecs(s: RunSettings, repo: string, token: string): ChildSpec[] {
+function childSpecs(s: RunSettings, repo: string, token: string, sectorIdToken: string): ChildSpec[] {
   const sv = s.supervisor;
+  const sectorId = { mode: s.sectorId.mode, address: s.sectorId.listen ? formatHostPort(s.sectorId.listen) : undefined, token: sectorIdToken };
   const backoff = { initialMs: sv.backoffInitialMs, maxMs: sv.backoffMaxMs, jitter: 0.5 };
   const specs: ChildSpec[] = s.roles.map((role) => ({
     id: role,
@@ -53,7 +54,7 @@ function childSpecs(s: RunSettings, repo: string, token: string): ChildSpec[] {
       sealListen: formatHostPort(s.sealListen),
       dealListen: formatHostPort(s.dealListen),
       waitDealsMs: s.waitDealsMs,
-      sectorId: { mode: s.sectorId.mode, address: s.sectorId.listen ? formatHostPort(s.sectorId.listen) : undefined },
+      sectorId,
     },
   }));
   // The sector-number service: whenever this miner serves numbers, asks for them, or seals
@@ -66,7 +67,7 @@ function childSpecs(s: RunSettings, repo: string, token: string): ChildSpec[] {
       restart: 'permanent',
       backoff,
       shutdownMs: sv.shutdownMs,
-      options: { mode: s.sectorId.mode, address: s.sectorId.listen ? formatHostPort(s.sectorId.listen) : undefined, repo, token, minerId: s.minerId, chainApi: s.chainApi },
+      options: { mode: sectorId.mode, address: sectorId.address, repo, token: sectorIdToken, minerId: s.minerId, chainApi: s.chainApi },
     });
   }
   return specs;
@@ -82,6 +83,24 @@ async function resolveThrottle(mode: ThrottleMode): Promise<ProcessThrottle> {
   } catch {
     return 'stop';
   }
+}
+
+/**
+ * The token this host's seal pipeline and sector-id client send to the sector-number server:
+ * `alloc` needs write, so a host never needs the admin token for it. A `--sctype=get` host
+ * uses `<repo>/sectorid-token` (a token of the server's repository, written there with
+ * `distminer auth create-token --perm write --repo SERVER_REPO --output FILE`); without one it
+ * falls back to its own admin token, which the server accepts only when both repositories
+ * share one secret (the seed's copied repository). Local numbers: a write token of this repo.
+ */
+function sectorIdTokenFor(s: RunSettings, repo: Repo): string {
+  if (s.sectorId.mode !== 'get') return repo.auth.issue('write');
+  if (repo.sectorIdToken) return repo.sectorIdToken;
+  log.warn(
+    { file: join(repo.path, SECTORID_TOKEN_FILE) },
+    'no sectorid-token in the repo: sending this repo\'s admin token to the sector-number server (accepted only if both repos share one secret); give this host a write token of the server\'s repo instead',
+  );
+  return repo.token;
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -137,7 +156,7 @@ export async function main(args: string[]): Promise<number> {
   writeFileAtomic(apiFile, formatApiMultiaddr(api.address) + '\n');
 
   const sup = new Supervisor({
-    children: childSpecs(settings, repoPath, repo.token),
+    children: childSpecs(settings, repoPath, repo.token, sectorIdTokenFor(settings, repo)),
     intensity: { maxRestarts: settings.supervisor.maxRestarts, withinMs: settings.supervisor.withinMs },
     stateDir: join(repoPath, 'actors'),
     mailbox,

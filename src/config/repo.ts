@@ -14,6 +14,8 @@ import { DEFAULT_API_LISTEN, type FileConfig, parseConfigToml } from './settings
 
 export const CONFIG_FILE = 'config.toml';
 export const API_FILE = 'api';
+/** A token of the sector-number server's repository (write), for a `--sctype=get` host. */
+export const SECTORID_TOKEN_FILE = 'sectorid-token';
 
 export function resolveRepoPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   const p = flag ?? env.DISTMINER_PATH ?? env.LOTUS_MINER_PATH;
@@ -28,6 +30,8 @@ export interface Repo {
   token: string;
   /** Verifies tokens of this repository's secret; every server of the repository uses it. */
   auth: Auth;
+  /** `<repo>/sectorid-token`, when the operator gave this host one (see SECTORID_TOKEN_FILE). */
+  sectorIdToken?: string;
 }
 
 /** Opens an existing repository, checking that what it holds is usable. */
@@ -38,14 +42,19 @@ export function openRepo(path: string): Repo {
   if (!existsSync(cfgPath)) throw new ConfigError(`${cfgPath} is missing`, `create the repository with \`distminer init --miner f0… --repo ${path}\``);
   const config = parseConfigToml(readFileSync(cfgPath, 'utf8'));
   const { auth } = ensureRepoAuth(path);
-  return { path, config, token: readToken(path), auth };
+  const sectorIdToken = existsSync(join(path, SECTORID_TOKEN_FILE)) ? readToken(path, SECTORID_TOKEN_FILE) : undefined;
+  return { path, config, token: readToken(path), auth, sectorIdToken };
 }
 
-export function readToken(path: string): string {
-  const tp = join(path, TOKEN_FILE);
+export function readToken(path: string, file = TOKEN_FILE): string {
+  const tp = join(path, file);
   if (!existsSync(tp)) throw new ConfigError(`${tp} is missing`, `run \`distminer init --miner f0… --repo ${path}\` to create a token`);
   const token = readFileSync(tp, 'utf8').trim();
-  if (token.length < 16) throw new ConfigError(`${tp} holds no usable token (${token.length} characters)`, 'delete it and run `distminer init` on the repository again to write a new one');
+  const fix =
+    file === TOKEN_FILE
+      ? 'delete it and run `distminer init` on the repository again to write a new one'
+      : `write a token of the sector-number server's repository there: distminer auth create-token --perm write --repo SERVER_REPO --output ${tp}`;
+  if (token.length < 16) throw new ConfigError(`${tp} holds no usable token (${token.length} characters)`, fix);
   return token;
 }
 

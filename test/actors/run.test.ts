@@ -2,13 +2,14 @@
 // example command lines, SIGTERM, `distminer status`, escalation, and bad flags.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, appendFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { callApi } from '../../src/api/client.js';
 import { parseApiMultiaddr } from '../../src/config/multiaddr.js';
 import { initRepo } from '../../src/config/repo.js';
+import { freePort } from '../../src/util/listen.js';
 
 const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -196,4 +197,45 @@ test('invalid or conflicting flags fail fast with a message saying what to chang
   const none = run(['run', `--repo=${join(repo, 'nope')}`]);
   t.is(await none.exit, 1);
   t.regex(none.out(), /does not exist[\s\S]*distminer init/);
+});
+
+test('a --sctype=get host asks for numbers with a write token of the server\'s repo (<repo>/sectorid-token), not an admin copy', async (t) => {
+  const server = newRepo(t);
+  const port = await freePort();
+  const a = run(['run', `--repo=${server}`, '--window-post=true', '--winning-post=false', '--p2p=false', '--sctype=alloce', `--sclisten=127.0.0.1:${port}`]);
+  t.teardown(() => a.child.kill('SIGKILL'));
+  for (let i = 0; i < 300 && !existsSync(join(server, 'sectorid-api')); i++) await sleep(50);
+  t.true(existsSync(join(server, 'sectorid-api')), a.out());
+
+  // Each host has its own secret: the seal host is given a write token of the server's repo.
+  const seal = newRepo(t);
+  const tokenFile = join(seal, 'sectorid-token');
+  const mk = run(['auth', 'create-token', '--perm', 'write', `--repo=${server}`, '--output', tokenFile]);
+  t.is(await mk.exit, 0, mk.out());
+  t.is(statSync(tokenFile).mode & 0o777, 0o600);
+  t.deepEqual(JSON.parse(Buffer.from(readFileSync(tokenFile, 'utf8').split('.')[1], 'base64url').toString()).Allow, ['read', 'write']);
+  // A host without one sends its own admin token, which the server's secret does not verify.
+  const stranger = newRepo(t);
+
+  const detailOf = async (repo: string, r: Run): Promise<string> => {
+    const { addr, token } = await apiOf(repo);
+    let detail = '';
+    for (let i = 0; i < 200; i++) {
+      const st = await callApi<{ actors: Array<{ id: string; detail: string }> }>(addr, token, 'Distminer.Status').catch(() => undefined);
+      detail = st?.actors.find((x) => x.id === 'sector-id')?.detail ?? '';
+      if (/reachable|refused/.test(detail)) return detail;
+      await sleep(100);
+    }
+    return `${detail} (gave up; output: ${r.out()})`;
+  };
+  const flags = ['--window-post=false', '--winning-post=false', '--p2p=false', '--sctype=get', `--sclisten=127.0.0.1:${port}`];
+  const b = run(['run', `--repo=${seal}`, ...flags]);
+  t.teardown(() => b.child.kill('SIGKILL'));
+  t.regex(await detailOf(seal, b), new RegExp(`sector-number server 127.0.0.1:${port} reachable$`));
+  t.false(b.out().includes('no sectorid-token'), 'no warning when the host has its own token');
+
+  const c = run(['run', `--repo=${stranger}`, ...flags]);
+  t.teardown(() => c.child.kill('SIGKILL'));
+  t.regex(await detailOf(stranger, c), /refused this host's token/);
+  t.true(c.lines().some((l) => String(l.msg).includes('no sectorid-token in the repo')), c.out());
 });
