@@ -1,6 +1,11 @@
-// The one HTTP/WebSocket server every network service of distminer is built on (the miner API,
-// the seal service and its worker socket, the devnet's Lotus API; the deal server can use it
-// too). What it guarantees, so that no service has to get it right on its own:
+// The one HTTP/WebSocket server the token-guarded services of distminer are built on (the
+// miner API, the seal service and its worker socket, the devnet's Lotus API). The deal server
+// is the exception, on purpose: its clients hold no token (proposals are signed by the client's
+// key, uploads carry a per-deal secret) and an upload runs for minutes, so this server's
+// stranger budget (oldest unauthenticated connection closed first) would let a flood cut
+// accepted uploads; it keeps its own limits in src/deals/server.ts (upload slots per accepted
+// deal with a minimum rate, proposal caps and expiry). What this one guarantees, so that no
+// service has to get it right on its own:
 //
 //   - No request takes the process down: every handler is wrapped (a throw or a rejected promise
 //     is logged and answered 500 if nothing was sent yet), malformed requests and URLs that do
