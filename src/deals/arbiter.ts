@@ -3,20 +3,24 @@
 // and refuses to start when another live holder has it.
 //
 // FileLeaseArbiter: a lease file `deal-miner-<minerId>.lease` in a directory every host of the
-// miner sees (the shared storage path). The claim is created atomically (write a temp file,
-// then link(2) it into place: fails if one exists) and renewed every leaseMs/3 by an atomic
-// rename. A claim is stale, and is taken over, when its lease expired (its holder stopped
-// renewing: a dead or hung host) or, on the same host, when its process is gone (so a restart
-// after kill -9 does not wait for the lease). Lease renewal needs the hosts' clocks roughly in
-// step (well under leaseMs apart).
+// miner sees (the shared storage path), renewed every leaseMs/3. Every read-judge-write of the
+// lease (claim, renewal, release) happens under an flock of `deal-miner-<minerId>.lease.lock`
+// beside it — the kernel (or, on NFSv4, the server's lock manager) lets one claimant at a time
+// judge and replace a claim, so two starters can never both take over a stale lease — and the
+// lease itself is replaced atomically (write, fsync, rename, fsync the directory). A claim is
+// stale, and is taken over, when its lease expired (its holder stopped renewing: a dead or hung
+// host) or, on the same host, when its process is gone (so a restart after kill -9 does not
+// wait for the lease). Lease renewal needs the hosts' clocks roughly in step (well under
+// leaseMs apart).
 //
 // Other arbiters can implement the same interface later: the sector-number server (it is
 // already the one coordination point of the miner's hosts) or the chain (a deal miner's
 // multiaddr in the miner actor's info); see src/deals/README.md.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { tryLockFile, writeFileAtomic } from '../util/durable.js';
 
 export interface DealMinerArbiter {
   /** Takes the deal role of `minerId` for `holder`, or throws DealMinerConflict. */
@@ -63,16 +67,6 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-function writeSynced(path: string, data: string): void {
-  writeFileSync(path, data);
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export class FileLeaseArbiter implements DealMinerArbiter {
   private readonly leaseMs: number;
   private readonly host: string;
@@ -102,29 +96,35 @@ export class FileLeaseArbiter implements DealMinerArbiter {
     return l.host === this.host && l.pid !== process.pid && !pidAlive(l.pid);
   }
 
+  /** Runs `f` holding the lease's lock; waits at most `waitMs` for another claimant's short hold. */
+  private async locked<T>(f: () => T, waitMs = 5_000): Promise<T> {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      const r = tryLockFile(`${this.path}.lock`, 'deal-miner lease');
+      if ('lock' in r) {
+        try {
+          return f();
+        } finally {
+          r.lock.release();
+        }
+      }
+      if (Date.now() > until) throw new DealMinerConflict(`could not take ${this.path}.lock within ${waitMs} ms: ${r.held.message}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  }
+
+  private write(l: Lease): void {
+    writeFileAtomic(this.path, JSON.stringify(l));
+  }
+
   async claim(minerId: string, holder: string): Promise<void> {
     if (this.lease) throw new Error('this arbiter already holds a claim');
     mkdirSync(this.dir, { recursive: true });
     this.path = join(this.dir, `deal-miner-${minerId}.lease`);
-    for (let attempt = 0; attempt < 5; attempt++) {
+    const mine = await this.locked(() => {
       const now = Date.now();
-      const mine: Lease = { minerId, holder, host: this.host, pid: process.pid, nonce: randomBytes(8).toString('hex'), claimedAt: now, renewedAt: now, expiresAt: now + this.leaseMs };
-      const tmp = `${this.path}.${mine.nonce}.tmp`;
-      writeSynced(tmp, JSON.stringify(mine));
-      try {
-        linkSync(tmp, this.path); // atomic: fails when a claim exists
-        rmSync(tmp, { force: true });
-        this.lease = mine;
-        this.timer = setInterval(() => this.renew(), Math.max(50, Math.floor(this.leaseMs / 3)));
-        this.timer.unref();
-        return;
-      } catch (e) {
-        rmSync(tmp, { force: true });
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      }
       const cur = this.read();
-      if (!cur) continue; // released meanwhile
-      if (!this.stale(cur, Date.now())) {
+      if (cur && !this.stale(cur, now)) {
         const where = cur.host === this.host ? `process ${cur.pid} on this host` : `host ${cur.host} (process ${cur.pid})`;
         throw new DealMinerConflict(
           `another deal miner for ${minerId} is running: "${cur.holder}" on ${where}, lease renewed ${new Date(cur.renewedAt).toISOString()}. ` +
@@ -132,50 +132,38 @@ export class FileLeaseArbiter implements DealMinerArbiter {
             ` (if it died, its claim in ${this.path} expires at ${new Date(cur.expiresAt).toISOString()}).`,
         );
       }
-      // Stale: move it aside, then check we moved the claim we judged and not a successor's.
-      const aside = `${this.path}.stale-${randomBytes(4).toString('hex')}`;
-      try {
-        renameSync(this.path, aside);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw e;
-      }
-      let moved: Lease | undefined;
-      try {
-        moved = JSON.parse(readFileSync(aside, 'utf8')) as Lease;
-      } catch {
-        moved = undefined;
-      }
-      if (moved && moved.nonce !== cur.nonce) {
-        try {
-          linkSync(aside, this.path); // put the successor's claim back
-        } catch {
-          // a third claimant got in: it stays, we retry and see it
-        }
-      }
-      rmSync(aside, { force: true });
-    }
-    throw new DealMinerConflict(`could not claim the deal role of ${minerId}: the lease ${this.path} keeps changing hands`);
+      const l: Lease = { minerId, holder, host: this.host, pid: process.pid, nonce: randomBytes(8).toString('hex'), claimedAt: now, renewedAt: now, expiresAt: now + this.leaseMs };
+      this.write(l);
+      return l;
+    });
+    this.lease = mine;
+    this.timer = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.timer.unref();
   }
 
-  private renew(): void {
-    if (!this.lease) return;
-    const cur = this.read();
-    if (!cur || cur.nonce !== this.lease.nonce) {
-      const by = cur ? `${cur.holder} on ${cur.host}` : 'nobody (the lease file was removed)';
-      this.stop();
-      this.opts.onLost?.(by);
-      return;
-    }
-    const now = Date.now();
-    const next: Lease = { ...this.lease, renewedAt: now, expiresAt: now + this.leaseMs };
-    const tmp = `${this.path}.${next.nonce}.tmp`;
+  private async renew(): Promise<void> {
+    const held = this.lease;
+    if (!held) return;
+    let lostTo: string | undefined;
     try {
-      writeSynced(tmp, JSON.stringify(next));
-      renameSync(tmp, this.path);
-      this.lease = next;
+      await this.locked(() => {
+        if (this.lease !== held) return; // released meanwhile
+        const cur = this.read();
+        if (!cur || cur.nonce !== held.nonce) {
+          lostTo = cur ? `${cur.holder} on ${cur.host}` : 'nobody (the lease file was removed)';
+          return;
+        }
+        const now = Date.now();
+        const next: Lease = { ...held, renewedAt: now, expiresAt: now + this.leaseMs };
+        this.write(next);
+        this.lease = next;
+      }, Math.floor(this.leaseMs / 6));
     } catch {
-      rmSync(tmp, { force: true }); // try again next tick; the lease is still ours until it expires
+      return; // the lock or the disk was busy: try again next tick; the lease is ours until it expires
+    }
+    if (lostTo !== undefined && this.lease === held) {
+      this.stop();
+      this.opts.onLost?.(lostTo);
     }
   }
 
@@ -186,10 +174,11 @@ export class FileLeaseArbiter implements DealMinerArbiter {
   }
 
   async release(): Promise<void> {
-    if (!this.lease) return;
-    const cur = this.read();
-    const mine = cur?.nonce === this.lease.nonce;
+    const held = this.lease;
+    if (!held) return;
     this.stop();
-    if (mine) rmSync(this.path, { force: true });
+    await this.locked(() => {
+      if (this.read()?.nonce === held.nonce) rmSync(this.path, { force: true });
+    });
   }
 }

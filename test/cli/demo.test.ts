@@ -45,7 +45,11 @@ test.serial('the demo brings the cluster up, a pledged sector and a deal sector 
   // The sector's first Window PoSt gives the miner its power: the chain lists it active (proven).
   // (The deal sector, sealed meanwhile by the deal miner, may be active first or too.)
   const c = new ChainClient(info, { timeoutMs: 5000, retryAfterMs: 200 });
-  const token = readFileSync(join(dir, 'seal', 'token'), 'utf8').trim();
+  // Every host has its own secret and admin token (the demo copies no admin token around).
+  const tokenOf = (r: string) => readFileSync(join(dir, r, 'token'), 'utf8').trim();
+  const token = tokenOf('seal');
+  t.not(tokenOf('post'), token);
+  t.is(JSON.parse(Buffer.from(readFileSync(join(dir, 'seal', 'sectorid-token'), 'utf8').split('.')[1], 'base64url').toString()).Allow.at(-1), 'write', 'the seal host holds a write token of the sector-number server');
   const sealApi = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(readFileSync(join(dir, 'seal', 'sealing-api'), 'utf8'))!;
   const sectors = await until(async () => {
     const l = await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList');
@@ -58,13 +62,13 @@ test.serial('the demo brings the cluster up, a pledged sector and a deal sector 
   t.deepEqual(await c.stateMinerFaults('t01000'), []);
   // The PoSt miner (which never saw the seal miner's database) says so too, once it has read
   // its message's receipt (it polls a few times per epoch).
-  const detail = async () => (await minerStatus(join(dir, 'post'), token))?.actors.find((a) => a.id === 'window-post')?.detail ?? '';
+  const detail = async () => (await minerStatus(join(dir, 'post'), tokenOf('post')))?.actors.find((a) => a.id === 'window-post')?.detail ?? '';
   await until(async () => /[1-9]\d* deadline\(s\) proven/.test(await detail()), 30_000, 'the PoSt miner to report the proven deadline').catch(() => undefined);
   t.regex(await detail(), /[1-9]\d* deadline\(s\) proven/);
 
   // The deal: Active in the deal miner's own sector, whose number no seal-miner sector has.
   const dealApi = readFileSync(join(dir, 'deal', 'deals', 'api'), 'utf8').trim();
-  const dealList = async () => (await adminGet<{ deals: DealRecord[] }>(dealApi, token, '/deals')).body.deals;
+  const dealList = async () => (await adminGet<{ deals: DealRecord[] }>(dealApi, tokenOf('deal'), '/deals')).body.deals;
   const [deal] = await until(async () => {
     const l = await dealList();
     if (l.some((d) => d.state === 'Failed')) throw new Error(`a demo deal failed: ${JSON.stringify(l.map((d) => [d.state, d.reason]))}`);

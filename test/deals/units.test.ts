@@ -272,3 +272,55 @@ test('lease arbiter: a claim from another host is honoured until its lease expir
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('lease arbiter: claimants racing for one stale lease (12 threads, 150 rounds): exactly one wins each round', async (t) => {
+  const dir = tmp();
+  const { Worker } = await import('node:worker_threads');
+  const mod = new URL('../../src/deals/arbiter.js', import.meta.url).href;
+  const sab = new SharedArrayBuffer(4);
+  const flag = new Int32Array(sab);
+  const code = `
+    const { workerData, parentPort } = require('node:worker_threads');
+    (async () => {
+      const { FileLeaseArbiter } = await import(workerData.mod);
+      const flag = new Int32Array(workerData.sab);
+      let a;
+      for (let round = 1; round <= workerData.rounds; round++) {
+        while (Atomics.load(flag, 0) < round) Atomics.wait(flag, 0, round - 1, 100);
+        a = new FileLeaseArbiter(workerData.dir, { leaseMs: 60000, host: 'racer-' + workerData.i });
+        let won = false;
+        try { await a.claim('t01000', 'racer ' + workerData.i); won = true; } catch (e) { a = undefined; if (e.name !== 'DealMinerConflict') throw e; }
+        parentPort.postMessage({ round, won });
+        await new Promise((r) => parentPort.once('message', r)); // 'release'
+        await a?.release();
+        parentPort.postMessage('released');
+      }
+    })();`;
+  const N = 12;
+  const ROUNDS = 150;
+  const workers = Array.from({ length: N }, (_, i) => new Worker(code, { eval: true, workerData: { mod, sab, dir, i, rounds: ROUNDS } }));
+  let failed: ((e: Error) => void) | undefined;
+  const crashed = new Promise<never>((_, rej) => (failed = rej));
+  for (const w of workers) w.on('error', (e) => failed!(e));
+  const next = (w: InstanceType<typeof Worker>) => Promise.race([crashed, new Promise<unknown>((res) => w.once('message', res))]);
+  try {
+    const doubles: number[] = [];
+    for (let round = 1; round <= ROUNDS; round++) {
+      // A lease left by a host that stopped renewing: every racer may take it over, one must.
+      const now = Date.now();
+      writeFileSync(join(dir, 'deal-miner-t01000.lease'), JSON.stringify({ minerId: 't01000', holder: 'hung', host: 'gone', pid: 1, nonce: `stale${round}`, claimedAt: 0, renewedAt: now - 120_000, expiresAt: now - 60_000 }));
+      const results = workers.map(next);
+      Atomics.store(flag, 0, round);
+      Atomics.notify(flag, 0);
+      const won = ((await Promise.all(results)) as Array<{ won: boolean }>).filter((r) => r.won).length;
+      if (won !== 1) doubles.push(won);
+      const released = workers.map(next);
+      for (const w of workers) w.postMessage('release');
+      await Promise.all(released);
+    }
+    t.deepEqual(doubles, [], 'rounds with a winner count other than 1');
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
