@@ -463,15 +463,15 @@ export class DealServer {
   private async propose(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.closing) return send(res, 503, { error: 'the deal server is stopping' }, { 'Retry-After': '10' });
     const peer = peerOf(req.socket.remoteAddress);
-    const pending = this.store.list().filter((x) => x.state === 'Accepted' || x.state === 'Transferring');
     const cap = (n: number, limit: number, who: string) => {
       if (n >= limit) throw new DealRejected(who === '' ? 503 : 429, `${n} deals${who} are waiting for their data (the limit is ${limit}); upload their data or wait until they expire, then retry`);
     };
-    cap(pending.length, this.lim('maxPendingDeals'), '');
-    cap(pending.filter((x) => x.peer === peer).length, this.lim('maxPendingPerPeer'), ` proposed from ${peer}`);
+    const before = this.store.waitingCounts(peer);
+    cap(before.total, this.lim('maxPendingDeals'), '');
+    cap(before.peer, this.lim('maxPendingPerPeer'), ` proposed from ${peer}`);
     const body = await readJson(req);
     const c = checkDealRequest(body, { minerId: this.opts.minerId, sectorSize: this.sectorSize });
-    cap(pending.filter((x) => x.proposal.Client === c.proposal.Client).length, this.lim('maxPendingPerClient'), ` of client ${c.proposal.Client}`);
+    cap(this.store.waitingCounts(undefined, c.proposal.Client).client, this.lim('maxPendingPerClient'), ` of client ${c.proposal.Client}`);
     const prior = this.store.byProposal(c.proposalCid);
     if (prior && prior.state !== 'Failed' && prior.state !== 'Expired') {
       return send(res, 409, { error: `this proposal is already deal ${prior.uuid} (${prior.state})`, uuid: prior.uuid, state: prior.state });

@@ -85,8 +85,33 @@ export class DealTransitionError extends Error {
 const DEAL = 'deal/';
 const PROPOSAL = 'proposal/';
 
+/** States in which a deal waits for its client's data (what the intake caps count). */
+const WAITING: ReadonlySet<DealState> = new Set<DealState>(['Accepted', 'Transferring']);
+
 export class DealStore {
-  private constructor(private readonly kv: KvStore) {}
+  /** Deals waiting for data, by uuid: who proposed them. Kept beside the store so that a
+   *  proposal (a public request) costs no scan of every deal ever made. */
+  private readonly waiting = new Map<string, { peer?: string; client: string }>();
+
+  private constructor(private readonly kv: KvStore) {
+    for (const [, d] of kv.entries<DealRecord>(DEAL)) this.track(d);
+  }
+
+  private track(d: DealRecord): void {
+    if (WAITING.has(d.state)) this.waiting.set(d.uuid, { peer: d.peer, client: d.proposal.Client });
+    else this.waiting.delete(d.uuid);
+  }
+
+  /** How many deals wait for their data: in all, proposed from `peer`, of `client`. */
+  waitingCounts(peer: string | undefined, client?: string): { total: number; peer: number; client: number } {
+    let byPeer = 0;
+    let byClient = 0;
+    for (const w of this.waiting.values()) {
+      if (peer !== undefined && w.peer === peer) byPeer++;
+      if (client !== undefined && w.client === client) byClient++;
+    }
+    return { total: this.waiting.size, peer: byPeer, client: byClient };
+  }
 
   static open(dir: string): DealStore {
     return new DealStore(KvStore.open(dir));
@@ -114,6 +139,7 @@ export class DealStore {
       { key: DEAL + d.uuid, value: d },
       { key: PROPOSAL + d.proposalCid, value: d.uuid },
     ]);
+    this.track(d);
   }
 
   /** Moves deals to `state` atomically (all or none), checking each transition is allowed. */
@@ -128,6 +154,7 @@ export class DealStore {
       out.push({ ...d, ...patch, state, updatedAt: now, history, ...(reason !== undefined ? { reason } : {}) });
     }
     await this.kv.commit(out.map((d) => ({ key: DEAL + d.uuid, value: d })));
+    for (const d of out) this.track(d);
     return out;
   }
 
@@ -140,6 +167,7 @@ export class DealStore {
       return { ...d, ...patch(d), updatedAt: now };
     });
     await this.kv.commit(out.map((d) => ({ key: DEAL + d.uuid, value: d })));
+    for (const d of out) this.track(d);
   }
 
   close(): Promise<void> {

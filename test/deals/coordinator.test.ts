@@ -3,7 +3,7 @@
 // and pledging, and what happens to deals when their sector proves, fails for good or is
 // rejected by the chain.
 import test from 'ava';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientDealProposal, DealProposal } from '../../src/chain/market.js';
@@ -247,4 +247,27 @@ test('a sector the deals do not fill waits for more deals (WaitDealsDelay); a fu
   await late.flow.tick();
   t.is(late.byLabel('half').state, 'Sealing', 'after the delay it is sealed with a zero filler');
   t.deepEqual(late.sealer.pledges[0].pieces[1], { unpaddedSize: 1016 });
+});
+
+test('the store counts deals waiting for data (what the intake caps use) without a scan, also after a reopen', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dm-waiting-'));
+  const s = DealStore.open(join(dir, 'db'));
+  const mk = (label: string, peer: string): DealRecord => {
+    const deal = buildProposal({ key, commP: commP(label.length + 7), pieceSize: 2048, provider: 't01000', startEpoch: 1000, endEpoch: 5000, label });
+    return { uuid: label, proposalCid: `p-${label}`, proposal: deal.Proposal, signature: deal.ClientSignature, pieceCid: deal.Proposal.PieceCID['/'], pieceSize: 2048, transferSize: 1, uploadToken: 'x', peer, state: 'Accepted', createdAt: 1, updatedAt: 1, history: [] };
+  };
+  await s.insert(mk('a', '10.0.0.1'));
+  await s.insert(mk('bb', '10.0.0.1'));
+  await s.insert(mk('ccc', '10.0.0.2'));
+  const client = s.get('a')!.proposal.Client;
+  t.deepEqual(s.waitingCounts('10.0.0.1', client), { total: 3, peer: 2, client: 3 });
+  await s.transition(['a'], 'Transferring');
+  t.is(s.waitingCounts(undefined).total, 3, 'a transfer still waits for its data');
+  await s.transition(['bb'], 'Expired', {}, 'no data');
+  t.deepEqual(s.waitingCounts('10.0.0.1', client), { total: 2, peer: 1, client: 2 });
+  await s.close();
+  const again = DealStore.open(join(dir, 'db'));
+  t.deepEqual(again.waitingCounts('10.0.0.2', client), { total: 2, peer: 1, client: 2 }, 'rebuilt from the journal on open');
+  await again.close();
+  rmSync(dir, { recursive: true, force: true });
 });
