@@ -32,7 +32,7 @@ import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, 
 import { join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { logger } from '../log.js';
-import { type FileLock, LockHeldError, fsyncDir, lockFile, writeFileAtomic } from '../util/durable.js';
+import { type FileLock, LockHeldError, fsyncDir, lockFile, writeAllSync, writeFileAtomic } from '../util/durable.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'number' });
 const log = logger('store');
@@ -167,7 +167,7 @@ function corruptError(dir: string, d: NonNullable<JournalScan['damage']>): Store
 
 /** File operations the store uses for its journal appends (tests inject failures). */
 export interface StoreIo {
-  writeSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): number;
+  writeSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number | null): number;
   fsyncSync(fd: number): void;
 }
 
@@ -277,17 +277,12 @@ export class KvStore {
   }
 
   /** Replaces the journal by a snapshot of the map (atomically). Returns the open new journal. */
-  private writeSnapshot(): { fd: number; size: number } {
-    const data = Buffer.concat([MAGIC, frame(packr.pack([...this.map].map(([key, value]) => ({ key, value }))) as Buffer)]);
+  private writeSnapshot(live: Buffer = this.packLive()): { fd: number; size: number } {
+    const data = Buffer.concat([MAGIC, frame(live)]);
     const tmp = `${this.journal}.compact`;
     const fd = openSync(tmp, 'w+', 0o644);
     try {
-      let written = 0;
-      while (written < data.length) {
-        const n = this.io.writeSync(fd, data, written, data.length - written, written);
-        if (n <= 0) throw new Error(`write returned ${n}`);
-        written += n;
-      }
+      writeAllSync(fd, data, 0, this.io.writeSync);
       this.io.fsyncSync(fd);
       renameSync(tmp, this.journal);
     } catch (e) {
@@ -367,12 +362,7 @@ export class KvStore {
       }
       const data = Buffer.concat(batch.map((b) => b.frame));
       this.needsCut = true; // until the fsync succeeded, bytes past `size` are not ours to keep
-      let written = 0;
-      while (written < data.length) {
-        const n = this.io.writeSync(this.fd, data, written, data.length - written, this.size + written);
-        if (n <= 0) throw new Error(`write returned ${n}`);
-        written += n;
-      }
+      writeAllSync(this.fd, data, this.size, this.io.writeSync);
       this.io.fsyncSync(this.fd); // one fsync for every commit in the batch
       this.needsCut = false;
       this.size += data.length;
@@ -397,12 +387,17 @@ export class KvStore {
     if (this.pending.length > 0) setImmediate(() => this.flush());
   }
 
+  /** The whole map as one snapshot payload. */
+  private packLive(): Buffer {
+    return packr.pack([...this.map].map(([key, value]) => ({ key, value }))) as Buffer;
+  }
+
   private maybeCompact(): void {
-    const live = packr.pack([...this.map].map(([key, value]) => ({ key, value }))) as Buffer;
+    const live = this.packLive();
     if (this.size < 2 * (live.length + HEADER + MAGIC.length)) return;
     let next: { fd: number; size: number };
     try {
-      next = this.writeSnapshot();
+      next = this.writeSnapshot(live);
     } catch (err) {
       // A full disk, say: the old journal is whole and stays in use. Try again after it grew.
       this.compactNotBefore = this.size + this.compactBytes;

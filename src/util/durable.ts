@@ -33,11 +33,19 @@ function toBuffer(data: string | Uint8Array): Uint8Array {
   return typeof data === 'string' ? Buffer.from(data) : data;
 }
 
-/** Writes all of `buf` at `position` (or the file offset), continuing after short writes. */
-export function writeAllSync(fd: number, buf: Uint8Array, position: number | null = null): void {
+/**
+ * Writes all of `buf` at `position` (or the file offset), continuing after short writes.
+ * `write` replaces fs.writeSync (stores inject failing writes in their fault tests).
+ */
+export function writeAllSync(
+  fd: number,
+  buf: Uint8Array,
+  position: number | null = null,
+  write: (fd: number, buf: Uint8Array, offset: number, length: number, position: number | null) => number = writeSync,
+): void {
   let off = 0;
   while (off < buf.length) {
-    const n = writeSync(fd, buf, off, buf.length - off, position === null ? null : position + off);
+    const n = write(fd, buf, off, buf.length - off, position === null ? null : position + off);
     if (n <= 0) throw Object.assign(new Error(`write returned ${n} with ${buf.length - off} bytes left`), { code: 'EIO' });
     off += n;
   }
