@@ -77,7 +77,8 @@ export class ProofProcessPool implements Executor {
 
   private spawnProc(): Proc {
     const cmd = this.opts.command ?? { file: process.execPath, args: [distminerMain(), 'proof-worker'] };
-    const env = { ...process.env, ...this.opts.env };
+    // The pid the worker must die with (it checks it is still its parent once it can; see ownSession).
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.opts.env, DISTMINER_PROOF_PARENT_PID: String(process.pid) };
     if (this.opts.throttle === 'nice') env.DISTMINER_PROOF_WORKER_NICE = '19';
     const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'], env });
     const sock = child.stdio[3] as Socket;

@@ -48,9 +48,9 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const proofsModule = await import('../src/proofs/index.js');
-  // A group of its own: if the miner dies by SIGKILL while this process is stopped, the kernel
-  // resumes and hangs it up instead of leaving it stopped (see the addon's OwnProcessGroup).
-  proofsModule.ownProcessGroup();
+  // A session of its own: not in the PoSt host's raised autogroup (actors/priority.ts), and
+  // killed with the miner however it dies, even while stopped (see the addon's OwnSession).
+  proofsModule.ownSession(Number(process.env.DISTMINER_PROOF_PARENT_PID) || process.ppid);
   const proofs = proofsModule as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
   return new Promise<number>((resolve) => {
     readFrames(sock, (m) => {

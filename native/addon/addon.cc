@@ -15,6 +15,8 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <csignal>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -810,18 +812,32 @@ Napi::Value DebugPanic(const Napi::CallbackInfo& info) {
 }
 #endif
 
-// setpgid(0, 0): this process leads a process group of its own, in its session. A proof
-// process does this so that, if its miner dies by SIGKILL while the process is stopped
-// (SIGSTOP during a PoSt), its group becomes orphaned and the kernel sends it SIGHUP+SIGCONT:
-// it cannot stay behind stopped. (Node's `detached` calls setsid instead: a group in a session
-// of its own is orphaned from the start, so the kernel never sends anything.) Returns the pgid.
-Napi::Value OwnProcessGroup(const Napi::CallbackInfo& info) {
+// ownSession(parentPid): setsid() and prctl(PR_SET_PDEATHSIG, SIGKILL). A proof process does
+// this so that (1) it is in a session, and so a scheduler autogroup, of its own: a PoSt host
+// raises its own session's autogroup (actors/priority.ts) and sealing work must not share that
+// boost; and (2) it dies with its miner however the miner dies, even while it is stopped
+// (SIGSTOP during a PoSt): SIGKILL ends a stopped process too. (A process group in a session of
+// its own is orphaned from the start, so the kernel's hang-up of orphaned stopped groups would
+// never come; the death signal replaces it.) If the parent died before the death signal was
+// set, getppid() no longer names it: the process kills itself. Returns the new session id.
+Napi::Value OwnSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (setpgid(0, 0) != 0) {
-    Napi::Error::New(env, std::string("setpgid: ") + std::strerror(errno)).ThrowAsJavaScriptException();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "ownSession(parentPid: number)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return Napi::Number::New(env, static_cast<double>(getpgrp()));
+  const pid_t parent = static_cast<pid_t>(info[0].As<Napi::Number>().Int32Value());
+  const pid_t sid = setsid();
+  if (sid < 0) {
+    Napi::Error::New(env, std::string("setsid: ") + std::strerror(errno)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    Napi::Error::New(env, std::string("prctl(PR_SET_PDEATHSIG): ") + std::strerror(errno)).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (getppid() != parent) raise(SIGKILL);
+  return Napi::Number::New(env, static_cast<double>(sid));
 }
 
 // flock(fd, exclusive, nonblocking): a BSD lock on an open file, for the lock files of the
@@ -856,7 +872,7 @@ Napi::Value Flock(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("configure", Napi::Function::New(env, Configure));
   exports.Set("info", Napi::Function::New(env, Info));
-  exports.Set("ownProcessGroup", Napi::Function::New(env, OwnProcessGroup));
+  exports.Set("ownSession", Napi::Function::New(env, OwnSession));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("writeWithAlignment", Napi::Function::New(env, Guard<WriteWithAlignment>));
   exports.Set("generatePieceCommitment", Napi::Function::New(env, Guard<GeneratePieceCommitment>));

@@ -80,7 +80,9 @@ export async function main(args: string[]): Promise<number> {
   const env = { ...process.env, DISTMINER_LOG_PRETTY: '0', DISTMINER_EXIT_WITH_PARENT: String(process.pid) };
   const start = (name: string, argv: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess => {
     const log = createWriteStream(join(dir, 'logs', `${name}.log`));
-    const p = spawn(process.execPath, [MAIN, ...argv], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Each in a session of its own, as on separate hosts or services: a PoSt miner raises its
+    // own session's scheduler priority (actors/priority.ts), not the seal workers'.
+    const p = spawn(process.execPath, [MAIN, ...argv], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     p.stdout!.pipe(log);
     p.stderr!.pipe(log);
     p.on('exit', (code, sig) => {

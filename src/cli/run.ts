@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type ChildSpec, Supervisor } from '../../actors/supervisor.js';
 import { InProcessExecutor, ProofProcessPool, type ProcessThrottle } from '../../actors/executors.js';
 import { Mailbox } from '../../actors/mailbox.js';
+import { describePriority, raisePostPriority, type PriorityReport } from '../../actors/priority.js';
 import type { CrashHow } from '../../actors/protocol.js';
 import { startApiServer, RpcError } from '../api/server.js';
 import { type FileLock, LockHeldError, lockFile, writeFileAtomic } from '../util/durable.js';
@@ -138,6 +139,15 @@ export async function main(args: string[]): Promise<number> {
   for (const line of settings.disabledLines) log.info(line);
   log.info({ miner: settings.minerId, roles: settings.roles, sectorId: settings.sectorId.mode, repo: repoPath }, `starting miner ${settings.minerId} with roles ${settings.roles.join(', ')}`);
 
+  // A PoSt host wins the CPU at the OS level too, before any thread is started (threads
+  // inherit the nice value of their creator): see actors/priority.ts.
+  const priority = settings.roles.some((r) => r === 'winning-post' || r === 'window-post') ? raisePostPriority() : undefined;
+  if (priority) {
+    const lines = describePriority(priority);
+    if (priority.ok) log.info({ priority: lines }, 'PoSt CPU priority raised');
+    else log.warn({ priority: lines }, 'PoSt CPU priority could not be raised in every layer: load from outside distminer can delay a Winning PoSt');
+  }
+
   const throttle = await resolveThrottle(settings.mailbox.throttle);
   const postExec = new InProcessExecutor();
   const sealPool = new ProofProcessPool({ throttle });
@@ -163,7 +173,7 @@ export async function main(args: string[]): Promise<number> {
     allowCrash: flags['drill-crashes'] === true,
   });
 
-  api.register('Distminer.Status', () => ({ miner: settings.minerId, roles: settings.roles, sectorId: { mode: settings.sectorId.mode, listen: settings.sectorId.listen && formatHostPort(settings.sectorId.listen) }, throttle, ...sup.status() }), 'read');
+  api.register('Distminer.Status', () => ({ miner: settings.minerId, roles: settings.roles, sectorId: { mode: settings.sectorId.mode, listen: settings.sectorId.listen && formatHostPort(settings.sectorId.listen) }, throttle, priority, ...sup.status() }), 'read');
   api.register('Distminer.Version', () => ({ version: '0.1.0', apiVersion: 0 }), 'read');
   if (flags['drill-crashes'] === true) {
     api.register('Distminer.ActorCrashDrill', (p) => {

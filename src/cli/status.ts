@@ -2,6 +2,7 @@
 // the repo's `api` file, token from `token`) for the supervisor's status and prints it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type PriorityReport, describePriority } from '../../actors/priority.js';
 import type { SupervisorStatus } from '../../actors/supervisor.js';
 import { callApi } from '../api/client.js';
 import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
@@ -14,7 +15,7 @@ const FLAGS: Record<string, FlagSpec> = {
   json: { type: 'boolean', help: 'print the raw status as JSON' },
 };
 
-type Status = SupervisorStatus & { miner: string; roles: string[]; sectorId: { mode: string; listen?: string }; throttle: string };
+type Status = SupervisorStatus & { miner: string; roles: string[]; sectorId: { mode: string; listen?: string }; throttle: string; priority?: PriorityReport };
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
@@ -29,6 +30,11 @@ export function formatStatus(s: Status): string {
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) out.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  '));
+  if (s.priority) {
+    out.push('');
+    out.push(`PoSt CPU priority (nice ${s.priority.target}): ${s.priority.ok ? 'raised' : 'NOT raised in every layer — a load from outside distminer can delay a Winning PoSt'}`);
+    for (const l of describePriority(s.priority)) out.push(`  ${l}`);
+  }
   const m = s.mailbox;
   if (m) {
     out.push('');

@@ -402,12 +402,12 @@ export function nativeInfo(): ReturnType<NativeAddon['info']> {
 }
 
 /**
- * Makes this process the leader of a process group of its own (setpgid), in its session: a
- * proof process stopped (SIGSTOP) when its miner is SIGKILLed is then sent SIGHUP+SIGCONT by
- * the kernel instead of staying behind stopped. Returns the process group id.
+ * Puts this process in a session (and scheduler autogroup) of its own and makes it die with
+ * its parent, `parentPid`, however the parent dies — also while stopped (SIGSTOP during a
+ * PoSt). See the addon's OwnSession. Returns the session id.
  */
-export function ownProcessGroup(): number {
-  return addon().ownProcessGroup();
+export function ownSession(parentPid: number): number {
+  return addon().ownSession(parentPid);
 }
 
 /** Diagnostic: a panic inside the native wrapper, to show it becomes a rejected promise. */

@@ -17,10 +17,10 @@ import { alive } from '../helpers/cluster.js';
 import { Proc, killAll, until } from '../helpers/procs.js';
 
 /** State letter and CPU ticks (utime+stime) of a process, from /proc/PID/stat. */
-function procStat(pid: number): { state: string; ticks: number } {
+function procStat(pid: number): { state: string; ticks: number; session: number } {
   const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return { state: rest[0], ticks: Number(rest[11]) + Number(rest[12]) };
+  return { state: rest[0], ticks: Number(rest[11]) + Number(rest[12]), session: Number(rest[3]) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -218,6 +218,9 @@ test.serial('a proof process stopped when its miner is SIGKILLed does not stay b
   };
   for (let i = 0; i < 150 && state() !== 'T'; i++) await sleep(20);
   t.is(state(), 'T', 'the proof process is stopped');
+  // In a session (so a scheduler autogroup) of its own, not the miner's (actors/priority.ts).
+  t.is(procStat(pid).session, pid, 'the proof process leads a session of its own');
+  t.not(procStat(parent.child.pid!).session, pid);
   await parent.kill9();
   await until(async () => !alive(pid), 10_000, `proof process ${pid} to go after its miner was killed`);
   t.pass();

@@ -2,7 +2,7 @@
 // example command lines, SIGTERM, `distminer status`, escalation, and bad flags.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, appendFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, appendFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,8 +30,8 @@ interface Run {
   exit: Promise<number | null>;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, DISTMINER_LOG_PRETTY: '0', DISTMINER_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], env: NodeJS.ProcessEnv = {}, o: { detached?: boolean } = {}): Run {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, DISTMINER_LOG_PRETTY: '0', DISTMINER_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: o.detached });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -238,4 +238,47 @@ test('a --sctype=get host asks for numbers with a write token of the server\'s r
   t.teardown(() => c.child.kill('SIGKILL'));
   t.regex(await detailOf(stranger, c), /refused this host's token/);
   t.true(c.lines().some((l) => String(l.msg).includes('no sectorid-token in the repo')), c.out());
+});
+
+// /proc/<tid>/stat field 19 (after the command's ')': index 16) is the thread's nice value.
+function threadNices(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+test('a PoSt host raises its CPU priority (its session\'s autogroup and every thread) and says so in status; a seal-only host does not', async (t) => {
+  const repo = newRepo(t);
+  // In a session of its own (as under systemd), so that it raises only its own autogroup.
+  const r = run(['run', `--repo=${repo}`, '--roles=winning-post,window-post'], {}, { detached: true });
+  t.teardown(() => r.child.kill('SIGKILL'));
+  const { addr, token } = await apiOf(repo);
+  type St = { priority?: { ok: boolean; target: number; layers: Array<{ layer: string; state: string; value?: number; detail: string; fix?: string }> } };
+  const st = await callApi<St>(addr, token, 'Distminer.Status');
+  const pid = r.child.pid!;
+  const layer = (n: string) => st.priority?.layers.find((l) => l.layer === n);
+  const autogroupOn = readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1';
+  if (process.getuid?.() === 0) {
+    // Root (CI here) may lower nice: every layer that applies is raised.
+    t.true(st.priority?.ok, JSON.stringify(st.priority));
+    t.true(threadNices(pid).every((n) => n === -10), `thread nices ${threadNices(pid).join(',')}`);
+    if (autogroupOn) t.regex(readFileSync(`/proc/${pid}/autogroup`, 'utf8'), /nice -10/);
+    t.is(layer('autogroup')?.state, autogroupOn ? 'raised' : 'off');
+  } else {
+    // Without CAP_SYS_NICE or LimitNICE: still running, and the status names the fix.
+    t.false(st.priority?.ok);
+    t.regex(layer('nice')?.fix ?? '', /systemd/);
+  }
+  const s = run(['status', `--repo=${repo}`]);
+  t.is(await s.exit, 0, s.out());
+  t.regex(s.out(), /PoSt CPU priority \(nice -10\): (raised|NOT raised)/);
+  t.regex(s.out(), /nice: (raised|kept|failed) — /);
+
+  const seal = newRepo(t);
+  const q = run(['run', `--repo=${seal}`, '--roles=seal'], {}, { detached: true });
+  t.teardown(() => q.child.kill('SIGKILL'));
+  const api2 = await apiOf(seal);
+  t.is((await callApi<St>(api2.addr, api2.token, 'Distminer.Status')).priority, undefined);
+  t.true(threadNices(q.child.pid!).every((n) => n === 0));
 });
