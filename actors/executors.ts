@@ -43,6 +43,11 @@ export interface ProofProcessPoolOptions {
   /** The command to start (default: this distminer's `proof-worker`). */
   command?: { file: string; args: string[] };
   env?: NodeJS.ProcessEnv;
+  /**
+   * PoSt work: the processes stay in the miner's session, sharing a PoSt host's raised
+   * scheduler priority (actors/priority.ts). Otherwise (sealing) each starts a session of its own.
+   */
+  post?: boolean;
 }
 
 interface Proc {
@@ -78,7 +83,7 @@ export class ProofProcessPool implements Executor {
   private spawnProc(): Proc {
     const cmd = this.opts.command ?? { file: process.execPath, args: [distminerMain(), 'proof-worker'] };
     // The pid the worker must die with (it checks it is still its parent once it can; see ownSession).
-    const env: NodeJS.ProcessEnv = { ...process.env, ...this.opts.env, DISTMINER_PROOF_PARENT_PID: String(process.pid) };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.opts.env, DISTMINER_PROOF_PARENT_PID: String(process.pid), DISTMINER_PROOF_WORKER_SESSION: this.opts.post ? 'miner' : 'own' };
     if (this.opts.throttle === 'nice') env.DISTMINER_PROOF_WORKER_NICE = '19';
     const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'], env });
     const sock = child.stdio[3] as Socket;

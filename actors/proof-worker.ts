@@ -48,9 +48,10 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const proofsModule = await import('../src/proofs/index.js');
-  // A session of its own: not in the PoSt host's raised autogroup (actors/priority.ts), and
-  // killed with the miner however it dies, even while stopped (see the addon's OwnSession).
-  proofsModule.ownSession(Number(process.env.DISTMINER_PROOF_PARENT_PID) || process.ppid);
+  // Killed with the miner however it dies, even while stopped; a sealing process also leaves
+  // the miner's session, so it does not share a PoSt host's raised autogroup (a PoSt process
+  // keeps it: actors/priority.ts). See the addon's OwnSession.
+  proofsModule.ownSession(Number(process.env.DISTMINER_PROOF_PARENT_PID) || process.ppid, process.env.DISTMINER_PROOF_WORKER_SESSION !== 'miner');
   const proofs = proofsModule as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
   return new Promise<number>((resolve) => {
     readFrames(sock, (m) => {

@@ -179,7 +179,7 @@ async function main(): Promise<void> {
   const besideRows: { window: string; winningP50: number; winningMax: number; ratioToRaw: number; windowP50: number; windowPausedP50: number }[] = [];
   for (const mode of ['in-process', 'proof process, paused'] as const) {
     const inProc = new InProcessExecutor();
-    const pool = new ProofProcessPool({ throttle: 'stop', idleMs: 600_000 });
+    const pool = new ProofProcessPool({ throttle: 'stop', idleMs: 600_000, post: true });
     const mb = new Mailbox({ devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 600_000, throttle: true, executorFor: (k) => (k === 'winning-post' || mode === 'in-process' ? inProc : pool) });
     // Warm: parameters loaded where each proof will run.
     await mb.submit({ kind: 'window-post', args: [Buffer.alloc(32, 0x70), reps4, proverId] }).result;

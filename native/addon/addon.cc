@@ -812,22 +812,24 @@ Napi::Value DebugPanic(const Napi::CallbackInfo& info) {
 }
 #endif
 
-// ownSession(parentPid): setsid() and prctl(PR_SET_PDEATHSIG, SIGKILL). A proof process does
-// this so that (1) it is in a session, and so a scheduler autogroup, of its own: a PoSt host
-// raises its own session's autogroup (actors/priority.ts) and sealing work must not share that
-// boost; and (2) it dies with its miner however the miner dies, even while it is stopped
+// ownSession(parentPid, newSession): setsid() when newSession, and prctl(PR_SET_PDEATHSIG,
+// SIGKILL). A sealing proof process does both so that (1) it is in a session, and so a
+// scheduler autogroup, of its own: a PoSt host raises its own session's autogroup
+// (actors/priority.ts) and sealing work must not share that boost (a PoSt proof process stays
+// in the miner's session and keeps it); and (2) it dies with its miner however the miner dies,
+// even while it is stopped
 // (SIGSTOP during a PoSt): SIGKILL ends a stopped process too. (A process group in a session of
 // its own is orphaned from the start, so the kernel's hang-up of orphaned stopped groups would
 // never come; the death signal replaces it.) If the parent died before the death signal was
-// set, getppid() no longer names it: the process kills itself. Returns the new session id.
+// set, getppid() no longer names it: the process kills itself. Returns the session id.
 Napi::Value OwnSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "ownSession(parentPid: number)").ThrowAsJavaScriptException();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) {
+    Napi::TypeError::New(env, "ownSession(parentPid: number, newSession: boolean)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   const pid_t parent = static_cast<pid_t>(info[0].As<Napi::Number>().Int32Value());
-  const pid_t sid = setsid();
+  const pid_t sid = info[1].As<Napi::Boolean>().Value() ? setsid() : getsid(0);
   if (sid < 0) {
     Napi::Error::New(env, std::string("setsid: ") + std::strerror(errno)).ThrowAsJavaScriptException();
     return env.Undefined();

@@ -154,7 +154,7 @@ export async function main(args: string[]): Promise<number> {
   // Pausing (CPU host): Window PoSt in a warm proof process the mailbox can stop while a
   // Winning PoSt runs (executors.ts). The process stays for an hour of idleness, a proving
   // period's deadlines apart, so its parameters stay loaded.
-  const windowExec = throttle === 'stop' ? new ProofProcessPool({ throttle: 'stop', idleMs: 60 * 60_000 }) : postExec;
+  const windowExec = throttle === 'stop' ? new ProofProcessPool({ throttle: 'stop', idleMs: 60 * 60_000, post: true }) : postExec;
   const mailbox = new Mailbox({
     ...settings.mailbox,
     throttle: throttle === 'stop',

@@ -402,12 +402,12 @@ export function nativeInfo(): ReturnType<NativeAddon['info']> {
 }
 
 /**
- * Puts this process in a session (and scheduler autogroup) of its own and makes it die with
- * its parent, `parentPid`, however the parent dies — also while stopped (SIGSTOP during a
- * PoSt). See the addon's OwnSession. Returns the session id.
+ * Makes this process die with its parent, `parentPid`, however the parent dies — also while
+ * stopped (SIGSTOP during a PoSt) — and with `newSession` puts it in a session (and scheduler
+ * autogroup) of its own. See the addon's OwnSession. Returns the session id.
  */
-export function ownSession(parentPid: number): number {
-  return addon().ownSession(parentPid);
+export function ownSession(parentPid: number, newSession: boolean): number {
+  return addon().ownSession(parentPid, newSession);
 }
 
 /** Diagnostic: a panic inside the native wrapper, to show it becomes a rejected promise. */

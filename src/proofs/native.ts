@@ -36,8 +36,8 @@ export interface RawError extends Error {
 export interface NativeAddon {
   configure(opts: { parameterCache?: string; threads?: number }): { parameterCache: string; threads: number; configured: boolean };
   info(): { threads: number; running: number; queued: number; cuda: boolean; filcrypto: string };
-  /** setsid() + PR_SET_PDEATHSIG(SIGKILL), killing itself if parentPid is no longer its parent; returns the session id. */
-  ownSession(parentPid: number): number;
+  /** setsid() if newSession, PR_SET_PDEATHSIG(SIGKILL), killing itself if parentPid is no longer its parent; returns the session id. */
+  ownSession(parentPid: number, newSession: boolean): number;
   /**
    * flock(2) on an open file: exclusive true = LOCK_EX, false = LOCK_SH, null = LOCK_UN.
    * Returns false when `nonblocking` and another open file holds the lock. The kernel drops

@@ -225,3 +225,19 @@ test.serial('a proof process stopped when its miner is SIGKILLed does not stay b
   await until(async () => !alive(pid), 10_000, `proof process ${pid} to go after its miner was killed`);
   t.pass();
 });
+
+test.serial('a PoSt proof process stays in the miner\'s session (its raised priority); a sealing one leaves it', async (t) => {
+  const { ProofProcessPool } = await import('../../actors/executors.js');
+  const mine = procStat(process.pid).session;
+  for (const post of [true, false]) {
+    const pool = new ProofProcessPool({ throttle: 'stop', post });
+    const ex = pool.start({ id: 1, kind: 'commit2', args: [Buffer.from('x'), 1, Buffer.alloc(32)] });
+    await ex.done.catch(() => undefined); // fails fast; the process stays warm
+    const [pid] = pool.pids();
+    t.truthy(pid);
+    // The worker sets its session right after start; the failed job's answer came after that.
+    if (post) t.is(procStat(pid).session, mine, 'PoSt process: the miner\'s session');
+    else t.is(procStat(pid).session, pid, 'sealing process: a session of its own');
+    await pool.close();
+  }
+});
