@@ -161,7 +161,7 @@ function tightenMode(p: string): void {
  * `<repo>/token` is an admin token of it (a repository from before JWTs held a random token:
  * it is replaced, and every host then needs a token of the new secret).
  */
-export function ensureRepoAuth(repo: string): { auth: Auth; createdSecret: boolean; rewroteToken: boolean } {
+export function ensureRepoAuth(repo: string): { auth: Auth; token: string; createdSecret: boolean; rewroteToken: boolean } {
   const p = secretPath(repo);
   let createdSecret = false;
   if (!existsSync(p)) {
@@ -180,12 +180,13 @@ export function ensureRepoAuth(repo: string): { auth: Auth; createdSecret: boole
   const auth = repoAuth(repo);
   const tp = join(repo, TOKEN_FILE);
   let rewroteToken = false;
-  const current = existsSync(tp) ? readFileSync(tp, 'utf8').trim() : '';
-  if (!auth.allows(current, 'admin')) {
-    writeFileAtomic(tp, auth.issue('admin') + '\n', 0o600);
+  let token = existsSync(tp) ? readFileSync(tp, 'utf8').trim() : '';
+  if (!auth.allows(token, 'admin')) {
+    token = auth.issue('admin');
+    writeFileAtomic(tp, token + '\n', 0o600);
     rewroteToken = true;
   } else {
     tightenMode(tp);
   }
-  return { auth, createdSecret, rewroteToken };
+  return { auth, token, createdSecret, rewroteToken };
 }

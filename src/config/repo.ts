@@ -41,9 +41,10 @@ export function openRepo(path: string): Repo {
   const cfgPath = join(path, CONFIG_FILE);
   if (!existsSync(cfgPath)) throw new ConfigError(`${cfgPath} is missing`, `create the repository with \`distminer init --miner f0… --repo ${path}\``);
   const config = parseConfigToml(readFileSync(cfgPath, 'utf8'));
-  const { auth } = ensureRepoAuth(path);
+  // The admin token is checked (and rewritten when not one of this secret) by ensureRepoAuth.
+  const { auth, token } = ensureRepoAuth(path);
   const sectorIdToken = existsSync(join(path, SECTORID_TOKEN_FILE)) ? readToken(path, SECTORID_TOKEN_FILE) : undefined;
-  return { path, config, token: readToken(path), auth, sectorIdToken };
+  return { path, config, token, auth, sectorIdToken };
 }
 
 export function readToken(path: string, file = TOKEN_FILE): string {
