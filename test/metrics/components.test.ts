@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Execution, Mailbox } from '../../actors/mailbox.js';
 import { KvStore } from '../../src/store/kv.js';
+import type { DealRecord } from '../../src/deals/store.js';
 import { exposition } from '../../src/metrics/index.js';
 import { parseExposition } from '../helpers/prom.js';
 
@@ -94,4 +95,28 @@ test.serial('KV store: commits, fsync latency, compactions ok and failed, failed
   m = await read();
   t.true((m.value('distminer_kv_compactions_total', { ...L, outcome: 'failed' }) ?? 0) >= 1, 'a failed compaction is counted');
   t.is(m.value('distminer_kv_compactions_total', { ...L, outcome: 'ok' }), okBefore);
+});
+
+test.serial('deals by state: counted as deals move, rebuilt when the store is reopened, gone when it is closed', async (t) => {
+  const { DealStore } = await import('../../src/deals/store.js');
+  const dir = join(tmp(t), 'deals');
+  const rec = (uuid: string) => ({ uuid, proposalCid: `bafy-${uuid}`, state: 'Accepted', history: [], proposal: { Client: 'f1client' }, createdAt: Date.now(), updatedAt: Date.now() }) as unknown as DealRecord;
+  const count = async (state: string) => (await read()).value('distminer_deals', { state });
+  let ds = DealStore.open(dir);
+  await ds.insert(rec('a'));
+  await ds.insert(rec('b'));
+  t.is(await count('Accepted'), 2);
+  t.is(await count('Active'), 0);
+  await ds.transition(['a'], 'Transferring');
+  await ds.transition(['a'], 'Verifying');
+  await ds.transition(['b'], 'Expired', {}, 'no data');
+  t.is(await count('Accepted'), 0);
+  t.is(await count('Verifying'), 1);
+  t.is(await count('Expired'), 1);
+  await ds.close();
+  t.is(await count('Verifying'), 0, 'a closed store is not counted');
+  ds = DealStore.open(dir);
+  t.teardown(() => ds.close());
+  t.is(await count('Verifying'), 1, 'counts rebuilt on open');
+  t.is(await count('Expired'), 1);
 });

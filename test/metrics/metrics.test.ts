@@ -145,7 +145,7 @@ test('/debug/metrics without a token: role, supervisor, mailbox and Node metrics
   t.is(m.child.exitCode, null, m.out());
 });
 
-test('a restarted role shows in distminer_actor_restarts_total and its metrics come back', async (t) => {
+test('a restarted role shows in distminer_actor_restarts_total and its metrics come back; a stuck role does not block a scrape', async (t) => {
   const repo = newRepo(t);
   const sc = await freePort();
   const child = spawn(process.execPath, [MAIN, 'run', `--repo=${repo}`, '--roles=winning-post', '--sctype=alloce', `--sclisten=127.0.0.1:${sc}`, '--drill-crashes'], {
@@ -174,10 +174,24 @@ test('a restarted role shows in distminer_actor_restarts_total and its metrics c
   }
   t.is(e.value('distminer_actor_up', { role: 'sector-id' }), 1);
   t.is(e.value('distminer_sectorid_numbers_handed_out_total', { role: 'sector-id' }), 0);
+
+  // A role stuck in a synchronous loop cannot answer: the scrape still comes back (after the
+  // 2 s per-actor limit) with everything else, and says so.
+  await callApi(addr, admin, 'Distminer.ActorCrashDrill', ['sector-id', 'hang']);
+  const t0 = Date.now();
+  const stuck = await scrape(url);
+  const ms = Date.now() - t0;
+  child.kill('SIGKILL'); // the hung thread burns a core until the heartbeat (30 s) would end it
+  t.is(stuck.status, 200);
+  t.true(ms < 5000, `a scrape with a stuck role took ${ms} ms`);
+  const s = parseExposition(stuck.text);
+  t.is(s.value('distminer_actor_metrics_timeouts_total', { role: 'sector-id' }), 1);
+  t.is(s.find('distminer_sectorid_numbers_handed_out_total').length, 0, 'the stuck role\'s samples are left out');
+  t.true(s.find('nodejs_eventloop_lag_seconds').length === 1, 'the main thread\'s are there');
 });
 
 for (const how of ['env', 'config'] as const) {
-  test(`the token setting (${how === 'env' ? 'DISTMINER_METRICS_TOKEN=1' : '[API] MetricsNeedToken = true'}): 401 without a token, 403 with a bad one, 200 with a read token`, async (t) => {
+  test(`the token setting (${how === 'env' ? 'DISTMINER_METRICS_TOKEN=1' : '[API] MetricsNeedToken = true'}): 401 without a token or with a bad one, 200 with a read token`, async (t) => {
     const repo = newRepo(t, how === 'config');
     const m = await startMiner(t, repo, how === 'env' ? { DISTMINER_METRICS_TOKEN: '1' } : {});
     const none = await scrape(m.url);
