@@ -15,7 +15,6 @@
 // 0 again, which Prometheus reads as an ordinary counter reset.
 //
 // Names: `distminer_` prefix, units in the name (`_seconds`, `_bytes`, `_total`).
-import { isMainThread } from 'node:worker_threads';
 import {
   AggregatorRegistry,
   Counter,
@@ -107,4 +106,3 @@ export async function exposition(others: MetricsJson[] = []): Promise<string> {
   return AggregatorRegistry.aggregate([mine, ...others]).metrics();
 }
 
-export { isMainThread };
