@@ -18,9 +18,6 @@ const RULES_TEST = join(ALERTS, 'distminer.rules.test.yml');
 /** Metrics the rules use that other code exports (not registered by the modules loaded here). */
 const ELSEWHERE: Record<string, string> = {
   distminer_windowpost_deadline_margin_seconds: 'src/post (Window PoSt)',
-  distminer_windowpost_deadlines_missed_total: 'src/post (Window PoSt)',
-  distminer_faults_declared_total: 'src/post (Window PoSt)',
-  distminer_winningpost_rounds_total: 'src/post (Winning PoSt)',
   distminer_windowpost_next_deadline_gas_attofil: 'src/post or src/chain',
   distminer_chain_head_lag_seconds: 'src/chain',
   distminer_chain_failovers_total: 'src/chain',
@@ -81,6 +78,8 @@ test('every distminer_ metric the rules use is registered by this code or named 
     import('../../actors/supervisor.js'),
     import('../../actors/mailbox.js'),
     import('../../actors/roles/sector-id.js'),
+    import('../../actors/roles/window-post.js'),
+    import('../../actors/roles/winning-post.js'),
     import('../../src/net/http-server.js'),
     import('../../src/sectorid/server.js'),
     import('../../src/store/kv.js'),
