@@ -90,6 +90,7 @@ test('/debug/metrics without a token: role, supervisor, mailbox and Node metrics
   t.true(a.find('nodejs_eventloop_lag_seconds').length === 1, 'event-loop lag');
   t.true((a.value('nodejs_heap_size_used_bytes') ?? 0) > 0, 'heap used');
   t.true((a.value('process_resident_memory_bytes') ?? 0) > 0, 'rss');
+  t.is(a.value('distminer_info', { miner: 'f01000', version: '0.1.0', roles: 'winning-post,window-post' }), 1);
   // Supervisor: every role up.
   for (const role of ['winning-post', 'window-post', 'sector-id']) {
     t.is(a.value('distminer_actor_up', { role }), 1, role);
