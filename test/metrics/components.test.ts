@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { type Execution, Mailbox } from '../../actors/mailbox.js';
 import { KvStore } from '../../src/store/kv.js';
 import type { DealRecord } from '../../src/deals/store.js';
-import { exposition } from '../../src/metrics/index.js';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { type MetricsJson, exposition, withLabels } from '../../src/metrics/index.js';
 import { parseExposition } from '../helpers/prom.js';
 
 const read = async () => parseExposition(await exposition());
@@ -119,4 +120,23 @@ test.serial('deals by state: counted as deals move, rebuilt when the store is re
   t.teardown(() => ds.close());
   t.is(await count('Verifying'), 1, 'counts rebuilt on open');
   t.is(await count('Expired'), 1);
+});
+
+test.serial('merging a worker\'s registry: its histograms and counters under its role label, beside this thread\'s families of the same name', async (t) => {
+  // What a role's thread answers the supervisor with (its own registry as JSON).
+  const worker = new Registry();
+  const h = new Histogram({ name: 'distminer_kv_fsync_seconds', help: 'x', labelNames: ['store'], buckets: [0.001, 0.01], registers: [worker] });
+  h.observe({ store: 'sealing' }, 0.005);
+  h.observe({ store: 'sealing' }, 0.5);
+  new Counter({ name: 'distminer_test_worker_only_total', help: 'y', registers: [worker] }).inc(3);
+  const json = withLabels((await worker.getMetricsAsJSON()) as MetricsJson, { role: 'seal' });
+  const m = parseExposition(await exposition([json]));
+  const L = { role: 'seal', store: 'sealing' };
+  t.is(m.value('distminer_kv_fsync_seconds_bucket', { ...L, le: '0.001' }), 0);
+  t.is(m.value('distminer_kv_fsync_seconds_bucket', { ...L, le: '0.01' }), 1);
+  t.is(m.value('distminer_kv_fsync_seconds_bucket', { ...L, le: '+Inf' }), 2);
+  t.is(m.value('distminer_kv_fsync_seconds_count', L), 2);
+  t.is(m.value('distminer_test_worker_only_total', { role: 'seal' }), 3);
+  // This thread's samples of the same family (from the KV test above) are kept beside them.
+  t.true(m.find('distminer_kv_fsync_seconds_count', { store: 'kvmetrics' }).length === 1);
 });
