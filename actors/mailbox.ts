@@ -19,6 +19,7 @@
 // supervisor runs Window PoSt in a proof process for this). A job whose deadline passes is cancelled (queued: never started; running:
 // its executor is asked to cancel, and its caller gets the deadline error at once).
 import { EventEmitter } from 'node:events';
+import { LiveSet, SECONDS_BUCKETS, counter, gauge, histogram } from '../src/metrics/index.js';
 
 export const JOB_CLASSES = ['winning-post', 'window-post', 'commit2', 'seal'] as const;
 export type JobClass = (typeof JOB_CLASSES)[number];
@@ -159,6 +160,48 @@ export interface MailboxStatus {
   throttledNow: number;
 }
 
+// Metrics (src/metrics; the mailbox lives on the main thread). Counters and histograms are
+// fed from the mailbox's own events; the gauges are read from the live mailboxes at scrape.
+const liveMailboxes = new LiveSet<Mailbox>();
+gauge({
+  name: 'distminer_mailbox_queued_jobs',
+  help: 'Proof jobs waiting in the GPU mailbox, by class',
+  labelNames: ['class'],
+  collect() {
+    this.reset();
+    for (const c of JOB_CLASSES) this.set({ class: c }, 0);
+    for (const mb of liveMailboxes) for (const [c, n] of Object.entries(mb.queuedByClass())) this.inc({ class: c }, n);
+  },
+});
+gauge({
+  name: 'distminer_mailbox_lane_busy',
+  help: '1 while a lane of the GPU mailbox runs a job (class: the job\'s class), else 0',
+  labelNames: ['lane', 'class'],
+  collect() {
+    this.reset();
+    for (const mb of liveMailboxes) for (const l of mb.laneJobs()) this.set({ lane: l.lane, class: l.class ?? 'none' }, l.class ? 1 : 0);
+  },
+});
+gauge({
+  name: 'distminer_mailbox_throttled_jobs',
+  help: 'Running sealing (or Window PoSt) jobs held back now because a PoSt runs',
+  collect() {
+    let n = 0;
+    for (const mb of liveMailboxes) n += mb.throttledNow();
+    this.set(n);
+  },
+});
+const mbSubmitted = counter({ name: 'distminer_mailbox_jobs_submitted_total', help: 'Proof jobs submitted to the GPU mailbox', labelNames: ['class'] });
+const mbFinished = counter({ name: 'distminer_mailbox_jobs_finished_total', help: 'Proof jobs the GPU mailbox answered, by outcome (done, failed, cancelled)', labelNames: ['class', 'outcome'] });
+const mbWait = histogram({ name: 'distminer_mailbox_wait_seconds', help: 'Time a proof job waited in the queue before a lane took it', labelNames: ['class'], buckets: SECONDS_BUCKETS });
+const mbRun = histogram({ name: 'distminer_mailbox_run_seconds', help: 'Time a proof job ran on its lane, by outcome', labelNames: ['class', 'outcome'], buckets: SECONDS_BUCKETS });
+const mbPauses = counter({ name: 'distminer_mailbox_pauses_total', help: 'Times a running job was held back (throttled) because a PoSt ran', labelNames: ['class'] });
+const mbPaused = counter({ name: 'distminer_mailbox_paused_seconds_total', help: 'Time running jobs spent held back because a PoSt ran', labelNames: ['class'] });
+for (const c of JOB_CLASSES) {
+  mbSubmitted.inc({ class: c }, 0);
+  for (const o of ['done', 'failed', 'cancelled']) mbFinished.inc({ class: c, outcome: o }, 0);
+}
+
 export class Mailbox extends EventEmitter {
   private readonly lanes: Lane[] = [];
   private readonly queue: Job[] = [];
@@ -168,6 +211,7 @@ export class Mailbox extends EventEmitter {
   private closed = false;
   private deadlineTimer?: NodeJS.Timeout;
   private readonly totals = { submitted: 0, done: 0, failed: 0, cancelled: 0 };
+  private readonly unlist: () => void;
 
   constructor(private readonly opts: MailboxOptions) {
     super();
@@ -177,6 +221,13 @@ export class Mailbox extends EventEmitter {
     }
     if (!Number.isInteger(opts.postLanes) || opts.postLanes < 0) throw new Error(`mailbox: postLanes must be an integer ≥ 0, got ${opts.postLanes}`);
     if (!(opts.agingMs > 0)) throw new Error(`mailbox: agingMs must be > 0, got ${opts.agingMs}`);
+    this.on('started', (r: JobReport) => mbWait.observe({ class: r.class }, r.waitMs / 1000));
+    this.on('finished', (r: JobReport) => {
+      mbFinished.inc({ class: r.class, outcome: r.state });
+      if (r.startedAt !== undefined) mbRun.observe({ class: r.class, outcome: r.state }, r.runMs / 1000);
+    });
+    this.on('throttled', (r: JobReport) => mbPauses.inc({ class: r.class }));
+    this.unlist = liveMailboxes.add(this);
     // Most specific lanes first: a job takes the first free lane that accepts it.
     for (let d = 0; d < opts.devices; d++) {
       for (let i = 0; i < opts.winningLanes; i++) this.lanes.push({ name: `dev${d}/winning${i}`, device: d, maxClass: 0 });
@@ -198,6 +249,7 @@ export class Mailbox extends EventEmitter {
     });
     const job: Job = { report, spec, cls, resolve, reject, settled: false };
     this.totals.submitted++;
+    mbSubmitted.inc({ class: report.class });
     if (this.closed) {
       this.finish(job, 'cancelled', new MailboxError(`job ${id} (${spec.kind}): the mailbox is closed`, 'closed', report));
       return { id, result };
@@ -279,6 +331,7 @@ export class Mailbox extends EventEmitter {
     const now = this.now();
     if (job.throttledSince !== undefined) {
       job.report.throttledMs += now - job.throttledSince;
+      mbPaused.inc({ class: job.report.class }, (now - job.throttledSince) / 1000);
       job.throttledSince = undefined;
     }
     lane.job = undefined;
@@ -356,6 +409,7 @@ export class Mailbox extends EventEmitter {
         this.emit('throttled', j.report);
       } else if (!hold && j.throttledSince !== undefined) {
         j.report.throttledMs += now - j.throttledSince;
+        mbPaused.inc({ class: j.report.class }, (now - j.throttledSince) / 1000);
         j.throttledSince = undefined;
         safe(() => j.execution?.unthrottle?.());
         this.emit('unthrottled', j.report);
@@ -373,6 +427,22 @@ export class Mailbox extends EventEmitter {
       // Not unref'd: someone is waiting on that job's answer.
       this.deadlineTimer = setTimeout(() => this.schedule(), Math.max(0, next - now) + 1);
     }
+  }
+
+  /** Queued jobs by class (cheap: for metrics at scrape time). */
+  queuedByClass(): Record<JobClass, number> {
+    const q = Object.fromEntries(JOB_CLASSES.map((c) => [c, 0])) as Record<JobClass, number>;
+    for (const j of this.queue) q[JOB_CLASSES[j.cls]]++;
+    return q;
+  }
+
+  /** Each lane and the class of the job it runs (undefined: idle). */
+  laneJobs(): { lane: string; class?: JobClass }[] {
+    return this.lanes.map((l) => ({ lane: l.name, class: l.job && !l.job.settled ? JOB_CLASSES[l.job.cls] : undefined }));
+  }
+
+  throttledNow(): number {
+    return this.lanes.filter((l) => l.job?.throttledSince !== undefined).length;
   }
 
   /** Cancels the queued (not running) jobs `pred` selects, e.g. those of an actor that died. */
@@ -416,6 +486,7 @@ export class Mailbox extends EventEmitter {
   async close(executors: Executor[] = []): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unlist();
     clearTimeout(this.deadlineTimer);
     for (const job of this.queue.splice(0)) {
       this.finish(job, 'cancelled', new MailboxError(`job ${job.report.id} (${job.spec.kind}) cancelled: the mailbox is closing`, 'closed', job.report));

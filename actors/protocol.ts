@@ -1,12 +1,15 @@
 // Messages between the supervisor (main thread) and a role actor's worker thread. Each is
 // msgpackr-encoded (./codec.ts) and posted as bytes.
 import type { JobReport } from './mailbox.js';
+import type { MetricsJson } from '../src/metrics/index.js';
 
 export type CrashHow = 'throw' | 'reject' | 'exit' | 'heap' | 'hang';
 
 export type ToWorker =
   | { t: 'event'; event: { type: string; [k: string]: unknown } }
   | { t: 'ping'; id: number }
+  /** Scrape: answer with this thread's prom-client registry as JSON (src/metrics). */
+  | { t: 'metrics'; id: number }
   | { t: 'shutdown' }
   | { t: 'crash'; how: CrashHow }
   /** sectors: on failure, the sectors a FaultySectorsError named (a Window PoSt skips those). */
@@ -15,6 +18,7 @@ export type ToWorker =
 export type FromWorker =
   | { t: 'state'; value: string; status: string; context: Record<string, unknown>; restored: boolean }
   | { t: 'pong'; id: number; value: string }
+  | { t: 'metrics'; id: number; json: MetricsJson }
   | { t: 'submit'; id: number; kind: string; args: unknown[]; priority?: number; deadline?: number }
   | { t: 'done'; reason: 'final' | 'failed'; error?: string }
   | { t: 'stopped' };

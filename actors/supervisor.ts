@@ -22,8 +22,43 @@ import { logger } from '../src/log.js';
 import { decode, encode } from './codec.js';
 import { type JobReport, type Mailbox, MailboxError, type MailboxStatus } from './mailbox.js';
 import type { CrashHow, FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { LiveSet, type MetricsJson, counter, gauge, withLabels } from '../src/metrics/index.js';
 
 const log = logger('supervisor');
+
+// Every status word (a new one in ChildStatusWord fails to compile until it is listed here).
+const STATUS_WORDS = Object.keys({ starting: 1, running: 1, restarting: 1, stopped: 1, done: 1, failed: 1 } satisfies Record<ChildStatusWord, 1>) as ChildStatusWord[];
+const live = new LiveSet<Supervisor>();
+gauge({
+  name: 'distminer_actor_up',
+  help: '1 while the role actor is running, else 0',
+  labelNames: ['role'],
+  collect() {
+    this.reset();
+    for (const sup of live) for (const a of sup.status().actors) this.set({ role: a.id }, a.status === 'running' ? 1 : 0);
+  },
+});
+gauge({
+  name: 'distminer_actor_status',
+  help: 'The role actor\'s supervisor status: 1 for its current status word, 0 for the others',
+  labelNames: ['role', 'status'],
+  collect() {
+    this.reset();
+    for (const sup of live) for (const a of sup.status().actors) for (const w of STATUS_WORDS) this.set({ role: a.id, status: w }, a.status === w ? 1 : 0);
+  },
+});
+gauge({
+  name: 'distminer_supervisor_escalated',
+  help: '1 once restart intensity was exceeded and the miner is stopping',
+  collect() {
+    let e = 0;
+    for (const sup of live) if (sup.status().escalated) e = 1;
+    this.set(e);
+  },
+});
+const restartsTotal = counter({ name: 'distminer_actor_restarts_total', help: 'Restarts of a role actor by the supervisor', labelNames: ['role'] });
+const exitsTotal = counter({ name: 'distminer_actor_exits_total', help: 'Exits of a role actor\'s worker thread, abnormal (crash, failure) or not', labelNames: ['role', 'abnormal'] });
+const scrapeMisses = counter({ name: 'distminer_actor_metrics_timeouts_total', help: 'Scrapes in which a role actor did not send its metrics in time (its samples are missing from that scrape)', labelNames: ['role'] });
 
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 
@@ -103,6 +138,7 @@ interface Child {
   restartTimer?: NodeJS.Timeout;
   lastPong: number;
   pings: Map<number, (v: string) => void>;
+  metricAsks: Map<number, (v: MetricsJson | undefined) => void>;
   incarnation: number;
 }
 
@@ -134,14 +170,19 @@ export class Supervisor extends EventEmitter {
 
   start(): void {
     for (const spec of this.opts.children) {
-      const c: Child = { spec, status: 'starting', state: 'starting', detail: '', startedAt: 0, restarts: 0, consecutive: 0, restored: false, lastPong: Date.now(), pings: new Map(), incarnation: 0 };
+      const c: Child = { spec, status: 'starting', state: 'starting', detail: '', startedAt: 0, restarts: 0, consecutive: 0, restored: false, lastPong: Date.now(), pings: new Map(), metricAsks: new Map(), incarnation: 0 };
+      // Zero series from the start, so that rate() and increase() see the first restart.
+      restartsTotal.inc({ role: spec.id }, 0);
       this.children.set(spec.id, c);
       this.spawn(c);
     }
     const every = this.opts.heartbeatMs ?? 1000;
     this.heartbeat = setInterval(() => this.beat(), every);
     this.heartbeat.unref();
+    this.unlist = live.add(this);
   }
+
+  private unlist?: () => void;
 
   private snapshotPath(spec: ChildSpec): string | undefined {
     return spec.persist === false ? undefined : join(this.opts.stateDir, `${spec.id}.json`);
@@ -196,6 +237,12 @@ export class Supervisor extends EventEmitter {
       case 'submit':
         this.submitJob(c, incarnation, m);
         break;
+      case 'metrics': {
+        const r = c.metricAsks.get(m.id);
+        c.metricAsks.delete(m.id);
+        r?.(m.json);
+        break;
+      }
       case 'stopped':
         break;
     }
@@ -221,10 +268,13 @@ export class Supervisor extends EventEmitter {
     c.worker = undefined;
     for (const r of c.pings.values()) r('exited');
     c.pings.clear();
+    for (const r of c.metricAsks.values()) r(undefined);
+    c.metricAsks.clear();
     const id = c.spec.id;
     const normal = code === 0 && c.finished === 'final';
     const reason = normal ? 'finished' : c.crashError ?? (c.finished === 'failed' ? 'failed' : `exited with code ${code}`);
     c.lastExit = { at: Date.now(), reason, abnormal: !normal };
+    exitsTotal.inc({ role: id, abnormal: String(!normal) });
     // Its queued proof jobs are of no use to anyone now.
     this.opts.mailbox?.cancelQueued((r) => r.submitter === `${id}#${c.incarnation}`, `actor ${id} exited`);
     if (this.stopping) {
@@ -254,6 +304,7 @@ export class Supervisor extends EventEmitter {
     const delay = Math.round(base * (1 - jitter * Math.random()));
     c.status = 'restarting';
     c.restarts++;
+    restartsTotal.inc({ role: id });
     log.warn({ actor: id, reason, delayMs: delay, restarts: c.restarts }, `actor ${id} ${normal ? 'finished' : 'crashed'} (${reason}); restarting in ${delay} ms`);
     this.emit('exit', id, c.lastExit);
     c.restartTimer = setTimeout(() => {
@@ -305,6 +356,32 @@ export class Supervisor extends EventEmitter {
     });
   }
 
+  /**
+   * Every running actor's own metrics (its thread's registry as JSON), each sample labelled
+   * with `role`. An actor that does not answer within `timeoutMs` is left out of this scrape.
+   */
+  async collectMetrics(timeoutMs = 2000): Promise<MetricsJson[]> {
+    const asks = [...this.children.values()]
+      .filter((c) => c.worker)
+      .map(
+        (c) =>
+          new Promise<MetricsJson | undefined>((resolve) => {
+            const id = this.nextPing++;
+            const t = setTimeout(() => {
+              c.metricAsks.delete(id);
+              scrapeMisses.inc({ role: c.spec.id });
+              resolve(undefined);
+            }, timeoutMs);
+            c.metricAsks.set(id, (json) => {
+              clearTimeout(t);
+              resolve(json && withLabels(json, { role: c.spec.id }));
+            });
+            this.send(c, { t: 'metrics', id });
+          }),
+      );
+    return (await Promise.all(asks)).filter((j): j is MetricsJson => j !== undefined);
+  }
+
   /** Forwards an event to an actor's machine. */
   sendEvent(id: string, event: { type: string; [k: string]: unknown }): void {
     const c = this.children.get(id);
@@ -347,6 +424,7 @@ export class Supervisor extends EventEmitter {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.heartbeat);
+    this.unlist?.();
     const waits: Promise<void>[] = [];
     for (const c of this.children.values()) {
       clearTimeout(c.restartTimer);

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createActor, type AnyActorRef } from 'xstate';
 import { writeFileAtomic } from '../src/util/durable.js';
 import { logger } from '../src/log.js';
+import { metricsJson } from '../src/metrics/index.js';
 import { decode, encode } from './codec.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
 import type { JobReport } from './mailbox.js';
@@ -121,6 +122,15 @@ async function main(): Promise<void> {
         break;
       case 'ping':
         post({ t: 'pong', id: m.id, value: stateName(actor.getSnapshot().value) });
+        break;
+      case 'metrics':
+        metricsJson().then(
+          (json) => post({ t: 'metrics', id: m.id, json }),
+          (err: unknown) => {
+            log.error({ err }, 'collecting this role\'s metrics failed');
+            post({ t: 'metrics', id: m.id, json: [] });
+          },
+        );
         break;
       case 'job-result': {
         const j = jobs.get(m.id);

@@ -9,6 +9,11 @@ import { roleMachine } from './base.js';
 
 import { SECTORID_API_FILE } from '../../src/sealing/numbers.js';
 import type { CreateRole } from './types.js';
+import { counter, gauge } from '../../src/metrics/index.js';
+
+// `get` mode (src/metrics; this role's thread): whether the sector-number server answers.
+const reachable = gauge({ name: 'distminer_sectorid_server_reachable', help: 'get mode: 1 when the last check of the sector-number server succeeded, 0 when it failed', labelNames: ['server'] });
+const checks = counter({ name: 'distminer_sectorid_server_checks_total', help: 'get mode: checks of the sector-number server, by result (ok, unreachable, refused)', labelNames: ['server', 'result'] });
 
 export interface SectorIdRoleOptions {
   mode: 'alloce' | 'get' | 'local';
@@ -45,11 +50,18 @@ export const createRole: CreateRole = (ctx) => {
             stop = () => client.close();
             const check = () => {
               client.ping().then(
-                () => !cancelled && sendBack({ type: 'PROGRESS', detail: `sector-number server ${o.address} reachable` }),
+                () => {
+                  if (cancelled) return;
+                  reachable.set({ server: o.address! }, 1);
+                  checks.inc({ server: o.address!, result: 'ok' });
+                  sendBack({ type: 'PROGRESS', detail: `sector-number server ${o.address} reachable` });
+                },
                 (e: Error & { code?: string }) => {
                   if (cancelled) return;
                   // A refused token is an operator's fix (this host's <repo>/sectorid-token), not a network one.
                   const refused = e.code === 'UNAUTHORIZED' || e.code === 'FORBIDDEN';
+                  reachable.set({ server: o.address! }, 0);
+                  checks.inc({ server: o.address!, result: refused ? 'refused' : 'unreachable' });
                   sendBack({ type: 'PROGRESS', detail: `sector-number server ${o.address} ${refused ? 'refused this host\'s token' : 'unreachable'}: ${e.message}` });
                 },
               );

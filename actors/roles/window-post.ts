@@ -4,6 +4,14 @@
 // cutoffs (src/post/window.ts). It holds no sector metadata: a restart reads the chain again.
 import { type PoStRoleOptions, chainOrIdle, mailboxRunner, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
+import { counter } from '../../src/metrics/index.js';
+
+// Metrics (src/metrics; this role's thread), from the scheduler's events.
+const proven = counter({ name: 'distminer_windowpost_deadlines_proven_total', help: 'Window PoSt deadlines proven (the proof landed on chain)', labelNames: ['miner'] });
+const missed = counter({ name: 'distminer_windowpost_deadlines_missed_total', help: 'Window PoSt deadlines missed (no proof landed before the window closed)', labelNames: ['miner'] });
+const submitted = counter({ name: 'distminer_windowpost_submitted_total', help: 'Window PoSt messages pushed', labelNames: ['miner'] });
+const faults = counter({ name: 'distminer_faults_declared_total', help: 'Sectors declared faulty (DeclareFaults landed)', labelNames: ['miner'] });
+const recoveries = counter({ name: 'distminer_recoveries_declared_total', help: 'Sectors declared recovered (DeclareFaultsRecovered landed)', labelNames: ['miner'] });
 
 export const createRole: CreateRole = (ctx) => {
   const o = ctx.options as unknown as PoStRoleOptions;
@@ -12,16 +20,29 @@ export const createRole: CreateRole = (ctx) => {
     if (!chainApi) return undefined;
     const [{ ChainClient }, { WindowPoStScheduler }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/window.js')]);
     const s = new WindowPoStScheduler({ client: new ChainClient(chainApi), miner: o.minerId, storage: o.storagePaths, runner: mailboxRunner(ctx), log: ctx.log });
-    let proven = 0;
-    const report = (what: string) => sendBack({ type: 'PROGRESS', detail: `head ${s.status().head}; ${proven} deadline(s) proven; ${what}` });
+    const M = { miner: o.minerId };
+    for (const c of [proven, missed, submitted, faults, recoveries]) c.inc(M, 0);
+    let nProven = 0;
+    const report = (what: string) => sendBack({ type: 'PROGRESS', detail: `head ${s.status().head}; ${nProven} deadline(s) proven; ${what}` });
     s.on('proven', (e: { deadline?: number }) => {
-      proven++;
-      sendBack({ type: 'SET', key: 'proven', value: proven });
+      nProven++;
+      proven.inc(M);
+      sendBack({ type: 'SET', key: 'proven', value: nProven });
       report(`deadline ${e?.deadline ?? '?'} proven`);
     });
-    s.on('submitted', (e: { deadline?: number }) => report(`submitted deadline ${e?.deadline ?? '?'}`));
+    s.on('submitted', (e: { deadline?: number }) => {
+      submitted.inc(M);
+      report(`submitted deadline ${e?.deadline ?? '?'}`);
+    });
+    s.on('declared', (e: { kind?: string; sectors?: number[]; exitCode?: number; decls?: { sectors?: number[] }[] }) => {
+      const n = (e?.decls ?? []).reduce((a, d) => a + (d.sectors?.length ?? 0), 0);
+      if (e?.exitCode === undefined || e.exitCode === 0) (e?.kind === 'recoveries' ? recoveries : faults).inc(M, n);
+    });
     s.on('declared', (e: { kind?: string; sectors?: number[] }) => report(`declared ${e?.kind ?? ''} ${JSON.stringify(e?.sectors ?? [])}`));
-    s.on('missed', (e: { deadline?: number }) => report(`MISSED deadline ${e?.deadline ?? '?'}`));
+    s.on('missed', (e: { deadline?: number }) => {
+      missed.inc(M);
+      report(`MISSED deadline ${e?.deadline ?? '?'}`);
+    });
     s.on('error', (e: Error) => ctx.log.error({ err: e?.message }, 'window PoSt error'));
     // Storage check outcomes (ok / gone / slow, retries, skipped, declared) in the status,
     // sent when something other than the ok count moved.

@@ -5,6 +5,12 @@
 import { join } from 'node:path';
 import { type PoStRoleOptions, chainOrIdle, mailboxRunner, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
+import { SECONDS_BUCKETS, counter, histogram } from '../../src/metrics/index.js';
+
+// Metrics (src/metrics; this role's thread), from the miner's round results (src/post/winning.ts).
+const rounds = counter({ name: 'distminer_winningpost_rounds_total', help: 'Winning PoSt rounds by outcome (not-eligible, lost, mined, slash-filter, late, failed)', labelNames: ['miner', 'outcome'] });
+const abandoned = counter({ name: 'distminer_winningpost_blocks_abandoned_total', help: 'Rounds this miner won whose block was not sent (late, failed, slash filter)', labelNames: ['miner'] });
+const phase = histogram({ name: 'distminer_winningpost_phase_seconds', help: 'Time from the head\'s arrival to the end of each phase of a won round: base (mining base read), proof (Winning PoSt done), sent (block submitted)', labelNames: ['miner', 'phase'], buckets: SECONDS_BUCKETS });
 
 export const createRole: CreateRole = (ctx) => {
   const o = ctx.options as unknown as PoStRoleOptions;
@@ -13,13 +19,19 @@ export const createRole: CreateRole = (ctx) => {
     if (!chainApi) return undefined;
     const [{ ChainClient }, { WinningPoStMiner }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/winning.js')]);
     const m = new WinningPoStMiner({ client: new ChainClient(chainApi), miner: o.minerId, storage: o.storagePaths, stateFile: join(o.repo, 'winning-post', 'last-mined.json'), runner: mailboxRunner(ctx), log: ctx.log });
+    const M = { miner: o.minerId };
+    for (const oc of ['not-eligible', 'lost', 'mined', 'slash-filter', 'late', 'failed']) rounds.inc({ ...M, outcome: oc }, 0);
+    abandoned.inc(M, 0);
     let won = 0;
     m.on('block', (r: { round: number; proofMs?: number; sentMs?: number }) => {
       won++;
       sendBack({ type: 'SET', key: 'blocksWon', value: won });
       sendBack({ type: 'PROGRESS', detail: `${won} block(s) won; last at epoch ${r.round} (proof ${r.proofMs ?? '?'} ms, sent at ${r.sentMs ?? '?'} ms)` });
     });
-    m.on('round', (r: { round: number; outcome: string }) => {
+    m.on('round', (r: { round: number; outcome: string; wins?: number; baseMs?: number; proofMs?: number; sentMs?: number }) => {
+      rounds.inc({ ...M, outcome: r.outcome });
+      if ((r.wins ?? 0) > 0 && r.outcome !== 'mined') abandoned.inc(M);
+      for (const [p, ms] of [['base', r.baseMs], ['proof', r.proofMs], ['sent', r.sentMs]] as const) if (ms !== undefined && (r.wins ?? 0) > 0) phase.observe({ ...M, phase: p }, ms / 1000);
       if (r.outcome !== 'mined') sendBack({ type: 'PROGRESS', detail: `${won} block(s) won; epoch ${r.round}: ${r.outcome}` });
     });
     await m.start();

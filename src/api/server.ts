@@ -4,12 +4,14 @@
 // (read < write < sign < admin; admin unless said otherwise), e.g. the supervisor's
 // `Distminer.Status` (read). Served by the hardened server of src/net: no request can take
 // the miner down, bodies are bounded before auth, a trickle is cut at its deadline.
+// GET /debug/metrics: Prometheus metrics (src/metrics), without a token unless configured.
 import type { Server } from 'node:http';
 import type { Auth, Permission } from '../auth/index.js';
 import type { HostPort } from '../config/multiaddr.js';
 import { logger } from '../log.js';
 import { HttpService, type NetLimits } from '../net/http-server.js';
 import { JsonRpcMethods, RpcError } from '../net/json-rpc.js';
+import { type MetricsRouteOptions, metricsRoute } from '../metrics/http.js';
 
 const log = logger('api');
 
@@ -26,6 +28,8 @@ export interface ApiServer {
   server: Server;
   /** Serves `method`, to tokens carrying `perm` (default admin: safe unless said otherwise). */
   register(method: string, handler: Handler, perm?: Permission): void;
+  /** Serves Prometheus metrics at /debug/metrics (src/metrics/http.ts). */
+  serveMetrics(o: MetricsRouteOptions): void;
   close(): Promise<void>;
 }
 
@@ -40,6 +44,9 @@ export async function startApiServer(listen: HostPort, auth: Auth, limits: Parti
     server: svc.server,
     register(method, handler, perm = 'admin') {
       methods.register(method, perm, (params) => handler(params));
+    },
+    serveMetrics(o) {
+      svc.route(metricsRoute(o));
     },
     close: () => svc.close(),
   };

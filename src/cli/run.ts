@@ -15,6 +15,8 @@ import { formatApiMultiaddr, formatHostPort } from '../config/multiaddr.js';
 import { API_FILE, type Repo, SECTORID_TOKEN_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
 import { type FlagConfig, type RunSettings, type ThrottleMode, resolveSettings } from '../config/settings.js';
 import { logger } from '../log.js';
+import { enableDefaultMetrics, gauge } from '../metrics/index.js';
+import { metricsNeedToken } from '../metrics/config.js';
 
 const log = logger('miner');
 
@@ -135,6 +137,9 @@ export async function main(args: string[]): Promise<number> {
     sclisten: flags.sclisten as string | undefined,
   };
   const settings = resolveSettings(repo.config, fc);
+  const metricsToken = metricsNeedToken(repoPath);
+  enableDefaultMetrics();
+  gauge({ name: 'distminer_info', help: 'Always 1: this miner\'s id, version and roles (join on instance)', labelNames: ['miner', 'version', 'roles'] }).set({ miner: settings.minerId, version: '0.1.0', roles: settings.roles.join(',') }, 1);
 
   for (const line of settings.disabledLines) log.info(line);
   log.info({ miner: settings.minerId, roles: settings.roles, sectorId: settings.sectorId.mode, repo: repoPath }, `starting miner ${settings.minerId} with roles ${settings.roles.join(', ')}`);
@@ -172,6 +177,8 @@ export async function main(args: string[]): Promise<number> {
     mailbox,
     allowCrash: flags['drill-crashes'] === true,
   });
+  // Prometheus: this process's metrics and every role actor's (asked for on each scrape).
+  api.serveMetrics({ needToken: metricsToken, others: () => sup.collectMetrics() });
 
   api.register('Distminer.Status', () => ({ miner: settings.minerId, roles: settings.roles, sectorId: { mode: settings.sectorId.mode, listen: settings.sectorId.listen && formatHostPort(settings.sectorId.listen) }, throttle, priority, ...sup.status() }), 'read');
   api.register('Distminer.Version', () => ({ version: '0.1.0', apiVersion: 0 }), 'read');

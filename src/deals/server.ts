@@ -38,6 +38,16 @@ import { chunkedNativeCommP } from './commp.js';
 import { StoreDealPipeline } from './pipeline.js';
 import { DealRejected, checkDealRequest } from './proposal.js';
 import { type DealRecord, DealStore, DealTransitionError } from './store.js';
+import { counter } from '../metrics/index.js';
+
+// Metrics (src/metrics; the deal role's thread). Deals by state: src/deals/store.ts.
+const dealUploads = counter({
+  name: 'distminer_deal_uploads_total',
+  help: 'Deal data uploads by outcome: ok (verified), rejected (CommP or size wrong), failed (cut, stalled, too slow), refused (no upload slot, 503)',
+  labelNames: ['outcome'],
+});
+const dealUploadBytes = counter({ name: 'distminer_deal_upload_bytes_total', help: 'Bytes of deal data received in uploads' });
+for (const o of ['ok', 'rejected', 'failed', 'refused']) dealUploads.inc({ outcome: o }, 0);
 
 /** Defaults of the limits (README.md lists them). */
 export const DEAL_LIMITS = {
@@ -519,17 +529,20 @@ export class DealServer {
       const n = Number(cl);
       if (n !== d.transferSize) {
         const reason = n > d.transferSize ? `the body (${n} bytes) is larger than the declared transferSize ${d.transferSize}` : `the body (${n} bytes) is shorter than the declared transferSize ${d.transferSize}`;
+        dealUploads.inc({ outcome: 'failed' });
         await this.fail(uuid, reason);
         return send(res, n > d.transferSize ? 413 : 400, { error: reason, uuid, state: 'Failed' }, close);
       }
     }
     const max = this.lim('maxTransfers');
     if (this.active >= max || this.closing) {
+      dealUploads.inc({ outcome: 'refused' });
       return send(res, 503, { error: `${this.active} transfers are running (the limit is ${max}); retry later` }, { 'Retry-After': '5', ...close });
     }
     const peer = peerOf(req.socket.remoteAddress);
     const mine = this.activeByPeer.get(peer) ?? 0;
     if (mine >= this.lim('maxTransfersPerPeer')) {
+      dealUploads.inc({ outcome: 'refused' });
       return send(res, 503, { error: `${mine} transfers from ${peer} are running (the limit per address is ${this.lim('maxTransfersPerPeer')}); retry later` }, { 'Retry-After': '5', ...close });
     }
     this.active++;
@@ -539,10 +552,12 @@ export class DealServer {
       await this.store.transition([uuid], 'Transferring');
       const staged = await this.receive(req, d);
       if (staged instanceof UploadError) {
+        dealUploads.inc({ outcome: 'failed' });
         await this.fail(uuid, staged.message);
         return send(res, staged.status, { error: staged.message, uuid, state: 'Failed' }, close);
       }
     } catch (e) {
+      dealUploads.inc({ outcome: 'failed' });
       await this.fail(uuid, `upload failed: ${(e as Error).message}`);
       throw e;
     } finally {
@@ -553,6 +568,7 @@ export class DealServer {
       this.uploading.delete(uuid);
     }
     const after = await this.verify(uuid);
+    dealUploads.inc({ outcome: after.state === 'Failed' ? 'rejected' : 'ok' });
     if (after.state === 'Failed') return send(res, 400, { error: after.reason, uuid, state: after.state });
     send(res, 200, { uuid, state: after.state, pieceCid: after.pieceCid });
   }
@@ -569,6 +585,7 @@ export class DealServer {
     const meter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         received += chunk.length;
+        dealUploadBytes.inc(chunk.length);
         if (received > d.transferSize) return cb(new UploadError(413, `the body is larger than the declared transferSize ${d.transferSize}`));
         stall?.refresh();
         cb(null, chunk);

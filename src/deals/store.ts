@@ -12,6 +12,7 @@
 //   Expired       accepted, but no data arrived in time (the proposal's slot is freed; the
 //                 reason says so; the client may propose again)
 import { KvStore } from '../store/kv.js';
+import { LiveSet, gauge } from '../metrics/index.js';
 import type { Signature } from './keys.js';
 import type { DealProposal } from './proposal.js';
 
@@ -82,6 +83,19 @@ export class DealTransitionError extends Error {
   }
 }
 
+// Metrics (src/metrics; the deal role's thread): deals by state, from counts the store keeps.
+const liveStores = new LiveSet<DealStore>();
+gauge({
+  name: 'distminer_deals',
+  help: 'Deals by state (Accepted, Transferring, Verifying, Publishing, Sealing, Active, Failed, Expired)',
+  labelNames: ['state'],
+  collect() {
+    this.reset();
+    for (const st of DEAL_STATES) this.set({ state: st }, 0);
+    for (const ds of liveStores) for (const [st, n] of ds.stateCounts()) this.inc({ state: st }, n);
+  },
+});
+
 const DEAL = 'deal/';
 const PROPOSAL = 'proposal/';
 
@@ -92,12 +106,28 @@ export class DealStore {
   /** Deals waiting for data, by uuid: who proposed them. Kept beside the store so that a
    *  proposal (a public request) costs no scan of every deal ever made. */
   private readonly waiting = new Map<string, { peer?: string; client: string }>();
+  /** Each deal's state and the count per state (for metrics; no scan at scrape time). */
+  private readonly stateOf = new Map<string, DealState>();
+  private readonly counts = new Map<DealState, number>();
+  private readonly unlist: () => void;
 
   private constructor(private readonly kv: KvStore) {
     for (const [, d] of kv.entries<DealRecord>(DEAL)) this.track(d);
+    this.unlist = liveStores.add(this);
+  }
+
+  /** Deals by state. */
+  stateCounts(): Map<DealState, number> {
+    return this.counts;
   }
 
   private track(d: DealRecord): void {
+    const was = this.stateOf.get(d.uuid);
+    if (was !== d.state) {
+      if (was !== undefined) this.counts.set(was, (this.counts.get(was) ?? 1) - 1);
+      this.counts.set(d.state, (this.counts.get(d.state) ?? 0) + 1);
+      this.stateOf.set(d.uuid, d.state);
+    }
     if (WAITING.has(d.state)) this.waiting.set(d.uuid, { peer: d.peer, client: d.proposal.Client });
     else this.waiting.delete(d.uuid);
   }
@@ -171,6 +201,7 @@ export class DealStore {
   }
 
   close(): Promise<void> {
+    this.unlist();
     return this.kv.close();
   }
 }

@@ -43,6 +43,29 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type Auth, type Permission, bearerToken } from '../auth/index.js';
 import { type Logger, logger } from '../log.js';
+import { LiveSet, counter, gauge } from '../metrics/index.js';
+
+// Metrics (src/metrics), labelled by service name ("miner-api", "seal", ...).
+const httpRequests = counter({ name: 'distminer_http_requests_total', help: 'HTTP requests answered, by service and status code', labelNames: ['service', 'code'] });
+const httpRefused = counter({
+  name: 'distminer_http_refused_connections_total',
+  help: 'Connections closed or refused by the server\'s limits: unauth_evicted (stranger budget full), auth_limit (token holders over the limit, 503), bad_request (malformed or timed-out request), upgrade (WebSocket upgrade refused)',
+  labelNames: ['service', 'reason'],
+});
+const liveServices = new LiveSet<HttpService>();
+gauge({
+  name: 'distminer_http_connections',
+  help: 'Open HTTP connections by service and budget (authenticated, unauthenticated)',
+  labelNames: ['service', 'budget'],
+  collect() {
+    this.reset();
+    for (const svc of liveServices) {
+      const c = svc.connections();
+      this.inc({ service: svc.name, budget: 'authenticated' }, c.authenticated);
+      this.inc({ service: svc.name, budget: 'unauthenticated' }, c.unauthenticated);
+    }
+  },
+});
 
 export interface NetLimits {
   /** Largest request head (request line + headers), bytes; over it: 431. */
@@ -213,7 +236,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** Ends a raw socket with a minimal HTTP response, then destroys it (nothing left open). */
-function refuseSocket(socket: Duplex, status: number, message = ''): void {
+function refuseSocketRaw(socket: Duplex, status: number, message = ''): void {
   if (socket.destroyed) return;
   const body = message ? `${message}\n` : '';
   const text = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
@@ -272,6 +295,14 @@ export class HttpService {
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => this.onClientError(err, socket));
     this.server.on('error', (err) => this.log.error({ err }, 'server error'));
+    this.server.once('listening', () => {
+      const unlist = liveServices.add(this);
+      this.server.once('close', unlist);
+    });
+  }
+
+  get name(): string {
+    return this.o.name;
   }
 
   route(r: Route): this {
@@ -330,12 +361,14 @@ export class HttpService {
     if (mine && mine.size >= l.maxUnauthConnectionsPerPeer) {
       const oldest = mine.values().next().value as Socket;
       this.warnOnce('unauth-peer', { peer: address, open: mine.size }, 'too many unauthenticated connections from one peer; closing its oldest');
+      httpRefused.inc({ service: this.o.name, reason: 'unauth_evicted' });
       this.dropUnauth(oldest);
       oldest.destroy();
     }
     if (this.unauth.size >= l.maxUnauthConnections) {
       const oldest = this.unauth.values().next().value as Socket;
       this.warnOnce('unauth-evict', { evicted: this.conns.get(oldest)?.peer }, 'unauthenticated connection budget full; closing the oldest');
+      httpRefused.inc({ service: this.o.name, reason: 'unauth_evicted' });
       this.dropUnauth(oldest);
       oldest.destroy();
     }
@@ -383,6 +416,7 @@ export class HttpService {
     const mine = this.authByPeer.get(c.address) ?? 0;
     if (this.authTotal >= l.maxConnections || mine >= l.maxConnectionsPerPeer) {
       this.warnOnce('auth-limit', { peer: c.peer, open: this.authTotal, fromPeer: mine }, 'authenticated connection limit reached; refusing');
+      httpRefused.inc({ service: this.o.name, reason: 'auth_limit' });
       return false;
     }
     this.dropUnauth(s);
@@ -413,6 +447,7 @@ export class HttpService {
     const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
     res.on('error', (err) => this.log.debug({ peer, err: err.message }, 'response error'));
     req.on('error', (err) => this.log.debug({ peer, err: err.message }, 'request error'));
+    res.once('finish', () => httpRequests.inc({ service: this.o.name, code: String(res.statusCode) }));
     try {
       const p = this.dispatch(req, res, peer);
       if (p) p.catch((e) => this.failed(res, peer, req, e));
@@ -486,6 +521,10 @@ export class HttpService {
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node removed its own error listener from an upgraded socket: without one, a reset crashes.
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'upgrade socket error'));
+    const refuseSocket = (sock: Duplex, status: number, message?: string) => {
+      httpRefused.inc({ service: this.o.name, reason: 'upgrade' });
+      refuseSocketRaw(sock, status, message);
+    };
     try {
       const url = parseTarget(req.url);
       if (!url) return refuseSocket(socket, 400, 'the request target is not a valid URL');
@@ -510,7 +549,8 @@ export class HttpService {
       return;
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    refuseSocket(socket, status);
+    httpRefused.inc({ service: this.o.name, reason: 'bad_request' });
+    refuseSocketRaw(socket, status);
   }
 }
 

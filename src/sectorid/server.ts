@@ -17,6 +17,7 @@
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { type Auth, missingPermission } from '../auth/index.js';
 import { logger } from '../log.js';
+import { LiveSet, counter, gauge } from '../metrics/index.js';
 import { Allocator } from './allocator.js';
 import type { ChainFloorSource } from './chain-floor.js';
 import { FileStore, readCounterFile } from './file-store.js';
@@ -35,6 +36,29 @@ import {
   parseRequest,
 } from './protocol.js';
 import type { SectorIdStore } from './store.js';
+
+
+// Metrics (src/metrics; this server runs in the sector-id role's worker thread).
+const handedOut = counter({ name: 'distminer_sectorid_numbers_handed_out_total', help: 'Sector numbers sent in answers to alloc requests (a replayed request id is answered, and counted, again)' });
+const requestsTotal = counter({ name: 'distminer_sectorid_requests_total', help: 'Requests answered by the sector-number server, by op and result (ok or the error code)', labelNames: ['op', 'result'] });
+const refusedTotal = counter({ name: 'distminer_sectorid_refused_total', help: 'Requests or connections the sector-number server refused, by error code', labelNames: ['code'] });
+const liveServers = new LiveSet<{ connections(): { authenticated: number; unauthenticated: number } }>();
+gauge({
+  name: 'distminer_sectorid_connections',
+  help: 'Open connections to the sector-number server by budget (authenticated, unauthenticated)',
+  labelNames: ['budget'],
+  collect() {
+    this.reset();
+    this.set({ budget: 'authenticated' }, 0);
+    this.set({ budget: 'unauthenticated' }, 0);
+    for (const srv of liveServers) {
+      const c = srv.connections();
+      this.inc({ budget: 'authenticated' }, c.authenticated);
+      this.inc({ budget: 'unauthenticated' }, c.unauthenticated);
+    }
+  },
+});
+handedOut.inc(0);
 
 const log = logger('sectorid');
 
@@ -166,6 +190,7 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.write(encodeFrame({ v: PROTOCOL_VERSION, id: '', ok: false, code, message }));
+    refusedTotal.inc({ code });
     closeSoon(sock);
   };
 
@@ -233,6 +258,8 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
 
     send(msg: unknown): void {
       if (this.dead || this.sock.destroyed) return;
+      const m = msg as { ok?: boolean; code?: string };
+      if (m.ok === false) refusedTotal.inc({ code: String(m.code) });
       this.sock.write(encodeFrame(msg));
       // A peer that does not read its answers: stop reading its requests until it does.
       if (this.sock.writableLength > maxQueued && !this.writeTimer) {
@@ -414,10 +441,16 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
       return;
     }
     c.inFlight++;
+    const op = typeof env.op === 'string' && Object.hasOwn(OP_PERMISSION, env.op) ? env.op : 'unknown';
     void serve(env)
-      .then((r) => c.send({ v: PROTOCOL_VERSION, id: env.id, ok: true, ...r }))
+      .then((r) => {
+        requestsTotal.inc({ op, result: 'ok' });
+        if (Array.isArray(r.numbers)) handedOut.inc(r.numbers.length);
+        c.send({ v: PROTOCOL_VERSION, id: env.id, ok: true, ...r });
+      })
       .catch((e: unknown) => {
         const se = e instanceof SectorIdError ? e : new SectorIdError(ErrorCode.StoreUnavailable, `the sector-number store failed: ${(e as Error).message}`);
+        requestsTotal.inc({ op, result: se.code });
         c.send({ v: PROTOCOL_VERSION, id: env.id, ok: false, code: se.code, message: se.message });
       })
       .catch((e: unknown) => log.error({ err: e }, 'could not answer a sector-number request'))
@@ -478,6 +511,7 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
   const address = `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   log.info({ address, store: store.description, minerId: opts.minerId }, 'sector-number server listening');
 
+  const unlist = liveServers.add({ connections: () => ({ authenticated: authCount, unauthenticated: unauthCount }) });
   return {
     address,
     allocator,
@@ -485,6 +519,7 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
     async close() {
       if (closing) return;
       closing = true;
+      unlist();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const s of sockets) s.end();

@@ -29,13 +29,29 @@
 // Concurrent commits share one fsync (group commit). Single process only: flock(2) on `LOCK`
 // (src/util/durable.ts) refuses a second opener, in this process or another.
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Packr } from 'msgpackr';
 import { logger } from '../log.js';
 import { type FileLock, LockHeldError, fsyncDir, lockFile, writeAllSync, writeFileAtomic } from '../util/durable.js';
+import { FSYNC_BUCKETS, LiveSet, counter, gauge, histogram } from '../metrics/index.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: true, int64AsType: 'number' });
 const log = logger('store');
+
+// Metrics (src/metrics), labelled by the store's directory name ("deals", "sealing").
+const kvCommits = counter({ name: 'distminer_kv_commits_total', help: 'Commits (write batches) to a KV store, by outcome (ok: durable; failed: rejected)', labelNames: ['store', 'outcome'] });
+const kvFsync = histogram({ name: 'distminer_kv_fsync_seconds', help: 'Duration of the journal fsync of one group commit', labelNames: ['store'], buckets: FSYNC_BUCKETS });
+const kvCompactions = counter({ name: 'distminer_kv_compactions_total', help: 'Journal compactions, by outcome (ok, failed: the old journal stays in use)', labelNames: ['store', 'outcome'] });
+const liveStores = new LiveSet<KvStore>();
+gauge({
+  name: 'distminer_kv_journal_bytes',
+  help: 'Size of a KV store\'s journal (compacted when it passes the threshold)',
+  labelNames: ['store'],
+  collect() {
+    this.reset();
+    for (const st of liveStores) this.set({ store: st.metricName }, st.journalBytes);
+  },
+});
 
 export type Value = unknown;
 export interface Op {
@@ -204,6 +220,13 @@ export class KvStore {
   private readonly journal: string;
   private readonly lock: FileLock;
   private readonly io: StoreIo;
+  /** The `store` label of this store's metrics. */
+  readonly metricName: string;
+  private unlist?: () => void;
+
+  get journalBytes(): number {
+    return this.size;
+  }
 
   private constructor(
     readonly dir: string,
@@ -212,6 +235,7 @@ export class KvStore {
     this.compactBytes = opts.compactBytes ?? 8 * 1024 * 1024;
     this.io = { writeSync: opts.io?.writeSync ?? writeSync, fsyncSync: opts.io?.fsyncSync ?? fsyncSync };
     this.journal = join(dir, 'journal');
+    this.metricName = basename(dir);
     mkdirSync(dir, { recursive: true });
     try {
       this.lock = lockFile(join(dir, 'LOCK'), `store ${dir}`);
@@ -227,6 +251,7 @@ export class KvStore {
       this.lock.release();
       throw e;
     }
+    this.unlist = liveStores.add(this);
   }
 
   /** Opens (creating if needed) the store in `dir`. Throws StoreCorruptError on damage. */
@@ -363,9 +388,12 @@ export class KvStore {
       const data = Buffer.concat(batch.map((b) => b.frame));
       this.needsCut = true; // until the fsync succeeded, bytes past `size` are not ours to keep
       writeAllSync(this.fd, data, this.size, this.io.writeSync);
+      const t0 = process.hrtime.bigint();
       this.io.fsyncSync(this.fd); // one fsync for every commit in the batch
+      kvFsync.observe({ store: this.metricName }, Number(process.hrtime.bigint() - t0) / 1e9);
       this.needsCut = false;
       this.size += data.length;
+      kvCommits.inc({ store: this.metricName, outcome: 'ok' }, batch.length);
       for (const b of batch) b.resolve();
     } catch (e) {
       // Nothing of this batch is acknowledged: undo it in memory (newest first), so memory
@@ -378,6 +406,7 @@ export class KvStore {
           else this.map.delete(key);
         }
       }
+      kvCommits.inc({ store: this.metricName, outcome: 'failed' }, batch.length);
       log.error({ err: e, dir: this.dir, commits: batch.length }, 'journal write failed; these commits are rejected, later ones are tried again');
       for (const b of batch) b.reject(e as Error);
     } finally {
@@ -401,6 +430,7 @@ export class KvStore {
     } catch (err) {
       // A full disk, say: the old journal is whole and stays in use. Try again after it grew.
       this.compactNotBefore = this.size + this.compactBytes;
+      kvCompactions.inc({ store: this.metricName, outcome: 'failed' });
       log.error({ err, dir: this.dir, journalBytes: this.size }, 'journal compaction failed; keeping the old journal');
       return;
     }
@@ -408,6 +438,7 @@ export class KvStore {
     this.fd = next.fd;
     this.size = next.size;
     this.compactNotBefore = 0;
+    kvCompactions.inc({ store: this.metricName, outcome: 'ok' });
   }
 
   /** Waits for pending commits, then releases the file and the lock. */
@@ -418,6 +449,7 @@ export class KvStore {
       await new Promise((r) => setImmediate(r));
     }
     this.closed = true;
+    this.unlist?.();
     if (this.needsCut) {
       try {
         ftruncateSync(this.fd, this.size);
