@@ -18,6 +18,13 @@
 // scripts/systemd/distminer.service); without it the miner still runs, and says what to fix.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
+import { gauge } from '../src/metrics/index.js';
+
+const raisedGauge = gauge({
+  name: 'distminer_post_priority_raised',
+  help: '1 when the PoSt CPU priority layer is raised (or already high), 0 when it could not be; layers that do not apply are absent (actors/priority.ts)',
+  labelNames: ['layer'],
+});
 
 export interface PriorityLayer {
   layer: 'autogroup' | 'nice' | 'cgroup';
@@ -130,4 +137,9 @@ export function raisePostPriority(target = -10, procDir = '/proc/self'): Priorit
 /** One line per layer, for the start-up log and `distminer status`. */
 export function describePriority(r: PriorityReport): string[] {
   return r.layers.map((l) => `${l.layer}: ${l.state} — ${l.detail}${l.fix ? ` (fix: ${l.fix})` : ''}`);
+}
+
+/** The report as `distminer_post_priority_raised{layer}` (alert: DistminerPoStPriorityNotRaised). */
+export function exportPriority(r: PriorityReport): void {
+  for (const l of r.layers) if (l.state !== 'off') raisedGauge.set({ layer: l.layer }, l.state === 'failed' ? 0 : 1);
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { type ChildSpec, Supervisor } from '../../actors/supervisor.js';
 import { InProcessExecutor, ProofProcessPool, type ProcessThrottle } from '../../actors/executors.js';
 import { Mailbox } from '../../actors/mailbox.js';
-import { describePriority, raisePostPriority, type PriorityReport } from '../../actors/priority.js';
+import { describePriority, exportPriority, raisePostPriority } from '../../actors/priority.js';
 import type { CrashHow } from '../../actors/protocol.js';
 import { startApiServer, RpcError } from '../api/server.js';
 import { type FileLock, LockHeldError, lockFile, writeFileAtomic } from '../util/durable.js';
@@ -148,6 +148,7 @@ export async function main(args: string[]): Promise<number> {
   // inherit the nice value of their creator): see actors/priority.ts.
   const priority = settings.roles.some((r) => r === 'winning-post' || r === 'window-post') ? raisePostPriority() : undefined;
   if (priority) {
+    exportPriority(priority);
     const lines = describePriority(priority);
     if (priority.ok) log.info({ priority: lines }, 'PoSt CPU priority raised');
     else log.warn({ priority: lines }, 'PoSt CPU priority could not be raised in every layer: load from outside distminer can delay a Winning PoSt');

@@ -270,6 +270,9 @@ test('a PoSt host raises its CPU priority (its session\'s autogroup and every th
     t.false(st.priority?.ok);
     t.regex(layer('nice')?.fix ?? '', /systemd/);
   }
+  // And for Prometheus (alert DistminerPoStPriorityNotRaised).
+  const scrape = await (await fetch(`http://${addr.host}:${addr.port}/debug/metrics`)).text();
+  t.regex(scrape, new RegExp(`distminer_post_priority_raised\\{layer="nice"\\} ${st.priority?.ok ? 1 : 0}`));
   const s = run(['status', `--repo=${repo}`]);
   t.is(await s.exit, 0, s.out());
   t.regex(s.out(), /PoSt CPU priority \(nice -10\): (raised|NOT raised)/);

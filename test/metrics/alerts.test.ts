@@ -77,6 +77,7 @@ test('every distminer_ metric the rules use is registered by this code or named 
   await Promise.all([
     import('../../actors/supervisor.js'),
     import('../../actors/mailbox.js'),
+    import('../../actors/priority.js'),
     import('../../actors/roles/sector-id.js'),
     import('../../actors/roles/window-post.js'),
     import('../../actors/roles/winning-post.js'),
