@@ -222,3 +222,73 @@ test.serial('a sector whose storage check times out at first is re-checked and p
   t.is(sched.submissions[0].exitCode, 0);
   t.is((await s.h.client.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
 });
+
+// Timing like lotus-miner, and a reorg: the proof is sent once the deadline has been open for
+// the submit confidence, committed to the deadline's challenge epoch (the devnet's gas
+// estimation refuses, as Lotus's does, a deadline not yet open or a commitment epoch that is not
+// behind the head); a submission the new chain lacks after a revert (here: the reverted tipsets
+// carried it and the node lost it) is sent again from the cached proof; one the new chain holds
+// is not.
+test.serial('submits once the deadline is open, commits to its challenge epoch, and re-submits what a revert lost', async (t) => {
+  const s = await setupPoSt(2);
+  const d = s.h.devnet;
+  const c = s.h.client;
+  const sched = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000 });
+  const errors: string[] = [];
+  const reverted: SubmittedPoSt[] = [];
+  sched.on('error', (e: Error) => errors.push(e.message));
+  sched.on('reverted', (x: SubmittedPoSt) => reverted.push(x));
+  await sched.init();
+  t.teardown(async () => {
+    await sched.stop();
+    await s.h.close();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  // Heads are fed by hand, as ChainNotify would deliver them.
+  const step = async () => {
+    const ts = await d.advance();
+    sched.onHeadChanges([{ Type: 'apply', Val: ts }]);
+    await sched.settled(ts.Height);
+    return ts;
+  };
+  sched.onHeadChanges([{ Type: 'current', Val: d.head() }]);
+  await sched.settled(d.head().Height);
+  const cur = await c.stateMinerProvingDeadline(MINER);
+  let open = cur.PeriodStart + s.deadline * POST_POLICY.wpostChallengeWindow;
+  while (open - POST_POLICY.wpostChallengeLookback <= cur.CurrentEpoch) open += PERIOD;
+  const submitAt = open + Math.floor(POST_POLICY.wpostChallengeWindow / 4);
+  while (d.head().Height < submitAt - 1) await step();
+  t.deepEqual(sched.submissions, [], 'nothing sent before the deadline has been open for the submit confidence');
+  const pushedAt = (await step()).Height;
+  t.is(sched.submissions.length, 1);
+  const first = sched.submissions[0];
+  t.is(first.pushedAt, pushedAt);
+  t.deepEqual(errors, [], 'the node took it at once');
+  t.is(first.from, s.worker, 'no control address set: the worker sends it');
+  t.is(d.getMessage(first.cid).Method, 5);
+
+  // The tipsets that carried it are reverted and the node forgets it.
+  t.true(d.dropPending(first.cid['/']));
+  const fork = await d.advance(); // the new chain: without the message
+  const lost = { ...fork, Cids: [{ '/': 'bafy2bzacereverted' }] };
+  sched.onHeadChanges([{ Type: 'revert', Val: lost }, { Type: 'apply', Val: fork }]);
+  await sched.settled(fork.Height);
+  t.is(reverted.length, 1, 'the lost submission is noticed');
+  t.is(sched.submissions.length, 2, 'and sent again');
+  const again = sched.submissions[1];
+  t.true(again.reverted);
+  t.deepEqual(again.partitions, first.partitions);
+  t.notDeepEqual(again.cid, first.cid);
+  await step();
+  const l = await c.stateSearchMsg(again.cid);
+  t.is(l?.Receipt.ExitCode, 0, JSON.stringify(l?.ReturnDec));
+  const dls = await c.stateMinerDeadlines(MINER);
+  t.truthy(dls[s.deadline].PostSubmissions, 'the partition is proven on the new chain');
+
+  // A revert above the epoch it landed in: the new chain still holds it; nothing is sent.
+  const above = await d.advance();
+  sched.onHeadChanges([{ Type: 'revert', Val: { ...above, Cids: [{ '/': 'bafy2bzacereverted2' }] } }, { Type: 'apply', Val: above }]);
+  await sched.settled(above.Height);
+  t.is(sched.submissions.length, 2);
+  t.is(reverted.length, 1);
+});
