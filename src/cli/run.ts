@@ -53,6 +53,9 @@ function childSpecs(s: RunSettings, repo: string, token: string): ChildSpec[] {
       sealListen: formatHostPort(s.sealListen),
       dealListen: formatHostPort(s.dealListen),
       waitDealsMs: s.waitDealsMs,
+      // [Fees] caps of the PoSt messages (attoFIL as decimal strings: options cross process boundaries as JSON).
+      windowPoStMaxFee: s.fees.windowPoSt.toString(),
+      maximizeWindowPoStFeeCap: s.maximizeWindowPoStFeeCap,
       sectorId: { mode: s.sectorId.mode, address: s.sectorId.listen ? formatHostPort(s.sectorId.listen) : undefined },
     },
   }));
