@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
-import { type TipSet, MinerMethod, bitfieldFromJson, fromB64 } from '../../src/chain/types.js';
+import { type Cid, type TipSet, ExitCode, MinerMethod, addressBytes, b64, bitfieldFromJson, cborEncode, fromB64 } from '../../src/chain/types.js';
 import { decodeWindowPoSt } from '../../src/chain/params.js';
 import { MAIN, Proc, killAll } from '../helpers/procs.js';
 
@@ -93,6 +93,47 @@ test.serial("distminer's Winning PoSt blocks end up in the heaviest chain Lotus 
   t.deepEqual(post!.logs((o) => o.component === 'window-post' && (o.level as number) >= 50), [], 'the Window PoSt loop runs without an error');
 });
 
+/** Waits for a message's receipt on the real chain. */
+async function landed(cid: Cid, what: string): Promise<number> {
+  const l = await chain.stateWaitMsg(cid, 0, { timeoutMs: 5 * 60_000 });
+  if (l.Receipt.ExitCode !== ExitCode.Ok) throw new Error(`${what}: exit code ${l.Receipt.ExitCode}`);
+  return l.Height;
+}
+
+// The sector whose sealed file the tests remove.
+const GONE = 3;
+
+test.serial('PoSt messages go from the control address set on chain, with the [Fees] cap: a lost sector is declared faulty ahead of its deadline', async (t) => {
+  t.timeout(12 * 60_000);
+  // Like `lotus-miner actor control set`: a new funded key, then ChangeWorkerAddress from the owner.
+  const info = await chain.stateMinerInfo(DM);
+  const control = await chain.call<string>('WalletNew', ['bls']);
+  const funder = await chain.call<string>('WalletDefaultAddress', []);
+  const fund = await chain.mpoolPushMessage({ From: funder, To: control, Method: 0, Value: (10n ** 18n).toString() });
+  await landed(fund.CID!, 'funding the control address');
+  const params = cborEncode([addressBytes(info.Worker), [addressBytes(control)]]);
+  const set = await chain.mpoolPushMessage({ From: info.Owner, To: DM, Method: 3 /* ChangeWorkerAddress */, Params: b64(params) });
+  await landed(set.CID!, 'ChangeWorkerAddress');
+  const ctl = (await chain.stateMinerInfo(DM)).ControlAddresses;
+  t.is(ctl.length, 1);
+  const controlId = ctl[0];
+  // Deadline 0 (opens at 154, cutoff 84) is declared for once it is 2 deadlines ahead (epoch ≥ 34).
+  const dl = await chain.stateMinerProvingDeadline(DM);
+  t.log(`head ${dl.CurrentEpoch}, current deadline ${dl.Index}, control address ${controlId} (${control})`);
+  rmSync(join(STORAGE, 'sealed', `s-${DM}-${GONE}`));
+  const line = JSON.parse(await post!.waitFor(/"msg":"declaring unreadable sectors faulty"/, 10 * 60_000)) as { sectors: number[]; cid: string; deadline: number; cutoff: number };
+  t.deepEqual(line.sectors, [GONE]);
+  t.is(line.deadline, 0);
+  const cid = { '/': line.cid };
+  const at = await landed(cid, 'DeclareFaults');
+  t.true(at < line.cutoff, `landed at ${at}, cutoff ${line.cutoff}`);
+  const m = await chain.chainGetMessage(cid);
+  t.is(m.Method, MinerMethod.DeclareFaults);
+  t.true(m.From === controlId || m.From === control, `sent from ${m.From}, the control address is ${controlId}`);
+  t.deepEqual(await chain.stateMinerFaults(DM), [GONE]);
+  figures.fault_declared_from_control_address = true;
+});
+
 if (LONG) {
   test.serial("t01001's deadline 0 is proven on the real chain; a sector whose file was removed is skipped and faulty", async (t) => {
     t.timeout(45 * 60_000);
@@ -104,9 +145,9 @@ if (LONG) {
     t.log(`head ${dl0.CurrentEpoch}; ${DM}'s deadline 0 opens at ${open}, closes at ${close}`);
     const parts = await chain.stateMinerPartitions(DM, 0);
     t.true(parts.length >= 1);
-    // One sector's sealed file goes before the deadline.
-    const gone = 3;
-    rmSync(join(STORAGE, 'sealed', `s-${DM}-${gone}`));
+    // One sector's sealed file is gone before the deadline (removed by the test before).
+    const gone = GONE;
+    rmSync(join(STORAGE, 'sealed', `s-${DM}-${gone}`), { force: true });
     figures.deadlines_due = 1;
     let proven = false;
     for (let end = Date.now() + 40 * 60_000; !proven; await new Promise((r) => setTimeout(r, 10_000))) {
