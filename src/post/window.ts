@@ -206,6 +206,8 @@ export class WindowPoStScheduler extends EventEmitter {
   /** Sectors that were readable but failed in a proof, with their sealed file's size+mtime then: not declared recovered until the file changes. */
   private failedInProof = new Map<number, string>();
   private handled = -1;
+  /** Heads given to onHead and not handled yet (a head re-applied after a revert may be below `handled`). */
+  private queuedHeads = 0;
   private headQueue: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly stopping = new AbortController();
@@ -269,7 +271,7 @@ export class WindowPoStScheduler extends EventEmitter {
   /** Resolves once head `height` has been handled and every task it started has finished. */
   async settled(height: number, timeoutMs = 120_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while (this.handled < height || this.tasks.size > 0) {
+    while (this.handled < height || this.tasks.size > 0 || this.queuedHeads > 0) {
       if (Date.now() > until) throw new Error(`window PoSt scheduler did not settle at height ${height} within ${timeoutMs} ms`);
       if (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
       else await new Promise((r) => setTimeout(r, 20));
@@ -303,7 +305,11 @@ export class WindowPoStScheduler extends EventEmitter {
     if (this.stopped) return;
     if (!this.head || ts.Height >= this.head.Height) this.head = ts;
     // Heads are handled one at a time; proving runs in the background.
-    this.headQueue = this.headQueue.then(() => this.handleHead(ts)).catch((e) => this.fail(`head ${ts.Height}`, e));
+    this.queuedHeads++;
+    this.headQueue = this.headQueue
+      .then(() => this.handleHead(ts))
+      .catch((e) => this.fail(`head ${ts.Height}`, e))
+      .finally(() => this.queuedHeads--);
   }
 
   private track<T>(p: Promise<T>): Promise<T> {

@@ -12,6 +12,7 @@ import { WindowPoStScheduler, type Declaration, type SubmittedPoSt, type WindowP
 import { maxPoStPartitions } from '../../src/chain/deadlines.js';
 import { checkSectors } from '../../src/post/storage.js';
 import { faultySectorsOf } from '../../src/post/runner.js';
+import { bitfieldFromJson } from '../../src/chain/types.js';
 import { MINER, POST_POLICY, type PoStSetup, placeSector, setupPoSt } from './_setup.js';
 
 const PERIOD = POST_POLICY.wpostChallengeWindow * POST_POLICY.wpostPeriodDeadlines;
@@ -230,7 +231,10 @@ test.serial('a sector whose storage check times out at first is re-checked and p
 // carried it and the node lost it) is sent again from the cached proof; one the new chain holds
 // is not.
 test.serial('submits once the deadline is open, commits to its challenge epoch, and re-submits what a revert lost', async (t) => {
-  const s = await setupPoSt(2);
+  // 8-epoch deadlines: room for a revert inside the window.
+  const policy = { ...POST_POLICY, wpostChallengeWindow: 8 };
+  const period = policy.wpostChallengeWindow * policy.wpostPeriodDeadlines;
+  const s = await setupPoSt(2, { policy });
   const d = s.h.devnet;
   const c = s.h.client;
   const sched = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000 });
@@ -254,9 +258,9 @@ test.serial('submits once the deadline is open, commits to its challenge epoch, 
   sched.onHeadChanges([{ Type: 'current', Val: d.head() }]);
   await sched.settled(d.head().Height);
   const cur = await c.stateMinerProvingDeadline(MINER);
-  let open = cur.PeriodStart + s.deadline * POST_POLICY.wpostChallengeWindow;
-  while (open - POST_POLICY.wpostChallengeLookback <= cur.CurrentEpoch) open += PERIOD;
-  const submitAt = open + Math.floor(POST_POLICY.wpostChallengeWindow / 4);
+  let open = cur.PeriodStart + s.deadline * policy.wpostChallengeWindow;
+  while (open - policy.wpostChallengeLookback <= cur.CurrentEpoch) open += period;
+  const submitAt = open + Math.floor(policy.wpostChallengeWindow / 4);
   while (d.head().Height < submitAt - 1) await step();
   t.deepEqual(sched.submissions, [], 'nothing sent before the deadline has been open for the submit confidence');
   const pushedAt = (await step()).Height;
@@ -270,8 +274,7 @@ test.serial('submits once the deadline is open, commits to its challenge epoch, 
   // The tipsets that carried it are reverted and the node forgets it.
   t.true(d.dropPending(first.cid['/']));
   const fork = await d.advance(); // the new chain: without the message
-  const lost = { ...fork, Cids: [{ '/': 'bafy2bzacereverted' }] };
-  sched.onHeadChanges([{ Type: 'revert', Val: lost }, { Type: 'apply', Val: fork }]);
+  sched.onHeadChanges([{ Type: 'revert', Val: { ...fork, Cids: [{ '/': 'bafy2bzacereverted' }] } }, { Type: 'apply', Val: fork }]);
   await sched.settled(fork.Height);
   t.is(reverted.length, 1, 'the lost submission is noticed');
   t.is(sched.submissions.length, 2, 'and sent again');
@@ -279,16 +282,18 @@ test.serial('submits once the deadline is open, commits to its challenge epoch, 
   t.true(again.reverted);
   t.deepEqual(again.partitions, first.partitions);
   t.notDeepEqual(again.cid, first.cid);
-  await step();
+  const landedTs = await step();
   const l = await c.stateSearchMsg(again.cid);
   t.is(l?.Receipt.ExitCode, 0, JSON.stringify(l?.ReturnDec));
-  const dls = await c.stateMinerDeadlines(MINER);
-  t.truthy(dls[s.deadline].PostSubmissions, 'the partition is proven on the new chain');
+  t.is(l?.Height, landedTs.Height);
+  const proven = bitfieldFromJson((await c.stateMinerDeadlines(MINER))[s.deadline].PostSubmissions, 'PostSubmissions');
+  t.deepEqual(proven, [0], 'the partition is proven on the new chain');
 
-  // A revert above the epoch it landed in: the new chain still holds it; nothing is sent.
-  const above = await d.advance();
-  sched.onHeadChanges([{ Type: 'revert', Val: { ...above, Cids: [{ '/': 'bafy2bzacereverted2' }] } }, { Type: 'apply', Val: above }]);
-  await sched.settled(above.Height);
+  // A revert of the tipset it landed in, replaced by one that carries it too: nothing is sent.
+  sched.onHeadChanges([{ Type: 'revert', Val: { ...landedTs, Cids: [{ '/': 'bafy2bzacereverted2' }] } }, { Type: 'apply', Val: landedTs }]);
+  await sched.settled(landedTs.Height);
+  t.true(landedTs.Height + 1 < open + policy.wpostChallengeWindow, 'the window is still open');
   t.is(sched.submissions.length, 2);
   t.is(reverted.length, 1);
+  t.deepEqual(errors, []);
 });
