@@ -112,7 +112,8 @@ test.serial('PoSt messages go from the control address set on chain, with the [F
   const fund = await chain.mpoolPushMessage({ From: funder, To: control, Method: 0, Value: (10n ** 18n).toString() });
   await landed(fund.CID!, 'funding the control address');
   const params = cborEncode([addressBytes(info.Worker), [addressBytes(control)]]);
-  const set = await chain.mpoolPushMessage({ From: info.Owner, To: DM, Method: 3 /* ChangeWorkerAddress */, Params: b64(params) });
+  const owner = await chain.stateAccountKey(info.Owner);
+  const set = await chain.mpoolPushMessage({ From: owner, To: DM, Method: 3 /* ChangeWorkerAddress */, Params: b64(params) });
   await landed(set.CID!, 'ChangeWorkerAddress');
   const ctl = (await chain.stateMinerInfo(DM)).ControlAddresses;
   t.is(ctl.length, 1);
