@@ -210,7 +210,8 @@ test.serial('a sector whose storage check times out at first is re-checked and p
     writeFileSync(paux, real);
   }, 50);
   t.teardown(() => clearInterval(watch));
-  await advanceTo(open - 1);
+  // Proven from open - 1; sent once the deadline has been open a quarter window (1 epoch here).
+  await advanceTo(open + 1);
   t.is(sched.submissions.length, 1);
   t.deepEqual(sched.submissions[0].provenSectors, [1, 2]);
   t.deepEqual(sched.submissions[0].partitions.flatMap((p) => p.skipped), []);
@@ -218,7 +219,7 @@ test.serial('a sector whose storage check times out at first is re-checked and p
   t.is(st.slow, 1, JSON.stringify(st));
   t.is(st.okAfterRetry, 1, JSON.stringify(st));
   t.is(st.skippedSlow, 0);
-  await advanceTo(open + 1);
+  await advanceTo(open + 2); // sent at open + 1, executed at open + 2
   for (let i = 0; i < 40 && sched.submissions[0].exitCode === undefined; i++) await new Promise((r) => setTimeout(r, 100));
   t.is(sched.submissions[0].exitCode, 0);
   t.is((await s.h.client.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
