@@ -101,8 +101,14 @@ async function landed(cid: Cid, what: string): Promise<number> {
   return l.Height;
 }
 
-// The sector whose sealed file the tests remove.
-const GONE = 3;
+/**
+ * The sector whose sealed file the tests remove: the last of deadline 0 (Lotus's genesis puts
+ * t01001's sectors 2 per partition into deadlines 0, 1, 2, 3; deadline 0 opens at 154).
+ */
+async function goneSector(): Promise<number> {
+  const parts = await chain.stateMinerPartitions(DM!, 0);
+  return Math.max(...parts.flatMap((p) => bitfieldFromJson(p.LiveSectors, 'LiveSectors')));
+}
 
 test.serial('PoSt messages go from the control address set on chain, with the [Fees] cap: a lost sector is declared faulty ahead of its deadline', async (t) => {
   t.timeout(12 * 60_000);
@@ -122,6 +128,7 @@ test.serial('PoSt messages go from the control address set on chain, with the [F
   // Deadline 0 (opens at 154, cutoff 84) is declared for once it is 2 deadlines ahead (epoch ≥ 34).
   const dl = await chain.stateMinerProvingDeadline(DM);
   t.log(`head ${dl.CurrentEpoch}, current deadline ${dl.Index}, control address ${controlId} (${control})`);
+  const GONE = await goneSector();
   rmSync(join(STORAGE, 'sealed', `s-${DM}-${GONE}`));
   const line = JSON.parse(await post!.waitFor(/"msg":"declaring unreadable sectors faulty"/, 10 * 60_000)) as { sectors: number[]; cid: string; deadline: number; cutoff: number };
   t.deepEqual(line.sectors, [GONE]);
@@ -148,7 +155,7 @@ if (LONG) {
     const parts = await chain.stateMinerPartitions(DM, 0);
     t.true(parts.length >= 1);
     // One sector's sealed file is gone before the deadline (removed by the test before).
-    const gone = GONE;
+    const gone = await goneSector();
     rmSync(join(STORAGE, 'sealed', `s-${DM}-${gone}`), { force: true });
     figures.deadlines_due = 1;
     let proven = false;
