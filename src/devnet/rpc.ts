@@ -361,6 +361,10 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
         return { Type: 2, Data: b64(blsSign(k, bytesParam(p[1], 1))) };
       },
     },
+    'Filecoin.MpoolPending': read((p) => {
+      args(p, 0, 1);
+      return d.pendingMessages();
+    }),
     'Filecoin.WalletHas': read((p) => {
       args(p, 1, 1);
       return d.keyFor(addr(p[0], 0)) !== undefined;
