@@ -1,5 +1,5 @@
 // Operator commands of a seal (or deal) miner, shaped like lotus-miner's:
-//   distminer sectors pledge [N] | sectors list | sectors status N | sectors remove N
+//   distminer sectors pledge [N] | sectors list | sectors status N | sectors retry N | sectors remove N
 //   distminer sealing jobs | sealing workers
 // They talk to the running seal service named in <repo>/sealing-api with the repo's token
 // (or --api TOKEN:/ip4/…/tcp/…/http). On a PoSt miner there is no seal service: `sectors list`
@@ -113,6 +113,13 @@ export async function sectors(args: string[]): Promise<number> {
       out(s, lines.join('\n') + '\n');
       return 0;
     }
+    case 'retry': {
+      const n = Number(arg);
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error('sectors retry N: give a sector number');
+      const s = await call<SectorView>(args, 'SectorsRetry', [n]);
+      out(s, `sector ${n}: retrying from ${s.state}\n`);
+      return 0;
+    }
     case 'remove': {
       const n = Number(arg);
       if (!Number.isSafeInteger(n) || n < 0) throw new Error('sectors remove N: give a sector number');
@@ -122,7 +129,7 @@ export async function sectors(args: string[]): Promise<number> {
       return 0;
     }
     default:
-      process.stderr.write('usage: distminer sectors pledge [N] | list | status N | remove N --really-do-it  [--repo DIR | --api TOKEN:MULTIADDR] [--json]\n');
+      process.stderr.write('usage: distminer sectors pledge [N] | list | status N | retry N | remove N --really-do-it  [--repo DIR | --api TOKEN:MULTIADDR] [--json]\n');
       return 2;
   }
 }
