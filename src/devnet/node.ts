@@ -202,8 +202,8 @@ type ExecResult = { exitCode: ExitCode; error?: string; ret?: Buffer; retDec?: u
  */
 export const FIL = 10n ** 18n;
 export const devnetFunds = {
-  preCommitDeposit: (sectorSize: number) => BigInt(sectorSize) * 10n ** 9n,
-  initialPledge: (sectorSize: number) => BigInt(sectorSize) * 3n * 10n ** 9n,
+  preCommitDeposit: (sectorSize: number) => BigInt(sectorSize) * 10n ** 12n,
+  initialPledge: (sectorSize: number) => BigInt(sectorSize) * 3n * 10n ** 12n,
   creationDeposit: () => FIL / 10n,
   /** Each genesis key's account, and each genesis miner's own balance (pre-funded, like a miner whose owner sent it funds). */
   genesisAccount: 100_000n * FIL,
