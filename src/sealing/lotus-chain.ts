@@ -14,7 +14,7 @@
 import { type ChainClient, RpcError } from '../chain/client.js';
 import { MARKET_ACTOR_ID } from '../chain/market.js';
 import { dealIdPayload, encodePreCommitBatch2, encodeProveCommitSectors3, minerMethodName } from '../chain/params.js';
-import { type Cid, type Message, type SectorPreCommitInfo, DomainSeparationTag, MinerMethod, addressCbor, b64, idAddress } from '../chain/types.js';
+import { type Cid, type Message, type SectorPreCommitInfo, type SignedMessage, DomainSeparationTag, MinerMethod, addressCbor, b64, idAddress } from '../chain/types.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
 import { MessageRefusedError, type SealChain, type SentMessage } from './pipeline.js';
@@ -23,6 +23,7 @@ import { MessageRefusedError, type SealChain, type SentMessage } from './pipelin
 const SEAL_RANDOMNESS_LOOKBACK = 10;
 
 const log = logger('seal-chain');
+const PUSH_TIMEOUT_MS = 180_000;
 
 export interface LotusSealChainOptions {
   /** Sector lifetime requested at pre-commit, in epochs (default 540 days). */
@@ -56,9 +57,12 @@ export function lotusSealChain(client: ChainClient, minerId: number, o: LotusSea
   const lifetime = o.lifetimeEpochs ?? 540 * 2880;
 
   const push = async (method: MinerMethod, params: Buffer, value: bigint, sector: number): Promise<string> => {
-    const m: Partial<Message> & Pick<Message, 'To' | 'From' | 'Method'> = { To: miner, From: await workerAddr(), Method: method, Params: b64(params), Value: value.toString() };
+    const m: Message = { Version: 0, Nonce: 0, GasLimit: 0, GasFeeCap: '0', GasPremium: '0', To: miner, From: await workerAddr(), Method: method, Params: b64(params), Value: value.toString() };
     try {
-      const sm = await client.mpoolPushMessage(m);
+      // Lotus estimates gas by running the message, seal proof verification included: on a busy
+      // host that outlasts the client's default 10 s, and a push retried after a timeout would
+      // be a second message. So one generous deadline here.
+      const sm = await client.call<SignedMessage>('MpoolPushMessage', [m, null], { timeoutMs: PUSH_TIMEOUT_MS });
       return (sm.CID ?? sm.Message.CID!)['/'];
     } catch (e) {
       if (!(e instanceof RpcError)) throw e; // no node answered: an ordinary retry
