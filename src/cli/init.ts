@@ -19,6 +19,7 @@ import { CONFIG_FILE, initRepo, resolveRepoPath } from '../config/repo.js';
 import { DEFAULT_API_LISTEN, parseConfigToml } from '../config/settings.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
+import { exitCodeOf } from '../sealing/lotus-chain.js';
 import { writeFileAtomic } from '../util/durable.js';
 
 const log = logger('init');
@@ -131,11 +132,6 @@ export class ChainMessageError extends Error {
   }
 }
 
-function exitCodeIn(message: string): number | undefined {
-  const m = /exit(?:[ _]?code)?\s*[=:]?\s*\[?(\d+)\]?/i.exec(message);
-  return m ? Number(m[1]) : undefined;
-}
-
 /** Creates a miner actor on chain (see the header); resumable through `progressFile`. */
 export async function createMiner(c: ChainClient, o: CreateMinerOptions): Promise<CreatedMiner> {
   const say = o.say ?? (() => undefined);
@@ -147,7 +143,7 @@ export async function createMiner(c: ChainClient, o: CreateMinerOptions): Promis
       return sm.CID ?? sm.Message.CID!;
     } catch (e) {
       if (!(e instanceof RpcError)) throw e;
-      const exitCode = exitCodeIn(e.message);
+      const exitCode = exitCodeOf(e.message);
       log.error({ err: e, method, exitCode, to: msg.To, from: msg.From, value: msg.Value.toString() }, 'the chain node refused the message');
       throw new ChainMessageError(method, exitCode, e.message);
     }

@@ -146,16 +146,6 @@ export class MarketActor {
     if (expected !== p.unsealedCid['/']) throw illegal(`sector ${p.sectorNumber}: UnsealedCid ${p.unsealedCid['/']} is not the CommD of its deals' pieces (${expected})`);
   }
 
-  /** Checks at prove-commit that the deals can still be activated (throws with the reason). */
-  checkActivation(epoch: number, dealIds: number[]): void {
-    for (const id of dealIds) {
-      const d = this.deals.get(id);
-      if (!d) throw new ActorError(ExitCode.ErrNotFound, `deal ${id} not found`);
-      if (d.sectorStartEpoch >= 0) throw illegal(`deal ${id} is already activated in sector ${d.sectorNumber}`);
-      if (epoch > d.proposal.StartEpoch) throw illegal(`deal ${id} start epoch ${d.proposal.StartEpoch} has already elapsed (now ${epoch})`);
-    }
-  }
-
   /**
    * A piece activation notification (SectorContentChanged from ProveCommitSectors3): the deal
    * named by the payload must be this provider's, not yet active, not started, for exactly this

@@ -40,9 +40,13 @@ function parseCidString(c: Cid | string): Cid {
   return typeof c === 'string' ? { '/': c } : c;
 }
 
-/** The exit code in a Lotus refusal ("message execution failed (exit=[19], …)" and similar), if named. */
+/**
+ * The exit code named in a Lotus refusal, if any. Gas estimation writes
+ * "message execution failed (exit=[ErrInsufficientFunds(19)], vm error=[…])" (a name and the
+ * number, or the number alone for codes without a name).
+ */
 export function exitCodeOf(message: string): number | undefined {
-  const m = /exit(?:[ _]?code)?\s*[=:]?\s*\[?(\d+)\]?/i.exec(message) ?? /\bExitCode\((\d+)\)/.exec(message);
+  const m = /exit=\[(?:[A-Za-z]+\()?(\d+)\)?\]/.exec(message) ?? /exit(?:[ _]?code)?\s*[=:]?\s*(\d+)/i.exec(message);
   return m ? Number(m[1]) : undefined;
 }
 

@@ -315,9 +315,9 @@ export class SealPipeline {
         if (err instanceof MessageRefusedError) {
           // Sending it again unchanged would be refused again: keep the reason, wait for `sectors retry`.
           r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message, chainRejected: true });
-          continue;
+        } else {
+          r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message });
         }
-        r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message });
       }
       if (FAILED_STATES.has(r.state) && r.state !== 'FailedUnrecoverable') {
         if (r.chainRejected) return; // stays failed, with the chain's reason, until removed
