@@ -99,7 +99,11 @@ export interface CreateMinerOptions {
   /** attoFIL the worker gets (deposits, pledges, gas). */
   workerFunds: bigint;
   say?: (line: string) => void;
-  /** Receipt confidence (epochs); default 0. */
+  /**
+   * Receipt confidence (epochs), default 1 as lotus-miner (MessageConfidence): Lotus's message
+   * pool resolves a sender against the head's parent state, so a key funded in the head's own
+   * tipset is not found yet ("resolution lookup failed … actor not found").
+   */
   confidence?: number;
 }
 
@@ -149,7 +153,7 @@ export async function createMiner(c: ChainClient, o: CreateMinerOptions): Promis
     }
   };
   const wait = async (method: string, cid: Cid) => {
-    const r = await c.stateWaitMsg(cid, o.confidence ?? 0, { timeoutMs: 30 * 60_000 });
+    const r = await c.stateWaitMsg(cid, o.confidence ?? 1, { timeoutMs: 30 * 60_000 });
     if (r.Receipt.ExitCode !== 0) {
       const reason = (r.ReturnDec as { Error?: string } | null)?.Error ?? 'no reason given';
       log.error({ method, exitCode: r.Receipt.ExitCode, msg: cid['/'], reason }, 'message failed on chain');
