@@ -103,6 +103,8 @@ export async function sectors(args: string[]): Promise<number> {
         `Seed:\t\tepoch ${s.seedEpoch ?? '-'}`,
         `Worker:\t\t${s.worker ?? '-'}`,
         `Deals:\t\t${s.deals.length ? s.deals.join(', ') : '[]'}`,
+        ...(s.preCommitMsg ? [`PreCommit msg:\t${s.preCommitMsg} (deposit ${s.preCommitValue ?? '?'} attoFIL)`] : []),
+        ...(s.commitMsg ? [`Commit msg:\t${s.commitMsg} (pledge ${s.commitValue ?? '?'} attoFIL)`] : []),
         `Retries:\t${s.retries}`,
         ...(s.failure ? [`LastErr:\t${s.failure}`] : []),
         ...(s.sealedPath ? [`Sealed:\t\t${s.sealedPath}`] : []),
