@@ -738,7 +738,7 @@ export class Devnet extends EventEmitter {
     }
     const params = fromB64(m.Params);
     try {
-      let ret: ExecResult = { exitCode: ExitCode.Ok };
+      const ret: ExecResult = { exitCode: ExitCode.Ok };
       switch (m.Method) {
         case MinerMethod.PreCommitSectorBatch2: {
           const list = decodePreCommitBatch2(params);
