@@ -78,8 +78,10 @@ export function lotusSealChain(client: ChainClient, minerId: number, o: LotusSea
 
   return {
     head: async () => (await client.chainHead()).Height,
-    ticket: (epoch) => client.stateGetRandomnessFromTickets(DomainSeparationTag.SealRandomness, epoch, entropy),
-    seed: (epoch) => client.stateGetRandomnessFromBeacon(DomainSeparationTag.InteractiveSealChallengeSeed, epoch, entropy),
+    // Lotus draws randomness only against a named tipset (an empty key is refused: "NewTipSet
+    // called with zero length array of blocks"): the head's.
+    ticket: async (epoch) => client.stateGetRandomnessFromTickets(DomainSeparationTag.SealRandomness, epoch, entropy, (await client.chainHead()).Cids),
+    seed: async (epoch) => client.stateGetRandomnessFromBeacon(DomainSeparationTag.InteractiveSealChallengeSeed, epoch, entropy, (await client.chainHead()).Cids),
     preCommitChallengeDelay: async () => (delay ??= (await client.call<{ PreCommitChallengeDelay: number }>('StateGetNetworkParams', [])).PreCommitChallengeDelay),
     ticketLookback: () => SEAL_RANDOMNESS_LOOKBACK,
     expiration: (head) => head + lifetime,

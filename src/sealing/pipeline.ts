@@ -331,6 +331,12 @@ export class SealPipeline {
     }
   }
 
+  private async drawTicket(): Promise<{ ticket: Buffer; ticketEpoch: number }> {
+    const head = await this.o.chain.head();
+    const ticketEpoch = Math.max(0, head - this.o.chain.ticketLookback());
+    return { ticket: await this.o.chain.ticket(ticketEpoch), ticketEpoch };
+  }
+
   /** Performs the work of the record's current state and returns the record after it. */
   private async step(r: SectorRecord): Promise<SectorRecord> {
     const pollMs = this.o.pollMs ?? 1000;
@@ -346,12 +352,12 @@ export class SealPipeline {
         // A sector already pre-committed (files rebuilt after losing a worker) reuses its
         // ticket: PC1 is deterministic, so the same data and ticket give the same CommR.
         if (r.ticket && r.ticketEpoch !== undefined) return this.fire(r, { type: 'DONE' }, `reusing ticket of epoch ${r.ticketEpoch}`);
-        const head = await this.o.chain.head();
-        const ticketEpoch = Math.max(0, head - this.o.chain.ticketLookback());
-        const ticket = await this.o.chain.ticket(ticketEpoch);
-        return this.fire(r, { type: 'DONE' }, `ticket at epoch ${ticketEpoch}`, { ticket, ticketEpoch });
+        const t = await this.drawTicket();
+        return this.fire(r, { type: 'DONE' }, `ticket at epoch ${t.ticketEpoch}`, t);
       }
       case 'PreCommit1': {
+        // A failed GetTicket is retried here (its failure state retries PreCommit1): draw it first.
+        if (!r.ticket || r.ticketEpoch === undefined) r = await this.save(r, await this.drawTicket());
         const { output } = await this.task(r, { type: 'PreCommit1', ticket: r.ticket!, pieces: r.pieces! }, r.worker);
         if (output.type !== 'PreCommit1') throw new Error('unexpected PreCommit1 output');
         return this.fire(r, { type: 'DONE' }, undefined, { pc1: output.pc1 });

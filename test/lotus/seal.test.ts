@@ -39,7 +39,7 @@ test('a miner created like lotus-miner init seals 2 sectors that real Lotus acce
 
   // 1. The miner actor, on chain.
   const t0 = Date.now();
-  const init = spawnSync(process.execPath, [MAIN, 'init', '--create-miner', '--repo', repo, '--chain-api', API, '--worker-funds', '50'], { encoding: 'utf8', env, timeout: 10 * 60_000 });
+  const init = spawnSync(process.execPath, [MAIN, 'init', '--create-miner', '--repo', repo, '--chain-api', API, '--worker-funds', '50', '--api', '/ip4/127.0.0.1/tcp/0/http'], { encoding: 'utf8', env, timeout: 10 * 60_000 });
   t.is(init.status, 0, `init --create-miner:\n${init.stderr}${init.stdout}`);
   const miner = parseConfigToml(readFileSync(join(repo, 'config.toml'), 'utf8')).minerId!;
   t.regex(miner, /^t0\d+$/);
