@@ -25,6 +25,8 @@ import {
   type SectorLocation,
   type SectorOnChainInfo,
   type SectorPreCommitOnChainInfo,
+  type SectorPreCommitInfo,
+  type KeyType,
   type Signature,
   type SignedMessage,
   type TipSet,
@@ -294,6 +296,38 @@ export class ChainClient {
   }
   async walletSign(addr: string, data: Uint8Array): Promise<Signature> {
     return this.call('WalletSign', [addr, b64(data)]);
+  }
+
+  // ---- sealing funds and miner creation (what lotus-miner asks before it sends value)
+
+  /** The deposit PreCommitSectorBatch2 locks for this sector (attoFIL). */
+  async stateMinerPreCommitDepositForPower(miner: string, info: SectorPreCommitInfo, tsk: TipSetKey | null = null): Promise<bigint> {
+    return BigInt(await this.call<string>('StateMinerPreCommitDepositForPower', [miner, info, tsk]));
+  }
+  /** The initial pledge of a sector that lives `duration` epochs from `tsk` (attoFIL). */
+  async stateMinerInitialPledgeForSector(duration: number, sectorSize: number, verifiedSize: number, tsk: TipSetKey | null = null): Promise<bigint> {
+    return BigInt(await this.call<string>('StateMinerInitialPledgeForSector', [duration, sectorSize, verifiedSize, tsk]));
+  }
+  /** What CreateMiner must carry as value (FIP-0077), attoFIL. */
+  async stateMinerCreationDeposit(tsk: TipSetKey | null = null): Promise<bigint> {
+    return BigInt(await this.call<string>('StateMinerCreationDeposit', [tsk]));
+  }
+  stateNetworkVersion(tsk: TipSetKey | null = null): Promise<number> {
+    return this.call('StateNetworkVersion', [tsk]);
+  }
+  /** The ID address of an actor (fails when the address has no actor on chain yet). */
+  stateLookupID(addr: string, tsk: TipSetKey | null = null): Promise<string> {
+    return this.call('StateLookupID', [addr, tsk]);
+  }
+  /** A new key in the node's wallet. */
+  walletNew(type: KeyType = 'bls'): Promise<string> {
+    return this.call('WalletNew', [type]);
+  }
+  walletDefaultAddress(): Promise<string> {
+    return this.call('WalletDefaultAddress', []);
+  }
+  async walletBalance(addr: string): Promise<bigint> {
+    return BigInt(await this.call<string>('WalletBalance', [addr]));
   }
 
   /** Follows the chain head; see {@link HeadSubscription}. */

@@ -41,6 +41,8 @@ export interface ClientDealProposal {
 
 /** market.DealState: -1 while not yet activated / never slashed. */
 export interface DealStateJson {
+  /** The sector the deal was activated in (network version 21 on; sectors no longer list their deals). */
+  SectorNumber?: number;
   SectorStartEpoch: number;
   LastUpdatedEpoch: number;
   SlashEpoch: number;

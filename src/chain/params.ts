@@ -1,14 +1,14 @@
 // CBOR parameter layouts of the miner actor methods distminer sends (builtin-actors
 // `miner::types`, tuple-encoded structs), with strict decoders for the devnet. Message
 // `Params` carry these bytes, base64 in Lotus JSON.
-import { type Cid, CborCid, MinerMethod, bigFromCborBytes, cborDecode, cborEncode, isCid, rleDecode, rleEncode } from './types.js';
+import { type Cid, type Network, CborCid, MinerMethod, addressBytes, addressFromBytes, bigFromCborBytes, cborDecode, cborEncode, isCid, rleDecode, rleEncode } from './types.js';
 
 /** A params blob that does not match the method's layout (exit code 21, ErrSerialization). */
 export class ParamsError extends Error {
   override name = 'ParamsError';
 }
 
-/** SectorPreCommitInfo (PreCommitSectorBatch2, method 28; also the first 6 fields of method 6). */
+/** SectorPreCommitInfo (PreCommitSectorBatch2, method 28). */
 export interface PreCommitParams {
   sealProof: number;
   sectorNumber: number;
@@ -20,9 +20,55 @@ export interface PreCommitParams {
   unsealedCid: Cid | null;
 }
 
-export interface ProveCommitParams {
+/** DataActivationNotification: an actor told of the activated piece (the market, f05, with a deal id). */
+export interface DataActivationNotification {
+  address: string;
+  payload: Buffer;
+}
+
+/** PieceActivationManifest: one data piece of a sector, as ProveCommitSectors3 activates it. */
+export interface PieceActivationManifest {
+  cid: Cid;
+  /** Padded size. */
+  size: number;
+  /** FIL+ allocation (client actor id, allocation id); distminer sends none. */
+  verifiedAllocationKey: { client: number; id: number } | null;
+  notify: DataActivationNotification[];
+}
+
+/** SectorActivationManifest: a sector and every data piece in it (none for committed capacity). */
+export interface SectorActivationManifest {
   sectorNumber: number;
-  proof: Buffer;
+  pieces: PieceActivationManifest[];
+}
+
+/**
+ * ProveCommitSectors3Params (miner method 34, network version 23 on). Exactly one of
+ * `sectorProofs` (one proof per activation) or `aggregateProof` is non-empty.
+ */
+export interface ProveCommitSectors3Params {
+  sectorActivations: SectorActivationManifest[];
+  sectorProofs: Buffer[];
+  aggregateProof: Buffer;
+  /** RegisteredAggregationProof (SnarkPackV2 = 1) with an aggregate; null with per-sector proofs. */
+  aggregateProofType: number | null;
+  requireActivationSuccess: boolean;
+  requireNotificationSuccess: boolean;
+}
+
+/** Storage power CreateMinerParams (f04 method 2). */
+export interface CreateMinerParams {
+  owner: string;
+  worker: string;
+  windowPoStProofType: number;
+  /** libp2p peer id bytes (may be empty). */
+  peer: Buffer;
+  multiaddrs: Buffer[];
+}
+
+export interface CreateMinerReturn {
+  idAddress: string;
+  robustAddress: string;
 }
 
 export interface PoStPartition {
@@ -63,13 +109,36 @@ export function encodePreCommitBatch2(sectors: PreCommitParams[]): Buffer {
   return cborEncode([sectors.map(precommitTuple)]);
 }
 
-/** PreCommitSectorParams (method 6, deprecated on mainnet): the 6 fields + replace-capacity fields. */
-export function encodePreCommitSector(p: PreCommitParams): Buffer {
-  return cborEncode([p.sealProof, p.sectorNumber, new CborCid(p.sealedCid), p.sealRandEpoch, p.dealIds, p.expiration, false, 0, 0, 0]);
+/** ProveCommitSectors3 of one committed-capacity sector with its own proof (as tests and tools send it). */
+export function encodeProveCommitOne(sectorNumber: number, proof: Buffer, pieces: PieceActivationManifest[] = []): Buffer {
+  return encodeProveCommitSectors3({ sectorActivations: [{ sectorNumber, pieces }], sectorProofs: [proof], aggregateProof: Buffer.alloc(0), aggregateProofType: null, requireActivationSuccess: true, requireNotificationSuccess: true });
 }
 
-export function encodeProveCommit(p: ProveCommitParams): Buffer {
-  return cborEncode([p.sectorNumber, p.proof]);
+/** The notification payload the market actor reads: the deal id as a CBOR unsigned integer. */
+export function dealIdPayload(dealId: number): Buffer {
+  return cborEncode(dealId);
+}
+
+export function encodeProveCommitSectors3(p: ProveCommitSectors3Params): Buffer {
+  return cborEncode([
+    p.sectorActivations.map((a) => [
+      a.sectorNumber,
+      a.pieces.map((x) => [new CborCid(x.cid), x.size, x.verifiedAllocationKey ? [x.verifiedAllocationKey.client, x.verifiedAllocationKey.id] : null, x.notify.map((n) => [addressBytes(n.address), n.payload])]),
+    ]),
+    p.sectorProofs,
+    p.aggregateProof,
+    p.aggregateProofType,
+    p.requireActivationSuccess,
+    p.requireNotificationSuccess,
+  ]);
+}
+
+export function encodeCreateMiner(p: CreateMinerParams): Buffer {
+  return cborEncode([addressBytes(p.owner), addressBytes(p.worker), p.windowPoStProofType, p.peer, p.multiaddrs]);
+}
+
+export function encodeCreateMinerReturn(r: CreateMinerReturn): Buffer {
+  return cborEncode([addressBytes(r.idAddress), addressBytes(r.robustAddress)]);
 }
 
 export function encodeWindowPoSt(p: WindowPoStParams): Buffer {
@@ -132,8 +201,8 @@ function cid(v: unknown, what: string): Cid {
   return v;
 }
 
-function precommitFrom(v: unknown, what: string, legacy: boolean): PreCommitParams {
-  const t = tuple(v, legacy ? [10, 6] : 7, what);
+function precommitFrom(v: unknown, what: string): PreCommitParams {
+  const t = tuple(v, 7, what);
   const dealIds = t[4];
   if (!Array.isArray(dealIds)) throw new ParamsError(`${what}.DealIDs: expected an array`);
   return {
@@ -143,23 +212,90 @@ function precommitFrom(v: unknown, what: string, legacy: boolean): PreCommitPara
     sealRandEpoch: int(t[3], `${what}.SealRandEpoch`),
     dealIds: dealIds.map((d, i) => uint(d, `${what}.DealIDs[${i}]`)),
     expiration: int(t[5], `${what}.Expiration`),
-    unsealedCid: legacy || t[6] === null ? null : cid(t[6], `${what}.UnsealedCid`),
+    unsealedCid: t[6] === null ? null : cid(t[6], `${what}.UnsealedCid`),
   };
 }
 
 export function decodePreCommitBatch2(b: Uint8Array): PreCommitParams[] {
   const [list] = tuple(decode(b), 1, 'PreCommitSectorBatch2Params');
   if (!Array.isArray(list) || list.length === 0) throw new ParamsError('PreCommitSectorBatch2Params.Sectors: expected a non-empty array');
-  return list.map((x, i) => precommitFrom(x, `Sectors[${i}]`, false));
+  return list.map((x, i) => precommitFrom(x, `Sectors[${i}]`));
 }
 
-export function decodePreCommitSector(b: Uint8Array): PreCommitParams {
-  return precommitFrom(decode(b), 'PreCommitSectorParams', true);
+
+function address(v: unknown, what: string, network: Network): string {
+  try {
+    return addressFromBytes(bytes(v, what), network);
+  } catch (e) {
+    throw new ParamsError(`${what}: ${(e as Error).message}`);
+  }
 }
 
-export function decodeProveCommit(b: Uint8Array): ProveCommitParams {
-  const t = tuple(decode(b), 2, 'ProveCommitSectorParams');
-  return { sectorNumber: uint(t[0], 'SectorNumber'), proof: bytes(t[1], 'Proof') };
+function bool(v: unknown, what: string): boolean {
+  if (typeof v !== 'boolean') throw new ParamsError(`${what}: expected a boolean`);
+  return v;
+}
+
+function array(v: unknown, what: string): unknown[] {
+  if (!Array.isArray(v)) throw new ParamsError(`${what}: expected an array`);
+  return v;
+}
+
+export function decodeProveCommitSectors3(b: Uint8Array, network: Network = 'testnet'): ProveCommitSectors3Params {
+  const t = tuple(decode(b), 6, 'ProveCommitSectors3Params');
+  return {
+    sectorActivations: array(t[0], 'SectorActivations').map((a, i) => {
+      const w = `SectorActivations[${i}]`;
+      const at = tuple(a, 2, w);
+      return {
+        sectorNumber: uint(at[0], `${w}.SectorNumber`),
+        pieces: array(at[1], `${w}.Pieces`).map((p, j) => {
+          const pw = `${w}.Pieces[${j}]`;
+          const pt = tuple(p, 4, pw);
+          let vak: PieceActivationManifest['verifiedAllocationKey'] = null;
+          if (pt[2] !== null) {
+            const vt = tuple(pt[2], 2, `${pw}.VerifiedAllocationKey`);
+            vak = { client: uint(vt[0], `${pw}.VerifiedAllocationKey.Client`), id: uint(vt[1], `${pw}.VerifiedAllocationKey.ID`) };
+          }
+          return {
+            cid: cid(pt[0], `${pw}.CID`),
+            size: uint(pt[1], `${pw}.Size`),
+            verifiedAllocationKey: vak,
+            notify: array(pt[3], `${pw}.Notify`).map((n, k) => {
+              const nt = tuple(n, 2, `${pw}.Notify[${k}]`);
+              return { address: address(nt[0], `${pw}.Notify[${k}].Address`, network), payload: bytes(nt[1], `${pw}.Notify[${k}].Payload`) };
+            }),
+          };
+        }),
+      };
+    }),
+    sectorProofs: array(t[1], 'SectorProofs').map((x, i) => bytes(x, `SectorProofs[${i}]`)),
+    aggregateProof: bytes(t[2], 'AggregateProof'),
+    aggregateProofType: t[3] === null ? null : int(t[3], 'AggregateProofType'),
+    requireActivationSuccess: bool(t[4], 'RequireActivationSuccess'),
+    requireNotificationSuccess: bool(t[5], 'RequireNotificationSuccess'),
+  };
+}
+
+export function decodeCreateMiner(b: Uint8Array, network: Network = 'testnet'): CreateMinerParams {
+  const t = tuple(decode(b), 5, 'CreateMinerParams');
+  return {
+    owner: address(t[0], 'Owner', network),
+    worker: address(t[1], 'Worker', network),
+    windowPoStProofType: int(t[2], 'WindowPoStProofType'),
+    peer: t[3] === null ? Buffer.alloc(0) : bytes(t[3], 'Peer'),
+    multiaddrs: t[4] === null ? [] : array(t[4], 'Multiaddrs').map((x, i) => bytes(x, `Multiaddrs[${i}]`)),
+  };
+}
+
+export function decodeCreateMinerReturn(b: Uint8Array, network: Network = 'testnet'): CreateMinerReturn {
+  const t = tuple(decode(b), 2, 'CreateMinerReturn');
+  return { idAddress: address(t[0], 'IDAddress', network), robustAddress: address(t[1], 'RobustAddress', network) };
+}
+
+/** A market notification payload: the deal id (CBOR unsigned integer). */
+export function decodeDealIdPayload(b: Uint8Array): number {
+  return uint(decode(b), 'deal id payload');
 }
 
 export function decodeWindowPoSt(b: Uint8Array): WindowPoStParams {

@@ -702,8 +702,23 @@ export enum MinerMethod {
   ProveCommitSector = 7,
   DeclareFaults = 10,
   DeclareFaultsRecovered = 11,
+  /** Removed at network version 27 (FIP-0101); the actors answer exit code 22. */
+  ProveCommitAggregate = 26,
   PreCommitSectorBatch2 = 28,
+  /** The prove-commit of network version 23 on (FIP-0084 removed method 7): proofs + piece manifests. */
+  ProveCommitSectors3 = 34,
 }
+
+/** Storage power actor (f04) method numbers (builtin-actors `power::Method`). */
+export enum PowerMethod {
+  CreateMiner = 2,
+}
+
+/** The storage power actor's ID (f04). */
+export const POWER_ACTOR_ID = 4;
+
+/** Lotus KeyType of WalletNew. */
+export type KeyType = 'bls' | 'secp256k1';
 
 /** FVM / actor exit codes as Lotus reports them in receipts. */
 export enum ExitCode {

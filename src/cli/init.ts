@@ -1,26 +1,221 @@
 // `distminer init --miner f01000 --repo DIR [--api /ip4/127.0.0.1/tcp/2345/http]`: create a
 // miner repository (config.toml with the miner id and API address, a random API token), or
 // adopt a copied Lotus miner repository (adds the [Distminer] section and a token).
+//
+// `distminer init --create-miner --repo DIR [--chain-api INFO] [--from ADDR] …`: first create a
+// miner actor on chain, as `lotus-miner init` does: new BLS owner and worker keys in the node's
+// wallet, funded from --from (default: the node's default wallet), then CreateMiner through the
+// storage power actor (f04, method 2) from the owner with StateMinerCreationDeposit's deposit
+// (FIP-0077) times Lotus's 1.01 margin; the receipt's new ID goes into the repository's config.
+// Progress (keys, the CreateMiner message) is kept durably in DIR.create-miner.json, so a run
+// stopped half-way is resumed by running the same command again: no key, fund or miner is lost.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { ChainClient, RpcError } from '../chain/client.js';
+import { decodeCreateMinerReturn, encodeCreateMiner } from '../chain/params.js';
+import { type Cid, POWER_ACTOR_ID, PowerMethod, b64, fromB64, idAddress } from '../chain/types.js';
 import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
-import { initRepo, resolveRepoPath } from '../config/repo.js';
-import { DEFAULT_API_LISTEN } from '../config/settings.js';
+import { ConfigError } from '../config/multiaddr.js';
+import { CONFIG_FILE, initRepo, resolveRepoPath } from '../config/repo.js';
+import { DEFAULT_API_LISTEN, parseConfigToml } from '../config/settings.js';
+import { logger } from '../log.js';
+import * as proofs from '../proofs/index.js';
+import { exitCodeOf } from '../sealing/lotus-chain.js';
+import { writeFileAtomic } from '../util/durable.js';
+
+const log = logger('init');
 
 const FLAGS: Record<string, FlagSpec> = {
-  miner: { type: 'string', help: 'the miner actor id, e.g. f01000 (required)' },
+  miner: { type: 'string', help: 'the miner actor id, e.g. f01000 (required unless --create-miner)' },
   repo: { type: 'string', help: 'repository directory (default $DISTMINER_PATH, then $LOTUS_MINER_PATH)' },
   api: { type: 'string', help: `API listen multiaddr (default ${DEFAULT_API_LISTEN})` },
+  'create-miner': { type: 'boolean', help: 'create a new miner actor on chain first (like lotus-miner init)' },
+  'chain-api': { type: 'string', help: 'Lotus full-node API info (default $FULLNODE_API_INFO); --create-miner only' },
+  from: { type: 'string', help: 'wallet address that funds the new owner and worker (default: the node\'s default wallet)' },
+  'sector-size': { type: 'string', help: 'sector size of the new miner (default 2KiB)' },
+  'owner-funds': { type: 'string', help: 'FIL for the owner beyond the creation deposit, for gas (default 1)' },
+  'worker-funds': { type: 'string', help: 'FIL for the worker: pre-commit deposits, pledges and gas (default 10)' },
 };
+
+const USAGE = 'usage: distminer init --miner f0… [--repo DIR] [--api MULTIADDR]\n       distminer init --create-miner [--repo DIR] [--chain-api INFO] [--from ADDR] [--sector-size 2KiB] [--owner-funds FIL] [--worker-funds FIL]';
 
 export async function main(args: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`usage: distminer init --miner f0… [--repo DIR] [--api MULTIADDR]\n\n${flagsHelp(FLAGS)}\n`);
+    process.stdout.write(`${USAGE}\n\n${flagsHelp(FLAGS)}\n`);
     return 0;
   }
   const { flags, positional } = parseFlags(args, FLAGS, 'init');
   if (positional.length > 0) throw new Error(`init: unexpected argument "${positional[0]}"`);
-  if (typeof flags.miner !== 'string') throw Object.assign(new Error('init: --miner is required'), { hint: 'e.g. distminer init --miner f01000 --repo ~/.distminer' });
   const path = resolveRepoPath(flags.repo as string | undefined);
-  const r = initRepo(path, flags.miner, (flags.api as string | undefined) ?? DEFAULT_API_LISTEN);
-  process.stdout.write(r.created ? `initialised repository ${r.path} for miner ${flags.miner}\n` : `adopted repository ${r.path} for miner ${flags.miner} (added [Distminer] and/or a token)\n`);
+  const api = (flags.api as string | undefined) ?? DEFAULT_API_LISTEN;
+  let miner = flags.miner as string | undefined;
+  if (flags['create-miner'] === true) {
+    if (miner) throw new ConfigError('init: --miner and --create-miner exclude each other', 'drop --miner: the new miner\'s id is written for you');
+    const info = (flags['chain-api'] as string | undefined) ?? process.env.FULLNODE_API_INFO;
+    if (!info) throw new ConfigError('init --create-miner: no chain API', 'pass --chain-api TOKEN:/ip4/127.0.0.1/tcp/1234/http or set FULLNODE_API_INFO');
+    checkRepoFree(path);
+    const r = await createMiner(new ChainClient(info, { timeoutMs: 60_000 }), {
+      progressFile: `${path}.create-miner.json`,
+      from: flags.from as string | undefined,
+      sectorSize: proofs.parseSectorSize((flags['sector-size'] as string | undefined) ?? '2KiB'),
+      ownerFunds: parseFil((flags['owner-funds'] as string | undefined) ?? '1', '--owner-funds'),
+      workerFunds: parseFil((flags['worker-funds'] as string | undefined) ?? '10', '--worker-funds'),
+      say: (line) => process.stdout.write(line + '\n'),
+    });
+    miner = r.miner;
+    initRepo(path, miner, api);
+    rmSync(`${path}.create-miner.json`, { force: true });
+    process.stdout.write(`created miner ${r.miner} (owner ${r.owner}, worker ${r.worker}, deposit ${r.deposit} attoFIL); repository ${path}\n`);
+    return 0;
+  }
+  if (typeof miner !== 'string') throw Object.assign(new Error('init: --miner is required'), { hint: 'e.g. distminer init --miner f01000 --repo ~/.distminer, or --create-miner to make one on chain' });
+  const r = initRepo(path, miner, api);
+  process.stdout.write(r.created ? `initialised repository ${r.path} for miner ${miner}\n` : `adopted repository ${r.path} for miner ${miner} (added [Distminer] and/or a token)\n`);
   return 0;
+}
+
+/** Refuses, before anything is spent on chain, a repository that already names a miner. */
+function checkRepoFree(path: string): void {
+  const cfg = `${path}/${CONFIG_FILE}`;
+  if (existsSync(cfg)) {
+    const c = parseConfigToml(readFileSync(cfg, 'utf8'));
+    if (c.minerId) throw new ConfigError(`${path} is already a repository of miner ${c.minerId}`, 'use another --repo for the new miner');
+  }
+}
+
+/** "1.5" FIL → attoFIL. */
+export function parseFil(s: string, what: string): bigint {
+  const m = /^(\d+)(?:\.(\d{1,18}))?$/.exec(s.trim());
+  if (!m) throw new ConfigError(`${what}: "${s}" is not an amount of FIL like 10 or 0.5`);
+  return BigInt(m[1]) * 10n ** 18n + BigInt((m[2] ?? '').padEnd(18, '0'));
+}
+
+export interface CreateMinerOptions {
+  /** Where progress is kept (keys, message CIDs) so a second run resumes. */
+  progressFile: string;
+  from?: string;
+  sectorSize: number;
+  /** attoFIL the owner gets beyond the creation deposit (gas). */
+  ownerFunds: bigint;
+  /** attoFIL the worker gets (deposits, pledges, gas). */
+  workerFunds: bigint;
+  say?: (line: string) => void;
+  /**
+   * Receipt confidence (epochs), default 1 as lotus-miner (MessageConfidence): Lotus's message
+   * pool resolves a sender against the head's parent state, so a key funded in the head's own
+   * tipset is not found yet ("resolution lookup failed … actor not found").
+   */
+  confidence?: number;
+}
+
+interface Progress {
+  owner?: string;
+  worker?: string;
+  funded?: boolean;
+  createMsg?: string;
+  deposit?: string;
+}
+
+export interface CreatedMiner {
+  miner: string;
+  owner: string;
+  worker: string;
+  /** attoFIL sent with CreateMiner. */
+  deposit: string;
+  createMsg: string;
+}
+
+/** Lotus's refusal of a message (gas estimation runs it) or a failed receipt, with method and exit code. */
+export class ChainMessageError extends Error {
+  override name = 'ChainMessageError';
+  constructor(
+    readonly method: string,
+    readonly exitCode: number | undefined,
+    reason: string,
+  ) {
+    super(`${method}${exitCode !== undefined ? ` failed with exit code ${exitCode}` : ' was refused'}: ${reason}`);
+  }
+}
+
+/** Creates a miner actor on chain (see the header); resumable through `progressFile`. */
+export async function createMiner(c: ChainClient, o: CreateMinerOptions): Promise<CreatedMiner> {
+  const say = o.say ?? (() => undefined);
+  const p: Progress = existsSync(o.progressFile) ? (JSON.parse(readFileSync(o.progressFile, 'utf8')) as Progress) : {};
+  const save = () => writeFileAtomic(o.progressFile, JSON.stringify(p, null, 2) + '\n', 0o600);
+  const send = async (method: string, msg: { To: string; From: string; Method: number; Value: bigint; Params?: string }): Promise<Cid> => {
+    try {
+      const sm = await c.mpoolPushMessage({ To: msg.To, From: msg.From, Method: msg.Method, Value: msg.Value.toString(), Params: msg.Params ?? null });
+      return sm.CID ?? sm.Message.CID!;
+    } catch (e) {
+      if (!(e instanceof RpcError)) throw e;
+      const exitCode = exitCodeOf(e.message);
+      log.error({ err: e, method, exitCode, to: msg.To, from: msg.From, value: msg.Value.toString() }, 'the chain node refused the message');
+      throw new ChainMessageError(method, exitCode, e.message);
+    }
+  };
+  const wait = async (method: string, cid: Cid) => {
+    const r = await c.stateWaitMsg(cid, o.confidence ?? 1, { timeoutMs: 30 * 60_000 });
+    if (r.Receipt.ExitCode !== 0) {
+      const reason = (r.ReturnDec as { Error?: string } | null)?.Error ?? 'no reason given';
+      log.error({ method, exitCode: r.Receipt.ExitCode, msg: cid['/'], reason }, 'message failed on chain');
+      throw new ChainMessageError(method, r.Receipt.ExitCode, `${reason} (message ${cid['/']})`);
+    }
+    return r;
+  };
+
+  const seal = proofs.sealProofForSectorSize(o.sectorSize);
+  const windowPoStProofType = proofs.windowPoStProofFor(seal);
+  if (!p.owner || !p.worker) {
+    p.owner ??= await c.walletNew('bls');
+    p.worker ??= await c.walletNew('bls');
+    save();
+    say(`new owner key ${p.owner}, worker key ${p.worker} (in the node's wallet)`);
+  }
+  const deposit = BigInt(p.deposit ?? (await c.stateMinerCreationDeposit()));
+  // Lotus's --deposit-margin-factor default: the deposit may grow before the message lands.
+  const value = (deposit * 101n) / 100n;
+  if (!p.funded) {
+    const from = o.from ?? (await c.walletDefaultAddress());
+    const want: [string, bigint][] = [
+      [p.owner, value + o.ownerFunds],
+      [p.worker, o.workerFunds],
+    ];
+    const sent: Cid[] = [];
+    for (const [addr, amount] of want) {
+      // As lotus-miner: a key with no actor yet gets one by a transfer (of 0 if nothing is asked).
+      const exists = await c.stateLookupID(addr).then(
+        () => true,
+        () => false,
+      );
+      const have = exists ? await c.walletBalance(addr) : 0n;
+      if (exists && have >= amount) continue;
+      const topUp = amount > have ? amount - have : 0n;
+      sent.push(await send('Send', { To: addr, From: from, Method: 0, Value: topUp }));
+      say(`funding ${addr} with ${topUp} attoFIL from ${from}`);
+    }
+    for (const cid of sent) await wait('Send', cid);
+    p.funded = true;
+    save();
+  }
+  if (!p.createMsg) {
+    const params = encodeCreateMiner({ owner: p.owner, worker: p.worker, windowPoStProofType, peer: Buffer.alloc(0), multiaddrs: [] });
+    const cid = await send('CreateMiner', { To: idAddress(POWER_ACTOR_ID, p.owner[0] === 'f' ? 'mainnet' : 'testnet'), From: p.owner, Method: PowerMethod.CreateMiner, Value: value, Params: b64(params) });
+    p.createMsg = cid['/'];
+    p.deposit = deposit.toString();
+    save();
+    say(`CreateMiner message ${cid['/']} (value ${value} attoFIL; deposit asked ${deposit})`);
+  }
+  let r;
+  try {
+    r = await wait('CreateMiner', { '/': p.createMsg });
+  } catch (e) {
+    if (e instanceof ChainMessageError) {
+      // The message failed for good: the next run sends a new one (with the same funded keys).
+      delete p.createMsg;
+      delete p.deposit;
+      save();
+    }
+    throw e;
+  }
+  const ret = decodeCreateMinerReturn(fromB64(r.Receipt.Return), p.owner[0] === 'f' ? 'mainnet' : 'testnet');
+  return { miner: ret.idAddress, owner: p.owner, worker: p.worker, deposit: value.toString(), createMsg: p.createMsg! };
 }

@@ -3,8 +3,10 @@
 // CBOR, provider is a miner whose worker/owner sends the message, piece size, epochs, no
 // duplicate) and gives the valid ones deal IDs; a pre-commit naming deals is checked against
 // them (provider, not activated nor in another pre-commit, start not passed, the sector
-// outlives the deal, and the sector's UnsealedCid is the CommD of the deals' pieces);
-// prove-commit activates them. Left out: escrow balances and collateral (the devnet has no
+// outlives the deal, and the sector's UnsealedCid is the CommD of the deals' pieces). Deals
+// are activated as on the network since version 23: ProveCommitSectors3 names each piece and
+// notifies the market with the deal id (checked here: provider, piece CID and size, not yet
+// active, start not passed, the sector outlives it). Left out: escrow balances and collateral (the devnet has no
 // token balances), payments, deal expiry and slashing in cron, verified-registry data caps.
 import { type ClientDealProposal, type DealProposal, type MarketDeal, dealProposalCbor } from '../chain/market.js';
 import type { PreCommitParams } from '../chain/params.js';
@@ -14,6 +16,24 @@ import { zeroCommP } from '../deals/commp.js';
 import { fillerSizes, placements } from '../deals/packing.js';
 import * as proofs from '../proofs/index.js';
 import { ActorError } from './miner.js';
+
+/**
+ * The CommD of a sector holding `pieces` in order (padded sizes), zero pieces aligning them and
+ * filling the rest, as the FVM's compute_unsealed_sector_cid does (the proofs' compute_comm_d
+ * alone does not pad up to the sector size). Throws an ActorError when they do not fit.
+ */
+export async function sectorCommD(sealProof: proofs.RegisteredSealProof, pieces: proofs.PieceInfo[], what: string): Promise<string> {
+  const sectorSize = proofs.sealProofSectorSize(sealProof);
+  for (const p of pieces) if (!isPow2(p.size) || p.size < 128) throw illegal(`${what}: piece size ${p.size} is not a power of two ≥ 128`);
+  const total = pieces.reduce((a, p) => a + p.size, 0);
+  if (total > sectorSize) throw illegal(`${what}: pieces hold ${total} bytes, more than the sector's ${sectorSize}`);
+  const all = [...pieces];
+  const placed = placements(all.map((x) => x.size));
+  const end = placed.length ? placed[placed.length - 1].offset + all[all.length - 1].size : 0;
+  if (end > sectorSize) throw illegal(`${what}: pieces do not fit the sector's ${sectorSize} bytes once aligned`);
+  for (const size of fillerSizes(end, sectorSize)) all.push({ size, commP: zeroCommP(size) });
+  return proofs.commDToCid(await proofs.generateDataCommitment(sealProof, all));
+}
 
 interface DealEntry {
   proposal: DealProposal;
@@ -122,25 +142,24 @@ export class MarketActor {
     }
     const sectorSize = proofs.sealProofSectorSize(sealProof);
     if (total > sectorSize) throw illegal(`deals of sector ${p.sectorNumber} hold ${total} bytes, more than the sector's ${sectorSize}`);
-    // Zero pieces fill the rest of the sector (as the FVM's compute_unsealed_sector_cid does;
-    // the proofs' compute_comm_d alone does not pad up to the sector size).
-    const placed = placements(pieces.map((x) => x.size));
-    const end = placed.length ? placed[placed.length - 1].offset + pieces[pieces.length - 1].size : 0;
-    if (end > sectorSize) throw illegal(`deals of sector ${p.sectorNumber} do not fit its ${sectorSize} bytes once aligned`);
-    for (const size of fillerSizes(end, sectorSize)) pieces.push({ size, commP: zeroCommP(size) });
-    const commD = await proofs.generateDataCommitment(sealProof, pieces);
-    const expected = proofs.commDToCid(commD);
+    const expected = await sectorCommD(sealProof, pieces, `deals of sector ${p.sectorNumber}`);
     if (expected !== p.unsealedCid['/']) throw illegal(`sector ${p.sectorNumber}: UnsealedCid ${p.unsealedCid['/']} is not the CommD of its deals' pieces (${expected})`);
   }
 
-  /** Checks at prove-commit that the deals can still be activated (throws with the reason). */
-  checkActivation(epoch: number, dealIds: number[]): void {
-    for (const id of dealIds) {
-      const d = this.deals.get(id);
-      if (!d) throw new ActorError(ExitCode.ErrNotFound, `deal ${id} not found`);
-      if (d.sectorStartEpoch >= 0) throw illegal(`deal ${id} is already activated in sector ${d.sectorNumber}`);
-      if (epoch > d.proposal.StartEpoch) throw illegal(`deal ${id} start epoch ${d.proposal.StartEpoch} has already elapsed (now ${epoch})`);
-    }
+  /**
+   * A piece activation notification (SectorContentChanged from ProveCommitSectors3): the deal
+   * named by the payload must be this provider's, not yet active, not started, for exactly this
+   * piece, and end before the sector does. Returns nothing; throws with the reason.
+   */
+  checkNotification(epoch: number, minerId: number, n: { dealId: number; pieceCid: string; pieceSize: number; sectorExpiration: number }, inBatch: Set<number>): void {
+    const d = this.deals.get(n.dealId);
+    if (!d) throw new ActorError(ExitCode.ErrNotFound, `deal ${n.dealId} not found`);
+    const prov = parseAddress(d.proposal.Provider);
+    if (prov.id === undefined || Number(prov.id) !== minerId) throw new ActorError(ExitCode.ErrForbidden, `deal ${n.dealId} is with provider ${d.proposal.Provider}, not t0${minerId}`);
+    if (d.sectorStartEpoch >= 0 || inBatch.has(n.dealId)) throw illegal(`deal ${n.dealId} is already activated`);
+    if (epoch > d.proposal.StartEpoch) throw illegal(`deal ${n.dealId} start epoch ${d.proposal.StartEpoch} has already elapsed (now ${epoch})`);
+    if (d.proposal.PieceCID['/'] !== n.pieceCid || d.proposal.PieceSize !== n.pieceSize) throw illegal(`deal ${n.dealId} is for piece ${d.proposal.PieceCID['/']} (${d.proposal.PieceSize} bytes), not ${n.pieceCid} (${n.pieceSize} bytes)`);
+    if (d.proposal.EndEpoch > n.sectorExpiration) throw illegal(`deal ${n.dealId} ends at ${d.proposal.EndEpoch}, after the sector's expiration ${n.sectorExpiration}`);
   }
 
   activate(epoch: number, sectorNumber: number, dealIds: number[]): void {
@@ -156,7 +175,8 @@ export class MarketActor {
   deal(id: number): MarketDeal | undefined {
     const d = this.deals.get(id);
     if (!d) return undefined;
-    return { Proposal: d.proposal, State: { SectorStartEpoch: d.sectorStartEpoch, LastUpdatedEpoch: d.lastUpdatedEpoch, SlashEpoch: d.slashEpoch } };
+    // SectorNumber: 0 until activated, as Lotus shows it.
+    return { Proposal: d.proposal, State: { SectorNumber: Math.max(0, d.sectorNumber), SectorStartEpoch: d.sectorStartEpoch, LastUpdatedEpoch: d.lastUpdatedEpoch, SlashEpoch: d.slashEpoch } };
   }
 
   /** StateMarketDeals: every deal by its ID (as a decimal string key, like Lotus). */

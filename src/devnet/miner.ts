@@ -44,12 +44,30 @@ export interface SectorRecord {
   expiration: number;
   deadline: number;
   partition: number;
+  /** attoFIL (decimal); absent in older snapshots. */
+  initialPledge?: string;
 }
 
 export interface PreCommitRecord {
   info: PreCommitParams;
   precommitEpoch: number;
+  /** attoFIL locked by the pre-commit (decimal; absent in snapshots from before balances: 0). */
+  deposit?: string;
 }
+
+/**
+ * The miner actor's funds (attoFIL), as the actor keeps them: the balance, and what of it is
+ * locked by the creation deposit, by pre-commits and as initial pledge. What is left over is
+ * available for new deposits and pledges; message value adds to the balance first.
+ */
+export interface MinerFunds {
+  balance: bigint;
+  locked: bigint;
+  preCommitDeposits: bigint;
+  initialPledge: bigint;
+}
+
+const insufficient = (m: string) => new ActorError(ExitCode.ErrInsufficientFunds, m);
 
 export interface PartitionState {
   sectors: Set<number>;
@@ -109,6 +127,37 @@ export class MinerActor {
   sectors = new Map<number, SectorRecord>();
   precommits = new Map<number, PreCommitRecord>();
   allocated = new Set<number>();
+  funds: MinerFunds = { balance: 0n, locked: 0n, preCommitDeposits: 0n, initialPledge: 0n };
+
+  /** Balance not locked as creation deposit, pre-commit deposits or pledge. */
+  availableBalance(): bigint {
+    const f = this.funds;
+    return f.balance - f.locked - f.preCommitDeposits - f.initialPledge;
+  }
+
+  /**
+   * PreCommitSectorBatch2's funds check, after `value` joined the balance: every sector locks
+   * `deposit`; less available gives the actor's exit code 19. Nothing changes on a refusal.
+   */
+  lockPreCommitDeposits(value: bigint, deposit: bigint, count: number): void {
+    const need = deposit * BigInt(count);
+    const available = this.availableBalance() + value;
+    if (available < need) throw insufficient(`insufficient funds ${available} for pre-commit deposit: ${need}`);
+    this.funds.balance += value;
+    this.funds.preCommitDeposits += need;
+  }
+
+  /**
+   * ProveCommitSectors3's funds check: the proven sectors' deposits are released into the
+   * unlocked balance, which (with `value`) must cover their initial pledge, else exit code 19.
+   */
+  lockInitialPledge(value: bigint, released: bigint, pledge: bigint): void {
+    const unlocked = this.availableBalance() + value + released;
+    if (unlocked < pledge) throw insufficient(`insufficient funds for aggregate initial pledge requirement ${pledge}, available: ${unlocked}`);
+    this.funds.balance += value;
+    this.funds.preCommitDeposits -= released;
+    this.funds.initialPledge += pledge;
+  }
 
   constructor(
     info: MinerInit,
@@ -169,7 +218,7 @@ export class MinerActor {
 
   // ------------------------------------------------------------------ pre-commit
 
-  preCommit(epoch: number, list: PreCommitParams[], commRValid: (c: Cid) => boolean): void {
+  preCommit(epoch: number, list: PreCommitParams[], commRValid: (c: Cid) => boolean, funds: { value: bigint; deposit: bigint } = { value: 0n, deposit: 0n }): void {
     const seen = new Set<number>();
     for (const p of list) {
       if (p.sealProof !== this.info.sealProof) throw illegal(`unsupported seal proof type ${p.sealProof} (miner uses ${this.info.sealProof})`);
@@ -182,9 +231,10 @@ export class MinerActor {
       // Deals are checked by the market actor before this (MarketActor.checkPreCommit).
       if (!commRValid(p.sealedCid)) throw illegal(`sealed CID ${p.sealedCid['/']} is not a sealed commitment CID`);
     }
+    this.lockPreCommitDeposits(funds.value, funds.deposit, list.length);
     for (const p of list) {
       this.allocated.add(p.sectorNumber);
-      this.precommits.set(p.sectorNumber, { info: p, precommitEpoch: epoch });
+      this.precommits.set(p.sectorNumber, { info: p, precommitEpoch: epoch, deposit: funds.deposit.toString() });
     }
   }
 
@@ -198,13 +248,15 @@ export class MinerActor {
   checkProveCommit(epoch: number, sectorNumber: number): PreCommitRecord {
     const pc = this.precommits.get(sectorNumber);
     if (!pc) throw new ActorError(ExitCode.ErrNotFound, `no pre-committed sector ${sectorNumber}`);
+    // ProveCommitSectors3 does not take pre-committed deals (builtin-actors: allow_deals = false).
+    if (pc.info.dealIds.length > 0) throw illegal(`sector ${sectorNumber}: precommit has deal ids which are disallowed`);
     if (epoch > pc.precommitEpoch + this.limits.maxProveCommitDuration) throw illegal(`commitment proof for ${sectorNumber} too late at ${epoch}, due ${pc.precommitEpoch + this.limits.maxProveCommitDuration}`);
     if (epoch <= this.interactiveEpoch(pc)) throw new ActorError(ExitCode.ErrForbidden, `too early to prove sector ${sectorNumber}: seed epoch ${this.interactiveEpoch(pc)}, now ${epoch}`);
     return pc;
   }
 
   /** Activates proven sectors into deadlines/partitions the way the actor assigns them. */
-  activate(epoch: number, pcs: PreCommitRecord[]): void {
+  activate(epoch: number, pcs: PreCommitRecord[], pledgeOf: (pc: PreCommitRecord) => bigint = () => 0n): void {
     const start = this.deadlineInfo(epoch).PeriodStart;
     const loads = this.deadlines.map((d, i) => {
       if (!deadlineIsMutable(this.policy, start, i, epoch)) return null;
@@ -237,6 +289,7 @@ export class MinerActor {
           expiration: pc.info.expiration,
           deadline: dl,
           partition: parts.length - 1,
+          initialPledge: pledgeOf(pc).toString(),
         });
       }
     });
@@ -381,10 +434,11 @@ export class MinerActor {
       sectors: [...this.sectors.values()],
       precommits: [...this.precommits.values()],
       allocated: sorted(this.allocated),
+      funds: Object.fromEntries(Object.entries(this.funds).map(([k, v]) => [k, v.toString()])),
     };
   }
 
-  static fromJSON(j: any, policy: ProvingPolicy, limits: ActorLimits): MinerActor {
+  static fromJSON(j: any, policy: ProvingPolicy, limits: ActorLimits, defaultBalance = 0n): MinerActor {
     const m = new MinerActor(j.info, policy, limits);
     m.provingPeriodStart = j.provingPeriodStart;
     m.currentDeadline = j.currentDeadline;
@@ -396,6 +450,9 @@ export class MinerActor {
     for (const s of j.sectors as SectorRecord[]) m.sectors.set(s.number, s);
     for (const p of j.precommits as PreCommitRecord[]) m.precommits.set(p.info.sectorNumber, p);
     m.allocated = new Set(j.allocated);
+    // Snapshots from before the devnet kept balances: the miner starts with `defaultBalance`.
+    if (j.funds) m.funds = { balance: BigInt(j.funds.balance), locked: BigInt(j.funds.locked), preCommitDeposits: BigInt(j.funds.preCommitDeposits), initialPledge: BigInt(j.funds.initialPledge) };
+    else m.funds.balance = defaultBalance;
     return m;
   }
 }

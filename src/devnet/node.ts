@@ -35,7 +35,16 @@ import {
 } from '../chain/crypto.js';
 import { MARKET_ACTOR_ID, MarketMethod, decodePublishStorageDeals, encodePublishReturn } from '../chain/market.js';
 import { electionVrfInput, minTicketBlock, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
-import { ParamsError, decodeDeclarations, decodePreCommitBatch2, decodePreCommitSector, decodeProveCommit, decodeWindowPoSt } from '../chain/params.js';
+import {
+  ParamsError,
+  decodeCreateMiner,
+  decodeDealIdPayload,
+  decodeDeclarations,
+  decodePreCommitBatch2,
+  decodeProveCommitSectors3,
+  decodeWindowPoSt,
+  encodeCreateMinerReturn,
+} from '../chain/params.js';
 import {
   type BeaconEntry,
   type BlockHeader,
@@ -51,7 +60,10 @@ import {
   DomainSeparationTag,
   ExitCode,
   MinerMethod,
+  POWER_ACTOR_ID,
+  PowerMethod,
   addressCbor,
+  addressFromBytes,
   b64,
   bigFromJson,
   cborCid,
@@ -63,8 +75,8 @@ import {
   parseAddress,
 } from '../chain/types.js';
 import { logger } from '../log.js';
-import { MarketActor } from './market.js';
-import { ActorError, type ActorLimits, MinerActor, type PreCommitRecord, type ProofVerifier, type SectorRecord } from './miner.js';
+import { MarketActor, sectorCommD } from './market.js';
+import { ActorError, type ActorLimits, MinerActor, type MinerInit, type PreCommitRecord, type ProofVerifier, type SectorRecord } from './miner.js';
 
 const log = logger('devnet');
 
@@ -132,6 +144,9 @@ interface Snapshot {
   nonces: Record<string, number>;
   mpool: SignedMessage[];
   weight: string;
+  /** Account actors (absent in chains from before balances: the genesis keys are funded then). */
+  accounts?: { id: number; key: string; balance: string }[];
+  nextActorId?: number;
 }
 
 /** A JSON-RPC-visible error (code 1 like go-jsonrpc handler errors). */
@@ -176,6 +191,36 @@ export const realVerifier: ProofVerifier = {
 
 const GAS_LIMIT_DEFAULT = 50_000_000;
 
+type ExecResult = { exitCode: ExitCode; error?: string; ret?: Buffer; retDec?: unknown };
+
+/**
+ * The devnet's money. Amounts are its own, flat per sector (the network derives them from
+ * reward and power estimates); what is the network's is where they are asked for and checked:
+ * CreateMiner needs the creation deposit as value (FIP-0077), PreCommitSectorBatch2 locks the
+ * deposit, ProveCommitSectors3 the pledge less the released deposit, out of the miner's
+ * available balance plus the message value, else exit code 19 (ErrInsufficientFunds).
+ */
+export const FIL = 10n ** 18n;
+export const devnetFunds = {
+  preCommitDeposit: (sectorSize: number) => BigInt(sectorSize) * 10n ** 12n,
+  initialPledge: (sectorSize: number) => BigInt(sectorSize) * 3n * 10n ** 12n,
+  creationDeposit: () => FIL / 10n,
+  /** Each genesis key's account, and each genesis miner's own balance (pre-funded, like a miner whose owner sent it funds). */
+  genesisAccount: 100_000n * FIL,
+  genesisMiner: 100n * FIL,
+};
+
+/** An account actor: a key address with an ID and a balance. */
+interface Account {
+  id: number;
+  /** The key address (network prefix as created). */
+  key: string;
+  balance: bigint;
+}
+
+/** Methods the miner actor no longer has (builtin-actors v13+): the actors answer exit code 22. */
+const REMOVED_MINER_METHODS = new Set<number>([MinerMethod.PreCommitSector, MinerMethod.ProveCommitSector, MinerMethod.ProveCommitAggregate]);
+
 export class Devnet extends EventEmitter {
   readonly dir: string;
   private genesis!: Genesis;
@@ -183,6 +228,8 @@ export class Devnet extends EventEmitter {
   private secret!: Buffer;
   readonly miners = new Map<string, MinerActor>();
   market = new MarketActor();
+  private accounts = new Map<string, Account>();
+  private nextActorId = 0;
   private chain: EpochRecord[] = [];
   private lookups = new Map<string, MsgLookup>();
   /** Every message pushed, executed or pending, by CID (ChainGetMessage). */
@@ -259,7 +306,12 @@ export class Devnet extends EventEmitter {
     writeFileAtomic(join(this.dir, 'jwt-secret'), this.secret.toString('hex'), 0o600);
     writeFileAtomic(join(this.dir, 'token'), new Auth(this.secret).issue('admin'), 0o600);
     for (const ki of wallet) this.addKey(blsKeyFromKeyInfo(ki));
-    for (const m of miners) this.miners.set(idAddress(m.id, network), this.newMinerActor(m, 0));
+    for (const m of miners) {
+      const actor = this.newMinerActor(m, 0);
+      actor.funds.balance = devnetFunds.genesisMiner;
+      this.miners.set(idAddress(m.id, network), actor);
+    }
+    this.genesisAccounts();
     // Genesis tipset (height 0): one block by the system actor.
     const beacon = this.beaconEntry(0, null);
     const header = this.systemBlock(0, [], beacon, '0');
@@ -271,25 +323,35 @@ export class Devnet extends EventEmitter {
     log.info({ dir: this.dir, miners: miners.map((m) => m.id) }, 'devnet genesis created');
   }
 
-  private newMinerActor(m: Genesis['miners'][number], epoch: number): MinerActor {
+  private newMinerActor(m: { id: number; owner: string; worker: string }, epoch: number): MinerActor {
+    const g = this.genesis;
+    return MinerActor.create(this.minerInit(m), g.policy, g.limits, epoch);
+  }
+
+  private minerInit(m: { id: number; owner: string; worker: string }): MinerInit {
     const g = this.genesis;
     const seal = g.sealProof as proofs.RegisteredSealProof;
-    return MinerActor.create(
-      {
-        id: m.id,
-        address: idAddress(m.id, g.network),
-        owner: m.owner,
-        worker: m.worker,
-        sealProof: seal,
-        windowPoStProof: proofs.windowPoStProofFor(seal),
-        winningPoStProof: proofs.winningPoStProofFor(seal),
-        sectorSize: proofs.sealProofSectorSize(seal),
-        partitionSectors: proofs.windowPoStPartitionSectors(proofs.windowPoStProofFor(seal)),
-      },
-      g.policy,
-      g.limits,
-      epoch,
-    );
+    return {
+      id: m.id,
+      address: idAddress(m.id, g.network),
+      owner: m.owner,
+      worker: m.worker,
+      sealProof: seal,
+      windowPoStProof: proofs.windowPoStProofFor(seal),
+      winningPoStProof: proofs.winningPoStProofFor(seal),
+      sectorSize: proofs.sealProofSectorSize(seal),
+      partitionSectors: proofs.windowPoStPartitionSectors(proofs.windowPoStProofFor(seal)),
+    };
+  }
+
+  /** The genesis keys' accounts; new actors (accounts, miners) get ids after the genesis miners. */
+  private genesisAccounts(): void {
+    this.accounts.clear();
+    for (const m of this.genesis.miners) {
+      this.accounts.set(m.owner.slice(1), { id: m.ownerId, key: m.owner, balance: devnetFunds.genesisAccount });
+      this.accounts.set(m.worker.slice(1), { id: m.workerId, key: m.worker, balance: devnetFunds.genesisAccount });
+    }
+    this.nextActorId = Math.max(1000, ...this.genesis.miners.map((m) => m.id + 1));
   }
 
   private load(): void {
@@ -300,9 +362,13 @@ export class Devnet extends EventEmitter {
     for (const ki of JSON.parse(readFileSync(join(dir, 'wallet.json'), 'utf8'))) this.addKey(blsKeyFromKeyInfo(ki));
     const snap = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as Snapshot;
     for (const mj of snap.miners) {
-      const m = MinerActor.fromJSON(mj, this.genesis.policy, this.genesis.limits);
+      const m = MinerActor.fromJSON(mj, this.genesis.policy, this.genesis.limits, devnetFunds.genesisMiner);
       this.miners.set(m.info.address, m);
     }
+    if (snap.accounts) {
+      for (const a of snap.accounts) this.accounts.set(a.key.slice(1), { id: a.id, key: a.key, balance: BigInt(a.balance) });
+      this.nextActorId = snap.nextActorId ?? Math.max(1000, ...[...this.miners.values()].map((m) => m.info.id + 1));
+    } else this.genesisAccounts();
     this.market = MarketActor.fromJSON(snap.market);
     this.nonces = snap.nonces;
     this.weight = BigInt(snap.weight);
@@ -355,6 +421,8 @@ export class Devnet extends EventEmitter {
       nonces: this.nonces,
       mpool: this.mpool,
       weight: this.weight.toString(),
+      accounts: [...this.accounts.values()].map((a) => ({ id: a.id, key: a.key, balance: a.balance.toString() })),
+      nextActorId: this.nextActorId,
     };
     writeFileAtomic(join(this.dir, 'state.json'), JSON.stringify(snap));
   }
@@ -370,21 +438,64 @@ export class Devnet extends EventEmitter {
 
   /** StateAccountKey: an account's key address for its ID address (others unchanged). */
   resolveKeyAddress(addr: string): string {
-    const a = addr.slice(1);
-    for (const m of this.genesis.miners) {
-      if (a === `0${m.ownerId}`) return addr[0] + m.owner.slice(1);
-      if (a === `0${m.workerId}`) return addr[0] + m.worker.slice(1);
-    }
+    if (addr[1] !== '0') return addr;
+    const a = addr.slice(2);
+    for (const acct of this.accounts.values()) if (String(acct.id) === a) return addr[0] + acct.key.slice(1);
     return addr;
   }
 
-  /** The account ID address of a genesis key address (as actor state records it). */
+  /** The account ID address of a key address (as actor state records it). */
   accountIdAddress(keyAddr: string): string {
-    for (const m of this.genesis.miners) {
-      if (keyAddr.slice(1) === m.owner.slice(1)) return idAddress(m.ownerId, this.network);
-      if (keyAddr.slice(1) === m.worker.slice(1)) return idAddress(m.workerId, this.network);
+    const acct = this.accounts.get(keyAddr.slice(1));
+    return acct ? idAddress(acct.id, this.network) : keyAddr;
+  }
+
+  private account(addr: string): Account | undefined {
+    return this.accounts.get(this.resolveKeyAddress(addr).slice(1));
+  }
+
+  // ------------------------------------------------------------------ wallet and accounts
+
+  /** WalletNew: a new BLS key in the devnet's wallet (kept in wallet.json). */
+  walletNew(type: string): string {
+    if (type !== 'bls') throw new ApiError(`the devnet wallet makes BLS keys only, not ${JSON.stringify(type)}`);
+    const k = newBlsKey();
+    const file = join(this.dir, 'wallet.json');
+    const wallet = JSON.parse(readFileSync(file, 'utf8')) as ReturnType<typeof blsKeyInfo>[];
+    wallet.push(blsKeyInfo(k));
+    writeFileAtomic(file, JSON.stringify(wallet), 0o600);
+    this.addKey(k);
+    return blsKeyAddress(k, this.network);
+  }
+
+  /** WalletDefaultAddress: the first genesis miner's owner key (as the Lotus devnet imports the pre-seal key). */
+  walletDefaultAddress(): string {
+    const m = this.genesis.miners[0];
+    if (!m) throw new ApiError('no default wallet address: the devnet has no genesis miner');
+    return m.owner;
+  }
+
+  /** WalletBalance: an account's balance (0 for a key not on chain yet), or a miner actor's. */
+  balance(addr: string): bigint {
+    const p = parseAddress(addr);
+    if (p.id !== undefined) {
+      const m = this.miners.get(idAddress(p.id, this.network));
+      if (m) return m.funds.balance;
     }
-    return keyAddr;
+    return this.account(addr)?.balance ?? 0n;
+  }
+
+  /** StateLookupID. */
+  lookupId(addr: string): string {
+    const p = parseAddress(addr);
+    if (p.id !== undefined) {
+      const id = Number(p.id);
+      if (id < 100 || this.miners.has(idAddress(id, this.network)) || [...this.accounts.values()].some((a) => a.id === id)) return idAddress(id, this.network);
+    } else {
+      const acct = this.accounts.get(addr.slice(1));
+      if (acct) return idAddress(acct.id, this.network);
+    }
+    throw new ApiError(`resolution lookup failed (${addr}): actor not found`);
   }
 
   // ------------------------------------------------------------------ accessors
@@ -504,6 +615,13 @@ export class Devnet extends EventEmitter {
     const key = this.keyFor(msg.From);
     if (!key || (from.protocol !== 3 && from.protocol !== 0)) throw new ApiError(`key not found: the wallet has no key for ${msg.From}`);
     const fromKey = this.resolveKeyAddress(msg.From).slice(1);
+    // As Lotus's mpool: the sender must exist and hold the value of this and its pending messages.
+    const acct = this.accounts.get(fromKey);
+    if (!acct) throw new ApiError(`mpool push: sender ${msg.From}: actor not found`);
+    const pending = this.mpool.filter((x) => this.resolveKeyAddress(x.Message.From).slice(1) === fromKey).reduce((a, x) => a + BigInt(x.Message.Value ?? '0'), 0n);
+    const value = BigInt(msg.Value ?? '0');
+    if (value < 0n) throw new ApiError('invalid message: negative Value');
+    if (acct.balance < pending + value) throw new ApiError(`mpool push: not enough funds including pending messages (required: ${pending + value}, balance: ${acct.balance})`);
     const m: Message = {
       Version: 0,
       To: msg.To,
@@ -626,48 +744,56 @@ export class Devnet extends EventEmitter {
     }
   }
 
-  private async execute(sm: SignedMessage, epoch: number): Promise<{ exitCode: ExitCode; error?: string; ret?: Buffer; retDec?: unknown }> {
+  /**
+   * Applies a message: the value leaves the sender first and comes back if the call fails (as
+   * the FVM reverts a failed call's transfer); gas is not charged on the devnet.
+   */
+  private async execute(sm: SignedMessage, epoch: number): Promise<ExecResult> {
+    const m = sm.Message;
+    const value = BigInt(m.Value ?? '0');
+    const from = this.account(m.From);
+    if (!from) return { exitCode: ExitCode.SysErrSenderInvalid, error: `sender ${m.From}: actor not found` };
+    if (from.balance < value) return { exitCode: ExitCode.SysErrInsufficientFunds, error: `sender ${m.From} holds ${from.balance}, the message sends ${value}` };
+    from.balance -= value;
+    const r = await this.call(sm, epoch, value);
+    if (r.exitCode !== ExitCode.Ok) from.balance += value;
+    return r;
+  }
+
+  private async call(sm: SignedMessage, epoch: number, value: bigint): Promise<ExecResult> {
     const m = sm.Message;
     let miner: MinerActor | undefined;
-    let to: bigint | undefined;
+    let to: ReturnType<typeof parseAddress>;
     try {
-      to = parseAddress(m.To).id;
-      miner = to !== undefined ? this.miners.get(idAddress(to, this.network)) : undefined;
-    } catch {
-      miner = undefined;
+      to = parseAddress(m.To);
+    } catch (e) {
+      return { exitCode: ExitCode.SysErrInvalidReceiver, error: (e as Error).message };
     }
-    if (to === BigInt(MARKET_ACTOR_ID)) return this.executeMarket(sm, epoch);
+    if (m.Method === 0) return this.send(to, m.To, value);
+    if (to.id === BigInt(MARKET_ACTOR_ID)) return this.executeMarket(sm, epoch);
+    if (to.id === BigInt(POWER_ACTOR_ID)) return this.executePower(sm, epoch, value);
+    miner = to.id !== undefined ? this.miners.get(idAddress(to.id, this.network)) : undefined;
     if (!miner) return { exitCode: ExitCode.SysErrInvalidReceiver, error: `actor ${m.To} not found` };
+    if (REMOVED_MINER_METHODS.has(m.Method)) return { exitCode: ExitCode.ErrUnhandledMessage, error: `invalid method: ${m.Method}` };
     if (!miner.isController(this.resolveKeyAddress(m.From))) {
       return { exitCode: ExitCode.ErrForbidden, error: `caller ${m.From} is not the worker or owner of ${m.To}` };
     }
     const params = fromB64(m.Params);
     try {
+      const ret: ExecResult = { exitCode: ExitCode.Ok };
       switch (m.Method) {
-        case MinerMethod.PreCommitSector:
         case MinerMethod.PreCommitSectorBatch2: {
-          const list = m.Method === MinerMethod.PreCommitSector ? [decodePreCommitSector(params)] : decodePreCommitBatch2(params);
+          const list = decodePreCommitBatch2(params);
           const taken = miner.preCommittedDeals();
           for (const p of list) {
             await this.market.checkPreCommit(epoch, miner.info.id, miner.info.sealProof, p, taken);
             for (const d of p.dealIds) taken.add(d);
           }
-          miner.preCommit(epoch, list, isSealedCid);
-          break;
+          miner.preCommit(epoch, list, isSealedCid, { value, deposit: devnetFunds.preCommitDeposit(miner.info.sectorSize) });
+          return ret;
         }
-        case MinerMethod.ProveCommitSector: {
-          const p = decodeProveCommit(params);
-          const pc = miner.checkProveCommit(epoch, p.sectorNumber);
-          this.market.checkActivation(epoch, pc.info.dealIds);
-          const { ticket, seed } = this.sealRandomness(miner, pc);
-          this.stats.proofVerifications++;
-          const v = await this.verifier.verifySeal(miner, pc, p.proof, ticket, seed);
-          if (!v.valid) throw new ActorError(ExitCode.ErrIllegalArgument, `invalid seal proof for sector ${p.sectorNumber}: ${v.reason}`);
-          // State may have moved while verifying (it cannot: messages apply one at a time).
-          miner.activate(epoch, [pc]);
-          this.market.activate(epoch, p.sectorNumber, pc.info.dealIds);
-          break;
-        }
+        case MinerMethod.ProveCommitSectors3:
+          return await this.proveCommitSectors3(miner, params, epoch, value);
         case MinerMethod.SubmitWindowedPoSt: {
           const p = decodeWindowPoSt(params);
           const entropy = addressCbor(miner.info.address);
@@ -696,14 +822,155 @@ export class Devnet extends EventEmitter {
         default:
           return { exitCode: ExitCode.ErrUnhandledMessage, error: `method ${m.Method} is not supported by the devnet miner actor` };
       }
-      return { exitCode: ExitCode.Ok };
+      miner.funds.balance += value;
+      return ret;
     } catch (e) {
-      if (e instanceof ActorError) return { exitCode: e.exitCode, error: e.message };
-      if (e instanceof ParamsError) return { exitCode: ExitCode.ErrSerialization, error: e.message };
-      if (e instanceof proofs.ProofsError || e instanceof TypeError) return { exitCode: ExitCode.ErrIllegalArgument, error: (e as Error).message };
-      log.error({ err: e, method: m.Method }, 'message execution failed unexpectedly');
-      return { exitCode: ExitCode.ErrIllegalState, error: (e as Error).message };
+      return this.failure(e, m.Method);
     }
+  }
+
+  private failure(e: unknown, method: number): ExecResult {
+    if (e instanceof ActorError) return { exitCode: e.exitCode, error: e.message };
+    if (e instanceof ParamsError) return { exitCode: ExitCode.ErrSerialization, error: e.message };
+    if (e instanceof proofs.ProofsError || e instanceof TypeError) return { exitCode: ExitCode.ErrIllegalArgument, error: (e as Error).message };
+    log.error({ err: e, method }, 'message execution failed unexpectedly');
+    return { exitCode: ExitCode.ErrIllegalState, error: (e as Error).message };
+  }
+
+  /** Method 0: a plain transfer; a key address seen for the first time gets an account (and an id). */
+  private send(to: ReturnType<typeof parseAddress>, addr: string, value: bigint): ExecResult {
+    if (to.id !== undefined) {
+      const miner = this.miners.get(idAddress(to.id, this.network));
+      if (miner) {
+        miner.funds.balance += value;
+        return { exitCode: ExitCode.Ok };
+      }
+      const acct = this.account(addr);
+      if (!acct) return { exitCode: ExitCode.SysErrInvalidReceiver, error: `actor ${addr} not found` };
+      acct.balance += value;
+      return { exitCode: ExitCode.Ok };
+    }
+    if (to.protocol !== 1 && to.protocol !== 3) return { exitCode: ExitCode.SysErrInvalidReceiver, error: `the devnet creates accounts for key addresses only, not ${addr}` };
+    const acct = this.accounts.get(addr.slice(1));
+    if (acct) acct.balance += value;
+    else this.accounts.set(addr.slice(1), { id: this.nextActorId++, key: addr, balance: value });
+    return { exitCode: ExitCode.Ok };
+  }
+
+  /** The storage power actor (f04): CreateMiner with the creation deposit as value (FIP-0077). */
+  private executePower(sm: SignedMessage, epoch: number, value: bigint): ExecResult {
+    const m = sm.Message;
+    if (m.Method !== PowerMethod.CreateMiner) return { exitCode: ExitCode.ErrUnhandledMessage, error: `method ${m.Method} is not supported by the devnet power actor (only CreateMiner, 2)` };
+    try {
+      const p = decodeCreateMiner(fromB64(m.Params), this.network);
+      const resolve = (addr: string, what: string) => {
+        const acct = this.account(addr);
+        if (!acct) throw new ActorError(ExitCode.ErrIllegalArgument, `unable to resolve ${what} address ${addr}: no such account`);
+        return acct;
+      };
+      const owner = resolve(p.owner, 'owner');
+      const worker = resolve(p.worker, 'worker');
+      if (parseAddress(worker.key).protocol !== 3) throw new ActorError(ExitCode.ErrIllegalArgument, `worker address must be a BLS account, got ${worker.key}`);
+      const seal = this.genesis.sealProof as proofs.RegisteredSealProof;
+      if (p.windowPoStProofType !== proofs.windowPoStProofFor(seal)) throw new ActorError(ExitCode.ErrIllegalArgument, `unsupported Window PoSt proof type ${p.windowPoStProofType} (the devnet's sectors need ${proofs.windowPoStProofFor(seal)})`);
+      const deposit = devnetFunds.creationDeposit();
+      if (value < deposit) throw new ActorError(ExitCode.ErrInsufficientFunds, `not enough balance to lock for create miner deposit: sent balance ${value} < deposit ${deposit}`);
+      const id = this.nextActorId++;
+      const actor = MinerActor.create(this.minerInit({ id, owner: owner.key, worker: worker.key }), this.genesis.policy, this.genesis.limits, epoch);
+      actor.funds = { balance: value, locked: deposit, preCommitDeposits: 0n, initialPledge: 0n };
+      this.miners.set(actor.info.address, actor);
+      // The robust (f2) address: a hash of the creating message, as the init actor derives it.
+      const robust = addressFromBytes(Buffer.concat([Buffer.from([2]), Buffer.from(blake2b(cidBytes(sm.CID!), { dkLen: 20 }))]), this.network);
+      log.info({ miner: actor.info.address, owner: owner.key, worker: worker.key, epoch }, 'miner created');
+      return { exitCode: ExitCode.Ok, ret: encodeCreateMinerReturn({ idAddress: actor.info.address, robustAddress: robust }), retDec: { IDAddress: actor.info.address, RobustAddress: robust } };
+    } catch (e) {
+      return this.failure(e, m.Method);
+    }
+  }
+
+  /**
+   * ProveCommitSectors3 (method 34), as builtin-actors runs it: per-sector proofs (the devnet
+   * verifies no aggregates), each sector's pieces must give its pre-committed CommD, each
+   * notification goes to the market with a deal id; a sector that fails is skipped unless
+   * activation success is required (then the message fails); the proven sectors' pledge is
+   * locked out of the available balance, the message value and their released deposits.
+   */
+  private async proveCommitSectors3(miner: MinerActor, params: Buffer, epoch: number, value: bigint): Promise<ExecResult> {
+    const p = decodeProveCommitSectors3(params, this.network);
+    const illegal = (why: string) => new ActorError(ExitCode.ErrIllegalArgument, why);
+    if (p.sectorActivations.length === 0) throw illegal('no sectors to prove');
+    if ((p.sectorProofs.length === 0) === (p.aggregateProof.length === 0)) throw illegal('exactly one of sector proofs or aggregate proof must be non-empty');
+    if (p.sectorProofs.length === 0) throw illegal('aggregate proofs are not verified by the devnet: send one proof per sector');
+    if (p.aggregateProofType !== null) throw illegal('aggregate proof type must be null with batched proofs');
+    if (p.sectorProofs.length !== p.sectorActivations.length) throw illegal(`mismatched lengths: ${p.sectorActivations.length} sector activations, ${p.sectorProofs.length} proofs`);
+    const seen = new Set<number>();
+    const pcs = p.sectorActivations.map((a) => {
+      if (seen.has(a.sectorNumber)) throw illegal(`duplicate sector ${a.sectorNumber}`);
+      seen.add(a.sectorNumber);
+      const pc = miner.precommits.get(a.sectorNumber);
+      if (!pc) throw new ActorError(ExitCode.ErrNotFound, `no pre-committed sector ${a.sectorNumber}`);
+      return pc;
+    });
+    const proven: { pc: PreCommitRecord; deals: number[] }[] = [];
+    const fails: { Idx: number; Code: number }[] = [];
+    const reasons: string[] = [];
+    const dealsInBatch = new Set<number>();
+    for (let i = 0; i < pcs.length; i++) {
+      const pc = pcs[i];
+      const a = p.sectorActivations[i];
+      const n = a.sectorNumber;
+      try {
+        miner.checkProveCommit(epoch, n);
+        const { ticket, seed } = this.sealRandomness(miner, pc);
+        this.stats.proofVerifications++;
+        const v = await this.verifier.verifySeal(miner, pc, p.sectorProofs[i], ticket, seed);
+        if (!v.valid) throw illegal(`invalid seal proof for sector ${n}: ${v.reason}`);
+        for (const piece of a.pieces) if (piece.verifiedAllocationKey) throw illegal(`sector ${n}: verified (FIL+) allocations are not supported by the devnet`);
+        let commPs: proofs.PieceInfo[];
+        try {
+          commPs = a.pieces.map((x) => ({ size: x.size, commP: proofs.cidToCommP(x.cid['/']) }));
+        } catch (e) {
+          throw illegal(`sector ${n}: a piece CID is not a piece commitment: ${(e as Error).message}`);
+        }
+        const commD = await sectorCommD(miner.info.sealProof, commPs, `sector ${n}`);
+        const declared = pc.info.unsealedCid?.['/'] ?? (await sectorCommD(miner.info.sealProof, [], `sector ${n}`));
+        if (commD !== declared) throw illegal(`sector ${n}: the pieces' CommD ${commD} is not the pre-committed UnsealedCid ${declared}`);
+        const deals: number[] = [];
+        for (const piece of a.pieces) {
+          for (const note of piece.notify) {
+            try {
+              const target = parseAddress(note.address);
+              if (target.id !== BigInt(MARKET_ACTOR_ID)) throw illegal(`the devnet delivers activation notifications only to the market actor (f05), not ${note.address}`);
+              let dealId: number;
+              try {
+                dealId = decodeDealIdPayload(note.payload);
+              } catch (e) {
+                throw new ActorError(ExitCode.ErrSerialization, `notification payload is not a deal id: ${(e as Error).message}`);
+              }
+              this.market.checkNotification(epoch, miner.info.id, { dealId, pieceCid: piece.cid['/'], pieceSize: piece.size, sectorExpiration: pc.info.expiration }, dealsInBatch);
+              deals.push(dealId);
+            } catch (e) {
+              if (p.requireNotificationSuccess) throw e;
+              log.info({ miner: miner.info.address, sector: n, err: (e as Error).message }, 'activation notification rejected');
+            }
+          }
+        }
+        for (const d of deals) dealsInBatch.add(d);
+        proven.push({ pc, deals });
+      } catch (e) {
+        if (p.requireActivationSuccess) throw e;
+        fails.push({ Idx: i, Code: e instanceof ActorError ? e.exitCode : ExitCode.ErrIllegalArgument });
+        reasons.push(`sector ${n}: ${(e as Error).message}`);
+      }
+    }
+    if (proven.length === 0) throw illegal(`no valid proofs specified: ${reasons.join('; ')}`);
+    const pledge = devnetFunds.initialPledge(miner.info.sectorSize);
+    const released = proven.reduce((sum, x) => sum + BigInt(x.pc.deposit ?? '0'), 0n);
+    miner.lockInitialPledge(value, released, pledge * BigInt(proven.length));
+    miner.activate(epoch, proven.map((x) => x.pc), () => pledge);
+    for (const x of proven) this.market.activate(epoch, x.pc.info.sectorNumber, x.deals);
+    const batch = { SuccessCount: proven.length, FailCodes: fails };
+    return { exitCode: ExitCode.Ok, ret: cborEncode([proven.length, fails.map((f) => [f.Idx, f.Code])]), retDec: batch };
   }
 
   /** A message to the market actor (t05): PublishStorageDeals. */

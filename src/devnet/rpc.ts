@@ -23,7 +23,7 @@ import {
   parseAddress,
 } from '../chain/types.js';
 import { logger } from '../log.js';
-import { ApiError, type Devnet } from './node.js';
+import { ApiError, type Devnet, devnetFunds } from './node.js';
 
 const log = logger('devnet-rpc');
 
@@ -110,12 +110,13 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
       SectorNumber: s.number,
       SealProof: s.sealProof,
       SealedCID: s.sealedCid,
+      // Sectors onboarded with ProveCommitSectors3 list no deals (the market records the sector).
       DealIDs: s.dealIds,
       Activation: s.activation,
       Expiration: s.expiration,
       DealWeight: '0',
       VerifiedDealWeight: '0',
-      InitialPledge: '0',
+      InitialPledge: s.initialPledge ?? '0',
       ExpectedDayReward: '0',
       ExpectedStoragePledge: '0',
       PowerBaseEpoch: s.activation,
@@ -252,7 +253,7 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
       const i = pc.info;
       return {
         Info: { SealProof: i.sealProof, SectorNumber: i.sectorNumber, SealedCID: i.sealedCid, SealRandEpoch: i.sealRandEpoch, DealIDs: i.dealIds, Expiration: i.expiration, UnsealedCid: i.unsealedCid },
-        PreCommitDeposit: '0',
+        PreCommitDeposit: pc.deposit ?? '0',
         PreCommitEpoch: pc.precommitEpoch,
       };
     }),
@@ -365,6 +366,51 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
       args(p, 0, 1);
       return d.pendingMessages();
     }),
+    // What a miner asks before it sends value (src/devnet/node.ts devnetFunds has the amounts).
+    'Filecoin.StateMinerPreCommitDepositForPower': read((p) => {
+      args(p, 2, 3);
+      at(p, 2);
+      const m = miner(p);
+      obj<unknown>(p[1], 1, 'a SectorPreCommitInfo');
+      return devnetFunds.preCommitDeposit(m.info.sectorSize).toString();
+    }),
+    'Filecoin.StateMinerInitialPledgeForSector': read((p) => {
+      args(p, 3, 4);
+      at(p, 3);
+      int(p[0], 0, 0);
+      const size = int(p[1], 1, 0);
+      if (size <= 0 || (size & (size - 1)) !== 0) throw new ParamError(`param 1: sector size ${size} is not a power of two`);
+      int(p[2], 2, 0);
+      return devnetFunds.initialPledge(size).toString();
+    }),
+    'Filecoin.StateMinerCreationDeposit': read((p) => {
+      args(p, 0, 1);
+      at(p, 0);
+      return devnetFunds.creationDeposit().toString();
+    }),
+    'Filecoin.StateLookupID': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      return d.lookupId(addr(p[0], 0));
+    }),
+    'Filecoin.WalletBalance': read((p) => {
+      args(p, 1, 1);
+      return d.balance(addr(p[0], 0)).toString();
+    }),
+    'Filecoin.WalletNew': {
+      perm: 'write',
+      fn: (p) => {
+        args(p, 1, 1);
+        return d.walletNew(String(p[0]));
+      },
+    },
+    'Filecoin.WalletDefaultAddress': {
+      perm: 'write',
+      fn: (p) => {
+        args(p, 0, 0);
+        return d.walletDefaultAddress();
+      },
+    },
     'Filecoin.WalletHas': read((p) => {
       args(p, 1, 1);
       return d.keyFor(addr(p[0], 0)) !== undefined;

@@ -1,5 +1,5 @@
 // Operator commands of a seal (or deal) miner, shaped like lotus-miner's:
-//   distminer sectors pledge [N] | sectors list | sectors status N | sectors remove N
+//   distminer sectors pledge [N] | sectors list | sectors status N | sectors retry N | sectors remove N
 //   distminer sealing jobs | sealing workers
 // They talk to the running seal service named in <repo>/sealing-api with the repo's token
 // (or --api TOKEN:/ip4/…/tcp/…/http). On a PoSt miner there is no seal service: `sectors list`
@@ -103,6 +103,8 @@ export async function sectors(args: string[]): Promise<number> {
         `Seed:\t\tepoch ${s.seedEpoch ?? '-'}`,
         `Worker:\t\t${s.worker ?? '-'}`,
         `Deals:\t\t${s.deals.length ? s.deals.join(', ') : '[]'}`,
+        ...(s.preCommitMsg ? [`PreCommit msg:\t${s.preCommitMsg} (deposit ${s.preCommitValue ?? '?'} attoFIL)`] : []),
+        ...(s.commitMsg ? [`Commit msg:\t${s.commitMsg} (pledge ${s.commitValue ?? '?'} attoFIL)`] : []),
         `Retries:\t${s.retries}`,
         ...(s.failure ? [`LastErr:\t${s.failure}`] : []),
         ...(s.sealedPath ? [`Sealed:\t\t${s.sealedPath}`] : []),
@@ -111,6 +113,13 @@ export async function sectors(args: string[]): Promise<number> {
         ...s.log.map((l, i) => `${i}.\t${l.at}:\t[${l.state}]${l.note ? `\t${l.note}` : ''}`),
       ];
       out(s, lines.join('\n') + '\n');
+      return 0;
+    }
+    case 'retry': {
+      const n = Number(arg);
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error('sectors retry N: give a sector number');
+      const s = await call<SectorView>(args, 'SectorsRetry', [n]);
+      out(s, `sector ${n}: retrying from ${s.state}\n`);
       return 0;
     }
     case 'remove': {
@@ -122,7 +131,7 @@ export async function sectors(args: string[]): Promise<number> {
       return 0;
     }
     default:
-      process.stderr.write('usage: distminer sectors pledge [N] | list | status N | remove N --really-do-it  [--repo DIR | --api TOKEN:MULTIADDR] [--json]\n');
+      process.stderr.write('usage: distminer sectors pledge [N] | list | status N | retry N | remove N --really-do-it  [--repo DIR | --api TOKEN:MULTIADDR] [--json]\n');
       return 2;
   }
 }

@@ -13,6 +13,37 @@ import { FAILED_STATES, type SectorEvent, type SectorState, TERMINAL_STATES, tra
 import { type PieceInfoWire, type PieceSource, type SectorId, type TaskInput, type TaskOutput, sectorName } from './protocol.js';
 import { type Scheduler, WorkerLostError } from './scheduler.js';
 
+/** A message the chain node sent on: its CID, the value it carried (attoFIL) and the epoch that value was asked at. */
+export interface SentMessage {
+  cid: string;
+  value: string;
+  askedAt?: number;
+}
+
+/** A deal piece of a sector: activated at prove-commit, the market told the deal id. */
+export interface DealPiece {
+  commP: Buffer;
+  /** Padded size. */
+  size: number;
+  dealId: number;
+}
+
+/**
+ * The chain node would not take a message (Lotus runs it in gas estimation first and refuses one
+ * the actors would fail): the sector stays in its failed state, not retried blindly, until the
+ * operator has fixed the cause (funds, say) and runs `distminer sectors retry N`.
+ */
+export class MessageRefusedError extends Error {
+  override name = 'MessageRefusedError';
+  constructor(
+    readonly method: string,
+    readonly exitCode: number | undefined,
+    reason: string,
+  ) {
+    super(`the chain node refused ${method}${exitCode !== undefined ? ` (exit code ${exitCode})` : ''}: ${reason}`);
+  }
+}
+
 /** What the pipeline needs from the chain (implemented over the Lotus API in lotus-chain.ts). */
 export interface SealChain {
   head(): Promise<number>;
@@ -23,9 +54,10 @@ export interface SealChain {
   preCommitChallengeDelay(): Promise<number>;
   /** How far back the ticket epoch is taken from the head (Lotus: SealRandomnessLookback). */
   ticketLookback(): number;
-  /** PreCommitSectorBatch2 of one sector (CommD goes in its UnsealedCid field). */
-  sendPreCommit(p: { number: number; proof: number; commR: Buffer; commD: Buffer; ticketEpoch: number; dealIds: number[]; expiration: number }): Promise<string>;
-  sendProveCommit(p: { number: number; proof: Buffer }): Promise<string>;
+  /** PreCommitSectorBatch2 of one sector, with its deposit (CommD goes in UnsealedCid when it holds data). */
+  sendPreCommit(p: { number: number; proof: number; commR: Buffer; commD: Buffer; ticketEpoch: number; hasData: boolean; expiration: number }): Promise<SentMessage>;
+  /** ProveCommitSectors3 of one sector, with its pledge; deal pieces notify the market. */
+  sendProveCommit(p: { number: number; proof: Buffer; deals: DealPiece[] }): Promise<SentMessage>;
   waitMessage(cid: string): Promise<{ exitCode: number; error?: string; epoch: number }>;
   /** The pre-commit on chain for this sector, if any. */
   preCommitOnChain(number: number): Promise<{ preCommitEpoch: number; commR: Buffer } | null>;
@@ -66,6 +98,10 @@ export interface SectorRecord {
   commR?: Buffer;
   commD?: Buffer;
   preCommitMsg?: string;
+  /** Value (attoFIL) the pre-commit / prove-commit carried, and the epoch it was asked at. */
+  preCommitValue?: string;
+  commitValue?: string;
+  valueAskedAt?: { preCommit?: number; commit?: number };
   /** Expiration epoch requested in the pre-commit. */
   expiration?: number;
   preCommitEpoch?: number;
@@ -109,6 +145,21 @@ export interface PipelineOptions {
 }
 
 const KEY = (n: number) => `sector/${String(n).padStart(12, '0')}`;
+
+/** The deal pieces of a sector, in order: data sources matched with their deal ids. */
+export function dealPieces(r: Pick<SectorRecord, 'sources' | 'pieces' | 'dealIds'>): DealPiece[] {
+  const ids = r.dealIds ?? [];
+  if (ids.length === 0 || !r.sources) return [];
+  const out: DealPiece[] = [];
+  r.sources.forEach((src, i) => {
+    if (src.kind === 'zero') return;
+    const dealId = ids[out.length];
+    if (dealId === undefined) throw new Error(`sector has more data pieces than deal ids (${ids.length})`);
+    out.push({ commP: src.commP, size: r.pieces?.[i]?.size ?? proofs.paddedSize(src.unpaddedSize), dealId });
+  });
+  if (out.length !== ids.length) throw new Error(`sector has ${out.length} data pieces for ${ids.length} deal ids`);
+  return out;
+}
 
 export class SealPipeline {
   private readonly log = logger('sealing');
@@ -162,6 +213,20 @@ export class SealPipeline {
     await this.fire(r, { type: 'REMOVE' }, 'removal requested');
     this.wakers.get(n)?.();
     if (!this.active.has(n)) this.drive(n);
+  }
+
+  /**
+   * Retries a sector left failed by a chain rejection or a refused message (after the operator
+   * fixed the cause, e.g. funded the worker): back to the step that failed.
+   */
+  async retry(n: number): Promise<SectorRecord> {
+    const r = this.get(n);
+    if (!r) throw new Error(`no sector ${n} in this miner`);
+    if (!FAILED_STATES.has(r.state) || r.state === 'FailedUnrecoverable') throw new Error(`sector ${n} is ${r.state}: only a failed sector can be retried`);
+    if (this.active.has(n)) throw new Error(`sector ${n} is already being retried`);
+    const next = await this.fire(r, { type: 'RETRY' }, 'retry requested', { chainRejected: false, retries: 0 });
+    this.drive(n);
+    return next;
   }
 
   private drive(n: number): void {
@@ -247,7 +312,12 @@ export class SealPipeline {
           r = await this.fire(r, { type: 'FILES_LOST' }, err.message, { worker: undefined, failure: err.message });
           continue;
         }
-        r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message });
+        if (err instanceof MessageRefusedError) {
+          // Sending it again unchanged would be refused again: keep the reason, wait for `sectors retry`.
+          r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message, chainRejected: true });
+        } else {
+          r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message });
+        }
       }
       if (FAILED_STATES.has(r.state) && r.state !== 'FailedUnrecoverable') {
         if (r.chainRejected) return; // stays failed, with the chain's reason, until removed
@@ -259,6 +329,12 @@ export class SealPipeline {
         r = await this.fire(this.get(n)!, { type: 'RETRY' }, `retry ${r.retries + 1}`, { retries: r.retries + 1 });
       }
     }
+  }
+
+  private async drawTicket(): Promise<{ ticket: Buffer; ticketEpoch: number }> {
+    const head = await this.o.chain.head();
+    const ticketEpoch = Math.max(0, head - this.o.chain.ticketLookback());
+    return { ticket: await this.o.chain.ticket(ticketEpoch), ticketEpoch };
   }
 
   /** Performs the work of the record's current state and returns the record after it. */
@@ -276,12 +352,12 @@ export class SealPipeline {
         // A sector already pre-committed (files rebuilt after losing a worker) reuses its
         // ticket: PC1 is deterministic, so the same data and ticket give the same CommR.
         if (r.ticket && r.ticketEpoch !== undefined) return this.fire(r, { type: 'DONE' }, `reusing ticket of epoch ${r.ticketEpoch}`);
-        const head = await this.o.chain.head();
-        const ticketEpoch = Math.max(0, head - this.o.chain.ticketLookback());
-        const ticket = await this.o.chain.ticket(ticketEpoch);
-        return this.fire(r, { type: 'DONE' }, `ticket at epoch ${ticketEpoch}`, { ticket, ticketEpoch });
+        const t = await this.drawTicket();
+        return this.fire(r, { type: 'DONE' }, `ticket at epoch ${t.ticketEpoch}`, t);
       }
       case 'PreCommit1': {
+        // A failed GetTicket is retried here (its failure state retries PreCommit1): draw it first.
+        if (!r.ticket || r.ticketEpoch === undefined) r = await this.save(r, await this.drawTicket());
         const { output } = await this.task(r, { type: 'PreCommit1', ticket: r.ticket!, pieces: r.pieces! }, r.worker);
         if (output.type !== 'PreCommit1') throw new Error('unexpected PreCommit1 output');
         return this.fire(r, { type: 'DONE' }, undefined, { pc1: output.pc1 });
@@ -314,13 +390,19 @@ export class SealPipeline {
         }
         const head = await this.o.chain.head();
         const expiration = this.o.chain.expiration(head);
-        const cid = await this.o.chain.sendPreCommit({ number: r.number, proof: r.proof, commR: r.commR!, commD: r.commD!, ticketEpoch: r.ticketEpoch!, dealIds: r.dealIds ?? [], expiration });
-        return this.fire(r, { type: 'DONE' }, `PreCommitSector message ${cid}`, { preCommitMsg: cid, expiration });
+        const sent = await this.o.chain.sendPreCommit({ number: r.number, proof: r.proof, commR: r.commR!, commD: r.commD!, ticketEpoch: r.ticketEpoch!, hasData: (r.dealIds?.length ?? 0) > 0, expiration });
+        return this.fire(r, { type: 'DONE' }, `PreCommitSectorBatch2 message ${sent.cid} (deposit ${sent.value} attoFIL)`, {
+          preCommitMsg: sent.cid,
+          expiration,
+          preCommitValue: sent.value,
+          valueAskedAt: { ...r.valueAskedAt, preCommit: sent.askedAt },
+        });
       }
       case 'PreCommitWait': {
         const rec = await this.o.chain.waitMessage(r.preCommitMsg!);
         if (rec.exitCode !== 0) {
-          const reason = `chain rejected PreCommitSector (exit code ${rec.exitCode}): ${rec.error ?? 'no reason given'}`;
+          const reason = `chain rejected PreCommitSectorBatch2 (exit code ${rec.exitCode}): ${rec.error ?? 'no reason given'}`;
+          this.log.error({ sector: r.number, method: 'PreCommitSectorBatch2', exitCode: rec.exitCode, msg: r.preCommitMsg, error: rec.error }, 'pre-commit failed on chain');
           return this.fire(r, { type: 'REJECTED' }, reason, { failure: reason, chainRejected: true });
         }
         const on = await this.o.chain.preCommitOnChain(r.number);
@@ -366,13 +448,18 @@ export class SealPipeline {
         // A record written before Finalize moved ahead of the ProveCommit: move the files first.
         if (!r.sealedPath) return this.fire(r, { type: 'FINALIZE_FIRST' }, 'files not yet in long-term storage');
         if (await this.o.chain.sectorOnChain(r.number)) return this.fire(r, { type: 'SKIP_TO_PROVING' }, 'already proven on chain');
-        const cid = await this.o.chain.sendProveCommit({ number: r.number, proof: r.proofBytes! });
-        return this.fire(r, { type: 'DONE' }, `ProveCommitSector message ${cid}`, { commitMsg: cid });
+        const sent = await this.o.chain.sendProveCommit({ number: r.number, proof: r.proofBytes!, deals: dealPieces(r) });
+        return this.fire(r, { type: 'DONE' }, `ProveCommitSectors3 message ${sent.cid} (pledge ${sent.value} attoFIL)`, {
+          commitMsg: sent.cid,
+          commitValue: sent.value,
+          valueAskedAt: { ...r.valueAskedAt, commit: sent.askedAt },
+        });
       }
       case 'CommitWait': {
         const rec = await this.o.chain.waitMessage(r.commitMsg!);
         if (rec.exitCode !== 0) {
-          const reason = `chain rejected ProveCommitSector (exit code ${rec.exitCode}): ${rec.error ?? 'no reason given'}`;
+          const reason = `chain rejected ProveCommitSectors3 (exit code ${rec.exitCode}): ${rec.error ?? 'no reason given'}`;
+          this.log.error({ sector: r.number, method: 'ProveCommitSectors3', exitCode: rec.exitCode, msg: r.commitMsg, error: rec.error }, 'prove-commit failed on chain');
           return this.fire(r, { type: 'REJECTED' }, reason, { failure: reason, chainRejected: true });
         }
         if (!r.sealedPath) return this.fire(r, { type: 'FINALIZE_FIRST' }, `proven at epoch ${rec.epoch}; files not yet in long-term storage`);

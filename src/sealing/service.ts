@@ -3,7 +3,7 @@
 //   WS   /rpc/v0/worker   the seal workers (protocol.ts); their token needs `write`
 //   POST /rpc/v0          the operator's JSON-RPC (Lotus JWT, bearer): SectorsList,
 //                          SectorsStatus, SealingJobs, SealingWorkers (read); SectorsPledge,
-//                          SectorsPledgeDeals (write); SectorsRemove (admin)
+//                          SectorsPledgeDeals, SectorsRetry (write); SectorsRemove (admin)
 // The seal role actor hosts it; `distminer sectors …` / `sealing …` talk to it.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -54,8 +54,15 @@ export interface SectorView {
   deals: number[];
   retries: number;
   failure: string | null;
-  /** The chain rejected a message of this sector: it stays failed until removed. */
+  /** The chain rejected (or the node refused) a message of this sector: it stays failed until retried or removed. */
   chainRejected: boolean;
+  preCommitMsg: string | null;
+  /** attoFIL sent with the pre-commit (its deposit) and the prove-commit (its pledge). */
+  preCommitValue: string | null;
+  commitMsg: string | null;
+  commitValue: string | null;
+  /** Epochs whose tipset the values were asked at. */
+  valueAskedAt: { preCommit?: number; commit?: number } | null;
   sealedPath: string | null;
   log: { at: string; state: string; note?: string }[];
 }
@@ -78,6 +85,11 @@ export function sectorView(r: SectorRecord): SectorView {
     retries: r.retries,
     failure: r.failure ?? null,
     chainRejected: r.chainRejected === true,
+    preCommitMsg: r.preCommitMsg ?? null,
+    preCommitValue: r.preCommitValue ?? null,
+    commitMsg: r.commitMsg ?? null,
+    commitValue: r.commitValue ?? null,
+    valueAskedAt: r.valueAskedAt ?? null,
     sealedPath: r.sealedPath ?? null,
     log: r.log.map((l) => ({ at: new Date(l.at).toISOString(), state: l.state, note: l.note })),
   };
@@ -91,6 +103,7 @@ export const SEAL_METHODS: Record<string, Permission> = {
   SealingWorkers: 'read',
   SectorsPledge: 'write',
   SectorsPledgeDeals: 'write',
+  SectorsRetry: 'write',
   SectorsRemove: 'admin',
 };
 
@@ -158,6 +171,8 @@ export class SealService {
       case 'SectorsRemove':
         await this.pipeline.remove(num(params[0], 'sector number'));
         return true;
+      case 'SectorsRetry':
+        return sectorView(await this.pipeline.retry(num(params[0], 'sector number')));
       case 'SealingJobs':
         return this.scheduler.jobs();
       case 'SealingWorkers':

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
+import type { MarketDeal } from '../../src/chain/market.js';
 import type { SectorView } from '../../src/sealing/service.js';
 import { adminGet } from '../../src/deals/client.js';
 import type { DealRecord } from '../../src/deals/store.js';
@@ -77,7 +78,8 @@ test.serial('the demo brings the cluster up, a pledged sector and a deal sector 
   t.is(typeof deal.publish?.dealId, 'number', 'published on chain');
   const dealSector = deal.sector!.sectorNumber;
   t.false(sectors.some((s) => s.number === dealSector), `the deal sector ${dealSector} has a number of its own`);
-  t.deepEqual((await c.stateSectorGetInfo('t01000', dealSector))?.DealIDs, [deal.publish!.dealId]);
+  t.truthy(await c.stateSectorGetInfo('t01000', dealSector), 'the deal sector is on chain');
+  t.is((await c.call<MarketDeal>('StateMarketStorageDeal', [deal.publish!.dealId, null])).State.SectorNumber, dealSector, 'the market activated the deal in it');
   // Proven by the PoSt miner as well: both sectors' power.
   await until(async () => BigInt((await c.stateMinerPower('t01000')).MinerPower.RawBytePower) === 4096n, 3 * 60_000, 'the deal sector to be proven');
   t.deepEqual(await c.stateMinerFaults('t01000'), []);

@@ -7,10 +7,10 @@ import * as proofs from '../../src/proofs/index.js';
 import { newDeadlineInfo, nextNotElapsed } from '../../src/chain/deadlines.js';
 import { computeWinCount } from '../../src/chain/crypto.js';
 import { electionVrfInput, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../../src/chain/mining.js';
-import { encodeDeclarations, encodePreCommitBatch2, encodeProveCommit, encodeWindowPoSt, type WindowPoStParams } from '../../src/chain/params.js';
+import { encodeDeclarations, encodePreCommitBatch2, encodeProveCommitOne, encodeWindowPoSt, type WindowPoStParams } from '../../src/chain/params.js';
 import { DomainSeparationTag, ExitCode, MinerMethod, addressCbor, b64, fromB64, type Cid } from '../../src/chain/types.js';
 import { RpcError } from '../../src/chain/client.js';
-import { sealedSectors, SEAL_PROOF, TEST_MINER_ID } from '../helpers/sealed.js';
+import { pieceManifest, sealedSectors, SEAL_PROOF, TEST_MINER_ID } from '../helpers/sealed.js';
 import { TEST_POLICY, startDevnet } from './_harness.js';
 
 const MINER = `t0${TEST_MINER_ID}`;
@@ -43,8 +43,8 @@ test('sector lifecycle and block production with real proofs', async (t) => {
   await d.advanceTo(5); // precommit at 3 + delay 2: proofs execute from epoch 6
   const tampered = Buffer.from(fixture[0].proofBytes);
   tampered[40] ^= 0x01;
-  const bad = await push(MinerMethod.ProveCommitSector, encodeProveCommit({ sectorNumber: 1, proof: tampered }));
-  const good = await Promise.all(fixture.map((s) => push(MinerMethod.ProveCommitSector, encodeProveCommit({ sectorNumber: s.sectorNumber, proof: s.proofBytes }))));
+  const bad = await push(MinerMethod.ProveCommitSectors3, encodeProveCommitOne(1, tampered, pieceManifest(fixture[0])));
+  const good = await Promise.all(fixture.map((s) => push(MinerMethod.ProveCommitSectors3, encodeProveCommitOne(s.sectorNumber, s.proofBytes, pieceManifest(s)))));
   await d.advance();
   t.is(await receipt(bad), ExitCode.ErrIllegalArgument);
   t.regex(await why(bad), /invalid seal proof/);

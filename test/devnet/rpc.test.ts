@@ -3,7 +3,7 @@
 import test from 'ava';
 import WebSocket from 'ws';
 import { RpcError, parseApiInfo } from '../../src/chain/client.js';
-import { encodePreCommitBatch2 } from '../../src/chain/params.js';
+import { encodePreCommitBatch2, encodeProveCommitOne } from '../../src/chain/params.js';
 import { DomainSeparationTag, ExitCode, MinerMethod, addressCbor, b64, type HeadChange } from '../../src/chain/types.js';
 import { commRToCid } from '../../src/proofs/cid.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -80,7 +80,9 @@ test('messages: pre-commit, allocated numbers, second pre-commit rejected, recei
   t.is(again.Message.Nonce, 1);
   const garbage = await c.mpoolPushMessage({ To: 't01000', From: worker, Method: MinerMethod.PreCommitSectorBatch2, Params: b64(Buffer.from([0xff, 0x00])) });
   const unknown = await c.mpoolPushMessage({ To: 't01000', From: worker, Method: 99 });
-  const tooEarly = await c.mpoolPushMessage({ To: 't01000', From: worker, Method: MinerMethod.ProveCommitSector, Params: b64(Buffer.from([0x82, 0x07, 0x40])) });
+  const tooEarly = await c.mpoolPushMessage({ To: 't01000', From: worker, Method: MinerMethod.ProveCommitSectors3, Params: b64(encodeProveCommitOne(7, Buffer.alloc(192))) });
+  // ProveCommitSector (7) is gone from the actors (FIP-0084): "invalid method", exit code 22.
+  const removed = await c.mpoolPushMessage({ To: 't01000', From: worker, Method: MinerMethod.ProveCommitSector, Params: b64(Buffer.from([0x82, 0x07, 0x40])) });
   await h.devnet.advance();
   const r = await c.stateWaitMsg(again.CID!);
   t.is(r.Receipt.ExitCode, ExitCode.ErrIllegalArgument);
@@ -88,6 +90,9 @@ test('messages: pre-commit, allocated numbers, second pre-commit rejected, recei
   t.is((await c.stateWaitMsg(garbage.CID!)).Receipt.ExitCode, ExitCode.ErrSerialization);
   t.is((await c.stateWaitMsg(unknown.CID!)).Receipt.ExitCode, ExitCode.ErrUnhandledMessage);
   t.is((await c.stateWaitMsg(tooEarly.CID!)).Receipt.ExitCode, ExitCode.ErrForbidden);
+  const gone = await c.stateWaitMsg(removed.CID!);
+  t.is(gone.Receipt.ExitCode, ExitCode.ErrUnhandledMessage);
+  t.regex(JSON.stringify(gone.ReturnDec), /invalid method: 7/);
   // the wallet only signs for keys it has
   await t.throwsAsync(c.mpoolPushMessage({ To: 't01000', From: 't0999', Method: 6 }), { message: /key not found/ });
   const sig = await c.walletSign(worker, Buffer.from('abc'));

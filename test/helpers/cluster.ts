@@ -9,14 +9,14 @@ import { callApi } from '../../src/api/client.js';
 import { ChainClient } from '../../src/chain/client.js';
 import { computeWinCount } from '../../src/chain/crypto.js';
 import { electionVrfInput, randomnessBeacon } from '../../src/chain/mining.js';
-import { encodePreCommitBatch2, encodeProveCommit } from '../../src/chain/params.js';
+import { encodePreCommitBatch2, encodeProveCommitOne } from '../../src/chain/params.js';
 import { type BlockHeader, type Cid, ExitCode, MinerMethod, b64 } from '../../src/chain/types.js';
 import { parseApiMultiaddr } from '../../src/config/multiaddr.js';
 import { initRepo } from '../../src/config/repo.js';
 import { secretPath } from '../../src/auth/index.js';
 import type { SupervisorStatus } from '../../actors/supervisor.js';
 import { MAIN, Proc } from './procs.js';
-import { type SealedSector, SEAL_PROOF } from './sealed.js';
+import { type SealedSector, SEAL_PROOF, pieceManifest } from './sealed.js';
 
 const LOG_ENV = { DISTMINER_LOG_LEVEL: 'info' };
 
@@ -95,7 +95,7 @@ export async function commitFixtures(c: ChainClient, miner: string, fixture: Sea
   );
   const l = await wait(pc);
   while ((await c.chainHead()).Height < l.Height + precommitDelay) await new Promise((r) => setTimeout(r, 250));
-  const pcs = await Promise.all(fixture.map((s) => push(MinerMethod.ProveCommitSector, encodeProveCommit({ sectorNumber: s.sectorNumber, proof: s.proofBytes }))));
+  const pcs = await Promise.all(fixture.map((s) => push(MinerMethod.ProveCommitSectors3, encodeProveCommitOne(s.sectorNumber, s.proofBytes, pieceManifest(s)))));
   await Promise.all(pcs.map(wait));
 }
 

@@ -157,8 +157,8 @@ export class MemChain {
       preCommitChallengeDelay: async () => PRECOMMIT_DELAY,
       ticketLookback: () => 2,
       expiration: (h) => h + 100_000,
-      sendPreCommit: async (p) => this.send({ kind: 'pre', number: p.number, commR: p.commR.toString('hex'), commD: p.commD.toString('hex'), ticketEpoch: p.ticketEpoch }),
-      sendProveCommit: async (p) => this.send({ kind: 'prove', number: p.number, proof: p.proof.toString('hex') }),
+      sendPreCommit: async (p) => ({ cid: await this.send({ kind: 'pre', number: p.number, commR: p.commR.toString('hex'), commD: p.commD.toString('hex'), ticketEpoch: p.ticketEpoch }), value: '0' }),
+      sendProveCommit: async (p) => ({ cid: await this.send({ kind: 'prove', number: p.number, proof: p.proof.toString('hex') }), value: '0' }),
       waitMessage: async (cid) => {
         for (;;) {
           const m = this.read().msgs[cid];

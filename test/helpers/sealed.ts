@@ -8,6 +8,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PieceActivationManifest } from '../../src/chain/params.js';
 import * as proofs from '../../src/proofs/index.js';
 
 export const TEST_MINER_ID = 1000;
@@ -158,6 +159,11 @@ export async function sealedSectors(count: number, minerId = TEST_MINER_ID): Pro
     }
     return have.slice(0, count).map(fromStored);
   });
+}
+
+/** The ProveCommitSectors3 piece manifest of a fixture sector: its one data piece, nobody notified. */
+export function pieceManifest(s: Pick<SealedSector, 'piece'>): PieceActivationManifest[] {
+  return [{ cid: { '/': proofs.commPToCid(s.piece.commP) }, size: s.piece.size, verifiedAllocationKey: null, notify: [] }];
 }
 
 /** A private copy of a sealed sector's files, safe to corrupt or delete. */

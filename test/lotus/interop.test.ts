@@ -6,11 +6,10 @@
 // Run by scripts/test-lotus.sh, which sets FULLNODE_API_INFO, MINER_API_INFO and LOTUS_DEVNET_DIR.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
 import { encodeDeclarations } from '../../src/chain/params.js';
 import { type Cid, ExitCode, MinerMethod, b64, cborDecode, fromB64, rleDecode, rleEncode } from '../../src/chain/types.js';
+import { mergeFigures } from '../helpers/lotus-figures.js';
 import { MAIN } from '../helpers/procs.js';
 
 const API = process.env.FULLNODE_API_INFO;
@@ -33,11 +32,7 @@ function distminer(args: string[]): string {
 
 test.after.always(() => {
   // Figures for bench/results/lotus-interop.json (tier "ci"); scripts/test-lotus.sh merges them.
-  const out = process.env.DISTMINER_LOTUS_FIGURES;
-  if (out) {
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, JSON.stringify({ ...figures, seconds: Math.round((Date.now() - started) / 1000) }));
-  }
+  mergeFigures({ ...figures, seconds: Math.round((Date.now() - started) / 1000) });
 });
 
 test('the node is real Lotus on network version 28, and its chain moves', async (t) => {

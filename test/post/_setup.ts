@@ -5,10 +5,10 @@ import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as proofs from '../../src/proofs/index.js';
-import { encodePreCommitBatch2, encodeProveCommit } from '../../src/chain/params.js';
+import { encodePreCommitBatch2, encodeProveCommitOne } from '../../src/chain/params.js';
 import { type Cid, ExitCode, MinerMethod, b64 } from '../../src/chain/types.js';
 import { type Harness, startDevnet } from '../devnet/_harness.js';
-import { type SealedSector, SEAL_PROOF, TEST_MINER_ID, sealedSectors } from '../helpers/sealed.js';
+import { type SealedSector, SEAL_PROOF, TEST_MINER_ID, pieceManifest, sealedSectors } from '../helpers/sealed.js';
 import type { DevnetOptions } from '../../src/devnet/node.js';
 
 export const MINER = `t0${TEST_MINER_ID}`;
@@ -71,7 +71,7 @@ export async function setupPoSt(count: number, opts: Partial<DevnetOptions> = {}
   const ready = l.Height + POST_POLICY.preCommitChallengeDelay;
   if (manual) await h.devnet.advanceTo(ready);
   else while (h.devnet.head().Height < ready) await new Promise((r) => setTimeout(r, 100));
-  const pcs = await Promise.all(fixture.map((s) => push(MinerMethod.ProveCommitSector, encodeProveCommit({ sectorNumber: s.sectorNumber, proof: s.proofBytes }))));
+  const pcs = await Promise.all(fixture.map((s) => push(MinerMethod.ProveCommitSectors3, encodeProveCommitOne(s.sectorNumber, s.proofBytes, pieceManifest(s)))));
   await step();
   await Promise.all(pcs.map(wait));
   const storage = mkdtempSync(join(tmpdir(), 'distminer-post-storage-'));

@@ -17,14 +17,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as proofs from '../../src/proofs/index.js';
-import { encodePreCommitBatch2, encodeProveCommit } from '../../src/chain/params.js';
+import { encodePreCommitBatch2, encodeProveCommitOne } from '../../src/chain/params.js';
 import { winningPoStRandomness, randomnessBeacon } from '../../src/chain/mining.js';
 import { ExitCode, MinerMethod, b64 } from '../../src/chain/types.js';
 import { WindowPoStScheduler } from '../../src/post/window.js';
 import { startDevnet } from '../devnet/_harness.js';
 import { electionWins, logLines, minerRepo, runMiner, workerKey } from '../helpers/cluster.js';
 import { killAll, until } from '../helpers/procs.js';
-import { type SealedSector, SEAL_PROOF, sealedSectors } from '../helpers/sealed.js';
+import { type SealedSector, SEAL_PROOF, pieceManifest, sealedSectors } from '../helpers/sealed.js';
 import { POST_POLICY, placeSector } from './_setup.js';
 
 const A = 't01000'; // 2 sectors: 2/3 of the power
@@ -76,7 +76,7 @@ test.serial('two miners win blocks in proportion to their power; every block ver
   await d.advance();
   for (const cid of pcs) t.is(d.lookup(cid)?.Receipt.ExitCode, ExitCode.Ok, JSON.stringify(d.lookup(cid)?.ReturnDec));
   await d.advanceTo(d.head().Height + POST_POLICY.preCommitChallengeDelay);
-  const prs = await Promise.all(miners.flatMap((m) => m.fixture.map((s) => push(m.addr, MinerMethod.ProveCommitSector, encodeProveCommit({ sectorNumber: s.sectorNumber, proof: s.proofBytes })))));
+  const prs = await Promise.all(miners.flatMap((m) => m.fixture.map((s) => push(m.addr, MinerMethod.ProveCommitSectors3, encodeProveCommitOne(s.sectorNumber, s.proofBytes, pieceManifest(s))))));
   await d.advance();
   for (const cid of prs) t.is(d.lookup(cid)?.Receipt.ExitCode, ExitCode.Ok, JSON.stringify(d.lookup(cid)?.ReturnDec));
 

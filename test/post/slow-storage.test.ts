@@ -9,7 +9,7 @@
 // file checks; window.test.ts the real proofs.)
 import test, { type ExecutionContext } from 'ava';
 import * as proofs from '../../src/proofs/index.js';
-import { encodePreCommitBatch2, encodeProveCommit } from '../../src/chain/params.js';
+import { encodePreCommitBatch2, encodeProveCommitOne } from '../../src/chain/params.js';
 import { type Cid, ExitCode, MinerMethod, b64 } from '../../src/chain/types.js';
 import { type CheckResult, type SectorCheck } from '../../src/post/storage.js';
 import type { ProofRunner } from '../../src/post/runner.js';
@@ -74,12 +74,12 @@ async function setup(t: ExecutionContext) {
   const comm = (s: number, k: number) => Buffer.alloc(32, s * 16 + k).fill(0, 31); // a valid field element
   const pc = await push(
     MinerMethod.PreCommitSectorBatch2,
-    encodePreCommitBatch2(SECTORS.map((s) => ({ sealProof: proofs.RegisteredSealProof.StackedDrg2KiBV1_1, sectorNumber: s, sealedCid: { '/': proofs.commRToCid(comm(s, 1)) }, sealRandEpoch: 1, dealIds: [], expiration: 1_000_000, unsealedCid: { '/': proofs.commDToCid(comm(s, 2)) } }))),
+    encodePreCommitBatch2(SECTORS.map((s) => ({ sealProof: proofs.RegisteredSealProof.StackedDrg2KiBV1_1, sectorNumber: s, sealedCid: { '/': proofs.commRToCid(comm(s, 1)) }, sealRandEpoch: 1, dealIds: [], expiration: 1_000_000, unsealedCid: null }))),
   );
   await d.advance();
   landed(pc);
   await d.advanceTo(d.head().Height + POST_POLICY.preCommitChallengeDelay);
-  const prs = await Promise.all(SECTORS.map((s) => push(MinerMethod.ProveCommitSector, encodeProveCommit({ sectorNumber: s, proof: Buffer.alloc(192, s) }))));
+  const prs = await Promise.all(SECTORS.map((s) => push(MinerMethod.ProveCommitSectors3, encodeProveCommitOne(s, Buffer.alloc(192, s)))));
   await d.advance();
   prs.forEach(landed);
   const deadline = (await c.stateSectorPartition(MINER, 1)).Deadline;

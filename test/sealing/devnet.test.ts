@@ -41,7 +41,7 @@ test('a pledged sector is pre-committed, proven and listed on the devnet', async
     t.truthy(onChain, 'the devnet holds the proven sector');
     t.is(onChain!.SealedCID['/'], s.sealedCid ?? '');
     t.deepEqual(await h.client.stateMinerAllocated('t01000'), [n]);
-    t.true(s.log.some((l) => /ProveCommitSector message/.test(l.note ?? '')));
+    t.true(s.log.some((l) => /ProveCommitSectors3 message/.test(l.note ?? '')));
   } finally {
     await killAll();
     await sid.close();
