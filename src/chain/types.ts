@@ -537,8 +537,6 @@ export interface SignedMessage {
 export interface MessageSendSpec {
   MaxFee?: BigIntString;
   MsgUuid?: string;
-  /** Lotus: set the fee cap to the largest the MaxFee allows (lotus-miner's MaximizeWindowPoStFeeCap). */
-  MaximizeFeeCap?: boolean;
 }
 
 export interface MessageReceipt {
