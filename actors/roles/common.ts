@@ -29,6 +29,10 @@ export interface PoStRoleOptions {
   repo: string;
   chainApi?: string;
   storagePaths: string[];
+  /** [Fees] MaxWindowPoStGasFee in attoFIL (decimal string); absent: lotus-miner's default. */
+  windowPoStMaxFee?: string;
+  /** [Fees] MaximizeWindowPoStFeeCap. */
+  maximizeWindowPoStFeeCap?: boolean;
 }
 
 export function mailboxRunner(ctx: RoleContext): ProofRunner {

@@ -18,8 +18,9 @@ export const createRole: CreateRole = (ctx) => {
   return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next proving deadline' }, async (sendBack) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
-    const [{ ChainClient }, { WindowPoStScheduler }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/window.js')]);
-    const s = new WindowPoStScheduler({ client: new ChainClient(chainApi), miner: o.minerId, storage: o.storagePaths, runner: mailboxRunner(ctx), log: ctx.log });
+    const [{ ChainClient }, { WindowPoStScheduler }, { DEFAULT_FEE_CAPS }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/window.js'), import('../../src/post/sender.js')]);
+    const fees = { ...DEFAULT_FEE_CAPS, ...(o.windowPoStMaxFee ? { windowPoSt: BigInt(o.windowPoStMaxFee) } : {}) };
+    const s = new WindowPoStScheduler({ client: new ChainClient(chainApi), miner: o.minerId, storage: o.storagePaths, runner: mailboxRunner(ctx), fees, maximizeFeeCap: o.maximizeWindowPoStFeeCap, log: ctx.log });
     const M = { miner: o.minerId };
     for (const c of [proven, missed, submitted, faults, recoveries]) c.inc(M, 0);
     let nProven = 0;

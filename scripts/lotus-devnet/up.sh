@@ -11,11 +11,19 @@
 #   DEVNET_API_PORT             full-node API port       default 1234
 #   DEVNET_MINER_API_PORT       miner API port           default 2345
 #   DEVNET_PRESEAL_SECTORS      genesis sectors          default 2
+#   DEVNET_DISTMINER_MINER      a second genesis miner for distminer (t01001), or empty (none)
+#   DEVNET_DISTMINER_SECTORS    its genesis sectors      default 8 (most of the power: fewer
+#                               proofs paid per epoch; each winner of an epoch pays one)
 #   DEVNET_WAIT_HEIGHT          wait until this height   default 3
 #   DEVNET_UP_TIMEOUT           seconds                  default 600
 #   LOTUS_F3_ENABLED            F3 finality gadget       default 0 (off)
 #   LOTUS_XX_HEIGHT             nv29 upgrade epoch       default 999999999 (stay on nv28; the 2k build default is 200)
 # Prints FULLNODE_API_INFO / MINER_API_INFO and writes DIR/env.sh to `source` for the CLIs.
+# With DEVNET_DISTMINER_MINER=t01001 the genesis also holds that miner (after t01000), with
+# sectors pre-sealed into DIR/distminer-storage in Lotus's layout (sealed/s-t01001-N,
+# cache/s-t01001-N/: a distminer storage path) and its owner/worker key imported into the
+# daemon's wallet (not as default); no lotus-miner runs for it: distminer mines and proves it.
+# env.sh then also exports DISTMINER_MINER and DISTMINER_STORAGE.
 set -euo pipefail
 
 DIR=${1:-${LOTUS_DEVNET_DIR:-$HOME/.cache/lotus-devnet/net}}
@@ -27,6 +35,11 @@ WAIT_HEIGHT=${DEVNET_WAIT_HEIGHT:-3}
 TIMEOUT=${DEVNET_UP_TIMEOUT:-600}
 PARAMS=${FIL_PROOFS_PARAMETER_CACHE:-$HOME/.cache/distminer/filecoin-proof-parameters}
 MINER=t01000
+DM_MINER=${DEVNET_DISTMINER_MINER:-}
+DM_SECTORS=${DEVNET_DISTMINER_SECTORS:-8}
+if [ -n "$DM_MINER" ] && [ "$DM_MINER" != t01001 ]; then
+  echo "DEVNET_DISTMINER_MINER must be t01001 (genesis miners are numbered in order after t01000)" >&2; exit 1
+fi
 
 log() { echo "[lotus-devnet up $(date +%H:%M:%S)] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -65,6 +78,12 @@ export LOTUS_F3_ENABLED=${LOTUS_F3_ENABLED:-0}
 export LOTUS_XX_HEIGHT=${LOTUS_XX_HEIGHT:-999999999}
 export BELLMAN_NO_GPU=1
 EOF
+if [ -n "$DM_MINER" ]; then
+  cat >>"$DIR/env.sh" <<EOF
+export DISTMINER_MINER=$DM_MINER
+export DISTMINER_STORAGE="$DIR/distminer-storage"
+EOF
+fi
 # shellcheck disable=SC1091
 . "$DIR/env.sh"
 
@@ -78,10 +97,21 @@ if [ ! -f "$DIR/devgen.car" ]; then
       --num-sectors "$SECTORS" --miner-addr "$MINER" >"$DIR/preseal.log" 2>&1 ||
       { tail -20 "$DIR/preseal.log"; die "pre-seal failed"; }
   fi
+  if [ -n "$DM_MINER" ] && [ ! -f "$DIR/distminer-storage/pre-seal-$DM_MINER.json" ]; then
+    log "pre-sealing $DM_SECTORS x 2KiB sectors for $DM_MINER (distminer's)"
+    lotus-seed --sector-dir "$DIR/distminer-storage" pre-seal --sector-size 2KiB \
+      --num-sectors "$DM_SECTORS" --miner-addr "$DM_MINER" >>"$DIR/preseal.log" 2>&1 ||
+      { tail -20 "$DIR/preseal.log"; die "pre-seal for $DM_MINER failed"; }
+  fi
   rm -f "$DIR/localnet.json"
   lotus-seed genesis new --network-name localnet "$DIR/localnet.json" >>"$DIR/preseal.log" 2>&1
+  # Miners are numbered in the order they are added: t01000 first.
   lotus-seed genesis add-miner "$DIR/localnet.json" "$DIR/genesis-sectors/pre-seal-$MINER.json" \
     >>"$DIR/preseal.log" 2>&1 || { tail -20 "$DIR/preseal.log"; die "genesis add-miner failed"; }
+  if [ -n "$DM_MINER" ]; then
+    lotus-seed genesis add-miner "$DIR/localnet.json" "$DIR/distminer-storage/pre-seal-$DM_MINER.json" \
+      >>"$DIR/preseal.log" 2>&1 || { tail -20 "$DIR/preseal.log"; die "genesis add-miner $DM_MINER failed"; }
+  fi
   genesis_args=(--lotus-make-genesis="$DIR/devgen.car" --genesis-template="$DIR/localnet.json")
   rm -rf "$LOTUS_PATH" "$LOTUS_MINER_PATH"
 else
@@ -119,6 +149,11 @@ done
 if [ ! -f "$LOTUS_MINER_PATH/.devnet-initialized" ]; then
   lotus wallet import --as-default "$DIR/genesis-sectors/pre-seal-$MINER.key" >>"$DIR/miner-init.log" 2>&1 ||
     lotus wallet list >>"$DIR/miner-init.log" 2>&1
+  if [ -n "$DM_MINER" ]; then
+    # distminer signs with the daemon's wallet (WalletSign, MpoolPushMessage): its worker key there.
+    lotus wallet import "$DIR/distminer-storage/pre-seal-$DM_MINER.key" >>"$DIR/miner-init.log" 2>&1 ||
+      die "cannot import $DM_MINER's key (log: $DIR/miner-init.log)"
+  fi
   log "lotus-miner init --genesis-miner ($MINER)"
   lotus-miner init --genesis-miner --actor="$MINER" --sector-size=2KiB \
     --pre-sealed-sectors="$DIR/genesis-sectors" \

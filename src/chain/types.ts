@@ -537,6 +537,8 @@ export interface SignedMessage {
 export interface MessageSendSpec {
   MaxFee?: BigIntString;
   MsgUuid?: string;
+  /** Lotus: set the fee cap to the largest the MaxFee allows (lotus-miner's MaximizeWindowPoStFeeCap). */
+  MaximizeFeeCap?: boolean;
 }
 
 export interface MessageReceipt {

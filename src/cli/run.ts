@@ -57,6 +57,9 @@ function childSpecs(s: RunSettings, repo: string, token: string, sectorIdToken: 
       sealListen: formatHostPort(s.sealListen),
       dealListen: formatHostPort(s.dealListen),
       waitDealsMs: s.waitDealsMs,
+      // [Fees] caps of the PoSt messages (attoFIL as decimal strings: options cross process boundaries as JSON).
+      windowPoStMaxFee: s.fees.windowPoSt.toString(),
+      maximizeWindowPoStFeeCap: s.maximizeWindowPoStFeeCap,
       sectorId,
     },
   }));

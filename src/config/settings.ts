@@ -17,6 +17,7 @@
 // Precedence: flags > config.toml [Distminer] > defaults.
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, type HostPort, parseApiMultiaddr, parseHostPort } from './multiaddr.js';
+import { DEFAULT_FEE_CAPS, type FeeCaps, parseFil } from '../post/sender.js';
 
 export { ConfigError };
 
@@ -62,6 +63,10 @@ export interface RunSettings {
   waitDealsMs: number;
   mailbox: MailboxSettings;
   supervisor: SupervisorSettings;
+  /** [Fees]: the most each message kind may cost (lotus-miner's keys and defaults). */
+  fees: FeeCaps;
+  /** [Fees] MaximizeWindowPoStFeeCap (default true, as lotus-miner). */
+  maximizeWindowPoStFeeCap: boolean;
   /** The seed's log lines for the roles that are off, in the seed's order. */
   disabledLines: string[];
 }
@@ -99,6 +104,8 @@ export interface FileConfig {
   waitDealsMs?: number;
   mailbox: Partial<MailboxSettings>;
   supervisor: Partial<SupervisorSettings>;
+  fees?: Partial<FeeCaps>;
+  maximizeWindowPoStFeeCap?: boolean;
 }
 
 /** What the command line says. */
@@ -174,6 +181,7 @@ export function parseConfigToml(text: string): FileConfig {
   const W = 'Distminer.Mailbox';
   const S = 'Distminer.Supervisor';
   return {
+    ...parseFees(doc),
     apiListen: opt(api, 'ListenAddress', 'API', 'string'),
     minerId: opt(dm, 'Miner', 'Distminer', 'string'),
     windowPost: opt(dm, 'WindowPoSt', 'Distminer', 'boolean'),
@@ -204,6 +212,47 @@ export function parseConfigToml(text: string): FileConfig {
       shutdownMs: secs(opt(sv, 'ShutdownSeconds', S, 'number')),
     }),
   };
+}
+
+/**
+ * lotus-miner's [Fees] section (the same keys, so a Lotus config.toml carries over):
+ *   MaxWindowPoStGasFee = "5 FIL"       SubmitWindowedPoSt, DeclareFaults, DeclareFaultsRecovered
+ *   MaxPreCommitGasFee = "0.025 FIL"    MaxCommitGasFee = "0.05 FIL"
+ *   MaxTerminateGasFee = "0.5 FIL"      MaxPublishDealsFee = "0.05 FIL"
+ *   MaxMarketBalanceAddFee = "0.007 FIL"
+ *   MaximizeWindowPoStFeeCap = true
+ *   [Fees.MaxPreCommitBatchGasFee] Base = "0 FIL", PerSector = "0.02 FIL"
+ *   [Fees.MaxCommitBatchGasFee]    Base = "0 FIL", PerSector = "0.03 FIL"
+ * Amounts as Lotus writes them ("5 FIL", "25 milliFIL", "1000 attoFIL"). Keys Lotus has and
+ * distminer does not use are ignored (the section is Lotus's).
+ */
+export function parseFees(doc: Table): { fees: Partial<FeeCaps>; maximizeWindowPoStFeeCap?: boolean } {
+  const t = table(doc.Fees, 'Fees');
+  const amount = (tt: Table, key: string, where: string): bigint | undefined => {
+    const v = opt<string>(tt, key, where, 'string');
+    if (v === undefined) return undefined;
+    try {
+      return parseFil(v);
+    } catch (e) {
+      throw new ConfigError(`config.toml: ${key} in [${where}]: ${(e as Error).message}`);
+    }
+  };
+  const batch = (key: 'MaxPreCommitBatchGasFee' | 'MaxCommitBatchGasFee', d: { base: bigint; perSector: bigint }) => {
+    if (t[key] === undefined) return undefined;
+    const b = table(t[key], `Fees.${key}`);
+    return { base: amount(b, 'Base', `Fees.${key}`) ?? d.base, perSector: amount(b, 'PerSector', `Fees.${key}`) ?? d.perSector };
+  };
+  const fees = stripUndefined({
+    windowPoSt: amount(t, 'MaxWindowPoStGasFee', 'Fees'),
+    preCommit: amount(t, 'MaxPreCommitGasFee', 'Fees'),
+    commit: amount(t, 'MaxCommitGasFee', 'Fees'),
+    terminate: amount(t, 'MaxTerminateGasFee', 'Fees'),
+    publishDeals: amount(t, 'MaxPublishDealsFee', 'Fees'),
+    marketBalanceAdd: amount(t, 'MaxMarketBalanceAddFee', 'Fees'),
+    preCommitBatch: batch('MaxPreCommitBatchGasFee', DEFAULT_FEE_CAPS.preCommitBatch),
+    commitBatch: batch('MaxCommitBatchGasFee', DEFAULT_FEE_CAPS.commitBatch),
+  });
+  return { fees, maximizeWindowPoStFeeCap: opt<boolean>(t, 'MaximizeWindowPoStFeeCap', 'Fees', 'boolean') };
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -316,5 +365,5 @@ export function resolveSettings(file: FileConfig, flags: FlagConfig, env: NodeJS
   const chainApi = file.chainApi ?? env.FULLNODE_API_INFO;
   const sealListen = file.sealListen ? parseApiMultiaddr(file.sealListen, 'config.toml [Distminer] SealListenAddress') : { host: apiListen.host, port: 0 };
   const dealListen = file.dealListen ? parseApiMultiaddr(file.dealListen, 'config.toml [Distminer] DealListenAddress') : { host: apiListen.host, port: 0 };
-  return { minerId: file.minerId, apiListen, roles, sectorId, chainApi, storagePaths: file.storagePaths, sealListen, dealListen, waitDealsMs: file.waitDealsMs ?? 600_000, mailbox, supervisor, disabledLines };
+  return { minerId: file.minerId, apiListen, roles, sectorId, chainApi, storagePaths: file.storagePaths, sealListen, dealListen, waitDealsMs: file.waitDealsMs ?? 600_000, mailbox, supervisor, fees: { ...DEFAULT_FEE_CAPS, ...file.fees }, maximizeWindowPoStFeeCap: file.maximizeWindowPoStFeeCap ?? true, disabledLines };
 }

@@ -298,17 +298,27 @@ export class MinerActor {
   // ------------------------------------------------------------------ Window PoSt
 
   /**
-   * SubmitWindowedPoSt: the deadline must be the open one, the commitment epoch inside it,
-   * the partitions real and not yet proven; the proof is checked over every non-faulty,
-   * non-skipped sector of those partitions (recovering ones included).
+   * The timing checks of SubmitWindowedPoSt at `epoch` (the deadline open, the commitment
+   * epoch at or after its challenge and before `epoch`); the devnet's gas estimation runs them
+   * at the head's epoch, as Lotus's does.
    */
-  async submitWindowPoSt(epoch: number, p: WindowPoStParams, ticketRandomness: (epoch: number) => Buffer, challengeRandomness: (epoch: number) => Buffer, verifier: ProofVerifier): Promise<void> {
+  checkWindowPoStTiming(epoch: number, p: Pick<WindowPoStParams, 'deadline' | 'chainCommitEpoch'>): ReturnType<MinerActor['deadlineInfo']> {
     const dl = this.deadlineInfo(epoch);
     if (p.deadline >= this.policy.wpostPeriodDeadlines) throw illegal(`invalid deadline ${p.deadline} of ${this.policy.wpostPeriodDeadlines}`);
     if (!isOpen(dl)) throw new ActorError(ExitCode.ErrIllegalState, `proving period ${dl.PeriodStart} not yet open at ${epoch}`);
     if (p.deadline !== dl.Index) throw illegal(`invalid deadline ${p.deadline} at epoch ${epoch}, expected ${dl.Index}`);
     if (p.chainCommitEpoch < dl.Challenge) throw illegal(`expected chain commit epoch ${p.chainCommitEpoch} to be after ${dl.Challenge}`);
     if (p.chainCommitEpoch >= epoch) throw illegal(`chain commit epoch ${p.chainCommitEpoch} must be less than the current epoch ${epoch}`);
+    return dl;
+  }
+
+  /**
+   * SubmitWindowedPoSt: the deadline must be the open one, the commitment epoch inside it,
+   * the partitions real and not yet proven; the proof is checked over every non-faulty,
+   * non-skipped sector of those partitions (recovering ones included).
+   */
+  async submitWindowPoSt(epoch: number, p: WindowPoStParams, ticketRandomness: (epoch: number) => Buffer, challengeRandomness: (epoch: number) => Buffer, verifier: ProofVerifier): Promise<void> {
+    const dl = this.checkWindowPoStTiming(epoch, p);
     if (!ticketRandomness(p.chainCommitEpoch).equals(p.chainCommitRand)) throw illegal('post commit randomness mismatched');
     if (p.proofs.length !== 1) throw illegal(`expected exactly one proof, got ${p.proofs.length}`);
     if (p.proofs[0].postProof !== this.info.windowPoStProof) throw illegal(`expected proof of type ${this.info.windowPoStProof}, got ${p.proofs[0].postProof}`);

@@ -635,6 +635,7 @@ export class Devnet extends EventEmitter {
       Params: msg.Params ?? null,
     };
     if (m.Params) fromB64(m.Params, 'Params');
+    this.estimateGas(m);
     const cid = messageCid(m);
     m.CID = cid;
     const signed: SignedMessage = { Message: m, Signature: { Type: 2, Data: b64(blsSign(key, cidBytes(cid))) }, CID: cid };
@@ -643,6 +644,47 @@ export class Devnet extends EventEmitter {
     this.mpool.push(signed);
     this.messages.set(cid['/'], m);
     return signed;
+  }
+
+  /**
+   * What Lotus's gas estimation refuses (MpoolPushMessage estimates gas by executing the
+   * message on the head's state at the head's epoch): a SubmitWindowedPoSt whose deadline is
+   * not open at the head, or whose commitment epoch is not behind it. Lotus's words.
+   */
+  private estimateGas(m: Message): void {
+    if (m.Method !== MinerMethod.SubmitWindowedPoSt || !m.Params) return;
+    let miner: MinerActor;
+    try {
+      miner = this.miner(m.To);
+    } catch {
+      return; // not a miner: execution reports it
+    }
+    const epoch = this.head().Height;
+    try {
+      miner.checkWindowPoStTiming(epoch, decodeWindowPoSt(fromB64(m.Params)));
+    } catch (e) {
+      if (e instanceof ActorError) throw new ApiError(`GasEstimateMessageGas error: estimating gas used: message execution failed (exit=[${e.exitCode}], revert reason=[message failed with backtrace:\n00: f0${miner.info.id} (method ${m.Method}) -- ${e.message} (${e.exitCode})])`);
+      if (e instanceof ParamsError) return; // execution reports it
+      throw e;
+    }
+  }
+
+  /** The messages waiting in the mpool (MpoolPending). */
+  pendingMessages(): SignedMessage[] {
+    return [...this.mpool];
+  }
+
+  /**
+   * Test hook: takes a pending message out of the mpool, as a reorg that drops the tipset
+   * carrying it (with the node forgetting it) loses it. True when it was pending.
+   */
+  dropPending(cid: string): boolean {
+    const i = this.mpool.findIndex((m) => m.CID?.['/'] === cid);
+    if (i < 0) return false;
+    this.mpool.splice(i, 1);
+    ftruncateSync(this.mpoolFd, 0);
+    for (const m of this.mpool) appendDurable(this.mpoolFd, JSON.stringify(m));
+    return true;
   }
 
   lookup(cid: Cid): MsgLookup | undefined {

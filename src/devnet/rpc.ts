@@ -362,6 +362,10 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
         return { Type: 2, Data: b64(blsSign(k, bytesParam(p[1], 1))) };
       },
     },
+    'Filecoin.MpoolPending': read((p) => {
+      args(p, 0, 1);
+      return d.pendingMessages();
+    }),
     // What a miner asks before it sends value (src/devnet/node.ts devnetFunds has the amounts).
     'Filecoin.StateMinerPreCommitDepositForPower': read((p) => {
       args(p, 2, 3);

@@ -3,7 +3,10 @@
 // `post window|winning|all` to run the PoSt loops on their own (debugging, split hosts).
 //   chain: --chain-api TOKEN:/ip4/127.0.0.1/tcp/1234/http (else FULLNODE_API_INFO)
 //   miner: --miner f01000
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseConfigToml } from '../config/settings.js';
+import { DEFAULT_FEE_CAPS } from './sender.js';
 import { ChainClient } from '../chain/client.js';
 import { type DeadlineInfo, newDeadlineInfo, nextNotElapsed } from '../chain/deadlines.js';
 import { type PartitionJson, bitfieldFromJson } from '../chain/types.js';
@@ -52,6 +55,7 @@ const USAGE = `usage:
   distminer proving deadline N --miner f0…
   distminer proving check N --miner f0… --storage DIR [--storage DIR…] [--timeout 10s]
   distminer post window|winning|all --miner f0… --storage DIR… [--state-file F] [--confidence N]
+      [--config config.toml ([Fees] as lotus-miner's)] [--propagation-delay 1s]
 The chain API comes from --chain-api or FULLNODE_API_INFO (comma-separated for failover).`;
 
 function client(a: Args): ChainClient {
@@ -281,16 +285,21 @@ async function runPost(a: Args): Promise<number> {
   const miner = minerOf(a);
   const log = logger('post');
   const stops: (() => Promise<void>)[] = [];
+  // [Fees] of a config.toml (lotus-miner's keys): the PoSt messages' fee caps.
+  const cfgFile = a.one.get('config');
+  const cfg = cfgFile ? parseConfigToml(readFileSync(cfgFile, 'utf8')) : undefined;
+  const fees = { ...DEFAULT_FEE_CAPS, ...cfg?.fees };
   if (what !== 'winning') {
     const confidence = a.one.has('confidence') ? Number(a.one.get('confidence')) : undefined;
-    const w = new WindowPoStScheduler({ client: c, miner, storage, confidence, checkTimeoutMs: ms(a.one.get('check-timeout'), 10_000) });
+    const w = new WindowPoStScheduler({ client: c, miner, storage, confidence, checkTimeoutMs: ms(a.one.get('check-timeout'), 10_000), fees, maximizeFeeCap: cfg?.maximizeWindowPoStFeeCap });
     await w.start();
     stops.push(() => w.stop());
   }
   if (what !== 'window') {
     const stateFile = a.one.get('state-file') ?? join(storage[0], `.distminer-last-mined-${miner.slice(1)}.json`);
     const expectedLeaders = a.one.has('expected-leaders') ? Number(a.one.get('expected-leaders')) : undefined;
-    const m = new WinningPoStMiner({ client: c, miner, storage, stateFile, expectedLeaders });
+    const propagationDelayMs = a.one.has('propagation-delay') ? ms(a.one.get('propagation-delay'), 0) : undefined;
+    const m = new WinningPoStMiner({ client: c, miner, storage, stateFile, expectedLeaders, propagationDelayMs });
     await m.start();
     stops.push(() => m.stop());
   }

@@ -15,10 +15,11 @@ import * as proofs from '../proofs/index.js';
 import { type ChainClient, type HeadSubscription } from '../chain/client.js';
 import { type DeadlineInfo, nextDeadline, nextNotElapsed, maxPoStPartitions } from '../chain/deadlines.js';
 import { type FaultDeclaration, type PoStPartition, encodeDeclarations, encodeWindowPoSt } from '../chain/params.js';
-import { type Cid, type HeadChange, type MinerInfo, type MsgLookup, type PartitionJson, type TipSet, DomainSeparationTag, ExitCode, MinerMethod, actorId, addressCbor, b64, bitfieldFromJson } from '../chain/types.js';
+import { type Cid, type HeadChange, type MessageSendSpec, type MinerInfo, type MsgLookup, type PartitionJson, type SignedMessage, type TipSet, DomainSeparationTag, ExitCode, MinerMethod, actorId, addressCbor, b64, bitfieldFromJson } from '../chain/types.js';
 import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner, ProofDeadlineError, faultySectorsOf } from './runner.js';
 import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries } from './storage.js';
+import { type FeeCaps, DEFAULT_FEE_CAPS, pickSender, sendSpec } from './sender.js';
 
 export interface WindowPoStOptions {
   client: ChainClient;
@@ -28,8 +29,19 @@ export interface WindowPoStOptions {
   storage: string[];
   /** Where proofs are computed (the GPU mailbox in a miner; DirectRunner by default). */
   runner?: ProofRunner;
-  /** Epochs after a deadline's challenge epoch before proving starts (reorg safety). Default 1. */
+  /** Epochs after a deadline's challenge epoch before proving starts (reorg safety). Default 1 (Lotus's ChallengeConfidence). */
   confidence?: number;
+  /**
+   * Epochs after a deadline opens before its proof is submitted (Lotus's SubmitConfidence, 4):
+   * a message sent before the deadline is open is refused, and one sent at its first epoch
+   * could be reorged back before it. At most a quarter of the challenge window (shrunk test
+   * policies). Default 4.
+   */
+  submitConfidence?: number;
+  /** Fee caps ([Fees]; the Window PoSt cap covers the declarations too, as in lotus-miner). Default: lotus-miner's. */
+  fees?: FeeCaps;
+  /** MessageSendSpec.MaximizeFeeCap for SubmitWindowedPoSt ([Fees] MaximizeWindowPoStFeeCap). Default true. */
+  maximizeFeeCap?: boolean;
   /**
    * Bound on one storage readability check (per storage path). Default 10 s. A check that
    * times out is "slow", not "gone": it is retried (longer timeouts, backoff) while the
@@ -101,6 +113,24 @@ export interface SubmittedPoSt {
   epoch?: number;
   exitCode?: number;
   proofMs: number;
+  /** The address that sent it (a control address when one is set, else the worker). */
+  from: string;
+  /** Set when a revert took it out of the chain and it was sent again (see `resubmitted`). */
+  reverted?: boolean;
+}
+
+/** A proven batch of partitions waiting for (or done with) its submission. */
+interface ReadyBatch {
+  indices: number[];
+  partitions: PoStPartition[];
+  proof: proofs.PoStProof[];
+  proven: number[];
+  skipped: number;
+  proofMs: number;
+  state: 'ready' | 'pushing' | 'pushed';
+  /** The last submission of this batch. */
+  sub?: SubmittedPoSt;
+  pushFailures: number;
 }
 
 export interface Declaration {
@@ -128,6 +158,7 @@ export function batchPartitions<T>(parts: T[], max: number): T[][] {
 
 /**
  * Events: 'submitted' (SubmittedPoSt, once pushed), 'proven' (SubmittedPoSt with its receipt),
+ * 'reverted' (SubmittedPoSt a reorg took out of the chain; it is sent again),
  * 'declared' (Declaration with its receipt), 'skipped' ({deadline, sectors, reasons, outcomes}),
  * 'missed' ({deadline, open, why}), 'storage' (StorageCheckCounters, after each check),
  * 'error' (Error; the scheduler keeps going).
@@ -155,6 +186,13 @@ export class WindowPoStScheduler extends EventEmitter {
   private head: TipSet | undefined;
   /** Deadline occurrences fully proven (key index@open). */
   private done = new Set<string>();
+  /** Proofs made for an occurrence, kept until its window closes (submitted, re-submitted after a revert). */
+  private ready = new Map<string, { dl: DeadlineInfo; batches: ReadyBatch[] }>();
+  /** Lowest height reverted since the last head was handled (ChainNotify revert). */
+  private revertedFrom: number | undefined;
+  private readonly submitConfidence: number;
+  private readonly fees: FeeCaps;
+  private readonly maximizeFeeCap: boolean;
   /** Deadline occurrences being proven now. */
   private running = new Map<string, Promise<void>>();
   /** Failed attempts per occurrence (a few retries while the window is open). */
@@ -168,6 +206,8 @@ export class WindowPoStScheduler extends EventEmitter {
   /** Sectors that were readable but failed in a proof, with their sealed file's size+mtime then: not declared recovered until the file changes. */
   private failedInProof = new Map<number, string>();
   private handled = -1;
+  /** Heads given to onHead and not handled yet (a head re-applied after a revert may be below `handled`). */
+  private queuedHeads = 0;
   private headQueue: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly stopping = new AbortController();
@@ -184,6 +224,9 @@ export class WindowPoStScheduler extends EventEmitter {
     this.storage = [...opts.storage];
     this.runner = opts.runner ?? new DirectRunner();
     this.confidence = opts.confidence ?? 1;
+    this.submitConfidence = opts.submitConfidence ?? 4;
+    this.fees = opts.fees ?? DEFAULT_FEE_CAPS;
+    this.maximizeFeeCap = opts.maximizeFeeCap ?? true;
     this.checkTimeoutMs = opts.checkTimeoutMs ?? 10_000;
     this.proofReserveMs = opts.proofReserveMs;
     this.checkStorage = opts.checkStorage ?? ((sectors, timeoutMs) => checkSectors(this.storage, this.minerId, sectors, { sectorSize: this.info!.SectorSize, timeoutMs }));
@@ -199,7 +242,7 @@ export class WindowPoStScheduler extends EventEmitter {
   /** Subscribes to the chain head (ChainNotify, with failover) and runs until stop(). */
   async start(): Promise<void> {
     await this.init();
-    this.sub = this.c.chainNotify((changes) => this.onChanges(changes));
+    this.sub = this.c.chainNotify((changes) => this.onHeadChanges(changes));
     this.sub.on('error', (e) => this.fail('head handler', e));
     this.log.info({ storage: this.storage, confidence: this.confidence }, 'window PoSt scheduler started');
   }
@@ -228,7 +271,7 @@ export class WindowPoStScheduler extends EventEmitter {
   /** Resolves once head `height` has been handled and every task it started has finished. */
   async settled(height: number, timeoutMs = 120_000): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while (this.handled < height || this.tasks.size > 0) {
+    while (this.handled < height || this.tasks.size > 0 || this.queuedHeads > 0) {
       if (Date.now() > until) throw new Error(`window PoSt scheduler did not settle at height ${height} within ${timeoutMs} ms`);
       if (this.tasks.size > 0) await Promise.allSettled([...this.tasks]);
       else await new Promise((r) => setTimeout(r, 20));
@@ -240,8 +283,21 @@ export class WindowPoStScheduler extends EventEmitter {
     return { head: this.head?.Height ?? -1, proving: [...this.running.keys()], submitted: this.submissions.length, lastSubmitted: this.submissions[this.submissions.length - 1], storage: { ...this.storageChecks } };
   }
 
-  private onChanges(changes: HeadChange[]): void {
-    for (const ch of changes) if (ch.Type !== 'revert') this.onHead(ch.Val);
+  /**
+   * Handles one ChainNotify batch. A revert is remembered: once the new chain's head is
+   * handled, submissions the reverted tipsets may have carried are looked up in the new chain
+   * and sent again if it lacks them (Lotus puts reverted messages back in its mpool; a message
+   * found neither in the chain nor in the mpool is sent again).
+   */
+  onHeadChanges(changes: HeadChange[]): void {
+    for (const ch of changes) {
+      if (ch.Type === 'revert') {
+        this.revertedFrom = Math.min(this.revertedFrom ?? Infinity, ch.Val.Height);
+        // The new chain may be shorter than the reverted one: its head replaces ours.
+        if (this.head && this.head.Height >= ch.Val.Height) this.head = undefined;
+        this.log.warn({ height: ch.Val.Height, tipset: ch.Val.Cids.map((c) => c['/']) }, 'chain reorg: tipset reverted');
+      } else this.onHead(ch.Val);
+    }
   }
 
   /** Handles a new head (called for each ChainNotify apply/current; tests may call it directly). */
@@ -249,7 +305,11 @@ export class WindowPoStScheduler extends EventEmitter {
     if (this.stopped) return;
     if (!this.head || ts.Height >= this.head.Height) this.head = ts;
     // Heads are handled one at a time; proving runs in the background.
-    this.headQueue = this.headQueue.then(() => this.handleHead(ts)).catch((e) => this.fail(`head ${ts.Height}`, e));
+    this.queuedHeads++;
+    this.headQueue = this.headQueue
+      .then(() => this.handleHead(ts))
+      .catch((e) => this.fail(`head ${ts.Height}`, e))
+      .finally(() => this.queuedHeads--);
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
@@ -269,6 +329,13 @@ export class WindowPoStScheduler extends EventEmitter {
     if (!this.info) await this.init();
     try {
       if (this.head && ts.Height < this.head.Height) return; // a newer head is queued
+      if (this.revertedFrom !== undefined) {
+        const from = this.revertedFrom;
+        this.revertedFrom = undefined;
+        await this.afterRevert(from, ts);
+      }
+      // Proofs ready and waiting for the submit confidence (or a retry after a refusal).
+      for (const k of this.ready.keys()) this.track(this.submitReady(k));
       const cur = await this.c.stateMinerProvingDeadline(this.miner, ts.Cids);
       // Prove the current deadline, and the next one as soon as its challenge is final.
       for (const dl of [cur, nextDeadline(cur)]) {
@@ -394,7 +461,8 @@ export class WindowPoStScheduler extends EventEmitter {
 
   private async pushDeclaration(kind: Declaration['kind'], dl: DeadlineInfo, decls: FaultDeclaration[], height: number, reasons?: Record<number, string>): Promise<void> {
     const method = kind === 'faults' ? MinerMethod.DeclareFaults : MinerMethod.DeclareFaultsRecovered;
-    const sm = await this.c.mpoolPushMessage({ To: this.miner, From: this.info!.Worker, Method: method, Params: b64(encodeDeclarations(decls)) });
+    const from = await this.sender();
+    const sm = await this.c.mpoolPushMessage({ To: this.miner, From: from, Method: method, Params: b64(encodeDeclarations(decls)) }, sendSpec(this.fees, 'windowPoSt'));
     const sent = this.declSent.get(key(dl))?.[kind];
     for (const x of decls) for (const s of x.sectors) sent?.add(s);
     if (kind === 'faults') for (const r of Object.values(reasons ?? {})) this.storageChecks[r.startsWith('slow') ? 'declaredSlow' : 'declaredGone']++;
@@ -504,8 +572,12 @@ export class WindowPoStScheduler extends EventEmitter {
       const results = await Promise.allSettled(batches.map((b) => this.proveBatch(dl, b, rand)));
       const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
       if (failed.length > 0) throw failed[0].reason;
+      const ready = results.map((r) => (r as PromiseFulfilledResult<ReadyBatch | undefined>).value).filter((b): b is ReadyBatch => b !== undefined);
       this.markDone(k);
-      this.log.info({ deadline: dl.Index, open: dl.Open, ms: Date.now() - started }, 'deadline proven');
+      this.log.info({ deadline: dl.Index, open: dl.Open, ms: Date.now() - started, submitAt: this.submitAt(dl) }, 'deadline proven');
+      if (ready.length === 0) return;
+      this.ready.set(k, { dl, batches: ready });
+      await this.submitReady(k);
     } catch (e) {
       this.attempts.set(k, (this.attempts.get(k) ?? 0) + 1);
       this.fail(`proving deadline ${dl.Index} (open ${dl.Open})`, e);
@@ -527,7 +599,7 @@ export class WindowPoStScheduler extends EventEmitter {
     return new Set(bitfieldFromJson(dls[dl.Index]?.PostSubmissions ?? [0], 'PostSubmissions'));
   }
 
-  private async proveBatch(dl: DeadlineInfo, batch: { index: number; p: PartitionJson }[], rand: Buffer): Promise<void> {
+  private async proveBatch(dl: DeadlineInfo, batch: { index: number; p: PartitionJson }[], rand: Buffer): Promise<ReadyBatch | undefined> {
     const info = this.info!;
     const postProof = info.WindowPoStProofType as proofs.RegisteredPoStProof;
     const proverId = proofs.proverIdFromMinerId(this.minerId);
@@ -601,49 +673,175 @@ export class WindowPoStScheduler extends EventEmitter {
       // Nothing provable in these partitions: no proof can be made; the deadline's cron marks them faulty.
       this.emit('missed', { deadline: dl.Index, open: dl.Open, why: 'no provable sector in the partitions' });
       this.log.error({ deadline: dl.Index, partitions: batch.map((b) => b.index) }, 'no provable sector in these partitions: they will be marked faulty');
+      return undefined;
+    }
+    return {
+      indices: batch.map((b) => b.index),
+      partitions: batch.map((b) => ({ index: b.index, skipped: skippedByPart.get(b.index) ?? [] })),
+      proof,
+      proven,
+      skipped: skipped.size,
+      proofMs,
+      state: 'ready',
+      pushFailures: 0,
+    };
+  }
+
+  /** Epochs after the deadline opens before its proof is sent: Lotus's 4, at most a quarter window. */
+  private submitAt(dl: DeadlineInfo): number {
+    return dl.Open + Math.min(this.submitConfidence, Math.floor(dl.WPoStChallengeWindow / 4));
+  }
+
+  /**
+   * Sends the occurrence's proven batches that are not sent yet, once the head has reached the
+   * submit epoch and while the window can still take the message; forgets the occurrence
+   * once its window has closed.
+   */
+  private async submitReady(k: string): Promise<void> {
+    const r = this.ready.get(k);
+    const head = this.head;
+    if (!r || !head || this.stopped) return;
+    const { dl } = r;
+    if (head.Height + 1 >= dl.Close) {
+      this.ready.delete(k);
+      const unsent = r.batches.filter((b) => b.state !== 'pushed');
+      if (unsent.length > 0) {
+        const why = `proof ready but not sent before the window closed at ${dl.Close} (head ${head.Height}, ${unsent.reduce((a, b) => a + b.pushFailures, 0)} refused submission(s))`;
+        this.emit('missed', { deadline: dl.Index, open: dl.Open, why });
+        this.fail(`submitting deadline ${dl.Index} (open ${dl.Open})`, new Error(why));
+      }
       return;
     }
-    // The message must execute inside the window: wait for the window if we are early.
-    await this.waitForHead(dl.Open - 1, dl);
-    const head = this.head!;
-    if (head.Height + 1 >= dl.Close) {
-      this.emit('missed', { deadline: dl.Index, open: dl.Open, why: `proof ready at head ${head.Height}, window closed at ${dl.Close}` });
-      throw new Error(`proof for deadline ${dl.Index} ready too late (head ${head.Height}, window closes at ${dl.Close})`);
+    if (head.Height < this.submitAt(dl)) return;
+    for (const b of r.batches) if (b.state === 'ready') await this.pushBatch(k, dl, b, head);
+  }
+
+  /** The sender of a PoSt message: a control address with the funds, else the worker (Lotus's AddressSelector for PoSt). */
+  private async sender(): Promise<string> {
+    try {
+      this.info = await this.c.stateMinerInfo(this.miner); // control addresses may have changed
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'cannot refresh the miner info: using the last one read');
     }
-    // Someone (this miner before a restart, another instance) may have proven these meanwhile.
-    const subs = await this.postSubmissions(dl, head);
-    const partitions = batch.filter((b) => !subs.has(b.index)).map((b) => ({ index: b.index, skipped: skippedByPart.get(b.index) ?? [] }));
-    if (partitions.length < batch.length) {
-      this.log.warn({ deadline: dl.Index, already: batch.filter((b) => subs.has(b.index)).map((b) => b.index) }, 'partitions proven meanwhile: not submitting them again');
-      if (partitions.length === 0) return;
-      // The proof covers the whole batch; a partial batch needs a new proof.
-      throw new Error(`deadline ${dl.Index}: part of the batch was proven meanwhile; re-proving the rest`);
+    const info = this.info!;
+    const picked = await pickSender(this.c, info, this.fees.windowPoSt, 1n, this.log);
+    return picked.from;
+  }
+
+  private async pushBatch(k: string, dl: DeadlineInfo, b: ReadyBatch, head: TipSet): Promise<void> {
+    b.state = 'pushing';
+    try {
+      // Someone (this miner before a restart, another instance) may have proven these meanwhile.
+      const subs = await this.postSubmissions(dl, head);
+      const already = b.indices.filter((i) => subs.has(i));
+      if (already.length === b.indices.length) {
+        b.state = 'pushed';
+        this.log.info({ deadline: dl.Index, partitions: already }, 'partitions already proven on chain: not submitting them again');
+        return;
+      }
+      if (already.length > 0) {
+        // The proof covers the whole batch; a partial batch needs a new proof.
+        this.log.warn({ deadline: dl.Index, already }, 'part of the batch was proven meanwhile: proving the rest again');
+        this.ready.delete(k);
+        this.done.delete(k);
+        return;
+      }
+      // Like lotus-miner: commit to the deadline's challenge epoch, behind the head and inside
+      // the range the actor accepts (challenge ≤ commit epoch < current epoch).
+      const commitEpoch = dl.Challenge;
+      const commitRand = await this.c.stateGetRandomnessFromTickets(DomainSeparationTag.PoStChainCommit, commitEpoch, Buffer.alloc(0), head.Cids);
+      const params = encodeWindowPoSt({ deadline: dl.Index, partitions: b.partitions, proofs: b.proof, chainCommitEpoch: commitEpoch, chainCommitRand: commitRand });
+      const from = await this.sender();
+      const spec: MessageSendSpec = { ...sendSpec(this.fees, 'windowPoSt'), MaximizeFeeCap: this.maximizeFeeCap };
+      const sm = await this.c.mpoolPushMessage({ To: this.miner, From: from, Method: MinerMethod.SubmitWindowedPoSt, Params: b64(params) }, spec);
+      const reverted = b.sub !== undefined;
+      const sub: SubmittedPoSt = { deadline: dl.Index, open: dl.Open, partitions: b.partitions, provenSectors: b.proven, cid: sm.CID!, pushedAt: head.Height, proofMs: b.proofMs, from, reverted };
+      b.sub = sub;
+      b.state = 'pushed';
+      this.submissions.push(sub);
+      this.log.info({ deadline: dl.Index, partitions: b.indices, sectors: b.proven.length, skipped: b.skipped, proofMs: b.proofMs, head: head.Height, open: dl.Open, close: dl.Close, commitEpoch, from, maxFee: spec.MaxFee, resent: reverted || undefined, cid: sm.CID!['/'] }, 'SubmitWindowedPoSt pushed');
+      this.emit('submitted', sub);
+      // Not tracked: settled() must not wait for the epoch that carries the receipt.
+      void this.watch(k, dl, b, sub);
+    } catch (e) {
+      if (b.state === 'pushing') b.state = 'ready';
+      b.pushFailures++;
+      const err = (e as Error).message;
+      this.log.error(
+        { deadline: dl.Index, partitions: b.indices, head: head.Height, open: dl.Open, close: dl.Close, refusals: b.pushFailures, err },
+        `SubmitWindowedPoSt refused by the node (gas estimation or mpool): ${head.Height + 2 < dl.Close ? 'retrying on the next head' : 'the window closes before a retry can land'}`,
+      );
+      this.emit('error', e instanceof Error ? e : new Error(err));
     }
-    const commitEpoch = head.Height;
-    const commitRand = await this.c.stateGetRandomnessFromTickets(DomainSeparationTag.PoStChainCommit, commitEpoch, Buffer.alloc(0), head.Cids);
-    const params = encodeWindowPoSt({ deadline: dl.Index, partitions, proofs: proof, chainCommitEpoch: commitEpoch, chainCommitRand: commitRand });
-    const sm = await this.c.mpoolPushMessage({ To: this.miner, From: info.Worker, Method: MinerMethod.SubmitWindowedPoSt, Params: b64(params) });
-    const sub: SubmittedPoSt = { deadline: dl.Index, open: dl.Open, partitions, provenSectors: proven, cid: sm.CID!, pushedAt: head.Height, proofMs };
-    this.submissions.push(sub);
-    this.log.info({ deadline: dl.Index, partitions: partitions.map((p) => p.index), sectors: proven.length, skipped: skipped.size, proofMs, head: head.Height, close: dl.Close, cid: sm.CID!['/'] }, 'SubmitWindowedPoSt pushed');
-    this.emit('submitted', sub);
-    void this.receipt(sm.CID!, dl.Close).then(
-      (l) => {
-        if (!l) return;
-        sub.epoch = l.Height;
-        sub.exitCode = l.Receipt.ExitCode;
-        if (l.Receipt.ExitCode !== ExitCode.Ok) {
-          // Not proven after all: let the next head try again while the window is open.
-          this.done.delete(key(dl));
-          this.attempts.set(key(dl), (this.attempts.get(key(dl)) ?? 0) + 1);
-          this.fail(`SubmitWindowedPoSt for deadline ${dl.Index}`, new Error(`exit code ${l.Receipt.ExitCode}: ${JSON.stringify(l.ReturnDec)}`));
-          return;
+  }
+
+  /** Waits for a submission's receipt: a failure re-proves while the window is open. */
+  private async watch(k: string, dl: DeadlineInfo, b: ReadyBatch, sub: SubmittedPoSt): Promise<void> {
+    let l: MsgLookup | undefined;
+    try {
+      l = await this.receipt(sub.cid, dl.Close);
+    } catch (e) {
+      this.fail('waiting for SubmitWindowedPoSt', e);
+      return;
+    }
+    if (!l || b.sub !== sub) return;
+    sub.epoch = l.Height;
+    sub.exitCode = l.Receipt.ExitCode;
+    if (l.Receipt.ExitCode !== ExitCode.Ok) {
+      // Not proven after all: let the next head try again while the window is open.
+      this.ready.delete(k);
+      this.done.delete(k);
+      this.attempts.set(k, (this.attempts.get(k) ?? 0) + 1);
+      this.fail(`SubmitWindowedPoSt for deadline ${dl.Index}`, new Error(`exit code ${l.Receipt.ExitCode}: ${JSON.stringify(l.ReturnDec)}`));
+      return;
+    }
+    this.log.info({ deadline: dl.Index, epoch: l.Height, partitions: b.indices }, 'Window PoSt accepted');
+    this.emit('proven', sub);
+  }
+
+  /**
+   * After a reorg back to `from`: each submission of a still-open window that was not known to
+   * have landed below `from` is looked up in the new chain; found = still proven; pending in
+   * the node's mpool = it will land again; neither = sent again (the cached proof, no new
+   * proving), as lotus-miner re-submits when a revert takes its PoSt away.
+   */
+  private async afterRevert(from: number, ts: TipSet): Promise<void> {
+    let pending: Set<string> | undefined;
+    for (const r of this.ready.values()) {
+      if (ts.Height + 1 >= r.dl.Close) continue;
+      for (const b of r.batches) {
+        const sub = b.sub;
+        if (b.state !== 'pushed' || !sub) continue;
+        if (sub.epoch !== undefined && sub.epoch < from) continue; // below the fork: still in the chain
+        const l = await this.c.stateSearchMsg(sub.cid);
+        if (l) {
+          sub.epoch = l.Height;
+          sub.exitCode = l.Receipt.ExitCode;
+          continue;
         }
-        this.log.info({ deadline: dl.Index, epoch: l.Height, partitions: partitions.map((p) => p.index) }, 'Window PoSt accepted');
-        this.emit('proven', sub);
-      },
-      (e) => this.fail('waiting for SubmitWindowedPoSt', e),
-    );
+        pending ??= await this.mpoolPending(ts);
+        if (pending.has(sub.cid['/'])) {
+          sub.epoch = undefined;
+          this.log.info({ deadline: r.dl.Index, partitions: b.indices, cid: sub.cid['/'] }, 'reverted SubmitWindowedPoSt is back in the mpool: waiting for it to land again');
+          continue;
+        }
+        this.log.warn({ deadline: r.dl.Index, partitions: b.indices, cid: sub.cid['/'], revertedFrom: from, head: ts.Height }, 'SubmitWindowedPoSt reverted and missing from the new chain: sending it again');
+        sub.reverted = true;
+        b.state = 'ready';
+        this.emit('reverted', sub);
+      }
+    }
+  }
+
+  /** CIDs of the messages pending in the node's mpool (empty when the node cannot list them). */
+  private async mpoolPending(ts: TipSet): Promise<Set<string>> {
+    try {
+      const msgs = (await this.c.call<SignedMessage[] | null>('MpoolPending', [ts.Cids])) ?? [];
+      return new Set(msgs.map((m) => m.CID?.['/']).filter((c): c is string => !!c));
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'cannot list the mpool: treating reverted messages as lost');
+      return new Set();
+    }
   }
 
   /** The sectors whose single-sector proof fails. */
@@ -658,13 +856,6 @@ export class WindowPoStScheduler extends EventEmitter {
       }
     }
     return bad;
-  }
-
-  /** Waits until the head reaches `height` (or the scheduler stops, or the window closes). */
-  private async waitForHead(height: number, dl: DeadlineInfo): Promise<void> {
-    while (!this.stopped && (this.head?.Height ?? -1) < height && (this.head?.Height ?? -1) + 1 < dl.Close) {
-      await new Promise((r) => setTimeout(r, Math.min(1000, this.blockDelayMs / 4)));
-    }
   }
 }
 

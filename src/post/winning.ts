@@ -1,7 +1,13 @@
-// The Winning PoSt miner: at each new head, for the next round, asks MinerGetBaseInfo, makes
-// the election proof with the worker key and, on a win, proves the challenged sector(s) and
-// builds and submits the block. It keeps no sector metadata: the challenged sectors come in
-// the base info (from the chain), their files from the storage paths.
+// The Winning PoSt miner: Expected Consensus like lotus-miner's mining loop (miner/miner.go).
+// The base is the heaviest tipset (ChainHead); once the propagation delay after the base's
+// time has passed (so the tipset can fill), round base+1 is tried: MinerGetBaseInfo, the
+// election proof with the worker key, and on a win the Winning PoSt over the challenged
+// sector(s), the block (MinerCreateBlock) and SyncSubmitBlock. No win and no new head by the
+// next round's time: the round was null for us, and round base+2 is tried on the same base,
+// and so on. A chain that runs behind the wall clock is mined at once (its rounds' times have
+// passed); a proof is given up only when a tipset at or above its round has arrived. It keeps
+// no sector metadata: the challenged sectors come in the base info (from the chain), their
+// files from the storage paths.
 //
 // Never two blocks for one epoch: the last mined epoch is persisted crash-safely (temp file,
 // fsync, rename, fsync dir) before the block is submitted, and checked before mining, like
@@ -31,12 +37,21 @@ export interface WinningPoStOptions {
   expectedLeaders?: number;
   /** Include the mpool's messages (MpoolSelect) when the chain node offers it. Default true. */
   includeMessages?: boolean;
+  /**
+   * Wait after a base tipset's time before mining on it, so blocks of the same height can
+   * still join it (Lotus's PropagationDelaySecs: 10 s on mainnet, 1 s in the 2k build).
+   * Default: 10 s with 30 s epochs, else a quarter epoch, at least 1 s.
+   */
+  propagationDelayMs?: number;
   log?: Logger;
 }
 
 /** What happened in one round. */
 export interface RoundResult {
   round: number;
+  /** The base tipset's height and the null rounds counted on it (round = base + nullRounds + 1). */
+  base: number;
+  nullRounds: number;
   outcome: 'not-eligible' | 'lost' | 'mined' | 'slash-filter' | 'late' | 'failed';
   wins?: number;
   /** Timings in ms from the head's arrival: base info received, proof done, block sent. */
@@ -87,11 +102,13 @@ export class WinningPoStMiner extends EventEmitter {
   private includeMessages: boolean;
   readonly storage: string[];
   private lastMined: number;
-  private lastRound = -1;
   private sub: HeadSubscription | undefined;
   private blockDelayS = 30;
+  private propagationDelayMs: number | undefined;
   private head: TipSet | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private loop: Promise<void> | undefined;
+  /** Wakes the loop's waits: a new head arrived, or stop(). */
+  private wake: () => void = () => undefined;
   private stopped = false;
   readonly results: RoundResult[] = [];
 
@@ -105,6 +122,7 @@ export class WinningPoStMiner extends EventEmitter {
     this.stateFile = opts.stateFile;
     this.expectedLeaders = opts.expectedLeaders ?? 5;
     this.includeMessages = opts.includeMessages ?? true;
+    this.propagationDelayMs = opts.propagationDelayMs;
     this.log = opts.log ?? logger('winning-post', { miner: opts.miner });
     this.lastMined = readLastMined(this.stateFile, this.miner); // checked on start
     this.on('error', () => undefined);
@@ -120,59 +138,125 @@ export class WinningPoStMiner extends EventEmitter {
       for (const ch of changes) if (ch.Type !== 'revert') this.onHead(ch.Val);
     });
     this.sub.on('error', (e) => this.emit('error', e));
-    this.log.info({ storage: this.storage, lastMinedEpoch: this.lastMined }, 'winning PoSt miner started');
+    this.log.info({ storage: this.storage, lastMinedEpoch: this.lastMined, propagationDelayMs: this.propagationDelayMs }, 'winning PoSt miner started');
+    this.loop = this.mine();
   }
 
   async init(): Promise<void> {
     this.blockDelayS = (await this.c.version()).BlockDelay || this.blockDelayS;
+    this.propagationDelayMs ??= this.blockDelayS >= 30 ? 10_000 : Math.max(1000, (this.blockDelayS * 1000) / 4);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     this.sub?.close();
-    await this.queue.catch(() => undefined);
+    this.wake();
+    await this.loop?.catch(() => undefined);
   }
 
-  /** Resolves when the round `round` has been decided (result), or after `timeoutMs`. */
-  async settled(round: number, timeoutMs = 60_000): Promise<RoundResult | undefined> {
+  /** Resolves when round `round` has been decided (on base `round - 1` unless `base` says), or after `timeoutMs`. */
+  async settled(round: number, timeoutMs = 60_000, base = round - 1): Promise<RoundResult | undefined> {
     const until = Date.now() + timeoutMs;
     for (;;) {
-      const r = this.results.find((x) => x.round === round);
+      const r = this.results.find((x) => x.round === round && x.base === base);
       if (r) return r;
       if (Date.now() > until) return undefined;
       await new Promise((res) => setTimeout(res, 20));
     }
   }
 
+  /** A new head from ChainNotify: wakes the mining loop (which reads the heaviest head itself). */
   onHead(ts: TipSet): void {
     if (this.stopped) return;
-    const arrived = Date.now();
-    if (this.head && ts.Height <= this.head.Height) return;
+    if (this.head && ts.Height <= this.head.Height && sameTipSet(ts, this.head)) return;
     this.head = ts;
-    // Rounds are mined one after the other: a slow round must not start the next one late,
-    // but two proofs at once would both be slow; the next head waits for this round.
-    this.queue = this.queue.then(() => this.mineOn(ts, arrived)).catch((e) => this.emit('error', e));
+    this.wake();
   }
 
-  /** Mines round ts.Height+1 on top of `ts` (public for tests and tools). */
-  async mineOn(ts: TipSet, arrived = Date.now()): Promise<RoundResult> {
-    const round = ts.Height + 1;
-    const res: RoundResult = { round, outcome: 'failed' };
-    const since = () => Date.now() - arrived;
-    // The round's block is due when the devnet/chain moves on: the next epoch's time.
-    const dueMs = (ts.Blocks[0].Timestamp + this.blockDelayS) * 1000;
-    try {
-      if (this.head && this.head.Height > ts.Height) {
-        res.outcome = 'late';
-        res.error = `head already at ${this.head.Height}`;
-        return res;
+  /** Sleeps until `atMs` (wall clock), a new head when `onHead` is set, or stop(). */
+  private async sleepUntil(atMs: number, onHead: boolean): Promise<void> {
+    const ms = atMs - Date.now();
+    if (ms <= 0 || this.stopped) return;
+    await new Promise<void>((res) => {
+      const t = setTimeout(done, ms);
+      const prev = this.wake;
+      const self = this;
+      function done() {
+        clearTimeout(t);
+        self.wake = prev;
+        res();
       }
-      if (round <= this.lastMined || round <= this.lastRound) {
+      this.wake = () => {
+        if (onHead || this.stopped) done();
+        prev();
+      };
+    });
+  }
+
+  /** The mining loop (lotus-miner's): base = heaviest tipset, null rounds counted, propagation delay waited. */
+  private async mine(): Promise<void> {
+    let base: { ts: TipSet; nullRounds: number } | undefined;
+    let lastTried = '';
+    while (!this.stopped) {
+      let head: TipSet;
+      try {
+        head = await this.c.chainHead();
+      } catch (e) {
+        this.log.error({ err: (e as Error).message }, 'winning PoSt: cannot read the chain head');
+        await this.sleepUntil(Date.now() + 5000, true);
+        continue;
+      }
+      if (this.stopped) break;
+      if (!base || !sameTipSet(base.ts, head)) {
+        // A new base (a heavier tipset, or more blocks at the same height): let its tipset
+        // fill first (its time + the propagation delay), then look again.
+        const ready = baseTimeMs(head) + this.propagationDelayMs!;
+        if (Date.now() < ready) {
+          await this.sleepUntil(ready, false);
+          continue;
+        }
+        base = { ts: head, nullRounds: 0 };
+      }
+      const tried = `${tipsetKey(base.ts)}+${base.nullRounds}`;
+      if (tried === lastTried) {
+        // Same base and round as last time (a failed round): wait for a new head or an epoch.
+        await this.sleepUntil(Date.now() + this.blockDelayS * 1000, true);
+        continue;
+      }
+      lastTried = tried;
+      const res = await this.mineOn(base.ts, base.nullRounds);
+      if (res.outcome === 'mined' || res.outcome === 'late' || this.stopped) continue;
+      if (res.outcome === 'failed') {
+        // The node or the proof failed: the same round again in a second (or on a new head).
+        lastTried = '';
+        await this.sleepUntil(Date.now() + 1000, true);
+        continue;
+      }
+      // No block from us in this round: the next round on the same base, once its time (plus
+      // the propagation delay) has come, unless a new head comes first. A chain behind the wall
+      // clock has no time to wait for.
+      base.nullRounds++;
+      await this.sleepUntil(baseTimeMs(base.ts) + this.blockDelayS * 1000 * base.nullRounds + this.propagationDelayMs!, true);
+    }
+  }
+
+  /**
+   * Mines round ts.Height + nullRounds + 1 on top of `ts` (the mining loop's step; public for
+   * tests and tools).
+   */
+  async mineOn(ts: TipSet, nullRounds = 0): Promise<RoundResult> {
+    const arrived = Date.now();
+    const round = ts.Height + nullRounds + 1;
+    const res: RoundResult = { round, base: ts.Height, nullRounds, outcome: 'failed' };
+    const since = () => Date.now() - arrived;
+    // The round's time: the block's timestamp. A chain behind the wall clock is past it already.
+    const dueMs = (baseTimeMs(ts) / 1000 + this.blockDelayS * (nullRounds + 1)) * 1000;
+    try {
+      if (round <= this.lastMined) {
         res.outcome = 'slash-filter';
         res.error = `round ${round} is not after the last mined epoch ${this.lastMined}`;
         return res;
       }
-      this.lastRound = round;
       const base = await this.c.minerGetBaseInfo(this.miner, round, ts.Cids);
       res.baseMs = since();
       if (!base || !base.EligibleForMining) {
@@ -199,10 +283,17 @@ export class WinningPoStMiner extends EventEmitter {
         }),
       );
       const t0 = Date.now();
-      const proof = await this.runner.run({ kind: 'winning-post', deadlineMs: dueMs, args: [rand, replicas, proverId] }, () => proofs.generateWinningPoSt(rand, replicas, proverId));
+      // No deadline: on a chain behind the wall clock the round's time has passed long ago, yet
+      // the block is still wanted until a tipset at or above its round arrives.
+      const proof = await this.runner.run({ kind: 'winning-post', args: [rand, replicas, proverId] }, () => proofs.generateWinningPoSt(rand, replicas, proverId));
       res.proveMs = Date.now() - t0;
       res.proofMs = since();
       if (this.stopped) throw new Error('stopped');
+      if (this.head && this.head.Height >= round && !sameTipSet(this.head, ts)) {
+        res.outcome = 'late';
+        res.error = `a tipset at height ${this.head.Height} arrived while proving round ${round}`;
+        return res;
+      }
       // Record the epoch before the block leaves this process (slash filter), then send it.
       if (round <= readLastMined(this.stateFile, this.miner)) {
         res.outcome = 'slash-filter';
@@ -220,9 +311,11 @@ export class WinningPoStMiner extends EventEmitter {
         BeaconValues: base.BeaconEntries,
         Messages: messages,
         Epoch: round,
-        Timestamp: ts.Blocks[0].Timestamp + this.blockDelayS * (round - ts.Height),
+        Timestamp: Math.floor(baseTimeMs(ts) / 1000) + this.blockDelayS * (round - ts.Height),
         WinningPoStProof: proof.map((p) => ({ PoStProof: p.postProof, ProofBytes: b64(p.proofBytes) })),
       });
+      // Like lotus-miner: a block is not broadcast before its time (nodes refuse blocks from the future).
+      if (Date.now() < blk.Header.Timestamp * 1000) await this.sleepUntil(blk.Header.Timestamp * 1000, false);
       await this.c.syncSubmitBlock(blk);
       res.sentMs = since();
       res.slackMs = dueMs - Date.now();
@@ -236,7 +329,7 @@ export class WinningPoStMiner extends EventEmitter {
     } finally {
       this.results.push(res);
       if (this.results.length > 10_000) this.results.splice(0, 5_000);
-      const line = { round, outcome: res.outcome, wins: res.wins, baseMs: res.baseMs, proofMs: res.proofMs, sentMs: res.sentMs, proveMs: res.proveMs, slackMs: res.slackMs, block: res.block, err: res.error };
+      const line = { round, base: ts.Height, nullRounds, outcome: res.outcome, wins: res.wins, baseMs: res.baseMs, proofMs: res.proofMs, sentMs: res.sentMs, proveMs: res.proveMs, slackMs: res.slackMs, block: res.block, err: res.error };
       if ((res.outcome === 'failed' && !this.stopped) || res.outcome === 'late') this.log.error(line, 'winning PoSt round');
       else this.log.info(line, 'winning PoSt round');
       this.emit('round', res);
@@ -254,4 +347,17 @@ export class WinningPoStMiner extends EventEmitter {
       return [];
     }
   }
+}
+
+/** A tipset's time: the smallest timestamp of its blocks (Lotus's MinTimestamp), in ms. */
+function baseTimeMs(ts: TipSet): number {
+  return Math.min(...ts.Blocks.map((b) => b.Timestamp)) * 1000;
+}
+
+function tipsetKey(ts: TipSet): string {
+  return ts.Cids.map((c) => c['/']).join(',');
+}
+
+function sameTipSet(a: TipSet, b: TipSet): boolean {
+  return a.Height === b.Height && tipsetKey(a) === tipsetKey(b);
 }

@@ -118,7 +118,8 @@ test.serial('proof: a sector slow at first and readable on a retry is proven; on
   storage.mode.set(2, { slowFor: 2 });
   storage.mode.set(3, 'slow');
   const before = storage.calls.length;
-  await advanceTo(open - 1);
+  // Proven from open - 1; sent once the deadline has been open a quarter window (1 epoch here).
+  await advanceTo(open + 1);
   t.is(sched.submissions.length, 1);
   const sub = sched.submissions[0];
   t.is(sub.open, open);
@@ -145,7 +146,7 @@ test.serial('proof: a sector slow at first and readable on a retry is proven; on
   t.is(st.slowPastBudget, 1);
   t.true(st.retries >= 3);
   // The chain: the skipped sector is faulty, the others proven (power for two sectors).
-  await advanceTo(open + 1);
+  await advanceTo(open + 2); // sent at open + 1, executed at open + 2
   for (let i = 0; i < 20 && sched.submissions[0].exitCode === undefined; i++) await new Promise((r) => setTimeout(r, 100));
   t.is(sched.submissions[0].exitCode, 0);
   t.deepEqual(await c.stateMinerFaults(MINER), [3]);

@@ -12,6 +12,7 @@ import { WindowPoStScheduler, type Declaration, type SubmittedPoSt, type WindowP
 import { maxPoStPartitions } from '../../src/chain/deadlines.js';
 import { checkSectors } from '../../src/post/storage.js';
 import { faultySectorsOf } from '../../src/post/runner.js';
+import { bitfieldFromJson } from '../../src/chain/types.js';
 import { MINER, POST_POLICY, type PoStSetup, placeSector, setupPoSt } from './_setup.js';
 
 const PERIOD = POST_POLICY.wpostChallengeWindow * POST_POLICY.wpostPeriodDeadlines;
@@ -209,7 +210,8 @@ test.serial('a sector whose storage check times out at first is re-checked and p
     writeFileSync(paux, real);
   }, 50);
   t.teardown(() => clearInterval(watch));
-  await advanceTo(open - 1);
+  // Proven from open - 1; sent once the deadline has been open a quarter window (1 epoch here).
+  await advanceTo(open + 1);
   t.is(sched.submissions.length, 1);
   t.deepEqual(sched.submissions[0].provenSectors, [1, 2]);
   t.deepEqual(sched.submissions[0].partitions.flatMap((p) => p.skipped), []);
@@ -217,8 +219,82 @@ test.serial('a sector whose storage check times out at first is re-checked and p
   t.is(st.slow, 1, JSON.stringify(st));
   t.is(st.okAfterRetry, 1, JSON.stringify(st));
   t.is(st.skippedSlow, 0);
-  await advanceTo(open + 1);
+  await advanceTo(open + 2); // sent at open + 1, executed at open + 2
   for (let i = 0; i < 40 && sched.submissions[0].exitCode === undefined; i++) await new Promise((r) => setTimeout(r, 100));
   t.is(sched.submissions[0].exitCode, 0);
   t.is((await s.h.client.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+});
+
+// Timing like lotus-miner, and a reorg: the proof is sent once the deadline has been open for
+// the submit confidence, committed to the deadline's challenge epoch (the devnet's gas
+// estimation refuses, as Lotus's does, a deadline not yet open or a commitment epoch that is not
+// behind the head); a submission the new chain lacks after a revert (here: the reverted tipsets
+// carried it and the node lost it) is sent again from the cached proof; one the new chain holds
+// is not.
+test.serial('submits once the deadline is open, commits to its challenge epoch, and re-submits what a revert lost', async (t) => {
+  // 8-epoch deadlines: room for a revert inside the window.
+  const policy = { ...POST_POLICY, wpostChallengeWindow: 8 };
+  const period = policy.wpostChallengeWindow * policy.wpostPeriodDeadlines;
+  const s = await setupPoSt(2, { policy });
+  const d = s.h.devnet;
+  const c = s.h.client;
+  const sched = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000 });
+  const errors: string[] = [];
+  const reverted: SubmittedPoSt[] = [];
+  sched.on('error', (e: Error) => errors.push(e.message));
+  sched.on('reverted', (x: SubmittedPoSt) => reverted.push(x));
+  await sched.init();
+  t.teardown(async () => {
+    await sched.stop();
+    await s.h.close();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  // Heads are fed by hand, as ChainNotify would deliver them.
+  const step = async () => {
+    const ts = await d.advance();
+    sched.onHeadChanges([{ Type: 'apply', Val: ts }]);
+    await sched.settled(ts.Height);
+    return ts;
+  };
+  sched.onHeadChanges([{ Type: 'current', Val: d.head() }]);
+  await sched.settled(d.head().Height);
+  const cur = await c.stateMinerProvingDeadline(MINER);
+  let open = cur.PeriodStart + s.deadline * policy.wpostChallengeWindow;
+  while (open - policy.wpostChallengeLookback <= cur.CurrentEpoch) open += period;
+  const submitAt = open + Math.floor(policy.wpostChallengeWindow / 4);
+  while (d.head().Height < submitAt - 1) await step();
+  t.deepEqual(sched.submissions, [], 'nothing sent before the deadline has been open for the submit confidence');
+  const pushedAt = (await step()).Height;
+  t.is(sched.submissions.length, 1);
+  const first = sched.submissions[0];
+  t.is(first.pushedAt, pushedAt);
+  t.deepEqual(errors, [], 'the node took it at once');
+  t.is(first.from, s.worker, 'no control address set: the worker sends it');
+  t.is(d.getMessage(first.cid).Method, 5);
+
+  // The tipsets that carried it are reverted and the node forgets it.
+  t.true(d.dropPending(first.cid['/']));
+  const fork = await d.advance(); // the new chain: without the message
+  sched.onHeadChanges([{ Type: 'revert', Val: { ...fork, Cids: [{ '/': 'bafy2bzacereverted' }] } }, { Type: 'apply', Val: fork }]);
+  await sched.settled(fork.Height);
+  t.is(reverted.length, 1, 'the lost submission is noticed');
+  t.is(sched.submissions.length, 2, 'and sent again');
+  const again = sched.submissions[1];
+  t.true(again.reverted);
+  t.deepEqual(again.partitions, first.partitions);
+  t.notDeepEqual(again.cid, first.cid);
+  const landedTs = await step();
+  const l = await c.stateSearchMsg(again.cid);
+  t.is(l?.Receipt.ExitCode, 0, JSON.stringify(l?.ReturnDec));
+  t.is(l?.Height, landedTs.Height);
+  const proven = bitfieldFromJson((await c.stateMinerDeadlines(MINER))[s.deadline].PostSubmissions, 'PostSubmissions');
+  t.deepEqual(proven, [0], 'the partition is proven on the new chain');
+
+  // A revert of the tipset it landed in, replaced by one that carries it too: nothing is sent.
+  sched.onHeadChanges([{ Type: 'revert', Val: { ...landedTs, Cids: [{ '/': 'bafy2bzacereverted2' }] } }, { Type: 'apply', Val: landedTs }]);
+  await sched.settled(landedTs.Height);
+  t.true(landedTs.Height + 1 < open + policy.wpostChallengeWindow, 'the window is still open');
+  t.is(sched.submissions.length, 2);
+  t.is(reverted.length, 1);
+  t.deepEqual(errors, []);
 });

@@ -1,0 +1,172 @@
+// The Winning PoSt mining loop against a chain double (no proofs, no devnet): like lotus-miner's
+// miner.go it mines on the heaviest head, counts null rounds (no win and no new head: the next
+// round on the same base), waits the propagation delay after the base's time, mines at once
+// when the chain runs behind the wall clock, and gives a proof up only when a tipset at or
+// above its round has arrived.
+import test from 'ava';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChainClient } from '../../src/chain/client.js';
+import { blockCid } from '../../src/chain/crypto.js';
+import { type BlockHeader, type BlockMsg, type BlockTemplate, type HeadChange, type MiningBaseInfo, type TipSet, b64, cborCid, cborEncode } from '../../src/chain/types.js';
+import type { ProofRunner } from '../../src/post/runner.js';
+import { type RoundResult, WinningPoStMiner } from '../../src/post/winning.js';
+
+const MINER = 't01000';
+const some = cborCid(cborEncode([]));
+
+function header(height: number, timestamp: number, parents: TipSet['Cids'], tag: string): BlockHeader {
+  return {
+    Miner: MINER,
+    Ticket: { VRFProof: b64(Buffer.from(tag)) },
+    ElectionProof: { WinCount: 1, VRFProof: b64(Buffer.from(tag)) },
+    BeaconEntries: [],
+    WinPoStProof: [],
+    Parents: parents,
+    ParentWeight: String(height),
+    Height: height,
+    ParentStateRoot: some,
+    ParentMessageReceipts: some,
+    Messages: some,
+    BLSAggregate: { Type: 2, Data: '' },
+    Timestamp: timestamp,
+    BlockSig: { Type: 2, Data: '' },
+    ForkSignaling: 0,
+    ParentBaseFee: '100',
+  };
+}
+
+function tipset(height: number, timestamp: number, tag = `ts${height}`): TipSet {
+  const h = header(height, timestamp, [some], tag);
+  return { Cids: [blockCid(h)], Blocks: [h], Height: height };
+}
+
+/** Just what the miner calls; `wins(round)` decides the elections. */
+class ChainDouble {
+  head: TipSet;
+  submitted: BlockMsg[] = [];
+  baseInfoAt: { round: number; at: number }[] = [];
+  private notify: ((c: HeadChange[]) => void) | undefined;
+  constructor(
+    head: TipSet,
+    private readonly wins: (round: number) => boolean,
+  ) {
+    this.head = head;
+  }
+  setHead(ts: TipSet): void {
+    this.head = ts;
+    this.notify?.([{ Type: 'apply', Val: ts }]);
+  }
+  async version() {
+    return { Version: 'double', APIVersion: 0, BlockDelay: 4, Agent: 'double' };
+  }
+  async chainHead() {
+    return this.head;
+  }
+  chainNotify(cb: (c: HeadChange[]) => void) {
+    this.notify = cb;
+    setImmediate(() => cb([{ Type: 'current', Val: this.head }]));
+    return Object.assign(new EventEmitter(), { close: () => (this.notify = undefined) });
+  }
+  async minerGetBaseInfo(_miner: string, round: number): Promise<MiningBaseInfo> {
+    this.baseInfoAt.push({ round, at: Date.now() });
+    return { MinerPower: this.wins(round) ? '100' : '0', NetworkPower: '100', Sectors: [], WorkerKey: 't3worker', SectorSize: 2048, PrevBeaconEntry: { Round: 1, Data: b64(Buffer.alloc(32, 7)) }, BeaconEntries: [], EligibleForMining: true };
+  }
+  async walletSign(_a: string, data: Uint8Array) {
+    return { Type: 2, Data: b64(Buffer.concat([Buffer.from(data), Buffer.alloc(64)])) };
+  }
+  async call<T>(method: string): Promise<T> {
+    if (method === 'MpoolSelect') return [] as T;
+    throw new Error(`unexpected ${method}`);
+  }
+  async minerCreateBlock(t: BlockTemplate): Promise<BlockMsg> {
+    return { Header: header(t.Epoch, t.Timestamp, t.Parents, `mined${t.Epoch}`), BlsMessages: [], SecpkMessages: [] };
+  }
+  async syncSubmitBlock(b: BlockMsg) {
+    this.submitted.push(b);
+  }
+}
+
+const runner = (during?: () => void): ProofRunner => ({
+  run: async <T>() => {
+    during?.();
+    return [{ postProof: 3, proofBytes: Buffer.alloc(192) }] as T;
+  },
+});
+
+function start(chain: ChainDouble, r: ProofRunner, propagationDelayMs = 200) {
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-mining-loop-'));
+  const m = new WinningPoStMiner({ client: chain as unknown as ChainClient, miner: MINER, storage: [dir], stateFile: join(dir, 'last.json'), runner: r, expectedLeaders: 50, propagationDelayMs });
+  return {
+    m,
+    async stop() {
+      await m.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function until(what: string, pred: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !pred(); await new Promise((r) => setTimeout(r, 10))) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+  }
+}
+
+test('a chain far behind the wall clock: mined at once, a lost round is counted null and the next one mined on the same base', async (t) => {
+  const late = Math.floor(Date.now() / 1000) - 600; // the head's time is 10 minutes ago
+  const chain = new ChainDouble(tipset(10, late), (round) => round !== 11);
+  const { m, stop } = start(chain, runner());
+  t.teardown(stop);
+  const t0 = Date.now();
+  await m.start();
+  await until('a block', () => chain.submitted.length > 0);
+  t.true(Date.now() - t0 < 3000, 'no waiting for the wall clock');
+  const rounds = m.results.map((r: RoundResult) => [r.round, r.base, r.nullRounds, r.outcome]);
+  t.deepEqual(rounds.slice(0, 2), [
+    [11, 10, 0, 'lost'],
+    [12, 10, 1, 'mined'],
+  ]);
+  const b = chain.submitted[0].Header;
+  t.is(b.Height, 12);
+  t.deepEqual(b.Parents, chain.head.Cids, 'on the base, over the null round');
+  t.is(b.Timestamp, late + 2 * 4, "the base's time + two block delays");
+  t.false(m.results.some((r) => r.outcome === 'late' || r.outcome === 'failed'));
+});
+
+test('a new base is mined once the propagation delay after its time has passed; a new head restarts the count', async (t) => {
+  const chain = new ChainDouble(tipset(20, Math.floor(Date.now() / 1000) + 1), () => true);
+  const { m, stop } = start(chain, runner(), 400);
+  t.teardown(stop);
+  await m.start();
+  await until('a block', () => chain.submitted.length > 0);
+  const first = chain.baseInfoAt[0];
+  t.is(first.round, 21);
+  t.true(first.at >= chain.head.Blocks[0].Timestamp * 1000 + 400, `mined ${first.at - chain.head.Blocks[0].Timestamp * 1000} ms after the base's time`);
+  // The next head (ours): round 22 on it, no null round.
+  const next = tipset(21, Math.floor(Date.now() / 1000) - 1, 'next');
+  chain.setHead(next);
+  await until('a block on the new head', () => chain.submitted.length > 1);
+  t.is(chain.submitted[1].Header.Height, 22);
+  t.deepEqual(chain.submitted[1].Header.Parents, next.Cids);
+});
+
+test('a proof is given up only when a tipset at or above its round arrived while proving', async (t) => {
+  const late = Math.floor(Date.now() / 1000) - 600;
+  const chain = new ChainDouble(tipset(30, late), () => true);
+  let n = 0;
+  const { m, stop } = start(
+    chain,
+    runner(() => {
+      // While the first proof runs, someone else's block for round 31 arrives.
+      if (n++ === 0) chain.setHead(tipset(31, late + 4, 'theirs'));
+    }),
+  );
+  t.teardown(stop);
+  await m.start();
+  await until('a block', () => chain.submitted.length > 0);
+  t.is(m.results[0].round, 31);
+  t.is(m.results[0].outcome, 'late');
+  t.is(chain.submitted[0].Header.Height, 32, 'mined on the new head instead');
+});
