@@ -28,9 +28,12 @@ import { MINER, placeSector } from './_setup.js';
 // A short proving period on a real clock: 3 deadlines of 3 epochs (a 9-epoch period).
 // Challenge 1 epoch before a window opens; the Window PoSt role proves from the window's first
 // epoch and its message lands in the next one, 1 epoch before the window closes at the latest.
-// The block delay must leave room for a Winning PoSt (≈ 4.4 s on 2 cores beside the sealing
-// workers, up to 7 s for the first proofs of a miner that is still starting).
-const BLOCK_DELAY_S = 10;
+// The block delay must leave room for a Winning PoSt and for sealing: the miner holds all the
+// power, so it is elected in 99.3% of rounds, and each Winning PoSt takes the CPU first (7–8.5 s
+// of both cores on the 2-core CI machines in December 2026, 4.1–5.5 s on earlier ones). At 10 s
+// epochs the workers got too little of the CPU left to seal one sector in 6 minutes; at 12 s
+// they get about a third of it.
+const BLOCK_DELAY_S = 12;
 const WINDOW = 3;
 const DEADLINES = 3;
 const PERIOD = WINDOW * DEADLINES;
@@ -127,7 +130,7 @@ async function missedElections(dn: DevnetProc, from: number, to: number, rounds:
 // twice over: Finalize now precedes the ProveCommit (src/sealing/fsm.ts), and a sector never
 // proven yet is not declared faulty ahead of its first window (src/post/window.ts).
 test.serial('under full sealing load on the same host, the PoSt miner proves every deadline and mines every block it wins', async (t) => {
-  t.timeout(8 * 60_000);
+  t.timeout(12 * 60_000);
   const fixture = await sealedSectors(2);
   const root = mkdtempSync(join(tmpdir(), 'distminer-cluster-'));
   const dn = await startDevnetProc(join(root, 'devnet'), DEVNET_FLAGS, fixture);
@@ -172,7 +175,10 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   const sealApi = readFileSync(join(seal.path, 'sealing-api'), 'utf8').trim();
   const m = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(sealApi)!;
   const sealUrl = `http://${m[1]}:${m[2]}`;
-  const workers = [1, 2].map((i) => new Proc(`worker-${i}`, [MAIN, 'worker', '--miner-api', `${seal.token}:${sealApi}`, '--dir', join(root, `worker-${i}`), '--storage', storage], { DISTMINER_LOG_LEVEL: 'info' }));
+  // Worker 1 takes every task, worker 2 every task but Commit2: one Commit2 at a time (it uses
+  // both cores by itself) seals the first sector under the load in half the time of two.
+  const tasks = (i: number) => (i === 1 ? [] : ['--tasks', 'AddPiece,PreCommit1,PreCommit2,Commit1,Finalize']);
+  const workers = [1, 2].map((i) => new Proc(`worker-${i}`, [MAIN, 'worker', '--miner-api', `${seal.token}:${sealApi}`, '--dir', join(root, `worker-${i}`), '--storage', storage, ...tasks(i)], { DISTMINER_LOG_LEVEL: 'info' }));
   Object.assign(cl, { seal, sealProc, sealUrl, workers });
   procs.push(sealProc, ...workers);
 
@@ -208,7 +214,7 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   // sealed meanwhile (the miner's power grows beyond the fixture's), and ends 2 epochs before
   // the fixture deadline opens again (the fallback test switches miners there). Every deadline
   // of every sector opening meanwhile must be proven.
-  await until(async () => watch.some((w) => w.power > POWER_2), 4 * PERIOD * BLOCK_DELAY_S * 1000, 'a sector sealed under the load to be proven');
+  await until(async () => watch.some((w) => w.power > POWER_2), 5 * PERIOD * BLOCK_DELAY_S * 1000, 'a sector sealed under the load to be proven');
   const grown = watch.find((w) => w.power > POWER_2)!.height;
   let nextOpen = open1 + PERIOD;
   while (nextOpen - 2 < grown) nextOpen += PERIOD;
@@ -227,10 +233,10 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   const rounds = logLines<Round>(postProc, 'winning PoSt round');
   t.log(`fixture deadline ${deadline}: first proof at ${first.epoch}; a sector sealed under the load proven at ${grown}; load phase to head ${hStop}; seal workers used ${busy.toFixed(2)} of 2 cores; host CPU busy ${(hostBusy * 100).toFixed(0)}% from the first proof on`);
   t.log(`winning rounds: ${rounds.filter((r) => r.round > first.epoch).map((r) => `${r.round}:${r.outcome}${r.slackMs !== undefined ? `(${r.proofMs}ms, slack ${r.slackMs}ms)` : ''}`).join(' ')}`);
-  // The sealing load was real: the host's CPU was (nearly) saturated, much of it by the seal
-  // workers, and sealing progressed.
+  // The sealing load was real: the host's CPU was (nearly) saturated, the seal workers had a
+  // share of it left by the PoSts (which come first), and sealing progressed.
   t.true(hostBusy >= 0.85, `host CPU busy ${(hostBusy * 100).toFixed(0)}%`);
-  t.true(busy >= 0.6, `seal workers used ${busy.toFixed(2)} cores on average`);
+  t.true(busy >= 0.3, `seal workers used ${busy.toFixed(2)} cores on average`);
   const sectors = await rpc<SectorView[]>(sealUrl, seal.token, 'SectorsList');
   t.log(`seal miner sectors: ${sectors.map((s) => `${s.number}:${s.state}`).join(' ')}`);
   t.true(sectors.some((s) => ['Committing', 'SubmitCommit', 'CommitWait', 'FinalizeSector', 'Proving'].includes(s.state)), 'sealing reached Commit under the load');
