@@ -96,8 +96,13 @@ export interface DevnetOptions {
   firstMinerId?: number;
   /** Epoch length in ms (timestamps and, when autoAdvance, the epoch clock). Default 4000. */
   blockDelayMs?: number;
-  /** Advance epochs on a timer (default) or only via advance() (tests). */
+  /** Advance epochs on a timer (default) or only via advance() (tests; startClock() later). */
   autoAdvance?: boolean;
+  /**
+   * Devnet-only, for tests: the genesis time (default now). A time in the past lets a test run
+   * its setup by hand and then hand a chain that is not ahead of the wall clock to startClock().
+   */
+  genesisTimeMs?: number;
   network?: Network;
   policy?: Partial<ProvingPolicy>;
   limits?: Partial<ActorLimits>;
@@ -238,9 +243,12 @@ export class Devnet extends EventEmitter {
   private nonces: Record<string, number> = {};
   private weight = 0n;
   private pending = new Map<number, { header: BlockHeader; cid: string }[]>();
+  /** Blocks being verified (submitBlock), waited for by the next advance. */
+  private readonly arriving = new Set<Promise<void>>();
   private mpoolFd = -1;
   private chainFd = -1;
   private timer: NodeJS.Timeout | undefined;
+  private clockRunning = false;
   private advancing: Promise<TipSet> | undefined;
   private closed = false;
   private verifier: ProofVerifier;
@@ -264,8 +272,18 @@ export class Devnet extends EventEmitter {
     else d.createGenesis();
     d.mpoolFd = openSync(join(opts.dir, 'mpool.ndjson'), 'a');
     d.chainFd = openSync(join(opts.dir, 'chain.ndjson'), 'a');
-    if (opts.autoAdvance ?? true) d.schedule();
+    if (opts.autoAdvance ?? true) d.startClock();
     return d;
+  }
+
+  /**
+   * Starts the epoch clock: each epoch is produced at its time (genesis + height × block
+   * delay); a chain behind the clock catches up at once. Idempotent.
+   */
+  startClock(): void {
+    if (this.clockRunning) return;
+    this.clockRunning = true;
+    this.schedule();
   }
 
   // ------------------------------------------------------------------ genesis and loading
@@ -292,7 +310,7 @@ export class Devnet extends EventEmitter {
       version: 1,
       network,
       blockDelayMs: delay,
-      genesisTimeMs: Date.now(),
+      genesisTimeMs: o.genesisTimeMs ?? Date.now(),
       policy,
       limits,
       expectedLeaders: o.expectedLeaders ?? 5,
@@ -1108,6 +1126,18 @@ export class Devnet extends EventEmitter {
    * beacon, ticket, election proof (VRF + win count) and a Winning PoSt that verifies.
    */
   async submitBlock(bm: BlockMsg): Promise<void> {
+    // The next tipset waits for blocks that arrived before it was due and are still being
+    // verified (a Lotus node adds a block to its tipset once it has validated it).
+    const p = this.acceptBlock(bm);
+    this.arriving.add(p);
+    try {
+      await p;
+    } finally {
+      this.arriving.delete(p);
+    }
+  }
+
+  private async acceptBlock(bm: BlockMsg): Promise<void> {
     const h = bm?.Header;
     if (!h || typeof h !== 'object') throw new ApiError('invalid block: missing Header');
     const bad = (why: string) => new ApiError(`block rejected: ${why}`);
@@ -1159,10 +1189,23 @@ export class Devnet extends EventEmitter {
 
   // ------------------------------------------------------------------ epochs
 
+  /** Stops the epoch clock (tests: later epochs only by advance()). */
+  stopClock(): void {
+    this.clockRunning = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
   private schedule(): void {
-    if (this.closed) return;
+    if (this.closed || !this.clockRunning) return;
     const next = this.head().Height + 1;
-    const due = this.genesis.genesisTimeMs + next * this.genesis.blockDelayMs;
+    // A tipset is formed shortly after its time: miners broadcast a block at its timestamp,
+    // never before (as lotus-miner does; nodes refuse blocks from the future), so a tipset made
+    // at the very time would race the blocks meant for it. The grace stays well inside the
+    // miners' propagation delay (1 s on short epochs), after which a miner that has not seen
+    // the tipset mines the next round on the old base as a null round.
+    const delay = this.genesis.blockDelayMs;
+    const due = this.genesis.genesisTimeMs + next * delay + Math.min(250, delay / 8);
     const wait = Math.max(0, due - Date.now());
     this.timer = setTimeout(() => {
       this.advance().then(
@@ -1192,6 +1235,7 @@ export class Devnet extends EventEmitter {
 
   private async doAdvance(): Promise<TipSet> {
     if (this.closed) throw new ApiError('devnet is closed');
+    if (this.arriving.size > 0) await Promise.allSettled([...this.arriving]);
     const parent = this.head();
     const h = parent.Height + 1;
     const beacon = this.beaconAt(h);
