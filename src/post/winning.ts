@@ -39,8 +39,8 @@ export interface WinningPoStOptions {
   includeMessages?: boolean;
   /**
    * Wait after a base tipset's time before mining on it, so blocks of the same height can
-   * still join it (Lotus's PropagationDelaySecs: 10 s on mainnet, 1 s in the 2k build).
-   * Default: 10 s with 30 s epochs, else a quarter epoch, at least 1 s.
+   * still join it (Lotus's PropagationDelaySecs: 10 s on mainnet and calibnet, 1 s in the 2k
+   * devnet build). Default: 10 s with epochs of 30 s or more, else 1 s.
    */
   propagationDelayMs?: number;
   log?: Logger;
@@ -60,7 +60,7 @@ export interface RoundResult {
   sentMs?: number;
   /** Native proof time alone. */
   proveMs?: number;
-  /** ms left before the round's block was due (negative: late). */
+  /** ms the block was ready before its timestamp, when it may be sent (negative: ready late). */
   slackMs?: number;
   block?: string;
   error?: string;
@@ -144,7 +144,7 @@ export class WinningPoStMiner extends EventEmitter {
 
   async init(): Promise<void> {
     this.blockDelayS = (await this.c.version()).BlockDelay || this.blockDelayS;
-    this.propagationDelayMs ??= this.blockDelayS >= 30 ? 10_000 : Math.max(1000, (this.blockDelayS * 1000) / 4);
+    this.propagationDelayMs ??= this.blockDelayS >= 30 ? 10_000 : 1000;
   }
 
   async stop(): Promise<void> {
@@ -249,8 +249,6 @@ export class WinningPoStMiner extends EventEmitter {
     const round = ts.Height + nullRounds + 1;
     const res: RoundResult = { round, base: ts.Height, nullRounds, outcome: 'failed' };
     const since = () => Date.now() - arrived;
-    // The round's time: the block's timestamp. A chain behind the wall clock is past it already.
-    const dueMs = (baseTimeMs(ts) / 1000 + this.blockDelayS * (nullRounds + 1)) * 1000;
     try {
       if (round <= this.lastMined) {
         res.outcome = 'slash-filter';
@@ -289,19 +287,6 @@ export class WinningPoStMiner extends EventEmitter {
       res.proveMs = Date.now() - t0;
       res.proofMs = since();
       if (this.stopped) throw new Error('stopped');
-      if (this.head && this.head.Height >= round && !sameTipSet(this.head, ts)) {
-        res.outcome = 'late';
-        res.error = `a tipset at height ${this.head.Height} arrived while proving round ${round}`;
-        return res;
-      }
-      // Record the epoch before the block leaves this process (slash filter), then send it.
-      if (round <= readLastMined(this.stateFile, this.miner)) {
-        res.outcome = 'slash-filter';
-        res.error = `round ${round} was mined meanwhile (${this.stateFile})`;
-        return res;
-      }
-      writeLastMined(this.stateFile, this.miner, round);
-      this.lastMined = round;
       const [ticket, messages] = await Promise.all([ticketP, msgsP]);
       const blk = await this.c.minerCreateBlock({
         Miner: this.miner,
@@ -314,11 +299,31 @@ export class WinningPoStMiner extends EventEmitter {
         Timestamp: Math.floor(baseTimeMs(ts) / 1000) + this.blockDelayS * (round - ts.Height),
         WinningPoStProof: proof.map((p) => ({ PoStProof: p.postProof, ProofBytes: b64(p.proofBytes) })),
       });
-      // Like lotus-miner: a block is not broadcast before its time (nodes refuse blocks from the future).
-      if (Date.now() < blk.Header.Timestamp * 1000) await this.sleepUntil(blk.Header.Timestamp * 1000, false);
+      // Like lotus-miner: a block is not broadcast before its time (nodes refuse blocks from the
+      // future). A chain behind the wall clock is past it already.
+      res.slackMs = blk.Header.Timestamp * 1000 - Date.now();
+      // A tipset above the base arriving meanwhile: at or above the round, the round is decided
+      // without us; inside the null rounds this block assumed, it would extend a lighter chain.
+      // Either way the block is dropped before the slash filter records its epoch, which stays
+      // free for the round on the new head.
+      const above = () => this.head !== undefined && this.head.Height > ts.Height && !sameTipSet(this.head, ts);
+      while (Date.now() < blk.Header.Timestamp * 1000 && !this.stopped && !above()) await this.sleepUntil(blk.Header.Timestamp * 1000, true);
+      if (this.stopped) throw new Error('stopped');
+      if (above()) {
+        res.outcome = 'late';
+        res.error = this.head!.Height >= round ? `a tipset at height ${this.head!.Height} arrived while proving round ${round}` : `a tipset at height ${this.head!.Height} arrived inside the null rounds ${ts.Height + 1}..${round - 1} this block assumed`;
+        return res;
+      }
+      // Record the epoch before the block leaves this process (slash filter), then send it.
+      if (round <= readLastMined(this.stateFile, this.miner)) {
+        res.outcome = 'slash-filter';
+        res.error = `round ${round} was mined meanwhile (${this.stateFile})`;
+        return res;
+      }
+      writeLastMined(this.stateFile, this.miner, round);
+      this.lastMined = round;
       await this.c.syncSubmitBlock(blk);
       res.sentMs = since();
-      res.slackMs = dueMs - Date.now();
       res.block = blockCid(blk.Header)['/'];
       res.outcome = 'mined';
       return res;

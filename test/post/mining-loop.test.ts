@@ -1,8 +1,9 @@
 // The Winning PoSt mining loop against a chain double (no proofs, no devnet): like lotus-miner's
 // miner.go it mines on the heaviest head, counts null rounds (no win and no new head: the next
 // round on the same base), waits the propagation delay after the base's time, mines at once
-// when the chain runs behind the wall clock, and gives a proof up only when a tipset at or
-// above its round has arrived.
+// when the chain runs behind the wall clock, gives a proof up only when a tipset at or above
+// its round has arrived, and drops a block over null rounds when a tipset of one of them
+// arrives before the block's time.
 import test from 'ava';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -169,4 +170,34 @@ test('a proof is given up only when a tipset at or above its round arrived while
   t.is(m.results[0].round, 31);
   t.is(m.results[0].outcome, 'late');
   t.is(chain.submitted[0].Header.Height, 32, 'mined on the new head instead');
+});
+
+test('a block over a null round is dropped when a tipset of that round arrives before its time; the round is then mined on the new head', async (t) => {
+  // Round 41 is lost; round 42 is won on base 40 (41 counted null). Its block waits for its
+  // timestamp (4 s ahead) and meanwhile round 41's tipset arrives: that block would extend a
+  // lighter chain, so it is dropped unsent, and the slash filter leaves round 42 free.
+  const base = Math.floor(Date.now() / 1000) - 4;
+  const chain = new ChainDouble(tipset(40, base), (round) => round !== 41);
+  const theirs = tipset(41, base + 4, 'theirs');
+  const { m, stop } = start(
+    chain,
+    runner(() => {
+      if (chain.head.Height === 40) setTimeout(() => chain.setHead(theirs), 500);
+    }),
+  );
+  t.teardown(stop);
+  await m.start();
+  await until('a block', () => chain.submitted.length > 0, 15_000);
+  t.deepEqual(
+    m.results.map((r: RoundResult) => [r.round, r.base, r.nullRounds, r.outcome]),
+    [
+      [41, 40, 0, 'lost'],
+      [42, 40, 1, 'late'],
+      [42, 41, 0, 'mined'],
+    ],
+  );
+  t.regex(m.results[1].error ?? '', /inside the null rounds 41\.\.41/);
+  t.is(chain.submitted.length, 1, 'the block over the null round never left');
+  t.deepEqual(chain.submitted[0].Header.Parents, theirs.Cids);
+  t.is(m.lastMinedEpoch, 42);
 });
