@@ -18,6 +18,9 @@ export interface SealRoleOptions {
   /** `token`: what the sector-number server gets (write is enough; see run.ts sectorIdTokenFor). */
   sectorId: { mode: 'alloce' | 'get' | 'local'; address?: string; token: string };
   maxInFlight?: number;
+  /** [Fees] MaxPreCommitGasFee and MaxCommitGasFee in attoFIL (decimal strings); absent: lotus-miner's defaults. */
+  preCommitMaxFee?: string;
+  commitMaxFee?: string;
 }
 
 export const createRole: CreateRole = (ctx) => {
@@ -43,7 +46,13 @@ export const createRole: CreateRole = (ctx) => {
       // (a worker's needs write), not only the admin token this host holds.
       auth: repoAuth(o.repo),
       listen: parseHostPort(o.sealListen, 'seal listen address'),
-      chain: lotusSealChain(new ChainClient(chainApi), minerNum, { network }),
+      chain: lotusSealChain(new ChainClient(chainApi), minerNum, {
+        network,
+        fees: {
+          ...(o.preCommitMaxFee ? { preCommit: BigInt(o.preCommitMaxFee) } : {}),
+          ...(o.commitMaxFee ? { commit: BigInt(o.commitMaxFee) } : {}),
+        },
+      }),
       numbers,
       storagePath: o.storagePaths[0],
       maxInFlight: o.maxInFlight,

@@ -60,6 +60,8 @@ function childSpecs(s: RunSettings, repo: string, token: string, sectorIdToken: 
       // [Fees] caps of the PoSt messages (attoFIL as decimal strings: options cross process boundaries as JSON).
       windowPoStMaxFee: s.fees.windowPoSt.toString(),
       maximizeWindowPoStFeeCap: s.maximizeWindowPoStFeeCap,
+      preCommitMaxFee: s.fees.preCommit.toString(),
+      commitMaxFee: s.fees.commit.toString(),
       sectorId,
     },
   }));

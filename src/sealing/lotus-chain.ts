@@ -17,6 +17,7 @@ import { dealIdPayload, encodePreCommitBatch2, encodeProveCommitSectors3, minerM
 import { type Cid, type Message, type SectorPreCommitInfo, type SignedMessage, DomainSeparationTag, MinerMethod, addressCbor, b64, idAddress } from '../chain/types.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
+import { DEFAULT_FEE_CAPS, type FeeCaps, sendSpec } from '../post/sender.js';
 import { MessageRefusedError, type SealChain, type SentMessage } from './pipeline.js';
 
 /** Seal randomness may be at most this old when pre-committing (builtin-actors: 900 epochs + 2880). */
@@ -29,6 +30,11 @@ export interface LotusSealChainOptions {
   /** Sector lifetime requested at pre-commit, in epochs (default 540 days). */
   lifetimeEpochs?: number;
   network?: 'mainnet' | 'testnet';
+  /**
+   * [Fees] caps (lotus-miner's): a pre-commit of one sector costs at most MaxPreCommitGasFee, a
+   * prove-commit at most MaxCommitGasFee, as lotus-miner sends single sectors. Default theirs.
+   */
+  fees?: Partial<Pick<FeeCaps, 'preCommit' | 'commit'>>;
 }
 
 function cidOf(b: Buffer, kind: 'sealed' | 'unsealed'): Cid {
@@ -59,14 +65,15 @@ export function lotusSealChain(client: ChainClient, minerId: number, o: LotusSea
   let delay: number | undefined;
   const workerAddr = async () => (worker ??= (await client.stateMinerInfo(miner)).Worker);
   const lifetime = o.lifetimeEpochs ?? 540 * 2880;
+  const fees = { ...DEFAULT_FEE_CAPS, ...o.fees };
 
-  const push = async (method: MinerMethod, params: Buffer, value: bigint, sector: number): Promise<string> => {
+  const push = async (method: MinerMethod, params: Buffer, value: bigint, sector: number, kind: 'preCommit' | 'commit'): Promise<string> => {
     const m: Message = { Version: 0, Nonce: 0, GasLimit: 0, GasFeeCap: '0', GasPremium: '0', To: miner, From: await workerAddr(), Method: method, Params: b64(params), Value: value.toString() };
     try {
       // Lotus estimates gas by running the message, seal proof verification included: on a busy
       // host that outlasts the client's default 10 s, and a push retried after a timeout would
       // be a second message. So one generous deadline here.
-      const sm = await client.call<SignedMessage>('MpoolPushMessage', [m, null], { timeoutMs: PUSH_TIMEOUT_MS });
+      const sm = await client.call<SignedMessage>('MpoolPushMessage', [m, sendSpec(fees, kind)], { timeoutMs: PUSH_TIMEOUT_MS });
       return (sm.CID ?? sm.Message.CID!)['/'];
     } catch (e) {
       if (!(e instanceof RpcError)) throw e; // no node answered: an ordinary retry
@@ -98,7 +105,7 @@ export function lotusSealChain(client: ChainClient, minerId: number, o: LotusSea
       const head = await client.chainHead();
       const json: SectorPreCommitInfo = { SealProof: info.sealProof, SectorNumber: info.sectorNumber, SealedCID: info.sealedCid, SealRandEpoch: info.sealRandEpoch, DealIDs: [], Expiration: info.expiration, UnsealedCid: info.unsealedCid };
       const deposit = await client.stateMinerPreCommitDepositForPower(miner, json, head.Cids);
-      const cid = await push(MinerMethod.PreCommitSectorBatch2, encodePreCommitBatch2([info]), deposit, p.number);
+      const cid = await push(MinerMethod.PreCommitSectorBatch2, encodePreCommitBatch2([info]), deposit, p.number, 'preCommit');
       return { cid, value: deposit.toString(), askedAt: head.Height };
     },
     sendProveCommit: async (p): Promise<SentMessage> => {
@@ -123,7 +130,7 @@ export function lotusSealChain(client: ChainClient, minerId: number, o: LotusSea
         requireActivationSuccess: true,
         requireNotificationSuccess: true,
       });
-      const cid = await push(MinerMethod.ProveCommitSectors3, params, value, p.number);
+      const cid = await push(MinerMethod.ProveCommitSectors3, params, value, p.number, 'commit');
       return { cid, value: value.toString(), askedAt: head.Height };
     },
     waitMessage: async (cid) => {
