@@ -18,7 +18,7 @@ export const createRole: CreateRole = (ctx) => {
   return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next proving deadline' }, async (sendBack) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
-    const [{ ChainClient }, { WindowPoStScheduler }, { DEFAULT_FEE_CAPS }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/window.js'), import('../../src/post/sender.js')]);
+    const [{ ChainClient }, { WindowPoStScheduler }, { DEFAULT_FEE_CAPS }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/window.js'), import('../../src/chain/fees.js')]);
     const fees = { ...DEFAULT_FEE_CAPS, ...(o.windowPoStMaxFee ? { windowPoSt: BigInt(o.windowPoStMaxFee) } : {}) };
     const s = new WindowPoStScheduler({ client: new ChainClient(chainApi), miner: o.minerId, storage: o.storagePaths, runner: mailboxRunner(ctx), fees, maximizeFeeCap: o.maximizeWindowPoStFeeCap, log: ctx.log });
     const M = { miner: o.minerId };

@@ -17,7 +17,7 @@
 // Precedence: flags > config.toml [Distminer] > defaults.
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError, type HostPort, parseApiMultiaddr, parseHostPort } from './multiaddr.js';
-import { DEFAULT_FEE_CAPS, type FeeCaps, parseFil } from '../post/sender.js';
+import { DEFAULT_FEE_CAPS, type FeeCaps, parseFil } from '../chain/fees.js';
 
 export { ConfigError };
 

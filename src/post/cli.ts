@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfigToml } from '../config/settings.js';
-import { DEFAULT_FEE_CAPS } from './sender.js';
+import { DEFAULT_FEE_CAPS } from '../chain/fees.js';
 import { ChainClient } from '../chain/client.js';
 import { type DeadlineInfo, newDeadlineInfo, nextNotElapsed } from '../chain/deadlines.js';
 import { type PartitionJson, bitfieldFromJson } from '../chain/types.js';

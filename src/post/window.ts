@@ -19,7 +19,8 @@ import { type Cid, type HeadChange, type MessageSendSpec, type MinerInfo, type M
 import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner, ProofDeadlineError, faultySectorsOf } from './runner.js';
 import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries } from './storage.js';
-import { type FeeCaps, DEFAULT_FEE_CAPS, pickSender, sendSpec } from './sender.js';
+import { type FeeCaps, DEFAULT_FEE_CAPS, sendSpec } from '../chain/fees.js';
+import { pickSender } from './sender.js';
 
 export interface WindowPoStOptions {
   client: ChainClient;

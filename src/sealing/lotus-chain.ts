@@ -17,7 +17,7 @@ import { dealIdPayload, encodePreCommitBatch2, encodeProveCommitSectors3, minerM
 import { type Cid, type Message, type SectorPreCommitInfo, type SignedMessage, DomainSeparationTag, MinerMethod, addressCbor, b64, idAddress } from '../chain/types.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
-import { DEFAULT_FEE_CAPS, type FeeCaps, sendSpec } from '../post/sender.js';
+import { DEFAULT_FEE_CAPS, type FeeCaps, sendSpec } from '../chain/fees.js';
 import { MessageRefusedError, type SealChain, type SentMessage } from './pipeline.js';
 
 /** Seal randomness may be at most this old when pre-committing (builtin-actors: 900 epochs + 2880). */

@@ -3,7 +3,8 @@
 // above the minimum, else the worker; [Fees] in config.toml caps every message kind with
 // lotus-miner's keys, amounts and defaults.
 import test from 'ava';
-import { DEFAULT_FEE_CAPS, batchSendSpec, parseFil, pickSender, postSenders, sendSpec } from '../../src/post/sender.js';
+import { DEFAULT_FEE_CAPS, batchSendSpec, parseFil, sendSpec } from '../../src/chain/fees.js';
+import { pickSender, postSenders } from '../../src/post/sender.js';
 import { parseConfigToml, resolveSettings } from '../../src/config/settings.js';
 
 const mi = { Owner: 't0100', Worker: 't0101', ControlAddresses: ['t0102', 't0103', 't0101'] };

@@ -3,7 +3,7 @@
 // fee cap above it), and the deposit or pledge the node named as its value.
 import test from 'ava';
 import type { ChainClient } from '../../src/chain/client.js';
-import { DEFAULT_FEE_CAPS } from '../../src/post/sender.js';
+import { DEFAULT_FEE_CAPS } from '../../src/chain/fees.js';
 import * as proofs from '../../src/proofs/index.js';
 import { lotusSealChain } from '../../src/sealing/lotus-chain.js';
 
