@@ -15,9 +15,15 @@
 // A GPU lane is not a CPU: on a CPU host a sealing proof already running would still halve a
 // PoSt's speed. So while any PoSt runs, running sealing jobs are throttled through their
 // executor (a separate process: SIGSTOP until the PoSt ends, or a low nice value), see
-// ./executors.ts. Likewise a running Window PoSt while a Winning PoSt runs (on a CPU host the
-// supervisor runs Window PoSt in a proof process for this). A job whose deadline passes is cancelled (queued: never started; running:
-// its executor is asked to cancel, and its caller gets the deadline error at once).
+// ./executors.ts. Likewise a Window PoSt while a Winning PoSt runs (on a CPU host the supervisor
+// runs Window PoSt in a proof process for this) — but only while it can afford to: from the
+// half of its time to its deadline, or earlier if it would no longer have twice the time the
+// last Window PoSt ran, it neither waits for nor is paused by Winning PoSt and shares the
+// cores. Otherwise back-to-back Winning PoSts (a miner elected most rounds, each PoSt longer
+// than an epoch) would hold it to its deadline: a block is worth one round, a missed deadline
+// the power of every sector in it. A job whose deadline passes is cancelled (queued: never
+// started; running: its executor is asked to cancel, and its caller gets the deadline error
+// at once).
 import { EventEmitter } from 'node:events';
 import { LiveSet, SECONDS_BUCKETS, counter, gauge, histogram } from '../src/metrics/index.js';
 
@@ -212,6 +218,8 @@ export class Mailbox extends EventEmitter {
   private deadlineTimer?: NodeJS.Timeout;
   private readonly totals = { submitted: 0, done: 0, failed: 0, cancelled: 0 };
   private readonly unlist: () => void;
+  /** How long the last Window PoSt that finished ran while not held back (ms). */
+  private lastWindowPoStMs = 0;
 
   constructor(private readonly opts: MailboxOptions) {
     super();
@@ -294,7 +302,7 @@ export class Mailbox extends EventEmitter {
       if (!lane) continue;
       // CPU host: a Window PoSt (minutes of window) does not start while a Winning PoSt (one
       // epoch) runs on the same device; sharing the cores could cost the block.
-      if (this.opts.throttle && job.cls === 1 && this.lanes.some((l) => l.device === lane.device && l.job && l.job.cls === 0 && !l.job.settled)) continue;
+      if (this.opts.throttle && job.cls === 1 && now < this.yieldsUntil(job) && this.lanes.some((l) => l.device === lane.device && l.job && l.job.cls === 0 && !l.job.settled)) continue;
       this.start(job, lane, now);
     }
     this.updateThrottle();
@@ -338,6 +346,7 @@ export class Mailbox extends EventEmitter {
     const r = job.report;
     r.finishedAt = now;
     r.runMs = now - (r.startedAt ?? now);
+    if (job.cls === 1 && err === undefined && !job.settled) this.lastWindowPoStMs = Math.max(0, r.runMs - r.throttledMs);
     if (!job.settled) {
       if (err === undefined) {
         this.finish(job, 'done', undefined, value);
@@ -389,9 +398,21 @@ export class Mailbox extends EventEmitter {
   }
 
   /**
+   * Until when a Window PoSt gives way to Winning PoSt (waits to start, or is paused): half-way
+   * from its submission to its deadline, or its deadline less twice the last Window PoSt's
+   * run time if that is sooner. A job without a deadline always gives way.
+   */
+  private yieldsUntil(j: Job): number {
+    const d = j.spec.deadline;
+    if (j.cls !== 1 || d === undefined) return Infinity;
+    return Math.min(j.report.submittedAt + (d - j.report.submittedAt) / 2, d - 2 * this.lastWindowPoStMs);
+  }
+
+  /**
    * While any PoSt runs, every running sealing job is throttled; released when none runs. While
    * a Winning PoSt runs, a running Window PoSt is throttled too (it has a window of minutes, the
-   * Winning PoSt one epoch), where its executor can pause it (a proof process).
+   * Winning PoSt one epoch), where its executor can pause it (a proof process), until
+   * `yieldsUntil`.
    */
   private updateThrottle(): void {
     if (!this.opts.throttle) return;
@@ -402,7 +423,7 @@ export class Mailbox extends EventEmitter {
       const j = l.job;
       // Only what its executor can hold back is counted as throttled (not an in-process proof).
       if (!j || j.cls === 0 || !j.execution?.throttle) continue;
-      const hold = j.cls === 1 ? winningRunning : postRunning;
+      const hold = j.cls === 1 ? winningRunning && now < this.yieldsUntil(j) : postRunning;
       if (hold && j.throttledSince === undefined) {
         j.throttledSince = now;
         safe(() => j.execution?.throttle?.());
@@ -423,6 +444,15 @@ export class Mailbox extends EventEmitter {
     let next = Infinity;
     for (const j of this.queue) if (j.spec.deadline !== undefined) next = Math.min(next, j.spec.deadline);
     for (const l of this.lanes) if (l.job && !l.job.settled && l.job.spec.deadline !== undefined) next = Math.min(next, l.job.spec.deadline);
+    // A Window PoSt that stops giving way to Winning PoSt is started or resumed then.
+    if (this.opts.throttle) {
+      for (const j of [...this.queue, ...this.lanes.map((l) => l.job)]) {
+        if (j && !j.settled && j.cls === 1) {
+          const y = this.yieldsUntil(j);
+          if (y > now) next = Math.min(next, y);
+        }
+      }
+    }
     if (next < Infinity) {
       // Not unref'd: someone is waiting on that job's answer.
       this.deadlineTimer = setTimeout(() => this.schedule(), Math.max(0, next - now) + 1);

@@ -109,6 +109,18 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+export interface WaitOptions {
+  /** Bounds the whole wait (default 10 min). */
+  timeoutMs?: number;
+  /** Between two StateSearchMsg polls (default 1 s). */
+  pollMs?: number;
+}
+
+/** A message had no receipt within the wait's bound; it may still land later. */
+export class MessageWaitTimeoutError extends Error {
+  override name = 'MessageWaitTimeoutError';
+}
+
 /** Lotus writes an empty list as `null` (a Go nil slice); callers always get an array. */
 export function list<T>(x: T[] | null | undefined): T[] {
   return x ?? [];
@@ -280,9 +292,42 @@ export class ChainClient {
     const msg: Message = { Version: 0, Nonce: 0, Value: '0', GasLimit: 0, GasFeeCap: '0', GasPremium: '0', Params: null, ...m };
     return this.call('MpoolPushMessage', [msg, spec]);
   }
-  /** Waits for a message's receipt; `timeoutMs` bounds the whole wait (default 10 min). */
-  stateWaitMsg(cid: Cid, confidence = 0, opts: CallOptions = {}): Promise<MsgLookup> {
-    return this.call('StateWaitMsg', [cid, confidence, -1, true], { timeoutMs: opts.timeoutMs ?? 600_000 });
+  /**
+   * Waits for a message's receipt with `confidence` tipsets on top of the one that holds it, as
+   * Lotus's StateWaitMsg does, by polling StateSearchMsg every `pollMs` (default 1 s). Not the
+   * StateWaitMsg long poll: over HTTP the client cuts a request unanswered for 300 s (undici's
+   * headers timeout: "Headers Timeout Error"), a daemon restart loses it, and failing over
+   * would wait on a daemon that may not have the message yet. Each poll is a short call that
+   * fails over like any other; a daemon down for a while is retried until `timeoutMs` (default
+   * 10 min) bounds the whole wait. Logs once a minute while it waits.
+   */
+  async stateWaitMsg(cid: Cid, confidence = 0, opts: WaitOptions = {}): Promise<MsgLookup> {
+    const timeoutMs = opts.timeoutMs ?? 600_000;
+    const pollMs = opts.pollMs ?? 1000;
+    const started = Date.now();
+    let lastLog = started;
+    let why = 'not yet on chain';
+    for (;;) {
+      try {
+        const l = await this.stateSearchMsg(cid);
+        if (l) {
+          if (confidence <= 0) return l;
+          const head = await this.chainHead();
+          if (head.Height >= l.Height + confidence) return l;
+          why = `at height ${l.Height}, head ${head.Height}, waiting for ${confidence} on top`;
+        } else why = 'not yet on chain';
+      } catch (e) {
+        if (!(e instanceof ChainUnavailableError)) throw e;
+        why = e.message;
+      }
+      const now = Date.now();
+      if (now - started + pollMs > timeoutMs) throw new MessageWaitTimeoutError(`StateWaitMsg ${cid['/']}: no receipt with ${confidence} confirmation(s) within ${Math.round(timeoutMs / 1000)} s (${why})`);
+      if (now - lastLog >= 60_000) {
+        lastLog = now;
+        log.info({ cid: cid['/'], waitedS: Math.round((now - started) / 1000), why }, 'still waiting for a message');
+      }
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
   }
   stateSearchMsg(cid: Cid): Promise<MsgLookup | null> {
     return this.call('StateSearchMsg', [null, cid, -1, true]);

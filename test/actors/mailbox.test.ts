@@ -310,3 +310,52 @@ test('CPU host: a Window PoSt already running is paused while a Winning PoSt run
   for (const s of gpu.ex.started) s.finish();
   await gpu.mb.close();
 });
+
+// A miner elected most rounds whose Winning PoSt takes longer than an epoch (2 cores, short
+// epochs) runs them back to back. A Window PoSt gives way to them only for the first half of
+// its time to its deadline (or until twice the last Window PoSt's run time is left); then it
+// starts, or resumes, beside them instead of being held to its deadline.
+test('CPU host: back-to-back Winning PoSts hold a Window PoSt only for the first half of its time to its deadline', async (t) => {
+  // Seal lanes to spare: the submissions that reschedule below take lanes of their own.
+  const { ex, mb, advance, nowMs } = setup({ sealLanes: 3 });
+  const runWinning = () => mb.submit({ kind: 'winning-post', args: [] });
+  let win = runWinning();
+  const w = mb.submit({ kind: 'window-post', args: [], deadline: nowMs() + 20_000 });
+  t.deepEqual(ex.started.map((s) => s.kind), ['winning-post'], 'queued behind the running Winning PoSt');
+  for (let i = 0; i < 2; i++) {
+    advance(4000);
+    ex.byKind('winning-post').at(-1)!.finish();
+    await win.result;
+    win = runWinning(); // the next round's, at once
+    await tick();
+  }
+  t.is(ex.byKind('window-post').length, 1, 'started between two Winning PoSts');
+  const wp = ex.byKind('window-post')[0];
+  t.true(wp.throttled, 'and paused by the next one: 8 s of its 20 s gone');
+  advance(2500); // 10.5 s: past half-way
+  const extra = runWinning(); // any submission reschedules (this one takes a free seal lane)
+  t.false(wp.throttled, 'resumed beside the running Winning PoSts');
+  advance(3000);
+  wp.finish();
+  const r = await w.result;
+  t.is(r.report.throttledMs, 6500, 'held 4 s from its start, and 2.5 s more until half-way');
+  for (const j of ex.byKind('winning-post')) j.finish();
+  await Promise.all([win.result, extra.result]);
+  await tick();
+
+  // That Window PoSt ran 3 s unheld: a new one with 10 s to its deadline gives way only until
+  // 2 × 3 s are left (4 s), sooner than half-way (5 s).
+  win = runWinning();
+  const w2 = mb.submit({ kind: 'window-post', args: [], deadline: nowMs() + 10_000 });
+  t.is(ex.byKind('window-post').length, 1, 'waits for the Winning PoSt');
+  advance(3800);
+  runWinning().result.catch(() => undefined); // anything that reschedules
+  t.is(ex.byKind('window-post').length, 1, 'still waits at 3.8 s');
+  advance(300);
+  runWinning().result.catch(() => undefined);
+  t.is(ex.byKind('window-post').length, 2, 'started beside the Winning PoSt once only twice its run time was left');
+  t.false(ex.byKind('window-post')[1].throttled);
+  for (const j of ex.started) j.finish();
+  await Promise.all([win.result, w2.result]);
+  await mb.close();
+});

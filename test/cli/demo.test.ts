@@ -35,7 +35,9 @@ test.after.always(async () => {
 test.serial('the demo brings the cluster up, a pledged sector and a deal sector are proven, and Ctrl-C stops every process', async (t) => {
   t.timeout(12 * 60_000);
   const dir = mkdtempSync(join(tmpdir(), 'distminer-demo-test-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // DISTMINER_KEEP_TEST_DIRS=1 keeps the directory, with every process's log under logs/.
+  if (process.env.DISTMINER_KEEP_TEST_DIRS) t.log(`kept: ${dir}`);
+  else t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   // One sector, 5 s epochs and a 3-deadline period (12 epochs) keep it to a few minutes. Winning
   // PoSt (≈ 4 s) does not fit 5 s epochs beside sealing: blocks are the cluster test's business.
   demo = new Proc('demo', [MAIN, 'demo', '--dir', dir, '--sectors', '1', '--deals', '1', '--block-delay', '5s', '--period-deadlines', '3'], { DISTMINER_LOG_LEVEL: 'info' });

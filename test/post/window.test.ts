@@ -11,7 +11,11 @@ import { join } from 'node:path';
 import { WindowPoStScheduler, type Declaration, type SubmittedPoSt, type WindowPoStOptions, batchPartitions } from '../../src/post/window.js';
 import { maxPoStPartitions } from '../../src/chain/deadlines.js';
 import { checkSectors } from '../../src/post/storage.js';
-import { faultySectorsOf } from '../../src/post/runner.js';
+import { type ProofRunner, faultySectorsOf } from '../../src/post/runner.js';
+import { mailboxRunner } from '../../actors/roles/common.js';
+import type { JobReport } from '../../actors/mailbox.js';
+import * as proofs from '../../src/proofs/index.js';
+import { logger } from '../../src/log.js';
 import { bitfieldFromJson } from '../../src/chain/types.js';
 import { MINER, POST_POLICY, type PoStSetup, placeSector, setupPoSt } from './_setup.js';
 
@@ -220,6 +224,50 @@ test.serial('a sector whose storage check times out at first is re-checked and p
   t.is(st.okAfterRetry, 1, JSON.stringify(st));
   t.is(st.skippedSlow, 0);
   await advanceTo(open + 2); // sent at open + 1, executed at open + 2
+  for (let i = 0; i < 40 && sched.submissions[0].exitCode === undefined; i++) await new Promise((r) => setTimeout(r, 100));
+  t.is(sched.submissions[0].exitCode, 0);
+  t.is((await s.h.client.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+});
+
+// The GPU mailbox abandons a proof at its deadline (on a CPU host, Winning PoSts back to back
+// could hold a Window PoSt that long). The role's runner gets the mailbox's answer as the worker
+// thread relays it (an Error with code 'deadline'): the time ran out, not the sectors. Before
+// this was told apart, the scheduler "isolated" the sectors, blamed them all and skipped them
+// (the demo's deal sector was declared faulty that way).
+test.serial('a proof the mailbox abandons at its deadline blames no sector: the retry proves them all', async (t) => {
+  const s = await setupPoSt(2, { blockDelayMs: 30_000 });
+  const d = s.h.devnet;
+  let asked = 0;
+  const runner: ProofRunner = mailboxRunner({
+    id: 'window-post',
+    options: {},
+    log: logger('test'),
+    submitProof: async <T>(kind: string, args: unknown[]) => {
+      if (asked++ === 0) throw Object.assign(new Error(`job 4 (${kind}): deadline passed after 13372 ms of running; abandoned`), { code: 'deadline' });
+      const [rand, replicas, prover] = args as [Buffer, proofs.PrivateReplicaInfo[], Buffer];
+      return { value: (await proofs.generateWindowPoSt(rand, replicas, prover)) as T, report: {} as JobReport };
+    },
+  });
+  const { sched, decls } = await startScheduler(t, s, { runner });
+  const errors: string[] = [];
+  sched.on('error', (e: Error) => errors.push(e.message));
+  const advanceTo = async (height: number) => {
+    while (d.head().Height < height) await sched.settled((await d.advance()).Height);
+  };
+  const cur = await s.h.client.stateMinerProvingDeadline(MINER);
+  let open = cur.PeriodStart + s.deadline * POST_POLICY.wpostChallengeWindow;
+  while (open - POST_POLICY.wpostChallengeLookback <= cur.CurrentEpoch) open += PERIOD;
+  // Proving starts at open - 1 and is abandoned; the next head (the window still open on this
+  // hand-advanced chain) tries again.
+  await advanceTo(open + 1);
+  t.is(errors.length, 1);
+  t.regex(errors[0], /job 4 \(window-post\): deadline passed/);
+  t.is(asked, 2, 'the abandoned proof and its retry: no sector-by-sector isolation');
+  t.is(sched.submissions.length, 1);
+  t.deepEqual(sched.submissions[0].provenSectors, [1, 2]);
+  t.deepEqual(sched.submissions[0].partitions.flatMap((p) => p.skipped), [], 'nothing skipped as failed in a proof');
+  t.deepEqual(decls, [], 'nothing declared faulty');
+  await advanceTo(open + 2);
   for (let i = 0; i < 40 && sched.submissions[0].exitCode === undefined; i++) await new Promise((r) => setTimeout(r, 100));
   t.is(sched.submissions[0].exitCode, 0);
   t.is((await s.h.client.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
