@@ -6,6 +6,7 @@
 // life cycle), so a restart resumes every sector from its last persisted state.
 import { chainOrIdle, countsBy, minerAddress, reportEvery, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
+import { watchStorageSpace } from '../../src/post/storage.js';
 
 export interface SealRoleOptions {
   minerId: string;
@@ -70,12 +71,14 @@ export const createRole: CreateRole = (ctx) => {
       throw e;
     }
     sendBack({ type: 'SET', key: 'listen', value: `${addr.host}:${addr.port}` });
+    const unwatch = watchStorageSpace(o.storagePaths);
     const stopReport = reportEvery(sendBack, () => {
-      const workers = svc.scheduler.workerRows().filter((w) => w.connected).length;
+      const workers = svc.scheduler.connectedWorkers();
       return `seal service on ${addr.host}:${addr.port}; ${workers} worker(s); sectors: ${countsBy(svc.pipeline.list(), (s) => s.state)}`;
     });
     return async () => {
       stopReport();
+      unwatch();
       await svc.stop();
       await numbers.close();
     };

@@ -4,7 +4,9 @@
 // cutoffs (src/post/window.ts). It holds no sector metadata: a restart reads the chain again.
 import { type PoStRoleOptions, chainOrIdle, mailboxRunner, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
-import { counter } from '../../src/metrics/index.js';
+import { watchStorageSpace } from '../../src/post/storage.js';
+import { counter, gauge } from '../../src/metrics/index.js';
+import type { DeadlineFunds, DeadlineMargin } from '../../src/post/window.js';
 
 // Metrics (src/metrics; this role's thread), from the scheduler's events.
 const proven = counter({ name: 'distminer_windowpost_deadlines_proven_total', help: 'Window PoSt deadlines proven (the proof landed on chain)', labelNames: ['miner'] });
@@ -12,6 +14,9 @@ const missed = counter({ name: 'distminer_windowpost_deadlines_missed_total', he
 const submitted = counter({ name: 'distminer_windowpost_submitted_total', help: 'Window PoSt messages pushed', labelNames: ['miner'] });
 const faults = counter({ name: 'distminer_faults_declared_total', help: 'Sectors declared faulty (DeclareFaults landed)', labelNames: ['miner'] });
 const recoveries = counter({ name: 'distminer_recoveries_declared_total', help: 'Sectors declared recovered (DeclareFaultsRecovered landed)', labelNames: ['miner'] });
+const margin = gauge({ name: 'distminer_windowpost_deadline_margin_seconds', help: 'Seconds until the open deadline closes, while some of its partitions are not proven on chain (no sample once they are)', labelNames: ['miner', 'deadline'] });
+const nextGas = gauge({ name: 'distminer_windowpost_next_deadline_gas_attofil', help: 'What the next deadline\'s Window PoSt messages may cost at most: [Fees] MaxWindowPoStGasFee times the messages it needs', labelNames: ['miner'] });
+const balance = gauge({ name: 'distminer_wallet_balance_attofil', help: 'Balance of the address that would pay the next Window PoSt (a control address with the funds, else the richest, else the worker)', labelNames: ['miner', 'address'] });
 
 export const createRole: CreateRole = (ctx) => {
   const o = ctx.options as unknown as PoStRoleOptions;
@@ -44,6 +49,16 @@ export const createRole: CreateRole = (ctx) => {
       missed.inc(M);
       report(`MISSED deadline ${e?.deadline ?? '?'}`);
     });
+    s.on('margin', (e: DeadlineMargin) => {
+      margin.reset();
+      if (e.unprovenPartitions > 0) margin.set({ ...M, deadline: String(e.deadline) }, e.secondsLeft);
+    });
+    s.on('funds', (e: DeadlineFunds) => {
+      nextGas.set(M, Number(e.gas));
+      balance.reset();
+      if (e.balance !== undefined) balance.set({ ...M, address: e.payer }, Number(e.balance));
+    });
+    const unwatch = watchStorageSpace(o.storagePaths);
     s.on('error', (e: Error) => ctx.log.error({ err: e?.message }, 'window PoSt error'));
     // Storage check outcomes (ok / gone / slow, retries, skipped, declared) in the status,
     // sent when something other than the ok count moved.
@@ -55,6 +70,9 @@ export const createRole: CreateRole = (ctx) => {
       sendBack({ type: 'SET', key: 'storageChecks', value: c });
     });
     await s.start();
-    return () => s.stop();
+    return async () => {
+      unwatch();
+      await s.stop();
+    };
   });
 };

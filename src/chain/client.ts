@@ -38,8 +38,28 @@ import {
   fromB64,
 } from './types.js';
 import { logger } from '../log.js';
+import { LiveSet, counter, gauge } from '../metrics/index.js';
 
 const log = logger('chain-client');
+
+// Metrics (src/metrics; counted in the thread that uses the client).
+const failovers = counter({ name: 'distminer_chain_failovers_total', help: 'Times a chain daemon stopped answering (or streaming heads) and the client went on to the next one (or, with one daemon, waits to retry it)', labelNames: ['endpoint'] });
+const liveSubscriptions = new LiveSet<HeadSubscription>();
+gauge({
+  name: 'distminer_chain_head_lag_seconds',
+  help: 'Seconds between now and the timestamp of the last chain head received from the daemon (by endpoint streaming heads; none before the first head)',
+  labelNames: ['endpoint'],
+  collect() {
+    this.reset();
+    const lag = new Map<string, number>();
+    for (const s of liveSubscriptions) {
+      const t = s.headTimestamp;
+      const ep = s.endpointUrl;
+      if (t !== undefined && ep !== undefined) lag.set(ep, Math.max(lag.get(ep) ?? -Infinity, Date.now() / 1000 - t));
+    }
+    for (const [endpoint, v] of lag) this.set({ endpoint }, v);
+  },
+});
 
 export interface Endpoint {
   token: string;
@@ -157,7 +177,10 @@ export class ChainClient {
   }
 
   markDown(i: number, why: string): void {
-    if (this.downUntil[i] <= Date.now()) log.warn({ endpoint: this.endpoints[i].http, why }, 'chain daemon unavailable, failing over');
+    if (this.downUntil[i] <= Date.now()) {
+      log.warn({ endpoint: this.endpoints[i].http, why }, 'chain daemon unavailable, failing over');
+      failovers.inc({ endpoint: this.endpoints[i].http });
+    }
     this.downUntil[i] = Date.now() + this.retryAfterMs;
     if (this.preferred === i) this.preferred = (i + 1) % this.endpoints.length;
   }
@@ -404,6 +427,9 @@ export class HeadSubscription extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Index of the endpoint currently streaming heads. */
   endpoint = -1;
+  /** Timestamp (s) of the last head delivered (its blocks' Timestamp). */
+  headTimestamp: number | undefined;
+  private readonly unlist: () => void;
 
   constructor(
     private readonly client: ChainClient,
@@ -411,7 +437,13 @@ export class HeadSubscription extends EventEmitter {
     private readonly opts: SubscriptionOptions,
   ) {
     super();
+    this.unlist = liveSubscriptions.add(this);
     this.connect(0);
+  }
+
+  /** The http URL of the daemon streaming heads now (undefined before the first connection). */
+  get endpointUrl(): string | undefined {
+    return this.endpoint >= 0 ? this.client.endpoints[this.endpoint].http : undefined;
   }
 
   /** Height of the last head delivered. */
@@ -421,6 +453,7 @@ export class HeadSubscription extends EventEmitter {
 
   close(): void {
     this.closed = true;
+    this.unlist();
     clearTimeout(this.stallTimer);
     clearInterval(this.pingTimer);
     clearTimeout(this.retryTimer);
@@ -527,6 +560,7 @@ export class HeadSubscription extends EventEmitter {
       const type = this.lastHeight < 0 ? 'current' : 'apply';
       await this.onChanges([{ Type: type, Val: ts }]);
       this.lastHeight = ts.Height;
+      this.headTimestamp = ts.Blocks?.[0]?.Timestamp ?? this.headTimestamp;
     }
   }
 

@@ -14,8 +14,9 @@
 // loaded machine or a briefly slow disk looks the same — so the callers re-check it
 // (checkWithRetries) while their deadline's budget allows, and only then give up on it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gauge } from '../metrics/index.js';
 
 export interface SectorFiles {
   sectorNumber: number;
@@ -316,4 +317,55 @@ export async function locateSector(storage: string[], minerId: number, n: number
     }),
   );
   return found.find((f) => f !== undefined);
+}
+
+// ---------------------------------------------------------------- free space (metrics)
+
+const freeBytes = gauge({ name: 'distminer_storage_free_bytes', help: 'Bytes free for the miner in a storage path (statfs: blocks available to unprivileged users)', labelNames: ['path'] });
+const capacityBytes = gauge({ name: 'distminer_storage_capacity_bytes', help: 'Size of the file system holding a storage path (statfs)', labelNames: ['path'] });
+
+/**
+ * Keeps `distminer_storage_free_bytes` / `_capacity_bytes` of `paths` current: statfs now and
+ * every `everyMs` (default 30 s), never at scrape time. A path whose statfs has not answered
+ * (a hung mount) gets no second call until it does, so it holds one libuv thread at most and
+ * never this thread; its samples are removed while it does not answer, and one that fails
+ * (gone, not mounted) has none. Returns a function that stops watching and removes the samples.
+ */
+export function watchStorageSpace(paths: string[], everyMs = 30_000): () => void {
+  const pending = new Set<string>();
+  const unique = [...new Set(paths)];
+  const drop = (p: string) => {
+    freeBytes.remove({ path: p });
+    capacityBytes.remove({ path: p });
+  };
+  let stopped = false;
+  const poll = () => {
+    for (const p of unique) {
+      if (pending.has(p)) {
+        drop(p); // the previous statfs has not answered in a whole interval
+        continue;
+      }
+      pending.add(p);
+      statfs(p).then(
+        (st) => {
+          pending.delete(p);
+          if (stopped) return;
+          freeBytes.set({ path: p }, Number(st.bavail) * Number(st.bsize));
+          capacityBytes.set({ path: p }, Number(st.blocks) * Number(st.bsize));
+        },
+        () => {
+          pending.delete(p);
+          if (!stopped) drop(p);
+        },
+      );
+    }
+  };
+  poll();
+  const timer = setInterval(poll, everyMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+    for (const p of unique) drop(p);
+  };
 }

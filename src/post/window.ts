@@ -20,7 +20,7 @@ import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner, ProofDeadlineError, faultySectorsOf } from './runner.js';
 import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries } from './storage.js';
 import { type FeeCaps, DEFAULT_FEE_CAPS, sendSpec } from '../chain/fees.js';
-import { pickSender } from './sender.js';
+import { pickSender, postSenders } from './sender.js';
 
 export interface WindowPoStOptions {
   client: ChainClient;
@@ -149,6 +149,32 @@ export interface Declaration {
 
 const key = (d: DeadlineInfo) => `${d.Index}@${d.Open}`;
 
+/** A partition with something to prove: a live sector that is not faulty, or is recovering. */
+function hasProvable(p: PartitionJson): boolean {
+  const faulty = new Set(bits(p.FaultySectors));
+  const recovering = new Set(bits(p.RecoveringSectors));
+  return bits(p.LiveSectors).some((s) => !faulty.has(s) || recovering.has(s));
+}
+
+/** The open deadline as the chain has it (event 'margin'). */
+export interface DeadlineMargin {
+  deadline: number;
+  /** Provable partitions of the open deadline whose proof has not landed yet. */
+  unprovenPartitions: number;
+  /** Seconds until the deadline's window closes, from the head. */
+  secondsLeft: number;
+}
+
+/** What the next deadline's proof may cost and who would pay it (event 'funds'). */
+export interface DeadlineFunds {
+  deadline: number;
+  /** The [Fees] MaxWindowPoStGasFee cap times the messages the deadline needs (attoFIL). */
+  gas: bigint;
+  /** The sender lotus-miner's address selection would pick, and its balance (undefined: unreadable). */
+  payer: string;
+  balance?: bigint;
+}
+
 
 /** Splits partition indices into message batches of at most `max`. */
 export function batchPartitions<T>(parts: T[], max: number): T[][] {
@@ -162,6 +188,7 @@ export function batchPartitions<T>(parts: T[], max: number): T[][] {
  * 'reverted' (SubmittedPoSt a reorg took out of the chain; it is sent again),
  * 'declared' (Declaration with its receipt), 'skipped' ({deadline, sectors, reasons, outcomes}),
  * 'missed' ({deadline, open, why}), 'storage' (StorageCheckCounters, after each check),
+ * 'margin' (DeadlineMargin, each head), 'funds' (DeadlineFunds, once per deadline),
  * 'error' (Error; the scheduler keeps going).
  */
 export class WindowPoStScheduler extends EventEmitter {
@@ -198,6 +225,11 @@ export class WindowPoStScheduler extends EventEmitter {
   private running = new Map<string, Promise<void>>();
   /** Failed attempts per occurrence (a few retries while the window is open). */
   private attempts = new Map<string, number>();
+  /** Occurrences whose proving failed, with the last error: 'missed' if the window closes before one succeeds. */
+  private failing = new Map<string, { dl: DeadlineInfo; why: string }>();
+  private observing = false;
+  /** The deadline occurrence 'funds' was last sent for. */
+  private fundsFor = '';
   /** Target occurrence → head height of its last readability check. */
   private declChecked = new Map<string, number>();
   /** Target occurrence → sectors declared for it, by kind (never declared twice for one occurrence). */
@@ -338,6 +370,15 @@ export class WindowPoStScheduler extends EventEmitter {
       // Proofs ready and waiting for the submit confidence (or a retry after a refusal).
       for (const k of this.ready.keys()) this.track(this.submitReady(k));
       const cur = await this.c.stateMinerProvingDeadline(this.miner, ts.Cids);
+      for (const [k, f] of this.failing) {
+        if (ts.Height + 1 < f.dl.Close) continue;
+        this.failing.delete(k);
+        if (this.done.has(k)) continue;
+        const why = `no proof made before the window closed at ${f.dl.Close} (${this.attempts.get(k) ?? 1} failed attempt(s); last: ${f.why})`;
+        this.log.error({ deadline: f.dl.Index, open: f.dl.Open, why }, 'Window PoSt deadline missed');
+        this.emit('missed', { deadline: f.dl.Index, open: f.dl.Open, why });
+      }
+      this.track(this.observe(cur, ts).catch((e) => this.log.warn({ err: (e as Error).message }, 'reading the deadline state for the metrics failed')));
       // Prove the current deadline, and the next one as soon as its challenge is final.
       for (const dl of [cur, nextDeadline(cur)]) {
         const d = { ...dl, CurrentEpoch: ts.Height };
@@ -555,13 +596,7 @@ export class WindowPoStScheduler extends EventEmitter {
     const started = Date.now();
     try {
       const [parts, subs] = await Promise.all([this.c.stateMinerPartitions(this.miner, dl.Index, ts.Cids), this.postSubmissions(dl, ts)]);
-      // Partitions with something to prove: a live sector that is not faulty, or is recovering.
-      const provable = (p: PartitionJson) => {
-        const faulty = new Set(bits(p.FaultySectors));
-        const recovering = new Set(bits(p.RecoveringSectors));
-        return bits(p.LiveSectors).some((s) => !faulty.has(s) || recovering.has(s));
-      };
-      const todo = parts.map((p, index) => ({ index, p })).filter(({ index, p }) => !subs.has(index) && provable(p));
+      const todo = parts.map((p, index) => ({ index, p })).filter(({ index, p }) => !subs.has(index) && hasProvable(p));
       if (todo.length === 0) {
         this.markDone(k);
         if (subs.size > 0) this.log.info({ deadline: dl.Index, open: dl.Open, proven: [...subs] }, 'deadline already proven on chain');
@@ -581,7 +616,41 @@ export class WindowPoStScheduler extends EventEmitter {
       await this.submitReady(k);
     } catch (e) {
       this.attempts.set(k, (this.attempts.get(k) ?? 0) + 1);
+      this.failing.set(k, { dl, why: (e as Error).message });
       this.fail(`proving deadline ${dl.Index} (open ${dl.Open})`, e);
+    }
+  }
+
+  /**
+   * Reads what the metrics and alerts need, one read at a time (a head arriving meanwhile is
+   * skipped): each head, the open deadline's partitions not proven yet and the time left
+   * ('margin'); once per deadline, the next deadline's gas cap and its payer's balance ('funds').
+   */
+  private async observe(cur: DeadlineInfo, ts: TipSet): Promise<void> {
+    if (this.observing || this.stopped) return;
+    this.observing = true;
+    try {
+      let unproven = 0;
+      if (ts.Height >= cur.Open && ts.Height < cur.Close) {
+        const [parts, subs] = await Promise.all([this.c.stateMinerPartitions(this.miner, cur.Index, ts.Cids), this.postSubmissions(cur, ts)]);
+        unproven = parts.filter((p, i) => !subs.has(i) && hasProvable(p)).length;
+      }
+      this.emit('margin', { deadline: cur.Index, unprovenPartitions: unproven, secondsLeft: (Math.max(0, cur.Close - ts.Height) * this.blockDelayMs) / 1000 } satisfies DeadlineMargin);
+      const next = nextDeadline(cur);
+      if (key(next) === this.fundsFor || !this.info) return;
+      const parts = await this.c.stateMinerPartitions(this.miner, next.Index, ts.Cids);
+      const messages = Math.ceil(parts.filter((p) => bits(p.LiveSectors).length > 0).length / (this.maxPartitions ?? 1));
+      const gas = this.fees.windowPoSt * BigInt(messages);
+      const balances = await Promise.all(
+        postSenders(this.info).map(async (a) => ({ a, bal: await this.c.walletBalance(a).catch(() => undefined) })),
+      );
+      // As pickSender would choose: the first that can pay, else the richest.
+      const readable = balances.filter((b): b is { a: string; bal: bigint } => b.bal !== undefined);
+      const payer = readable.find((b) => b.bal >= gas) ?? readable.sort((x, y) => (y.bal > x.bal ? 1 : y.bal < x.bal ? -1 : 0))[0];
+      this.fundsFor = key(next);
+      this.emit('funds', { deadline: next.Index, gas, payer: payer?.a ?? this.info.Worker, balance: payer?.bal } satisfies DeadlineFunds);
+    } finally {
+      this.observing = false;
     }
   }
 

@@ -18,6 +18,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Auth } from '../auth/index.js';
 import { logger } from '../log.js';
+import { LiveSet, gauge } from '../metrics/index.js';
 import { HttpService, type NetLimits, type UpgradeRoute, type Verify } from '../net/http-server.js';
 import * as proofs from '../proofs/index.js';
 import {
@@ -134,8 +135,21 @@ export interface SchedulerOptions {
   minerId: number;
 }
 
+// Read at scrape time from the live schedulers of this thread (the seal role's).
+const liveSchedulers = new LiveSet<Scheduler>();
+gauge({
+  name: 'distminer_seal_workers_connected',
+  help: 'Seal workers connected to this seal miner now',
+  collect() {
+    let n = 0;
+    for (const s of liveSchedulers) n += s.connectedWorkers();
+    this.set(n);
+  },
+});
+
 export class Scheduler {
   private readonly workers = new Map<string, WorkerState>();
+  private readonly unlist: () => void;
   private readonly tasks = new Map<string, Task>();
   private readonly wss: WebSocketServer;
   private http: HttpService | undefined;
@@ -151,6 +165,14 @@ export class Scheduler {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
     this.wss.on('connection', (ws, req) => this.onConnection(ws, req));
     this.sweeper = setInterval(() => this.sweep(), this.heartbeatMs);
+    this.unlist = liveSchedulers.add(this);
+  }
+
+  /** Workers with an open connection now. */
+  connectedWorkers(): number {
+    let n = 0;
+    for (const w of this.workers.values()) if (w.ws) n++;
+    return n;
   }
 
   /** The worker endpoint, for the service's HttpService (`svc.upgrade(scheduler.upgradeRoute())`). */
@@ -425,6 +447,7 @@ export class Scheduler {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);
+    this.unlist();
     for (const w of this.workers.values()) {
       if (w.lostTimer) clearTimeout(w.lostTimer);
       w.ws?.close(1001, 'miner shutting down');

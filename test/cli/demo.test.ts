@@ -15,7 +15,7 @@ import type { MarketDeal } from '../../src/chain/market.js';
 import type { SectorView } from '../../src/sealing/service.js';
 import { adminGet } from '../../src/deals/client.js';
 import type { DealRecord } from '../../src/deals/store.js';
-import { alive, descendants, minerStatus } from '../helpers/cluster.js';
+import { alive, descendants, minerMetrics, minerStatus } from '../helpers/cluster.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 let demo: Proc | undefined;
@@ -68,6 +68,21 @@ test.serial('the demo brings the cluster up, a pledged sector and a deal sector 
   const detail = async () => (await minerStatus(join(dir, 'post'), tokenOf('post')))?.actors.find((a) => a.id === 'window-post')?.detail ?? '';
   await until(async () => /[1-9]\d* deadline\(s\) proven/.test(await detail()), 30_000, 'the PoSt miner to report the proven deadline').catch(() => undefined);
   t.regex(await detail(), /[1-9]\d* deadline\(s\) proven/);
+
+  // What an operator's Prometheus sees (alerts/distminer.rules.yml): the next deadline's gas cap
+  // and the balance of the address that would pay it, the storage paths' space, the chain
+  // node's lag (from the PoSt miner); the seal workers connected (from the seal miner).
+  const pm = await minerMetrics(join(dir, 'post'));
+  const wp = { role: 'window-post', miner: 't01000' };
+  t.true(pm.find('distminer_windowpost_next_deadline_gas_attofil', wp).length === 1, 'next deadline gas exported');
+  const [bal] = pm.find('distminer_wallet_balance_attofil', wp);
+  t.true(bal !== undefined && bal.value > 0 && bal.labels.address === (await c.stateMinerInfo('t01000')).Worker, `payer balance: ${JSON.stringify(bal)}`);
+  const [free] = pm.find('distminer_storage_free_bytes', { role: 'window-post' });
+  const [cap] = pm.find('distminer_storage_capacity_bytes', { role: 'window-post' });
+  t.true(free !== undefined && cap !== undefined && free.value > 0 && free.value <= cap.value && free.labels.path === cap.labels.path);
+  const lags = pm.find('distminer_chain_head_lag_seconds', { role: 'window-post' });
+  t.true(lags.length === 1 && lags[0].value >= 0 && lags[0].value < 60, `head lag: ${JSON.stringify(lags)}`);
+  t.is((await minerMetrics(join(dir, 'seal'))).value('distminer_seal_workers_connected', { role: 'seal' }), 2, 'both seal workers connected');
 
   // The deal: Active in the deal miner's own sector, whose number no seal-miner sector has.
   const dealApi = readFileSync(join(dir, 'deal', 'deals', 'api'), 'utf8').trim();

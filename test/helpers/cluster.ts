@@ -2,6 +2,7 @@
 // repositories (one miner id, one token, one shared storage path, as the seed copies one
 // repository to each host), `distminer run` / `distminer worker` processes, fixture sectors
 // committed on the chain, and the election recomputed from the chain to check the miners.
+import { type Exposition, parseExposition } from './prom.js';
 import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as proofs from '../../src/proofs/index.js';
@@ -65,6 +66,14 @@ export function runMiner(name: string, repo: string, flags: string[]): Proc {
 }
 
 /** The miner's Distminer.Status over its local API (undefined while it is not up). */
+/** A miner's /debug/metrics (served without a token by default), parsed strictly. */
+export async function minerMetrics(repo: string): Promise<Exposition> {
+  const addr = parseApiMultiaddr(readFileSync(join(repo, 'api'), 'utf8').trim());
+  const res = await fetch(`http://${addr.host}:${addr.port}/debug/metrics`, { signal: AbortSignal.timeout(10_000) });
+  if (res.status !== 200) throw new Error(`/debug/metrics of ${repo}: HTTP ${res.status}`);
+  return parseExposition(await res.text());
+}
+
 export async function minerStatus(repo: string, token: string): Promise<SupervisorStatus | undefined> {
   try {
     const addr = parseApiMultiaddr(readFileSync(join(repo, 'api'), 'utf8').trim());

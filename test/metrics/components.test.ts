@@ -140,3 +140,73 @@ test.serial('merging a worker\'s registry: its histograms and counters under its
   // This thread's samples of the same family (from the KV test above) are kept beside them.
   t.true(m.find('distminer_kv_fsync_seconds_count', { store: 'kvmetrics' }).length === 1);
 });
+
+test.serial('storage space: free and total bytes per path from statfs, refreshed on a timer; a path that fails has no sample', async (t) => {
+  const { statfsSync } = await import('node:fs');
+  const { watchStorageSpace } = await import('../../src/post/storage.js');
+  const dir = tmp(t);
+  const missing = join(dir, 'not-mounted');
+  const stop = watchStorageSpace([dir, missing, dir], 50);
+  try {
+    let m = await read();
+    for (let i = 0; i < 50 && m.value('distminer_storage_capacity_bytes', { path: dir }) === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      m = await read();
+    }
+    const st = statfsSync(dir);
+    t.is(m.value('distminer_storage_capacity_bytes', { path: dir }), st.blocks * st.bsize);
+    const free = m.value('distminer_storage_free_bytes', { path: dir })!;
+    // Other processes write to this file system meanwhile: within 1% of what statfs says now.
+    t.true(Math.abs(free - st.bavail * st.bsize) <= 0.01 * st.blocks * st.bsize, `${free} vs ${st.bavail * st.bsize}`);
+    t.is(m.value('distminer_storage_free_bytes', { path: missing }), undefined, 'a path statfs cannot read has no sample');
+    // A 4 MiB file written and synced shows on the next refresh.
+    const big = join(dir, 'fill');
+    const { openSync, closeSync } = await import('node:fs');
+    const fd = openSync(big, 'w');
+    writeSync(fd, Buffer.alloc(4 << 20, 1));
+    fsyncSync(fd);
+    closeSync(fd);
+    const after = statfsSync(dir).bavail * st.bsize;
+    await new Promise((r) => setTimeout(r, 150));
+    t.true(Math.abs((await read()).value('distminer_storage_free_bytes', { path: dir })! - after) < 2 << 20, 'refreshed');
+  } finally {
+    stop();
+  }
+  t.is((await read()).value('distminer_storage_capacity_bytes', { path: dir }), undefined, 'stopping removes the samples');
+});
+
+test.serial('chain client: a daemon going down counts a failover per endpoint; head lag is now minus the last head\'s timestamp', async (t) => {
+  const { createServer } = await import('node:http');
+  const { ChainClient } = await import('../../src/chain/client.js');
+  const { startDevnet } = await import('../devnet/_harness.js');
+  // A port nobody listens on (bound, then closed).
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  const endpoint = `http://127.0.0.1:${port}/rpc/v1`;
+  const before = (await read()).value('distminer_chain_failovers_total', { endpoint }) ?? 0;
+  const down = new ChainClient(`x:/ip4/127.0.0.1/tcp/${port}/http`, { timeoutMs: 1000, retryAfterMs: 60_000 });
+  await t.throwsAsync(down.chainHead());
+  await t.throwsAsync(down.chainHead()); // still marked down: not a second failover
+  t.is((await read()).value('distminer_chain_failovers_total', { endpoint }), before + 1);
+
+  const h = await startDevnet();
+  t.teardown(() => h.close());
+  const ep = { endpoint: h.client.endpoints[0].http };
+  t.deepEqual((await read()).find('distminer_chain_head_lag_seconds'), [], 'no sample before a head');
+  let got = 0;
+  const sub = h.client.chainNotify(() => {
+    got++;
+  });
+  try {
+    for (let i = 0; i < 100 && got === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const ts = h.devnet.head();
+    const lag = (await read()).value('distminer_chain_head_lag_seconds', ep)!;
+    const expected = Date.now() / 1000 - ts.Blocks[0].Timestamp;
+    t.true(Math.abs(lag - expected) < 2, `lag ${lag} s, head timestamp says ${expected} s`);
+  } finally {
+    sub.close();
+  }
+  t.deepEqual((await read()).find('distminer_chain_head_lag_seconds'), [], 'a closed subscription is not counted');
+});

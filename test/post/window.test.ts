@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WindowPoStScheduler, type Declaration, type SubmittedPoSt, type WindowPoStOptions, batchPartitions } from '../../src/post/window.js';
+import { WindowPoStScheduler, type DeadlineFunds, type DeadlineMargin, type Declaration, type SubmittedPoSt, type WindowPoStOptions, batchPartitions } from '../../src/post/window.js';
 import { maxPoStPartitions } from '../../src/chain/deadlines.js';
 import { checkSectors } from '../../src/post/storage.js';
 import { type ProofRunner, faultySectorsOf } from '../../src/post/runner.js';
@@ -16,6 +16,7 @@ import { mailboxRunner } from '../../actors/roles/common.js';
 import type { JobReport } from '../../actors/mailbox.js';
 import * as proofs from '../../src/proofs/index.js';
 import { logger } from '../../src/log.js';
+import { DEFAULT_FEE_CAPS } from '../../src/chain/fees.js';
 import { bitfieldFromJson } from '../../src/chain/types.js';
 import { MINER, POST_POLICY, type PoStSetup, placeSector, setupPoSt } from './_setup.js';
 
@@ -271,6 +272,57 @@ test.serial('a proof the mailbox abandons at its deadline blames no sector: the 
   for (let i = 0; i < 40 && sched.submissions[0].exitCode === undefined; i++) await new Promise((r) => setTimeout(r, 100));
   t.is(sched.submissions[0].exitCode, 0);
   t.is((await s.h.client.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+});
+
+// A deadline no proof could be made for (here every proof is abandoned at its deadline) is
+// reported 'missed' once its window closes, with the reason; on the way the scheduler reports
+// the open deadline's unproven partitions and time left ('margin', the at-risk alert's metric)
+// and, once per deadline, the next one's gas cap and its payer's balance ('funds').
+test.serial('a deadline never proven is reported missed when its window closes; margin and funds on the way', async (t) => {
+  const s = await setupPoSt(2, { blockDelayMs: 30_000 });
+  const d = s.h.devnet;
+  const runner: ProofRunner = mailboxRunner({
+    id: 'window-post',
+    options: {},
+    log: logger('test'),
+    submitProof: async (kind: string) => {
+      throw Object.assign(new Error(`job 9 (${kind}): deadline passed after 20000 ms of running; abandoned`), { code: 'deadline' });
+    },
+  });
+  const { sched } = await startScheduler(t, s, { runner, fees: { ...DEFAULT_FEE_CAPS, windowPoSt: 7n * 10n ** 17n } });
+  const missed: { deadline: number; open: number; why: string }[] = [];
+  const margins: (DeadlineMargin & { head: number })[] = [];
+  const funds: DeadlineFunds[] = [];
+  sched.on('missed', (e: { deadline: number; open: number; why: string }) => missed.push(e));
+  sched.on('margin', (e: DeadlineMargin) => margins.push({ ...e, head: d.head().Height }));
+  sched.on('funds', (e: DeadlineFunds) => funds.push(e));
+  const advanceTo = async (height: number) => {
+    while (d.head().Height < height) await sched.settled((await d.advance()).Height);
+  };
+  const cur = await s.h.client.stateMinerProvingDeadline(MINER);
+  let open = cur.PeriodStart + s.deadline * POST_POLICY.wpostChallengeWindow;
+  while (open - POST_POLICY.wpostChallengeLookback <= cur.CurrentEpoch) open += PERIOD;
+  const close = open + POST_POLICY.wpostChallengeWindow;
+  await advanceTo(close - 2);
+  t.deepEqual(missed, [], 'not missed while the window is open');
+  await advanceTo(close);
+  t.is(missed.length, 1);
+  t.like(missed[0], { deadline: s.deadline, open });
+  t.regex(missed[0].why, new RegExp(`no proof made before the window closed at ${close} \\(3 failed attempt\\(s\\); last: job 9 \\(window-post\\): deadline passed`));
+  await advanceTo(close + 2);
+  t.is(missed.length, 1, 'reported once');
+  // margin: while the deadline was open, its one partition unproven and the time to its close.
+  const during = margins.filter((m) => m.deadline === s.deadline && m.head >= open && m.head < close);
+  t.true(during.length >= 3);
+  for (const m of during) t.deepEqual([m.unprovenPartitions, m.secondsLeft], [1, (close - m.head) * 30], JSON.stringify(m));
+  t.true(margins.filter((m) => m.deadline !== s.deadline).every((m) => m.unprovenPartitions === 0), 'other deadlines hold no sectors');
+  // funds: for the deadline holding the sectors, the cap for its one message; the worker pays.
+  const worker = (await s.h.client.stateMinerInfo(MINER)).Worker;
+  const forSectors = funds.filter((f) => f.deadline === s.deadline);
+  t.true(forSectors.length >= 1);
+  for (const f of forSectors) t.like(f, { gas: 7n * 10n ** 17n, payer: worker, balance: await s.h.client.walletBalance(worker) });
+  t.true(funds.filter((f) => f.deadline !== s.deadline).every((f) => f.gas === 0n));
+  for (let i = 1; i < funds.length; i++) t.not(funds[i].deadline, funds[i - 1].deadline, 'once per deadline');
 });
 
 // Timing like lotus-miner, and a reorg: the proof is sent once the deadline has been open for

@@ -205,3 +205,28 @@ test('a silent worker is dropped after missing heartbeats', async (t) => {
     await s.close();
   }
 });
+
+// Serial: ava runs it before the concurrent tests, so this is the thread's only scheduler.
+test.serial('distminer_seal_workers_connected counts open worker connections, at scrape time', async (t) => {
+  const { registry } = await import('../../src/metrics/index.js');
+  const connected = async () => (await registry.getSingleMetric('distminer_seal_workers_connected')!.get()).values[0]?.value;
+  const { s, url } = await setup(60_000);
+  try {
+    t.is(await connected(), 0);
+    t.is(s.connectedWorkers(), 0);
+    const a = await FakeWorker.connect(url, 'a', ['AddPiece']);
+    await a.next('welcome');
+    const b = await FakeWorker.connect(url, 'b', ['AddPiece']);
+    await b.next('welcome');
+    t.is(s.connectedWorkers(), 2);
+    t.is(await connected(), 2, 'the gauge reads the live scheduler');
+    a.ws.terminate();
+    await a.closed;
+    for (let i = 0; i < 50 && s.connectedWorkers() !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    t.is(await connected(), 1, 'a lost worker is not counted (its tasks wait for it within the grace period)');
+    t.is(s.workerRows().length, 2);
+  } finally {
+    await s.close();
+  }
+  t.is(await connected(), 0, 'a closed scheduler is not counted');
+});
