@@ -48,6 +48,15 @@ gauge({
   },
 });
 gauge({
+  name: 'distminer_actor_degraded',
+  help: '1 while a running role actor says it is not doing its job fully (chain node gone, last deadline missed); the reason is in `distminer status`',
+  labelNames: ['role'],
+  collect() {
+    this.reset();
+    for (const sup of live) for (const a of sup.status().actors) this.set({ role: a.id }, a.degraded ? 1 : 0);
+  },
+});
+gauge({
   name: 'distminer_supervisor_escalated',
   help: '1 once restart intensity was exceeded and the miner is stopping',
   collect() {
@@ -105,6 +114,8 @@ export interface ChildStatus {
   /** The actor's XState state (e.g. "running"). */
   state: string;
   detail: string;
+  /** Why the running actor is degraded (its role said so with HEALTH); absent when healthy. */
+  degraded?: string;
   /** Since the current incarnation started (ms); 0 if not running. */
   uptimeMs: number;
   restarts: number;
@@ -408,6 +419,7 @@ export class Supervisor extends EventEmitter {
         status: c.status,
         state: c.worker ? c.state : c.status,
         detail: c.detail,
+        ...(c.worker && c.status === 'running' && typeof c.context?.degraded === 'string' ? { degraded: c.context.degraded } : {}),
         uptimeMs: c.worker && c.status === 'running' ? now - c.startedAt : 0,
         restarts: c.restarts,
         lastExit: c.lastExit,

@@ -4,6 +4,9 @@
 //                      |--FINISH--> done (final: the role's work is complete)
 //                      `--FAIL----> failed (final: the worker exits non-zero, the supervisor decides)
 //
+// HEALTH ({degraded: reason | null}) while running: the role is up but not doing its job
+// fully (its chain node gone, its last deadline missed); status, metrics and alerts show it.
+//
 // While `running`, the role's `run` hook is invoked (a callback actor: it may send events back
 // and receive the events the supervisor forwards). `stop` gets a bounded time on STOP.
 // The context is what survives a restart (persisted snapshot): how often the actor started
@@ -24,6 +27,8 @@ export interface RoleMachineContext {
   /** The role's durable state. */
   data: Record<string, unknown>;
   error: string | null;
+  /** Why the running role is not doing its job fully (null: healthy). */
+  degraded?: string | null;
 }
 
 export type RoleEvent =
@@ -34,6 +39,7 @@ export type RoleEvent =
   | { type: 'PROGRESS'; detail: string }
   | { type: 'FINISH' }
   | { type: 'FAIL'; error: string }
+  | { type: 'HEALTH'; degraded: string | null }
   | { type: string; [k: string]: unknown };
 
 export interface RoleHooks {
@@ -88,6 +94,7 @@ export function roleMachine(ctx: RoleContext, hooks: RoleHooks = {}) {
             }),
           },
           PROGRESS: { actions: assign(({ event }) => ({ detail: String((event as { detail: string }).detail) })) },
+          HEALTH: { actions: assign(({ event }) => ({ degraded: (event as { degraded: string | null }).degraded ?? null })) },
           FINISH: { target: 'done' },
           FAIL: { target: 'failed', actions: assign(({ event }) => ({ error: String((event as { error: string }).error) })) },
           STOP: { target: 'stopping' },
@@ -96,7 +103,7 @@ export function roleMachine(ctx: RoleContext, hooks: RoleHooks = {}) {
         },
       },
       stopping: {
-        entry: assign({ detail: 'stopping' }),
+        entry: assign({ detail: 'stopping', degraded: null }),
         invoke: { src: 'stop', onDone: 'stopped', onError: 'stopped' },
       },
       stopped: { type: 'final', entry: assign({ detail: 'stopped' }) },

@@ -51,6 +51,24 @@ export function mailboxRunner(ctx: RoleContext): ProofRunner {
   };
 }
 
+/**
+ * Sends HEALTH when `why()` changes (a reason: degraded; null: healthy), checked now and every
+ * `everyMs`. Returns a function that stops it.
+ */
+export function reportHealth(sendBack: (e: RoleEvent) => void, why: () => string | null, everyMs = 2000): () => void {
+  let last: string | null = null;
+  const check = () => {
+    const w = why();
+    if (w === last) return;
+    last = w;
+    sendBack({ type: 'HEALTH', degraded: w });
+  };
+  check();
+  const timer = setInterval(check, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export const NO_CHAIN = 'idle: no chain API configured (set FULLNODE_API_INFO or [Distminer] ChainApi in config.toml)';
 
 /**

@@ -2,7 +2,7 @@
 // checks the sealed files in the storage paths, proves through the GPU mailbox (window-post
 // class) and submits before the window closes; declares faults and recoveries before their
 // cutoffs (src/post/window.ts). It holds no sector metadata: a restart reads the chain again.
-import { type PoStRoleOptions, chainOrIdle, mailboxRunner, serviceRole } from './common.js';
+import { type PoStRoleOptions, chainOrIdle, mailboxRunner, reportHealth, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
 import { watchStorageSpace } from '../../src/post/storage.js';
 import { counter, gauge } from '../../src/metrics/index.js';
@@ -31,6 +31,7 @@ export const createRole: CreateRole = (ctx) => {
     let nProven = 0;
     const report = (what: string) => sendBack({ type: 'PROGRESS', detail: `head ${s.status().head}; ${nProven} deadline(s) proven; ${what}` });
     s.on('proven', (e: { deadline?: number }) => {
+      lastMissed = null;
       nProven++;
       proven.inc(M);
       sendBack({ type: 'SET', key: 'proven', value: nProven });
@@ -45,7 +46,10 @@ export const createRole: CreateRole = (ctx) => {
       if (e?.exitCode === undefined || e.exitCode === 0) (e?.kind === 'recoveries' ? recoveries : faults).inc(M, n);
     });
     s.on('declared', (e: { kind?: string; sectors?: number[] }) => report(`declared ${e?.kind ?? ''} ${JSON.stringify(e?.sectors ?? [])}`));
-    s.on('missed', (e: { deadline?: number }) => {
+    // Degraded from a missed deadline until a later one is proven.
+    let lastMissed: string | null = null;
+    s.on('missed', (e: { deadline?: number; open?: number; why?: string }) => {
+      lastMissed = `deadline ${e?.deadline ?? '?'} (open ${e?.open ?? '?'}) missed: ${e?.why ?? 'no reason given'}`;
       missed.inc(M);
       report(`MISSED deadline ${e?.deadline ?? '?'}`);
     });
@@ -70,7 +74,9 @@ export const createRole: CreateRole = (ctx) => {
       sendBack({ type: 'SET', key: 'storageChecks', value: c });
     });
     await s.start();
+    const stopHealth = reportHealth(sendBack, () => s.chainTrouble() ?? lastMissed);
     return async () => {
+      stopHealth();
       unwatch();
       await s.stop();
     };

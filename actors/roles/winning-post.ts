@@ -3,7 +3,7 @@
 // submits the block (src/post/winning.ts). The last mined epoch is persisted in
 // <repo>/winning-post/last-mined.json, so no epoch is mined twice across restarts.
 import { join } from 'node:path';
-import { type PoStRoleOptions, chainOrIdle, mailboxRunner, serviceRole } from './common.js';
+import { type PoStRoleOptions, chainOrIdle, mailboxRunner, reportHealth, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
 import { SECONDS_BUCKETS, counter, histogram } from '../../src/metrics/index.js';
 
@@ -35,6 +35,10 @@ export const createRole: CreateRole = (ctx) => {
       if (r.outcome !== 'mined') sendBack({ type: 'PROGRESS', detail: `${won} block(s) won; epoch ${r.round}: ${r.outcome}` });
     });
     await m.start();
-    return () => m.stop();
+    const stopHealth = reportHealth(sendBack, () => m.chainTrouble());
+    return async () => {
+      stopHealth();
+      await m.stop();
+    };
   });
 };

@@ -429,6 +429,10 @@ export class HeadSubscription extends EventEmitter {
   endpoint = -1;
   /** Timestamp (s) of the last head delivered (its blocks' Timestamp). */
   headTimestamp: number | undefined;
+  /** When the last head (or the subscription's start) was seen (ms, wall clock). */
+  private lastHeadAt = Date.now();
+  /** Why the last daemon failed, until one streams again. */
+  private lastFailure: string | undefined;
   private readonly unlist: () => void;
 
   constructor(
@@ -444,6 +448,16 @@ export class HeadSubscription extends EventEmitter {
   /** The http URL of the daemon streaming heads now (undefined before the first connection). */
   get endpointUrl(): string | undefined {
     return this.endpoint >= 0 ? this.client.endpoints[this.endpoint].http : undefined;
+  }
+
+  /**
+   * Why the chain looks gone to this subscription — no new head for three epochs of
+   * `blockDelayMs` (at least 10 s): the daemons are unreachable, or stalled — or null.
+   */
+  trouble(blockDelayMs: number): string | null {
+    const silent = Date.now() - this.lastHeadAt;
+    if (this.closed || silent <= Math.max(10_000, 3 * blockDelayMs)) return null;
+    return `no chain head for ${Math.round(silent / 1000)} s (${this.lastFailure ?? 'the chain node sends none: stalled or syncing'})`;
   }
 
   /** Height of the last head delivered. */
@@ -481,6 +495,7 @@ export class HeadSubscription extends EventEmitter {
       ws.terminate();
       if (this.closed) return;
       this.client.markDown(i, why);
+      this.lastFailure = `${ep.http}: ${why}`;
       // Next daemon at once; when every daemon has failed, back off a little before going round again.
       const anyUp = this.client.endpoints.some((_, k) => this.client.isUp(k));
       this.retryTimer = setTimeout(() => this.connect(attempt + 1), anyUp ? 0 : 500);
@@ -513,6 +528,7 @@ export class HeadSubscription extends EventEmitter {
       if (msg.id === reqId) {
         if (msg.error) return fail(`ChainNotify refused: ${msg.error.message}`);
         chan = Number(msg.result);
+        this.lastFailure = undefined;
         this.client.markUp(i);
         this.endpoint = i;
         this.emit('endpoint', i);
@@ -560,6 +576,7 @@ export class HeadSubscription extends EventEmitter {
       const type = this.lastHeight < 0 ? 'current' : 'apply';
       await this.onChanges([{ Type: type, Val: ts }]);
       this.lastHeight = ts.Height;
+      this.lastHeadAt = Date.now();
       this.headTimestamp = ts.Blocks?.[0]?.Timestamp ?? this.headTimestamp;
     }
   }

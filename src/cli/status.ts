@@ -26,7 +26,7 @@ export function formatStatus(s: Status): string {
   const rows = [['ACTOR', 'STATUS', 'STATE', 'UPTIME', 'RESTARTS', 'DETAIL']];
   for (const a of s.actors) {
     const last = a.lastExit ? `  (last exit: ${a.lastExit.reason})` : '';
-    rows.push([a.id, a.status, a.state, secs(a.uptimeMs), String(a.restarts), `${a.detail}${last}`]);
+    rows.push([a.id, a.degraded ? `${a.status} DEGRADED` : a.status, a.state, secs(a.uptimeMs), String(a.restarts), `${a.degraded ? `DEGRADED: ${a.degraded}; ` : ''}${a.detail}${last}`]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) out.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  '));

@@ -311,6 +311,11 @@ export class WindowPoStScheduler extends EventEmitter {
     }
   }
 
+  /** Why the chain looks gone (no head for three epochs), or null; see HeadSubscription.trouble. */
+  chainTrouble(): string | null {
+    return this.sub?.trouble(this.blockDelayMs) ?? null;
+  }
+
   /** A short view for status displays. */
   status(): { head: number; proving: string[]; submitted: number; lastSubmitted?: SubmittedPoSt; storage: StorageCheckCounters } {
     return { head: this.head?.Height ?? -1, proving: [...this.running.keys()], submitted: this.submissions.length, lastSubmitted: this.submissions[this.submissions.length - 1], storage: { ...this.storageChecks } };

@@ -128,6 +128,11 @@ export class WinningPoStMiner extends EventEmitter {
     this.on('error', () => undefined);
   }
 
+  /** Why the chain looks gone (no head for three epochs), or null; see HeadSubscription.trouble. */
+  chainTrouble(): string | null {
+    return this.sub?.trouble(this.blockDelayS * 1000) ?? null;
+  }
+
   get lastMinedEpoch(): number {
     return this.lastMined;
   }

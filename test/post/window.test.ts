@@ -312,7 +312,9 @@ test.serial('a deadline never proven is reported missed when its window closes; 
   await advanceTo(close + 2);
   t.is(missed.length, 1, 'reported once');
   // margin: while the deadline was open, its one partition unproven and the time to its close.
-  const during = margins.filter((m) => m.deadline === s.deadline && m.head >= open && m.head < close);
+  // (Up to close - 2: the devnet's state at a head includes that epoch's cron, so at close - 1
+  // the partition is already faulted — Lotus shows an epoch's execution one tipset later.)
+  const during = margins.filter((m) => m.deadline === s.deadline && m.head >= open && m.head < close - 1);
   t.true(during.length >= 3);
   for (const m of during) t.deepEqual([m.unprovenPartitions, m.secondsLeft], [1, (close - m.head) * 30], JSON.stringify(m));
   t.true(margins.filter((m) => m.deadline !== s.deadline).every((m) => m.unprovenPartitions === 0), 'other deadlines hold no sectors');

@@ -1,0 +1,59 @@
+// A miner whose chain node goes away says so. Real processes: `distminer devnet` and a
+// `distminer run` with the two PoSt roles. The devnet is SIGKILLed: within three epochs (10 s
+// at least) both roles turn degraded with the reason — in `distminer status`, in
+// Distminer.Status and as distminer_actor_degraded on /debug/metrics (what the
+// DistminerRoleDegraded alert reads) — while still running. The devnet comes back on its port
+// from its directory: both are healthy again.
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildStatus } from '../../actors/supervisor.js';
+import { parseApiMultiaddr } from '../../src/config/multiaddr.js';
+import { minerMetrics, minerRepo, minerStatus, runMiner, startDevnetProc } from '../helpers/cluster.js';
+import { MAIN, Proc, killAll, until } from '../helpers/procs.js';
+
+const ROLES = ['window-post', 'winning-post'];
+
+test('the PoSt roles turn degraded when the chain node goes away, with the reason, and healthy when it is back', async (t) => {
+  t.timeout(4 * 60_000);
+  const root = mkdtempSync(join(tmpdir(), 'distminer-chain-down-'));
+  t.teardown(async () => {
+    await killAll();
+    rmSync(root, { recursive: true, force: true });
+  });
+  const devnetDir = join(root, 'devnet');
+  const dn = await startDevnetProc(devnetDir, ['--block-delay', '2s']);
+  const port = parseApiMultiaddr(dn.apiInfo.slice(dn.apiInfo.indexOf(':') + 1)).port;
+  const storage = join(root, 'storage');
+  mkdirSync(storage);
+  const repo = minerRepo(join(root, 'miner'), 't01000', { chainApi: dn.apiInfo, storage });
+  const miner = runMiner('miner', repo.path, ['--roles=winning-post,window-post']);
+  const actors = async () => ((await minerStatus(repo.path, repo.token))?.actors ?? []).filter((a) => ROLES.includes(a.id));
+  const all = (p: (a: ChildStatus) => boolean) => async () => {
+    const a = await actors();
+    return a.length === ROLES.length && a.every(p) && a;
+  };
+  const degradedGauge = async () => (await minerMetrics(repo.path)).find('distminer_actor_degraded').filter((s) => ROLES.includes(s.labels.role)).map((s) => [s.labels.role, s.value]).sort();
+
+  await until(all((a) => a.status === 'running' && a.degraded === undefined && /head|epoch|deadline/.test(a.detail)), 60_000, 'both PoSt roles running and healthy');
+  t.deepEqual(await degradedGauge(), [['window-post', 0], ['winning-post', 0]]);
+
+  dn.proc.child.kill('SIGKILL');
+  await dn.proc.exited;
+  const killedAt = Date.now();
+  const down = await until(all((a) => a.status === 'running' && a.degraded !== undefined), 30_000, 'both PoSt roles degraded');
+  t.log(`degraded ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the chain node was killed`);
+  for (const a of down) t.regex(a.degraded!, new RegExp(`^no chain head for \\d+ s \\(http://127\\.0\\.0\\.1:${port}/rpc/v1: .+\\)$`), a.id);
+  t.deepEqual(await degradedGauge(), [['window-post', 1], ['winning-post', 1]]);
+  const text = execFileSync(process.execPath, [MAIN, 'status', '--repo', repo.path], { encoding: 'utf8' });
+  t.regex(text, /window-post\s+running DEGRADED .*DEGRADED: no chain head for \d+ s/);
+  t.is(miner.child.exitCode, null, 'the miner keeps running');
+
+  // Back on its port, from its directory (same chain, same token).
+  const again = new Proc('devnet-again', [MAIN, 'devnet', '--dir', devnetDir, '--listen', `127.0.0.1:${port}`, '--block-delay', '2s'], { DISTMINER_LOG_LEVEL: 'info' });
+  await again.waitFor(/FULLNODE_API_INFO=\S+/, 30_000);
+  await until(all((a) => a.status === 'running' && a.degraded === undefined), 30_000, 'both PoSt roles healthy again');
+  t.deepEqual(await degradedGauge(), [['window-post', 0], ['winning-post', 0]]);
+});
