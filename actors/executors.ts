@@ -105,7 +105,7 @@ export class ProofProcessPool implements Executor {
       this.idle(p);
     });
     sock.on('error', () => undefined);
-    child.on('error', (e) => log.error({ err: e.message }, 'proof-worker process failed to start'));
+    child.on('error', (e) => log.error({ err: e }, 'proof-worker process failed to start'));
     child.on('exit', (code, signal) => {
       p.exited = true;
       clearTimeout(p.idleTimer);

@@ -11,6 +11,8 @@ export type ToWorker =
   /** Scrape: answer with this thread's prom-client registry as JSON (src/metrics). */
   | { t: 'metrics'; id: number }
   | { t: 'shutdown' }
+  /** Log levels of this thread: set (all loggers, or one component's) if `level`, then list. */
+  | { t: 'log'; id: number; level?: string; component?: string }
   | { t: 'crash'; how: CrashHow }
   /** sectors: on failure, the sectors a FaultySectorsError named (a Window PoSt skips those). */
   | { t: 'job-result'; id: number; ok: boolean; value?: unknown; error?: string; code?: string; report?: JobReport; sectors?: number[] };
@@ -19,6 +21,7 @@ export type FromWorker =
   | { t: 'state'; value: string; status: string; context: Record<string, unknown>; restored: boolean }
   | { t: 'pong'; id: number; value: string }
   | { t: 'metrics'; id: number; json: MetricsJson }
+  | { t: 'log'; id: number; changed: number; components: Record<string, string[]>; error?: string }
   | { t: 'submit'; id: number; kind: string; args: unknown[]; priority?: number; deadline?: number }
   | { t: 'done'; reason: 'final' | 'failed'; error?: string }
   | { t: 'stopped' };

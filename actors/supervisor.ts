@@ -149,7 +149,8 @@ interface Child {
   restartTimer?: NodeJS.Timeout;
   lastPong: number;
   pings: Map<number, (v: string) => void>;
-  metricAsks: Map<number, (v: MetricsJson | undefined) => void>;
+  /** Questions sent to the worker (metrics, log levels) by id: answered, or undefined when it exits. */
+  asks: Map<number, (v: unknown) => void>;
   incarnation: number;
 }
 
@@ -181,7 +182,7 @@ export class Supervisor extends EventEmitter {
 
   start(): void {
     for (const spec of this.opts.children) {
-      const c: Child = { spec, status: 'starting', state: 'starting', detail: '', startedAt: 0, restarts: 0, consecutive: 0, restored: false, lastPong: Date.now(), pings: new Map(), metricAsks: new Map(), incarnation: 0 };
+      const c: Child = { spec, status: 'starting', state: 'starting', detail: '', startedAt: 0, restarts: 0, consecutive: 0, restored: false, lastPong: Date.now(), pings: new Map(), asks: new Map(), incarnation: 0 };
       // Zero series from the start, so that rate() and increase() see the first restart.
       restartsTotal.inc({ role: spec.id }, 0);
       this.children.set(spec.id, c);
@@ -248,10 +249,11 @@ export class Supervisor extends EventEmitter {
       case 'submit':
         this.submitJob(c, incarnation, m);
         break;
-      case 'metrics': {
-        const r = c.metricAsks.get(m.id);
-        c.metricAsks.delete(m.id);
-        r?.(m.json);
+      case 'metrics':
+      case 'log': {
+        const r = c.asks.get(m.id);
+        c.asks.delete(m.id);
+        r?.(m.t === 'metrics' ? m.json : m);
         break;
       }
       case 'stopped':
@@ -279,8 +281,8 @@ export class Supervisor extends EventEmitter {
     c.worker = undefined;
     for (const r of c.pings.values()) r('exited');
     c.pings.clear();
-    for (const r of c.metricAsks.values()) r(undefined);
-    c.metricAsks.clear();
+    for (const r of c.asks.values()) r(undefined);
+    c.asks.clear();
     const id = c.spec.id;
     const normal = code === 0 && c.finished === 'final';
     const reason = normal ? 'finished' : c.crashError ?? (c.finished === 'failed' ? 'failed' : `exited with code ${code}`);
@@ -374,23 +376,44 @@ export class Supervisor extends EventEmitter {
   async collectMetrics(timeoutMs = 2000): Promise<MetricsJson[]> {
     const asks = [...this.children.values()]
       .filter((c) => c.worker)
-      .map(
-        (c) =>
-          new Promise<MetricsJson | undefined>((resolve) => {
-            const id = this.nextPing++;
-            const t = setTimeout(() => {
-              c.metricAsks.delete(id);
-              scrapeMisses.inc({ role: c.spec.id });
-              resolve(undefined);
-            }, timeoutMs);
-            c.metricAsks.set(id, (json) => {
-              clearTimeout(t);
-              resolve(json && withLabels(json, { role: c.spec.id }));
-            });
-            this.send(c, { t: 'metrics', id });
-          }),
-      );
+      .map(async (c) => {
+        const json = await this.ask<MetricsJson>(c, (id) => ({ t: 'metrics', id }), timeoutMs);
+        if (json === undefined) scrapeMisses.inc({ role: c.spec.id });
+        return json && withLabels(json, { role: c.spec.id });
+      });
     return (await Promise.all(asks)).filter((j): j is MetricsJson => j !== undefined);
+  }
+
+  /**
+   * Log levels of every running actor's thread: sets them first if `level` is given (all
+   * loggers, or one `component`'s), then lists each thread's components and levels. An actor
+   * that does not answer within `timeoutMs` is listed with an error.
+   */
+  async actorLogLevels(o: { level?: string; component?: string } = {}, timeoutMs = 2000): Promise<Record<string, { changed: number; components: Record<string, string[]>; error?: string }>> {
+    const running = [...this.children.values()].filter((c) => c.worker);
+    const answers = await Promise.all(
+      running.map((c) => this.ask<Extract<FromWorker, { t: 'log' }>>(c, (id) => ({ t: 'log', id, ...o }), timeoutMs)),
+    );
+    return Object.fromEntries(running.map((c, i) => {
+      const a = answers[i];
+      return [c.spec.id, a ? { changed: a.changed, components: a.components, ...(a.error ? { error: a.error } : {}) } : { changed: 0, components: {}, error: `no answer within ${timeoutMs} ms` }];
+    }));
+  }
+
+  /** Sends a question to an actor's thread; its answer, or undefined on timeout or exit. */
+  private ask<T>(c: Child, msg: (id: number) => ToWorker, timeoutMs: number): Promise<T | undefined> {
+    return new Promise((resolve) => {
+      const id = this.nextPing++;
+      const t = setTimeout(() => {
+        c.asks.delete(id);
+        resolve(undefined);
+      }, timeoutMs);
+      c.asks.set(id, (v) => {
+        clearTimeout(t);
+        resolve(v as T | undefined);
+      });
+      this.send(c, msg(id));
+    });
   }
 
   /** Forwards an event to an actor's machine. */

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createActor, type AnyActorRef } from 'xstate';
 import { writeFileAtomic } from '../src/util/durable.js';
-import { logger } from '../src/log.js';
+import { logComponents, logger, setLogLevel } from '../src/log.js';
 import { metricsJson } from '../src/metrics/index.js';
 import { decode, encode } from './codec.js';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.js';
@@ -132,6 +132,17 @@ async function main(): Promise<void> {
           },
         );
         break;
+      case 'log': {
+        let changed = 0;
+        let error: string | undefined;
+        try {
+          if (m.level !== undefined) changed = setLogLevel(m.level, m.component);
+        } catch (e) {
+          error = (e as Error).message;
+        }
+        post({ t: 'log', id: m.id, changed, components: logComponents(), ...(error ? { error } : {}) });
+        break;
+      }
       case 'job-result': {
         const j = jobs.get(m.id);
         if (!j) break;

@@ -63,7 +63,7 @@ export const createRole: CreateRole = (ctx) => {
       if (e.balance !== undefined) balance.set({ ...M, address: e.payer }, Number(e.balance));
     });
     const unwatch = watchStorageSpace(o.storagePaths);
-    s.on('error', (e: Error) => ctx.log.error({ err: e?.message }, 'window PoSt error'));
+    s.on('error', (e: Error) => ctx.log.error({ err: e }, 'window PoSt error'));
     // Storage check outcomes (ok / gone / slow, retries, skipped, declared) in the status,
     // sent when something other than the ok count moved.
     let lastStorage = '';

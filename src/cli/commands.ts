@@ -18,6 +18,7 @@ export const commands: Command[] = [
   { words: ['auth'], summary: 'API tokens of this repository: create-token | api-info --perm read|write|sign|admin', load: () => import('../auth/cli.js') },
   { words: ['init'], summary: 'create a miner repository (--miner f0… --repo DIR), or adopt a copied Lotus one', load: () => import('./init.js') },
   { words: ['run'], summary: 'run this host\'s miner: --roles=… or --window-post --winning-post --p2p --sctype --sclisten', load: () => import('./run.js') },
+  { words: ['log'], summary: 'the running miner\'s loggers: list | set-level [--system COMPONENT] LEVEL (no restart)', load: () => import('./log.js') },
   { words: ['status'], summary: 'the running miner\'s actors and GPU mailbox (--repo DIR)', load: () => import('./status.js') },
   { words: ['proof-worker'], summary: 'proof process of the GPU mailbox (started by `run`, not by hand)', load: () => import('../../actors/proof-worker.js') },
   { words: ['info'], summary: 'miner id, power, sectors by state, deadlines (from the chain: --miner f0… [--chain-api …])', load: () => import('../post/info-cli.js') },

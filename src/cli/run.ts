@@ -14,7 +14,7 @@ import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
 import { formatApiMultiaddr, formatHostPort } from '../config/multiaddr.js';
 import { API_FILE, type Repo, SECTORID_TOKEN_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
 import { type FlagConfig, type RunSettings, type ThrottleMode, resolveSettings } from '../config/settings.js';
-import { logger } from '../log.js';
+import { checkLogLevel, logComponents, logger, setLogLevel } from '../log.js';
 import { enableDefaultMetrics, gauge } from '../metrics/index.js';
 import { metricsNeedToken } from '../metrics/config.js';
 
@@ -188,6 +188,29 @@ export async function main(args: string[]): Promise<number> {
 
   api.register('Distminer.Status', () => ({ miner: settings.minerId, roles: settings.roles, sectorId: { mode: settings.sectorId.mode, listen: settings.sectorId.listen && formatHostPort(settings.sectorId.listen) }, throttle, priority, ...sup.status() }), 'read');
   api.register('Distminer.Version', () => ({ version: '0.1.0', apiVersion: 0 }), 'read');
+  // `distminer log list | set-level`: the loggers of this process's main thread and of every
+  // actor's thread (each thread has its own).
+  api.register('Distminer.LogList', async () => ({ main: logComponents(), actors: await sup.actorLogLevels() }), 'read');
+  api.register(
+    'Distminer.LogSetLevel',
+    async (p) => {
+      const [level, component] = (Array.isArray(p) ? p : []) as unknown[];
+      try {
+        checkLogLevel(level);
+      } catch (e) {
+        throw new RpcError(1, (e as Error).message);
+      }
+      if (component !== undefined && component !== null && typeof component !== 'string') throw new RpcError(1, 'the component must be a string');
+      const comp = (component as string | null | undefined) ?? undefined;
+      const changed = setLogLevel(level as string, comp);
+      // Actor threads started from now on (restarts) and proof processes start at it too.
+      if (comp === undefined) process.env.DISTMINER_LOG_LEVEL = level as string;
+      const actors = await sup.actorLogLevels({ level: level as string, component: comp });
+      log.info({ level, component: comp ?? 'all' }, 'log level set');
+      return { main: { changed, components: logComponents() }, actors };
+    },
+    'write',
+  );
   if (flags['drill-crashes'] === true) {
     api.register('Distminer.ActorCrashDrill', (p) => {
       const [id, how] = p as [string, CrashHow];

@@ -95,7 +95,7 @@ export class DealCoordinator {
     const loop = () => {
       if (this.stopped) return;
       this.running = this.tick()
-        .catch((e) => this.log.warn({ err: (e as Error).message }, 'deal flow step failed; retrying'))
+        .catch((e) => this.log.warn({ err: e }, 'deal flow step failed; retrying'))
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(loop, this.o.pollMs ?? 2000);
         });
@@ -116,7 +116,7 @@ export class DealCoordinator {
     try {
       sectors = await this.o.sealer.sectors();
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'the seal service of this miner does not answer: deal sectors wait');
+      this.log.warn({ err: e }, 'the seal service of this miner does not answer: deal sectors wait');
       return;
     }
     if (!this.reconciled) {
@@ -183,7 +183,7 @@ export class DealCoordinator {
           this.log.info({ deals: Object.fromEntries(valid.map((u) => [u, ids.get(u)])), cid }, 'deals published');
         }
       })
-      .catch((e) => this.log.warn({ cid, err: (e as Error).message }, 'waiting for PublishStorageDeals failed; will wait again'))
+      .catch((e) => this.log.warn({ cid, err: e }, 'waiting for PublishStorageDeals failed; will wait again'))
       .finally(() => this.waiting.delete(cid));
     this.waiting.set(cid, p);
   }

@@ -288,7 +288,7 @@ export class DealServer {
       if (!keep) rmSync(join(this.piecesDir, f), { force: true });
     }
     // A deal whose body was complete on disk is verified again rather than failed.
-    for (const d of verifying) this.track(this.verify(d.uuid).catch((e) => this.log.error({ deal: d.uuid, err: (e as Error).message }, 'verification after restart failed')));
+    for (const d of verifying) this.track(this.verify(d.uuid).catch((e) => this.log.error({ deal: d.uuid, err: e }, 'verification after restart failed')));
   }
 
   private track(p: Promise<unknown>): void {

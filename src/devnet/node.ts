@@ -969,7 +969,7 @@ export class Devnet extends EventEmitter {
               deals.push(dealId);
             } catch (e) {
               if (p.requireNotificationSuccess) throw e;
-              log.info({ miner: miner.info.address, sector: n, err: (e as Error).message }, 'activation notification rejected');
+              log.info({ miner: miner.info.address, sector: n, err: e }, 'activation notification rejected');
             }
           }
         }

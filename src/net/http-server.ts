@@ -352,7 +352,7 @@ export class HttpService {
   private onConnection(s: Socket): void {
     const address = s.remoteAddress ?? '?';
     const st: ConnState = { peer: `${address}:${s.remotePort}`, address, authed: false };
-    s.on('error', (err) => this.log.debug({ peer: st.peer, err: err.message }, 'socket error'));
+    s.on('error', (err) => this.log.debug({ peer: st.peer, err }, 'socket error'));
     const l = this.limits;
     // Over a budget, the oldest stranger makes room (it has had the longest to show a token);
     // a newcomer is never refused outright, so a peer's slow connections cannot lock out a
@@ -445,8 +445,8 @@ export class HttpService {
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
     const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    res.on('error', (err) => this.log.debug({ peer, err: err.message }, 'response error'));
-    req.on('error', (err) => this.log.debug({ peer, err: err.message }, 'request error'));
+    res.on('error', (err) => this.log.debug({ peer, err }, 'response error'));
+    req.on('error', (err) => this.log.debug({ peer, err }, 'request error'));
     res.once('finish', () => httpRequests.inc({ service: this.o.name, code: String(res.statusCode) }));
     try {
       const p = this.dispatch(req, res, peer);
@@ -520,7 +520,7 @@ export class HttpService {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Node removed its own error listener from an upgraded socket: without one, a reset crashes.
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'upgrade socket error'));
+    socket.on('error', (err) => this.log.debug({ err }, 'upgrade socket error'));
     const refuseSocket = (sock: Duplex, status: number, message?: string) => {
       httpRefused.inc({ service: this.o.name, reason: 'upgrade' });
       refuseSocketRaw(sock, status, message);
@@ -543,7 +543,7 @@ export class HttpService {
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-    this.log.debug({ code: err.code, err: err.message }, 'bad request from client');
+    this.log.debug({ code: err.code, err }, 'bad request from client');
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;

@@ -41,7 +41,7 @@ export async function pickSender(
     try {
       bal = BigInt(await node.call<string>('WalletBalance', [a]));
     } catch (e) {
-      log?.warn({ address: a, err: (e as Error).message }, 'cannot read the balance of a PoSt sender candidate: passing it over');
+      log?.warn({ address: a, err: e }, 'cannot read the balance of a PoSt sender candidate: passing it over');
       continue;
     }
     if (bal >= goodFunds) return { from: a, balance: bal, why: a === mi.Worker ? 'worker (no control address has the funds)' : 'control address with the funds' };

@@ -358,7 +358,7 @@ export class WindowPoStScheduler extends EventEmitter {
 
   private fail(what: string, e: unknown): void {
     const err = e instanceof Error ? e : new Error(String(e));
-    this.log.error({ err: err.message }, `window PoSt: ${what} failed`);
+    this.log.error({ err }, `window PoSt: ${what} failed`);
     this.emit('error', err);
   }
 
@@ -383,7 +383,7 @@ export class WindowPoStScheduler extends EventEmitter {
         this.log.error({ deadline: f.dl.Index, open: f.dl.Open, why }, 'Window PoSt deadline missed');
         this.emit('missed', { deadline: f.dl.Index, open: f.dl.Open, why });
       }
-      this.track(this.observe(cur, ts).catch((e) => this.log.warn({ err: (e as Error).message }, 'reading the deadline state for the metrics failed')));
+      this.track(this.observe(cur, ts).catch((e) => this.log.warn({ err: e }, 'reading the deadline state for the metrics failed')));
       // Prove the current deadline, and the next one as soon as its challenge is final.
       for (const dl of [cur, nextDeadline(cur)]) {
         const d = { ...dl, CurrentEpoch: ts.Height };
@@ -722,7 +722,7 @@ export class WindowPoStScheduler extends EventEmitter {
         if (bad.length === 0 && kind !== 'params' && kind !== 'caller' && !(e instanceof ProofDeadlineError)) {
           // A damaged replica can make the library fail without naming the sector (a panic on a
           // bad field element): prove the sectors one by one to find the culprits.
-          this.log.warn({ deadline: dl.Index, err: (e as Error).message, sectors: replicas.length }, 'Window PoSt failed without naming a sector: checking sectors one by one');
+          this.log.warn({ deadline: dl.Index, err: e, sectors: replicas.length }, 'Window PoSt failed without naming a sector: checking sectors one by one');
           bad = await this.isolate(rand, replicas, proverId, deadlineMs);
         }
         if (bad.length === 0) throw e;
@@ -731,7 +731,7 @@ export class WindowPoStScheduler extends EventEmitter {
           outcomes[s] = 'proof';
           this.failedInProof.set(s, await fileStamp(checked.get(s)!.files!.sealedPath));
         }
-        this.log.warn({ deadline: dl.Index, sectors: bad, err: (e as Error).message }, 'sectors failed in the proof: skipping them');
+        this.log.warn({ deadline: dl.Index, sectors: bad, err: e }, 'sectors failed in the proof: skipping them');
       }
     }
     const skippedByPart = new Map<number, number[]>();
@@ -796,7 +796,7 @@ export class WindowPoStScheduler extends EventEmitter {
     try {
       this.info = await this.c.stateMinerInfo(this.miner); // control addresses may have changed
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'cannot refresh the miner info: using the last one read');
+      this.log.warn({ err: e }, 'cannot refresh the miner info: using the last one read');
     }
     const info = this.info!;
     const picked = await pickSender(this.c, info, this.fees.windowPoSt, 1n, this.log);
@@ -914,7 +914,7 @@ export class WindowPoStScheduler extends EventEmitter {
       const msgs = (await this.c.call<SignedMessage[] | null>('MpoolPending', [ts.Cids])) ?? [];
       return new Set(msgs.map((m) => m.CID?.['/']).filter((c): c is string => !!c));
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'cannot list the mpool: treating reverted messages as lost');
+      this.log.warn({ err: e }, 'cannot list the mpool: treating reverted messages as lost');
       return new Set();
     }
   }

@@ -207,7 +207,7 @@ export class WinningPoStMiner extends EventEmitter {
       try {
         head = await this.c.chainHead();
       } catch (e) {
-        this.log.error({ err: (e as Error).message }, 'winning PoSt: cannot read the chain head');
+        this.log.error({ err: e }, 'winning PoSt: cannot read the chain head');
         await this.sleepUntil(Date.now() + 5000, true);
         continue;
       }

@@ -236,7 +236,7 @@ export class Scheduler {
       clearTimeout(helloTimer);
       if (worker && worker.ws === ws) this.lost(worker, 'connection closed');
     });
-    ws.on('error', (err) => this.log.debug({ peer, err: err.message }, 'worker socket error'));
+    ws.on('error', (err) => this.log.debug({ peer, err }, 'worker socket error'));
   }
 
   private refuse(ws: WebSocket, peer: string, reason: string): void {

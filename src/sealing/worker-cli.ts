@@ -62,7 +62,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     setPriority(nice);
   } catch (e) {
-    log.warn({ err: (e as Error).message }, 'cannot lower this worker\'s priority');
+    log.warn({ err: e }, 'cannot lower this worker\'s priority');
   }
   const worker = new SealWorker({
     url,

@@ -104,7 +104,7 @@ export class SealWorker {
       try {
         m = decodeMinerMsg(data);
       } catch (e) {
-        this.log.error({ err: (e as Error).message }, 'malformed message from miner; reconnecting');
+        this.log.error({ err: e }, 'malformed message from miner; reconnecting');
         ws.close(1002, 'malformed message');
         return;
       }
@@ -126,7 +126,7 @@ export class SealWorker {
         process.exitCode = 1;
         return;
       }
-      this.log.debug({ err: err.message }, 'websocket error');
+      this.log.debug({ err }, 'websocket error');
     });
   }
 

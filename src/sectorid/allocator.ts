@@ -56,7 +56,7 @@ export class Allocator {
         await this.refreshChain();
       } catch (e) {
         whyNot = `its first value must come from the chain's allocated sectors, which could not be read (${(e as Error).message}); check the chain node connection, or say where numbering starts with \`sectors numbers set-floor N\``;
-        log.warn({ err: (e as Error).message }, 'cannot read the chain\'s allocated sectors at start; using the stored counter');
+        log.warn({ err: e }, 'cannot read the chain\'s allocated sectors at start; using the stored counter');
       }
     }
     const chainNext = (maxOf(this.chainSet) ?? -1) + 1;
@@ -85,7 +85,7 @@ export class Allocator {
         const floor = (maxOf(this.chainSet) ?? -1) + 1;
         return this.exclusive(() => this.store.raiseFloor(floor));
       })
-      .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'chain allocated-sectors refresh failed; keeping the last set'))
+      .catch((e: unknown) => log.warn({ err: e }, 'chain allocated-sectors refresh failed; keeping the last set'))
       .finally(() => {
         this.chainRefreshing = undefined;
       });
@@ -146,7 +146,7 @@ export class Allocator {
       if (Date.now() - this.lastFailLog > 1000) {
         this.lastFailLog = Date.now();
         log.warn(
-          { err: (e as Error).message, requests: group.length, failedCommits: this.failedCommits },
+          { err: e, requests: group.length, failedCommits: this.failedCommits },
           'sector-number commit failed; no answer sent (a retry with the same request id gets the numbers if the commit did land)',
         );
       }

@@ -73,7 +73,7 @@ export class PostgresStore implements SectorIdStore {
       query_timeout: (opts.statementTimeoutMs ?? 10_000) + 2_000,
     });
     // An idle pooled connection dies when the database restarts: log it, the pool replaces it.
-    this.pool.on('error', (e) => log.warn({ err: e.message }, 'idle PostgreSQL connection lost'));
+    this.pool.on('error', (e) => log.warn({ err: e }, 'idle PostgreSQL connection lost'));
   }
 
   /** A pooled client with an error listener: a checked-out connection that dies between
@@ -83,7 +83,7 @@ export class PostgresStore implements SectorIdStore {
     let lost = false;
     const onError = (e: Error) => {
       lost = true;
-      log.warn({ err: e.message }, 'PostgreSQL connection lost');
+      log.warn({ err: e }, 'PostgreSQL connection lost');
     };
     c.on('error', onError);
     return {
@@ -205,7 +205,7 @@ export class PostgresStore implements SectorIdStore {
         this.rememberMs,
       ]);
     } catch (e) {
-      log.warn({ err: (e as Error).message }, 'pruning old sector-number request ids failed');
+      log.warn({ err: e }, 'pruning old sector-number request ids failed');
     }
   }
 

@@ -357,7 +357,7 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
   }
 
   function handle(sock: Socket): void {
-    sock.on('error', (e) => log.debug({ err: e.message }, 'sector-number connection error'));
+    sock.on('error', (e) => log.debug({ err: e }, 'sector-number connection error'));
     if (closing) return refuse(sock, ErrorCode.ShuttingDown, 'server shutting down');
     const peer = peerKey(sock.remoteAddress);
     makeRoom(peer);

@@ -60,7 +60,7 @@ export function minerRepo(path: string, miner: string, o: { chainApi: string; st
   return { path, token: readFileSync(join(path, 'token'), 'utf8').trim() };
 }
 
-/** `distminer run --repo R ...flags` with info logs (JSON lines on stdout). */
+/** `distminer run --repo R ...flags` with info logs (JSON lines on stderr; Proc reads both streams). */
 export function runMiner(name: string, repo: string, flags: string[]): Proc {
   return new Proc(name, [MAIN, 'run', '--repo', repo, ...flags], LOG_ENV);
 }

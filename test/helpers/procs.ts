@@ -14,18 +14,22 @@ export class Proc {
   constructor(readonly name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
     this.child = spawn(process.execPath, args, { env: { ...process.env, DISTMINER_LOG_PRETTY: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     all.add(this);
-    let buf = '';
-    const onData = (d: Buffer) => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-      this.waiters.splice(0).forEach((w) => w());
+    // One line buffer per stream: a read can end inside a line, and stdout (command output)
+    // and stderr (logs) must not be spliced into one line.
+    const reader = () => {
+      let buf = '';
+      return (d: Buffer) => {
+        buf += d.toString();
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          this.lines.push(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+        }
+        this.waiters.splice(0).forEach((w) => w());
+      };
     };
-    this.child.stdout!.on('data', onData);
-    this.child.stderr!.on('data', onData);
+    this.child.stdout!.on('data', reader());
+    this.child.stderr!.on('data', reader());
     this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => {
       all.delete(this);
       this.waiters.splice(0).forEach((w) => w());
