@@ -377,8 +377,9 @@ export class Supervisor extends EventEmitter {
     const asks = [...this.children.values()]
       .filter((c) => c.worker)
       .map(async (c) => {
-        const json = await this.ask<MetricsJson>(c, (id) => ({ t: 'metrics', id }), timeoutMs);
-        if (json === undefined) scrapeMisses.inc({ role: c.spec.id });
+        // Only a thread that is there but does not answer counts as a miss; one that exits while
+        // asked (a crash, a restart) is counted by the exit metrics.
+        const json = await this.ask<MetricsJson>(c, (id) => ({ t: 'metrics', id }), timeoutMs, () => scrapeMisses.inc({ role: c.spec.id }));
         return json && withLabels(json, { role: c.spec.id });
       });
     return (await Promise.all(asks)).filter((j): j is MetricsJson => j !== undefined);
@@ -400,12 +401,13 @@ export class Supervisor extends EventEmitter {
     }));
   }
 
-  /** Sends a question to an actor's thread; its answer, or undefined on timeout or exit. */
-  private ask<T>(c: Child, msg: (id: number) => ToWorker, timeoutMs: number): Promise<T | undefined> {
+  /** Sends a question to an actor's thread; its answer, or undefined on timeout (`onTimeout` is called) or exit. */
+  private ask<T>(c: Child, msg: (id: number) => ToWorker, timeoutMs: number, onTimeout?: () => void): Promise<T | undefined> {
     return new Promise((resolve) => {
       const id = this.nextPing++;
       const t = setTimeout(() => {
         c.asks.delete(id);
+        onTimeout?.();
         resolve(undefined);
       }, timeoutMs);
       c.asks.set(id, (v) => {
