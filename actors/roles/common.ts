@@ -56,7 +56,8 @@ export function mailboxRunner(ctx: RoleContext): ProofRunner {
  * `everyMs`. Returns a function that stops it.
  */
 export function reportHealth(sendBack: (e: RoleEvent) => void, why: () => string | null, everyMs = 2000): () => void {
-  let last: string | null = null;
+  // Sent once at first whatever it says: it replaces what the start said (untilChainAnswers).
+  let last: string | null | undefined;
   const check = () => {
     const w = why();
     if (w === last) return;
@@ -67,6 +68,48 @@ export function reportHealth(sendBack: (e: RoleEvent) => void, why: () => string
   const timer = setInterval(check, everyMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * Runs `start` until the chain node answers it. While no node answers (ChainUnavailableError:
+ * the node is down, restarting, not yet up after a host reboot) the role stays up and degraded,
+ * saying why, and tries again with backoff (1 s doubling to 15 s): restarting the thread would
+ * not bring the node back, and repeated failed starts would exhaust the supervisor's restart
+ * intensity and stop the whole miner, sealing included. Any other error fails the start.
+ * Resolves false if `signal` aborted first.
+ */
+export async function untilChainAnswers(
+  ctx: RoleContext,
+  sendBack: (e: RoleEvent) => void,
+  signal: AbortSignal,
+  start: () => Promise<void>,
+  o: { firstMs?: number; maxMs?: number } = {},
+): Promise<boolean> {
+  let wait = o.firstMs ?? 1000;
+  for (let attempt = 1; ; attempt++) {
+    if (signal.aborted) return false;
+    try {
+      await start();
+      if (attempt > 1) ctx.log.info({ attempt }, 'chain node answered; started');
+      return !signal.aborted;
+    } catch (e) {
+      if ((e as Error)?.name !== 'ChainUnavailableError') throw e;
+      const why = `no chain node answered at start (attempt ${attempt}; next in ${Math.round(wait / 1000)} s): ${(e as Error).message}`;
+      sendBack({ type: 'HEALTH', degraded: why });
+      sendBack({ type: 'PROGRESS', detail: 'waiting for the chain node' });
+      if (attempt === 1 || attempt % 10 === 0) ctx.log.warn({ err: e, attempt }, 'no chain node answered at start; the role waits, degraded');
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, wait);
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done);
+    });
+    wait = Math.min(wait * 2, o.maxMs ?? 15_000);
+  }
 }
 
 export const NO_CHAIN = 'idle: no chain API configured (set FULLNODE_API_INFO or [Distminer] ChainApi in config.toml)';
@@ -84,13 +127,13 @@ export function chainOrIdle(ctx: RoleContext, chainApi: string | undefined, send
 
 /**
  * A role whose work is one long-running service: `start` brings it up (reporting through
- * `sendBack`) and returns how to stop it. A start that throws fails the actor (the supervisor
+ * `sendBack`; `signal` aborts when the role is stopped before it is up) and returns how to stop it. A start that throws fails the actor (the supervisor
  * restarts it); a stop requested before the start finished stops the service once it is up.
  */
 export function serviceRole(
   ctx: RoleContext,
   o: { version: number; runningDetail: string },
-  start: (sendBack: (e: RoleEvent) => void) => Promise<(() => Promise<void>) | undefined>,
+  start: (sendBack: (e: RoleEvent) => void, signal: AbortSignal) => Promise<(() => Promise<void>) | undefined>,
 ): RoleDefinition {
   let stop: (() => Promise<void>) | undefined;
   return {
@@ -98,19 +141,17 @@ export function serviceRole(
     machine: roleMachine(ctx, {
       runningDetail: o.runningDetail,
       run: ({ sendBack }) => {
-        let cancelled = false;
-        start(sendBack).then(
+        const cancel = new AbortController();
+        start(sendBack, cancel.signal).then(
           (s) => {
             stop = s;
-            if (cancelled) void s?.();
+            if (cancel.signal.aborted) void s?.();
           },
           (e: Error) => {
-            if (!cancelled) sendBack({ type: 'FAIL', error: e.message });
+            if (!cancel.signal.aborted) sendBack({ type: 'FAIL', error: e.message });
           },
         );
-        return () => {
-          cancelled = true;
-        };
+        return () => cancel.abort();
       },
       stop: async () => {
         await stop?.();

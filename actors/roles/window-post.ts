@@ -2,7 +2,7 @@
 // checks the sealed files in the storage paths, proves through the GPU mailbox (window-post
 // class) and submits before the window closes; declares faults and recoveries before their
 // cutoffs (src/post/window.ts). It holds no sector metadata: a restart reads the chain again.
-import { type PoStRoleOptions, chainOrIdle, mailboxRunner, reportHealth, serviceRole } from './common.js';
+import { type PoStRoleOptions, chainOrIdle, mailboxRunner, reportHealth, serviceRole, untilChainAnswers } from './common.js';
 import type { CreateRole } from './types.js';
 import { watchStorageSpace } from '../../src/post/storage.js';
 import { counter, gauge } from '../../src/metrics/index.js';
@@ -20,7 +20,7 @@ const balance = gauge({ name: 'distminer_wallet_balance_attofil', help: 'Balance
 
 export const createRole: CreateRole = (ctx) => {
   const o = ctx.options as unknown as PoStRoleOptions;
-  return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next proving deadline' }, async (sendBack) => {
+  return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next proving deadline' }, async (sendBack, signal) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
     const [{ ChainClient }, { WindowPoStScheduler }, { DEFAULT_FEE_CAPS }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/window.js'), import('../../src/chain/fees.js')]);
@@ -73,7 +73,11 @@ export const createRole: CreateRole = (ctx) => {
       lastStorage = moved;
       sendBack({ type: 'SET', key: 'storageChecks', value: c });
     });
-    await s.start();
+    if (!(await untilChainAnswers(ctx, sendBack, signal, () => s.start()))) {
+      unwatch();
+      await s.stop();
+      return undefined;
+    }
     const stopHealth = reportHealth(sendBack, () => s.chainTrouble() ?? lastMissed);
     return async () => {
       stopHealth();

@@ -3,7 +3,7 @@
 // submits the block (src/post/winning.ts). The last mined epoch is persisted in
 // <repo>/winning-post/last-mined.json, so no epoch is mined twice across restarts.
 import { join } from 'node:path';
-import { type PoStRoleOptions, chainOrIdle, mailboxRunner, reportHealth, serviceRole } from './common.js';
+import { type PoStRoleOptions, chainOrIdle, mailboxRunner, reportHealth, serviceRole, untilChainAnswers } from './common.js';
 import type { CreateRole } from './types.js';
 import { SECONDS_BUCKETS, counter, histogram } from '../../src/metrics/index.js';
 
@@ -14,7 +14,7 @@ const phase = histogram({ name: 'distminer_winningpost_phase_seconds', help: 'Ti
 
 export const createRole: CreateRole = (ctx) => {
   const o = ctx.options as unknown as PoStRoleOptions;
-  return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next epoch' }, async (sendBack) => {
+  return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next epoch' }, async (sendBack, signal) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
     const [{ ChainClient }, { WinningPoStMiner }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/winning.js')]);
@@ -34,7 +34,10 @@ export const createRole: CreateRole = (ctx) => {
       for (const [p, ms] of [['base', r.baseMs], ['proof', r.proofMs], ['sent', r.sentMs]] as const) if (ms !== undefined && (r.wins ?? 0) > 0) phase.observe({ ...M, phase: p }, ms / 1000);
       if (r.outcome !== 'mined') sendBack({ type: 'PROGRESS', detail: `${won} block(s) won; epoch ${r.round}: ${r.outcome}` });
     });
-    await m.start();
+    if (!(await untilChainAnswers(ctx, sendBack, signal, () => m.start()))) {
+      await m.stop();
+      return undefined;
+    }
     const stopHealth = reportHealth(sendBack, () => m.chainTrouble());
     return async () => {
       stopHealth();

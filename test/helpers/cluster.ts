@@ -65,7 +65,6 @@ export function runMiner(name: string, repo: string, flags: string[]): Proc {
   return new Proc(name, [MAIN, 'run', '--repo', repo, ...flags], LOG_ENV);
 }
 
-/** The miner's Distminer.Status over its local API (undefined while it is not up). */
 /** A miner's /debug/metrics (served without a token by default), parsed strictly. */
 export async function minerMetrics(repo: string): Promise<Exposition> {
   const addr = parseApiMultiaddr(readFileSync(join(repo, 'api'), 'utf8').trim());
@@ -74,6 +73,7 @@ export async function minerMetrics(repo: string): Promise<Exposition> {
   return parseExposition(await res.text());
 }
 
+/** The miner's Distminer.Status over its local API (undefined while it is not up). */
 export async function minerStatus(repo: string, token: string): Promise<SupervisorStatus | undefined> {
   try {
     const addr = parseApiMultiaddr(readFileSync(join(repo, 'api'), 'utf8').trim());
