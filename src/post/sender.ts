@@ -24,7 +24,8 @@ export function postSenders(mi: Pick<MinerInfo, 'Owner' | 'Worker' | 'ControlAdd
 /**
  * Picks the sender: the first candidate with at least `goodFunds`, else the richest one with
  * at least `minFunds`, else the worker (the message may then still be refused for funds, with
- * the node's own error). A candidate whose balance cannot be read is passed over.
+ * the node's own error). A candidate whose balance cannot be read is passed over. The chosen
+ * sender's balance comes with it when it could be read (the wallet-balance metric shows it).
  */
 export async function pickSender(
   node: BalanceSource,
@@ -34,19 +35,23 @@ export async function pickSender(
   log?: Logger,
 ): Promise<{ from: string; balance?: bigint; why: string }> {
   const candidates = postSenders(mi);
-  if (candidates.length === 1) return { from: mi.Worker, why: 'worker (no control address set)' };
+  const only = candidates.length === 1;
   let best: { from: string; balance: bigint } | undefined;
+  let worker: bigint | undefined;
   for (const a of candidates) {
     let bal: bigint;
     try {
       bal = BigInt(await node.call<string>('WalletBalance', [a]));
     } catch (e) {
-      log?.warn({ address: a, err: e }, 'cannot read the balance of a PoSt sender candidate: passing it over');
+      log?.warn({ address: a, err: e }, only ? 'cannot read the worker\'s balance' : 'cannot read the balance of a PoSt sender candidate: passing it over');
       continue;
     }
+    if (only) return { from: a, balance: bal, why: 'worker (no control address set)' };
+    if (a === mi.Worker) worker = bal;
     if (bal >= goodFunds) return { from: a, balance: bal, why: a === mi.Worker ? 'worker (no control address has the funds)' : 'control address with the funds' };
     if (bal >= minFunds && (!best || bal > best.balance)) best = { from: a, balance: bal };
   }
+  if (only) return { from: mi.Worker, why: 'worker (no control address set)' };
   if (best) return { ...best, why: 'richest sender above the minimum funds' };
-  return { from: mi.Worker, why: 'no candidate has the funds: worker' };
+  return { from: mi.Worker, balance: worker, why: 'no candidate has the funds: worker' };
 }

@@ -20,7 +20,7 @@ import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner, ProofDeadlineError, faultySectorsOf } from './runner.js';
 import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries } from './storage.js';
 import { type FeeCaps, DEFAULT_FEE_CAPS, sendSpec } from '../chain/fees.js';
-import { pickSender, postSenders } from './sender.js';
+import { pickSender } from './sender.js';
 
 export interface WindowPoStOptions {
   client: ChainClient;
@@ -646,14 +646,10 @@ export class WindowPoStScheduler extends EventEmitter {
       const parts = await this.c.stateMinerPartitions(this.miner, next.Index, ts.Cids);
       const messages = Math.ceil(parts.filter((p) => bits(p.LiveSectors).length > 0).length / (this.maxPartitions ?? 1));
       const gas = this.fees.windowPoSt * BigInt(messages);
-      const balances = await Promise.all(
-        postSenders(this.info).map(async (a) => ({ a, bal: await this.c.walletBalance(a).catch(() => undefined) })),
-      );
-      // As pickSender would choose: the first that can pay, else the richest.
-      const readable = balances.filter((b): b is { a: string; bal: bigint } => b.bal !== undefined);
-      const payer = readable.find((b) => b.bal >= gas) ?? readable.sort((x, y) => (y.bal > x.bal ? 1 : y.bal < x.bal ? -1 : 0))[0];
+      // Who would pay it, as the submission will choose (quietly: a failed read is retried next deadline).
+      const payer = await pickSender(this.c, this.info, gas, 1n);
       this.fundsFor = key(next);
-      this.emit('funds', { deadline: next.Index, gas, payer: payer?.a ?? this.info.Worker, balance: payer?.bal } satisfies DeadlineFunds);
+      this.emit('funds', { deadline: next.Index, gas, payer: payer.from, balance: payer.balance } satisfies DeadlineFunds);
     } finally {
       this.observing = false;
     }

@@ -31,9 +31,17 @@ test('the first control address with the funds sends; else the richest above the
   t.is((await pickSender(node({ t0102: '60', t0103: '100' }), mi, 50n, 1n)).from, 't0102');
   t.is((await pickSender(node({ t0102: '5', t0103: '7', t0101: '3' }), mi, 50n, 1n)).from, 't0103', 'none has the funds: the richest');
   t.is((await pickSender(node({ t0102: new Error('down'), t0103: '0', t0101: '0' }), mi, 50n, 1n)).from, 't0101', 'none above the minimum: the worker');
-  const n = node({});
-  t.is((await pickSender(n, { Owner: 't0100', Worker: 't0101', ControlAddresses: [] }, 50n, 1n)).from, 't0101');
-  t.deepEqual(n.asked, [], 'no control address: no balance looked up');
+  const n = node({ t0101: '9' });
+  t.deepEqual(await pickSender(n, { Owner: 't0100', Worker: 't0101', ControlAddresses: [] }, 50n, 1n), { from: 't0101', balance: 9n, why: 'worker (no control address set)' });
+  t.deepEqual(n.asked, ['t0101'], 'no control address: only the worker\'s balance looked up');
+  t.deepEqual(await pickSender(node({ t0101: new Error('down') }), { Owner: 't0100', Worker: 't0101', ControlAddresses: [] }, 50n, 1n), { from: 't0101', why: 'worker (no control address set)' }, 'unreadable: the worker, no balance');
+});
+
+test('the chosen sender comes with its balance (what the wallet-balance metric shows)', async (t) => {
+  t.is((await pickSender(node({ t0102: '5', t0103: '100', t0101: '1000' }), mi, 50n, 1n)).balance, 100n);
+  t.is((await pickSender(node({ t0102: '5', t0103: '7', t0101: '3' }), mi, 50n, 1n)).balance, 7n);
+  t.is((await pickSender(node({ t0102: '0', t0103: '0', t0101: '0' }), mi, 50n, 1n)).balance, 0n, 'none above the minimum: the worker, with its balance');
+  t.is((await pickSender(node({ t0102: '0', t0103: '0', t0101: new Error('down') }), mi, 50n, 1n)).balance, undefined);
 });
 
 test('FIL amounts parse as Lotus writes them', (t) => {
