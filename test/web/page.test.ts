@@ -5,29 +5,23 @@
 // refresh live, a cookie-less JSON request gets 401, and an alert appears within 30 s when a
 // role gets stuck (the crash drill).
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { browser, chromiumPath, logIn, text, visible } from './_browser.js';
 import { callApi } from '../../src/api/client.js';
 import { Auth } from '../../src/auth/index.js';
 import { parseApiMultiaddr } from '../../src/config/multiaddr.js';
 import { initRepo, openRepo } from '../../src/config/repo.js';
 import { freePort } from '../../src/util/listen.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let chromium = '';
-test.before(() => {
-  // Fails (not skips) the file when chromium cannot be had: the script says why.
-  const r = spawnSync(join(ROOT, 'scripts/chromium.sh'), [], { encoding: 'utf8', timeout: 900_000 });
-  if (r.status !== 0) throw new Error(`chromium is not available and could not be installed (scripts/chromium.sh exited ${r.status}):\n${r.stdout}${r.stderr}${r.error ?? ''}`);
-  chromium = r.stdout.trim().split('\n').pop()!;
-});
+// Installs chromium first when missing (minutes), outside any test's timeout.
+test.before(() => void chromiumPath());
 
 async function startMiner(t: { teardown(f: () => void): void }) {
   const dir = mkdtempSync(join(tmpdir(), 'distminer-web-'));
@@ -51,23 +45,6 @@ async function startMiner(t: { teardown(f: () => void): void }) {
     await sleep(100);
   }
   return { child, addr, admin, url: `http://${addr.host}:${addr.port}`, read: openRepo(repo).auth.issue('read'), foreign: Auth.random().issue('read') };
-}
-
-async function browser(t: { teardown(f: () => Promise<void> | void): void }): Promise<Browser> {
-  // --no-sandbox: the suite runs as root in a container, where chromium's sandbox cannot start.
-  const b = await puppeteer.launch({ executablePath: chromium, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-  t.teardown(() => b.close());
-  return b;
-}
-
-// Page-side code as strings: this project compiles without the DOM library.
-const visible = (page: Page, sel: string) => page.evaluate(`!document.querySelector(${JSON.stringify(sel)}).hidden`) as Promise<boolean>;
-const text = (page: Page, sel: string) => page.evaluate(`document.querySelector(${JSON.stringify(sel)}).textContent`) as Promise<string>;
-
-async function logIn(page: Page, token: string): Promise<void> {
-  await page.evaluate(`document.getElementById('token').value = ''`);
-  await page.type('#token', token);
-  await page.click('#login-button');
 }
 
 test('log in with a read token in chromium: roles listed live; wrong token refused without a cookie; cookie-less JSON 401; a stuck role raises an alert within 30 s', async (t) => {

@@ -1,0 +1,59 @@
+// The issue's scenario for the web status page: against a running miner proving a real
+// sector on a devnet (a fixture sector of test/helpers/sealed.ts, committed on the embedded
+// devnet on a 2.5 s epoch clock; `distminer run --roles=window-post` over its storage path),
+// the page in chromium shows the miner's deadlines being proven, and when the sector's sealed
+// file is removed an alert appears within 30 s.
+//
+// Run under scripts/proof-lock.sh (Window PoSts are real proofs; the fixture may be sealed).
+import test from 'ava';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseApiMultiaddr } from '../../src/config/multiaddr.js';
+import { openRepo } from '../../src/config/repo.js';
+import { minerRepo, minerStatus, runMiner } from '../helpers/cluster.js';
+import { killAll, until } from '../helpers/procs.js';
+import { MINER, setupPoSt } from '../post/_setup.js';
+import { browser, chromiumPath, logIn, text } from './_browser.js';
+
+test.before(() => void chromiumPath());
+test.after.always(() => killAll());
+
+test.serial('a proving miner: the page shows its deadlines; removing a sector file raises an alert within 30 s', async (t) => {
+  t.timeout(8 * 60_000);
+  const s = await setupPoSt(1, { autoAdvance: true, blockDelayMs: 2500 });
+  const root = mkdtempSync(join(tmpdir(), 'distminer-web-devnet-'));
+  t.teardown(async () => {
+    await killAll();
+    await s.h.close();
+    rmSync(s.storage, { recursive: true, force: true });
+    rmSync(root, { recursive: true, force: true });
+  });
+  const repo = minerRepo(join(root, 'miner'), MINER, { chainApi: s.h.apiInfo, storage: s.storage });
+  runMiner('miner', repo.path, ['--roles=window-post']);
+  await until(async () => (await minerStatus(repo.path, repo.token))?.actors.some((a) => a.id === 'window-post' && a.status === 'running') === true, 60_000, 'the window-post role to run');
+  const addr = parseApiMultiaddr(readFileSync(join(repo.path, 'api'), 'utf8').trim());
+
+  const b = await browser(t);
+  const page = await b.newPage();
+  await page.goto(`http://${addr.host}:${addr.port}/`, { waitUntil: 'load' });
+  await page.waitForSelector('#login:not([hidden])', { timeout: 10_000 });
+  await logIn(page, openRepo(repo.path).auth.issue('read'));
+  await page.waitForSelector('tr[data-role="window-post"]', { timeout: 10_000 });
+
+  // The deadlines: the sector's deadline proven (counted and in the role's own words).
+  await page.waitForFunction(`/windowpost_deadlines_proven_total[^\\n]*miner=${MINER}[^\\n]*?[1-9]/.test(document.getElementById('deadlines').innerText)`, { timeout: 120_000 });
+  const dl = await text(page, '#deadlines');
+  t.regex(dl, /[1-9]\d* deadline\(s\) proven/);
+  t.regex(await text(page, '#alerts'), /no alerts/);
+
+  // The sector's sealed file goes: an alert within 30 s.
+  const name = `s-${MINER}-${s.fixture[0].sectorNumber}`;
+  rmSync(join(s.storage, 'sealed', name));
+  const t0 = Date.now();
+  await page.waitForSelector('#alerts li[data-alert]', { timeout: 30_000 });
+  const ms = Date.now() - t0;
+  const alerts = await text(page, '#alerts');
+  t.regex(alerts, /DistminerSectorFileGone|DistminerFaultDeclared|DistminerRoleDegraded/);
+  t.log(`alert ${ms} ms after the sector file was removed: ${alerts}`);
+});
