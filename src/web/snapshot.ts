@@ -152,7 +152,7 @@ export function evaluateAlerts(s: Snapshot, memory?: CounterMemory): Alert[] {
       out.push({ name: 'DistminerRoleDegraded', severity: 'critical', summary: `role ${a.id} is degraded: ${a.degraded}` });
     }
     const gone = num((a.data?.storageChecks as Record<string, unknown> | undefined)?.gone);
-    if (gone > 0) out.push({ name: 'DistminerSectorFileGone', severity: 'critical', summary: `role ${a.id}: ${gone} sector file check(s) found a sector's files gone` });
+    if (gone > 0) out.push({ name: 'DistminerSectorFileGone', severity: 'critical', summary: `role ${a.id}: ${gone} sector file check(s) since the miner started found a sector's files gone (see the role's storageChecks)` });
   }
   // A role thread that did not answer the supervisor's metrics request in time (2 s) is busy
   // in a loop or stuck: shown while the count moved within the last UNRESPONSIVE_HOLD_MS.
