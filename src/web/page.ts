@@ -17,6 +17,7 @@
 // status) and the metrics registry (the same collection /debug/metrics does: one message per
 // role actor, no chain call). Concurrent polls share one collection, and a snapshot is reused
 // for SNAPSHOT_TTL_MS, so a burst of page loads during a Winning PoSt costs one collection.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Auth } from '../auth/index.js';
@@ -66,12 +67,14 @@ const SECURITY_HEADERS = {
 export function webRoutes(o: WebOptions): Route[] {
   // Read once: the page is a static file of the repository.
   const page = readFileSync(PAGE_FILE);
+  // Only the page's own inline script runs (allowed by its hash: an injected script would
+  // not), fetches go to this origin only, nothing is loaded from elsewhere.
+  const scripts = [...page.toString('utf8').matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash('sha256').update(m[1]).digest('base64')}'`);
   const pageHeaders = {
     ...SECURITY_HEADERS,
     'content-type': 'text/html; charset=utf-8',
     'content-length': String(page.length),
-    // Only this page's own inline script and same-origin fetches; nothing from elsewhere.
-    'content-security-policy': "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'content-security-policy': `default-src 'none'; script-src ${scripts.join(' ')}; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
   };
   const servePage = (req: IncomingMessage, res: ServerResponse) => {
     res.writeHead(200, pageHeaders);

@@ -83,7 +83,10 @@ test('login: a read token sets an HttpOnly SameSite=Strict cookie; wrong, permis
   t.is((await fetch(`${s.url}/ui/status.json`, { headers: { cookie: `distminer_ui=${READ}` } })).status, 200);
   const page = await fetch(`${s.url}/`);
   t.is(page.status, 200);
-  t.regex(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+  const csp = page.headers.get('content-security-policy') ?? '';
+  t.regex(csp, /default-src 'none'/);
+  t.regex(csp, /script-src 'sha256-[A-Za-z0-9+/]+=*';/, 'only the page\'s own script, by its hash');
+  t.notRegex(csp, /script-src[^;]*unsafe/);
   t.regex(await page.text(), /<form id="login"/);
 });
 
