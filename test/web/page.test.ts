@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { browser, chromiumPath, logIn, text, visible } from './_browser.js';
 import { callApi } from '../../src/api/client.js';
 import { Auth } from '../../src/auth/index.js';
+import { startApiServer } from '../../src/api/server.js';
 import { parseApiMultiaddr } from '../../src/config/multiaddr.js';
 import { initRepo, openRepo } from '../../src/config/repo.js';
 import { freePort } from '../../src/util/listen.js';
@@ -131,4 +132,25 @@ test('log out clears the cookie and shows the login form again', async (t) => {
   await page.reload({ waitUntil: 'load' });
   await page.waitForSelector('#login:not([hidden])', { timeout: 10_000 });
   t.false(await visible(page, '#app'));
+});
+
+test('whatever the miner reports is shown as text: markup in a role\'s detail, id or alert creates no element', async (t) => {
+  // An in-process API server whose status carries markup where the miner puts free text.
+  const auth = Auth.random();
+  const api = await startApiServer({ host: '127.0.0.1', port: 0 }, auth);
+  t.teardown(() => api.close());
+  const evil = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>';
+  api.register('Distminer.Status', () => ({ miner: `f0${evil}`, roles: [evil], uptimeMs: 1, escalated: false, actors: [{ id: `r${evil}`, status: 'running', state: 'running', detail: evil, degraded: evil, restarts: 0, uptimeMs: 1, context: { data: { note: evil } } }] }), 'read');
+  api.serveMetrics({ needToken: false });
+  const b = await browser(t);
+  const page = await b.newPage();
+  await page.goto(`http://127.0.0.1:${api.address.port}/`, { waitUntil: 'load' });
+  await page.waitForSelector('#login:not([hidden])', { timeout: 10_000 });
+  await logIn(page, auth.issue('read'));
+  await page.waitForSelector('#actors tr[data-role]', { timeout: 10_000 });
+  t.is(await page.evaluate(`document.querySelectorAll('img').length`), 0);
+  t.is(await page.evaluate(`document.querySelectorAll('script').length`), 1, 'only the page\'s own script');
+  t.is(await page.evaluate('window.pwned'), undefined);
+  t.true((await text(page, '#actors')).includes(evil));
+  t.true((await text(page, '#alerts')).includes(`DistminerRoleDegraded: role r${evil} is degraded: ${evil}`));
 });
