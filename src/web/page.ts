@@ -6,6 +6,7 @@
 //                           cookie; a wrong one is answered 401 with the reason, and no cookie
 //   POST /ui/logout         clears the cookie
 //   GET  /ui/status.json    the snapshot the page polls (every 2 s); 401 without a good cookie
+//                           (or an Authorization: Bearer token with read)
 //
 // The cookie holds the token itself (it is verified on every request, an HMAC: a restart or a
 // rotated secret logs the page out, nothing to keep on the server). The API's RPC endpoint
@@ -146,11 +147,14 @@ export function webRoutes(o: WebOptions): Route[] {
     {
       path: STATUS_JSON_PATH,
       method: 'GET',
-      handler: async (req, res) => {
+      handler: async (req, res, ctx) => {
         // Checked before anything is collected: a stranger costs one header parse and an HMAC.
-        const token = cookieToken(req.headers.cookie);
-        if (!token) return unauthorized(res, 'log in first (no session cookie)');
-        if (!o.auth.verify(token)?.includes('read')) return unauthorized(res, 'the session cookie holds no valid read token (the API secret changed?): log in again');
+        // (A script may send its token as `Authorization: Bearer` instead of the cookie.)
+        if (!ctx.perms.includes('read')) {
+          const token = cookieToken(req.headers.cookie);
+          if (!token) return unauthorized(res, 'log in first (no session cookie)');
+          if (!o.auth.verify(token)?.includes('read')) return unauthorized(res, 'the session cookie holds no valid read token (the API secret changed?): log in again');
+        }
         const snap = await snapshot();
         if (res.destroyed) return;
         sendJson(res, 200, snap, SECURITY_HEADERS);

@@ -79,6 +79,9 @@ test('login: a read token sets an HttpOnly SameSite=Strict cookie; wrong, permis
   }
   const big = await login(s.url, JSON.stringify({ token: 'x'.repeat(64 * 1024) }));
   t.is(big.status, 413);
+  // A script may use its token instead of the cookie; one without read is refused.
+  t.is((await fetch(`${s.url}/ui/status.json`, { headers: { authorization: `Bearer ${READ}` } })).status, 200);
+  t.is((await fetch(`${s.url}/ui/status.json`, { headers: { authorization: `Bearer ${auth.sign([])}` } })).status, 401);
   // Still serving.
   t.is((await fetch(`${s.url}/ui/status.json`, { headers: { cookie: `distminer_ui=${READ}` } })).status, 200);
   const page = await fetch(`${s.url}/`);
