@@ -3,6 +3,7 @@
 // metrics (every thread's registry, as /debug/metrics serves them). The alerts are the
 // conditions of alerts/distminer.rules.yml that the miner can evaluate on its own (no history:
 // a counter rule "increase over 1h > 0" becomes "since this process started").
+import { hostname } from 'node:os';
 import type { MetricsJson } from '../metrics/index.js';
 
 export interface Sample {
@@ -31,6 +32,8 @@ export interface ActorRow {
 
 export interface Snapshot {
   at: number;
+  /** This host's name (each host of a cluster serves its own page). */
+  host?: string;
   miner?: string;
   roles?: string[];
   uptimeMs?: number;
@@ -120,6 +123,7 @@ export function buildSnapshot(status: unknown, metricsJson: MetricsJson, errors:
   }
   const snap: Snapshot = {
     at: Date.now(),
+    host: hostname(),
     ...(typeof st.miner === 'string' ? { miner: st.miner } : {}),
     ...(Array.isArray(st.roles) ? { roles: st.roles.map(String) } : {}),
     ...(typeof st.uptimeMs === 'number' ? { uptimeMs: st.uptimeMs } : {}),
