@@ -5,6 +5,8 @@
 // `Distminer.Status` (read). Served by the hardened server of src/net: no request can take
 // the miner down, bodies are bounded before auth, a trickle is cut at its deadline.
 // GET /debug/metrics: Prometheus metrics (src/metrics), without a token unless configured.
+// GET / (or /ui): the web status page (src/web/page.ts): a read token entered once, kept in
+// an HttpOnly cookie; it polls /ui/status.json, built from `Distminer.Status` and the metrics.
 import type { Server } from 'node:http';
 import type { Auth, Permission } from '../auth/index.js';
 import type { HostPort } from '../config/multiaddr.js';
@@ -12,6 +14,8 @@ import { logger } from '../log.js';
 import { HttpService, type NetLimits } from '../net/http-server.js';
 import { JsonRpcMethods, RpcError } from '../net/json-rpc.js';
 import { type MetricsRouteOptions, metricsRoute } from '../metrics/http.js';
+import { type MetricsJson, metricsJson } from '../metrics/index.js';
+import { webRoutes } from '../web/page.js';
 
 const log = logger('api');
 
@@ -37,15 +41,27 @@ export async function startApiServer(listen: HostPort, auth: Auth, limits: Parti
   const methods = new JsonRpcMethods();
   const svc = new HttpService({ name: 'miner-api', verify: auth, limits: { maxBodyBytes: MAX_BODY, ...limits } });
   svc.route(methods.route(RPC_PATH));
+  // The web page reads the same sources as `Distminer.Status` and /debug/metrics, in process.
+  const handlers = new Map<string, Handler>();
+  let others: (() => Promise<MetricsJson[]>) | undefined;
+  for (const r of webRoutes({
+    auth,
+    status: () => handlers.get('Distminer.Status')?.([]),
+    metrics: async () => [...(await metricsJson()), ...(others ? await others() : []).flat()],
+  })) {
+    svc.route(r);
+  }
   const a = await svc.listen(listen.host, listen.port);
   log.info({ host: a.address, port: a.port }, 'miner API listening');
   return {
     address: { host: a.address, port: a.port },
     server: svc.server,
     register(method, handler, perm = 'admin') {
+      handlers.set(method, handler);
       methods.register(method, perm, (params) => handler(params));
     },
     serveMetrics(o) {
+      others = o.others;
       svc.route(metricsRoute(o));
     },
     close: () => svc.close(),

@@ -1,0 +1,164 @@
+// The web status page, served by the miner's API server (src/api/server.ts) on its port:
+//
+//   GET  /  and  /ui        the page (web/status.html: plain HTML + vanilla JS, no build step)
+//   POST /ui/login          {"token": "..."}: a token carrying `read` is checked with the
+//                           repository's Auth and, if good, kept in an HttpOnly, SameSite=Strict
+//                           cookie; a wrong one is answered 401 with the reason, and no cookie
+//   POST /ui/logout         clears the cookie
+//   GET  /ui/status.json    the snapshot the page polls (every 2 s); 401 without a good cookie
+//                           (or an Authorization: Bearer token with read)
+//
+// The cookie holds the token itself (it is verified on every request, an HMAC: a restart or a
+// rotated secret logs the page out, nothing to keep on the server). The API's RPC endpoint
+// reads only the Authorization header, never the cookie, so the cookie cannot be used to call
+// methods from another site (and SameSite=Strict keeps it off cross-site requests anyway).
+//
+// Cost: a request without the cookie is refused before anything is collected. The snapshot
+// only reads what the miner already has: `Distminer.Status` (the supervisor's in-memory
+// status) and the metrics registry (the same collection /debug/metrics does: one message per
+// role actor, no chain call). Concurrent polls share one collection, and a snapshot is reused
+// for SNAPSHOT_TTL_MS, so a burst of page loads during a Winning PoSt costs one collection.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Auth } from '../auth/index.js';
+import type { MetricsJson } from '../metrics/index.js';
+import { HttpError, type Route, sendJson } from '../net/http-server.js';
+import { type Alert, CounterMemory, type Snapshot, buildSnapshot } from './snapshot.js';
+
+export type { Alert, Snapshot };
+
+export const UI_PATH = '/ui';
+export const LOGIN_PATH = '/ui/login';
+export const LOGOUT_PATH = '/ui/logout';
+export const STATUS_JSON_PATH = '/ui/status.json';
+export const COOKIE = 'distminer_ui';
+const SNAPSHOT_TTL_MS = 1000;
+/** The cookie lives a week (the token inside is checked on every request regardless). */
+const COOKIE_MAX_AGE_S = 7 * 24 * 3600;
+
+export const PAGE_FILE = new URL('../../../web/status.html', import.meta.url);
+
+export interface WebOptions {
+  auth: Auth;
+  /** Distminer.Status's result (undefined: not registered yet). */
+  status(): Promise<unknown> | unknown;
+  /** Every thread's metrics (this one's registry and the role actors'). */
+  metrics(): Promise<MetricsJson>;
+}
+
+/** The cookie's token from a Cookie header (undefined when absent). */
+export function cookieToken(header: string | undefined): string | undefined {
+  if (!header || header.length > 16 * 1024) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === COOKIE) return part.slice(eq + 1).trim() || undefined;
+  }
+  return undefined;
+}
+
+const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+
+export function webRoutes(o: WebOptions): Route[] {
+  // Read once: the page is a static file of the repository.
+  const page = readFileSync(PAGE_FILE);
+  // Only the page's own inline script runs (allowed by its hash: an injected script would
+  // not), fetches go to this origin only, nothing is loaded from elsewhere.
+  const scripts = [...page.toString('utf8').matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash('sha256').update(m[1]).digest('base64')}'`);
+  const pageHeaders = {
+    ...SECURITY_HEADERS,
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': String(page.length),
+    'content-security-policy': `default-src 'none'; script-src ${scripts.join(' ')}; style-src 'unsafe-inline'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+  };
+  const servePage = (req: IncomingMessage, res: ServerResponse) => {
+    res.writeHead(200, pageHeaders);
+    res.end(req.method === 'HEAD' ? undefined : page);
+  };
+
+  const memory = new CounterMemory();
+  let cached: { at: number; snap: Snapshot } | undefined;
+  let inFlight: Promise<Snapshot> | undefined;
+  const snapshot = (): Promise<Snapshot> => {
+    if (cached && Date.now() - cached.at < SNAPSHOT_TTL_MS) return Promise.resolve(cached.snap);
+    inFlight ??= (async () => {
+      let status: unknown;
+      let metrics: MetricsJson = [];
+      const errors: string[] = [];
+      try {
+        status = await o.status();
+      } catch (e) {
+        errors.push(`status: ${(e as Error).message}`);
+      }
+      try {
+        metrics = await o.metrics();
+      } catch (e) {
+        errors.push(`metrics: ${(e as Error).message}`);
+      }
+      const snap = buildSnapshot(status, metrics, errors, memory);
+      cached = { at: Date.now(), snap };
+      return snap;
+    })().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+
+  const unauthorized = (res: ServerResponse, message: string) => sendJson(res, 401, { error: message }, { ...SECURITY_HEADERS, connection: 'close' });
+
+  return [
+    { path: '/', method: ['GET', 'HEAD'], handler: servePage },
+    { path: UI_PATH, method: ['GET', 'HEAD'], handler: servePage },
+    {
+      path: LOGIN_PATH,
+      method: 'POST',
+      handler: async (_req, res, ctx) => {
+        // Without an Authorization header the body is bounded by the server's pre-auth limit
+        // (16 KiB by default), well over a token's 4 KiB.
+        let token: unknown;
+        try {
+          token = (JSON.parse((await ctx.readBody()).toString('utf8')) as { token?: unknown })?.token;
+        } catch (e) {
+          if (e instanceof HttpError) throw e;
+          return sendJson(res, 400, { error: 'send {"token": "<API token>"} as JSON' }, SECURITY_HEADERS);
+        }
+        if (typeof token !== 'string' || token.trim() === '') return unauthorized(res, 'enter an API token (distminer auth create-token --perm read)');
+        token = token.trim();
+        const perms = o.auth.verify(token);
+        if (!perms) {
+          ctx.log.warn({ peer: ctx.peer }, 'web page login with a wrong token');
+          return unauthorized(res, 'wrong token: it is not a token of this miner (distminer auth create-token --perm read)');
+        }
+        if (!perms.includes('read')) return unauthorized(res, 'this token does not carry the read permission');
+        sendJson(res, 200, { ok: true, perms }, { ...SECURITY_HEADERS, 'set-cookie': `${COOKIE}=${token as string}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${COOKIE_MAX_AGE_S}` });
+      },
+    },
+    {
+      path: LOGOUT_PATH,
+      method: 'POST',
+      handler: (_req, res) => sendJson(res, 200, { ok: true }, { ...SECURITY_HEADERS, 'set-cookie': `${COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0` }),
+    },
+    {
+      path: STATUS_JSON_PATH,
+      method: 'GET',
+      handler: async (req, res, ctx) => {
+        // Checked before anything is collected: a stranger costs one header parse and an HMAC.
+        // (A script may send its token as `Authorization: Bearer` instead of the cookie.)
+        if (!ctx.perms.includes('read')) {
+          const token = cookieToken(req.headers.cookie);
+          if (!token) return unauthorized(res, 'log in first (no session cookie)');
+          if (!o.auth.verify(token)?.includes('read')) return unauthorized(res, 'the session cookie holds no valid read token (the API secret changed?): log in again');
+        }
+        const snap = await snapshot();
+        if (res.destroyed) return;
+        sendJson(res, 200, snap, SECURITY_HEADERS);
+      },
+    },
+  ];
+}

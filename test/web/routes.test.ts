@@ -1,0 +1,155 @@
+// The web page's routes on the miner API server (src/web/page.ts via src/api/server.ts) and
+// the alerts the miner evaluates itself (src/web/snapshot.ts), without a browser: requests
+// without the cookie are refused before anything is collected, concurrent polls share one
+// collection, bad logins get a clear answer, and each alert condition fires where it should.
+import test from 'ava';
+import { Auth } from '../../src/auth/index.js';
+import type { MetricsJson } from '../../src/metrics/index.js';
+import { startApiServer } from '../../src/api/server.js';
+import { CounterMemory, type Snapshot, buildSnapshot, evaluateAlerts } from '../../src/web/snapshot.js';
+
+const auth = Auth.random();
+const READ = auth.issue('read');
+
+async function start(statusMs = 0) {
+  const api = await startApiServer({ host: '127.0.0.1', port: 0 }, auth);
+  const calls = { status: 0, metrics: 0 };
+  api.register(
+    'Distminer.Status',
+    async () => {
+      calls.status++;
+      if (statusMs) await new Promise((r) => setTimeout(r, statusMs));
+      return { miner: 'f01000', roles: ['winning-post'], uptimeMs: 1, escalated: false, actors: [{ id: 'winning-post', status: 'running', state: 'running', detail: '<img src=x onerror=alert(1)>', restarts: 0, uptimeMs: 1 }] };
+    },
+    'read',
+  );
+  api.serveMetrics({
+    needToken: false,
+    others: async () => {
+      calls.metrics++;
+      return [];
+    },
+  });
+  const url = `http://127.0.0.1:${api.address.port}`;
+  return { api, url, calls };
+}
+
+const login = (url: string, body: string) => fetch(`${url}/ui/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+test('without the cookie nothing is collected: 200 requests refused 401; 20 concurrent polls with it share one collection', async (t) => {
+  const s = await start(300);
+  t.teardown(() => s.api.close());
+  // In waves of 20: a token-less connection is in the server's stranger budget (32 per peer,
+  // the oldest closed beyond that), and so is a cookie's (the cookie is not an API token).
+  for (let wave = 0; wave < 10; wave++) {
+    const refused = await Promise.all(Array.from({ length: 20 }, (_, i) => fetch(`${s.url}/ui/status.json`, i % 2 ? { headers: { cookie: 'distminer_ui=a.b.c' } } : {})));
+    t.true(refused.every((r) => r.status === 401));
+  }
+  t.deepEqual(s.calls, { status: 0, metrics: 0 });
+  const polls = await Promise.all(Array.from({ length: 20 }, () => fetch(`${s.url}/ui/status.json`, { headers: { cookie: `other=1; distminer_ui=${READ}` } })));
+  t.true(polls.every((r) => r.status === 200));
+  t.deepEqual(s.calls, { status: 1, metrics: 1 });
+  const snap = (await polls[0].json()) as Snapshot;
+  // The text comes back as data; the page puts it in with textContent.
+  t.is(snap.actors[0].detail, '<img src=x onerror=alert(1)>');
+});
+
+test('login: a read token sets an HttpOnly SameSite=Strict cookie; wrong, permission-less, empty and malformed ones get clear errors and no cookie', async (t) => {
+  const s = await start();
+  t.teardown(() => s.api.close());
+  const ok = await login(s.url, JSON.stringify({ token: READ }));
+  t.is(ok.status, 200);
+  const cookie = ok.headers.get('set-cookie') ?? '';
+  t.regex(cookie, new RegExp(`^distminer_ui=${READ.replace(/\./g, '\\.')};`));
+  t.regex(cookie, /HttpOnly/);
+  t.regex(cookie, /SameSite=Strict/);
+  const cases: Array<[string, number, RegExp]> = [
+    [JSON.stringify({ token: Auth.random().issue('admin') }), 401, /wrong token/],
+    [JSON.stringify({ token: auth.sign([]) }), 401, /read permission/],
+    [JSON.stringify({ token: '' }), 401, /enter an API token/],
+    [JSON.stringify({}), 401, /enter an API token/],
+    ['not json', 400, /as JSON/],
+    ['null', 401, /enter an API token/],
+  ];
+  for (const [body, status, msg] of cases) {
+    const r = await login(s.url, body);
+    t.is(r.status, status, body);
+    t.is(r.headers.get('set-cookie'), null, body);
+    t.regex(((await r.json()) as { error: string }).error, msg, body);
+  }
+  const big = await login(s.url, JSON.stringify({ token: 'x'.repeat(64 * 1024) }));
+  t.is(big.status, 413);
+  // A script may use its token instead of the cookie; one without read is refused.
+  t.is((await fetch(`${s.url}/ui/status.json`, { headers: { authorization: `Bearer ${READ}` } })).status, 200);
+  t.is((await fetch(`${s.url}/ui/status.json`, { headers: { authorization: `Bearer ${auth.sign([])}` } })).status, 401);
+  // Still serving.
+  t.is((await fetch(`${s.url}/ui/status.json`, { headers: { cookie: `distminer_ui=${READ}` } })).status, 200);
+  const page = await fetch(`${s.url}/`);
+  t.is(page.status, 200);
+  const csp = page.headers.get('content-security-policy') ?? '';
+  t.regex(csp, /default-src 'none'/);
+  t.regex(csp, /script-src 'sha256-[A-Za-z0-9+/]+=*';/, 'only the page\'s own script, by its hash');
+  t.notRegex(csp, /script-src[^;]*unsafe/);
+  t.regex(await page.text(), /<form id="login"/);
+});
+
+test('the page inserts text only with textContent / text nodes (no innerHTML, insertAdjacentHTML, document.write)', async (t) => {
+  const html = await (await import('node:fs')).promises.readFile(new URL('../../../web/status.html', import.meta.url), 'utf8');
+  t.notRegex(html, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(/);
+});
+
+function snap(over: Partial<Snapshot>): Snapshot {
+  return { at: Date.now(), escalated: false, actors: [], alerts: [], metrics: {}, errors: [], ...over };
+}
+const names = (s: Snapshot, mem?: CounterMemory) => evaluateAlerts(s, mem).map((a) => a.name);
+const run = (id: string, extra = {}) => ({ id, status: 'running', state: 'running', detail: '', restarts: 0, uptimeMs: 1, ...extra });
+
+test('alerts: role down or degraded, missed deadline, fault, deadline at risk, sector files gone, abandoned block, chain, wallet, storage', (t) => {
+  t.deepEqual(names(snap({ actors: [run('window-post'), { ...run('deal'), status: 'done' }] })), [], 'healthy and done roles: nothing');
+  t.deepEqual(names(snap({ actors: [{ ...run('sector-id'), status: 'restarting' }] })), ['DistminerRoleDown']);
+  const deg = evaluateAlerts(snap({ actors: [run('window-post', { degraded: 'chain node unreachable' })] }));
+  t.deepEqual(deg.map((a) => a.name), ['DistminerRoleDegraded']);
+  t.regex(deg[0].summary, /window-post is degraded: chain node unreachable/);
+  t.deepEqual(names(snap({ escalated: true })), ['DistminerEscalated']);
+  t.deepEqual(names(snap({ actors: [run('window-post', { data: { storageChecks: { ok: 3, gone: 1 } } })] })), ['DistminerSectorFileGone']);
+  t.deepEqual(names(snap({ actors: [run('window-post', { data: { storageChecks: { ok: 3, gone: 0 } } })] })), []);
+  const M = { miner: 'f01000', role: 'window-post' };
+  const one = (name: string, value: number, labels: Record<string, string> = M) => ({ [name]: [{ labels, value }] });
+  t.deepEqual(names(snap({ metrics: one('distminer_windowpost_deadlines_missed_total', 1) })), ['DistminerDeadlineMissed']);
+  t.deepEqual(names(snap({ metrics: one('distminer_windowpost_deadlines_missed_total', 0) })), []);
+  t.deepEqual(names(snap({ metrics: one('distminer_faults_declared_total', 2) })), ['DistminerFaultDeclared']);
+  t.deepEqual(names(snap({ metrics: one('distminer_winningpost_blocks_abandoned_total', 1) })), ['DistminerBlockAbandoned']);
+  t.deepEqual(names(snap({ metrics: one('distminer_windowpost_deadline_margin_seconds', 120, { ...M, deadline: '7' }) })), ['DistminerDeadlineAtRisk']);
+  t.deepEqual(names(snap({ metrics: one('distminer_windowpost_deadline_margin_seconds', 900, { ...M, deadline: '7' }) })), []);
+  t.deepEqual(names(snap({ metrics: one('distminer_chain_head_lag_seconds', 300) })), ['DistminerChainNodeBehind']);
+  t.deepEqual(names(snap({ metrics: one('distminer_chain_failovers_total', 1, { endpoint: 'a' }) })), ['DistminerChainNodeFailedOver']);
+  t.deepEqual(names(snap({ metrics: one('distminer_sectorid_server_reachable', 0, { server: 'h:1' }) })), ['DistminerSectorNumberServerUnreachable']);
+  const wallet = { ...one('distminer_wallet_balance_attofil', 5, { ...M, address: 'f3x' }), ...one('distminer_windowpost_next_deadline_gas_attofil', 10) };
+  t.deepEqual(names(snap({ metrics: wallet })), ['DistminerWalletBelowDeadlineGas']);
+  t.deepEqual(names(snap({ metrics: { ...wallet, ...one('distminer_wallet_balance_attofil', 50, { ...M, address: 'f3x' }) } })), []);
+  const disk = (free: number) => ({ ...one('distminer_storage_free_bytes', free, { path: '/s', role: 'window-post' }), ...one('distminer_storage_capacity_bytes', 1000, { path: '/s', role: 'window-post' }) });
+  t.deepEqual(names(snap({ metrics: disk(10) })), ['DistminerStorageNearlyFull']);
+  t.deepEqual(names(snap({ metrics: disk(500) })), []);
+});
+
+test('alerts: a role that missed a metrics request is shown while the count moved within the hold time', (t) => {
+  const mem = new CounterMemory(10_000);
+  const at = (now: number, value: number) => snap({ at: now, metrics: { distminer_actor_metrics_timeouts_total: [{ labels: { role: 'sector-id' }, value }] } });
+  t.deepEqual(names(at(0, 0), mem), []);
+  t.deepEqual(names(at(1000, 0), mem), []);
+  t.deepEqual(names(at(2000, 1), mem), ['DistminerRoleUnresponsive']);
+  t.deepEqual(names(at(11_000, 1), mem), ['DistminerRoleUnresponsive']);
+  t.deepEqual(names(at(12_500, 1), mem), [], 'gone once the hold time passed without a new miss');
+  t.deepEqual(names(at(13_000, 2), mem), ['DistminerRoleUnresponsive']);
+});
+
+test('buildSnapshot: keeps the page\'s metric families, drops others and histograms; a bad status is an empty one', (t) => {
+  const s = buildSnapshot(null, ([
+    { name: 'distminer_deals', help: '', type: 'gauge', aggregator: 'sum', values: [{ labels: { state: 'active', role: 'deal' }, value: 3 }] },
+    { name: 'distminer_http_requests_total', help: '', type: 'counter', aggregator: 'sum', values: [{ labels: {}, value: 9 }] },
+    { name: 'distminer_mailbox_wait_seconds', help: '', type: 'histogram', aggregator: 'sum', values: [{ labels: { le: '1' }, value: 1 }] },
+  ] as unknown) as MetricsJson);
+  t.deepEqual(s.metrics, { distminer_deals: [{ labels: { state: 'active', role: 'deal' }, value: 3 }] });
+  t.deepEqual(s.actors, []);
+  t.deepEqual(s.alerts, []);
+});
