@@ -9,7 +9,8 @@
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
 import type { KvStore } from '../store/kv.js';
-import { FAILED_STATES, type SectorEvent, type SectorState, TERMINAL_STATES, transition } from './fsm.js';
+import { LiveSet, gauge, histogram } from '../metrics/index.js';
+import { FAILED_STATES, SECTOR_STATES, type SectorEvent, type SectorState, TERMINAL_STATES, transition } from './fsm.js';
 import { type PieceInfoWire, type PieceSource, type SectorId, type TaskInput, type TaskOutput, sectorName } from './protocol.js';
 import { type Scheduler, WorkerLostError } from './scheduler.js';
 
@@ -161,14 +162,45 @@ export function dealPieces(r: Pick<SectorRecord, 'sources' | 'pieces' | 'dealIds
   return out;
 }
 
+// Metrics (src/metrics; the seal role's thread): sectors by state, read at scrape time from the
+// pipelines' stores (in memory), and how long sectors stayed in each state they left.
+const livePipelines = new LiveSet<SealPipeline>();
+gauge({
+  name: 'distminer_sectors',
+  help: 'Sectors of this seal miner by state (lotus-miner\'s sector states)',
+  labelNames: ['state'],
+  collect() {
+    this.reset();
+    if (livePipelines.size === 0) return;
+    for (const st of SECTOR_STATES) this.set({ state: st }, 0);
+    for (const p of livePipelines) for (const r of p.list()) this.inc({ state: r.state });
+  },
+});
+const stateSeconds = histogram({
+  name: 'distminer_seal_state_seconds',
+  help: 'Time a sector spent in a state, observed when it leaves it (sealing step durations, queueing and waits for the chain included)',
+  labelNames: ['state'],
+  buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400, 43_200, 86_400],
+});
+
+/** When the sector entered its current state (the start of the log's last run of that state). */
+function enteredAt(r: SectorRecord): number {
+  let at = r.updatedAt;
+  for (let i = r.log.length - 1; i >= 0 && r.log[i].state === r.state; i--) at = r.log[i].at;
+  return at;
+}
+
 export class SealPipeline {
   private readonly log = logger('sealing');
+  private readonly unlist: () => void;
   private readonly active = new Map<number, Promise<void>>();
   private readonly waiting: (() => void)[] = [];
   private stopped = false;
   private readonly wakers = new Map<number, () => void>();
 
-  constructor(private readonly o: PipelineOptions) {}
+  constructor(private readonly o: PipelineOptions) {
+    this.unlist = livePipelines.add(this);
+  }
 
   get sealProof(): proofs.RegisteredSealProof {
     return this.o.proof;
@@ -240,8 +272,11 @@ export class SealPipeline {
     const next = transition(r.state, ev);
     const now = Date.now();
     const updated: SectorRecord = { ...r, ...patch, state: next, updatedAt: now, log: [...r.log, { at: now, state: next, note }].slice(-100) };
-    if (next !== r.state) this.log.info({ sector: r.number, from: r.state, to: next, note }, 'sector state');
     await this.o.store.put(KEY(r.number), updated);
+    if (next !== r.state) {
+      this.log.info({ sector: r.number, from: r.state, to: next, note }, 'sector state');
+      stateSeconds.observe({ state: r.state }, Math.max(0, now - enteredAt(r)) / 1000);
+    }
     return updated;
   }
 
@@ -488,6 +523,7 @@ export class SealPipeline {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unlist();
     for (const w of this.wakers.values()) w();
     for (const w of this.waiting.splice(0)) w();
     await Promise.allSettled(this.active.values());

@@ -59,6 +59,7 @@ export const PAGE_METRICS = [
   'distminer_winningpost_rounds_total',
   'distminer_winningpost_blocks_abandoned_total',
   'distminer_seal_workers_connected',
+  'distminer_sectors',
   'distminer_deals',
   'distminer_deal_uploads_total',
   'distminer_sectorid_numbers_handed_out_total',

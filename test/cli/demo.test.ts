@@ -82,7 +82,12 @@ test.serial('the demo brings the cluster up, a pledged sector and a deal sector 
   t.true(free !== undefined && cap !== undefined && free.value > 0 && free.value <= cap.value && free.labels.path === cap.labels.path);
   const lags = pm.find('distminer_chain_head_lag_seconds', { role: 'window-post' });
   t.true(lags.length === 1 && lags[0].value >= 0 && lags[0].value < 60, `head lag: ${JSON.stringify(lags)}`);
-  t.is((await minerMetrics(join(dir, 'seal'))).value('distminer_seal_workers_connected', { role: 'seal' }), 2, 'both seal workers connected');
+  const sm = await minerMetrics(join(dir, 'seal'));
+  t.is(sm.value('distminer_seal_workers_connected', { role: 'seal' }), 2, 'both seal workers connected');
+  // Sectors by state, and the time its sector spent in each sealing state it went through.
+  t.is(sm.value('distminer_sectors', { role: 'seal', state: 'Proving' }), 1);
+  t.is(sm.value('distminer_sectors', { role: 'seal', state: 'PreCommit1' }), 0);
+  for (const state of ['Packing', 'PreCommit1', 'PreCommit2', 'WaitSeed', 'Committing']) t.true((sm.value('distminer_seal_state_seconds_count', { role: 'seal', state }) ?? 0) >= 1, state);
 
   // The deal: Active in the deal miner's own sector, whose number no seal-miner sector has.
   const dealApi = readFileSync(join(dir, 'deal', 'deals', 'api'), 'utf8').trim();

@@ -93,6 +93,7 @@ async function registeredNames(): Promise<Set<string>> {
     import('../../src/deals/server.js'),
     import('../../src/chain/client.js'),
     import('../../src/sealing/scheduler.js'),
+    import('../../src/sealing/pipeline.js'),
   ]);
   enableDefaultMetrics();
   return new Set((await registry.getMetricsAsJSON()).map((m) => m.name));
@@ -133,6 +134,8 @@ test('every metric a panel uses is registered by this code; the panels cover the
     'distminer_seal_workers_connected',
     'distminer_sectorid_numbers_handed_out_total',
     'distminer_deals',
+    'distminer_sectors',
+    'distminer_seal_state_seconds',
     'distminer_chain_head_lag_seconds',
     'distminer_chain_failovers_total',
     'distminer_wallet_balance_attofil',

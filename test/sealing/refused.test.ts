@@ -11,6 +11,8 @@ import { MessageRefusedError, type SealChain, SealPipeline } from '../../src/sea
 import type { Scheduler } from '../../src/sealing/scheduler.js';
 import type { TaskInput } from '../../src/sealing/protocol.js';
 import { KvStore } from '../../src/store/kv.js';
+import { exposition } from '../../src/metrics/index.js';
+import { parseExposition } from '../helpers/prom.js';
 
 test('the exit code is read from Lotus\'s refusals', (t) => {
   t.is(exitCodeOf('MpoolPushMessage: estimating gas used: message execution failed (exit=[ErrInsufficientFunds(19)], vm error=[insufficient funds])'), 19);
@@ -84,4 +86,17 @@ test('a refused pre-commit leaves the sector in PreCommitFailed with the method 
   t.false(r.chainRejected);
   t.is(attempts, 2);
   await t.throwsAsync(p.retry(n), { message: /only a failed sector can be retried/ });
+
+  // Metrics: sectors by state (every state listed, 0 where none) and the time spent in each
+  // state left (PreCommitFailed held the sector at least the 200 ms above).
+  const m = parseExposition(await exposition());
+  t.is(m.value('distminer_sectors', { state: 'WaitSeed' }), 1);
+  t.is(m.value('distminer_sectors', { state: 'PreCommitFailed' }), 0);
+  t.is(m.value('distminer_sectors', { state: 'Proving' }), 0);
+  t.is(m.value('distminer_seal_state_seconds_count', { state: 'PreCommitFailed' }), 1);
+  t.true(m.value('distminer_seal_state_seconds_sum', { state: 'PreCommitFailed' })! >= 0.2);
+  t.is(m.value('distminer_seal_state_seconds_count', { state: 'Packing' }), 1);
+  t.is(m.value('distminer_seal_state_seconds_count', { state: 'WaitSeed' }), undefined, 'not left yet');
+  await p.stop();
+  t.is(parseExposition(await exposition()).find('distminer_sectors').length, 0, 'a stopped pipeline is no longer counted');
 });
