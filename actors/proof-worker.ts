@@ -31,11 +31,8 @@ export const PROOF_OPS: Record<string, string> = {
   precommit1: 'sealPreCommitPhase1',
 };
 
-export async function main(args: string[]): Promise<number> {
-  if (args.length > 0) {
-    process.stderr.write('usage: distminer proof-worker   (started by the miner\'s supervisor, not by hand)\n');
-    return 2;
-  }
+/** `distminer proof-worker` (no arguments: commander refuses any, src/cli/program.ts). */
+export async function main(): Promise<number> {
   // Threads inherit the nice value of the thread creating them: set it before the addon
   // creates its pool. (Unprivileged processes cannot lower it again, hence static.)
   const nice = process.env.DISTMINER_PROOF_WORKER_NICE;

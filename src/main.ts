@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// distminer entry point: `node dist/main.js <command> [args]`. Each command lives in its own
-// module, loaded only when used so that `distminer status` does not pay for the proofs addon.
-import { commands, findCommand, usage } from './cli/commands.js';
+// distminer entry point: `node dist/main.js <command> [args]`. The command tree is one
+// commander program (src/cli/program.ts); each command's module is loaded only when it runs,
+// so that `distminer status` does not pay for the proofs addon.
+// Exit codes: 0 ok, 1 failure, 2 usage error (unknown command or flag, missing argument).
+import { CommanderError } from 'commander';
+import { runCli } from './cli/program.js';
 
 /**
  * A process started by `distminer demo` (DISTMINER_EXIT_WITH_PARENT=<the demo's pid>) stops
@@ -24,17 +27,14 @@ function exitWithParent(): void {
 
 async function main(argv: string[]): Promise<number> {
   exitWithParent();
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    process.stdout.write(usage());
-    return argv.length === 0 ? 2 : 0;
+  try {
+    return await runCli(argv);
+  } catch (e) {
+    // commander has printed its message (or the help) already. --help and --version end
+    // here with code 0; every other error of commander's is a usage error.
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    throw e;
   }
-  const found = findCommand(argv);
-  if (!found) {
-    process.stderr.write(`distminer: unknown command "${argv.join(' ')}"\n\n${usage()}`);
-    return 2;
-  }
-  const mod = await found.command.load();
-  return mod.main(argv.slice(found.words));
 }
 
 main(process.argv.slice(2)).then(
@@ -50,4 +50,3 @@ main(process.argv.slice(2)).then(
   },
 );
 
-export { commands };

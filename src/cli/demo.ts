@@ -6,7 +6,7 @@
 // all for one miner id, plus a live view (sectors by state, deadlines proven, blocks won,
 // power, mailbox depth) until Ctrl-C. `--split-post` runs Window and Winning PoSt on two
 // miners instead of one. Another terminal can run any command against it: the view prints
-// the environment to use. Usage: see USAGE below.
+// the environment to use. Options: `distminer demo --help` (src/cli/program.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,25 +29,17 @@ import type { DealRecord } from '../deals/store.js';
 /** dist/main.js, the documented entry point (this file is dist/src/cli/demo.js). */
 const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
 
-const USAGE = `usage: distminer demo [--dir DIR] [--keep] [--sectors N] [--deals N] [--block-delay 10s] [--period-deadlines 12] [--split-post]
-  --dir DIR               where the devnet, the repositories, the storage and the logs go
-                          (default $TMPDIR/distminer-demo; emptied first unless --keep)
-  --sectors N             sectors the seal miner pledges, two at a time (default 4)
-  --deals N               storage deals a client makes with the deal miner, 2 KiB of random
-                          data each, one sector each (default 1; 0 starts no deal miner)
-  --block-delay D         epoch length (default 10s; Winning PoSt needs more than ~6s)
-  --period-deadlines N    deadlines per proving period, of 4 epochs each (default 12; 3 is the
-                          least, and proves a new sector sooner)
-  --split-post            Window PoSt and Winning PoSt on two miners instead of one
-Each process it starts is named on a line "demo: started NAME pid PID"; Ctrl-C (SIGINT) or
-SIGTERM stops them all (SIGKILL after 30 s) and exits 0.
-`;
-
-function flag(args: string[], name: string): string | undefined {
-  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return undefined;
-  return args[i].includes('=') ? args[i].slice(args[i].indexOf('=') + 1) : args[i + 1];
+/** `distminer demo`'s options, parsed by commander (src/cli/program.ts). */
+export interface DemoOptions {
+  dir?: string;
+  keep?: boolean;
+  sectors?: string;
+  deals?: string;
+  blockDelay?: string;
+  periodDeadlines?: string;
+  splitPost?: boolean;
 }
+
 
 
 async function waitFile(path: string, timeoutMs: number, what: string): Promise<string> {
@@ -59,21 +51,17 @@ async function waitFile(path: string, timeoutMs: number, what: string): Promise<
   return readFileSync(path, 'utf8').trim();
 }
 
-export async function main(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const dir = flag(args, 'dir') ?? join(tmpdir(), 'distminer-demo');
-  const target = Number(flag(args, 'sectors') ?? 4);
-  const dealCount = Number(flag(args, 'deals') ?? 1);
-  const blockDelay = flag(args, 'block-delay') ?? '10s';
-  const periodDeadlines = flag(args, 'period-deadlines') ?? '12';
-  if (!Number.isInteger(target) || target < 0) throw new Error(`demo: --sectors must be a non-negative integer, got "${flag(args, 'sectors')}"`);
-  if (!Number.isInteger(dealCount) || dealCount < 0) throw new Error(`demo: --deals must be a non-negative integer, got "${flag(args, 'deals')}"`);
+export async function main(o: DemoOptions): Promise<number> {
+  const dir = o.dir ?? join(tmpdir(), 'distminer-demo');
+  const target = Number(o.sectors ?? 4);
+  const dealCount = Number(o.deals ?? 1);
+  const blockDelay = o.blockDelay ?? '10s';
+  const periodDeadlines = o.periodDeadlines ?? '12';
+  if (!Number.isInteger(target) || target < 0) throw new Error(`demo: --sectors must be a non-negative integer, got "${o.sectors}"`);
+  if (!Number.isInteger(dealCount) || dealCount < 0) throw new Error(`demo: --deals must be a non-negative integer, got "${o.deals}"`);
   if (!/^\d+$/.test(periodDeadlines) || Number(periodDeadlines) < 3) throw new Error(`demo: --period-deadlines must be an integer ≥ 3, got "${periodDeadlines}"`);
-  const split = args.includes('--split-post');
-  if (existsSync(dir) && !args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
+  const split = o.splitPost === true;
+  if (existsSync(dir) && !o.keep) rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const children: { name: string; p: ChildProcess }[] = [];
   // Children stop themselves if the demo is SIGKILLed (src/main.ts, exitWithParent).

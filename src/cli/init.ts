@@ -13,7 +13,6 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { ChainClient, RpcError } from '../chain/client.js';
 import { decodeCreateMinerReturn, encodeCreateMiner } from '../chain/params.js';
 import { type Cid, POWER_ACTOR_ID, PowerMethod, b64, fromB64, idAddress } from '../chain/types.js';
-import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
 import { ConfigError } from '../config/multiaddr.js';
 import { CONFIG_FILE, initRepo, resolveRepoPath } from '../config/repo.js';
 import { DEFAULT_API_LISTEN, parseConfigToml } from '../config/settings.js';
@@ -24,41 +23,34 @@ import { writeFileAtomic } from '../util/durable.js';
 
 const log = logger('init');
 
-const FLAGS: Record<string, FlagSpec> = {
-  miner: { type: 'string', help: 'the miner actor id, e.g. f01000 (required unless --create-miner)' },
-  repo: { type: 'string', help: 'repository directory (default $DISTMINER_PATH, then $LOTUS_MINER_PATH)' },
-  api: { type: 'string', help: `API listen multiaddr (default ${DEFAULT_API_LISTEN})` },
-  'create-miner': { type: 'boolean', help: 'create a new miner actor on chain first (like lotus-miner init)' },
-  'chain-api': { type: 'string', help: 'Lotus full-node API info (default $FULLNODE_API_INFO); --create-miner only' },
-  from: { type: 'string', help: 'wallet address that funds the new owner and worker (default: the node\'s default wallet)' },
-  'sector-size': { type: 'string', help: 'sector size of the new miner (default 2KiB)' },
-  'owner-funds': { type: 'string', help: 'FIL for the owner beyond the creation deposit, for gas (default 1)' },
-  'worker-funds': { type: 'string', help: 'FIL for the worker: pre-commit deposits, pledges and gas (default 10)' },
-};
+/** `distminer init`'s options, parsed by commander (src/cli/program.ts). */
+export interface InitOptions {
+  miner?: string;
+  repo?: string;
+  api?: string;
+  createMiner?: boolean;
+  chainApi?: string;
+  from?: string;
+  sectorSize?: string;
+  ownerFunds?: string;
+  workerFunds?: string;
+}
 
-const USAGE = 'usage: distminer init --miner f0… [--repo DIR] [--api MULTIADDR]\n       distminer init --create-miner [--repo DIR] [--chain-api INFO] [--from ADDR] [--sector-size 2KiB] [--owner-funds FIL] [--worker-funds FIL]';
-
-export async function main(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${USAGE}\n\n${flagsHelp(FLAGS)}\n`);
-    return 0;
-  }
-  const { flags, positional } = parseFlags(args, FLAGS, 'init');
-  if (positional.length > 0) throw new Error(`init: unexpected argument "${positional[0]}"`);
-  const path = resolveRepoPath(flags.repo as string | undefined);
-  const api = (flags.api as string | undefined) ?? DEFAULT_API_LISTEN;
-  let miner = flags.miner as string | undefined;
-  if (flags['create-miner'] === true) {
+export async function main(flags: InitOptions): Promise<number> {
+  const path = resolveRepoPath(flags.repo);
+  const api = flags.api ?? DEFAULT_API_LISTEN;
+  let miner = flags.miner;
+  if (flags.createMiner === true) {
     if (miner) throw new ConfigError('init: --miner and --create-miner exclude each other', 'drop --miner: the new miner\'s id is written for you');
-    const info = (flags['chain-api'] as string | undefined) ?? process.env.FULLNODE_API_INFO;
+    const info = flags.chainApi ?? process.env.FULLNODE_API_INFO;
     if (!info) throw new ConfigError('init --create-miner: no chain API', 'pass --chain-api TOKEN:/ip4/127.0.0.1/tcp/1234/http or set FULLNODE_API_INFO');
     checkRepoFree(path);
     const r = await createMiner(new ChainClient(info, { timeoutMs: 60_000 }), {
       progressFile: `${path}.create-miner.json`,
-      from: flags.from as string | undefined,
-      sectorSize: proofs.parseSectorSize((flags['sector-size'] as string | undefined) ?? '2KiB'),
-      ownerFunds: parseFil((flags['owner-funds'] as string | undefined) ?? '1', '--owner-funds'),
-      workerFunds: parseFil((flags['worker-funds'] as string | undefined) ?? '10', '--worker-funds'),
+      from: flags.from,
+      sectorSize: proofs.parseSectorSize(flags.sectorSize ?? '2KiB'),
+      ownerFunds: parseFil(flags.ownerFunds ?? '1', '--owner-funds'),
+      workerFunds: parseFil(flags.workerFunds ?? '10', '--worker-funds'),
       say: (line) => process.stdout.write(line + '\n'),
     });
     miner = r.miner;

@@ -6,22 +6,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { callApi } from '../api/client.js';
-import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import { API_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
 import { DEFAULT_API_LISTEN } from '../config/settings.js';
-import { LOG_LEVELS, checkLogLevel } from '../log.js';
+import { checkLogLevel } from '../log.js';
 
-const FLAGS: Record<string, FlagSpec> = {
-  repo: { type: 'string', help: 'repository directory (default $DISTMINER_PATH, then $LOTUS_MINER_PATH)' },
-  system: { type: 'string', help: 'set-level: only this component (the `component` field of its log lines; see `log list`)' },
-  json: { type: 'boolean', help: 'print the miner\'s answer as JSON' },
-};
-
-const USAGE = `usage: distminer log list [--repo DIR] [--json]
-       distminer log set-level [--system COMPONENT] LEVEL [--repo DIR] [--json]
-LEVEL: ${LOG_LEVELS.join(', ')}
-`;
+interface LogOptions {
+  repo?: string;
+  json?: boolean;
+  system?: string;
+}
 
 type Levels = Record<string, string[]>;
 interface ThreadLevels {
@@ -43,45 +37,34 @@ function format(main: Levels, actors: Record<string, ThreadLevels>, changed?: nu
   return lines.join('\n') + '\n';
 }
 
-export async function main(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (!sub || sub === '--help' || sub === '-h' || args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${USAGE}\n${flagsHelp(FLAGS)}\n`);
-    return sub ? 0 : 2;
-  }
-  if (sub !== 'list' && sub !== 'set-level') {
-    process.stderr.write(`distminer log: unknown subcommand ${JSON.stringify(sub)}\n${USAGE}`);
-    return 2;
-  }
-  const { flags, positional } = parseFlags(rest, FLAGS, `log ${sub}`);
-  let level: string | undefined;
-  if (sub === 'set-level') {
-    if (positional.length !== 1) {
-      process.stderr.write(`distminer log set-level: give exactly one LEVEL\n${USAGE}`);
-      return 2;
-    }
-    try {
-      level = checkLogLevel(positional[0]);
-    } catch (e) {
-      process.stderr.write(`distminer log set-level: ${(e as Error).message}\n`);
-      return 2;
-    }
-  } else if (positional.length > 0) {
-    process.stderr.write(`distminer log list: takes no arguments\n${USAGE}`);
-    return 2;
-  }
-  const path = resolveRepoPath(flags.repo as string | undefined);
+function apiOf(flags: LogOptions): { addr: ReturnType<typeof parseApiMultiaddr>; token: string } {
+  const path = resolveRepoPath(flags.repo);
   const repo = openRepo(path);
   const apiFile = join(path, API_FILE);
   const addrText = existsSync(apiFile) ? readFileSync(apiFile, 'utf8').trim() : repo.config.apiListen ?? DEFAULT_API_LISTEN;
-  const addr = parseApiMultiaddr(addrText, existsSync(apiFile) ? apiFile : 'config.toml [API] ListenAddress');
-  if (sub === 'list') {
-    const r = await callApi<{ main: Levels; actors: Record<string, ThreadLevels> }>(addr, repo.token, 'Distminer.LogList');
-    process.stdout.write(flags.json ? JSON.stringify(r, null, 2) + '\n' : format(r.main, r.actors));
-    return 0;
+  return { addr: parseApiMultiaddr(addrText, existsSync(apiFile) ? apiFile : 'config.toml [API] ListenAddress'), token: repo.token };
+}
+
+/** `distminer log list` */
+export async function list(flags: LogOptions): Promise<number> {
+  const { addr, token } = apiOf(flags);
+  const r = await callApi<{ main: Levels; actors: Record<string, ThreadLevels> }>(addr, token, 'Distminer.LogList');
+  process.stdout.write(flags.json ? JSON.stringify(r, null, 2) + '\n' : format(r.main, r.actors));
+  return 0;
+}
+
+/** `distminer log set-level [--system COMPONENT] LEVEL` */
+export async function setLevel(flags: LogOptions, levelArg: string): Promise<number> {
+  let level: string;
+  try {
+    level = checkLogLevel(levelArg);
+  } catch (e) {
+    process.stderr.write(`distminer log set-level: ${(e as Error).message}\n`);
+    return 2;
   }
+  const { addr, token } = apiOf(flags);
   const params = flags.system === undefined ? [level] : [level, flags.system];
-  const r = await callApi<{ main: ThreadLevels; actors: Record<string, ThreadLevels> }>(addr, repo.token, 'Distminer.LogSetLevel', params);
+  const r = await callApi<{ main: ThreadLevels; actors: Record<string, ThreadLevels> }>(addr, token, 'Distminer.LogSetLevel', params);
   const changed = r.main.changed! + Object.values(r.actors).reduce((a, t) => a + (t.changed ?? 0), 0);
   process.stdout.write(flags.json ? JSON.stringify(r, null, 2) + '\n' : format(r.main.components, r.actors, changed));
   if (flags.system !== undefined && changed === 0) {

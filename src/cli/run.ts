@@ -10,7 +10,6 @@ import { describePriority, exportPriority, raisePostPriority } from '../../actor
 import type { CrashHow } from '../../actors/protocol.js';
 import { startApiServer, RpcError } from '../api/server.js';
 import { type FileLock, LockHeldError, lockFile, writeFileAtomic } from '../util/durable.js';
-import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
 import { formatApiMultiaddr, formatHostPort } from '../config/multiaddr.js';
 import { API_FILE, type Repo, SECTORID_TOKEN_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
 import { type FlagConfig, type RunSettings, type ThrottleMode, resolveSettings } from '../config/settings.js';
@@ -23,18 +22,19 @@ const log = logger('miner');
 /** Held by the running `distminer run` (flock), like lotus-miner's `repo.lock`. */
 export const REPO_LOCK_FILE = 'repo.lock';
 
-export const RUN_FLAGS: Record<string, FlagSpec> = {
-  repo: { type: 'string', help: 'miner repository (default $DISTMINER_PATH, then $LOTUS_MINER_PATH)' },
-  roles: { type: 'string', help: 'roles to run, comma-separated: winning-post,window-post,seal,deal (instead of the seed flags)' },
-  'window-post': { type: 'boolean', help: 'run Window PoSt (default true)' },
-  'winning-post': { type: 'boolean', help: 'run Winning PoSt, i.e. mine blocks (default true)' },
-  p2p: { type: 'boolean', help: 'take deals over p2p: the deal role (default true)' },
-  seal: { type: 'boolean', help: 'seal sectors (default: on when --p2p is on or both PoSt flags are off)' },
-  sctype: { type: 'string', help: 'sector numbers: alloce (serve them on --sclisten) or get (ask --sclisten)' },
-  sclisten: { type: 'string', help: 'IP:PORT of the sector-number server' },
-  'exit-after-start': { type: 'boolean', help: 'start every actor, then stop cleanly (a start-up check)' },
-  'drill-crashes': { type: 'boolean', help: 'accept crash drills over the API (Distminer.ActorCrashDrill; for tests)' },
-};
+/** `distminer run`'s options, parsed by commander (src/cli/program.ts). */
+export interface RunOptions {
+  repo?: string;
+  roles?: string;
+  windowPost?: boolean;
+  winningPost?: boolean;
+  p2p?: boolean;
+  seal?: boolean;
+  sctype?: string;
+  sclisten?: string;
+  exitAfterStart?: boolean;
+  drillCrashes?: boolean;
+}
 
 const ROLE_MODULE = (role: string) => new URL(`../../actors/roles/${role}.js`, import.meta.url).href;
 
@@ -111,14 +111,8 @@ function sectorIdTokenFor(s: RunSettings, repo: Repo): string {
   return repo.token;
 }
 
-export async function main(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`usage: distminer run [flags]\n\n${flagsHelp(RUN_FLAGS)}\n`);
-    return 0;
-  }
-  const { flags, positional } = parseFlags(args, RUN_FLAGS, 'run');
-  if (positional.length > 0) throw new Error(`run: unexpected argument "${positional[0]}" (flags are written --name=value)`);
-  const repoPath = resolveRepoPath(flags.repo as string | undefined);
+export async function main(flags: RunOptions): Promise<number> {
+  const repoPath = resolveRepoPath(flags.repo);
   const repo = openRepo(repoPath);
   // One `run` per repo, like lotus-miner's repo.lock: a second one would overwrite (and on
   // stopping delete) the first one's api file and race it on every store. flock: released by
@@ -133,13 +127,13 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   const fc: FlagConfig = {
-    windowPost: flags['window-post'] as boolean | undefined,
-    winningPost: flags['winning-post'] as boolean | undefined,
-    p2p: flags.p2p as boolean | undefined,
-    seal: flags.seal as boolean | undefined,
-    roles: flags.roles !== undefined ? String(flags.roles).split(',') : undefined,
-    sctype: flags.sctype as string | undefined,
-    sclisten: flags.sclisten as string | undefined,
+    windowPost: flags.windowPost,
+    winningPost: flags.winningPost,
+    p2p: flags.p2p,
+    seal: flags.seal,
+    roles: flags.roles !== undefined ? flags.roles.split(',') : undefined,
+    sctype: flags.sctype,
+    sclisten: flags.sclisten,
   };
   const settings = resolveSettings(repo.config, fc);
   const metricsToken = metricsNeedToken(repoPath);
@@ -181,7 +175,7 @@ export async function main(args: string[]): Promise<number> {
     intensity: { maxRestarts: settings.supervisor.maxRestarts, withinMs: settings.supervisor.withinMs },
     stateDir: join(repoPath, 'actors'),
     mailbox,
-    allowCrash: flags['drill-crashes'] === true,
+    allowCrash: flags.drillCrashes === true,
   });
   // Prometheus: this process's metrics and every role actor's (asked for on each scrape).
   api.serveMetrics({ needToken: metricsToken, others: () => sup.collectMetrics() });
@@ -211,7 +205,7 @@ export async function main(args: string[]): Promise<number> {
     },
     'write',
   );
-  if (flags['drill-crashes'] === true) {
+  if (flags.drillCrashes === true) {
     api.register('Distminer.ActorCrashDrill', (p) => {
       const [id, how] = p as [string, CrashHow];
       try {
@@ -249,7 +243,7 @@ export async function main(args: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     sup.on('escalate', () => void finish(1, 'restart intensity exceeded').then(resolve));
-    if (flags['exit-after-start'] === true) {
+    if (flags.exitAfterStart === true) {
       const check = () => {
         const st = sup.status();
         if (st.actors.every((a) => a.status === 'running')) {

@@ -5,15 +5,9 @@ import { join } from 'node:path';
 import { type PriorityReport, describePriority } from '../../actors/priority.js';
 import type { SupervisorStatus } from '../../actors/supervisor.js';
 import { callApi } from '../api/client.js';
-import { type FlagSpec, flagsHelp, parseFlags } from '../config/flags.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import { API_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
 import { DEFAULT_API_LISTEN } from '../config/settings.js';
-
-const FLAGS: Record<string, FlagSpec> = {
-  repo: { type: 'string', help: 'repository directory (default $DISTMINER_PATH, then $LOTUS_MINER_PATH)' },
-  json: { type: 'boolean', help: 'print the raw status as JSON' },
-};
 
 type Status = SupervisorStatus & { miner: string; roles: string[]; sectorId: { mode: string; listen?: string }; throttle: string; priority?: PriorityReport };
 
@@ -47,13 +41,8 @@ export function formatStatus(s: Status): string {
   return out.join('\n') + '\n';
 }
 
-export async function main(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`usage: distminer status [--repo DIR] [--json]\n\n${flagsHelp(FLAGS)}\n`);
-    return 0;
-  }
-  const { flags } = parseFlags(args, FLAGS, 'status');
-  const path = resolveRepoPath(flags.repo as string | undefined);
+export async function main(flags: { repo?: string; json?: boolean }): Promise<number> {
+  const path = resolveRepoPath(flags.repo);
   const repo = openRepo(path);
   const apiFile = join(path, API_FILE);
   // The running miner writes the address it really listens on; the config's is the fallback.

@@ -5,24 +5,25 @@
 import { writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Devnet } from './node.js';
 import { DevnetRpcServer } from './rpc.js';
 import { logger } from '../log.js';
 
-const HELP = `usage: distminer devnet [options]
-  --dir DIR                 chain directory (default ~/.distminer/devnet); reused on restart
-  --miners N                genesis miners t01000… (new directory only; default 1)
-  --block-delay D           epoch length: 4s, 500ms, or seconds (default 4s)
-  --listen HOST:PORT        API address (default 127.0.0.1:1234; port 0 = any free port)
-  --network testnet|mainnet address prefix t… or f… (default testnet)
-  --challenge-window N      epochs per deadline (default 60, as mainnet)
-  --period-deadlines N      deadlines per proving period (default 48)
-  --challenge-lookback N    (default 20)   --fault-cutoff N   (default 70)
-  --precommit-delay N       PreCommitChallengeDelay (default 150)
-  --expected-leaders N      blocks expected per epoch in the election (default 5)
-  --pinned-randomness FILE  JSON [{miner, sector, ticket, seed}] for pre-sealed sectors (new directory only)
-`;
+/** `distminer devnet`'s options, parsed by commander (src/cli/program.ts). */
+export interface DevnetOptions {
+  dir?: string;
+  miners?: string;
+  blockDelay?: string;
+  listen?: string;
+  network?: string;
+  challengeWindow?: string;
+  periodDeadlines?: string;
+  challengeLookback?: string;
+  faultCutoff?: string;
+  precommitDelay?: string;
+  expectedLeaders?: string;
+  pinnedRandomness?: string;
+}
 
 export function parseDuration(s: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(s.trim());
@@ -38,30 +39,7 @@ function intOpt(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      dir: { type: 'string' },
-      miners: { type: 'string' },
-      'block-delay': { type: 'string' },
-      listen: { type: 'string' },
-      network: { type: 'string' },
-      'challenge-window': { type: 'string' },
-      'period-deadlines': { type: 'string' },
-      'challenge-lookback': { type: 'string' },
-      'fault-cutoff': { type: 'string' },
-      'precommit-delay': { type: 'string' },
-      'expected-leaders': { type: 'string' },
-      'pinned-randomness': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+export async function main(values: DevnetOptions): Promise<number> {
   const network = values.network ?? 'testnet';
   if (network !== 'testnet' && network !== 'mainnet') throw new Error(`--network must be testnet or mainnet, got "${network}"`);
   const listen = values.listen ?? '127.0.0.1:1234';
@@ -69,11 +47,11 @@ export async function main(argv: string[]): Promise<number> {
   if (!lm) throw new Error(`--listen must be HOST:PORT, got "${listen}"`);
   const policy = Object.fromEntries(
     Object.entries({
-      wpostChallengeWindow: intOpt(values['challenge-window'], 'challenge-window'),
-      wpostPeriodDeadlines: intOpt(values['period-deadlines'], 'period-deadlines'),
-      wpostChallengeLookback: intOpt(values['challenge-lookback'], 'challenge-lookback'),
-      faultDeclarationCutoff: intOpt(values['fault-cutoff'], 'fault-cutoff'),
-      preCommitChallengeDelay: intOpt(values['precommit-delay'], 'precommit-delay'),
+      wpostChallengeWindow: intOpt(values.challengeWindow, 'challenge-window'),
+      wpostPeriodDeadlines: intOpt(values.periodDeadlines, 'period-deadlines'),
+      wpostChallengeLookback: intOpt(values.challengeLookback, 'challenge-lookback'),
+      faultDeclarationCutoff: intOpt(values.faultCutoff, 'fault-cutoff'),
+      preCommitChallengeDelay: intOpt(values.precommitDelay, 'precommit-delay'),
     }).filter(([, v]) => v !== undefined),
   );
   const { readFileSync } = await import('node:fs');
@@ -81,11 +59,11 @@ export async function main(argv: string[]): Promise<number> {
   const devnet = await Devnet.open({
     dir,
     miners: intOpt(values.miners, 'miners'),
-    blockDelayMs: values['block-delay'] ? parseDuration(values['block-delay']) : undefined,
+    blockDelayMs: values.blockDelay ? parseDuration(values.blockDelay) : undefined,
     network,
     policy,
-    expectedLeaders: intOpt(values['expected-leaders'], 'expected-leaders'),
-    pinnedSealRandomness: values['pinned-randomness'] ? JSON.parse(readFileSync(values['pinned-randomness'], 'utf8')) : undefined,
+    expectedLeaders: intOpt(values.expectedLeaders, 'expected-leaders'),
+    pinnedSealRandomness: values.pinnedRandomness ? JSON.parse(readFileSync(values.pinnedRandomness, 'utf8')) : undefined,
   });
   const server = new DevnetRpcServer(devnet);
   await server.listen(lm[1], Number(lm[2]));

@@ -15,57 +15,33 @@ import { checkSectors } from './storage.js';
 import { WindowPoStScheduler } from './window.js';
 import { WinningPoStMiner } from './winning.js';
 
-interface Args {
-  words: string[];
-  one: Map<string, string>;
-  many: Map<string, string[]>;
+/** The options of `info`, `proving …` and `post …`, parsed by commander (src/cli/program.ts). */
+export interface PostCliOptions {
+  chainApi?: string;
+  miner?: string;
+  json?: boolean;
+  storage?: string[];
+  timeout?: string;
+  stateFile?: string;
+  confidence?: string;
+  checkTimeout?: string;
+  expectedLeaders?: string;
+  propagationDelay?: string;
+  config?: string;
 }
+type Args = PostCliOptions;
 
-const REPEATABLE = new Set(['storage']);
-const BOOLEAN = new Set(['help', 'json']);
-
-export function parseArgs(argv: string[]): Args {
-  const a: Args = { words: [], one: new Map(), many: new Map() };
-  for (let i = 0; i < argv.length; i++) {
-    const x = argv[i];
-    if (!x.startsWith('--')) {
-      a.words.push(x);
-      continue;
-    }
-    const eq = x.indexOf('=');
-    const name = eq > 0 ? x.slice(2, eq) : x.slice(2);
-    let v: string;
-    if (eq > 0) v = x.slice(eq + 1);
-    else if (BOOLEAN.has(name)) v = 'true';
-    else {
-      if (argv[i + 1] === undefined) throw new UsageError(`--${name} needs a value`);
-      v = argv[++i];
-    }
-    if (REPEATABLE.has(name)) a.many.set(name, [...(a.many.get(name) ?? []), ...v.split(',').filter(Boolean)]);
-    else a.one.set(name, v);
-  }
-  return a;
-}
-
+/** A bad value of an argument or option: exit 2, as commander's own usage errors. */
 class UsageError extends Error {}
 
-const USAGE = `usage:
-  distminer info --miner f0… [--chain-api TOKEN:/ip4/…/tcp/…/http]
-  distminer proving info|deadlines|faults --miner f0…
-  distminer proving deadline N --miner f0…
-  distminer proving check N --miner f0… --storage DIR [--storage DIR…] [--timeout 10s]
-  distminer post window|winning|all --miner f0… --storage DIR… [--state-file F] [--confidence N]
-      [--config config.toml ([Fees] as lotus-miner's)] [--propagation-delay 1s]
-The chain API comes from --chain-api or FULLNODE_API_INFO (comma-separated for failover).`;
-
 function client(a: Args): ChainClient {
-  const info = a.one.get('chain-api') ?? process.env.FULLNODE_API_INFO;
+  const info = a.chainApi ?? process.env.FULLNODE_API_INFO;
   if (!info) throw new UsageError('no chain API: pass --chain-api TOKEN:/ip4/127.0.0.1/tcp/1234/http or set FULLNODE_API_INFO');
   return new ChainClient(info);
 }
 
 function minerOf(a: Args): string {
-  const m = a.one.get('miner') ?? process.env.DISTMINER_MINER;
+  const m = a.miner ?? process.env.DISTMINER_MINER;
   if (!m) throw new UsageError('--miner f0… is required');
   if (!/^[ft]0\d+$/.test(m)) throw new UsageError(`--miner ${m}: expected an ID address such as f01000`);
   return m;
@@ -90,6 +66,11 @@ function sizeStr(n: bigint): string {
     i++;
   }
   return `${Number.isInteger(x) ? x : x.toFixed(2)} ${u[i]}`;
+}
+
+/** The text, or with --json the data. */
+function print(a: Args, data: unknown, text: string): void {
+  process.stdout.write(a.json ? JSON.stringify(data, null, 2) + '\n' : text);
 }
 
 function table(rows: (string | number)[][]): string {
@@ -118,7 +99,7 @@ async function deadlines(c: ChainClient, miner: string): Promise<{ cur: Deadline
   return { cur, views };
 }
 
-async function info(a: Args): Promise<number> {
+async function infoCmd(a: Args): Promise<number> {
   const c = client(a);
   const miner = minerOf(a);
   const head = await c.chainHead();
@@ -163,11 +144,22 @@ async function info(a: Args): Promise<number> {
     `Deadlines: ${views.length} per period, ${withSectors.length} with sectors, ${faultyDls.length} with faults`,
     `  Current: ${cur.Index} (open ${cur.Open}..${cur.Close - 1}), partitions proven so far: ${curView.proven.length}/${curView.partitions.length}`,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  const data = {
+    chainHead: head.Height,
+    miner,
+    sectorSize: mi.SectorSize,
+    worker: mi.Worker,
+    owner: mi.Owner,
+    power: { miner: mp.toString(), total: tp.toString(), hasMinPower: pw.HasMinPower },
+    balance,
+    sectors: { total: all.length, active: active.length, unproven, faulty: faults, recovering: recs.length },
+    deadlines: { count: views.length, withSectors: withSectors.length, withFaults: faultyDls.length, current: { index: cur.Index, open: cur.Open, close: cur.Close, partitions: curView.partitions.length, proven: curView.proven.length } },
+  };
+  print(a, data, lines.join('\n') + '\n');
   return 0;
 }
 
-async function provingInfo(a: Args): Promise<number> {
+async function provingInfoCmd(a: Args): Promise<number> {
   const c = client(a);
   const miner = minerOf(a);
   const { cur, views } = await deadlines(c, miner);
@@ -194,30 +186,41 @@ async function provingInfo(a: Args): Promise<number> {
     `Deadline Challenge:   ${cur.Challenge} (${rel(cur.Challenge)})`,
     `Deadline FaultCutoff: ${cur.FaultCutoff} (${rel(cur.FaultCutoff)})`,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  const data = {
+    miner,
+    currentEpoch: e,
+    periodStart: cur.PeriodStart,
+    nextPeriodStart: cur.PeriodStart + cur.WPoStProvingPeriod,
+    faults: faults.length,
+    recovering: recs.length,
+    deadline: { index: cur.Index, sectors: curParts.reduce((m, p) => m + bits(p.LiveSectors).length, 0), open: cur.Open, close: cur.Close, challenge: cur.Challenge, faultCutoff: cur.FaultCutoff },
+  };
+  print(a, data, lines.join('\n') + '\n');
   return 0;
 }
 
-async function provingDeadlines(a: Args): Promise<number> {
+async function provingDeadlinesCmd(a: Args): Promise<number> {
   const c = client(a);
   const miner = minerOf(a);
   const { cur, views } = await deadlines(c, miner);
   const rows: (string | number)[][] = [['Deadline', 'Open at', 'Partitions', 'Sectors (Faults)', 'Proven Partitions']];
+  const data = [];
   for (const v of views) {
     const sectors = v.partitions.reduce((m, p) => m + bits(p.LiveSectors).length, 0);
     const faults = v.partitions.reduce((m, p) => m + bits(p.FaultySectors).length, 0);
     rows.push([`${v.index}${v.index === cur.Index ? ' (current)' : ''}`, v.info.Open, v.partitions.length, `${sectors} (${faults})`, v.index === cur.Index ? v.proven.length : '-']);
+    data.push({ index: v.index, current: v.index === cur.Index, open: v.info.Open, partitions: v.partitions.length, sectors, faults, proven: v.index === cur.Index ? v.proven.length : null });
   }
-  process.stdout.write(`Miner: ${miner}  epoch ${cur.CurrentEpoch}\n${table(rows)}\n`);
+  print(a, { miner, epoch: cur.CurrentEpoch, deadlines: data }, `Miner: ${miner}  epoch ${cur.CurrentEpoch}\n${table(rows)}\n`);
   return 0;
 }
 
-async function provingDeadline(a: Args): Promise<number> {
-  const n = Number(a.words[2]);
+async function provingDeadlineCmd(a: Args, index: string): Promise<number> {
+  const n = Number(index);
   const c = client(a);
   const miner = minerOf(a);
   const { cur, views } = await deadlines(c, miner);
-  if (!Number.isInteger(n) || n < 0 || n >= views.length) throw new UsageError(`deadline index must be 0..${views.length - 1}, got "${a.words[2] ?? ''}"`);
+  if (!Number.isInteger(n) || n < 0 || n >= views.length) throw new UsageError(`deadline index must be 0..${views.length - 1}, got "${index}"`);
   const v = views[n];
   const lines = [
     `Deadline Index:           ${n}${n === cur.Index ? ' (current)' : ''}`,
@@ -228,77 +231,85 @@ async function provingDeadline(a: Args): Promise<number> {
     '',
   ];
   const rows: (string | number)[][] = [['Partition', 'Sectors', 'Active', 'Faulty', 'Recovering', 'Proven', 'Sector numbers']];
-  v.partitions.forEach((p, i) => {
+  const partitions = v.partitions.map((p, i) => {
     const live = bits(p.LiveSectors);
-    rows.push([i, live.length, bits(p.ActiveSectors).length, bits(p.FaultySectors).length, bits(p.RecoveringSectors).length, n === cur.Index ? String(v.proven.includes(i)) : '-', live.join(',')]);
+    const row = { index: i, sectors: live, active: bits(p.ActiveSectors), faulty: bits(p.FaultySectors), recovering: bits(p.RecoveringSectors), proven: n === cur.Index ? v.proven.includes(i) : null };
+    rows.push([i, live.length, row.active.length, row.faulty.length, row.recovering.length, row.proven === null ? '-' : String(row.proven), live.join(',')]);
+    return row;
   });
-  process.stdout.write(lines.join('\n') + (v.partitions.length ? table(rows) + '\n' : ''));
+  const data = { index: n, current: n === cur.Index, open: v.info.Open, close: v.info.Close, faultCutoff: v.info.FaultCutoff, partitions };
+  print(a, data, lines.join('\n') + (v.partitions.length ? table(rows) + '\n' : ''));
   return 0;
 }
 
-async function provingFaults(a: Args): Promise<number> {
+async function provingFaultsCmd(a: Args): Promise<number> {
   const c = client(a);
   const miner = minerOf(a);
   const { views } = await deadlines(c, miner);
   const rows: (string | number)[][] = [['Deadline', 'Partition', 'Sector', 'Recovering']];
+  const data: { deadline: number; partition: number; sector: number; recovering: boolean }[] = [];
   for (const v of views) {
     v.partitions.forEach((p, i) => {
       const rec = new Set(bits(p.RecoveringSectors));
-      for (const s of bits(p.FaultySectors)) rows.push([v.index, i, s, String(rec.has(s))]);
+      for (const s of bits(p.FaultySectors)) {
+        rows.push([v.index, i, s, String(rec.has(s))]);
+        data.push({ deadline: v.index, partition: i, sector: s, recovering: rec.has(s) });
+      }
     });
   }
-  process.stdout.write(`Miner: ${miner}\n${rows.length > 1 ? table(rows) : 'no faulty sectors'}\n`);
+  print(a, data, `Miner: ${miner}\n${rows.length > 1 ? table(rows) : 'no faulty sectors'}\n`);
   return 0;
 }
 
-async function provingCheck(a: Args): Promise<number> {
-  const n = Number(a.words[2]);
-  const storage = a.many.get('storage') ?? [];
+async function provingCheckCmd(a: Args, index: string): Promise<number> {
+  const n = Number(index);
+  const storage = a.storage ?? [];
   if (storage.length === 0) throw new UsageError('--storage DIR is required (repeat it for several paths)');
   const c = client(a);
   const miner = minerOf(a);
   const mi = await c.stateMinerInfo(miner);
   const dls = await c.stateMinerDeadlines(miner);
-  if (!Number.isInteger(n) || n < 0 || n >= dls.length) throw new UsageError(`deadline index must be 0..${dls.length - 1}, got "${a.words[2] ?? ''}"`);
+  if (!Number.isInteger(n) || n < 0 || n >= dls.length) throw new UsageError(`deadline index must be 0..${dls.length - 1}, got "${index}"`);
   const parts = await c.stateMinerPartitions(miner, n);
   const all = parts.flatMap((p) => bits(p.LiveSectors));
-  const res = await checkSectors(storage, Number(miner.slice(2)), all, { sectorSize: mi.SectorSize, timeoutMs: ms(a.one.get('timeout'), 10_000) });
+  const res = await checkSectors(storage, Number(miner.slice(2)), all, { sectorSize: mi.SectorSize, timeoutMs: ms(a.timeout, 10_000) });
   const rows: (string | number)[][] = [['Deadline', 'Partition', 'Sector', 'Status', 'Where / why']];
+  const data: { deadline: number; partition: number; sector: number; ok: boolean; storage?: string; reason?: string }[] = [];
   let bad = 0;
   parts.forEach((p, i) => {
     for (const s of bits(p.LiveSectors)) {
       const r = res.get(s)!;
       if (!r.ok) bad++;
       rows.push([n, i, s, r.ok ? 'ok' : 'bad', r.ok ? r.files!.storage : r.reason ?? 'unreadable']);
+      data.push(r.ok ? { deadline: n, partition: i, sector: s, ok: true, storage: r.files!.storage } : { deadline: n, partition: i, sector: s, ok: false, reason: r.reason ?? 'unreadable' });
     }
   });
-  process.stdout.write(`${all.length ? table(rows) : `deadline ${n} has no sectors`}\n${all.length - bad} ok, ${bad} bad\n`);
+  print(a, data, `${all.length ? table(rows) : `deadline ${n} has no sectors`}\n${all.length - bad} ok, ${bad} bad\n`);
   return bad > 0 ? 1 : 0;
 }
 
-async function runPost(a: Args): Promise<number> {
-  const what = a.words[1];
-  if (!['window', 'winning', 'all'].includes(what)) throw new UsageError('post window|winning|all');
-  const storage = a.many.get('storage') ?? [];
+async function postCmd(a: Args, what: string): Promise<number> {
+  if (!['window', 'winning', 'all'].includes(what)) throw new UsageError(`post: "${what}" is not one of window, winning, all`);
+  const storage = a.storage ?? [];
   if (storage.length === 0) throw new UsageError('--storage DIR is required (repeat it for several paths)');
   const c = client(a);
   const miner = minerOf(a);
   const log = logger('post');
   const stops: (() => Promise<void>)[] = [];
   // [Fees] of a config.toml (lotus-miner's keys): the PoSt messages' fee caps.
-  const cfgFile = a.one.get('config');
+  const cfgFile = a.config;
   const cfg = cfgFile ? parseConfigToml(readFileSync(cfgFile, 'utf8')) : undefined;
   const fees = { ...DEFAULT_FEE_CAPS, ...cfg?.fees };
   if (what !== 'winning') {
-    const confidence = a.one.has('confidence') ? Number(a.one.get('confidence')) : undefined;
-    const w = new WindowPoStScheduler({ client: c, miner, storage, confidence, checkTimeoutMs: ms(a.one.get('check-timeout'), 10_000), fees, maximizeFeeCap: cfg?.maximizeWindowPoStFeeCap });
+    const confidence = a.confidence !== undefined ? Number(a.confidence) : undefined;
+    const w = new WindowPoStScheduler({ client: c, miner, storage, confidence, checkTimeoutMs: ms(a.checkTimeout, 10_000), fees, maximizeFeeCap: cfg?.maximizeWindowPoStFeeCap });
     await w.start();
     stops.push(() => w.stop());
   }
   if (what !== 'window') {
-    const stateFile = a.one.get('state-file') ?? join(storage[0], `.distminer-last-mined-${miner.slice(1)}.json`);
-    const expectedLeaders = a.one.has('expected-leaders') ? Number(a.one.get('expected-leaders')) : undefined;
-    const propagationDelayMs = a.one.has('propagation-delay') ? ms(a.one.get('propagation-delay'), 0) : undefined;
+    const stateFile = a.stateFile ?? join(storage[0], `.distminer-last-mined-${miner.slice(1)}.json`);
+    const expectedLeaders = a.expectedLeaders !== undefined ? Number(a.expectedLeaders) : undefined;
+    const propagationDelayMs = a.propagationDelay !== undefined ? ms(a.propagationDelay, 0) : undefined;
     const m = new WinningPoStMiner({ client: c, miner, storage, stateFile, expectedLeaders, propagationDelayMs });
     await m.start();
     stops.push(() => m.stop());
@@ -312,55 +323,31 @@ async function runPost(a: Args): Promise<number> {
   return 0;
 }
 
-/** `distminer info …` */
-export async function infoMain(args: string[]): Promise<number> {
-  return guard(() => info(parseArgs(args)));
-}
-
-/** `distminer proving info|deadlines|deadline N|faults|check N …` (args after `proving`). */
-export async function provingMain(args: string[]): Promise<number> {
-  return guard(async () => {
-    const a = parseArgs(args);
-    if (a.one.has('help') || a.words.length === 0) {
-      process.stdout.write(USAGE + '\n');
-      return a.one.has('help') ? 0 : 2;
-    }
-    a.words = ['proving', ...a.words];
-    switch (a.words[1]) {
-      case 'info':
-        return provingInfo(a);
-      case 'deadlines':
-        return provingDeadlines(a);
-      case 'deadline':
-        return provingDeadline(a);
-      case 'faults':
-        return provingFaults(a);
-      case 'check':
-        return provingCheck(a);
-      default:
-        throw new UsageError(`unknown proving command "${a.words[1]}"`);
-    }
-  });
-}
-
-/** `distminer post window|winning|all …` (args after `post`): runs the PoSt loops until SIGINT/SIGTERM. */
-export async function postMain(args: string[]): Promise<number> {
-  return guard(async () => {
-    const a = parseArgs(args);
-    a.words = ['post', ...a.words];
-    return runPost(a);
-  });
-}
-
 async function guard(f: () => Promise<number>): Promise<number> {
   try {
     return await f();
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`${e.message}\n\n${USAGE}\n`);
+      process.stderr.write(`error: ${e.message} (see --help)\n`);
       return 2;
     }
     process.stderr.write(`error: ${(e as Error).message}\n`);
     return 1;
   }
 }
+
+// Each command: a bad argument (UsageError) exits 2, any other error 1 with "error: …".
+/** `distminer info` */
+export const info = (a: Args) => guard(() => infoCmd(a));
+/** `distminer proving info` */
+export const provingInfo = (a: Args) => guard(() => provingInfoCmd(a));
+/** `distminer proving deadlines` */
+export const provingDeadlines = (a: Args) => guard(() => provingDeadlinesCmd(a));
+/** `distminer proving deadline N` */
+export const provingDeadline = (a: Args, index: string) => guard(() => provingDeadlineCmd(a, index));
+/** `distminer proving faults` */
+export const provingFaults = (a: Args) => guard(() => provingFaultsCmd(a));
+/** `distminer proving check N --storage DIR…`: exit 1 when a sector is unreadable. */
+export const provingCheck = (a: Args, index: string) => guard(() => provingCheckCmd(a, index));
+/** `distminer post window|winning|all …`: runs the PoSt loops until SIGINT/SIGTERM. */
+export const post = (a: Args, what: string) => guard(() => postCmd(a, what));

@@ -6,10 +6,9 @@ function fmt(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-export async function main(args: string[]): Promise<number> {
-  const verify = args.includes('--verify');
-  const ci = args.indexOf('--circuit');
-  const circuits: Circuit[] = ci >= 0 ? [args[ci + 1] as Circuit] : CIRCUITS;
+export async function main(o: { verify?: boolean; circuit?: string }): Promise<number> {
+  const verify = o.verify === true;
+  const circuits: Circuit[] = o.circuit !== undefined ? [o.circuit as Circuit] : CIRCUITS;
   for (const c of circuits) {
     if (!CIRCUITS.includes(c)) {
       process.stderr.write(`unknown circuit "${c}" (one of ${CIRCUITS.join(', ')})\n`);

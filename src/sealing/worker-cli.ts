@@ -12,11 +12,16 @@ import { TASK_TYPES, type TaskType } from './protocol.js';
 import { WORKER_PATH } from './scheduler.js';
 import { SealWorker } from './worker.js';
 
-function flag(args: string[], name: string): string | undefined {
-  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return undefined;
-  const a = args[i];
-  return a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[i + 1];
+/** `distminer worker`'s options, parsed by commander (src/cli/program.ts). */
+export interface WorkerOptions {
+  minerApi?: string;
+  dir?: string;
+  tasks?: string;
+  cores?: string;
+  memory?: string;
+  gpus?: string;
+  storage?: string;
+  nice?: string;
 }
 
 function parseBytes(s: string): number {
@@ -35,20 +40,20 @@ export function parseMinerApiInfo(info: string): { url: string; token: string } 
   return { url: `ws://${hp.host}:${hp.port}${WORKER_PATH}`, token };
 }
 
-export async function main(args: string[]): Promise<number> {
+export async function main(o: WorkerOptions): Promise<number> {
   const log = logger('worker');
-  const info = flag(args, 'miner-api') ?? process.env.MINER_API_INFO;
+  const info = o.minerApi ?? process.env.MINER_API_INFO;
   if (!info) {
     process.stderr.write('worker: give the miner to work for with --miner-api TOKEN:/ip4/IP/tcp/PORT/http (or MINER_API_INFO)\n');
     return 2;
   }
-  const dir = flag(args, 'dir') ?? process.env.DISTMINER_WORKER_PATH;
+  const dir = o.dir ?? process.env.DISTMINER_WORKER_PATH;
   if (!dir) {
     process.stderr.write('worker: give its sealing directory with --dir DIR (or DISTMINER_WORKER_PATH)\n');
     return 2;
   }
   const { url, token } = parseMinerApiInfo(info);
-  const tasks = (flag(args, 'tasks') ?? TASK_TYPES.join(',')).split(',').map((s) => s.trim()) as TaskType[];
+  const tasks = (o.tasks ?? TASK_TYPES.join(',')).split(',').map((s) => s.trim()) as TaskType[];
   const bad = tasks.filter((t) => !TASK_TYPES.includes(t));
   if (bad.length) {
     process.stderr.write(`worker: unknown task types ${bad.join(', ')} (known: ${TASK_TYPES.join(', ')})\n`);
@@ -58,7 +63,7 @@ export async function main(args: string[]): Promise<number> {
   // the first proof: a worker sharing a host with a PoSt miner then yields the CPU to it
   // (measured: a Winning PoSt beside a Commit2 takes 2.0x as long, 1.09x at nice 19). On a
   // host of its own the priority costs nothing.
-  const nice = Number(flag(args, 'nice') ?? 19);
+  const nice = Number(o.nice ?? 19);
   try {
     setPriority(nice);
   } catch (e) {
@@ -69,11 +74,11 @@ export async function main(args: string[]): Promise<number> {
     token,
     dir,
     taskTypes: tasks,
-    storageRoot: flag(args, 'storage'),
+    storageRoot: o.storage,
     resources: {
-      cores: Number(flag(args, 'cores') ?? availableParallelism()),
-      memoryBytes: flag(args, 'memory') ? parseBytes(flag(args, 'memory')!) : totalmem(),
-      gpus: Number(flag(args, 'gpus') ?? 0),
+      cores: Number(o.cores ?? availableParallelism()),
+      memoryBytes: o.memory ? parseBytes(o.memory) : totalmem(),
+      gpus: Number(o.gpus ?? 0),
     },
   });
   log.info({ id: worker.id, url, tasks, dir }, 'seal worker starting');

@@ -8,7 +8,6 @@
 // lock (refused while a server holds it), --store postgres://… opens the database (a
 // transaction on the locked counter row, safe beside running servers).
 import { Allocator } from './allocator.js';
-import { flag, parseArgs } from './args.js';
 import { SectorIdClient } from './client.js';
 import { FileStore } from './file-store.js';
 import { lockRepo } from './lock.js';
@@ -17,12 +16,20 @@ import { PostgresStore } from './pg-store.js';
 import { formatRanges, parseRanges, isSectorNumber } from './ranges.js';
 import { tokenFrom } from './token.js';
 
-const USAGE = `usage: distminer sectors numbers <info | reserve NAME RANGES | free NAME | set-floor N> [--json]
-  talk to the running allocator:  --connect HOST:PORT (--token T | --token-file F)
-                                  (info: a read token; reserve, free, set-floor: an admin token)
-  or work on the store directly:  --repo DIR  |  --store postgres://... [--miner ID]
-  RANGES: e.g. 1-10,15
-`;
+/** The options of `sectors numbers …`, parsed by commander (src/cli/program.ts). */
+export interface NumbersOptions {
+  json?: boolean;
+  connect?: string;
+  sclisten?: string;
+  token?: string;
+  tokenFile?: string;
+  repo?: string;
+  store?: string;
+  scStore?: string;
+  miner?: string;
+}
+
+export type NumbersCommand = 'info' | 'reserve' | 'free' | 'set-floor';
 
 function printInfo(info: InfoReply, json: boolean): void {
   if (json) {
@@ -41,23 +48,14 @@ function printInfo(info: InfoReply, json: boolean): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-export async function main(args: string[]): Promise<number> {
-  const p = parseArgs(args);
-  const [sub, a1, a2] = p.words;
-  const json = p.flags.has('json');
-  if (!sub || p.flags.has('help') || !['info', 'reserve', 'free', 'set-floor'].includes(sub)) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  if ((sub === 'reserve' && (!a1 || !a2)) || (sub === 'free' && !a1) || (sub === 'set-floor' && !a1)) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
+/** `distminer sectors numbers info | reserve NAME RANGES | free NAME | set-floor N` (commander checks the arguments). */
+export async function main(p: NumbersOptions, sub: NumbersCommand, [a1, a2]: string[]): Promise<number> {
+  const json = p.json === true;
   const ranges = sub === 'reserve' ? parseRanges(a2!) : undefined;
   const floor = sub === 'set-floor' ? Number(a1) : undefined;
   if (sub === 'set-floor' && !isSectorNumber(floor)) throw new Error(`"${a1}" is not a sector number`);
 
-  const address = flag(p, 'connect', 'sclisten');
+  const address = p.connect ?? p.sclisten;
   if (address) {
     const token = tokenFrom(p);
     if (!token) throw new Error('--connect needs the miner API token (--token, --token-file or DISTMINER_SECTORID_TOKEN)');
@@ -74,12 +72,12 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
 
-  const repo = flag(p, 'repo') ?? process.env.DISTMINER_REPO;
-  const storeUrl = flag(p, 'store', 'sc-store');
-  const minerId = flag(p, 'miner') ?? 'f01000';
+  const repo = p.repo ?? process.env.DISTMINER_REPO;
+  const storeUrl = p.store ?? p.scStore;
+  const minerId = p.miner ?? 'f01000';
   const pgUrl = storeUrl && storeUrl !== 'file' ? storeUrl : undefined;
   if (!pgUrl && !repo) {
-    process.stderr.write(`sectors numbers: give --connect HOST:PORT, --repo DIR or --store postgres://...\n${USAGE}`);
+    process.stderr.write('sectors numbers: give --connect HOST:PORT, --repo DIR or --store postgres://... (see --help)\n');
     return 2;
   }
   const store = pgUrl ? new PostgresStore(pgUrl, minerId) : new FileStore(repo!);

@@ -10,20 +10,32 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import { repoAuth } from '../auth/index.js';
 import { logger } from '../log.js';
-import { flag, parseArgs } from './args.js';
 import { FileChainFloor } from './chain-floor.js';
 import { SectorIdClient } from './client.js';
 import { startSectorIdServer } from './server.js';
 import { tokenFrom } from './token.js';
 
-const USAGE = `usage:
-  distminer sectorid serve --repo DIR --listen HOST:PORT [--miner ID]
-                           [--store file|postgres://...] [--chain-floor-file F.json] [--ready-file F]
-                           [--max-connections N] [--max-connections-per-peer N] [--idle-ms MS]
-     (tokens are verified with the repository's API secret, <repo>/keystore)
-  distminer sectorid alloc --connect HOST:PORT (--token T | --token-file F) [--count N]
-     (a token with the write permission: distminer auth create-token --perm write)
-`;
+/** The options of `sectorid serve` and `sectorid alloc`, parsed by commander (src/cli/program.ts). */
+export interface SectorIdOptions {
+  repo?: string;
+  listen?: string;
+  sclisten?: string;
+  connect?: string;
+  token?: string;
+  tokenFile?: string;
+  miner?: string;
+  store?: string;
+  scStore?: string;
+  chainFloorFile?: string;
+  readyFile?: string;
+  maxConnections?: string;
+  maxConnectionsPerPeer?: string;
+  idleMs?: string;
+  maxFrameBytes?: string;
+  chainRefreshMs?: string;
+  count?: string;
+  deadlineMs?: string;
+}
 
 function num(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -32,65 +44,62 @@ function num(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
-export async function main(args: string[]): Promise<number> {
-  const p = parseArgs(args);
-  const sub = p.words[0];
-  if (sub === 'serve') {
-    const repo = flag(p, 'repo') ?? process.env.DISTMINER_REPO;
-    const listen = flag(p, 'listen', 'sclisten');
-    if (!repo || !listen) {
-      process.stderr.write(`sectorid serve: --repo and --listen are required\n${USAGE}`);
-      return 2;
-    }
-    if (flag(p, 'token', 'token-file') !== undefined) {
-      process.stderr.write('sectorid serve: --token is gone: the server verifies every token with the repository\'s API secret\n');
-      return 2;
-    }
-    const chainFile = flag(p, 'chain-floor-file');
-    const srv = await startSectorIdServer({
-      repo,
-      listen,
-      auth: repoAuth(repo),
-      minerId: flag(p, 'miner') ?? 'f01000',
-      store: flag(p, 'store', 'sc-store') ?? 'file',
-      chainFloor: chainFile ? new FileChainFloor(chainFile) : undefined,
-      maxConnections: num(flag(p, 'max-connections'), 'max-connections'),
-      maxConnectionsPerPeer: num(flag(p, 'max-connections-per-peer'), 'max-connections-per-peer'),
-      idleMs: num(flag(p, 'idle-ms'), 'idle-ms'),
-      maxFrameBytes: num(flag(p, 'max-frame-bytes'), 'max-frame-bytes'),
-      chainRefreshMs: num(flag(p, 'chain-refresh-ms'), 'chain-refresh-ms'),
-    });
-    const ready = flag(p, 'ready-file');
-    if (ready) {
-      writeFileSync(`${ready}.tmp`, `${srv.address}\n`);
-      renameSync(`${ready}.tmp`, ready);
-    }
-    await new Promise<void>((resolve) => {
-      const stop = (sig: string) => {
-        logger('sectorid').info({ sig }, 'stopping the sector-number server');
-        void srv.close().then(resolve);
-      };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
-    });
-    return 0;
+/** `distminer sectorid serve`: the server in the foreground until SIGINT/SIGTERM. */
+export async function serve(p: SectorIdOptions): Promise<number> {
+  const repo = p.repo ?? process.env.DISTMINER_REPO;
+  const listen = p.listen ?? p.sclisten;
+  if (!repo || !listen) {
+    process.stderr.write('sectorid serve: --repo and --listen are required (see --help)\n');
+    return 2;
   }
-  if (sub === 'alloc') {
-    const address = flag(p, 'connect', 'sclisten');
-    const token = tokenFrom(p);
-    if (!address || !token) {
-      process.stderr.write(`sectorid alloc: --connect and a token are required\n${USAGE}`);
-      return 2;
-    }
-    const c = new SectorIdClient({ address, token, deadlineMs: num(flag(p, 'deadline-ms'), 'deadline-ms') ?? 10_000 });
-    try {
-      const nums = await c.allocate(num(flag(p, 'count'), 'count') ?? 1);
-      process.stdout.write(`${nums.join('\n')}\n`);
-    } finally {
-      await c.close();
-    }
-    return 0;
+  if ((p.token ?? p.tokenFile) !== undefined) {
+    process.stderr.write('sectorid serve: --token is gone: the server verifies every token with the repository\'s API secret\n');
+    return 2;
   }
-  process.stderr.write(USAGE);
-  return 2;
+  const chainFile = p.chainFloorFile;
+  const srv = await startSectorIdServer({
+    repo,
+    listen,
+    auth: repoAuth(repo),
+    minerId: p.miner ?? 'f01000',
+    store: p.store ?? p.scStore ?? 'file',
+    chainFloor: chainFile ? new FileChainFloor(chainFile) : undefined,
+    maxConnections: num(p.maxConnections, 'max-connections'),
+    maxConnectionsPerPeer: num(p.maxConnectionsPerPeer, 'max-connections-per-peer'),
+    idleMs: num(p.idleMs, 'idle-ms'),
+    maxFrameBytes: num(p.maxFrameBytes, 'max-frame-bytes'),
+    chainRefreshMs: num(p.chainRefreshMs, 'chain-refresh-ms'),
+  });
+  const ready = p.readyFile;
+  if (ready) {
+    writeFileSync(`${ready}.tmp`, `${srv.address}\n`);
+    renameSync(`${ready}.tmp`, ready);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      logger('sectorid').info({ sig }, 'stopping the sector-number server');
+      void srv.close().then(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}
+
+/** `distminer sectorid alloc`: asks a server for numbers and prints them. */
+export async function alloc(p: SectorIdOptions): Promise<number> {
+  const address = p.connect ?? p.sclisten;
+  const token = tokenFrom(p);
+  if (!address || !token) {
+    process.stderr.write('sectorid alloc: --connect and a token are required (see --help)\n');
+    return 2;
+  }
+  const c = new SectorIdClient({ address, token, deadlineMs: num(p.deadlineMs, 'deadline-ms') ?? 10_000 });
+  try {
+    const nums = await c.allocate(num(p.count, 'count') ?? 1);
+    process.stdout.write(`${nums.join('\n')}\n`);
+  } finally {
+    await c.close();
+  }
+  return 0;
 }

@@ -6,18 +6,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { repairJournal, scanJournal } from './kv.js';
 
-const USAGE = 'usage: distminer store check DIR | repair DIR   (DIR: a store directory, e.g. <repo>/sealing)\n';
+/** `distminer store check DIR`: exit 1 when the journal is damaged. */
+export async function check(dirArg: string): Promise<number> {
+  return run('check', dirArg);
+}
 
-export async function main(args: string[]): Promise<number> {
-  const [sub, dirArg, ...rest] = args;
-  if (sub === '--help' || sub === '-h') {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  if ((sub !== 'check' && sub !== 'repair') || !dirArg || rest.length > 0) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
+/** `distminer store repair DIR` */
+export async function repair(dirArg: string): Promise<number> {
+  return run('repair', dirArg);
+}
+
+async function run(sub: 'check' | 'repair', dirArg: string): Promise<number> {
   const dir = resolve(dirArg);
   const journal = join(dir, 'journal');
   if (!existsSync(journal)) {

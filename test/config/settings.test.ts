@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Auth, secretPath } from '../../src/auth/index.js';
-import { parseFlags } from '../../src/config/flags.js';
 import { parseApiMultiaddr, parseHostPort } from '../../src/config/multiaddr.js';
 import { initRepo, openRepo, resolveRepoPath } from '../../src/config/repo.js';
 import { type FileConfig, type FlagConfig, parseConfigToml, resolveSettings, rolesFromFlags } from '../../src/config/settings.js';
@@ -81,17 +80,6 @@ test('config.toml: a Lotus config is accepted, our sections are checked', (t) =>
   t.throws(() => parseConfigToml('[Distminer.Mailbox]\n  SealLanes = 0\n'), { message: /SealLanes .* must be an integer ≥ 1/ });
   t.throws(() => parseConfigToml('[Distminer.Mailbox]\n  Throttle = "pause"\n'), { message: /Throttle/ });
   t.throws(() => parseConfigToml('[API\n'), { message: /does not parse/ });
-});
-
-test('flag parser: forms, repeats, bad booleans', (t) => {
-  const spec = { a: { type: 'boolean' as const, help: '' }, s: { type: 'string' as const, help: '' } };
-  t.deepEqual(parseFlags(['--a=false', '--s', 'x'], spec, 'c').flags, { a: false, s: 'x' });
-  t.deepEqual(parseFlags(['--a', 'true'], spec, 'c').flags, { a: true });
-  t.deepEqual(parseFlags(['--a'], spec, 'c').flags, { a: true });
-  t.throws(() => parseFlags(['--a=yes'], spec, 'c'), { message: /--a must be true or false/ });
-  t.throws(() => parseFlags(['--a', '--a'], spec, 'c'), { message: /given twice/ });
-  t.throws(() => parseFlags(['--s'], spec, 'c'), { message: /--s needs a value/ });
-  t.throws(() => parseFlags(['--b'], spec, 'c'), { message: /unknown flag --b/ });
 });
 
 test('repository path: --repo, then DISTMINER_PATH, then LOTUS_MINER_PATH', (t) => {

@@ -1,2 +1,0 @@
-// `distminer sealing …` (see cli.ts)
-export { sealing as main } from './cli.js';

@@ -1,2 +1,0 @@
-// `distminer sectors …` (see cli.ts)
-export { sectors as main } from './cli.js';
