@@ -123,6 +123,12 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** How long a failed daemon is skipped before it is tried again. Default 10 s. */
   retryAfterMs?: number;
+  /**
+   * Calls in flight at once (default 16); more wait their turn. Node's fetch opens one
+   * connection per concurrent request, and a node (or a proxy, or the devnet's hardened server)
+   * may refuse a client that opens dozens at once: `proving deadlines` asks for 48 deadlines.
+   */
+  maxInFlight?: number;
 }
 
 export interface CallOptions {
@@ -153,11 +159,15 @@ export class ChainClient {
   private downUntil: number[];
   private preferred = 0;
   private nextId = 1;
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+  private readonly turn: (() => void)[] = [];
 
   constructor(apiInfo: string | Endpoint[], opts: ClientOptions = {}) {
     this.endpoints = typeof apiInfo === 'string' ? parseApiInfo(apiInfo) : apiInfo;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.retryAfterMs = opts.retryAfterMs ?? 10_000;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 16);
     this.downUntil = this.endpoints.map(() => 0);
   }
 
@@ -196,6 +206,17 @@ export class ChainClient {
 
   /** A raw call: `method` without or with the `Filecoin.` prefix. */
   async call<T>(method: string, params: unknown[] = [], opts: CallOptions = {}): Promise<T> {
+    if (this.inFlight >= this.maxInFlight) await new Promise<void>((r) => this.turn.push(r));
+    this.inFlight++;
+    try {
+      return await this.callNow<T>(method, params, opts);
+    } finally {
+      this.inFlight--;
+      this.turn.shift()?.();
+    }
+  }
+
+  private async callNow<T>(method: string, params: unknown[], opts: CallOptions): Promise<T> {
     const full = method.includes('.') ? method : `Filecoin.${method}`;
     const errors: string[] = [];
     for (const i of this.order()) {

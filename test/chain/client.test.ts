@@ -94,3 +94,33 @@ test('waiting for a message polls StateSearchMsg until it has its confirmations,
   await t.throwsAsync(c.stateWaitMsg(cid, 0, { timeoutMs: 700, pollMs: 100 }), { instanceOf: MessageWaitTimeoutError, message: /bafy2bzacemessage: no receipt .* within 1 s \(not yet on chain\)/ });
   t.true(Date.now() - t0 < 2000);
 });
+
+// A burst of calls (`proving deadlines` reads 48 deadlines at once): Node's fetch opens a
+// connection per concurrent request, and a node or proxy may refuse a client that opens dozens
+// (the devnet's hardened server refuses more than 32 from one unauthenticated peer). The client
+// keeps at most 16 in flight; the rest wait their turn and are all answered.
+test('a burst of 64 calls at once: at most 16 in flight, every one answered', async (t) => {
+  let now = 0;
+  let most = 0;
+  const srv = createServer((req, res) => {
+    now++;
+    most = Math.max(most, now);
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => setTimeout(() => {
+      now--;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: (JSON.parse(body) as { id: number }).id, result: [] }));
+    }, 20));
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.teardown(() => srv.close());
+  const api = `x.y.z:/ip4/127.0.0.1/tcp/${(srv.address() as AddressInfo).port}/http`;
+  const burst = async (c: ChainClient) => {
+    most = 0;
+    const r = await Promise.allSettled(Array.from({ length: 64 }, (_, i) => c.stateMinerPartitions('t01000', i % 48)));
+    return { most, failed: r.filter((x) => x.status === 'rejected').length };
+  };
+  t.deepEqual(await burst(new ChainClient(api, { timeoutMs: 10_000 })), { most: 16, failed: 0 });
+  t.true((await burst(new ChainClient(api, { timeoutMs: 10_000, maxInFlight: 64 }))).most > 16, 'uncapped, the burst opens more (the check can fail)');
+});

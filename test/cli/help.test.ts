@@ -139,9 +139,10 @@ test('--json before or after the subcommand: `sectors --json list` as `sectors l
 });
 
 test('`info` and `proving` print JSON with --json (from the chain)', async (t) => {
-  // 12 deadlines: `proving` asks for every deadline's partitions at once, and the devnet's
-  // server refuses more than 32 new connections from one peer at a time (src/net/http-server.ts).
-  const h = await startDevnet({ miners: 1, policy: { ...TEST_POLICY, wpostPeriodDeadlines: 12 } });
+  // 48 deadlines, as on mainnet: `proving` asks for every deadline's partitions at once, and
+  // the devnet's server refuses more than 32 new connections from one peer at a time
+  // (src/net/http-server.ts); the chain client keeps at most 16 calls in flight.
+  const h = await startDevnet({ miners: 1, policy: { ...TEST_POLICY, wpostPeriodDeadlines: 48 } });
   t.teardown(() => h.close());
   const miner = [...h.devnet.miners.keys()][0]!;
   const api = ['--miner', miner, '--chain-api', h.apiInfo];
@@ -150,7 +151,7 @@ test('`info` and `proving` print JSON with --json (from the chain)', async (t) =
   t.is((JSON.parse(info.out) as { miner: string }).miner, miner);
   const dls = await cliAsync(['proving', '--json', 'deadlines', ...api]);
   t.is(dls.code, 0, dls.err);
-  t.is((JSON.parse(dls.out) as { deadlines: unknown[] }).deadlines.length, 12);
+  t.is((JSON.parse(dls.out) as { deadlines: unknown[] }).deadlines.length, 48);
   const pinfo = await cliAsync(['proving', 'info', ...api, '--json']);
   t.is(pinfo.code, 0, pinfo.err);
   t.is(typeof (JSON.parse(pinfo.out) as { currentEpoch: number }).currentEpoch, 'number');
