@@ -9,12 +9,13 @@
 // The server keeps its state in DIR/deals and writes its URL to DIR/deals/api; `list` and
 // `status` find it there and authenticate with the repository's API token (they need the admin
 // permission). The server checks tokens with the repository's API secret (src/auth).
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { repoAuth } from '../auth/index.js';
 import { CONFIG_FILE, readToken } from '../config/repo.js';
 import { parseConfigToml } from '../config/settings.js';
 import { logger } from '../log.js';
+import { writeFileAtomic } from '../util/durable.js';
 import { parseSectorSize, sealProofForSectorSize } from '../proofs/types.js';
 import { adminGet } from './client.js';
 import { DealServer } from './server.js';
@@ -94,8 +95,7 @@ export async function serve(f: DealsOptions): Promise<number> {
   });
   const ready = f.readyFile;
   if (ready) {
-    writeFileSync(`${ready}.tmp`, srv.url + '\n');
-    renameSync(`${ready}.tmp`, ready);
+    writeFileAtomic(ready, srv.url + '\n');
   }
   process.stdout.write(`deal server for ${minerId} listening on ${srv.url}\n`);
   await new Promise<void>((done) => {

@@ -7,9 +7,9 @@
 //   distminer sectorid alloc --connect HOST:PORT --token-file F [--count N]
 // The server verifies tokens with the repository's API secret (<repo>/keystore, src/auth);
 // `alloc` needs a token with the write permission (`distminer auth create-token --perm write`).
-import { writeFileSync, renameSync } from 'node:fs';
 import { repoAuth } from '../auth/index.js';
 import { logger } from '../log.js';
+import { writeFileAtomic } from '../util/durable.js';
 import { FileChainFloor } from './chain-floor.js';
 import { SectorIdClient } from './client.js';
 import { startSectorIdServer } from './server.js';
@@ -71,10 +71,7 @@ export async function serve(p: SectorIdOptions): Promise<number> {
     chainRefreshMs: num(p.chainRefreshMs, 'chain-refresh-ms'),
   });
   const ready = p.readyFile;
-  if (ready) {
-    writeFileSync(`${ready}.tmp`, `${srv.address}\n`);
-    renameSync(`${ready}.tmp`, ready);
-  }
+  if (ready) writeFileAtomic(ready, `${srv.address}\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       logger('sectorid').info({ sig }, 'stopping the sector-number server');

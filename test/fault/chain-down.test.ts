@@ -18,7 +18,11 @@ import { MAIN, Proc, killAll, until } from '../helpers/procs.js';
 const ROLES = ['window-post', 'winning-post'];
 // Serial: each test's teardown kills every process the helpers started (killAll).
 
-test.serial('the PoSt roles turn degraded when the chain node goes away, with the reason, and healthy when it is back', async (t) => {
+/**
+ * A devnet (2 s epochs) in a fresh directory and a miner running both PoSt roles against it;
+ * with `nodeDownAtStart` the devnet is SIGKILLed before the miner starts.
+ */
+async function setUp(t: { timeout(ms: number): void; teardown(f: () => Promise<void>): void }, nodeDownAtStart: boolean) {
   t.timeout(4 * 60_000);
   const root = mkdtempSync(join(tmpdir(), 'distminer-chain-down-'));
   t.teardown(async () => {
@@ -28,6 +32,10 @@ test.serial('the PoSt roles turn degraded when the chain node goes away, with th
   const devnetDir = join(root, 'devnet');
   const dn = await startDevnetProc(devnetDir, ['--block-delay', '2s']);
   const port = parseApiMultiaddr(dn.apiInfo.slice(dn.apiInfo.indexOf(':') + 1)).port;
+  if (nodeDownAtStart) {
+    dn.proc.child.kill('SIGKILL');
+    await dn.proc.exited;
+  }
   const storage = join(root, 'storage');
   mkdirSync(storage);
   const repo = minerRepo(join(root, 'miner'), 't01000', { chainApi: dn.apiInfo, storage });
@@ -37,6 +45,16 @@ test.serial('the PoSt roles turn degraded when the chain node goes away, with th
     const a = await actors();
     return a.length === ROLES.length && a.every(p) && a;
   };
+  /** The devnet again, on its port and from its directory (same chain, same token). */
+  const restartNode = async () => {
+    const again = new Proc('devnet-again', [MAIN, 'devnet', '--dir', devnetDir, '--listen', `127.0.0.1:${port}`, '--block-delay', '2s'], { DISTMINER_LOG_LEVEL: 'info' });
+    await again.waitFor(/FULLNODE_API_INFO=\S+/, 30_000);
+  };
+  return { dn, port, repo, miner, actors, all, restartNode };
+}
+
+test.serial('the PoSt roles turn degraded when the chain node goes away, with the reason, and healthy when it is back', async (t) => {
+  const { dn, port, repo, miner, all, restartNode } = await setUp(t, false);
   const degradedGauge = async () => (await minerMetrics(repo.path)).find('distminer_actor_degraded').filter((s) => ROLES.includes(s.labels.role)).map((s) => [s.labels.role, s.value]).sort();
 
   await until(all((a) => a.status === 'running' && a.degraded === undefined), 60_000, 'both PoSt roles running and healthy');
@@ -56,35 +74,14 @@ test.serial('the PoSt roles turn degraded when the chain node goes away, with th
   t.regex(text, /window-post\s+running DEGRADED .*DEGRADED: no chain head for \d+ s/);
   t.is(miner.child.exitCode, null, 'the miner keeps running');
 
-  // Back on its port, from its directory (same chain, same token).
-  const again = new Proc('devnet-again', [MAIN, 'devnet', '--dir', devnetDir, '--listen', `127.0.0.1:${port}`, '--block-delay', '2s'], { DISTMINER_LOG_LEVEL: 'info' });
-  await again.waitFor(/FULLNODE_API_INFO=\S+/, 30_000);
+  await restartNode();
   await until(all((a) => a.status === 'running' && a.degraded === undefined), 30_000, 'both PoSt roles healthy again');
   t.deepEqual(await degradedGauge(), [['window-post', 0], ['winning-post', 0]]);
 });
 
 test.serial('a PoSt role started while its chain node is down runs degraded, is not restarted, and starts its work once the node answers', async (t) => {
-  t.timeout(4 * 60_000);
-  const root = mkdtempSync(join(tmpdir(), 'distminer-chain-down-start-'));
-  t.teardown(async () => {
-    await killAll();
-    rmSync(root, { recursive: true, force: true });
-  });
-  // A devnet made and stopped: the miner's chain API points at a port nobody listens on.
-  const devnetDir = join(root, 'devnet');
-  const dn = await startDevnetProc(devnetDir, ['--block-delay', '2s']);
-  const port = parseApiMultiaddr(dn.apiInfo.slice(dn.apiInfo.indexOf(':') + 1)).port;
-  dn.proc.child.kill('SIGKILL');
-  await dn.proc.exited;
-  const storage = join(root, 'storage');
-  mkdirSync(storage);
-  const repo = minerRepo(join(root, 'miner'), 't01000', { chainApi: dn.apiInfo, storage });
-  const miner = runMiner('miner', repo.path, ['--roles=winning-post,window-post']);
-  const actors = async () => ((await minerStatus(repo.path, repo.token))?.actors ?? []).filter((a) => ROLES.includes(a.id));
-  const all = (p: (a: ChildStatus) => boolean) => async () => {
-    const a = await actors();
-    return a.length === ROLES.length && a.every(p) && a;
-  };
+  // The miner's chain API points at a port nobody listens on.
+  const { port, repo, miner, actors, all, restartNode } = await setUp(t, true);
   const down = await until(all((a) => a.status === 'running' && a.degraded !== undefined), 60_000, 'both PoSt roles running, degraded');
   for (const a of down) t.regex(a.degraded!, new RegExp(`^no chain node answered at start \\(attempt \\d+; next in \\d+ s\\): .*127\\.0\\.0\\.1:${port}`), a.id);
   // Long enough for several failed attempts (1 + 2 + 4 + 8 s): a failing start would have been
@@ -96,8 +93,7 @@ test.serial('a PoSt role started while its chain node is down runs degraded, is 
   t.regex(still.find((a) => a.id === 'window-post')!.degraded!, /attempt [4-9]/);
   t.is(miner.child.exitCode, null);
 
-  const again = new Proc('devnet-again', [MAIN, 'devnet', '--dir', devnetDir, '--listen', `127.0.0.1:${port}`, '--block-delay', '2s'], { DISTMINER_LOG_LEVEL: 'info' });
-  await again.waitFor(/FULLNODE_API_INFO=\S+/, 30_000);
+  await restartNode();
   await until(all((a) => a.status === 'running' && a.degraded === undefined && a.restarts === 0), 45_000, 'both PoSt roles healthy once the node answers');
   // And doing their work: both follow the chain.
   await until(async () => (await minerMetrics(repo.path)).find('distminer_chain_head_lag_seconds').filter((s) => ROLES.includes(s.labels.role)).length === ROLES.length, 60_000, 'both PoSt roles to receive a chain head');

@@ -15,6 +15,7 @@ import { initRepo, openRepo } from '../../src/config/repo.js';
 import { SectorIdClient } from '../../src/sectorid/index.js';
 import { freePort } from '../../src/util/listen.js';
 import { parseExposition } from '../helpers/prom.js';
+import { startDrillMiner } from '../helpers/drill-miner.js';
 
 const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -148,16 +149,7 @@ test('/debug/metrics without a token: role, supervisor, mailbox and Node metrics
 
 test('a restarted role shows in distminer_actor_restarts_total and its metrics come back; a stuck role does not block a scrape', async (t) => {
   const repo = newRepo(t);
-  const sc = await freePort();
-  const child = spawn(process.execPath, [MAIN, 'run', `--repo=${repo}`, '--roles=winning-post', '--sctype=alloce', `--sclisten=127.0.0.1:${sc}`, '--drill-crashes'], {
-    env: { ...process.env, DISTMINER_LOG_PRETTY: '0', DISTMINER_LOG_LEVEL: 'fatal' },
-    stdio: 'ignore',
-  });
-  t.teardown(() => void child.kill('SIGKILL'));
-  const apiFile = join(repo, 'api');
-  for (let i = 0; i < 200 && !existsSync(apiFile); i++) await sleep(50);
-  const addr = parseApiMultiaddr(readFileSync(apiFile, 'utf8').trim());
-  const admin = readFileSync(join(repo, 'token'), 'utf8').trim();
+  const { child, addr, admin } = await startDrillMiner(t, repo);
   const url = `http://${addr.host}:${addr.port}/debug/metrics`;
   const up = async () => parseExposition((await scrape(url)).text);
   for (let i = 0; i < 100 && (await up()).value('distminer_actor_up', { role: 'sector-id' }) !== 1; i++) await sleep(100);

@@ -5,20 +5,16 @@
 // refresh live, a cookie-less JSON request gets 401, and an alert appears within 30 s when a
 // role gets stuck (the crash drill).
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { browser, chromiumPath, logIn, text, visible } from './_browser.js';
 import { callApi } from '../../src/api/client.js';
 import { Auth } from '../../src/auth/index.js';
 import { startApiServer } from '../../src/api/server.js';
-import { parseApiMultiaddr } from '../../src/config/multiaddr.js';
 import { initRepo, openRepo } from '../../src/config/repo.js';
-import { freePort } from '../../src/util/listen.js';
+import { startDrillMiner } from '../helpers/drill-miner.js';
 
-const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // Installs chromium first when missing (minutes), outside any test's timeout.
@@ -29,17 +25,7 @@ async function startMiner(t: { teardown(f: () => void): void }) {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const repo = join(dir, 'repo');
   initRepo(repo, 'f01000', '/ip4/127.0.0.1/tcp/0/http');
-  const sc = await freePort();
-  const child = spawn(process.execPath, [MAIN, 'run', `--repo=${repo}`, '--roles=winning-post', '--sctype=alloce', `--sclisten=127.0.0.1:${sc}`, '--drill-crashes'], {
-    env: { ...process.env, DISTMINER_LOG_PRETTY: '0', DISTMINER_LOG_LEVEL: 'fatal' },
-    stdio: 'ignore',
-  });
-  t.teardown(() => void child.kill('SIGKILL'));
-  const apiFile = join(repo, 'api');
-  for (let i = 0; i < 200 && !existsSync(apiFile); i++) await sleep(50);
-  if (!existsSync(apiFile)) throw new Error('the miner wrote no api file');
-  const addr = parseApiMultiaddr(readFileSync(apiFile, 'utf8').trim());
-  const admin = readFileSync(join(repo, 'token'), 'utf8').trim();
+  const { child, addr, admin } = await startDrillMiner(t, repo);
   for (let i = 0; i < 200; i++) {
     const st = await callApi<{ actors: Array<{ status: string }> }>(addr, admin, 'Distminer.Status');
     if (st.actors.length > 0 && st.actors.every((a) => a.status === 'running')) break;
