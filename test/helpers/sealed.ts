@@ -5,9 +5,18 @@
 // sealed lazily by the first test process that asks, under a directory lock, and recorded in
 // `sectors.json`; later callers (other ava worker processes) just read it. Tests must treat
 // the files as read-only: copy a sector (copySector) before corrupting it.
+//
+// Across runs the sealed fixtures are kept under ~/.cache/distminer/test-sectors (outside the
+// clone, like the Cargo build and the parameters), keyed by the native Cargo.lock and the
+// parameter manifest: a warm CI run seals none of them (3 Commit2, 2-4 minutes on 2 cores). A
+// cached sector is used only after its seal proof verifies against its commitments; anything
+// else is sealed again. DISTMINER_TEST_SECTOR_CACHE=off turns the cache off. The tests about
+// sealing itself (test/sealing, test/deals, the demo) always seal their own sectors.
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { PieceActivationManifest } from '../../src/chain/params.js';
 import * as proofs from '../../src/proofs/index.js';
 
@@ -153,12 +162,63 @@ export async function sealedSectors(count: number, minerId = TEST_MINER_ID): Pro
     for (let n = have.length + 1; n <= count; n++) {
       const dir = join(root, `s-t0${minerId}-${n}`);
       rmSync(dir, { recursive: true, force: true });
-      have.push(toStored(await sealSector(dir, minerId, n)));
+      const cached = await fromCache(minerId, n, dir);
+      const sector = cached ?? (await sealSector(dir, minerId, n));
+      if (!cached) toCache(sector);
+      have.push(toStored(sector));
       writeFileSync(index + '.tmp', JSON.stringify(have));
       renameSync(index + '.tmp', index);
     }
     return have.slice(0, count).map(fromStored);
   });
+}
+
+// The cache key: what decides the sealed bytes and the proof's validity (proofs library versions,
+// parameters) and this file's layout.
+const CACHE_FORMAT = 1;
+function cacheDir(minerId: number, n: number): string | null {
+  if (process.env.DISTMINER_TEST_SECTOR_CACHE === 'off') return null;
+  const root = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/helpers → repo
+  const h = createHash('sha256').update(`format ${CACHE_FORMAT} proof ${SEAL_PROOF}\n`);
+  for (const f of ['native/Cargo.lock', 'native/params-2k.json']) h.update(readFileSync(join(root, f)));
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  return join(base, 'distminer', 'test-sectors', h.digest('hex').slice(0, 16), `s-t0${minerId}-${n}`);
+}
+
+/** A cached sector copied to `dir`, if there is one whose seal proof verifies; null otherwise. */
+async function fromCache(minerId: number, n: number, dir: string): Promise<SealedSector | null> {
+  const src = cacheDir(minerId, n);
+  if (!src || !existsSync(join(src, 'sector.json'))) return null;
+  try {
+    cpSync(src, dir, { recursive: true });
+    const stored = JSON.parse(readFileSync(join(dir, 'sector.json'), 'utf8')) as Stored;
+    const s = fromStored({ ...stored, piecePath: join(dir, 'piece'), stagedPath: join(dir, 'staged'), sealedPath: join(dir, 'sealed'), cacheDir: join(dir, 'cache') });
+    const proverId = proofs.proverIdFromMinerId(minerId);
+    const v = await proofs.verifySeal({ proof: s.proof, commR: s.commR, commD: s.commD, proverId, ticket: s.ticket, seed: s.seed, sectorNumber: n, proofBytes: s.proofBytes });
+    if (s.minerId === minerId && s.sectorNumber === n && v.valid) return s;
+  } catch {
+    // unreadable or partial: sealed again below
+  }
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(src, { recursive: true, force: true });
+  return null;
+}
+
+/** Keeps a freshly sealed sector for later runs (copied whole, then renamed into place). */
+function toCache(s: SealedSector): void {
+  const dst = cacheDir(s.minerId, s.sectorNumber);
+  if (!dst) return;
+  const tmp = `${dst}.tmp-${process.pid}`;
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    for (const f of ['piece', 'staged', 'sealed', 'cache']) cpSync(join(s.cacheDir, '..', f), join(tmp, f), { recursive: true });
+    writeFileSync(join(tmp, 'sector.json'), JSON.stringify(toStored(s)));
+    rmSync(dst, { recursive: true, force: true });
+    renameSync(tmp, dst);
+  } catch {
+    rmSync(tmp, { recursive: true, force: true }); // a cache that cannot be written is no cache
+  }
 }
 
 /** The ProveCommitSectors3 piece manifest of a fixture sector: its one data piece, nobody notified. */
