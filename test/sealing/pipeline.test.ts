@@ -114,7 +114,16 @@ test.serial('two seal miners of one miner id seal with distinct numbers, each li
         t.true(existsSync(join(c.dir, 'storage', 'cache', `s-t01000-${s.number}`, 'p_aux')));
       }
     }
-    for (const n of [...na, ...nb]) t.truthy(await c.chain.stateSectorGetInfo('t01000', n), `sector ${n} proven on the devnet`);
+    for (const [port, nums] of [[pa, na], [pb, nb]] as const) {
+      for (const n of nums) {
+        const v = await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [n]);
+        const onChain = await c.chain.stateSectorGetInfo('t01000', n);
+        t.truthy(onChain, `sector ${n} proven on the devnet`);
+        t.is(onChain!.SealedCID['/'], v.sealedCid ?? '', 'the chain holds the CommR the miner sealed');
+        t.true(v.log.some((l) => /ProveCommitSectors3 message/.test(l.note ?? '')), 'proven with ProveCommitSectors3');
+      }
+    }
+    t.deepEqual([...(await c.chain.stateMinerAllocated('t01000'))].sort((x, y) => x - y), [...na, ...nb].sort((x, y) => x - y), 'exactly these numbers allocated on chain');
     // The watcher stops once it has seen every sector live; it may have been mid-call when they
     // landed, so it gets a little longer than this loop to see them.
     await Promise.race([watcher, new Promise((r) => setTimeout(r, 20_000))]);
@@ -135,7 +144,7 @@ test.serial('two seal miners of one miner id seal with distinct numbers, each li
   }
 });
 
-test.serial('a chain rejection stops that sector with the reason; the others go on', async (t) => {
+test.serial('a chain rejection stops that sector with the reason; the others go on past their pre-commit', async (t) => {
   const c = await cluster();
   try {
     const m = miner(c, 'miner');
@@ -152,7 +161,10 @@ test.serial('a chain rejection stops that sector with the reason; the others go 
     }, 120_000, 'the forged sector to fail');
     // The chain's word for it: a pre-commit of this number with another CommR is on chain.
     t.regex(failed.failure!, /already allocated|pre-committed on chain with another CommR/);
-    await until(async () => (await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [first])).state === 'Proving', 240_000, 'the other sector to prove');
+    // The other sector goes on: its pre-commit lands and it waits for its seed (the rest of its
+    // way, through Commit2 to Proving, is the first test's).
+    const past = ['WaitSeed', 'Committing', 'SubmitCommit', 'CommitWait', 'FinalizeSector', 'Proving'];
+    await until(async () => past.includes((await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [first])).state), 120_000, 'the other sector past its pre-commit');
     t.is((await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [second])).state, 'PreCommitFailed', 'not retried blindly');
   } finally {
     await killAll();
