@@ -475,6 +475,28 @@ export class Mailbox extends EventEmitter {
     return this.lanes.filter((l) => l.job?.throttledSince !== undefined).length;
   }
 
+  /**
+   * Cancels one job its submitter no longer wants: a queued one is dropped, a running one's
+   * executor is asked to stop (a proof process is killed, freeing its lane). Its caller gets a
+   * 'cancelled' error. False when the job is not queued or running.
+   */
+  cancel(id: number, reason: string): boolean {
+    const now = this.now();
+    const queued = this.queue.find((j) => j.report.id === id);
+    const job = queued ?? this.lanes.find((l) => l.job?.report.id === id && !l.job.settled)?.job;
+    if (!job) return false;
+    if (queued) {
+      this.queue.splice(this.queue.indexOf(queued), 1);
+      job.report.waitMs = now - job.report.submittedAt;
+    } else {
+      job.report.runMs = now - (job.report.startedAt ?? now);
+      job.execution?.cancel?.(reason);
+    }
+    this.finish(job, 'cancelled', new MailboxError(`job ${id} (${job.spec.kind}) cancelled${queued ? '' : ` after ${job.report.runMs} ms of running`}: ${reason}`, 'cancelled', job.report));
+    this.schedule();
+    return true;
+  }
+
   /** Cancels the queued (not running) jobs `pred` selects, e.g. those of an actor that died. */
   cancelQueued(pred: (r: JobReport) => boolean, reason: string): number {
     let n = 0;

@@ -23,6 +23,8 @@ export type FromWorker =
   | { t: 'metrics'; id: number; json: MetricsJson }
   | { t: 'log'; id: number; changed: number; components: Record<string, string[]>; error?: string }
   | { t: 'submit'; id: number; kind: string; args: unknown[]; priority?: number; deadline?: number }
+  /** The actor no longer wants job `id` (its 'submit' id): the mailbox cancels it. */
+  | { t: 'cancel-job'; id: number; reason: string }
   | { t: 'done'; reason: 'final' | 'failed'; error?: string }
   | { t: 'stopped' };
 

@@ -151,6 +151,8 @@ interface Child {
   pings: Map<number, (v: string) => void>;
   /** Questions sent to the worker (metrics, log levels) by id: answered, or undefined when it exits. */
   asks: Map<number, (v: unknown) => void>;
+  /** The actor's proof jobs in flight: its own job id → the mailbox's. */
+  jobs: Map<number, number>;
   incarnation: number;
 }
 
@@ -182,7 +184,7 @@ export class Supervisor extends EventEmitter {
 
   start(): void {
     for (const spec of this.opts.children) {
-      const c: Child = { spec, status: 'starting', state: 'starting', detail: '', startedAt: 0, restarts: 0, consecutive: 0, restored: false, lastPong: Date.now(), pings: new Map(), asks: new Map(), incarnation: 0 };
+      const c: Child = { spec, status: 'starting', state: 'starting', detail: '', startedAt: 0, restarts: 0, consecutive: 0, restored: false, lastPong: Date.now(), pings: new Map(), asks: new Map(), jobs: new Map(), incarnation: 0 };
       // Zero series from the start, so that rate() and increase() see the first restart.
       restartsTotal.inc({ role: spec.id }, 0);
       this.children.set(spec.id, c);
@@ -249,6 +251,11 @@ export class Supervisor extends EventEmitter {
       case 'submit':
         this.submitJob(c, incarnation, m);
         break;
+      case 'cancel-job': {
+        const mbId = c.jobs.get(m.id);
+        if (mbId !== undefined) this.opts.mailbox?.cancel(mbId, `cancelled by ${c.spec.id}: ${m.reason}`);
+        break;
+      }
       case 'metrics':
       case 'log': {
         const r = c.asks.get(m.id);
@@ -270,10 +277,14 @@ export class Supervisor extends EventEmitter {
       reply({ ok: false, error: 'this miner has no GPU mailbox', code: 'closed' });
       return;
     }
-    mb.submit({ kind: m.kind, args: m.args, priority: m.priority, deadline: m.deadline, submitter: `${c.spec.id}#${incarnation}` }).result.then(
-      (out) => reply({ ok: true, value: out.value, report: out.report }),
-      (e: MailboxError) => reply({ ok: false, error: e.message, code: e.code, report: e.report as JobReport, sectors: e.sectors }),
-    );
+    const { id: mbId, result } = mb.submit({ kind: m.kind, args: m.args, priority: m.priority, deadline: m.deadline, submitter: `${c.spec.id}#${incarnation}` });
+    c.jobs.set(m.id, mbId);
+    result
+      .then(
+        (out) => reply({ ok: true, value: out.value, report: out.report }),
+        (e: MailboxError) => reply({ ok: false, error: e.message, code: e.code, report: e.report as JobReport, sectors: e.sectors }),
+      )
+      .finally(() => c.jobs.delete(m.id));
   }
 
   private onExit(c: Child, w: Worker, code: number): void {

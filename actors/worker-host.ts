@@ -53,10 +53,31 @@ const ctx: RoleContext = {
   id: init.id,
   options: init.options,
   log,
-  submitProof<T>(kind: string, args: unknown[], opts: { priority?: number; deadline?: number } = {}) {
+  submitProof<T>(kind: string, args: unknown[], opts: { priority?: number; deadline?: number; signal?: AbortSignal } = {}) {
     const id = nextJob++;
+    const signal = opts.signal;
     return new Promise<{ value: T; report: JobReport }>((resolve, reject) => {
-      jobs.set(id, { resolve: resolve as (v: { value: unknown; report: JobReport }) => void, reject });
+      const cancelled = (why: string) => Object.assign(new Error(`${kind} job cancelled: ${why}`), { code: 'cancelled' });
+      if (signal?.aborted) return reject(cancelled('cancelled before it was submitted'));
+      // Cancelled: the caller is answered now; the mailbox stops the job and its late answer is dropped.
+      const onAbort = () => {
+        if (!jobs.delete(id)) return;
+        const why = String(signal?.reason instanceof Error ? signal.reason.message : signal?.reason ?? 'aborted');
+        post({ t: 'cancel-job', id, reason: why });
+        reject(cancelled(why));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      jobs.set(id, {
+        resolve: (v) => {
+          done();
+          resolve(v as { value: T; report: JobReport });
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
       post({ t: 'submit', id, kind, args, priority: opts.priority, deadline: opts.deadline });
     });
   },

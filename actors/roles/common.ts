@@ -2,7 +2,7 @@
 // and the ProofRunner that sends PoSt proofs
 // through this host's GPU mailbox (Winning PoSt on its reserved lane, Window PoSt on the
 // PoSt lanes, both ahead of any sealing proof, which the mailbox pauses while they run).
-import { type ProofJob, type ProofRunner, ProofDeadlineError } from '../../src/post/runner.js';
+import { type ProofJob, type ProofRunner, ProofCancelledError, ProofDeadlineError } from '../../src/post/runner.js';
 import { type RoleEvent, roleMachine } from './base.js';
 import type { RoleContext, RoleDefinition } from './types.js';
 import { parseAddress } from '../../src/chain/types.js';
@@ -39,9 +39,10 @@ export function mailboxRunner(ctx: RoleContext): ProofRunner {
   return {
     run: async <T>(job: ProofJob): Promise<T> => {
       try {
-        const r = await ctx.submitProof<T>(job.kind, job.args, { deadline: job.deadlineMs });
+        const r = await ctx.submitProof<T>(job.kind, job.args, { deadline: job.deadlineMs, signal: job.signal });
         return r.value;
       } catch (e) {
+        if ((e as { code?: unknown }).code === 'cancelled' && job.signal?.aborted) throw new ProofCancelledError((e as Error).message);
         // The mailbox gave up on the job at its deadline: the time ran out, not the sectors
         // (a Window PoSt must not blame, skip and declare faulty the sectors it was proving).
         if ((e as { code?: unknown }).code === 'deadline') throw new ProofDeadlineError((e as Error).message);

@@ -7,6 +7,8 @@ export interface ProofOptions {
   priority?: number;
   /** Absolute time (ms since epoch) after which the proof is useless. */
   deadline?: number;
+  /** Aborting it cancels the job in the mailbox (queued: dropped; running: its process stopped). */
+  signal?: AbortSignal;
 }
 
 export interface RoleContext {

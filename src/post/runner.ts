@@ -9,6 +9,8 @@ export interface ProofJob {
   kind: ProofKind;
   /** Absolute time (ms since the Unix epoch) after which the proof is useless. */
   deadlineMs?: number;
+  /** Aborted when the proof became useless before its deadline (a Winning PoSt whose round was decided without it). */
+  signal?: AbortSignal;
   /**
    * The positional arguments of the src/proofs call the job stands for
    * (`generateWindowPoSt` / `generateWinningPoSt`: randomness, replicas, proverId), so a
@@ -20,6 +22,11 @@ export interface ProofJob {
 export interface ProofRunner {
   /** Runs one proof job; `fn` computes it in this process. */
   run<T>(job: ProofJob, fn: () => Promise<T>): Promise<T>;
+}
+
+/** The error a runner throws when the job's signal aborted before it produced a proof. */
+export class ProofCancelledError extends Error {
+  override name = 'ProofCancelledError';
 }
 
 /** The error a runner throws when a job's deadline passed before it produced a proof. */
@@ -44,7 +51,15 @@ export class DirectRunner implements ProofRunner {
       throw new ProofDeadlineError(`${job.kind} job missed its deadline by ${Date.now() - job.deadlineMs} ms before it started`);
     }
     this.counts[job.kind]++;
-    return fn();
+    // An in-process proof cannot be stopped; its caller stops waiting for it.
+    const s = job.signal;
+    if (!s) return fn();
+    if (s.aborted) throw new ProofCancelledError(`${job.kind} job cancelled before it started`);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(new ProofCancelledError(`${job.kind} job cancelled`));
+      s.addEventListener('abort', onAbort, { once: true });
+      fn().then(resolve, reject).finally(() => s.removeEventListener('abort', onAbort));
+    });
   }
 }
 

@@ -22,7 +22,7 @@ import { electionVrfInput, randomnessBeacon, ticketVrfInput, winningPoStRandomne
 import { type HeadChange, type SignedMessage, type TipSet, actorId, b64, fromB64 } from '../chain/types.js';
 import { writeFileAtomic } from '../util/durable.js';
 import { type Logger, logger } from '../log.js';
-import { type ProofRunner, DirectRunner } from './runner.js';
+import { type ProofRunner, DirectRunner, ProofCancelledError } from './runner.js';
 import { locateSector } from './storage.js';
 
 export interface WinningPoStOptions {
@@ -106,6 +106,8 @@ export class WinningPoStMiner extends EventEmitter {
   private blockDelayS = 30;
   private propagationDelayMs: number | undefined;
   private head: TipSet | undefined;
+  /** The Winning PoSt being computed: aborted once a tipset above its base arrives (the round is decided without it). */
+  private proving: { base: TipSet; abort: AbortController } | undefined;
   private loop: Promise<void> | undefined;
   /** Wakes the loop's waits: a new head arrived, or stop(). */
   private wake: () => void = () => undefined;
@@ -175,6 +177,8 @@ export class WinningPoStMiner extends EventEmitter {
     if (this.stopped) return;
     if (this.head && ts.Height <= this.head.Height && sameTipSet(ts, this.head)) return;
     this.head = ts;
+    const p = this.proving;
+    if (p && ts.Height > p.base.Height && !sameTipSet(ts, p.base)) p.abort.abort(new Error(`a tipset at height ${ts.Height} arrived`));
     this.wake();
   }
 
@@ -288,7 +292,23 @@ export class WinningPoStMiner extends EventEmitter {
       const t0 = Date.now();
       // No deadline: on a chain behind the wall clock the round's time has passed long ago, yet
       // the block is still wanted until a tipset at or above its round arrives.
-      const proof = await this.runner.run({ kind: 'winning-post', args: [rand, replicas, proverId] }, () => proofs.generateWinningPoSt(rand, replicas, proverId));
+      // Given up (and its process stopped) as soon as a tipset above the base arrives: the
+      // round is decided without this block, and the next round must not wait for its proof.
+      const abort = new AbortController();
+      this.proving = { base: ts, abort };
+      if (this.head && this.head.Height > ts.Height && !sameTipSet(this.head, ts)) abort.abort(new Error(`a tipset at height ${this.head.Height} arrived`));
+      let proof: Awaited<ReturnType<typeof proofs.generateWinningPoSt>>;
+      try {
+        proof = await this.runner.run({ kind: 'winning-post', args: [rand, replicas, proverId], signal: abort.signal }, () => proofs.generateWinningPoSt(rand, replicas, proverId));
+      } catch (e) {
+        if (!(e instanceof ProofCancelledError) && !abort.signal.aborted) throw e;
+        res.proveMs = Date.now() - t0;
+        res.outcome = 'late';
+        res.error = `${this.head!.Height >= round ? `a tipset at height ${this.head!.Height} arrived while proving round ${round}` : `a tipset at height ${this.head!.Height} arrived inside the null rounds ${ts.Height + 1}..${round - 1} this block assumed`}: proof abandoned after ${res.proveMs} ms`;
+        return res;
+      } finally {
+        if (this.proving?.abort === abort) this.proving = undefined;
+      }
       res.proveMs = Date.now() - t0;
       res.proofMs = since();
       if (this.stopped) throw new Error('stopped');

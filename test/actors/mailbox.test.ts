@@ -252,6 +252,32 @@ test('cancelQueued drops the queued jobs of a dead actor, close cancels the rest
   t.is((await t.throwsAsync(mb.submit({ kind: 'winning-post', args: [] }).result, { instanceOf: MailboxError }))?.code, 'closed');
 });
 
+test('cancel: a queued job is dropped; a running one is told to cancel, its caller answered at once, and it no longer holds a Window PoSt back', async (t) => {
+  const { ex, mb } = setup();
+  const win = mb.submit({ kind: 'winning-post', args: [] });
+  const wpost = mb.submit({ kind: 'window-post', args: [] });
+  mb.submit({ kind: 'commit2', args: [] });
+  const queued = mb.submit({ kind: 'commit2', args: [] });
+  await tick();
+  t.is(ex.byKind('winning-post').length, 1);
+  t.is(ex.byKind('window-post').length, 0, 'held back while the Winning PoSt runs');
+  t.is(ex.byKind('commit2').length, 1, 'one commit2 runs, one is queued');
+  t.true(mb.cancel(queued.id, 'not wanted'));
+  t.is((await t.throwsAsync(queued.result, { instanceOf: MailboxError }))?.code, 'cancelled');
+  t.true(mb.cancel(win.id, 'a tipset at height 51 arrived'));
+  const e = await t.throwsAsync(win.result, { instanceOf: MailboxError });
+  t.is(e?.code, 'cancelled');
+  t.regex(e?.message ?? '', /cancelled after \d+ ms of running: a tipset at height 51 arrived/);
+  t.is(ex.byKind('winning-post')[0].cancelled, 'a tipset at height 51 arrived');
+  await tick();
+  t.is(ex.byKind('window-post').length, 1, 'the Window PoSt starts: the cancelled Winning PoSt no longer counts');
+  t.false(mb.cancel(win.id, 'again'), 'an ended job cannot be cancelled');
+  t.is(ex.byKind('commit2').length, 1, 'the cancelled queued one never started');
+  ex.byKind('window-post')[0].finish();
+  t.truthy(await wpost.result);
+  await mb.close();
+});
+
 test('bad lane counts are refused', (t) => {
   const ex = new FakeExecutor();
   t.throws(() => new Mailbox({ devices: 1, winningLanes: 0, postLanes: 1, sealLanes: 1, agingMs: 1, throttle: true, executorFor: () => ex }), { message: /winningLanes/ });

@@ -169,6 +169,40 @@ test('shutdown persists the running snapshot; a new supervisor resumes it', asyn
   await sup2.stop();
 });
 
+test('an actor cancels a running proof job through its signal: the mailbox stops it and the actor is answered at once', async (t) => {
+  const { Mailbox } = await import('../../actors/mailbox.js');
+  const cancels: string[] = [];
+  const mailbox = new Mailbox({
+    devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 60_000, throttle: true,
+    // A proof that never ends unless cancelled (its process killed).
+    executorFor: () => ({
+      start: () => {
+        let fail!: (e: Error) => void;
+        const done = new Promise((_, rej) => (fail = rej));
+        return { done, cancel: (why: string) => (cancels.push(why), fail(new Error('killed'))) };
+      },
+    }),
+  });
+  const fixture = new URL('./fixtures/prover-role.js', import.meta.url).href;
+  const { sup, dir } = make([{ ...spec('prover', 'seal'), module: fixture }], { mailbox });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  sup.start();
+  await until('running', () => actor(sup, 'prover').status === 'running');
+  sup.sendEvent('prover', { type: 'PROVE', kind: 'winning-post', args: ['sector 1'], cancelAfterMs: 300 });
+  const data = await until('answered', () => {
+    const d = actor(sup, 'prover').context?.data as Record<string, { message?: string; code?: string }>;
+    return d?.['error:winning-post'];
+  });
+  t.is(data.code, 'cancelled');
+  t.regex(data.message!, /not wanted any more/);
+  await until('the mailbox cancelled it', () => cancels.length === 1);
+  t.regex(cancels[0], /^cancelled by prover: not wanted any more$/);
+  t.deepEqual(mailbox.status().totals, { submitted: 1, done: 0, failed: 0, cancelled: 1 });
+  t.deepEqual(mailbox.laneJobs().map((l) => l.class), [undefined, undefined, undefined], 'its lane is free');
+  await sup.stop();
+  await mailbox.close();
+});
+
 test('an actor submits proof jobs to the supervisor\'s mailbox and gets results and errors back', async (t) => {
   const { Mailbox } = await import('../../actors/mailbox.js');
   const mailbox = new Mailbox({

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { ChainClient } from '../../src/chain/client.js';
 import { blockCid } from '../../src/chain/crypto.js';
 import { type BlockHeader, type BlockMsg, type BlockTemplate, type HeadChange, type MiningBaseInfo, type TipSet, b64, cborCid, cborEncode } from '../../src/chain/types.js';
-import type { ProofRunner } from '../../src/post/runner.js';
+import { type ProofJob, type ProofRunner, ProofCancelledError } from '../../src/post/runner.js';
 import { type RoundResult, WinningPoStMiner } from '../../src/post/winning.js';
 
 const MINER = 't01000';
@@ -170,6 +170,43 @@ test('a proof is given up only when a tipset at or above its round arrived while
   t.is(m.results[0].round, 31);
   t.is(m.results[0].outcome, 'late');
   t.is(chain.submitted[0].Header.Height, 32, 'mined on the new head instead');
+});
+
+// A proof that would run long (a loaded host, a first round started late in its epoch) is
+// abandoned as soon as a tipset above its base arrives, its job cancelled through the runner's
+// signal: the next round is mined on the new head at once, not after the useless proof.
+test('a proof in flight is abandoned (its job cancelled) as soon as a tipset above its base arrives; the next round does not wait for it', async (t) => {
+  const late = Math.floor(Date.now() / 1000) - 600;
+  const chain = new ChainDouble(tipset(50, late), () => true);
+  const cancelled: string[] = [];
+  let n = 0;
+  const slow: ProofRunner = {
+    run: async <T>(job: ProofJob) => {
+      if (n++ === 0) {
+        setTimeout(() => chain.setHead(tipset(51, late + 4, 'theirs')), 200);
+        // 30 s unless cancelled.
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, 30_000);
+          job.signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            cancelled.push(String((job.signal?.reason as Error)?.message));
+            reject(new ProofCancelledError('cancelled'));
+          });
+        });
+      }
+      return [{ postProof: 3, proofBytes: Buffer.alloc(192) }] as T;
+    },
+  };
+  const { m, stop } = start(chain, slow);
+  t.teardown(stop);
+  const t0 = Date.now();
+  await m.start();
+  await until('a block', () => chain.submitted.length > 0);
+  t.true(Date.now() - t0 < 10_000, `mined after ${Date.now() - t0} ms`);
+  t.deepEqual(cancelled, ['a tipset at height 51 arrived']);
+  t.like(m.results[0], { round: 51, outcome: 'late' });
+  t.regex(m.results[0].error ?? '', /a tipset at height 51 arrived while proving round 51: proof abandoned after \d+ ms/);
+  t.is(chain.submitted[0].Header.Height, 52, 'mined on the new head');
 });
 
 test('a block over a null round is dropped when a tipset of that round arrives before its time; the round is then mined on the new head', async (t) => {
