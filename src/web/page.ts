@@ -4,6 +4,7 @@
 //   POST /ui/login          {"token": "..."}: a token carrying `read` is checked with the
 //                           repository's Auth and, if good, kept in an HttpOnly, SameSite=Strict
 //                           cookie; a wrong one is answered 401 with the reason, and no cookie
+//                           (wrong tokens are limited per client address: 429 with Retry-After)
 //   POST /ui/logout         clears the cookie
 //   GET  /ui/status.json    the snapshot the page polls (every 2 s); 401 without a good cookie
 //                           (or an Authorization: Bearer token with read)
@@ -23,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Auth } from '../auth/index.js';
 import type { MetricsJson } from '../metrics/index.js';
+import { FailureLimiter, peerAddress } from '../net/failure-limiter.js';
 import { HttpError, type Route, sendJson } from '../net/http-server.js';
 import { type Alert, CounterMemory, type Snapshot, buildSnapshot } from './snapshot.js';
 
@@ -45,6 +47,8 @@ export interface WebOptions {
   status(): Promise<unknown> | unknown;
   /** Every thread's metrics (this one's registry and the role actors'). */
   metrics(): Promise<MetricsJson>;
+  /** Failed logins per client address (default: 10 at once, then one per 6 s). */
+  loginLimiter?: FailureLimiter;
 }
 
 /** The cookie's token from a Cookie header (undefined when absent). */
@@ -82,6 +86,7 @@ export function webRoutes(o: WebOptions): Route[] {
     res.end(req.method === 'HEAD' ? undefined : page);
   };
 
+  const limiter = o.loginLimiter ?? new FailureLimiter();
   const memory = new CounterMemory();
   let cached: { at: number; snap: Snapshot } | undefined;
   let inFlight: Promise<Snapshot> | undefined;
@@ -119,6 +124,13 @@ export function webRoutes(o: WebOptions): Route[] {
       path: LOGIN_PATH,
       method: 'POST',
       handler: async (_req, res, ctx) => {
+        // Checked first: a client that guessed too often is told when to come back, good token or not.
+        const address = peerAddress(ctx.peer);
+        const wait = limiter.retryAfterMs(address);
+        if (wait > 0) {
+          const s = Math.ceil(wait / 1000);
+          return sendJson(res, 429, { error: `too many failed logins from ${address}: try again in ${s} s` }, { ...SECURITY_HEADERS, 'retry-after': String(s), connection: 'close' });
+        }
         // Without an Authorization header the body is bounded by the server's pre-auth limit
         // (16 KiB by default), well over a token's 4 KiB.
         let token: unknown;
@@ -132,6 +144,7 @@ export function webRoutes(o: WebOptions): Route[] {
         token = token.trim();
         const perms = o.auth.verify(token);
         if (!perms) {
+          limiter.fail(address);
           ctx.log.warn({ peer: ctx.peer }, 'web page login with a wrong token');
           return unauthorized(res, 'wrong token: it is not a token of this miner (distminer auth create-token --perm read)');
         }

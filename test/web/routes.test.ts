@@ -3,6 +3,7 @@
 // without the cookie are refused before anything is collected, concurrent polls share one
 // collection, bad logins get a clear answer, and each alert condition fires where it should.
 import test from 'ava';
+import { request } from 'node:http';
 import { Auth } from '../../src/auth/index.js';
 import type { MetricsJson } from '../../src/metrics/index.js';
 import { startApiServer } from '../../src/api/server.js';
@@ -91,6 +92,32 @@ test('login: a read token sets an HttpOnly SameSite=Strict cookie; wrong, permis
   t.regex(csp, /script-src 'sha256-[A-Za-z0-9+/]+=*';/, 'only the page\'s own script, by its hash');
   t.notRegex(csp, /script-src[^;]*unsafe/);
   t.regex(await page.text(), /<form id="login"/);
+});
+
+test('login: wrong tokens are limited per client address (429 with Retry-After, even for a good token); another address still logs in', async (t) => {
+  const s = await start();
+  t.teardown(() => s.api.close());
+  const wrong = JSON.stringify({ token: Auth.random().issue('read') });
+  const from = (localAddress: string, body: string) =>
+    new Promise<{ status: number; retryAfter?: string; body: string }>((resolve, reject) => {
+      const req = request(`${s.url}/ui/login`, { method: 'POST', localAddress, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+        let b = '';
+        res.on('data', (d: Buffer) => (b += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body: b }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  for (let i = 0; i < 10; i++) t.is((await from('127.0.0.1', wrong)).status, 401, `wrong token ${i + 1}`);
+  const limited = await from('127.0.0.1', wrong);
+  t.is(limited.status, 429);
+  t.regex(JSON.parse(limited.body).error as string, /too many failed logins from 127\.0\.0\.1: try again in \d+ s/);
+  t.true(Number(limited.retryAfter) >= 1);
+  const good = await from('127.0.0.1', JSON.stringify({ token: READ }));
+  t.is(good.status, 429, 'a limited address is refused its good token too');
+  t.is((await from('127.0.0.2', JSON.stringify({ token: READ }))).status, 200, 'another address logs in');
+  // The page and its JSON for a holder of a cookie are not limited.
+  t.is((await fetch(`${s.url}/ui/status.json`, { headers: { cookie: `distminer_ui=${READ}` } })).status, 200);
 });
 
 test('the page inserts text only with textContent / text nodes (no innerHTML, insertAdjacentHTML, document.write)', async (t) => {
