@@ -9,7 +9,7 @@
 // an HttpOnly cookie; it polls /ui/status.json, built from `Distminer.Status` and the metrics.
 import type { Server } from 'node:http';
 import type { Auth, Permission } from '../auth/index.js';
-import type { HostPort } from '../config/multiaddr.js';
+import type { HostPort, PeerApi } from '../config/multiaddr.js';
 import { logger } from '../log.js';
 import { HttpService, type NetLimits } from '../net/http-server.js';
 import { JsonRpcMethods, RpcError } from '../net/json-rpc.js';
@@ -37,7 +37,14 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export async function startApiServer(listen: HostPort, auth: Auth, limits: Partial<NetLimits> = {}): Promise<ApiServer> {
+export interface ApiServerOptions {
+  limits?: Partial<NetLimits>;
+  /** The other hosts of this miner, shown on the web page beside this one. */
+  peers?: PeerApi[];
+}
+
+export async function startApiServer(listen: HostPort, auth: Auth, opts: ApiServerOptions = {}): Promise<ApiServer> {
+  const limits = opts.limits ?? {};
   const methods = new JsonRpcMethods();
   const svc = new HttpService({ name: 'miner-api', verify: auth, limits: { maxBodyBytes: MAX_BODY, ...limits } });
   svc.route(methods.route(RPC_PATH));
@@ -48,6 +55,7 @@ export async function startApiServer(listen: HostPort, auth: Auth, limits: Parti
     auth,
     status: () => handlers.get('Distminer.Status')?.([]),
     metrics: async () => [...(await metricsJson()), ...(others ? await others() : []).flat()],
+    peers: opts.peers,
   })) {
     svc.route(r);
   }

@@ -166,7 +166,7 @@ export async function main(flags: RunOptions): Promise<number> {
     executorFor: (kind) => (kind === 'winning-post' ? postExec : kind === 'window-post' ? windowExec : sealPool),
   });
 
-  const api = await startApiServer(settings.apiListen, repo.auth);
+  const api = await startApiServer(settings.apiListen, repo.auth, { peers: settings.clusterPeers });
   const apiFile = join(repoPath, API_FILE);
   writeFileAtomic(apiFile, formatApiMultiaddr(api.address) + '\n');
 

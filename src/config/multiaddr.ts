@@ -48,3 +48,22 @@ export function parseHostPort(s: string, what: string): HostPort {
 export function formatHostPort(a: HostPort): string {
   return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
 }
+
+/** `TOKEN:/ip4/HOST/tcp/PORT/http` (Lotus's API info form) of another host's miner API. */
+export interface PeerApi {
+  /** The multiaddr, without the token (safe to show). */
+  endpoint: string;
+  /** http://host:port */
+  url: string;
+  token: string;
+}
+
+export function parsePeerApiInfo(s: string, what: string): PeerApi {
+  const i = s.indexOf(':/');
+  if (i <= 0) throw new ConfigError(`${what}: "${s.slice(0, 40)}…" is not TOKEN:/ip4/HOST/tcp/PORT/http (a read token of that host's repository, then its API address)`);
+  const token = s.slice(0, i).trim();
+  const endpoint = s.slice(i + 1).trim();
+  const a = parseApiMultiaddr(endpoint, what);
+  if (a.port === 0) throw new ConfigError(`${what}: ${endpoint} needs the host's real API port, not 0`);
+  return { endpoint, url: `http://${isIP(a.host) === 6 ? `[${a.host}]` : a.host}:${a.port}`, token };
+}

@@ -16,7 +16,7 @@
 //     deployment): the sector-id actor runs in "local" mode.
 // Precedence: flags > config.toml [Distminer] > defaults.
 import { parse as parseToml } from 'smol-toml';
-import { ConfigError, type HostPort, parseApiMultiaddr, parseHostPort } from './multiaddr.js';
+import { ConfigError, type HostPort, type PeerApi, parseApiMultiaddr, parseHostPort, parsePeerApiInfo } from './multiaddr.js';
 import { DEFAULT_FEE_CAPS, type FeeCaps, parseFil } from '../chain/fees.js';
 
 export { ConfigError };
@@ -67,6 +67,8 @@ export interface RunSettings {
   fees: FeeCaps;
   /** [Fees] MaximizeWindowPoStFeeCap (default true, as lotus-miner). */
   maximizeWindowPoStFeeCap: boolean;
+  /** [Distminer] ClusterPeers, else $DISTMINER_CLUSTER_PEERS (comma-separated): the other hosts the web page shows. */
+  clusterPeers: PeerApi[];
   /** The seed's log lines for the roles that are off, in the seed's order. */
   disabledLines: string[];
 }
@@ -106,6 +108,8 @@ export interface FileConfig {
   supervisor: Partial<SupervisorSettings>;
   fees?: Partial<FeeCaps>;
   maximizeWindowPoStFeeCap?: boolean;
+  /** Other hosts of this miner id whose status the web page shows beside this one's. */
+  clusterPeers?: string[];
 }
 
 /** What the command line says. */
@@ -158,7 +162,7 @@ export function parseConfigToml(text: string): FileConfig {
   }
   const api = table(doc.API, 'API');
   const dm = table(doc.Distminer, 'Distminer');
-  checkKeys(dm, ['Miner', 'WindowPoSt', 'WinningPoSt', 'P2P', 'Seal', 'Roles', 'SectorIdType', 'SectorIdListen', 'ChainApi', 'StoragePaths', 'SealListenAddress', 'DealListenAddress', 'WaitDealsSeconds'], 'Distminer', ['Mailbox', 'Supervisor']);
+  checkKeys(dm, ['Miner', 'WindowPoSt', 'WinningPoSt', 'P2P', 'Seal', 'Roles', 'SectorIdType', 'SectorIdListen', 'ChainApi', 'StoragePaths', 'SealListenAddress', 'DealListenAddress', 'WaitDealsSeconds', 'ClusterPeers'], 'Distminer', ['Mailbox', 'Supervisor']);
   const mb = table(dm.Mailbox, 'Distminer.Mailbox');
   checkKeys(mb, ['Devices', 'WinningLanes', 'PoStLanes', 'SealLanes', 'AgingSeconds', 'Throttle'], 'Distminer.Mailbox');
   const sv = table(dm.Supervisor, 'Distminer.Supervisor');
@@ -172,6 +176,11 @@ export function parseConfigToml(text: string): FileConfig {
   if (dm.StoragePaths !== undefined) {
     if (!Array.isArray(dm.StoragePaths) || !dm.StoragePaths.every((r) => typeof r === 'string' && r.length > 0)) throw new ConfigError('config.toml: StoragePaths in [Distminer] must be an array of directory paths');
     storagePaths = dm.StoragePaths as string[];
+  }
+  let clusterPeers: string[] | undefined;
+  if (dm.ClusterPeers !== undefined) {
+    if (!Array.isArray(dm.ClusterPeers) || !dm.ClusterPeers.every((r) => typeof r === 'string')) throw new ConfigError('config.toml: ClusterPeers in [Distminer] must be an array of "TOKEN:/ip4/HOST/tcp/PORT/http" strings');
+    clusterPeers = dm.ClusterPeers as string[];
   }
   const throttle = opt<string>(mb, 'Throttle', 'Distminer.Mailbox', 'string');
   if (throttle !== undefined && !['stop', 'nice', 'none', 'auto'].includes(throttle)) {
@@ -193,6 +202,7 @@ export function parseConfigToml(text: string): FileConfig {
     sclisten: opt(dm, 'SectorIdListen', 'Distminer', 'string'),
     chainApi: opt(dm, 'ChainApi', 'Distminer', 'string'),
     storagePaths,
+    clusterPeers,
     sealListen: opt(dm, 'SealListenAddress', 'Distminer', 'string'),
     dealListen: opt(dm, 'DealListenAddress', 'Distminer', 'string'),
     waitDealsMs: secs(positiveInt(opt(dm, 'WaitDealsSeconds', 'Distminer', 'number'), 'WaitDealsSeconds', 'Distminer', 0)),
@@ -365,5 +375,8 @@ export function resolveSettings(file: FileConfig, flags: FlagConfig, env: NodeJS
   const chainApi = file.chainApi ?? env.FULLNODE_API_INFO;
   const sealListen = file.sealListen ? parseApiMultiaddr(file.sealListen, 'config.toml [Distminer] SealListenAddress') : { host: apiListen.host, port: 0 };
   const dealListen = file.dealListen ? parseApiMultiaddr(file.dealListen, 'config.toml [Distminer] DealListenAddress') : { host: apiListen.host, port: 0 };
-  return { minerId: file.minerId, apiListen, roles, sectorId, chainApi, storagePaths: file.storagePaths, sealListen, dealListen, waitDealsMs: file.waitDealsMs ?? 600_000, mailbox, supervisor, fees: { ...DEFAULT_FEE_CAPS, ...file.fees }, maximizeWindowPoStFeeCap: file.maximizeWindowPoStFeeCap ?? true, disabledLines };
+  const peerList = file.clusterPeers ?? (env.DISTMINER_CLUSTER_PEERS ? env.DISTMINER_CLUSTER_PEERS.split(',').filter((x) => x.trim() !== '') : []);
+  const peerSrc = file.clusterPeers ? 'config.toml [Distminer] ClusterPeers' : 'DISTMINER_CLUSTER_PEERS';
+  const clusterPeers = peerList.map((p, i) => parsePeerApiInfo(p, `${peerSrc} entry ${i + 1}`));
+  return { minerId: file.minerId, apiListen, roles, sectorId, chainApi, clusterPeers, storagePaths: file.storagePaths, sealListen, dealListen, waitDealsMs: file.waitDealsMs ?? 600_000, mailbox, supervisor, fees: { ...DEFAULT_FEE_CAPS, ...file.fees }, maximizeWindowPoStFeeCap: file.maximizeWindowPoStFeeCap ?? true, disabledLines };
 }

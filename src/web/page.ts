@@ -7,7 +7,9 @@
 //                           (wrong tokens are limited per client address: 429 with Retry-After)
 //   POST /ui/logout         clears the cookie
 //   GET  /ui/status.json    the snapshot the page polls (every 2 s); 401 without a good cookie
-//                           (or an Authorization: Bearer token with read)
+//                           (or an Authorization: Bearer token with read). With peers
+//                           ([Distminer] ClusterPeers) it holds each peer's own snapshot
+//                           (fetched with ?local=1: its host only) and their alerts too
 //
 // The cookie holds the token itself (it is verified on every request, an HMAC: a restart or a
 // rotated secret logs the page out, nothing to keep on the server). The API's RPC endpoint
@@ -23,10 +25,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Auth } from '../auth/index.js';
+import type { PeerApi } from '../config/multiaddr.js';
 import type { MetricsJson } from '../metrics/index.js';
 import { FailureLimiter, peerAddress } from '../net/failure-limiter.js';
 import { HttpError, type Route, sendJson } from '../net/http-server.js';
-import { type Alert, CounterMemory, type Snapshot, buildSnapshot } from './snapshot.js';
+import { type Alert, CounterMemory, type PeerView, type Snapshot, buildSnapshot, peerAlerts } from './snapshot.js';
 
 export type { Alert, Snapshot };
 
@@ -49,6 +52,32 @@ export interface WebOptions {
   metrics(): Promise<MetricsJson>;
   /** Failed logins per client address (default: 10 at once, then one per 6 s). */
   loginLimiter?: FailureLimiter;
+  /** The other hosts of this miner ([Distminer] ClusterPeers): shown beside this one. */
+  peers?: PeerEndpoint[];
+}
+
+/** Another host's miner API (src/config/multiaddr.ts): where its page's JSON is, and a read token. */
+export type PeerEndpoint = PeerApi;
+
+/** A peer's answer is bounded in time and size: one slow or broken host must not stall the page. */
+const PEER_TIMEOUT_MS = 2500;
+const PEER_MAX_BYTES = 4 * 1024 * 1024;
+
+/** One peer's local view (its `?local=1` snapshot: its own host only, so peers never recurse). */
+export async function fetchPeer(p: PeerEndpoint, timeoutMs = PEER_TIMEOUT_MS): Promise<PeerView> {
+  try {
+    const r = await fetch(`${p.url}${STATUS_JSON_PATH}?local=1`, { headers: { authorization: `Bearer ${p.token}` }, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+    const text = await r.text();
+    if (!r.ok) return { endpoint: p.endpoint, ok: false, error: `HTTP ${r.status}: ${text.slice(0, 200)}` };
+    if (text.length > PEER_MAX_BYTES) return { endpoint: p.endpoint, ok: false, error: `answer of ${text.length} bytes (the limit is ${PEER_MAX_BYTES})` };
+    const s = JSON.parse(text) as Partial<Snapshot>;
+    if (!s || typeof s !== 'object' || !Array.isArray(s.actors) || !Array.isArray(s.alerts)) return { endpoint: p.endpoint, ok: false, error: 'the answer is not a distminer status page snapshot' };
+    return { endpoint: p.endpoint, ok: true, host: s.host, miner: s.miner, roles: s.roles, uptimeMs: s.uptimeMs, actors: s.actors, alerts: s.alerts };
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string; message?: string } };
+    const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.cause?.code ?? err.cause?.message ?? err.message);
+    return { endpoint: p.endpoint, ok: false, error: why };
+  }
 }
 
 /** The cookie's token from a Cookie header (undefined when absent). */
@@ -114,6 +143,28 @@ export function webRoutes(o: WebOptions): Route[] {
     });
     return inFlight;
   };
+  // The whole cluster: this host's snapshot and each peer's own, fetched at once, shared by
+  // concurrent polls like the local one.
+  const peers = o.peers ?? [];
+  let peersCached: { at: number; views: PeerView[] } | undefined;
+  let peersInFlight: Promise<PeerView[]> | undefined;
+  const peerViews = (): Promise<PeerView[]> => {
+    if (peersCached && Date.now() - peersCached.at < SNAPSHOT_TTL_MS) return Promise.resolve(peersCached.views);
+    peersInFlight ??= Promise.all(peers.map((p) => fetchPeer(p)))
+      .then((views) => {
+        peersCached = { at: Date.now(), views };
+        return views;
+      })
+      .finally(() => {
+        peersInFlight = undefined;
+      });
+    return peersInFlight;
+  };
+  const clusterSnapshot = async (local: boolean): Promise<Snapshot> => {
+    if (local || peers.length === 0) return snapshot();
+    const [snap, views] = await Promise.all([snapshot(), peerViews()]);
+    return { ...snap, peers: views, alerts: [...snap.alerts, ...peerAlerts(snap.miner, views)] };
+  };
 
   const unauthorized = (res: ServerResponse, message: string) => sendJson(res, 401, { error: message }, { ...SECURITY_HEADERS, connection: 'close' });
 
@@ -168,7 +219,7 @@ export function webRoutes(o: WebOptions): Route[] {
           if (!token) return unauthorized(res, 'log in first (no session cookie)');
           if (!o.auth.verify(token)?.includes('read')) return unauthorized(res, 'the session cookie holds no valid read token (the API secret changed?): log in again');
         }
-        const snap = await snapshot();
+        const snap = await clusterSnapshot(ctx.url.searchParams.get('local') === '1');
         if (res.destroyed) return;
         sendJson(res, 200, snap, SECURITY_HEADERS);
       },

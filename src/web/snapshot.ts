@@ -30,8 +30,24 @@ export interface ActorRow {
   data?: Record<string, unknown>;
 }
 
+/** Another host of the cluster, as its own page's snapshot showed it (or why it did not answer). */
+export interface PeerView {
+  /** The peer's API address as configured (no token). */
+  endpoint: string;
+  ok: boolean;
+  error?: string;
+  host?: string;
+  miner?: string;
+  roles?: string[];
+  uptimeMs?: number;
+  actors?: ActorRow[];
+  alerts?: Alert[];
+}
+
 export interface Snapshot {
   at: number;
+  /** The other hosts of the cluster ([Distminer] ClusterPeers), when this is the whole-cluster view. */
+  peers?: PeerView[];
   /** This host's name (each host of a cluster serves its own page). */
   host?: string;
   miner?: string;
@@ -193,6 +209,24 @@ export function evaluateAlerts(s: Snapshot, memory?: CounterMemory): Alert[] {
   for (const f of m('distminer_storage_free_bytes')) {
     const cap = m('distminer_storage_capacity_bytes').find((c) => c.labels.path === f.labels.path && c.labels.role === f.labels.role);
     if (cap && cap.value > 0 && f.value / cap.value < 0.05) out.push({ name: 'DistminerStorageNearlyFull', severity: 'warning', summary: `storage ${f.labels.path ?? '?'}: ${((100 * f.value) / cap.value).toFixed(1)}% free` });
+  }
+  return out;
+}
+
+/**
+ * The cluster's alerts beside this host's: a peer that did not answer, a peer of another miner
+ * id (a misconfigured ClusterPeers entry), and every alert a peer raised, named by its host.
+ */
+export function peerAlerts(miner: string | undefined, peers: PeerView[]): Alert[] {
+  const out: Alert[] = [];
+  for (const p of peers) {
+    if (!p.ok) {
+      out.push({ name: 'DistminerPeerUnreachable', severity: 'critical', summary: `cluster host ${p.endpoint} did not answer: ${p.error ?? 'no answer'}` });
+      continue;
+    }
+    const who = p.host ?? p.endpoint;
+    if (miner && p.miner && p.miner !== miner) out.push({ name: 'DistminerPeerOtherMiner', severity: 'warning', summary: `cluster host ${who} (${p.endpoint}) mines ${p.miner}, not ${miner}: check [Distminer] ClusterPeers` });
+    for (const a of p.alerts ?? []) out.push({ name: a.name, severity: a.severity, summary: `${who}: ${a.summary}` });
   }
   return out;
 }

@@ -12,7 +12,7 @@ const READ = auth.issue('read');
 const WRITE = auth.issue('write');
 
 async function start(limits = {}) {
-  const api = await startApiServer({ host: '127.0.0.1', port: 0 }, auth, limits);
+  const api = await startApiServer({ host: '127.0.0.1', port: 0 }, auth, { limits });
   const drilled: string[] = [];
   api.register('Distminer.Status', () => ({ ok: true }), 'read');
   api.register('Distminer.ActorCrashDrill', (p) => {

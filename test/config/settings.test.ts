@@ -82,6 +82,21 @@ test('config.toml: a Lotus config is accepted, our sections are checked', (t) =>
   t.throws(() => parseConfigToml('[API\n'), { message: /does not parse/ });
 });
 
+test('cluster peers: [Distminer] ClusterPeers, else DISTMINER_CLUSTER_PEERS; each TOKEN:/ip4/HOST/tcp/PORT/http, checked', (t) => {
+  const c = parseConfigToml('[Distminer]\n  Miner = "f01000"\n  ClusterPeers = ["tok1:/ip4/10.0.0.2/tcp/2345/http", "tok2:/ip6/::1/tcp/2346/http"]\n');
+  const s = resolveSettings({ ...c, mailbox: {}, supervisor: {} }, {}, {});
+  t.deepEqual(s.clusterPeers, [
+    { endpoint: '/ip4/10.0.0.2/tcp/2345/http', url: 'http://10.0.0.2:2345', token: 'tok1' },
+    { endpoint: '/ip6/::1/tcp/2346/http', url: 'http://[::1]:2346', token: 'tok2' },
+  ]);
+  t.deepEqual(resolveSettings(file(), {}, { DISTMINER_CLUSTER_PEERS: 'a:/ip4/10.0.0.3/tcp/1/http,b:/ip4/10.0.0.4/tcp/2/http' }).clusterPeers.map((p) => p.token), ['a', 'b']);
+  t.deepEqual(resolveSettings(file(), {}, {}).clusterPeers, []);
+  t.throws(() => resolveSettings(file({ clusterPeers: ['/ip4/10.0.0.2/tcp/2345/http'] }), {}, {}), { message: /ClusterPeers entry 1: .* is not TOKEN:\/ip4\/HOST\/tcp\/PORT\/http/ });
+  t.throws(() => resolveSettings(file({ clusterPeers: ['t:/ip4/10.0.0.2/tcp/0/http'] }), {}, {}), { message: /real API port/ });
+  t.throws(() => resolveSettings(file(), {}, { DISTMINER_CLUSTER_PEERS: 't:10.0.0.2:2345' }), { message: /DISTMINER_CLUSTER_PEERS entry 1/ });
+  t.throws(() => parseConfigToml('[Distminer]\n  ClusterPeers = "t:/ip4/10.0.0.2/tcp/2345/http"\n'), { message: /ClusterPeers in \[Distminer\] must be an array/ });
+});
+
 test('repository path: --repo, then DISTMINER_PATH, then LOTUS_MINER_PATH', (t) => {
   t.is(resolveRepoPath('/a', { DISTMINER_PATH: '/b', LOTUS_MINER_PATH: '/c' }), '/a');
   t.is(resolveRepoPath(undefined, { DISTMINER_PATH: '/b', LOTUS_MINER_PATH: '/c' }), '/b');

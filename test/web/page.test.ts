@@ -20,12 +20,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Installs chromium first when missing (minutes), outside any test's timeout.
 test.before(() => void chromiumPath());
 
-async function startMiner(t: { teardown(f: () => void): void }) {
+async function startMiner(t: { teardown(f: () => void): void }, env: NodeJS.ProcessEnv = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'distminer-web-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const repo = join(dir, 'repo');
   initRepo(repo, 'f01000', '/ip4/127.0.0.1/tcp/0/http');
-  const { child, addr, admin } = await startDrillMiner(t, repo);
+  const { child, addr, admin } = await startDrillMiner(t, repo, env);
   for (let i = 0; i < 200; i++) {
     const st = await callApi<{ actors: Array<{ status: string }> }>(addr, admin, 'Distminer.Status');
     if (st.actors.length > 0 && st.actors.every((a) => a.status === 'running')) break;
@@ -141,4 +141,30 @@ test('whatever the miner reports is shown as text: markup in a role\'s detail, i
   t.is(await page.evaluate('window.pwned'), undefined);
   t.true((await text(page, '#actors')).includes(evil));
   t.true((await text(page, '#alerts')).includes(`DistminerRoleDegraded: role r${evil} is degraded: ${evil}`));
+});
+
+// The cluster: a host that lists the others ([Distminer] ClusterPeers, here the environment
+// form) shows each one's roles and alerts on its page; a host that stops answering is flagged.
+test('the cluster on one page: a peer host\'s roles and its alerts are shown; a peer that dies is flagged NOT ANSWERING with an alert', async (t) => {
+  const b = await startMiner(t);
+  const a = await startMiner(t, { DISTMINER_CLUSTER_PEERS: `${b.read}:/ip4/127.0.0.1/tcp/${b.addr.port}/http` });
+  const br = await browser(t);
+  const page = await br.newPage();
+  await page.goto(`${a.url}/`, { waitUntil: 'load' });
+  await page.waitForSelector('#login:not([hidden])', { timeout: 10_000 });
+  await logIn(page, a.read);
+  const peerRow = `#cluster tr[data-host="/ip4/127.0.0.1/tcp/${b.addr.port}/http"]`;
+  await page.waitForSelector(peerRow, { timeout: 15_000 });
+  t.regex(await text(page, peerRow), /winning-post running/);
+  t.truthy(await page.$('#cluster tr[data-host="this host"]'));
+  // Host b's role gets stuck: its alert shows on a's page, named by its host.
+  await callApi(b.addr, b.admin, 'Distminer.ActorCrashDrill', ['sector-id', 'hang']);
+  await page.waitForFunction(`[...document.querySelectorAll('#alerts li[data-alert="DistminerRoleUnresponsive"]')].some((li) => li.textContent.includes('${hostname()}: role sector-id'))`, { timeout: 30_000 });
+  // Host b dies: flagged within a poll or two (each peer answers within 2.5 s or is reported).
+  b.child.kill('SIGKILL');
+  const t0 = Date.now();
+  await page.waitForFunction(`document.querySelector('${peerRow}').textContent.includes('NOT ANSWERING')`, { timeout: 15_000 });
+  t.log(`peer flagged ${Date.now() - t0} ms after it was killed`);
+  t.regex(await text(page, '#alerts'), /DistminerPeerUnreachable: cluster host \/ip4\/127\.0\.0\.1\/tcp\/\d+\/http did not answer: ECONNREFUSED/);
+  t.regex(await text(page, 'tr[data-role="winning-post"]'), /running/, 'this host\'s own roles are still shown');
 });

@@ -3,11 +3,13 @@
 // without the cookie are refused before anything is collected, concurrent polls share one
 // collection, bad logins get a clear answer, and each alert condition fires where it should.
 import test from 'ava';
-import { request } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { createServer, request } from 'node:http';
 import { Auth } from '../../src/auth/index.js';
 import type { MetricsJson } from '../../src/metrics/index.js';
 import { startApiServer } from '../../src/api/server.js';
-import { CounterMemory, type Snapshot, buildSnapshot, evaluateAlerts } from '../../src/web/snapshot.js';
+import { parsePeerApiInfo } from '../../src/config/multiaddr.js';
+import { CounterMemory, type Snapshot, buildSnapshot, evaluateAlerts, peerAlerts } from '../../src/web/snapshot.js';
 
 const auth = Auth.random();
 const READ = auth.issue('read');
@@ -118,6 +120,62 @@ test('login: wrong tokens are limited per client address (429 with Retry-After, 
   t.is((await from('127.0.0.2', JSON.stringify({ token: READ }))).status, 200, 'another address logs in');
   // The page and its JSON for a holder of a cookie are not limited.
   t.is((await fetch(`${s.url}/ui/status.json`, { headers: { cookie: `distminer_ui=${READ}` } })).status, 200);
+});
+
+test('cluster: peers\' own snapshots and alerts beside this host\'s; a dead, a hung and a wrong-token peer are reported within the timeout; ?local=1 never fans out', async (t) => {
+  // Host b (another repository, so another secret) with a role down.
+  const bAuth = Auth.random();
+  const b = await startApiServer({ host: '127.0.0.1', port: 0 }, bAuth);
+  t.teardown(() => b.close());
+  b.register('Distminer.Status', () => ({ miner: 'f01000', roles: ['seal'], uptimeMs: 5000, escalated: false, actors: [{ id: 'seal', status: 'restarting', state: 'restarting', detail: '', restarts: 3, uptimeMs: 0 }] }), 'read');
+  b.serveMetrics({ needToken: false });
+  // A host that accepts connections and never answers, and one of another miner id.
+  const hung = createServer(() => undefined);
+  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => void hung.close());
+  const dead = createServer();
+  await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
+  const deadPort = (dead.address() as AddressInfo).port;
+  await new Promise<void>((r) => dead.close(() => r()));
+  const ep = (port: number) => `/ip4/127.0.0.1/tcp/${port}/http`;
+  const peer = (token: string, port: number) => parsePeerApiInfo(`${token}:${ep(port)}`, 'test');
+  const bRead = bAuth.issue('read');
+  const a = await startApiServer({ host: '127.0.0.1', port: 0 }, auth, {
+    peers: [peer(bRead, b.address.port), peer(bRead, deadPort), peer(bRead, (hung.address() as AddressInfo).port), peer(READ, b.address.port)],
+  });
+  t.teardown(() => a.close());
+  a.register('Distminer.Status', () => ({ miner: 'f01000', roles: ['winning-post'], uptimeMs: 1, escalated: false, actors: [{ id: 'winning-post', status: 'running', state: 'running', detail: '', restarts: 0, uptimeMs: 1 }] }), 'read');
+  a.serveMetrics({ needToken: false });
+  const t0 = Date.now();
+  const r = await fetch(`http://127.0.0.1:${a.address.port}/ui/status.json`, { headers: { authorization: `Bearer ${READ}` } });
+  const ms = Date.now() - t0;
+  t.is(r.status, 200);
+  const snap = (await r.json()) as Snapshot;
+  t.true(ms < 5000, `answered in ${ms} ms despite the hung peer`);
+  t.is(snap.actors[0].id, 'winning-post', 'this host first, as before');
+  const [ok, gone, stuck, wrong] = snap.peers!;
+  t.like(ok, { endpoint: ep(b.address.port), ok: true, miner: 'f01000', roles: ['seal'] });
+  t.is(ok.actors![0].status, 'restarting');
+  t.like(gone, { ok: false, error: 'ECONNREFUSED' });
+  t.like(stuck, { ok: false, error: 'no answer within 2500 ms' });
+  t.false(wrong.ok);
+  t.regex(wrong.error!, /^HTTP 401/, 'a token of another repository is refused by the peer');
+  const alerts = snap.alerts.map((x) => `${x.name}: ${x.summary}`);
+  t.true(alerts.some((x) => /^DistminerRoleDown: .*: role seal is restarting/.test(x)), alerts.join('\n'));
+  t.is(alerts.filter((x) => x.startsWith('DistminerPeerUnreachable')).length, 3);
+  // The peer's own view (what a asked it for) holds no peers: nothing fans out twice.
+  const local = (await (await fetch(`http://127.0.0.1:${a.address.port}/ui/status.json?local=1`, { headers: { authorization: `Bearer ${READ}` } })).json()) as Snapshot;
+  t.is(local.peers, undefined);
+  t.false(local.alerts.some((x) => x.name === 'DistminerPeerUnreachable'));
+});
+
+test('cluster: a peer of another miner id is flagged; peer alerts are named by their host', (t) => {
+  const alerts = peerAlerts('f01000', [
+    { endpoint: '/ip4/10.0.0.2/tcp/2345/http', ok: true, host: 'seal-1', miner: 'f09999', alerts: [{ name: 'DistminerStorageNearlyFull', severity: 'warning', summary: 'storage /s: 1.0% free' }] },
+  ]);
+  t.deepEqual(alerts.map((a) => a.name), ['DistminerPeerOtherMiner', 'DistminerStorageNearlyFull']);
+  t.regex(alerts[0].summary, /seal-1 \(\/ip4\/10\.0\.0\.2\/tcp\/2345\/http\) mines f09999, not f01000/);
+  t.is(alerts[1].summary, 'seal-1: storage /s: 1.0% free');
 });
 
 test('the page inserts text only with textContent / text nodes (no innerHTML, insertAdjacentHTML, document.write)', async (t) => {
