@@ -1,9 +1,15 @@
 // Where mailbox jobs run.
 //
-// - Winning PoSt: in the supervisor's process, on the native addon's own thread pool
-//   (src/proofs returns a promise computed off the JS thread). No process hop, no parameter
-//   reload, nothing to serialise: the latency-critical path stays short. Window PoSt too on a
-//   GPU host (the GPU's priority lock orders the two).
+// - Winning PoSt: in a proof-worker process of its own, kept for good, with a started spare
+//   beside it (ProofProcessPool `spares`). A round decided without our block (a tipset above
+//   its base arrived) kills its process, so the next round's proof gets the cores at once and
+//   starts on the spare without waiting for a process to start (measured: the first proof in
+//   a fresh process costs no more than later ones at 2KiB). The process stays in the miner's
+//   session and its raised priority. In the supervisor's own process a proof could not be
+//   stopped: an abandoned one kept half the cores from the next round's.
+// - Window PoSt on a GPU host: in the supervisor's process, on the native addon's own thread
+//   pool (src/proofs returns a promise computed off the JS thread); the GPU's priority lock
+//   orders it after a Winning PoSt.
 // - Window PoSt on a CPU host: in a proof-worker process of its own (kept warm, parameters
 //   loaded), so the mailbox can SIGSTOP it for the few seconds a Winning PoSt runs; in-process
 //   it would share the cores with the Winning PoSt and could cost the block.
@@ -48,6 +54,11 @@ export interface ProofProcessPoolOptions {
    * scheduler priority (actors/priority.ts). Otherwise (sealing) each starts a session of its own.
    */
   post?: boolean;
+  /**
+   * Idle processes kept started (addon loaded) beside the busy ones, so a job never waits for a
+   * process to start — also right after a cancelled job's process was killed (Winning PoSt).
+   */
+  spares?: number;
 }
 
 interface Proc {
@@ -57,6 +68,9 @@ interface Proc {
   idleTimer?: NodeJS.Timeout;
   stopped: boolean;
   exited: boolean;
+  /** Killed by us (a cancelled job, an idle timeout), not died on its own. */
+  killed: boolean;
+  startedAt: number;
 }
 
 export function distminerMain(): string {
@@ -73,6 +87,15 @@ export class ProofProcessPool implements Executor {
   constructor(private readonly opts: ProofProcessPoolOptions) {
     // A paused child must never outlive us paused: on our exit, continue and kill it.
     process.on('exit', this.onExit);
+    this.topUp();
+  }
+
+  /** Starts processes until `spares` are idle (none while closed). */
+  private topUp(): void {
+    const want = this.opts.spares ?? 0;
+    if (this.closed || want === 0) return;
+    let idle = [...this.procs].filter((p) => !p.busy && !p.exited).length;
+    for (; idle < want; idle++) this.idle(this.spawnProc());
   }
 
   /** Process ids of the live worker processes. */
@@ -87,7 +110,7 @@ export class ProofProcessPool implements Executor {
     if (this.opts.throttle === 'nice') env.DISTMINER_PROOF_WORKER_NICE = '19';
     const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'], env });
     const sock = child.stdio[3] as Socket;
-    const p: Proc = { child, sock, stopped: false, exited: false };
+    const p: Proc = { child, sock, stopped: false, exited: false, killed: false, startedAt: Date.now() };
     this.procs.add(p);
     readFrames(sock, (m) => {
       const r = m as ProofReply;
@@ -115,6 +138,10 @@ export class ProofProcessPool implements Executor {
         p.busy = undefined;
         b.reject(new Error(`proof-worker process ${child.pid} exited (${signal ? `signal ${signal}` : `code ${code}`}) while computing job ${b.id}`));
       }
+      // A spare that keeps dying right after its start (a broken install) is not restarted in
+      // a loop: only a process that lived a while, or one killed on purpose, is replaced now.
+      if (p.killed || Date.now() - p.startedAt > 5000) this.topUp();
+      else if (!this.closed && (this.opts.spares ?? 0) > 0) setTimeout(() => this.topUp(), 5000).unref();
     });
     return p;
   }
@@ -125,9 +152,13 @@ export class ProofProcessPool implements Executor {
       this.kill(p);
       return;
     }
+    const ms = this.opts.idleMs ?? 120_000;
+    if (!Number.isFinite(ms)) return; // kept for good (a warm Winning PoSt process)
     p.idleTimer = setTimeout(() => {
-      if (!p.busy) this.kill(p, 'SIGTERM');
-    }, this.opts.idleMs ?? 120_000);
+      if (p.busy) return;
+      const idle = [...this.procs].filter((x) => !x.busy && !x.exited).length;
+      if (idle > (this.opts.spares ?? 0)) this.kill(p, 'SIGTERM'); // the spares stay
+    }, ms);
     p.idleTimer.unref();
   }
 
@@ -141,6 +172,7 @@ export class ProofProcessPool implements Executor {
       proc.busy = { id: job.id, resolve, reject };
     });
     writeFrame(proc.sock, { id: job.id, op: job.kind, args: job.args });
+    this.topUp(); // the next job finds a started process too
     const pid = proc.child.pid;
     return {
       done,
@@ -164,6 +196,7 @@ export class ProofProcessPool implements Executor {
 
   private kill(p: Proc, signal: NodeJS.Signals = 'SIGKILL'): void {
     if (p.exited) return;
+    p.killed = true;
     try {
       if (p.stopped) p.child.kill('SIGCONT');
       p.child.kill(signal);

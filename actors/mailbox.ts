@@ -477,8 +477,10 @@ export class Mailbox extends EventEmitter {
 
   /**
    * Cancels one job its submitter no longer wants: a queued one is dropped, a running one's
-   * executor is asked to stop (a proof process is killed, freeing its lane). Its caller gets a
-   * 'cancelled' error. False when the job is not queued or running.
+   * executor is asked to stop (a proof process is killed; its lane is free once it has
+   * exited). Its caller gets a 'cancelled' error at once. An executor that cannot stop its
+   * work (in-process) keeps the lane until the work ends, so nothing runs beside it unasked.
+   * False when the job is not queued or running.
    */
   cancel(id: number, reason: string): boolean {
     const now = this.now();

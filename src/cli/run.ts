@@ -155,6 +155,10 @@ export async function main(flags: RunOptions): Promise<number> {
 
   const throttle = await resolveThrottle(settings.mailbox.throttle);
   const postExec = new InProcessExecutor();
+  // Winning PoSt: a warm process and a started spare (executors.ts): an abandoned round's proof
+  // is killed and the next round's starts at once on the spare.
+  // Only where the role runs (a seal host keeps no idle proof processes).
+  const winningExec = settings.roles.includes('winning-post') ? new ProofProcessPool({ throttle: 'none', post: true, spares: 1, idleMs: Infinity }) : postExec;
   const sealPool = new ProofProcessPool({ throttle });
   // Pausing (CPU host): Window PoSt in a warm proof process the mailbox can stop while a
   // Winning PoSt runs (executors.ts). The process stays for an hour of idleness, a proving
@@ -163,7 +167,7 @@ export async function main(flags: RunOptions): Promise<number> {
   const mailbox = new Mailbox({
     ...settings.mailbox,
     throttle: throttle === 'stop',
-    executorFor: (kind) => (kind === 'winning-post' ? postExec : kind === 'window-post' ? windowExec : sealPool),
+    executorFor: (kind) => (kind === 'winning-post' ? winningExec : kind === 'window-post' ? windowExec : sealPool),
   });
 
   const api = await startApiServer(settings.apiListen, repo.auth, { peers: settings.clusterPeers });
@@ -222,7 +226,7 @@ export async function main(flags: RunOptions): Promise<number> {
     finishing ??= (async () => {
       log.info({ why }, 'stopping the miner');
       await sup.stop();
-      await mailbox.close(windowExec === postExec ? [sealPool] : [sealPool, windowExec]);
+      await mailbox.close([sealPool, ...[windowExec, winningExec].filter((e): e is ProofProcessPool => e !== postExec)]);
       await api.close();
       rmSync(apiFile, { force: true });
       repoLock.release();

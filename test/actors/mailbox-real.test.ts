@@ -241,3 +241,42 @@ test.serial('a PoSt proof process stays in the miner\'s session (its raised prio
     await pool.close();
   }
 });
+
+// A Winning PoSt whose round was decided without it is cancelled: its process is killed (an
+// in-process proof could not be stopped and would keep half the cores from the next one), and
+// the next round's proof starts at once on the spare process the pool keeps started.
+test.serial('a cancelled Winning PoSt\'s process is killed; the next one starts at once on the started spare and verifies', async (t) => {
+  const [s] = await sealedSectors(1);
+  const proverId = proofs.proverIdFromMinerId(s.minerId);
+  const replica = { sectorNumber: s.sectorNumber, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof: proofs.RegisteredPoStProof.StackedDrgWinning2KiBV1 };
+  const pool = new ProofProcessPool({ throttle: 'none', post: true, spares: 1, idleMs: Infinity });
+  const mb = new Mailbox({ devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 600_000, throttle: true, executorFor: () => pool });
+  t.teardown(() => mb.close([pool]));
+  await until(async () => pool.pids().length === 1 || undefined, 10_000, 'the spare started with the pool');
+  const [spare0] = pool.pids();
+
+  const first = mb.submit<proofs.PoStProof[]>({ kind: 'winning-post', args: [Buffer.alloc(32, 1), [replica], proverId], submitter: 'winning-post' });
+  first.result.catch(() => undefined);
+  const pid = mb.status().running[0].pid!;
+  t.is(pid, spare0, 'the first job ran on the process started ahead');
+  // Burning CPU: the proof is under way.
+  const t0 = procStat(pid).ticks;
+  await until(async () => procStat(pid).ticks - t0 >= 50 || undefined, 30_000, 'the proof computing');
+  await until(async () => pool.pids().length === 2 || undefined, 10_000, 'a new spare beside the busy process');
+  const spare = pool.pids().find((p) => p !== pid)!;
+
+  t.true(mb.cancel(first.id, 'a tipset at height 51 arrived'));
+  const e = await t.throwsAsync(first.result, { instanceOf: MailboxError });
+  t.is(e?.code, 'cancelled');
+  await until(async () => !alive(pid) || undefined, 5000, `the cancelled proof's process ${pid} to go`);
+
+  const randomness = Buffer.alloc(32, 2);
+  const next = mb.submit<proofs.PoStProof[]>({ kind: 'winning-post', args: [randomness, [replica], proverId], submitter: 'winning-post' });
+  const out = await next.result;
+  t.is(out.report.pid, spare, 'the next proof ran on the spare');
+  t.true(out.report.waitMs < 500, `the next proof waited ${out.report.waitMs} ms for its lane`);
+  const v = await proofs.verifyWinningPoSt(randomness, [{ sectorNumber: s.sectorNumber, commR: s.commR, postProof: replica.postProof }], out.value, proverId);
+  t.true(v.valid, v.reason);
+  t.log(`cancelled after the proof had run; the next one waited ${out.report.waitMs} ms and ran ${out.report.runMs} ms on the spare`);
+  await until(async () => pool.pids().length === 2 || undefined, 10_000, 'two processes again: the one used and a spare');
+});
