@@ -1203,9 +1203,11 @@ export class Devnet extends EventEmitter {
     // never before (as lotus-miner does; nodes refuse blocks from the future), so a tipset made
     // at the very time would race the blocks meant for it. The grace stays well inside the
     // miners' propagation delay (1 s on short epochs), after which a miner that has not seen
-    // the tipset mines the next round on the old base as a null round.
+    // the tipset mines the next round on the old base as a null round. Half of it: a block
+    // sent at its time by a miner on a loaded host (its own proof just done, another miner's
+    // still running) reached the devnet 250 ms late in the power test and was refused.
     const delay = this.genesis.blockDelayMs;
-    const due = this.genesis.genesisTimeMs + next * delay + Math.min(250, delay / 8);
+    const due = this.genesis.genesisTimeMs + next * delay + Math.min(500, delay / 8);
     const wait = Math.max(0, due - Date.now());
     this.timer = setTimeout(() => {
       this.advance().then(
