@@ -15,6 +15,9 @@ const submitted = counter({ name: 'distminer_windowpost_submitted_total', help: 
 const faults = counter({ name: 'distminer_faults_declared_total', help: 'Sectors declared faulty (DeclareFaults landed)', labelNames: ['miner'] });
 const recoveries = counter({ name: 'distminer_recoveries_declared_total', help: 'Sectors declared recovered (DeclareFaultsRecovered landed)', labelNames: ['miner'] });
 const margin = gauge({ name: 'distminer_windowpost_deadline_margin_seconds', help: 'Seconds until the open deadline closes, while some of its partitions are not proven on chain (no sample once they are)', labelNames: ['miner', 'deadline'] });
+// Beside the margin (same labels): "at risk" is the last sixth of the window, at most 300 s
+// (mainnet: 60 epochs of 30 s, so 300 s; a devnet's short windows get a proportionate share).
+const windowLen = gauge({ name: 'distminer_windowpost_deadline_window_seconds', help: 'Length of the open deadline\'s challenge window in seconds, while it has unproven partitions (beside distminer_windowpost_deadline_margin_seconds)', labelNames: ['miner', 'deadline'] });
 const nextGas = gauge({ name: 'distminer_windowpost_next_deadline_gas_attofil', help: 'What the next deadline\'s Window PoSt messages may cost at most: [Fees] MaxWindowPoStGasFee times the messages it needs', labelNames: ['miner'] });
 const balance = gauge({ name: 'distminer_wallet_balance_attofil', help: 'Balance of the address that would pay the next Window PoSt (a control address with the funds, else the richest, else the worker)', labelNames: ['miner', 'address'] });
 
@@ -55,7 +58,11 @@ export const createRole: CreateRole = (ctx) => {
     });
     s.on('margin', (e: DeadlineMargin) => {
       margin.reset();
-      if (e.unprovenPartitions > 0) margin.set({ ...M, deadline: String(e.deadline) }, e.secondsLeft);
+      windowLen.reset();
+      if (e.unprovenPartitions > 0) {
+        margin.set({ ...M, deadline: String(e.deadline) }, e.secondsLeft);
+        windowLen.set({ ...M, deadline: String(e.deadline) }, e.windowSeconds);
+      }
     });
     s.on('funds', (e: DeadlineFunds) => {
       nextGas.set(M, Number(e.gas));

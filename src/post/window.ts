@@ -163,6 +163,8 @@ export interface DeadlineMargin {
   unprovenPartitions: number;
   /** Seconds until the deadline's window closes, from the head. */
   secondsLeft: number;
+  /** The whole window's length in seconds (WPoStChallengeWindow epochs): what "at risk" is relative to. */
+  windowSeconds: number;
 }
 
 /** What the next deadline's proof may cost and who would pay it (event 'funds'). */
@@ -640,7 +642,7 @@ export class WindowPoStScheduler extends EventEmitter {
         const [parts, subs] = await Promise.all([this.c.stateMinerPartitions(this.miner, cur.Index, ts.Cids), this.postSubmissions(cur, ts)]);
         unproven = parts.filter((p, i) => !subs.has(i) && hasProvable(p)).length;
       }
-      this.emit('margin', { deadline: cur.Index, unprovenPartitions: unproven, secondsLeft: (Math.max(0, cur.Close - ts.Height) * this.blockDelayMs) / 1000 } satisfies DeadlineMargin);
+      this.emit('margin', { deadline: cur.Index, unprovenPartitions: unproven, secondsLeft: (Math.max(0, cur.Close - ts.Height) * this.blockDelayMs) / 1000, windowSeconds: ((cur.Close - cur.Open) * this.blockDelayMs) / 1000 } satisfies DeadlineMargin);
       const next = nextDeadline(cur);
       if (key(next) === this.fundsFor || !this.info) return;
       const parts = await this.c.stateMinerPartitions(this.miner, next.Index, ts.Cids);

@@ -66,6 +66,7 @@ export interface Snapshot {
 /** The families the page shows (and the alerts read). */
 export const PAGE_METRICS = [
   'distminer_windowpost_deadline_margin_seconds',
+  'distminer_windowpost_deadline_window_seconds',
   'distminer_windowpost_deadlines_proven_total',
   'distminer_windowpost_deadlines_missed_total',
   'distminer_windowpost_submitted_total',
@@ -182,7 +183,9 @@ export function evaluateAlerts(s: Snapshot, memory?: CounterMemory): Alert[] {
     if (memory?.moved(`timeouts:${role}`, x.value, s.at)) out.push({ name: 'DistminerRoleUnresponsive', severity: 'critical', summary: `role ${role} did not answer within 2 s (stuck or overloaded); ${x.value} time(s) since the miner started` });
   }
   for (const x of m('distminer_windowpost_deadline_margin_seconds')) {
-    if (x.value < 300) out.push({ name: 'DistminerDeadlineAtRisk', severity: 'critical', summary: `deadline ${x.labels.deadline ?? '?'} of ${x.labels.miner ?? '?'}: ${Math.round(x.value)} s left with partitions unproven` });
+    // The rule's threshold: the window's last sixth, at most 300 s (alerts/distminer.rules.yml).
+    const len = m('distminer_windowpost_deadline_window_seconds').find((w) => w.labels.miner === x.labels.miner && w.labels.deadline === x.labels.deadline)?.value;
+    if (x.value < Math.min(300, len !== undefined ? len / 6 : 300)) out.push({ name: 'DistminerDeadlineAtRisk', severity: 'critical', summary: `deadline ${x.labels.deadline ?? '?'} of ${x.labels.miner ?? '?'}: ${Math.round(x.value)} s left with partitions unproven` });
   }
   const counterAlert = (metric: string, name: string, what: string) => {
     for (const x of m(metric)) if (x.value > 0) out.push({ name, severity: 'critical', summary: `${what}: ${x.value} since the miner started (${fmtLabels(x.labels)})` });

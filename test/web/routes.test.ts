@@ -206,6 +206,10 @@ test('alerts: role down or degraded, missed deadline, fault, deadline at risk, s
   t.deepEqual(names(snap({ metrics: one('distminer_winningpost_blocks_abandoned_total', 1) })), ['DistminerBlockAbandoned']);
   t.deepEqual(names(snap({ metrics: one('distminer_windowpost_deadline_margin_seconds', 120, { ...M, deadline: '7' }) })), ['DistminerDeadlineAtRisk']);
   t.deepEqual(names(snap({ metrics: one('distminer_windowpost_deadline_margin_seconds', 900, { ...M, deadline: '7' }) })), []);
+  // A devnet's 100 s window: at risk in its last sixth only, not from its first epoch.
+  const devnetWindow = (left: number) => ({ ...one('distminer_windowpost_deadline_margin_seconds', left, { ...M, deadline: '1' }), ...one('distminer_windowpost_deadline_window_seconds', 100, { ...M, deadline: '1' }) });
+  t.deepEqual(names(snap({ metrics: devnetWindow(40) })), []);
+  t.deepEqual(names(snap({ metrics: devnetWindow(10) })), ['DistminerDeadlineAtRisk']);
   t.deepEqual(names(snap({ metrics: one('distminer_chain_head_lag_seconds', 300) })), ['DistminerChainNodeBehind']);
   t.deepEqual(names(snap({ metrics: one('distminer_chain_failovers_total', 1, { endpoint: 'a' }) })), ['DistminerChainNodeFailedOver']);
   t.deepEqual(names(snap({ metrics: one('distminer_sectorid_server_reachable', 0, { server: 'h:1' }) })), ['DistminerSectorNumberServerUnreachable']);
