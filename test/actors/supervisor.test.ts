@@ -65,7 +65,9 @@ for (const how of ['throw', 'reject', 'exit', 'heap', 'hang'] as CrashHow[]) {
 
     const crashedAt = Date.now();
     sup.crash('victim', how);
-    await until('victim restarted', () => actor(sup, 'victim').restarts === 1 && actor(sup, 'victim').status === 'running');
+    // Restarted and resumed: the restored snapshot's first state message (status running) comes
+    // before the one of its RESUMED event, and on a loaded host a poll can fall between them.
+    await until('victim restarted', () => actor(sup, 'victim').restarts === 1 && actor(sup, 'victim').status === 'running' && Number(actor(sup, 'victim').context?.resumes ?? 0) >= 1);
     const restartMs = Date.now() - crashedAt;
     polling = false;
     await poller;
