@@ -91,7 +91,11 @@ test.serial('a Winning PoSt starts at once beside a running real Commit2, which 
   t.is(w.report.lane, 'dev0/winning0');
   const stopped = states.filter((x) => x === 'T').length;
   t.log(`Winning PoSt ran ${w.report.runMs} ms beside the Commit2; C2 process sampled ${states.length}×, stopped in ${stopped}; C2 CPU during the PoSt: ${c2Ticks} ticks`);
-  t.true(stopped >= states.length - 2 && stopped > 0, `the Commit2 process was stopped while the PoSt ran (${states.join('')})`);
+  // SIGSTOP lands within a few samples (20 ms apart; later on a loaded host), and once stopped
+  // the process stays stopped until the PoSt is done.
+  const firstStop = states.indexOf('T');
+  t.true(firstStop >= 0 && firstStop <= 10, `the Commit2 process was stopped at once (${states.join('')})`);
+  t.true(states.slice(firstStop).every((x) => x === 'T'), `and stayed stopped while the PoSt ran (${states.join('')})`);
   t.true(c2Ticks <= 5, 'the paused Commit2 used (almost) no CPU during the PoSt');
   await sleep(100);
   t.not(procStat(pid).state, 'T', 'the Commit2 process was resumed after the PoSt');
