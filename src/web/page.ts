@@ -53,23 +53,30 @@ export interface WebOptions {
   /** Failed logins per client address (default: 10 at once, then one per 6 s). */
   loginLimiter?: FailureLimiter;
   /** The other hosts of this miner ([Distminer] ClusterPeers): shown beside this one. */
-  peers?: PeerEndpoint[];
+  peers?: PeerApi[];
 }
-
-/** Another host's miner API (src/config/multiaddr.ts): where its page's JSON is, and a read token. */
-export type PeerEndpoint = PeerApi;
 
 /** A peer's answer is bounded in time and size: one slow or broken host must not stall the page. */
 const PEER_TIMEOUT_MS = 2500;
 const PEER_MAX_BYTES = 4 * 1024 * 1024;
 
 /** One peer's local view (its `?local=1` snapshot: its own host only, so peers never recurse). */
-export async function fetchPeer(p: PeerEndpoint, timeoutMs = PEER_TIMEOUT_MS): Promise<PeerView> {
+export async function fetchPeer(p: PeerApi, timeoutMs = PEER_TIMEOUT_MS): Promise<PeerView> {
   try {
     const r = await fetch(`${p.url}${STATUS_JSON_PATH}?local=1`, { headers: { authorization: `Bearer ${p.token}` }, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
-    const text = await r.text();
+    // Read up to the limit, never the whole of a larger answer.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of r.body ?? []) {
+      size += (c as Uint8Array).length;
+      if (size > PEER_MAX_BYTES) {
+        await r.body?.cancel().catch(() => undefined);
+        return { endpoint: p.endpoint, ok: false, error: `answer over ${PEER_MAX_BYTES} bytes` };
+      }
+      chunks.push(Buffer.from(c as Uint8Array));
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
     if (!r.ok) return { endpoint: p.endpoint, ok: false, error: `HTTP ${r.status}: ${text.slice(0, 200)}` };
-    if (text.length > PEER_MAX_BYTES) return { endpoint: p.endpoint, ok: false, error: `answer of ${text.length} bytes (the limit is ${PEER_MAX_BYTES})` };
     const s = JSON.parse(text) as Partial<Snapshot>;
     if (!s || typeof s !== 'object' || !Array.isArray(s.actors) || !Array.isArray(s.alerts)) return { endpoint: p.endpoint, ok: false, error: 'the answer is not a distminer status page snapshot' };
     return { endpoint: p.endpoint, ok: true, host: s.host, miner: s.miner, roles: s.roles, uptimeMs: s.uptimeMs, actors: s.actors, alerts: s.alerts };
@@ -98,6 +105,24 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
+/** `f` shared by concurrent callers while it runs, and its result reused for SNAPSHOT_TTL_MS. */
+function shared<T>(f: () => Promise<T>): () => Promise<T> {
+  let cached: { at: number; value: T } | undefined;
+  let inFlight: Promise<T> | undefined;
+  return () => {
+    if (cached && Date.now() - cached.at < SNAPSHOT_TTL_MS) return Promise.resolve(cached.value);
+    inFlight ??= f()
+      .then((value) => {
+        cached = { at: Date.now(), value };
+        return value;
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+}
+
 export function webRoutes(o: WebOptions): Route[] {
   // Read once: the page is a static file of the repository.
   const page = readFileSync(PAGE_FILE);
@@ -117,49 +142,26 @@ export function webRoutes(o: WebOptions): Route[] {
 
   const limiter = o.loginLimiter ?? new FailureLimiter();
   const memory = new CounterMemory();
-  let cached: { at: number; snap: Snapshot } | undefined;
-  let inFlight: Promise<Snapshot> | undefined;
-  const snapshot = (): Promise<Snapshot> => {
-    if (cached && Date.now() - cached.at < SNAPSHOT_TTL_MS) return Promise.resolve(cached.snap);
-    inFlight ??= (async () => {
-      let status: unknown;
-      let metrics: MetricsJson = [];
-      const errors: string[] = [];
-      try {
-        status = await o.status();
-      } catch (e) {
-        errors.push(`status: ${(e as Error).message}`);
-      }
-      try {
-        metrics = await o.metrics();
-      } catch (e) {
-        errors.push(`metrics: ${(e as Error).message}`);
-      }
-      const snap = buildSnapshot(status, metrics, errors, memory);
-      cached = { at: Date.now(), snap };
-      return snap;
-    })().finally(() => {
-      inFlight = undefined;
-    });
-    return inFlight;
-  };
+  const snapshot = shared(async (): Promise<Snapshot> => {
+    let status: unknown;
+    let metrics: MetricsJson = [];
+    const errors: string[] = [];
+    try {
+      status = await o.status();
+    } catch (e) {
+      errors.push(`status: ${(e as Error).message}`);
+    }
+    try {
+      metrics = await o.metrics();
+    } catch (e) {
+      errors.push(`metrics: ${(e as Error).message}`);
+    }
+    return buildSnapshot(status, metrics, errors, memory);
+  });
   // The whole cluster: this host's snapshot and each peer's own, fetched at once, shared by
   // concurrent polls like the local one.
   const peers = o.peers ?? [];
-  let peersCached: { at: number; views: PeerView[] } | undefined;
-  let peersInFlight: Promise<PeerView[]> | undefined;
-  const peerViews = (): Promise<PeerView[]> => {
-    if (peersCached && Date.now() - peersCached.at < SNAPSHOT_TTL_MS) return Promise.resolve(peersCached.views);
-    peersInFlight ??= Promise.all(peers.map((p) => fetchPeer(p)))
-      .then((views) => {
-        peersCached = { at: Date.now(), views };
-        return views;
-      })
-      .finally(() => {
-        peersInFlight = undefined;
-      });
-    return peersInFlight;
-  };
+  const peerViews = shared(() => Promise.all(peers.map((p) => fetchPeer(p))));
   const clusterSnapshot = async (local: boolean): Promise<Snapshot> => {
     if (local || peers.length === 0) return snapshot();
     const [snap, views] = await Promise.all([snapshot(), peerViews()]);

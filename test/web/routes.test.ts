@@ -8,6 +8,7 @@ import { createServer, request } from 'node:http';
 import { Auth } from '../../src/auth/index.js';
 import type { MetricsJson } from '../../src/metrics/index.js';
 import { startApiServer } from '../../src/api/server.js';
+import { fetchPeer } from '../../src/web/page.js';
 import { parsePeerApiInfo } from '../../src/config/multiaddr.js';
 import { CounterMemory, type Snapshot, buildSnapshot, evaluateAlerts, peerAlerts } from '../../src/web/snapshot.js';
 
@@ -167,6 +168,27 @@ test('cluster: peers\' own snapshots and alerts beside this host\'s; a dead, a h
   const local = (await (await fetch(`http://127.0.0.1:${a.address.port}/ui/status.json?local=1`, { headers: { authorization: `Bearer ${READ}` } })).json()) as Snapshot;
   t.is(local.peers, undefined);
   t.false(local.alerts.some((x) => x.name === 'DistminerPeerUnreachable'));
+});
+
+test('cluster: a peer answering more than 4 MiB is cut off and reported, not read whole', async (t) => {
+  let sent = 0;
+  const big = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const pump = () => {
+      while (sent < 64 * 1024 * 1024 && res.write(chunk)) sent += chunk.length;
+      if (sent < 64 * 1024 * 1024) res.once('drain', pump);
+      else res.end();
+    };
+    res.on('close', () => undefined);
+    pump();
+  });
+  await new Promise<void>((r) => big.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => void big.closeAllConnections());
+  t.teardown(() => void big.close());
+  const v = await fetchPeer(parsePeerApiInfo(`x:/ip4/127.0.0.1/tcp/${(big.address() as AddressInfo).port}/http`, 'test'));
+  t.like(v, { ok: false, error: 'answer over 4194304 bytes' });
+  t.true(sent < 16 * 1024 * 1024, `the peer could send only ${sent} bytes before the read stopped`);
 });
 
 test('cluster: a peer of another miner id is flagged; peer alerts are named by their host', (t) => {
