@@ -9,17 +9,25 @@
 // (FIP-0077) times Lotus's 1.01 margin; the receipt's new ID goes into the repository's config.
 // Progress (keys, the CreateMiner message) is kept durably in DIR.create-miner.json, so a run
 // stopped half-way is resumed by running the same command again: no key, fund or miner is lost.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { KEYSTORE_DIR, TOKEN_FILE, ensureRepoAuth } from '../auth/index.js';
 import { ChainClient, RpcError } from '../chain/client.js';
 import { decodeCreateMinerReturn, encodeCreateMiner } from '../chain/params.js';
 import { type Cid, POWER_ACTOR_ID, PowerMethod, b64, fromB64, idAddress } from '../chain/types.js';
-import { ConfigError } from '../config/multiaddr.js';
-import { CONFIG_FILE, initRepo, resolveRepoPath } from '../config/repo.js';
+import { ConfigError, formatApiMultiaddr, parseApiMultiaddr } from '../config/multiaddr.js';
+import { readLotusMinerRepo, reservationsFrom } from '../config/lotus-miner-repo.js';
+import { CONFIG_FILE, initRepo, resolveRepoPath, stageRepo } from '../config/repo.js';
 import { DEFAULT_API_LISTEN, parseConfigToml } from '../config/settings.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
 import { exitCodeOf } from '../sealing/lotus-chain.js';
-import { writeFileAtomic } from '../util/durable.js';
+import { checkSectors } from '../post/storage.js';
+import { writeLastMined } from '../post/winning.js';
+import { Allocator } from '../sectorid/allocator.js';
+import { FileStore } from '../sectorid/file-store.js';
+import { formatRanges } from '../sectorid/ranges.js';
+import { fsyncDir, writeFileAtomic } from '../util/durable.js';
 
 const log = logger('init');
 
@@ -34,10 +42,16 @@ export interface InitOptions {
   sectorSize?: string;
   ownerFunds?: string;
   workerFunds?: string;
+  fromLotusMiner?: string;
+  abandonSealing?: boolean;
 }
 
 export async function main(flags: InitOptions): Promise<number> {
   const path = resolveRepoPath(flags.repo);
+  if (flags.fromLotusMiner !== undefined) {
+    if (flags.createMiner === true) throw new ConfigError('init --from-lotus-miner takes over an existing miner', 'drop --create-miner');
+    return adoptLotusMiner(flags.fromLotusMiner, path, flags);
+  }
   const api = flags.api ?? DEFAULT_API_LISTEN;
   let miner = flags.miner;
   if (flags.createMiner === true) {
@@ -63,6 +77,105 @@ export async function main(flags: InitOptions): Promise<number> {
   const r = initRepo(path, miner, api);
   process.stdout.write(r.created ? `initialised repository ${r.path} for miner ${miner}\n` : `adopted repository ${r.path} for miner ${miner} (added [Distminer] and/or a token)\n`);
   return 0;
+}
+
+/**
+ * `distminer init --from-lotus-miner LOTUS_REPO --repo NEW`: a new repository that takes over a
+ * stopped lotus-miner's miner (src/config/lotus-miner-repo.ts reads it; nothing there is
+ * changed, so going back is starting lotus-miner again). It keeps:
+ * - its config.toml (API address unless --api, [Fees], [Addresses], …) with a [Distminer] section naming
+ *   the miner and lotus-miner's storage paths (where the PoSt roles find the sealed sectors);
+ * - its API secret and token (existing tokens keep working) and libp2p key (the on-chain PeerId);
+ * - its sector numbers: distminer's counter starts above every number lotus-miner handed out,
+ *   and its named reservations are kept;
+ * - its slash filter: the last epoch it mined is distminer's last mined epoch.
+ * Refused: a running lotus-miner, proven sectors distminer cannot find or prove (snap-upgraded
+ * ones), and sectors still sealing unless --abandon-sealing (their numbers stay used).
+ */
+async function adoptLotusMiner(from: string, path: string, flags: InitOptions): Promise<number> {
+  const lm = await readLotusMinerRepo(from);
+  if (resolve(from) === path) throw new ConfigError('--repo is the lotus-miner repository itself', 'give a new directory: the lotus-miner repository is left as it is, so that you can go back to lotus-miner');
+  const minerId = flags.miner ?? lm.minerId;
+  if (!/^[ft]0\d+$/.test(minerId) || minerId.slice(1) !== lm.minerId.slice(1)) throw new ConfigError(`--miner ${minerId}: ${from} is a repository of ${lm.minerId}`);
+  if (existsSync(path) && (!statSync(path).isDirectory() || readdirSync(path).length > 0)) throw new ConfigError(`${path} exists and is not an empty directory`, 'give a new directory for --repo');
+  const say = (line: string) => process.stdout.write(line + '\n');
+  const actor = Number(lm.minerId.slice(2));
+
+  const upgraded = lm.sectors.filter((s) => s.kind === 'proving' && s.upgraded);
+  if (upgraded.length > 0) throw new ConfigError(`sectors ${upgraded.map((s) => s.number).join(', ')} were upgraded with snap deals; distminer does not prove from update/ files yet`, 'keep lotus-miner for this miner');
+  const sealing = lm.sectors.filter((s) => s.kind === 'sealing');
+  if (sealing.length > 0 && flags.abandonSealing !== true) {
+    throw new ConfigError(`lotus-miner is still sealing sectors ${sealing.map((s) => `${s.number} (${s.state})`).join(', ')}`, 'let lotus-miner finish them (until Proving) before switching, or pass --abandon-sealing: distminer does not continue them, and their numbers stay used');
+  }
+  const proving = lm.sectors.filter((s) => s.kind === 'proving');
+  const paths = lm.storagePaths.map((p) => p.path);
+  const bySize = new Map<number, number[]>();
+  for (const s of proving) bySize.set(s.sealProof, [...(bySize.get(s.sealProof) ?? []), s.number]);
+  const missing: string[] = [];
+  for (const [proof, ns] of bySize) {
+    const checked = await checkSectors(paths, actor, ns, { sectorSize: proofs.sealProofSectorSize(proof as proofs.RegisteredSealProof), timeoutMs: 60_000 });
+    for (const r of checked.values()) if (!r.ok) missing.push(`${r.sectorNumber}: ${r.reason}`);
+  }
+  if (missing.length > 0) throw new ConfigError(`proven sectors whose files are not readable in lotus-miner's storage paths (${paths.join(', ') || 'none'}): ${missing.join('; ')}`, 'fix storage.json or the paths first: Window PoSt would declare these sectors faulty');
+
+  const floor = lm.numbers.next;
+  const reservations = reservationsFrom(lm.numbers.named, floor);
+  const stage = stageRepo(path);
+  try {
+    const cfg = `${(flags.api ? withApiListen(lm.configText, flags.api) : lm.configText).replace(/\s*$/, '\n')}
+# Added by distminer init --from-lotus-miner ${lm.path} (${new Date().toISOString()})
+[Distminer]
+  Miner = "${minerId}"
+  StoragePaths = ${JSON.stringify(paths)}
+`;
+    parseConfigToml(cfg); // refuses what distminer cannot run with, before anything is in place
+    writeFileAtomic(join(stage.dir, CONFIG_FILE), cfg);
+    mkdirSync(join(stage.dir, 'actors'));
+    mkdirSync(join(stage.dir, KEYSTORE_DIR), { mode: 0o700 });
+    for (const [name, data] of Object.entries(lm.keystore)) writeFileAtomic(join(stage.dir, KEYSTORE_DIR, name), data, 0o600);
+    if (lm.token) writeFileAtomic(join(stage.dir, TOKEN_FILE), lm.token, 0o600);
+    ensureRepoAuth(stage.dir); // checks the token against the secret (a new one if it was not of it)
+    if (lm.lastMinedEpoch !== undefined) writeLastMined(join(stage.dir, 'winning-post', 'last-mined.json'), minerId, lm.lastMinedEpoch);
+    const alloc = new Allocator({ store: new FileStore(stage.dir), minerId });
+    await alloc.open({ extraFloor: floor, operatorFloor: true });
+    try {
+      for (const [name, rs] of Object.entries(reservations)) await alloc.reserve(name, rs);
+    } finally {
+      await alloc.close();
+    }
+    fsyncDir(join(stage.dir, 'actors'));
+    stage.commit();
+  } catch (e) {
+    stage.abort();
+    throw e;
+  }
+
+  say(`adopted lotus-miner repository ${lm.path} for miner ${minerId} into ${path} (the lotus-miner repository is unchanged)`);
+  say(`  API:             ${parseConfigToml(readFileSync(join(path, CONFIG_FILE), 'utf8')).apiListen ?? DEFAULT_API_LISTEN} (lotus-miner's tokens work there)`);
+  say(`  storage paths:   ${paths.join(', ') || '(none)'}`);
+  say(`  proven sectors:  ${proving.length}, all found in the storage paths`);
+  if (sealing.length > 0) say(`  abandoned:       ${sealing.map((s) => `${s.number} (${s.state})`).join(', ')} (their numbers stay used)`);
+  say(`  sector numbers:  the next is ${floor} or above; lotus-miner allocated ${formatRanges(lm.numbers.allocated) || 'none'}${Object.keys(reservations).length > 0 ? `; reservations kept: ${Object.entries(reservations).map(([n, r]) => `${n} ${formatRanges(r)}`).join(', ')}` : ''}`);
+  say(`  keys:            API secret and token${lm.peerId ? `, libp2p key (peer id ${lm.peerId})` : ''}`);
+  if (lm.lastMinedEpoch !== undefined) say(`  last mined:      epoch ${lm.lastMinedEpoch} (never mined again)`);
+  say('Do not start lotus-miner on this miner again: both would mine and number sectors.');
+  return 0;
+}
+
+/**
+ * lotus-miner's config.toml with `[API] ListenAddress` set to `address` (--api): the line is
+ * replaced where it is, commented out (as lotus-miner writes its defaults) or not, else added.
+ */
+export function withApiListen(configText: string, address: string): string {
+  const line = `  ListenAddress = ${JSON.stringify(formatApiMultiaddr(parseApiMultiaddr(address, '--api')))}`;
+  const api = /^\[API\][^\S\n]*\n/m.exec(configText);
+  if (!api) return `[API]\n${line}\n\n${configText}`;
+  const start = api.index + api[0].length;
+  const next = configText.slice(start).search(/^\[/m);
+  const end = next < 0 ? configText.length : start + next;
+  const body = configText.slice(start, end);
+  const existing = /^[^\S\n]*#?[^\S\n]*ListenAddress[^\S\n]*=.*$/m;
+  return configText.slice(0, start) + (existing.test(body) ? body.replace(existing, line) : `${line}\n${body}`) + configText.slice(end);
 }
 
 /** Refuses, before anything is spent on chain, a repository that already names a miner. */

@@ -57,7 +57,7 @@ export function buildProgram(): Command {
   // --- miner process and repository -------------------------------------------------------
   program
     .command('init')
-    .description('create a miner repository (--miner f0… --repo DIR), or adopt a copied Lotus one; --create-miner makes the miner actor on chain first')
+    .description('create a miner repository (--miner f0… --repo DIR); --create-miner makes the miner actor on chain first; --from-lotus-miner DIR takes over a lotus-miner\'s')
     .option('--miner <id>', 'the miner actor id, e.g. f01000 (required unless --create-miner)')
     .option('--repo <dir>', REPO_HELP)
     .option('--api <multiaddr>', 'API listen multiaddr (default /ip4/127.0.0.1/tcp/2345/http)')
@@ -67,6 +67,8 @@ export function buildProgram(): Command {
     .option('--sector-size <size>', 'sector size of the new miner (default 2KiB)')
     .option('--owner-funds <fil>', 'FIL for the owner beyond the creation deposit, for gas (default 1)')
     .option('--worker-funds <fil>', 'FIL for the worker: pre-commit deposits, pledges and gas (default 10)')
+    .option('--from-lotus-miner <dir>', 'take over the miner of a stopped lotus-miner repository (left unchanged): config, storage paths, sector numbers, keys, last mined epoch (--api replaces its API address)')
+    .addOption(boolOption('--abandon-sealing', '--from-lotus-miner: adopt although lotus-miner is still sealing sectors (they are not continued; their numbers stay used)'))
     .action(act(async (o) => (await import('./init.js')).main(o)));
 
   program

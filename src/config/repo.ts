@@ -111,6 +111,33 @@ export interface InitResult {
  * with a config.toml (a copied Lotus miner repository) is adopted: the [Distminer] section
  * is appended (the rest of the file is kept as is) and a token written if there is none.
  */
+/**
+ * A new repository built in a temporary sibling directory (`dir`) and renamed into place by
+ * commit(), so a crash leaves either nothing or a complete repository. `path` must not exist,
+ * or be an empty directory (rename(2) replaces an empty directory atomically).
+ */
+export function stageRepo(path: string): { dir: string; commit(): void; abort(): void } {
+  const parent = dirname(path);
+  mkdirSync(parent, { recursive: true });
+  const dir = join(parent, `.${basename(path)}.init-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(dir, { mode: 0o700 });
+  return {
+    dir,
+    commit() {
+      renameSync(dir, path);
+      fsyncDir(parent);
+    },
+    abort() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The config.toml of a new repository. */
+export function newConfigText(minerId: string, apiListen: string): string {
+  return configText(minerId, formatApiMultiaddr(parseApiMultiaddr(apiListen, '--api')));
+}
+
 export function initRepo(path: string, minerId: string, apiListen = DEFAULT_API_LISTEN): InitResult {
   if (!/^[ft]0\d+$/.test(minerId)) throw new ConfigError(`--miner "${minerId}" is not an ID address like f01000`);
   const addr = formatApiMultiaddr(parseApiMultiaddr(apiListen, '--api'));
@@ -125,6 +152,9 @@ export function initRepo(path: string, minerId: string, apiListen = DEFAULT_API_
         if (cfg.minerId !== minerId) throw new ConfigError(`${path} is already a repository of miner ${cfg.minerId}`, 'use another --repo, or pass the same --miner');
         if (existsSync(join(path, TOKEN_FILE))) throw new ConfigError(`${path} is already initialised (miner ${cfg.minerId})`);
       } else {
+        if (existsSync(join(path, 'datastore', 'metadata'))) {
+          throw new ConfigError(`${path} is a lotus-miner repository`, `adopt it with \`distminer init --from-lotus-miner ${path} --repo NEW_DIR\`: that also takes its storage paths, sector numbers, keys and last mined epoch, and leaves it as it is`);
+        }
         if (/^\s*\[Distminer[\].]/m.test(text)) throw new ConfigError(`${cfgPath} has a [Distminer] section without Miner`, `add Miner = "${minerId}" to it by hand`);
         writeFileAtomic(cfgPath, text.replace(/\s*$/, '\n') + DISTMINER_SECTION(minerId));
       }
@@ -133,20 +163,15 @@ export function initRepo(path: string, minerId: string, apiListen = DEFAULT_API_
     }
     if (readdirSync(path).length > 0) throw new ConfigError(`${path} exists, is not empty and has no config.toml`, 'choose an empty or new directory for --repo');
   }
-  const parent = dirname(path);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(path)}.init-${process.pid}-${randomBytes(4).toString('hex')}`);
-  mkdirSync(tmp, { mode: 0o700 });
+  const stage = stageRepo(path);
   try {
-    mkdirSync(join(tmp, 'actors'));
-    writeFileAtomic(join(tmp, CONFIG_FILE), configText(minerId, addr));
-    ensureRepoAuth(tmp);
-    fsyncDir(join(tmp, 'actors'));
-    // rename(2) replaces an empty directory atomically; a non-empty one was refused above.
-    renameSync(tmp, path);
-    fsyncDir(parent);
+    mkdirSync(join(stage.dir, 'actors'));
+    writeFileAtomic(join(stage.dir, CONFIG_FILE), configText(minerId, addr));
+    ensureRepoAuth(stage.dir);
+    fsyncDir(join(stage.dir, 'actors'));
+    stage.commit();
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    stage.abort();
     throw e;
   }
   return { path, created: true, adopted: false };

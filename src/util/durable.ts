@@ -193,6 +193,20 @@ export function tryLockFile(path: string, what: string): { lock: FileLock } | { 
 }
 
 /**
+ * Whether another process holds an flock(2) on `path` (a file another program locks, e.g.
+ * goleveldb's `LOCK`, which lotus-miner holds while it runs). Opened read-only and never
+ * written: the file is not ours. Taking and at once dropping the lock is the only way to ask.
+ */
+export function heldByAnother(path: string): boolean {
+  const fd = openSync(path, constants.O_RDONLY);
+  try {
+    return !loadAddon().flock(fd, true, true);
+  } finally {
+    closeSync(fd); // drops the lock if we took it
+  }
+}
+
+/**
  * Takes the exclusive lock on `path` (creating the file) without waiting. `what` says who
  * holds it, e.g. "sector-number server". Throws LockHeldError naming the holder if it is held.
  */

@@ -1,0 +1,270 @@
+// Reads a repository that lotus-miner (v1.36; the layout has been stable since 2020) made and
+// used, for `distminer init --from-lotus-miner DIR`. Nothing in DIR is written.
+//
+// What lotus-miner keeps, and where (lotus node/repo/fsrepo.go, storage/pipeline/*.go):
+// - `config.toml`: the same sections distminer reads ([API], [Fees], [Addresses], …);
+// - `storage.json`: `{"StoragePaths":[{"Path":…}]}`, each path holding `sectorstore.json` and
+//   the sector files in the layout distminer's PoSt roles read (sealed/, cache/, update/, …);
+// - `keystore/`: files named by the base32 of the key name, a KeyInfo JSON each: the API's
+//   JWT secret (`auth-jwt-private`, the file name distminer uses too) and the libp2p host key
+//   (`libp2p-host`; its peer id is the miner's on-chain PeerId);
+// - `token`: an admin JWT of that secret;
+// - `datastore/metadata/`: a LevelDB (goleveldb, same on-disk format as C++ LevelDB) whose keys
+//   are datastore keys: `/miner-address` (address bytes), `/sectors/<n>` (a CBOR map per sector:
+//   its state machine's record), `/storage/sectorsids/allocated` and `/reserved` (CBOR byte
+//   strings of RLE+ bitfields: numbers lotus-miner handed out or set aside),
+//   `/storage/sectorsids/reserved/<name>` (one named reservation), `/storage/nextid` (the older
+//   counter: a uvarint of the last number handed out), `/slashfilter/epoch/<miner>/<epoch>`
+//   (its slash filter: an epoch it produced a block for, never to be mined again).
+//
+// lotus-miner holds goleveldb's `LOCK` (flock) while it runs: a running miner is refused, as its
+// datastore would be read mid-write and it would go on mining beside distminer. The LevelDB is
+// read from a copy, since opening one replays its log and writes new files.
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { base58btc } from 'multiformats/bases/base58';
+import { identity } from 'multiformats/hashes/identity';
+import { addressFromBytes, cborDecode, rleDecode } from '../chain/types.js';
+import { type Ranges, fromNumbers, maxOf, normalize } from '../sectorid/ranges.js';
+import { heldByAnother } from '../util/durable.js';
+import { ConfigError } from './multiaddr.js';
+
+/** base32 (RFC 4648, no padding) of the key names, as lotus-miner names its keystore files. */
+export const JWT_KEY_FILE = 'MF2XI2BNNJ3XILLQOJUXMYLUMU'; // auth-jwt-private
+export const LIBP2P_KEY_FILE = 'NRUWE4BSOAWWQ33TOQ'; // libp2p-host
+
+/**
+ * Sector states of lotus-miner's sealing state machine (storage/pipeline/sector_state.go) in
+ * which the sector is on chain and proven: distminer's PoSt roles take these over from the
+ * chain and the storage paths. Any other state is sealing, failed or gone.
+ */
+const PROVING_STATES = new Set(['Proving', 'Available', 'UpdateActivating', 'ReleaseSectorKey']);
+/** States after which a sector no longer needs anything (terminated, removed). */
+const DONE_STATES = new Set(['Removed', 'Removing', 'Terminating', 'TerminateWait', 'TerminateFinality', 'TerminateFailed', 'RemoveFailed', 'FailedUnrecoverable']);
+
+export interface LotusStoragePath {
+  path: string;
+  /** sectorstore.json's ID (a uuid), when the file is there. */
+  id?: string;
+  canSeal: boolean;
+  canStore: boolean;
+}
+
+export interface LotusSector {
+  number: number;
+  /** lotus-miner's state name (Proving, PreCommit1, …). */
+  state: string;
+  /** proving: proven on chain, taken over; sealing: still in lotus-miner's pipeline; done: removed/terminated. */
+  kind: 'proving' | 'sealing' | 'done';
+  /** abi.RegisteredSealProof. */
+  sealProof: number;
+  /** Deal ids of its pieces. */
+  deals: number[];
+  /** Snap-upgraded: proven from update/ and update-cache/ (its UpdateSealed CID). */
+  upgraded: boolean;
+}
+
+export interface LotusMinerRepo {
+  path: string;
+  /** f0… of `/miner-address`. */
+  minerId: string;
+  configText: string;
+  storagePaths: LotusStoragePath[];
+  /** Raw keystore files (KeyInfo JSON), by their file name. */
+  keystore: Record<string, Buffer>;
+  /** The libp2p host key's peer id (12D3KooW…), when there is one. */
+  peerId?: string;
+  /** `<repo>/token`, an admin JWT of the JWT secret. */
+  token?: string;
+  numbers: {
+    allocated: Ranges;
+    /** The union of all reservations (`/storage/sectorsids/reserved`). */
+    reserved: Ranges;
+    named: Record<string, Ranges>;
+    /** `/storage/nextid`: the last number the older counter handed out. */
+    lastCounter?: number;
+    /** One above every number lotus-miner handed out (allocated, old counter, sector records). */
+    next: number;
+  };
+  sectors: LotusSector[];
+  /** The highest epoch of lotus-miner's slash filter (`/slashfilter/epoch/<miner>/<epoch>`): it mined a block there. */
+  lastMinedEpoch?: number;
+}
+
+export class LotusRepoError extends ConfigError {}
+
+/** Reads the repository at `dir` (see the top of this file). */
+export async function readLotusMinerRepo(dir: string): Promise<LotusMinerRepo> {
+  const path = resolve(dir);
+  const meta = join(path, 'datastore', 'metadata');
+  if (!existsSync(join(path, 'config.toml')) || !existsSync(meta)) {
+    throw new LotusRepoError(`${path} is not a lotus-miner repository (no config.toml or datastore/metadata)`, 'give the directory lotus-miner runs from: its --miner-repo, $LOTUS_MINER_PATH, default ~/.lotusminer');
+  }
+  if (existsSync(join(meta, 'LOCK')) && heldByAnother(join(meta, 'LOCK'))) {
+    throw new LotusRepoError(`lotus-miner is running on ${path} (it holds ${join(meta, 'LOCK')})`, 'stop it first (lotus-miner stop), so that it neither writes its datastore while it is read nor mines beside distminer');
+  }
+  const entries = await readLevelDb(meta);
+  const minerBytes = entries.get('/miner-address');
+  if (!minerBytes) throw new LotusRepoError(`${meta} has no /miner-address: lotus-miner init did not finish on this repository`);
+  const minerId = addressFromBytes(minerBytes, 'mainnet');
+  if (!/^f0\d+$/.test(minerId)) throw new LotusRepoError(`/miner-address of ${path} is ${minerId}, not an ID address`);
+
+  const bitfield = (key: string): Ranges => {
+    const v = entries.get(key);
+    if (!v) return [];
+    const b = cborDecode(v);
+    if (!(b instanceof Uint8Array)) throw new LotusRepoError(`${key} in ${meta} is not a CBOR byte string`);
+    return fromNumbers(rleDecode(b));
+  };
+  const allocated = bitfield('/storage/sectorsids/allocated');
+  const reserved = bitfield('/storage/sectorsids/reserved');
+  const named: Record<string, Ranges> = {};
+  for (const k of entries.keys()) if (k.startsWith('/storage/sectorsids/reserved/')) named[k.slice('/storage/sectorsids/reserved/'.length)] = bitfield(k);
+  const nextId = entries.get('/storage/nextid');
+  const lastCounter = nextId ? uvarint(nextId, '/storage/nextid') : undefined;
+
+  const sectors: LotusSector[] = [];
+  for (const [k, v] of entries) {
+    const m = /^\/sectors\/(\d+)$/.exec(k);
+    if (m) sectors.push(sectorRecord(Number(m[1]), v));
+  }
+  sectors.sort((a, b) => a.number - b.number);
+  const highest = Math.max(maxOf(allocated) ?? -1, lastCounter ?? -1, ...sectors.map((s) => s.number));
+
+  let lastMinedEpoch: number | undefined;
+  for (const k of entries.keys()) {
+    const m = /^\/slashfilter\/epoch\/([ft]0\d+)\/(\d+)$/.exec(k);
+    if (m && m[1]!.slice(1) === minerId.slice(1)) lastMinedEpoch = Math.max(lastMinedEpoch ?? -1, Number(m[2]));
+  }
+
+  const keystore: Record<string, Buffer> = {};
+  const ks = join(path, 'keystore');
+  if (existsSync(ks)) for (const f of readdirSync(ks)) if (!f.startsWith('.') && statSync(join(ks, f)).isFile()) keystore[f] = readFileSync(join(ks, f));
+  if (!keystore[JWT_KEY_FILE]) throw new LotusRepoError(`${ks} has no API secret (${JWT_KEY_FILE}, auth-jwt-private)`);
+  const token = existsSync(join(path, 'token')) ? readFileSync(join(path, 'token'), 'utf8').trim() : undefined;
+
+  return {
+    path,
+    minerId,
+    configText: readFileSync(join(path, 'config.toml'), 'utf8'),
+    storagePaths: readStoragePaths(path),
+    keystore,
+    peerId: keystore[LIBP2P_KEY_FILE] ? peerIdOfKeyInfo(keystore[LIBP2P_KEY_FILE]) : undefined,
+    token,
+    numbers: { allocated, reserved, named, lastCounter, next: highest + 1 },
+    sectors,
+    lastMinedEpoch,
+  };
+}
+
+/** Every key and value of a LevelDB directory, read from a temporary copy. */
+async function readLevelDb(dir: string): Promise<Map<string, Buffer>> {
+  const copy = mkdtempSync(join(tmpdir(), 'distminer-lotus-metadata-'));
+  try {
+    cpSync(dir, copy, { recursive: true, filter: (src) => !src.endsWith('/LOCK') });
+    const db = new ClassicLevel<string, Buffer>(copy, { createIfMissing: false, keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    try {
+      await db.open();
+    } catch (e) {
+      throw new LotusRepoError(`cannot read the LevelDB ${dir}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`);
+    }
+    const out = new Map<string, Buffer>();
+    try {
+      for await (const [k, v] of db.iterator()) out.set(k, v);
+    } finally {
+      await db.close();
+    }
+    return out;
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
+}
+
+function uvarint(b: Uint8Array, what: string): number {
+  let v = 0;
+  for (let i = 0; i < b.length && i < 8; i++) {
+    v += (b[i]! & 0x7f) * 2 ** (7 * i);
+    if ((b[i]! & 0x80) === 0) return v;
+  }
+  throw new LotusRepoError(`${what} is not an unsigned varint`);
+}
+
+/** The fields distminer needs of a `/sectors/<n>` record (a CBOR map keyed by Go field names). */
+function sectorRecord(n: number, v: Buffer): LotusSector {
+  let r: Record<string, unknown>;
+  try {
+    r = cborDecode(v) as Record<string, unknown>;
+  } catch (e) {
+    throw new LotusRepoError(`/sectors/${n} is not CBOR: ${(e as Error).message}`);
+  }
+  if (r === null || typeof r !== 'object' || typeof r.State !== 'string') throw new LotusRepoError(`/sectors/${n} is not a sector record (no State)`);
+  if (r.SectorNumber !== undefined && Number(r.SectorNumber) !== n) throw new LotusRepoError(`/sectors/${n} holds sector ${String(r.SectorNumber)}`);
+  const state = r.State;
+  const deals: number[] = [];
+  for (const p of Array.isArray(r.Pieces) ? r.Pieces : []) {
+    const d = (p as { DealInfo?: { DealID?: unknown } } | null)?.DealInfo?.DealID;
+    if (d !== undefined && d !== null) deals.push(Number(d)); // deal ids start at 0 (genesis deals)
+  }
+  return {
+    number: n,
+    state,
+    kind: PROVING_STATES.has(state) ? 'proving' : DONE_STATES.has(state) ? 'done' : 'sealing',
+    sealProof: Number(r.SectorType ?? -1),
+    deals,
+    upgraded: r.UpdateSealed !== undefined && r.UpdateSealed !== null,
+  };
+}
+
+/** storage.json's paths with their sectorstore.json (lotus's storiface.StorageConfig / LocalStorageMeta). */
+function readStoragePaths(repo: string): LotusStoragePath[] {
+  const f = join(repo, 'storage.json');
+  if (!existsSync(f)) return [];
+  let cfg: { StoragePaths?: { Path?: unknown }[] | null };
+  try {
+    cfg = JSON.parse(readFileSync(f, 'utf8'));
+  } catch (e) {
+    throw new LotusRepoError(`${f} is not JSON: ${(e as Error).message}`);
+  }
+  return (cfg.StoragePaths ?? []).map((p) => {
+    if (typeof p?.Path !== 'string' || p.Path === '') throw new LotusRepoError(`${f}: a storage path without Path`);
+    const metaFile = join(p.Path, 'sectorstore.json');
+    let meta: { ID?: string; CanSeal?: boolean; CanStore?: boolean } = {};
+    if (existsSync(metaFile)) {
+      try {
+        meta = JSON.parse(readFileSync(metaFile, 'utf8'));
+      } catch (e) {
+        throw new LotusRepoError(`${metaFile} is not JSON: ${(e as Error).message}`);
+      }
+    }
+    return { path: resolve(repo, p.Path), id: meta.ID, canSeal: meta.CanSeal === true, canStore: meta.CanStore === true };
+  });
+}
+
+/**
+ * The peer id of a libp2p-host KeyInfo: an Ed25519 private key in libp2p's protobuf
+ * (`08 01 12 40` seed ‖ public key); the peer id is the identity multihash of the public key's
+ * protobuf (`08 01 12 20` public key), in base58btc. Other key types: undefined.
+ */
+export function peerIdOfKeyInfo(keyInfo: Uint8Array): string | undefined {
+  let pk: Buffer;
+  try {
+    pk = Buffer.from((JSON.parse(Buffer.from(keyInfo).toString('utf8')) as { PrivateKey: string }).PrivateKey, 'base64');
+  } catch {
+    return undefined;
+  }
+  if (pk.length !== 68 || pk[0] !== 0x08 || pk[1] !== 0x01 || pk[2] !== 0x12 || pk[3] !== 0x40) return undefined;
+  const pub = Buffer.concat([Buffer.from([0x08, 0x01, 0x12, 0x20]), pk.subarray(36)]);
+  return base58btc.encode(identity.digest(pub).bytes).slice(1); // without the multibase prefix 'z'
+}
+
+/** The parts of `named` at or above `floor` (numbers below it are behind distminer's counter anyway). */
+export function reservationsFrom(named: Record<string, Ranges>, floor: number): Record<string, Ranges> {
+  const out: Record<string, Ranges> = {};
+  for (const [name, rs] of Object.entries(named)) {
+    const above = normalize(rs.filter(([, hi]) => hi >= floor).map(([lo, hi]) => [Math.max(lo, floor), hi] as [number, number]));
+    if (above.length > 0) out[name] = above;
+  }
+  return out;
+}

@@ -1,0 +1,179 @@
+// `distminer init --from-lotus-miner`: the reader of lotus-miner's repository (a LevelDB written
+// here with the keys and encodings lotus-miner v1.36 uses) and the adoption's refusals. The
+// adoption of a repository that the real lotus-miner made and used, and mining with it, is in
+// test/lotus/migrate.test.ts.
+import test from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { LIBP2P_KEY_FILE, JWT_KEY_FILE, peerIdOfKeyInfo, readLotusMinerRepo, reservationsFrom } from '../../src/config/lotus-miner-repo.js';
+import { CborCid, addressBytes, cborEncode, rleEncode } from '../../src/chain/types.js';
+import { lockFile } from '../../src/util/durable.js';
+import { MAIN } from '../helpers/procs.js';
+
+const work = mkdtempSync(join(tmpdir(), 'distminer-lotus-repo-'));
+test.after.always(() => rmSync(work, { recursive: true, force: true }));
+
+/** A KeyInfo of another key type: no peer id is derived from it. */
+const LIBP2P_KEYINFO = JSON.stringify({ Type: 'libp2p-host', PrivateKey: '' });
+const bitfield = (ns: number[]) => cborEncode(rleEncode(ns));
+const uvarint = (n: number) => {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return Buffer.from(out);
+};
+const sector = (n: number, state: string, extra: Record<string, unknown> = {}) =>
+  cborEncode({ State: state, SectorNumber: n, SectorType: 5, CommR: null, UpdateSealed: null, Pieces: [], ...extra });
+
+interface Fixture {
+  repo: string;
+  storage: string;
+}
+
+/** A lotus-miner repository as v1.36 leaves it: config, storage.json, keystore, token, metadata LevelDB. */
+async function lotusRepo(name: string, entries: [string, Buffer][]): Promise<Fixture> {
+  const repo = join(work, name);
+  const storage = join(work, `${name}-storage`);
+  mkdirSync(join(repo, 'keystore'), { recursive: true, mode: 0o700 });
+  mkdirSync(storage, { recursive: true });
+  writeFileSync(join(repo, 'config.toml'), '[API]\n  #ListenAddress = "/ip4/127.0.0.1/tcp/2345/http"\n\n[Fees]\n  #MaxWindowPoStGasFee = "5 FIL"\n');
+  writeFileSync(join(repo, 'storage.json'), JSON.stringify({ StoragePaths: [{ Path: storage }] }, null, 2));
+  writeFileSync(join(storage, 'sectorstore.json'), JSON.stringify({ ID: 'b1b4a104-a15b-44e4-a438-09d908112a38', Weight: 10, CanSeal: true, CanStore: true, MaxStorage: 0, Groups: null }));
+  writeFileSync(join(repo, 'keystore', JWT_KEY_FILE), JSON.stringify({ Type: 'jwt-hmac-secret', PrivateKey: Buffer.alloc(32, 7).toString('base64') }), { mode: 0o600 });
+  const db = new ClassicLevel<string, Buffer>(join(repo, 'datastore', 'metadata'), { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+  await db.open();
+  for (const [k, v] of entries) await db.put(k, v);
+  await db.close();
+  return { repo, storage };
+}
+
+const BASE: [string, Buffer][] = [
+  ['/miner-address', addressBytes('t01234')],
+  ['/storage/sectorsids/allocated', bitfield([0, 1, 2, 3, 4, 7])],
+  ['/storage/sectorsids/reserved', bitfield([5, 100, 101, 102])],
+  ['/storage/sectorsids/reserved/old', bitfield([5])],
+  ['/storage/sectorsids/reserved/snap', bitfield([100, 101, 102])],
+  ['/storage/nextid', uvarint(7)],
+  ['/slashfilter/epoch/t01234/88', Buffer.from([1])],
+  ['/slashfilter/epoch/t01234/120', Buffer.from([1])],
+  ['/slashfilter/epoch/t09999/500', Buffer.from([1])],
+  ['/slashfilter/parents/t01234/abcd', Buffer.from([1])],
+];
+
+test('reads what lotus-miner keeps: miner, sector numbers and reservations, sector records, storage paths, keys, slash filter', async (t) => {
+  const f = await lotusRepo('full', [
+    ...BASE,
+    ['/sectors/0', sector(0, 'Proving', { SectorType: 8, Pieces: [{ Piece: [2048, new CborCid({ '/': 'baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq' })] }, { Piece: [2048, null], DealInfo: { DealID: 0 } }] })],
+    ['/sectors/3', sector(3, 'PreCommit1')],
+    ['/sectors/4', sector(4, 'Removed')],
+    ['/sectors/7', sector(7, 'Proving', { UpdateSealed: new CborCid({ '/': 'bagboea4b5abcatlxechwbp7kjpjguna6r6q7ejrhe6mdp3lf34pmswn27pkkiekz' }) })],
+  ]);
+  const r = await readLotusMinerRepo(f.repo);
+  t.is(r.minerId, 'f01234');
+  t.deepEqual(r.storagePaths, [{ path: f.storage, id: 'b1b4a104-a15b-44e4-a438-09d908112a38', canSeal: true, canStore: true }]);
+  t.deepEqual(r.numbers.allocated, [[0, 4], [7, 7]]);
+  t.deepEqual(r.numbers.reserved, [[5, 5], [100, 102]]);
+  t.deepEqual(r.numbers.named, { old: [[5, 5]], snap: [[100, 102]] });
+  t.is(r.numbers.lastCounter, 7);
+  t.is(r.numbers.next, 8, 'one above every number handed out (allocated, the old counter, sector records)');
+  t.deepEqual(r.sectors.map((s) => [s.number, s.state, s.kind, s.upgraded]), [[0, 'Proving', 'proving', false], [3, 'PreCommit1', 'sealing', false], [4, 'Removed', 'done', false], [7, 'Proving', 'proving', true]]);
+  t.deepEqual(r.sectors[0].deals, [0], 'deal id 0 (a genesis deal) is a deal');
+  t.is(r.sectors[0].sealProof, 8);
+  t.is(r.lastMinedEpoch, 120, 'the highest epoch of this miner in the slash filter; another miner\'s entries are not its');
+  t.deepEqual(Object.keys(r.keystore), [JWT_KEY_FILE]);
+  t.true(r.configText.includes('[Fees]'));
+  // Reservations below distminer's counter are behind it anyway; only the rest is kept.
+  t.deepEqual(reservationsFrom(r.numbers.named, r.numbers.next), { snap: [[100, 102]] });
+  t.deepEqual(reservationsFrom({ a: [[3, 9], [20, 20]] }, 8), { a: [[8, 9], [20, 20]] });
+});
+
+test('the libp2p key\'s peer id is the one the chain holds for the miner', (t) => {
+  // The devnet t01000's key (lotus-miner init made it; `lotus state miner-info t01000` printed its PeerID).
+  const ki = '{"Type":"libp2p-host","PrivateKey":"CAESQNY9iwbPFJkGV0QXMwPk0hVUhKc/r4CMy8sPJRGKd0ag0FN7pUQXfvwl33zB0DHmwJTYlEtICOS4Ims63ifs5ZA="}';
+  t.is(peerIdOfKeyInfo(Buffer.from(ki)), '12D3KooWPqaoWcswqvgxSkXEV4qNF22jFSTGG3T71AeopqV7uFK5');
+  t.is(peerIdOfKeyInfo(Buffer.from(LIBP2P_KEYINFO)), undefined, 'not an Ed25519 key: no peer id, no guess');
+});
+
+test('a running lotus-miner (it holds the LevelDB LOCK), a half-made repository and a corrupt record are refused', async (t) => {
+  const f = await lotusRepo('running', BASE);
+  const lock = lockFile(join(f.repo, 'datastore', 'metadata', 'LOCK'), 'a test standing in for lotus-miner');
+  try {
+    await t.throwsAsync(readLotusMinerRepo(f.repo), { message: /lotus-miner is running on .*LOCK/ });
+  } finally {
+    lock.release();
+  }
+  t.is((await readLotusMinerRepo(f.repo)).minerId, 'f01234', 'readable once it stopped');
+
+  await t.throwsAsync(readLotusMinerRepo(join(work, 'nowhere')), { message: /is not a lotus-miner repository/ });
+  const half = await lotusRepo('half', BASE.slice(1));
+  await t.throwsAsync(readLotusMinerRepo(half.repo), { message: /no \/miner-address/ });
+  const bad = await lotusRepo('bad', [...BASE, ['/sectors/9', Buffer.from([0xa1, 0x65])]]);
+  await t.throwsAsync(readLotusMinerRepo(bad.repo), { message: /\/sectors\/9 is not CBOR/ });
+});
+
+/** `distminer init …` as an operator runs it: exit status and output. */
+function init(...args: string[]): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, [MAIN, 'init', ...args], { encoding: 'utf8', env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' } });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+test('init --from-lotus-miner: refuses sectors still sealing (unless --abandon-sealing), proven sectors without files, and the repository itself as --repo', async (t) => {
+  const f = await lotusRepo('adopt', [...BASE, ['/sectors/3', sector(3, 'PreCommit2')]]);
+  const dest = join(work, 'adopt-dm');
+  let r = init('--from-lotus-miner', f.repo, '--repo', dest);
+  t.is(r.status, 1);
+  t.regex(r.out, /still sealing sectors 3 \(PreCommit2\)[\s\S]*--abandon-sealing/);
+  t.false(existsSync(dest), 'nothing created');
+  r = init('--from-lotus-miner', f.repo, '--repo', f.repo, '--abandon-sealing');
+  t.is(r.status, 1);
+  t.regex(r.out, /--repo is the lotus-miner repository itself/);
+
+  r = init('--from-lotus-miner', f.repo, '--repo', dest, '--abandon-sealing', '--miner', 't01234', '--api', '/ip4/127.0.0.1/tcp/23456/http');
+  t.is(r.status, 0, r.out);
+  t.regex(r.out, /abandoned: +3 \(PreCommit2\)/);
+  const cfg = readFileSync(join(dest, 'config.toml'), 'utf8');
+  t.true(cfg.startsWith('[API]\n  ListenAddress = "/ip4/127.0.0.1/tcp/23456/http"\n\n[Fees]\n  #MaxWindowPoStGasFee'), `lotus-miner's config is kept, --api in place of its commented-out default:\n${cfg}`);
+  t.regex(cfg, new RegExp(`\\[Distminer\\]\\n  Miner = "t01234"\\n  StoragePaths = \\["${f.storage}"\\]`));
+  t.is(readFileSync(join(dest, 'keystore', JWT_KEY_FILE), 'utf8'), readFileSync(join(f.repo, 'keystore', JWT_KEY_FILE), 'utf8'), 'the API secret: lotus-miner\'s tokens keep working');
+  t.is(readFileSync(join(dest, 'sectorid'), 'utf8').trim(), '8');
+  t.deepEqual(JSON.parse(readFileSync(join(dest, 'sectorid.reservations.json'), 'utf8')).reservations, { snap: [[100, 102]] });
+  t.deepEqual(JSON.parse(readFileSync(join(dest, 'winning-post', 'last-mined.json'), 'utf8')), { miner: 't01234', lastMinedEpoch: 120 });
+  // The numbers as the sector-number commands see them.
+  const info = JSON.parse(execFileSync(process.execPath, [MAIN, 'sectors', 'numbers', 'info', '--json', '--repo', dest, '--miner', 't01234'], { encoding: 'utf8' }));
+  t.is(info.next, 8);
+  t.false(existsSync(join(f.repo, 'sectorid')), 'nothing written into the lotus-miner repository');
+
+  r = init('--from-lotus-miner', f.repo, '--repo', dest, '--abandon-sealing');
+  t.is(r.status, 1, 'a second adoption into the same directory is refused');
+
+  const gone = await lotusRepo('gone', [...BASE, ['/sectors/2', sector(2, 'Proving')]]);
+  r = init('--from-lotus-miner', gone.repo, '--repo', join(work, 'gone-dm'));
+  t.is(r.status, 1);
+  t.regex(r.out, /proven sectors whose files are not readable[\s\S]*2: no sealed file s-t01234-2/);
+  const snap = await lotusRepo('snap', [...BASE, ['/sectors/2', sector(2, 'Proving', { UpdateSealed: new CborCid({ '/': 'bagboea4b5abcatlxechwbp7kjpjguna6r6q7ejrhe6mdp3lf34pmswn27pkkiekz' }) })]]);
+  r = init('--from-lotus-miner', snap.repo, '--repo', join(work, 'snap-dm'));
+  t.is(r.status, 1);
+  t.regex(r.out, /sectors 2 were upgraded with snap deals/);
+});
+
+test('init --repo on a copied lotus-miner repository points to --from-lotus-miner instead of adopting half of it', async (t) => {
+  const f = await lotusRepo('inplace', BASE);
+  const r = init('--miner', 't01234', '--repo', f.repo);
+  t.is(r.status, 1);
+  t.regex(r.out, /is a lotus-miner repository[\s\S]*--from-lotus-miner/);
+  t.false(readFileSync(join(f.repo, 'config.toml'), 'utf8').includes('[Distminer]'));
+});
+
+test('the keystore file names are lotus-miner\'s (base32 of the key names)', (t) => {
+  const b32 = (s: string) => {
+    const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+    let bits = '';
+    for (const c of Buffer.from(s)) bits += c.toString(2).padStart(8, '0');
+    return (bits.match(/.{1,5}/g) ?? []).map((g) => A[parseInt(g.padEnd(5, '0'), 2)]).join('');
+  };
+  t.is(JWT_KEY_FILE, b32('auth-jwt-private'));
+  t.is(LIBP2P_KEY_FILE, b32('libp2p-host'));
+});

@@ -1,0 +1,168 @@
+// Moving a real lotus-miner to distminer: the devnet's t01000 is a miner that the real
+// lotus-miner v1.36.2 made (`lotus-miner init --genesis-miner`) and has been running. The test
+// reserves sector numbers with lotus-miner's own CLI, stops it, adopts its repository with
+// `distminer init --from-lotus-miner`, compares what distminer took with what lotus-miner's API
+// said, and runs distminer as t01000 against real Lotus: its blocks must enter the heaviest
+// chain above the last epoch lotus-miner mined, and a sector number it hands out must be one
+// lotus-miner never used. The long tier also waits for t01000's deadline with its sectors, to
+// see real Lotus accept distminer's Window PoSt for them. At the end lotus-miner is started
+// again on its repository (which the adoption left as it was), for the tier's other files.
+import test from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChainClient } from '../../src/chain/client.js';
+import { type TipSet, bitfieldFromJson } from '../../src/chain/types.js';
+import { mergeFigures } from '../helpers/lotus-figures.js';
+import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
+
+const API = process.env.FULLNODE_API_INFO;
+const MINER_API = process.env.MINER_API_INFO;
+const LOTUS_REPO = process.env.LOTUS_MINER_PATH;
+const DEVNET = process.env.LOTUS_DEVNET_DIR;
+const LONG = process.env.DISTMINER_LOTUS_TIER === 'long';
+if (!API || !MINER_API || !LOTUS_REPO || !DEVNET) throw new Error('run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs the devnet\'s FULLNODE_API_INFO, MINER_API_INFO, LOTUS_MINER_PATH and LOTUS_DEVNET_DIR');
+const MINER = 't01000';
+const chain = new ChainClient(API, { timeoutMs: 30_000, retryAfterMs: 1000 });
+const [minerToken, minerAddr] = [MINER_API.slice(0, MINER_API.indexOf(':')), MINER_API.slice(MINER_API.indexOf(':') + 1)];
+const minerUrl = `http://${/\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(minerAddr)!.slice(1, 3).join(':')}`;
+const lotusMiner = <T>(method: string, params: unknown[] = []) => rpc<T>(minerUrl, minerToken, `Filecoin.${method}`, params);
+const work = mkdtempSync(join(tmpdir(), 'distminer-lotus-migrate-'));
+const repo = join(work, 'repo');
+let dm: Proc | undefined;
+const figures: Record<string, unknown> = {};
+
+test.after.always(async () => {
+  mergeFigures(figures);
+  await dm?.stop();
+  await killAll();
+  // lotus-miner back on its own repository, as scripts/lotus-devnet/up.sh starts it (by pid file).
+  if (!alive()) execFileSync(join(process.cwd(), 'scripts/lotus-devnet/up.sh'), [DEVNET], { stdio: ['ignore', 'ignore', 'inherit'] });
+  rmSync(work, { recursive: true, force: true });
+});
+
+function alive(): boolean {
+  const pidFile = join(DEVNET!, 'miner.pid');
+  if (!existsSync(pidFile)) return false;
+  try {
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function distminer(...args: string[]): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' } });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+/** t01000's blocks in the heaviest chain above `from`, by height. */
+async function minerBlocks(from: number): Promise<number[]> {
+  let ts: TipSet = await chain.chainHead();
+  const out: number[] = [];
+  while (ts.Height > from) {
+    if (ts.Blocks.some((b) => b.Miner === MINER)) out.push(ts.Height);
+    ts = await chain.chainGetTipSet(ts.Blocks[0].Parents);
+  }
+  return out.reverse();
+}
+
+interface NumAssignerMeta {
+  Allocated: number[];
+  Reserved: number[];
+  InUse: number[];
+  Next: number;
+}
+
+test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, slash filter), and distminer then mines and numbers sectors as t01000', async (t) => {
+  t.timeout(LONG ? 100 * 60_000 : 12 * 60_000);
+  // What lotus-miner says about itself, with a reservation made by its own CLI.
+  // (Refused when a run before this one on the same devnet made it already: checked below.)
+  spawnSync('lotus-miner', ['sectors', 'numbers', 'reserve', 'distminer-migration-test', '1000-1002'], { stdio: 'ignore' });
+  const meta = await lotusMiner<NumAssignerMeta>('SectorNumAssignerMeta');
+  figures.migration_lotus_next_number = meta.Next;
+  t.true([1000, 1001, 1002].every((n) => bitfieldFromJson(meta.Reserved).includes(n)), 'lotus-miner reserved 1000-1002');
+  const storage = await lotusMiner<Record<string, string>>('StorageLocal');
+  const peerId = (await chain.stateMinerInfo(MINER)).PeerId; // set on chain by lotus-miner init, from its libp2p key
+  const sectors = await lotusMiner<number[]>('SectorsList');
+  t.log(`lotus-miner: sectors ${sectors.join(',')}, next number ${meta.Next}, storage ${Object.values(storage).join(', ')}, peer ${peerId}`);
+
+  // Refused while it runs: it holds its datastore.
+  let r = distminer('init', '--from-lotus-miner', LOTUS_REPO!, '--repo', repo);
+  t.is(r.status, 1);
+  t.regex(r.out, /lotus-miner is running/);
+  t.false(existsSync(repo));
+
+  execFileSync('lotus-miner', ['stop'], { stdio: 'ignore' });
+  await until(async () => !alive(), 60_000, 'lotus-miner to exit');
+  const stoppedAt = (await chain.chainHead()).Height;
+  const lotusBlocks = await minerBlocks(0);
+
+  const api = `/ip4/127.0.0.1/tcp/${Number(/tcp\/(\d+)/.exec(minerAddr)![1])}/http`; // where lotus-miner listened
+  r = distminer('init', '--from-lotus-miner', LOTUS_REPO!, '--repo', repo, '--miner', MINER, '--api', api);
+  t.is(r.status, 0, r.out);
+  t.log(r.out.trim());
+  const cfg = readFileSync(join(repo, 'config.toml'), 'utf8');
+  t.deepEqual(JSON.parse(/StoragePaths = (.*)/.exec(cfg)![1]).sort(), Object.values(storage).map((p) => p.replace(/\/$/, '')).sort(), 'lotus-miner\'s storage paths');
+  t.true(Number(readFileSync(join(repo, 'sectorid'), 'utf8')) >= meta.Next, 'numbering continues above what lotus-miner handed out');
+  t.deepEqual(JSON.parse(readFileSync(join(repo, 'sectorid.reservations.json'), 'utf8')).reservations['distminer-migration-test'], [[1000, 1002]]);
+  t.truthy(peerId);
+  t.regex(r.out, new RegExp(`peer id ${peerId}`), 'the libp2p key: its peer id is the one on chain');
+  const lastMined = JSON.parse(readFileSync(join(repo, 'winning-post', 'last-mined.json'), 'utf8')).lastMinedEpoch as number;
+  t.true(lotusBlocks.length > 0 && lastMined >= lotusBlocks[lotusBlocks.length - 1]!, `last mined epoch ${lastMined} covers lotus-miner's last block in the chain (${lotusBlocks.at(-1)})`);
+
+  // distminer as t01000, on lotus-miner's API address, with lotus-miner's token.
+  dm = new Proc('distminer run', [MAIN, 'run', '--repo', repo, '--roles', 'winning-post,window-post,seal', '--sctype', 'alloce', '--sclisten', '127.0.0.1:0'], { DISTMINER_LOG_LEVEL: 'info', FULLNODE_API_INFO: API });
+  await dm.waitFor(/"msg":"miner running"/, 120_000);
+  const status = await rpc<{ miner: string }>(minerUrl, minerToken, 'Distminer.Status');
+  t.is(status.miner, MINER, 'lotus-miner\'s MINER_API_INFO reaches distminer');
+
+  // A new sector number: above every number lotus-miner used, outside its reservation.
+  const sc = JSON.parse(await dm.waitFor(/"msg":"sector-number server listening"/, 60_000)).address as string;
+  const got = distminer('sectorid', 'alloc', '--connect', sc, '--token', minerToken, '--count', '1');
+  t.is(got.status, 0, got.out);
+  const n = Number(/\d+/.exec(got.out)![0]);
+  figures.migration_first_distminer_number = n;
+  const allocatedBefore = new Set(bitfieldFromJson(meta.Allocated));
+  const onChain = new Set(await chain.stateMinerAllocated(MINER));
+  t.true(n >= meta.Next && !allocatedBefore.has(n) && !onChain.has(n) && (n < 1000 || n > 1002), `number ${n}: lotus-miner's next was ${meta.Next}`);
+
+  // Its blocks enter the heaviest chain, none at an epoch lotus-miner had mined.
+  const ours = await until(async () => {
+    const b = await minerBlocks(stoppedAt);
+    return b.length >= 2 ? b : undefined;
+  }, 6 * 60_000, `two blocks of ${MINER} mined by distminer in the heaviest chain`);
+  t.true(ours.every((h) => h > lastMined), `blocks at ${ours.join(', ')}, all after ${lastMined}`);
+  t.deepEqual(dm.logs((o) => (o.level as number) >= 50), [], 'no error logged');
+  figures.migration_blocks_in_heaviest_chain = ours.length;
+  figures.migration_first_block_epochs_after_stop = ours[0]! - stoppedAt;
+  t.log(`distminer mined ${MINER} at ${ours.join(', ')} (lotus-miner stopped at ${stoppedAt}, had mined up to ${lastMined})`);
+
+  // The deadline that holds t01000's sectors: proven by distminer on real Lotus.
+  const pd = await chain.stateMinerProvingDeadline(MINER);
+  let di = -1;
+  for (let k = 1; k <= pd.WPoStPeriodDeadlines && di < 0; k++) {
+    const idx = (pd.Index + k) % pd.WPoStPeriodDeadlines;
+    if ((await chain.stateMinerPartitions(MINER, idx)).some((p) => bitfieldFromJson(p.LiveSectors).length > 0)) di = idx;
+  }
+  t.true(di >= 0, `${MINER} has sectors in some deadline`);
+  let open = pd.PeriodStart + di * pd.WPoStChallengeWindow;
+  while (open + pd.WPoStChallengeWindow <= pd.CurrentEpoch) open += pd.WPoStProvingPeriod;
+  const close = open + pd.WPoStChallengeWindow;
+  if (!LONG && open > pd.CurrentEpoch + 20) {
+    t.log(`${MINER}'s deadline ${di} opens at ${open} (head ${pd.CurrentEpoch}): its Window PoSt is checked in the long tier`);
+    return;
+  }
+  const parts = await chain.stateMinerPartitions(MINER, di);
+  await until(async () => {
+    const dls = await chain.stateMinerDeadlines(MINER);
+    const subs = new Set(bitfieldFromJson(dls[di]?.PostSubmissions ?? [0]));
+    return parts.every((_, i) => subs.has(i)) || (await chain.chainHead()).Height >= close + 1 ? true : undefined;
+  }, 95 * 60_000, `deadline ${di} (${open}..${close}) to be proven or to close`);
+  const dls = await chain.stateMinerDeadlines(MINER);
+  t.true(parts.every((_, i) => new Set(bitfieldFromJson(dls[di]?.PostSubmissions ?? [0])).has(i)), `deadline ${di}: every partition proven`);
+  t.deepEqual(await chain.stateMinerFaults(MINER), [], 'no sector faulty');
+  figures.migration_deadline_proven = true;
+});
