@@ -1,4 +1,4 @@
-// The miner's local API: JSON-RPC 2.0 over HTTP POST (path /rpc/v0, as Lotus), a Lotus JWT in
+// The miner's local API: JSON-RPC 2.0 over HTTP POST and WebSocket (path /rpc/v0, as Lotus), a Lotus JWT in
 // `Authorization: Bearer …`, verified with the repository's secret (src/auth). Methods are
 // registered by the components that own them (`register`), each with the permission it needs
 // (read < write < sign < admin; admin unless said otherwise), e.g. the supervisor's
@@ -16,6 +16,7 @@ import { JsonRpcMethods, RpcError } from '../net/json-rpc.js';
 import { type MetricsRouteOptions, metricsRoute } from '../metrics/http.js';
 import { type MetricsJson, metricsJson } from '../metrics/index.js';
 import { webRoutes } from '../web/page.js';
+import type { Alert } from '../web/snapshot.js';
 
 const log = logger('api');
 
@@ -34,6 +35,8 @@ export interface ApiServer {
   register(method: string, handler: Handler, perm?: Permission): void;
   /** Serves Prometheus metrics at /debug/metrics (src/metrics/http.ts). */
   serveMetrics(o: MetricsRouteOptions): void;
+  /** This host's active alerts, as the web page shows them. */
+  alerts(): Promise<Alert[]>;
   close(): Promise<void>;
 }
 
@@ -48,17 +51,17 @@ export async function startApiServer(listen: HostPort, auth: Auth, opts: ApiServ
   const methods = new JsonRpcMethods();
   const svc = new HttpService({ name: 'miner-api', verify: auth, limits: { maxBodyBytes: MAX_BODY, ...limits } });
   svc.route(methods.route(RPC_PATH));
+  svc.upgrade(methods.upgradeRoute(RPC_PATH, log));
   // The web page reads the same sources as `Distminer.Status` and /debug/metrics, in process.
   const handlers = new Map<string, Handler>();
   let others: (() => Promise<MetricsJson[]>) | undefined;
-  for (const r of webRoutes({
+  const web = webRoutes({
     auth,
     status: () => handlers.get('Distminer.Status')?.([]),
     metrics: async () => [...(await metricsJson()), ...(others ? await others() : []).flat()],
     peers: opts.peers,
-  })) {
-    svc.route(r);
-  }
+  });
+  for (const r of web.routes) svc.route(r);
   const a = await svc.listen(listen.host, listen.port);
   log.info({ host: a.address, port: a.port }, 'miner API listening');
   return {
@@ -72,6 +75,7 @@ export async function startApiServer(listen: HostPort, auth: Auth, opts: ApiServ
       others = o.others;
       svc.route(metricsRoute(o));
     },
+    alerts: () => web.alerts(),
     close: () => svc.close(),
   };
 }

@@ -1,12 +1,17 @@
-// JSON-RPC 2.0 over HTTP POST as Lotus serves it, on top of HttpService: every method is
+// JSON-RPC 2.0 over HTTP POST and WebSocket as Lotus serves it, on top of HttpService: every method is
 // registered with the permission it needs (read < write < sign < admin, src/auth), checked on
 // every call; errors have Lotus's shapes (-32700 parse, -32600 invalid request, -32601 no such
 // method, -32602 bad params, 1 for a method's own error, "missing permission to invoke 'X'
 // (need 'P')" for a token without the level). Any body — `null`, a number, an array, garbage —
 // gets an error reply; nothing a client sends can throw out of here.
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Permission } from '../auth/index.js';
 import { missingPermission } from '../auth/index.js';
-import { type RequestContext, type Route, sendJson } from './http-server.js';
+import type { Logger } from '../log.js';
+import { type RequestContext, type Route, type UpgradeContext, type UpgradeRoute, sendJson } from './http-server.js';
+
+/** Requests one WebSocket may have unanswered at once; more get an error reply. */
+const WS_MAX_IN_FLIGHT = 64;
 
 export const RPC_PARSE_ERROR = -32700;
 export const RPC_INVALID_REQUEST = -32600;
@@ -72,6 +77,48 @@ export class JsonRpcMethods {
       if (!(e instanceof TypeError || e instanceof RangeError)) ctx.log.debug({ err: e, method: req.method }, 'method failed');
       return rpcError(id, 1, message);
     }
+  }
+
+  /**
+   * The same methods over a WebSocket at `path`, as Lotus's Go clients use them (lotus-miner's
+   * CLI dials ws://…/rpc/v0): one request per text frame, each answered when done; the token is
+   * checked at the upgrade (read at least), each method's permission per call. Notifications
+   * (no id: go-jsonrpc's `xrpc.cancel`, say) get no answer. A frame over `maxPayload` closes
+   * the socket; requests over WS_MAX_IN_FLIGHT unanswered get an error.
+   */
+  upgradeRoute(path: string, log: Logger, maxPayload = 1024 * 1024): UpgradeRoute {
+    const wss = new WebSocketServer({ noServer: true, maxPayload });
+    return {
+      path,
+      perm: 'read',
+      handle: (req, socket, head, ctx) => wss.handleUpgrade(req, socket, head, (ws) => this.serveSocket(ws, ctx, log)),
+    };
+  }
+
+  private serveSocket(ws: WebSocket, up: UpgradeContext, log: Logger): void {
+    const ac = new AbortController();
+    let inFlight = 0;
+    const ctx: RequestContext = { ...up, signal: ac.signal, log, readBody: () => Promise.reject(new Error('no body on a WebSocket')) };
+    const send = (reply: RpcReply) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
+    };
+    ws.on('error', (err) => log.debug({ err }, 'JSON-RPC WebSocket error'));
+    ws.on('close', () => ac.abort());
+    ws.on('message', (data, isBinary) => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(isBinary ? Buffer.from(data as Buffer).toString('utf8') : data.toString());
+      } catch {
+        return send(rpcError(null, RPC_PARSE_ERROR, 'parse error: the frame is not JSON'));
+      }
+      if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('id' in raw)) return; // a notification
+      if (inFlight >= WS_MAX_IN_FLIGHT) return send(rpcError((raw as { id?: unknown } | null)?.id ?? null, RPC_INTERNAL, `more than ${WS_MAX_IN_FLIGHT} requests in flight on this connection`));
+      inFlight++;
+      void this.call(raw, ctx).then((reply) => {
+        inFlight--;
+        send(reply);
+      });
+    });
   }
 
   /** The POST route serving these methods at `path`. */

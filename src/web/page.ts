@@ -123,7 +123,8 @@ function shared<T>(f: () => Promise<T>): () => Promise<T> {
   };
 }
 
-export function webRoutes(o: WebOptions): Route[] {
+/** The page's routes, and this host's alerts (what the page shows for it) for other readers. */
+export function webRoutes(o: WebOptions): { routes: Route[]; alerts(): Promise<Alert[]> } {
   // Read once: the page is a static file of the repository.
   const page = readFileSync(PAGE_FILE);
   // Only the page's own inline script runs (allowed by its hash: an injected script would
@@ -170,7 +171,7 @@ export function webRoutes(o: WebOptions): Route[] {
 
   const unauthorized = (res: ServerResponse, message: string) => sendJson(res, 401, { error: message }, { ...SECURITY_HEADERS, connection: 'close' });
 
-  return [
+  const routes: Route[] = [
     { path: '/', method: ['GET', 'HEAD'], handler: servePage },
     { path: UI_PATH, method: ['GET', 'HEAD'], handler: servePage },
     {
@@ -227,4 +228,5 @@ export function webRoutes(o: WebOptions): Route[] {
       },
     },
   ];
+  return { routes, alerts: async () => (await snapshot()).alerts };
 }

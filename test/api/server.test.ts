@@ -1,8 +1,12 @@
 // The miner's local API (src/api/server.ts) under hostile requests: none takes the miner
-// down, and each method needs its permission level (read for status, admin for drills).
+// down, and each method needs its permission level (read for status, admin for drills); the
+// same over a WebSocket; lotus-miner's methods (src/api/lotus-miner.ts; the real lotus-miner
+// CLI against them is in test/lotus/migrate.test.ts).
 import test from 'ava';
+import { WebSocket } from 'ws';
 import { Auth } from '../../src/auth/index.js';
 import { ApiCallError, callApi } from '../../src/api/client.js';
+import { registerLotusMinerApi } from '../../src/api/lotus-miner.js';
 import { RpcError, startApiServer } from '../../src/api/server.js';
 import { abortedBody, flood, postRequest, raw, slowloris, until, upgradeRequest } from '../net/_hostile.js';
 
@@ -79,4 +83,95 @@ test('permissions: status needs read, a drill needs admin; no token and a wrong 
   t.deepEqual(s.drilled, ['seal', 'nope']);
   await t.throwsAsync(s.status(''), { message: /need 'read'|JWT|token/ });
   await t.throwsAsync(s.status(Auth.random().issue('admin')), { message: /JWT Verification failed/ });
+});
+
+/** A WebSocket JSON-RPC connection to the API (as Lotus's Go clients dial it), its frames collected. */
+async function wsConnect(port: number, token?: string): Promise<{ ws: WebSocket; next(): Promise<Record<string, unknown>>; send(v: unknown): void }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/rpc/v0`, token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  const frames: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  ws.on('message', (d) => {
+    frames.push(JSON.parse(d.toString()));
+    waiters.splice(0).forEach((w) => w());
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+  return {
+    ws,
+    send: (v) => ws.send(typeof v === 'string' ? v : JSON.stringify(v)),
+    async next() {
+      while (frames.length === 0) await new Promise<void>((r) => waiters.push(r));
+      return frames.shift()!;
+    },
+  };
+}
+
+test('WebSocket JSON-RPC at /rpc/v0 (how lotus-miner\'s CLI connects): the token at the upgrade, each method\'s permission per call, bad frames answered, notifications not', async (t) => {
+  const s = await start();
+  t.teardown(() => s.api.close());
+  await t.throwsAsync(wsConnect(s.port), { message: 'HTTP 401' }, 'no token: refused at the upgrade');
+  await t.throwsAsync(wsConnect(s.port, Auth.random().issue('admin')), { message: 'HTTP 401' }, 'a token of another secret');
+  const c = await wsConnect(s.port, READ);
+  c.send({ jsonrpc: '2.0', id: 1, method: 'Distminer.Status', params: [] });
+  t.deepEqual(await c.next(), { jsonrpc: '2.0', id: 1, result: { ok: true } });
+  c.send({ jsonrpc: '2.0', id: 2, method: 'Distminer.ActorCrashDrill', params: ['x'] });
+  t.like(await c.next(), { id: 2, error: { code: 1, message: "missing permission to invoke 'Distminer.ActorCrashDrill' (need 'admin')" } });
+  c.send('{not json');
+  t.like(await c.next(), { id: null, error: { code: -32700 } });
+  c.send({ jsonrpc: '2.0', method: 'xrpc.cancel', params: [1] }); // a notification: no answer
+  c.send({ jsonrpc: '2.0', id: 'three', method: 'Nope', params: [] });
+  t.like(await c.next(), { id: 'three', error: { code: -32601 } }, 'the next frame answers the request after the notification');
+  t.deepEqual(s.drilled, []);
+  const a = await wsConnect(s.port, ADMIN);
+  a.send({ jsonrpc: '2.0', id: 7, method: 'Distminer.ActorCrashDrill', params: ['winning-post'] });
+  t.deepEqual(await a.next(), { jsonrpc: '2.0', id: 7, result: null });
+  t.deepEqual(s.drilled, ['winning-post']);
+  c.ws.close();
+  a.ws.close();
+  t.deepEqual(await s.status(), { ok: true });
+});
+
+test('lotus-miner\'s methods: version, address, subsystems by role, start time, alerts in Lotus\'s shape, sectors by state from the chain and the seal pipeline', async (t) => {
+  const s = await start();
+  t.teardown(() => s.api.close());
+  const calls: string[] = [];
+  const chain = {
+    call: async (method: string) => {
+      calls.push(method);
+      if (method === 'Filecoin.Version') return { Version: '1.36.2+2k', APIVersion: 0x20300, BlockDelay: 4 };
+      if (method === 'Filecoin.StateMinerSectorCount') return { Live: 12, Active: 10, Faulty: 2 };
+      throw new Error(`unexpected ${method}`);
+    },
+    stateMinerInfo: async () => ({ SectorSize: 2048 }),
+  };
+  const startedAt = new Date('2026-12-01T10:00:00Z');
+  registerLotusMinerApi(s.api.register, {
+    minerId: 't01000',
+    roles: ['winning-post', 'window-post', 'seal'],
+    version: '0.1.0',
+    startedAt,
+    chain: chain as never,
+    alerts: async () => [{ name: 'DistminerFaultDeclared', severity: 'warning', summary: 'sector 3 declared faulty' }],
+    sealSectors: async () => [{ state: 'PreCommit1' }, { state: 'PreCommit1' }, { state: 'WaitSeed' }, { state: 'Proving' }],
+  });
+  const call = <T>(method: string, params: unknown[] = [], token = ADMIN) => callApi<T>(s.api.address, token, method, params);
+  t.deepEqual(await call('Filecoin.Version'), { Version: 'distminer 0.1.0', APIVersion: 0x10500, BlockDelay: 4 });
+  t.is(await call('Filecoin.ActorAddress', [], READ), 't01000');
+  t.is(await call('Filecoin.ActorSectorSize', ['t01000'], READ), 2048);
+  t.deepEqual(await call('Filecoin.RuntimeSubsystems', [], READ), ['Mining', 'Sealing', 'SectorStorage']);
+  t.is(await call('Filecoin.StartTime', [], READ), startedAt.toISOString());
+  const alerts = await call<Record<string, unknown>[]>('Filecoin.LogAlerts');
+  t.like(alerts[0], { Type: { System: 'distminer', Subsystem: 'DistminerFaultDeclared' }, Active: true, LastActive: { Type: 'raised', Message: { severity: 'warning', summary: 'sector 3 declared faulty' } }, LastResolved: null });
+  await t.throwsAsync(call('Filecoin.LogAlerts', [], READ), { message: /need 'admin'/ }, 'admin, as in Lotus');
+  t.deepEqual(await call('Filecoin.SectorsSummary', [], READ), { Proving: 10, Faulty: 2, PreCommit1: 2, WaitSeed: 1 });
+  await t.throwsAsync(call('Filecoin.WorkerStats'), { message: /not found/ }, 'what distminer cannot answer truthfully stays unknown');
+
+  const post = await start();
+  t.teardown(() => post.api.close());
+  registerLotusMinerApi(post.api.register, { minerId: 't01000', roles: ['window-post'], version: '0.1.0', startedAt, alerts: async () => [] });
+  t.deepEqual(await callApi(post.api.address, READ, 'Filecoin.RuntimeSubsystems'), ['SectorStorage']);
+  await t.throwsAsync(callApi(post.api.address, READ, 'Filecoin.SectorsSummary'), { message: /has no chain node/ });
 });

@@ -4,8 +4,9 @@
 // `distminer init --from-lotus-miner`, compares what distminer took with what lotus-miner's API
 // said, and runs distminer as t01000 against real Lotus: its blocks must enter the heaviest
 // chain above the last epoch lotus-miner mined, and a sector number it hands out must be one
-// lotus-miner never used. The long tier also waits for t01000's deadline with its sectors, to
-// see real Lotus accept distminer's Window PoSt for them. At the end lotus-miner is started
+// lotus-miner never used, and lotus-miner's own CLI (`info`, `proving deadlines`) works against
+// distminer with the same MINER_API_INFO. The long tier also waits for t01000's deadline with
+// its sectors, to see real Lotus accept distminer's Window PoSt for them. At the end lotus-miner is started
 // again on its repository (which the adoption left as it was), for the tier's other files.
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -118,6 +119,17 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   await dm.waitFor(/"msg":"miner running"/, 120_000);
   const status = await rpc<{ miner: string }>(minerUrl, minerToken, 'Distminer.Status');
   t.is(status.miner, MINER, 'lotus-miner\'s MINER_API_INFO reaches distminer');
+  // The provider's habits: lotus-miner's own CLI, with the same MINER_API_INFO, against distminer.
+  const info = spawnSync('lotus-miner', ['info'], { encoding: 'utf8' });
+  t.is(info.status, 0, `lotus-miner info: ${info.stderr}`);
+  t.log(info.stdout.trim());
+  t.regex(info.stdout, /Enabled subsystems: \[Mining Sealing SectorStorage\]/);
+  t.regex(info.stdout, new RegExp(`Miner: ${MINER} \\(2 KiB sectors\\)`));
+  t.regex(info.stdout, /Proving: 2/, 'its two sectors, proving');
+  const deadlines = spawnSync('lotus-miner', ['proving', 'deadlines'], { encoding: 'utf8' });
+  t.is(deadlines.status, 0, `lotus-miner proving deadlines: ${deadlines.stderr}`);
+  t.regex(deadlines.stdout, new RegExp(`Miner: ${MINER}`));
+  figures.migration_lotus_miner_cli = ['info', 'proving deadlines'];
 
   // A new sector number: above every number lotus-miner used, outside its reservation.
   const sc = JSON.parse(await dm.waitFor(/"msg":"sector-number server listening"/, 60_000)).address as string;
