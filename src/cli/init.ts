@@ -1,6 +1,7 @@
 // `distminer init --miner f01000 --repo DIR [--api /ip4/127.0.0.1/tcp/2345/http]`: create a
 // miner repository (config.toml with the miner id and API address, a random API token), or
-// adopt a copied Lotus miner repository (adds the [Distminer] section and a token).
+// adopt a copied repository that has a config.toml but no [Distminer] section (adds it and a
+// token). A lotus-miner repository is taken over with --from-lotus-miner (adoptLotusMiner).
 //
 // `distminer init --create-miner --repo DIR [--chain-api INFO] [--from ADDR] …`: first create a
 // miner actor on chain, as `lotus-miner init` does: new BLS owner and worker keys in the node's
