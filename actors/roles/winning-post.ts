@@ -2,7 +2,6 @@
 // win, the Winning PoSt through the mailbox's reserved top-priority lane, then creates and
 // submits the block (src/post/winning.ts). The last mined epoch is persisted in
 // <repo>/winning-post/last-mined.json, so no epoch is mined twice across restarts.
-import { join } from 'node:path';
 import { type PoStRoleOptions, chainOrIdle, mailboxRunner, reportHealth, serviceRole, untilChainAnswers } from './common.js';
 import type { CreateRole } from './types.js';
 import { SECONDS_BUCKETS, counter, histogram } from '../../src/metrics/index.js';
@@ -17,8 +16,8 @@ export const createRole: CreateRole = (ctx) => {
   return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next epoch' }, async (sendBack, signal) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
-    const [{ ChainClient }, { WinningPoStMiner }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/winning.js')]);
-    const m = new WinningPoStMiner({ client: new ChainClient(chainApi), miner: o.minerId, storage: o.storagePaths, stateFile: join(o.repo, 'winning-post', 'last-mined.json'), runner: mailboxRunner(ctx), log: ctx.log });
+    const [{ ChainClient }, { WinningPoStMiner, lastMinedFile }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/winning.js')]);
+    const m = new WinningPoStMiner({ client: new ChainClient(chainApi), miner: o.minerId, storage: o.storagePaths, stateFile: lastMinedFile(o.repo), runner: mailboxRunner(ctx), log: ctx.log });
     const M = { miner: o.minerId };
     for (const oc of ['not-eligible', 'lost', 'mined', 'slash-filter', 'late', 'failed']) rounds.inc({ ...M, outcome: oc }, 0);
     abandoned.inc(M, 0);

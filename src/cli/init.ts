@@ -11,20 +11,20 @@
 // Progress (keys, the CreateMiner message) is kept durably in DIR.create-miner.json, so a run
 // stopped half-way is resumed by running the same command again: no key, fund or miner is lost.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { KEYSTORE_DIR, TOKEN_FILE, ensureRepoAuth } from '../auth/index.js';
 import { ChainClient, RpcError } from '../chain/client.js';
 import { decodeCreateMinerReturn, encodeCreateMiner } from '../chain/params.js';
 import { type Cid, POWER_ACTOR_ID, PowerMethod, b64, fromB64, idAddress } from '../chain/types.js';
 import { ConfigError, formatApiMultiaddr, parseApiMultiaddr } from '../config/multiaddr.js';
-import { readLotusMinerRepo, reservationsFrom } from '../config/lotus-miner-repo.js';
+import { type LotusSector, readLotusMinerRepo, reservationsFrom } from '../config/lotus-miner-repo.js';
 import { CONFIG_FILE, initRepo, resolveRepoPath, stageRepo } from '../config/repo.js';
 import { DEFAULT_API_LISTEN, parseConfigToml } from '../config/settings.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
 import { exitCodeOf } from '../sealing/lotus-chain.js';
 import { checkSectors } from '../post/storage.js';
-import { writeLastMined } from '../post/winning.js';
+import { lastMinedFile, writeLastMined } from '../post/winning.js';
 import { Allocator } from '../sectorid/allocator.js';
 import { FileStore } from '../sectorid/file-store.js';
 import { formatRanges } from '../sectorid/ranges.js';
@@ -84,40 +84,62 @@ export async function main(flags: InitOptions): Promise<number> {
  * `distminer init --from-lotus-miner LOTUS_REPO --repo NEW`: a new repository that takes over a
  * stopped lotus-miner's miner (src/config/lotus-miner-repo.ts reads it; nothing there is
  * changed, so going back is starting lotus-miner again). It keeps:
- * - its config.toml (API address unless --api, [Fees], [Addresses], …) with a [Distminer] section naming
+ * - its config.toml (distminer reads its API address — unless --api — and [Fees]; the rest is kept) with a [Distminer] section naming
  *   the miner and lotus-miner's storage paths (where the PoSt roles find the sealed sectors);
  * - its API secret and token (existing tokens keep working) and libp2p key (the on-chain PeerId);
  * - its sector numbers: distminer's counter starts above every number lotus-miner handed out,
  *   and its named reservations are kept;
  * - its slash filter: the last epoch it mined is distminer's last mined epoch.
- * Refused: a running lotus-miner, proven sectors distminer cannot find or prove (snap-upgraded
- * ones), and sectors still sealing unless --abandon-sealing (their numbers stay used).
+ * Refused: a running lotus-miner, proven sectors whose files are not readable, sectors distminer
+ * cannot prove (snap-upgraded or being upgraded, synthetic or non-interactive PoRep), and
+ * sectors still sealing unless --abandon-sealing (their numbers stay used). Faulty sectors'
+ * files are checked and reported, not required; pending terminations are reported.
  */
 async function adoptLotusMiner(from: string, path: string, flags: InitOptions): Promise<number> {
-  const lm = await readLotusMinerRepo(from);
+  // The cheap refusals first: reading a big miner's datastore takes a while.
   if (resolve(from) === path) throw new ConfigError('--repo is the lotus-miner repository itself', 'give a new directory: the lotus-miner repository is left as it is, so that you can go back to lotus-miner');
-  const minerId = flags.miner ?? lm.minerId;
-  if (!/^[ft]0\d+$/.test(minerId) || minerId.slice(1) !== lm.minerId.slice(1)) throw new ConfigError(`--miner ${minerId}: ${from} is a repository of ${lm.minerId}`);
+  if (flags.miner !== undefined && !/^[ft]0\d+$/.test(flags.miner)) throw new ConfigError(`--miner "${flags.miner}" is not an ID address like f01000`);
   if (existsSync(path) && (!statSync(path).isDirectory() || readdirSync(path).length > 0)) throw new ConfigError(`${path} exists and is not an empty directory`, 'give a new directory for --repo');
+  mkdirSync(dirname(path), { recursive: true });
+  const lm = await readLotusMinerRepo(from, { scratch: dirname(path) });
+  const minerId = flags.miner ?? lm.minerId;
+  if (minerId.slice(1) !== lm.minerId.slice(1)) throw new ConfigError(`--miner ${minerId}: ${from} is a repository of ${lm.minerId}`);
   const say = (line: string) => process.stdout.write(line + '\n');
   const actor = Number(lm.minerId.slice(2));
+  const list = (ss: LotusSector[]) => ss.map((s) => `${s.number} (${s.state})`).join(', ');
 
-  const upgraded = lm.sectors.filter((s) => s.kind === 'proving' && s.upgraded);
-  if (upgraded.length > 0) throw new ConfigError(`sectors ${upgraded.map((s) => s.number).join(', ')} were upgraded with snap deals; distminer does not prove from update/ files yet`, 'keep lotus-miner for this miner');
+  const upgraded = lm.sectors.filter((s) => s.kind !== 'done' && (s.upgraded || s.kind === 'upgrading'));
+  if (upgraded.length > 0) throw new ConfigError(`sectors ${list(upgraded)} are upgraded or being upgraded with snap deals; distminer does not prove from update/ files yet`, 'keep lotus-miner for this miner (or finish or abort the upgrades and wait until none is left)');
   const sealing = lm.sectors.filter((s) => s.kind === 'sealing');
   if (sealing.length > 0 && flags.abandonSealing !== true) {
-    throw new ConfigError(`lotus-miner is still sealing sectors ${sealing.map((s) => `${s.number} (${s.state})`).join(', ')}`, 'let lotus-miner finish them (until Proving) before switching, or pass --abandon-sealing: distminer does not continue them, and their numbers stay used');
+    throw new ConfigError(`lotus-miner is still sealing sectors ${list(sealing)}`, 'let lotus-miner finish them (until Proving) before switching, or pass --abandon-sealing: distminer does not continue them (a pre-commit already on chain loses its deposit when it expires), and their numbers stay used');
   }
-  const proving = lm.sectors.filter((s) => s.kind === 'proving');
-  const paths = lm.storagePaths.map((p) => p.path);
+  // On chain: distminer's PoSt roles prove them from the storage paths.
+  const onChain = lm.sectors.filter((s) => s.kind === 'proving' || s.kind === 'faulty' || s.kind === 'terminating');
+  const odd = onChain.filter((s) => !Number.isInteger(s.sealProof) || s.sealProof < 0 || s.sealProof > 9);
+  if (odd.length > 0) throw new ConfigError(`sectors ${odd.map((s) => `${s.number} (seal proof type ${s.sealProof})`).join(', ')} have a seal proof type distminer does not prove (synthetic or non-interactive PoRep)`, 'keep lotus-miner for this miner');
+  // Storage paths that take new sectors first (the seal and deal roles write to the first),
+  // lotus-miner's own repository last: it is left as it was.
+  const paths = lm.storagePaths
+    .map((p, i) => ({ ...p, rank: p.path === lm.path ? 2 : p.canStore ? 0 : 1, i }))
+    .sort((a, b) => a.rank - b.rank || a.i - b.i)
+    .map((p) => p.path);
   const bySize = new Map<number, number[]>();
-  for (const s of proving) bySize.set(s.sealProof, [...(bySize.get(s.sealProof) ?? []), s.number]);
-  const missing: string[] = [];
-  for (const [proof, ns] of bySize) {
-    const checked = await checkSectors(paths, actor, ns, { sectorSize: proofs.sealProofSectorSize(proof as proofs.RegisteredSealProof), timeoutMs: 60_000 });
-    for (const r of checked.values()) if (!r.ok) missing.push(`${r.sectorNumber}: ${r.reason}`);
+  for (const s of onChain) {
+    const ns = bySize.get(s.sealProof);
+    if (ns) ns.push(s.number);
+    else bySize.set(s.sealProof, [s.number]);
   }
-  if (missing.length > 0) throw new ConfigError(`proven sectors whose files are not readable in lotus-miner's storage paths (${paths.join(', ') || 'none'}): ${missing.join('; ')}`, 'fix storage.json or the paths first: Window PoSt would declare these sectors faulty');
+  const unreadable = new Map<number, string>();
+  for (const [proof, ns] of bySize) {
+    // A path's check reads a little of every sector: its time grows with their number.
+    const checked = await checkSectors(paths, actor, ns, { sectorSize: proofs.sealProofSectorSize(proof as proofs.RegisteredSealProof), timeoutMs: 60_000 + 10 * ns.length });
+    for (const r of checked.values()) if (!r.ok) unreadable.set(r.sectorNumber, r.reason ?? r.outcome);
+  }
+  const missing = lm.sectors.filter((s) => s.kind === 'proving' && unreadable.has(s.number));
+  if (missing.length > 0) throw new ConfigError(`proven sectors whose files are not readable in lotus-miner's storage paths (${paths.join(', ') || 'none'}): ${missing.map((s) => `${s.number}: ${unreadable.get(s.number)}`).join('; ')}`, 'fix storage.json or the paths first: Window PoSt would declare these sectors faulty');
+  const faulty = lm.sectors.filter((s) => s.kind === 'faulty');
+  const terminating = lm.sectors.filter((s) => s.kind === 'terminating');
 
   const floor = lm.numbers.next;
   const reservations = reservationsFrom(lm.numbers.named, floor);
@@ -136,7 +158,7 @@ async function adoptLotusMiner(from: string, path: string, flags: InitOptions): 
     for (const [name, data] of Object.entries(lm.keystore)) writeFileAtomic(join(stage.dir, KEYSTORE_DIR, name), data, 0o600);
     if (lm.token) writeFileAtomic(join(stage.dir, TOKEN_FILE), lm.token, 0o600);
     ensureRepoAuth(stage.dir); // checks the token against the secret (a new one if it was not of it)
-    if (lm.lastMinedEpoch !== undefined) writeLastMined(join(stage.dir, 'winning-post', 'last-mined.json'), minerId, lm.lastMinedEpoch);
+    if (lm.lastMinedEpoch !== undefined) writeLastMined(lastMinedFile(stage.dir), minerId, lm.lastMinedEpoch);
     const alloc = new Allocator({ store: new FileStore(stage.dir), minerId });
     await alloc.open({ extraFloor: floor, operatorFloor: true });
     try {
@@ -154,8 +176,10 @@ async function adoptLotusMiner(from: string, path: string, flags: InitOptions): 
   say(`adopted lotus-miner repository ${lm.path} for miner ${minerId} into ${path} (the lotus-miner repository is unchanged)`);
   say(`  API:             ${parseConfigToml(readFileSync(join(path, CONFIG_FILE), 'utf8')).apiListen ?? DEFAULT_API_LISTEN} (lotus-miner's tokens work there)`);
   say(`  storage paths:   ${paths.join(', ') || '(none)'}`);
-  say(`  proven sectors:  ${proving.length}, all found in the storage paths`);
-  if (sealing.length > 0) say(`  abandoned:       ${sealing.map((s) => `${s.number} (${s.state})`).join(', ')} (their numbers stay used)`);
+  say(`  proven sectors:  ${onChain.length - faulty.length - terminating.length}, all found in the storage paths`);
+  if (faulty.length > 0) say(`  faulty:          ${list(faulty)}; files ${faulty.every((s) => !unreadable.has(s.number)) ? 'all readable' : `not readable for ${faulty.filter((s) => unreadable.has(s.number)).map((s) => s.number).join(', ')}`} (Window PoSt declares them recovered once they are)`);
+  if (terminating.length > 0) say(`  terminating:     ${list(terminating)}: distminer does not send lotus-miner's pending terminations; proven until one lands`);
+  if (sealing.length > 0) say(`  abandoned:       ${list(sealing)} (their numbers stay used)`);
   say(`  sector numbers:  the next is ${floor} or above; lotus-miner allocated ${formatRanges(lm.numbers.allocated) || 'none'}${Object.keys(reservations).length > 0 ? `; reservations kept: ${Object.entries(reservations).map(([n, r]) => `${n} ${formatRanges(r)}`).join(', ')}` : ''}`);
   say(`  keys:            API secret and token${lm.peerId ? `, libp2p key (peer id ${lm.peerId})` : ''}`);
   if (lm.lastMinedEpoch !== undefined) say(`  last mined:      epoch ${lm.lastMinedEpoch} (never mined again)`);

@@ -2,7 +2,7 @@
 // used, for `distminer init --from-lotus-miner DIR`. Nothing in DIR is written.
 //
 // What lotus-miner keeps, and where (lotus node/repo/fsrepo.go, storage/pipeline/*.go):
-// - `config.toml`: the same sections distminer reads ([API], [Fees], [Addresses], …);
+// - `config.toml`: distminer reads its [API] and [Fees] (the rest is kept, unused);
 // - `storage.json`: `{"StoragePaths":[{"Path":…}]}`, each path holding `sectorstore.json` and
 //   the sector files in the layout distminer's PoSt roles read (sealed/, cache/, update/, …);
 // - `keystore/`: files named by the base32 of the key name, a KeyInfo JSON each: the API's
@@ -22,27 +22,37 @@
 // read from a copy, since opening one replays its log and writes new files.
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { ClassicLevel } from 'classic-level';
+import { dirname, join, resolve } from 'node:path';
 import { base58btc } from 'multiformats/bases/base58';
 import { identity } from 'multiformats/hashes/identity';
-import { addressFromBytes, cborDecode, rleDecode } from '../chain/types.js';
+import { JWT_KEY_FILE } from '../auth/index.js';
+import { addressFromBytes, cborDecode, readUvarint, rleDecode } from '../chain/types.js';
 import { type Ranges, fromNumbers, maxOf, normalize } from '../sectorid/ranges.js';
 import { heldByAnother } from '../util/durable.js';
 import { ConfigError } from './multiaddr.js';
 
-/** base32 (RFC 4648, no padding) of the key names, as lotus-miner names its keystore files. */
-export const JWT_KEY_FILE = 'MF2XI2BNNJ3XILLQOJUXMYLUMU'; // auth-jwt-private
-export const LIBP2P_KEY_FILE = 'NRUWE4BSOAWWQ33TOQ'; // libp2p-host
+/** The libp2p host key's keystore file: base32 (RFC 4648, no padding) of `libp2p-host`, as lotus-miner names them (the API secret's is auth's JWT_KEY_FILE). */
+export const LIBP2P_KEY_FILE = 'NRUWE4BSOAWWQ33TOQ';
 
 /**
- * Sector states of lotus-miner's sealing state machine (storage/pipeline/sector_state.go) in
- * which the sector is on chain and proven: distminer's PoSt roles take these over from the
- * chain and the storage paths. Any other state is sealing, failed or gone.
+ * lotus-miner's sector states (storage/pipeline/sector_state.go, v1.36) by what they mean for
+ * the adoption. Any state not named here (the sealing pipeline before the prove-commit landed,
+ * and its failures) is `sealing`.
+ * - proving: on chain and proven; distminer's PoSt roles take it over (its files must be there);
+ * - faulty: on chain, declared or found faulty (its files are checked, not required);
+ * - terminating: on chain until lotus-miner's termination lands (distminer does not send it);
+ * - upgrading: a snap-deal upgrade in some step (distminer does not do snap deals);
+ * - done: removed, or never on chain.
  */
-const PROVING_STATES = new Set(['Proving', 'Available', 'UpdateActivating', 'ReleaseSectorKey']);
-/** States after which a sector no longer needs anything (terminated, removed). */
-const DONE_STATES = new Set(['Removed', 'Removing', 'Terminating', 'TerminateWait', 'TerminateFinality', 'TerminateFailed', 'RemoveFailed', 'FailedUnrecoverable']);
+const STATE_KINDS: Record<string, LotusSector['kind']> = {
+  ...Object.fromEntries(['Proving', 'Available', 'FinalizeSector', 'FinalizeFailed'].map((s) => [s, 'proving'])),
+  ...Object.fromEntries(['Faulty', 'FaultReported', 'FaultedFinal'].map((s) => [s, 'faulty'])),
+  ...Object.fromEntries(['Terminating', 'TerminateWait', 'TerminateFinality', 'TerminateFailed'].map((s) => [s, 'terminating'])),
+  ...Object.fromEntries(
+    ['SnapDealsWaitDeals', 'SnapDealsAddPiece', 'SnapDealsPacking', 'UpdateReplica', 'ProveReplicaUpdate', 'SubmitReplicaUpdate', 'WaitMutable', 'ReplicaUpdateWait', 'FinalizeReplicaUpdate', 'UpdateActivating', 'ReleaseSectorKey', 'SnapDealsAddPieceFailed', 'SnapDealsDealsExpired', 'SnapDealsRecoverDealIDs', 'AbortUpgrade', 'ReplicaUpdateFailed', 'ReleaseSectorKeyFailed', 'FinalizeReplicaUpdateFailed'].map((s) => [s, 'upgrading']),
+  ),
+  ...Object.fromEntries(['Removed', 'Removing', 'RemoveFailed', 'FailedUnrecoverable'].map((s) => [s, 'done'])),
+};
 
 export interface LotusStoragePath {
   path: string;
@@ -56,13 +66,13 @@ export interface LotusSector {
   number: number;
   /** lotus-miner's state name (Proving, PreCommit1, …). */
   state: string;
-  /** proving: proven on chain, taken over; sealing: still in lotus-miner's pipeline; done: removed/terminated. */
-  kind: 'proving' | 'sealing' | 'done';
+  /** What its state means for the adoption (STATE_KINDS). */
+  kind: 'proving' | 'faulty' | 'terminating' | 'upgrading' | 'sealing' | 'done';
   /** abi.RegisteredSealProof. */
   sealProof: number;
   /** Deal ids of its pieces. */
   deals: number[];
-  /** Snap-upgraded: proven from update/ and update-cache/ (its UpdateSealed CID). */
+  /** Snap-upgraded (an UpdateSealed CID, whatever the state): proven from update/ and update-cache/. */
   upgraded: boolean;
 }
 
@@ -80,8 +90,6 @@ export interface LotusMinerRepo {
   token?: string;
   numbers: {
     allocated: Ranges;
-    /** The union of all reservations (`/storage/sectorsids/reserved`). */
-    reserved: Ranges;
     named: Record<string, Ranges>;
     /** `/storage/nextid`: the last number the older counter handed out. */
     lastCounter?: number;
@@ -95,17 +103,24 @@ export interface LotusMinerRepo {
 
 export class LotusRepoError extends ConfigError {}
 
-/** Reads the repository at `dir` (see the top of this file). */
-export async function readLotusMinerRepo(dir: string): Promise<LotusMinerRepo> {
+/** Reads the repository at `dir` (see the top of this file); the LevelDB's copy goes in `scratch` (default the temporary directory). */
+export async function readLotusMinerRepo(dir: string, opts: { scratch?: string } = {}): Promise<LotusMinerRepo> {
   const path = resolve(dir);
   const meta = join(path, 'datastore', 'metadata');
   if (!existsSync(join(path, 'config.toml')) || !existsSync(meta)) {
     throw new LotusRepoError(`${path} is not a lotus-miner repository (no config.toml or datastore/metadata)`, 'give the directory lotus-miner runs from: its --miner-repo, $LOTUS_MINER_PATH, default ~/.lotusminer');
   }
-  if (existsSync(join(meta, 'LOCK')) && heldByAnother(join(meta, 'LOCK'))) {
-    throw new LotusRepoError(`lotus-miner is running on ${path} (it holds ${join(meta, 'LOCK')})`, 'stop it first (lotus-miner stop), so that it neither writes its datastore while it is read nor mines beside distminer');
-  }
-  const entries = await readLevelDb(meta);
+  // Only what is needed is kept: a big miner's sector records (with their logs) are gigabytes.
+  const entries = new Map<string, Buffer>();
+  const sectorRecords = new Map<number, Buffer>();
+  const slashEpochs: [string, number][] = [];
+  await readLevelDb(meta, opts.scratch ?? tmpdir(), (k, v) => {
+    const sector = /^\/sectors\/(\d+)$/.exec(k);
+    const slash = /^\/slashfilter\/epoch\/([ft]0\d+)\/(\d+)$/.exec(k);
+    if (sector) sectorRecords.set(Number(sector[1]), v);
+    else if (slash) slashEpochs.push([slash[1]!, Number(slash[2])]);
+    else if (k === '/miner-address' || k.startsWith('/storage/')) entries.set(k, v);
+  });
   const minerBytes = entries.get('/miner-address');
   if (!minerBytes) throw new LotusRepoError(`${meta} has no /miner-address: lotus-miner init did not finish on this repository`);
   const minerId = addressFromBytes(minerBytes, 'mainnet');
@@ -119,25 +134,23 @@ export async function readLotusMinerRepo(dir: string): Promise<LotusMinerRepo> {
     return fromNumbers(rleDecode(b));
   };
   const allocated = bitfield('/storage/sectorsids/allocated');
-  const reserved = bitfield('/storage/sectorsids/reserved');
   const named: Record<string, Ranges> = {};
   for (const k of entries.keys()) if (k.startsWith('/storage/sectorsids/reserved/')) named[k.slice('/storage/sectorsids/reserved/'.length)] = bitfield(k);
   const nextId = entries.get('/storage/nextid');
-  const lastCounter = nextId ? uvarint(nextId, '/storage/nextid') : undefined;
-
-  const sectors: LotusSector[] = [];
-  for (const [k, v] of entries) {
-    const m = /^\/sectors\/(\d+)$/.exec(k);
-    if (m) sectors.push(sectorRecord(Number(m[1]), v));
+  let lastCounter: number | undefined;
+  if (nextId) {
+    try {
+      lastCounter = Number(readUvarint(nextId)[0]);
+    } catch (e) {
+      throw new LotusRepoError(`/storage/nextid in ${meta} is not an unsigned varint: ${(e as Error).message}`);
+    }
   }
-  sectors.sort((a, b) => a.number - b.number);
-  const highest = Math.max(maxOf(allocated) ?? -1, lastCounter ?? -1, ...sectors.map((s) => s.number));
+
+  const sectors = [...sectorRecords].map(([n, v]) => sectorRecord(n, v)).sort((a, b) => a.number - b.number);
+  const highest = Math.max(maxOf(allocated) ?? -1, lastCounter ?? -1, sectors.at(-1)?.number ?? -1); // sorted
 
   let lastMinedEpoch: number | undefined;
-  for (const k of entries.keys()) {
-    const m = /^\/slashfilter\/epoch\/([ft]0\d+)\/(\d+)$/.exec(k);
-    if (m && m[1]!.slice(1) === minerId.slice(1)) lastMinedEpoch = Math.max(lastMinedEpoch ?? -1, Number(m[2]));
-  }
+  for (const [m, epoch] of slashEpochs) if (m.slice(1) === minerId.slice(1)) lastMinedEpoch = Math.max(lastMinedEpoch ?? -1, epoch);
 
   const keystore: Record<string, Buffer> = {};
   const ks = join(path, 'keystore');
@@ -153,42 +166,43 @@ export async function readLotusMinerRepo(dir: string): Promise<LotusMinerRepo> {
     keystore,
     peerId: keystore[LIBP2P_KEY_FILE] ? peerIdOfKeyInfo(keystore[LIBP2P_KEY_FILE]) : undefined,
     token,
-    numbers: { allocated, reserved, named, lastCounter, next: highest + 1 },
+    numbers: { allocated, named, lastCounter, next: highest + 1 },
     sectors,
     lastMinedEpoch,
   };
 }
 
-/** Every key and value of a LevelDB directory, read from a temporary copy. */
-async function readLevelDb(dir: string): Promise<Map<string, Buffer>> {
-  const copy = mkdtempSync(join(tmpdir(), 'distminer-lotus-metadata-'));
+/**
+ * Visits every key and value of a LevelDB directory, read from a copy made in `scratch` (opening
+ * a LevelDB replays its log into new files: never the original). The copy is taken only while
+ * nobody holds the LOCK, checked before and after copying: a lotus-miner started meanwhile
+ * could have written half of what was copied.
+ */
+async function readLevelDb(dir: string, scratch: string, visit: (key: string, value: Buffer) => void): Promise<void> {
+  const lock = join(dir, 'LOCK');
+  const running = () => existsSync(lock) && heldByAnother(lock);
+  const refuse = () => new LotusRepoError(`lotus-miner is running on ${dirname(dirname(dir))} (it holds ${lock})`, 'stop it first (lotus-miner stop), so that it neither writes its datastore while it is read nor mines beside distminer');
+  if (running()) throw refuse();
+  // Loaded here only: a native addon that no other command needs.
+  const { ClassicLevel } = await import('classic-level');
+  const copy = mkdtempSync(join(scratch, '.distminer-lotus-metadata-'));
   try {
     cpSync(dir, copy, { recursive: true, filter: (src) => !src.endsWith('/LOCK') });
+    if (running()) throw refuse();
     const db = new ClassicLevel<string, Buffer>(copy, { createIfMissing: false, keyEncoding: 'utf8', valueEncoding: 'buffer' });
     try {
       await db.open();
     } catch (e) {
       throw new LotusRepoError(`cannot read the LevelDB ${dir}: ${(e as Error).message}${(e as { cause?: Error }).cause ? ` (${(e as { cause: Error }).cause.message})` : ''}`);
     }
-    const out = new Map<string, Buffer>();
     try {
-      for await (const [k, v] of db.iterator()) out.set(k, v);
+      for await (const [k, v] of db.iterator()) visit(k, v);
     } finally {
       await db.close();
     }
-    return out;
   } finally {
     rmSync(copy, { recursive: true, force: true });
   }
-}
-
-function uvarint(b: Uint8Array, what: string): number {
-  let v = 0;
-  for (let i = 0; i < b.length && i < 8; i++) {
-    v += (b[i]! & 0x7f) * 2 ** (7 * i);
-    if ((b[i]! & 0x80) === 0) return v;
-  }
-  throw new LotusRepoError(`${what} is not an unsigned varint`);
 }
 
 /** The fields distminer needs of a `/sectors/<n>` record (a CBOR map keyed by Go field names). */
@@ -210,7 +224,7 @@ function sectorRecord(n: number, v: Buffer): LotusSector {
   return {
     number: n,
     state,
-    kind: PROVING_STATES.has(state) ? 'proving' : DONE_STATES.has(state) ? 'done' : 'sealing',
+    kind: STATE_KINDS[state] ?? 'sealing',
     sealProof: Number(r.SectorType ?? -1),
     deals,
     upgraded: r.UpdateSealed !== undefined && r.UpdateSealed !== null,
@@ -229,7 +243,8 @@ function readStoragePaths(repo: string): LotusStoragePath[] {
   }
   return (cfg.StoragePaths ?? []).map((p) => {
     if (typeof p?.Path !== 'string' || p.Path === '') throw new LotusRepoError(`${f}: a storage path without Path`);
-    const metaFile = join(p.Path, 'sectorstore.json');
+    const path = resolve(repo, p.Path);
+    const metaFile = join(path, 'sectorstore.json');
     let meta: { ID?: string; CanSeal?: boolean; CanStore?: boolean } = {};
     if (existsSync(metaFile)) {
       try {
@@ -238,7 +253,7 @@ function readStoragePaths(repo: string): LotusStoragePath[] {
         throw new LotusRepoError(`${metaFile} is not JSON: ${(e as Error).message}`);
       }
     }
-    return { path: resolve(repo, p.Path), id: meta.ID, canSeal: meta.CanSeal === true, canStore: meta.CanStore === true };
+    return { path, id: meta.ID, canSeal: meta.CanSeal === true, canStore: meta.CanStore === true };
   });
 }
 
@@ -259,12 +274,36 @@ export function peerIdOfKeyInfo(keyInfo: Uint8Array): string | undefined {
   return base58btc.encode(identity.digest(pub).bytes).slice(1); // without the multibase prefix 'z'
 }
 
-/** The parts of `named` at or above `floor` (numbers below it are behind distminer's counter anyway). */
+/**
+ * lotus-miner's named reservations as distminer keeps them: the parts at or above `floor`
+ * (numbers below it are behind distminer's counter anyway), and without numbers an earlier
+ * name already holds (lotus-miner's `reserve --force` lets reservations overlap; distminer's
+ * do not).
+ */
 export function reservationsFrom(named: Record<string, Ranges>, floor: number): Record<string, Ranges> {
   const out: Record<string, Ranges> = {};
-  for (const [name, rs] of Object.entries(named)) {
-    const above = normalize(rs.filter(([, hi]) => hi >= floor).map(([lo, hi]) => [Math.max(lo, floor), hi] as [number, number]));
-    if (above.length > 0) out[name] = above;
+  let taken: Ranges = [];
+  for (const name of Object.keys(named).sort()) {
+    const above = normalize(named[name]!.filter(([, hi]) => hi >= floor).map(([lo, hi]) => [Math.max(lo, floor), hi] as [number, number]));
+    const free = subtract(above, taken);
+    if (free.length > 0) out[name] = free;
+    taken = normalize([...taken, ...free]);
+  }
+  return out;
+}
+
+/** `a` without the numbers of `b` (both normalized). */
+function subtract(a: Ranges, b: Ranges): Ranges {
+  const out: Ranges = [];
+  for (const [lo0, hi] of a) {
+    let lo = lo0;
+    for (const [blo, bhi] of b) {
+      if (bhi < lo || blo > hi) continue;
+      if (blo > lo) out.push([lo, blo - 1]);
+      lo = bhi + 1;
+      if (lo > hi) break;
+    }
+    if (lo <= hi) out.push([lo, hi]);
   }
   return out;
 }

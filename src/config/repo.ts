@@ -106,20 +106,30 @@ export interface InitResult {
 }
 
 /**
- * Creates a repository. A new one is built in a temporary sibling directory and renamed into
- * place, so a crash leaves either nothing or a complete repository. An existing directory
- * with a config.toml (a copied Lotus miner repository) is adopted: the [Distminer] section
- * is appended (the rest of the file is kept as is) and a token written if there is none.
+ * A new repository built in a temporary sibling directory (`dir`, mode 0700) and renamed into
+ * place by commit(), so a crash leaves either nothing or a complete repository. `path` must not
+ * exist, or be an empty directory (rename(2) replaces an empty directory atomically).
  */
-/**
- * A new repository built in a temporary sibling directory (`dir`) and renamed into place by
- * commit(), so a crash leaves either nothing or a complete repository. `path` must not exist,
- * or be an empty directory (rename(2) replaces an empty directory atomically).
- */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export function stageRepo(path: string): { dir: string; commit(): void; abort(): void } {
   const parent = dirname(path);
   mkdirSync(parent, { recursive: true });
-  const dir = join(parent, `.${basename(path)}.init-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // What a start killed half-way left (it may hold a copy of the API secret): removed once
+  // its process is gone.
+  const prefix = `.${basename(path)}.init-`;
+  for (const f of readdirSync(parent)) {
+    const pid = f.startsWith(prefix) ? Number(f.slice(prefix.length).split('-')[0]) : NaN;
+    if (Number.isInteger(pid) && pid > 0 && !processAlive(pid)) rmSync(join(parent, f), { recursive: true, force: true });
+  }
+  const dir = join(parent, `${prefix}${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(dir, { mode: 0o700 });
   return {
     dir,
@@ -133,11 +143,12 @@ export function stageRepo(path: string): { dir: string; commit(): void; abort():
   };
 }
 
-/** The config.toml of a new repository. */
-export function newConfigText(minerId: string, apiListen: string): string {
-  return configText(minerId, formatApiMultiaddr(parseApiMultiaddr(apiListen, '--api')));
-}
-
+/**
+ * Creates a repository. A new one is built in a temporary sibling directory and renamed into
+ * place, so a crash leaves either nothing or a complete repository. An existing directory
+ * with a config.toml but no [Distminer] section (a copied repository) is adopted: the [Distminer] section
+ * is appended (the rest of the file is kept as is) and a token written if there is none.
+ */
 export function initRepo(path: string, minerId: string, apiListen = DEFAULT_API_LISTEN): InitResult {
   if (!/^[ft]0\d+$/.test(minerId)) throw new ConfigError(`--miner "${minerId}" is not an ID address like f01000`);
   const addr = formatApiMultiaddr(parseApiMultiaddr(apiListen, '--api'));

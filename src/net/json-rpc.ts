@@ -100,7 +100,15 @@ export class JsonRpcMethods {
     let inFlight = 0;
     const ctx: RequestContext = { ...up, signal: ac.signal, log, readBody: () => Promise.reject(new Error('no body on a WebSocket')) };
     const send = (reply: RpcReply) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
+      if (ws.readyState !== ws.OPEN) return;
+      let text: string;
+      try {
+        text = JSON.stringify(reply);
+      } catch (e) {
+        // A result JSON cannot hold (a BigInt, a cycle): the caller gets an error, the process lives.
+        text = JSON.stringify(rpcError(reply.id, RPC_INTERNAL, `the result cannot be sent as JSON: ${(e as Error).message}`));
+      }
+      ws.send(text);
     };
     ws.on('error', (err) => log.debug({ err }, 'JSON-RPC WebSocket error'));
     ws.on('close', () => ac.abort());
@@ -114,10 +122,10 @@ export class JsonRpcMethods {
       if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('id' in raw)) return; // a notification
       if (inFlight >= WS_MAX_IN_FLIGHT) return send(rpcError((raw as { id?: unknown } | null)?.id ?? null, RPC_INTERNAL, `more than ${WS_MAX_IN_FLIGHT} requests in flight on this connection`));
       inFlight++;
-      void this.call(raw, ctx).then((reply) => {
-        inFlight--;
-        send(reply);
-      });
+      void this.call(raw, ctx)
+        .then(send)
+        .catch((err: unknown) => log.debug({ err }, 'JSON-RPC WebSocket reply failed'))
+        .finally(() => inFlight--);
     });
   }
 

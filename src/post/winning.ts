@@ -14,7 +14,7 @@
 // Lotus's slash filter. One log line per epoch gives the time budget used.
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as proofs from '../proofs/index.js';
 import { type ChainClient, type HeadSubscription, RpcError } from '../chain/client.js';
 import { blockCid, computeWinCount } from '../chain/crypto.js';
@@ -70,6 +70,9 @@ interface SlashState {
   miner: string;
   lastMinedEpoch: number;
 }
+
+/** The slash-filter file of a miner repository (the winning-post role's; init --from-lotus-miner seeds it). */
+export const lastMinedFile = (repo: string): string => join(repo, 'winning-post', 'last-mined.json');
 
 /** Reads the slash-filter file; a file that cannot be read is an error (never silently reset). */
 export function readLastMined(path: string, miner: string): number {

@@ -97,9 +97,16 @@ test('DISTMINER_PATH finds the repo; config.toml settings apply and flags win ov
   t.deepEqual((b.lines().find((l) => l.msg === 'all actors started')!.actors as string[]).map((x) => x.split(':')[0]).sort(), ['winning-post']);
 });
 
+/**
+ * The running miner's API address (its `api` file, written once the API listens) and token.
+ * Bounded by a minute, not a few seconds: on a loaded 2-core CI host a start that also spawns
+ * the Winning PoSt process and its spare may take longer than 10 s.
+ */
 async function apiOf(repo: string): Promise<{ addr: ReturnType<typeof parseApiMultiaddr>; token: string }> {
   const apiFile = join(repo, 'api');
-  for (let i = 0; i < 200 && !existsSync(apiFile); i++) await sleep(50);
+  for (const end = Date.now() + 60_000; !existsSync(apiFile); await sleep(50)) {
+    if (Date.now() > end) throw new Error(`${apiFile} did not appear within 60 s: the miner did not start its API`);
+  }
   return { addr: parseApiMultiaddr(readFileSync(apiFile, 'utf8').trim()), token: readFileSync(join(repo, 'token'), 'utf8').trim() };
 }
 

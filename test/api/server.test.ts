@@ -129,8 +129,19 @@ test('WebSocket JSON-RPC at /rpc/v0 (how lotus-miner\'s CLI connects): the token
   a.send({ jsonrpc: '2.0', id: 7, method: 'Distminer.ActorCrashDrill', params: ['winning-post'] });
   t.deepEqual(await a.next(), { jsonrpc: '2.0', id: 7, result: null });
   t.deepEqual(s.drilled, ['winning-post']);
+  // A result JSON cannot carry is an error reply, not a dead miner.
+  s.api.register('Test.Big', () => 2n ** 70n, 'read');
+  c.send({ jsonrpc: '2.0', id: 8, method: 'Test.Big', params: [] });
+  const big = (await c.next()) as { id: number; error: { code: number; message: string } };
+  t.like(big, { id: 8, error: { code: -32603 } });
+  t.regex(big.error.message, /cannot be sent as JSON/);
+  // A frame over the limit (1 MiB) closes that socket only.
+  const closed = new Promise<number>((r) => a.ws.once('close', (code) => r(code)));
+  a.send(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'Distminer.Status', params: ['x'.repeat(2 * 1024 * 1024)] }));
+  t.is(await closed, 1009, 'message too big');
+  c.send({ jsonrpc: '2.0', id: 10, method: 'Distminer.Status', params: [] });
+  t.deepEqual(await c.next(), { jsonrpc: '2.0', id: 10, result: { ok: true } });
   c.ws.close();
-  a.ws.close();
   t.deepEqual(await s.status(), { ok: true });
 });
 

@@ -4,18 +4,22 @@
 // test/lotus/migrate.test.ts.
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { LIBP2P_KEY_FILE, JWT_KEY_FILE, peerIdOfKeyInfo, readLotusMinerRepo, reservationsFrom } from '../../src/config/lotus-miner-repo.js';
+import { LIBP2P_KEY_FILE, peerIdOfKeyInfo, readLotusMinerRepo, reservationsFrom } from '../../src/config/lotus-miner-repo.js';
 import { CborCid, addressBytes, cborEncode, rleEncode } from '../../src/chain/types.js';
 import { lockFile } from '../../src/util/durable.js';
+import { Auth, JWT_KEY_FILE } from '../../src/auth/index.js';
 import { MAIN } from '../helpers/procs.js';
 
 const work = mkdtempSync(join(tmpdir(), 'distminer-lotus-repo-'));
 test.after.always(() => rmSync(work, { recursive: true, force: true }));
 
+/** The real devnet t01000's libp2p key (lotus-miner init made it) and its PeerId as the chain holds it. */
+const DEVNET_LIBP2P_KEY = '{"Type":"libp2p-host","PrivateKey":"CAESQNY9iwbPFJkGV0QXMwPk0hVUhKc/r4CMy8sPJRGKd0ag0FN7pUQXfvwl33zB0DHmwJTYlEtICOS4Ims63ifs5ZA="}';
+const DEVNET_PEER_ID = '12D3KooWPqaoWcswqvgxSkXEV4qNF22jFSTGG3T71AeopqV7uFK5';
 /** A KeyInfo of another key type: no peer id is derived from it. */
 const LIBP2P_KEYINFO = JSON.stringify({ Type: 'libp2p-host', PrivateKey: '' });
 const bitfield = (ns: number[]) => cborEncode(rleEncode(ns));
@@ -40,9 +44,14 @@ async function lotusRepo(name: string, entries: [string, Buffer][]): Promise<Fix
   mkdirSync(join(repo, 'keystore'), { recursive: true, mode: 0o700 });
   mkdirSync(storage, { recursive: true });
   writeFileSync(join(repo, 'config.toml'), '[API]\n  #ListenAddress = "/ip4/127.0.0.1/tcp/2345/http"\n\n[Fees]\n  #MaxWindowPoStGasFee = "5 FIL"\n');
-  writeFileSync(join(repo, 'storage.json'), JSON.stringify({ StoragePaths: [{ Path: storage }] }, null, 2));
+  // As lotus-miner init leaves it: the repository itself is the first storage path (seal only
+  // here), the big store after it.
+  writeFileSync(join(repo, 'storage.json'), JSON.stringify({ StoragePaths: [{ Path: repo }, { Path: storage }] }, null, 2));
+  writeFileSync(join(repo, 'sectorstore.json'), JSON.stringify({ ID: '5e0d2f6b-8a3c-4c1e-9d1a-2f7c3b9e4a10', Weight: 10, CanSeal: true, CanStore: false }));
   writeFileSync(join(storage, 'sectorstore.json'), JSON.stringify({ ID: 'b1b4a104-a15b-44e4-a438-09d908112a38', Weight: 10, CanSeal: true, CanStore: true, MaxStorage: 0, Groups: null }));
   writeFileSync(join(repo, 'keystore', JWT_KEY_FILE), JSON.stringify({ Type: 'jwt-hmac-secret', PrivateKey: Buffer.alloc(32, 7).toString('base64') }), { mode: 0o600 });
+  writeFileSync(join(repo, 'keystore', LIBP2P_KEY_FILE), DEVNET_LIBP2P_KEY, { mode: 0o600 });
+  writeFileSync(join(repo, 'token'), new Auth(Buffer.alloc(32, 7)).issue('admin'), { mode: 0o600 });
   const db = new ClassicLevel<string, Buffer>(join(repo, 'datastore', 'metadata'), { keyEncoding: 'utf8', valueEncoding: 'buffer' });
   await db.open();
   for (const [k, v] of entries) await db.put(k, v);
@@ -69,31 +78,45 @@ test('reads what lotus-miner keeps: miner, sector numbers and reservations, sect
     ['/sectors/0', sector(0, 'Proving', { SectorType: 8, Pieces: [{ Piece: [2048, new CborCid({ '/': 'baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq' })] }, { Piece: [2048, null], DealInfo: { DealID: 0 } }] })],
     ['/sectors/3', sector(3, 'PreCommit1')],
     ['/sectors/4', sector(4, 'Removed')],
+    ['/sectors/5', sector(5, 'FaultedFinal')],
+    ['/sectors/6', sector(6, 'ReplicaUpdateWait')],
     ['/sectors/7', sector(7, 'Proving', { UpdateSealed: new CborCid({ '/': 'bagboea4b5abcatlxechwbp7kjpjguna6r6q7ejrhe6mdp3lf34pmswn27pkkiekz' }) })],
   ]);
   const r = await readLotusMinerRepo(f.repo);
   t.is(r.minerId, 'f01234');
-  t.deepEqual(r.storagePaths, [{ path: f.storage, id: 'b1b4a104-a15b-44e4-a438-09d908112a38', canSeal: true, canStore: true }]);
+  t.deepEqual(r.storagePaths, [
+    { path: f.repo, id: '5e0d2f6b-8a3c-4c1e-9d1a-2f7c3b9e4a10', canSeal: true, canStore: false },
+    { path: f.storage, id: 'b1b4a104-a15b-44e4-a438-09d908112a38', canSeal: true, canStore: true },
+  ]);
+  t.is(r.peerId, DEVNET_PEER_ID);
+  t.truthy(r.token);
   t.deepEqual(r.numbers.allocated, [[0, 4], [7, 7]]);
-  t.deepEqual(r.numbers.reserved, [[5, 5], [100, 102]]);
   t.deepEqual(r.numbers.named, { old: [[5, 5]], snap: [[100, 102]] });
   t.is(r.numbers.lastCounter, 7);
   t.is(r.numbers.next, 8, 'one above every number handed out (allocated, the old counter, sector records)');
-  t.deepEqual(r.sectors.map((s) => [s.number, s.state, s.kind, s.upgraded]), [[0, 'Proving', 'proving', false], [3, 'PreCommit1', 'sealing', false], [4, 'Removed', 'done', false], [7, 'Proving', 'proving', true]]);
+  t.deepEqual(r.sectors.map((s) => [s.number, s.state, s.kind, s.upgraded]), [
+    [0, 'Proving', 'proving', false],
+    [3, 'PreCommit1', 'sealing', false],
+    [4, 'Removed', 'done', false],
+    [5, 'FaultedFinal', 'faulty', false],
+    [6, 'ReplicaUpdateWait', 'upgrading', false],
+    [7, 'Proving', 'proving', true],
+  ]);
   t.deepEqual(r.sectors[0].deals, [0], 'deal id 0 (a genesis deal) is a deal');
   t.is(r.sectors[0].sealProof, 8);
   t.is(r.lastMinedEpoch, 120, 'the highest epoch of this miner in the slash filter; another miner\'s entries are not its');
-  t.deepEqual(Object.keys(r.keystore), [JWT_KEY_FILE]);
+  t.deepEqual(Object.keys(r.keystore).sort(), [JWT_KEY_FILE, LIBP2P_KEY_FILE].sort());
   t.true(r.configText.includes('[Fees]'));
   // Reservations below distminer's counter are behind it anyway; only the rest is kept.
   t.deepEqual(reservationsFrom(r.numbers.named, r.numbers.next), { snap: [[100, 102]] });
   t.deepEqual(reservationsFrom({ a: [[3, 9], [20, 20]] }, 8), { a: [[8, 9], [20, 20]] });
+  // lotus-miner's `reserve --force` lets reservations overlap; distminer's may not: an earlier name keeps the numbers.
+  t.deepEqual(reservationsFrom({ b: [[10, 30]], a: [[15, 20]], c: [[16, 17]] }, 0), { a: [[15, 20]], b: [[10, 14], [21, 30]] });
 });
 
 test('the libp2p key\'s peer id is the one the chain holds for the miner', (t) => {
   // The devnet t01000's key (lotus-miner init made it; `lotus state miner-info t01000` printed its PeerID).
-  const ki = '{"Type":"libp2p-host","PrivateKey":"CAESQNY9iwbPFJkGV0QXMwPk0hVUhKc/r4CMy8sPJRGKd0ag0FN7pUQXfvwl33zB0DHmwJTYlEtICOS4Ims63ifs5ZA="}';
-  t.is(peerIdOfKeyInfo(Buffer.from(ki)), '12D3KooWPqaoWcswqvgxSkXEV4qNF22jFSTGG3T71AeopqV7uFK5');
+  t.is(peerIdOfKeyInfo(Buffer.from(DEVNET_LIBP2P_KEY)), DEVNET_PEER_ID);
   t.is(peerIdOfKeyInfo(Buffer.from(LIBP2P_KEYINFO)), undefined, 'not an Ed25519 key: no peer id, no guess');
 });
 
@@ -123,6 +146,8 @@ function init(...args: string[]): { status: number | null; out: string } {
 test('init --from-lotus-miner: refuses sectors still sealing (unless --abandon-sealing), proven sectors without files, and the repository itself as --repo', async (t) => {
   const f = await lotusRepo('adopt', [...BASE, ['/sectors/3', sector(3, 'PreCommit2')]]);
   const dest = join(work, 'adopt-dm');
+  const stale = join(work, '.adopt-dm.init-999999999-dead');
+  mkdirSync(stale);
   let r = init('--from-lotus-miner', f.repo, '--repo', dest);
   t.is(r.status, 1);
   t.regex(r.out, /still sealing sectors 3 \(PreCommit2\)[\s\S]*--abandon-sealing/);
@@ -135,8 +160,16 @@ test('init --from-lotus-miner: refuses sectors still sealing (unless --abandon-s
   t.is(r.status, 0, r.out);
   t.regex(r.out, /abandoned: +3 \(PreCommit2\)/);
   const cfg = readFileSync(join(dest, 'config.toml'), 'utf8');
+  t.false(existsSync(stale), 'a staging directory left by a killed init (its pid gone) is removed');
+  for (const [file, mode] of [[JWT_KEY_FILE, 0o600], [LIBP2P_KEY_FILE, 0o600], ['../token', 0o600], ['', 0o700]] as const) {
+    const p = join(dest, 'keystore', file);
+    t.is(statSync(p).mode & 0o777, mode, p);
+    if (file && file !== '../token') t.is(readFileSync(p, 'utf8'), readFileSync(join(f.repo, 'keystore', file), 'utf8'), `${file}: lotus-miner's`);
+  }
+  t.is(readFileSync(join(dest, 'token'), 'utf8'), readFileSync(join(f.repo, 'token'), 'utf8'), 'lotus-miner\'s token');
+  t.regex(r.out, new RegExp(`peer id ${DEVNET_PEER_ID}`));
   t.true(cfg.startsWith('[API]\n  ListenAddress = "/ip4/127.0.0.1/tcp/23456/http"\n\n[Fees]\n  #MaxWindowPoStGasFee'), `lotus-miner's config is kept, --api in place of its commented-out default:\n${cfg}`);
-  t.regex(cfg, new RegExp(`\\[Distminer\\]\\n  Miner = "t01234"\\n  StoragePaths = \\["${f.storage}"\\]`));
+  t.regex(cfg, new RegExp(`\\[Distminer\\]\\n  Miner = "t01234"\\n  StoragePaths = \\["${f.storage}","${f.repo}"\\]`), 'the store first, lotus-miner\'s own repository last');
   t.is(readFileSync(join(dest, 'keystore', JWT_KEY_FILE), 'utf8'), readFileSync(join(f.repo, 'keystore', JWT_KEY_FILE), 'utf8'), 'the API secret: lotus-miner\'s tokens keep working');
   t.is(readFileSync(join(dest, 'sectorid'), 'utf8').trim(), '8');
   t.deepEqual(JSON.parse(readFileSync(join(dest, 'sectorid.reservations.json'), 'utf8')).reservations, { snap: [[100, 102]] });
@@ -148,6 +181,7 @@ test('init --from-lotus-miner: refuses sectors still sealing (unless --abandon-s
 
   r = init('--from-lotus-miner', f.repo, '--repo', dest, '--abandon-sealing');
   t.is(r.status, 1, 'a second adoption into the same directory is refused');
+  t.regex(r.out, /exists and is not an empty directory/);
 
   const gone = await lotusRepo('gone', [...BASE, ['/sectors/2', sector(2, 'Proving')]]);
   r = init('--from-lotus-miner', gone.repo, '--repo', join(work, 'gone-dm'));
@@ -156,7 +190,21 @@ test('init --from-lotus-miner: refuses sectors still sealing (unless --abandon-s
   const snap = await lotusRepo('snap', [...BASE, ['/sectors/2', sector(2, 'Proving', { UpdateSealed: new CborCid({ '/': 'bagboea4b5abcatlxechwbp7kjpjguna6r6q7ejrhe6mdp3lf34pmswn27pkkiekz' }) })]]);
   r = init('--from-lotus-miner', snap.repo, '--repo', join(work, 'snap-dm'));
   t.is(r.status, 1);
-  t.regex(r.out, /sectors 2 were upgraded with snap deals/);
+  t.regex(r.out, /sectors 2 \(Proving\) are upgraded or being upgraded with snap deals/);
+  const upgrading = await lotusRepo('upgrading', [...BASE, ['/sectors/2', sector(2, 'ReplicaUpdateWait')]]);
+  r = init('--from-lotus-miner', upgrading.repo, '--repo', join(work, 'upgrading-dm'), '--abandon-sealing');
+  t.is(r.status, 1, 'an upgrade whose message may be in flight is not "sealing" to abandon');
+  t.regex(r.out, /sectors 2 \(ReplicaUpdateWait\) are upgraded or being upgraded/);
+  const ni = await lotusRepo('ni', [...BASE, ['/sectors/2', sector(2, 'Proving', { SectorType: 15 })]]);
+  r = init('--from-lotus-miner', ni.repo, '--repo', join(work, 'ni-dm'));
+  t.is(r.status, 1);
+  t.regex(r.out, /2 \(seal proof type 15\)/);
+  // A faulty sector whose file is gone is already known to the chain: reported, not a refusal.
+  const faulty = await lotusRepo('faulty', [...BASE, ['/sectors/2', sector(2, 'FaultedFinal')], ['/sectors/3', sector(3, 'TerminateWait')]]);
+  r = init('--from-lotus-miner', faulty.repo, '--repo', join(work, 'faulty-dm'));
+  t.is(r.status, 0, r.out);
+  t.regex(r.out, /faulty: +2 \(FaultedFinal\); files not readable for 2/);
+  t.regex(r.out, /terminating: +3 \(TerminateWait\)/);
 });
 
 test('init --repo on a copied lotus-miner repository points to --from-lotus-miner instead of adopting half of it', async (t) => {
