@@ -118,10 +118,11 @@ async function adoptLotusMiner(from: string, path: string, flags: InitOptions): 
   const onChain = lm.sectors.filter((s) => s.kind === 'proving' || s.kind === 'faulty' || s.kind === 'terminating');
   const odd = onChain.filter((s) => !Number.isInteger(s.sealProof) || s.sealProof < 0 || s.sealProof > 9);
   if (odd.length > 0) throw new ConfigError(`sectors ${odd.map((s) => `${s.number} (seal proof type ${s.sealProof})`).join(', ')} have a seal proof type distminer does not prove (synthetic or non-interactive PoRep)`, 'keep lotus-miner for this miner');
-  // Storage paths that take new sectors first (the seal and deal roles write to the first),
-  // lotus-miner's own repository last: it is left as it was.
+  // Paths that take new sectors (CanStore) first — the seal and deal roles write to the first —
+  // lotus-miner's own repository after the others of them (so that it stays as it was where
+  // there is another), read-only paths last.
   const paths = lm.storagePaths
-    .map((p, i) => ({ ...p, rank: p.path === lm.path ? 2 : p.canStore ? 0 : 1, i }))
+    .map((p, i) => ({ ...p, rank: !p.canStore ? 2 : p.path === lm.path ? 1 : 0, i }))
     .sort((a, b) => a.rank - b.rank || a.i - b.i)
     .map((p) => p.path);
   const bySize = new Map<number, number[]>();
