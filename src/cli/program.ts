@@ -40,7 +40,8 @@ const REPO_HELP = 'miner repository (default $DISTMINER_PATH, then $LOTUS_MINER_
 const JSON_HELP = 'print the data as JSON';
 const CHAIN_API = ['--chain-api <info>', 'chain API TOKEN:/ip4/…/tcp/…/http (default $FULLNODE_API_INFO; comma-separated for failover)'] as const;
 
-function version(): string {
+/** The package version (`--version`, Distminer.Version, the Lotus API's Version). */
+export function packageVersion(): string {
   // dist/src/cli/program.js → package.json at the root.
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -49,7 +50,7 @@ function version(): string {
 export function buildProgram(): Command {
   const program = new Command('distminer')
     .description('distributed Filecoin storage-provider miner: one miner id, roles split across hosts')
-    .version(version(), '-v, --version', 'print the version')
+    .version(packageVersion(), '-v, --version', 'print the version')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .showSuggestionAfterError()
     .exitOverride();

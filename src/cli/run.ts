@@ -1,25 +1,24 @@
 // `distminer run`: start this host's miner — the supervisor with the role actors this host
 // runs, the GPU mailbox, and the local API. See src/config/settings.ts for how the flags map
 // onto roles.
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ChildSpec, Supervisor } from '../../actors/supervisor.js';
 import { InProcessExecutor, ProofProcessPool, type ProcessThrottle } from '../../actors/executors.js';
 import { Mailbox } from '../../actors/mailbox.js';
 import { describePriority, exportPriority, raisePostPriority } from '../../actors/priority.js';
 import type { CrashHow } from '../../actors/protocol.js';
-import { callApi } from '../api/client.js';
 import { registerLotusMinerApi } from '../api/lotus-miner.js';
 import { startApiServer, RpcError } from '../api/server.js';
 import { ChainClient } from '../chain/client.js';
 import { type FileLock, LockHeldError, lockFile, writeFileAtomic } from '../util/durable.js';
-import { formatApiMultiaddr, formatHostPort, parseApiMultiaddr } from '../config/multiaddr.js';
+import { formatApiMultiaddr, formatHostPort } from '../config/multiaddr.js';
 import { API_FILE, type Repo, SECTORID_TOKEN_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
 import { type FlagConfig, type RunSettings, type ThrottleMode, resolveSettings } from '../config/settings.js';
 import { checkLogLevel, logComponents, logger, setLogLevel } from '../log.js';
 import { enableDefaultMetrics, gauge } from '../metrics/index.js';
-import { SEAL_API_FILE } from '../sealing/service.js';
 import { metricsNeedToken } from '../metrics/config.js';
+import { packageVersion } from './program.js';
 
 const log = logger('miner');
 
@@ -190,16 +189,18 @@ export async function main(flags: RunOptions): Promise<number> {
   api.serveMetrics({ needToken: metricsToken, others: () => sup.collectMetrics() });
 
   api.register('Distminer.Status', () => ({ miner: settings.minerId, roles: settings.roles, sectorId: { mode: settings.sectorId.mode, listen: settings.sectorId.listen && formatHostPort(settings.sectorId.listen) }, throttle, priority, ...sup.status() }), 'read');
-  api.register('Distminer.Version', () => ({ version: '0.1.0', apiVersion: 0 }), 'read');
+  const version = packageVersion();
+  api.register('Distminer.Version', () => ({ version, apiVersion: 0 }), 'read');
   // lotus-miner's CLI (info, proving …, version, log alerts) pointed at this host.
   registerLotusMinerApi(api.register, {
     minerId: settings.minerId,
     roles: settings.roles,
-    version: '0.1.0',
+    version,
     startedAt,
     chain: settings.chainApi ? new ChainClient(settings.chainApi) : undefined,
     alerts: () => api.alerts(),
-    sealSectors: settings.roles.includes('seal') ? () => callApi(parseApiMultiaddr(readFileSync(join(repoPath, SEAL_API_FILE), 'utf8').trim(), SEAL_API_FILE), repo.token, 'SectorsList') : undefined,
+    // The seal service's client, loaded when asked: not a start-up cost of every host.
+    sealSectors: settings.roles.includes('seal') ? async () => (await import('../deals/deal-chain.js')).sealServiceSealer(repoPath, repo.token).sectors() : undefined,
   });
   // `distminer log list | set-level`: the loggers of this process's main thread and of every
   // actor's thread (each thread has its own).

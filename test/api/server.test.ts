@@ -145,6 +145,31 @@ test('WebSocket JSON-RPC at /rpc/v0 (how lotus-miner\'s CLI connects): the token
   t.deepEqual(await s.status(), { ok: true });
 });
 
+test('WebSocket JSON-RPC: at most 64 requests unanswered per connection; the 65th gets an error, the others their answers', async (t) => {
+  const s = await start();
+  t.teardown(() => s.api.close());
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  s.api.register('Test.Slow', async () => {
+    await gate;
+    return 'done';
+  }, 'read');
+  const c = await wsConnect(s.port, READ);
+  for (let id = 1; id <= 65; id++) c.send({ jsonrpc: '2.0', id, method: 'Test.Slow', params: [] });
+  t.like(await c.next(), { id: 65, error: { code: -32603, message: 'more than 64 requests in flight on this connection' } });
+  release();
+  const ids = new Set<unknown>();
+  for (let i = 0; i < 64; i++) {
+    const r = await c.next();
+    t.is(r.result, 'done');
+    ids.add(r.id);
+  }
+  t.is(ids.size, 64);
+  c.send({ jsonrpc: '2.0', id: 66, method: 'Test.Slow', params: [] });
+  t.deepEqual(await c.next(), { jsonrpc: '2.0', id: 66, result: 'done' }, 'the slots are free again');
+  c.ws.close();
+});
+
 test('lotus-miner\'s methods: version, address, subsystems by role, start time, alerts in Lotus\'s shape, sectors by state from the chain and the seal pipeline', async (t) => {
   const s = await start();
   t.teardown(() => s.api.close());
