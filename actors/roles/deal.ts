@@ -26,10 +26,11 @@ export const createRole: CreateRole = (ctx) => {
   return serviceRole(ctx, { version: 2, runningDetail: 'starting the deal server' }, async (sendBack) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
-    const [{ DealServer }, { DealCoordinator }, { lotusDealChain, sealServiceSealer }, { ChainClient }, { parseHostPort }, { join }, { repoAuth }] = await Promise.all([
+    const [{ DealServer }, { DealCoordinator }, { lotusDealChain }, { sealServiceClient }, { ChainClient }, { parseHostPort }, { join }, { repoAuth }] = await Promise.all([
       import('../../src/deals/server.js'),
       import('../../src/deals/coordinator.js'),
       import('../../src/deals/deal-chain.js'),
+      import('../../src/sealing/client.js'),
       import('../../src/chain/client.js'),
       import('../../src/config/multiaddr.js'),
       import('node:path'),
@@ -42,7 +43,7 @@ export const createRole: CreateRole = (ctx) => {
       store: server.store,
       pipeline: server.pipeline,
       chain: lotusDealChain(new ChainClient(chainApi), minerNum, network),
-      sealer: sealServiceSealer(o.repo, o.token),
+      sealer: sealServiceClient(o.repo, o.token),
       sectorSize: server.sectorSize,
       pieceBase: server.url,
       waitDealsMs: o.waitDealsMs,

@@ -1,10 +1,9 @@
 // The methods of Lotus's StorageMiner API (api/api_storage.go, api_common.go) that lotus-miner's
 // own CLI calls for `lotus-miner info`, `proving info | deadlines | deadline N | faults`,
-// `version` and `log alerts`, answered by a distminer miner with the same JSON shapes, so that
-// a provider's MINER_API_INFO and habits keep working after moving from lotus-miner (the CLI
-// dials ws://…/rpc/v0: src/net/json-rpc.ts serves it). Only what distminer can answer
-// truthfully is here: a method it cannot (WorkerStats, SectorsList, …) stays "method not
-// found", which lotus-miner's `info` prints as an error line and goes on.
+// `sectors list | status N`, `version` and `log alerts`, answered by a distminer miner with the
+// same JSON shapes, so that a provider's MINER_API_INFO and habits keep working after moving
+// from lotus-miner (the CLI dials ws://…/rpc/v0: src/net/json-rpc.ts serves it). Only what
+// distminer can answer truthfully is here: the rest stays "method not found".
 //
 // - Version: MinerAPIVersion0 (1.5.0), the network's block delay (from the chain node).
 // - ActorAddress, ActorSectorSize: the miner id; its sector size from the chain.
@@ -12,13 +11,28 @@
 //   lotus-miner's name for the part that holds and proves sector files).
 // - StartTime: when this process started.
 // - LogAlerts: the miner's own alerts (the web page's and `status`'s), as Lotus alert entries.
-// - SectorsSummary: per state; Proving and Faulty from the chain (StateMinerSectorCount: a
-//   PoSt host keeps no sector records), the other states from this host's seal pipeline.
+// - Sectors (SectorsList, SectorsListInStates, SectorsSummary, SectorsStatus): every sector
+//   this host knows of, from three sources: the chain (live sectors by partition: Proving, or
+//   Faulty), this host's seal pipeline (its state, unless the chain says Faulty), and the
+//   records lotus-miner kept when the repository was adopted from it (lotus-miner-sectors.json:
+//   what lotus-miner's own SectorsStatus answered; their state is the chain's while they live).
+//   A PoSt host keeps no sector records: it answers from the chain alone.
+// - WorkerStats: this host's PoSt roles as PoSt workers (Lotus's task types
+//   post/v0/winningproof, post/v0/windowproof) and the seal workers of its seal service.
+import { createHash } from 'node:crypto';
+import { availableParallelism, freemem, hostname, totalmem } from 'node:os';
 import type { Permission } from '../auth/index.js';
 import type { ChainClient } from '../chain/client.js';
+import type { DealProposal } from '../chain/market.js';
+import type { SectorOnChainInfo } from '../chain/types.js';
 import type { Role } from '../config/settings.js';
-import type { Alert } from '../web/snapshot.js';
+import { type Cid, bitfieldFromJson } from '../chain/types.js';
 import { RpcError } from '../net/json-rpc.js';
+import type { SealServiceClient } from '../sealing/client.js';
+import type { TaskType } from '../sealing/protocol.js';
+import type { SectorView } from '../sealing/service.js';
+import { sharedResult } from '../util/shared.js';
+import type { Alert } from '../web/snapshot.js';
 
 /** Lotus's MinerAPIVersion0 = 1.5.0, as its APIVersion encodes it (major<<16 | minor<<8 | patch). */
 export const MINER_API_VERSION = (1 << 16) | (5 << 8);
@@ -32,8 +46,116 @@ export interface LotusMinerApiOptions {
   chain?: ChainClient;
   /** This host's active alerts. */
   alerts(): Promise<Alert[]>;
-  /** This host's seal pipeline's sectors (undefined when the seal role does not run here). */
-  sealSectors?(): Promise<{ state: string }[]>;
+  /** This host's seal service (undefined when the seal role does not run here). */
+  seal?: Pick<SealServiceClient, 'sectors' | 'sector' | 'workers'>;
+  /** The sector records of the lotus-miner this repository was adopted from. */
+  adopted?: LotusSectorInfo[];
+  /** Whether this host's actor of `role` is running now (WorkerStats' Enabled). */
+  roleRunning?(role: Role): boolean;
+}
+
+/** api.SectorInfo in Lotus JSON (v1.36): what `SectorsStatus` answers. */
+export interface LotusSectorInfo {
+  SectorID: number;
+  State: string;
+  CommD: Cid | null;
+  CommR: Cid | null;
+  /** base64; null when not kept. */
+  Proof: string | null;
+  Deals: number[];
+  Pieces: { Piece: { Size: number; PieceCID: Cid | null }; DealInfo: LotusPieceDealInfo | null }[];
+  Ticket: { Value: string | null; Epoch: number };
+  Seed: { Value: string | null; Epoch: number };
+  PreCommitMsg: Cid | null;
+  CommitMsg: Cid | null;
+  Retries: number;
+  ToUpgrade: boolean;
+  ReplicaUpdateMessage: Cid | null;
+  LastErr: string;
+  Log: { Kind: string; Timestamp: number; Trace: string; Message: string }[];
+  SealProof: number;
+  Activation: number;
+  Expiration: number;
+  DealWeight: string;
+  VerifiedDealWeight: string;
+  InitialPledge: string;
+  OnTime: number;
+  Early: number;
+}
+
+/** piece.PieceDealInfo in Lotus JSON. */
+export interface LotusPieceDealInfo {
+  PublishCid: Cid | null;
+  DealID: number;
+  DealProposal: DealProposal | null;
+  DealSchedule: { StartEpoch: number; EndEpoch: number };
+  PieceActivationManifest: { CID: Cid | null; Size: number; VerifiedAllocationKey: { Client: number; ID: number } | null; Notify: { Address: string; Payload: string }[] } | null;
+  KeepUnsealed: boolean;
+}
+
+/** The on-chain part of a SectorInfo when it is not asked for (or not on chain), as lotus-miner leaves it. */
+export const NOT_ON_CHAIN = { Activation: 0, Expiration: 0, DealWeight: '0', VerifiedDealWeight: '0', InitialPledge: '0', OnTime: 0, Early: 0 } as const;
+
+/** Lotus's task types (storage/sealer/sealtasks) of distminer's seal steps. */
+const LOTUS_TASK: Record<TaskType, string> = {
+  AddPiece: 'seal/v0/addpiece',
+  PreCommit1: 'seal/v0/precommit/1',
+  PreCommit2: 'seal/v0/precommit/2',
+  Commit1: 'seal/v0/commit/1',
+  Commit2: 'seal/v0/commit/2',
+  Finalize: 'seal/v0/finalize',
+};
+
+/** How long one look at the chain and the pipeline serves the SectorsStatus calls of one `sectors list`. */
+const SECTORS_TTL_MS = 2000;
+
+interface KnownSector {
+  state: string;
+  live: boolean;
+  faulty: boolean;
+  view?: SectorView;
+  adopted?: LotusSectorInfo;
+}
+
+/** A stable UUID (version-5 layout) for a worker named `name`: WorkerStats is keyed by UUID. */
+function workerUuid(name: string): string {
+  const h = createHash('sha1').update(`distminer worker ${name}`).digest();
+  h[6] = (h[6]! & 0x0f) | 0x50;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+const cidOrNull = (c: string | null | undefined): Cid | null => (c ? { '/': c } : null);
+const hexToB64 = (h: string | null): string | null => (h ? Buffer.from(h, 'hex').toString('base64') : null);
+
+/** A SectorInfo with nothing known beyond its number, state and seal proof. */
+function bareInfo(n: number, state: string, sealProof: number): LotusSectorInfo {
+  const none = { Value: null, Epoch: 0 };
+  return { SectorID: n, State: state, CommD: null, CommR: null, Proof: null, Deals: [], Pieces: [], Ticket: none, Seed: none, PreCommitMsg: null, CommitMsg: null, Retries: 0, ToUpgrade: false, ReplicaUpdateMessage: null, LastErr: '', Log: [], SealProof: sealProof, ...NOT_ON_CHAIN };
+}
+
+/** A seal pipeline sector as Lotus's SectorInfo (the seal proof bytes are not kept in the view). */
+function infoOfView(v: SectorView, state: string): LotusSectorInfo {
+  return {
+    ...bareInfo(v.number, state, v.sealProof),
+    CommD: cidOrNull(v.unsealedCid),
+    CommR: cidOrNull(v.sealedCid),
+    Deals: v.deals,
+    Pieces: (v.pieces ?? []).map((p) => ({ Piece: { Size: p.size, PieceCID: { '/': p.pieceCid } }, DealInfo: null })),
+    Ticket: { Value: hexToB64(v.ticket), Epoch: v.ticketEpoch ?? 0 },
+    Seed: { Value: hexToB64(v.seed), Epoch: v.seedEpoch ?? 0 },
+    PreCommitMsg: cidOrNull(v.preCommitMsg),
+    CommitMsg: cidOrNull(v.commitMsg),
+    Retries: v.retries,
+    LastErr: v.failure ?? '',
+    Log: (v.log ?? []).map((l) => ({ Kind: `state;${l.state}`, Timestamp: Math.floor(Date.parse(l.at) / 1000), Trace: '', Message: l.note ?? '' })),
+  };
+}
+
+/** A sector known only from the chain (sealed elsewhere, before distminer). */
+function infoOfChain(n: number, state: string, oc: SectorOnChainInfo | null): LotusSectorInfo {
+  return { ...bareInfo(n, state, oc?.SealProof ?? 0), CommR: oc?.SealedCID ?? null, Deals: oc?.DealIDs ?? [] };
 }
 
 type Register = (method: string, handler: (params: unknown[]) => unknown, perm: Permission) => void;
@@ -82,16 +204,96 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
     },
     'admin',
   );
+  // Every sector this host knows of, with its state (see the top of this file).
+  const known = sharedResult(async (): Promise<Map<number, KnownSector>> => {
+    const c = chain();
+    const m = new Map<number, KnownSector>();
+    const at = (n: number) => {
+      let k = m.get(n);
+      if (!k) m.set(n, (k = { state: '', live: false, faulty: false }));
+      return k;
+    };
+    for (const a of o.adopted ?? []) at(a.SectorID).adopted = a;
+    const tsk = (await c.chainHead()).Cids;
+    const deadlines = await c.stateMinerDeadlines(o.minerId, tsk);
+    const parts = await Promise.all(deadlines.map((_, i) => c.stateMinerPartitions(o.minerId, i, tsk)));
+    for (const p of parts.flat()) {
+      for (const n of bitfieldFromJson(p.LiveSectors)) at(n).live = true;
+      for (const n of bitfieldFromJson(p.FaultySectors)) at(n).faulty = true;
+    }
+    for (const v of o.seal ? await o.seal.sectors() : []) at(v.number).view = v;
+    for (const k of m.values()) k.state = k.faulty ? 'Faulty' : k.view ? k.view.state : k.live ? 'Proving' : k.adopted!.State;
+    return m;
+  }, SECTORS_TTL_MS);
   register(
     'Filecoin.SectorsSummary',
     async () => {
       const out: Record<string, number> = {};
-      const c = await chain().call<{ Live: number; Active: number; Faulty: number }>('Filecoin.StateMinerSectorCount', [o.minerId, null]);
-      if (c.Active > 0) out.Proving = c.Active;
-      if (c.Faulty > 0) out.Faulty = c.Faulty;
-      for (const s of o.sealSectors ? await o.sealSectors() : []) if (s.state !== 'Proving') out[s.state] = (out[s.state] ?? 0) + 1;
+      for (const k of (await known()).values()) out[k.state] = (out[k.state] ?? 0) + 1;
       return out;
     },
     'read',
+  );
+  register('Filecoin.SectorsList', async () => [...(await known()).keys()].sort((a, b) => a - b), 'read');
+  register(
+    'Filecoin.SectorsListInStates',
+    async (p) => {
+      if (!Array.isArray(p[0]) || !p[0].every((x) => typeof x === 'string')) throw new RpcError(1, 'SectorsListInStates needs a list of state names');
+      const want = new Set(p[0] as string[]);
+      return [...(await known())].filter(([, k]) => want.has(k.state)).map(([n]) => n).sort((a, b) => a - b);
+    },
+    'read',
+  );
+  register(
+    'Filecoin.SectorsStatus',
+    async (p) => {
+      const [n, showOnChain] = p;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new RpcError(1, 'SectorsStatus needs a sector number');
+      const k = (await known()).get(n);
+      let info: LotusSectorInfo;
+      if (k?.view) info = infoOfView((await o.seal!.sector(n)) ?? k.view, k.state);
+      else if (k?.adopted) info = { ...k.adopted, State: k.state };
+      else if (k?.live) info = infoOfChain(n, k.state, await chain().stateSectorGetInfo(o.minerId, n));
+      else throw new RpcError(1, `sector ${n} not found: not live on chain, not in this host's seal pipeline${o.adopted ? ", not in lotus-miner's records" : ''}`);
+      if (showOnChain !== true) return info;
+      // As lotus-miner: the on-chain fields at the head, the expiration's when the node has them.
+      const oc = await chain().stateSectorGetInfo(o.minerId, n);
+      if (!oc) return info;
+      Object.assign(info, { SealProof: oc.SealProof, Activation: oc.Activation, Expiration: oc.Expiration, DealWeight: oc.DealWeight, VerifiedDealWeight: oc.VerifiedDealWeight, InitialPledge: oc.InitialPledge });
+      try {
+        const ex = await chain().call<{ OnTime: number; Early: number }>('Filecoin.StateSectorExpiration', [o.minerId, n, null]);
+        Object.assign(info, { OnTime: ex.OnTime, Early: ex.Early });
+      } catch {
+        // lotus-miner answers without them too
+      }
+      return info;
+    },
+    'read',
+  );
+  register(
+    'Filecoin.WorkerStats',
+    async () => {
+      const host = hostname();
+      const here = { Hostname: host, IgnoreResources: false, Resources: { MemPhysical: totalmem(), MemUsed: totalmem() - freemem(), MemSwap: 0, MemSwapUsed: 0, CPUs: availableParallelism(), GPUs: [], Resources: null } };
+      const idle = { MemUsedMin: 0, MemUsedMax: 0, GpuUsed: 0, CpuUse: 0, TaskCounts: {} };
+      const out: Record<string, unknown> = {};
+      for (const [role, task] of [['winning-post', 'post/v0/winningproof'], ['window-post', 'post/v0/windowproof']] as const) {
+        if (o.roles.includes(role)) out[workerUuid(`${o.minerId}/${host}/${role}`)] = { Info: here, Tasks: [task], Enabled: o.roleRunning?.(role) ?? true, ...idle };
+      }
+      for (const w of o.seal ? await o.seal.workers() : []) {
+        out[workerUuid(`${o.minerId}/seal/${w.id}`)] = {
+          Info: { Hostname: w.hostname, IgnoreResources: false, Resources: { MemPhysical: w.resources.memoryBytes, MemUsed: w.used.memoryBytes, MemSwap: 0, MemSwapUsed: 0, CPUs: w.resources.cores, GPUs: Array.from({ length: w.resources.gpus }, (_, i) => `GPU ${i}`), Resources: null } },
+          Tasks: w.taskTypes.map((t) => LOTUS_TASK[t]),
+          Enabled: w.connected,
+          MemUsedMin: w.used.memoryBytes,
+          MemUsedMax: w.used.memoryBytes,
+          GpuUsed: w.used.gpus,
+          CpuUse: w.used.cores,
+          TaskCounts: {},
+        };
+      }
+      return out;
+    },
+    'admin',
   );
 }

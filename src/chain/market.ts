@@ -112,39 +112,41 @@ export function decodePublishStorageDeals(b: Uint8Array, network: Network = 'tes
   return (top[0] as unknown[]).map((d, i) => {
     const w = `Deals[${i}]`;
     if (!Array.isArray(d) || d.length !== 2) throw new ParamsError(`${w}: expected [Proposal, ClientSignature]`);
-    const t = d[0] as unknown[];
-    if (!Array.isArray(t) || t.length !== 11) throw new ParamsError(`${w}.Proposal: expected a tuple of 11 fields`);
-    if (!isCid(t[0])) throw new ParamsError(`${w}.PieceCID: expected a CID`);
-    if (typeof t[2] !== 'boolean') throw new ParamsError(`${w}.VerifiedDeal: expected a boolean`);
-    // Label is a DealLabel: a text string (or, since nv17, bytes); the devnet takes text.
-    if (typeof t[5] !== 'string') throw new ParamsError(`${w}.Label: expected a text string`);
-    const addr = (v: unknown, f: string) => {
-      try {
-        return addressFromBytes(bytes(v, `${w}.${f}`), network);
-      } catch (e) {
-        throw new ParamsError(`${w}.${f}: ${(e as Error).message}`);
-      }
-    };
-    const big = (v: unknown, f: string) => bigToJson(bigFromCborBytes(bytes(v, `${w}.${f}`)));
+    const Proposal = decodeDealProposal(d[0], w, network);
     const sig = bytes(d[1], `${w}.ClientSignature`);
     if (sig.length < 2) throw new ParamsError(`${w}.ClientSignature: too short`);
-    return {
-      Proposal: {
-        PieceCID: t[0],
-        PieceSize: num(t[1], `${w}.PieceSize`),
-        VerifiedDeal: t[2],
-        Client: addr(t[3], 'Client'),
-        Provider: addr(t[4], 'Provider'),
-        Label: t[5],
-        StartEpoch: num(t[6], `${w}.StartEpoch`, true),
-        EndEpoch: num(t[7], `${w}.EndEpoch`, true),
-        StoragePricePerEpoch: big(t[8], 'StoragePricePerEpoch'),
-        ProviderCollateral: big(t[9], 'ProviderCollateral'),
-        ClientCollateral: big(t[10], 'ClientCollateral'),
-      },
-      ClientSignature: { Type: sig[0], Data: sig.subarray(1).toString('base64') },
-    };
+    return { Proposal, ClientSignature: { Type: sig[0], Data: sig.subarray(1).toString('base64') } };
   });
+}
+
+/** A DealProposal from its decoded CBOR tuple (`w` names it in errors), in Lotus JSON. */
+export function decodeDealProposal(t: unknown, w: string, network: Network = 'testnet'): DealProposal {
+  if (!Array.isArray(t) || t.length !== 11) throw new ParamsError(`${w}.Proposal: expected a tuple of 11 fields`);
+  if (!isCid(t[0])) throw new ParamsError(`${w}.PieceCID: expected a CID`);
+  if (typeof t[2] !== 'boolean') throw new ParamsError(`${w}.VerifiedDeal: expected a boolean`);
+  // Label is a DealLabel: a text string (or, since nv17, bytes); the devnet takes text.
+  if (typeof t[5] !== 'string') throw new ParamsError(`${w}.Label: expected a text string`);
+  const addr = (v: unknown, f: string) => {
+    try {
+      return addressFromBytes(bytes(v, `${w}.${f}`), network);
+    } catch (e) {
+      throw new ParamsError(`${w}.${f}: ${(e as Error).message}`);
+    }
+  };
+  const big = (v: unknown, f: string) => bigToJson(bigFromCborBytes(bytes(v, `${w}.${f}`)));
+  return {
+    PieceCID: t[0],
+    PieceSize: num(t[1], `${w}.PieceSize`),
+    VerifiedDeal: t[2],
+    Client: addr(t[3], 'Client'),
+    Provider: addr(t[4], 'Provider'),
+    Label: t[5],
+    StartEpoch: num(t[6], `${w}.StartEpoch`, true),
+    EndEpoch: num(t[7], `${w}.EndEpoch`, true),
+    StoragePricePerEpoch: big(t[8], 'StoragePricePerEpoch'),
+    ProviderCollateral: big(t[9], 'ProviderCollateral'),
+    ClientCollateral: big(t[10], 'ClientCollateral'),
+  };
 }
 
 /** PublishStorageDealsReturn{IDs []DealID, ValidDeals bitfield}: IDs of the valid deals, in order. */

@@ -17,7 +17,7 @@ import { ChainClient, RpcError } from '../chain/client.js';
 import { decodeCreateMinerReturn, encodeCreateMiner } from '../chain/params.js';
 import { type Cid, POWER_ACTOR_ID, PowerMethod, b64, fromB64, idAddress } from '../chain/types.js';
 import { ConfigError, formatApiMultiaddr, parseApiMultiaddr } from '../config/multiaddr.js';
-import { type LotusSector, readLotusMinerRepo, reservationsFrom } from '../config/lotus-miner-repo.js';
+import { ADOPTED_LOG_ENTRIES, ADOPTED_SECTORS_FILE, type AdoptedSectors, type LotusSector, lotusSectorInfo, readLotusMinerRepo, reservationsFrom } from '../config/lotus-miner-repo.js';
 import { CONFIG_FILE, initRepo, resolveRepoPath, stageRepo } from '../config/repo.js';
 import { DEFAULT_API_LISTEN, parseConfigToml } from '../config/settings.js';
 import { logger } from '../log.js';
@@ -89,7 +89,9 @@ export async function main(flags: InitOptions): Promise<number> {
  * - its API secret and token (existing tokens keep working) and libp2p key (the on-chain PeerId);
  * - its sector numbers: distminer's counter starts above every number lotus-miner handed out,
  *   and its named reservations are kept;
- * - its slash filter: the last epoch it mined is distminer's last mined epoch.
+ * - its slash filter: the last epoch it mined is distminer's last mined epoch;
+ * - its sector records, as its own SectorsStatus answered them (lotus-miner-sectors.json), which
+ *   the Lotus API serves to `lotus-miner sectors status` (src/api/lotus-miner.ts).
  * Refused: a running lotus-miner, proven sectors whose files are not readable, sectors distminer
  * cannot prove (snap-upgraded or being upgraded, synthetic or non-interactive PoRep), and
  * sectors still sealing unless --abandon-sealing (their numbers stay used). Faulty sectors'
@@ -160,6 +162,10 @@ async function adoptLotusMiner(from: string, path: string, flags: InitOptions): 
     if (lm.token) writeFileAtomic(join(stage.dir, TOKEN_FILE), lm.token, 0o600);
     ensureRepoAuth(stage.dir); // checks the token against the secret (a new one if it was not of it)
     if (lm.lastMinedEpoch !== undefined) writeLastMined(lastMinedFile(stage.dir), minerId, lm.lastMinedEpoch);
+    // lotus-miner's sector records, for `lotus-miner sectors status` against distminer.
+    const network = minerId.startsWith('t') ? 'testnet' : 'mainnet';
+    const adopted: AdoptedSectors = { from: lm.path, adoptedAt: new Date().toISOString(), sectors: lm.sectors.map((s) => lotusSectorInfo(s, network)) };
+    writeFileAtomic(join(stage.dir, ADOPTED_SECTORS_FILE), JSON.stringify(adopted) + '\n');
     const alloc = new Allocator({ store: new FileStore(stage.dir), minerId });
     await alloc.open({ extraFloor: floor, operatorFloor: true });
     try {
@@ -184,6 +190,7 @@ async function adoptLotusMiner(from: string, path: string, flags: InitOptions): 
   say(`  sector numbers:  the next is ${floor} or above; lotus-miner allocated ${formatRanges(lm.numbers.allocated) || 'none'}${Object.keys(reservations).length > 0 ? `; reservations kept: ${Object.entries(reservations).map(([n, r]) => `${n} ${formatRanges(r)}`).join(', ')}` : ''}`);
   say(`  keys:            API secret and token${lm.peerId ? `, libp2p key (peer id ${lm.peerId})` : ''}`);
   if (lm.lastMinedEpoch !== undefined) say(`  last mined:      epoch ${lm.lastMinedEpoch} (never mined again)`);
+  say(`  sector records:  ${lm.sectors.length} in ${ADOPTED_SECTORS_FILE} (what lotus-miner's sectors status showed; the last ${ADOPTED_LOG_ENTRIES} log entries of each)`);
   say('Do not start lotus-miner on this miner again: both would mine and number sectors.');
   return 0;
 }

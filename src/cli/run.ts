@@ -9,6 +9,8 @@ import { Mailbox } from '../../actors/mailbox.js';
 import { describePriority, exportPriority, raisePostPriority } from '../../actors/priority.js';
 import type { CrashHow } from '../../actors/protocol.js';
 import { registerLotusMinerApi } from '../api/lotus-miner.js';
+import { readAdoptedSectors } from '../config/lotus-miner-repo.js';
+import { sealServiceClient } from '../sealing/client.js';
 import { startApiServer, RpcError } from '../api/server.js';
 import { ChainClient } from '../chain/client.js';
 import { type FileLock, LockHeldError, lockFile, writeFileAtomic } from '../util/durable.js';
@@ -199,8 +201,9 @@ export async function main(flags: RunOptions): Promise<number> {
     startedAt,
     chain: settings.chainApi ? new ChainClient(settings.chainApi) : undefined,
     alerts: () => api.alerts(),
-    // The seal service's client, loaded when asked: not a start-up cost of every host.
-    sealSectors: settings.roles.includes('seal') ? async () => (await import('../deals/deal-chain.js')).sealServiceSealer(repoPath, repo.token).sectors() : undefined,
+    seal: settings.roles.includes('seal') ? sealServiceClient(repoPath, repo.token) : undefined,
+    adopted: readAdoptedSectors(repoPath)?.sectors,
+    roleRunning: (role) => sup.status().actors.some((a) => a.id === role && a.status === 'running'),
   });
   // `distminer log list | set-level`: the loggers of this process's main thread and of every
   // actor's thread (each thread has its own).

@@ -26,7 +26,10 @@ import { dirname, join, resolve } from 'node:path';
 import { base58btc } from 'multiformats/bases/base58';
 import { identity } from 'multiformats/hashes/identity';
 import { JWT_KEY_FILE } from '../auth/index.js';
-import { addressFromBytes, cborDecode, readUvarint, rleDecode } from '../chain/types.js';
+import type { LotusPieceDealInfo, LotusSectorInfo } from '../api/lotus-miner.js';
+import { NOT_ON_CHAIN } from '../api/lotus-miner.js';
+import { decodeDealProposal } from '../chain/market.js';
+import { addressFromBytes, cborDecode, isCid, type Network, readUvarint, rleDecode } from '../chain/types.js';
 import { type Ranges, fromNumbers, maxOf, normalize } from '../sectorid/ranges.js';
 import { heldByAnother } from '../util/durable.js';
 import { ConfigError } from './multiaddr.js';
@@ -74,6 +77,8 @@ export interface LotusSector {
   deals: number[];
   /** Snap-upgraded (an UpdateSealed CID, whatever the state): proven from update/ and update-cache/. */
   upgraded: boolean;
+  /** The record itself (decoded CBOR), for `lotusSectorInfo`. */
+  record: Record<string, unknown>;
 }
 
 export interface LotusMinerRepo {
@@ -228,7 +233,109 @@ function sectorRecord(n: number, v: Buffer): LotusSector {
     sealProof: Number(r.SectorType ?? -1),
     deals,
     upgraded: r.UpdateSealed !== undefined && r.UpdateSealed !== null,
+    record: r,
   };
+}
+
+/** In an adopted distminer repository: lotus-miner's sector records, as `lotusSectorInfo` gives them (the Lotus API's SectorsStatus answers from it). */
+export const ADOPTED_SECTORS_FILE = 'lotus-miner-sectors.json';
+
+export interface AdoptedSectors {
+  /** The lotus-miner repository they came from. */
+  from: string;
+  adoptedAt: string;
+  sectors: LotusSectorInfo[];
+}
+
+/** `<repo>/lotus-miner-sectors.json`, or undefined when the repository was not adopted from lotus-miner. */
+export function readAdoptedSectors(repo: string): AdoptedSectors | undefined {
+  const f = join(repo, ADOPTED_SECTORS_FILE);
+  if (!existsSync(f)) return undefined;
+  let a: AdoptedSectors;
+  try {
+    a = JSON.parse(readFileSync(f, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`${f} is not JSON: ${(e as Error).message}`, 'it is written once by distminer init --from-lotus-miner: adopt again into a new repository, or remove it (lotus-miner\'s old sector records are then not shown)');
+  }
+  if (!a || !Array.isArray(a.sectors) || !a.sectors.every((x) => Number.isSafeInteger(x?.SectorID) && typeof x.State === 'string')) throw new ConfigError(`${f} does not hold sector records`);
+  return a;
+}
+
+/** How many of a sector record's latest log entries the adoption keeps (lotus-miner keeps them all: a busy sector's log is long). */
+export const ADOPTED_LOG_ENTRIES = 50;
+
+/**
+ * A sector record as lotus-miner's own `SectorsStatus(n, false)` answers it (storage/pipeline
+ * input.go SectorsStatus, v1.36): a piece's deal info only when it is valid by lotus-miner's
+ * rule (PieceDealInfo.Valid: a published deal or an activation manifest, and a deal schedule),
+ * its deal id only when published; bytes in base64, empty bytes as null; the on-chain fields
+ * zero. Only the last ADOPTED_LOG_ENTRIES log entries are kept. Addresses in `network`'s prefix.
+ */
+export function lotusSectorInfo(s: LotusSector, network: Network): LotusSectorInfo {
+  const r = s.record;
+  const b64 = (v: unknown) => (v instanceof Uint8Array && v.length > 0 ? Buffer.from(v).toString('base64') : null);
+  const cid = (v: unknown) => (isCid(v) ? v : null);
+  const int = (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? Number(v) : 0);
+  const pieces = (Array.isArray(r.Pieces) ? r.Pieces : []).map((p: unknown, i) => {
+    // api.SectorPiece is a map; its abi.PieceInfo a tuple [Size, PieceCID].
+    const piece = (p ?? {}) as { Piece?: unknown[]; DealInfo?: Record<string, unknown> | null };
+    const [size, pieceCid] = Array.isArray(piece.Piece) ? piece.Piece : [];
+    return { Piece: { Size: int(size), PieceCID: cid(pieceCid) }, DealInfo: pieceDealInfo(piece.DealInfo, `/sectors/${s.number} Pieces[${i}]`, network) };
+  });
+  const log = (Array.isArray(r.Log) ? r.Log : []).slice(-ADOPTED_LOG_ENTRIES).map((l: unknown) => {
+    const e = (l ?? {}) as Record<string, unknown>;
+    return { Kind: String(e.Kind ?? ''), Timestamp: int(e.Timestamp), Trace: String(e.Trace ?? ''), Message: String(e.Message ?? '') };
+  });
+  return {
+    SectorID: s.number,
+    State: s.state,
+    CommD: cid(r.CommD),
+    CommR: cid(r.CommR),
+    Proof: b64(r.Proof),
+    Deals: pieces.map((p) => (p.DealInfo?.PublishCid ? p.DealInfo.DealID : 0)),
+    Pieces: pieces,
+    Ticket: { Value: b64(r.TicketValue), Epoch: int(r.TicketEpoch) },
+    Seed: { Value: b64(r.SeedValue), Epoch: int(r.SeedEpoch) },
+    PreCommitMsg: cid(r.PreCommitMessage),
+    CommitMsg: cid(r.CommitMessage),
+    Retries: int(r.InvalidProofs),
+    ToUpgrade: false,
+    ReplicaUpdateMessage: cid(r.ReplicaUpdateMessage),
+    LastErr: typeof r.LastErr === 'string' ? r.LastErr : '',
+    Log: log,
+    SealProof: s.sealProof,
+    ...NOT_ON_CHAIN,
+  };
+}
+
+/** A piece's PieceDealInfo in Lotus JSON, or null where lotus-miner's Valid() would refuse it. */
+function pieceDealInfo(d: Record<string, unknown> | null | undefined, where: string, network: Network): LotusPieceDealInfo | null {
+  if (!d || typeof d !== 'object') return null;
+  const publish = isCid(d.PublishCid) ? d.PublishCid : null;
+  const dealId = typeof d.DealID === 'number' || typeof d.DealID === 'bigint' ? Number(d.DealID) : 0;
+  const sched = (d.DealSchedule ?? {}) as { StartEpoch?: unknown; EndEpoch?: unknown };
+  const [start, end] = [Number(sched.StartEpoch ?? 0), Number(sched.EndEpoch ?? 0)];
+  const legacy = publish !== null && dealId !== 0 && Array.isArray(d.DealProposal);
+  const pam = Array.isArray(d.PieceActivationManifest) ? d.PieceActivationManifest : null;
+  if (legacy === (pam !== null) || start <= 0 || end <= start) return null;
+  return {
+    PublishCid: publish,
+    DealID: dealId,
+    DealProposal: legacy ? decodeDealProposal(d.DealProposal, where, network) : null,
+    DealSchedule: { StartEpoch: start, EndEpoch: end },
+    PieceActivationManifest: pam && pieceActivationManifest(pam, network),
+    KeepUnsealed: d.KeepUnsealed === true,
+  };
+}
+
+/** miner.PieceActivationManifest{CID, Size, VerifiedAllocationKey *{Client, ID}, Notify []{Address, Payload}} from its CBOR tuple. */
+function pieceActivationManifest(t: unknown[], network: Network): LotusPieceDealInfo['PieceActivationManifest'] {
+  const key = Array.isArray(t[2]) ? { Client: Number(t[2][0]), ID: Number(t[2][1]) } : null;
+  const notify = (Array.isArray(t[3]) ? t[3] : []).map((n: unknown) => {
+    const [addr, payload] = n as [Uint8Array, Uint8Array];
+    return { Address: addressFromBytes(addr, network), Payload: Buffer.from(payload ?? []).toString('base64') };
+  });
+  return { CID: isCid(t[0]) ? t[0] : null, Size: Number(t[1]), VerifiedAllocationKey: key, Notify: notify };
 }
 
 /** storage.json's paths with their sectorstore.json (lotus's storiface.StorageConfig / LocalStorageMeta). */

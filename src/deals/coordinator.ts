@@ -42,7 +42,7 @@ export interface DealChain {
 /** What the deal flow reads of a sector in the seal service's SectorsList. */
 export type SealSectorView = Pick<SectorView, 'number' | 'state' | 'deals' | 'failure' | 'chainRejected' | 'sealedCid' | 'unsealedCid'>;
 
-/** This miner's seal service as the deal role needs it (its JSON-RPC in deal-chain.ts). */
+/** This miner's seal service as the deal role needs it (its JSON-RPC client: src/sealing/client.ts). */
 export interface DealSealer {
   /** Pieces in order: deal pieces {url, unpaddedSize, pieceCid}, zero fillers {unpaddedSize}. */
   pledgeDeals(pieces: { url?: string; unpaddedSize: number; pieceCid?: string }[], dealIds: number[]): Promise<number>;

@@ -1,23 +1,16 @@
-// The deal role's two outside parties, over their real APIs:
-//   DealChain  — the Lotus full-node API (a Lotus daemon or the devnet): PublishStorageDeals
-//                to the market actor from the miner's worker address, StateWaitMsg for its
-//                return (the deal IDs), StateListMessages + ChainGetMessage to find a deal
-//                after a crash among this miner's publications since the first attempt;
-//   DealSealer — this miner's seal service (<repo>/sealing-api, JSON-RPC with the miner token):
-//                SectorsPledgeDeals and SectorsList.
+// The deal role's chain (DealChain) over the Lotus full-node API (a Lotus daemon or the
+// devnet): PublishStorageDeals to the market actor from the miner's worker address,
+// StateWaitMsg for its return (the deal IDs), StateListMessages + ChainGetMessage to find a
+// deal after a crash among this miner's publications since the first attempt. Its other
+// party, this miner's seal service, is reached through src/sealing/client.ts.
 // Lotus/Boost mapping: Boost publishes with PublishStorageDeals the same way (batched, from a
 // control address), then hands each piece to lotus-miner with SectorAddPieceToAny; here the
 // deal role packs a whole sector and pledges it in one call (SectorsPledgeDeals).
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { callApi } from '../api/client.js';
 import type { ChainClient } from '../chain/client.js';
 import { type DealProposal, MARKET_ACTOR_ID, dealProposalCbor, type MarketDeal, MarketMethod, decodePublishReturn, decodePublishStorageDeals, encodePublishStorageDeals } from '../chain/market.js';
 import { logger } from '../log.js';
 import { type Cid, type Network, b64, fromB64, idAddress } from '../chain/types.js';
-import { parseApiMultiaddr } from '../config/multiaddr.js';
-import { SEAL_API_FILE } from '../sealing/service.js';
-import type { DealChain, DealSealer, SealSectorView } from './coordinator.js';
+import type { DealChain } from './coordinator.js';
 
 /** A proposal's identity: its CBOR, so its proposal CID (addresses' f/t prefix aside). */
 const proposalKey = (p: DealProposal) => dealProposalCbor(p).toString('hex');
@@ -87,18 +80,5 @@ export function lotusDealChain(client: ChainClient, minerId: number, network: Ne
       }
       return ps.map((p) => found.get(proposalKey(p)));
     },
-  };
-}
-
-/** The seal service of this miner, found through <repo>/sealing-api. */
-export function sealServiceSealer(repo: string, token: string): DealSealer {
-  const addr = () => {
-    const f = join(repo, SEAL_API_FILE);
-    if (!existsSync(f)) throw new Error(`no seal service runs on this miner (${f} is missing): run the seal role beside the deal role`);
-    return parseApiMultiaddr(readFileSync(f, 'utf8').trim(), SEAL_API_FILE);
-  };
-  return {
-    pledgeDeals: (pieces, dealIds) => callApi<number>(addr(), token, 'SectorsPledgeDeals', [pieces, dealIds], 60_000),
-    sectors: () => callApi<SealSectorView[]>(addr(), token, 'SectorsList', [], 30_000),
   };
 }

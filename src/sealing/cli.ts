@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import { readToken, resolveRepoPath } from '../config/repo.js';
 import type { JobRow, WorkerRow } from './scheduler.js';
-import { SEAL_API_FILE, type SectorView } from './service.js';
+import { SEAL_API_FILE } from './client.js';
+import type { SectorView } from './service.js';
 
 /** The options of `sectors …` and `sealing …`, parsed by commander (src/cli/program.ts). */
 export interface SealCliOptions {

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Auth, Permission } from '../auth/index.js';
 import { HttpService, type NetLimits } from '../net/http-server.js';
-import { JsonRpcMethods } from '../net/json-rpc.js';
+import { JsonRpcMethods, RpcError } from '../net/json-rpc.js';
 import { listenSticky, portFromAddressFile } from '../util/listen.js';
 import { writeFileAtomic } from '../util/durable.js';
 import { formatApiMultiaddr } from '../config/multiaddr.js';
@@ -21,9 +21,7 @@ import { KvStore } from '../store/kv.js';
 import { type PipelineOptions, SealPipeline, type SectorRecord } from './pipeline.js';
 import type { PieceSource } from './protocol.js';
 import { Scheduler } from './scheduler.js';
-
-/** File in the repo naming the seal service's listener (a multiaddr, like Lotus's `api`). */
-export const SEAL_API_FILE = 'sealing-api';
+import { SEAL_API_FILE, SECTOR_NOT_FOUND } from './client.js';
 
 /** The pipeline's options, minus what the service builds itself (store, scheduler). */
 export interface SealServiceOptions extends Omit<PipelineOptions, 'store' | 'scheduler' | 'proof'> {
@@ -42,16 +40,23 @@ export interface SealServiceOptions extends Omit<PipelineOptions, 'store' | 'sch
 export interface SectorView {
   number: number;
   state: string;
+  /** abi.RegisteredSealProof. */
+  sealProof: number;
   worker: string | null;
   onChain: boolean;
   active: boolean;
   ticketEpoch: number | null;
+  /** The ticket and the seed (hex), once drawn. */
+  ticket: string | null;
+  seed: string | null;
   expiration: number | null;
   preCommitEpoch: number | null;
   seedEpoch: number | null;
   sealedCid: string | null;
   unsealedCid: string | null;
   deals: number[];
+  /** Its pieces (padded size, piece CID) once added; none for committed capacity. */
+  pieces: { size: number; pieceCid: string }[];
   retries: number;
   failure: string | null;
   /** The chain rejected (or the node refused) a message of this sector: it stays failed until retried or removed. */
@@ -72,16 +77,20 @@ export function sectorView(r: SectorRecord): SectorView {
   return {
     number: r.number,
     state: r.state,
+    sealProof: r.proof,
     worker: r.worker ?? null,
     onChain,
     active: r.state === 'Proving',
     ticketEpoch: r.ticketEpoch ?? null,
+    ticket: r.ticket ? Buffer.from(r.ticket).toString('hex') : null,
+    seed: r.seed ? Buffer.from(r.seed).toString('hex') : null,
     expiration: r.expiration ?? null,
     preCommitEpoch: r.preCommitEpoch ?? null,
     seedEpoch: r.seedEpoch ?? null,
     sealedCid: r.commR ? proofs.commRToCid(Buffer.from(r.commR)) : null,
     unsealedCid: r.commD ? proofs.commDToCid(Buffer.from(r.commD)) : null,
     deals: r.dealIds ?? [],
+    pieces: (r.pieces ?? []).map((p) => ({ size: p.size, pieceCid: proofs.commPToCid(Buffer.from(p.commP)) })),
     retries: r.retries,
     failure: r.failure ?? null,
     chainRejected: r.chainRejected === true,
@@ -165,7 +174,7 @@ export class SealService {
         });
       case 'SectorsStatus': {
         const r = this.pipeline.get(num(params[0], 'sector number'));
-        if (!r) throw new Error(`no sector ${String(params[0])} on this miner`);
+        if (!r) throw new RpcError(SECTOR_NOT_FOUND, `no sector ${String(params[0])} on this miner`);
         return sectorView(r);
       }
       case 'SectorsRemove':

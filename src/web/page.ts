@@ -30,6 +30,7 @@ import type { MetricsJson } from '../metrics/index.js';
 import { FailureLimiter, peerAddress } from '../net/failure-limiter.js';
 import { HttpError, type Route, sendJson } from '../net/http-server.js';
 import { type Alert, CounterMemory, type PeerView, type Snapshot, buildSnapshot, peerAlerts } from './snapshot.js';
+import { sharedResult } from '../util/shared.js';
 
 export type { Alert, Snapshot };
 
@@ -105,23 +106,7 @@ const SECURITY_HEADERS = {
   'referrer-policy': 'no-referrer',
 };
 
-/** `f` shared by concurrent callers while it runs, and its result reused for SNAPSHOT_TTL_MS. */
-function shared<T>(f: () => Promise<T>): () => Promise<T> {
-  let cached: { at: number; value: T } | undefined;
-  let inFlight: Promise<T> | undefined;
-  return () => {
-    if (cached && Date.now() - cached.at < SNAPSHOT_TTL_MS) return Promise.resolve(cached.value);
-    inFlight ??= f()
-      .then((value) => {
-        cached = { at: Date.now(), value };
-        return value;
-      })
-      .finally(() => {
-        inFlight = undefined;
-      });
-    return inFlight;
-  };
-}
+const shared = <T>(f: () => Promise<T>) => sharedResult(f, SNAPSHOT_TTL_MS);
 
 /** The page's routes, and this host's alerts (what the page shows for it) for other readers. */
 export function webRoutes(o: WebOptions): { routes: Route[]; alerts(): Promise<Alert[]> } {

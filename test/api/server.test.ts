@@ -6,7 +6,7 @@ import test from 'ava';
 import { WebSocket } from 'ws';
 import { Auth } from '../../src/auth/index.js';
 import { ApiCallError, callApi } from '../../src/api/client.js';
-import { registerLotusMinerApi } from '../../src/api/lotus-miner.js';
+import { NOT_ON_CHAIN, registerLotusMinerApi } from '../../src/api/lotus-miner.js';
 import { RpcError, startApiServer } from '../../src/api/server.js';
 import { abortedBody, flood, postRequest, raw, slowloris, until, upgradeRequest } from '../net/_hostile.js';
 
@@ -170,15 +170,12 @@ test('WebSocket JSON-RPC: at most 64 requests unanswered per connection; the 65t
   c.ws.close();
 });
 
-test('lotus-miner\'s methods: version, address, subsystems by role, start time, alerts in Lotus\'s shape, sectors by state from the chain and the seal pipeline', async (t) => {
+test('lotus-miner\'s methods: version, address, subsystems by role, start time, alerts in Lotus\'s shape', async (t) => {
   const s = await start();
   t.teardown(() => s.api.close());
-  const calls: string[] = [];
   const chain = {
     call: async (method: string) => {
-      calls.push(method);
       if (method === 'Filecoin.Version') return { Version: '1.36.2+2k', APIVersion: 0x20300, BlockDelay: 4 };
-      if (method === 'Filecoin.StateMinerSectorCount') return { Live: 12, Active: 10, Faulty: 2 };
       throw new Error(`unexpected ${method}`);
     },
     stateMinerInfo: async () => ({ SectorSize: 2048 }),
@@ -191,7 +188,6 @@ test('lotus-miner\'s methods: version, address, subsystems by role, start time, 
     startedAt,
     chain: chain as never,
     alerts: async () => [{ name: 'DistminerFaultDeclared', severity: 'warning', summary: 'sector 3 declared faulty' }],
-    sealSectors: async () => [{ state: 'PreCommit1' }, { state: 'PreCommit1' }, { state: 'WaitSeed' }, { state: 'Proving' }],
   });
   const call = <T>(method: string, params: unknown[] = [], token = ADMIN) => callApi<T>(s.api.address, token, method, params);
   t.deepEqual(await call('Filecoin.Version'), { Version: 'distminer 0.1.0', APIVersion: 0x10500, BlockDelay: 4 });
@@ -202,12 +198,96 @@ test('lotus-miner\'s methods: version, address, subsystems by role, start time, 
   const alerts = await call<Record<string, unknown>[]>('Filecoin.LogAlerts');
   t.like(alerts[0], { Type: { System: 'distminer', Subsystem: 'DistminerFaultDeclared' }, Active: true, LastActive: { Type: 'raised', Message: { severity: 'warning', summary: 'sector 3 declared faulty' } }, LastResolved: null });
   await t.throwsAsync(call('Filecoin.LogAlerts', [], READ), { message: /need 'admin'/ }, 'admin, as in Lotus');
-  t.deepEqual(await call('Filecoin.SectorsSummary', [], READ), { Proving: 10, Faulty: 2, PreCommit1: 2, WaitSeed: 1 });
-  await t.throwsAsync(call('Filecoin.WorkerStats'), { message: /not found/ }, 'what distminer cannot answer truthfully stays unknown');
+  await t.throwsAsync(call('Filecoin.SectorsPledge'), { message: /not found/ }, 'what distminer does not do stays unknown');
 
   const post = await start();
   t.teardown(() => post.api.close());
   registerLotusMinerApi(post.api.register, { minerId: 't01000', roles: ['window-post'], version: '0.1.0', startedAt, alerts: async () => [] });
   t.deepEqual(await callApi(post.api.address, READ, 'Filecoin.RuntimeSubsystems'), ['SectorStorage']);
   await t.throwsAsync(callApi(post.api.address, READ, 'Filecoin.SectorsSummary'), { message: /has no chain node/ });
+});
+
+test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sectors, the seal pipeline\'s states, lotus-miner\'s adopted records, PoSt roles and seal workers', async (t) => {
+  const s = await start();
+  t.teardown(() => s.api.close());
+  // Chain: deadline 0 holds {0, 1, 5} (1 faulty), deadline 1 holds {7}. Bitfields are Lotus's run lengths.
+  const partitions: Record<number, unknown[]> = { 0: [{ LiveSectors: [0, 2, 3, 1], FaultySectors: [1, 1] }], 1: [{ LiveSectors: [7, 1], FaultySectors: [] }] };
+  const onChain = (n: number) => ({ SectorNumber: n, SealProof: 5, SealedCID: { '/': `bagboea4b5abc-sealed-${n}` }, DealIDs: null, Activation: 100, Expiration: 2000, DealWeight: '0', VerifiedDealWeight: '0', InitialPledge: '9000' });
+  const chainCalls: string[] = [];
+  const chain = {
+    call: async (method: string, params: unknown[]) => {
+      chainCalls.push(method);
+      if (method === 'Filecoin.StateSectorExpiration') return { OnTime: 2000, Early: params[1] === 1 ? 1500 : 0 };
+      throw new Error(`unexpected ${method}`);
+    },
+    chainHead: async () => {
+      chainCalls.push('ChainHead');
+      return { Cids: [{ '/': 'head' }], Height: 300 };
+    },
+    stateMinerDeadlines: async () => [{}, {}, {}],
+    stateMinerPartitions: async (_m: string, i: number) => partitions[i] ?? [],
+    stateSectorGetInfo: async (_m: string, n: number) => ([0, 1, 5, 7].includes(n) ? onChain(n) : null),
+  };
+  const view = (number: number, state: string, extra = {}) => ({ number, state, sealProof: 5, ticket: null, ticketEpoch: null, seed: null, seedEpoch: null, sealedCid: null, unsealedCid: null, deals: [], pieces: [], retries: 0, failure: null, preCommitMsg: null, commitMsg: null, ...extra });
+  const sealSectors = [view(7, 'FinalizeSector', { sealedCid: 'bagboea4b5abc-sealed-7' }), view(8, 'PreCommit1', { ticket: '0102', ticketEpoch: 250, retries: 1, failure: 'PC1 failed once', pieces: [{ size: 2048, pieceCid: 'baga6ea4seaq-piece' }], deals: [3] }), view(9, 'WaitSeed')];
+  const adopted = (n: number, state: string) => ({ SectorID: n, State: state, CommD: { '/': `baga-d-${n}` }, CommR: { '/': `bagboea4b5abc-sealed-${n}` }, Proof: null, Deals: [0], Pieces: [], Ticket: { Value: null, Epoch: 0 }, Seed: { Value: null, Epoch: 0 }, PreCommitMsg: null, CommitMsg: null, Retries: 0, ToUpgrade: false, ReplicaUpdateMessage: null, LastErr: '', Log: [], SealProof: 5, ...NOT_ON_CHAIN });
+  let windowRunning = false;
+  registerLotusMinerApi(s.api.register, {
+    minerId: 't01000',
+    roles: ['winning-post', 'window-post', 'seal'],
+    version: '0.1.0',
+    startedAt: new Date(),
+    chain: chain as never,
+    alerts: async () => [],
+    seal: {
+      sectors: async () => sealSectors.map((v) => ({ ...v, log: undefined })) as never,
+      sector: async (n) => ({ ...sealSectors.find((v) => v.number === n)!, log: [{ at: '2026-12-01T10:00:00.000Z', state: 'PreCommit1', note: 'ticket drawn' }] }) as never,
+      workers: async () => [{ id: 'w-1', hostname: 'gpu-box', connected: true, taskTypes: ['PreCommit1', 'Commit2'], resources: { cores: 32, memoryBytes: 256e9, gpus: 2 }, used: { cores: 4, memoryBytes: 64e9, gpus: 1 }, tasks: 1, lastHeartbeatMsAgo: 100 }],
+    },
+    adopted: [adopted(0, 'Proving'), adopted(1, 'Proving'), adopted(3, 'Removed')],
+    roleRunning: (role) => role !== 'window-post' || windowRunning,
+  });
+  const call = <T>(method: string, params: unknown[] = [], token = READ) => callApi<T>(s.api.address, token, method, params);
+  t.deepEqual(await call('Filecoin.SectorsList'), [0, 1, 3, 5, 7, 8, 9]);
+  t.deepEqual(await call('Filecoin.SectorsSummary'), { Proving: 2, Faulty: 1, Removed: 1, FinalizeSector: 1, PreCommit1: 1, WaitSeed: 1 }, 'chain Faulty over the record, the pipeline\'s state over the chain\'s Proving');
+  t.deepEqual(await call('Filecoin.SectorsListInStates', [['Proving', 'WaitSeed', 'NoSuchState']]), [0, 5, 9]);
+  t.is(chainCalls.filter((c) => c === 'ChainHead').length, 1, 'one look at the chain serves a burst of calls');
+  await t.throwsAsync(call('Filecoin.SectorsListInStates', ['Proving']), { message: /list of state names/ });
+
+  // An adopted record, with the chain's state; with on-chain info, the chain's fields.
+  const one = await call<Record<string, unknown>>('Filecoin.SectorsStatus', [1, false]);
+  t.deepEqual(one, { ...adopted(1, 'Faulty') });
+  const oneOnChain = await call<Record<string, unknown>>('Filecoin.SectorsStatus', [1, true]);
+  t.like(oneOnChain, { State: 'Faulty', CommD: { '/': 'baga-d-1' }, Activation: 100, Expiration: 2000, InitialPledge: '9000', OnTime: 2000, Early: 1500 });
+  // A sector known only from the chain.
+  t.like(await call('Filecoin.SectorsStatus', [5, false]), { SectorID: 5, State: 'Proving', CommD: null, CommR: { '/': 'bagboea4b5abc-sealed-5' }, Deals: [], SealProof: 5, Activation: 0, InitialPledge: '0' });
+  // A pipeline sector: ticket in base64, pieces, its log, its failure as LastErr.
+  t.deepEqual(await call('Filecoin.SectorsStatus', [8, false]), {
+    ...adopted(8, 'PreCommit1'),
+    CommD: null,
+    CommR: null,
+    Deals: [3],
+    Pieces: [{ Piece: { Size: 2048, PieceCID: { '/': 'baga6ea4seaq-piece' } }, DealInfo: null }],
+    Ticket: { Value: Buffer.from([1, 2]).toString('base64'), Epoch: 250 },
+    Retries: 1,
+    LastErr: 'PC1 failed once',
+    Log: [{ Kind: 'state;PreCommit1', Timestamp: Date.parse('2026-12-01T10:00:00.000Z') / 1000, Trace: '', Message: 'ticket drawn' }],
+  });
+  await t.throwsAsync(call('Filecoin.SectorsStatus', [42, false]), { message: /sector 42 not found/ });
+  await t.throwsAsync(call('Filecoin.SectorsStatus', ['x']), { message: /needs a sector number/ });
+
+  // Workers: the PoSt roles of this host, as Lotus's PoSt worker types, and the seal workers.
+  await t.throwsAsync(call('Filecoin.WorkerStats'), { message: /need 'admin'/ }, 'admin, as in Lotus');
+  const ws = await call<Record<string, { Tasks: string[]; Enabled: boolean; Info: { Hostname: string; Resources: { CPUs: number; GPUs: string[] } }; CpuUse: number }>>('Filecoin.WorkerStats', [], ADMIN);
+  const ids = Object.keys(ws);
+  t.is(ids.length, 3);
+  t.true(ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)), 'keys are UUIDs (Lotus decodes them as uuid.UUID)');
+  const byTask = (task: string) => Object.values(ws).find((w) => w.Tasks.includes(task))!;
+  t.like(byTask('post/v0/winningproof'), { Enabled: true, Tasks: ['post/v0/winningproof'] });
+  t.like(byTask('post/v0/windowproof'), { Enabled: false }, 'a role that is not running is a disabled worker');
+  t.like(byTask('seal/v0/commit/2'), { Enabled: true, Tasks: ['seal/v0/precommit/1', 'seal/v0/commit/2'], CpuUse: 4, Info: { Hostname: 'gpu-box', Resources: { CPUs: 32, GPUs: ['GPU 0', 'GPU 1'] } } });
+  windowRunning = true;
+  const again = await call<typeof ws>('Filecoin.WorkerStats', [], ADMIN);
+  t.deepEqual(Object.keys(again), ids, 'the same worker keeps its UUID');
+  t.true(again[ids.find((id) => ws[id]!.Tasks[0] === 'post/v0/windowproof')!]!.Enabled);
 });

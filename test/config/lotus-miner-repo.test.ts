@@ -8,8 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { LIBP2P_KEY_FILE, peerIdOfKeyInfo, readLotusMinerRepo, reservationsFrom } from '../../src/config/lotus-miner-repo.js';
-import { CborCid, addressBytes, cborEncode, rleEncode } from '../../src/chain/types.js';
+import { ADOPTED_LOG_ENTRIES, LIBP2P_KEY_FILE, lotusSectorInfo, readAdoptedSectors, peerIdOfKeyInfo, readLotusMinerRepo, reservationsFrom } from '../../src/config/lotus-miner-repo.js';
+import { NOT_ON_CHAIN } from '../../src/api/lotus-miner.js';
+import { CborCid, addressBytes, bigToCborBytes, cborEncode, rleEncode } from '../../src/chain/types.js';
 import { lockFile } from '../../src/util/durable.js';
 import { Auth, JWT_KEY_FILE } from '../../src/auth/index.js';
 import { MAIN } from '../helpers/procs.js';
@@ -114,6 +115,54 @@ test('reads what lotus-miner keeps: miner, sector numbers and reservations, sect
   t.deepEqual(reservationsFrom({ b: [[10, 30]], a: [[15, 20]], c: [[16, 17]] }, 0), { a: [[15, 20]], b: [[10, 14], [21, 30]] });
 });
 
+test('sector records become what lotus-miner\'s own SectorsStatus answers: deal info only where lotus-miner counts it valid, bytes in base64, the last 50 log entries', async (t) => {
+  const commD = new CborCid({ '/': 'baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq' });
+  const commR = new CborCid({ '/': 'bagboea4b5abcatlxechwbp7kjpjguna6r6q7ejrhe6mdp3lf34pmswn27pkkiekz' });
+  const publish = new CborCid({ '/': 'bafy2bzacea3wsdh6y3a36tb3skempjoxqpuyompjbmfeyf34fi3uy6uue42v4' });
+  const proposal = [commD, 2048, false, addressBytes('t01001'), addressBytes('t01000'), 'my data', 10, 600, bigToCborBytes(0n), bigToCborBytes(5n), bigToCborBytes(0n)];
+  const log = Array.from({ length: 60 }, (_, i) => ({ Kind: 'event;sealing.SectorStart', Timestamp: 1_700_000_000 + i, Trace: '', Message: `step ${i}` }));
+  const f = await lotusRepo('status', [
+    ...BASE,
+    // As lotus-miner init --genesis-miner writes a pre-sealed sector: a deal proposal but no publish CID (not valid: no deal info, deal id 0).
+    ['/sectors/0', sector(0, 'Proving', { CommD: commD, CommR: commR, TicketValue: new Uint8Array(0), Pieces: [{ Piece: [2048, commD], DealInfo: { DealID: 0, DealProposal: proposal, DealSchedule: { StartEpoch: 10, EndEpoch: 600 }, PublishCid: null } }] })],
+    // A published deal, a ticket and seed, messages, a failure count and a long log.
+    ['/sectors/2', sector(2, 'Proving', { CommD: commD, CommR: commR, TicketValue: Buffer.from([1, 2, 3]), TicketEpoch: 40, SeedValue: Buffer.from([4]), SeedEpoch: 90, PreCommitMessage: publish, CommitMessage: publish, InvalidProofs: 2, LastErr: 'once failed', Log: log, Pieces: [{ Piece: [2048, commD], DealInfo: { PublishCid: publish, DealID: 7, DealProposal: proposal, DealSchedule: { StartEpoch: 10, EndEpoch: 600 }, KeepUnsealed: true } }] })],
+  ]);
+  const r = await readLotusMinerRepo(f.repo);
+  const [genesis, dealt] = r.sectors.map((s) => lotusSectorInfo(s, 'testnet'));
+  t.deepEqual(genesis, {
+    SectorID: 0,
+    State: 'Proving',
+    CommD: commD.cid,
+    CommR: commR.cid,
+    Proof: null,
+    Deals: [0],
+    Pieces: [{ Piece: { Size: 2048, PieceCID: commD.cid }, DealInfo: null }],
+    Ticket: { Value: null, Epoch: 0 },
+    Seed: { Value: null, Epoch: 0 },
+    PreCommitMsg: null,
+    CommitMsg: null,
+    Retries: 0,
+    ToUpgrade: false,
+    ReplicaUpdateMessage: null,
+    LastErr: '',
+    Log: [],
+    SealProof: 5,
+    ...NOT_ON_CHAIN,
+  });
+  t.like(dealt, { Deals: [7], Ticket: { Value: 'AQID', Epoch: 40 }, Seed: { Value: 'BA==', Epoch: 90 }, PreCommitMsg: publish.cid, CommitMsg: publish.cid, Retries: 2, LastErr: 'once failed' });
+  t.deepEqual(dealt!.Pieces[0]!.DealInfo, {
+    PublishCid: publish.cid,
+    DealID: 7,
+    DealProposal: { PieceCID: commD.cid, PieceSize: 2048, VerifiedDeal: false, Client: 't01001', Provider: 't01000', Label: 'my data', StartEpoch: 10, EndEpoch: 600, StoragePricePerEpoch: '0', ProviderCollateral: '5', ClientCollateral: '0' },
+    DealSchedule: { StartEpoch: 10, EndEpoch: 600 },
+    PieceActivationManifest: null,
+    KeepUnsealed: true,
+  });
+  t.is(dealt!.Log.length, ADOPTED_LOG_ENTRIES);
+  t.deepEqual(dealt!.Log.at(-1), { Kind: 'event;sealing.SectorStart', Timestamp: 1_700_000_059, Trace: '', Message: 'step 59' }, 'the latest entries');
+});
+
 test('the libp2p key\'s peer id is the one the chain holds for the miner', (t) => {
   // The devnet t01000's key (lotus-miner init made it; `lotus state miner-info t01000` printed its PeerID).
   t.is(peerIdOfKeyInfo(Buffer.from(DEVNET_LIBP2P_KEY)), DEVNET_PEER_ID);
@@ -174,6 +223,10 @@ test('init --from-lotus-miner: refuses sectors still sealing (unless --abandon-s
   t.is(readFileSync(join(dest, 'sectorid'), 'utf8').trim(), '8');
   t.deepEqual(JSON.parse(readFileSync(join(dest, 'sectorid.reservations.json'), 'utf8')).reservations, { snap: [[100, 102]] });
   t.deepEqual(JSON.parse(readFileSync(join(dest, 'winning-post', 'last-mined.json'), 'utf8')), { miner: 't01234', lastMinedEpoch: 120 });
+  const records = readAdoptedSectors(dest)!;
+  t.is(records.from, f.repo);
+  t.deepEqual(records.sectors.map((x) => [x.SectorID, x.State]), [[3, 'PreCommit2']], 'the abandoned sector\'s record too');
+  t.regex(r.out, /sector records: +1 in lotus-miner-sectors.json/);
   // The numbers as the sector-number commands see them.
   const info = JSON.parse(execFileSync(process.execPath, [MAIN, 'sectors', 'numbers', 'info', '--json', '--repo', dest, '--miner', 't01234'], { encoding: 'utf8' }));
   t.is(info.next, 8);

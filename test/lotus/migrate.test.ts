@@ -4,8 +4,9 @@
 // `distminer init --from-lotus-miner`, compares what distminer took with what lotus-miner's API
 // said, and runs distminer as t01000 against real Lotus: its blocks must enter the heaviest
 // chain above the last epoch lotus-miner mined, and a sector number it hands out must be one
-// lotus-miner never used, and lotus-miner's own CLI (`info`, `proving deadlines`) works against
-// distminer with the same MINER_API_INFO. The long tier also waits for t01000's deadline with
+// lotus-miner never used, and lotus-miner's own CLI (`info`, `proving info`, `proving deadlines`,
+// `sectors list`, `sectors status N`) works against distminer with the same MINER_API_INFO,
+// showing the sectors as lotus-miner itself showed them before it stopped. The long tier also waits for t01000's deadline with
 // its sectors, to see real Lotus accept distminer's Window PoSt for them. At the end lotus-miner is started
 // again on its repository (which the adoption left as it was), for the tier's other files.
 import test from 'ava';
@@ -59,6 +60,19 @@ function distminer(...args: string[]): { status: number | null; out: string } {
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
+/** lotus-miner's CLI, with the devnet's MINER_API_INFO (lotus-miner itself, or distminer once it has taken over). */
+function lotusMinerCli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('lotus-miner', args, { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** CLI output without what changes from one epoch to the next: the "(in 3 days)" / "(2 hours ago)" beside epochs. */
+const comparable = (out: string) =>
+  out
+    .split('\n')
+    .map((l) => l.replace(/\([^)]*\)/g, '').replace(/\s+/g, ' ').trim())
+    .filter(Boolean);
+
 /** t01000's blocks in the heaviest chain above `from`, by height. */
 async function minerBlocks(from: number): Promise<number[]> {
   let ts: TipSet = await chain.chainHead();
@@ -89,6 +103,11 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   const peerId = (await chain.stateMinerInfo(MINER)).PeerId; // set on chain by lotus-miner init, from its libp2p key
   const sectors = await lotusMiner<number[]>('SectorsList');
   t.log(`lotus-miner: sectors ${sectors.join(',')}, next number ${meta.Next}, storage ${Object.values(storage).join(', ')}, peer ${peerId}`);
+  // What lotus-miner shows of its sectors (its API and its CLI), for distminer to show the same.
+  const lmStatus = await Promise.all(sectors.map((n) => lotusMiner<Record<string, unknown>>('SectorsStatus', [n, false])));
+  const lmList = lotusMinerCli('sectors', 'list');
+  const lmSectorStatus = sectors.map((n) => lotusMinerCli('sectors', 'status', '--on-chain-info', String(n)));
+  for (const c of [lmList, ...lmSectorStatus]) t.is(c.status, 0, `lotus-miner's own: ${c.stderr}`);
 
   // Refused while it runs: it holds its datastore.
   let r = distminer('init', '--from-lotus-miner', LOTUS_REPO!, '--repo', repo);
@@ -120,16 +139,45 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   const status = await rpc<{ miner: string }>(minerUrl, minerToken, 'Distminer.Status');
   t.is(status.miner, MINER, 'lotus-miner\'s MINER_API_INFO reaches distminer');
   // The provider's habits: lotus-miner's own CLI, with the same MINER_API_INFO, against distminer.
-  const info = spawnSync('lotus-miner', ['info'], { encoding: 'utf8' });
+  const cliOk: string[] = [];
+  const info = lotusMinerCli('info');
   t.is(info.status, 0, `lotus-miner info: ${info.stderr}`);
   t.log(info.stdout.trim());
   t.regex(info.stdout, /Enabled subsystems: \[Mining Sealing SectorStorage\]/);
   t.regex(info.stdout, new RegExp(`Miner: ${MINER} \\(2 KiB sectors\\)`));
   t.regex(info.stdout, /Proving: 2/, 'its two sectors, proving');
-  const deadlines = spawnSync('lotus-miner', ['proving', 'deadlines'], { encoding: 'utf8' });
+  t.regex(info.stdout, /Workers: Seal\(0\) WdPoSt\(1\) WinPoSt\(1\)/, 'the PoSt roles of this host as PoSt workers, no seal worker connected');
+  t.notRegex(info.stdout + info.stderr, /ERROR/, 'every method info calls is answered');
+  if (info.status === 0 && !/ERROR/.test(info.stdout + info.stderr)) cliOk.push('info');
+  const provingInfo = lotusMinerCli('proving', 'info');
+  t.is(provingInfo.status, 0, `lotus-miner proving info: ${provingInfo.stderr}`);
+  const pi = spawnSync(process.execPath, [MAIN, 'proving', 'info', '--json', '--miner', MINER], { encoding: 'utf8', env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' } });
+  t.is(pi.status, 0, pi.stderr);
+  const dmProving = JSON.parse(pi.stdout) as { faults: number; recovering: number; periodStart: number; nextPeriodStart: number };
+  const provingFacts = [new RegExp(`Miner: ${MINER}`), new RegExp(`Faults: +${dmProving.faults} `), new RegExp(`Recovering: +${dmProving.recovering}\\n`), new RegExp(`Proving Period Boundary: ${dmProving.periodStart % (dmProving.nextPeriodStart - dmProving.periodStart)}\\n`)];
+  for (const re of provingFacts) t.regex(provingInfo.stdout, re, 'as distminer\'s own proving info says');
+  if (provingInfo.status === 0 && provingFacts.every((re) => re.test(provingInfo.stdout))) cliOk.push('proving info');
+  const deadlines = lotusMinerCli('proving', 'deadlines');
   t.is(deadlines.status, 0, `lotus-miner proving deadlines: ${deadlines.stderr}`);
   t.regex(deadlines.stdout, new RegExp(`Miner: ${MINER}`));
-  figures.migration_lotus_miner_cli = ['info', 'proving deadlines'];
+  if (deadlines.status === 0) cliOk.push('proving deadlines');
+  // Sectors: what lotus-miner showed of them before it stopped (epochs' "(in …)" aside).
+  const list = lotusMinerCli('sectors', 'list');
+  t.is(list.status, 0, `lotus-miner sectors list: ${list.stderr}`);
+  t.log(list.stdout.trim());
+  t.deepEqual(comparable(list.stdout), comparable(lmList.stdout), 'sectors list: as lotus-miner listed them');
+  if (list.status === 0 && comparable(list.stdout).join() === comparable(lmList.stdout).join()) cliOk.push('sectors list');
+  let statusSame = true;
+  for (const [i, n] of sectors.entries()) {
+    const st = lotusMinerCli('sectors', 'status', '--on-chain-info', String(n));
+    t.is(st.status, 0, `lotus-miner sectors status ${n}: ${st.stderr}`);
+    t.deepEqual(comparable(st.stdout), comparable(lmSectorStatus[i]!.stdout), `sectors status ${n}: as lotus-miner showed it`);
+    t.deepEqual(await rpc(minerUrl, minerToken, 'Filecoin.SectorsStatus', [n, false]), lmStatus[i], `SectorsStatus(${n}): lotus-miner's own answer`);
+    statusSame &&= st.status === 0 && comparable(st.stdout).join() === comparable(lmSectorStatus[i]!.stdout).join();
+  }
+  if (statusSame) cliOk.push('sectors status');
+  figures.migration_lotus_miner_cli = cliOk;
+  figures.lotus_miner_cli_commands_ok = cliOk.length;
 
   // A new sector number: above every number lotus-miner used, outside its reservation.
   const sc = JSON.parse(await dm.waitFor(/"msg":"sector-number server listening"/, 60_000)).address as string;

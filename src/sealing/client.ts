@@ -1,0 +1,48 @@
+// The seal service of this miner, as other parts of the same miner reach it: through
+// <repo>/sealing-api (the address the seal role writes when it listens) and its JSON-RPC,
+// with the repository's token. The deal role pledges deal sectors through it; the Lotus
+// miner API (src/api/lotus-miner.ts) reads sectors and workers through it.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiCallError, callApi } from '../api/client.js';
+import { parseApiMultiaddr } from '../config/multiaddr.js';
+import type { WorkerRow } from './scheduler.js';
+import type { SectorView } from './service.js';
+
+/** File in the repo naming the seal service's listener (a multiaddr, like Lotus's `api`). */
+export const SEAL_API_FILE = 'sealing-api';
+
+/** The JSON-RPC error code of SectorsStatus for a number the pipeline does not hold. */
+export const SECTOR_NOT_FOUND = 2;
+
+export interface SealServiceClient {
+  /** SectorsPledgeDeals: one deal sector of these pieces; its number. */
+  pledgeDeals(pieces: unknown[], dealIds: number[]): Promise<number>;
+  /** Every sector of the pipeline, without their logs. */
+  sectors(): Promise<SectorView[]>;
+  /** One sector with its log; undefined when the pipeline has no such sector. */
+  sector(n: number): Promise<SectorView | undefined>;
+  /** The seal workers it knows, connected or not. */
+  workers(): Promise<WorkerRow[]>;
+}
+
+export function sealServiceClient(repo: string, token: string): SealServiceClient {
+  const addr = () => {
+    const f = join(repo, SEAL_API_FILE);
+    if (!existsSync(f)) throw new Error(`no seal service runs on this miner (${f} is missing): run the seal role on this host`);
+    return parseApiMultiaddr(readFileSync(f, 'utf8').trim(), SEAL_API_FILE);
+  };
+  return {
+    pledgeDeals: (pieces, dealIds) => callApi<number>(addr(), token, 'SectorsPledgeDeals', [pieces, dealIds], 60_000),
+    sectors: () => callApi<SectorView[]>(addr(), token, 'SectorsList', [], 30_000),
+    sector: async (n) => {
+      try {
+        return await callApi<SectorView>(addr(), token, 'SectorsStatus', [n], 30_000);
+      } catch (e) {
+        if (e instanceof ApiCallError && e.code === SECTOR_NOT_FOUND) return undefined;
+        throw e;
+      }
+    },
+    workers: () => callApi<WorkerRow[]>(addr(), token, 'SealingWorkers', [], 30_000),
+  };
+}
