@@ -5,6 +5,7 @@
 // Exit codes: 0 ok, 1 failure, 2 usage error (unknown command or flag, missing argument).
 import { CommanderError } from 'commander';
 import { runCli } from './cli/program.js';
+import { UsageError } from './cli/usage.js';
 
 /**
  * A process started by `distminer demo` (DISTMINER_EXIT_WITH_PARENT=<the demo's pid>) stops
@@ -33,6 +34,10 @@ async function main(argv: string[]): Promise<number> {
     // commander has printed its message (or the help) already. --help and --version end
     // here with code 0; every other error of commander's is a usage error.
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof UsageError) {
+      process.stderr.write(`distminer: ${e.message} (see --help)\n`);
+      return 2;
+    }
     throw e;
   }
 }

@@ -63,3 +63,11 @@ export function parseFil(text: string): bigint {
   if (frac.length > scale) throw new Error(`"${text}": more decimals than an attoFIL allows`);
   return BigInt(m[1]) * unit + (frac ? BigInt(frac.padEnd(scale, '0')) : 0n);
 }
+
+/** attoFIL as Lotus's types.FIL prints it: "1.5 FIL", "0.000000000000000001 FIL", "0 FIL". */
+export function formatFil(atto: bigint): string {
+  const neg = atto < 0n;
+  const a = neg ? -atto : atto;
+  const frac = (a % FIL).toString().padStart(18, '0').replace(/0+$/, '');
+  return `${neg ? '-' : ''}${a / FIL}${frac ? `.${frac}` : ''} FIL`;
+}

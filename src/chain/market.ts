@@ -9,6 +9,8 @@ import { CborCid, type Cid, addressBytes, addressFromBytes, bigFromCborBytes, bi
 export const MARKET_ACTOR_ID = 5;
 
 export enum MarketMethod {
+  /** AddBalance(address): the value goes to that address's escrow (client or provider). */
+  AddBalance = 2,
   PublishStorageDeals = 4,
 }
 

@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } fr
 import { dirname, join, resolve } from 'node:path';
 import { KEYSTORE_DIR, TOKEN_FILE, ensureRepoAuth } from '../auth/index.js';
 import { ChainClient, RpcError } from '../chain/client.js';
+import { parseFil } from '../chain/fees.js';
 import { decodeCreateMinerReturn, encodeCreateMiner } from '../chain/params.js';
 import { type Cid, POWER_ACTOR_ID, PowerMethod, b64, fromB64, idAddress } from '../chain/types.js';
 import { ConfigError, formatApiMultiaddr, parseApiMultiaddr } from '../config/multiaddr.js';
@@ -64,8 +65,8 @@ export async function main(flags: InitOptions): Promise<number> {
       progressFile: `${path}.create-miner.json`,
       from: flags.from,
       sectorSize: proofs.parseSectorSize(flags.sectorSize ?? '2KiB'),
-      ownerFunds: parseFil(flags.ownerFunds ?? '1', '--owner-funds'),
-      workerFunds: parseFil(flags.workerFunds ?? '10', '--worker-funds'),
+      ownerFunds: parseFlagFil(flags.ownerFunds ?? '1', '--owner-funds'),
+      workerFunds: parseFlagFil(flags.workerFunds ?? '10', '--worker-funds'),
       say: (line) => process.stdout.write(line + '\n'),
     });
     miner = r.miner;
@@ -220,11 +221,13 @@ function checkRepoFree(path: string): void {
   }
 }
 
-/** "1.5" FIL → attoFIL. */
-export function parseFil(s: string, what: string): bigint {
-  const m = /^(\d+)(?:\.(\d{1,18}))?$/.exec(s.trim());
-  if (!m) throw new ConfigError(`${what}: "${s}" is not an amount of FIL like 10 or 0.5`);
-  return BigInt(m[1]) * 10n ** 18n + BigInt((m[2] ?? '').padEnd(18, '0'));
+/** An amount as Lotus writes them ("1.5", "1.5 FIL", "500 milliFIL") → attoFIL; errors name the flag. */
+export function parseFlagFil(s: string, what: string): bigint {
+  try {
+    return parseFil(s);
+  } catch (e) {
+    throw new ConfigError(`${what}: ${(e as Error).message}`);
+  }
 }
 
 export interface CreateMinerOptions {

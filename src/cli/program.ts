@@ -354,6 +354,25 @@ export function buildProgram(): Command {
     .option('--verified', 'a verified (DataCap) deal')
     .option('--label <text>', 'deal label')
     .action(act(async (o, [file]) => (await import('../deals/client-cli.js')).deal(o, file)));
+  const market = client
+    .command('market')
+    .description('the client\'s escrow in the storage market actor (what a deal locks): Lotus\'s `lotus wallet market`, signed by the client\'s key')
+    .option(...CHAIN_API)
+    .option('--network <net>', 'testnet (t… addresses, default) or mainnet (f…)')
+    .option('--json', JSON_HELP);
+  market
+    .command('add')
+    .description('add AMOUNT to the client\'s escrow (AddBalance from its own key, pushed to the node); waits until it is on chain')
+    .argument('<amount>', 'FIL, as Lotus writes it: 0.5, "0.5 FIL", "500 milliFIL"')
+    .requiredOption('--key <file>', 'the client key file (it pays and signs)')
+    .option('--max-fee <amount>', 'the most gas may cost (FIL; default the node\'s)')
+    .action(act(async (o, [amount]) => (await import('../deals/client-cli.js')).marketAdd(o, amount)));
+  market
+    .command('balance')
+    .description('escrow, locked and available of a client')
+    .option('--key <file>', 'the client key file')
+    .option('--address <addr>', 'or its address')
+    .action(act(async (o) => (await import('../deals/client-cli.js')).marketBalanceCmd(o)));
 
   // --- chain and demo ------------------------------------------------------------------------
   program

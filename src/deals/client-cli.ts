@@ -4,8 +4,15 @@
 //   distminer client key new --out KEYFILE [--type secp256k1|bls] [--network testnet|mainnet]
 //   distminer client deal FILE --miner f01000 --api http://127.0.0.1:PORT --key KEYFILE
 //        [--start-epoch N] [--duration EPOCHS] [--price ATTOFIL] [--verified] [--label TEXT]
+//   distminer client market add AMOUNT --key KEYFILE [--chain-api INFO] [--max-fee AMOUNT] [--json]
+//   distminer client market balance (--key KEYFILE | --address ADDR) [--chain-api INFO] [--json]
+// (`market add` is Lotus's `lotus wallet market add`, signed by the client's own key file.)
 import { existsSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../util/durable.js';
+import { ChainClient } from '../chain/client.js';
+import { formatFil, parseFil } from '../chain/fees.js';
+import { UsageError } from '../cli/usage.js';
+import { clientAddBalance, marketBalance } from './escrow.js';
 import { RegisteredSealProof } from '../proofs/types.js';
 import { buildProposal, propose, uploadFile } from './client.js';
 import { fileCommP, pieceSizeFor } from './commp.js';
@@ -24,6 +31,53 @@ export interface ClientOptions {
   price?: string;
   verified?: boolean;
   label?: string;
+  chainApi?: string;
+  maxFee?: string;
+  address?: string;
+  json?: boolean;
+}
+
+function chainOf(f: ClientOptions): ChainClient {
+  const info = f.chainApi ?? process.env.FULLNODE_API_INFO;
+  if (!info) throw new UsageError('no chain API: pass --chain-api TOKEN:/ip4/127.0.0.1/tcp/1234/http or set FULLNODE_API_INFO');
+  return new ChainClient(info);
+}
+
+function amountOf(text: string, what: string): bigint {
+  try {
+    return parseFil(text);
+  } catch (e) {
+    throw new UsageError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+const balanceJson = (address: string, b: { escrow: bigint; locked: bigint }) => ({ address, escrow: b.escrow.toString(), locked: b.locked.toString(), available: (b.escrow - b.locked).toString() });
+const balanceText = (address: string, b: { escrow: bigint; locked: bigint }) => `market escrow of ${address}: ${formatFil(b.escrow)} (locked ${formatFil(b.locked)}, available ${formatFil(b.escrow - b.locked)})\n`;
+
+/** `distminer client market add AMOUNT --key KEYFILE`: AddBalance into the client's own escrow, signed by its key; waits for the receipt. */
+export async function marketAdd(f: ClientOptions, amountText: string): Promise<number> {
+  const amount = amountOf(amountText, 'AMOUNT');
+  if (amount <= 0n) throw new UsageError('AMOUNT must be more than 0');
+  const chain = chainOf(f);
+  const net = network(f);
+  const key = readKeyFile(f.key!, net);
+  const spec = f.maxFee !== undefined ? { MaxFee: amountOf(f.maxFee, '--max-fee').toString() } : null;
+  const cid = await clientAddBalance(chain, key, amount, net, spec);
+  process.stderr.write(`AddBalance ${formatFil(amount)} from ${key.address}: message ${cid['/']}, waiting for it on chain\n`);
+  const r = await chain.stateWaitMsg(cid, 1);
+  if (r.Receipt.ExitCode !== 0) throw new Error(`AddBalance ${cid['/']} failed on chain with exit code ${r.Receipt.ExitCode}`);
+  const b = await marketBalance(chain, key.address);
+  process.stdout.write(f.json ? JSON.stringify({ message: cid['/'], height: r.Height, ...balanceJson(key.address, b) }) + '\n' : balanceText(key.address, b));
+  return 0;
+}
+
+/** `distminer client market balance (--key KEYFILE | --address ADDR)` */
+export async function marketBalanceCmd(f: ClientOptions): Promise<number> {
+  if ((f.key === undefined) === (f.address === undefined)) throw new UsageError('give --key KEYFILE or --address ADDR (one of them)');
+  const address = f.address ?? readKeyFile(f.key!, network(f)).address;
+  const b = await marketBalance(chainOf(f), address);
+  process.stdout.write(f.json ? JSON.stringify(balanceJson(address, b)) + '\n' : balanceText(address, b));
+  return 0;
 }
 
 function network(f: ClientOptions): 'testnet' | 'mainnet' {

@@ -14,6 +14,7 @@ import { logger } from '../log.js';
 import { checkSectors } from './storage.js';
 import { WindowPoStScheduler } from './window.js';
 import { WinningPoStMiner } from './winning.js';
+import { UsageError } from '../cli/usage.js';
 
 /** The options of `info`, `proving …` and `post …`, parsed by commander (src/cli/program.ts). */
 export interface PostCliOptions {
@@ -31,8 +32,6 @@ export interface PostCliOptions {
 }
 type Args = PostCliOptions;
 
-/** A bad value of an argument or option: exit 2, as commander's own usage errors. */
-class UsageError extends Error {}
 
 function client(a: Args): ChainClient {
   const info = a.chainApi ?? process.env.FULLNODE_API_INFO;

@@ -34,6 +34,8 @@ const work = mkdtempSync(join(tmpdir(), 'distminer-lotus-migrate-'));
 const repo = join(work, 'repo');
 let dm: Proc | undefined;
 const figures: Record<string, unknown> = {};
+/** The sector numbers distminer handed out as t01000 (first test), for going back (second). */
+let handedOut: { from: number; to: number } | undefined;
 
 test.after.always(async () => {
   mergeFigures(figures);
@@ -185,6 +187,7 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   t.is(got.status, 0, got.out);
   const n = Number(/\d+/.exec(got.out)![0]);
   figures.migration_first_distminer_number = n;
+  handedOut = { from: meta.Next, to: n };
   const allocatedBefore = new Set(bitfieldFromJson(meta.Allocated));
   const onChain = new Set(await chain.stateMinerAllocated(MINER));
   t.true(n >= meta.Next && !allocatedBefore.has(n) && !onChain.has(n) && (n < 1000 || n > 1002), `number ${n}: lotus-miner's next was ${meta.Next}`);
@@ -225,4 +228,27 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   t.true(parts.every((_, i) => new Set(bitfieldFromJson(dls[di]?.PostSubmissions ?? [0])).has(i)), `deadline ${di}: every partition proven`);
   t.deepEqual(await chain.stateMinerFaults(MINER), [], 'no sector faulty');
   figures.migration_deadline_proven = true;
+});
+
+test.serial('going back: lotus-miner on its repository, as the adoption left it, with the numbers distminer handed out reserved, mines again and numbers above them', async (t) => {
+  t.timeout(8 * 60_000);
+  if (!handedOut) return t.fail('the adoption test did not get as far as a sector number');
+  await dm?.stop();
+  dm = undefined;
+  const stoppedAt = (await chain.chainHead()).Height;
+  execFileSync(join(process.cwd(), 'scripts/lotus-devnet/up.sh'), [DEVNET!], { stdio: ['ignore', 'ignore', 'inherit'] });
+  t.true(alive(), 'lotus-miner runs again');
+  // As the README says: before lotus-miner seals anything, reserve what distminer handed out.
+  const range = `${handedOut.from}-${handedOut.to}`;
+  const reserve = lotusMinerCli('sectors', 'numbers', 'reserve', 'distminer', range);
+  t.is(reserve.status, 0, `lotus-miner sectors numbers reserve distminer ${range}: ${reserve.stderr}`);
+  const meta = await lotusMiner<NumAssignerMeta>('SectorNumAssignerMeta');
+  t.true(meta.Next > handedOut.to || meta.Next < handedOut.from, `lotus-miner's next number ${meta.Next} is outside distminer's ${range}`);
+  t.true(bitfieldFromJson(meta.InUse).includes(handedOut.to), 'distminer\'s numbers are in use for lotus-miner');
+  const blocks = await until(async () => {
+    const b = await minerBlocks(stoppedAt);
+    return b.length >= 1 ? b : undefined;
+  }, 5 * 60_000, `a block of ${MINER} mined by lotus-miner again`);
+  figures.going_back_lotus_miner_blocks = blocks.length;
+  t.log(`lotus-miner mined ${MINER} again at ${blocks.join(', ')}; its next sector number ${meta.Next}, distminer's ${range} reserved`);
 });
