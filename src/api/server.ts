@@ -15,6 +15,7 @@ import { HttpService, type NetLimits } from '../net/http-server.js';
 import { JsonRpcMethods, RpcError } from '../net/json-rpc.js';
 import { type MetricsRouteOptions, metricsRoute } from '../metrics/http.js';
 import { type MetricsJson, metricsJson } from '../metrics/index.js';
+import { sharedResult } from '../util/shared.js';
 import { webRoutes } from '../web/page.js';
 import type { Alert } from '../web/snapshot.js';
 
@@ -22,6 +23,8 @@ const log = logger('api');
 
 export const RPC_PATH = '/rpc/v0';
 const MAX_BODY = 1024 * 1024;
+/** How long the actor threads' metrics, once collected, serve further page polls and scrapes. */
+const ACTOR_METRICS_TTL_MS = 1000;
 
 export { RpcError };
 
@@ -72,8 +75,9 @@ export async function startApiServer(listen: HostPort, auth: Auth, opts: ApiServ
       methods.register(method, perm, (params) => handler(params));
     },
     serveMetrics(o) {
-      others = o.others;
-      svc.route(metricsRoute(o));
+      // One ask of every actor thread serves the page's polls and the scrapes of the same second.
+      others = o.others && sharedResult(o.others, ACTOR_METRICS_TTL_MS);
+      svc.route(metricsRoute({ ...o, others }));
     },
     alerts: () => web.alerts(),
     close: () => svc.close(),

@@ -58,6 +58,18 @@ test('without the cookie nothing is collected: 200 requests refused 401; 20 conc
   t.is(snap.actors[0].detail, '<img src=x onerror=alert(1)>');
 });
 
+test('a page poll and a burst of scrapes in the same second share one collection from the actor threads', async (t) => {
+  const s = await start(300);
+  t.teardown(() => s.api.close());
+  const [page, ...scrapes] = await Promise.all([fetch(`${s.url}/ui/status.json`, { headers: { cookie: `distminer_ui=${READ}` } }), ...Array.from({ length: 10 }, () => fetch(`${s.url}/debug/metrics`))]);
+  t.is(page.status, 200);
+  t.true(scrapes.every((r) => r.status === 200));
+  t.is(s.calls.metrics, 1, 'the actors were asked once');
+  await new Promise((r) => setTimeout(r, 1100));
+  t.is((await fetch(`${s.url}/debug/metrics`)).status, 200);
+  t.is(s.calls.metrics, 2, 'a scrape a second later asks again');
+});
+
 test('login: a read token sets an HttpOnly SameSite=Strict cookie; wrong, permission-less, empty and malformed ones get clear errors and no cookie', async (t) => {
   const s = await start();
   t.teardown(() => s.api.close());
