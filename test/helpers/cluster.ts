@@ -84,6 +84,49 @@ export async function minerStatus(repo: string, token: string): Promise<Supervis
 }
 
 /**
+ * The web page's polls (/ui/status.json, with the read cookie) and Prometheus scrapes
+ * (/debug/metrics), `clients` at a time, each `pauseMs` after the last was answered, until
+ * stopped: some 40 requests a second by default, far beyond a page's one poll every 2 s and a
+ * scrape every 15 s, yet not a busy loop of the test's own on the shared cores. The miner's API
+ * address is read from `<repo>/api` once it is there.
+ */
+export function webBurst(repo: string, token: string, clients = 4, pauseMs = 100): { stop(): Promise<{ pages: number; scrapes: number; failed: number }> } {
+  let on = true;
+  const n = { pages: 0, scrapes: 0, failed: 0 };
+  const loop = async (i: number) => {
+    while (on) {
+      let url: string;
+      try {
+        const a = parseApiMultiaddr(readFileSync(join(repo, 'api'), 'utf8').trim());
+        url = `http://${a.host}:${a.port}`;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      const page = i % 2 === 0;
+      try {
+        const r = await fetch(page ? `${url}/ui/status.json` : `${url}/debug/metrics`, page ? { headers: { cookie: `distminer_ui=${token}` } } : {});
+        await r.arrayBuffer();
+        if (r.status === 200) n[page ? 'pages' : 'scrapes']++;
+        else n.failed++;
+        await new Promise((r) => setTimeout(r, pauseMs));
+      } catch {
+        n.failed++; // the miner restarting, or not yet listening
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  };
+  const loops = Array.from({ length: clients }, (_, i) => loop(i));
+  return {
+    async stop() {
+      on = false;
+      await Promise.all(loops);
+      return n;
+    },
+  };
+}
+
+/**
  * Pre-commits and prove-commits fixture sectors (devnet with pinned seal randomness) on a
  * devnet that runs on its own clock. Resolves when they are active (unproven, no power yet).
  */

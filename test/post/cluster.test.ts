@@ -19,7 +19,7 @@ import { freePort } from '../../src/util/listen.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SectorView } from '../../src/sealing/service.js';
-import { type DevnetProc, blocksAt, commitFixtures, electionWins, logLines, minerRepo, minerStatus, runMiner, startDevnetProc, workerKey } from '../helpers/cluster.js';
+import { type DevnetProc, blocksAt, commitFixtures, electionWins, logLines, minerRepo, minerStatus, runMiner, startDevnetProc, webBurst, workerKey } from '../helpers/cluster.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 import { sealedSectors } from '../helpers/sealed.js';
 import { SectorIdClient } from '../../src/sectorid/index.js';
@@ -267,6 +267,8 @@ test.serial('fallback to a single miner: the seal miner restarted with both PoSt
   const one = runMiner('seal+post', seal.path, ['--roles=winning-post,window-post,seal']);
   cl.sealProc = one;
   procs.push(one);
+  // An operator's web page and a Prometheus scraper hammer its API meanwhile: they must not cost a round.
+  const burst = webBurst(seal.path, seal.token);
   t.true(restartedAt < nextOpen, `restarted at head ${restartedAt}, before the window opens at ${nextOpen}`);
   const acc = JSON.parse(await one.waitFor(new RegExp(`"deadline":${deadline},"epoch":\\d+.*"msg":"Window PoSt accepted"`), (WINDOW + 4) * BLOCK_DELAY_S * 1000)) as { epoch: number };
   t.true(acc.epoch >= nextOpen && acc.epoch < nextOpen + WINDOW, `proven at ${acc.epoch} inside [${nextOpen}, ${nextOpen + WINDOW})`);
@@ -275,6 +277,9 @@ test.serial('fallback to a single miner: the seal miner restarted with both PoSt
   await until(async () => (await c.chainHead()).Height >= end, 8 * BLOCK_DELAY_S * 1000, `head ${end}`);
   const hEnd = (await c.chainHead()).Height;
   const status = await minerStatus(seal.path, seal.token);
+  const served = await burst.stop();
+  t.log(`web burst beside the PoSts: ${served.pages} page polls, ${served.scrapes} scrapes answered, ${served.failed} failed (before it listened)`);
+  t.true(served.pages > 100 && served.scrapes > 100, 'the page and the metrics were hammered throughout');
   await one.stop();
   await cl.stopWatch();
 
@@ -289,7 +294,7 @@ test.serial('fallback to a single miner: the seal miner restarted with both PoSt
   // The restarted miner starts its seal service, resumes its sectors and runs its first Window
   // PoSt in these few epochs. On this CPU host its mailbox runs Window PoSt in a proof process
   // that it stops while a Winning PoSt runs (a Window PoSt computed in-process once cost a
-  // round: 9.5 s), so every elected round must hold its block.
+  // round: 9.5 s), so every elected round must hold its block — with the web burst going on.
   t.deepEqual(e.missed, [], 'every elected round produced an accepted block');
   t.true(e.blocks >= 1, 'the single miner won blocks');
   t.deepEqual(watch.flatMap((w) => w.faults), [], 'no sector ever faulty');
