@@ -30,6 +30,10 @@ export interface DealProposal {
   ClientCollateral: string;
 }
 
+/** The market actor's deal duration bounds, in epochs (go-state-types market policy: 180 and 1278 days of 2880 epochs, any piece size). */
+export const DEAL_MIN_DURATION = 180 * 2880;
+export const DEAL_MAX_DURATION = 1278 * 2880;
+
 /** A Filecoin signature in Lotus JSON: Type 1 secp256k1, 2 BLS; Data base64. */
 export interface SignatureJson {
   Type: number;

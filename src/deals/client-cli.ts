@@ -4,6 +4,8 @@
 //   distminer client key new --out KEYFILE [--type secp256k1|bls] [--network testnet|mainnet]
 //   distminer client deal FILE --miner f01000 --api http://127.0.0.1:PORT --key KEYFILE
 //        [--start-epoch N] [--duration EPOCHS] [--price ATTOFIL] [--verified] [--label TEXT]
+//        [--chain-api INFO]   (a real chain's node: the start defaults to head + 960, the
+//        provider collateral is the chain's minimum, the client's escrow is checked first)
 //   distminer client market add AMOUNT --key KEYFILE [--chain-api INFO] [--max-fee AMOUNT] [--json]
 //   distminer client market balance (--key KEYFILE | --address ADDR) [--chain-api INFO] [--json]
 // (`market add` is Lotus's `lotus wallet market add`, signed by the client's own key file.)
@@ -12,7 +14,8 @@ import { writeFileAtomic } from '../util/durable.js';
 import { ChainClient } from '../chain/client.js';
 import { formatFil, parseFil } from '../chain/fees.js';
 import { UsageError } from '../cli/usage.js';
-import { clientAddBalance, marketBalance } from './escrow.js';
+import { DEAL_MIN_DURATION } from '../chain/market.js';
+import { clientAddBalance, clientDealCost, dealTermsProblem, marketBalance, providerCollateralBounds } from './escrow.js';
 import { RegisteredSealProof } from '../proofs/types.js';
 import { buildProposal, propose, uploadFile } from './client.js';
 import { fileCommP, pieceSizeFor } from './commp.js';
@@ -36,6 +39,13 @@ export interface ClientOptions {
   address?: string;
   json?: boolean;
 }
+
+/**
+ * A deal's default start with a chain node: this many epochs after the head, the time a provider
+ * gets to seal the data (Boost's StartEpochSealingBuffer is 480; a 2 KiB devnet sector takes a
+ * few minutes, a 32 GiB one hours).
+ */
+export const DEAL_START_BUFFER = 960;
 
 function chainOf(f: ClientOptions): ChainClient {
   const info = f.chainApi ?? process.env.FULLNODE_API_INFO;
@@ -105,19 +115,38 @@ export async function deal(f: ClientOptions, file: string): Promise<number> {
   const pieceSize = pieceSizeFor(size);
   // The proof type only bounds the piece size here: the largest one.
   const { commP, how } = await fileCommP(file, RegisteredSealProof.StackedDrg64GiBV1_1, pieceSize);
-  const start = int(f.startEpoch, 'start-epoch', 10_000);
   const price = f.price ?? '0';
   if (!/^\d+$/.test(price)) throw new Error(`--price must be a whole number of attoFIL, got "${price}"`);
+  const pricePerEpoch = BigInt(price);
+  const duration = int(f.duration, 'duration', DEAL_MIN_DURATION);
+  const verified = f.verified === true;
+  // With --chain-api (a real chain's node): terms its market actor accepts — a start after the
+  // head with time to seal, the provider collateral it asks at least, the client's escrow
+  // checked — before anything is proposed (a refused publish costs the provider gas). Only when
+  // asked: the embedded devnet's market keeps no escrow.
+  const chainInfo = f.chainApi;
+  let start = int(f.startEpoch, 'start-epoch', 10_000);
+  let providerCollateral = 0n;
+  if (chainInfo) {
+    const chain = new ChainClient(chainInfo);
+    const head = (await chain.chainHead()).Height;
+    if (f.startEpoch === undefined) start = head + DEAL_START_BUFFER;
+    providerCollateral = (await providerCollateralBounds(chain, pieceSize, verified)).min;
+    const b = await marketBalance(chain, key.address);
+    const problem = dealTermsProblem({ head, startEpoch: start, endEpoch: start + duration, cost: clientDealCost(pricePerEpoch, start, start + duration), available: b.escrow - b.locked });
+    if (problem) throw new Error(`not proposed: ${problem}`);
+  }
   const proposal = buildProposal({
     key,
     commP,
     pieceSize,
     provider: miner,
     startEpoch: start,
-    endEpoch: start + int(f.duration, 'duration', 518_400),
-    pricePerEpoch: BigInt(price),
-    verified: f.verified === true,
+    endEpoch: start + duration,
+    pricePerEpoch,
+    verified,
     label: f.label ?? '',
+    providerCollateral,
   });
   process.stdout.write(`client ${key.address}\npiece ${proposal.Proposal.PieceCID['/']} (${pieceSize} bytes padded, CommP computed ${how})\n`);
   const p = await propose(api, proposal, size);

@@ -17,6 +17,8 @@ export interface ProposalParams {
   pricePerEpoch?: bigint;
   verified?: boolean;
   label?: string;
+  /** attoFIL the provider locks (on a real chain at least StateDealProviderCollateralBounds' Min). */
+  providerCollateral?: bigint;
 }
 
 export function buildProposal(p: ProposalParams): ClientDealProposal {
@@ -30,7 +32,7 @@ export function buildProposal(p: ProposalParams): ClientDealProposal {
     StartEpoch: p.startEpoch,
     EndEpoch: p.endEpoch,
     StoragePricePerEpoch: String(p.pricePerEpoch ?? 0n),
-    ProviderCollateral: '0',
+    ProviderCollateral: String(p.providerCollateral ?? 0n),
     ClientCollateral: '0',
   };
   return { Proposal, ClientSignature: sign(p.key, proposalCbor(Proposal)) };

@@ -13,7 +13,8 @@
 //   (MpoolPushMessage), as lotus-miner/Boost do with `lotus-miner actor … / market add`.
 import type { ChainClient } from '../chain/client.js';
 import { messageCid } from '../chain/crypto.js';
-import { MARKET_ACTOR_ID, MarketMethod } from '../chain/market.js';
+import { DEAL_MAX_DURATION, DEAL_MIN_DURATION, MARKET_ACTOR_ID, MarketMethod } from '../chain/market.js';
+import { formatFil } from '../chain/fees.js';
 import { type Cid, type Message, type MessageSendSpec, addressBytes, b64, cborEncode, cidBytes, idAddress, type Network } from '../chain/types.js';
 import { type ClientKey, sign } from './keys.js';
 
@@ -53,4 +54,25 @@ export async function pushSigned(chain: ChainClient, key: ClientKey, m: Pick<Mes
 export function clientAddBalance(chain: ChainClient, key: ClientKey, amount: bigint, network: Network, spec: MessageSendSpec | null = null): Promise<Cid> {
   if (amount <= 0n) throw new Error('the amount to add must be positive');
   return pushSigned(chain, key, { To: idAddress(MARKET_ACTOR_ID, network), Method: MarketMethod.AddBalance, value: amount, params: addBalanceParams(key.address) }, spec);
+}
+
+/** StateDealProviderCollateralBounds: what the market actor accepts as ProviderCollateral for a deal of this size. */
+export async function providerCollateralBounds(chain: ChainClient, pieceSize: number, verified: boolean): Promise<{ min: bigint; max: bigint }> {
+  const b = await chain.call<{ Min: string; Max: string }>('Filecoin.StateDealProviderCollateralBounds', [pieceSize, verified, null]);
+  return { min: BigInt(b.Min), max: BigInt(b.Max) };
+}
+
+/** What the client pays for a deal out of its escrow: its collateral and the whole storage fee. */
+export const clientDealCost = (pricePerEpoch: bigint, startEpoch: number, endEpoch: number, clientCollateral = 0n): bigint => clientCollateral + pricePerEpoch * BigInt(endEpoch - startEpoch);
+
+/**
+ * Why the market actor would refuse these terms at PublishStorageDeals — and the provider pay
+ * the gas of a refused batch — or undefined. A client checks before it proposes.
+ */
+export function dealTermsProblem(t: { head: number; startEpoch: number; endEpoch: number; cost: bigint; available: bigint }): string | undefined {
+  if (t.startEpoch <= t.head) return `start epoch ${t.startEpoch} is not after the chain head ${t.head}`;
+  const d = t.endEpoch - t.startEpoch;
+  if (d < DEAL_MIN_DURATION || d > DEAL_MAX_DURATION) return `a deal lasts ${DEAL_MIN_DURATION} to ${DEAL_MAX_DURATION} epochs (180 to 1278 days); this one ${d}`;
+  if (t.available < t.cost) return `the client's available escrow is ${formatFil(t.available)}; this deal needs ${formatFil(t.cost)}: add ${formatFil(t.cost - t.available)} with \`distminer client market add\``;
+  return undefined;
 }

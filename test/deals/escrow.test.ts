@@ -8,7 +8,7 @@ import { ChainClient } from '../../src/chain/client.js';
 import { messageCid } from '../../src/chain/crypto.js';
 import { formatFil, parseFil } from '../../src/chain/fees.js';
 import { type Message, addressFromBytes, cborDecode, cidBytes, fromB64 } from '../../src/chain/types.js';
-import { addBalanceParams, clientAddBalance } from '../../src/deals/escrow.js';
+import { addBalanceParams, clientAddBalance, clientDealCost, dealTermsProblem } from '../../src/deals/escrow.js';
 import { newClientKey, verifySignature } from '../../src/deals/keys.js';
 
 /** A node double: nonce 7, gas filled in by "estimation", MpoolPush checks the signature over the message CID. */
@@ -59,4 +59,16 @@ test('AddBalance params are the CBOR of the address bytes; amounts print as Lotu
   t.is(formatFil(1n), '0.000000000000000001 FIL');
   t.is(formatFil(parseFil('12')), '12 FIL');
   t.throws(() => clientAddBalance({} as never, newClientKey(), 0n, 'testnet'), { message: /must be positive/ });
+});
+
+test('deal terms the market actor would refuse are named before proposing: a start not after the head, a duration outside 180..1278 days, too little escrow', (t) => {
+  const ok = { head: 100, startEpoch: 1060, endEpoch: 1060 + 518_400, cost: clientDealCost(1000n, 1060, 1060 + 518_400), available: parseFil('1') };
+  t.is(ok.cost, 518_400_000n);
+  t.is(dealTermsProblem(ok), undefined);
+  t.regex(dealTermsProblem({ ...ok, startEpoch: 100, endEpoch: 100 + 518_400 })!, /start epoch 100 is not after the chain head 100/);
+  t.regex(dealTermsProblem({ ...ok, endEpoch: 1060 + 518_399 })!, /lasts 518400 to 3680640 epochs .*this one 518399/);
+  t.regex(dealTermsProblem({ ...ok, endEpoch: 1060 + 1278 * 2880 + 1 })!, /this one 3680641/);
+  t.is(dealTermsProblem({ ...ok, endEpoch: 1060 + 1278 * 2880 }), undefined, 'the bounds are inclusive');
+  t.is(dealTermsProblem({ ...ok, available: 518_399_999n }), "the client's available escrow is 0.000000000518399999 FIL; this deal needs 0.0000000005184 FIL: add 0.000000000000000001 FIL with `distminer client market add`");
+  t.is(clientDealCost(2n, 10, 20, 5n), 25n, 'its collateral and the whole storage fee');
 });

@@ -2,10 +2,15 @@
 // AddBalance (market method 2) from the client's own key, signs it as Lotus's wallet does and
 // pushes it with MpoolPush; real Lotus must accept the signature (secp256k1 and BLS keys), run
 // it, and StateMarketBalance must show the escrow. A client that cannot pay is refused with a
-// clear error and nothing lands. (Deals themselves on the real market: the open issue.)
+// clear error and nothing lands. `client deal --chain-api` takes its terms from the real market
+// actor (the provider collateral minimum, a start after the head) and stops a client without
+// escrow before it proposes. (Publishing and activating deals on the real market: the open issue.)
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
@@ -28,9 +33,10 @@ function distminer(...args: string[]): { status: number | null; stdout: string; 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+let keys = 0;
 /** A new client key file of `type`, funded with `fil` from the node's default wallet (the genesis key), once that is on chain. */
 async function fundedClient(type: 'secp256k1' | 'bls', fil: string): Promise<{ keyFile: string; address: string }> {
-  const keyFile = join(work, `${type}.key`);
+  const keyFile = join(work, `${type}-${++keys}.key`);
   const k = distminer('client', 'key', 'new', '--out', keyFile, '--type', type);
   if (k.status !== 0) throw new Error(k.stderr);
   const address = k.stdout.trim();
@@ -71,4 +77,52 @@ test.serial('client market add: more than the client holds is refused by the nod
   const usage = distminer('client', 'market', 'add', 'lots', '--key', c.keyFile, '--chain-api', API!);
   t.is(usage.status, 2, 'a bad amount is a usage error');
   t.regex(usage.stderr, /AMOUNT: "lots" is not an amount of FIL/);
+});
+
+test.serial('client deal --chain-api: the terms follow the real market actor (its provider collateral minimum, a start after the head), and a client without escrow is stopped before it proposes', async (t) => {
+  t.timeout(5 * 60_000);
+  // A stand-in deal server that keeps what it was proposed (the proposal is the client's work).
+  const proposed: { deal: { Proposal: Record<string, unknown> } }[] = [];
+  const srv = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      proposed.push(JSON.parse(body));
+      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'the test stops here' }));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  t.teardown(() => srv.close());
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+  const file = join(work, 'data.bin');
+  writeFileSync(file, randomBytes(1000));
+  const c = await fundedClient('secp256k1', '3');
+  const deal = (...extra: string[]) => distminer('client', 'deal', file, '--miner', 't01000', '--api', url, '--key', c.keyFile, '--chain-api', API!, ...extra);
+
+  const broke = deal('--price', '1000');
+  t.is(broke.status, 1);
+  t.regex(broke.stderr, /not proposed: the client's available escrow is 0 FIL; this deal needs 0\.0000000005184 FIL: add 0\.0000000005184 FIL with `distminer client market add`/);
+  t.is(proposed.length, 0, 'nothing proposed');
+
+  t.is(distminer('client', 'market', 'add', '1', '--key', c.keyFile, '--chain-api', API!).status, 0);
+  const head = (await chain.chainHead()).Height;
+  const ok = deal('--price', '1000');
+  t.is(ok.status, 1, 'the stand-in refuses it');
+  t.regex(ok.stderr, /proposal rejected \(400\): the test stops here/);
+  t.is(proposed.length, 1);
+  const p = proposed[0]!.deal.Proposal;
+  const bounds = await chain.call<{ Min: string; Max: string }>('StateDealProviderCollateralBounds', [p.PieceSize, false, null]);
+  t.is(p.ProviderCollateral, bounds.Min, 'the provider collateral the market actor asks at least');
+  t.log(`Lotus's provider collateral bounds for a ${p.PieceSize}-byte piece: ${bounds.Min}..${bounds.Max} attoFIL`);
+  const start = p.StartEpoch as number;
+  t.true(start >= head + 960 && start <= head + 980, `start ${start}: the head ${head} + 960`);
+  t.is((p.EndEpoch as number) - start, 518_400, 'the market\'s minimum duration');
+  figures.deal_provider_collateral_min = bounds.Min;
+
+  const late = deal('--start-epoch', String(head - 1));
+  t.is(late.status, 1);
+  t.regex(late.stderr, /not proposed: start epoch \d+ is not after the chain head/);
+  const long = deal('--duration', String(1279 * 2880));
+  t.regex(long.stderr, /not proposed: a deal lasts 518400 to 3680640 epochs/);
+  t.is(proposed.length, 1, 'refused terms are never proposed');
 });
