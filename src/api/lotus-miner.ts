@@ -25,14 +25,19 @@ import type { Permission } from '../auth/index.js';
 import type { ChainClient } from '../chain/client.js';
 import type { DealProposal } from '../chain/market.js';
 import type { SectorOnChainInfo } from '../chain/types.js';
+import type { AdoptedSectors } from '../config/lotus-miner-repo.js';
 import type { Role } from '../config/settings.js';
 import { type Cid, bitfieldFromJson } from '../chain/types.js';
 import { RpcError } from '../net/json-rpc.js';
 import type { SealServiceClient } from '../sealing/client.js';
 import type { TaskType } from '../sealing/protocol.js';
+import type { WorkerRow } from '../sealing/scheduler.js';
 import type { SectorView } from '../sealing/service.js';
+import { logger } from '../log.js';
 import { sharedResult } from '../util/shared.js';
 import type { Alert } from '../web/snapshot.js';
+
+const log = logger('lotus-api');
 
 /** Lotus's MinerAPIVersion0 = 1.5.0, as its APIVersion encodes it (major<<16 | minor<<8 | patch). */
 export const MINER_API_VERSION = (1 << 16) | (5 << 8);
@@ -49,7 +54,7 @@ export interface LotusMinerApiOptions {
   /** This host's seal service (undefined when the seal role does not run here). */
   seal?: Pick<SealServiceClient, 'sectors' | 'sector' | 'workers'>;
   /** The sector records of the lotus-miner this repository was adopted from. */
-  adopted?: LotusSectorInfo[];
+  adopted?: Pick<AdoptedSectors, 'sectors' | 'read'>;
   /** Whether this host's actor of `role` is running now (WorkerStats' Enabled). */
   roleRunning?(role: Role): boolean;
 }
@@ -114,7 +119,8 @@ interface KnownSector {
   live: boolean;
   faulty: boolean;
   view?: SectorView;
-  adopted?: LotusSectorInfo;
+  /** Its state in lotus-miner's records at the adoption. */
+  adopted?: string;
 }
 
 /** A stable UUID (version-5 layout) for a worker named `name`: WorkerStats is keyed by UUID. */
@@ -130,7 +136,7 @@ const cidOrNull = (c: string | null | undefined): Cid | null => (c ? { '/': c } 
 const hexToB64 = (h: string | null): string | null => (h ? Buffer.from(h, 'hex').toString('base64') : null);
 
 /** A SectorInfo with nothing known beyond its number, state and seal proof. */
-function bareInfo(n: number, state: string, sealProof: number): LotusSectorInfo {
+export function bareSectorInfo(n: number, state: string, sealProof: number): LotusSectorInfo {
   const none = { Value: null, Epoch: 0 };
   return { SectorID: n, State: state, CommD: null, CommR: null, Proof: null, Deals: [], Pieces: [], Ticket: none, Seed: none, PreCommitMsg: null, CommitMsg: null, Retries: 0, ToUpgrade: false, ReplicaUpdateMessage: null, LastErr: '', Log: [], SealProof: sealProof, ...NOT_ON_CHAIN };
 }
@@ -138,7 +144,7 @@ function bareInfo(n: number, state: string, sealProof: number): LotusSectorInfo 
 /** A seal pipeline sector as Lotus's SectorInfo (the seal proof bytes are not kept in the view). */
 function infoOfView(v: SectorView, state: string): LotusSectorInfo {
   return {
-    ...bareInfo(v.number, state, v.sealProof),
+    ...bareSectorInfo(v.number, state, v.sealProof),
     CommD: cidOrNull(v.unsealedCid),
     CommR: cidOrNull(v.sealedCid),
     Deals: v.deals,
@@ -155,7 +161,7 @@ function infoOfView(v: SectorView, state: string): LotusSectorInfo {
 
 /** A sector known only from the chain (sealed elsewhere, before distminer). */
 function infoOfChain(n: number, state: string, oc: SectorOnChainInfo | null): LotusSectorInfo {
-  return { ...bareInfo(n, state, oc?.SealProof ?? 0), CommR: oc?.SealedCID ?? null, Deals: oc?.DealIDs ?? [] };
+  return { ...bareSectorInfo(n, state, oc?.SealProof ?? 0), CommR: oc?.SealedCID ?? null, Deals: oc?.DeprecatedDealIDs ?? oc?.DealIDs ?? [] };
 }
 
 type Register = (method: string, handler: (params: unknown[]) => unknown, perm: Permission) => void;
@@ -204,6 +210,24 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
     },
     'admin',
   );
+  // The seal service answers once the seal role runs; until then (a start, a restart) the
+  // sectors are the chain's and lotus-miner's records, and the workers this host's PoSt roles.
+  let sealDownLogged = false;
+  const sealDown = (what: string, err: unknown) => {
+    if (!sealDownLogged) log.warn({ err, asked: what }, 'the seal service does not answer: the Lotus API shows the chain\'s sectors, lotus-miner\'s records and the PoSt workers until it does');
+    sealDownLogged = true;
+  };
+  const sealSectors = async (): Promise<SectorView[]> => {
+    if (!o.seal) return [];
+    try {
+      const v = await o.seal.sectors();
+      sealDownLogged = false;
+      return v;
+    } catch (err) {
+      sealDown('sectors', err);
+      return [];
+    }
+  };
   // Every sector this host knows of, with its state (see the top of this file).
   const known = sharedResult(async (): Promise<Map<number, KnownSector>> => {
     const c = chain();
@@ -213,7 +237,7 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
       if (!k) m.set(n, (k = { state: '', live: false, faulty: false }));
       return k;
     };
-    for (const a of o.adopted ?? []) at(a.SectorID).adopted = a;
+    for (const a of o.adopted?.sectors ?? []) at(a.number).adopted = a.state;
     const tsk = (await c.chainHead()).Cids;
     const deadlines = await c.stateMinerDeadlines(o.minerId, tsk);
     const parts = await Promise.all(deadlines.map((_, i) => c.stateMinerPartitions(o.minerId, i, tsk)));
@@ -221,8 +245,8 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
       for (const n of bitfieldFromJson(p.LiveSectors)) at(n).live = true;
       for (const n of bitfieldFromJson(p.FaultySectors)) at(n).faulty = true;
     }
-    for (const v of o.seal ? await o.seal.sectors() : []) at(v.number).view = v;
-    for (const k of m.values()) k.state = k.faulty ? 'Faulty' : k.view ? k.view.state : k.live ? 'Proving' : k.adopted!.State;
+    for (const v of await sealSectors()) at(v.number).view = v;
+    for (const k of m.values()) k.state = k.faulty ? 'Faulty' : k.view ? k.view.state : k.live ? 'Proving' : k.adopted!;
     return m;
   }, SECTORS_TTL_MS);
   register(
@@ -251,14 +275,16 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
       if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new RpcError(1, 'SectorsStatus needs a sector number');
       const k = (await known()).get(n);
       let info: LotusSectorInfo;
-      if (k?.view) info = infoOfView((await o.seal!.sector(n)) ?? k.view, k.state);
-      else if (k?.adopted) info = { ...k.adopted, State: k.state };
-      else if (k?.live) info = infoOfChain(n, k.state, await chain().stateSectorGetInfo(o.minerId, n));
+      let oc: SectorOnChainInfo | null | undefined;
+      const onChain = async () => (oc === undefined ? (oc = await chain().stateSectorGetInfo(o.minerId, n)) : oc);
+      if (k?.view) info = infoOfView((await o.seal!.sector(n).catch(() => undefined)) ?? k.view, k.state);
+      else if (k?.adopted !== undefined) info = { ...o.adopted!.read(n)!, ...(k.live ? { State: k.state } : {}) };
+      else if (k?.live) info = infoOfChain(n, k.state, await onChain());
       else throw new RpcError(1, `sector ${n} not found: not live on chain, not in this host's seal pipeline${o.adopted ? ", not in lotus-miner's records" : ''}`);
       if (showOnChain !== true) return info;
       // As lotus-miner: the on-chain fields at the head, the expiration's when the node has them.
-      const oc = await chain().stateSectorGetInfo(o.minerId, n);
-      if (!oc) return info;
+      if (!(await onChain())) return info;
+      oc = oc!;
       Object.assign(info, { SealProof: oc.SealProof, Activation: oc.Activation, Expiration: oc.Expiration, DealWeight: oc.DealWeight, VerifiedDealWeight: oc.VerifiedDealWeight, InitialPledge: oc.InitialPledge });
       try {
         const ex = await chain().call<{ OnTime: number; Early: number }>('Filecoin.StateSectorExpiration', [o.minerId, n, null]);
@@ -280,7 +306,13 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
       for (const [role, task] of [['winning-post', 'post/v0/winningproof'], ['window-post', 'post/v0/windowproof']] as const) {
         if (o.roles.includes(role)) out[workerUuid(`${o.minerId}/${host}/${role}`)] = { Info: here, Tasks: [task], Enabled: o.roleRunning?.(role) ?? true, ...idle };
       }
-      for (const w of o.seal ? await o.seal.workers() : []) {
+      let sealWorkers: WorkerRow[] = [];
+      try {
+        sealWorkers = o.seal ? await o.seal.workers() : [];
+      } catch (err) {
+        sealDown('workers', err);
+      }
+      for (const w of sealWorkers) {
         out[workerUuid(`${o.minerId}/seal/${w.id}`)] = {
           Info: { Hostname: w.hostname, IgnoreResources: false, Resources: { MemPhysical: w.resources.memoryBytes, MemUsed: w.used.memoryBytes, MemSwap: 0, MemSwapUsed: 0, CPUs: w.resources.cores, GPUs: Array.from({ length: w.resources.gpus }, (_, i) => `GPU ${i}`), Resources: null } },
           Tasks: w.taskTypes.map((t) => LOTUS_TASK[t]),

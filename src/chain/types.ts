@@ -603,7 +603,9 @@ export interface SectorOnChainInfo {
   SectorNumber: number;
   SealProof: number;
   SealedCID: Cid;
-  DealIDs: number[] | null;
+  /** Lotus v1.36 names it DeprecatedDealIDs (builtin-actors no longer fills it for new sectors); older nodes and the devnet DealIDs. */
+  DeprecatedDealIDs?: number[] | null;
+  DealIDs?: number[] | null;
   Activation: ChainEpoch;
   Expiration: ChainEpoch;
   DealWeight: BigIntString;

@@ -10,15 +10,15 @@
 // (FIP-0077) times Lotus's 1.01 margin; the receipt's new ID goes into the repository's config.
 // Progress (keys, the CreateMiner message) is kept durably in DIR.create-miner.json, so a run
 // stopped half-way is resumed by running the same command again: no key, fund or miner is lost.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { KEYSTORE_DIR, TOKEN_FILE, ensureRepoAuth } from '../auth/index.js';
 import { ChainClient, RpcError } from '../chain/client.js';
-import { parseFil } from '../chain/fees.js';
+import { filArg } from './usage.js';
 import { decodeCreateMinerReturn, encodeCreateMiner } from '../chain/params.js';
 import { type Cid, POWER_ACTOR_ID, PowerMethod, b64, fromB64, idAddress } from '../chain/types.js';
 import { ConfigError, formatApiMultiaddr, parseApiMultiaddr } from '../config/multiaddr.js';
-import { ADOPTED_LOG_ENTRIES, ADOPTED_SECTORS_FILE, type AdoptedSectors, type LotusSector, lotusSectorInfo, readLotusMinerRepo, reservationsFrom } from '../config/lotus-miner-repo.js';
+import { ADOPTED_LOG_ENTRIES, ADOPTED_RECORDS_FILE, ADOPTED_SECTORS_FILE, type AdoptedIndex, type LotusSector, readLotusMinerRepo, reservationsFrom } from '../config/lotus-miner-repo.js';
 import { CONFIG_FILE, initRepo, resolveRepoPath, stageRepo } from '../config/repo.js';
 import { DEFAULT_API_LISTEN, parseConfigToml } from '../config/settings.js';
 import { logger } from '../log.js';
@@ -65,8 +65,8 @@ export async function main(flags: InitOptions): Promise<number> {
       progressFile: `${path}.create-miner.json`,
       from: flags.from,
       sectorSize: proofs.parseSectorSize(flags.sectorSize ?? '2KiB'),
-      ownerFunds: parseFlagFil(flags.ownerFunds ?? '1', '--owner-funds'),
-      workerFunds: parseFlagFil(flags.workerFunds ?? '10', '--worker-funds'),
+      ownerFunds: filArg(flags.ownerFunds ?? '1', '--owner-funds'),
+      workerFunds: filArg(flags.workerFunds ?? '10', '--worker-funds'),
       say: (line) => process.stdout.write(line + '\n'),
     });
     miner = r.miner;
@@ -104,7 +104,19 @@ async function adoptLotusMiner(from: string, path: string, flags: InitOptions): 
   if (flags.miner !== undefined && !/^[ft]0\d+$/.test(flags.miner)) throw new ConfigError(`--miner "${flags.miner}" is not an ID address like f01000`);
   if (existsSync(path) && (!statSync(path).isDirectory() || readdirSync(path).length > 0)) throw new ConfigError(`${path} exists and is not an empty directory`, 'give a new directory for --repo');
   mkdirSync(dirname(path), { recursive: true });
-  const lm = await readLotusMinerRepo(from, { scratch: dirname(path) });
+  // lotus-miner's sector records go to a file beside the new repository as they are read (a
+  // big miner's do not fit in memory), moved into it at the end. Addresses in them take the
+  // prefix of --miner (lotus-miner's datastore does not say which network it is on).
+  const records = `${path}.${ADOPTED_RECORDS_FILE}.${process.pid}.tmp`;
+  try {
+    return await adoptRead(from, path, flags, records);
+  } finally {
+    rmSync(records, { force: true });
+  }
+}
+
+async function adoptRead(from: string, path: string, flags: InitOptions, records: string): Promise<number> {
+  const lm = await readLotusMinerRepo(from, { scratch: dirname(path), records, network: flags.miner?.startsWith('t') ? 'testnet' : 'mainnet' });
   const minerId = flags.miner ?? lm.minerId;
   if (minerId.slice(1) !== lm.minerId.slice(1)) throw new ConfigError(`--miner ${minerId}: ${from} is a repository of ${lm.minerId}`);
   const say = (line: string) => process.stdout.write(line + '\n');
@@ -163,10 +175,16 @@ async function adoptLotusMiner(from: string, path: string, flags: InitOptions): 
     if (lm.token) writeFileAtomic(join(stage.dir, TOKEN_FILE), lm.token, 0o600);
     ensureRepoAuth(stage.dir); // checks the token against the secret (a new one if it was not of it)
     if (lm.lastMinedEpoch !== undefined) writeLastMined(lastMinedFile(stage.dir), minerId, lm.lastMinedEpoch);
-    // lotus-miner's sector records, for `lotus-miner sectors status` against distminer.
-    const network = minerId.startsWith('t') ? 'testnet' : 'mainnet';
-    const adopted: AdoptedSectors = { from: lm.path, adoptedAt: new Date().toISOString(), sectors: lm.sectors.map((s) => lotusSectorInfo(s, network)) };
-    writeFileAtomic(join(stage.dir, ADOPTED_SECTORS_FILE), JSON.stringify(adopted) + '\n');
+    // lotus-miner's sector records, for `lotus-miner sectors status` against distminer; the
+    // sectors abandoned here are Removed, with the reason.
+    const abandoned = new Set(sealing.map((s) => s.number));
+    const index: AdoptedIndex = {
+      from: lm.path,
+      adoptedAt: new Date().toISOString(),
+      sectors: lm.sectors.map((s) => [s.number, abandoned.has(s.number) ? 'Removed' : s.state, s.record!.offset, s.record!.length, ...(abandoned.has(s.number) ? [`abandoned in ${s.state} when distminer adopted this miner (its number stays used)`] : [])] as AdoptedIndex['sectors'][number]),
+    };
+    renameSync(records, join(stage.dir, ADOPTED_RECORDS_FILE));
+    writeFileAtomic(join(stage.dir, ADOPTED_SECTORS_FILE), JSON.stringify(index) + '\n');
     const alloc = new Allocator({ store: new FileStore(stage.dir), minerId });
     await alloc.open({ extraFloor: floor, operatorFloor: true });
     try {
@@ -191,7 +209,8 @@ async function adoptLotusMiner(from: string, path: string, flags: InitOptions): 
   say(`  sector numbers:  the next is ${floor} or above; lotus-miner allocated ${formatRanges(lm.numbers.allocated) || 'none'}${Object.keys(reservations).length > 0 ? `; reservations kept: ${Object.entries(reservations).map(([n, r]) => `${n} ${formatRanges(r)}`).join(', ')}` : ''}`);
   say(`  keys:            API secret and token${lm.peerId ? `, libp2p key (peer id ${lm.peerId})` : ''}`);
   if (lm.lastMinedEpoch !== undefined) say(`  last mined:      epoch ${lm.lastMinedEpoch} (never mined again)`);
-  say(`  sector records:  ${lm.sectors.length} in ${ADOPTED_SECTORS_FILE} (what lotus-miner's sectors status showed; the last ${ADOPTED_LOG_ENTRIES} log entries of each)`);
+  say(`  sector records:  ${lm.sectors.length} in ${ADOPTED_RECORDS_FILE} (what lotus-miner's sectors status showed; of each log the first entry and the latest, ${ADOPTED_LOG_ENTRIES} in all)`);
+  for (const w of lm.recordWarnings) say(`  not carried over: ${w}`);
   say('Do not start lotus-miner on this miner again: both would mine and number sectors.');
   return 0;
 }
@@ -218,15 +237,6 @@ function checkRepoFree(path: string): void {
   if (existsSync(cfg)) {
     const c = parseConfigToml(readFileSync(cfg, 'utf8'));
     if (c.minerId) throw new ConfigError(`${path} is already a repository of miner ${c.minerId}`, 'use another --repo for the new miner');
-  }
-}
-
-/** An amount as Lotus writes them ("1.5", "1.5 FIL", "500 milliFIL") → attoFIL; errors name the flag. */
-export function parseFlagFil(s: string, what: string): bigint {
-  try {
-    return parseFil(s);
-  } catch (e) {
-    throw new ConfigError(`${what}: ${(e as Error).message}`);
   }
 }
 

@@ -194,6 +194,15 @@ export async function main(flags: RunOptions): Promise<number> {
   const version = packageVersion();
   api.register('Distminer.Version', () => ({ version, apiVersion: 0 }), 'read');
   // lotus-miner's CLI (info, proving …, version, log alerts) pointed at this host.
+  // lotus-miner's records are shown, never needed: a damaged file is a warning, not a miner that does not start.
+  const adoptedSectors = (repo: string) => {
+    try {
+      return readAdoptedSectors(repo);
+    } catch (err) {
+      log.warn({ err }, 'lotus-miner\'s adopted sector records are not readable: the Lotus API shows sectors without them');
+      return undefined;
+    }
+  };
   registerLotusMinerApi(api.register, {
     minerId: settings.minerId,
     roles: settings.roles,
@@ -202,7 +211,7 @@ export async function main(flags: RunOptions): Promise<number> {
     chain: settings.chainApi ? new ChainClient(settings.chainApi) : undefined,
     alerts: () => api.alerts(),
     seal: settings.roles.includes('seal') ? sealServiceClient(repoPath, repo.token) : undefined,
-    adopted: readAdoptedSectors(repoPath)?.sectors,
+    adopted: adoptedSectors(repoPath),
     roleRunning: (role) => sup.status().actors.some((a) => a.id === role && a.status === 'running'),
   });
   // `distminer log list | set-level`: the loggers of this process's main thread and of every

@@ -20,18 +20,18 @@
 // lotus-miner holds goleveldb's `LOCK` (flock) while it runs: a running miner is refused, as its
 // datastore would be read mid-write and it would go on mining beside distminer. The LevelDB is
 // read from a copy, since opening one replays its log and writes new files.
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, fsyncSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { base58btc } from 'multiformats/bases/base58';
 import { identity } from 'multiformats/hashes/identity';
 import { JWT_KEY_FILE } from '../auth/index.js';
 import type { LotusPieceDealInfo, LotusSectorInfo } from '../api/lotus-miner.js';
-import { NOT_ON_CHAIN } from '../api/lotus-miner.js';
+import { bareSectorInfo } from '../api/lotus-miner.js';
 import { decodeDealProposal } from '../chain/market.js';
 import { addressFromBytes, cborDecode, isCid, type Network, readUvarint, rleDecode } from '../chain/types.js';
 import { type Ranges, fromNumbers, maxOf, normalize } from '../sectorid/ranges.js';
-import { heldByAnother } from '../util/durable.js';
+import { heldByAnother, writeAllSync } from '../util/durable.js';
 import { ConfigError } from './multiaddr.js';
 
 /** The libp2p host key's keystore file: base32 (RFC 4648, no padding) of `libp2p-host`, as lotus-miner names them (the API secret's is auth's JWT_KEY_FILE). */
@@ -77,8 +77,8 @@ export interface LotusSector {
   deals: number[];
   /** Snap-upgraded (an UpdateSealed CID, whatever the state): proven from update/ and update-cache/. */
   upgraded: boolean;
-  /** The record itself (decoded CBOR), for `lotusSectorInfo`. */
-  record: Record<string, unknown>;
+  /** Where `readLotusMinerRepo`'s `records` file holds its SectorsStatus answer (one JSON line). */
+  record?: { offset: number; length: number };
 }
 
 export interface LotusMinerRepo {
@@ -104,28 +104,63 @@ export interface LotusMinerRepo {
   sectors: LotusSector[];
   /** The highest epoch of lotus-miner's slash filter (`/slashfilter/epoch/<miner>/<epoch>`): it mined a block there. */
   lastMinedEpoch?: number;
+  /** What could not be carried over from the sector records (a deal info that does not decode, …), one line each. */
+  recordWarnings: string[];
+}
+
+export interface ReadOptions {
+  /** Where the copy of the LevelDB goes (default the temporary directory). */
+  scratch?: string;
+  /**
+   * A file to write every sector record to, as lotus-miner's SectorsStatus answers it
+   * (`lotusSectorInfo`), one JSON line each, as they are read: a big miner's records are too
+   * many to hold, or to write as one string. Each LotusSector says where its line is.
+   */
+  records?: string;
+  /** The address prefix of the records' addresses (default mainnet, f…). */
+  network?: Network;
 }
 
 export class LotusRepoError extends ConfigError {}
 
-/** Reads the repository at `dir` (see the top of this file); the LevelDB's copy goes in `scratch` (default the temporary directory). */
-export async function readLotusMinerRepo(dir: string, opts: { scratch?: string } = {}): Promise<LotusMinerRepo> {
+/** Reads the repository at `dir` (see the top of this file). */
+export async function readLotusMinerRepo(dir: string, opts: ReadOptions = {}): Promise<LotusMinerRepo> {
   const path = resolve(dir);
   const meta = join(path, 'datastore', 'metadata');
   if (!existsSync(join(path, 'config.toml')) || !existsSync(meta)) {
     throw new LotusRepoError(`${path} is not a lotus-miner repository (no config.toml or datastore/metadata)`, 'give the directory lotus-miner runs from: its --miner-repo, $LOTUS_MINER_PATH, default ~/.lotusminer');
   }
-  // Only what is needed is kept: a big miner's sector records (with their logs) are gigabytes.
+  // Only what is needed is kept: a big miner's sector records (with their logs) are gigabytes;
+  // each is decoded as it is read, written to `records` and dropped.
   const entries = new Map<string, Buffer>();
-  const sectorRecords = new Map<number, Buffer>();
+  const sectors: LotusSector[] = [];
+  const recordWarnings: string[] = [];
   const slashEpochs: [string, number][] = [];
-  await readLevelDb(meta, opts.scratch ?? tmpdir(), (k, v) => {
-    const sector = /^\/sectors\/(\d+)$/.exec(k);
-    const slash = /^\/slashfilter\/epoch\/([ft]0\d+)\/(\d+)$/.exec(k);
-    if (sector) sectorRecords.set(Number(sector[1]), v);
-    else if (slash) slashEpochs.push([slash[1]!, Number(slash[2])]);
-    else if (k === '/miner-address' || k.startsWith('/storage/')) entries.set(k, v);
-  });
+  const out = opts.records === undefined ? undefined : openSync(opts.records, 'w', 0o644);
+  let offset = 0;
+  try {
+    await readLevelDb(meta, opts.scratch ?? tmpdir(), (k, v) => {
+      const sector = /^\/sectors\/(\d+)$/.exec(k);
+      const slash = /^\/slashfilter\/epoch\/([ft]0\d+)\/(\d+)$/.exec(k);
+      if (sector) {
+        const { sector: s, record } = sectorRecord(Number(sector[1]), v);
+        if (out !== undefined) {
+          const { info, warnings } = lotusSectorInfo(s, record, opts.network ?? 'mainnet');
+          recordWarnings.push(...warnings);
+          const line = Buffer.from(JSON.stringify(info) + '\n');
+          writeAllSync(out, line);
+          s.record = { offset, length: line.length };
+          offset += line.length;
+        }
+        sectors.push(s);
+      } else if (slash) slashEpochs.push([slash[1]!, Number(slash[2])]);
+      else if (k === '/miner-address' || k.startsWith('/storage/')) entries.set(k, v);
+    });
+    if (out !== undefined) fsyncSync(out);
+  } finally {
+    if (out !== undefined) closeSync(out);
+  }
+  sectors.sort((a, b) => a.number - b.number);
   const minerBytes = entries.get('/miner-address');
   if (!minerBytes) throw new LotusRepoError(`${meta} has no /miner-address: lotus-miner init did not finish on this repository`);
   const minerId = addressFromBytes(minerBytes, 'mainnet');
@@ -151,7 +186,6 @@ export async function readLotusMinerRepo(dir: string, opts: { scratch?: string }
     }
   }
 
-  const sectors = [...sectorRecords].map(([n, v]) => sectorRecord(n, v)).sort((a, b) => a.number - b.number);
   const highest = Math.max(maxOf(allocated) ?? -1, lastCounter ?? -1, sectors.at(-1)?.number ?? -1); // sorted
 
   let lastMinedEpoch: number | undefined;
@@ -174,6 +208,7 @@ export async function readLotusMinerRepo(dir: string, opts: { scratch?: string }
     numbers: { allocated, named, lastCounter, next: highest + 1 },
     sectors,
     lastMinedEpoch,
+    recordWarnings,
   };
 }
 
@@ -210,8 +245,8 @@ async function readLevelDb(dir: string, scratch: string, visit: (key: string, va
   }
 }
 
-/** The fields distminer needs of a `/sectors/<n>` record (a CBOR map keyed by Go field names). */
-function sectorRecord(n: number, v: Buffer): LotusSector {
+/** The fields distminer needs of a `/sectors/<n>` record (a CBOR map keyed by Go field names), and the decoded record. */
+function sectorRecord(n: number, v: Buffer): { sector: LotusSector; record: Record<string, unknown> } {
   let r: Record<string, unknown>;
   try {
     r = cborDecode(v) as Record<string, unknown>;
@@ -227,68 +262,111 @@ function sectorRecord(n: number, v: Buffer): LotusSector {
     if (d !== undefined && d !== null) deals.push(Number(d)); // deal ids start at 0 (genesis deals)
   }
   return {
-    number: n,
-    state,
-    kind: STATE_KINDS[state] ?? 'sealing',
-    sealProof: Number(r.SectorType ?? -1),
-    deals,
-    upgraded: r.UpdateSealed !== undefined && r.UpdateSealed !== null,
+    sector: { number: n, state, kind: STATE_KINDS[state] ?? 'sealing', sealProof: Number(r.SectorType ?? -1), deals, upgraded: r.UpdateSealed !== undefined && r.UpdateSealed !== null },
     record: r,
   };
 }
 
-/** In an adopted distminer repository: lotus-miner's sector records, as `lotusSectorInfo` gives them (the Lotus API's SectorsStatus answers from it). */
+/**
+ * In an adopted distminer repository: lotus-miner's sector records. `lotus-miner-sectors.ndjson`
+ * holds each one as lotus-miner's SectorsStatus answered it (one JSON line); the index
+ * `lotus-miner-sectors.json` lists the sectors with their state at the adoption and where each
+ * line is, so that a miner with many sectors reads only the line asked for.
+ */
 export const ADOPTED_SECTORS_FILE = 'lotus-miner-sectors.json';
+export const ADOPTED_RECORDS_FILE = 'lotus-miner-sectors.ndjson';
 
-export interface AdoptedSectors {
+export interface AdoptedIndex {
   /** The lotus-miner repository they came from. */
   from: string;
   adoptedAt: string;
-  sectors: LotusSectorInfo[];
+  /** [number, state, offset, length, note?]: a note (why the state is not lotus-miner's) becomes LastErr. */
+  sectors: [number, string, number, number, string?][];
 }
 
-/** `<repo>/lotus-miner-sectors.json`, or undefined when the repository was not adopted from lotus-miner. */
+export interface AdoptedSectors {
+  from: string;
+  sectors: { number: number; state: string }[];
+  /** Sector `n`'s record, its state and note the index's; undefined when it has none. */
+  read(n: number): LotusSectorInfo | undefined;
+}
+
+/** `<repo>/lotus-miner-sectors.json` and its records, or undefined when the repository was not adopted from lotus-miner. */
 export function readAdoptedSectors(repo: string): AdoptedSectors | undefined {
   const f = join(repo, ADOPTED_SECTORS_FILE);
   if (!existsSync(f)) return undefined;
-  let a: AdoptedSectors;
+  const hint = 'it is written once by distminer init --from-lotus-miner: adopt again into a new repository, or remove it (lotus-miner\'s sector records are then not shown)';
+  let a: AdoptedIndex;
   try {
     a = JSON.parse(readFileSync(f, 'utf8'));
   } catch (e) {
-    throw new ConfigError(`${f} is not JSON: ${(e as Error).message}`, 'it is written once by distminer init --from-lotus-miner: adopt again into a new repository, or remove it (lotus-miner\'s old sector records are then not shown)');
+    throw new ConfigError(`${f} is not JSON: ${(e as Error).message}`, hint);
   }
-  if (!a || !Array.isArray(a.sectors) || !a.sectors.every((x) => Number.isSafeInteger(x?.SectorID) && typeof x.State === 'string')) throw new ConfigError(`${f} does not hold sector records`);
-  return a;
+  const ok = (x: unknown): x is AdoptedIndex['sectors'][number] => Array.isArray(x) && x.length >= 4 && Number.isSafeInteger(x[0]) && typeof x[1] === 'string' && Number.isSafeInteger(x[2]) && Number.isSafeInteger(x[3]);
+  if (!a || !Array.isArray(a.sectors) || !a.sectors.every(ok)) throw new ConfigError(`${f} does not hold a sector index`, hint);
+  const byNumber = new Map(a.sectors.map((x) => [x[0], x]));
+  const records = join(repo, ADOPTED_RECORDS_FILE);
+  return {
+    from: a.from,
+    sectors: a.sectors.map(([number, state]) => ({ number, state })),
+    read(n) {
+      const x = byNumber.get(n);
+      if (!x) return undefined;
+      const [, state, offset, length, note] = x;
+      const buf = Buffer.alloc(length);
+      const fd = openSync(records, 'r');
+      try {
+        if (readSync(fd, buf, 0, length, offset) !== length) throw new Error(`${records} ends before sector ${n}'s record`);
+      } finally {
+        closeSync(fd);
+      }
+      const info = JSON.parse(buf.toString('utf8')) as LotusSectorInfo;
+      if (info.SectorID !== n) throw new Error(`${records}: the record at sector ${n}'s place is sector ${info.SectorID}'s`);
+      return { ...info, State: state, ...(note ? { LastErr: note } : {}) };
+    },
+  };
 }
 
-/** How many of a sector record's latest log entries the adoption keeps (lotus-miner keeps them all: a busy sector's log is long). */
+/** How many of a sector record's log entries the adoption keeps: the first (the sector's start, as `sectors list --seal-time` reads it) and the latest (lotus-miner keeps them all). */
 export const ADOPTED_LOG_ENTRIES = 50;
+/** A log entry's message and trace are cut here (lotus-miner logs whole events, up to 8,000 bytes). */
+const LOG_TEXT_MAX = 1024;
 
 /**
  * A sector record as lotus-miner's own `SectorsStatus(n, false)` answers it (storage/pipeline
  * input.go SectorsStatus, v1.36): a piece's deal info only when it is valid by lotus-miner's
  * rule (PieceDealInfo.Valid: a published deal or an activation manifest, and a deal schedule),
  * its deal id only when published; bytes in base64, empty bytes as null; the on-chain fields
- * zero. Only the last ADOPTED_LOG_ENTRIES log entries are kept. Addresses in `network`'s prefix.
+ * zero. Of the log, the first entry and the latest, to ADOPTED_LOG_ENTRIES, texts cut at 1 KiB.
+ * Addresses in `network`'s prefix. A deal info that does not decode (a byte-string label, an
+ * address kind distminer does not read) is left out, with a warning.
  */
-export function lotusSectorInfo(s: LotusSector, network: Network): LotusSectorInfo {
-  const r = s.record;
+export function lotusSectorInfo(s: Pick<LotusSector, 'number' | 'state' | 'sealProof'>, r: Record<string, unknown>, network: Network): { info: LotusSectorInfo; warnings: string[] } {
+  const warnings: string[] = [];
   const b64 = (v: unknown) => (v instanceof Uint8Array && v.length > 0 ? Buffer.from(v).toString('base64') : null);
   const cid = (v: unknown) => (isCid(v) ? v : null);
   const int = (v: unknown) => (typeof v === 'number' || typeof v === 'bigint' ? Number(v) : 0);
+  const text = (v: unknown) => String(v ?? '').slice(0, LOG_TEXT_MAX);
   const pieces = (Array.isArray(r.Pieces) ? r.Pieces : []).map((p: unknown, i) => {
     // api.SectorPiece is a map; its abi.PieceInfo a tuple [Size, PieceCID].
     const piece = (p ?? {}) as { Piece?: unknown[]; DealInfo?: Record<string, unknown> | null };
     const [size, pieceCid] = Array.isArray(piece.Piece) ? piece.Piece : [];
-    return { Piece: { Size: int(size), PieceCID: cid(pieceCid) }, DealInfo: pieceDealInfo(piece.DealInfo, `/sectors/${s.number} Pieces[${i}]`, network) };
+    let dealInfo: LotusPieceDealInfo | null = null;
+    try {
+      dealInfo = pieceDealInfo(piece.DealInfo, `/sectors/${s.number} Pieces[${i}]`, network);
+    } catch (e) {
+      warnings.push(`sector ${s.number} piece ${i}: its deal info is not carried over (${(e as Error).message})`);
+    }
+    return { Piece: { Size: int(size), PieceCID: cid(pieceCid) }, DealInfo: dealInfo };
   });
-  const log = (Array.isArray(r.Log) ? r.Log : []).slice(-ADOPTED_LOG_ENTRIES).map((l: unknown) => {
+  const all = Array.isArray(r.Log) ? r.Log : [];
+  const kept = all.length > ADOPTED_LOG_ENTRIES ? [all[0], ...all.slice(-(ADOPTED_LOG_ENTRIES - 1))] : all;
+  const log = kept.map((l: unknown) => {
     const e = (l ?? {}) as Record<string, unknown>;
-    return { Kind: String(e.Kind ?? ''), Timestamp: int(e.Timestamp), Trace: String(e.Trace ?? ''), Message: String(e.Message ?? '') };
+    return { Kind: String(e.Kind ?? ''), Timestamp: int(e.Timestamp), Trace: text(e.Trace), Message: text(e.Message) };
   });
-  return {
-    SectorID: s.number,
-    State: s.state,
+  const info: LotusSectorInfo = {
+    ...bareSectorInfo(s.number, s.state, s.sealProof),
     CommD: cid(r.CommD),
     CommR: cid(r.CommR),
     Proof: b64(r.Proof),
@@ -299,13 +377,11 @@ export function lotusSectorInfo(s: LotusSector, network: Network): LotusSectorIn
     PreCommitMsg: cid(r.PreCommitMessage),
     CommitMsg: cid(r.CommitMessage),
     Retries: int(r.InvalidProofs),
-    ToUpgrade: false,
     ReplicaUpdateMessage: cid(r.ReplicaUpdateMessage),
     LastErr: typeof r.LastErr === 'string' ? r.LastErr : '',
     Log: log,
-    SealProof: s.sealProof,
-    ...NOT_ON_CHAIN,
   };
+  return { info, warnings };
 }
 
 /** A piece's PieceDealInfo in Lotus JSON, or null where lotus-miner's Valid() would refuse it. */

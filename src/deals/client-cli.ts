@@ -12,8 +12,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../util/durable.js';
 import { ChainClient } from '../chain/client.js';
-import { formatFil, parseFil } from '../chain/fees.js';
-import { UsageError } from '../cli/usage.js';
+import { formatFil } from '../chain/fees.js';
+import { UsageError, chainApiOf, filArg } from '../cli/usage.js';
 import { DEAL_MIN_DURATION } from '../chain/market.js';
 import { clientAddBalance, clientDealCost, dealTermsProblem, marketBalance, providerCollateralBounds } from './escrow.js';
 import { RegisteredSealProof } from '../proofs/types.js';
@@ -47,31 +47,19 @@ export interface ClientOptions {
  */
 export const DEAL_START_BUFFER = 960;
 
-function chainOf(f: ClientOptions): ChainClient {
-  const info = f.chainApi ?? process.env.FULLNODE_API_INFO;
-  if (!info) throw new UsageError('no chain API: pass --chain-api TOKEN:/ip4/127.0.0.1/tcp/1234/http or set FULLNODE_API_INFO');
-  return new ChainClient(info);
-}
-
-function amountOf(text: string, what: string): bigint {
-  try {
-    return parseFil(text);
-  } catch (e) {
-    throw new UsageError(`${what}: ${(e as Error).message}`);
-  }
-}
+const chainOf = (f: ClientOptions) => new ChainClient(chainApiOf(f.chainApi));
 
 const balanceJson = (address: string, b: { escrow: bigint; locked: bigint }) => ({ address, escrow: b.escrow.toString(), locked: b.locked.toString(), available: (b.escrow - b.locked).toString() });
 const balanceText = (address: string, b: { escrow: bigint; locked: bigint }) => `market escrow of ${address}: ${formatFil(b.escrow)} (locked ${formatFil(b.locked)}, available ${formatFil(b.escrow - b.locked)})\n`;
 
 /** `distminer client market add AMOUNT --key KEYFILE`: AddBalance into the client's own escrow, signed by its key; waits for the receipt. */
 export async function marketAdd(f: ClientOptions, amountText: string): Promise<number> {
-  const amount = amountOf(amountText, 'AMOUNT');
+  const amount = filArg(amountText, 'AMOUNT');
   if (amount <= 0n) throw new UsageError('AMOUNT must be more than 0');
   const chain = chainOf(f);
   const net = network(f);
   const key = readKeyFile(f.key!, net);
-  const spec = f.maxFee !== undefined ? { MaxFee: amountOf(f.maxFee, '--max-fee').toString() } : null;
+  const spec = f.maxFee !== undefined ? { MaxFee: filArg(f.maxFee, '--max-fee').toString() } : null;
   const cid = await clientAddBalance(chain, key, amount, net, spec);
   process.stderr.write(`AddBalance ${formatFil(amount)} from ${key.address}: message ${cid['/']}, waiting for it on chain\n`);
   const r = await chain.stateWaitMsg(cid, 1);

@@ -9,8 +9,9 @@
 //   the client's key as Lotus's wallet signs (secp256k1: blake2b-256 of the message CID's bytes,
 //   recoverable; BLS: the CID's bytes) and pushed with MpoolPush, so any node serves, and the
 //   client's key never leaves the client.
-// - The deal miner funds its provider escrow from its worker through the node's wallet
-//   (MpoolPushMessage), as lotus-miner/Boost do with `lotus-miner actor … / market add`.
+// - The provider's side (its collateral, funded from its worker, and the checks at proposal
+//   time) is not done yet: the deal role publishes on the embedded devnet, whose market keeps
+//   no escrow.
 import type { ChainClient } from '../chain/client.js';
 import { messageCid } from '../chain/crypto.js';
 import { DEAL_MAX_DURATION, DEAL_MIN_DURATION, MARKET_ACTOR_ID, MarketMethod } from '../chain/market.js';

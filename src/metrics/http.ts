@@ -2,6 +2,7 @@
 // without a token by default; with `needToken` a request needs a token carrying `read` (401
 // without one, 403 with a token lacking it). Scrapes that arrive while one is being collected
 // share its result, so a burst of scrapes costs one collection (one message per role actor).
+import { sharedResult } from '../util/shared.js';
 import type { Route } from '../net/http-server.js';
 import { CONTENT_TYPE, type MetricsJson, exposition } from './index.js';
 
@@ -16,13 +17,7 @@ export interface MetricsRouteOptions {
 
 /** A text exposition of this thread's registry and `others`, shared by concurrent callers. */
 export function sharedExposition(others?: () => Promise<MetricsJson[]>): () => Promise<string> {
-  let inFlight: Promise<string> | undefined;
-  return () => {
-    inFlight ??= (async () => exposition(others ? await others() : []))().finally(() => {
-      inFlight = undefined;
-    });
-    return inFlight;
-  };
+  return sharedResult(async () => exposition(others ? await others() : []), 0);
 }
 
 export function metricsRoute(o: MetricsRouteOptions): Route {

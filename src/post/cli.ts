@@ -14,7 +14,7 @@ import { logger } from '../log.js';
 import { checkSectors } from './storage.js';
 import { WindowPoStScheduler } from './window.js';
 import { WinningPoStMiner } from './winning.js';
-import { UsageError } from '../cli/usage.js';
+import { UsageError, chainApiOf } from '../cli/usage.js';
 
 /** The options of `info`, `proving …` and `post …`, parsed by commander (src/cli/program.ts). */
 export interface PostCliOptions {
@@ -34,9 +34,7 @@ type Args = PostCliOptions;
 
 
 function client(a: Args): ChainClient {
-  const info = a.chainApi ?? process.env.FULLNODE_API_INFO;
-  if (!info) throw new UsageError('no chain API: pass --chain-api TOKEN:/ip4/127.0.0.1/tcp/1234/http or set FULLNODE_API_INFO');
-  return new ChainClient(info);
+  return new ChainClient(chainApiOf(a.chainApi));
 }
 
 function minerOf(a: Args): string {

@@ -26,23 +26,42 @@ export interface SealServiceClient {
   workers(): Promise<WorkerRow[]>;
 }
 
+/**
+ * Requests at once to the seal service: lotus-miner's `sectors list` asks SectorsStatus for
+ * every sector, 300 at a time; this keeps the seal service's connections from one peer far
+ * below its limits (src/net/http-server.ts).
+ */
+const MAX_IN_FLIGHT = 8;
+
 export function sealServiceClient(repo: string, token: string): SealServiceClient {
+  let inFlight = 0;
+  const waiting: (() => void)[] = [];
+  const call = async <T>(method: string, params: unknown[], timeoutMs: number): Promise<T> => {
+    if (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => waiting.push(r));
+    inFlight++;
+    try {
+      return await callApi<T>(addr(), token, method, params, timeoutMs);
+    } finally {
+      inFlight--;
+      waiting.shift()?.();
+    }
+  };
   const addr = () => {
     const f = join(repo, SEAL_API_FILE);
     if (!existsSync(f)) throw new Error(`no seal service runs on this miner (${f} is missing): run the seal role on this host`);
     return parseApiMultiaddr(readFileSync(f, 'utf8').trim(), SEAL_API_FILE);
   };
   return {
-    pledgeDeals: (pieces, dealIds) => callApi<number>(addr(), token, 'SectorsPledgeDeals', [pieces, dealIds], 60_000),
-    sectors: () => callApi<SectorView[]>(addr(), token, 'SectorsList', [], 30_000),
+    pledgeDeals: (pieces, dealIds) => call<number>('SectorsPledgeDeals', [pieces, dealIds], 60_000),
+    sectors: () => call<SectorView[]>('SectorsList', [], 30_000),
     sector: async (n) => {
       try {
-        return await callApi<SectorView>(addr(), token, 'SectorsStatus', [n], 30_000);
+        return await call<SectorView>('SectorsStatus', [n], 30_000);
       } catch (e) {
         if (e instanceof ApiCallError && e.code === SECTOR_NOT_FOUND) return undefined;
         throw e;
       }
     },
-    workers: () => callApi<WorkerRow[]>(addr(), token, 'SealingWorkers', [], 30_000),
+    workers: () => call<WorkerRow[]>('SealingWorkers', [], 30_000),
   };
 }

@@ -6,7 +6,7 @@ import test from 'ava';
 import { WebSocket } from 'ws';
 import { Auth } from '../../src/auth/index.js';
 import { ApiCallError, callApi } from '../../src/api/client.js';
-import { NOT_ON_CHAIN, registerLotusMinerApi } from '../../src/api/lotus-miner.js';
+import { bareSectorInfo, registerLotusMinerApi } from '../../src/api/lotus-miner.js';
 import { RpcError, startApiServer } from '../../src/api/server.js';
 import { abortedBody, flood, postRequest, raw, slowloris, until, upgradeRequest } from '../net/_hostile.js';
 
@@ -212,7 +212,7 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
   t.teardown(() => s.api.close());
   // Chain: deadline 0 holds {0, 1, 5} (1 faulty), deadline 1 holds {7}. Bitfields are Lotus's run lengths.
   const partitions: Record<number, unknown[]> = { 0: [{ LiveSectors: [0, 2, 3, 1], FaultySectors: [1, 1] }], 1: [{ LiveSectors: [7, 1], FaultySectors: [] }] };
-  const onChain = (n: number) => ({ SectorNumber: n, SealProof: 5, SealedCID: { '/': `bagboea4b5abc-sealed-${n}` }, DealIDs: null, Activation: 100, Expiration: 2000, DealWeight: '0', VerifiedDealWeight: '0', InitialPledge: '9000' });
+  const onChain = (n: number) => ({ SectorNumber: n, SealProof: 5, SealedCID: { '/': `bagboea4b5abc-sealed-${n}` }, DeprecatedDealIDs: n === 5 ? [12] : null, Activation: 100, Expiration: 2000, DealWeight: '0', VerifiedDealWeight: '0', InitialPledge: '9000' });
   const chainCalls: string[] = [];
   const chain = {
     call: async (method: string, params: unknown[]) => {
@@ -230,7 +230,7 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
   };
   const view = (number: number, state: string, extra = {}) => ({ number, state, sealProof: 5, ticket: null, ticketEpoch: null, seed: null, seedEpoch: null, sealedCid: null, unsealedCid: null, deals: [], pieces: [], retries: 0, failure: null, preCommitMsg: null, commitMsg: null, ...extra });
   const sealSectors = [view(7, 'FinalizeSector', { sealedCid: 'bagboea4b5abc-sealed-7' }), view(8, 'PreCommit1', { ticket: '0102', ticketEpoch: 250, retries: 1, failure: 'PC1 failed once', pieces: [{ size: 2048, pieceCid: 'baga6ea4seaq-piece' }], deals: [3] }), view(9, 'WaitSeed')];
-  const adopted = (n: number, state: string) => ({ SectorID: n, State: state, CommD: { '/': `baga-d-${n}` }, CommR: { '/': `bagboea4b5abc-sealed-${n}` }, Proof: null, Deals: [0], Pieces: [], Ticket: { Value: null, Epoch: 0 }, Seed: { Value: null, Epoch: 0 }, PreCommitMsg: null, CommitMsg: null, Retries: 0, ToUpgrade: false, ReplicaUpdateMessage: null, LastErr: '', Log: [], SealProof: 5, ...NOT_ON_CHAIN });
+  const adopted = (n: number, state: string) => ({ ...bareSectorInfo(n, state, 5), CommD: { '/': `baga-d-${n}` }, CommR: { '/': `bagboea4b5abc-sealed-${n}` }, Deals: [0] });
   let windowRunning = false;
   registerLotusMinerApi(s.api.register, {
     minerId: 't01000',
@@ -244,7 +244,10 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
       sector: async (n) => ({ ...sealSectors.find((v) => v.number === n)!, log: [{ at: '2026-12-01T10:00:00.000Z', state: 'PreCommit1', note: 'ticket drawn' }] }) as never,
       workers: async () => [{ id: 'w-1', hostname: 'gpu-box', connected: true, taskTypes: ['PreCommit1', 'Commit2'], resources: { cores: 32, memoryBytes: 256e9, gpus: 2 }, used: { cores: 4, memoryBytes: 64e9, gpus: 1 }, tasks: 1, lastHeartbeatMsAgo: 100 }],
     },
-    adopted: [adopted(0, 'Proving'), adopted(1, 'Proving'), adopted(3, 'Removed')],
+    adopted: {
+      sectors: [{ number: 0, state: 'Proving' }, { number: 1, state: 'Proving' }, { number: 3, state: 'Removed' }],
+      read: (n) => ([0, 1, 3].includes(n) ? adopted(n, n === 3 ? 'Removed' : 'Proving') : undefined),
+    },
     roleRunning: (role) => role !== 'window-post' || windowRunning,
   });
   const call = <T>(method: string, params: unknown[] = [], token = READ) => callApi<T>(s.api.address, token, method, params);
@@ -260,7 +263,7 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
   const oneOnChain = await call<Record<string, unknown>>('Filecoin.SectorsStatus', [1, true]);
   t.like(oneOnChain, { State: 'Faulty', CommD: { '/': 'baga-d-1' }, Activation: 100, Expiration: 2000, InitialPledge: '9000', OnTime: 2000, Early: 1500 });
   // A sector known only from the chain.
-  t.like(await call('Filecoin.SectorsStatus', [5, false]), { SectorID: 5, State: 'Proving', CommD: null, CommR: { '/': 'bagboea4b5abc-sealed-5' }, Deals: [], SealProof: 5, Activation: 0, InitialPledge: '0' });
+  t.like(await call('Filecoin.SectorsStatus', [5, false]), { SectorID: 5, State: 'Proving', CommD: null, CommR: { '/': 'bagboea4b5abc-sealed-5' }, Deals: [12], SealProof: 5, Activation: 0, InitialPledge: '0' }, 'deal ids as Lotus v1.36 names them (DeprecatedDealIDs)');
   // A pipeline sector: ticket in base64, pieces, its log, its failure as LastErr.
   t.deepEqual(await call('Filecoin.SectorsStatus', [8, false]), {
     ...adopted(8, 'PreCommit1'),
@@ -274,6 +277,7 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
     Log: [{ Kind: 'state;PreCommit1', Timestamp: Date.parse('2026-12-01T10:00:00.000Z') / 1000, Trace: '', Message: 'ticket drawn' }],
   });
   await t.throwsAsync(call('Filecoin.SectorsStatus', [42, false]), { message: /sector 42 not found/ });
+  t.deepEqual(await call('Filecoin.SectorsStatus', [3, false]), adopted(3, 'Removed'), 'a record no longer live keeps its recorded state');
   await t.throwsAsync(call('Filecoin.SectorsStatus', ['x']), { message: /needs a sector number/ });
 
   // Workers: the PoSt roles of this host, as Lotus's PoSt worker types, and the seal workers.
@@ -290,4 +294,15 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
   const again = await call<typeof ws>('Filecoin.WorkerStats', [], ADMIN);
   t.deepEqual(Object.keys(again), ids, 'the same worker keeps its UUID');
   t.true(again[ids.find((id) => ws[id]!.Tasks[0] === 'post/v0/windowproof')!]!.Enabled);
+
+  // The seal service not answering (the seal role starting or restarting): the chain's sectors
+  // and lotus-miner's records, this host's PoSt workers — `lotus-miner info` still works.
+  const down = await start();
+  t.teardown(() => down.api.close());
+  const refused = async () => {
+    throw new Error('connect ECONNREFUSED');
+  };
+  registerLotusMinerApi(down.api.register, { minerId: 't01000', roles: ['winning-post', 'seal'], version: '0.1.0', startedAt: new Date(), chain: chain as never, alerts: async () => [], seal: { sectors: refused, sector: refused, workers: refused } });
+  t.deepEqual(await callApi(down.api.address, READ, 'Filecoin.SectorsList'), [0, 1, 5, 7]);
+  t.is(Object.keys(await callApi<Record<string, unknown>>(down.api.address, ADMIN, 'Filecoin.WorkerStats')).length, 1);
 });

@@ -4,11 +4,11 @@
 // test/lotus/migrate.test.ts.
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { ADOPTED_LOG_ENTRIES, LIBP2P_KEY_FILE, lotusSectorInfo, readAdoptedSectors, peerIdOfKeyInfo, readLotusMinerRepo, reservationsFrom } from '../../src/config/lotus-miner-repo.js';
+import { ADOPTED_LOG_ENTRIES, LIBP2P_KEY_FILE, readAdoptedSectors, peerIdOfKeyInfo, readLotusMinerRepo, reservationsFrom } from '../../src/config/lotus-miner-repo.js';
 import { NOT_ON_CHAIN } from '../../src/api/lotus-miner.js';
 import { CborCid, addressBytes, bigToCborBytes, cborEncode, rleEncode } from '../../src/chain/types.js';
 import { lockFile } from '../../src/util/durable.js';
@@ -127,9 +127,18 @@ test('sector records become what lotus-miner\'s own SectorsStatus answers: deal 
     ['/sectors/0', sector(0, 'Proving', { CommD: commD, CommR: commR, TicketValue: new Uint8Array(0), Pieces: [{ Piece: [2048, commD], DealInfo: { DealID: 0, DealProposal: proposal, DealSchedule: { StartEpoch: 10, EndEpoch: 600 }, PublishCid: null } }] })],
     // A published deal, a ticket and seed, messages, a failure count and a long log.
     ['/sectors/2', sector(2, 'Proving', { CommD: commD, CommR: commR, TicketValue: Buffer.from([1, 2, 3]), TicketEpoch: 40, SeedValue: Buffer.from([4]), SeedEpoch: 90, PreCommitMessage: publish, CommitMessage: publish, InvalidProofs: 2, LastErr: 'once failed', Log: log, Pieces: [{ Piece: [2048, commD], DealInfo: { PublishCid: publish, DealID: 7, DealProposal: proposal, DealSchedule: { StartEpoch: 10, EndEpoch: 600 }, KeepUnsealed: true } }] })],
+    // A deal whose label is bytes (allowed since nv17): its deal info is not carried over, the rest is.
+    ['/sectors/4', sector(4, 'Proving', { CommR: commR, Pieces: [{ Piece: [2048, commD], DealInfo: { PublishCid: publish, DealID: 8, DealProposal: proposal.map((x, i) => (i === 5 ? Buffer.from('bytes') : x)), DealSchedule: { StartEpoch: 10, EndEpoch: 600 } } }] })],
   ]);
-  const r = await readLotusMinerRepo(f.repo);
-  const [genesis, dealt] = r.sectors.map((s) => lotusSectorInfo(s, 'testnet'));
+  const records = join(work, 'status-records.ndjson');
+  const r = await readLotusMinerRepo(f.repo, { records, network: 'testnet' });
+  const lines = readFileSync(records, 'utf8').split('\n').filter(Boolean);
+  t.is(lines.length, 3, 'one line per record');
+  const at = (n: number) => {
+    const loc = r.sectors.find((x) => x.number === n)!.record!;
+    return JSON.parse(readFileSync(records).subarray(loc.offset, loc.offset + loc.length).toString('utf8'));
+  };
+  const [genesis, dealt, bytesLabel] = [at(0), at(2), at(4)];
   t.deepEqual(genesis, {
     SectorID: 0,
     State: 'Proving',
@@ -160,7 +169,12 @@ test('sector records become what lotus-miner\'s own SectorsStatus answers: deal 
     KeepUnsealed: true,
   });
   t.is(dealt!.Log.length, ADOPTED_LOG_ENTRIES);
-  t.deepEqual(dealt!.Log.at(-1), { Kind: 'event;sealing.SectorStart', Timestamp: 1_700_000_059, Trace: '', Message: 'step 59' }, 'the latest entries');
+  t.like(dealt!.Log[0], { Timestamp: 1_700_000_000, Message: 'step 0' }, 'the first entry (the sector\'s start)');
+  t.deepEqual(dealt!.Log.at(-1), { Kind: 'event;sealing.SectorStart', Timestamp: 1_700_000_059, Trace: '', Message: 'step 59' }, 'and the latest');
+  t.like(dealt!.Log[1], { Message: 'step 11' });
+  t.like(bytesLabel, { SectorID: 4, CommR: commR.cid, Deals: [0], Pieces: [{ Piece: { Size: 2048, PieceCID: commD.cid }, DealInfo: null }] });
+  t.is(r.recordWarnings.length, 1);
+  t.regex(r.recordWarnings[0]!, /^sector 4 piece 0: its deal info is not carried over \(.*Label/);
 });
 
 test('the libp2p key\'s peer id is the one the chain holds for the miner', (t) => {
@@ -223,10 +237,13 @@ test('init --from-lotus-miner: refuses sectors still sealing (unless --abandon-s
   t.is(readFileSync(join(dest, 'sectorid'), 'utf8').trim(), '8');
   t.deepEqual(JSON.parse(readFileSync(join(dest, 'sectorid.reservations.json'), 'utf8')).reservations, { snap: [[100, 102]] });
   t.deepEqual(JSON.parse(readFileSync(join(dest, 'winning-post', 'last-mined.json'), 'utf8')), { miner: 't01234', lastMinedEpoch: 120 });
-  const records = readAdoptedSectors(dest)!;
-  t.is(records.from, f.repo);
-  t.deepEqual(records.sectors.map((x) => [x.SectorID, x.State]), [[3, 'PreCommit2']], 'the abandoned sector\'s record too');
-  t.regex(r.out, /sector records: +1 in lotus-miner-sectors.json/);
+  const adopted = readAdoptedSectors(dest)!;
+  t.is(adopted.from, f.repo);
+  t.deepEqual(adopted.sectors, [{ number: 3, state: 'Removed' }], 'the abandoned sector is Removed');
+  t.like(adopted.read(3), { SectorID: 3, State: 'Removed', LastErr: 'abandoned in PreCommit2 when distminer adopted this miner (its number stays used)' });
+  t.is(adopted.read(4), undefined);
+  t.regex(r.out, /sector records: +1 in lotus-miner-sectors.ndjson/);
+  t.deepEqual(readdirSync(work).filter((x) => x.includes('.tmp')), [], 'no records file left beside the repository');
   // The numbers as the sector-number commands see them.
   const info = JSON.parse(execFileSync(process.execPath, [MAIN, 'sectors', 'numbers', 'info', '--json', '--repo', dest, '--miner', 't01234'], { encoding: 'utf8' }));
   t.is(info.next, 8);

@@ -90,9 +90,9 @@ export async function minerStatus(repo: string, token: string): Promise<Supervis
  * scrape every 15 s, yet not a busy loop of the test's own on the shared cores. The miner's API
  * address is read from `<repo>/api` once it is there.
  */
-export function webBurst(repo: string, token: string, clients = 4, pauseMs = 100): { stop(): Promise<{ pages: number; scrapes: number; failed: number }> } {
+export function webBurst(repo: string, token: string, clients = 4, pauseMs = 100): { stop(): Promise<{ pages: number; scrapes: number; refused: number; failed: number }> } {
   let on = true;
-  const n = { pages: 0, scrapes: 0, failed: 0 };
+  const n = { pages: 0, scrapes: 0, refused: 0, failed: 0 };
   const loop = async (i: number) => {
     while (on) {
       let url: string;
@@ -105,13 +105,14 @@ export function webBurst(repo: string, token: string, clients = 4, pauseMs = 100
       }
       const page = i % 2 === 0;
       try {
-        const r = await fetch(page ? `${url}/ui/status.json` : `${url}/debug/metrics`, page ? { headers: { cookie: `distminer_ui=${token}` } } : {});
+        const signal = AbortSignal.timeout(10_000);
+        const r = await fetch(page ? `${url}/ui/status.json` : `${url}/debug/metrics`, page ? { headers: { cookie: `distminer_ui=${token}` }, signal } : { signal });
         await r.arrayBuffer();
         if (r.status === 200) n[page ? 'pages' : 'scrapes']++;
-        else n.failed++;
+        else n.refused++;
         await new Promise((r) => setTimeout(r, pauseMs));
       } catch {
-        n.failed++; // the miner restarting, or not yet listening
+        n.failed++; // not yet listening, or no answer in 10 s
         await new Promise((r) => setTimeout(r, 200));
       }
     }

@@ -111,8 +111,12 @@ test.serial('client deal --chain-api: the terms follow the real market actor (it
   t.regex(ok.stderr, /proposal rejected \(400\): the test stops here/);
   t.is(proposed.length, 1);
   const p = proposed[0]!.deal.Proposal;
+  // The minimum follows the circulating supply and the baseline power, epoch by epoch: asked
+  // again a few epochs later it has moved a little.
   const bounds = await chain.call<{ Min: string; Max: string }>('StateDealProviderCollateralBounds', [p.PieceSize, false, null]);
-  t.is(p.ProviderCollateral, bounds.Min, 'the provider collateral the market actor asks at least');
+  const [got, min] = [BigInt(p.ProviderCollateral as string), BigInt(bounds.Min)];
+  const diff = got > min ? got - min : min - got;
+  t.true(diff * 100n <= min, `the provider collateral the market actor asks at least: ${got} attoFIL, its minimum now ${min}`);
   t.log(`Lotus's provider collateral bounds for a ${p.PieceSize}-byte piece: ${bounds.Min}..${bounds.Max} attoFIL`);
   const start = p.StartEpoch as number;
   t.true(start >= head + 960 && start <= head + 980, `start ${start}: the head ${head} + 960`);

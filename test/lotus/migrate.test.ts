@@ -140,6 +140,11 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   await dm.waitFor(/"msg":"miner running"/, 120_000);
   const status = await rpc<{ miner: string }>(minerUrl, minerToken, 'Distminer.Status');
   t.is(status.miner, MINER, 'lotus-miner\'s MINER_API_INFO reaches distminer');
+  // Its roles running (the seal service listening) before lotus-miner's CLI asks for sectors and workers.
+  await until(async () => {
+    const st = await rpc<{ actors: { status: string }[] }>(minerUrl, minerToken, 'Distminer.Status');
+    return st.actors.every((a) => a.status === 'running') && existsSync(join(repo, 'sealing-api')) ? true : undefined;
+  }, 120_000, 'every role of distminer running');
   // The provider's habits: lotus-miner's own CLI, with the same MINER_API_INFO, against distminer.
   const cliOk: string[] = [];
   const info = lotusMinerCli('info');
@@ -168,6 +173,9 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   t.is(list.status, 0, `lotus-miner sectors list: ${list.stderr}`);
   t.log(list.stdout.trim());
   t.deepEqual(comparable(list.stdout), comparable(lmList.stdout), 'sectors list: as lotus-miner listed them');
+  const inStates = lotusMinerCli('sectors', 'list', '--states', 'Proving');
+  t.is(inStates.status, 0, `lotus-miner sectors list --states Proving: ${inStates.stderr}`);
+  t.deepEqual(comparable(inStates.stdout), comparable(list.stdout), 'both sectors are Proving (SectorsListInStates)');
   if (list.status === 0 && comparable(list.stdout).join() === comparable(lmList.stdout).join()) cliOk.push('sectors list');
   let statusSame = true;
   for (const [i, n] of sectors.entries()) {

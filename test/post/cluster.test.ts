@@ -278,8 +278,9 @@ test.serial('fallback to a single miner: the seal miner restarted with both PoSt
   const hEnd = (await c.chainHead()).Height;
   const status = await minerStatus(seal.path, seal.token);
   const served = await burst.stop();
-  t.log(`web burst beside the PoSts: ${served.pages} page polls, ${served.scrapes} scrapes answered, ${served.failed} failed (before it listened)`);
+  t.log(`web burst beside the PoSts: ${served.pages} page polls and ${served.scrapes} scrapes answered, ${served.refused} refused, ${served.failed} unanswered (most before it listened)`);
   t.true(served.pages > 100 && served.scrapes > 100, 'the page and the metrics were hammered throughout');
+  t.is(served.refused, 0, 'every request that reached the API was answered 200');
   await one.stop();
   await cl.stopWatch();
 
