@@ -6,7 +6,7 @@
 // actor (the provider collateral minimum, a start after the head) and stops a client without
 // escrow before it proposes. (Publishing and activating deals on the real market: the open issue.)
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -97,16 +97,22 @@ test.serial('client deal --chain-api: the terms follow the real market actor (it
   const file = join(work, 'data.bin');
   writeFileSync(file, randomBytes(1000));
   const c = await fundedClient('secp256k1', '3');
-  const deal = (...extra: string[]) => distminer('client', 'deal', file, '--miner', 't01000', '--api', url, '--key', c.keyFile, '--chain-api', API!, ...extra);
+  // Not spawnSync: the stand-in answers from this process's event loop.
+  const deal = (...extra: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [MAIN, 'client', 'deal', file, '--miner', 't01000', '--api', url, '--key', c.keyFile, '--chain-api', API!, ...extra], { encoding: 'utf8', env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' }, timeout: 120_000 }, (err, stdout, stderr) =>
+        resolve({ status: err ? ((err as { code?: unknown }).code as number | null) ?? null : 0, stdout, stderr }),
+      );
+    });
 
-  const broke = deal('--price', '1000');
+  const broke = await deal('--price', '1000');
   t.is(broke.status, 1);
   t.regex(broke.stderr, /not proposed: the client's available escrow is 0 FIL; this deal needs 0\.0000000005184 FIL: add 0\.0000000005184 FIL with `distminer client market add`/);
   t.is(proposed.length, 0, 'nothing proposed');
 
   t.is(distminer('client', 'market', 'add', '1', '--key', c.keyFile, '--chain-api', API!).status, 0);
   const head = (await chain.chainHead()).Height;
-  const ok = deal('--price', '1000');
+  const ok = await deal('--price', '1000');
   t.is(ok.status, 1, 'the stand-in refuses it');
   t.regex(ok.stderr, /proposal rejected \(400\): the test stops here/);
   t.is(proposed.length, 1);
@@ -123,10 +129,10 @@ test.serial('client deal --chain-api: the terms follow the real market actor (it
   t.is((p.EndEpoch as number) - start, 518_400, 'the market\'s minimum duration');
   figures.deal_provider_collateral_min = bounds.Min;
 
-  const late = deal('--start-epoch', String(head - 1));
+  const late = await deal('--start-epoch', String(head - 1));
   t.is(late.status, 1);
   t.regex(late.stderr, /not proposed: start epoch \d+ is not after the chain head/);
-  const long = deal('--duration', String(1279 * 2880));
+  const long = await deal('--duration', String(1279 * 2880));
   t.regex(long.stderr, /not proposed: a deal lasts 518400 to 3680640 epochs/);
   t.is(proposed.length, 1, 'refused terms are never proposed');
 });
