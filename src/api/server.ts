@@ -23,8 +23,6 @@ const log = logger('api');
 
 export const RPC_PATH = '/rpc/v0';
 const MAX_BODY = 1024 * 1024;
-/** How long the actor threads' metrics, once collected, serve further page polls and scrapes. */
-const ACTOR_METRICS_TTL_MS = 1000;
 
 export { RpcError };
 
@@ -75,8 +73,9 @@ export async function startApiServer(listen: HostPort, auth: Auth, opts: ApiServ
       methods.register(method, perm, (params) => handler(params));
     },
     serveMetrics(o) {
-      // One ask of every actor thread serves the page's polls and the scrapes of the same second.
-      others = o.others && sharedResult(o.others, ACTOR_METRICS_TTL_MS);
+      // One ask of every actor thread, while it is in flight, serves the page's polls and the
+      // scrapes that come meanwhile; a later scrape asks again (it must see the values of now).
+      others = o.others && sharedResult(o.others, 0);
       svc.route(metricsRoute({ ...o, others }));
     },
     alerts: () => web.alerts(),
