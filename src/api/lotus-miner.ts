@@ -14,7 +14,7 @@
 // - Sectors (SectorsList, SectorsListInStates, SectorsSummary, SectorsStatus): every sector
 //   this host knows of, from three sources: the chain (live sectors by partition: Proving, or
 //   Faulty), this host's seal pipeline (its state, unless the chain says Faulty), and the
-//   records lotus-miner kept when the repository was adopted from it (lotus-miner-sectors.json:
+//   records lotus-miner kept when the repository was adopted from it (lotus-miner-sectors.ndjson:
 //   what lotus-miner's own SectorsStatus answered; their state is the chain's while they live).
 //   A PoSt host keeps no sector records: it answers from the chain alone.
 // - WorkerStats: this host's PoSt roles as PoSt workers (Lotus's task types

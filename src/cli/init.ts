@@ -109,13 +109,14 @@ async function adoptLotusMiner(from: string, path: string, flags: InitOptions): 
   // prefix of --miner (lotus-miner's datastore does not say which network it is on).
   const records = `${path}.${ADOPTED_RECORDS_FILE}.${process.pid}.tmp`;
   try {
-    return await adoptRead(from, path, flags, records);
+    return await adoptWithRecords(from, path, flags, records);
   } finally {
     rmSync(records, { force: true });
   }
 }
 
-async function adoptRead(from: string, path: string, flags: InitOptions, records: string): Promise<number> {
+/** The adoption itself; lotus-miner's sector records are written to `records` as they are read, and moved into the new repository at the end. */
+async function adoptWithRecords(from: string, path: string, flags: InitOptions, records: string): Promise<number> {
   const lm = await readLotusMinerRepo(from, { scratch: dirname(path), records, network: flags.miner?.startsWith('t') ? 'testnet' : 'mainnet' });
   const minerId = flags.miner ?? lm.minerId;
   if (minerId.slice(1) !== lm.minerId.slice(1)) throw new ConfigError(`--miner ${minerId}: ${from} is a repository of ${lm.minerId}`);
