@@ -722,13 +722,14 @@ export const POWER_ACTOR_ID = 4;
 /** Lotus KeyType of WalletNew. */
 export type KeyType = 'bls' | 'secp256k1';
 
-/** FVM / actor exit codes as Lotus reports them in receipts. */
+/** FVM / actor exit codes as Lotus reports them in receipts (go-state-types exitcode). */
 export enum ExitCode {
   Ok = 0,
   SysErrSenderInvalid = 1,
   SysErrSenderStateInvalid = 2,
-  SysErrInvalidReceiver = 6,
-  SysErrInsufficientFunds = 7,
+  SysErrInvalidReceiver = 5,
+  SysErrInsufficientFunds = 6,
+  SysErrOutOfGas = 7,
   ErrIllegalArgument = 16,
   ErrNotFound = 17,
   ErrForbidden = 18,

@@ -24,6 +24,8 @@ import { ChainClient } from '../chain/client.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import type { SectorView } from '../sealing/service.js';
 import { adminGet } from '../deals/client.js';
+import { readKeyFile } from '../deals/keys.js';
+import { parseFil } from '../chain/fees.js';
 import type { DealRecord } from '../deals/store.js';
 
 /** dist/main.js, the documented entry point (this file is dist/src/cli/demo.js). */
@@ -166,7 +168,7 @@ export async function main(o: DemoOptions): Promise<number> {
       const dealSealApi = await orStop(waitFile(join(dir, 'deal', 'sealing-api'), 60_000, 'the deal miner\'s seal service'));
       start('deal-worker', ['worker', '--miner-api', `${repoAuth(join(dir, 'deal')).issue('write')}:${dealSealApi}`, '--dir', join(dir, 'deal-worker'), '--storage', storage]);
       dealApi = await orStop(waitFile(join(dir, 'deal', 'deals', 'api'), 60_000, 'the deal server'));
-      void makeDeals(dir, dealApi, dealCount, chain, deals);
+      void makeDeals(dir, dealApi, dealCount, apiInfo, deals);
     }
 
     const sealHp = parseApiMultiaddr(sealApi);
@@ -250,11 +252,15 @@ export async function main(o: DemoOptions): Promise<number> {
 }
 
 /**
- * The demo's storage client: a key, then `count` deals of 2032 random bytes (one 2 KiB piece,
- * a full sector each) through `distminer client deal`, as a user would make them. Starting
- * 2000 epochs from now leaves the deal miner ample time to seal them first.
+ * The demo's storage client, as a user would be one: a key, funded from the devnet's wallet
+ * (its genesis key), 1 FIL put into its market escrow with `distminer client market add`
+ * (signed by its own key), then `count` deals of 2032 random bytes (one 2 KiB piece, a full
+ * sector each) at 1000 attoFIL an epoch through `distminer client deal --chain-api`, which takes
+ * the provider collateral from the market. Starting 2000 epochs from now leaves the deal miner
+ * ample time to seal them first.
  */
-async function makeDeals(dir: string, dealApi: string, count: number, chain: ChainClient, out: { made: number; failed: string[] }): Promise<void> {
+async function makeDeals(dir: string, dealApi: string, count: number, apiInfo: string, out: { made: number; failed: string[] }): Promise<void> {
+  const chain = new ChainClient(apiInfo);
   const cdir = join(dir, 'client');
   mkdirSync(cdir, { recursive: true });
   const key = join(cdir, 'client.key');
@@ -267,8 +273,13 @@ async function makeDeals(dir: string, dealApi: string, count: number, chain: Cha
     });
   try {
     if (!existsSync(key)) await cli(['key', 'new', '--out', key]);
+    const client = readKeyFile(key, 'testnet').address;
+    const sm = await chain.mpoolPushMessage({ From: await chain.walletDefaultAddress(), To: client, Method: 0, Value: parseFil('10').toString() });
+    const r = await chain.stateWaitMsg(sm.CID!, 0);
+    if (r.Receipt.ExitCode !== 0) throw new Error(`funding ${client} failed with exit code ${r.Receipt.ExitCode}`);
+    await cli(['market', 'add', '1', '--key', key, '--chain-api', apiInfo]);
   } catch (e) {
-    out.failed.push(`client key: ${(e as Error).message}`);
+    out.failed.push(`client: ${(e as Error).message}`);
     return;
   }
   for (let i = 0; i < count; i++) {
@@ -276,7 +287,7 @@ async function makeDeals(dir: string, dealApi: string, count: number, chain: Cha
       const file = join(cdir, `data-${i}.bin`);
       writeFileSync(file, randomBytes(2032));
       const start = (await chain.chainHead()).Height + 2000;
-      await cli(['deal', file, '--miner', 't01000', '--api', dealApi, '--key', key, '--start-epoch', String(start), '--duration', '2000', '--label', `demo deal ${i}`]);
+      await cli(['deal', file, '--miner', 't01000', '--api', dealApi, '--key', key, '--start-epoch', String(start), '--price', '1000', '--chain-api', apiInfo, '--label', `demo deal ${i}`]);
       out.made++;
     } catch (e) {
       out.failed.push((e as Error).message);

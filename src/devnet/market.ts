@@ -1,13 +1,26 @@
 // The devnet's storage market actor (t05): enough of builtin-actors' market for deal sectors
 // to be real on the devnet. PublishStorageDeals checks each proposal (client signature over its
-// CBOR, provider is a miner whose worker/owner sends the message, piece size, epochs, no
-// duplicate) and gives the valid ones deal IDs; a pre-commit naming deals is checked against
-// them (provider, not activated nor in another pre-commit, start not passed, the sector
-// outlives the deal, and the sector's UnsealedCid is the CommD of the deals' pieces). Deals
-// are activated as on the network since version 23: ProveCommitSectors3 names each piece and
-// notifies the market with the deal id (checked here: provider, piece CID and size, not yet
-// active, start not passed, the sector outlives it). Left out: escrow balances and collateral (the devnet has no
-// token balances), payments, deal expiry and slashing in cron, verified-registry data caps.
+// CBOR, provider is a miner whose worker/owner sends the message, piece size, epochs, provider
+// collateral within its bounds, escrow, no duplicate) and gives the valid ones deal IDs; a
+// pre-commit naming deals is checked against them (provider, not activated nor in another
+// pre-commit, start not passed, the sector outlives the deal, and the sector's UnsealedCid is
+// the CommD of the deals' pieces). Deals are activated as on the network since version 23:
+// ProveCommitSectors3 names each piece and notifies the market with the deal id (checked here:
+// provider, piece CID and size, not yet active, start not passed, the sector outlives it).
+//
+// Escrow as builtin-actors v18 keeps it (escrow and locked tables by actor ID): AddBalance
+// (method 2) credits the message value to the escrow of the address in its params (an account
+// or a miner; v18 accepts any caller); PublishStorageDeals drops, deal by deal, one whose
+// client's available escrow (escrow − locked, less what earlier deals of the batch locked)
+// does not cover price × duration + ClientCollateral, or whose provider's does not cover
+// ProviderCollateral, and locks those amounts for the deals it accepts. The provider
+// collateral floor is builtin-actors' formula (1% of the circulating supply × the deal's
+// share of max(network raw power, baseline power)) over devnet stand-ins for the figures the
+// actor reads from other actors (DEVNET_CIRCULATING_SUPPLY, DEVNET_BASELINE_POWER below).
+//
+// Left out: WithdrawBalance, payments to the provider over time, unlocking at deal end,
+// deal expiry and slashing in cron, verified-registry data caps, deal duration and price
+// bounds.
 import { type ClientDealProposal, type DealProposal, type MarketDeal, dealProposalCbor } from '../chain/market.js';
 import type { PreCommitParams } from '../chain/params.js';
 import { ExitCode, cborCid, parseAddress } from '../chain/types.js';
@@ -54,42 +67,125 @@ export interface ProviderView {
   isController(addr: string): boolean;
 }
 
+/** What PublishStorageDeals asks of the rest of the chain. */
+export interface PublishEnv {
+  provider(addr: string): ProviderView | undefined;
+  /** The actor ID a deal's client address resolves to, or undefined (no such actor). */
+  clientId(addr: string): number | undefined;
+  /** The network's raw byte power (the collateral floor's denominator is at least this). */
+  networkRawPower: bigint;
+}
+
+const FIL = 10n ** 18n;
+/** All the FIL there will ever be (builtin-actors TOTAL_FILECOIN): the collateral bounds' maximum. */
+export const TOTAL_FILECOIN = 2_000_000_000n * FIL;
+/**
+ * The devnet's stand-ins for what the market reads from other actors at PublishStorageDeals:
+ * the circulating supply (the FVM's; the devnet has no token supply, its pledge amounts are
+ * flat) and the reward actor's baseline power (builtin-actors' BASELINE_INITIAL_VALUE, the
+ * baseline at mainnet genesis, in bytes). Fixed, so a deal's collateral floor does not drift.
+ */
+export const DEVNET_CIRCULATING_SUPPLY = 500_000_000n * FIL;
+export const DEVNET_BASELINE_POWER = 2_888_888_880_000_000_000n;
+/** builtin-actors PROV_COLLATERAL_PERCENT_SUPPLY_NUM / _DENOM. */
+const PROV_COLLATERAL_NUM = 1n;
+const PROV_COLLATERAL_DENOM = 100n;
+
+/**
+ * builtin-actors' deal_provider_collateral_bounds: the least ProviderCollateral a deal of
+ * `pieceSize` may carry is 1% of the circulating supply times the deal's share of the
+ * network's power (its size over max(raw byte power, baseline power, its size)); the most is
+ * all the FIL there is. Verified or not makes no difference (the actor ignores it).
+ */
+export function providerCollateralBounds(pieceSize: number, networkRawPower: bigint, baselinePower = DEVNET_BASELINE_POWER, circulatingSupply = DEVNET_CIRCULATING_SUPPLY): { min: bigint; max: bigint } {
+  const size = BigInt(pieceSize);
+  let denom = networkRawPower > baselinePower ? networkRawPower : baselinePower;
+  if (size > denom) denom = size;
+  const min = (size * circulatingSupply * PROV_COLLATERAL_NUM) / (denom * PROV_COLLATERAL_DENOM);
+  return { min, max: TOTAL_FILECOIN };
+}
+
+/** What a deal takes out of its client's escrow (builtin-actors client_balance_requirement). */
+export const clientBalanceRequirement = (p: DealProposal): bigint => BigInt(p.ClientCollateral) + BigInt(p.StoragePricePerEpoch) * BigInt(p.EndEpoch - p.StartEpoch);
+
+/** An escrow table entry: attoFIL held for an actor, and the part of it deals have locked. */
+export interface EscrowEntry {
+  escrow: bigint;
+  locked: bigint;
+}
+
 export class MarketActor {
   private readonly deals = new Map<number, DealEntry>();
   private readonly proposals = new Set<string>();
+  /** The escrow and locked tables, by actor ID. */
+  private readonly escrow = new Map<number, EscrowEntry>();
   private nextId = 0;
 
   /**
-   * PublishStorageDeals: each invalid deal is dropped with its reason (as the actor does);
-   * returns the IDs of the valid ones and their indexes. Throws when none is valid.
+   * PublishStorageDeals, in the actor's order: each deal is validated (signature, provider,
+   * piece, epochs, provider collateral bounds), its client resolved, the client's and then the
+   * provider's available escrow checked against what the deal and the batch's earlier valid
+   * deals need, then duplicates dropped. An invalid deal is dropped with its reason (as the
+   * actor does); the valid ones lock their amounts and get IDs, returned with their indexes.
+   * Throws when none is valid.
    */
-  publish(epoch: number, caller: string, deals: ClientDealProposal[], provider: (addr: string) => ProviderView | undefined): { ids: number[]; valid: number[]; rejected: string[] } {
+  publish(epoch: number, caller: string, deals: ClientDealProposal[], env: PublishEnv): { ids: number[]; valid: number[]; rejected: string[] } {
     if (deals.length === 0) throw illegal('empty deals parameter');
     const ids: number[] = [];
     const valid: number[] = [];
     const rejected: string[] = [];
     const inBatch = new Set<string>();
+    // What the batch's valid deals lock, by actor ID (the actor's total_client_lockup and total_provider_lockup).
+    const clientLockups = new Map<number, bigint>();
+    const providerLockups = new Map<number, bigint>();
+    const lock: [number, bigint][] = [];
     deals.forEach((d, i) => {
-      const why = this.check(epoch, caller, d, provider, inBatch);
+      const p = d.Proposal;
+      const why = this.check(epoch, caller, d, env);
       if (why) {
         rejected.push(`deal ${i}: ${why}`);
         return;
       }
-      const cid = cborCid(dealProposalCbor(d.Proposal))['/'];
+      const clientId = env.clientId(p.Client);
+      if (clientId === undefined) {
+        rejected.push(`deal ${i}: failed to resolve proposal.client address ${p.Client} for deal`);
+        return;
+      }
+      const providerId = env.provider(p.Provider)!.id;
+      const clientLockup = (clientLockups.get(clientId) ?? 0n) + clientBalanceRequirement(p);
+      if (!this.covered(clientId, clientLockup)) {
+        rejected.push(`deal ${i}: insufficient client funds to cover proposal cost (client t0${clientId} needs ${clientLockup} attoFIL available in escrow, has ${this.available(clientId)})`);
+        return;
+      }
+      const providerLockup = (providerLockups.get(providerId) ?? 0n) + BigInt(p.ProviderCollateral);
+      if (!this.covered(providerId, providerLockup)) {
+        rejected.push(`deal ${i}: insufficient provider funds to cover proposal cost (provider t0${providerId} needs ${providerLockup} attoFIL available in escrow, has ${this.available(providerId)})`);
+        return;
+      }
+      const cid = cborCid(dealProposalCbor(p))['/'];
+      if (this.proposals.has(cid) || inBatch.has(cid)) {
+        rejected.push(`deal ${i}: cannot publish duplicate deal proposal ${cid}`);
+        return;
+      }
+      clientLockups.set(clientId, clientLockup);
+      providerLockups.set(providerId, providerLockup);
+      lock.push([clientId, clientBalanceRequirement(p)], [providerId, BigInt(p.ProviderCollateral)]);
       inBatch.add(cid);
       const id = this.nextId++;
-      this.deals.set(id, { proposal: d.Proposal, proposalCid: cid, sectorStartEpoch: -1, sectorNumber: -1, lastUpdatedEpoch: -1, slashEpoch: -1 });
+      this.deals.set(id, { proposal: p, proposalCid: cid, sectorStartEpoch: -1, sectorNumber: -1, lastUpdatedEpoch: -1, slashEpoch: -1 });
       this.proposals.add(cid);
       ids.push(id);
       valid.push(i);
     });
     if (ids.length === 0) throw illegal(`all deals are invalid: ${rejected.join('; ')}`);
+    for (const [id, amount] of lock) this.entry(id).locked += amount;
     return { ids, valid, rejected };
   }
 
-  private check(epoch: number, caller: string, d: ClientDealProposal, provider: (addr: string) => ProviderView | undefined, inBatch: Set<string>): string | null {
+  /** The stateless checks of a deal (builtin-actors validate_deal, and the caller's control of the provider). */
+  private check(epoch: number, caller: string, d: ClientDealProposal, env: PublishEnv): string | null {
     const p = d.Proposal;
-    const miner = provider(p.Provider);
+    const miner = env.provider(p.Provider);
     if (!miner) return `provider ${p.Provider} is not a miner`;
     if (!miner.isController(caller)) return `caller ${caller} is not the worker or owner of provider ${p.Provider}`;
     try {
@@ -101,6 +197,16 @@ export class MarketActor {
     if (p.PieceSize > miner.sectorSize) return `piece size ${p.PieceSize} exceeds the provider's sector size ${miner.sectorSize}`;
     if (p.StartEpoch <= epoch) return `deal start epoch ${p.StartEpoch} has already elapsed (now ${epoch})`;
     if (p.EndEpoch <= p.StartEpoch) return `deal end epoch ${p.EndEpoch} is not after its start ${p.StartEpoch}`;
+    let amounts: bigint[];
+    try {
+      amounts = [BigInt(p.StoragePricePerEpoch), BigInt(p.ProviderCollateral), BigInt(p.ClientCollateral)];
+    } catch {
+      return 'price and collaterals must be decimal attoFIL amounts';
+    }
+    if (amounts.some((a) => a < 0n)) return 'price and collaterals must not be negative';
+    const bounds = providerCollateralBounds(p.PieceSize, env.networkRawPower);
+    if (amounts[1] < bounds.min || amounts[1] > bounds.max) return `Provider collateral out of bounds (${amounts[1]} attoFIL; the bounds for ${p.PieceSize} bytes are ${bounds.min} to ${bounds.max})`;
+    if (amounts[2] > TOTAL_FILECOIN) return 'Client collateral out of bounds';
     let client;
     try {
       client = parseAddress(p.Client);
@@ -110,9 +216,45 @@ export class MarketActor {
     if (client.protocol !== 1 && client.protocol !== 3) return `client ${p.Client} must be a key address (f1/f3) for the devnet to check its signature`;
     const sigErr = verifySignature(p.Client, dealProposalCbor(p), d.ClientSignature);
     if (sigErr) return `bad client signature: ${sigErr}`;
-    const cid = cborCid(dealProposalCbor(p))['/'];
-    if (this.proposals.has(cid) || inBatch.has(cid)) return `deal proposal ${cid} is already published`;
     return null;
+  }
+
+  // ---------------------------------------------------------------- escrow
+
+  private entry(id: number): EscrowEntry {
+    let e = this.escrow.get(id);
+    if (!e) this.escrow.set(id, (e = { escrow: 0n, locked: 0n }));
+    return e;
+  }
+
+  /** builtin-actors balance_covered: locked + amount ≤ escrow. */
+  private covered(id: number, amount: bigint): boolean {
+    const e = this.escrow.get(id);
+    return (e?.locked ?? 0n) + amount <= (e?.escrow ?? 0n);
+  }
+
+  private available(id: number): bigint {
+    const e = this.escrow.get(id);
+    return e ? e.escrow - e.locked : 0n;
+  }
+
+  /** AddBalance's credit, once the caller has checked the value and resolved the address to `id`. */
+  addBalance(id: number, value: bigint): void {
+    if (value <= 0n) throw illegal(`balance to add must be greater than zero was: ${value}`);
+    this.entry(id).escrow += value;
+  }
+
+  /** StateMarketBalance: zeros for an actor without an entry. */
+  balance(id: number): EscrowEntry {
+    const e = this.escrow.get(id);
+    return { escrow: e?.escrow ?? 0n, locked: e?.locked ?? 0n };
+  }
+
+  /** All escrow held (the market actor's own balance: the devnet moves no other funds to it). */
+  totalEscrow(): bigint {
+    let t = 0n;
+    for (const e of this.escrow.values()) t += e.escrow;
+    return t;
   }
 
   /**
@@ -187,18 +329,20 @@ export class MarketActor {
   }
 
   toJSON(): unknown {
-    return { nextId: this.nextId, deals: [...this.deals.entries()] };
+    return { nextId: this.nextId, deals: [...this.deals.entries()], escrow: [...this.escrow.entries()].map(([id, e]) => [id, e.escrow.toString(), e.locked.toString()]) };
   }
 
   static fromJSON(j: unknown): MarketActor {
     const m = new MarketActor();
     if (!j) return m; // a chain directory from before the market actor existed
-    const o = j as { nextId: number; deals: [number, DealEntry][] };
+    // `escrow` is absent in chains from before the market kept escrow.
+    const o = j as { nextId: number; deals: [number, DealEntry][]; escrow?: [number, string, string][] };
     m.nextId = o.nextId;
     for (const [id, d] of o.deals) {
       m.deals.set(id, d);
       m.proposals.add(d.proposalCid);
     }
+    for (const [id, escrow, locked] of o.escrow ?? []) m.escrow.set(id, { escrow: BigInt(escrow), locked: BigInt(locked) });
     return m;
   }
 }

@@ -29,11 +29,14 @@ import {
   blsVerify,
   computeWinCount,
   drawRandomness,
+  messageCbor,
   messageCid,
   newBlsKey,
   newSecret,
 } from '../chain/crypto.js';
 import { MARKET_ACTOR_ID, MarketMethod, decodePublishStorageDeals, encodePublishReturn } from '../chain/market.js';
+import { formatFil } from '../chain/fees.js';
+import { verifySignature } from '../deals/keys.js';
 import { electionVrfInput, minTicketBlock, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
 import {
   ParamsError,
@@ -52,6 +55,7 @@ import {
   type BlockTemplate,
   type Cid,
   type Message,
+  type MessageSendSpec,
   type MiningBaseInfo,
   type MsgLookup,
   type Network,
@@ -67,6 +71,7 @@ import {
   b64,
   bigFromJson,
   cborCid,
+  cborDecode,
   cborEncode,
   CborCid,
   cidBytes,
@@ -75,7 +80,7 @@ import {
   parseAddress,
 } from '../chain/types.js';
 import { logger } from '../log.js';
-import { MarketActor, sectorCommD } from './market.js';
+import { MarketActor, providerCollateralBounds, sectorCommD } from './market.js';
 import { ActorError, type ActorLimits, MinerActor, type MinerInit, type PreCommitRecord, type ProofVerifier, type SectorRecord } from './miner.js';
 
 const log = logger('devnet');
@@ -194,7 +199,37 @@ export const realVerifier: ProofVerifier = {
   },
 };
 
+/**
+ * The gas the devnet fills in (MpoolPushMessage, GasEstimateMessageGas): a flat limit and fee
+ * cap/premium, capped like Lotus's CapGasFee by the send spec's MaxFee, or by Lotus's default
+ * MaxFee (0.07 FIL, node config DefaultMaxFee) when it names none. Gas is not charged.
+ */
 const GAS_LIMIT_DEFAULT = 50_000_000;
+const GAS_FEE_CAP_DEFAULT = 100_000n;
+const GAS_PREMIUM_DEFAULT = 100_000n;
+const DEFAULT_MAX_FEE = 7n * 10n ** 16n;
+/** Lotus's block gas limit: no message may ask for more. */
+const BLOCK_GAS_LIMIT = 10_000_000_000;
+
+/** Lotus's messagepool.CapGasFee: GasFeeCap × GasLimit ≤ MaxFee (exactly MaxFee with MaximizeFeeCap), premium ≤ fee cap. */
+function capGasFee(m: Message, spec: MessageSendSpec | null | undefined): void {
+  let maxFee = spec?.MaxFee !== undefined && spec.MaxFee !== null ? bigFromJson(spec.MaxFee, 'MaxFee') : 0n;
+  if (maxFee === 0n) maxFee = DEFAULT_MAX_FEE;
+  const limit = BigInt(m.GasLimit);
+  if (spec?.MaximizeFeeCap || BigInt(m.GasFeeCap) * limit > maxFee) m.GasFeeCap = (maxFee / limit).toString();
+  if (BigInt(m.GasPremium) > BigInt(m.GasFeeCap)) m.GasPremium = m.GasFeeCap;
+}
+
+/**
+ * The CID a signed message is known by (Lotus's types.SignedMessage.Cid): a BLS-signed
+ * message's is the message's own (its signature goes into the block's aggregate), a
+ * secp256k1-signed one's is that of the CBOR tuple [message, signature bytes (type ‖ data)].
+ */
+export function signedMessageCid(m: Message, sig: { Type: number; Data: string }): Cid {
+  if (sig.Type === 2) return messageCid(m);
+  const sigBytes = Buffer.concat([Buffer.from([sig.Type]), fromB64(sig.Data, 'Signature')]);
+  return cborCid(Buffer.concat([Buffer.from([0x82]), messageCbor(m), cborEncode(sigBytes)]));
+}
 
 type ExecResult = { exitCode: ExitCode; error?: string; ret?: Buffer; retDec?: unknown };
 
@@ -403,7 +438,7 @@ export class Devnet extends EventEmitter {
     if (this.chain.length !== snap.height + 1) throw new Error(`${dir}: state.json is at height ${snap.height} but chain.ndjson only reaches ${this.chain.length - 1}`);
     writeFileAtomic(join(dir, 'chain.ndjson'), this.chain.map((r) => JSON.stringify(r)).join('\n') + '\n');
     for (const r of this.chain) for (const l of r.receipts) this.lookups.set(l.Message['/'], l);
-    for (const r of this.chain) for (const m of r.messages ?? []) this.messages.set(m.CID!['/'], m);
+    for (const r of this.chain) (r.messages ?? []).forEach((m, i) => this.messages.set((r.receipts[i]?.Message ?? m.CID!)['/'], m));
     // Messages pushed after the snapshot, not yet executed.
     const seen = new Set<string>();
     this.mpool = [];
@@ -496,6 +531,7 @@ export class Devnet extends EventEmitter {
   /** WalletBalance: an account's balance (0 for a key not on chain yet), or a miner actor's. */
   balance(addr: string): bigint {
     const p = parseAddress(addr);
+    if (p.id === BigInt(MARKET_ACTOR_ID)) return this.market.totalEscrow();
     if (p.id !== undefined) {
       const m = this.miners.get(idAddress(p.id, this.network));
       if (m) return m.funds.balance;
@@ -514,6 +550,15 @@ export class Devnet extends EventEmitter {
       if (acct) return idAddress(acct.id, this.network);
     }
     throw new ApiError(`resolution lookup failed (${addr}): actor not found`);
+  }
+
+  /** The ID of the account or miner actor an address names (the FVM's resolve_address), or undefined. */
+  actorId(addr: string): number | undefined {
+    try {
+      return Number(parseAddress(this.lookupId(addr)).id);
+    } catch {
+      return undefined;
+    }
   }
 
   // ------------------------------------------------------------------ accessors
@@ -619,8 +664,8 @@ export class Devnet extends EventEmitter {
 
   // ------------------------------------------------------------------ messages
 
-  /** MpoolPushMessage: fills nonce and gas, signs with the sender's key, queues the message. */
-  pushMessage(msg: Message): SignedMessage {
+  /** MpoolPushMessage: fills nonce and gas (capped by `spec`), signs with the sender's key, queues the message. */
+  pushMessage(msg: Message, spec: MessageSendSpec | null = null): SignedMessage {
     let from;
     try {
       from = parseAddress(msg.From);
@@ -646,13 +691,14 @@ export class Devnet extends EventEmitter {
       From: msg.From,
       Nonce: this.nonces[fromKey] ?? 0,
       Value: msg.Value ?? '0',
-      GasLimit: msg.GasLimit > 0 ? msg.GasLimit : GAS_LIMIT_DEFAULT,
-      GasFeeCap: msg.GasFeeCap && msg.GasFeeCap !== '0' ? msg.GasFeeCap : '100000',
-      GasPremium: msg.GasPremium && msg.GasPremium !== '0' ? msg.GasPremium : '100000',
+      GasLimit: msg.GasLimit,
+      GasFeeCap: msg.GasFeeCap,
+      GasPremium: msg.GasPremium,
       Method: msg.Method,
       Params: msg.Params ?? null,
     };
     if (m.Params) fromB64(m.Params, 'Params');
+    this.fillGas(m, spec);
     this.estimateGas(m);
     const cid = messageCid(m);
     m.CID = cid;
@@ -670,6 +716,22 @@ export class Devnet extends EventEmitter {
    * not open at the head, or whose commitment epoch is not behind it. Lotus's words.
    */
   private estimateGas(m: Message): void {
+    const failed = (to: string, e: ActorError) =>
+      new ApiError(`GasEstimateMessageGas error: estimating gas used: message execution failed (exit=[${e.exitCode}], revert reason=[message failed with backtrace:\n00: ${to} (method ${m.Method}) -- ${e.message} (${e.exitCode})])`);
+    let to;
+    try {
+      to = parseAddress(m.To);
+    } catch {
+      return; // execution reports it
+    }
+    if (to.id === BigInt(MARKET_ACTOR_ID) && m.Method === MarketMethod.AddBalance) {
+      try {
+        this.addBalanceTarget(BigInt(m.Value ?? '0'), fromB64(m.Params));
+      } catch (e) {
+        if (e instanceof ActorError) throw failed(`f0${MARKET_ACTOR_ID}`, e);
+      }
+      return;
+    }
     if (m.Method !== MinerMethod.SubmitWindowedPoSt || !m.Params) return;
     let miner: MinerActor;
     try {
@@ -681,10 +743,132 @@ export class Devnet extends EventEmitter {
     try {
       miner.checkWindowPoStTiming(epoch, decodeWindowPoSt(fromB64(m.Params)));
     } catch (e) {
-      if (e instanceof ActorError) throw new ApiError(`GasEstimateMessageGas error: estimating gas used: message execution failed (exit=[${e.exitCode}], revert reason=[message failed with backtrace:\n00: f0${miner.info.id} (method ${m.Method}) -- ${e.message} (${e.exitCode})])`);
+      if (e instanceof ActorError) throw failed(`f0${miner.info.id}`, e);
       if (e instanceof ParamsError) return; // execution reports it
       throw e;
     }
+  }
+
+  /** The gas MpoolPushMessage and GasEstimateMessageGas fill in: unset (zero) fields get the devnet's flat figures, then Lotus's cap. */
+  private fillGas(m: Message, spec: MessageSendSpec | null | undefined): void {
+    try {
+      if (!(m.GasLimit > 0)) m.GasLimit = GAS_LIMIT_DEFAULT;
+      if (!m.GasPremium || bigFromJson(m.GasPremium, 'GasPremium') === 0n) m.GasPremium = GAS_PREMIUM_DEFAULT.toString();
+      if (!m.GasFeeCap || bigFromJson(m.GasFeeCap, 'GasFeeCap') === 0n) m.GasFeeCap = GAS_FEE_CAP_DEFAULT.toString();
+      capGasFee(m, spec);
+    } catch (e) {
+      throw new ApiError(`invalid message: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * A message as a caller sent it, its fields checked and nothing else (Version 0, addresses,
+   * amounts, method, params, nonce); `gas` also wants a gas limit and fee cap ≥ premium, as
+   * Lotus's ValidForBlockInclusion does.
+   */
+  private wellFormed(msg: Message, gas: boolean): Message {
+    const bad = (why: string) => new ApiError(`invalid message: ${why}`);
+    if (!msg || typeof msg !== 'object') throw bad('expected a Message');
+    if ((msg.Version ?? 0) !== 0) throw bad(`unsupported message version ${msg.Version}`);
+    const m: Message = {
+      Version: 0,
+      To: msg.To,
+      From: msg.From,
+      Nonce: msg.Nonce ?? 0,
+      Value: msg.Value ?? '0',
+      GasLimit: msg.GasLimit ?? 0,
+      GasFeeCap: msg.GasFeeCap ?? '0',
+      GasPremium: msg.GasPremium ?? '0',
+      Method: msg.Method,
+      Params: msg.Params ?? null,
+    };
+    try {
+      parseAddress(m.To);
+      parseAddress(m.From);
+      if (!Number.isSafeInteger(m.Nonce) || m.Nonce < 0) throw new Error('Nonce must be a non-negative integer');
+      if (!Number.isSafeInteger(m.Method) || m.Method < 0) throw new Error('Method must be a non-negative integer');
+      if (!Number.isSafeInteger(m.GasLimit) || m.GasLimit < 0) throw new Error('GasLimit must be a non-negative integer');
+      const value = bigFromJson(m.Value, 'Value');
+      const feeCap = bigFromJson(m.GasFeeCap, 'GasFeeCap');
+      const premium = bigFromJson(m.GasPremium, 'GasPremium');
+      if (value < 0n) throw new Error("'Value' field cannot be negative");
+      if (feeCap < 0n || premium < 0n) throw new Error('gas fee cap and premium cannot be negative');
+      if (m.Params) fromB64(m.Params, 'Params');
+      if (gas) {
+        if (m.GasLimit === 0) throw new Error("'GasLimit' field cannot be zero");
+        if (m.GasLimit > BLOCK_GAS_LIMIT) throw new Error("'GasLimit' field cannot be greater than a block's gas limit");
+        if (premium > feeCap) throw new Error("'GasFeeCap' less than 'GasPremium'");
+      }
+    } catch (e) {
+      throw bad((e as Error).message);
+    }
+    return m;
+  }
+
+  /**
+   * GasEstimateMessageGas: the message with GasLimit, GasFeeCap and GasPremium filled as
+   * MpoolPushMessage fills them (fields already set are kept, then capped by `spec`), after
+   * the same dry runs MpoolPushMessage makes (a message execution would refuse fails here
+   * with Lotus's words).
+   */
+  estimateMessageGas(msg: Message, spec: MessageSendSpec | null = null): Message {
+    const m = this.wellFormed(msg, false);
+    if (!this.account(m.From)) throw new ApiError(`GasEstimateMessageGas error: estimating gas used: getting key address: resolution lookup failed (${m.From}): actor not found`);
+    this.fillGas(m, spec);
+    this.estimateGas(m);
+    m.CID = messageCid(m);
+    return m;
+  }
+
+  /**
+   * MpoolGetNonce: the sender's next nonce, its pending messages counted. An address with no
+   * actor on chain is an error, as Lotus's mpool reads the nonce from the actor.
+   */
+  nextNonce(addr: string): number {
+    const acct = this.account(addr);
+    if (!acct) throw new ApiError(`resolution lookup failed (${addr}): actor not found`);
+    return this.nonces[acct.key.slice(1)] ?? 0;
+  }
+
+  /**
+   * MpoolPush: a message signed with a key the devnet does not hold (a client's). Checked as
+   * Lotus's mpool checks it: well formed, signed by its From (secp256k1 or BLS, over the
+   * message CID's bytes), sender on chain, nonce not below its state nonce, the gas (fee cap ×
+   * limit) covered and — stricter than Lotus, as MpoolPushMessage here — the value too, with
+   * the sender's pending messages. The devnet runs each sender's messages in nonce order: a
+   * nonce gap or a replacement of a pending message is refused. Returns the CID the message is
+   * known by (signedMessageCid), which StateWaitMsg, StateSearchMsg and ChainGetMessage take.
+   */
+  pushSignedMessage(sm: SignedMessage): Cid {
+    if (!sm || typeof sm !== 'object' || !sm.Message || !sm.Signature) throw new ApiError('invalid signed message: expected {Message, Signature}');
+    const m = this.wellFormed(sm.Message, true);
+    const why = verifySignature(m.From, cidBytes(messageCid(m)), sm.Signature);
+    if (why) throw new ApiError(`failed to validate signature: ${why}`);
+    const acct = this.account(m.From);
+    if (!acct) throw new ApiError(`failed to look up actor state nonce: resolution lookup failed (${m.From}): actor not found`);
+    const k = acct.key.slice(1);
+    const pending = this.mpool.filter((x) => this.resolveKeyAddress(x.Message.From).slice(1) === k);
+    const next = this.nonces[k] ?? 0;
+    const stateNonce = pending.length > 0 ? Math.min(...pending.map((x) => x.Message.Nonce)) : next;
+    if (m.Nonce < stateNonce) throw new ApiError(`minimum expected nonce is ${stateNonce}, got ${m.Nonce}: message nonce too low`);
+    const cid = signedMessageCid(m, sm.Signature);
+    const same = pending.find((x) => x.Message.Nonce === m.Nonce);
+    if (same?.CID?.['/'] === cid['/']) throw new ApiError(`message from ${m.From} with nonce ${m.Nonce} already in mpool: message with nonce already exists`);
+    if (same) throw new ApiError(`message from ${m.From} with nonce ${m.Nonce} already in mpool: the devnet does not replace pending messages (replace by fee)`);
+    if (m.Nonce > next) throw new ApiError(`nonce gap: the devnet runs ${m.From}'s messages in nonce order and expects nonce ${next}, got ${m.Nonce}`);
+    const gas = (x: Message) => BigInt(x.GasFeeCap) * BigInt(x.GasLimit);
+    const need = gas(m);
+    if (acct.balance < need) throw new ApiError(`not enough funds (required: ${formatFil(need)}, balance: ${formatFil(acct.balance)}): not enough funds to execute transaction`);
+    const total = pending.reduce((a, x) => a + gas(x.Message) + BigInt(x.Message.Value ?? '0'), need + BigInt(m.Value));
+    if (acct.balance < total) throw new ApiError(`not enough funds including pending messages (required: ${formatFil(total)}, balance: ${formatFil(acct.balance)})`);
+    // The message as Lotus shows it (ChainGetMessage) carries its own CID; the signed one is known by `cid`.
+    m.CID = messageCid(m);
+    const signed: SignedMessage = { Message: m, Signature: { Type: sm.Signature.Type, Data: sm.Signature.Data }, CID: cid };
+    appendDurable(this.mpoolFd, JSON.stringify(signed));
+    this.nonces[k] = m.Nonce + 1;
+    this.mpool.push(signed);
+    this.messages.set(cid['/'], m);
+    return cid;
   }
 
   /** The messages waiting in the mpool (MpoolPending). */
@@ -725,11 +909,13 @@ export class Devnet extends EventEmitter {
     if (!match.To && !match.From) throw new ApiError('must specify at least To or From in message filter');
     const out: Cid[] = [];
     for (let h = from.Height; h >= Math.max(0, toHeight); h--) {
-      for (const m of this.chain[h]?.messages ?? []) {
-        if (match.To && m.To !== match.To) continue;
-        if (match.From && m.From !== match.From) continue;
-        out.push(m.CID!);
-      }
+      const rec = this.chain[h];
+      (rec?.messages ?? []).forEach((m, i) => {
+        if (match.To && m.To !== match.To) return;
+        if (match.From && m.From !== match.From) return;
+        // The CID the message is known by: a secp256k1-signed message's is its signed message's (the receipt's).
+        out.push(rec.receipts[i]?.Message ?? m.CID!);
+      });
     }
     return out;
   }
@@ -788,7 +974,7 @@ export class Devnet extends EventEmitter {
       return { exitCode: ExitCode.SysErrInvalidReceiver, error: (e as Error).message };
     }
     if (m.Method === 0) return this.send(to, m.To, value);
-    if (to.id === BigInt(MARKET_ACTOR_ID)) return this.executeMarket(sm, epoch);
+    if (to.id === BigInt(MARKET_ACTOR_ID)) return this.executeMarket(sm, epoch, value);
     if (to.id === BigInt(POWER_ACTOR_ID)) return this.executePower(sm, epoch, value);
     miner = to.id !== undefined ? this.miners.get(idAddress(to.id, this.network)) : undefined;
     if (!miner) return { exitCode: ExitCode.SysErrInvalidReceiver, error: `actor ${m.To} not found` };
@@ -991,21 +1177,55 @@ export class Devnet extends EventEmitter {
     return { exitCode: ExitCode.Ok, ret: cborEncode([proven.length, fails.map((f) => [f.Idx, f.Code])]), retDec: batch };
   }
 
-  /** A message to the market actor (t05): PublishStorageDeals. */
-  private executeMarket(sm: SignedMessage, epoch: number): { exitCode: ExitCode; error?: string; ret?: Buffer; retDec?: unknown } {
-    const m = sm.Message;
-    if (m.Method !== MarketMethod.PublishStorageDeals) return { exitCode: ExitCode.ErrUnhandledMessage, error: `method ${m.Method} is not supported by the devnet market actor (only PublishStorageDeals, 4)` };
+  /**
+   * AddBalance's checks, in the actor's order: a positive value, then the address in the
+   * params resolved to an actor (account or miner; builtin-actors' escrow_address). Returns
+   * the actor ID whose escrow the value goes to; throws an ActorError.
+   */
+  private addBalanceTarget(value: bigint, params: Buffer): number {
+    if (value <= 0n) throw new ActorError(ExitCode.ErrIllegalArgument, `balance to add must be greater than zero was: ${value}`);
+    let addr: string;
     try {
+      const b = cborDecode(params);
+      if (!(b instanceof Uint8Array)) throw new TypeError('expected the address bytes');
+      addr = addressFromBytes(b, this.network);
+    } catch (e) {
+      throw new ActorError(ExitCode.ErrSerialization, `failed to decode AddBalance params: ${(e as Error).message}`);
+    }
+    const id = this.actorId(addr);
+    if (id === undefined) throw new ActorError(ExitCode.ErrIllegalArgument, `failed to resolve address ${addr}`);
+    return id;
+  }
+
+  /** A message to the market actor (t05): AddBalance, PublishStorageDeals. */
+  private executeMarket(sm: SignedMessage, epoch: number, value: bigint): ExecResult {
+    const m = sm.Message;
+    if (m.Method !== MarketMethod.PublishStorageDeals && m.Method !== MarketMethod.AddBalance) {
+      return { exitCode: ExitCode.ErrUnhandledMessage, error: `method ${m.Method} is not supported by the devnet market actor (only AddBalance, 2, and PublishStorageDeals, 4)` };
+    }
+    try {
+      if (m.Method === MarketMethod.AddBalance) {
+        // The value stays with the market actor (the sender's balance was debited by execute()).
+        this.market.addBalance(this.addBalanceTarget(value, fromB64(m.Params)), value);
+        return { exitCode: ExitCode.Ok };
+      }
       const deals = decodePublishStorageDeals(fromB64(m.Params), this.network);
       const caller = this.resolveKeyAddress(m.From);
-      const r = this.market.publish(epoch, caller, deals, (addr) => {
-        try {
-          const a = parseAddress(addr);
-          const miner = a.id !== undefined ? this.miners.get(idAddress(a.id, this.network)) : undefined;
-          return miner && { id: miner.info.id, sectorSize: miner.info.sectorSize, isController: (x: string) => miner.isController(x) };
-        } catch {
-          return undefined;
-        }
+      const r = this.market.publish(epoch, caller, deals, {
+        provider: (addr) => {
+          try {
+            const a = parseAddress(addr);
+            const miner = a.id !== undefined ? this.miners.get(idAddress(a.id, this.network)) : undefined;
+            return miner && { id: miner.info.id, sectorSize: miner.info.sectorSize, isController: (x: string) => miner.isController(x) };
+          } catch {
+            return undefined;
+          }
+        },
+        clientId: (addr) => {
+          const id = this.actorId(addr);
+          return id !== undefined && this.account(idAddress(id, this.network)) ? id : undefined;
+        },
+        networkRawPower: this.totalPower(),
       });
       if (r.rejected.length) log.info({ cid: sm.CID?.['/'], rejected: r.rejected }, 'PublishStorageDeals dropped invalid deals');
       return { exitCode: ExitCode.Ok, ret: encodePublishReturn({ IDs: r.ids, ValidDeals: r.valid }), retDec: { IDs: r.ids, ValidDeals: r.valid } };
@@ -1014,6 +1234,11 @@ export class Devnet extends EventEmitter {
       if (e instanceof ParamsError) return { exitCode: ExitCode.ErrSerialization, error: e.message };
       return { exitCode: ExitCode.ErrIllegalArgument, error: (e as Error).message };
     }
+  }
+
+  /** StateDealProviderCollateralBounds (builtin-actors' bounds over the devnet's figures; see market.ts). */
+  providerCollateralBounds(pieceSize: number): { min: bigint; max: bigint } {
+    return providerCollateralBounds(pieceSize, this.totalPower());
   }
 
   /** Ticket and seed of a pre-committed sector: the chain's, or the pinned fixture values. */
@@ -1096,7 +1321,10 @@ export class Devnet extends EventEmitter {
     if (!key) throw new ApiError(`key not found: worker ${m.info.worker}`);
     const parent = this.resolveTsk(t.Parents);
     const msgs = t.Messages ?? [];
-    const blsCids = msgs.map((x) => x.CID ?? messageCid(x.Message));
+    // BLS messages by their own CIDs, their signatures aggregated; secp256k1 ones by their signed CIDs.
+    const secp = msgs.filter((x) => x.Signature?.Type === 1);
+    const blsCids = msgs.filter((x) => x.Signature?.Type !== 1).map((x) => x.CID ?? messageCid(x.Message));
+    const secpCids = secp.map((x) => x.CID ?? signedMessageCid(x.Message, x.Signature));
     const sigs = msgs.filter((x) => x.Signature?.Type === 2).map((x) => fromB64(x.Signature.Data));
     const agg = sigs.length > 0 ? Buffer.from(bls.longSignatures.aggregateSignatures(sigs).toBytes()) : Buffer.alloc(0);
     const header: BlockHeader = {
@@ -1110,7 +1338,7 @@ export class Devnet extends EventEmitter {
       Height: t.Epoch,
       ParentStateRoot: this.stateRoot(parent.Height),
       ParentMessageReceipts: this.receiptsRoot(parent.Height),
-      Messages: cborCid(cborEncode([blsCids.map((c) => new CborCid(c)), []])),
+      Messages: cborCid(cborEncode([blsCids.map((c) => new CborCid(c)), secpCids.map((c) => new CborCid(c))])),
       BLSAggregate: { Type: 2, Data: b64(agg) },
       Timestamp: t.Timestamp,
       BlockSig: null,
@@ -1118,7 +1346,7 @@ export class Devnet extends EventEmitter {
       ParentBaseFee: '100',
     };
     header.BlockSig = { Type: 2, Data: b64(blsSign(key, blockSigningBytes(header))) };
-    return { Header: header, BlsMessages: blsCids, SecpkMessages: [] };
+    return { Header: header, BlsMessages: blsCids, SecpkMessages: secpCids };
   }
 
   /**

@@ -13,7 +13,9 @@ import {
   type BlockTemplate,
   type Cid,
   type Message,
+  type MessageSendSpec,
   type PartitionJson,
+  type SignedMessage,
   type TipSet,
   b64,
   bitfieldFromJson,
@@ -77,6 +79,14 @@ function tsk(x: unknown, i: number): Cid[] | null {
 function obj<T>(x: unknown, i: number, what: string): T {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) throw new ParamError(`param ${i}: expected ${what}`);
   return x as T;
+}
+
+/** A MessageSendSpec or null; MaxFee a decimal attoFIL string. */
+function sendSpec(x: unknown, i: number): MessageSendSpec | null {
+  if (x === null || x === undefined) return null;
+  const s = obj<MessageSendSpec>(x, i, 'a MessageSendSpec or null');
+  if (s.MaxFee !== undefined && s.MaxFee !== null && (typeof s.MaxFee !== 'string' || !/^\d+$/.test(s.MaxFee))) throw new ParamError(`param ${i}: MaxFee must be a decimal attoFIL string`);
+  return s;
 }
 
 function bytesParam(x: unknown, i: number): Buffer {
@@ -266,6 +276,24 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
       if (!deal) throw new ApiError(`deal ${id} not found`);
       return deal;
     }),
+    // Escrow (market.ts): by the address's actor ID; an address with no actor is Lotus's lookup error.
+    'Filecoin.StateMarketBalance': read((p) => {
+      args(p, 1, 2);
+      at(p, 1);
+      const id = d.lookupId(addr(p[0], 0));
+      const b = d.market.balance(Number(parseAddress(id).id));
+      return { Escrow: b.escrow.toString(), Locked: b.locked.toString() };
+    }),
+    // Lotus answers the actor's minimum raised by 10% (node/impl/full/state.go dealProviderCollateralNum/Den),
+    // headroom for the circulating supply moving before the deal is published.
+    'Filecoin.StateDealProviderCollateralBounds': read((p) => {
+      args(p, 2, 3);
+      at(p, 2);
+      const size = int(p[0], 0, 0);
+      if (typeof p[1] !== 'boolean') throw new ParamError('param 1: expected a boolean (verified)');
+      const b = d.providerCollateralBounds(size);
+      return { Min: ((b.min * 110n) / 100n).toString(), Max: b.max.toString() };
+    }),
     'Filecoin.StateMarketDeals': read((p) => {
       args(p, 0, 1);
       at(p, 0);
@@ -350,7 +378,31 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
         args(p, 1, 2);
         const m = obj<Message>(p[0], 0, 'a Message');
         if (typeof m.To !== 'string' || typeof m.From !== 'string' || typeof m.Method !== 'number') throw new ParamError('param 0: a Message needs To, From and Method');
-        return d.pushMessage(m);
+        return d.pushMessage(m, sendSpec(p[1], 1));
+      },
+    },
+    // Messages signed elsewhere (a client's own key, src/deals/escrow.ts pushSigned): nonce, gas, push.
+    'Filecoin.MpoolGetNonce': read((p) => {
+      args(p, 1, 1);
+      return d.nextNonce(addr(p[0], 0));
+    }),
+    'Filecoin.GasEstimateMessageGas': read((p) => {
+      args(p, 1, 3);
+      at(p, 2);
+      const m = obj<Message>(p[0], 0, 'a Message');
+      if (typeof m.To !== 'string' || typeof m.From !== 'string' || typeof m.Method !== 'number') throw new ParamError('param 0: a Message needs To, From and Method');
+      return d.estimateMessageGas(m, sendSpec(p[1], 1));
+    }),
+    'Filecoin.MpoolPush': {
+      perm: 'write',
+      fn: (p) => {
+        args(p, 1, 1);
+        const sm = obj<SignedMessage>(p[0], 0, 'a SignedMessage');
+        if (!sm.Message || typeof sm.Message !== 'object' || typeof sm.Message.To !== 'string' || typeof sm.Message.From !== 'string' || typeof sm.Message.Method !== 'number') {
+          throw new ParamError('param 0: a SignedMessage needs a Message with To, From and Method');
+        }
+        if (!sm.Signature || typeof sm.Signature !== 'object') throw new ParamError('param 0: a SignedMessage needs a Signature');
+        return d.pushSignedMessage(sm);
       },
     },
     'Filecoin.WalletSign': {

@@ -8,7 +8,7 @@
 // ends Active, in the sector it was packed into. A second deal miner for the same miner id,
 // sharing the storage path, is refused. Retrieval returns the clients' bytes.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +17,8 @@ import { parseApiMultiaddr } from '../../src/config/multiaddr.js';
 import { adminGet } from '../../src/deals/client.js';
 import type { DealRecord } from '../../src/deals/store.js';
 import type { SectorView } from '../../src/sealing/service.js';
-import { startDevnet } from '../devnet/_harness.js';
+import { send, startDevnet } from '../devnet/_harness.js';
+import { parseFil } from '../../src/chain/fees.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 test.after.always(killAll);
@@ -25,10 +26,13 @@ test.after.always(killAll);
 // Info level: the test waits for the seed's log lines (the test runner sets warn).
 const env = { DISTMINER_LOG_PRETTY: '0', DISTMINER_LOG_LEVEL: 'info' };
 
-function cli(args: string[]): string {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`distminer ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
+/** The CLI in a child process; not spawnSync: the devnet answers from this process's event loop. */
+function cli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`distminer ${args.join(' ')} failed (${(err as { code?: unknown }).code}): ${stderr}${stdout}`)) : resolve(stdout),
+    ),
+  );
 }
 
 test('deals are published, sealed on the deal miner\'s worker and Active on the devnet, through a kill -9 during sealing', async (t) => {
@@ -41,7 +45,7 @@ test('deals are published, sealed on the deal miner\'s worker and Active on the 
   const repo = join(dir, 'deal-miner');
   const storage = join(dir, 'storage');
   mkdirSync(storage, { recursive: true });
-  cli(['init', '--miner', 't01000', '--repo', repo, '--api', '/ip4/127.0.0.1/tcp/0/http']);
+  await cli(['init', '--miner', 't01000', '--repo', repo, '--api', '/ip4/127.0.0.1/tcp/0/http']);
   const cfg = join(repo, 'config.toml');
   writeFileSync(cfg, readFileSync(cfg, 'utf8').replace('[Distminer]', `[Distminer]\n  ChainApi = "${h.apiInfo}"\n  StoragePaths = ["${storage}"]\n  WaitDealsSeconds = 60`));
   const token = readFileSync(join(repo, 'token'), 'utf8').trim();
@@ -57,22 +61,26 @@ test('deals are published, sealed on the deal miner\'s worker and Active on the 
 
   // A second deal miner of t01000 sharing the storage path is refused.
   const repo2 = join(dir, 'deal-miner-2');
-  cli(['init', '--miner', 't01000', '--repo', repo2, '--api', '/ip4/127.0.0.1/tcp/0/http']);
+  await cli(['init', '--miner', 't01000', '--repo', repo2, '--api', '/ip4/127.0.0.1/tcp/0/http']);
   writeFileSync(join(repo2, 'config.toml'), readFileSync(cfg, 'utf8'));
   const second = new Proc('second-deal-miner', [MAIN, 'run', '--repo', repo2, '--roles=deal'], env);
   await second.waitFor(/another deal miner for t01000 is running/, 60_000);
   await second.kill9();
 
-  // Three deals by the client CLI: one fills a sector, two 1 KiB pieces share one.
+  // The client funds its market escrow from its own key; the deal miner funds its collateral.
   const key = join(dir, 'client.key');
-  cli(['client', 'key', 'new', '--out', key]);
+  const client = (await cli(['client', 'key', 'new', '--out', key])).trim();
+  await send(h, await h.client.walletDefaultAddress(), client, parseFil('10'));
+  await cli(['client', 'market', 'add', '1', '--key', key, '--chain-api', h.apiInfo]);
+
+  // Three deals by the client CLI: one fills a sector, two 1 KiB pieces share one.
   const start = (await h.client.chainHead()).Height + 3000;
   const data = { full: randomBytes(2032), half1: randomBytes(1016), half2: randomBytes(1016) };
   const pieceOf: Record<string, string> = {};
   for (const [name, bytes] of Object.entries(data)) {
     const f = join(dir, `${name}.bin`);
     writeFileSync(f, bytes);
-    const out = cli(['client', 'deal', f, '--miner', 't01000', '--api', dealApi, '--key', key, '--start-epoch', String(start), '--duration', '2000', '--label', name]);
+    const out = await cli(['client', 'deal', f, '--miner', 't01000', '--api', dealApi, '--key', key, '--start-epoch', String(start), '--price', '1000', '--chain-api', h.apiInfo, '--label', name]);
     t.regex(out, /Publishing: the data is verified/);
     pieceOf[name] = /piece (baga\S+)/.exec(out)![1];
   }
@@ -129,6 +137,15 @@ test('deals are published, sealed on the deal miner\'s worker and Active on the 
     t.is(r.status, 200);
     t.true(Buffer.from(await r.arrayBuffer()).equals(bytes), `piece ${name} retrieved intact`);
   }
+  // The market locked the client's fees and the provider's collateral, funded by the deal miner.
+  const fees = done.reduce((a, d) => a + 1000n * BigInt(d.proposal.EndEpoch - d.proposal.StartEpoch), 0n);
+  t.deepEqual(await h.client.call('StateMarketBalance', [client, null]), { Escrow: parseFil('1').toString(), Locked: fees.toString() });
+  const collateral = done.reduce((a, d) => a + BigInt(d.proposal.ProviderCollateral), 0n);
+  t.true(collateral > 0n);
+  const provider = await h.client.call<{ Escrow: string; Locked: string }>('StateMarketBalance', ['t01000', null]);
+  t.is(provider.Locked, collateral.toString(), 'the provider collateral is locked');
+  t.true(BigInt(provider.Escrow) >= collateral, 'from escrow the deal miner added');
+
   // The seal service's sectors carry the deal IDs, and no third sector was made by the restart.
   const sectors = await rpc<SectorView[]>(sealUrl, token, 'SectorsList');
   t.is(sectors.length, 2);

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
+import { addressBytes, b64, cborEncode } from '../../src/chain/types.js';
 import { Devnet, type DevnetOptions } from '../../src/devnet/node.js';
 import { DevnetRpcServer } from '../../src/devnet/rpc.js';
 
@@ -37,4 +38,25 @@ export async function startDevnet(opts: Partial<DevnetOptions> = {}): Promise<Ha
       if (!keepDir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Funds from a devnet wallet key (a genesis miner's worker): `send` moves attoFIL to an
+ * address (a key seen for the first time gets an account), `addBalance` puts them into an
+ * address's market escrow (AddBalance through MpoolPushMessage, as the deal role funds its
+ * provider collateral). Each waits for its receipt, advancing the chain by hand.
+ */
+export async function send(h: Harness, from: string, to: string, amount: bigint): Promise<void> {
+  const sm = await h.client.mpoolPushMessage({ To: to, From: from, Method: 0, Value: amount.toString() });
+  await h.devnet.advance();
+  const r = await h.client.stateWaitMsg(sm.CID!, 0);
+  if (r.Receipt.ExitCode !== 0) throw new Error(`send to ${to} failed with exit code ${r.Receipt.ExitCode}`);
+}
+
+export async function addBalance(h: Harness, from: string, target: string, amount: bigint): Promise<void> {
+  const params = b64(cborEncode(addressBytes(target)));
+  const sm = await h.client.mpoolPushMessage({ To: 't05', From: from, Method: 2, Value: amount.toString(), Params: params });
+  await h.devnet.advance();
+  const r = await h.client.stateWaitMsg(sm.CID!, 0);
+  if (r.Receipt.ExitCode !== 0) throw new Error(`AddBalance for ${target} failed with exit code ${r.Receipt.ExitCode}: ${JSON.stringify(r.ReturnDec)}`);
 }

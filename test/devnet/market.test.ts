@@ -13,7 +13,10 @@ import { lotusDealChain } from '../../src/deals/deal-chain.js';
 import { zeroCommP } from '../../src/deals/commp.js';
 import { newClientKey } from '../../src/deals/keys.js';
 import * as proofs from '../../src/proofs/index.js';
-import { startDevnet } from './_harness.js';
+import { addBalance, send, startDevnet } from './_harness.js';
+
+/** A provider collateral above the market's floor for the pieces here (≤ 2 KiB; see escrow.test.ts). */
+const COLL = 10n ** 12n;
 
 const commP = (seed: number) => {
   // Any 32-byte value with the top two bits clear is a valid piece commitment for the market.
@@ -39,11 +42,18 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   const otherWorker = (await c.stateMinerInfo('t01001')).Worker;
   const secp = newClientKey('secp256k1');
   const bls = newClientKey('bls');
-  const good1 = buildProposal({ key: secp, commP: commP(1), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900 });
-  const good2 = buildProposal({ key: bls, commP: commP(2), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900 });
+  // The market resolves each client to its account and checks both parties' escrow: the clients
+  // get accounts (their deals cost nothing), the provider escrow for every deal's collateral.
+  // (From the owner: the listings below are of the worker's messages.)
+  const owner = (await c.stateMinerInfo('t01000')).Owner;
+  await send(h, owner, secp.address, 10n ** 18n);
+  await send(h, owner, bls.address, 10n ** 18n);
+  await addBalance(h, owner, 't01000', 10n ** 18n);
+  const good1 = buildProposal({ key: secp, commP: commP(1), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
+  const good2 = buildProposal({ key: bls, commP: commP(2), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
   const forged: ClientDealProposal = { ...good1, Proposal: { ...good1.Proposal, Label: 'changed after signing' } };
-  const late = buildProposal({ key: secp, commP: commP(3), pieceSize: 1024, provider: 't01000', startEpoch: 2, endEpoch: 900 });
-  const tooBig = buildProposal({ key: secp, commP: commP(4), pieceSize: 4096, provider: 't01000', startEpoch: 500, endEpoch: 900 });
+  const late = buildProposal({ key: secp, commP: commP(3), pieceSize: 1024, provider: 't01000', startEpoch: 2, endEpoch: 900, providerCollateral: COLL });
+  const tooBig = buildProposal({ key: secp, commP: commP(4), pieceSize: 4096, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
   const push = async (from: string, deals: ClientDealProposal[]) => {
     const sm = await c.mpoolPushMessage({ To: 't05', From: from, Method: MarketMethod.PublishStorageDeals, Params: b64(encodePublishStorageDeals(deals)) });
     await h.devnet.advance();
@@ -78,7 +88,7 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   const got = await c.chainGetMessage(r.Message);
   t.deepEqual(decodePublishStorageDeals(fromB64(got.Params!)), [good1, forged, late, good2, tooBig, good1]);
   await t.throwsAsync(c.chainGetMessage({ '/': 'bafy2bzaceaxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' }), { message: /not found|CID/ });
-  const viaAdapter = buildProposal({ key: secp, commP: commP(9), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900 });
+  const viaAdapter = buildProposal({ key: secp, commP: commP(9), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
   const cid = await dealChain.publish([forged, viaAdapter]);
   await h.devnet.advance();
   const pub = await dealChain.waitPublish(cid);
@@ -86,7 +96,7 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   t.deepEqual([...pub.ids], [[1, 2]], 'the forged deal (index 0) got no ID, the other got deal 2');
 
   // Another miner's worker cannot publish for t01000; a batch of only invalid deals fails whole.
-  const other = buildProposal({ key: secp, commP: commP(5), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900 });
+  const other = buildProposal({ key: secp, commP: commP(5), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
   const r2 = await push(otherWorker, [other]);
   t.is(r2.Receipt.ExitCode, ExitCode.ErrIllegalArgument);
   t.regex((r2.ReturnDec as { Error: string }).Error, /not the worker or owner of provider t01000/);
@@ -123,7 +133,7 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   t.deepEqual((await c.stateSectorPreCommitInfo('t01000', 5))!.Info.DealIDs, [0, 1]);
   t.regex(err(await precommit(pre(6, [1, 0], commD))), /already in another pre-committed sector/);
   // One deal alone: the market pads the rest of the sector with zero pieces.
-  const single = buildProposal({ key: bls, commP: commP(6), pieceSize: 512, provider: 't01000', startEpoch: 500, endEpoch: 900 });
+  const single = buildProposal({ key: bls, commP: commP(6), pieceSize: 512, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
   const r3 = await push(worker, [single]);
   const [id3] = decodePublishReturn(fromB64(r3.Receipt.Return)).IDs;
   const padded = await proofs.generateDataCommitment(5, [{ size: 512, commP: commP(6) }, { size: 512, commP: zeroCommP(512) }, { size: 1024, commP: zeroCommP(1024) }]);
@@ -131,7 +141,7 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
 
   // Lotus writes the key address into a message pushed from an ID address: a publication whose
   // sender is the worker's key address is found too.
-  const byKey = buildProposal({ key: bls, commP: commP(8), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900 });
+  const byKey = buildProposal({ key: bls, commP: commP(8), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
   const rk = await push(await c.stateAccountKey(worker), [byKey]);
   t.is(rk.Receipt.ExitCode, ExitCode.Ok);
   t.deepEqual(await find([byKey, good2], rk.Height), [decodePublishReturn(fromB64(rk.Receipt.Return)).IDs[0], undefined]);
