@@ -1,9 +1,10 @@
 // Deal actor (`--p2p=true`, role `deal`): the deal server (src/deals/server.ts: intake,
-// streamed uploads, CommP checks, retrieval at /piece/{cid}) and the deal flow
-// (src/deals/coordinator.ts: publish on chain, pack published deals into sectors sealed by this
-// miner's seal service on its own workers, follow them to Active). Exactly one deal miner per
-// miner id: DealServer.start refuses to start while another holds the claim, and the actor
-// then fails (the supervisor's intensity limit ends the process with that message).
+// streamed uploads, CommP checks, the market's word on each proposal, retrieval at
+// /piece/{cid}) and the deal flow (src/deals/coordinator.ts: fund the provider collateral,
+// publish on chain, pack published deals into sectors sealed by this miner's seal service on
+// its own workers, follow them to Active). Exactly one deal miner per miner id:
+// DealServer.start refuses to start while another holds the claim, and the actor then fails
+// (the supervisor's intensity limit ends the process with that message).
 // Without a chain API the role stays idle and says why.
 import { chainOrIdle, countsBy, minerAddress, reportEvery, serviceRole } from './common.js';
 import type { CreateRole } from './types.js';
@@ -38,11 +39,12 @@ export const createRole: CreateRole = (ctx) => {
     ]);
     const listen = parseHostPort(o.dealListen, 'deal listen address');
     const { id: minerNum, network } = minerAddress(o.minerId);
-    const server = await DealServer.start({ dir: join(o.repo, 'deals'), minerId: o.minerId, auth: repoAuth(o.repo), host: listen.host, port: listen.port, requirePublished: true, sharedDir: o.storagePaths[0] });
+    const chain = lotusDealChain(new ChainClient(chainApi), minerNum, network);
+    const server = await DealServer.start({ dir: join(o.repo, 'deals'), minerId: o.minerId, auth: repoAuth(o.repo), host: listen.host, port: listen.port, requirePublished: true, sharedDir: o.storagePaths[0], market: chain });
     const flow = new DealCoordinator({
       store: server.store,
       pipeline: server.pipeline,
-      chain: lotusDealChain(new ChainClient(chainApi), minerNum, network),
+      chain,
       sealer: sealServiceClient(o.repo, o.token),
       sectorSize: server.sectorSize,
       pieceBase: server.url,

@@ -352,6 +352,7 @@ export function buildProgram(): Command {
     .option('--chain-api <info>', 'a real chain\'s node TOKEN:/ip4/…/tcp/…/http: the terms are checked against its market actor (escrow, collateral bounds, duration) before proposing')
     .option('--duration <epochs>', 'deal duration in epochs (default 518400, 180 days, the market\'s minimum)')
     .option('--price <attofil>', 'price per epoch in attoFIL (default 0)')
+    .option('--provider-collateral <attofil>', 'the provider collateral in attoFIL (default: with --chain-api the market\'s minimum, else 0)')
     .option('--verified', 'a verified (DataCap) deal')
     .option('--label <text>', 'deal label')
     .action(act(async (o, [file]) => (await import('../deals/client-cli.js')).deal(o, file)));

@@ -3,7 +3,8 @@
 //
 //   distminer client key new --out KEYFILE [--type secp256k1|bls] [--network testnet|mainnet]
 //   distminer client deal FILE --miner f01000 --api http://127.0.0.1:PORT --key KEYFILE
-//        [--start-epoch N] [--duration EPOCHS] [--price ATTOFIL] [--verified] [--label TEXT]
+//        [--start-epoch N] [--duration EPOCHS] [--price ATTOFIL] [--provider-collateral ATTOFIL]
+//        [--verified] [--label TEXT]
 //        [--chain-api INFO]   (a real chain's node: the start defaults to head + 960, the
 //        provider collateral is the chain's minimum, the client's escrow is checked first)
 //   distminer client market add AMOUNT --key KEYFILE [--chain-api INFO] [--max-fee AMOUNT] [--json]
@@ -32,6 +33,7 @@ export interface ClientOptions {
   startEpoch?: string;
   duration?: string;
   price?: string;
+  providerCollateral?: string;
   verified?: boolean;
   label?: string;
   chainApi?: string;
@@ -84,6 +86,13 @@ function network(f: ClientOptions): 'testnet' | 'mainnet' {
   return n;
 }
 
+/** A whole number of attoFIL (0 when not given). */
+function attoArg(v: string | undefined, flag: string): bigint {
+  if (v === undefined) return 0n;
+  if (!/^\d+$/.test(v)) throw new UsageError(`${flag} must be a whole number of attoFIL, got "${v}"`);
+  return BigInt(v);
+}
+
 function int(v: string | undefined, k: string, dflt: number): number {
   if (v === undefined) return dflt;
   const n = Number(v);
@@ -103,23 +112,21 @@ export async function deal(f: ClientOptions, file: string): Promise<number> {
   const pieceSize = pieceSizeFor(size);
   // The proof type only bounds the piece size here: the largest one.
   const { commP, how } = await fileCommP(file, RegisteredSealProof.StackedDrg64GiBV1_1, pieceSize);
-  const price = f.price ?? '0';
-  if (!/^\d+$/.test(price)) throw new Error(`--price must be a whole number of attoFIL, got "${price}"`);
-  const pricePerEpoch = BigInt(price);
+  const pricePerEpoch = attoArg(f.price, '--price');
   const duration = int(f.duration, 'duration', DEAL_MIN_DURATION);
   const verified = f.verified === true;
   // With --chain-api (a real chain's node): terms its market actor accepts — a start after the
   // head with time to seal, the provider collateral it asks at least, the client's escrow
-  // checked — before anything is proposed (a refused publish costs the provider gas). Only when
-  // asked: the embedded devnet's market keeps no escrow.
+  // checked — before anything is proposed (a refused publish costs the provider gas). Without
+  // it nothing is asked of a chain here; the deal miner still checks the proposal.
   const chainInfo = f.chainApi;
   let start = int(f.startEpoch, 'start-epoch', 10_000);
-  let providerCollateral = 0n;
+  let providerCollateral = attoArg(f.providerCollateral, '--provider-collateral');
   if (chainInfo) {
     const chain = new ChainClient(chainInfo);
     const head = (await chain.chainHead()).Height;
     if (f.startEpoch === undefined) start = head + DEAL_START_BUFFER;
-    providerCollateral = (await providerCollateralBounds(chain, pieceSize, verified)).min;
+    if (f.providerCollateral === undefined) providerCollateral = (await providerCollateralBounds(chain, pieceSize, verified)).min;
     const b = await marketBalance(chain, key.address);
     const problem = dealTermsProblem({ head, startEpoch: start, endEpoch: start + duration, cost: clientDealCost(pricePerEpoch, start, start + duration), available: b.escrow - b.locked });
     if (problem) throw new Error(`not proposed: ${problem}`);

@@ -1,7 +1,10 @@
 // The deal role's back half: what happens to a verified deal (state Publishing) until it is
 // Active. Every few seconds it
 //   1. publishes unpublished deals on chain (PublishStorageDeals to the market actor, in
-//      batches) and records each deal's market ID;
+//      batches) and records each deal's market ID. First it fails the deals the actor would
+//      drop (start epoch passed, the client's escrow no longer covering them: the gas would be
+//      lost) and tops up this miner's own escrow from its worker to cover the provider
+//      collateral of every deal not yet published;
 //   2. packs published deals into a sector (DealPipeline.nextPieces; a sector they do not fill
 //      waits up to waitDealsMs for more deals, as Lotus's WaitDealsDelay) and hands it to this
 //      miner's seal service (SectorsPledgeDeals: the workers fetch each piece from the deal
@@ -23,10 +26,16 @@ import { unpaddedSize } from '../proofs/types.js';
 import type { SectorView } from '../sealing/service.js';
 import type { StoreDealPipeline } from './pipeline.js';
 import type { DealPublication, DealRecord, DealStore } from './store.js';
+import { type ProposalMarket, dealCosts } from './escrow.js';
+import { formatFil } from '../chain/fees.js';
 
 /** The chain as the deal role needs it (over the Lotus API in deal-chain.ts). */
-export interface DealChain {
+export interface DealChain extends ProposalMarket {
   head(): Promise<number>;
+  /** This miner's ID address (whose escrow holds the provider collateral). */
+  readonly provider: string;
+  /** AddBalance of `amount` into this miner's escrow, from its worker; waits for it on chain; the message CID. */
+  fundProvider(amount: bigint): Promise<string>;
   /** Pushes PublishStorageDeals for these deals; returns the message CID. */
   publish(deals: ClientDealProposal[]): Promise<string>;
   /** Waits for the message: the market IDs of the valid deals, by index into the batch. */
@@ -146,9 +155,14 @@ export class DealCoordinator {
     }
     // Crashed between recording the intent and recording the message: are they on chain?
     if (cutShort.length) fresh.push(...(await this.recordPublished(cutShort, 'found the deal published before the restart')));
+    if (fresh.length === 0) return;
+    const inFlight = unpublished.filter((d) => d.publish?.cid && !fresh.includes(d));
+    const ready = await this.affordable(fresh, inFlight);
+    if (ready.length === 0) return;
+    await this.fundCollateral([...inFlight, ...ready]);
     const batch = this.o.batch ?? 8;
-    for (let i = 0; i < fresh.length; i += batch) {
-      const group = fresh.slice(i, i + batch);
+    for (let i = 0; i < ready.length; i += batch) {
+      const group = ready.slice(i, i + batch);
       const uuids = group.map((d) => d.uuid);
       // The earliest intent's height is kept: a message from before a crash may still land.
       const head = await this.o.chain.head();
@@ -157,6 +171,61 @@ export class DealCoordinator {
       await this.o.store.update(uuids, publication({ cid }));
       this.log.info({ deals: uuids, cid }, 'PublishStorageDeals sent');
       this.track(cid, group);
+    }
+  }
+
+  /**
+   * The deals the market actor would take now: a deal whose start epoch has passed, or whose
+   * client's available escrow (less what its deals already in a pushed message will lock) no
+   * longer covers it, fails here with the reason — published, the actor would drop it and the
+   * provider would pay the gas.
+   */
+  private async affordable(fresh: DealRecord[], inFlight: DealRecord[]): Promise<DealRecord[]> {
+    const head = await this.o.chain.head();
+    const ok: DealRecord[] = [];
+    const left = new Map<string, bigint>();
+    for (const d of fresh) {
+      const p = d.proposal;
+      let reason: string | undefined;
+      if (p.StartEpoch <= head) reason = `the deal's start epoch ${p.StartEpoch} passed (head ${head}) before it could be published`;
+      else {
+        if (!left.has(p.Client)) {
+          const b = await this.o.chain.balance(p.Client).catch(() => ({ escrow: 0n, locked: 0n }));
+          const held = inFlight.filter((x) => x.proposal.Client === p.Client).reduce((a, x) => a + dealCosts(x.proposal).client, 0n);
+          left.set(p.Client, b.escrow - b.locked - held);
+        }
+        const cost = dealCosts(p).client;
+        const avail = left.get(p.Client)!;
+        if (avail < cost) reason = `the client's available escrow (${formatFil(avail > 0n ? avail : 0n)}) no longer covers the deal (${formatFil(cost)}); the market actor would drop it`;
+        else left.set(p.Client, avail - cost);
+      }
+      if (reason) {
+        await this.o.store.transition([d.uuid], 'Failed', { dataKept: true }, reason);
+        this.log.error({ deal: d.uuid, client: p.Client, reason }, 'deal not published; its data is kept');
+      } else ok.push(d);
+    }
+    return ok;
+  }
+
+  /**
+   * Tops up this miner's escrow so that its available balance covers the provider collateral of
+   * `deals` (all not yet published: the actor locks it only at publication), with AddBalance from
+   * the worker, waited for. Throws when that fails: the deals wait for the next pass.
+   */
+  private async fundCollateral(deals: DealRecord[]): Promise<void> {
+    const need = deals.reduce((a, d) => a + dealCosts(d.proposal).provider, 0n);
+    if (need === 0n) return;
+    const b = await this.o.chain.balance(this.o.chain.provider);
+    const available = b.escrow - b.locked;
+    if (available >= need) return;
+    const add = need - available;
+    this.log.info({ need: need.toString(), available: available.toString(), add: add.toString() }, 'adding provider collateral to the market escrow');
+    try {
+      const cid = await this.o.chain.fundProvider(add);
+      this.log.info({ cid, added: add.toString() }, `provider collateral: ${formatFil(add)} added to the market escrow`);
+    } catch (e) {
+      this.log.error({ err: e, add: add.toString() }, 'could not add provider collateral to the market escrow (is the worker funded?); deals wait');
+      throw e;
     }
   }
 

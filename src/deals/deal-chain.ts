@@ -1,7 +1,9 @@
 // The deal role's chain (DealChain) over the Lotus full-node API (a Lotus daemon or the
 // devnet): PublishStorageDeals to the market actor from the miner's worker address,
 // StateWaitMsg for its return (the deal IDs), StateListMessages + ChainGetMessage to find a
-// deal after a crash among this miner's publications since the first attempt. Its other
+// deal after a crash among this miner's publications since the first attempt; the market's
+// escrow (StateMarketBalance, StateDealProviderCollateralBounds) and this miner's own top-up
+// (AddBalance from the worker through the node's wallet, MpoolPushMessage). Its other
 // party, this miner's seal service, is reached through src/sealing/client.ts.
 // Lotus/Boost mapping: Boost publishes with PublishStorageDeals the same way (batched, from a
 // control address), then hands each piece to lotus-miner with SectorAddPieceToAny; here the
@@ -11,6 +13,7 @@ import { type DealProposal, MARKET_ACTOR_ID, dealProposalCbor, type MarketDeal, 
 import { logger } from '../log.js';
 import { type Cid, type Network, b64, fromB64, idAddress } from '../chain/types.js';
 import type { DealChain } from './coordinator.js';
+import { addBalanceParams, marketBalance, providerCollateralBounds } from './escrow.js';
 
 /** A proposal's identity: its CBOR, so its proposal CID (addresses' f/t prefix aside). */
 const proposalKey = (p: DealProposal) => dealProposalCbor(p).toString('hex');
@@ -22,7 +25,18 @@ export function lotusDealChain(client: ChainClient, minerId: number, network: Ne
   const market = idAddress(MARKET_ACTOR_ID, network);
   let worker: string | undefined;
   return {
+    provider: miner,
     head: async () => (await client.chainHead()).Height,
+    balance: (address) => marketBalance(client, address),
+    collateralBounds: (pieceSize, verified) => providerCollateralBounds(client, pieceSize, verified),
+    fundProvider: async (amount) => {
+      worker ??= (await client.stateMinerInfo(miner)).Worker;
+      const sm = await client.mpoolPushMessage({ To: market, From: worker, Method: MarketMethod.AddBalance, Value: amount.toString(), Params: b64(addBalanceParams(miner)) });
+      const cid = sm.CID ?? sm.Message.CID!;
+      const r = await client.stateWaitMsg(cid, 1, { timeoutMs: 30 * 60_000 });
+      if (r.Receipt.ExitCode !== 0) throw new Error(`AddBalance ${cid['/']} for ${miner} failed on chain with exit code ${r.Receipt.ExitCode}`);
+      return cid['/'];
+    },
     publish: async (deals) => {
       worker ??= (await client.stateMinerInfo(miner)).Worker;
       const sm = await client.mpoolPushMessage({ To: market, From: worker, Method: MarketMethod.PublishStorageDeals, Params: b64(encodePublishStorageDeals(deals)) });

@@ -2,19 +2,23 @@
 // market actor (f05) before a deal can be published. The market actor checks, at
 // PublishStorageDeals, that the client's escrow covers its collateral and the whole storage fee
 // and that the provider's covers its collateral, and locks them; a deal whose party is short is
-// refused for the whole batch.
+// dropped from the batch (the provider still pays the message's gas).
 //
 // - The client funds its own escrow with AddBalance (market method 2) from its own key: the
 //   message is built here, its gas estimated by the node (GasEstimateMessageGas), signed with
 //   the client's key as Lotus's wallet signs (secp256k1: blake2b-256 of the message CID's bytes,
 //   recoverable; BLS: the CID's bytes) and pushed with MpoolPush, so any node serves, and the
 //   client's key never leaves the client.
-// - The provider's side (its collateral, funded from its worker, and the checks at proposal
-//   time) is not done yet: the deal role publishes on the embedded devnet, whose market keeps
-//   no escrow.
+// - The provider's side: a proposal is refused when the client's available escrow does not
+//   cover it together with the client's deals not yet published, or when its provider
+//   collateral is outside the market's bounds (`proposalProblem`, asked by the deal server);
+//   before publishing, the deal flow tops up the miner's own escrow from its worker
+//   (AddBalance through the node's wallet, as lotus-miner's and Boost's fund managers do) and
+//   fails the deals whose client's escrow no longer covers them, so no gas goes on a deal the
+//   actor would drop (src/deals/coordinator.ts).
 import type { ChainClient } from '../chain/client.js';
 import { messageCid } from '../chain/crypto.js';
-import { DEAL_MAX_DURATION, DEAL_MIN_DURATION, MARKET_ACTOR_ID, MarketMethod } from '../chain/market.js';
+import { DEAL_MAX_DURATION, DEAL_MIN_DURATION, type DealProposal, MARKET_ACTOR_ID, MarketMethod } from '../chain/market.js';
 import { formatFil } from '../chain/fees.js';
 import { type Cid, type Message, type MessageSendSpec, addressBytes, b64, cborEncode, cidBytes, idAddress, type Network } from '../chain/types.js';
 import { type ClientKey, sign } from './keys.js';
@@ -75,5 +79,42 @@ export function dealTermsProblem(t: { head: number; startEpoch: number; endEpoch
   const d = t.endEpoch - t.startEpoch;
   if (d < DEAL_MIN_DURATION || d > DEAL_MAX_DURATION) return `a deal lasts ${DEAL_MIN_DURATION} to ${DEAL_MAX_DURATION} epochs (180 to 1278 days); this one ${d}`;
   if (t.available < t.cost) return `the client's available escrow is ${formatFil(t.available)}; this deal needs ${formatFil(t.cost)}: add ${formatFil(t.cost - t.available)} with \`distminer client market add\``;
+  return undefined;
+}
+
+/** What a deal's terms cost each party, out of their escrow. */
+export function dealCosts(p: Pick<DealProposal, 'StoragePricePerEpoch' | 'StartEpoch' | 'EndEpoch' | 'ClientCollateral' | 'ProviderCollateral'>): { client: bigint; provider: bigint } {
+  return { client: clientDealCost(BigInt(p.StoragePricePerEpoch), p.StartEpoch, p.EndEpoch, BigInt(p.ClientCollateral)), provider: BigInt(p.ProviderCollateral) };
+}
+
+/** The market as the deal server asks it about a proposal (the deal flow's DealChain is one). */
+export interface ProposalMarket {
+  head(): Promise<number>;
+  balance(address: string): Promise<MarketBalance>;
+  collateralBounds(pieceSize: number, verified: boolean): Promise<{ min: bigint; max: bigint }>;
+}
+
+/**
+ * Why a provider should refuse this proposal on this chain, or undefined: the terms the market
+ * actor would refuse at publication (start, duration, provider collateral out of bounds) and a
+ * client whose available escrow does not cover this deal on top of `pendingCost` (its deals
+ * accepted here and not yet published, whose funds the actor locks only at publication).
+ * `status`: 402 when the client must add funds, 400 for terms.
+ */
+export async function proposalProblem(market: ProposalMarket, p: DealProposal, pendingCost: bigint): Promise<{ status: number; reason: string } | undefined> {
+  const head = await market.head();
+  const cost = dealCosts(p);
+  const terms = dealTermsProblem({ head, startEpoch: p.StartEpoch, endEpoch: p.EndEpoch, cost: 0n, available: 0n });
+  if (terms) return { status: 400, reason: terms };
+  const bounds = await market.collateralBounds(p.PieceSize, p.VerifiedDeal);
+  if (cost.provider < bounds.min || cost.provider > bounds.max) {
+    return { status: 400, reason: `ProviderCollateral ${cost.provider} is outside the market's bounds for a ${p.PieceSize}-byte piece: ${bounds.min}..${bounds.max} attoFIL` };
+  }
+  const b = await market.balance(p.Client);
+  const free = b.escrow - b.locked;
+  if (free - pendingCost < cost.client) {
+    const held = pendingCost > 0n ? `, of which ${formatFil(pendingCost)} is held for its deals here not yet published` : '';
+    return { status: 402, reason: `the client's available escrow is ${formatFil(free)}${held}; this deal needs ${formatFil(cost.client)}: add ${formatFil(cost.client - free + pendingCost)} with \`distminer client market add\`` };
+  }
   return undefined;
 }

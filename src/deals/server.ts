@@ -19,6 +19,9 @@
 // an Accepted deal, at most a few per address, and is lost by a trickle (minimum rate over a
 // window, a total deadline); deals waiting for their data are capped in all, per address and
 // per client wallet, and expire (state Expired, with the reason) when no data comes.
+// With a chain (the deal role), a proposal is also asked of the market before it is accepted:
+// its start, its provider collateral against the market's bounds, and the client's available
+// escrow less what its deals here not yet published will lock (402 when short).
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -37,6 +40,9 @@ import { type DealMinerArbiter, FileLeaseArbiter } from './arbiter.js';
 import { chunkedNativeCommP } from './commp.js';
 import { StoreDealPipeline } from './pipeline.js';
 import { DealRejected, checkDealRequest } from './proposal.js';
+import type { DealProposal } from '../chain/market.js';
+import { RpcError } from '../chain/client.js';
+import { type ProposalMarket, dealCosts, proposalProblem } from './escrow.js';
 import { type DealRecord, DealStore, DealTransitionError } from './store.js';
 import { counter } from '../metrics/index.js';
 
@@ -129,6 +135,12 @@ export interface DealServerOptions {
    * offered for packing at once.
    */
   requirePublished?: boolean;
+  /**
+   * The chain's market, asked about each proposal before it is accepted (the deal role: the
+   * client's escrow, the provider collateral bounds, the start; src/deals/escrow.ts
+   * proposalProblem). Without it (`deals serve`) only the proposal itself is checked.
+   */
+  market?: ProposalMarket;
 }
 
 /** An upload that went wrong: status and reason for the client. */
@@ -142,6 +154,9 @@ class UploadError extends Error {
 }
 
 const MAX_JSON = 64 * 1024;
+
+/** Whether this deal's verified piece is kept on disk (and served). */
+const holdsPiece = (d: DealRecord) => d.state === 'Publishing' || d.state === 'Sealing' || d.state === 'Active' || (d.state === 'Failed' && d.dataKept === true);
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
@@ -284,7 +299,7 @@ export class DealServer {
     for (const f of readdirSync(this.piecesDir)) {
       const uuid = f.replace(/\.piece$/, '');
       const d = this.store.get(uuid);
-      const keep = d && (d.state === 'Publishing' || d.state === 'Sealing' || d.state === 'Active' || d.state === 'Verifying');
+      const keep = d && (holdsPiece(d) || d.state === 'Verifying');
       if (!keep) rmSync(join(this.piecesDir, f), { force: true });
     }
     // A deal whose body was complete on disk is verified again rather than failed.
@@ -486,6 +501,7 @@ export class DealServer {
     if (prior && prior.state !== 'Failed' && prior.state !== 'Expired') {
       return send(res, 409, { error: `this proposal is already deal ${prior.uuid} (${prior.state})`, uuid: prior.uuid, state: prior.state });
     }
+    if (this.opts.market) await this.screen(c.proposal);
     const now = Date.now();
     const d: DealRecord = {
       uuid: randomUUID(),
@@ -505,6 +521,24 @@ export class DealServer {
     await this.store.insert(d);
     this.log.info({ deal: d.uuid, piece: d.pieceCid, size: d.pieceSize, client: c.proposal.Client }, 'deal accepted');
     send(res, 201, { uuid: d.uuid, state: d.state, proposalCid: d.proposalCid, uploadUrl: `${this.url}/deals/${d.uuid}/data?token=${d.uploadToken}` });
+  }
+
+  /** The chain's word on a proposal (escrow, collateral, start): throws DealRejected when the market would refuse it. */
+  private async screen(p: DealProposal): Promise<void> {
+    const pending = this.store.unpublished(p.Client).reduce((a, d) => a + dealCosts(d.proposal).client, 0n);
+    let problem: Awaited<ReturnType<typeof proposalProblem>>;
+    try {
+      problem = await proposalProblem(this.opts.market!, p, pending);
+    } catch (e) {
+      // The node answered with an error (an address it cannot resolve has no escrow), or did not answer.
+      if (e instanceof RpcError) throw new DealRejected(402, `the market has no escrow for client ${p.Client}: ${e.message}`);
+      this.log.warn({ err: e }, 'the chain node did not answer a proposal check');
+      throw new DealRejected(503, `this provider cannot reach its chain node to check the proposal: ${(e as Error).message}`);
+    }
+    if (problem) {
+      this.log.info({ client: p.Client, piece: p.PieceCID['/'], reason: problem.reason }, 'proposal refused');
+      throw new DealRejected(problem.status, problem.reason);
+    }
   }
 
   /** Fails a deal, deleting whatever it staged. */
@@ -672,10 +706,10 @@ export class DealServer {
 
   // ---------------------------------------------------------------- retrieval
 
-  /** The unsealed copy of a piece, if a live deal holds it. */
+  /** The unsealed copy of a piece, if a live deal holds it (or a failed one kept it). */
   findPiece(pieceCid: string): { path: string; size: number } | undefined {
     for (const d of this.store.list()) {
-      if (d.pieceCid !== pieceCid || !(d.state === 'Publishing' || d.state === 'Sealing' || d.state === 'Active')) continue;
+      if (d.pieceCid !== pieceCid || !holdsPiece(d)) continue;
       const p = this.piecePath(d.uuid);
       if (existsSync(p)) return { path: p, size: statSync(p).size };
     }

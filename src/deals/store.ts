@@ -8,7 +8,8 @@
 //   Publishing    verified: waiting to be published on chain and packed into a sector
 //   Sealing       packed into a sector the seal pipeline is sealing
 //   Active        the sector is proving
-//   Failed        with the reason (nothing staged is left behind)
+//   Failed        with the reason (nothing staged is left behind, except a verified piece whose
+//                 deal failed for want of time or escrow: dataKept)
 //   Expired       accepted, but no data arrived in time (the proposal's slot is freed; the
 //                 reason says so; the client may propose again)
 import { KvStore } from '../store/kv.js';
@@ -71,6 +72,12 @@ export interface DealRecord {
   /** When it became Publishing: the packing queue's order. */
   verifiedAt?: number;
   sector?: DealSector;
+  /**
+   * A Failed deal whose failure was not its data's (its start epoch passed before publication,
+   * its client's escrow ran short): the verified piece stays on disk and is still served, for
+   * the operator and the client to act on.
+   */
+  dataKept?: boolean;
   /** On-chain publication (PublishStorageDeals): the message, then the deal ID it gave. */
   publish?: DealPublication;
   history: { state: DealState; at: number; reason?: string }[];
@@ -98,6 +105,9 @@ gauge({
 
 const DEAL = 'deal/';
 const PROPOSAL = 'proposal/';
+
+/** States of a deal accepted here and not yet published on chain (the market has locked nothing for it). */
+const BEFORE_CHAIN: ReadonlySet<DealState> = new Set<DealState>(['Accepted', 'Transferring', 'Verifying', 'Publishing']);
 
 /** States in which a deal waits for its client's data (what the intake caps count). */
 const WAITING: ReadonlySet<DealState> = new Set<DealState>(['Accepted', 'Transferring']);
@@ -156,6 +166,11 @@ export class DealStore {
       .entries<DealRecord>(DEAL)
       .map(([, d]) => d)
       .sort((a, b) => a.createdAt - b.createdAt || (a.uuid < b.uuid ? -1 : 1));
+  }
+
+  /** Deals accepted and not yet published (no market deal ID), of `client` when given. A scan: asked once per proposal that passed every cheaper check. */
+  unpublished(client?: string): DealRecord[] {
+    return this.list().filter((d) => BEFORE_CHAIN.has(d.state) && d.publish?.dealId === undefined && (client === undefined || d.proposal.Client === client));
   }
 
   /** The deal that holds this proposal (the newest one, when an earlier attempt failed). */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ClientDealProposal, DealProposal } from '../../src/chain/market.js';
 import { buildProposal } from '../../src/deals/client.js';
 import { type DealChain, DealCoordinator, type DealSealer, type SealSectorView } from '../../src/deals/coordinator.js';
-import { newClientKey } from '../../src/deals/keys.js';
+import { type ClientKey, newClientKey } from '../../src/deals/keys.js';
 import { StoreDealPipeline } from '../../src/deals/pipeline.js';
 import { type DealRecord, DealStore } from '../../src/deals/store.js';
 
@@ -21,6 +21,22 @@ const commP = (n: number) => {
 };
 
 class FakeChain implements DealChain {
+  readonly provider = 't01000';
+  /** Market escrow by address (default: plenty). */
+  escrow = new Map<string, { escrow: bigint; locked: bigint }>();
+  funded: bigint[] = [];
+  async balance(a: string) {
+    return this.escrow.get(a) ?? { escrow: 10n ** 24n, locked: 0n };
+  }
+  async collateralBounds() {
+    return { min: 0n, max: 10n ** 27n };
+  }
+  async fundProvider(amount: bigint) {
+    this.funded.push(amount);
+    const b = await this.balance(this.provider);
+    this.escrow.set(this.provider, { ...b, escrow: b.escrow + amount });
+    return `add-${this.funded.length}`;
+  }
   published: { cid: string; deals: ClientDealProposal[] }[] = [];
   /** Index → valid; default all valid. */
   invalid = new Set<string>();
@@ -82,13 +98,13 @@ class FakeSealer implements DealSealer {
   }
 }
 
-async function setup(labels: { label: string; size: number; start?: number }[], patch: (d: DealRecord) => Partial<DealRecord> = () => ({}), waitDealsMs?: number) {
+async function setup(labels: { label: string; size: number; start?: number; price?: bigint; collateral?: bigint; client?: ClientKey }[], patch: (d: DealRecord) => Partial<DealRecord> = () => ({}), waitDealsMs?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'dm-flow-'));
   const store = DealStore.open(join(dir, 'db'));
   const piecePath = (u: string) => join(dir, `${u}.piece`);
   let i = 0;
-  for (const { label, size, start } of labels) {
-    const deal = buildProposal({ key, commP: commP(++i), pieceSize: size, provider: 't01000', startEpoch: start ?? 1000, endEpoch: 5000, label });
+  for (const { label, size, start, price, collateral, client } of labels) {
+    const deal = buildProposal({ key: client ?? key, commP: commP(++i), pieceSize: size, provider: 't01000', startEpoch: start ?? 1000, endEpoch: 5000, label, pricePerEpoch: price, providerCollateral: collateral });
     const uuid = `deal-${label}`;
     writeFileSync(piecePath(uuid), Buffer.alloc(1));
     const now = Date.now() + i;
@@ -270,4 +286,45 @@ test('the store counts deals waiting for data (what the intake caps use) without
   t.deepEqual(again.waitingCounts('10.0.0.2', client), { total: 2, peer: 1, client: 2 }, 'rebuilt from the journal on open');
   await again.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('escrow before publication: the provider collateral is topped up from the worker, deals the actor would drop fail with their data kept', async (t) => {
+  const poor = newClientKey();
+  const s = await setup([
+    { label: 'a', size: 1024, price: 10n, collateral: 300n }, // client cost 10 × 4000 = 40000
+    { label: 'b', size: 1024, price: 10n, collateral: 200n },
+    { label: 'short', size: 1024, price: 10n, collateral: 100n, client: poor },
+    { label: 'late', size: 1024, start: 8, collateral: 50n },
+  ]);
+  s.chain.escrow.set(key.address, { escrow: 100_000n, locked: 20_000n }); // 80000 free: a and b
+  s.chain.escrow.set(poor.address, { escrow: 50_000n, locked: 20_000n }); // 30000 free < 40000
+  s.chain.escrow.set('t01000', { escrow: 1000n, locked: 900n }); // 100 free
+  await s.settle();
+  t.deepEqual(s.chain.funded, [400n], 'a + b need 500 of provider collateral, 100 was free');
+  t.deepEqual(s.chain.published.flatMap((m) => m.deals.map((d) => d.Proposal.Label)), ['a', 'b']);
+  t.is(s.byLabel('a').state, 'Sealing');
+  for (const [l, why] of [['short', /client's available escrow \(0\.0+3 FIL\) no longer covers the deal \(0\.0+4 FIL\)/], ['late', /start epoch 8 passed \(head 10\)/]] as const) {
+    t.is(s.byLabel(l).state, 'Failed');
+    t.regex(s.byLabel(l).reason!, why);
+    t.true(s.byLabel(l).dataKept, `${l}: its data is kept`);
+  }
+});
+
+test('escrow before publication: deals already pushed count against the client and the provider; a top-up that fails leaves the deals waiting', async (t) => {
+  const s = await setup([
+    { label: 'pushed', size: 1024, price: 10n, collateral: 300n },
+    { label: 'next', size: 1024, price: 10n, collateral: 300n },
+    { label: 'over', size: 1024, price: 10n, collateral: 300n },
+  ], (d) => (d.proposal.Label === 'pushed' ? { publish: { cid: 'msg-x', since: 9 } } : {}));
+  s.chain.published.push({ cid: 'msg-x', deals: [{ Proposal: s.byLabel('pushed').proposal, ClientSignature: s.byLabel('pushed').signature }] });
+  s.chain.hold = new Promise(() => {}); // the pushed message never lands in this test
+  s.chain.escrow.set(key.address, { escrow: 100_000n, locked: 0n }); // pushed 40000 + next 40000; not over
+  s.chain.escrow.set('t01000', { escrow: 0n, locked: 0n });
+  s.chain.fundProvider = async () => {
+    throw new Error('not enough funds (worker)');
+  };
+  await t.throwsAsync(s.flow.tick(), { message: /not enough funds/ });
+  t.is(s.byLabel('over').state, 'Failed', 'the third deal overdraws the client once the pushed one is counted');
+  t.is(s.byLabel('next').state, 'Publishing', 'the affordable deal waits for the collateral');
+  t.is(s.chain.published.length, 1, 'nothing more is published without the provider collateral');
 });

@@ -31,16 +31,18 @@ export async function commPOf(data: Buffer): Promise<{ commP: Buffer; pieceSize:
   }
 }
 
-export async function signedDeal(data: Buffer, opts: { key?: ClientKey; provider?: string; commP?: Buffer; pieceSize?: number; label?: string } = {}): Promise<ClientDealProposal> {
+export async function signedDeal(data: Buffer, opts: { key?: ClientKey; provider?: string; commP?: Buffer; pieceSize?: number; label?: string; start?: number; price?: bigint; collateral?: bigint } = {}): Promise<ClientDealProposal> {
   const c = await commPOf(data);
   return buildProposal({
     key: opts.key ?? newClientKey(),
     commP: opts.commP ?? c.commP,
     pieceSize: opts.pieceSize ?? c.pieceSize,
     provider: opts.provider ?? MINER,
-    startEpoch: 100,
-    endEpoch: 100 + 518400,
+    startEpoch: opts.start ?? 100,
+    endEpoch: (opts.start ?? 100) + 518400,
     label: opts.label ?? randomBytes(4).toString('hex'),
+    pricePerEpoch: opts.price,
+    providerCollateral: opts.collateral,
   });
 }
 

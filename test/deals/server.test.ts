@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { newClientKey, sign } from '../../src/deals/keys.js';
 import { proposalCbor } from '../../src/deals/proposal.js';
 import { DealServer, type DealServerOptions } from '../../src/deals/server.js';
+import { RpcError } from '../../src/chain/client.js';
+import type { ProposalMarket } from '../../src/deals/escrow.js';
 import { AUTH, MINER, adminGet, commPOf, files, postJson, raw, signedDeal, tmp, until } from './helpers.js';
 
 async function withServer(t: { teardown(f: () => unknown): void }, opts: Partial<DealServerOptions> = {}): Promise<{ srv: DealServer; dir: string }> {
@@ -232,4 +234,45 @@ test('uploads beyond the transfer limit get 503 with Retry-After and the deal st
   t.is((await adminGet(`${srv.url}/deals/${pb.json.uuid}`)).json.state, 'Accepted');
   t.is((await slow).status, 200);
   t.is((await put(pb.json.uploadUrl as string, [b], { 'Content-Length': '2032' })).status, 200);
+});
+
+test('with a chain, a proposal is asked of the market: start, provider collateral bounds, the client\'s escrow less its deals not yet published', async (t) => {
+  const rich = newClientKey();
+  const poor = newClientKey();
+  const unknown = newClientKey();
+  let down = false;
+  const market: ProposalMarket = {
+    head: async () => {
+      if (down) throw new Error('connect ECONNREFUSED');
+      return 50;
+    },
+    collateralBounds: async () => ({ min: 1000n, max: 10n ** 20n }),
+    balance: async (a) => {
+      if (a === unknown.address) throw new RpcError(`resolution lookup failed (${a}): actor not found`, 1, 'Filecoin.StateMarketBalance');
+      return a === rich.address ? { escrow: 9_000_000n, locked: 1_000_000n } : { escrow: 100n, locked: 0n };
+    },
+  };
+  const { srv, dir } = await withServer(t, { market });
+  const data = randomBytes(1000);
+  const ok = { start: 200, price: 10n, collateral: 1000n }; // client cost 10 × 518400 = 5184000
+  t.is((await propose(srv, data, { ...ok, key: rich })).status, 201);
+  const refusals: [Parameters<typeof signedDeal>[1], number, RegExp][] = [
+    [{ ...ok, key: rich, start: 50 }, 400, /start epoch 50 is not after the chain head 50/],
+    [{ ...ok, key: rich, collateral: 999n }, 400, /ProviderCollateral 999 is outside the market's bounds for a 1024-byte piece: 1000\.\./],
+    // 8000000 free, 5184000 held for the first deal: this one's 5184000 does not fit.
+    [{ ...ok, key: rich }, 402, /available escrow is 0\.000000000008 FIL, of which 0\.000000000005184 FIL is held for its deals here not yet published; this deal needs 0\.000000000005184 FIL: add 0\.000000000002368 FIL/],
+    [{ ...ok, key: poor }, 402, /available escrow is 0\.0000000000000001 FIL; this deal needs/],
+    [{ ...ok, key: unknown }, 402, /the market has no escrow for client t1\w+: resolution lookup failed/],
+  ];
+  for (const [extra, status, why] of refusals) {
+    const r = await propose(srv, data, extra);
+    t.is(r.status, status, JSON.stringify(r.json));
+    t.regex(r.json.error as string, why);
+  }
+  down = true;
+  const r = await propose(srv, data, { ...ok, key: poor });
+  t.is(r.status, 503);
+  t.regex(r.json.error as string, /cannot reach its chain node/);
+  t.is(srv.store.list().length, 1, 'only the first proposal was recorded');
+  t.deepEqual(files(join(dir, 'staging')), []);
 });

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
 import { parseFil } from '../../src/chain/fees.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
+import { fundedClient as fundedKey } from '../helpers/lotus-miner.js';
 import { MAIN } from '../helpers/procs.js';
 
 const API = process.env.FULLNODE_API_INFO;
@@ -33,19 +34,8 @@ function distminer(...args: string[]): { status: number | null; stdout: string; 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-let keys = 0;
-/** A new client key file of `type`, funded with `fil` from the node's default wallet (the genesis key), once that is on chain. */
-async function fundedClient(type: 'secp256k1' | 'bls', fil: string): Promise<{ keyFile: string; address: string }> {
-  const keyFile = join(work, `${type}-${++keys}.key`);
-  const k = distminer('client', 'key', 'new', '--out', keyFile, '--type', type);
-  if (k.status !== 0) throw new Error(k.stderr);
-  const address = k.stdout.trim();
-  const from = await chain.walletDefaultAddress();
-  const sm = await chain.mpoolPushMessage({ From: from, To: address, Method: 0, Value: parseFil(fil).toString() });
-  const r = await chain.stateWaitMsg(sm.CID!, 1);
-  if (r.Receipt.ExitCode !== 0) throw new Error(`funding ${address}: exit ${r.Receipt.ExitCode}`);
-  return { keyFile, address };
-}
+/** A new client key file of `type`, funded with `fil` from the node's default wallet. */
+const fundedClient = (type: 'secp256k1' | 'bls', fil: string) => fundedKey(chain, work, type, fil);
 
 for (const type of ['secp256k1', 'bls'] as const) {
   test.serial(`client market add: an AddBalance signed by the client's ${type} key is accepted by Lotus and shows in StateMarketBalance`, async (t) => {

@@ -8,15 +8,14 @@
 //
 // Run by scripts/test-lotus.sh (FULLNODE_API_INFO of the devnet it started).
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
-import { parseConfigToml } from '../../src/config/settings.js';
 import { MinerMethod, PowerMethod } from '../../src/chain/types.js';
 import type { SectorView } from '../../src/sealing/service.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
+import { createMiner, sealWorker } from '../helpers/lotus-miner.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 const API = process.env.FULLNODE_API_INFO;
@@ -39,13 +38,13 @@ test('a miner created like lotus-miner init seals 2 sectors that real Lotus acce
 
   // 1. The miner actor, on chain.
   const t0 = Date.now();
-  const init = spawnSync(process.execPath, [MAIN, 'init', '--create-miner', '--repo', repo, '--chain-api', API, '--worker-funds', '50', '--api', '/ip4/127.0.0.1/tcp/0/http'], { encoding: 'utf8', env, timeout: 10 * 60_000 });
-  t.is(init.status, 0, `init --create-miner:\n${init.stderr}${init.stdout}`);
-  const miner = parseConfigToml(readFileSync(join(repo, 'config.toml'), 'utf8')).minerId!;
+  const init = createMiner(repo, API!, env);
+  t.is(init.status, 0, `init --create-miner:\n${init.output}`);
+  const miner = init.miner;
   t.regex(miner, /^t0\d+$/);
   t.not(miner, 't01000');
   figures.new_miner = miner;
-  const createCid = /CreateMiner message (\S+)/.exec(init.stdout)![1];
+  const createCid = /CreateMiner message (\S+)/.exec(init.output)![1];
   const createMsg = await chain.chainGetMessage({ '/': createCid });
   t.is(createMsg.To, 't04');
   t.is(createMsg.Method, PowerMethod.CreateMiner);
@@ -60,22 +59,7 @@ test('a miner created like lotus-miner init seals 2 sectors that real Lotus acce
   // 2. Its seal role and one worker; 2 committed-capacity sectors.
   const sealStart = Date.now();
   const run = new Proc('seal', [MAIN, 'run', '--repo', repo, '--window-post=false', '--winning-post=false', '--p2p=false'], env);
-  const token = readFileSync(join(repo, 'token'), 'utf8').trim();
-  const sealApi = await until(async () => {
-    try {
-      return readFileSync(join(repo, 'sealing-api'), 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  }, 120_000, 'the seal service').catch((e) => {
-    t.log(run.lines.slice(-30).join('\n'));
-    throw e;
-  });
-  // Not niced: beside lotus-miner (≈1.7 cores for its Winning PoSt here) a nice-19 worker gets
-  // ~10% of a core and one 2KiB Commit2 takes over 10 minutes.
-  new Proc('worker', [MAIN, 'worker', '--miner-api', `${token}:${sealApi}`, '--dir', join(dir, 'worker'), '--storage', join(repo, 'storage'), '--nice', '0'], env);
-  const hp = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(sealApi)!;
-  const url = `http://${hp[1]}:${hp[2]}`;
+  const { url, token } = await sealWorker(repo, dir, run, env);
   const numbers = await rpc<number[]>(url, token, 'SectorsPledge', [2]);
   t.is(numbers.length, 2);
   const views = await until(async () => {
