@@ -349,8 +349,10 @@ export class DealCoordinator {
       const margin = this.o.requeueMarginEpochs ?? 10;
       // A chain rejection is most likely about the deals themselves: do not retry them.
       const requeue = !s?.chainRejected && ds.every((d) => d.proposal.StartEpoch > head! + margin);
-      await this.o.pipeline.markFailed(uuids, reason, { requeue });
-      this.log.error({ sector: n, deals: uuids, requeue, reason }, requeue ? 'deal sector failed; deals go back to the queue' : 'deal sector failed; deals failed');
+      // Too late to seal again: the deals fail, but the client's verified data is kept.
+      const keepData = !requeue && !s?.chainRejected;
+      await this.o.pipeline.markFailed(uuids, keepData ? `${reason}; too near the deal's start epoch to seal again (the data is kept)` : reason, { requeue, keepData });
+      this.log.error({ sector: n, deals: uuids, requeue, reason }, requeue ? 'deal sector failed; deals go back to the queue' : keepData ? "deal sector failed too near the deals' start; deals failed, data kept" : 'deal sector failed; deals failed');
     }
   }
 }

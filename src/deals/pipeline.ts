@@ -91,8 +91,14 @@ export class StoreDealPipeline implements DealPipeline {
     await this.store.transition(dealUuids, 'Active', { sector });
   }
 
-  async markFailed(dealUuids: string[], reason: string, opts: { requeue?: boolean } = {}): Promise<void> {
+  /**
+   * A sector that will not carry these deals: back to the queue (`requeue`), or Failed — with
+   * their verified pieces deleted, unless `keepData` (the deal failed for want of time, not for
+   * its data: the piece stays and is served, dataKept).
+   */
+  async markFailed(dealUuids: string[], reason: string, opts: { requeue?: boolean; keepData?: boolean } = {}): Promise<void> {
     if (opts.requeue) await this.store.transition(dealUuids, 'Publishing', { sector: undefined }, `requeued: ${reason}`);
+    else if (opts.keepData) await this.store.transition(dealUuids, 'Failed', { dataKept: true }, reason);
     else {
       await this.store.transition(dealUuids, 'Failed', {}, reason);
       for (const u of dealUuids) rmSync(this.piecePath(u), { force: true }); // a failed deal keeps no data

@@ -3,7 +3,7 @@
 // and pledging, and what happens to deals when their sector proves, fails for good or is
 // rejected by the chain.
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientDealProposal, DealProposal } from '../../src/chain/market.js';
@@ -122,7 +122,7 @@ async function setup(labels: { label: string; size: number; start?: number; pric
     for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
     await flow.tick();
   };
-  return { store, chain, sealer, flow, byLabel, settle };
+  return { store, chain, sealer, flow, byLabel, settle, piecePath };
 }
 
 test('deals are published in one batch, get their IDs, and are packed only once published', async (t) => {
@@ -240,6 +240,11 @@ test('sector outcomes: Proving → Active; chain rejection → Failed; lost for 
   t.is(s.byLabel('rejected').state, 'Failed');
   t.regex(s.byLabel('rejected').reason!, /start epoch has already elapsed/);
   t.is(s.byLabel('late').state, 'Failed', 'its start epoch is too near to seal again');
+  t.true(s.byLabel('late').dataKept, 'the data of a deal that ran out of time is kept');
+  t.regex(s.byLabel('late').reason!, /too near the deal's start epoch to seal again \(the data is kept\)/);
+  t.true(existsSync(s.piecePath('deal-late')));
+  t.false(existsSync(s.piecePath('deal-rejected')), 'a deal the chain rejected keeps nothing');
+  t.falsy(s.byLabel('rejected').dataKept);
   t.is(s.byLabel('lost').state, 'Sealing', 'requeued and packed into a new sector in the same pass');
   t.is(s.sealer.pledges.length, 5);
   t.deepEqual(s.sealer.pledges[4].dealIds, [3]);
