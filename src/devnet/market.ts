@@ -18,10 +18,10 @@
 // share of max(network raw power, baseline power)) over devnet stand-ins for the figures the
 // actor reads from other actors (DEVNET_CIRCULATING_SUPPLY, DEVNET_BASELINE_POWER below).
 //
+// Deal durations are bounded as the actor bounds them (180 to 1278 days).
 // Left out: WithdrawBalance, payments to the provider over time, unlocking at deal end,
-// deal expiry and slashing in cron, verified-registry data caps, deal duration and price
-// bounds.
-import { type ClientDealProposal, type DealProposal, type MarketDeal, dealProposalCbor } from '../chain/market.js';
+// deal expiry and slashing in cron, verified-registry data caps, price bounds.
+import { type ClientDealProposal, DEAL_MAX_DURATION, DEAL_MIN_DURATION, type DealProposal, type MarketDeal, dealProposalCbor } from '../chain/market.js';
 import type { PreCommitParams } from '../chain/params.js';
 import { ExitCode, cborCid, parseAddress } from '../chain/types.js';
 import { verifySignature } from '../deals/keys.js';
@@ -197,6 +197,8 @@ export class MarketActor {
     if (p.PieceSize > miner.sectorSize) return `piece size ${p.PieceSize} exceeds the provider's sector size ${miner.sectorSize}`;
     if (p.StartEpoch <= epoch) return `deal start epoch ${p.StartEpoch} has already elapsed (now ${epoch})`;
     if (p.EndEpoch <= p.StartEpoch) return `deal end epoch ${p.EndEpoch} is not after its start ${p.StartEpoch}`;
+    const duration = p.EndEpoch - p.StartEpoch;
+    if (duration < DEAL_MIN_DURATION || duration > DEAL_MAX_DURATION) return `deal duration out of bounds: ${duration} is not within ${DEAL_MIN_DURATION}..${DEAL_MAX_DURATION} epochs`;
     let amounts: bigint[];
     try {
       amounts = [BigInt(p.StoragePricePerEpoch), BigInt(p.ProviderCollateral), BigInt(p.ClientCollateral)];

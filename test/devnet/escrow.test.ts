@@ -7,7 +7,7 @@
 // others need; the escrow survives a restart. Refusals of MpoolPush: a bad signature, a low
 // nonce, too little balance — nothing queued.
 import test from 'ava';
-import { type ClientDealProposal, MarketMethod, decodePublishReturn, encodePublishStorageDeals } from '../../src/chain/market.js';
+import { type ClientDealProposal, DEAL_MIN_DURATION, MarketMethod, decodePublishReturn, encodePublishStorageDeals } from '../../src/chain/market.js';
 import { messageCid } from '../../src/chain/crypto.js';
 import { type Cid, type Message, type MsgLookup, type SignedMessage, ExitCode, b64, cidBytes, fromB64 } from '../../src/chain/types.js';
 import { buildProposal } from '../../src/deals/client.js';
@@ -146,20 +146,20 @@ test('PublishStorageDeals checks escrow and the collateral floor deal by deal an
   const b = newClientKey('bls');
   const z = newClientKey('secp256k1');
   for (const k of [a, b, z]) await send(h, owner, k.address, FIL);
-  await addBalance(h, owner, a.address, 1000n);
+  await addBalance(h, owner, a.address, 1_200_000n);
   const C = BigInt(bounds.Min);
   await addBalance(h, owner, 't01000', 2n * C + floor.min);
   const head = (await c.chainHead()).Height;
   t.true(head < 400);
-  // price 1 attoFIL/epoch over 400 epochs: 400 from the client's escrow.
-  const deal = (key: typeof a, seed: number, price: bigint, coll: bigint) => buildProposal({ key, commP: commP(seed), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, pricePerEpoch: price, providerCollateral: coll });
+  // price 1 attoFIL/epoch over the minimum duration: 518400 from the client's escrow.
+  const deal = (key: typeof a, seed: number, price: bigint, coll: bigint) => buildProposal({ key, commP: commP(seed), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 500 + DEAL_MIN_DURATION, pricePerEpoch: price, providerCollateral: coll });
   const deals: ClientDealProposal[] = [
-    deal(a, 1, 1n, C), // ok: client 400 of 1000, provider C
+    deal(a, 1, 1n, C), // ok: client 518400 of 1200000, provider C
     deal(b, 2, 1n, C), // client b has no escrow
     deal(z, 3, 0n, floor.min - 1n), // below the floor
-    deal(a, 4, 1n, C), // ok: client 800, provider 2C
+    deal(a, 4, 1n, C), // ok: client 1036800, provider 2C
     deal(z, 5, 0n, C), // provider short: 3C > 2C + floor
-    deal(a, 6, 1n, floor.min), // client short: 1200 > 1000
+    deal(a, 6, 1n, floor.min), // client short: 1555200 > 1200000
     deal(z, 7, 0n, floor.min), // ok: exactly the floor, provider 2C + floor = its escrow
   ];
   const sm = await c.mpoolPushMessage({ To: 't05', From: worker, Method: MarketMethod.PublishStorageDeals, Params: b64(encodePublishStorageDeals(deals)) });
@@ -167,7 +167,7 @@ test('PublishStorageDeals checks escrow and the collateral floor deal by deal an
   const r = await c.stateWaitMsg(sm.CID!, 0);
   t.is(r.Receipt.ExitCode, ExitCode.Ok, JSON.stringify(r.ReturnDec));
   t.deepEqual(decodePublishReturn(fromB64(r.Receipt.Return)).ValidDeals, [0, 3, 6]);
-  t.deepEqual(await c.call('Filecoin.StateMarketBalance', [a.address, null]), { Escrow: '1000', Locked: '800' });
+  t.deepEqual(await c.call('Filecoin.StateMarketBalance', [a.address, null]), { Escrow: '1200000', Locked: '1036800' });
   t.deepEqual(await c.call('Filecoin.StateMarketBalance', [b.address, null]), { Escrow: '0', Locked: '0' });
   t.deepEqual(await c.call('Filecoin.StateMarketBalance', ['t01000', null]), { Escrow: (2n * C + floor.min).toString(), Locked: (2n * C + floor.min).toString() });
 
@@ -177,7 +177,7 @@ test('PublishStorageDeals checks escrow and the collateral floor deal by deal an
   const r2 = await c.stateWaitMsg(sm2.CID!, 0);
   t.is(r2.Receipt.ExitCode, ExitCode.ErrIllegalArgument);
   t.regex((r2.ReturnDec as { Error: string }).Error, /deal 0: Provider collateral out of bounds.*deal 1: insufficient provider funds/);
-  t.deepEqual(await c.call('Filecoin.StateMarketBalance', [a.address, null]), { Escrow: '1000', Locked: '800' });
+  t.deepEqual(await c.call('Filecoin.StateMarketBalance', [a.address, null]), { Escrow: '1200000', Locked: '1036800' });
   // The locks survive a restart.
   await h.devnet.close();
   const again = await Devnet.open({ dir: h.dir, autoAdvance: false });

@@ -5,7 +5,7 @@
 // test/deals/devnet.test.ts.
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
-import { type ClientDealProposal, MarketMethod, decodePublishReturn, encodePublishStorageDeals, decodePublishStorageDeals, type MarketDeal } from '../../src/chain/market.js';
+import { type ClientDealProposal, DEAL_MIN_DURATION, MarketMethod, decodePublishReturn, encodePublishStorageDeals, decodePublishStorageDeals, type MarketDeal } from '../../src/chain/market.js';
 import { encodePreCommitBatch2 } from '../../src/chain/params.js';
 import { ExitCode, MinerMethod, b64, fromB64 } from '../../src/chain/types.js';
 import { buildProposal } from '../../src/deals/client.js';
@@ -24,6 +24,9 @@ const commP = (seed: number) => {
   b[31] &= 0x3f;
   return b;
 };
+
+/** The end of the tests' deals: from epoch 500 for the market's minimum duration. */
+const END = 500 + DEAL_MIN_DURATION;
 
 test('PublishStorageDeals params and return round-trip through CBOR', (t) => {
   const key = newClientKey('bls');
@@ -49,21 +52,22 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   await send(h, owner, secp.address, 10n ** 18n);
   await send(h, owner, bls.address, 10n ** 18n);
   await addBalance(h, owner, 't01000', 10n ** 18n);
-  const good1 = buildProposal({ key: secp, commP: commP(1), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
-  const good2 = buildProposal({ key: bls, commP: commP(2), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
+  const good1 = buildProposal({ key: secp, commP: commP(1), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: END, providerCollateral: COLL });
+  const good2 = buildProposal({ key: bls, commP: commP(2), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: END, providerCollateral: COLL });
   const forged: ClientDealProposal = { ...good1, Proposal: { ...good1.Proposal, Label: 'changed after signing' } };
-  const late = buildProposal({ key: secp, commP: commP(3), pieceSize: 1024, provider: 't01000', startEpoch: 2, endEpoch: 900, providerCollateral: COLL });
-  const tooBig = buildProposal({ key: secp, commP: commP(4), pieceSize: 4096, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
+  const late = buildProposal({ key: secp, commP: commP(3), pieceSize: 1024, provider: 't01000', startEpoch: 2, endEpoch: END, providerCollateral: COLL });
+  const tooBig = buildProposal({ key: secp, commP: commP(4), pieceSize: 4096, provider: 't01000', startEpoch: 500, endEpoch: END, providerCollateral: COLL });
+  const short = buildProposal({ key: secp, commP: commP(10), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: END - 1, providerCollateral: COLL });
   const push = async (from: string, deals: ClientDealProposal[]) => {
     const sm = await c.mpoolPushMessage({ To: 't05', From: from, Method: MarketMethod.PublishStorageDeals, Params: b64(encodePublishStorageDeals(deals)) });
     await h.devnet.advance();
     return c.stateWaitMsg(sm.CID!, 0);
   };
 
-  const r = await push(worker, [good1, forged, late, good2, tooBig, good1]);
+  const r = await push(worker, [good1, forged, late, good2, tooBig, good1, short]);
   t.is(r.Receipt.ExitCode, ExitCode.Ok);
   const ret = decodePublishReturn(fromB64(r.Receipt.Return));
-  t.deepEqual(ret.ValidDeals, [0, 3], 'the forged, late, oversized and duplicate deals are dropped');
+  t.deepEqual(ret.ValidDeals, [0, 3], 'the forged, late, oversized, duplicate and too short deals are dropped');
   t.deepEqual(ret.IDs, [0, 1]);
   const d0 = await c.call<MarketDeal>('StateMarketStorageDeal', [0, null]);
   t.is(d0.Proposal.PieceCID['/'], good1.Proposal.PieceCID['/']);
@@ -86,9 +90,12 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   t.deepEqual(await c.stateListMessages({ To: 't05', From: otherWorker }, 0), []);
   await t.throwsAsync(c.stateListMessages({}, 0), { message: /at least To or From/ });
   const got = await c.chainGetMessage(r.Message);
-  t.deepEqual(decodePublishStorageDeals(fromB64(got.Params!)), [good1, forged, late, good2, tooBig, good1]);
+  t.deepEqual(decodePublishStorageDeals(fromB64(got.Params!)), [good1, forged, late, good2, tooBig, good1, short]);
   await t.throwsAsync(c.chainGetMessage({ '/': 'bafy2bzaceaxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' }), { message: /not found|CID/ });
-  const viaAdapter = buildProposal({ key: secp, commP: commP(9), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
+  // The too short deal alone: the message fails with the actor's reason.
+  const shortAlone = await push(worker, [short]);
+  t.regex((shortAlone.ReturnDec as { Error: string }).Error, /deal duration out of bounds: 518399 is not within 518400\.\.3680640 epochs/);
+  const viaAdapter = buildProposal({ key: secp, commP: commP(9), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: END, providerCollateral: COLL });
   const cid = await dealChain.publish([forged, viaAdapter]);
   await h.devnet.advance();
   const pub = await dealChain.waitPublish(cid);
@@ -96,7 +103,7 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   t.deepEqual([...pub.ids], [[1, 2]], 'the forged deal (index 0) got no ID, the other got deal 2');
 
   // Another miner's worker cannot publish for t01000; a batch of only invalid deals fails whole.
-  const other = buildProposal({ key: secp, commP: commP(5), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
+  const other = buildProposal({ key: secp, commP: commP(5), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: END, providerCollateral: COLL });
   const r2 = await push(otherWorker, [other]);
   t.is(r2.Receipt.ExitCode, ExitCode.ErrIllegalArgument);
   t.regex((r2.ReturnDec as { Error: string }).Error, /not the worker or owner of provider t01000/);
@@ -109,7 +116,7 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   ];
   const commD = await proofs.generateDataCommitment(proofs.RegisteredSealProof.StackedDrg2KiBV1_1, pieces);
   const head = (await c.chainHead()).Height;
-  const pre = (n: number, dealIds: number[], unsealed: Buffer, expiration = 1000) => ({
+  const pre = (n: number, dealIds: number[], unsealed: Buffer, expiration = END + 100) => ({
     sealProof: 5,
     sectorNumber: n,
     sealedCid: { '/': proofs.commRToCid(randomBytes(32).fill(0, 31)) },
@@ -126,14 +133,14 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   const err = (l: { ReturnDec: unknown }) => (l.ReturnDec as { Error: string }).Error;
   t.regex(err(await precommit(pre(1, [0, 1], zeroCommP(2048)))), /is not the CommD of its deals' pieces/);
   t.regex(err(await precommit(pre(2, [0, 9], commD))), /deal 9 not found/);
-  t.regex(err(await precommit(pre(3, [0, 1], commD, 800))), /ends at 900, after the sector's expiration 800/);
+  t.regex(err(await precommit(pre(3, [0, 1], commD, END - 100))), new RegExp(`ends at ${END}, after the sector's expiration ${END - 100}`));
   t.regex(err(await precommit(pre(4, [0, 0], commD))), /named twice/);
   const ok = await precommit(pre(5, [0, 1], commD));
   t.is(ok.Receipt.ExitCode, ExitCode.Ok, JSON.stringify(ok.ReturnDec));
   t.deepEqual((await c.stateSectorPreCommitInfo('t01000', 5))!.Info.DealIDs, [0, 1]);
   t.regex(err(await precommit(pre(6, [1, 0], commD))), /already in another pre-committed sector/);
   // One deal alone: the market pads the rest of the sector with zero pieces.
-  const single = buildProposal({ key: bls, commP: commP(6), pieceSize: 512, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
+  const single = buildProposal({ key: bls, commP: commP(6), pieceSize: 512, provider: 't01000', startEpoch: 500, endEpoch: END, providerCollateral: COLL });
   const r3 = await push(worker, [single]);
   const [id3] = decodePublishReturn(fromB64(r3.Receipt.Return)).IDs;
   const padded = await proofs.generateDataCommitment(5, [{ size: 512, commP: commP(6) }, { size: 512, commP: zeroCommP(512) }, { size: 1024, commP: zeroCommP(1024) }]);
@@ -141,7 +148,7 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
 
   // Lotus writes the key address into a message pushed from an ID address: a publication whose
   // sender is the worker's key address is found too.
-  const byKey = buildProposal({ key: bls, commP: commP(8), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 900, providerCollateral: COLL });
+  const byKey = buildProposal({ key: bls, commP: commP(8), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: END, providerCollateral: COLL });
   const rk = await push(await c.stateAccountKey(worker), [byKey]);
   t.is(rk.Receipt.ExitCode, ExitCode.Ok);
   t.deepEqual(await find([byKey, good2], rk.Height), [decodePublishReturn(fromB64(rk.Receipt.Return)).IDs[0], undefined]);
