@@ -39,6 +39,7 @@ import {
 } from './types.js';
 import { logger } from '../log.js';
 import { LiveSet, counter, gauge } from '../metrics/index.js';
+import { type Limiter, limiter } from '../util/limit.js';
 
 const log = logger('chain-client');
 
@@ -159,15 +160,13 @@ export class ChainClient {
   private downUntil: number[];
   private preferred = 0;
   private nextId = 1;
-  private readonly maxInFlight: number;
-  private inFlight = 0;
-  private readonly turn: (() => void)[] = [];
+  private readonly limit: Limiter;
 
   constructor(apiInfo: string | Endpoint[], opts: ClientOptions = {}) {
     this.endpoints = typeof apiInfo === 'string' ? parseApiInfo(apiInfo) : apiInfo;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.retryAfterMs = opts.retryAfterMs ?? 10_000;
-    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 16);
+    this.limit = limiter(Math.max(1, opts.maxInFlight ?? 16));
     this.downUntil = this.endpoints.map(() => 0);
   }
 
@@ -205,15 +204,8 @@ export class ChainClient {
   }
 
   /** A raw call: `method` without or with the `Filecoin.` prefix. */
-  async call<T>(method: string, params: unknown[] = [], opts: CallOptions = {}): Promise<T> {
-    if (this.inFlight >= this.maxInFlight) await new Promise<void>((r) => this.turn.push(r));
-    this.inFlight++;
-    try {
-      return await this.callNow<T>(method, params, opts);
-    } finally {
-      this.inFlight--;
-      this.turn.shift()?.();
-    }
+  call<T>(method: string, params: unknown[] = [], opts: CallOptions = {}): Promise<T> {
+    return this.limit(() => this.callNow<T>(method, params, opts));
   }
 
   private async callNow<T>(method: string, params: unknown[], opts: CallOptions): Promise<T> {

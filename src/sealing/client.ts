@@ -8,6 +8,7 @@ import { ApiCallError, callApi } from '../api/client.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import type { WorkerRow } from './scheduler.js';
 import type { SectorView } from './service.js';
+import { limiter } from '../util/limit.js';
 
 /** File in the repo naming the seal service's listener (a multiaddr, like Lotus's `api`). */
 export const SEAL_API_FILE = 'sealing-api';
@@ -34,18 +35,8 @@ export interface SealServiceClient {
 const MAX_IN_FLIGHT = 8;
 
 export function sealServiceClient(repo: string, token: string): SealServiceClient {
-  let inFlight = 0;
-  const waiting: (() => void)[] = [];
-  const call = async <T>(method: string, params: unknown[], timeoutMs: number): Promise<T> => {
-    if (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => waiting.push(r));
-    inFlight++;
-    try {
-      return await callApi<T>(addr(), token, method, params, timeoutMs);
-    } finally {
-      inFlight--;
-      waiting.shift()?.();
-    }
-  };
+  const limit = limiter(MAX_IN_FLIGHT);
+  const call = <T>(method: string, params: unknown[], timeoutMs: number): Promise<T> => limit(() => callApi<T>(addr(), token, method, params, timeoutMs));
   const addr = () => {
     const f = join(repo, SEAL_API_FILE);
     if (!existsSync(f)) throw new Error(`no seal service runs on this miner (${f} is missing): run the seal role on this host`);
