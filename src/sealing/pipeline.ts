@@ -162,8 +162,9 @@ export function dealPieces(r: Pick<SectorRecord, 'sources' | 'pieces' | 'dealIds
   return out;
 }
 
-// Metrics (src/metrics; the seal role's thread): sectors by state, read at scrape time from the
-// pipelines' stores (in memory), and how long sectors stayed in each state they left.
+// Metrics (src/metrics; the seal role's thread): sectors by state, from counts each pipeline
+// keeps as its sectors change state (no scan of the records at scrape time), and how long
+// sectors stayed in each state they left.
 const livePipelines = new LiveSet<SealPipeline>();
 gauge({
   name: 'distminer_sectors',
@@ -173,7 +174,7 @@ gauge({
     this.reset();
     if (livePipelines.size === 0) return;
     for (const st of SECTOR_STATES) this.set({ state: st }, 0);
-    for (const p of livePipelines) for (const r of p.list()) this.inc({ state: r.state });
+    for (const p of livePipelines) for (const [st, n] of p.stateCounts()) if (n > 0) this.inc({ state: st }, n);
   },
 });
 const stateSeconds = histogram({
@@ -198,8 +199,21 @@ export class SealPipeline {
   private stopped = false;
   private readonly wakers = new Map<number, () => void>();
 
+  /** Sectors by state, kept as records are written (for the metrics). */
+  private readonly counts = new Map<SectorState, number>();
+
   constructor(private readonly o: PipelineOptions) {
+    for (const [, r] of o.store.entries<SectorRecord>('sector/')) this.count(r.state, 1);
     this.unlist = livePipelines.add(this);
+  }
+
+  /** How many sectors are in each state. */
+  stateCounts(): ReadonlyMap<SectorState, number> {
+    return this.counts;
+  }
+
+  private count(state: SectorState, by: number): void {
+    this.counts.set(state, (this.counts.get(state) ?? 0) + by);
   }
 
   get sealProof(): proofs.RegisteredSealProof {
@@ -234,6 +248,7 @@ export class SealPipeline {
       return { key: KEY(number), value: r };
     });
     await this.o.store.commit(ops);
+    this.count('Packing', ops.length);
     for (const n of numbers) this.drive(n);
     return numbers;
   }
@@ -263,7 +278,7 @@ export class SealPipeline {
 
   private drive(n: number): void {
     if (this.active.has(n) || this.stopped) return;
-    const p = this.loop(n).catch((e) => this.log.error({ sector: n, err: (e as Error).stack }, 'sector loop crashed'));
+    const p = this.loop(n).catch((e) => this.log.error({ sector: n, err: e }, 'sector loop crashed'));
     this.active.set(n, p);
     void p.finally(() => this.active.delete(n));
   }
@@ -272,7 +287,13 @@ export class SealPipeline {
     const next = transition(r.state, ev);
     const now = Date.now();
     const updated: SectorRecord = { ...r, ...patch, state: next, updatedAt: now, log: [...r.log, { at: now, state: next, note }].slice(-100) };
+    // The stored state, not r's: a record a concurrent step replaced must not skew the counts.
+    const before = this.get(r.number)?.state;
     await this.o.store.put(KEY(r.number), updated);
+    if (before !== next) {
+      if (before) this.count(before, -1);
+      this.count(next, 1);
+    }
     if (next !== r.state) {
       this.log.info({ sector: r.number, from: r.state, to: next, note }, 'sector state');
       stateSeconds.observe({ state: r.state }, Math.max(0, now - enteredAt(r)) / 1000);

@@ -97,6 +97,14 @@ test('a refused pre-commit leaves the sector in PreCommitFailed with the method 
   t.true(m.value('distminer_seal_state_seconds_sum', { state: 'PreCommitFailed' })! >= 0.2);
   t.is(m.value('distminer_seal_state_seconds_count', { state: 'Packing' }), 1);
   t.is(m.value('distminer_seal_state_seconds_count', { state: 'WaitSeed' }), undefined, 'not left yet');
+  // The counts are kept as states change (no scan at scrape time); a pipeline opened on the
+  // same store starts from its records.
+  const scan = (q: SealPipeline) => Object.fromEntries([...new Set(q.list().map((x) => x.state))].map((st) => [st, q.list().filter((x) => x.state === st).length]));
+  const kept = (q: SealPipeline) => Object.fromEntries([...q.stateCounts()].filter(([, c]) => c > 0));
+  t.deepEqual(kept(p), scan(p));
   await p.stop();
   t.is(parseExposition(await exposition()).find('distminer_sectors').length, 0, 'a stopped pipeline is no longer counted');
+  const reopened = new SealPipeline({ minerId: 1000, proof: 5, store, scheduler, chain, numbers: { allocate: async () => [8] }, storagePath: dir });
+  t.deepEqual(kept(reopened), { WaitSeed: 1 });
+  await reopened.stop();
 });
