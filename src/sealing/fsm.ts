@@ -107,6 +107,25 @@ export function canTransition(state: SectorState, event: SectorEvent): boolean {
   return transition(state, event) !== state;
 }
 
+/**
+ * An event that does not apply to the sector's state, or that was meant for a state the sector
+ * has since left (a step that finished after `sectors remove` moved it on). Lotus's sector FSM
+ * refuses such events too ("planner for state X received unexpected event"): nothing is written.
+ */
+export class SectorEventError extends Error {
+  override name = 'SectorEventError';
+  constructor(
+    readonly sector: number,
+    readonly state: SectorState,
+    /** The event's type ('SAVE': a write of the record without a state change). */
+    readonly event: SectorEvent['type'] | 'SAVE',
+    /** The state the event was meant for, when the sector has left it. */
+    readonly meantFor?: SectorState,
+  ) {
+    super(meantFor ? `sector ${sector} left ${meantFor} for ${state} before ${event} came: ${event} is refused` : `sector ${sector} is ${state}: ${event} does not apply`);
+  }
+}
+
 export const FAILED_STATES: ReadonlySet<SectorState> = new Set([
   'PackingFailed',
   'SealPreCommit1Failed',

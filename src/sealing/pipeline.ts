@@ -9,8 +9,8 @@
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
 import type { KvStore } from '../store/kv.js';
-import { LiveSet, gauge, histogram } from '../metrics/index.js';
-import { FAILED_STATES, SECTOR_STATES, type SectorEvent, type SectorState, TERMINAL_STATES, transition } from './fsm.js';
+import { LiveSet, counter, gauge, histogram } from '../metrics/index.js';
+import { FAILED_STATES, SECTOR_STATES, SectorEventError, type SectorEvent, type SectorState, TERMINAL_STATES, canTransition, transition } from './fsm.js';
 import { type PieceInfoWire, type PieceSource, type SectorId, type TaskInput, type TaskOutput, sectorName } from './protocol.js';
 import { type Scheduler, WorkerLostError } from './scheduler.js';
 
@@ -184,6 +184,12 @@ const stateSeconds = histogram({
   buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14_400, 43_200, 86_400],
 });
 
+const eventsRefused = counter({
+  name: 'distminer_sector_events_refused_total',
+  help: 'Sector events refused: not applicable to the sector\'s state, or meant for a state it had left (each is logged as an error)',
+  labelNames: ['state', 'event'],
+});
+
 /** When the sector entered its current state (the start of the log's last run of that state). */
 function enteredAt(r: SectorRecord): number {
   let at = r.updatedAt;
@@ -283,25 +289,35 @@ export class SealPipeline {
     void p.finally(() => this.active.delete(n));
   }
 
+  /**
+   * Applies `ev` to the sector and writes the record with `patch`. Throws SectorEventError, and
+   * writes nothing, when the event does not apply to the sector's state or when `r` is stale
+   * (the stored sector has left r's state since: the event was meant for that state).
+   */
   private async fire(r: SectorRecord, ev: SectorEvent, note?: string, patch: Partial<SectorRecord> = {}): Promise<SectorRecord> {
+    const stored = this.get(r.number)?.state ?? r.state;
+    if (stored !== r.state || !canTransition(r.state, ev)) {
+      const err = new SectorEventError(r.number, stored, ev.type, stored !== r.state ? r.state : undefined);
+      eventsRefused.inc({ state: stored, event: ev.type });
+      // A step overtaken by `sectors remove` is expected; an event that does not apply is a bug.
+      this.log[err.meantFor ? 'warn' : 'error']({ sector: r.number, state: stored, event: ev.type, note, err }, 'sector event refused');
+      throw err;
+    }
     const next = transition(r.state, ev);
     const now = Date.now();
     const updated: SectorRecord = { ...r, ...patch, state: next, updatedAt: now, log: [...r.log, { at: now, state: next, note }].slice(-100) };
-    // The stored state, not r's: a record a concurrent step replaced must not skew the counts.
-    const before = this.get(r.number)?.state;
     await this.o.store.put(KEY(r.number), updated);
-    if (before !== next) {
-      if (before) this.count(before, -1);
-      this.count(next, 1);
-    }
-    if (next !== r.state) {
-      this.log.info({ sector: r.number, from: r.state, to: next, note }, 'sector state');
-      stateSeconds.observe({ state: r.state }, Math.max(0, now - enteredAt(r)) / 1000);
-    }
+    this.count(r.state, -1);
+    this.count(next, 1);
+    this.log.info({ sector: r.number, from: r.state, to: next, note }, 'sector state');
+    stateSeconds.observe({ state: r.state }, Math.max(0, now - enteredAt(r)) / 1000);
     return updated;
   }
 
+  /** Writes `patch` into the sector without a state change; refused (SectorEventError) when `r` is stale. */
   private async save(r: SectorRecord, patch: Partial<SectorRecord>): Promise<SectorRecord> {
+    const stored = this.get(r.number)?.state ?? r.state;
+    if (stored !== r.state) throw new SectorEventError(r.number, stored, 'SAVE', r.state);
     const updated = { ...r, ...patch, updatedAt: Date.now() };
     await this.o.store.put(KEY(r.number), updated);
     return updated;
@@ -357,34 +373,47 @@ export class SealPipeline {
   }
 
   private async work(n: number): Promise<void> {
-    let r = this.get(n)!;
-    while (!this.stopped && !TERMINAL_STATES.has(r.state)) {
+    let r: SectorRecord | undefined = this.get(n)!;
+    while (r && !this.stopped && !TERMINAL_STATES.has(r.state)) {
       try {
-        r = await this.step(r);
+        r = await this.advance(r);
       } catch (e) {
-        const err = e as Error;
-        if (this.stopped) return;
-        if (err instanceof WorkerLostError) {
-          r = await this.fire(r, { type: 'FILES_LOST' }, err.message, { worker: undefined, failure: err.message });
-          continue;
-        }
-        if (err instanceof MessageRefusedError) {
-          // Sending it again unchanged would be refused again: keep the reason, wait for `sectors retry`.
-          r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message, chainRejected: true });
-        } else {
-          r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message });
-        }
-      }
-      if (FAILED_STATES.has(r.state) && r.state !== 'FailedUnrecoverable') {
-        if (r.chainRejected) return; // stays failed, with the chain's reason, until removed
-        if (r.retries >= (this.o.maxRetries ?? 3)) {
-          r = await this.fire(r, { type: 'GIVE_UP' }, `giving up after ${r.retries} retries: ${r.failure}`);
-          return;
-        }
-        await this.sleep(n, this.o.retryDelayMs ?? 5000);
-        r = await this.fire(this.get(n)!, { type: 'RETRY' }, `retry ${r.retries + 1}`, { retries: r.retries + 1 });
+        if (!(e instanceof SectorEventError)) throw e;
+        // Logged and counted by fire. A step overtaken by another change (`sectors remove`)
+        // goes on from the stored state; an event that does not apply to a current record is
+        // a bug: the sector stays where it is (and the error says where).
+        if (e.meantFor === undefined) return;
+        r = this.get(n);
       }
     }
+  }
+
+  /** One step of the sector and what follows a failure; undefined when the loop should stop. */
+  private async advance(r: SectorRecord): Promise<SectorRecord | undefined> {
+    const n = r.number;
+    try {
+      r = await this.step(r);
+    } catch (e) {
+      const err = e as Error;
+      if (this.stopped || err instanceof SectorEventError) throw err;
+      if (err instanceof WorkerLostError) return this.fire(r, { type: 'FILES_LOST' }, err.message, { worker: undefined, failure: err.message });
+      if (err instanceof MessageRefusedError) {
+        // Sending it again unchanged would be refused again: keep the reason, wait for `sectors retry`.
+        r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message, chainRejected: true });
+      } else {
+        r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message });
+      }
+    }
+    if (FAILED_STATES.has(r.state) && r.state !== 'FailedUnrecoverable') {
+      if (r.chainRejected) return undefined; // stays failed, with the chain's reason, until removed
+      if (r.retries >= (this.o.maxRetries ?? 3)) {
+        await this.fire(r, { type: 'GIVE_UP' }, `giving up after ${r.retries} retries: ${r.failure}`);
+        return undefined;
+      }
+      await this.sleep(n, this.o.retryDelayMs ?? 5000);
+      return this.fire(r, { type: 'RETRY' }, `retry ${r.retries + 1}`, { retries: r.retries + 1 });
+    }
+    return r;
   }
 
   private async drawTicket(): Promise<{ ticket: Buffer; ticketEpoch: number }> {

@@ -1,0 +1,60 @@
+// Sector events that do not apply are refused, as Lotus's sector FSM refuses them, and nothing
+// is written: `sectors remove` while a step is running is not undone when that step finishes
+// (before, its DONE moved the sector on from the state it had left, over Removing), and
+// removing a sector already removed is an error, not a silent no-op. Each refusal is counted.
+import test from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type SealChain, SealPipeline } from '../../src/sealing/pipeline.js';
+import type { Scheduler } from '../../src/sealing/scheduler.js';
+import type { TaskInput } from '../../src/sealing/protocol.js';
+import { KvStore } from '../../src/store/kv.js';
+import { exposition } from '../../src/metrics/index.js';
+import { parseExposition } from '../helpers/prom.js';
+
+test('a step overtaken by sectors remove does not undo the removal; removing twice is refused; refusals are counted', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-events-'));
+  const store = KvStore.open(join(dir, 'store'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let release!: () => void;
+  let started!: () => void;
+  const pc1Started = new Promise<void>((r) => (started = r));
+  const scheduler = {
+    isKnown: () => true,
+    acceptsAnywhere: () => true,
+    run: async (_s: unknown, input: TaskInput) => {
+      switch (input.type) {
+        case 'AddPiece':
+          return { output: { type: 'AddPiece', pieces: [{ size: 2048, commP: Buffer.alloc(32) }] }, workerId: 'w1' };
+        case 'PreCommit1':
+          started();
+          await new Promise<void>((r) => (release = r));
+          return { output: { type: 'PreCommit1', pc1: Buffer.from('pc1') }, workerId: 'w1' };
+        default:
+          throw new Error(`no ${input.type} in this test`);
+      }
+    },
+  } as unknown as Scheduler;
+  const chain = {
+    head: async () => 100,
+    ticket: async () => Buffer.alloc(32, 3),
+    ticketLookback: () => 10,
+    sectorAllocated: async () => false,
+  } as unknown as SealChain;
+  const p = new SealPipeline({ minerId: 1000, proof: 5, store, scheduler, chain, numbers: { allocate: async () => [3] }, storagePath: dir, retryDelayMs: 10, pollMs: 10 });
+  t.teardown(() => p.stop());
+  const [n] = await p.pledge(1);
+  await pc1Started;
+  t.is(p.get(n)!.state, 'PreCommit1');
+  await p.remove(n);
+  t.is(p.get(n)!.state, 'Removing');
+  release();
+  for (const end = Date.now() + 10_000; p.get(n)!.state !== 'Removed'; await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`stuck in ${p.get(n)!.state}`);
+  t.deepEqual(p.get(n)!.log.map((l) => l.state), ['Packing', 'GetTicket', 'PreCommit1', 'Removing', 'Removed'], 'PreCommit1\'s late DONE changed nothing');
+  await t.throwsAsync(p.remove(n), { message: `sector ${n} is Removed: REMOVE does not apply` });
+  t.is(p.get(n)!.log.length, 5, 'nothing written');
+  const m = parseExposition(await exposition());
+  t.is(m.value('distminer_sector_events_refused_total', { state: 'Removing', event: 'DONE' }), 1);
+  t.is(m.value('distminer_sector_events_refused_total', { state: 'Removed', event: 'REMOVE' }), 1);
+});
