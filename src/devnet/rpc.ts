@@ -27,6 +27,21 @@ import {
 import { logger } from '../log.js';
 import { ApiError, type Devnet, devnetFunds } from './node.js';
 
+/** The network version the devnet runs from genesis. */
+const NETWORK_VERSION = 28;
+
+/**
+ * StateGetNetworkParams' ForkUpgradeParams, as Lotus's 2k devnet answers them: every upgrade up
+ * to network version 28 before genesis (negative heights, one per upgrade), the next one never.
+ */
+const FORK_UPGRADES: Record<string, number> = (() => {
+  const past = ['Smoke', 'Breeze', 'Ignition', 'Liftoff', 'Assembly', 'Refuel', 'Tape', 'Kumquat', 'Calico', 'Persian', 'Orange', 'Claus', 'Trust', 'Norwegian', 'Turbo', 'Hyperdrive', 'Chocolate', 'OhSnap', 'Skyr', 'Shark', 'Hygge', 'Lightning', 'Thunder', 'Watermelon', 'Dragon', 'Phoenix', 'Waffle', 'Tuktuk', 'Teep', 'Tock', 'GoldenWeek', 'FireHorse'];
+  const out: Record<string, number> = { BreezeGasTampingDuration: 0 };
+  past.forEach((name, i) => (out[`Upgrade${name}Height`] = -1 - i));
+  out.UpgradeXxHeight = 999_999_999;
+  return out;
+})();
+
 const log = logger('devnet-rpc');
 
 export const RPC_PARSE_ERROR = -32700;
@@ -147,11 +162,17 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
         NetworkName: 'distminer-devnet',
         BlockDelaySecs: Math.max(1, Math.round(d.blockDelayMs / 1000)),
         ConsensusMinerMinPower: '0',
-        SupportedProofTypes: [5],
         PreCommitChallengeDelay: d.policy.preCommitChallengeDelay,
-        ForkUpgradeParams: {},
+        ForkUpgradeParams: FORK_UPGRADES,
         Eip155ChainID: 31415926,
+        GenesisTimestamp: d.timestampOf(0),
       };
+    }),
+    // The devnet runs network version 28 from genesis (as Lotus v1.36.2 and builtin-actors v18).
+    'Filecoin.StateNetworkVersion': read((p) => {
+      args(p, 0, 1);
+      at(p, 0);
+      return NETWORK_VERSION;
     }),
     'Filecoin.ChainHead': read((p) => {
       args(p, 0, 0);
@@ -181,10 +202,11 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
         Owner: d.accountIdAddress(m.info.owner),
         Worker: d.accountIdAddress(m.info.worker),
         NewWorker: '<empty>',
-        ControlAddresses: [],
+        // Lotus writes an empty list as null (a Go nil slice); the miner must read both.
+        ControlAddresses: null,
         WorkerChangeEpoch: -1,
         PeerId: null,
-        Multiaddrs: [],
+        Multiaddrs: null,
         WindowPoStProofType: m.info.windowPoStProof,
         SectorSize: m.info.sectorSize,
         WindowPoStPartitionSectors: m.info.partitionSectors,
