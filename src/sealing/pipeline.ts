@@ -388,20 +388,32 @@ export class SealPipeline {
     }
   }
 
-  /** One step of the sector and what follows a failure; undefined when the loop should stop. */
+  /**
+   * One step of the sector and what follows a failure; undefined when the loop should stop. A
+   * sector found in a failed state (after a restart, a crash during the retry wait) goes
+   * straight to its retry.
+   */
   private async advance(r: SectorRecord): Promise<SectorRecord | undefined> {
     const n = r.number;
-    try {
-      r = await this.step(r);
-    } catch (e) {
-      const err = e as Error;
-      if (this.stopped || err instanceof SectorEventError) throw err;
-      if (err instanceof WorkerLostError) return this.fire(r, { type: 'FILES_LOST' }, err.message, { worker: undefined, failure: err.message });
-      if (err instanceof MessageRefusedError) {
-        // Sending it again unchanged would be refused again: keep the reason, wait for `sectors retry`.
-        r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message, chainRejected: true });
-      } else {
-        r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message });
+    if (!FAILED_STATES.has(r.state)) {
+      try {
+        r = await this.step(r);
+      } catch (e) {
+        const err = e as Error;
+        if (this.stopped) return undefined;
+        if (err instanceof SectorEventError) throw err;
+        // The stored record, not the step's copy (the step may have saved outputs before it
+        // failed), unless the sector has left the step's state meanwhile.
+        const cur = this.get(n);
+        if (!cur || cur.state !== r.state) throw new SectorEventError(n, cur?.state ?? r.state, 'FAIL', r.state);
+        r = cur;
+        if (err instanceof WorkerLostError) return this.fire(r, { type: 'FILES_LOST' }, err.message, { worker: undefined, failure: err.message });
+        if (err instanceof MessageRefusedError) {
+          // Sending it again unchanged would be refused again: keep the reason, wait for `sectors retry`.
+          r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message, chainRejected: true });
+        } else {
+          r = await this.fire(r, { type: 'FAIL' }, err.message, { failure: err.message });
+        }
       }
     }
     if (FAILED_STATES.has(r.state) && r.state !== 'FailedUnrecoverable') {

@@ -58,3 +58,39 @@ test('a step overtaken by sectors remove does not undo the removal; removing twi
   t.is(m.value('distminer_sector_events_refused_total', { state: 'Removing', event: 'DONE' }), 1);
   t.is(m.value('distminer_sector_events_refused_total', { state: 'Removed', event: 'REMOVE' }), 1);
 });
+
+test('a sector left in a failed state by a restart is retried, not stranded', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-events-'));
+  const store = KvStore.open(join(dir, 'store'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const now = Date.now();
+  // As a crash during the retry wait leaves it: failed once, not rejected by the chain.
+  await store.put(`sector/${String(4).padStart(12, '0')}`, { minerId: 1000, number: 4, proof: 5, state: 'PackingFailed', createdAt: now, updatedAt: now, retries: 0, failure: 'AddPiece failed: disk full', log: [{ at: now, state: 'PackingFailed' }] });
+  let release!: () => void;
+  const ticketAsked = new Promise<void>((r) => (release = r));
+  const scheduler = {
+    isKnown: () => true,
+    acceptsAnywhere: () => true,
+    run: async (_s: unknown, input: TaskInput) => {
+      if (input.type === 'AddPiece') return { output: { type: 'AddPiece', pieces: [{ size: 2048, commP: Buffer.alloc(32) }] }, workerId: 'w1' };
+      throw new Error(`no ${input.type} in this test`);
+    },
+  } as unknown as Scheduler;
+  const chain = {
+    head: async () => {
+      release();
+      return 100;
+    },
+    ticket: async () => {
+      throw new Error('the test stops here');
+    },
+    ticketLookback: () => 10,
+    sectorAllocated: async () => false,
+  } as unknown as SealChain;
+  const p = new SealPipeline({ minerId: 1000, proof: 5, store, scheduler, chain, numbers: { allocate: async () => [] }, storagePath: dir, retryDelayMs: 10, pollMs: 10 });
+  t.teardown(() => p.stop());
+  p.resume();
+  await ticketAsked;
+  t.deepEqual(p.get(4)!.log.slice(0, 3).map((l) => l.state), ['PackingFailed', 'Packing', 'GetTicket'], 'retried from its failed state');
+  t.true(p.get(4)!.retries >= 1);
+});
