@@ -120,7 +120,9 @@ export class DealCoordinator {
 
   /** One pass of the three steps (exposed for tests). */
   async tick(): Promise<void> {
-    await this.publishPending();
+    // A publication that cannot go on (the worker cannot pay the collateral, the node is down)
+    // must not hold up the deals already published: they have start epochs to meet.
+    await this.publishPending().catch((e) => this.log.warn({ err: e }, 'publishing deals failed this pass; deals already published go on'));
     let sectors: SealSectorView[];
     try {
       sectors = await this.o.sealer.sectors();
@@ -176,26 +178,38 @@ export class DealCoordinator {
 
   /**
    * The deals the market actor would take now: a deal whose start epoch has passed, or whose
-   * client's available escrow (less what its deals already in a pushed message will lock) no
-   * longer covers it, fails here with the reason — published, the actor would drop it and the
-   * provider would pay the gas.
+   * client's available escrow no longer covers it, fails here with the reason — published, the
+   * actor would drop it and the provider would pay the gas. A client with a publication in
+   * flight, or whose balance cannot be read, waits for the next pass.
    */
   private async affordable(fresh: DealRecord[], inFlight: DealRecord[]): Promise<DealRecord[]> {
     const head = await this.o.chain.head();
     const ok: DealRecord[] = [];
-    const left = new Map<string, bigint>();
+    // Per client: its available escrow, or null to leave its deals for the next pass — while a
+    // publication of its deals is in flight (whether the market has locked their funds yet is
+    // not known) or when its balance could not be read.
+    const left = new Map<string, bigint | null>();
+    const busy = new Set(inFlight.map((x) => x.proposal.Client));
     for (const d of fresh) {
       const p = d.proposal;
       let reason: string | undefined;
       if (p.StartEpoch <= head) reason = `the deal's start epoch ${p.StartEpoch} passed (head ${head}) before it could be published`;
       else {
         if (!left.has(p.Client)) {
-          const b = await this.o.chain.balance(p.Client).catch(() => ({ escrow: 0n, locked: 0n }));
-          const held = inFlight.filter((x) => x.proposal.Client === p.Client).reduce((a, x) => a + dealCosts(x.proposal).client, 0n);
-          left.set(p.Client, b.escrow - b.locked - held);
+          let avail: bigint | null = null;
+          if (!busy.has(p.Client)) {
+            try {
+              const b = await this.o.chain.balance(p.Client);
+              avail = b.escrow - b.locked;
+            } catch (e) {
+              this.log.warn({ err: e, client: p.Client }, 'the client\'s market balance could not be read; its deals wait');
+            }
+          }
+          left.set(p.Client, avail);
         }
-        const cost = dealCosts(p).client;
         const avail = left.get(p.Client)!;
+        if (avail === null) continue;
+        const cost = dealCosts(p).client;
         if (avail < cost) reason = `the client's available escrow (${formatFil(avail > 0n ? avail : 0n)}) no longer covers the deal (${formatFil(cost)}); the market actor would drop it`;
         else left.set(p.Client, avail - cost);
       }
@@ -212,6 +226,9 @@ export class DealCoordinator {
    * `deals` (all not yet published: the actor locks it only at publication), with AddBalance from
    * the worker, waited for. Throws when that fails: the deals wait for the next pass.
    */
+  // A publication that landed but whose deal IDs are not recorded yet is counted though its
+  // collateral is already locked: the top-up can then exceed the need by that much, which stays
+  // in the miner's escrow (withdrawable) — never short.
   private async fundCollateral(deals: DealRecord[]): Promise<void> {
     const need = deals.reduce((a, d) => a + dealCosts(d.proposal).provider, 0n);
     if (need === 0n) return;

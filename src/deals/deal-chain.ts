@@ -60,12 +60,20 @@ export function lotusDealChain(client: ChainClient, minerId: number, network: Ne
       const found = new Map<string, number>();
       if (since === undefined) {
         log.warn({ deals: ps.length }, 'no publication height recorded: searching every market deal (StateMarketDeals)');
+        // The market keeps a proposal with its client and provider as ID addresses: compare so.
+        const ids = new Map<string, string>();
+        const idOf = async (a: string) => {
+          if (!ids.has(a)) ids.set(a, await client.call<string>('Filecoin.StateLookupID', [a, null]).catch(() => a));
+          return ids.get(a)!;
+        };
+        const keys = await Promise.all(ps.map(async (p) => proposalKey({ ...p, Client: await idOf(p.Client), Provider: await idOf(p.Provider) })));
+        const wantIds = new Set(keys);
         const all = await client.call<Record<string, MarketDeal>>('Filecoin.StateMarketDeals', [null], { timeoutMs: 120_000 });
         for (const [id, d] of Object.entries(all)) {
           const k = proposalKey(d.Proposal);
-          if (want.has(k)) found.set(k, Number(id));
+          if (wantIds.has(k)) found.set(k, Number(id));
         }
-        return ps.map((p) => found.get(proposalKey(p)));
+        return keys.map((k) => found.get(k));
       }
       worker ??= (await client.stateMinerInfo(miner)).Worker;
       // The sender as the message has it: Lotus signs a message pushed from an ID address with

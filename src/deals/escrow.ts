@@ -11,7 +11,8 @@
 //   client's key never leaves the client.
 // - The provider's side: a proposal is refused when the client's available escrow does not
 //   cover it together with the client's deals not yet published, or when its provider
-//   collateral is outside the market's bounds (`proposalProblem`, asked by the deal server);
+//   collateral is outside the market's bounds or above twice its minimum (`proposalProblem`,
+//   asked by the deal server);
 //   before publishing, the deal flow tops up the miner's own escrow from its worker
 //   (AddBalance through the node's wallet, as lotus-miner's and Boost's fund managers do) and
 //   fails the deals whose client's escrow no longer covers them, so no gas goes on a deal the
@@ -87,6 +88,12 @@ export function dealCosts(p: Pick<DealProposal, 'StoragePricePerEpoch' | 'StartE
   return { client: clientDealCost(BigInt(p.StoragePricePerEpoch), p.StartEpoch, p.EndEpoch, BigInt(p.ClientCollateral)), provider: BigInt(p.ProviderCollateral) };
 }
 
+/**
+ * The most provider collateral a proposal may ask, as a multiple of the market's minimum (Boost's
+ * MaxProviderCollateralMultiplier, whose default is also 2).
+ */
+export const MAX_COLLATERAL_MULTIPLIER = 2;
+
 /** The market as the deal server asks it about a proposal (the deal flow's DealChain is one). */
 export interface ProposalMarket {
   head(): Promise<number>;
@@ -101,7 +108,7 @@ export interface ProposalMarket {
  * accepted here and not yet published, whose funds the actor locks only at publication).
  * `status`: 402 when the client must add funds, 400 for terms.
  */
-export async function proposalProblem(market: ProposalMarket, p: DealProposal, pendingCost: bigint): Promise<{ status: number; reason: string } | undefined> {
+export async function proposalProblem(market: ProposalMarket, p: DealProposal, pendingCost: bigint, maxCollateralMultiplier = MAX_COLLATERAL_MULTIPLIER): Promise<{ status: number; reason: string } | undefined> {
   const head = await market.head();
   const cost = dealCosts(p);
   const terms = dealTermsProblem({ head, startEpoch: p.StartEpoch, endEpoch: p.EndEpoch, cost: 0n, available: 0n });
@@ -109,6 +116,12 @@ export async function proposalProblem(market: ProposalMarket, p: DealProposal, p
   const bounds = await market.collateralBounds(p.PieceSize, p.VerifiedDeal);
   if (cost.provider < bounds.min || cost.provider > bounds.max) {
     return { status: 400, reason: `ProviderCollateral ${cost.provider} is outside the market's bounds for a ${p.PieceSize}-byte piece: ${bounds.min}..${bounds.max} attoFIL` };
+  }
+  // The market's maximum is all the FIL there is: a client that asks for more than a small
+  // multiple of the minimum would have the provider lock (and risk being slashed) its funds.
+  const most = bounds.min * BigInt(maxCollateralMultiplier);
+  if (cost.provider > most) {
+    return { status: 400, reason: `ProviderCollateral ${cost.provider} is more than this provider puts up for a ${p.PieceSize}-byte piece: at most ${maxCollateralMultiplier} × the market's minimum, ${most} attoFIL` };
   }
   const b = await market.balance(p.Client);
   const free = b.escrow - b.locked;

@@ -94,7 +94,7 @@ export class StoreDealPipeline implements DealPipeline {
   /**
    * A sector that will not carry these deals: back to the queue (`requeue`), or Failed — with
    * their verified pieces deleted, unless `keepData` (the deal failed for want of time, not for
-   * its data: the piece stays and is served, dataKept).
+   * its data: the piece stays on disk, dataKept).
    */
   async markFailed(dealUuids: string[], reason: string, opts: { requeue?: boolean; keepData?: boolean } = {}): Promise<void> {
     if (opts.requeue) await this.store.transition(dealUuids, 'Publishing', { sector: undefined }, `requeued: ${reason}`);

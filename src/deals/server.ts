@@ -485,18 +485,45 @@ export class DealServer {
 
   // ---------------------------------------------------------------- intake
 
+  /** The proposal before this one in the one-at-a-time intake (see propose). */
+  private intake: Promise<void> = Promise.resolve();
+
   private async propose(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.closing) return send(res, 503, { error: 'the deal server is stopping' }, { 'Retry-After': '10' });
     const peer = peerOf(req.socket.remoteAddress);
+    this.checkCaps(peer);
+    const body = await readJson(req);
+    const c = checkDealRequest(body, { minerId: this.opts.minerId, sectorSize: this.sectorSize });
+    this.checkCaps(peer, c.proposal.Client);
+    // One proposal at a time from here to its record: the chain check takes a while, and two
+    // proposals checked side by side would each pass the caps, the escrow and the duplicate
+    // check without the other.
+    const turn = this.intake;
+    let done!: () => void;
+    this.intake = new Promise<void>((r) => (done = r));
+    try {
+      await turn;
+      await this.record(res, c, peer);
+    } finally {
+      done();
+    }
+  }
+
+  /** The intake caps on deals waiting for their data: in all, from this address, and of this client when given. */
+  private checkCaps(peer: string, client?: string): void {
     const cap = (n: number, limit: number, who: string) => {
       if (n >= limit) throw new DealRejected(who === '' ? 503 : 429, `${n} deals${who} are waiting for their data (the limit is ${limit}); upload their data or wait until they expire, then retry`);
     };
-    const before = this.store.waitingCounts(peer);
-    cap(before.total, this.lim('maxPendingDeals'), '');
-    cap(before.peer, this.lim('maxPendingPerPeer'), ` proposed from ${peer}`);
-    const body = await readJson(req);
-    const c = checkDealRequest(body, { minerId: this.opts.minerId, sectorSize: this.sectorSize });
-    cap(this.store.waitingCounts(undefined, c.proposal.Client).client, this.lim('maxPendingPerClient'), ` of client ${c.proposal.Client}`);
+    const w = this.store.waitingCounts(peer, client);
+    cap(w.total, this.lim('maxPendingDeals'), '');
+    cap(w.peer, this.lim('maxPendingPerPeer'), ` proposed from ${peer}`);
+    if (client !== undefined) cap(w.client, this.lim('maxPendingPerClient'), ` of client ${client}`);
+  }
+
+  /** A checked proposal, in its turn: the caps and duplicates again, the market's word, then the record. */
+  private async record(res: ServerResponse, c: ReturnType<typeof checkDealRequest>, peer: string): Promise<void> {
+    if (this.closing) return send(res, 503, { error: 'the deal server is stopping' }, { 'Retry-After': '10' });
+    this.checkCaps(peer, c.proposal.Client);
     const prior = this.store.byProposal(c.proposalCid);
     if (prior && prior.state !== 'Failed' && prior.state !== 'Expired') {
       return send(res, 409, { error: `this proposal is already deal ${prior.uuid} (${prior.state})`, uuid: prior.uuid, state: prior.state });
@@ -706,10 +733,10 @@ export class DealServer {
 
   // ---------------------------------------------------------------- retrieval
 
-  /** The unsealed copy of a piece, if a live deal holds it (or a failed one kept it). */
+  /** The unsealed copy of a piece, if a live deal holds it (a failed deal's kept piece is for the operator, not served). */
   findPiece(pieceCid: string): { path: string; size: number } | undefined {
     for (const d of this.store.list()) {
-      if (d.pieceCid !== pieceCid || !holdsPiece(d)) continue;
+      if (d.pieceCid !== pieceCid || !holdsPiece(d) || d.state === 'Failed') continue;
       const p = this.piecePath(d.uuid);
       if (existsSync(p)) return { path: p, size: statSync(p).size };
     }

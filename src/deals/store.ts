@@ -74,8 +74,8 @@ export interface DealRecord {
   sector?: DealSector;
   /**
    * A Failed deal whose failure was not its data's (its start epoch passed before publication,
-   * its client's escrow ran short): the verified piece stays on disk and is still served, for
-   * the operator and the client to act on.
+   * its client's escrow ran short): the verified piece stays on disk for the operator to act
+   * on (not served at the public /piece URL: a deal that never paid is no free hosting).
    */
   dataKept?: boolean;
   /** On-chain publication (PublishStorageDeals): the message, then the deal ID it gave. */

@@ -162,7 +162,11 @@ export class MarketActor {
         rejected.push(`deal ${i}: insufficient provider funds to cover proposal cost (provider t0${providerId} needs ${providerLockup} attoFIL available in escrow, has ${this.available(providerId)})`);
         return;
       }
-      const cid = cborCid(dealProposalCbor(p))['/'];
+      // As the actor: the proposal is kept with ID addresses (after the signature was checked,
+      // before its CID is taken), so StateMarketStorageDeal answers the client as t0….
+      const prefix = p.Client[0];
+      const stored: DealProposal = { ...p, Client: `${prefix}0${clientId}`, Provider: `${prefix}0${providerId}` };
+      const cid = cborCid(dealProposalCbor(stored))['/'];
       if (this.proposals.has(cid) || inBatch.has(cid)) {
         rejected.push(`deal ${i}: cannot publish duplicate deal proposal ${cid}`);
         return;
@@ -172,7 +176,7 @@ export class MarketActor {
       lock.push([clientId, clientBalanceRequirement(p)], [providerId, BigInt(p.ProviderCollateral)]);
       inBatch.add(cid);
       const id = this.nextId++;
-      this.deals.set(id, { proposal: p, proposalCid: cid, sectorStartEpoch: -1, sectorNumber: -1, lastUpdatedEpoch: -1, slashEpoch: -1 });
+      this.deals.set(id, { proposal: stored, proposalCid: cid, sectorStartEpoch: -1, sectorNumber: -1, lastUpdatedEpoch: -1, slashEpoch: -1 });
       this.proposals.add(cid);
       ids.push(id);
       valid.push(i);
@@ -195,7 +199,7 @@ export class MarketActor {
     }
     if (!isPow2(p.PieceSize) || p.PieceSize < 128) return `piece size ${p.PieceSize} is not a power of two ≥ 128`;
     if (p.PieceSize > miner.sectorSize) return `piece size ${p.PieceSize} exceeds the provider's sector size ${miner.sectorSize}`;
-    if (p.StartEpoch <= epoch) return `deal start epoch ${p.StartEpoch} has already elapsed (now ${epoch})`;
+    if (p.StartEpoch < epoch) return `deal start epoch ${p.StartEpoch} has already elapsed (now ${epoch})`;
     if (p.EndEpoch <= p.StartEpoch) return `deal end epoch ${p.EndEpoch} is not after its start ${p.StartEpoch}`;
     const duration = p.EndEpoch - p.StartEpoch;
     if (duration < DEAL_MIN_DURATION || duration > DEAL_MAX_DURATION) return `deal duration out of bounds: ${duration} is not within ${DEAL_MIN_DURATION}..${DEAL_MAX_DURATION} epochs`;

@@ -259,6 +259,7 @@ test('with a chain, a proposal is asked of the market: start, provider collatera
   const refusals: [Parameters<typeof signedDeal>[1], number, RegExp][] = [
     [{ ...ok, key: rich, start: 50 }, 400, /start epoch 50 is not after the chain head 50/],
     [{ ...ok, key: rich, collateral: 999n }, 400, /ProviderCollateral 999 is outside the market's bounds for a 1024-byte piece: 1000\.\./],
+    [{ ...ok, key: rich, collateral: 2001n }, 400, /ProviderCollateral 2001 is more than this provider puts up for a 1024-byte piece: at most 2 × the market's minimum, 2000 attoFIL/],
     // 8000000 free, 5184000 held for the first deal: this one's 5184000 does not fit.
     [{ ...ok, key: rich }, 402, /available escrow is 0\.000000000008 FIL, of which 0\.000000000005184 FIL is held for its deals here not yet published; this deal needs 0\.000000000005184 FIL: add 0\.000000000002368 FIL/],
     [{ ...ok, key: poor }, 402, /available escrow is 0\.0000000000000001 FIL; this deal needs/],
@@ -275,4 +276,25 @@ test('with a chain, a proposal is asked of the market: start, provider collatera
   t.regex(r.json.error as string, /cannot reach its chain node/);
   t.is(srv.store.list().length, 1, 'only the first proposal was recorded');
   t.deepEqual(files(join(dir, 'staging')), []);
+});
+
+test('proposals checked by the market at the same time are taken one at a time: the escrow and the duplicate check see each other', async (t) => {
+  const client = newClientKey();
+  const market: ProposalMarket = {
+    head: async () => {
+      await new Promise((r) => setTimeout(r, 30)); // a node that takes a while
+      return 50;
+    },
+    collateralBounds: async () => ({ min: 1000n, max: 10n ** 20n }),
+    balance: async () => ({ escrow: 8_000_000n, locked: 0n }), // one deal's 5184000, not two
+  };
+  const { srv } = await withServer(t, { market });
+  const ok = { start: 200, price: 10n, collateral: 1000n, key: client };
+  const [a, b] = await Promise.all([propose(srv, randomBytes(1000), ok), propose(srv, randomBytes(1000), ok)]);
+  t.deepEqual([a.status, b.status].sort(), [201, 402], 'the second sees the first one\'s cost held');
+  const same = await signedDeal(randomBytes(1000), { ...ok, key: newClientKey() });
+  market.balance = async () => ({ escrow: 10n ** 18n, locked: 0n });
+  const twice = await Promise.all([postJson(`${srv.url}/deals/proposal`, { deal: same, transferSize: 1000 }), postJson(`${srv.url}/deals/proposal`, { deal: same, transferSize: 1000 })]);
+  t.deepEqual(twice.map((r) => r.status).sort(), [201, 409], 'one proposal, one deal');
+  t.is(srv.store.list().length, 2);
 });

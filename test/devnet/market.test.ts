@@ -71,6 +71,8 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   t.deepEqual(ret.IDs, [0, 1]);
   const d0 = await c.call<MarketDeal>('StateMarketStorageDeal', [0, null]);
   t.is(d0.Proposal.PieceCID['/'], good1.Proposal.PieceCID['/']);
+  t.regex(d0.Proposal.Client, /^t0\d+$/, 'the market keeps the client as its ID address, as the actor does');
+  t.is(d0.Proposal.Provider, 't01000');
   t.is(d0.State.SectorStartEpoch, -1);
   t.deepEqual(Object.keys(await c.call<Record<string, MarketDeal>>('StateMarketDeals', [null])), ['0', '1']);
   await t.throwsAsync(c.call('StateMarketStorageDeal', [7, null]), { message: /deal 7 not found/ });
