@@ -17,7 +17,7 @@
 //   (AddBalance through the node's wallet, as lotus-miner's and Boost's fund managers do) and
 //   fails the deals whose client's escrow no longer covers them, so no gas goes on a deal the
 //   actor would drop (src/deals/coordinator.ts).
-import type { ChainClient } from '../chain/client.js';
+import { type ChainClient, RpcError } from '../chain/client.js';
 import { messageCid } from '../chain/crypto.js';
 import { DEAL_MAX_DURATION, DEAL_MIN_DURATION, type DealProposal, MARKET_ACTOR_ID, MarketMethod } from '../chain/market.js';
 import { formatFil } from '../chain/fees.js';
@@ -123,7 +123,14 @@ export async function proposalProblem(market: ProposalMarket, p: DealProposal, p
   if (cost.provider > most) {
     return { status: 400, reason: `ProviderCollateral ${cost.provider} is more than this provider puts up for a ${p.PieceSize}-byte piece: at most ${maxCollateralMultiplier} × the market's minimum, ${most} attoFIL` };
   }
-  const b = await market.balance(p.Client);
+  let b: MarketBalance;
+  try {
+    b = await market.balance(p.Client);
+  } catch (e) {
+    // The node's answer for an address it cannot resolve (no actor: never funded) — no escrow.
+    if (e instanceof RpcError) return { status: 402, reason: `the market has no escrow for client ${p.Client}: ${e.message}` };
+    throw e;
+  }
   const free = b.escrow - b.locked;
   if (free - pendingCost < cost.client) {
     const held = pendingCost > 0n ? `, of which ${formatFil(pendingCost)} is held for its deals here not yet published` : '';

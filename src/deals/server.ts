@@ -41,7 +41,6 @@ import { chunkedNativeCommP } from './commp.js';
 import { StoreDealPipeline } from './pipeline.js';
 import { DealRejected, checkDealRequest } from './proposal.js';
 import type { DealProposal } from '../chain/market.js';
-import { RpcError } from '../chain/client.js';
 import { type ProposalMarket, dealCosts, proposalProblem } from './escrow.js';
 import { type DealRecord, DealStore, DealTransitionError } from './store.js';
 import { counter } from '../metrics/index.js';
@@ -557,10 +556,8 @@ export class DealServer {
     try {
       problem = await proposalProblem(this.opts.market!, p, pending);
     } catch (e) {
-      // The node answered with an error (an address it cannot resolve has no escrow), or did not answer.
-      if (e instanceof RpcError) throw new DealRejected(402, `the market has no escrow for client ${p.Client}: ${e.message}`);
       this.log.warn({ err: e }, 'the chain node did not answer a proposal check');
-      throw new DealRejected(503, `this provider cannot reach its chain node to check the proposal: ${(e as Error).message}`);
+      throw new DealRejected(503, `this provider could not check the proposal with its chain node: ${(e as Error).message}`);
     }
     if (problem) {
       this.log.info({ client: p.Client, piece: p.PieceCID['/'], reason: problem.reason }, 'proposal refused');

@@ -299,8 +299,9 @@ export class SealPipeline {
     if (stored !== r.state || !canTransition(r.state, ev)) {
       const err = new SectorEventError(r.number, stored, ev.type, stored !== r.state ? r.state : undefined);
       eventsRefused.inc({ state: stored, event: ev.type });
-      // A step overtaken by `sectors remove` is expected; an event that does not apply is a bug.
-      this.log[err.meantFor ? 'warn' : 'error']({ sector: r.number, state: stored, event: ev.type, note, err }, 'sector event refused');
+      // A step overtaken by `sectors remove`, or a remove of a sector already going, is an
+      // operator's doing; any other event that does not apply is a bug.
+      this.log[err.meantFor || ev.type === 'REMOVE' ? 'warn' : 'error']({ sector: r.number, state: stored, event: ev.type, note, err }, 'sector event refused');
       throw err;
     }
     const next = transition(r.state, ev);

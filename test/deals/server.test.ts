@@ -273,7 +273,7 @@ test('with a chain, a proposal is asked of the market: start, provider collatera
   down = true;
   const r = await propose(srv, data, { ...ok, key: poor });
   t.is(r.status, 503);
-  t.regex(r.json.error as string, /cannot reach its chain node/);
+  t.regex(r.json.error as string, /could not check the proposal with its chain node/);
   t.is(srv.store.list().length, 1, 'only the first proposal was recorded');
   t.deepEqual(files(join(dir, 'staging')), []);
 });
