@@ -76,10 +76,17 @@ export const clientDealCost = (pricePerEpoch: bigint, startEpoch: number, endEpo
  * the gas of a refused batch — or undefined. A client checks before it proposes.
  */
 export function dealTermsProblem(t: { head: number; startEpoch: number; endEpoch: number; cost: bigint; available: bigint }): string | undefined {
-  if (t.startEpoch <= t.head) return `start epoch ${t.startEpoch} is not after the chain head ${t.head}`;
-  const d = t.endEpoch - t.startEpoch;
-  if (d < DEAL_MIN_DURATION || d > DEAL_MAX_DURATION) return `a deal lasts ${DEAL_MIN_DURATION} to ${DEAL_MAX_DURATION} epochs (180 to 1278 days); this one ${d}`;
+  const terms = epochsProblem(t.head, t.startEpoch, t.endEpoch);
+  if (terms) return terms;
   if (t.available < t.cost) return `the client's available escrow is ${formatFil(t.available)}; this deal needs ${formatFil(t.cost)}: add ${formatFil(t.cost - t.available)} with \`distminer client market add\``;
+  return undefined;
+}
+
+/** A start not after the head, or a duration outside the market's bounds: why the actor would refuse the deal. */
+function epochsProblem(head: number, startEpoch: number, endEpoch: number): string | undefined {
+  if (startEpoch <= head) return `start epoch ${startEpoch} is not after the chain head ${head}`;
+  const d = endEpoch - startEpoch;
+  if (d < DEAL_MIN_DURATION || d > DEAL_MAX_DURATION) return `a deal lasts ${DEAL_MIN_DURATION} to ${DEAL_MAX_DURATION} epochs (180 to 1278 days); this one ${d}`;
   return undefined;
 }
 
@@ -111,7 +118,7 @@ export interface ProposalMarket {
 export async function proposalProblem(market: ProposalMarket, p: DealProposal, pendingCost: bigint, maxCollateralMultiplier = MAX_COLLATERAL_MULTIPLIER): Promise<{ status: number; reason: string } | undefined> {
   const head = await market.head();
   const cost = dealCosts(p);
-  const terms = dealTermsProblem({ head, startEpoch: p.StartEpoch, endEpoch: p.EndEpoch, cost: 0n, available: 0n });
+  const terms = epochsProblem(head, p.StartEpoch, p.EndEpoch);
   if (terms) return { status: 400, reason: terms };
   const bounds = await market.collateralBounds(p.PieceSize, p.VerifiedDeal);
   if (cost.provider < bounds.min || cost.provider > bounds.max) {

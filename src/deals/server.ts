@@ -154,8 +154,9 @@ class UploadError extends Error {
 
 const MAX_JSON = 64 * 1024;
 
-/** Whether this deal's verified piece is kept on disk (and served). */
-const holdsPiece = (d: DealRecord) => d.state === 'Publishing' || d.state === 'Sealing' || d.state === 'Active' || (d.state === 'Failed' && d.dataKept === true);
+/** Whether this deal's verified piece is served at /piece, and whether it is kept on disk (also a failed deal's kept data). */
+const servesPiece = (d: DealRecord) => d.state === 'Publishing' || d.state === 'Sealing' || d.state === 'Active';
+const keepsPiece = (d: DealRecord) => servesPiece(d) || (d.state === 'Failed' && d.dataKept === true);
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
@@ -298,7 +299,7 @@ export class DealServer {
     for (const f of readdirSync(this.piecesDir)) {
       const uuid = f.replace(/\.piece$/, '');
       const d = this.store.get(uuid);
-      const keep = d && (holdsPiece(d) || d.state === 'Verifying');
+      const keep = d && (keepsPiece(d) || d.state === 'Verifying');
       if (!keep) rmSync(join(this.piecesDir, f), { force: true });
     }
     // A deal whose body was complete on disk is verified again rather than failed.
@@ -493,7 +494,6 @@ export class DealServer {
     this.checkCaps(peer);
     const body = await readJson(req);
     const c = checkDealRequest(body, { minerId: this.opts.minerId, sectorSize: this.sectorSize });
-    this.checkCaps(peer, c.proposal.Client);
     // One proposal at a time from here to its record: the chain check takes a while, and two
     // proposals checked side by side would each pass the caps, the escrow and the duplicate
     // check without the other.
@@ -733,7 +733,7 @@ export class DealServer {
   /** The unsealed copy of a piece, if a live deal holds it (a failed deal's kept piece is for the operator, not served). */
   findPiece(pieceCid: string): { path: string; size: number } | undefined {
     for (const d of this.store.list()) {
-      if (d.pieceCid !== pieceCid || !holdsPiece(d) || d.state === 'Failed') continue;
+      if (d.pieceCid !== pieceCid || !servesPiece(d)) continue;
       const p = this.piecePath(d.uuid);
       if (existsSync(p)) return { path: p, size: statSync(p).size };
     }

@@ -298,3 +298,22 @@ test('proposals checked by the market at the same time are taken one at a time: 
   t.deepEqual(twice.map((r) => r.status).sort(), [201, 409], 'one proposal, one deal');
   t.is(srv.store.list().length, 2);
 });
+
+test('a failed deal whose data is kept (dataKept) keeps its piece on disk, also across a restart, but does not serve it', async (t) => {
+  const dir = tmp();
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let srv = await DealServer.start({ dir, minerId: MINER, auth: AUTH });
+  const data = randomBytes(2032);
+  const p = await propose(srv, data);
+  const u = await put(p.json.uploadUrl as string, [data], { 'Content-Length': '2032' });
+  t.is(u.json.state, 'Publishing');
+  const url = (s: DealServer) => `${s.url}/piece/${u.json.pieceCid as string}`;
+  t.is((await raw(url(srv))).status, 200);
+  await srv.store.transition([p.json.uuid as string], 'Failed', { dataKept: true }, 'start epoch passed before publication');
+  t.is((await raw(url(srv))).status, 404, 'not served publicly');
+  await srv.close();
+  srv = await DealServer.start({ dir, minerId: MINER, auth: AUTH });
+  t.teardown(() => srv.close());
+  t.is(files(join(dir, 'pieces')).length, 1, 'the restart sweep keeps it');
+  t.is((await raw(url(srv))).status, 404);
+});

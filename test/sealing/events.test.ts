@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type SealChain, SealPipeline } from '../../src/sealing/pipeline.js';
-import type { Scheduler } from '../../src/sealing/scheduler.js';
-import type { TaskInput } from '../../src/sealing/protocol.js';
+import { stubScheduler } from '../helpers/seal-stubs.js';
 import { KvStore } from '../../src/store/kv.js';
 import { exposition } from '../../src/metrics/index.js';
 import { parseExposition } from '../helpers/prom.js';
@@ -20,22 +19,13 @@ test('a step overtaken by sectors remove does not undo the removal; removing twi
   let release!: () => void;
   let started!: () => void;
   const pc1Started = new Promise<void>((r) => (started = r));
-  const scheduler = {
-    isKnown: () => true,
-    acceptsAnywhere: () => true,
-    run: async (_s: unknown, input: TaskInput) => {
-      switch (input.type) {
-        case 'AddPiece':
-          return { output: { type: 'AddPiece', pieces: [{ size: 2048, commP: Buffer.alloc(32) }] }, workerId: 'w1' };
-        case 'PreCommit1':
-          started();
-          await new Promise<void>((r) => (release = r));
-          return { output: { type: 'PreCommit1', pc1: Buffer.from('pc1') }, workerId: 'w1' };
-        default:
-          throw new Error(`no ${input.type} in this test`);
-      }
+  const scheduler = stubScheduler({
+    PreCommit1: async () => {
+      started();
+      await new Promise<void>((r) => (release = r));
+      return { type: 'PreCommit1', pc1: Buffer.from('pc1') };
     },
-  } as unknown as Scheduler;
+  });
   const chain = {
     head: async () => 100,
     ticket: async () => Buffer.alloc(32, 3),
@@ -68,14 +58,7 @@ test('a sector left in a failed state by a restart is retried, not stranded', as
   await store.put(`sector/${String(4).padStart(12, '0')}`, { minerId: 1000, number: 4, proof: 5, state: 'PackingFailed', createdAt: now, updatedAt: now, retries: 0, failure: 'AddPiece failed: disk full', log: [{ at: now, state: 'PackingFailed' }] });
   let release!: () => void;
   const ticketAsked = new Promise<void>((r) => (release = r));
-  const scheduler = {
-    isKnown: () => true,
-    acceptsAnywhere: () => true,
-    run: async (_s: unknown, input: TaskInput) => {
-      if (input.type === 'AddPiece') return { output: { type: 'AddPiece', pieces: [{ size: 2048, commP: Buffer.alloc(32) }] }, workerId: 'w1' };
-      throw new Error(`no ${input.type} in this test`);
-    },
-  } as unknown as Scheduler;
+  const scheduler = stubScheduler();
   const chain = {
     head: async () => {
       release();

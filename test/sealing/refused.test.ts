@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exitCodeOf } from '../../src/sealing/lotus-chain.js';
 import { MessageRefusedError, type SealChain, SealPipeline } from '../../src/sealing/pipeline.js';
-import type { Scheduler } from '../../src/sealing/scheduler.js';
-import type { TaskInput } from '../../src/sealing/protocol.js';
+import { stubScheduler } from '../helpers/seal-stubs.js';
 import { KvStore } from '../../src/store/kv.js';
 import { exposition } from '../../src/metrics/index.js';
 import { parseExposition } from '../helpers/prom.js';
@@ -24,22 +23,10 @@ test('a refused pre-commit leaves the sector in PreCommitFailed with the method 
   const dir = mkdtempSync(join(tmpdir(), 'distminer-refused-'));
   const store = KvStore.open(join(dir, 'store'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const scheduler = {
-    isKnown: () => true,
-    acceptsAnywhere: () => true,
-    run: async (_s: unknown, input: TaskInput) => {
-      switch (input.type) {
-        case 'AddPiece':
-          return { output: { type: 'AddPiece', pieces: [{ size: 2048, commP: Buffer.alloc(32) }] }, workerId: 'w1' };
-        case 'PreCommit1':
-          return { output: { type: 'PreCommit1', pc1: Buffer.from('pc1') }, workerId: 'w1' };
-        case 'PreCommit2':
-          return { output: { type: 'PreCommit2', commR: Buffer.alloc(32, 1), commD: Buffer.alloc(32, 2) }, workerId: 'w1' };
-        default:
-          throw new Error(`no ${input.type} in this test`);
-      }
-    },
-  } as unknown as Scheduler;
+  const scheduler = stubScheduler({
+    PreCommit1: async () => ({ type: 'PreCommit1', pc1: Buffer.from('pc1') }),
+    PreCommit2: async () => ({ type: 'PreCommit2', commR: Buffer.alloc(32, 1), commD: Buffer.alloc(32, 2) }),
+  });
   let refuse = true;
   let attempts = 0;
   let landed = false;
