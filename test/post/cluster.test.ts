@@ -85,6 +85,39 @@ interface Cluster {
   watch: { height: number; power: bigint; faults: number[] }[];
   stopWatch: () => Promise<void>;
   pledging: { on: boolean; done?: Promise<void> };
+  /** The switch to a single miner, started the moment the load phase ends (see switchToOneMiner). */
+  fallback?: Promise<Fallback>;
+}
+
+interface Fallback {
+  one: Proc;
+  restartedAt: number;
+  burst: ReturnType<typeof webBurst>;
+  /** How long stopping the PoSt miner and the seal miner took (ms). */
+  stopMs: { post: number; seal: number };
+}
+
+/**
+ * The seed's fallback: the PoSt miner is stopped and the seal miner restarted on the same
+ * repository with the PoSt roles. Started the moment the load phase ends, so that the first
+ * test's checks (chain scans, log parsing — seconds under load) never eat into the 2 epochs
+ * between the stop and the fixture deadline's next window.
+ */
+async function switchToOneMiner(c: Cluster, postProc: Proc): Promise<Fallback> {
+  const t0 = Date.now();
+  await postProc.stop();
+  const t1 = Date.now();
+  c.pledging.on = false;
+  await c.pledging.done;
+  await c.sealProc.stop();
+  const t2 = Date.now();
+  const restartedAt = (await c.dn.client.chainHead()).Height;
+  const one = runMiner('seal+post', c.seal.path, ['--roles=winning-post,window-post,seal']);
+  c.sealProc = one;
+  procs.push(one);
+  // An operator's web page and a Prometheus scraper hammer its API meanwhile: they must not cost a round.
+  const burst = webBurst(c.seal.path, c.seal.token);
+  return { one, restartedAt, burst, stopMs: { post: t1 - t0, seal: t2 - t1 } };
 }
 
 let cl: Cluster | undefined;
@@ -226,7 +259,9 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   const busy = workers.reduce((a, w, i) => a + cpuTicks(w.child.pid!) - ticks0[i], 0) / 100 / elapsedS;
   const host1 = hostCpu();
   const hostBusy = (host1.busy - host0.busy) / (host1.total - host0.total);
-  await postProc.stop();
+  const sectors = await rpc<SectorView[]>(sealUrl, seal.token, 'SectorsList');
+  cl.fallback = switchToOneMiner(cl, postProc);
+  await cl.fallback;
 
   const accepted = logLines<{ deadline: number; epoch: number }>(postProc, 'Window PoSt accepted').filter((x) => x.deadline === deadline);
   for (let open = open1; open < nextOpen; open += PERIOD) t.true(accepted.some((x) => x.epoch >= open && x.epoch < open + WINDOW), `deadline ${deadline} opening at ${open} proven: ${JSON.stringify(accepted)}`);
@@ -237,7 +272,6 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   // share of it left by the PoSts (which come first), and sealing progressed.
   t.true(hostBusy >= 0.85, `host CPU busy ${(hostBusy * 100).toFixed(0)}%`);
   t.true(busy >= 0.3, `seal workers used ${busy.toFixed(2)} cores on average`);
-  const sectors = await rpc<SectorView[]>(sealUrl, seal.token, 'SectorsList');
   t.log(`seal miner sectors: ${sectors.map((s) => `${s.number}:${s.state}`).join(' ')}`);
   t.true(sectors.some((s) => ['Committing', 'SubmitCommit', 'CommitWait', 'FinalizeSector', 'Proving'].includes(s.state)), 'sealing reached Commit under the load');
 
@@ -255,20 +289,14 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
 
 test.serial('fallback to a single miner: the seal miner restarted with both PoSt roles proves the next window and mines', async (t) => {
   t.timeout(5 * 60_000);
-  if (!cl?.sealProc) return void t.fail('needs the cluster of the previous test');
+  if (!cl?.fallback) return void t.fail('needs the cluster of the previous test');
   const { dn, seal, watch, deadline, nextOpen } = cl;
   const c = dn.client;
-  // Inside the window before the fixture deadline's: the PoSt miner is already stopped; now the
-  // seal miner, restarted on the same repository with the PoSt roles and its own numbering.
-  cl.pledging.on = false;
-  await cl.pledging.done;
-  await cl.sealProc.stop();
-  const restartedAt = (await c.chainHead()).Height;
-  const one = runMiner('seal+post', seal.path, ['--roles=winning-post,window-post,seal']);
-  cl.sealProc = one;
-  procs.push(one);
-  // An operator's web page and a Prometheus scraper hammer its API meanwhile: they must not cost a round.
-  const burst = webBurst(seal.path, seal.token);
+  // Inside the window before the fixture deadline's: the PoSt miner was stopped and the seal
+  // miner restarted on the same repository with the PoSt roles and its own numbering the
+  // moment the previous test's load phase ended.
+  const { one, restartedAt, burst, stopMs } = await cl.fallback;
+  t.log(`PoSt miner stopped in ${stopMs.post} ms, seal miner in ${stopMs.seal} ms; restarted at head ${restartedAt}`);
   t.true(restartedAt < nextOpen, `restarted at head ${restartedAt}, before the window opens at ${nextOpen}`);
   const acc = JSON.parse(await one.waitFor(new RegExp(`"deadline":${deadline},"epoch":\\d+.*"msg":"Window PoSt accepted"`), (WINDOW + 4) * BLOCK_DELAY_S * 1000)) as { epoch: number };
   t.true(acc.epoch >= nextOpen && acc.epoch < nextOpen + WINDOW, `proven at ${acc.epoch} inside [${nextOpen}, ${nextOpen + WINDOW})`);
