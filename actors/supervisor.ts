@@ -57,6 +57,15 @@ gauge({
   },
 });
 gauge({
+  name: 'distminer_actor_heartbeat_age_seconds',
+  help: 'Seconds since the running role actor\'s thread last answered the supervisor\'s heartbeat (sent every second); a stuck thread is terminated at 30 s',
+  labelNames: ['role'],
+  collect() {
+    this.reset();
+    for (const sup of live) for (const [role, age] of sup.heartbeatAges()) this.set({ role }, age / 1000);
+  },
+});
+gauge({
   name: 'distminer_supervisor_escalated',
   help: '1 once restart intensity was exceeded and the miner is stopping',
   collect() {
@@ -103,6 +112,13 @@ export interface SupervisorOptions {
   heartbeatMs?: number;
   /** A child that has not answered a heartbeat for this long is terminated and counts as crashed. */
   heartbeatTimeoutMs?: number;
+  /**
+   * A running child that has not answered a heartbeat for this long is reported as
+   * unresponsive in `status()` (and so on the web page and in `distminer status`) until it
+   * answers again or is terminated at heartbeatTimeoutMs, and is not asked for its metrics
+   * meanwhile. Default 3 s: three missed beats.
+   */
+  unresponsiveAfterMs?: number;
 }
 
 export type ChildStatusWord = 'starting' | 'running' | 'restarting' | 'stopped' | 'done' | 'failed';
@@ -116,6 +132,11 @@ export interface ChildStatus {
   detail: string;
   /** Why the running actor is degraded (its role said so with HEALTH); absent when healthy. */
   degraded?: string;
+  /**
+   * How long the running actor's thread has not answered the supervisor's heartbeat (ms);
+   * present only past `unresponsiveAfterMs` (a thread stuck in a loop, or starved of CPU).
+   */
+  unansweredMs?: number;
   /** Since the current incarnation started (ms); 0 if not running. */
   uptimeMs: number;
   restarts: number;
@@ -385,9 +406,16 @@ export class Supervisor extends EventEmitter {
    * with `role`. An actor that does not answer within `timeoutMs` is left out of this scrape.
    */
   async collectMetrics(timeoutMs = 2000): Promise<MetricsJson[]> {
+    const silentSince = Date.now() - this.unresponsiveAfterMs();
     const asks = [...this.children.values()]
       .filter((c) => c.worker)
       .map(async (c) => {
+        // A thread the heartbeat already knows to be silent is not asked (it would only cost
+        // this scrape, a web page poll or a peer's cluster view the whole timeout): a miss now.
+        if (c.status === 'running' && c.lastPong < silentSince) {
+          scrapeMisses.inc({ role: c.spec.id });
+          return undefined;
+        }
         // Only a thread that is there but does not answer counts as a miss; one that exits while
         // asked (a crash, a restart) is counted by the exit metrics.
         const json = await this.ask<MetricsJson>(c, (id) => ({ t: 'metrics', id }), timeoutMs, () => scrapeMisses.inc({ role: c.spec.id }));
@@ -444,8 +472,19 @@ export class Supervisor extends EventEmitter {
     this.send(c, { t: 'crash', how });
   }
 
+  private unresponsiveAfterMs(): number {
+    return this.opts.unresponsiveAfterMs ?? 3000;
+  }
+
+  /** Per running actor: ms since its thread last answered a heartbeat. */
+  heartbeatAges(): [string, number][] {
+    const now = Date.now();
+    return [...this.children.values()].filter((c) => c.worker && c.status === 'running').map((c) => [c.spec.id, now - c.lastPong]);
+  }
+
   status(): SupervisorStatus {
     const now = Date.now();
+    const unresponsiveAfter = this.unresponsiveAfterMs();
     return {
       uptimeMs: now - this.startedAt,
       escalated: this.escalated,
@@ -456,6 +495,7 @@ export class Supervisor extends EventEmitter {
         state: c.worker ? c.state : c.status,
         detail: c.detail,
         ...(c.worker && c.status === 'running' && typeof c.context?.degraded === 'string' ? { degraded: c.context.degraded } : {}),
+        ...(c.worker && c.status === 'running' && now - c.lastPong > unresponsiveAfter ? { unansweredMs: now - c.lastPong } : {}),
         uptimeMs: c.worker && c.status === 'running' ? now - c.startedAt : 0,
         restarts: c.restarts,
         lastExit: c.lastExit,

@@ -59,7 +59,12 @@ export async function startApiServer(listen: HostPort, auth: Auth, opts: ApiServ
   const web = webRoutes({
     auth,
     status: () => handlers.get('Distminer.Status')?.([]),
-    metrics: async () => [...(await metricsJson()), ...(others ? await others() : []).flat()],
+    // The actors first: a miss (an actor that did not answer) is counted on this thread, and
+    // so shows in this snapshot rather than the next one.
+    metrics: async () => {
+      const theirs = others ? await others() : [];
+      return [...(await metricsJson()), ...theirs.flat()];
+    },
     peers: opts.peers,
   });
   for (const r of web.routes) svc.route(r);

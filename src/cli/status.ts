@@ -20,7 +20,9 @@ export function formatStatus(s: Status): string {
   const rows = [['ACTOR', 'STATUS', 'STATE', 'UPTIME', 'RESTARTS', 'DETAIL']];
   for (const a of s.actors) {
     const last = a.lastExit ? `  (last exit: ${a.lastExit.reason})` : '';
-    rows.push([a.id, a.degraded ? `${a.status} DEGRADED` : a.status, a.state, secs(a.uptimeMs), String(a.restarts), `${a.degraded ? `DEGRADED: ${a.degraded}; ` : ''}${a.detail}${last}`]);
+    const silent = a.unansweredMs !== undefined ? `UNRESPONSIVE: no heartbeat answer for ${secs(a.unansweredMs)}; ` : '';
+    const word = a.unansweredMs !== undefined ? ' UNRESPONSIVE' : a.degraded ? ' DEGRADED' : '';
+    rows.push([a.id, `${a.status}${word}`, a.state, secs(a.uptimeMs), String(a.restarts), `${silent}${a.degraded ? `DEGRADED: ${a.degraded}; ` : ''}${a.detail}${last}`]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) out.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  '));

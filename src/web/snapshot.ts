@@ -24,6 +24,8 @@ export interface ActorRow {
   state: string;
   detail: string;
   degraded?: string;
+  /** Its thread has not answered the supervisor's heartbeat for this long (ms): stuck or starved. */
+  unansweredMs?: number;
   restarts: number;
   uptimeMs: number;
   lastExit?: { at: number; reason: string; abnormal: boolean };
@@ -98,7 +100,7 @@ type StatusLike = {
   uptimeMs?: unknown;
   escalated?: unknown;
   mailbox?: unknown;
-  actors?: Array<{ id?: unknown; status?: unknown; state?: unknown; detail?: unknown; degraded?: unknown; restarts?: unknown; uptimeMs?: unknown; lastExit?: unknown; context?: { data?: unknown } }>;
+  actors?: Array<{ id?: unknown; status?: unknown; state?: unknown; detail?: unknown; degraded?: unknown; unansweredMs?: unknown; restarts?: unknown; uptimeMs?: unknown; lastExit?: unknown; context?: { data?: unknown } }>;
 };
 
 export const UNRESPONSIVE_HOLD_MS = 60_000;
@@ -127,6 +129,7 @@ export function buildSnapshot(status: unknown, metricsJson: MetricsJson, errors:
     state: str(a.state),
     detail: str(a.detail),
     ...(typeof a.degraded === 'string' ? { degraded: a.degraded } : {}),
+    ...(num(a.unansweredMs) > 0 ? { unansweredMs: num(a.unansweredMs) } : {}),
     restarts: num(a.restarts),
     uptimeMs: num(a.uptimeMs),
     ...(a.lastExit && typeof a.lastExit === 'object' ? { lastExit: a.lastExit as ActorRow['lastExit'] } : {}),
@@ -176,11 +179,19 @@ export function evaluateAlerts(s: Snapshot, memory?: CounterMemory): Alert[] {
     const gone = num((a.data?.storageChecks as Record<string, unknown> | undefined)?.gone);
     if (gone > 0) out.push({ name: 'DistminerSectorFileGone', severity: 'critical', summary: `role ${a.id}: ${gone} sector file check(s) since the miner started found a sector's files gone (see the role's storageChecks)` });
   }
-  // A role thread that did not answer the supervisor's metrics request in time (2 s) is busy
-  // in a loop or stuck: shown while the count moved within the last UNRESPONSIVE_HOLD_MS.
+  // A role thread that is stuck in a loop or starved of CPU. Seen first by the supervisor's
+  // heartbeat (every second: status() reports a thread silent for 5 s), which needs no scrape;
+  // a thread that missed a metrics request (2 s) recently, while answering heartbeats again,
+  // is shown as well for UNRESPONSIVE_HOLD_MS, so that a short stall is not lost between polls.
+  const silent = new Set<string>();
+  for (const a of s.actors) {
+    if (a.unansweredMs === undefined) continue;
+    silent.add(a.id);
+    out.push({ name: 'DistminerRoleUnresponsive', severity: 'critical', summary: `role ${a.id} has not answered the supervisor for ${Math.round(a.unansweredMs / 1000)} s (stuck or starved of CPU); it is restarted if it stays silent for 30 s` });
+  }
   for (const x of m('distminer_actor_metrics_timeouts_total')) {
     const role = x.labels.role ?? '?';
-    if (memory?.moved(`timeouts:${role}`, x.value, s.at)) out.push({ name: 'DistminerRoleUnresponsive', severity: 'critical', summary: `role ${role} did not answer within 2 s (stuck or overloaded); ${x.value} time(s) since the miner started` });
+    if (memory?.moved(`timeouts:${role}`, x.value, s.at) && !silent.has(role)) out.push({ name: 'DistminerRoleUnresponsive', severity: 'critical', summary: `role ${role} did not answer within 2 s (stuck or overloaded); ${x.value} time(s) since the miner started` });
   }
   for (const x of m('distminer_windowpost_deadline_margin_seconds')) {
     // The rule's threshold: the window's last sixth, at most 300 s (alerts/distminer.rules.yml).

@@ -91,6 +91,29 @@ for (const how of ['throw', 'reject', 'exit', 'heap', 'hang'] as CrashHow[]) {
   });
 }
 
+test.serial('a stuck role is reported unresponsive by the heartbeat, with no scrape, until it is terminated; its sibling never is', async (t) => {
+  const { sup, dir } = make([spec('victim', 'seal'), spec('sibling', 'deal')], { heartbeatTimeoutMs: 3000, unresponsiveAfterMs: 500 });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  sup.start();
+  await until('both running', () => sup.status().actors.every((a) => a.status === 'running'));
+  await sleep(700);
+  t.is(actor(sup, 'victim').unansweredMs, undefined, 'a healthy role answers every beat');
+  const gauge = (role: string) => sup.heartbeatAges().find(([r]) => r === role)?.[1];
+  t.true(gauge('victim')! < 500);
+  const stuckAt = Date.now();
+  sup.crash('victim', 'hang');
+  const ms = await until('victim reported unresponsive', () => actor(sup, 'victim').unansweredMs);
+  const seenAfter = Date.now() - stuckAt;
+  t.log(`reported after ${seenAfter} ms (unanswered ${ms} ms)`);
+  t.true(ms > 500 && seenAfter < 3000, 'seen well before the heartbeat timeout terminates it');
+  t.true(gauge('victim')! > 500);
+  t.is(actor(sup, 'sibling').unansweredMs, undefined);
+  await until('victim restarted', () => actor(sup, 'victim').restarts === 1 && actor(sup, 'victim').status === 'running');
+  t.is(actor(sup, 'victim').unansweredMs, undefined, 'the new thread answers');
+  t.regex(actor(sup, 'victim').lastExit!.reason, /unresponsive/);
+  await sup.stop();
+});
+
 test('transient: a normal finish is final, a crash is restarted', async (t) => {
   const { sup, dir } = make([spec('tr', 'seal', { restart: 'transient' }), spec('tr2', 'deal', { restart: 'transient' })]);
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

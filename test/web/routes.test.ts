@@ -266,6 +266,21 @@ test('alerts: a role that missed a metrics request is shown while the count move
   t.deepEqual(names(at(13_000, 2), mem), ['DistminerRoleUnresponsive']);
 });
 
+test('alerts: a role silent to the heartbeat is unresponsive at once, with no scrape; one alert per role', (t) => {
+  const mem = new CounterMemory(10_000);
+  const stuck = evaluateAlerts(snap({ actors: [run('sector-id', { unansweredMs: 6200 }), run('deal')] }), mem);
+  t.deepEqual(stuck.map((a) => a.name), ['DistminerRoleUnresponsive']);
+  t.regex(stuck[0].summary, /role sector-id has not answered the supervisor for 6 s/);
+  // Both signals at once: the heartbeat's alert only.
+  const both = snap({ at: 1000, actors: [run('sector-id', { unansweredMs: 7000 })], metrics: { distminer_actor_metrics_timeouts_total: [{ labels: { role: 'sector-id' }, value: 3 }] } });
+  t.deepEqual(evaluateAlerts(both, mem).map((a) => a.summary.slice(0, 40)), ['role sector-id has not answered the supe']);
+  // Answering again: the recent scrape miss is still shown for the hold time.
+  t.deepEqual(names(snap({ at: 2000, actors: [run('sector-id')], metrics: { distminer_actor_metrics_timeouts_total: [{ labels: { role: 'sector-id' }, value: 3 }] } }), mem), ['DistminerRoleUnresponsive']);
+  // Carried from status through buildSnapshot.
+  const built = buildSnapshot({ actors: [{ id: 'seal', status: 'running', unansweredMs: 5100 }, { id: 'deal', status: 'running', unansweredMs: 'x' }] }, []);
+  t.deepEqual(built.actors.map((a) => a.unansweredMs), [5100, undefined]);
+});
+
 test('buildSnapshot: keeps the page\'s metric families, drops others and histograms; a bad status is an empty one', (t) => {
   const s = buildSnapshot(null, ([
     { name: 'distminer_deals', help: '', type: 'gauge', aggregator: 'sum', values: [{ labels: { state: 'active', role: 'deal' }, value: 3 }] },
