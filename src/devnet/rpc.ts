@@ -25,7 +25,8 @@ import {
   parseAddress,
 } from '../chain/types.js';
 import { logger } from '../log.js';
-import { ApiError, type Devnet, devnetFunds } from './node.js';
+import type { Devnet } from './node.js';
+import { ApiError, devnetFunds } from './state.js';
 
 /** The network version the devnet runs from genesis. */
 const NETWORK_VERSION = 28;
@@ -440,7 +441,7 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
       args(p, 0, 1);
       return d.pendingMessages();
     }),
-    // What a miner asks before it sends value (src/devnet/node.ts devnetFunds has the amounts).
+    // What a miner asks before it sends value (src/devnet/state.ts devnetFunds has the amounts).
     'Filecoin.StateMinerPreCommitDepositForPower': read((p) => {
       args(p, 2, 3);
       at(p, 2);

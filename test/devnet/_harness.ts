@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
 import { addressBytes, b64, cborEncode } from '../../src/chain/types.js';
-import { Devnet, type DevnetOptions } from '../../src/devnet/node.js';
+import { Devnet } from '../../src/devnet/node.js';
+import type { DevnetOptions } from '../../src/devnet/state.js';
 import { DevnetRpcServer } from '../../src/devnet/rpc.js';
 
 export const TEST_POLICY = { wpostChallengeWindow: 4, wpostPeriodDeadlines: 48, wpostChallengeLookback: 1, faultDeclarationCutoff: 2, preCommitChallengeDelay: 2 };

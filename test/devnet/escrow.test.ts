@@ -14,7 +14,8 @@ import { buildProposal } from '../../src/deals/client.js';
 import { addBalanceParams, clientAddBalance } from '../../src/deals/escrow.js';
 import { newClientKey, sign } from '../../src/deals/keys.js';
 import { DEVNET_BASELINE_POWER, DEVNET_CIRCULATING_SUPPLY, TOTAL_FILECOIN, providerCollateralBounds } from '../../src/devnet/market.js';
-import { Devnet, signedMessageCid } from '../../src/devnet/node.js';
+import { Devnet } from '../../src/devnet/node.js';
+import { signedMessageCid } from '../../src/devnet/mpool.js';
 import { addBalance, send, startDevnet } from './_harness.js';
 
 const FIL = 10n ** 18n;

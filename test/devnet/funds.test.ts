@@ -14,7 +14,7 @@ import { encodeCreateMiner, encodePreCommitBatch2, encodeProveCommitOne, type Pr
 import { ExitCode, MinerMethod, PowerMethod, b64 } from '../../src/chain/types.js';
 import { createMiner } from '../../src/cli/init.js';
 import type { ProofVerifier } from '../../src/devnet/miner.js';
-import { devnetFunds } from '../../src/devnet/node.js';
+import { devnetFunds } from '../../src/devnet/state.js';
 import { lotusSealChain } from '../../src/sealing/lotus-chain.js';
 import { MessageRefusedError } from '../../src/sealing/pipeline.js';
 import * as proofs from '../../src/proofs/index.js';

@@ -9,7 +9,7 @@ import { encodePreCommitBatch2, encodeProveCommitOne } from '../../src/chain/par
 import { type Cid, ExitCode, MinerMethod, b64 } from '../../src/chain/types.js';
 import { type Harness, startDevnet } from '../devnet/_harness.js';
 import { type SealedSector, SEAL_PROOF, TEST_MINER_ID, pieceManifest, sealedSectors } from '../helpers/sealed.js';
-import type { DevnetOptions } from '../../src/devnet/node.js';
+import type { DevnetOptions } from '../../src/devnet/state.js';
 
 export const MINER = `t0${TEST_MINER_ID}`;
 

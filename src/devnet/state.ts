@@ -1,0 +1,396 @@
+// The devnet's shared state and the reads every part of it makes: the options and genesis
+// record, the fields (chain, keys, accounts, miners, market, mpool, nonces), the wallet and
+// account lookups, chain accessors, the beacon and randomness, and the system block with the
+// state and receipt roots. It is the base of the devnet's layers, each a class extending the
+// one before in its own file: state.ts → store.ts (genesis, loading, snapshot) → exec.ts
+// (message execution) → mpool.ts (message pool) → node.ts (Devnet: mining and epochs). Kept
+// apart so that every layer shares one set of fields without passing them around.
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/durable.js';
+import { blake2b } from '@noble/hashes/blake2.js';
+import * as proofs from '../proofs/index.js';
+import type { ProvingPolicy } from '../chain/deadlines.js';
+import { type BlsKey, blsKeyAddress, blsKeyInfo, drawRandomness, newBlsKey } from '../chain/crypto.js';
+import { MARKET_ACTOR_ID } from '../chain/market.js';
+import { minTicketBlock } from '../chain/mining.js';
+import {
+  type BeaconEntry,
+  type BlockHeader,
+  type Cid,
+  type Message,
+  type MsgLookup,
+  type Network,
+  type SignedMessage,
+  type TipSet,
+  DomainSeparationTag,
+  b64,
+  cborCid,
+  cborEncode,
+  fromB64,
+  idAddress,
+  parseAddress,
+} from '../chain/types.js';
+import { MarketActor } from './market.js';
+import type { ActorLimits, MinerActor, ProofVerifier } from './miner.js';
+
+export interface PinnedSealRandomness {
+  /** Miner id (1000) or address. */
+  miner: number | string;
+  sector: number;
+  /** 32 bytes, hex. */
+  ticket: string;
+  seed: string;
+}
+
+export interface DevnetOptions {
+  dir: string;
+  /** Genesis miners (ids from firstMinerId). Only used when the directory is new. */
+  miners?: number;
+  firstMinerId?: number;
+  /** Epoch length in ms (timestamps and, when autoAdvance, the epoch clock). Default 4000. */
+  blockDelayMs?: number;
+  /** Advance epochs on a timer (default) or only via advance() (tests; startClock() later). */
+  autoAdvance?: boolean;
+  /**
+   * Devnet-only, for tests: the genesis time (default now). A time in the past lets a test run
+   * its setup by hand and then hand a chain that is not ahead of the wall clock to startClock().
+   */
+  genesisTimeMs?: number;
+  network?: Network;
+  policy?: Partial<ProvingPolicy>;
+  limits?: Partial<ActorLimits>;
+  /** Expected leaders per epoch in the election (Filecoin: 5). */
+  expectedLeaders?: number;
+  sealProof?: proofs.RegisteredSealProof;
+  /**
+   * Devnet-only: ticket/seed the prove-commit check uses for given sectors instead of the
+   * chain's randomness, so sectors sealed ahead of time (test fixtures) can be committed.
+   */
+  pinnedSealRandomness?: PinnedSealRandomness[];
+  /** Replaces the real proof verifier (unit tests of state logic only). */
+  verifier?: ProofVerifier;
+}
+
+export interface Genesis {
+  version: 1;
+  network: Network;
+  blockDelayMs: number;
+  genesisTimeMs: number;
+  policy: ProvingPolicy;
+  limits: ActorLimits;
+  expectedLeaders: number;
+  sealProof: number;
+  seed: string;
+  /** ownerId/workerId: the account actors (ID addresses) of the keys, as StateMinerInfo shows them. */
+  miners: { id: number; owner: string; worker: string; ownerId: number; workerId: number }[];
+  pinnedSealRandomness: PinnedSealRandomness[];
+}
+
+export interface EpochRecord {
+  tipset: TipSet;
+  beacon: BeaconEntry;
+  receipts: MsgLookup[];
+  /** The messages executed in this tipset, in order (absent in records from older devnets). */
+  messages?: Message[];
+}
+
+/** A JSON-RPC-visible error (code 1 like go-jsonrpc handler errors). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly code = 1,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The real verifier: proofs from src/proofs (the native addon). */
+export const realVerifier: ProofVerifier = {
+  async verifySeal(m, pc, proof, ticket, seed) {
+    const commR = proofs.cidToCommR(pc.info.sealedCid['/']);
+    const commD = pc.info.unsealedCid ? proofs.cidToCommD(pc.info.unsealedCid['/']) : await proofs.generateDataCommitment(m.info.sealProof, []);
+    return proofs.verifySeal({ proof: m.info.sealProof, commR, commD, proverId: proofs.proverIdFromMinerId(m.info.id), ticket, seed, sectorNumber: pc.info.sectorNumber, proofBytes: proof });
+  },
+  async verifyWindowPoSt(m, randomness, sectors, ps) {
+    const replicas = sectors.map((s) => ({ sectorNumber: s.number, commR: proofs.cidToCommR(s.sealedCid['/']), postProof: m.info.windowPoStProof }));
+    return proofs.verifyWindowPoSt(randomness, replicas, ps.map((p) => ({ postProof: p.postProof, proofBytes: p.proofBytes })), proofs.proverIdFromMinerId(m.info.id));
+  },
+};
+
+/**
+ * The devnet's money. Amounts are its own, flat per sector (the network derives them from
+ * reward and power estimates); what is the network's is where they are asked for and checked:
+ * CreateMiner needs the creation deposit as value (FIP-0077), PreCommitSectorBatch2 locks the
+ * deposit, ProveCommitSectors3 the pledge less the released deposit, out of the miner's
+ * available balance plus the message value, else exit code 19 (ErrInsufficientFunds).
+ */
+export const FIL = 10n ** 18n;
+export const devnetFunds = {
+  preCommitDeposit: (sectorSize: number) => BigInt(sectorSize) * 10n ** 12n,
+  initialPledge: (sectorSize: number) => BigInt(sectorSize) * 3n * 10n ** 12n,
+  creationDeposit: () => FIL / 10n,
+  /** Each genesis key's account, and each genesis miner's own balance (pre-funded, like a miner whose owner sent it funds). */
+  genesisAccount: 100_000n * FIL,
+  genesisMiner: 100n * FIL,
+};
+
+/** An account actor: a key address with an ID and a balance. */
+export interface Account {
+  id: number;
+  /** The key address (network prefix as created). */
+  key: string;
+  balance: bigint;
+}
+
+/** The fields and reads of the devnet (see the header); Devnet (node.ts) is the class to use. */
+export abstract class DevnetState extends EventEmitter {
+  readonly dir: string;
+  protected genesis!: Genesis;
+  private keys = new Map<string, BlsKey>();
+  protected secret!: Buffer;
+  readonly miners = new Map<string, MinerActor>();
+  market = new MarketActor();
+  protected accounts = new Map<string, Account>();
+  protected nextActorId = 0;
+  protected chain: EpochRecord[] = [];
+  protected lookups = new Map<string, MsgLookup>();
+  /** Every message pushed, executed or pending, by CID (ChainGetMessage). */
+  protected messages = new Map<string, Message>();
+  protected mpool: SignedMessage[] = [];
+  protected nonces: Record<string, number> = {};
+  protected weight = 0n;
+  protected mpoolFd = -1;
+  protected closed = false;
+  protected verifier: ProofVerifier;
+  protected readonly opts: DevnetOptions;
+  /** Window PoSt / seal / winning verifications done (for the benchmark). */
+  readonly stats = { proofVerifications: 0, messagesApplied: 0, epochs: 0 };
+
+  protected constructor(opts: DevnetOptions) {
+    super();
+    this.setMaxListeners(0);
+    this.opts = opts;
+    this.dir = opts.dir;
+    this.verifier = opts.verifier ?? realVerifier;
+  }
+
+  // ------------------------------------------------------------------ keys
+
+  protected addKey(k: BlsKey): void {
+    this.keys.set(blsKeyAddress(k, 'testnet').slice(1), k);
+  }
+
+  /** The key for an address (key or account ID address, either network prefix). */
+  keyFor(addr: string): BlsKey | undefined {
+    return this.keys.get(this.resolveKeyAddress(addr).slice(1));
+  }
+
+  /** StateAccountKey: an account's key address for its ID address (others unchanged). */
+  resolveKeyAddress(addr: string): string {
+    if (addr[1] !== '0') return addr;
+    const a = addr.slice(2);
+    for (const acct of this.accounts.values()) if (String(acct.id) === a) return addr[0] + acct.key.slice(1);
+    return addr;
+  }
+
+  /** The account ID address of a key address (as actor state records it). */
+  accountIdAddress(keyAddr: string): string {
+    const acct = this.accounts.get(keyAddr.slice(1));
+    return acct ? idAddress(acct.id, this.network) : keyAddr;
+  }
+
+  protected account(addr: string): Account | undefined {
+    return this.accounts.get(this.resolveKeyAddress(addr).slice(1));
+  }
+
+  // ------------------------------------------------------------------ wallet and accounts
+
+  /** WalletNew: a new BLS key in the devnet's wallet (kept in wallet.json). */
+  walletNew(type: string): string {
+    if (type !== 'bls') throw new ApiError(`the devnet wallet makes BLS keys only, not ${JSON.stringify(type)}`);
+    const k = newBlsKey();
+    const file = join(this.dir, 'wallet.json');
+    const wallet = JSON.parse(readFileSync(file, 'utf8')) as ReturnType<typeof blsKeyInfo>[];
+    wallet.push(blsKeyInfo(k));
+    writeFileAtomic(file, JSON.stringify(wallet), 0o600);
+    this.addKey(k);
+    return blsKeyAddress(k, this.network);
+  }
+
+  /** WalletDefaultAddress: the first genesis miner's owner key (as the Lotus devnet imports the pre-seal key). */
+  walletDefaultAddress(): string {
+    const m = this.genesis.miners[0];
+    if (!m) throw new ApiError('no default wallet address: the devnet has no genesis miner');
+    return m.owner;
+  }
+
+  /** WalletBalance: an account's balance (0 for a key not on chain yet), or a miner actor's. */
+  balance(addr: string): bigint {
+    const p = parseAddress(addr);
+    if (p.id === BigInt(MARKET_ACTOR_ID)) return this.market.totalEscrow();
+    if (p.id !== undefined) {
+      const m = this.miners.get(idAddress(p.id, this.network));
+      if (m) return m.funds.balance;
+    }
+    return this.account(addr)?.balance ?? 0n;
+  }
+
+  /** StateLookupID. */
+  lookupId(addr: string): string {
+    const p = parseAddress(addr);
+    if (p.id !== undefined) {
+      const id = Number(p.id);
+      if (id < 100 || this.miners.has(idAddress(id, this.network)) || [...this.accounts.values()].some((a) => a.id === id)) return idAddress(id, this.network);
+    } else {
+      const acct = this.accounts.get(addr.slice(1));
+      if (acct) return idAddress(acct.id, this.network);
+    }
+    throw new ApiError(`resolution lookup failed (${addr}): actor not found`);
+  }
+
+  /** The ID of the account or miner actor an address names (the FVM's resolve_address), or undefined. */
+  actorId(addr: string): number | undefined {
+    try {
+      return Number(parseAddress(this.lookupId(addr)).id);
+    } catch {
+      return undefined;
+    }
+  }
+
+  // ------------------------------------------------------------------ accessors
+
+  get network(): Network {
+    return this.genesis.network;
+  }
+  get policy(): ProvingPolicy {
+    return this.genesis.policy;
+  }
+  get blockDelayMs(): number {
+    return this.genesis.blockDelayMs;
+  }
+  get expectedLeaders(): number {
+    return this.genesis.expectedLeaders;
+  }
+  /** An admin API token (read, write, sign, admin). */
+  adminToken(): string {
+    return readFileSync(join(this.dir, 'token'), 'utf8').trim();
+  }
+  get jwtSecret(): Buffer {
+    return this.secret;
+  }
+
+  head(): TipSet {
+    return this.chain[this.chain.length - 1].tipset;
+  }
+
+  tipsetAt(height: number): TipSet {
+    if (!Number.isInteger(height) || height < 0) throw new ApiError(`invalid height ${height}`);
+    const r = this.chain[height];
+    if (!r) throw new ApiError(`looking for tipset with height greater than start point (height ${height}, head ${this.head().Height})`);
+    return r.tipset;
+  }
+
+  /** Checks a tipset key names a tipset of this chain (null/empty = head); returns it. */
+  resolveTsk(tsk: Cid[] | null): TipSet {
+    if (!tsk || tsk.length === 0) return this.head();
+    const key = tsk.map((c) => c['/']).join(',');
+    for (let h = this.chain.length - 1; h >= 0 && h >= this.chain.length - 10000; h--) {
+      const ts = this.chain[h].tipset;
+      if (ts.Cids.map((c) => c['/']).join(',') === key) return ts;
+    }
+    throw new ApiError(`loading tipset ${key}: not found`);
+  }
+
+  timestampOf(height: number): number {
+    return Math.floor((this.genesis.genesisTimeMs + height * this.genesis.blockDelayMs) / 1000);
+  }
+
+  miner(addr: string): MinerActor {
+    let p;
+    try {
+      p = parseAddress(addr);
+    } catch (e) {
+      throw new ApiError((e as Error).message);
+    }
+    const m = p.id !== undefined ? this.miners.get(idAddress(p.id, this.network)) : undefined;
+    if (!m) throw new ApiError(`actor not found: ${addr}`);
+    return m;
+  }
+
+  totalPower(): bigint {
+    let t = 0n;
+    for (const m of this.miners.values()) t += m.power();
+    return t;
+  }
+
+  // ------------------------------------------------------------------ beacon and randomness
+
+  /** Beacon entry of `round`: a hash chain from the genesis seed (drand-like, deterministic). */
+  protected beaconEntry(round: number, prev: BeaconEntry | null): BeaconEntry {
+    const r = Buffer.alloc(8);
+    r.writeBigUInt64BE(BigInt(round));
+    const prevData = prev ? fromB64(prev.Data) : Buffer.from(this.genesis.seed, 'hex');
+    // 96 bytes like a drand signature: three chained blake2b-256 blocks.
+    const a = blake2b(Buffer.concat([prevData, r]), { dkLen: 32 });
+    const b = blake2b(a, { dkLen: 32 });
+    const c = blake2b(b, { dkLen: 32 });
+    return { Round: round, Data: b64(Buffer.concat([a, b, c])) };
+  }
+
+  /** Beacon entry for a round up to head + 1 (the entry of the epoch being mined). */
+  beaconAt(round: number): BeaconEntry {
+    const h = this.head().Height;
+    if (round <= h) return this.chain[round].beacon;
+    if (round === h + 1) return this.beaconEntry(round, this.chain[h].beacon);
+    throw new ApiError(`beacon entry for round ${round} is not available yet (head ${h})`);
+  }
+
+  randomnessFromTickets(tag: DomainSeparationTag, epoch: number, entropy: Uint8Array): Buffer {
+    if (epoch > this.head().Height) throw new ApiError(`cannot draw randomness from the future (epoch ${epoch}, head ${this.head().Height})`);
+    if (epoch < 0) epoch = 0;
+    const ticket = minTicketBlock(this.chain[epoch].tipset).Ticket;
+    return drawRandomness(fromB64(ticket?.VRFProof ?? ''), tag, epoch, entropy);
+  }
+
+  randomnessFromBeacon(tag: DomainSeparationTag, epoch: number, entropy: Uint8Array): Buffer {
+    if (epoch > this.head().Height) throw new ApiError(`cannot draw randomness from the future (epoch ${epoch}, head ${this.head().Height})`);
+    if (epoch < 0) epoch = 0;
+    return drawRandomness(fromB64(this.chain[epoch].beacon.Data), tag, epoch, entropy);
+  }
+
+  // ------------------------------------------------------------------ system blocks and roots
+
+  protected systemBlock(height: number, parents: Cid[], beacon: BeaconEntry, parentWeight: string): BlockHeader {
+    const ticket = blake2b(Buffer.concat([fromB64(beacon.Data), Buffer.from(`devnet-${height}`)]), { dkLen: 32 });
+    return {
+      Miner: idAddress(0, this.genesis.network),
+      Ticket: { VRFProof: b64(ticket) },
+      ElectionProof: null,
+      BeaconEntries: [beacon],
+      WinPoStProof: [],
+      Parents: parents,
+      ParentWeight: parentWeight,
+      Height: height,
+      ParentStateRoot: this.stateRoot(height - 1),
+      ParentMessageReceipts: this.receiptsRoot(height - 1),
+      Messages: cborCid(cborEncode([[], []])),
+      BLSAggregate: null,
+      Timestamp: this.timestampOf(height),
+      BlockSig: null,
+      ForkSignaling: 0,
+      ParentBaseFee: '100',
+    };
+  }
+
+  protected stateRoot(height: number): Cid {
+    return cborCid(cborEncode(['devnet-state', this.genesis.seed, Math.max(height, -1)]));
+  }
+
+  protected receiptsRoot(height: number): Cid {
+    const r = height >= 0 && this.chain[height] ? this.chain[height].receipts.map((l) => [l.Receipt.ExitCode, l.Message['/']]) : [];
+    return cborCid(cborEncode(r));
+  }
+}
