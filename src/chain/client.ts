@@ -79,7 +79,7 @@ export function parseApiInfo(info: string): Endpoint[] {
     const addr = token || raw.startsWith(':') ? raw.slice(i + 1) : raw;
     let host: string;
     let port: string;
-    let secure = false;
+    let secure: boolean;
     const m = /^\/(ip4|ip6|dns|dns4|dns6)\/([^/]+)\/tcp\/(\d+)(?:\/(http|https|ws|wss))?\/?$/.exec(addr);
     if (m) {
       host = m[1] === 'ip6' ? `[${m[2]}]` : m[2];
@@ -342,7 +342,7 @@ export class ChainClient {
     const pollMs = opts.pollMs ?? 1000;
     const started = Date.now();
     let lastLog = started;
-    let why = 'not yet on chain';
+    let why: string;
     for (;;) {
       try {
         const l = await this.stateSearchMsg(cid);

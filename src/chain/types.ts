@@ -380,6 +380,7 @@ export function rleDecode(b: Uint8Array): BitSet {
   while (r.hasMore()) {
     let len: number;
     if (r.get() === 1) len = 1;
+    // eslint-disable-next-line no-dupe-else-if -- each get() reads the next bit
     else if (r.get() === 1) {
       len = r.getN(4);
       if (len < 2) throw new RleError('non-minimal short block');

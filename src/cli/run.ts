@@ -129,8 +129,7 @@ export async function main(flags: RunOptions): Promise<number> {
   } catch (e) {
     if (!(e instanceof LockHeldError)) throw e;
     throw new Error(
-      `the repo ${repoPath} is in use: ${e.message}. Only one \`distminer run\` may use a repo; stop that one first (its api file is left alone).`,
-    );
+      `the repo ${repoPath} is in use: ${e.message}. Only one \`distminer run\` may use a repo; stop that one first (its api file is left alone).`, { cause: e });
   }
   const fc: FlagConfig = {
     windowPost: flags.windowPost,

@@ -67,7 +67,6 @@ export abstract class DevnetExec extends DevnetStore {
 
   private async call(sm: SignedMessage, epoch: number, value: bigint): Promise<ExecResult> {
     const m = sm.Message;
-    let miner: MinerActor | undefined;
     let to: ReturnType<typeof parseAddress>;
     try {
       to = parseAddress(m.To);
@@ -77,7 +76,7 @@ export abstract class DevnetExec extends DevnetStore {
     if (m.Method === 0) return this.send(to, m.To, value);
     if (to.id === BigInt(MARKET_ACTOR_ID)) return this.executeMarket(sm, epoch, value);
     if (to.id === BigInt(POWER_ACTOR_ID)) return this.executePower(sm, epoch, value);
-    miner = to.id !== undefined ? this.miners.get(idAddress(to.id, this.network)) : undefined;
+    const miner = to.id !== undefined ? this.miners.get(idAddress(to.id, this.network)) : undefined;
     if (!miner) return { exitCode: ExitCode.SysErrInvalidReceiver, error: `actor ${m.To} not found` };
     if (REMOVED_MINER_METHODS.has(m.Method)) return { exitCode: ExitCode.ErrUnhandledMessage, error: `invalid method: ${m.Method}` };
     if (!miner.isController(this.resolveKeyAddress(m.From))) {

@@ -438,12 +438,15 @@ export class MinerActor {
     };
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a snapshot this class wrote (toJSON), read back field by field
   static fromJSON(j: any, policy: ProvingPolicy, limits: ActorLimits, defaultBalance = 0n): MinerActor {
     const m = new MinerActor(j.info, policy, limits);
     m.provingPeriodStart = j.provingPeriodStart;
     m.currentDeadline = j.currentDeadline;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
     m.deadlines = j.deadlines.map((d: any) => ({
       postSubmissions: new Set<number>(d.postSubmissions),
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
       partitions: d.partitions.map((p: any) => ({ sectors: new Set(p.sectors), faults: new Set(p.faults), recoveries: new Set(p.recoveries), unproven: new Set(p.unproven) })),
     }));
     if (m.deadlines.length !== policy.wpostPeriodDeadlines) throw new Error(`snapshot has ${m.deadlines.length} deadlines, policy says ${policy.wpostPeriodDeadlines}`);

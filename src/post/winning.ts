@@ -81,7 +81,7 @@ export function readLastMined(path: string, miner: string): number {
   try {
     j = JSON.parse(readFileSync(path, 'utf8')) as SlashState;
   } catch (e) {
-    throw new Error(`${path}: cannot read the last mined epoch (${(e as Error).message}); fix or remove it only if you are sure no block was mined after the epoch it held`);
+    throw new Error(`${path}: cannot read the last mined epoch (${(e as Error).message}); fix or remove it only if you are sure no block was mined after the epoch it held`, { cause: e });
   }
   if (!Number.isSafeInteger(j.lastMinedEpoch)) throw new Error(`${path}: lastMinedEpoch is missing or not an integer`);
   if (j.miner && actorId(j.miner) !== actorId(miner)) throw new Error(`${path} belongs to miner ${j.miner}, not ${miner}`);
@@ -190,14 +190,13 @@ export class WinningPoStMiner extends EventEmitter {
     const ms = atMs - Date.now();
     if (ms <= 0 || this.stopped) return;
     await new Promise<void>((res) => {
-      const t = setTimeout(done, ms);
       const prev = this.wake;
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(t);
-        self.wake = prev;
+        this.wake = prev;
         res();
-      }
+      };
+      const t = setTimeout(done, ms);
       this.wake = () => {
         if (onHead || this.stopped) done();
         prev();

@@ -208,8 +208,16 @@ export function decodeMinerMsg(frame: Buffer): MinerMsg {
       need(isStr(m.taskId, 256) && sectorOk(m.sector), 'task');
       const i = m.input as Record<string, unknown>;
       need(typeof i === 'object' && i !== null && TASK_TYPES.includes(i.type as TaskType), 'task.input');
-      for (const k of ['ticket', 'seed', 'commR', 'commD']) if (k in i) need(isBuf(i[k], 32), `task.input.${k}`), (i[k] = b(i[k]));
-      for (const k of ['pc1', 'c1']) if (k in i) need(isBuf(i[k]), `task.input.${k}`), (i[k] = b(i[k]));
+      for (const k of ['ticket', 'seed', 'commR', 'commD']) {
+        if (!(k in i)) continue;
+        need(isBuf(i[k], 32), `task.input.${k}`);
+        i[k] = b(i[k]);
+      }
+      for (const k of ['pc1', 'c1']) {
+        if (!(k in i)) continue;
+        need(isBuf(i[k]), `task.input.${k}`);
+        i[k] = b(i[k]);
+      }
       if ('pieces' in i && i.type !== 'AddPiece') {
         need(piecesOk(i.pieces), 'task.input.pieces');
         i.pieces = (i.pieces as PieceInfoWire[]).map((p) => ({ size: p.size, commP: b(p.commP) }));

@@ -213,7 +213,7 @@ export class SealService {
       try {
         commP = proofs.cidToCommP(x.pieceCid);
       } catch (e) {
-        throw new Error(`pieces[${i}].pieceCid: ${(e as Error).message}`);
+        throw new Error(`pieces[${i}].pieceCid: ${(e as Error).message}`, { cause: e });
       }
       return { kind: 'url', url: x.url, unpaddedSize, commP };
     });

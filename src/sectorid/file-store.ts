@@ -45,7 +45,7 @@ async function readOptional(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${path}: ${(e as Error).message}. Check the file's permissions and the disk.`);
+    throw new Error(`cannot read ${path}: ${(e as Error).message}. Check the file's permissions and the disk.`, { cause: e });
   }
 }
 
@@ -168,7 +168,7 @@ export class FileStore implements SectorIdStore {
         this.reservations.set(name, normalize(rs as Ranges));
       }
     } catch (e) {
-      throw new Error(`the reservations file ${path} is corrupt (${(e as Error).message}). Refusing to start; restore it from a backup or fix it by hand.`);
+      throw new Error(`the reservations file ${path} is corrupt (${(e as Error).message}). Refusing to start; restore it from a backup or fix it by hand.`, { cause: e });
     }
     this.recomputeUnion();
   }
@@ -196,8 +196,7 @@ export class FileStore implements SectorIdStore {
         if (i === complete.length - 1) return; // torn tail that happened to end at a newline
         throw new Error(
           `the request journal ${this.p(JOURNAL_FILE)} is corrupt at line ${i + 1} (${(e as Error).message}). Refusing to start; ` +
-            'check the disk. The journal only speeds up retries: after checking that `sectorid` is above every number used, it may be removed.',
-        );
+            'check the disk. The journal only speeds up retries: after checking that `sectorid` is above every number used, it may be removed.', { cause: e });
       }
     });
     return max;

@@ -147,7 +147,7 @@ export class PostgresStore implements SectorIdStore {
       });
     } catch (e) {
       await this.pool.end().catch(() => {});
-      throw new Error(`cannot open the PostgreSQL sector-number store ${this.description}: ${(e as Error).message}`);
+      throw new Error(`cannot open the PostgreSQL sector-number store ${this.description}: ${(e as Error).message}`, { cause: e });
     }
   }
 

@@ -503,7 +503,7 @@ export async function startSectorIdServer(opts: SectorIdServerOptions): Promise<
   } catch (e) {
     await allocator.close().catch(() => {});
     await lock?.release();
-    throw new Error(`cannot listen on ${opts.listen}: ${(e as Error).message}`);
+    throw new Error(`cannot listen on ${opts.listen}: ${(e as Error).message}`, { cause: e });
   }
   // Accept errors (EMFILE under a flood) are emitted here: logged, never thrown at the process.
   server.on('error', (e) => log.error({ err: e }, 'sector-number server socket error'));

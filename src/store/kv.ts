@@ -240,7 +240,7 @@ export class KvStore {
     try {
       this.lock = lockFile(join(dir, 'LOCK'), `store ${dir}`);
     } catch (e) {
-      if (e instanceof LockHeldError) throw new Error(`store ${dir} is in use by ${e.holderPid === undefined ? 'another process' : `process ${e.holderPid}`}${e.holderPid === process.pid ? ' (this process)' : ''}`);
+      if (e instanceof LockHeldError) throw new Error(`store ${dir} is in use by ${e.holderPid === undefined ? 'another process' : `process ${e.holderPid}`}${e.holderPid === process.pid ? ' (this process)' : ''}`, { cause: e });
       throw e;
     }
     try {

@@ -152,16 +152,16 @@ test('malformed requests get JSON-RPC errors and the server keeps serving', asyn
   // WebSocket: bad JSON and bad calls answered, connection stays usable
   const ws = new WebSocket(ep.ws, { headers: auth });
   await new Promise((res, rej) => ws.once('open', res).once('error', rej));
-  const replies: any[] = [];
+  const replies: { id?: number; error?: { code: number }; result?: { Height: number } }[] = [];
   ws.on('message', (d) => replies.push(JSON.parse(d.toString())));
   ws.send('{{{');
   ws.send(rq('Filecoin.Nope', []));
   ws.send(JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'Filecoin.ChainHead', params: [] }));
   await new Promise((res) => setTimeout(res, 300));
   ws.close();
-  t.is(replies.find((x) => x.error?.code === -32700)?.error.code, -32700);
-  t.is(replies.find((x) => x.id === 5)?.error.code, -32601);
-  t.is(replies.find((x) => x.id === 9)?.result.Height, 0);
+  t.is(replies.find((x) => x.error?.code === -32700)?.error?.code, -32700);
+  t.is(replies.find((x) => x.id === 5)?.error?.code, -32601);
+  t.is(replies.find((x) => x.id === 9)?.result?.Height, 0);
   // still alive
   t.is((await h.client.chainHead()).Height, 0);
 });

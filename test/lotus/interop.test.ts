@@ -73,13 +73,12 @@ test('what distminer reads agrees with Lotus: deadlines, partitions and the gene
   const deadlines = await chain.stateMinerDeadlines(MINER);
   t.is(deadlines.length, 48);
   const withPartitions: number[] = [];
-  let sectors = 0;
   for (let i = 0; i < 48; i++) {
     const parts = await chain.stateMinerPartitions(MINER, i); // [] where Lotus says null
     if (parts.length > 0) withPartitions.push(i);
   }
   const active = await chain.stateMinerActiveSectors(MINER);
-  sectors = active.length;
+  const sectors = active.length;
   figures.sectors_active = sectors;
   t.true(sectors >= 2, `t01000 has its pre-sealed sectors (${sectors})`);
   t.deepEqual(withPartitions, [0], 'the genesis sectors sit in deadline 0');

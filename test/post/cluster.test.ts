@@ -236,10 +236,9 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   cl.deadline = deadline;
   const ticks0 = workers.map((w) => cpuTicks(w.child.pid!));
   const t0 = Date.now();
-  let host0 = hostCpu();
   // The fixture deadline's first proof gives the miner its power; then mining.
   const first = JSON.parse(await postProc.waitFor(new RegExp(`"deadline":${deadline},"epoch":\\d+.*"msg":"Window PoSt accepted"`), 4 * PERIOD * BLOCK_DELAY_S * 1000)) as { epoch: number };
-  host0 = hostCpu(); // the CPU from the first proof on: sealing is computing by then
+  const host0 = hostCpu(); // the CPU from the first proof on: sealing is computing by then
   const proving = logLines<{ deadline: number; open: number; close: number }>(postProc, 'proving deadline').filter((x) => x.deadline === deadline);
   const open1 = proving[proving.length - 1].open;
   t.true(first.epoch >= open1 && first.epoch < open1 + WINDOW, `accepted at ${first.epoch} inside [${open1}, ${open1 + WINDOW})`);

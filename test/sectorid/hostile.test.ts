@@ -7,7 +7,7 @@
 import test from 'ava';
 import { type Socket, connect } from 'node:net';
 import { SectorIdClient, startSectorIdServer } from '../../src/sectorid/index.js';
-import { FrameReader, decodeBody, encodeFrame } from '../../src/sectorid/protocol.js';
+import { FrameReader, encodeFrame } from '../../src/sectorid/protocol.js';
 import { AUTH, READ_TOKEN, TOKEN, WRITE_TOKEN, assertDistinct, cleanup, sleep, tmpDir } from './helpers.js';
 
 interface Attack {
