@@ -224,4 +224,3 @@ export class ProofProcessPool implements Executor {
     await Promise.all(waits);
   }
 }
-

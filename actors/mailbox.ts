@@ -181,7 +181,7 @@ gauge({
 });
 gauge({
   name: 'distminer_mailbox_lane_busy',
-  help: '1 while a lane of the GPU mailbox runs a job (class: the job\'s class), else 0',
+  help: "1 while a lane of the GPU mailbox runs a job (class: the job's class), else 0",
   labelNames: ['lane', 'class'],
   collect() {
     this.reset();

@@ -70,7 +70,13 @@ function autogroup(target: number, procDir: string): PriorityLayer {
     writeFileSync(path, String(target));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return { layer: 'autogroup', state: 'failed', value: before, detail: `cannot set this session's autogroup nice to ${target} (${code}): a load from another session takes an equal share`, fix: UNIT_FIX };
+    return {
+      layer: 'autogroup',
+      state: 'failed',
+      value: before,
+      detail: `cannot set this session's autogroup nice to ${target} (${code}): a load from another session takes an equal share`,
+      fix: UNIT_FIX,
+    };
   }
   const after = parse(readText(path));
   return after === target
@@ -81,7 +87,9 @@ function autogroup(target: number, procDir: string): PriorityLayer {
 function threadNice(target: number, procDir: string): PriorityLayer {
   let tids: number[];
   try {
-    tids = readdirSync(`${procDir}/task`).map(Number).filter((n) => n > 0);
+    tids = readdirSync(`${procDir}/task`)
+      .map(Number)
+      .filter((n) => n > 0);
   } catch {
     tids = [process.pid];
   }
@@ -115,13 +123,25 @@ function cgroup(procDir: string): PriorityLayer {
   if (!file) return { layer: 'cgroup', state: 'off', detail: 'no cpu cgroup controller' };
   const value = Number(readText(file)?.trim());
   const kind = v1 ? 'cpu.shares' : 'cpu.weight';
-  if (path === '/') return { layer: 'cgroup', state: 'off', value: Number.isFinite(value) ? value : undefined, detail: `in the root cpu cgroup (${kind}); nothing to weigh against (a systemd unit's CPUWeight= would)` };
+  if (path === '/')
+    return {
+      layer: 'cgroup',
+      state: 'off',
+      value: Number.isFinite(value) ? value : undefined,
+      detail: `in the root cpu cgroup (${kind}); nothing to weigh against (a systemd unit's CPUWeight= would)`,
+    };
   if (!Number.isFinite(value)) return { layer: 'cgroup', state: 'off', detail: `cgroup ${path}: ${file} not readable` };
   // The defaults (1024 shares, weight 100) mean nobody raised it; say so, with the fix.
   const dflt = v1 ? 1024 : 100;
   return value > dflt
     ? { layer: 'cgroup', state: 'kept', value, detail: `cgroup ${path} has ${kind} ${value} (above the default ${dflt})` }
-    : { layer: 'cgroup', state: 'failed', value, detail: `cgroup ${path} has the default ${kind} ${value}: sibling groups get as much CPU`, fix: 'set CPUWeight=1000 in the unit (scripts/systemd/distminer.service)' };
+    : {
+        layer: 'cgroup',
+        state: 'failed',
+        value,
+        detail: `cgroup ${path} has the default ${kind} ${value}: sibling groups get as much CPU`,
+        fix: 'set CPUWeight=1000 in the unit (scripts/systemd/distminer.service)',
+      };
 }
 
 /**

@@ -40,7 +40,7 @@ gauge({
 });
 gauge({
   name: 'distminer_actor_status',
-  help: 'The role actor\'s supervisor status: 1 for its current status word, 0 for the others',
+  help: "The role actor's supervisor status: 1 for its current status word, 0 for the others",
   labelNames: ['role', 'status'],
   collect() {
     this.reset();
@@ -58,7 +58,7 @@ gauge({
 });
 gauge({
   name: 'distminer_actor_heartbeat_age_seconds',
-  help: 'Seconds since the running role actor\'s thread last answered the supervisor\'s heartbeat (sent every second); a stuck thread is terminated at 30 s',
+  help: "Seconds since the running role actor's thread last answered the supervisor's heartbeat (sent every second); a stuck thread is terminated at 30 s",
   labelNames: ['role'],
   collect() {
     this.reset();
@@ -75,8 +75,12 @@ gauge({
   },
 });
 const restartsTotal = counter({ name: 'distminer_actor_restarts_total', help: 'Restarts of a role actor by the supervisor', labelNames: ['role'] });
-const exitsTotal = counter({ name: 'distminer_actor_exits_total', help: 'Exits of a role actor\'s worker thread, abnormal (crash, failure) or not', labelNames: ['role', 'abnormal'] });
-const scrapeMisses = counter({ name: 'distminer_actor_metrics_timeouts_total', help: 'Scrapes in which a role actor did not send its metrics in time (its samples are missing from that scrape)', labelNames: ['role'] });
+const exitsTotal = counter({ name: 'distminer_actor_exits_total', help: "Exits of a role actor's worker thread, abnormal (crash, failure) or not", labelNames: ['role', 'abnormal'] });
+const scrapeMisses = counter({
+  name: 'distminer_actor_metrics_timeouts_total',
+  help: 'Scrapes in which a role actor did not send its metrics in time (its samples are missing from that scrape)',
+  labelNames: ['role'],
+});
 
 export type RestartType = 'permanent' | 'transient' | 'temporary';
 
@@ -205,7 +209,21 @@ export class Supervisor extends EventEmitter {
 
   start(): void {
     for (const spec of this.opts.children) {
-      const c: Child = { spec, status: 'starting', state: 'starting', detail: '', startedAt: 0, restarts: 0, consecutive: 0, restored: false, lastPong: Date.now(), pings: new Map(), asks: new Map(), jobs: new Map(), incarnation: 0 };
+      const c: Child = {
+        spec,
+        status: 'starting',
+        state: 'starting',
+        detail: '',
+        startedAt: 0,
+        restarts: 0,
+        consecutive: 0,
+        restored: false,
+        lastPong: Date.now(),
+        pings: new Map(),
+        asks: new Map(),
+        jobs: new Map(),
+        incarnation: 0,
+      };
       // Zero series from the start, so that rate() and increase() see the first restart.
       restartsTotal.inc({ role: spec.id }, 0);
       this.children.set(spec.id, c);
@@ -317,7 +335,7 @@ export class Supervisor extends EventEmitter {
     c.asks.clear();
     const id = c.spec.id;
     const normal = code === 0 && c.finished === 'final';
-    const reason = normal ? 'finished' : c.crashError ?? (c.finished === 'failed' ? 'failed' : `exited with code ${code}`);
+    const reason = normal ? 'finished' : (c.crashError ?? (c.finished === 'failed' ? 'failed' : `exited with code ${code}`));
     c.lastExit = { at: Date.now(), reason, abnormal: !normal };
     exitsTotal.inc({ role: id, abnormal: String(!normal) });
     // Its queued proof jobs are of no use to anyone now.
@@ -418,7 +436,12 @@ export class Supervisor extends EventEmitter {
         }
         // Only a thread that is there but does not answer counts as a miss; one that exits while
         // asked (a crash, a restart) is counted by the exit metrics.
-        const json = await this.ask<MetricsJson>(c, (id) => ({ t: 'metrics', id }), timeoutMs, () => scrapeMisses.inc({ role: c.spec.id }));
+        const json = await this.ask<MetricsJson>(
+          c,
+          (id) => ({ t: 'metrics', id }),
+          timeoutMs,
+          () => scrapeMisses.inc({ role: c.spec.id }),
+        );
         return json && withLabels(json, { role: c.spec.id });
       });
     return (await Promise.all(asks)).filter((j): j is MetricsJson => j !== undefined);
@@ -431,13 +454,13 @@ export class Supervisor extends EventEmitter {
    */
   async actorLogLevels(o: { level?: string; component?: string } = {}, timeoutMs = 2000): Promise<Record<string, { changed: number; components: Record<string, string[]>; error?: string }>> {
     const running = [...this.children.values()].filter((c) => c.worker);
-    const answers = await Promise.all(
-      running.map((c) => this.ask<Extract<FromWorker, { t: 'log' }>>(c, (id) => ({ t: 'log', id, ...o }), timeoutMs)),
+    const answers = await Promise.all(running.map((c) => this.ask<Extract<FromWorker, { t: 'log' }>>(c, (id) => ({ t: 'log', id, ...o }), timeoutMs)));
+    return Object.fromEntries(
+      running.map((c, i) => {
+        const a = answers[i];
+        return [c.spec.id, a ? { changed: a.changed, components: a.components, ...(a.error ? { error: a.error } : {}) } : { changed: 0, components: {}, error: `no answer within ${timeoutMs} ms` }];
+      }),
     );
-    return Object.fromEntries(running.map((c, i) => {
-      const a = answers[i];
-      return [c.spec.id, a ? { changed: a.changed, components: a.components, ...(a.error ? { error: a.error } : {}) } : { changed: 0, components: {}, error: `no answer within ${timeoutMs} ms` }];
-    }));
   }
 
   /** Sends a question to an actor's thread; its answer, or undefined on timeout (`onTimeout` is called) or exit. */

@@ -62,7 +62,7 @@ const ctx: RoleContext = {
       // Cancelled: the caller is answered now; the mailbox stops the job and its late answer is dropped.
       const onAbort = () => {
         if (!jobs.delete(id)) return;
-        const why = String(signal?.reason instanceof Error ? signal.reason.message : signal?.reason ?? 'aborted');
+        const why = String(signal?.reason instanceof Error ? signal.reason.message : (signal?.reason ?? 'aborted'));
         post({ t: 'cancel-job', id, reason: why });
         reject(cancelled(why));
       };
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
         metricsJson().then(
           (json) => post({ t: 'metrics', id: m.id, json }),
           (err: unknown) => {
-            log.error({ err }, 'collecting this role\'s metrics failed');
+            log.error({ err }, "collecting this role's metrics failed");
             post({ t: 'metrics', id: m.id, json: [] });
           },
         );
@@ -215,7 +215,10 @@ function waitStopped(actor: AnyActorRef): Promise<void> {
 
 function stateName(v: unknown): string {
   if (typeof v === 'string') return v;
-  if (v && typeof v === 'object') return Object.entries(v as Record<string, unknown>).map(([k, sub]) => `${k}.${stateName(sub)}`).join(',');
+  if (v && typeof v === 'object')
+    return Object.entries(v as Record<string, unknown>)
+      .map(([k, sub]) => `${k}.${stateName(sub)}`)
+      .join(',');
   return String(v);
 }
 

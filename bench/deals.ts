@@ -165,10 +165,13 @@ async function main(): Promise<void> {
           rows.map((r) => [r.bytes / MiB, `${r.pieceSize / MiB} MiB`, r.transferMBps, r.verifyMs, r.intakeMBps, r.serverRssBeforeMiB, r.serverPeakRssMiB]),
         ) +
         '\n\n' +
-        table([`CommP of ${compareBytes / MiB} MiB`, 'MB/s'], [
-          ['native (rust-fil-proofs via the addon)', cmp.nativeMBps],
-          ['JS streaming (@web3-storage/data-segment)', cmp.jsMBps],
-        ]) +
+        table(
+          [`CommP of ${compareBytes / MiB} MiB`, 'MB/s'],
+          [
+            ['native (rust-fil-proofs via the addon)', cmp.nativeMBps],
+            ['JS streaming (@web3-storage/data-segment)', cmp.jsMBps],
+          ],
+        ) +
         `\nsame CommP: ${cmp.equal}; native is ${(cmp.nativeMBps / cmp.jsMBps).toFixed(1)}× faster\n`,
     );
     const path = writeResult('deals', { machine: machine(), intake: rows, commp: cmp, note: 'intake = propose + PUT over loopback + staging + native CommP check; RSS of the deal server process' });

@@ -38,7 +38,18 @@ async function epochRate(nSectors: number, nMessages: number) {
       const p0 = process.hrtime.bigint();
       for (let k = 0; k < nMessages; k++) {
         const p = { sealProof: SEAL_PROOF, sectorNumber: next++, sealedCid: commR(next), sealRandEpoch: d.head().Height, dealIds: [], expiration: 1e9, unsealedCid: null };
-        d.pushMessage({ Version: 0, To: 't01000', From: worker, Nonce: 0, Value: '0', GasLimit: 0, GasFeeCap: '0', GasPremium: '0', Method: MinerMethod.PreCommitSectorBatch2, Params: b64(encodePreCommitBatch2([p])) });
+        d.pushMessage({
+          Version: 0,
+          To: 't01000',
+          From: worker,
+          Nonce: 0,
+          Value: '0',
+          GasLimit: 0,
+          GasFeeCap: '0',
+          GasPremium: '0',
+          Method: MinerMethod.PreCommitSectorBatch2,
+          Params: b64(encodePreCommitBatch2([p])),
+        });
       }
       const a0 = process.hrtime.bigint();
       pushNs += a0 - p0;
@@ -96,11 +107,14 @@ async function verifyRates() {
 }
 
 const runs = [];
-for (const n of sectorCounts) for (const m of messageCounts) {
-  const r = await epochRate(n, m);
-  runs.push(r);
-  console.log(`sectors ${String(n).padStart(6)}  messages/epoch ${String(m).padStart(4)}  apply ${String(r.epochsPerSecond).padStart(7)} epochs/s  push ${String(r.pushesPerSecond ?? '-').padStart(6)} msgs/s`);
-}
+for (const n of sectorCounts)
+  for (const m of messageCounts) {
+    const r = await epochRate(n, m);
+    runs.push(r);
+    console.log(
+      `sectors ${String(n).padStart(6)}  messages/epoch ${String(m).padStart(4)}  apply ${String(r.epochsPerSecond).padStart(7)} epochs/s  push ${String(r.pushesPerSecond ?? '-').padStart(6)} msgs/s`,
+    );
+  }
 const verify = values['skip-proofs'] ? null : await verifyRates();
 if (verify) console.log(`verifications/s: seal ${verify.verifySealPerSecond}, window PoSt (2 sectors) ${verify.verifyWindowPoStPerSecond}, winning PoSt ${verify.verifyWinningPoStPerSecond}`);
 const out = new URL('../../bench/results/', import.meta.url);

@@ -34,10 +34,11 @@ class SimExecutor implements Executor {
       let timer: NodeJS.Timeout;
       let resolve!: () => void;
       const done = new Promise<void>((r) => (resolve = r));
-      const arm = () => (timer = setTimeout(() => {
-        this.runningSealing.delete(h);
-        resolve();
-      }, remaining));
+      const arm = () =>
+        (timer = setTimeout(() => {
+          this.runningSealing.delete(h);
+          resolve();
+        }, remaining));
       arm();
       return {
         done,
@@ -133,10 +134,13 @@ async function queueing() {
   const ex1 = new SimExecutor();
   const mb = new Mailbox({ ...lanes, agingMs: 600_000 * SCALE, throttle: true, executorFor: () => ex1 });
   let stopped1 = false;
-  const mbSamples = await workload(async (kind) => {
-    const r = await mb.submit({ kind, args: [] }).result;
-    return { waitMs: r.report.waitMs, runMs: r.report.runMs };
-  }, () => stopped1);
+  const mbSamples = await workload(
+    async (kind) => {
+      const r = await mb.submit({ kind, args: [] }).result;
+      return { waitMs: r.report.waitMs, runMs: r.report.runMs };
+    },
+    () => stopped1,
+  );
   stopped1 = true;
   const sealingDone = mb.status().totals.done - WINNING - Math.floor((WINNING + 4) / 10);
   await mb.close();
@@ -145,7 +149,10 @@ async function queueing() {
   const ex2 = new SimExecutor();
   const fifo = new Fifo(total, ex2);
   let stopped2 = false;
-  const fifoSamples = await workload((kind) => fifo.submit(kind), () => stopped2);
+  const fifoSamples = await workload(
+    (kind) => fifo.submit(kind),
+    () => stopped2,
+  );
   stopped2 = true;
 
   const summarise = (s: Sample[]) => {
@@ -155,7 +162,16 @@ async function queueing() {
   };
   const m = summarise(mbSamples);
   const f = summarise(fifoSamples);
-  return { lanes, concurrency: total, scale: SCALE, sealingJobsCompletedWithMailbox: sealingDone, mailbox: m, fifo: f, waitP99Ratio: f.waitP99s / Math.max(m.waitP99s, 1e-9), latencyP99Ratio: f.latencyP99s / m.latencyP99s };
+  return {
+    lanes,
+    concurrency: total,
+    scale: SCALE,
+    sealingJobsCompletedWithMailbox: sealingDone,
+    mailbox: m,
+    fifo: f,
+    waitP99Ratio: f.waitP99s / Math.max(m.waitP99s, 1e-9),
+    latencyP99Ratio: f.latencyP99s / m.latencyP99s,
+  };
 }
 
 async function restartLatency() {

@@ -180,7 +180,15 @@ async function main(): Promise<void> {
   for (const mode of ['in-process', 'proof process, paused'] as const) {
     const inProc = new InProcessExecutor();
     const pool = new ProofProcessPool({ throttle: 'stop', idleMs: 600_000, post: true });
-    const mb = new Mailbox({ devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 600_000, throttle: true, executorFor: (k) => (k === 'winning-post' || mode === 'in-process' ? inProc : pool) });
+    const mb = new Mailbox({
+      devices: 1,
+      winningLanes: 1,
+      postLanes: 1,
+      sealLanes: 1,
+      agingMs: 600_000,
+      throttle: true,
+      executorFor: (k) => (k === 'winning-post' || mode === 'in-process' ? inProc : pool),
+    });
     // Warm: parameters loaded where each proof will run.
     await mb.submit({ kind: 'window-post', args: [Buffer.alloc(32, 0x70), reps4, proverId] }).result;
     const winning: number[] = [];
@@ -190,7 +198,10 @@ async function main(): Promise<void> {
       const w = mb.submit<unknown>({ kind: 'window-post', args: [Buffer.alloc(32, 0x71 + i), reps4, proverId] });
       await new Promise((r) => setTimeout(r, 300)); // the Window PoSt is computing
       const s = fixture[i % 2];
-      const win = await mb.submit<unknown>({ kind: 'winning-post', args: [Buffer.alloc(32, 0x81 + i), [{ sectorNumber: s.sectorNumber, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof: winningType }], proverId] }).result;
+      const win = await mb.submit<unknown>({
+        kind: 'winning-post',
+        args: [Buffer.alloc(32, 0x81 + i), [{ sectorNumber: s.sectorNumber, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof: winningType }], proverId],
+      }).result;
       const wo = await w.result;
       winning.push(win.report.runMs);
       windows.push(wo.report.runMs);

@@ -60,12 +60,19 @@ async function main(): Promise<void> {
       const s = sealed[0];
       await timed('winning_post', () => proofs.generateWinningPoSt(r, [{ sectorNumber: s.n, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof: WINNING }], prover));
       await timed('window_post', () =>
-        proofs.generateWindowPoSt(r, sealed.slice(0, 2).map((x) => ({ sectorNumber: x.n, commR: x.commR, cacheDir: x.cacheDir, sealedPath: x.sealedPath, postProof: WINDOW })), prover),
+        proofs.generateWindowPoSt(
+          r,
+          sealed.slice(0, 2).map((x) => ({ sectorNumber: x.n, commR: x.commR, cacheDir: x.cacheDir, sealedPath: x.sealedPath, postProof: WINDOW })),
+          prover,
+        ),
       );
     }
 
     process.stderr.write('bench/proofs: the same operations from Rust directly\n');
-    const rust = spawnSync(nativeBinary(), ['bench', '--dir', join(dir, 'rust'), '--runs', String(runs)], { encoding: 'utf8', env: { ...process.env, FIL_PROOFS_PARAMETER_CACHE: proofs.parameterCacheDir() } });
+    const rust = spawnSync(nativeBinary(), ['bench', '--dir', join(dir, 'rust'), '--runs', String(runs)], {
+      encoding: 'utf8',
+      env: { ...process.env, FIL_PROOFS_PARAMETER_CACHE: proofs.parameterCacheDir() },
+    });
     if (rust.status !== 0) throw new Error(`native bench failed: ${rust.stderr}`);
     const direct = JSON.parse(rust.stdout.trim().split('\n').pop()!) as Record<string, { median_ms: number; min_ms: number; max_ms: number; runs: number }>;
 
@@ -77,7 +84,11 @@ async function main(): Promise<void> {
       const d = direct[op];
       const overhead = d ? s.median - d.median_ms : NaN;
       rows.push([op, s.runs, s.median, `${s.min.toFixed(2)}–${s.max.toFixed(2)}`, d ? d.median_ms : '-', d ? overhead : '-']);
-      result[op] = { addon: { runs: s.runs, medianMs: s.median, minMs: s.min, maxMs: s.max }, rustDirect: d ? { runs: d.runs, medianMs: d.median_ms, minMs: d.min_ms, maxMs: d.max_ms } : null, addonOverheadMs: d ? overhead : null };
+      result[op] = {
+        addon: { runs: s.runs, medianMs: s.median, minMs: s.min, maxMs: s.max },
+        rustDirect: d ? { runs: d.runs, medianMs: d.median_ms, minMs: d.min_ms, maxMs: d.max_ms } : null,
+        addonOverheadMs: d ? overhead : null,
+      };
     }
     const m = { ...machine(), gpu: info.cuda, filcrypto: info.filcrypto, nativeThreads: info.threads };
     process.stdout.write(`\nproofs on 2KiB sectors (${m.cores} cores, GPU: ${m.gpu ? 'yes' : 'no'}), milliseconds\n`);

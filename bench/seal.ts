@@ -62,19 +62,47 @@ async function pipeline(dir: string, workers: number): Promise<{ perHour: number
   mkdirSync(join(dir, 'sid'), { recursive: true });
   const sid = await startSectorIdServer({ repo: join(dir, 'sid'), listen: '127.0.0.1:0', auth, minerId: 'f01000' });
   try {
-    const m = new Proc('miner', [MINER_SCRIPT, '--repo', join(dir, 'miner'), '--chain', join(dir, 'chain.json'), '--sectorid', sid.address, '--token', TOKEN, '--secret', SECRET.toString('hex'), '--port', '0', '--storage', join(dir, 'storage')], { DISTMINER_LOG_LEVEL: 'warn' });
+    const m = new Proc(
+      'miner',
+      [
+        MINER_SCRIPT,
+        '--repo',
+        join(dir, 'miner'),
+        '--chain',
+        join(dir, 'chain.json'),
+        '--sectorid',
+        sid.address,
+        '--token',
+        TOKEN,
+        '--secret',
+        SECRET.toString('hex'),
+        '--port',
+        '0',
+        '--storage',
+        join(dir, 'storage'),
+      ],
+      { DISTMINER_LOG_LEVEL: 'warn' },
+    );
     const port = Number((await m.waitFor(/^READY \d+/)).split(' ')[1]);
     const ws: Proc[] = [];
     for (let i = 0; i < workers; i++) {
-      ws.push(new Proc(`w${i}`, [MAIN, 'worker', '--miner-api', `${WORKER_TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(dir, `w${i}`), '--cores', '2', '--memory', '8GiB', '--nice', '0'], { DISTMINER_LOG_LEVEL: 'info' }));
+      ws.push(
+        new Proc(`w${i}`, [MAIN, 'worker', '--miner-api', `${WORKER_TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(dir, `w${i}`), '--cores', '2', '--memory', '8GiB', '--nice', '0'], {
+          DISTMINER_LOG_LEVEL: 'info',
+        }),
+      );
     }
     await until(async () => (await rpc<unknown[]>(`http://127.0.0.1:${port}`, TOKEN, 'SealingWorkers')).length === workers && true, 30_000, 'workers connected');
     const started = Date.now();
     await rpc(`http://127.0.0.1:${port}`, TOKEN, 'SectorsPledge', [SECTORS]);
-    await until(async () => {
-      const l = await rpc<SectorView[]>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsList');
-      return l.length === SECTORS && l.every((s) => s.state === 'Proving');
-    }, SECTORS * 300_000, 'sectors proving');
+    await until(
+      async () => {
+        const l = await rpc<SectorView[]>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsList');
+        return l.length === SECTORS && l.every((s) => s.state === 'Proving');
+      },
+      SECTORS * 300_000,
+      'sectors proving',
+    );
     const elapsed = Date.now() - started;
     const steps: Record<string, number[]> = {};
     for (const w of ws) for (const o of w.logs((x) => x.msg === 'task done')) (steps[o.task as string] ??= []).push(o.ms as number);

@@ -120,7 +120,10 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'bench-sectorid-'));
   const script = join(ROOT, 'scripts/postgres-test.sh');
   process.stderr.write('starting a throw-away PostgreSQL (scripts/postgres-test.sh)\n');
-  const url = execFileSync('bash', [script, 'start', join(work, 'pg')], { encoding: 'utf8' }).trim().split('\n').pop()!;
+  const url = execFileSync('bash', [script, 'start', join(work, 'pg')], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!;
   const rows: Row[] = [];
   try {
     process.stderr.write(`sector-number benchmark: ${SECONDS}s per configuration\n`);

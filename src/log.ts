@@ -81,5 +81,9 @@ export function logComponents(): Record<string, string[]> {
     const c = l?.bindings().component;
     if (typeof c === 'string') (out[c] ??= new Set()).add(l!.level);
   }
-  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)).map(([c, s]) => [c, [...s].sort()]));
+  return Object.fromEntries(
+    Object.entries(out)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([c, s]) => [c, [...s].sort()]),
+  );
 }

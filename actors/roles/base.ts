@@ -44,12 +44,7 @@ export type RoleEvent =
 
 export interface RoleHooks {
   /** Runs while the actor is `running`; returns a cleanup function. */
-  run?(args: {
-    ctx: RoleContext;
-    data: Record<string, unknown>;
-    sendBack(e: RoleEvent): void;
-    receive(listener: (e: RoleEvent) => void): void;
-  }): (() => void) | void;
+  run?(args: { ctx: RoleContext; data: Record<string, unknown>; sendBack(e: RoleEvent): void; receive(listener: (e: RoleEvent) => void): void }): (() => void) | void;
   /** Orderly stop (flush, close sockets); the supervisor bounds how long it may take. */
   stop?(ctx: RoleContext): Promise<void>;
   /** Detail shown while running before the hook says more. */
@@ -60,8 +55,8 @@ export function roleMachine(ctx: RoleContext, hooks: RoleHooks = {}) {
   return setup({
     types: { context: {} as RoleMachineContext, events: {} as RoleEvent },
     actors: {
-      run: fromCallback<RoleEvent, { data: Record<string, unknown> }>(({ sendBack, receive, input }) =>
-        hooks.run?.({ ctx, data: input.data, sendBack: (e) => sendBack(e), receive: (l) => receive(l) }) ?? undefined,
+      run: fromCallback<RoleEvent, { data: Record<string, unknown> }>(
+        ({ sendBack, receive, input }) => hooks.run?.({ ctx, data: input.data, sendBack: (e) => sendBack(e), receive: (l) => receive(l) }) ?? undefined,
       ),
       stop: fromPromise(async () => {
         await hooks.stop?.(ctx);

@@ -40,7 +40,16 @@ export const createRole: CreateRole = (ctx) => {
     const listen = parseHostPort(o.dealListen, 'deal listen address');
     const { id: minerNum, network } = minerAddress(o.minerId);
     const chain = lotusDealChain(new ChainClient(chainApi), minerNum, network);
-    const server = await DealServer.start({ dir: join(o.repo, 'deals'), minerId: o.minerId, auth: repoAuth(o.repo), host: listen.host, port: listen.port, requirePublished: true, sharedDir: o.storagePaths[0], market: chain });
+    const server = await DealServer.start({
+      dir: join(o.repo, 'deals'),
+      minerId: o.minerId,
+      auth: repoAuth(o.repo),
+      host: listen.host,
+      port: listen.port,
+      requirePublished: true,
+      sharedDir: o.storagePaths[0],
+      market: chain,
+    });
     const flow = new DealCoordinator({
       store: server.store,
       pipeline: server.pipeline,

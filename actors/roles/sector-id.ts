@@ -13,7 +13,11 @@ import { counter, gauge } from '../../src/metrics/index.js';
 
 // `get` mode (src/metrics; this role's thread): whether the sector-number server answers.
 const reachable = gauge({ name: 'distminer_sectorid_server_reachable', help: 'get mode: 1 when the last check of the sector-number server succeeded, 0 when it failed', labelNames: ['server'] });
-const checks = counter({ name: 'distminer_sectorid_server_checks_total', help: 'get mode: checks of the sector-number server, by result (ok, unreachable, refused)', labelNames: ['server', 'result'] });
+const checks = counter({
+  name: 'distminer_sectorid_server_checks_total',
+  help: 'get mode: checks of the sector-number server, by result (ok, unreachable, refused)',
+  labelNames: ['server', 'result'],
+});
 
 export interface SectorIdRoleOptions {
   mode: 'alloce' | 'get' | 'local';
@@ -62,7 +66,7 @@ export const createRole: CreateRole = (ctx) => {
                   const refused = e.code === 'UNAUTHORIZED' || e.code === 'FORBIDDEN';
                   reachable.set({ server: o.address! }, 0);
                   checks.inc({ server: o.address!, result: refused ? 'refused' : 'unreachable' });
-                  sendBack({ type: 'PROGRESS', detail: `sector-number server ${o.address} ${refused ? 'refused this host\'s token' : 'unreachable'}: ${e.message}` });
+                  sendBack({ type: 'PROGRESS', detail: `sector-number server ${o.address} ${refused ? "refused this host's token" : 'unreachable'}: ${e.message}` });
                 },
               );
             };

@@ -14,21 +14,49 @@ const missed = counter({ name: 'distminer_windowpost_deadlines_missed_total', he
 const submitted = counter({ name: 'distminer_windowpost_submitted_total', help: 'Window PoSt messages pushed', labelNames: ['miner'] });
 const faults = counter({ name: 'distminer_faults_declared_total', help: 'Sectors declared faulty (DeclareFaults landed)', labelNames: ['miner'] });
 const recoveries = counter({ name: 'distminer_recoveries_declared_total', help: 'Sectors declared recovered (DeclareFaultsRecovered landed)', labelNames: ['miner'] });
-const margin = gauge({ name: 'distminer_windowpost_deadline_margin_seconds', help: 'Seconds until the open deadline closes, while some of its partitions are not proven on chain (no sample once they are)', labelNames: ['miner', 'deadline'] });
+const margin = gauge({
+  name: 'distminer_windowpost_deadline_margin_seconds',
+  help: 'Seconds until the open deadline closes, while some of its partitions are not proven on chain (no sample once they are)',
+  labelNames: ['miner', 'deadline'],
+});
 // Beside the margin (same labels): "at risk" is the last sixth of the window, at most 300 s
 // (mainnet: 60 epochs of 30 s, so 300 s; a devnet's short windows get a proportionate share).
-const windowLen = gauge({ name: 'distminer_windowpost_deadline_window_seconds', help: 'Length of the open deadline\'s challenge window in seconds, while it has unproven partitions (beside distminer_windowpost_deadline_margin_seconds)', labelNames: ['miner', 'deadline'] });
-const nextGas = gauge({ name: 'distminer_windowpost_next_deadline_gas_attofil', help: 'What the next deadline\'s Window PoSt messages may cost at most: [Fees] MaxWindowPoStGasFee times the messages it needs', labelNames: ['miner'] });
-const balance = gauge({ name: 'distminer_wallet_balance_attofil', help: 'Balance of the address that would pay the next Window PoSt (a control address with the funds, else the richest, else the worker)', labelNames: ['miner', 'address'] });
+const windowLen = gauge({
+  name: 'distminer_windowpost_deadline_window_seconds',
+  help: "Length of the open deadline's challenge window in seconds, while it has unproven partitions (beside distminer_windowpost_deadline_margin_seconds)",
+  labelNames: ['miner', 'deadline'],
+});
+const nextGas = gauge({
+  name: 'distminer_windowpost_next_deadline_gas_attofil',
+  help: "What the next deadline's Window PoSt messages may cost at most: [Fees] MaxWindowPoStGasFee times the messages it needs",
+  labelNames: ['miner'],
+});
+const balance = gauge({
+  name: 'distminer_wallet_balance_attofil',
+  help: 'Balance of the address that would pay the next Window PoSt (a control address with the funds, else the richest, else the worker)',
+  labelNames: ['miner', 'address'],
+});
 
 export const createRole: CreateRole = (ctx) => {
   const o = ctx.options as unknown as PoStRoleOptions;
   return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next proving deadline' }, async (sendBack, signal) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
-    const [{ ChainClient }, { WindowPoStScheduler }, { DEFAULT_FEE_CAPS }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/window.js'), import('../../src/chain/fees.js')]);
+    const [{ ChainClient }, { WindowPoStScheduler }, { DEFAULT_FEE_CAPS }] = await Promise.all([
+      import('../../src/chain/client.js'),
+      import('../../src/post/window.js'),
+      import('../../src/chain/fees.js'),
+    ]);
     const fees = { ...DEFAULT_FEE_CAPS, ...(o.windowPoStMaxFee ? { windowPoSt: BigInt(o.windowPoStMaxFee) } : {}) };
-    const s = new WindowPoStScheduler({ client: new ChainClient(chainApi), miner: o.minerId, storage: o.storagePaths, runner: mailboxRunner(ctx), fees, maximizeFeeCap: o.maximizeWindowPoStFeeCap, log: ctx.log });
+    const s = new WindowPoStScheduler({
+      client: new ChainClient(chainApi),
+      miner: o.minerId,
+      storage: o.storagePaths,
+      runner: mailboxRunner(ctx),
+      fees,
+      maximizeFeeCap: o.maximizeWindowPoStFeeCap,
+      log: ctx.log,
+    });
     const M = { miner: o.minerId };
     for (const c of [proven, missed, submitted, faults, recoveries]) c.inc(M, 0);
     let nProven = 0;

@@ -7,9 +7,18 @@ import type { CreateRole } from './types.js';
 import { SECONDS_BUCKETS, counter, histogram } from '../../src/metrics/index.js';
 
 // Metrics (src/metrics; this role's thread), from the miner's round results (src/post/winning.ts).
-const rounds = counter({ name: 'distminer_winningpost_rounds_total', help: 'Winning PoSt rounds by outcome (not-eligible, lost, mined, slash-filter, late, failed)', labelNames: ['miner', 'outcome'] });
+const rounds = counter({
+  name: 'distminer_winningpost_rounds_total',
+  help: 'Winning PoSt rounds by outcome (not-eligible, lost, mined, slash-filter, late, failed)',
+  labelNames: ['miner', 'outcome'],
+});
 const abandoned = counter({ name: 'distminer_winningpost_blocks_abandoned_total', help: 'Rounds this miner won whose block was not sent (late, failed, slash filter)', labelNames: ['miner'] });
-const phase = histogram({ name: 'distminer_winningpost_phase_seconds', help: 'Time from the head\'s arrival to the end of each phase of a won round: base (mining base read), proof (Winning PoSt done), sent (block submitted)', labelNames: ['miner', 'phase'], buckets: SECONDS_BUCKETS });
+const phase = histogram({
+  name: 'distminer_winningpost_phase_seconds',
+  help: "Time from the head's arrival to the end of each phase of a won round: base (mining base read), proof (Winning PoSt done), sent (block submitted)",
+  labelNames: ['miner', 'phase'],
+  buckets: SECONDS_BUCKETS,
+});
 
 export const createRole: CreateRole = (ctx) => {
   const o = ctx.options as unknown as PoStRoleOptions;
@@ -30,7 +39,12 @@ export const createRole: CreateRole = (ctx) => {
     m.on('round', (r: { round: number; outcome: string; wins?: number; baseMs?: number; proofMs?: number; sentMs?: number }) => {
       rounds.inc({ ...M, outcome: r.outcome });
       if ((r.wins ?? 0) > 0 && r.outcome !== 'mined') abandoned.inc(M);
-      for (const [p, ms] of [['base', r.baseMs], ['proof', r.proofMs], ['sent', r.sentMs]] as const) if (ms !== undefined && (r.wins ?? 0) > 0) phase.observe({ ...M, phase: p }, ms / 1000);
+      for (const [p, ms] of [
+        ['base', r.baseMs],
+        ['proof', r.proofMs],
+        ['sent', r.sentMs],
+      ] as const)
+        if (ms !== undefined && (r.wins ?? 0) > 0) phase.observe({ ...M, phase: p }, ms / 1000);
       if (r.outcome !== 'mined') sendBack({ type: 'PROGRESS', detail: `${won} block(s) won; epoch ${r.round}: ${r.outcome}` });
     });
     if (!(await untilChainAnswers(ctx, sendBack, signal, () => m.start()))) {

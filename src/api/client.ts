@@ -16,7 +16,14 @@ export function callApi<T = unknown>(addr: HostPort, token: string, method: stri
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method, params });
   return new Promise<T>((resolve, reject) => {
     const req = request(
-      { host: addr.host, port: addr.port, path: RPC_PATH, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` }, timeout: timeoutMs },
+      {
+        host: addr.host,
+        port: addr.port,
+        path: RPC_PATH,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
+        timeout: timeoutMs,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -138,7 +138,26 @@ const hexToB64 = (h: string | null): string | null => (h ? Buffer.from(h, 'hex')
 /** A SectorInfo with nothing known beyond its number, state and seal proof. */
 export function bareSectorInfo(n: number, state: string, sealProof: number): LotusSectorInfo {
   const none = { Value: null, Epoch: 0 };
-  return { SectorID: n, State: state, CommD: null, CommR: null, Proof: null, Deals: [], Pieces: [], Ticket: none, Seed: none, PreCommitMsg: null, CommitMsg: null, Retries: 0, ToUpgrade: false, ReplicaUpdateMessage: null, LastErr: '', Log: [], SealProof: sealProof, ...NOT_ON_CHAIN };
+  return {
+    SectorID: n,
+    State: state,
+    CommD: null,
+    CommR: null,
+    Proof: null,
+    Deals: [],
+    Pieces: [],
+    Ticket: none,
+    Seed: none,
+    PreCommitMsg: null,
+    CommitMsg: null,
+    Retries: 0,
+    ToUpgrade: false,
+    ReplicaUpdateMessage: null,
+    LastErr: '',
+    Log: [],
+    SealProof: sealProof,
+    ...NOT_ON_CHAIN,
+  };
 }
 
 /** A seal pipeline sector as Lotus's SectorInfo (the seal proof bytes are not kept in the view). */
@@ -214,7 +233,7 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
   // sectors are the chain's and lotus-miner's records, and the workers this host's PoSt roles.
   let sealDownLogged = false;
   const sealDown = (what: string, err: unknown) => {
-    if (!sealDownLogged) log.warn({ err, asked: what }, 'the seal service does not answer: the Lotus API shows the chain\'s sectors, lotus-miner\'s records and the PoSt workers until it does');
+    if (!sealDownLogged) log.warn({ err, asked: what }, "the seal service does not answer: the Lotus API shows the chain's sectors, lotus-miner's records and the PoSt workers until it does");
     sealDownLogged = true;
   };
   const sealSectors = async (): Promise<SectorView[]> => {
@@ -264,7 +283,10 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
     async (p) => {
       if (!Array.isArray(p[0]) || !p[0].every((x) => typeof x === 'string')) throw new RpcError(1, 'SectorsListInStates needs a list of state names');
       const want = new Set(p[0] as string[]);
-      return [...(await known())].filter(([, k]) => want.has(k.state)).map(([n]) => n).sort((a, b) => a - b);
+      return [...(await known())]
+        .filter(([, k]) => want.has(k.state))
+        .map(([n]) => n)
+        .sort((a, b) => a - b);
     },
     'read',
   );
@@ -285,7 +307,14 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
       // As lotus-miner: the on-chain fields at the head, the expiration's when the node has them.
       if (!(await onChain())) return info;
       oc = oc!;
-      Object.assign(info, { SealProof: oc.SealProof, Activation: oc.Activation, Expiration: oc.Expiration, DealWeight: oc.DealWeight, VerifiedDealWeight: oc.VerifiedDealWeight, InitialPledge: oc.InitialPledge });
+      Object.assign(info, {
+        SealProof: oc.SealProof,
+        Activation: oc.Activation,
+        Expiration: oc.Expiration,
+        DealWeight: oc.DealWeight,
+        VerifiedDealWeight: oc.VerifiedDealWeight,
+        InitialPledge: oc.InitialPledge,
+      });
       try {
         const ex = await chain().call<{ OnTime: number; Early: number }>('Filecoin.StateSectorExpiration', [o.minerId, n, null]);
         Object.assign(info, { OnTime: ex.OnTime, Early: ex.Early });
@@ -300,10 +329,17 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
     'Filecoin.WorkerStats',
     async () => {
       const host = hostname();
-      const here = { Hostname: host, IgnoreResources: false, Resources: { MemPhysical: totalmem(), MemUsed: totalmem() - freemem(), MemSwap: 0, MemSwapUsed: 0, CPUs: availableParallelism(), GPUs: [], Resources: null } };
+      const here = {
+        Hostname: host,
+        IgnoreResources: false,
+        Resources: { MemPhysical: totalmem(), MemUsed: totalmem() - freemem(), MemSwap: 0, MemSwapUsed: 0, CPUs: availableParallelism(), GPUs: [], Resources: null },
+      };
       const idle = { MemUsedMin: 0, MemUsedMax: 0, GpuUsed: 0, CpuUse: 0, TaskCounts: {} };
       const out: Record<string, unknown> = {};
-      for (const [role, task] of [['winning-post', 'post/v0/winningproof'], ['window-post', 'post/v0/windowproof']] as const) {
+      for (const [role, task] of [
+        ['winning-post', 'post/v0/winningproof'],
+        ['window-post', 'post/v0/windowproof'],
+      ] as const) {
         if (o.roles.includes(role)) out[workerUuid(`${o.minerId}/${host}/${role}`)] = { Info: here, Tasks: [task], Enabled: o.roleRunning?.(role) ?? true, ...idle };
       }
       let sealWorkers: WorkerRow[] = [];
@@ -314,7 +350,19 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
       }
       for (const w of sealWorkers) {
         out[workerUuid(`${o.minerId}/seal/${w.id}`)] = {
-          Info: { Hostname: w.hostname, IgnoreResources: false, Resources: { MemPhysical: w.resources.memoryBytes, MemUsed: w.used.memoryBytes, MemSwap: 0, MemSwapUsed: 0, CPUs: w.resources.cores, GPUs: Array.from({ length: w.resources.gpus }, (_, i) => `GPU ${i}`), Resources: null } },
+          Info: {
+            Hostname: w.hostname,
+            IgnoreResources: false,
+            Resources: {
+              MemPhysical: w.resources.memoryBytes,
+              MemUsed: w.used.memoryBytes,
+              MemSwap: 0,
+              MemSwapUsed: 0,
+              CPUs: w.resources.cores,
+              GPUs: Array.from({ length: w.resources.gpus }, (_, i) => `GPU ${i}`),
+              Resources: null,
+            },
+          },
           Tasks: w.taskTypes.map((t) => LOTUS_TASK[t]),
           Enabled: w.connected,
           MemUsedMin: w.used.memoryBytes,

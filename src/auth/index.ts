@@ -134,7 +134,8 @@ function readSecret(path: string): Buffer {
   }
   if (ki.Type !== 'jwt-hmac-secret' || typeof ki.PrivateKey !== 'string') throw new AuthError(`the API secret ${path} is not a jwt-hmac-secret KeyInfo`);
   const secret = Buffer.from(ki.PrivateKey, 'base64');
-  if (secret.length < MIN_SECRET_BYTES) throw new AuthError(`the API secret ${path} has ${secret.length} bytes (empty or cut); restore it from another host of this miner — a new one would invalidate every token handed out`);
+  if (secret.length < MIN_SECRET_BYTES)
+    throw new AuthError(`the API secret ${path} has ${secret.length} bytes (empty or cut); restore it from another host of this miner — a new one would invalidate every token handed out`);
   return secret;
 }
 

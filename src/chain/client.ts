@@ -44,7 +44,11 @@ import { type Limiter, limiter } from '../util/limit.js';
 const log = logger('chain-client');
 
 // Metrics (src/metrics; counted in the thread that uses the client).
-const failovers = counter({ name: 'distminer_chain_failovers_total', help: 'Times a chain daemon stopped answering (or streaming heads) and the client went on to the next one (or, with one daemon, waits to retry it)', labelNames: ['endpoint'] });
+const failovers = counter({
+  name: 'distminer_chain_failovers_total',
+  help: 'Times a chain daemon stopped answering (or streaming heads) and the client went on to the next one (or, with one daemon, waits to retry it)',
+  labelNames: ['endpoint'],
+});
 const liveSubscriptions = new LiveSet<HeadSubscription>();
 gauge({
   name: 'distminer_chain_head_lag_seconds',
@@ -73,7 +77,10 @@ export interface Endpoint {
 /** Parses FULLNODE_API_INFO: `TOKEN:/ip4/A/tcp/P/http` (or `/ws`, or a URL), comma-separated. */
 export function parseApiInfo(info: string): Endpoint[] {
   const out: Endpoint[] = [];
-  for (const raw of info.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of info
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const i = raw.indexOf(':');
     const token = i >= 0 && !/^(https?|wss?):$/.test(raw.slice(0, i + 1)) ? raw.slice(0, i) : '';
     const addr = token || raw.startsWith(':') ? raw.slice(i + 1) : raw;
@@ -357,7 +364,8 @@ export class ChainClient {
         why = e.message;
       }
       const now = Date.now();
-      if (now - started + pollMs > timeoutMs) throw new MessageWaitTimeoutError(`StateWaitMsg ${cid['/']}: no receipt with ${confidence} confirmation(s) within ${Math.round(timeoutMs / 1000)} s (${why})`);
+      if (now - started + pollMs > timeoutMs)
+        throw new MessageWaitTimeoutError(`StateWaitMsg ${cid['/']}: no receipt with ${confidence} confirmation(s) within ${Math.round(timeoutMs / 1000)} s (${why})`);
       if (now - lastLog >= 60_000) {
         lastLog = now;
         log.info({ cid: cid['/'], waitedS: Math.round((now - started) / 1000), why }, 'still waiting for a message');

@@ -3,7 +3,22 @@
 // return, and the MarketDeal that StateMarketStorageDeal answers. Shared by the deal miner
 // (which publishes) and the devnet (which executes and answers).
 import { ParamsError } from './params.js';
-import { CborCid, type Cid, addressBytes, addressFromBytes, bigFromCborBytes, bigFromJson, bigToCborBytes, bigToJson, cborDecode, cborEncode, isCid, type Network, rleDecode, rleEncode } from './types.js';
+import {
+  CborCid,
+  type Cid,
+  addressBytes,
+  addressFromBytes,
+  bigFromCborBytes,
+  bigFromJson,
+  bigToCborBytes,
+  bigToJson,
+  cborDecode,
+  cborEncode,
+  isCid,
+  type Network,
+  rleDecode,
+  rleEncode,
+} from './types.js';
 
 /** The storage market actor's address (f05 / t05). */
 export const MARKET_ACTOR_ID = 5;

@@ -94,15 +94,7 @@ export interface FaultDeclaration {
 
 // ------------------------------------------------------------------ encoders
 
-const precommitTuple = (p: PreCommitParams) => [
-  p.sealProof,
-  p.sectorNumber,
-  new CborCid(p.sealedCid),
-  p.sealRandEpoch,
-  p.dealIds,
-  p.expiration,
-  p.unsealedCid ? new CborCid(p.unsealedCid) : null,
-];
+const precommitTuple = (p: PreCommitParams) => [p.sealProof, p.sectorNumber, new CborCid(p.sealedCid), p.sealRandEpoch, p.dealIds, p.expiration, p.unsealedCid ? new CborCid(p.unsealedCid) : null];
 
 /** PreCommitSectorBatch2Params: `[[SectorPreCommitInfo…]]`. */
 export function encodePreCommitBatch2(sectors: PreCommitParams[]): Buffer {
@@ -111,7 +103,14 @@ export function encodePreCommitBatch2(sectors: PreCommitParams[]): Buffer {
 
 /** ProveCommitSectors3 of one committed-capacity sector with its own proof (as tests and tools send it). */
 export function encodeProveCommitOne(sectorNumber: number, proof: Buffer, pieces: PieceActivationManifest[] = []): Buffer {
-  return encodeProveCommitSectors3({ sectorActivations: [{ sectorNumber, pieces }], sectorProofs: [proof], aggregateProof: Buffer.alloc(0), aggregateProofType: null, requireActivationSuccess: true, requireNotificationSuccess: true });
+  return encodeProveCommitSectors3({
+    sectorActivations: [{ sectorNumber, pieces }],
+    sectorProofs: [proof],
+    aggregateProof: Buffer.alloc(0),
+    aggregateProofType: null,
+    requireActivationSuccess: true,
+    requireNotificationSuccess: true,
+  });
 }
 
 /** The notification payload the market actor reads: the deal id as a CBOR unsigned integer. */
@@ -123,7 +122,12 @@ export function encodeProveCommitSectors3(p: ProveCommitSectors3Params): Buffer 
   return cborEncode([
     p.sectorActivations.map((a) => [
       a.sectorNumber,
-      a.pieces.map((x) => [new CborCid(x.cid), x.size, x.verifiedAllocationKey ? [x.verifiedAllocationKey.client, x.verifiedAllocationKey.id] : null, x.notify.map((n) => [addressBytes(n.address), n.payload])]),
+      a.pieces.map((x) => [
+        new CborCid(x.cid),
+        x.size,
+        x.verifiedAllocationKey ? [x.verifiedAllocationKey.client, x.verifiedAllocationKey.id] : null,
+        x.notify.map((n) => [addressBytes(n.address), n.payload]),
+      ]),
     ]),
     p.sectorProofs,
     p.aggregateProof,
@@ -142,13 +146,7 @@ export function encodeCreateMinerReturn(r: CreateMinerReturn): Buffer {
 }
 
 export function encodeWindowPoSt(p: WindowPoStParams): Buffer {
-  return cborEncode([
-    p.deadline,
-    p.partitions.map((x) => [x.index, rleEncode(x.skipped)]),
-    p.proofs.map((x) => [x.postProof, x.proofBytes]),
-    p.chainCommitEpoch,
-    p.chainCommitRand,
-  ]);
+  return cborEncode([p.deadline, p.partitions.map((x) => [x.index, rleEncode(x.skipped)]), p.proofs.map((x) => [x.postProof, x.proofBytes]), p.chainCommitEpoch, p.chainCommitRand]);
 }
 
 export function encodeDeclarations(decls: FaultDeclaration[]): Buffer {
@@ -221,7 +219,6 @@ export function decodePreCommitBatch2(b: Uint8Array): PreCommitParams[] {
   if (!Array.isArray(list) || list.length === 0) throw new ParamsError('PreCommitSectorBatch2Params.Sectors: expected a non-empty array');
   return list.map((x, i) => precommitFrom(x, `Sectors[${i}]`));
 }
-
 
 function address(v: unknown, what: string, network: Network): string {
   try {

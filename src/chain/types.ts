@@ -104,7 +104,14 @@ export function blsAddress(publicKey: Uint8Array, network: Network = 'testnet'):
 
 export function parseAddress(s: string): ParsedAddress {
   if (typeof s !== 'string' || s.length < 3) throw new TypeError(`invalid address ${JSON.stringify(s)}`);
-  const network: Network = s[0] === 'f' ? 'mainnet' : s[0] === 't' ? 'testnet' : (() => { throw new TypeError(`invalid address network in "${s}"`); })();
+  const network: Network =
+    s[0] === 'f'
+      ? 'mainnet'
+      : s[0] === 't'
+        ? 'testnet'
+        : (() => {
+            throw new TypeError(`invalid address network in "${s}"`);
+          })();
   const protocol = Number(s[1]);
   if (protocol === 0) {
     if (!/^\d{1,20}$/.test(s.slice(2)) || (s.length > 3 && s[2] === '0')) throw new TypeError(`invalid ID address "${s}"`);
@@ -295,7 +302,7 @@ class BitWriter {
   private n = 0;
   put(bit: number): void {
     if (this.n % 8 === 0) this.bytes.push(0);
-    if (bit) this.bytes[this.bytes.length - 1] |= 1 << this.n % 8;
+    if (bit) this.bytes[this.bytes.length - 1] |= 1 << (this.n % 8);
     this.n++;
   }
   putN(v: number, count: number): void {
@@ -387,7 +394,7 @@ export function rleDecode(b: Uint8Array): BitSet {
     } else {
       let v = 0n;
       let i = 0;
-      for (;; i++) {
+      for (; ; i++) {
         if (i === 10) throw new RleError('invalid varint (more than 10 bytes)');
         const byte = r.getN(8);
         v |= BigInt(byte & 0x7f) << BigInt(7 * i);

@@ -16,7 +16,13 @@ function walk(cmd: Command, path: string[], inherited: string[], out: Node[]): v
   const subs = cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
   out.push({ path: path.join(' '), subs: subs.map((c) => c.name()), flags });
   // A group's options are accepted after its subcommands too (program.ts): offer them there.
-  for (const c of subs) walk(c, [...path, c.name()], flags.filter((f) => f !== '--version'), out);
+  for (const c of subs)
+    walk(
+      c,
+      [...path, c.name()],
+      flags.filter((f) => f !== '--version'),
+      out,
+    );
 }
 
 export function bashCompletion(program: Command): string {

@@ -42,8 +42,6 @@ export interface DemoOptions {
   splitPost?: boolean;
 }
 
-
-
 async function waitFile(path: string, timeoutMs: number, what: string): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(path)) {
@@ -110,19 +108,39 @@ export async function main(o: DemoOptions): Promise<number> {
   try {
     process.stdout.write(`demo: starting in ${dir} (logs in ${join(dir, 'logs')})\n`);
     // 1. The chain: a devnet with a short proving period (same formulas as mainnet).
-    const devnet = start('devnet', ['devnet', '--dir', join(dir, 'devnet'), '--listen', '127.0.0.1:0', '--block-delay', blockDelay, '--challenge-window', '4', '--period-deadlines', periodDeadlines, '--challenge-lookback', '1', '--fault-cutoff', '2', '--precommit-delay', '3']);
-    const apiInfo = await orStop(new Promise<string>((resolve, reject) => {
-      let buf = '';
-      const t = setTimeout(() => reject(new Error('the devnet did not print its API info within 30 s')), 30_000);
-      devnet.stdout!.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const m = /FULLNODE_API_INFO=(\S+)/.exec(buf);
-        if (m) {
-          clearTimeout(t);
-          resolve(m[1]);
-        }
-      });
-    }));
+    const devnet = start('devnet', [
+      'devnet',
+      '--dir',
+      join(dir, 'devnet'),
+      '--listen',
+      '127.0.0.1:0',
+      '--block-delay',
+      blockDelay,
+      '--challenge-window',
+      '4',
+      '--period-deadlines',
+      periodDeadlines,
+      '--challenge-lookback',
+      '1',
+      '--fault-cutoff',
+      '2',
+      '--precommit-delay',
+      '3',
+    ]);
+    const apiInfo = await orStop(
+      new Promise<string>((resolve, reject) => {
+        let buf = '';
+        const t = setTimeout(() => reject(new Error('the devnet did not print its API info within 30 s')), 30_000);
+        devnet.stdout!.on('data', (d: Buffer) => {
+          buf += d.toString();
+          const m = /FULLNODE_API_INFO=(\S+)/.exec(buf);
+          if (m) {
+            clearTimeout(t);
+            resolve(m[1]);
+          }
+        });
+      }),
+    );
     const chain = new ChainClient(apiInfo);
 
     // 2. Repositories: one miner id, one shared storage path (sealed files the PoSt miners
@@ -165,7 +183,7 @@ export async function main(o: DemoOptions): Promise<number> {
     const deals: { made: number; failed: string[] } = { made: 0, failed: [] };
     if (dealCount > 0) {
       start('deal', ['run', '--repo', join(dir, 'deal'), '--window-post=false', '--winning-post=false', '--p2p=true', '--sctype=get', `--sclisten=${sc}`]);
-      const dealSealApi = await orStop(waitFile(join(dir, 'deal', 'sealing-api'), 60_000, 'the deal miner\'s seal service'));
+      const dealSealApi = await orStop(waitFile(join(dir, 'deal', 'sealing-api'), 60_000, "the deal miner's seal service"));
       start('deal-worker', ['worker', '--miner-api', `${repoAuth(join(dir, 'deal')).issue('write')}:${dealSealApi}`, '--dir', join(dir, 'deal-worker'), '--storage', storage]);
       dealApi = await orStop(waitFile(join(dir, 'deal', 'deals', 'api'), 60_000, 'the deal server'));
       void makeDeals(dir, dealApi, dealCount, apiInfo, deals);
@@ -173,7 +191,11 @@ export async function main(o: DemoOptions): Promise<number> {
 
     const sealHp = parseApiMultiaddr(sealApi);
     const sealRpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
-      const res = await fetch(`http://${sealHp.host}:${sealHp.port}/rpc/v0`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+      const res = await fetch(`http://${sealHp.host}:${sealHp.port}/rpc/v0`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      });
       const b = (await res.json()) as { result?: T; error?: { message: string } };
       if (b.error) throw new Error(b.error.message);
       return b.result as T;
@@ -192,7 +214,9 @@ export async function main(o: DemoOptions): Promise<number> {
     let lastPrint = 0;
     let done = signalled;
     void stop.then(() => (done = true));
-    process.stdout.write(`demo: running. In another terminal:\n  export FULLNODE_API_INFO=${apiInfo}\n  node ${MAIN} sectors list --repo ${join(dir, 'seal')}\n  node ${MAIN} proving deadlines --miner t01000\n  node ${MAIN} status --repo ${join(dir, repos[0])}\n${dealApi ? `  node ${MAIN} deals list --repo ${join(dir, 'deal')}\n` : ''}Ctrl-C stops everything.\n`);
+    process.stdout.write(
+      `demo: running. In another terminal:\n  export FULLNODE_API_INFO=${apiInfo}\n  node ${MAIN} sectors list --repo ${join(dir, 'seal')}\n  node ${MAIN} proving deadlines --miner t01000\n  node ${MAIN} status --repo ${join(dir, repos[0])}\n${dealApi ? `  node ${MAIN} deals list --repo ${join(dir, 'deal')}\n` : ''}Ctrl-C stops everything.\n`,
+    );
     while (!done) {
       let sectors: SectorView[] = [];
       try {
@@ -214,7 +238,10 @@ export async function main(o: DemoOptions): Promise<number> {
           `sectors: ${countsBy(sectors, (s) => s.state, 'none yet')}  (pledged ${pledged}/${target})`,
         ];
         if (dealApi) {
-          const list = await adminGet<{ deals: DealRecord[] }>(dealApi, tokenOf('deal'), '/deals').then((a) => a.body.deals ?? [], () => undefined);
+          const list = await adminGet<{ deals: DealRecord[] }>(dealApi, tokenOf('deal'), '/deals').then(
+            (a) => a.body.deals ?? [],
+            () => undefined,
+          );
           const failed = deals.failed.length ? `; ${deals.failed.length} could not be made (${deals.failed[deals.failed.length - 1]})` : '';
           lines.push(`deals: ${list ? countsBy(list, (d) => d.state, 'none yet') : '?'}  (made ${deals.made}/${dealCount}${failed})`);
         }
@@ -226,7 +253,9 @@ export async function main(o: DemoOptions): Promise<number> {
           }
           for (const a of st.actors) lines.push(`  ${r}/${a.id}: ${a.status} — ${a.detail}`);
           if (st.mailbox) {
-            const q = Object.entries(st.mailbox.queued).map(([k, v]) => `${k} ${v}`).join(', ');
+            const q = Object.entries(st.mailbox.queued)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ');
             lines.push(`  ${r}/mailbox: queued ${q}; running ${st.mailbox.running.length}`);
           }
         }

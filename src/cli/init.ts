@@ -57,7 +57,7 @@ export async function main(flags: InitOptions): Promise<number> {
   const api = flags.api ?? DEFAULT_API_LISTEN;
   let miner = flags.miner;
   if (flags.createMiner === true) {
-    if (miner) throw new ConfigError('init: --miner and --create-miner exclude each other', 'drop --miner: the new miner\'s id is written for you');
+    if (miner) throw new ConfigError('init: --miner and --create-miner exclude each other', "drop --miner: the new miner's id is written for you");
     const info = flags.chainApi ?? process.env.FULLNODE_API_INFO;
     if (!info) throw new ConfigError('init --create-miner: no chain API', 'pass --chain-api TOKEN:/ip4/127.0.0.1/tcp/1234/http or set FULLNODE_API_INFO');
     checkRepoFree(path);
@@ -75,7 +75,8 @@ export async function main(flags: InitOptions): Promise<number> {
     process.stdout.write(`created miner ${r.miner} (owner ${r.owner}, worker ${r.worker}, deposit ${r.deposit} attoFIL); repository ${path}\n`);
     return 0;
   }
-  if (typeof miner !== 'string') throw Object.assign(new Error('init: --miner is required'), { hint: 'e.g. distminer init --miner f01000 --repo ~/.distminer, or --create-miner to make one on chain' });
+  if (typeof miner !== 'string')
+    throw Object.assign(new Error('init: --miner is required'), { hint: 'e.g. distminer init --miner f01000 --repo ~/.distminer, or --create-miner to make one on chain' });
   const r = initRepo(path, miner, api);
   process.stdout.write(r.created ? `initialised repository ${r.path} for miner ${miner}\n` : `adopted repository ${r.path} for miner ${miner} (added [Distminer] and/or a token)\n`);
   return 0;
@@ -100,7 +101,8 @@ export async function main(flags: InitOptions): Promise<number> {
  */
 async function adoptLotusMiner(from: string, path: string, flags: InitOptions): Promise<number> {
   // The cheap refusals first: reading a big miner's datastore takes a while.
-  if (resolve(from) === path) throw new ConfigError('--repo is the lotus-miner repository itself', 'give a new directory: the lotus-miner repository is left as it is, so that you can go back to lotus-miner');
+  if (resolve(from) === path)
+    throw new ConfigError('--repo is the lotus-miner repository itself', 'give a new directory: the lotus-miner repository is left as it is, so that you can go back to lotus-miner');
   if (flags.miner !== undefined && !/^[ft]0\d+$/.test(flags.miner)) throw new ConfigError(`--miner "${flags.miner}" is not an ID address like f01000`);
   if (existsSync(path) && (!statSync(path).isDirectory() || readdirSync(path).length > 0)) throw new ConfigError(`${path} exists and is not an empty directory`, 'give a new directory for --repo');
   mkdirSync(dirname(path), { recursive: true });
@@ -125,15 +127,26 @@ async function adoptWithRecords(from: string, path: string, flags: InitOptions, 
   const list = (ss: LotusSector[]) => ss.map((s) => `${s.number} (${s.state})`).join(', ');
 
   const upgraded = lm.sectors.filter((s) => s.kind !== 'done' && (s.upgraded || s.kind === 'upgrading'));
-  if (upgraded.length > 0) throw new ConfigError(`sectors ${list(upgraded)} are upgraded or being upgraded with snap deals; distminer does not prove from update/ files yet`, 'keep lotus-miner for this miner (or finish or abort the upgrades and wait until none is left)');
+  if (upgraded.length > 0)
+    throw new ConfigError(
+      `sectors ${list(upgraded)} are upgraded or being upgraded with snap deals; distminer does not prove from update/ files yet`,
+      'keep lotus-miner for this miner (or finish or abort the upgrades and wait until none is left)',
+    );
   const sealing = lm.sectors.filter((s) => s.kind === 'sealing');
   if (sealing.length > 0 && flags.abandonSealing !== true) {
-    throw new ConfigError(`lotus-miner is still sealing sectors ${list(sealing)}`, 'let lotus-miner finish them (until Proving) before switching, or pass --abandon-sealing: distminer does not continue them (a pre-commit already on chain loses its deposit when it expires), and their numbers stay used');
+    throw new ConfigError(
+      `lotus-miner is still sealing sectors ${list(sealing)}`,
+      'let lotus-miner finish them (until Proving) before switching, or pass --abandon-sealing: distminer does not continue them (a pre-commit already on chain loses its deposit when it expires), and their numbers stay used',
+    );
   }
   // On chain: distminer's PoSt roles prove them from the storage paths.
   const onChain = lm.sectors.filter((s) => s.kind === 'proving' || s.kind === 'faulty' || s.kind === 'terminating');
   const odd = onChain.filter((s) => !Number.isInteger(s.sealProof) || s.sealProof < 0 || s.sealProof > 9);
-  if (odd.length > 0) throw new ConfigError(`sectors ${odd.map((s) => `${s.number} (seal proof type ${s.sealProof})`).join(', ')} have a seal proof type distminer does not prove (synthetic or non-interactive PoRep)`, 'keep lotus-miner for this miner');
+  if (odd.length > 0)
+    throw new ConfigError(
+      `sectors ${odd.map((s) => `${s.number} (seal proof type ${s.sealProof})`).join(', ')} have a seal proof type distminer does not prove (synthetic or non-interactive PoRep)`,
+      'keep lotus-miner for this miner',
+    );
   // Paths that take new sectors (CanStore) first — the seal and deal roles write to the first —
   // lotus-miner's own repository after the others of them (so that it stays as it was where
   // there is another), read-only paths last.
@@ -154,7 +167,11 @@ async function adoptWithRecords(from: string, path: string, flags: InitOptions, 
     for (const r of checked.values()) if (!r.ok) unreadable.set(r.sectorNumber, r.reason ?? r.outcome);
   }
   const missing = lm.sectors.filter((s) => s.kind === 'proving' && unreadable.has(s.number));
-  if (missing.length > 0) throw new ConfigError(`proven sectors whose files are not readable in lotus-miner's storage paths (${paths.join(', ') || 'none'}): ${missing.map((s) => `${s.number}: ${unreadable.get(s.number)}`).join('; ')}`, 'fix storage.json or the paths first: Window PoSt would declare these sectors faulty');
+  if (missing.length > 0)
+    throw new ConfigError(
+      `proven sectors whose files are not readable in lotus-miner's storage paths (${paths.join(', ') || 'none'}): ${missing.map((s) => `${s.number}: ${unreadable.get(s.number)}`).join('; ')}`,
+      'fix storage.json or the paths first: Window PoSt would declare these sectors faulty',
+    );
   const faulty = lm.sectors.filter((s) => s.kind === 'faulty');
   const terminating = lm.sectors.filter((s) => s.kind === 'terminating');
 
@@ -182,7 +199,16 @@ async function adoptWithRecords(from: string, path: string, flags: InitOptions, 
     const index: AdoptedIndex = {
       from: lm.path,
       adoptedAt: new Date().toISOString(),
-      sectors: lm.sectors.map((s) => [s.number, abandoned.has(s.number) ? 'Removed' : s.state, s.record!.offset, s.record!.length, ...(abandoned.has(s.number) ? [`abandoned in ${s.state} when distminer adopted this miner (its number stays used)`] : [])] as AdoptedIndex['sectors'][number]),
+      sectors: lm.sectors.map(
+        (s) =>
+          [
+            s.number,
+            abandoned.has(s.number) ? 'Removed' : s.state,
+            s.record!.offset,
+            s.record!.length,
+            ...(abandoned.has(s.number) ? [`abandoned in ${s.state} when distminer adopted this miner (its number stays used)`] : []),
+          ] as AdoptedIndex['sectors'][number],
+      ),
     };
     renameSync(records, join(stage.dir, ADOPTED_RECORDS_FILE));
     writeFileAtomic(join(stage.dir, ADOPTED_SECTORS_FILE), JSON.stringify(index) + '\n');
@@ -204,10 +230,28 @@ async function adoptWithRecords(from: string, path: string, flags: InitOptions, 
   say(`  API:             ${parseConfigToml(readFileSync(join(path, CONFIG_FILE), 'utf8')).apiListen ?? DEFAULT_API_LISTEN} (lotus-miner's tokens work there)`);
   say(`  storage paths:   ${paths.join(', ') || '(none)'}`);
   say(`  proven sectors:  ${onChain.length - faulty.length - terminating.length}, all found in the storage paths`);
-  if (faulty.length > 0) say(`  faulty:          ${list(faulty)}; files ${faulty.every((s) => !unreadable.has(s.number)) ? 'all readable' : `not readable for ${faulty.filter((s) => unreadable.has(s.number)).map((s) => s.number).join(', ')}`} (Window PoSt declares them recovered once they are)`);
+  if (faulty.length > 0)
+    say(
+      `  faulty:          ${list(faulty)}; files ${
+        faulty.every((s) => !unreadable.has(s.number))
+          ? 'all readable'
+          : `not readable for ${faulty
+              .filter((s) => unreadable.has(s.number))
+              .map((s) => s.number)
+              .join(', ')}`
+      } (Window PoSt declares them recovered once they are)`,
+    );
   if (terminating.length > 0) say(`  terminating:     ${list(terminating)}: distminer does not send lotus-miner's pending terminations; proven until one lands`);
   if (sealing.length > 0) say(`  abandoned:       ${list(sealing)} (their numbers stay used)`);
-  say(`  sector numbers:  the next is ${floor} or above; lotus-miner allocated ${formatRanges(lm.numbers.allocated) || 'none'}${Object.keys(reservations).length > 0 ? `; reservations kept: ${Object.entries(reservations).map(([n, r]) => `${n} ${formatRanges(r)}`).join(', ')}` : ''}`);
+  say(
+    `  sector numbers:  the next is ${floor} or above; lotus-miner allocated ${formatRanges(lm.numbers.allocated) || 'none'}${
+      Object.keys(reservations).length > 0
+        ? `; reservations kept: ${Object.entries(reservations)
+            .map(([n, r]) => `${n} ${formatRanges(r)}`)
+            .join(', ')}`
+        : ''
+    }`,
+  );
   say(`  keys:            API secret and token${lm.peerId ? `, libp2p key (peer id ${lm.peerId})` : ''}`);
   if (lm.lastMinedEpoch !== undefined) say(`  last mined:      epoch ${lm.lastMinedEpoch} (never mined again)`);
   say(`  sector records:  ${lm.sectors.length} in ${ADOPTED_RECORDS_FILE} (what lotus-miner's sectors status showed; of each log the first entry and the latest, ${ADOPTED_LOG_ENTRIES} in all)`);
@@ -350,7 +394,13 @@ export async function createMiner(c: ChainClient, o: CreateMinerOptions): Promis
   }
   if (!p.createMsg) {
     const params = encodeCreateMiner({ owner: p.owner, worker: p.worker, windowPoStProofType, peer: Buffer.alloc(0), multiaddrs: [] });
-    const cid = await send('CreateMiner', { To: idAddress(POWER_ACTOR_ID, p.owner[0] === 'f' ? 'mainnet' : 'testnet'), From: p.owner, Method: PowerMethod.CreateMiner, Value: value, Params: b64(params) });
+    const cid = await send('CreateMiner', {
+      To: idAddress(POWER_ACTOR_ID, p.owner[0] === 'f' ? 'mainnet' : 'testnet'),
+      From: p.owner,
+      Method: PowerMethod.CreateMiner,
+      Value: value,
+      Params: b64(params),
+    });
     p.createMsg = cid['/'];
     p.deposit = deposit.toString();
     save();

@@ -41,7 +41,7 @@ function apiOf(flags: LogOptions): { addr: ReturnType<typeof parseApiMultiaddr>;
   const path = resolveRepoPath(flags.repo);
   const repo = openRepo(path);
   const apiFile = join(path, API_FILE);
-  const addrText = existsSync(apiFile) ? readFileSync(apiFile, 'utf8').trim() : repo.config.apiListen ?? DEFAULT_API_LISTEN;
+  const addrText = existsSync(apiFile) ? readFileSync(apiFile, 'utf8').trim() : (repo.config.apiListen ?? DEFAULT_API_LISTEN);
   return { addr: parseApiMultiaddr(addrText, existsSync(apiFile) ? apiFile : 'config.toml [API] ListenAddress'), token: repo.token };
 }
 

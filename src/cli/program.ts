@@ -58,23 +58,26 @@ export function buildProgram(): Command {
   // --- miner process and repository -------------------------------------------------------
   program
     .command('init')
-    .description('create a miner repository (--miner f0… --repo DIR); --create-miner makes the miner actor on chain first; --from-lotus-miner DIR takes over a lotus-miner\'s')
+    .description("create a miner repository (--miner f0… --repo DIR); --create-miner makes the miner actor on chain first; --from-lotus-miner DIR takes over a lotus-miner's")
     .option('--miner <id>', 'the miner actor id, e.g. f01000 (required unless --create-miner)')
     .option('--repo <dir>', REPO_HELP)
     .option('--api <multiaddr>', 'API listen multiaddr (default /ip4/127.0.0.1/tcp/2345/http)')
     .addOption(boolOption('--create-miner', 'create a new miner actor on chain first (like lotus-miner init)'))
     .option('--chain-api <info>', 'Lotus full-node API info (default $FULLNODE_API_INFO); --create-miner only')
-    .option('--from <addr>', 'wallet address that funds the new owner and worker (default: the node\'s default wallet)')
+    .option('--from <addr>', "wallet address that funds the new owner and worker (default: the node's default wallet)")
     .option('--sector-size <size>', 'sector size of the new miner (default 2KiB)')
     .option('--owner-funds <fil>', 'FIL for the owner beyond the creation deposit, for gas (default 1)')
     .option('--worker-funds <fil>', 'FIL for the worker: pre-commit deposits, pledges and gas (default 10)')
-    .option('--from-lotus-miner <dir>', 'take over the miner of a stopped lotus-miner repository (left unchanged): config, storage paths, sector numbers, keys, last mined epoch (--api replaces its API address)')
+    .option(
+      '--from-lotus-miner <dir>',
+      'take over the miner of a stopped lotus-miner repository (left unchanged): config, storage paths, sector numbers, keys, last mined epoch (--api replaces its API address)',
+    )
     .addOption(boolOption('--abandon-sealing', '--from-lotus-miner: adopt although lotus-miner is still sealing sectors (they are not continued; their numbers stay used)'))
     .action(act(async (o) => (await import('./init.js')).main(o)));
 
   program
     .command('run')
-    .description('run this host\'s miner: --roles=… or the seed flags --window-post --winning-post --p2p --sctype --sclisten')
+    .description("run this host's miner: --roles=… or the seed flags --window-post --winning-post --p2p --sctype --sclisten")
     .option('--repo <dir>', REPO_HELP)
     .option('--roles <list>', 'roles to run, comma-separated: winning-post,window-post,seal,deal (instead of the seed flags)')
     .addOption(boolOption('--window-post', 'run Window PoSt (default true)'))
@@ -89,16 +92,16 @@ export function buildProgram(): Command {
 
   program
     .command('status')
-    .description('the running miner\'s actors and GPU mailbox')
+    .description("the running miner's actors and GPU mailbox")
     .option('--repo <dir>', REPO_HELP)
     .option('--json', 'print the raw status as JSON')
     .action(act(async (o) => (await import('./status.js')).main(o)));
 
   const log = program
     .command('log')
-    .description('the running miner\'s loggers, as lotus-miner\'s `log` (levels change without a restart)')
+    .description("the running miner's loggers, as lotus-miner's `log` (levels change without a restart)")
     .option('--repo <dir>', REPO_HELP)
-    .option('--json', 'print the miner\'s answer as JSON');
+    .option('--json', "print the miner's answer as JSON");
   log
     .command('list')
     .description('list the loggers of the main thread and every actor thread, by component')
@@ -110,13 +113,13 @@ export function buildProgram(): Command {
     .option('--system <component>', 'only this component (the `component` field of its log lines; see `log list`)')
     .action(act(async (o, [level]) => (await import('./log.js')).setLevel(o, level)));
 
-  const auth = program.command('auth').description('API tokens of this repository\'s secret, as lotus-miner\'s `auth`');
+  const auth = program.command('auth').description("API tokens of this repository's secret, as lotus-miner's `auth`");
   auth
     .command('create-token')
     .description('print (or --output) a token with the given permission')
     .requiredOption('--perm <level>', 'permission level: read | write | sign | admin (each includes the ones before it)')
     .option('--repo <dir>', REPO_HELP)
-    .option('--output <file>', 'write the token to this file (mode 0600, atomically) instead of stdout, e.g. another host\'s <repo>/sectorid-token')
+    .option('--output <file>', "write the token to this file (mode 0600, atomically) instead of stdout, e.g. another host's <repo>/sectorid-token")
     .action(act(async (o) => (await import('../auth/cli.js')).createToken(o)));
   auth
     .command('api-info')
@@ -136,18 +139,27 @@ export function buildProgram(): Command {
 
   const proving = program
     .command('proving')
-    .description('Window PoSt state from the chain, readability of a deadline\'s files')
+    .description("Window PoSt state from the chain, readability of a deadline's files")
     .option('--miner <id>', 'miner ID address, e.g. f01000 (default $DISTMINER_MINER)')
     .option(...CHAIN_API)
     .option('--json', JSON_HELP);
-  proving.command('info').description('the current proving period and deadline').action(act(async (o) => (await import('../post/cli.js')).provingInfo(o)));
-  proving.command('deadlines').description('every deadline: partitions, sectors, faults, proofs').action(act(async (o) => (await import('../post/cli.js')).provingDeadlines(o)));
+  proving
+    .command('info')
+    .description('the current proving period and deadline')
+    .action(act(async (o) => (await import('../post/cli.js')).provingInfo(o)));
+  proving
+    .command('deadlines')
+    .description('every deadline: partitions, sectors, faults, proofs')
+    .action(act(async (o) => (await import('../post/cli.js')).provingDeadlines(o)));
   proving
     .command('deadline')
-    .description('one deadline\'s partitions')
+    .description("one deadline's partitions")
     .argument('<index>', 'deadline index')
     .action(act(async (o, [n]) => (await import('../post/cli.js')).provingDeadline(o, n)));
-  proving.command('faults').description('the faulty sectors').action(act(async (o) => (await import('../post/cli.js')).provingFaults(o)));
+  proving
+    .command('faults')
+    .description('the faulty sectors')
+    .action(act(async (o) => (await import('../post/cli.js')).provingFaults(o)));
   proving
     .command('check')
     .description('can every sector of a deadline be read from storage? (exit 1 if not)')
@@ -168,7 +180,7 @@ export function buildProgram(): Command {
     .option('--check-timeout <duration>', 'Window PoSt: per-sector read timeout (default 10s)')
     .option('--expected-leaders <n>', 'Winning PoSt: blocks expected per epoch')
     .option('--propagation-delay <duration>', 'Winning PoSt: wait this long into the epoch for other blocks (e.g. 1s)')
-    .option('--config <file>', 'config.toml whose [Fees] (lotus-miner\'s keys) cap the PoSt messages\' fees')
+    .option('--config <file>', "config.toml whose [Fees] (lotus-miner's keys) cap the PoSt messages' fees")
     .action(act(async (o, [which]) => (await import('../post/cli.js')).post(o, which)));
 
   program
@@ -179,8 +191,7 @@ export function buildProgram(): Command {
     .action(act(async (o) => (await import('../proofs/params-cli.js')).main(o)));
 
   // --- sealing and sector numbers -----------------------------------------------------------
-  const sealApi = (c: Command) =>
-    c.option('--repo <dir>', REPO_HELP).option('--api <info>', 'the seal service as TOKEN:/ip4/…/tcp/…/http (default: <repo>/sealing-api and the repo\'s token)');
+  const sealApi = (c: Command) => c.option('--repo <dir>', REPO_HELP).option('--api <info>', "the seal service as TOKEN:/ip4/…/tcp/…/http (default: <repo>/sealing-api and the repo's token)");
 
   const sectors = sealApi(program.command('sectors').description('sectors of this seal miner, and the sector-number allocator').option('--json', JSON_HELP));
   const sealing = () => import('../sealing/cli.js');
@@ -189,7 +200,10 @@ export function buildProgram(): Command {
     .description('create committed-capacity sectors')
     .argument('[count]', 'how many (1..1000, default 1)')
     .action(act(async (o, [n]) => (await sealing()).pledge(o, n)));
-  sectors.command('list').description('the sectors and their states').action(act(async (o) => (await sealing()).list(o)));
+  sectors
+    .command('list')
+    .description('the sectors and their states')
+    .action(act(async (o) => (await sealing()).list(o)));
   sectors
     .command('status')
     .description('one sector: state, CIDs, epochs, messages, event log')
@@ -214,11 +228,14 @@ export function buildProgram(): Command {
     .addOption(new Option('--sclisten <host:port>').hideHelp())
     .option('--token <token>', 'miner API token (info: read; reserve, free, set-floor: admin)')
     .option('--token-file <file>', 'file holding the token (default $DISTMINER_SECTORID_TOKEN)')
-    .option('--store <url>', 'work on this store: file (the repo\'s) or postgres://… (alias --sc-store)')
+    .option('--store <url>', "work on this store: file (the repo's) or postgres://… (alias --sc-store)")
     .addOption(new Option('--sc-store <url>').hideHelp())
     .option('--miner <id>', 'the miner id of a postgres store (default f01000)');
   const nums = () => import('../sectorid/numbers-cli.js');
-  numbers.command('info').description('next number, chain floor, reservations').action(act(async (o) => (await nums()).main(o, 'info', [])));
+  numbers
+    .command('info')
+    .description('next number, chain floor, reservations')
+    .action(act(async (o) => (await nums()).main(o, 'info', [])));
   numbers
     .command('reserve')
     .description('reserve ranges of numbers under a name')
@@ -237,8 +254,14 @@ export function buildProgram(): Command {
     .action(act(async (o, a) => (await nums()).main(o, 'set-floor', a)));
 
   const sealingCmd = sealApi(program.command('sealing').description('seal work of this miner').option('--json', JSON_HELP));
-  sealingCmd.command('jobs').description('running and queued seal tasks').action(act(async (o) => (await sealing()).jobs(o)));
-  sealingCmd.command('workers').description('connected seal workers and their resources').action(act(async (o) => (await sealing()).workers(o)));
+  sealingCmd
+    .command('jobs')
+    .description('running and queued seal tasks')
+    .action(act(async (o) => (await sealing()).jobs(o)));
+  sealingCmd
+    .command('workers')
+    .description('connected seal workers and their resources')
+    .action(act(async (o) => (await sealing()).workers(o)));
 
   const sectorid = program.command('sectorid').description('the sector-number server: serve (run it) | alloc (ask it for numbers)');
   sectorid
@@ -250,7 +273,7 @@ export function buildProgram(): Command {
     .option('--miner <id>', 'miner id (default f01000)')
     .option('--store <url>', 'file (default) or postgres://… (alias --sc-store)')
     .addOption(new Option('--sc-store <url>').hideHelp())
-    .option('--chain-floor-file <file>', 'JSON file with the chain\'s highest allocated number')
+    .option('--chain-floor-file <file>', "JSON file with the chain's highest allocated number")
     .option('--ready-file <file>', 'write the address here once listening')
     .option('--max-connections <n>', 'connections in all')
     .option('--max-connections-per-peer <n>', 'connections from one address')
@@ -278,8 +301,8 @@ export function buildProgram(): Command {
     .option('--miner-api <info>', 'the miner as TOKEN:/ip4/…/tcp/…/http (default $MINER_API_INFO)')
     .option('--dir <dir>', 'sealing directory (default $DISTMINER_WORKER_PATH)')
     .option('--tasks <list>', 'task types it accepts, comma-separated (default: all)')
-    .option('--cores <n>', 'CPU cores it offers (default: this machine\'s)')
-    .option('--memory <size>', 'memory it offers, e.g. 64GiB (default: this machine\'s)')
+    .option('--cores <n>', "CPU cores it offers (default: this machine's)")
+    .option('--memory <size>', "memory it offers, e.g. 64GiB (default: this machine's)")
     .option('--gpus <n>', 'GPUs it offers (default 0)')
     .option('--storage <dir>', 'root for relative Finalize destinations (shared storage)')
     .option('--nice <n>', 'CPU priority of its proofs (default 19)')
@@ -337,7 +360,7 @@ export function buildProgram(): Command {
     .action(act(async (o) => (await import('../deals/client-cli.js')).keyNew(o)));
   key
     .command('show')
-    .description('print a key\'s address')
+    .description("print a key's address")
     .requiredOption('--key <file>', 'the client key file')
     .option('--network <net>', 'testnet (t… addresses, default) or mainnet (f…)')
     .action(act(async (o) => (await import('../deals/client-cli.js')).keyShow(o)));
@@ -349,25 +372,25 @@ export function buildProgram(): Command {
     .requiredOption('--api <url>', 'its deal server URL')
     .requiredOption('--key <file>', 'the client key file')
     .option('--start-epoch <n>', 'deal start epoch (default 10000; with --chain-api the head + 960)')
-    .option('--chain-api <info>', 'a real chain\'s node TOKEN:/ip4/…/tcp/…/http: the terms are checked against its market actor (escrow, collateral bounds, duration) before proposing')
-    .option('--duration <epochs>', 'deal duration in epochs (default 518400, 180 days, the market\'s minimum)')
+    .option('--chain-api <info>', "a real chain's node TOKEN:/ip4/…/tcp/…/http: the terms are checked against its market actor (escrow, collateral bounds, duration) before proposing")
+    .option('--duration <epochs>', "deal duration in epochs (default 518400, 180 days, the market's minimum)")
     .option('--price <attofil>', 'price per epoch in attoFIL (default 0)')
-    .option('--provider-collateral <attofil>', 'the provider collateral in attoFIL (default: with --chain-api the market\'s minimum, else 0)')
+    .option('--provider-collateral <attofil>', "the provider collateral in attoFIL (default: with --chain-api the market's minimum, else 0)")
     .option('--verified', 'a verified (DataCap) deal')
     .option('--label <text>', 'deal label')
     .action(act(async (o, [file]) => (await import('../deals/client-cli.js')).deal(o, file)));
   const market = client
     .command('market')
-    .description('the client\'s escrow in the storage market actor (what a deal locks): Lotus\'s `lotus wallet market`, signed by the client\'s key')
+    .description("the client's escrow in the storage market actor (what a deal locks): Lotus's `lotus wallet market`, signed by the client's key")
     .option(...CHAIN_API)
     .option('--network <net>', 'testnet (t… addresses, default) or mainnet (f…)')
     .option('--json', JSON_HELP);
   market
     .command('add')
-    .description('add AMOUNT to the client\'s escrow (AddBalance from its own key, pushed to the node); waits until it is on chain')
+    .description("add AMOUNT to the client's escrow (AddBalance from its own key, pushed to the node); waits until it is on chain")
     .argument('<amount>', 'FIL, as Lotus writes it: 0.5, "0.5 FIL", "500 milliFIL"')
     .requiredOption('--key <file>', 'the client key file (it pays and signs)')
-    .option('--max-fee <amount>', 'the most gas may cost (FIL; default the node\'s)')
+    .option('--max-fee <amount>', "the most gas may cost (FIL; default the node's)")
     .action(act(async (o, [amount]) => (await import('../deals/client-cli.js')).marketAdd(o, amount)));
   market
     .command('balance')

@@ -111,7 +111,7 @@ function sectorIdTokenFor(s: RunSettings, repo: Repo): string {
   if (repo.sectorIdToken) return repo.sectorIdToken;
   log.warn(
     { file: join(repo.path, SECTORID_TOKEN_FILE) },
-    'no sectorid-token in the repo: sending this repo\'s admin token to the sector-number server (accepted only if both repos share one secret); give this host a write token of the server\'s repo instead',
+    "no sectorid-token in the repo: sending this repo's admin token to the sector-number server (accepted only if both repos share one secret); give this host a write token of the server's repo instead",
   );
   return repo.token;
 }
@@ -128,8 +128,7 @@ export async function main(flags: RunOptions): Promise<number> {
     repoLock = lockFile(join(repoPath, REPO_LOCK_FILE), 'distminer run');
   } catch (e) {
     if (!(e instanceof LockHeldError)) throw e;
-    throw new Error(
-      `the repo ${repoPath} is in use: ${e.message}. Only one \`distminer run\` may use a repo; stop that one first (its api file is left alone).`, { cause: e });
+    throw new Error(`the repo ${repoPath} is in use: ${e.message}. Only one \`distminer run\` may use a repo; stop that one first (its api file is left alone).`, { cause: e });
   }
   const fc: FlagConfig = {
     windowPost: flags.windowPost,
@@ -143,7 +142,10 @@ export async function main(flags: RunOptions): Promise<number> {
   const settings = resolveSettings(repo.config, fc);
   const metricsToken = metricsNeedToken(repoPath);
   enableDefaultMetrics();
-  gauge({ name: 'distminer_info', help: 'Always 1: this miner\'s id, version and roles (join on instance)', labelNames: ['miner', 'version', 'roles'] }).set({ miner: settings.minerId, version: '0.1.0', roles: settings.roles.join(',') }, 1);
+  gauge({ name: 'distminer_info', help: "Always 1: this miner's id, version and roles (join on instance)", labelNames: ['miner', 'version', 'roles'] }).set(
+    { miner: settings.minerId, version: '0.1.0', roles: settings.roles.join(',') },
+    1,
+  );
 
   for (const line of settings.disabledLines) log.info(line);
   log.info({ miner: settings.minerId, roles: settings.roles, sectorId: settings.sectorId.mode, repo: repoPath }, `starting miner ${settings.minerId} with roles ${settings.roles.join(', ')}`);
@@ -189,7 +191,18 @@ export async function main(flags: RunOptions): Promise<number> {
   // Prometheus: this process's metrics and every role actor's (asked for on each scrape).
   api.serveMetrics({ needToken: metricsToken, others: () => sup.collectMetrics() });
 
-  api.register('Distminer.Status', () => ({ miner: settings.minerId, roles: settings.roles, sectorId: { mode: settings.sectorId.mode, listen: settings.sectorId.listen && formatHostPort(settings.sectorId.listen) }, throttle, priority, ...sup.status() }), 'read');
+  api.register(
+    'Distminer.Status',
+    () => ({
+      miner: settings.minerId,
+      roles: settings.roles,
+      sectorId: { mode: settings.sectorId.mode, listen: settings.sectorId.listen && formatHostPort(settings.sectorId.listen) },
+      throttle,
+      priority,
+      ...sup.status(),
+    }),
+    'read',
+  );
   const version = packageVersion();
   api.register('Distminer.Version', () => ({ version, apiVersion: 0 }), 'read');
   // lotus-miner's CLI (info, proving …, version, log alerts) pointed at this host.
@@ -198,7 +211,7 @@ export async function main(flags: RunOptions): Promise<number> {
     try {
       return readAdoptedSectors(repo);
     } catch (err) {
-      log.warn({ err }, 'lotus-miner\'s adopted sector records are not readable: the Lotus API shows sectors without them');
+      log.warn({ err }, "lotus-miner's adopted sector records are not readable: the Lotus API shows sectors without them");
       return undefined;
     }
   };

@@ -15,7 +15,9 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 export function formatStatus(s: Status): string {
   const out: string[] = [];
-  out.push(`miner ${s.miner}  roles: ${s.roles.join(', ')}  sector numbers: ${s.sectorId.mode}${s.sectorId.listen ? ` ${s.sectorId.listen}` : ''}  up ${secs(s.uptimeMs)}${s.escalated ? '  ESCALATED' : ''}`);
+  out.push(
+    `miner ${s.miner}  roles: ${s.roles.join(', ')}  sector numbers: ${s.sectorId.mode}${s.sectorId.listen ? ` ${s.sectorId.listen}` : ''}  up ${secs(s.uptimeMs)}${s.escalated ? '  ESCALATED' : ''}`,
+  );
   out.push('');
   const rows = [['ACTOR', 'STATUS', 'STATE', 'UPTIME', 'RESTARTS', 'DETAIL']];
   for (const a of s.actors) {
@@ -34,9 +36,14 @@ export function formatStatus(s: Status): string {
   const m = s.mailbox;
   if (m) {
     out.push('');
-    const q = Object.entries(m.queued).map(([k, v]) => `${k} ${v}`).join(', ');
+    const q = Object.entries(m.queued)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     out.push(`mailbox (throttle: ${s.throttle}): queued ${q}; running ${m.running.length}; done ${m.totals.done}, failed ${m.totals.failed}, cancelled ${m.totals.cancelled}`);
-    for (const j of m.running) out.push(`  job ${j.id} ${j.kind} on ${j.lane}: running ${secs(j.runMs)}, waited ${secs(j.waitMs)}, throttled ${secs(j.throttledMs)}${j.pid ? `, pid ${j.pid}` : ''}${j.submitter ? `, from ${j.submitter}` : ''}`);
+    for (const j of m.running)
+      out.push(
+        `  job ${j.id} ${j.kind} on ${j.lane}: running ${secs(j.runMs)}, waited ${secs(j.waitMs)}, throttled ${secs(j.throttledMs)}${j.pid ? `, pid ${j.pid}` : ''}${j.submitter ? `, from ${j.submitter}` : ''}`,
+      );
     for (const j of m.queue) out.push(`  job ${j.id} ${j.kind} queued ${secs(j.waitMs)}${j.submitter ? `, from ${j.submitter}` : ''}`);
     for (const j of m.recent.slice(-5)) out.push(`  job ${j.id} ${j.kind} ${j.state}: waited ${secs(j.waitMs)}, ran ${secs(j.runMs)}${j.error ? ` — ${j.error}` : ''}`);
   }
@@ -48,7 +55,7 @@ export async function main(flags: { repo?: string; json?: boolean }): Promise<nu
   const repo = openRepo(path);
   const apiFile = join(path, API_FILE);
   // The running miner writes the address it really listens on; the config's is the fallback.
-  const addrText = existsSync(apiFile) ? readFileSync(apiFile, 'utf8').trim() : repo.config.apiListen ?? DEFAULT_API_LISTEN;
+  const addrText = existsSync(apiFile) ? readFileSync(apiFile, 'utf8').trim() : (repo.config.apiListen ?? DEFAULT_API_LISTEN);
   const st = await callApi<Status>(parseApiMultiaddr(addrText, existsSync(apiFile) ? apiFile : 'config.toml [API] ListenAddress'), repo.token, 'Distminer.Status');
   process.stdout.write(flags.json ? JSON.stringify(st, null, 2) + '\n' : formatStatus(st));
   return 0;

@@ -52,7 +52,26 @@ const STATE_KINDS: Record<string, LotusSector['kind']> = {
   ...Object.fromEntries(['Faulty', 'FaultReported', 'FaultedFinal'].map((s) => [s, 'faulty'])),
   ...Object.fromEntries(['Terminating', 'TerminateWait', 'TerminateFinality', 'TerminateFailed'].map((s) => [s, 'terminating'])),
   ...Object.fromEntries(
-    ['SnapDealsWaitDeals', 'SnapDealsAddPiece', 'SnapDealsPacking', 'UpdateReplica', 'ProveReplicaUpdate', 'SubmitReplicaUpdate', 'WaitMutable', 'ReplicaUpdateWait', 'FinalizeReplicaUpdate', 'UpdateActivating', 'ReleaseSectorKey', 'SnapDealsAddPieceFailed', 'SnapDealsDealsExpired', 'SnapDealsRecoverDealIDs', 'AbortUpgrade', 'ReplicaUpdateFailed', 'ReleaseSectorKeyFailed', 'FinalizeReplicaUpdateFailed'].map((s) => [s, 'upgrading']),
+    [
+      'SnapDealsWaitDeals',
+      'SnapDealsAddPiece',
+      'SnapDealsPacking',
+      'UpdateReplica',
+      'ProveReplicaUpdate',
+      'SubmitReplicaUpdate',
+      'WaitMutable',
+      'ReplicaUpdateWait',
+      'FinalizeReplicaUpdate',
+      'UpdateActivating',
+      'ReleaseSectorKey',
+      'SnapDealsAddPieceFailed',
+      'SnapDealsDealsExpired',
+      'SnapDealsRecoverDealIDs',
+      'AbortUpgrade',
+      'ReplicaUpdateFailed',
+      'ReleaseSectorKeyFailed',
+      'FinalizeReplicaUpdateFailed',
+    ].map((s) => [s, 'upgrading']),
   ),
   ...Object.fromEntries(['Removed', 'Removing', 'RemoveFailed', 'FailedUnrecoverable'].map((s) => [s, 'done'])),
 };
@@ -128,7 +147,10 @@ export async function readLotusMinerRepo(dir: string, opts: ReadOptions = {}): P
   const path = resolve(dir);
   const meta = join(path, 'datastore', 'metadata');
   if (!existsSync(join(path, 'config.toml')) || !existsSync(meta)) {
-    throw new LotusRepoError(`${path} is not a lotus-miner repository (no config.toml or datastore/metadata)`, 'give the directory lotus-miner runs from: its --miner-repo, $LOTUS_MINER_PATH, default ~/.lotusminer');
+    throw new LotusRepoError(
+      `${path} is not a lotus-miner repository (no config.toml or datastore/metadata)`,
+      'give the directory lotus-miner runs from: its --miner-repo, $LOTUS_MINER_PATH, default ~/.lotusminer',
+    );
   }
   // Only what is needed is kept: a big miner's sector records (with their logs) are gigabytes;
   // each is decoded as it is read, written to `records` and dropped.
@@ -221,7 +243,11 @@ export async function readLotusMinerRepo(dir: string, opts: ReadOptions = {}): P
 async function readLevelDb(dir: string, scratch: string, visit: (key: string, value: Buffer) => void): Promise<void> {
   const lock = join(dir, 'LOCK');
   const running = () => existsSync(lock) && heldByAnother(lock);
-  const refuse = () => new LotusRepoError(`lotus-miner is running on ${dirname(dirname(dir))} (it holds ${lock})`, 'stop it first (lotus-miner stop), so that it neither writes its datastore while it is read nor mines beside distminer');
+  const refuse = () =>
+    new LotusRepoError(
+      `lotus-miner is running on ${dirname(dirname(dir))} (it holds ${lock})`,
+      'stop it first (lotus-miner stop), so that it neither writes its datastore while it is read nor mines beside distminer',
+    );
   if (running()) throw refuse();
   // Loaded here only: a native addon that no other command needs.
   const { ClassicLevel } = await import('classic-level');
@@ -295,14 +321,15 @@ export interface AdoptedSectors {
 export function readAdoptedSectors(repo: string): AdoptedSectors | undefined {
   const f = join(repo, ADOPTED_SECTORS_FILE);
   if (!existsSync(f)) return undefined;
-  const hint = 'it is written once by distminer init --from-lotus-miner: adopt again into a new repository, or remove it (lotus-miner\'s sector records are then not shown)';
+  const hint = "it is written once by distminer init --from-lotus-miner: adopt again into a new repository, or remove it (lotus-miner's sector records are then not shown)";
   let a: AdoptedIndex;
   try {
     a = JSON.parse(readFileSync(f, 'utf8'));
   } catch (e) {
     throw new ConfigError(`${f} is not JSON: ${(e as Error).message}`, hint);
   }
-  const ok = (x: unknown): x is AdoptedIndex['sectors'][number] => Array.isArray(x) && x.length >= 4 && Number.isSafeInteger(x[0]) && typeof x[1] === 'string' && Number.isSafeInteger(x[2]) && Number.isSafeInteger(x[3]);
+  const ok = (x: unknown): x is AdoptedIndex['sectors'][number] =>
+    Array.isArray(x) && x.length >= 4 && Number.isSafeInteger(x[0]) && typeof x[1] === 'string' && Number.isSafeInteger(x[2]) && Number.isSafeInteger(x[3]);
   if (!a || !Array.isArray(a.sectors) || !a.sectors.every(ok)) throw new ConfigError(`${f} does not hold a sector index`, hint);
   const byNumber = new Map(a.sectors.map((x) => [x[0], x]));
   const records = join(repo, ADOPTED_RECORDS_FILE);

@@ -164,7 +164,10 @@ export function initRepo(path: string, minerId: string, apiListen = DEFAULT_API_
         if (existsSync(join(path, TOKEN_FILE))) throw new ConfigError(`${path} is already initialised (miner ${cfg.minerId})`);
       } else {
         if (existsSync(join(path, 'datastore', 'metadata'))) {
-          throw new ConfigError(`${path} is a lotus-miner repository`, `adopt it with \`distminer init --from-lotus-miner ${path} --repo NEW_DIR\`: that also takes its storage paths, sector numbers, keys and last mined epoch, and leaves it as it is`);
+          throw new ConfigError(
+            `${path} is a lotus-miner repository`,
+            `adopt it with \`distminer init --from-lotus-miner ${path} --repo NEW_DIR\`: that also takes its storage paths, sector numbers, keys and last mined epoch, and leaves it as it is`,
+          );
         }
         if (/^\s*\[Distminer[\].]/m.test(text)) throw new ConfigError(`${cfgPath} has a [Distminer] section without Miner`, `add Miner = "${minerId}" to it by hand`);
         writeFileAtomic(cfgPath, text.replace(/\s*$/, '\n') + DISTMINER_SECTION(minerId));

@@ -162,7 +162,27 @@ export function parseConfigToml(text: string): FileConfig {
   }
   const api = table(doc.API, 'API');
   const dm = table(doc.Distminer, 'Distminer');
-  checkKeys(dm, ['Miner', 'WindowPoSt', 'WinningPoSt', 'P2P', 'Seal', 'Roles', 'SectorIdType', 'SectorIdListen', 'ChainApi', 'StoragePaths', 'SealListenAddress', 'DealListenAddress', 'WaitDealsSeconds', 'ClusterPeers'], 'Distminer', ['Mailbox', 'Supervisor']);
+  checkKeys(
+    dm,
+    [
+      'Miner',
+      'WindowPoSt',
+      'WinningPoSt',
+      'P2P',
+      'Seal',
+      'Roles',
+      'SectorIdType',
+      'SectorIdListen',
+      'ChainApi',
+      'StoragePaths',
+      'SealListenAddress',
+      'DealListenAddress',
+      'WaitDealsSeconds',
+      'ClusterPeers',
+    ],
+    'Distminer',
+    ['Mailbox', 'Supervisor'],
+  );
   const mb = table(dm.Mailbox, 'Distminer.Mailbox');
   checkKeys(mb, ['Devices', 'WinningLanes', 'PoStLanes', 'SealLanes', 'AgingSeconds', 'Throttle'], 'Distminer.Mailbox');
   const sv = table(dm.Supervisor, 'Distminer.Supervisor');
@@ -174,12 +194,14 @@ export function parseConfigToml(text: string): FileConfig {
   }
   let storagePaths: string[] | undefined;
   if (dm.StoragePaths !== undefined) {
-    if (!Array.isArray(dm.StoragePaths) || !dm.StoragePaths.every((r) => typeof r === 'string' && r.length > 0)) throw new ConfigError('config.toml: StoragePaths in [Distminer] must be an array of directory paths');
+    if (!Array.isArray(dm.StoragePaths) || !dm.StoragePaths.every((r) => typeof r === 'string' && r.length > 0))
+      throw new ConfigError('config.toml: StoragePaths in [Distminer] must be an array of directory paths');
     storagePaths = dm.StoragePaths as string[];
   }
   let clusterPeers: string[] | undefined;
   if (dm.ClusterPeers !== undefined) {
-    if (!Array.isArray(dm.ClusterPeers) || !dm.ClusterPeers.every((r) => typeof r === 'string')) throw new ConfigError('config.toml: ClusterPeers in [Distminer] must be an array of "TOKEN:/ip4/HOST/tcp/PORT/http" strings');
+    if (!Array.isArray(dm.ClusterPeers) || !dm.ClusterPeers.every((r) => typeof r === 'string'))
+      throw new ConfigError('config.toml: ClusterPeers in [Distminer] must be an array of "TOKEN:/ip4/HOST/tcp/PORT/http" strings');
     clusterPeers = dm.ClusterPeers as string[];
   }
   const throttle = opt<string>(mb, 'Throttle', 'Distminer.Mailbox', 'string');
@@ -312,7 +334,10 @@ function checkRolesAgree(roles: Role[], f: FlagConfig, where: string, flagName: 
 /** Merges defaults, config.toml and flags into the settings `run` uses. */
 export function resolveSettings(file: FileConfig, flags: FlagConfig, env: NodeJS.ProcessEnv = process.env): RunSettings {
   if (!file.minerId) {
-    throw new ConfigError('config.toml has no miner id ([Distminer] Miner)', 'run `distminer init --miner f0… --repo DIR` (it adds the section to an existing Lotus config.toml), or add Miner = "f0…" under [Distminer]');
+    throw new ConfigError(
+      'config.toml has no miner id ([Distminer] Miner)',
+      'run `distminer init --miner f0… --repo DIR` (it adds the section to an existing Lotus config.toml), or add Miner = "f0…" under [Distminer]',
+    );
   }
   if (!/^[ft]0\d+$/.test(file.minerId)) throw new ConfigError(`config.toml: [Distminer] Miner "${file.minerId}" is not an ID address like f01000`);
   const apiListen = parseApiMultiaddr(file.apiListen ?? DEFAULT_API_LISTEN, 'config.toml [API] ListenAddress');
@@ -349,18 +374,21 @@ export function resolveSettings(file: FileConfig, flags: FlagConfig, env: NodeJS
   const src = fromFlag ? '--sctype/--sclisten' : 'config.toml [Distminer] SectorIdType/SectorIdListen';
   let sectorId: RunSettings['sectorId'];
   if (sctype === undefined) {
-    if (sclistenS !== undefined) throw new ConfigError(`${src}: --sclisten=${sclistenS} given without --sctype`, 'add --sctype=alloce (serve sector numbers on that address) or --sctype=get (ask the server there)');
+    if (sclistenS !== undefined)
+      throw new ConfigError(`${src}: --sclisten=${sclistenS} given without --sctype`, 'add --sctype=alloce (serve sector numbers on that address) or --sctype=get (ask the server there)');
     sectorId = { mode: 'local' };
   } else {
     if (sctype !== 'alloce' && sctype !== 'get') throw new ConfigError(`${src}: --sctype must be "alloce" or "get", got "${sctype}"`);
     if (sclistenS === undefined) {
       throw new ConfigError(
         `${src}: --sctype=${sctype} needs --sclisten=IP:PORT`,
-        sctype === 'alloce' ? 'give the address this miner serves sector numbers on, e.g. --sclisten=192.168.1.50:1357' : 'give the address of the miner started with --sctype=alloce, e.g. --sclisten=192.168.1.50:1357',
+        sctype === 'alloce'
+          ? 'give the address this miner serves sector numbers on, e.g. --sclisten=192.168.1.50:1357'
+          : 'give the address of the miner started with --sctype=alloce, e.g. --sclisten=192.168.1.50:1357',
       );
     }
     const listen = parseHostPort(sclistenS, '--sclisten');
-    if (sctype === 'get' && listen.port === 0) throw new ConfigError('--sctype=get needs the server\'s real port in --sclisten, not 0');
+    if (sctype === 'get' && listen.port === 0) throw new ConfigError("--sctype=get needs the server's real port in --sclisten, not 0");
     sectorId = { mode: sctype, listen };
   }
 
@@ -378,5 +406,21 @@ export function resolveSettings(file: FileConfig, flags: FlagConfig, env: NodeJS
   const peerList = file.clusterPeers ?? (env.DISTMINER_CLUSTER_PEERS ? env.DISTMINER_CLUSTER_PEERS.split(',').filter((x) => x.trim() !== '') : []);
   const peerSrc = file.clusterPeers ? 'config.toml [Distminer] ClusterPeers' : 'DISTMINER_CLUSTER_PEERS';
   const clusterPeers = peerList.map((p, i) => parsePeerApiInfo(p, `${peerSrc} entry ${i + 1}`));
-  return { minerId: file.minerId, apiListen, roles, sectorId, chainApi, clusterPeers, storagePaths: file.storagePaths, sealListen, dealListen, waitDealsMs: file.waitDealsMs ?? 600_000, mailbox, supervisor, fees: { ...DEFAULT_FEE_CAPS, ...file.fees }, maximizeWindowPoStFeeCap: file.maximizeWindowPoStFeeCap ?? true, disabledLines };
+  return {
+    minerId: file.minerId,
+    apiListen,
+    roles,
+    sectorId,
+    chainApi,
+    clusterPeers,
+    storagePaths: file.storagePaths,
+    sealListen,
+    dealListen,
+    waitDealsMs: file.waitDealsMs ?? 600_000,
+    mailbox,
+    supervisor,
+    fees: { ...DEFAULT_FEE_CAPS, ...file.fees },
+    maximizeWindowPoStFeeCap: file.maximizeWindowPoStFeeCap ?? true,
+    disabledLines,
+  };
 }

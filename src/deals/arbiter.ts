@@ -146,18 +146,21 @@ export class FileLeaseArbiter implements DealMinerArbiter {
     if (!held) return;
     let lostTo: string | undefined;
     try {
-      await this.locked(() => {
-        if (this.lease !== held) return; // released meanwhile
-        const cur = this.read();
-        if (!cur || cur.nonce !== held.nonce) {
-          lostTo = cur ? `${cur.holder} on ${cur.host}` : 'nobody (the lease file was removed)';
-          return;
-        }
-        const now = Date.now();
-        const next: Lease = { ...held, renewedAt: now, expiresAt: now + this.leaseMs };
-        this.write(next);
-        this.lease = next;
-      }, Math.floor(this.leaseMs / 6));
+      await this.locked(
+        () => {
+          if (this.lease !== held) return; // released meanwhile
+          const cur = this.read();
+          if (!cur || cur.nonce !== held.nonce) {
+            lostTo = cur ? `${cur.holder} on ${cur.host}` : 'nobody (the lease file was removed)';
+            return;
+          }
+          const now = Date.now();
+          const next: Lease = { ...held, renewedAt: now, expiresAt: now + this.leaseMs };
+          this.write(next);
+          this.lease = next;
+        },
+        Math.floor(this.leaseMs / 6),
+      );
     } catch {
       return; // the lock or the disk was busy: try again next tick; the lease is ours until it expires
     }

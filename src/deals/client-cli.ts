@@ -52,7 +52,8 @@ export const DEAL_START_BUFFER = 960;
 const chainOf = (f: ClientOptions) => new ChainClient(chainApiOf(f.chainApi));
 
 const balanceJson = (address: string, b: { escrow: bigint; locked: bigint }) => ({ address, escrow: b.escrow.toString(), locked: b.locked.toString(), available: (b.escrow - b.locked).toString() });
-const balanceText = (address: string, b: { escrow: bigint; locked: bigint }) => `market escrow of ${address}: ${formatFil(b.escrow)} (locked ${formatFil(b.locked)}, available ${formatFil(b.escrow - b.locked)})\n`;
+const balanceText = (address: string, b: { escrow: bigint; locked: bigint }) =>
+  `market escrow of ${address}: ${formatFil(b.escrow)} (locked ${formatFil(b.locked)}, available ${formatFil(b.escrow - b.locked)})\n`;
 
 /** `distminer client market add AMOUNT --key KEYFILE`: AddBalance into the client's own escrow, signed by its key; waits for the receipt. */
 export async function marketAdd(f: ClientOptions, amountText: string): Promise<number> {

@@ -37,12 +37,7 @@ export const COMMP_CHUNK = 128 * 2 ** 20;
  * native CommP, and hashes the sub-roots up to the root. Ranges past the data (the zero fill
  * of a sparse staged file, from `dataBytes` on) are zero pieces and are not read at all.
  */
-export async function chunkedNativeCommP(
-  proof: RegisteredSealProof,
-  path: string,
-  pieceSize: number,
-  opts: { tmpPrefix: string; dataBytes?: number; chunk?: number },
-): Promise<Buffer> {
+export async function chunkedNativeCommP(proof: RegisteredSealProof, path: string, pieceSize: number, opts: { tmpPrefix: string; dataBytes?: number; chunk?: number }): Promise<Buffer> {
   const chunk = opts.chunk ?? COMMP_CHUNK;
   if (pieceSize <= chunk) return nativeCommP(proof, path, pieceSize);
   const u = unpaddedSize(chunk);

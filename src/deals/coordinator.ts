@@ -151,7 +151,11 @@ export class DealCoordinator {
     for (const d of unpublished) {
       const cid = d.publish?.cid;
       if (cid) {
-        if (!this.waiting.has(cid)) this.track(cid, unpublished.filter((x) => x.publish?.cid === cid));
+        if (!this.waiting.has(cid))
+          this.track(
+            cid,
+            unpublished.filter((x) => x.publish?.cid === cid),
+          );
       } else if (d.publish?.pushing) cutShort.push(d);
       else fresh.push(d);
     }
@@ -202,7 +206,7 @@ export class DealCoordinator {
               const b = await this.o.chain.balance(p.Client);
               avail = b.escrow - b.locked;
             } catch (e) {
-              this.log.warn({ err: e, client: p.Client }, 'the client\'s market balance could not be read; its deals wait');
+              this.log.warn({ err: e, client: p.Client }, "the client's market balance could not be read; its deals wait");
             }
           }
           left.set(p.Client, avail);
@@ -281,7 +285,13 @@ export class DealCoordinator {
    */
   private async failUnlessPublished(deals: DealRecord[], reason: string): Promise<void> {
     const failed = await this.recordPublished(deals, 'deal already published by an earlier message');
-    if (failed.length) await this.o.store.transition(failed.map((d) => d.uuid), 'Failed', {}, reason);
+    if (failed.length)
+      await this.o.store.transition(
+        failed.map((d) => d.uuid),
+        'Failed',
+        {},
+        reason,
+      );
   }
 
   /**
@@ -291,7 +301,10 @@ export class DealCoordinator {
   private async recordPublished(deals: DealRecord[], why: string): Promise<DealRecord[]> {
     const sinces = deals.map((d) => this.o.store.get(d.uuid)?.publish?.since);
     const since = sinces.includes(undefined) ? undefined : Math.min(...(sinces as number[]));
-    const ids = await this.o.chain.findDeals(deals.map((d) => d.proposal), since);
+    const ids = await this.o.chain.findDeals(
+      deals.map((d) => d.proposal),
+      since,
+    );
     const notFound: DealRecord[] = [];
     for (const [i, d] of deals.entries()) {
       const id = ids[i];
@@ -369,7 +382,10 @@ export class DealCoordinator {
       // Too late to seal again: the deals fail, but the client's verified data is kept.
       const keepData = !requeue && !s?.chainRejected;
       await this.o.pipeline.markFailed(uuids, keepData ? `${reason}; too near the deal's start epoch to seal again (the data is kept)` : reason, { requeue, keepData });
-      this.log.error({ sector: n, deals: uuids, requeue, reason }, requeue ? 'deal sector failed; deals go back to the queue' : keepData ? "deal sector failed too near the deals' start; deals failed, data kept" : 'deal sector failed; deals failed');
+      this.log.error(
+        { sector: n, deals: uuids, requeue, reason },
+        requeue ? 'deal sector failed; deals go back to the queue' : keepData ? "deal sector failed too near the deals' start; deals failed, data kept" : 'deal sector failed; deals failed',
+      );
     }
   }
 }

@@ -78,7 +78,8 @@ export const clientDealCost = (pricePerEpoch: bigint, startEpoch: number, endEpo
 export function dealTermsProblem(t: { head: number; startEpoch: number; endEpoch: number; cost: bigint; available: bigint }): string | undefined {
   const terms = epochsProblem(t.head, t.startEpoch, t.endEpoch);
   if (terms) return terms;
-  if (t.available < t.cost) return `the client's available escrow is ${formatFil(t.available)}; this deal needs ${formatFil(t.cost)}: add ${formatFil(t.cost - t.available)} with \`distminer client market add\``;
+  if (t.available < t.cost)
+    return `the client's available escrow is ${formatFil(t.available)}; this deal needs ${formatFil(t.cost)}: add ${formatFil(t.cost - t.available)} with \`distminer client market add\``;
   return undefined;
 }
 
@@ -115,7 +116,12 @@ export interface ProposalMarket {
  * accepted here and not yet published, whose funds the actor locks only at publication).
  * `status`: 402 when the client must add funds, 400 for terms.
  */
-export async function proposalProblem(market: ProposalMarket, p: DealProposal, pendingCost: bigint, maxCollateralMultiplier = MAX_COLLATERAL_MULTIPLIER): Promise<{ status: number; reason: string } | undefined> {
+export async function proposalProblem(
+  market: ProposalMarket,
+  p: DealProposal,
+  pendingCost: bigint,
+  maxCollateralMultiplier = MAX_COLLATERAL_MULTIPLIER,
+): Promise<{ status: number; reason: string } | undefined> {
   const head = await market.head();
   const cost = dealCosts(p);
   const terms = epochsProblem(head, p.StartEpoch, p.EndEpoch);
@@ -128,7 +134,10 @@ export async function proposalProblem(market: ProposalMarket, p: DealProposal, p
   // multiple of the minimum would have the provider lock (and risk being slashed) its funds.
   const most = bounds.min * BigInt(maxCollateralMultiplier);
   if (cost.provider > most) {
-    return { status: 400, reason: `ProviderCollateral ${cost.provider} is more than this provider puts up for a ${p.PieceSize}-byte piece: at most ${maxCollateralMultiplier} × the market's minimum, ${most} attoFIL` };
+    return {
+      status: 400,
+      reason: `ProviderCollateral ${cost.provider} is more than this provider puts up for a ${p.PieceSize}-byte piece: at most ${maxCollateralMultiplier} × the market's minimum, ${most} attoFIL`,
+    };
   }
   let b: MarketBalance;
   try {
@@ -141,7 +150,10 @@ export async function proposalProblem(market: ProposalMarket, p: DealProposal, p
   const free = b.escrow - b.locked;
   if (free - pendingCost < cost.client) {
     const held = pendingCost > 0n ? `, of which ${formatFil(pendingCost)} is held for its deals here not yet published` : '';
-    return { status: 402, reason: `the client's available escrow is ${formatFil(free)}${held}; this deal needs ${formatFil(cost.client)}: add ${formatFil(cost.client - free + pendingCost)} with \`distminer client market add\`` };
+    return {
+      status: 402,
+      reason: `the client's available escrow is ${formatFil(free)}${held}; this deal needs ${formatFil(cost.client)}: add ${formatFil(cost.client - free + pendingCost)} with \`distminer client market add\``,
+    };
   }
   return undefined;
 }

@@ -586,7 +586,8 @@ export class DealServer {
     if (cl !== undefined) {
       const n = Number(cl);
       if (n !== d.transferSize) {
-        const reason = n > d.transferSize ? `the body (${n} bytes) is larger than the declared transferSize ${d.transferSize}` : `the body (${n} bytes) is shorter than the declared transferSize ${d.transferSize}`;
+        const reason =
+          n > d.transferSize ? `the body (${n} bytes) is larger than the declared transferSize ${d.transferSize}` : `the body (${n} bytes) is shorter than the declared transferSize ${d.transferSize}`;
         dealUploads.inc({ outcome: 'failed' });
         await this.fail(uuid, reason);
         return send(res, n > d.transferSize ? 413 : 400, { error: reason, uuid, state: 'Failed' }, close);

@@ -176,7 +176,8 @@ export abstract class DevnetExec extends DevnetStore {
       const worker = resolve(p.worker, 'worker');
       if (parseAddress(worker.key).protocol !== 3) throw new ActorError(ExitCode.ErrIllegalArgument, `worker address must be a BLS account, got ${worker.key}`);
       const seal = this.genesis.sealProof as proofs.RegisteredSealProof;
-      if (p.windowPoStProofType !== proofs.windowPoStProofFor(seal)) throw new ActorError(ExitCode.ErrIllegalArgument, `unsupported Window PoSt proof type ${p.windowPoStProofType} (the devnet's sectors need ${proofs.windowPoStProofFor(seal)})`);
+      if (p.windowPoStProofType !== proofs.windowPoStProofFor(seal))
+        throw new ActorError(ExitCode.ErrIllegalArgument, `unsupported Window PoSt proof type ${p.windowPoStProofType} (the devnet's sectors need ${proofs.windowPoStProofFor(seal)})`);
       const deposit = devnetFunds.creationDeposit();
       if (value < deposit) throw new ActorError(ExitCode.ErrInsufficientFunds, `not enough balance to lock for create miner deposit: sent balance ${value} < deposit ${deposit}`);
       const id = this.nextActorId++;
@@ -271,7 +272,11 @@ export abstract class DevnetExec extends DevnetStore {
     const pledge = devnetFunds.initialPledge(miner.info.sectorSize);
     const released = proven.reduce((sum, x) => sum + BigInt(x.pc.deposit ?? '0'), 0n);
     miner.lockInitialPledge(value, released, pledge * BigInt(proven.length));
-    miner.activate(epoch, proven.map((x) => x.pc), () => pledge);
+    miner.activate(
+      epoch,
+      proven.map((x) => x.pc),
+      () => pledge,
+    );
     for (const x of proven) this.market.activate(epoch, x.pc.info.sectorNumber, x.deals);
     const batch = { SuccessCount: proven.length, FailCodes: fails };
     return { exitCode: ExitCode.Ok, ret: cborEncode([proven.length, fails.map((f) => [f.Idx, f.Code])]), retDec: batch };

@@ -97,7 +97,12 @@ const PROV_COLLATERAL_DENOM = 100n;
  * network's power (its size over max(raw byte power, baseline power, its size)); the most is
  * all the FIL there is. Verified or not makes no difference (the actor ignores it).
  */
-export function providerCollateralBounds(pieceSize: number, networkRawPower: bigint, baselinePower = DEVNET_BASELINE_POWER, circulatingSupply = DEVNET_CIRCULATING_SUPPLY): { min: bigint; max: bigint } {
+export function providerCollateralBounds(
+  pieceSize: number,
+  networkRawPower: bigint,
+  baselinePower = DEVNET_BASELINE_POWER,
+  circulatingSupply = DEVNET_CIRCULATING_SUPPLY,
+): { min: bigint; max: bigint } {
   const size = BigInt(pieceSize);
   let denom = networkRawPower > baselinePower ? networkRawPower : baselinePower;
   if (size > denom) denom = size;
@@ -159,7 +164,9 @@ export class MarketActor {
       }
       const providerLockup = (providerLockups.get(providerId) ?? 0n) + BigInt(p.ProviderCollateral);
       if (!this.covered(providerId, providerLockup)) {
-        rejected.push(`deal ${i}: insufficient provider funds to cover proposal cost (provider t0${providerId} needs ${providerLockup} attoFIL available in escrow, has ${this.available(providerId)})`);
+        rejected.push(
+          `deal ${i}: insufficient provider funds to cover proposal cost (provider t0${providerId} needs ${providerLockup} attoFIL available in escrow, has ${this.available(providerId)})`,
+        );
         return;
       }
       // As the actor: the proposal is kept with ID addresses (after the signature was checked,
@@ -306,7 +313,8 @@ export class MarketActor {
     if (prov.id === undefined || Number(prov.id) !== minerId) throw new ActorError(ExitCode.ErrForbidden, `deal ${n.dealId} is with provider ${d.proposal.Provider}, not t0${minerId}`);
     if (d.sectorStartEpoch >= 0 || inBatch.has(n.dealId)) throw illegal(`deal ${n.dealId} is already activated`);
     if (epoch > d.proposal.StartEpoch) throw illegal(`deal ${n.dealId} start epoch ${d.proposal.StartEpoch} has already elapsed (now ${epoch})`);
-    if (d.proposal.PieceCID['/'] !== n.pieceCid || d.proposal.PieceSize !== n.pieceSize) throw illegal(`deal ${n.dealId} is for piece ${d.proposal.PieceCID['/']} (${d.proposal.PieceSize} bytes), not ${n.pieceCid} (${n.pieceSize} bytes)`);
+    if (d.proposal.PieceCID['/'] !== n.pieceCid || d.proposal.PieceSize !== n.pieceSize)
+      throw illegal(`deal ${n.dealId} is for piece ${d.proposal.PieceCID['/']} (${d.proposal.PieceSize} bytes), not ${n.pieceCid} (${n.pieceSize} bytes)`);
     if (d.proposal.EndEpoch > n.sectorExpiration) throw illegal(`deal ${n.dealId} ends at ${d.proposal.EndEpoch}, after the sector's expiration ${n.sectorExpiration}`);
   }
 

@@ -226,7 +226,8 @@ export class MinerActor {
       if (seen.has(p.sectorNumber) || this.allocated.has(p.sectorNumber)) throw illegal(`sector number ${p.sectorNumber} already allocated`);
       seen.add(p.sectorNumber);
       if (p.sealRandEpoch >= epoch) throw illegal(`seal challenge epoch ${p.sealRandEpoch} must be before now ${epoch}`);
-      if (p.sealRandEpoch < epoch - this.limits.maxPreCommitRandomnessLookback) throw illegal(`seal challenge epoch ${p.sealRandEpoch} too old, must be after ${epoch - this.limits.maxPreCommitRandomnessLookback}`);
+      if (p.sealRandEpoch < epoch - this.limits.maxPreCommitRandomnessLookback)
+        throw illegal(`seal challenge epoch ${p.sealRandEpoch} too old, must be after ${epoch - this.limits.maxPreCommitRandomnessLookback}`);
       if (p.expiration <= epoch) throw illegal(`sector expiration ${p.expiration} must be after now ${epoch}`);
       // Deals are checked by the market actor before this (MarketActor.checkPreCommit).
       if (!commRValid(p.sealedCid)) throw illegal(`sealed CID ${p.sealedCid['/']} is not a sealed commitment CID`);
@@ -250,7 +251,8 @@ export class MinerActor {
     if (!pc) throw new ActorError(ExitCode.ErrNotFound, `no pre-committed sector ${sectorNumber}`);
     // ProveCommitSectors3 does not take pre-committed deals (builtin-actors: allow_deals = false).
     if (pc.info.dealIds.length > 0) throw illegal(`sector ${sectorNumber}: precommit has deal ids which are disallowed`);
-    if (epoch > pc.precommitEpoch + this.limits.maxProveCommitDuration) throw illegal(`commitment proof for ${sectorNumber} too late at ${epoch}, due ${pc.precommitEpoch + this.limits.maxProveCommitDuration}`);
+    if (epoch > pc.precommitEpoch + this.limits.maxProveCommitDuration)
+      throw illegal(`commitment proof for ${sectorNumber} too late at ${epoch}, due ${pc.precommitEpoch + this.limits.maxProveCommitDuration}`);
     if (epoch <= this.interactiveEpoch(pc)) throw new ActorError(ExitCode.ErrForbidden, `too early to prove sector ${sectorNumber}: seed epoch ${this.interactiveEpoch(pc)}, now ${epoch}`);
     return pc;
   }

@@ -119,7 +119,9 @@ export abstract class DevnetMpool extends DevnetExec {
    */
   private estimateGas(m: Message): void {
     const failed = (to: string, e: ActorError) =>
-      new ApiError(`GasEstimateMessageGas error: estimating gas used: message execution failed (exit=[${e.exitCode}], revert reason=[message failed with backtrace:\n00: ${to} (method ${m.Method}) -- ${e.message} (${e.exitCode})])`);
+      new ApiError(
+        `GasEstimateMessageGas error: estimating gas used: message execution failed (exit=[${e.exitCode}], revert reason=[message failed with backtrace:\n00: ${to} (method ${m.Method}) -- ${e.message} (${e.exitCode})])`,
+      );
     let to;
     try {
       to = parseAddress(m.To);

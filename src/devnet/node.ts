@@ -187,7 +187,12 @@ export class Devnet extends DevnetMpool {
     this.stats.proofVerifications++;
     let v: proofs.Verdict;
     try {
-      v = await proofs.verifyWinningPoSt(rand, replicas, h.WinPoStProof.map((p) => ({ postProof: p.PoStProof, proofBytes: fromB64(p.ProofBytes) })), proverId);
+      v = await proofs.verifyWinningPoSt(
+        rand,
+        replicas,
+        h.WinPoStProof.map((p) => ({ postProof: p.PoStProof, proofBytes: fromB64(p.ProofBytes) })),
+        proverId,
+      );
     } catch (e) {
       v = { valid: false, reason: (e as Error).message };
     }

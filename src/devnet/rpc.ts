@@ -36,7 +36,40 @@ const NETWORK_VERSION = 28;
  * to network version 28 before genesis (negative heights, one per upgrade), the next one never.
  */
 const FORK_UPGRADES: Record<string, number> = (() => {
-  const past = ['Smoke', 'Breeze', 'Ignition', 'Liftoff', 'Assembly', 'Refuel', 'Tape', 'Kumquat', 'Calico', 'Persian', 'Orange', 'Claus', 'Trust', 'Norwegian', 'Turbo', 'Hyperdrive', 'Chocolate', 'OhSnap', 'Skyr', 'Shark', 'Hygge', 'Lightning', 'Thunder', 'Watermelon', 'Dragon', 'Phoenix', 'Waffle', 'Tuktuk', 'Teep', 'Tock', 'GoldenWeek', 'FireHorse'];
+  const past = [
+    'Smoke',
+    'Breeze',
+    'Ignition',
+    'Liftoff',
+    'Assembly',
+    'Refuel',
+    'Tape',
+    'Kumquat',
+    'Calico',
+    'Persian',
+    'Orange',
+    'Claus',
+    'Trust',
+    'Norwegian',
+    'Turbo',
+    'Hyperdrive',
+    'Chocolate',
+    'OhSnap',
+    'Skyr',
+    'Shark',
+    'Hygge',
+    'Lightning',
+    'Thunder',
+    'Watermelon',
+    'Dragon',
+    'Phoenix',
+    'Waffle',
+    'Tuktuk',
+    'Teep',
+    'Tock',
+    'GoldenWeek',
+    'FireHorse',
+  ];
   const out: Record<string, number> = { BreezeGasTampingDuration: 0 };
   past.forEach((name, i) => (out[`Upgrade${name}Height`] = -1 - i));
   out.UpgradeXxHeight = 999_999_999;
@@ -285,7 +318,15 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
       if (!pc) return null;
       const i = pc.info;
       return {
-        Info: { SealProof: i.sealProof, SectorNumber: i.sectorNumber, SealedCID: i.sealedCid, SealRandEpoch: i.sealRandEpoch, DealIDs: i.dealIds, Expiration: i.expiration, UnsealedCid: i.unsealedCid },
+        Info: {
+          SealProof: i.sealProof,
+          SectorNumber: i.sectorNumber,
+          SealedCID: i.sealedCid,
+          SealRandEpoch: i.sealRandEpoch,
+          DealIDs: i.dealIds,
+          Expiration: i.expiration,
+          UnsealedCid: i.unsealedCid,
+        },
         PreCommitDeposit: pc.deposit ?? '0',
         PreCommitEpoch: pc.precommitEpoch,
       };
@@ -652,4 +693,3 @@ export class DevnetRpcServer {
     }
   }
 }
-

@@ -116,7 +116,12 @@ export const realVerifier: ProofVerifier = {
   },
   async verifyWindowPoSt(m, randomness, sectors, ps) {
     const replicas = sectors.map((s) => ({ sectorNumber: s.number, commR: proofs.cidToCommR(s.sealedCid['/']), postProof: m.info.windowPoStProof }));
-    return proofs.verifyWindowPoSt(randomness, replicas, ps.map((p) => ({ postProof: p.postProof, proofBytes: p.proofBytes })), proofs.proverIdFromMinerId(m.info.id));
+    return proofs.verifyWindowPoSt(
+      randomness,
+      replicas,
+      ps.map((p) => ({ postProof: p.postProof, proofBytes: p.proofBytes })),
+      proofs.proverIdFromMinerId(m.info.id),
+    );
   },
 };
 

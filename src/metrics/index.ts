@@ -105,4 +105,3 @@ export async function exposition(others: MetricsJson[] = []): Promise<string> {
   const mine = await metricsJson();
   return AggregatorRegistry.aggregate([mine, ...others]).metrics();
 }
-

@@ -49,7 +49,7 @@ import { LiveSet, counter, gauge } from '../metrics/index.js';
 const httpRequests = counter({ name: 'distminer_http_requests_total', help: 'HTTP requests answered, by service and status code', labelNames: ['service', 'code'] });
 const httpRefused = counter({
   name: 'distminer_http_refused_connections_total',
-  help: 'Connections closed or refused by the server\'s limits: unauth_evicted (stranger budget full), auth_limit (token holders over the limit, 503), bad_request (malformed or timed-out request), upgrade (WebSocket upgrade refused)',
+  help: "Connections closed or refused by the server's limits: unauth_evicted (stranger budget full), auth_limit (token holders over the limit, 503), bad_request (malformed or timed-out request), upgrade (WebSocket upgrade refused)",
   labelNames: ['service', 'reason'],
 });
 const liveServices = new LiveSet<HttpService>();
@@ -177,7 +177,17 @@ interface ConnState {
   authed: boolean;
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
 
 /** Writes a JSON response (no-op once headers are out). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

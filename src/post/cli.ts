@@ -32,7 +32,6 @@ export interface PostCliOptions {
 }
 type Args = PostCliOptions;
 
-
 function client(a: Args): ChainClient {
   return new ChainClient(chainApiOf(a.chainApi));
 }
@@ -72,7 +71,14 @@ function print(a: Args, data: unknown, text: string): void {
 
 function table(rows: (string | number)[][]): string {
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
-  return rows.map((r) => r.map((c, i) => String(c).padEnd(w[i])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => String(c).padEnd(w[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 interface DeadlineView {
@@ -85,7 +91,13 @@ interface DeadlineView {
 async function deadlines(c: ChainClient, miner: string): Promise<{ cur: DeadlineInfo; views: DeadlineView[] }> {
   const head = await c.chainHead();
   const [cur, dls] = await Promise.all([c.stateMinerProvingDeadline(miner, head.Cids), c.stateMinerDeadlines(miner, head.Cids)]);
-  const policy = { wpostChallengeWindow: cur.WPoStChallengeWindow, wpostPeriodDeadlines: cur.WPoStPeriodDeadlines, wpostChallengeLookback: cur.WPoStChallengeLookback, faultDeclarationCutoff: cur.FaultDeclarationCutoff, preCommitChallengeDelay: 0 };
+  const policy = {
+    wpostChallengeWindow: cur.WPoStChallengeWindow,
+    wpostPeriodDeadlines: cur.WPoStPeriodDeadlines,
+    wpostChallengeLookback: cur.WPoStChallengeLookback,
+    faultDeclarationCutoff: cur.FaultDeclarationCutoff,
+    preCommitChallengeDelay: 0,
+  };
   const parts = await Promise.all(dls.map((_, i) => c.stateMinerPartitions(miner, i, head.Cids)));
   const views = dls.map((d, i) => ({
     index: i,
@@ -150,7 +162,12 @@ async function infoCmd(a: Args): Promise<number> {
     power: { miner: mp.toString(), total: tp.toString(), hasMinPower: pw.HasMinPower },
     balance,
     sectors: { total: all.length, active: active.length, unproven, faulty: faults, recovering: recs.length },
-    deadlines: { count: views.length, withSectors: withSectors.length, withFaults: faultyDls.length, current: { index: cur.Index, open: cur.Open, close: cur.Close, partitions: curView.partitions.length, proven: curView.proven.length } },
+    deadlines: {
+      count: views.length,
+      withSectors: withSectors.length,
+      withFaults: faultyDls.length,
+      current: { index: cur.Index, open: cur.Open, close: cur.Close, partitions: curView.partitions.length, proven: curView.proven.length },
+    },
   };
   print(a, data, lines.join('\n') + '\n');
   return 0;
@@ -277,7 +294,7 @@ async function provingCheckCmd(a: Args, index: string): Promise<number> {
     for (const s of bits(p.LiveSectors)) {
       const r = res.get(s)!;
       if (!r.ok) bad++;
-      rows.push([n, i, s, r.ok ? 'ok' : 'bad', r.ok ? r.files!.storage : r.reason ?? 'unreadable']);
+      rows.push([n, i, s, r.ok ? 'ok' : 'bad', r.ok ? r.files!.storage : (r.reason ?? 'unreadable')]);
       data.push(r.ok ? { deadline: n, partition: i, sector: s, ok: true, storage: r.files!.storage } : { deadline: n, partition: i, sector: s, ok: false, reason: r.reason ?? 'unreadable' });
     }
   });

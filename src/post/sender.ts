@@ -43,7 +43,7 @@ export async function pickSender(
     try {
       bal = BigInt(await node.call<string>('WalletBalance', [a]));
     } catch (e) {
-      log?.warn({ address: a, err: e }, only ? 'cannot read the worker\'s balance' : 'cannot read the balance of a PoSt sender candidate: passing it over');
+      log?.warn({ address: a, err: e }, only ? "cannot read the worker's balance" : 'cannot read the balance of a PoSt sender candidate: passing it over');
       continue;
     }
     if (only) return { from: a, balance: bal, why: 'worker (no control address set)' };

@@ -155,11 +155,7 @@ async function checkPath(dir: string, minerId: number, sectors: number[], sector
           if (stuck.get(dir) === exited) stuck.delete(dir);
         });
       }
-      finish(
-        started
-          ? `no answer from ${dir} within ${timeoutMs} ms (slow or hung storage?)`
-          : `the storage check of ${dir} did not even start within ${timeoutMs} ms (an overloaded machine?)`,
-      );
+      finish(started ? `no answer from ${dir} within ${timeoutMs} ms (slow or hung storage?)` : `the storage check of ${dir} did not even start within ${timeoutMs} ms (an overloaded machine?)`);
     };
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();

@@ -15,7 +15,23 @@ import * as proofs from '../proofs/index.js';
 import { type ChainClient, type HeadSubscription } from '../chain/client.js';
 import { type DeadlineInfo, nextDeadline, nextNotElapsed, maxPoStPartitions } from '../chain/deadlines.js';
 import { type FaultDeclaration, type PoStPartition, encodeDeclarations, encodeWindowPoSt } from '../chain/params.js';
-import { type Cid, type HeadChange, type MessageSendSpec, type MinerInfo, type MsgLookup, type PartitionJson, type SignedMessage, type TipSet, DomainSeparationTag, ExitCode, MinerMethod, actorId, addressCbor, b64, bitfieldFromJson } from '../chain/types.js';
+import {
+  type Cid,
+  type HeadChange,
+  type MessageSendSpec,
+  type MinerInfo,
+  type MsgLookup,
+  type PartitionJson,
+  type SignedMessage,
+  type TipSet,
+  DomainSeparationTag,
+  ExitCode,
+  MinerMethod,
+  actorId,
+  addressCbor,
+  b64,
+  bitfieldFromJson,
+} from '../chain/types.js';
 import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner, ProofDeadlineError, faultySectorsOf } from './runner.js';
 import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries } from './storage.js';
@@ -99,7 +115,19 @@ export interface StorageCheckCounters {
   declaredSlow: number;
 }
 
-const noCounts = (): StorageCheckCounters => ({ ok: 0, gone: 0, slow: 0, retries: 0, okAfterRetry: 0, slowPastBudget: 0, slowDeferred: 0, skippedGone: 0, skippedSlow: 0, declaredGone: 0, declaredSlow: 0 });
+const noCounts = (): StorageCheckCounters => ({
+  ok: 0,
+  gone: 0,
+  slow: 0,
+  retries: 0,
+  okAfterRetry: 0,
+  slowPastBudget: 0,
+  slowDeferred: 0,
+  skippedGone: 0,
+  skippedSlow: 0,
+  declaredGone: 0,
+  declaredSlow: 0,
+});
 
 /** One SubmitWindowedPoSt the scheduler sent. */
 export interface SubmittedPoSt {
@@ -176,7 +204,6 @@ export interface DeadlineFunds {
   payer: string;
   balance?: bigint;
 }
-
 
 /** Splits partition indices into message batches of at most `max`. */
 export function batchPartitions<T>(parts: T[], max: number): T[][] {
@@ -320,7 +347,13 @@ export class WindowPoStScheduler extends EventEmitter {
 
   /** A short view for status displays. */
   status(): { head: number; proving: string[]; submitted: number; lastSubmitted?: SubmittedPoSt; storage: StorageCheckCounters } {
-    return { head: this.head?.Height ?? -1, proving: [...this.running.keys()], submitted: this.submissions.length, lastSubmitted: this.submissions[this.submissions.length - 1], storage: { ...this.storageChecks } };
+    return {
+      head: this.head?.Height ?? -1,
+      proving: [...this.running.keys()],
+      submitted: this.submissions.length,
+      lastSubmitted: this.submissions[this.submissions.length - 1],
+      storage: { ...this.storageChecks },
+    };
   }
 
   /**
@@ -406,10 +439,12 @@ export class WindowPoStScheduler extends EventEmitter {
         const last = this.declChecked.get(k);
         if (last !== undefined && ts.Height - last < this.recheckEpochs(dl)) continue;
         this.declChecked.set(k, ts.Height);
-        this.track(this.declare(dl, ts).catch((e) => {
-          this.declChecked.delete(k); // try again on the next head
-          this.fail(`declarations for deadline ${dl.Index}`, e);
-        }));
+        this.track(
+          this.declare(dl, ts).catch((e) => {
+            this.declChecked.delete(k); // try again on the next head
+            this.fail(`declarations for deadline ${dl.Index}`, e);
+          }),
+        );
       }
     } finally {
       this.handled = Math.max(this.handled, ts.Height);
@@ -497,7 +532,10 @@ export class WindowPoStScheduler extends EventEmitter {
     if (late.length === 0) return;
     const head = this.head?.Height ?? ts.Height;
     if (head + 1 >= dl.FaultCutoff) {
-      this.log.warn({ deadline: dl.Index, cutoff: dl.FaultCutoff, head, sectors: late.flatMap((x) => x.sectors), reasons: lateReasons }, 'fault cutoff passed while re-checking slow sectors: not declared (the proof skips them if still unreadable)');
+      this.log.warn(
+        { deadline: dl.Index, cutoff: dl.FaultCutoff, head, sectors: late.flatMap((x) => x.sectors), reasons: lateReasons },
+        'fault cutoff passed while re-checking slow sectors: not declared (the proof skips them if still unreadable)',
+      );
       return;
     }
     await this.pushDeclaration('faults', dl, late, head, lateReasons);
@@ -642,7 +680,12 @@ export class WindowPoStScheduler extends EventEmitter {
         const [parts, subs] = await Promise.all([this.c.stateMinerPartitions(this.miner, cur.Index, ts.Cids), this.postSubmissions(cur, ts)]);
         unproven = parts.filter((p, i) => !subs.has(i) && hasProvable(p)).length;
       }
-      this.emit('margin', { deadline: cur.Index, unprovenPartitions: unproven, secondsLeft: (Math.max(0, cur.Close - ts.Height) * this.blockDelayMs) / 1000, windowSeconds: ((cur.Close - cur.Open) * this.blockDelayMs) / 1000 } satisfies DeadlineMargin);
+      this.emit('margin', {
+        deadline: cur.Index,
+        unprovenPartitions: unproven,
+        secondsLeft: (Math.max(0, cur.Close - ts.Height) * this.blockDelayMs) / 1000,
+        windowSeconds: ((cur.Close - cur.Open) * this.blockDelayMs) / 1000,
+      } satisfies DeadlineMargin);
       const next = nextDeadline(cur);
       if (key(next) === this.fundsFor || !this.info) return;
       const parts = await this.c.stateMinerPartitions(this.miner, next.Index, ts.Cids);
@@ -694,7 +737,13 @@ export class WindowPoStScheduler extends EventEmitter {
       if (r.outcome === 'slow') this.storageChecks.slowPastBudget++;
       this.storageChecks[r.outcome === 'slow' ? 'skippedSlow' : 'skippedGone']++;
     }
-    const sectorInfos = wanted.size > 0 ? await this.c.stateMinerSectors(this.miner, [...wanted.keys()].sort((a, b) => a - b)) : [];
+    const sectorInfos =
+      wanted.size > 0
+        ? await this.c.stateMinerSectors(
+            this.miner,
+            [...wanted.keys()].sort((a, b) => a - b),
+          )
+        : [];
     const commR = new Map(sectorInfos.map((s) => [s.SectorNumber, proofs.cidToCommR(s.SealedCID['/'])]));
     let proof: proofs.PoStProof[] | undefined;
     let proven: number[] = [];
@@ -735,7 +784,10 @@ export class WindowPoStScheduler extends EventEmitter {
     const skippedByPart = new Map<number, number[]>();
     for (const s of skipped.keys()) {
       const p = wanted.get(s)!;
-      skippedByPart.set(p, [...(skippedByPart.get(p) ?? []), s].sort((a, b) => a - b));
+      skippedByPart.set(
+        p,
+        [...(skippedByPart.get(p) ?? []), s].sort((a, b) => a - b),
+      );
     }
     if (skipped.size > 0) {
       const reasons = Object.fromEntries(skipped);
@@ -832,7 +884,24 @@ export class WindowPoStScheduler extends EventEmitter {
       b.sub = sub;
       b.state = 'pushed';
       this.submissions.push(sub);
-      this.log.info({ deadline: dl.Index, partitions: b.indices, sectors: b.proven.length, skipped: b.skipped, proofMs: b.proofMs, head: head.Height, open: dl.Open, close: dl.Close, commitEpoch, from, maxFee: spec.MaxFee, resent: reverted || undefined, cid: sm.CID!['/'] }, 'SubmitWindowedPoSt pushed');
+      this.log.info(
+        {
+          deadline: dl.Index,
+          partitions: b.indices,
+          sectors: b.proven.length,
+          skipped: b.skipped,
+          proofMs: b.proofMs,
+          head: head.Height,
+          open: dl.Open,
+          close: dl.Close,
+          commitEpoch,
+          from,
+          maxFee: spec.MaxFee,
+          resent: reverted || undefined,
+          cid: sm.CID!['/'],
+        },
+        'SubmitWindowedPoSt pushed',
+      );
       this.emit('submitted', sub);
       // Not tracked: settled() must not wait for the epoch that carries the receipt.
       void this.watch(k, dl, b, sub);
@@ -898,7 +967,10 @@ export class WindowPoStScheduler extends EventEmitter {
           this.log.info({ deadline: r.dl.Index, partitions: b.indices, cid: sub.cid['/'] }, 'reverted SubmitWindowedPoSt is back in the mpool: waiting for it to land again');
           continue;
         }
-        this.log.warn({ deadline: r.dl.Index, partitions: b.indices, cid: sub.cid['/'], revertedFrom: from, head: ts.Height }, 'SubmitWindowedPoSt reverted and missing from the new chain: sending it again');
+        this.log.warn(
+          { deadline: r.dl.Index, partitions: b.indices, cid: sub.cid['/'], revertedFrom: from, head: ts.Height },
+          'SubmitWindowedPoSt reverted and missing from the new chain: sending it again',
+        );
         sub.reverted = true;
         b.state = 'ready';
         this.emit('reverted', sub);

@@ -288,7 +288,13 @@ export class WinningPoStMiner extends EventEmitter {
         base.Sectors.map(async (s) => {
           const f = await locateSector(this.storage, this.minerId, s.SectorNumber);
           if (!f) throw new Error(`challenged sector ${s.SectorNumber} has no sealed file in ${this.storage.join(', ')}`);
-          return { sectorNumber: s.SectorNumber, commR: proofs.cidToCommR(s.SealedCID['/']), cacheDir: f.cacheDir, sealedPath: f.sealedPath, postProof: proofs.winningPoStProofFor(s.SealProof as proofs.RegisteredSealProof) };
+          return {
+            sectorNumber: s.SectorNumber,
+            commR: proofs.cidToCommR(s.SealedCID['/']),
+            cacheDir: f.cacheDir,
+            sealedPath: f.sealedPath,
+            postProof: proofs.winningPoStProofFor(s.SealProof as proofs.RegisteredSealProof),
+          };
         }),
       );
       const t0 = Date.now();
@@ -338,7 +344,10 @@ export class WinningPoStMiner extends EventEmitter {
       if (this.stopped) throw new Error('stopped');
       if (above()) {
         res.outcome = 'late';
-        res.error = this.head!.Height >= round ? `a tipset at height ${this.head!.Height} arrived while proving round ${round}` : `a tipset at height ${this.head!.Height} arrived inside the null rounds ${ts.Height + 1}..${round - 1} this block assumed`;
+        res.error =
+          this.head!.Height >= round
+            ? `a tipset at height ${this.head!.Height} arrived while proving round ${round}`
+            : `a tipset at height ${this.head!.Height} arrived inside the null rounds ${ts.Height + 1}..${round - 1} this block assumed`;
         return res;
       }
       // Record the epoch before the block leaves this process (slash filter), then send it.
@@ -361,7 +370,20 @@ export class WinningPoStMiner extends EventEmitter {
     } finally {
       this.results.push(res);
       if (this.results.length > 10_000) this.results.splice(0, 5_000);
-      const line = { round, base: ts.Height, nullRounds, outcome: res.outcome, wins: res.wins, baseMs: res.baseMs, proofMs: res.proofMs, sentMs: res.sentMs, proveMs: res.proveMs, slackMs: res.slackMs, block: res.block, err: res.error };
+      const line = {
+        round,
+        base: ts.Height,
+        nullRounds,
+        outcome: res.outcome,
+        wins: res.wins,
+        baseMs: res.baseMs,
+        proofMs: res.proofMs,
+        sentMs: res.sentMs,
+        proveMs: res.proveMs,
+        slackMs: res.slackMs,
+        block: res.block,
+        err: res.error,
+      };
       if ((res.outcome === 'failed' && !this.stopped) || res.outcome === 'late') this.log.error(line, 'winning PoSt round');
       else this.log.info(line, 'winning PoSt round');
       this.emit('round', res);

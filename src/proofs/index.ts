@@ -155,17 +155,11 @@ export interface AddPieceResult {
  * Appends a piece (unpadded size 127·2^k) to a staged sector file, with the alignment
  * padding its position requires (`existingPieceSizes` are the unpadded sizes already there).
  */
-export async function addPiece(
-  proof: RegisteredSealProof,
-  piecePath: string,
-  unpaddedPieceSize: number,
-  stagedPath: string,
-  existingPieceSizes: number[] = [],
-): Promise<AddPieceResult> {
+export async function addPiece(proof: RegisteredSealProof, piecePath: string, unpaddedPieceSize: number, stagedPath: string, existingPieceSizes: number[] = []): Promise<AddPieceResult> {
   assertSealProof(proof);
   const padded = paddedSize(unpaddedPieceSize);
   const r = await call(() => addon().writeWithAlignment(proof, piecePath, unpaddedPieceSize, stagedPath, existingPieceSizes));
-    return {
+  return {
     piece: { size: padded, commP: r.commP },
     pieceCid: commPToCid(r.commP),
     leftAlignmentUnpadded: r.leftAlignmentUnpadded,
@@ -196,17 +190,10 @@ export interface SectorRef {
 }
 
 /** PreCommit1: SDR layers. Returns the opaque phase-1 output to hand to PreCommit2. */
-export async function sealPreCommitPhase1(
-  s: SectorRef,
-  paths: { cacheDir: string; stagedPath: string; sealedPath: string },
-  ticket: Buffer,
-  pieces: PieceInfo[],
-): Promise<Buffer> {
+export async function sealPreCommitPhase1(s: SectorRef, paths: { cacheDir: string; stagedPath: string; sealedPath: string }, ticket: Buffer, pieces: PieceInfo[]): Promise<Buffer> {
   assertSealProof(s.proof);
   const n = toSectorNumber(s.sectorNumber);
-  return call(() =>
-    addon().sealPreCommitPhase1(s.proof, paths.cacheDir, paths.stagedPath, paths.sealedPath, n, bytes32(s.proverId, 'proverId'), bytes32(ticket, 'ticket'), rawPieces(pieces)),
-  );
+  return call(() => addon().sealPreCommitPhase1(s.proof, paths.cacheDir, paths.stagedPath, paths.sealedPath, n, bytes32(s.proverId, 'proverId'), bytes32(ticket, 'ticket'), rawPieces(pieces)));
 }
 
 export interface PreCommit2Result {
@@ -220,15 +207,11 @@ export interface PreCommit2Result {
 export async function sealPreCommitPhase2(pc1Output: Buffer, paths: { cacheDir: string; sealedPath: string }): Promise<PreCommit2Result> {
   const pc1 = bytesArg(pc1Output, 'pre-commit phase 1 output');
   const r = await call(() => addon().sealPreCommitPhase2(pc1, paths.cacheDir, paths.sealedPath));
-    return { commR: r.commR, commD: r.commD, sealedCid: commRToCid(r.commR), unsealedCid: commDToCid(r.commD) };
+  return { commR: r.commR, commD: r.commD, sealedCid: commRToCid(r.commR), unsealedCid: commDToCid(r.commD) };
 }
 
 /** Commit1: vanilla proofs for the interactive seed. Returns the opaque phase-1 output. */
-export async function sealCommitPhase1(
-  s: SectorRef,
-  c: { commR: Buffer; commD: Buffer; cacheDir: string; sealedPath: string; ticket: Buffer; seed: Buffer },
-  pieces: PieceInfo[],
-): Promise<Buffer> {
+export async function sealCommitPhase1(s: SectorRef, c: { commR: Buffer; commD: Buffer; cacheDir: string; sealedPath: string; ticket: Buffer; seed: Buffer }, pieces: PieceInfo[]): Promise<Buffer> {
   assertSealProof(s.proof);
   const n = toSectorNumber(s.sectorNumber);
   return call(() =>
@@ -284,12 +267,7 @@ export async function clearCache(sectorSize: number, cacheDir: string): Promise<
 // ------------------------------------------------------------------ PoSt
 
 /** Indices (into the sorted proving set) of the sectors a Winning PoSt must prove. */
-export async function generateWinningPoStSectorChallenge(
-  proof: RegisteredPoStProof,
-  randomness: Buffer,
-  eligibleSectorCount: number,
-  proverId: Buffer,
-): Promise<number[]> {
+export async function generateWinningPoStSectorChallenge(proof: RegisteredPoStProof, randomness: Buffer, eligibleSectorCount: number, proverId: Buffer): Promise<number[]> {
   assertPoStProof(proof);
   if (!isWinningPoSt(proof)) throw new ProofsError(`${RegisteredPoStProof[proof]} is not a Winning PoSt type`, 'caller');
   return call(() => addon().generateWinningPoStSectorChallenge(proof, postRandomness(randomness), eligibleSectorCount, bytes32(proverId, 'proverId')));
@@ -334,12 +312,7 @@ export async function verifyWinningPoSt(randomness: Buffer, replicas: PublicRepl
 }
 
 /** Challenged leaf indices per sector, for a Window PoSt over `sectorNumbers`. */
-export async function generateFallbackSectorChallenges(
-  proof: RegisteredPoStProof,
-  randomness: Buffer,
-  sectorNumbers: SectorNumber[],
-  proverId: Buffer,
-): Promise<Map<number, number[]>> {
+export async function generateFallbackSectorChallenges(proof: RegisteredPoStProof, randomness: Buffer, sectorNumbers: SectorNumber[], proverId: Buffer): Promise<Map<number, number[]>> {
   assertPoStProof(proof);
   const ids = sectorNumbers.map((n) => toSectorNumber(n));
   const r = await call(() => addon().generateFallbackSectorChallenges(proof, postRandomness(randomness), ids, bytes32(proverId, 'proverId')));
@@ -357,7 +330,14 @@ export async function generateWindowPoSt(randomness: Buffer, replicas: PrivateRe
   const missing: number[] = [];
   await Promise.all(
     reps.map(async (r) => {
-      const ok = await Promise.all([stat(r.sealedPath), stat(r.cacheDir)].map((p) => p.then(() => true, () => false)));
+      const ok = await Promise.all(
+        [stat(r.sealedPath), stat(r.cacheDir)].map((p) =>
+          p.then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
       if (!ok.every(Boolean)) missing.push(r.sectorId);
     }),
   );

@@ -49,7 +49,18 @@ export interface NativeAddon {
   generateDataCommitment(proof: number, pieces: RawPiece[]): Promise<Buffer>;
   sealPreCommitPhase1(proof: number, cacheDir: string, staged: string, sealed: string, sectorId: number, proverId: Buffer, ticket: Buffer, pieces: RawPiece[]): Promise<Buffer>;
   sealPreCommitPhase2(pc1: Buffer, cacheDir: string, sealed: string): Promise<{ proof: number; commD: Buffer; commR: Buffer }>;
-  sealCommitPhase1(proof: number, commR: Buffer, commD: Buffer, cacheDir: string, sealed: string, sectorId: number, proverId: Buffer, ticket: Buffer, seed: Buffer, pieces: RawPiece[]): Promise<Buffer>;
+  sealCommitPhase1(
+    proof: number,
+    commR: Buffer,
+    commD: Buffer,
+    cacheDir: string,
+    sealed: string,
+    sectorId: number,
+    proverId: Buffer,
+    ticket: Buffer,
+    seed: Buffer,
+    pieces: RawPiece[],
+  ): Promise<Buffer>;
   sealCommitPhase2(c1: Buffer, sectorId: number, proverId: Buffer): Promise<Buffer>;
   verifySeal(proof: number, commR: Buffer, commD: Buffer, proverId: Buffer, ticket: Buffer, seed: Buffer, sectorId: number, proofBytes: Buffer): Promise<boolean>;
   generateWinningPoStSectorChallenge(postProof: number, randomness: Buffer, sectorSetLen: number, proverId: Buffer): Promise<number[]>;

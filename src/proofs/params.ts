@@ -222,4 +222,3 @@ async function lock(path: string): Promise<() => void> {
   const l = await lockFileWait(path, 'distminer params (generating)', { pollMs: 1000 });
   return () => l.release();
 }
-

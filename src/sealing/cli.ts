@@ -42,7 +42,12 @@ async function call<T>(o: SealCliOptions, method: string, params: unknown[] = []
   const { url, token } = endpoint(o);
   let res: Response;
   try {
-    res = await fetch(`${url}/rpc/v0`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }), signal: AbortSignal.timeout(30_000) });
+    res = await fetch(`${url}/rpc/v0`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      signal: AbortSignal.timeout(30_000),
+    });
   } catch (e) {
     throw Object.assign(new Error(`cannot reach the seal service at ${url}: ${(e as Error).message}`), { hint: 'is the seal miner running?' });
   }
@@ -53,7 +58,16 @@ async function call<T>(o: SealCliOptions, method: string, params: unknown[] = []
 
 function table(headers: string[], rows: (string | number)[][]): string {
   const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
-  return [headers, ...rows].map((r) => r.map((c, i) => String(c).padEnd(w[i])).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [headers, ...rows]
+      .map((r) =>
+        r
+          .map((c, i) => String(c).padEnd(w[i]))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 function ago(ms: number): string {
@@ -86,7 +100,14 @@ export async function pledge(o: SealCliOptions, arg: string | undefined): Promis
 /** `distminer sectors list` */
 export async function list(o: SealCliOptions): Promise<number> {
   const l = await call<SectorView[]>(o, 'SectorsList');
-  out(o, l, table(['ID', 'State', 'OnChain', 'Active', 'Expiration', 'Deals'], l.map((s) => [s.number, s.state, s.onChain ? 'YES' : 'NO', s.active ? 'YES' : 'NO', s.expiration ?? '-', s.deals.length ? s.deals.join(',') : 'CC'])));
+  out(
+    o,
+    l,
+    table(
+      ['ID', 'State', 'OnChain', 'Active', 'Expiration', 'Deals'],
+      l.map((s) => [s.number, s.state, s.onChain ? 'YES' : 'NO', s.active ? 'YES' : 'NO', s.expiration ?? '-', s.deals.length ? s.deals.join(',') : 'CC']),
+    ),
+  );
   return 0;
 }
 
@@ -137,7 +158,14 @@ export async function remove(o: SealCliOptions, arg: string): Promise<number> {
 /** `distminer sealing jobs` */
 export async function jobs(o: SealCliOptions): Promise<number> {
   const jobs = await call<JobRow[]>(o, 'SealingJobs');
-  out(o, jobs, table(['ID', 'Sector', 'Worker', 'Task', 'State', 'Time'], jobs.map((j) => [j.taskId.slice(0, 8), j.sector, j.worker ?? '-', j.task, j.state, ago(j.sinceMs)])));
+  out(
+    o,
+    jobs,
+    table(
+      ['ID', 'Sector', 'Worker', 'Task', 'State', 'Time'],
+      jobs.map((j) => [j.taskId.slice(0, 8), j.sector, j.worker ?? '-', j.task, j.state, ago(j.sinceMs)]),
+    ),
+  );
   return 0;
 }
 
@@ -149,7 +177,17 @@ export async function workers(o: SealCliOptions): Promise<number> {
     process.stdout.write(
       table(
         ['Worker', 'Host', 'State', 'Tasks', 'CPU', 'RAM', 'GPU', 'Heartbeat', 'Accepts'],
-        ws.map((w) => [w.id, w.hostname, w.connected ? 'connected' : 'away', w.tasks, `${w.used.cores}/${w.resources.cores} cores`, `${gib(w.used.memoryBytes)}/${gib(w.resources.memoryBytes)}`, `${w.used.gpus}/${w.resources.gpus}`, `${ago(w.lastHeartbeatMsAgo)} ago`, w.taskTypes.join(',')]),
+        ws.map((w) => [
+          w.id,
+          w.hostname,
+          w.connected ? 'connected' : 'away',
+          w.tasks,
+          `${w.used.cores}/${w.resources.cores} cores`,
+          `${gib(w.used.memoryBytes)}/${gib(w.resources.memoryBytes)}`,
+          `${w.used.gpus}/${w.resources.gpus}`,
+          `${ago(w.lastHeartbeatMsAgo)} ago`,
+          w.taskTypes.join(','),
+        ]),
       ),
     );
   return 0;

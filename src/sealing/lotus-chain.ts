@@ -103,7 +103,15 @@ export function lotusSealChain(client: ChainClient, minerId: number, o: LotusSea
         unsealedCid: p.hasData ? cidOf(p.commD, 'unsealed') : null,
       };
       const head = await client.chainHead();
-      const json: SectorPreCommitInfo = { SealProof: info.sealProof, SectorNumber: info.sectorNumber, SealedCID: info.sealedCid, SealRandEpoch: info.sealRandEpoch, DealIDs: [], Expiration: info.expiration, UnsealedCid: info.unsealedCid };
+      const json: SectorPreCommitInfo = {
+        SealProof: info.sealProof,
+        SectorNumber: info.sectorNumber,
+        SealedCID: info.sealedCid,
+        SealRandEpoch: info.sealRandEpoch,
+        DealIDs: [],
+        Expiration: info.expiration,
+        UnsealedCid: info.unsealedCid,
+      };
       const deposit = await client.stateMinerPreCommitDepositForPower(miner, json, head.Cids);
       const cid = await push(MinerMethod.PreCommitSectorBatch2, encodePreCommitBatch2([info]), deposit, p.number, 'preCommit');
       return { cid, value: deposit.toString(), askedAt: head.Height };

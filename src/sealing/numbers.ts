@@ -14,9 +14,7 @@ export class SectorIdNumbers implements NumberSource {
   private client: SectorIdClient | undefined;
   private address: string | undefined;
 
-  constructor(
-    private readonly o: { token: string; repo: string; mode: 'alloce' | 'get' | 'local'; address?: string; waitMs?: number },
-  ) {}
+  constructor(private readonly o: { token: string; repo: string; mode: 'alloce' | 'get' | 'local'; address?: string; waitMs?: number }) {}
 
   private async resolve(): Promise<string> {
     if (this.o.mode === 'get') return this.o.address!;

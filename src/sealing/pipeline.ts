@@ -168,7 +168,7 @@ export function dealPieces(r: Pick<SectorRecord, 'sources' | 'pieces' | 'dealIds
 const livePipelines = new LiveSet<SealPipeline>();
 gauge({
   name: 'distminer_sectors',
-  help: 'Sectors of this seal miner by state (lotus-miner\'s sector states)',
+  help: "Sectors of this seal miner by state (lotus-miner's sector states)",
   labelNames: ['state'],
   collect() {
     this.reset();
@@ -186,7 +186,7 @@ const stateSeconds = histogram({
 
 const eventsRefused = counter({
   name: 'distminer_sector_events_refused_total',
-  help: 'Sector events refused: not applicable to the sector\'s state, or meant for a state it had left (each is logged as an error)',
+  help: "Sector events refused: not applicable to the sector's state, or meant for a state it had left (each is logged as an error)",
   labelNames: ['state', 'event'],
 });
 
@@ -250,7 +250,18 @@ export class SealPipeline {
     const now = Date.now();
     const ops = numbers.map((number) => {
       if (this.get(number)) throw new Error(`sector ${number} already exists in this miner's store: the number service handed out a used number`);
-      const r: SectorRecord = { minerId: this.o.minerId, number, proof: this.o.proof, state: 'Packing', createdAt: now, updatedAt: now, sources, dealIds, retries: 0, log: [{ at: now, state: 'Packing', note: sources ? 'deal sector' : 'pledged (CC)' }] };
+      const r: SectorRecord = {
+        minerId: this.o.minerId,
+        number,
+        proof: this.o.proof,
+        state: 'Packing',
+        createdAt: now,
+        updatedAt: now,
+        sources,
+        dealIds,
+        retries: 0,
+        log: [{ at: now, state: 'Packing', note: sources ? 'deal sector' : 'pledged (CC)' }],
+      };
       return { key: KEY(number), value: r };
     });
     await this.o.store.commit(ops);
@@ -477,7 +488,10 @@ export class SealPipeline {
         const onChain = await this.o.chain.preCommitOnChain(r.number);
         if (onChain) {
           if (!onChain.commR.equals(r.commR!)) {
-            return this.fire(r, { type: 'FAIL' }, 'a different pre-commit of this number is on chain', { failure: `sector ${r.number} is pre-committed on chain with another CommR`, chainRejected: true });
+            return this.fire(r, { type: 'FAIL' }, 'a different pre-commit of this number is on chain', {
+              failure: `sector ${r.number} is pre-committed on chain with another CommR`,
+              chainRejected: true,
+            });
           }
           return this.fire(r, { type: 'SKIP_TO_WAIT_SEED' }, `pre-commit already on chain at epoch ${onChain.preCommitEpoch}`, { preCommitEpoch: onChain.preCommitEpoch });
         }
@@ -488,7 +502,15 @@ export class SealPipeline {
         }
         const head = await this.o.chain.head();
         const expiration = this.o.chain.expiration(head);
-        const sent = await this.o.chain.sendPreCommit({ number: r.number, proof: r.proof, commR: r.commR!, commD: r.commD!, ticketEpoch: r.ticketEpoch!, hasData: (r.dealIds?.length ?? 0) > 0, expiration });
+        const sent = await this.o.chain.sendPreCommit({
+          number: r.number,
+          proof: r.proof,
+          commR: r.commR!,
+          commD: r.commD!,
+          ticketEpoch: r.ticketEpoch!,
+          hasData: (r.dealIds?.length ?? 0) > 0,
+          expiration,
+        });
         return this.fire(r, { type: 'DONE' }, `PreCommitSectorBatch2 message ${sent.cid} (deposit ${sent.value} attoFIL)`, {
           preCommitMsg: sent.cid,
           expiration,
@@ -538,7 +560,16 @@ export class SealPipeline {
           ({ output, workerId } = await this.task(r, { type: 'Commit2', c1 }));
         }
         if (output.type !== 'Commit2') throw new Error('unexpected Commit2 output');
-        const v = await proofs.verifySeal({ proof: r.proof, commR: r.commR!, commD: r.commD!, proverId: proofs.proverIdFromMinerId(r.minerId), ticket: r.ticket!, seed: r.seed!, sectorNumber: r.number, proofBytes: output.proof });
+        const v = await proofs.verifySeal({
+          proof: r.proof,
+          commR: r.commR!,
+          commD: r.commD!,
+          proverId: proofs.proverIdFromMinerId(r.minerId),
+          ticket: r.ticket!,
+          seed: r.seed!,
+          sectorNumber: r.number,
+          proofBytes: output.proof,
+        });
         if (!v.valid) throw new Error(`Commit2 from ${workerId} does not verify (${v.reason})`);
         return this.fire(r, { type: 'DONE' }, `proof computed on ${workerId}`, { proofBytes: output.proof, c1: undefined });
       }

@@ -38,9 +38,7 @@ export interface SectorId {
 
 /** A piece to put into a sector: zeros (committed capacity) or data to read. */
 export type PieceSource =
-  | { kind: 'zero'; unpaddedSize: number }
-  | { kind: 'file'; path: string; unpaddedSize: number; commP: Buffer }
-  | { kind: 'url'; url: string; token?: string; unpaddedSize: number; commP: Buffer };
+  { kind: 'zero'; unpaddedSize: number } | { kind: 'file'; path: string; unpaddedSize: number; commP: Buffer } | { kind: 'url'; url: string; token?: string; unpaddedSize: number; commP: Buffer };
 
 export interface PieceInfoWire {
   size: number; // padded
@@ -108,7 +106,7 @@ function decodeRaw(b: Buffer): Record<string, unknown> {
 
 const isStr = (x: unknown, max = 4096): x is string => typeof x === 'string' && x.length > 0 && x.length <= max;
 const isNat = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
-const isBuf = (x: unknown, len?: number): x is Buffer => Buffer.isBuffer(x) || x instanceof Uint8Array ? len === undefined || (x as Uint8Array).length === len : false;
+const isBuf = (x: unknown, len?: number): x is Buffer => (Buffer.isBuffer(x) || x instanceof Uint8Array ? len === undefined || (x as Uint8Array).length === len : false);
 
 function need(cond: boolean, what: string): void {
   if (!cond) throw new ProtocolError(`invalid message: ${what}`);

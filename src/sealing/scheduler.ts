@@ -39,14 +39,20 @@ import {
 export const WORKER_PATH = '/rpc/v0/worker';
 
 export class WorkerLostError extends Error {
-  constructor(readonly workerId: string, taskType: TaskType) {
+  constructor(
+    readonly workerId: string,
+    taskType: TaskType,
+  ) {
     super(`worker ${workerId} holding the sector's files is gone; ${taskType} cannot run elsewhere`);
     this.name = 'WorkerLostError';
   }
 }
 
 export class TaskFailedError extends Error {
-  constructor(message: string, readonly workerId: string) {
+  constructor(
+    message: string,
+    readonly workerId: string,
+  ) {
     super(message);
     this.name = 'TaskFailedError';
   }
@@ -255,7 +261,17 @@ export class Scheduler {
     }
     const now = Date.now();
     if (!w) {
-      w = { id: m.workerId, hostname: m.hostname, ws, taskTypes: new Set(m.taskTypes), resources: m.resources, used: { cores: 0, memoryBytes: 0, gpus: 0 }, sectors: m.sectors, lastHeartbeat: now, connectedAt: now };
+      w = {
+        id: m.workerId,
+        hostname: m.hostname,
+        ws,
+        taskTypes: new Set(m.taskTypes),
+        resources: m.resources,
+        used: { cores: 0, memoryBytes: 0, gpus: 0 },
+        sectors: m.sectors,
+        lastHeartbeat: now,
+        connectedAt: now,
+      };
       this.workers.set(w.id, w);
     } else {
       Object.assign(w, { hostname: m.hostname, ws, taskTypes: new Set(m.taskTypes), resources: m.resources, sectors: m.sectors, lastHeartbeat: now, connectedAt: now, lostAt: undefined });
@@ -364,17 +380,11 @@ export class Scheduler {
   }
 
   private fits(w: WorkerState, need: Resources): boolean {
-    return (
-      w.used.cores + need.cores <= w.resources.cores &&
-      w.used.memoryBytes + need.memoryBytes <= w.resources.memoryBytes &&
-      w.used.gpus + need.gpus <= w.resources.gpus
-    );
+    return w.used.cores + need.cores <= w.resources.cores && w.used.memoryBytes + need.memoryBytes <= w.resources.memoryBytes && w.used.gpus + need.gpus <= w.resources.gpus;
   }
 
   private schedule(): void {
-    const queued = [...this.tasks.values()]
-      .filter((t) => !t.assignedTo)
-      .sort((a, b) => ORDER.indexOf(a.input.type) - ORDER.indexOf(b.input.type) || a.enqueuedAt - b.enqueuedAt);
+    const queued = [...this.tasks.values()].filter((t) => !t.assignedTo).sort((a, b) => ORDER.indexOf(a.input.type) - ORDER.indexOf(b.input.type) || a.enqueuedAt - b.enqueuedAt);
     const gpuC2 = [...this.workers.values()].some((w) => w.taskTypes.has('Commit2') && w.resources.gpus > 0);
     for (const t of queued) {
       const size = proofs.sealProofSectorSize(t.sector.proof);

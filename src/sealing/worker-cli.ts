@@ -67,7 +67,7 @@ export async function main(o: WorkerOptions): Promise<number> {
   try {
     setPriority(nice);
   } catch (e) {
-    log.warn({ err: e }, 'cannot lower this worker\'s priority');
+    log.warn({ err: e }, "cannot lower this worker's priority");
   }
   const worker = new SealWorker({
     url,

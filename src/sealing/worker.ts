@@ -121,7 +121,12 @@ export class SealWorker {
       // 401/403 at the upgrade: a wrong token or one without write. Retrying cannot help.
       const refused = /Unexpected server response: (401|403)\b/.exec(err.message);
       if (refused) {
-        this.log.error({ status: Number(refused[1]), url: this.opts.url }, refused[1] === '403' ? 'the miner refused this worker: its token lacks the write permission (make one with `distminer auth create-token --perm write`)' : 'the miner refused this worker\'s token (not a token of this miner\'s repository)');
+        this.log.error(
+          { status: Number(refused[1]), url: this.opts.url },
+          refused[1] === '403'
+            ? 'the miner refused this worker: its token lacks the write permission (make one with `distminer auth create-token --perm write`)'
+            : "the miner refused this worker's token (not a token of this miner's repository)",
+        );
         this.stopped = true;
         process.exitCode = 1;
         return;

@@ -56,7 +56,7 @@ export class Allocator {
         await this.refreshChain();
       } catch (e) {
         whyNot = `its first value must come from the chain's allocated sectors, which could not be read (${(e as Error).message}); check the chain node connection, or say where numbering starts with \`sectors numbers set-floor N\``;
-        log.warn({ err: e }, 'cannot read the chain\'s allocated sectors at start; using the stored counter');
+        log.warn({ err: e }, "cannot read the chain's allocated sectors at start; using the stored counter");
       }
     }
     const chainNext = (maxOf(this.chainSet) ?? -1) + 1;

@@ -198,13 +198,16 @@ export class SectorIdClient {
               reject(e);
             },
           };
-          const t = setTimeout(() => {
-            const ws = conn.pending.get(id);
-            const i = ws ? ws.indexOf(w) : -1;
-            if (i >= 0) ws!.splice(i, 1);
-            if (ws && ws.length === 0) conn.pending.delete(id);
-            reject(new SectorIdError(ErrorCode.DeadlineExceeded, 'no reply before the deadline'));
-          }, Math.max(1, deadline - Date.now()));
+          const t = setTimeout(
+            () => {
+              const ws = conn.pending.get(id);
+              const i = ws ? ws.indexOf(w) : -1;
+              if (i >= 0) ws!.splice(i, 1);
+              if (ws && ws.length === 0) conn.pending.delete(id);
+              reject(new SectorIdError(ErrorCode.DeadlineExceeded, 'no reply before the deadline'));
+            },
+            Math.max(1, deadline - Date.now()),
+          );
           const list = conn.pending.get(id);
           if (list) list.push(w);
           else conn.pending.set(id, [w]);
@@ -219,7 +222,10 @@ export class SectorIdClient {
         if (e instanceof SectorIdError && !e.retryable && e.code !== ErrorCode.DeadlineExceeded) throw e;
         lastErr = e as Error;
         if (!o.idempotent && sent) {
-          throw new SectorIdError(ErrorCode.Unreachable, `lost the connection to ${this.address} after sending ${String(fields.op)}; check with \`sectors numbers info\` whether it took effect (${lastErr.message})`);
+          throw new SectorIdError(
+            ErrorCode.Unreachable,
+            `lost the connection to ${this.address} after sending ${String(fields.op)}; check with \`sectors numbers info\` whether it took effect (${lastErr.message})`,
+          );
         }
       }
       this.retries++;
@@ -231,7 +237,10 @@ export class SectorIdClient {
     if (!everConnected) {
       throw new SectorIdError(ErrorCode.Unreachable, `the sector-number server ${this.address} is unreachable (${lastErr?.message ?? 'client closed'}); ${what}. Retry later.`);
     }
-    throw new SectorIdError(ErrorCode.DeadlineExceeded, `no answer from the sector-number server ${this.address} before the deadline (last error: ${lastErr?.message ?? 'none'}); ${what}. Retry later (with the same request id to get the same numbers).`);
+    throw new SectorIdError(
+      ErrorCode.DeadlineExceeded,
+      `no answer from the sector-number server ${this.address} before the deadline (last error: ${lastErr?.message ?? 'none'}); ${what}. Retry later (with the same request id to get the same numbers).`,
+    );
   }
 
   async close(): Promise<void> {

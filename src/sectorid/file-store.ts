@@ -58,7 +58,7 @@ export function parseCounter(path: string, text: string): number {
     throw new Error(
       `the sector-number counter ${path} is unusable: ${shown}. It must hold the next sector number as a decimal. ` +
         'Refusing to start rather than reissue numbers. Check the disk, restore the file from a backup, or write a number ' +
-        'above every sector number this miner ever used (the chain\'s allocated set, `lotus state miner-info` / `sectors list`).',
+        "above every sector number this miner ever used (the chain's allocated set, `lotus state miner-info` / `sectors list`).",
     );
   }
   return n;
@@ -127,12 +127,10 @@ export class FileStore implements SectorIdStore {
         );
       }
       if (evidence === undefined && !opts.mayCreate) {
-        throw new Error(
-          `no sector-number counter in ${this.repo} (${COUNTER_FILE}) yet, and it is not created now: ${opts.whyNot}`,
-        );
+        throw new Error(`no sector-number counter in ${this.repo} (${COUNTER_FILE}) yet, and it is not created now: ${opts.whyNot}`);
       }
       this.next = Math.max(opts.initialNext, journalMax + 1);
-      if (evidence !== undefined) log.warn({ next: this.next, file: this.p(COUNTER_FILE), evidence }, 'writing the lost sector-number counter again at the operator\'s floor');
+      if (evidence !== undefined) log.warn({ next: this.next, file: this.p(COUNTER_FILE), evidence }, "writing the lost sector-number counter again at the operator's floor");
       else log.info({ next: this.next, file: this.p(COUNTER_FILE) }, 'creating the sector-number counter');
       await writeFileDurable(this.p(COUNTER_FILE), `${this.next}\n`);
       if (createdText === undefined) await this.writeCreated();
@@ -196,7 +194,9 @@ export class FileStore implements SectorIdStore {
         if (i === complete.length - 1) return; // torn tail that happened to end at a newline
         throw new Error(
           `the request journal ${this.p(JOURNAL_FILE)} is corrupt at line ${i + 1} (${(e as Error).message}). Refusing to start; ` +
-            'check the disk. The journal only speeds up retries: after checking that `sectorid` is above every number used, it may be removed.', { cause: e });
+            'check the disk. The journal only speeds up retries: after checking that `sectorid` is above every number used, it may be removed.',
+          { cause: e },
+        );
       }
     });
     return max;

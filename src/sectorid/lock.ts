@@ -23,8 +23,6 @@ export async function lockRepo(repo: string, what: string): Promise<RepoLock> {
     };
   } catch (e) {
     if (!(e instanceof LockHeldError)) throw e;
-    throw new Error(
-      `${e.message}: another sector-number allocator or operator command uses this repo. ` +
-        'Stop it, or talk to the running server (--connect HOST:PORT).', { cause: e });
+    throw new Error(`${e.message}: another sector-number allocator or operator command uses this repo. ` + 'Stop it, or talk to the running server (--connect HOST:PORT).', { cause: e });
   }
 }

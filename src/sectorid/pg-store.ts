@@ -135,9 +135,7 @@ export class PostgresStore implements SectorIdStore {
         const r = await c.query<{ next: string }>('SELECT next FROM sectorid_counter WHERE miner_id = $1', [this.minerId]);
         if (r.rowCount === 0) {
           if (!opts.mayCreate) {
-            throw new Error(
-              `no sector-number counter for miner ${this.minerId} in the database yet, and it is not created now: ${opts.whyNot}`,
-            );
+            throw new Error(`no sector-number counter for miner ${this.minerId} in the database yet, and it is not created now: ${opts.whyNot}`);
           }
           await c.query('INSERT INTO sectorid_counter (miner_id, next) VALUES ($1, $2)', [this.minerId, opts.initialNext]);
           log.info({ minerId: this.minerId, next: opts.initialNext }, 'created the sector-number counter row');
@@ -157,10 +155,10 @@ export class PostgresStore implements SectorIdStore {
       // before we read the request table, so we see its answers (READ COMMITTED snapshot per statement).
       let next = await this.lockCounter(c);
       const ids = batch.map((b) => b.requestId);
-      const seenR = await c.query<{ request_id: string; n: number; numbers: Ranges }>(
-        'SELECT request_id, n, numbers FROM sectorid_request WHERE miner_id = $1 AND request_id = ANY($2::text[])',
-        [this.minerId, ids],
-      );
+      const seenR = await c.query<{ request_id: string; n: number; numbers: Ranges }>('SELECT request_id, n, numbers FROM sectorid_request WHERE miner_id = $1 AND request_id = ANY($2::text[])', [
+        this.minerId,
+        ids,
+      ]);
       const seen = new Map(seenR.rows.map((r) => [r.request_id, r]));
       const res = await this.loadReservations(c);
       const excluded = normalize([...[...res.values()].flat(), ...chainAllocated]);
@@ -200,10 +198,7 @@ export class PostgresStore implements SectorIdStore {
     if (now - this.lastPrune < 60_000) return;
     this.lastPrune = now;
     try {
-      await this.pool.query("DELETE FROM sectorid_request WHERE miner_id = $1 AND created_at < now() - ($2::bigint * interval '1 millisecond')", [
-        this.minerId,
-        this.rememberMs,
-      ]);
+      await this.pool.query("DELETE FROM sectorid_request WHERE miner_id = $1 AND created_at < now() - ($2::bigint * interval '1 millisecond')", [this.minerId, this.rememberMs]);
     } catch (e) {
       log.warn({ err: e }, 'pruning old sector-number request ids failed');
     }

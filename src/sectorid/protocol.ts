@@ -107,9 +107,7 @@ export interface InfoReply {
   minerId: string;
 }
 
-export type Reply =
-  | { v: number; id: string; ok: true; numbers?: number[]; info?: InfoReply }
-  | { v: number; id: string; ok: false; code: string; message: string };
+export type Reply = { v: number; id: string; ok: true; numbers?: number[]; info?: InfoReply } | { v: number; id: string; ok: false; code: string; message: string };
 
 // Records/structures off: a peer must not be able to define shared structures for us.
 const packr = new Packr({ useRecords: false, moreTypes: false });

@@ -68,7 +68,10 @@ export function fromRleRuns(runs: number[]): Ranges {
 
 /** Parse an operator's list such as `1-10,15,20-21`. */
 export function parseRanges(text: string): Ranges {
-  const parts = text.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
   if (parts.length === 0) throw new Error(`no sector numbers in "${text}" (expected e.g. 1-10,15)`);
   const rs: Ranges = [];
   for (const p of parts) {

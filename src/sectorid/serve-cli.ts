@@ -53,7 +53,7 @@ export async function serve(p: SectorIdOptions): Promise<number> {
     return 2;
   }
   if ((p.token ?? p.tokenFile) !== undefined) {
-    process.stderr.write('sectorid serve: --token is gone: the server verifies every token with the repository\'s API secret\n');
+    process.stderr.write("sectorid serve: --token is gone: the server verifies every token with the repository's API secret\n");
     return 2;
   }
   const chainFile = p.chainFloorFile;

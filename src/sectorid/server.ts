@@ -23,24 +23,16 @@ import type { ChainFloorSource } from './chain-floor.js';
 import { FileStore, readCounterFile } from './file-store.js';
 import { lockRepo, type RepoLock } from './lock.js';
 import { PostgresStore } from './pg-store.js';
-import {
-  DEFAULT_MAX_FRAME_BYTES,
-  ErrorCode,
-  FrameReader,
-  OP_PERMISSION,
-  PROTOCOL_VERSION,
-  SectorIdError,
-  decodeBody,
-  encodeFrame,
-  parseEnvelope,
-  parseRequest,
-} from './protocol.js';
+import { DEFAULT_MAX_FRAME_BYTES, ErrorCode, FrameReader, OP_PERMISSION, PROTOCOL_VERSION, SectorIdError, decodeBody, encodeFrame, parseEnvelope, parseRequest } from './protocol.js';
 import type { SectorIdStore } from './store.js';
-
 
 // Metrics (src/metrics; this server runs in the sector-id role's worker thread).
 const handedOut = counter({ name: 'distminer_sectorid_numbers_handed_out_total', help: 'Sector numbers sent in answers to alloc requests (a replayed request id is answered, and counted, again)' });
-const requestsTotal = counter({ name: 'distminer_sectorid_requests_total', help: 'Requests answered by the sector-number server, by op and result (ok or the error code)', labelNames: ['op', 'result'] });
+const requestsTotal = counter({
+  name: 'distminer_sectorid_requests_total',
+  help: 'Requests answered by the sector-number server, by op and result (ok or the error code)',
+  labelNames: ['op', 'result'],
+});
 const refusedTotal = counter({ name: 'distminer_sectorid_refused_total', help: 'Requests or connections the sector-number server refused, by error code', labelNames: ['code'] });
 const liveServers = new LiveSet<{ connections(): { authenticated: number; unauthenticated: number } }>();
 gauge({

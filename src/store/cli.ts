@@ -33,7 +33,9 @@ async function run(sub: 'check' | 'repair', dirArg: string): Promise<number> {
       );
       return 1;
     }
-    process.stdout.write(`store: ${journal}: format ${s.version}, ${s.batches.length} frame(s), ${buf.length} bytes${s.tornBytes ? `, an unfinished last write of ${s.tornBytes} bytes (cut on open)` : ''}: ok\n`);
+    process.stdout.write(
+      `store: ${journal}: format ${s.version}, ${s.batches.length} frame(s), ${buf.length} bytes${s.tornBytes ? `, an unfinished last write of ${s.tornBytes} bytes (cut on open)` : ''}: ok\n`,
+    );
     return 0;
   }
   const r = repairJournal(dir);
@@ -42,8 +44,7 @@ async function run(sub: 'check' | 'repair', dirArg: string): Promise<number> {
     return 0;
   }
   process.stdout.write(
-    `store: ${journal}: copied to ${r.aside}; kept ${r.framesKept} frame(s), cut at byte ${r.cutAt}: frame ${r.firstBadFrame} ${r.why}; ` +
-      `dropped ${r.bytesDropped} bytes (still in the copy)\n`,
+    `store: ${journal}: copied to ${r.aside}; kept ${r.framesKept} frame(s), cut at byte ${r.cutAt}: frame ${r.firstBadFrame} ${r.why}; ` + `dropped ${r.bytesDropped} bytes (still in the copy)\n`,
   );
   return 0;
 }

@@ -45,7 +45,7 @@ const kvCompactions = counter({ name: 'distminer_kv_compactions_total', help: 'J
 const liveStores = new LiveSet<KvStore>();
 gauge({
   name: 'distminer_kv_journal_bytes',
-  help: 'Size of a KV store\'s journal (compacted when it passes the threshold)',
+  help: "Size of a KV store's journal (compacted when it passes the threshold)",
   labelNames: ['store'],
   collect() {
     this.reset();
@@ -132,7 +132,14 @@ export function scanJournal(buf: Buffer): JournalScan {
     // (a flipped bit in MAGIC must not make the whole journal read as one torn format-1 tail).
     const len0 = buf.length >= 8 ? buf.readUInt32BE(0) : -1;
     if (len0 < 0 || len0 > buf.length - 8 || crc32(buf.subarray(8, 8 + len0)) !== buf.readUInt32BE(4)) {
-      return { version: 1, batches, goodEnd: 0, tornBytes: 0, needsHeader: false, damage: { frame: 0, offset: 0, why: 'starts with neither the format-2 file header nor a whole format-1 frame', bytesFrom: buf.length } };
+      return {
+        version: 1,
+        batches,
+        goodEnd: 0,
+        tornBytes: 0,
+        needsHeader: false,
+        damage: { frame: 0, offset: 0, why: 'starts with neither the format-2 file header nor a whole format-1 frame', bytesFrom: buf.length },
+      };
     }
   }
   const header = v2 ? HEADER : 8;
@@ -240,7 +247,8 @@ export class KvStore {
     try {
       this.lock = lockFile(join(dir, 'LOCK'), `store ${dir}`);
     } catch (e) {
-      if (e instanceof LockHeldError) throw new Error(`store ${dir} is in use by ${e.holderPid === undefined ? 'another process' : `process ${e.holderPid}`}${e.holderPid === process.pid ? ' (this process)' : ''}`, { cause: e });
+      if (e instanceof LockHeldError)
+        throw new Error(`store ${dir} is in use by ${e.holderPid === undefined ? 'another process' : `process ${e.holderPid}`}${e.holderPid === process.pid ? ' (this process)' : ''}`, { cause: e });
       throw e;
     }
     try {

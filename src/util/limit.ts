@@ -10,7 +10,8 @@ export function limiter(max: number): Limiter {
   let running = 0;
   const waiting: (() => void)[] = [];
   return async <T>(f: () => Promise<T>): Promise<T> => {
-    if (running >= max) await new Promise<void>((r) => waiting.push(r)); // the slot is handed over
+    if (running >= max)
+      await new Promise<void>((r) => waiting.push(r)); // the slot is handed over
     else running++;
     try {
       return await f();

@@ -95,7 +95,10 @@ test.serial('a Winning PoSt starts at once beside a running real Commit2, which 
   // the process stays stopped until the PoSt is done.
   const firstStop = states.indexOf('T');
   t.true(firstStop >= 0 && firstStop <= 10, `the Commit2 process was stopped at once (${states.join('')})`);
-  t.true(states.slice(firstStop).every((x) => x === 'T'), `and stayed stopped while the PoSt ran (${states.join('')})`);
+  t.true(
+    states.slice(firstStop).every((x) => x === 'T'),
+    `and stayed stopped while the PoSt ran (${states.join('')})`,
+  );
   t.true(c2Ticks <= 5, 'the paused Commit2 used (almost) no CPU during the PoSt');
   await sleep(100);
   t.not(procStat(pid).state, 'T', 'the Commit2 process was resumed after the PoSt');
@@ -108,7 +111,16 @@ test.serial('a Winning PoSt starts at once beside a running real Commit2, which 
   t.true(c2out.report.finishedAt! > w.report.finishedAt!, 'the PoSt did not wait for the Commit2');
   t.true(c2out.report.throttledMs >= w.report.runMs - 50, `the Commit2 was throttled ${c2out.report.throttledMs} ms`);
   t.log(`Commit2: ran ${c2out.report.runMs} ms, of which paused ${c2out.report.throttledMs} ms`);
-  const sealOk = await proofs.verifySeal({ proof: s.proof, commR: s.commR, commD: s.commD, proverId, ticket: s.ticket, seed: s.seed, sectorNumber: s.sectorNumber, proofBytes: Buffer.from(c2out.value) });
+  const sealOk = await proofs.verifySeal({
+    proof: s.proof,
+    commR: s.commR,
+    commD: s.commD,
+    proverId,
+    ticket: s.ticket,
+    seed: s.seed,
+    sectorNumber: s.sectorNumber,
+    proofBytes: Buffer.from(c2out.value),
+  });
   t.true(sealOk.valid, sealOk.reason);
 
   const e = await t.throwsAsync(broken.result, { instanceOf: MailboxError });
@@ -132,7 +144,11 @@ test.serial('a proof-worker process killed mid-job fails only that job', async (
   const dir = mkdtempSync(join(tmpdir(), 'distminer-mbkill-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const c = copySector(s, join(dir, 's'));
-  const c1 = await proofs.sealCommitPhase1({ proof: s.proof, sectorNumber: s.sectorNumber, proverId }, { commR: c.commR, commD: c.commD, cacheDir: c.cacheDir, sealedPath: c.sealedPath, ticket: c.ticket, seed: c.seed }, [c.piece]);
+  const c1 = await proofs.sealCommitPhase1(
+    { proof: s.proof, sectorNumber: s.sectorNumber, proverId },
+    { commR: c.commR, commD: c.commD, cacheDir: c.cacheDir, sealedPath: c.sealedPath, ticket: c.ticket, seed: c.seed },
+    [c.piece],
+  );
   const doomed = mb.submit({ kind: 'commit2', args: [c1, s.sectorNumber, proverId] });
   await sleep(500);
   const pid = mb.status().running[0].pid!;
@@ -230,7 +246,7 @@ test.serial('a proof process stopped when its miner is SIGKILLed does not stay b
   t.pass();
 });
 
-test.serial('a PoSt proof process stays in the miner\'s session (its raised priority); a sealing one leaves it', async (t) => {
+test.serial("a PoSt proof process stays in the miner's session (its raised priority); a sealing one leaves it", async (t) => {
   const { ProofProcessPool } = await import('../../actors/executors.js');
   const mine = procStat(process.pid).session;
   for (const post of [true, false]) {
@@ -240,7 +256,7 @@ test.serial('a PoSt proof process stays in the miner\'s session (its raised prio
     const [pid] = pool.pids();
     t.truthy(pid);
     // The worker sets its session right after start; the failed job's answer came after that.
-    if (post) t.is(procStat(pid).session, mine, 'PoSt process: the miner\'s session');
+    if (post) t.is(procStat(pid).session, mine, "PoSt process: the miner's session");
     else t.is(procStat(pid).session, pid, 'sealing process: a session of its own');
     await pool.close();
   }
@@ -249,7 +265,7 @@ test.serial('a PoSt proof process stays in the miner\'s session (its raised prio
 // A Winning PoSt whose round was decided without it is cancelled: its process is killed (an
 // in-process proof could not be stopped and would keep half the cores from the next one), and
 // the next round's proof starts at once on the spare process the pool keeps started.
-test.serial('a cancelled Winning PoSt\'s process is killed; the next one starts at once on the started spare and verifies', async (t) => {
+test.serial("a cancelled Winning PoSt's process is killed; the next one starts at once on the started spare and verifies", async (t) => {
   const [s] = await sealedSectors(1);
   const proverId = proofs.proverIdFromMinerId(s.minerId);
   const replica = { sectorNumber: s.sectorNumber, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof: proofs.RegisteredPoStProof.StackedDrgWinning2KiBV1 };

@@ -179,8 +179,17 @@ test('a failing job fails only itself', async (t) => {
 
 test('an executor that throws synchronously fails only that job', async (t) => {
   const mb = new Mailbox({
-    devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 1000, throttle: false,
-    executorFor: () => ({ start: () => { throw new Error('cannot start'); } }),
+    devices: 1,
+    winningLanes: 1,
+    postLanes: 1,
+    sealLanes: 1,
+    agingMs: 1000,
+    throttle: false,
+    executorFor: () => ({
+      start: () => {
+        throw new Error('cannot start');
+      },
+    }),
   });
   const e = await t.throwsAsync(mb.submit({ kind: 'commit2', args: [] }).result, { instanceOf: MailboxError });
   t.regex(e!.message, /cannot start/);
@@ -216,7 +225,10 @@ test('aging never lifts sealing work above Winning PoSt', async (t) => {
   mb.submit({ kind: 'precommit1', args: [] });
   advance(100_000);
   mb.submit({ kind: 'winning-post', args: [] });
-  t.deepEqual(mb.status().queue.map((r) => r.kind), ['winning-post', 'precommit1']);
+  t.deepEqual(
+    mb.status().queue.map((r) => r.kind),
+    ['winning-post', 'precommit1'],
+  );
   t.is(ex.started.length, 3);
   await mb.close();
 });
@@ -227,8 +239,14 @@ test('priority breaks ties inside a class; several devices give several lanes of
   t.is(ex.started.length, 2, 'one seal lane per device');
   mb.submit({ kind: 'commit2', args: ['low'], priority: 0 });
   mb.submit({ kind: 'commit2', args: ['high'], priority: 5 });
-  t.deepEqual(mb.status().queue.map((r) => r.id), [4, 3]);
-  t.deepEqual(mb.status().lanes.map((l) => l.name), ['dev0/winning0', 'dev0/post0', 'dev0/seal0', 'dev1/winning0', 'dev1/post0', 'dev1/seal0']);
+  t.deepEqual(
+    mb.status().queue.map((r) => r.id),
+    [4, 3],
+  );
+  t.deepEqual(
+    mb.status().lanes.map((l) => l.name),
+    ['dev0/winning0', 'dev0/post0', 'dev0/seal0', 'dev1/winning0', 'dev1/post0', 'dev1/seal0'],
+  );
   await mb.close();
 });
 
@@ -245,7 +263,10 @@ test('cancelQueued drops the queued jobs of a dead actor, close cancels the rest
   mb.submit({ kind: 'commit2', args: [], submitter: 'seal' }).result.catch(() => undefined);
   const q1 = mb.submit({ kind: 'commit2', args: [], submitter: 'seal' });
   const q2 = mb.submit({ kind: 'commit2', args: [], submitter: 'deal' });
-  t.is(mb.cancelQueued((r) => r.submitter === 'seal', 'actor seal died'), 1);
+  t.is(
+    mb.cancelQueued((r) => r.submitter === 'seal', 'actor seal died'),
+    1,
+  );
   t.is((await t.throwsAsync(q1.result, { instanceOf: MailboxError }))?.code, 'cancelled');
   await mb.close();
   t.is((await t.throwsAsync(q2.result, { instanceOf: MailboxError }))?.code, 'closed');
@@ -288,10 +309,18 @@ test('CPU host: a Window PoSt waits while a Winning PoSt runs (GPU host: they ru
   const { ex, mb } = setup();
   const win = mb.submit({ kind: 'winning-post', args: [] });
   const w = mb.submit({ kind: 'window-post', args: [] });
-  t.deepEqual(ex.started.map((s) => s.kind), ['winning-post'], 'the Window PoSt does not share the cores with the Winning PoSt');
+  t.deepEqual(
+    ex.started.map((s) => s.kind),
+    ['winning-post'],
+    'the Window PoSt does not share the cores with the Winning PoSt',
+  );
   ex.started[0].finish();
   await tick();
-  t.deepEqual(ex.started.map((s) => s.kind), ['winning-post', 'window-post'], 'it starts once the Winning PoSt is done');
+  t.deepEqual(
+    ex.started.map((s) => s.kind),
+    ['winning-post', 'window-post'],
+    'it starts once the Winning PoSt is done',
+  );
   ex.started[1].finish();
   await Promise.all([win.result, w.result]);
   await mb.close();
@@ -322,7 +351,7 @@ test('CPU host: a Window PoSt already running is paused while a Winning PoSt run
   t.true(c2.throttled, 'sealing stays held: the Window PoSt still runs');
   wp.finish();
   const r = await w.result;
-  t.is(r.report.throttledMs, 3000, 'paused for the Winning PoSt\'s 3 s');
+  t.is(r.report.throttledMs, 3000, "paused for the Winning PoSt's 3 s");
   await tick();
   t.false(c2.throttled, 'sealing resumes when no PoSt runs');
   c2.finish();
@@ -347,7 +376,11 @@ test('CPU host: back-to-back Winning PoSts hold a Window PoSt only for the first
   const runWinning = () => mb.submit({ kind: 'winning-post', args: [] });
   let win = runWinning();
   const w = mb.submit({ kind: 'window-post', args: [], deadline: nowMs() + 20_000 });
-  t.deepEqual(ex.started.map((s) => s.kind), ['winning-post'], 'queued behind the running Winning PoSt');
+  t.deepEqual(
+    ex.started.map((s) => s.kind),
+    ['winning-post'],
+    'queued behind the running Winning PoSt',
+  );
   for (let i = 0; i < 2; i++) {
     advance(4000);
     ex.byKind('winning-post').at(-1)!.finish();

@@ -11,11 +11,18 @@ test('minerAddress: actor number and network of an ID address; anything else is 
 });
 
 test('countsBy and reportEvery: a status detail now and on a timer, stopped by the returned function', async (t) => {
-  t.is(countsBy([{ s: 'Proving' }, { s: 'Packing' }, { s: 'Proving' }], (x) => x.s), 'Proving 2, Packing 1');
+  t.is(
+    countsBy([{ s: 'Proving' }, { s: 'Packing' }, { s: 'Proving' }], (x) => x.s),
+    'Proving 2, Packing 1',
+  );
   t.is(countsBy([], String), 'none');
   const sent: string[] = [];
   let n = 0;
-  const stop = reportEvery((e) => sent.push((e as { detail: string }).detail), () => `tick ${n++}`, 20);
+  const stop = reportEvery(
+    (e) => sent.push((e as { detail: string }).detail),
+    () => `tick ${n++}`,
+    20,
+  );
   t.deepEqual(sent, ['tick 0'], 'sent at once');
   await new Promise((r) => setTimeout(r, 75));
   stop();

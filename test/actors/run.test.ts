@@ -31,7 +31,11 @@ interface Run {
 }
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}, o: { detached?: boolean } = {}): Run {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, DISTMINER_LOG_PRETTY: '0', DISTMINER_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: o.detached });
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: { ...process.env, DISTMINER_LOG_PRETTY: '0', DISTMINER_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: o.detached,
+  });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -138,7 +142,7 @@ test('SIGTERM: actors persist and the process exits 0; `distminer status` shows 
   t.regex(r.out(), /miner stopped/);
 });
 
-test('a second `run` on the same repo refuses, naming the first one\'s pid, and leaves its api file alone', async (t) => {
+test("a second `run` on the same repo refuses, naming the first one's pid, and leaves its api file alone", async (t) => {
   const repo = newRepo(t);
   const first = run(['run', `--repo=${repo}`, '--roles=winning-post']);
   t.teardown(() => first.child.kill('SIGKILL'));
@@ -147,7 +151,7 @@ test('a second `run` on the same repo refuses, naming the first one\'s pid, and 
   const second = run(['run', `--repo=${repo}`, '--roles=winning-post']);
   t.not(await second.exit, 0);
   t.regex(second.out(), new RegExp(`repo .* is in use: .*repo.lock is held by process ${first.child.pid} \\(distminer run\\)`));
-  t.is(readFileSync(join(repo, 'api'), 'utf8'), apiText, 'the first one\'s api file is untouched');
+  t.is(readFileSync(join(repo, 'api'), 'utf8'), apiText, "the first one's api file is untouched");
   t.is((await callApi<{ miner: string }>(addr, token, 'Distminer.Status')).miner, 'f01000', 'the first one still serves');
   // Killed without a chance to clean up: its lock goes with it, and a new run starts.
   first.child.kill('SIGKILL');
@@ -207,7 +211,7 @@ test('invalid or conflicting flags fail fast with a message saying what to chang
   t.regex(none.out(), /does not exist[\s\S]*distminer init/);
 });
 
-test('a --sctype=get host asks for numbers with a write token of the server\'s repo (<repo>/sectorid-token), not an admin copy', async (t) => {
+test("a --sctype=get host asks for numbers with a write token of the server's repo (<repo>/sectorid-token), not an admin copy", async (t) => {
   const server = newRepo(t);
   const port = await freePort();
   const a = run(['run', `--repo=${server}`, '--window-post=true', '--winning-post=false', '--p2p=false', '--sctype=alloce', `--sclisten=127.0.0.1:${port}`]);
@@ -245,7 +249,10 @@ test('a --sctype=get host asks for numbers with a write token of the server\'s r
   const c = run(['run', `--repo=${stranger}`, ...flags]);
   t.teardown(() => c.child.kill('SIGKILL'));
   t.regex(await detailOf(stranger, c), /refused this host's token/);
-  t.true(c.lines().some((l) => String(l.msg).includes('no sectorid-token in the repo')), c.out());
+  t.true(
+    c.lines().some((l) => String(l.msg).includes('no sectorid-token in the repo')),
+    c.out(),
+  );
 });
 
 // /proc/<tid>/stat field 19 (after the command's ')': index 16) is the thread's nice value.
@@ -256,7 +263,7 @@ function threadNices(pid: number): number[] {
   });
 }
 
-test('a PoSt host raises its CPU priority (its session\'s autogroup and every thread) and says so in status; a seal-only host does not', async (t) => {
+test("a PoSt host raises its CPU priority (its session's autogroup and every thread) and says so in status; a seal-only host does not", async (t) => {
   const repo = newRepo(t);
   // In a session of its own (as under systemd), so that it raises only its own autogroup.
   const r = run(['run', `--repo=${repo}`, '--roles=winning-post,window-post'], {}, { detached: true });
@@ -270,7 +277,10 @@ test('a PoSt host raises its CPU priority (its session\'s autogroup and every th
   if (process.getuid?.() === 0) {
     // Root (CI here) may lower nice: every layer that applies is raised.
     t.true(st.priority?.ok, JSON.stringify(st.priority));
-    t.true(threadNices(pid).every((n) => n === -10), `thread nices ${threadNices(pid).join(',')}`);
+    t.true(
+      threadNices(pid).every((n) => n === -10),
+      `thread nices ${threadNices(pid).join(',')}`,
+    );
     if (autogroupOn) t.regex(readFileSync(`/proc/${pid}/autogroup`, 'utf8'), /nice -10/);
     t.is(layer('autogroup')?.state, autogroupOn ? 'raised' : 'off');
   } else {

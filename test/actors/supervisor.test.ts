@@ -36,10 +36,10 @@ const actor = (sup: Supervisor, id: string) => sup.status().actors.find((a) => a
 // Serial: these watch a sibling's responsiveness, which other tests' load on 2 cores would blur.
 for (const how of ['throw', 'reject', 'exit', 'heap', 'hang'] as CrashHow[]) {
   test.serial(`a role worker that dies by "${how}" is restarted from its snapshot while its sibling keeps answering`, async (t) => {
-    const { sup, dir } = make([
-      spec('victim', 'seal', { resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } }),
-      spec('sibling', 'deal'),
-    ], how === 'hang' ? { heartbeatTimeoutMs: 2000 } : {});
+    const { sup, dir } = make(
+      [spec('victim', 'seal', { resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } }), spec('sibling', 'deal')],
+      how === 'hang' ? { heartbeatTimeoutMs: 2000 } : {},
+    );
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     sup.start();
     await until('both running', () => sup.status().actors.every((a) => a.status === 'running'));
@@ -198,7 +198,12 @@ test('an actor cancels a running proof job through its signal: the mailbox stops
   const { Mailbox } = await import('../../actors/mailbox.js');
   const cancels: string[] = [];
   const mailbox = new Mailbox({
-    devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 60_000, throttle: true,
+    devices: 1,
+    winningLanes: 1,
+    postLanes: 1,
+    sealLanes: 1,
+    agingMs: 60_000,
+    throttle: true,
     // A proof that never ends unless cancelled (its process killed).
     executorFor: () => ({
       start: () => {
@@ -223,18 +228,29 @@ test('an actor cancels a running proof job through its signal: the mailbox stops
   await until('the mailbox cancelled it', () => cancels.length === 1);
   t.regex(cancels[0], /^cancelled by prover: not wanted any more$/);
   t.deepEqual(mailbox.status().totals, { submitted: 1, done: 0, failed: 0, cancelled: 1 });
-  t.deepEqual(mailbox.laneJobs().map((l) => l.class), [undefined, undefined, undefined], 'its lane is free');
+  t.deepEqual(
+    mailbox.laneJobs().map((l) => l.class),
+    [undefined, undefined, undefined],
+    'its lane is free',
+  );
   await sup.stop();
   await mailbox.close();
 });
 
-test('an actor submits proof jobs to the supervisor\'s mailbox and gets results and errors back', async (t) => {
+test("an actor submits proof jobs to the supervisor's mailbox and gets results and errors back", async (t) => {
   const { Mailbox } = await import('../../actors/mailbox.js');
   const mailbox = new Mailbox({
-    devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 60_000, throttle: true,
+    devices: 1,
+    winningLanes: 1,
+    postLanes: 1,
+    sealLanes: 1,
+    agingMs: 60_000,
+    throttle: true,
     executorFor: () => ({
       // The failure names sectors, as a FaultySectorsError does: they must reach the actor.
-      start: (job) => ({ done: job.kind === 'commit2' ? Promise.reject(Object.assign(new Error('native: bad input'), { sectors: [4, 9] })) : Promise.resolve(Buffer.from(`proof of ${String(job.args[0])}`)) }),
+      start: (job) => ({
+        done: job.kind === 'commit2' ? Promise.reject(Object.assign(new Error('native: bad input'), { sectors: [4, 9] })) : Promise.resolve(Buffer.from(`proof of ${String(job.args[0])}`)),
+      }),
     }),
   });
   const fixture = new URL('./fixtures/prover-role.js', import.meta.url).href;

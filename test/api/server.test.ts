@@ -75,7 +75,10 @@ test('permissions: status needs read, a drill needs admin; no token and a wrong 
   const s = await start();
   t.teardown(() => s.api.close());
   t.deepEqual(await s.status(READ), { ok: true });
-  await t.throwsAsync(callApi(s.api.address, READ, 'Distminer.ActorCrashDrill', ['seal', 'throw']), { instanceOf: ApiCallError, message: /missing permission to invoke 'Distminer.ActorCrashDrill' \(need 'admin'\)/ });
+  await t.throwsAsync(callApi(s.api.address, READ, 'Distminer.ActorCrashDrill', ['seal', 'throw']), {
+    instanceOf: ApiCallError,
+    message: /missing permission to invoke 'Distminer.ActorCrashDrill' \(need 'admin'\)/,
+  });
   await t.throwsAsync(callApi(s.api.address, WRITE, 'Distminer.ActorCrashDrill', ['seal', 'throw']), { message: /need 'admin'/ });
   t.deepEqual(s.drilled, []);
   t.is(await callApi(s.api.address, ADMIN, 'Distminer.ActorCrashDrill', ['seal', 'throw']), null);
@@ -109,7 +112,7 @@ async function wsConnect(port: number, token?: string): Promise<{ ws: WebSocket;
   };
 }
 
-test('WebSocket JSON-RPC at /rpc/v0 (how lotus-miner\'s CLI connects): the token at the upgrade, each method\'s permission per call, bad frames answered, notifications not', async (t) => {
+test("WebSocket JSON-RPC at /rpc/v0 (how lotus-miner's CLI connects): the token at the upgrade, each method's permission per call, bad frames answered, notifications not", async (t) => {
   const s = await start();
   t.teardown(() => s.api.close());
   await t.throwsAsync(wsConnect(s.port), { message: 'HTTP 401' }, 'no token: refused at the upgrade');
@@ -150,10 +153,14 @@ test('WebSocket JSON-RPC: at most 64 requests unanswered per connection; the 65t
   t.teardown(() => s.api.close());
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
-  s.api.register('Test.Slow', async () => {
-    await gate;
-    return 'done';
-  }, 'read');
+  s.api.register(
+    'Test.Slow',
+    async () => {
+      await gate;
+      return 'done';
+    },
+    'read',
+  );
   const c = await wsConnect(s.port, READ);
   for (let id = 1; id <= 65; id++) c.send({ jsonrpc: '2.0', id, method: 'Test.Slow', params: [] });
   t.like(await c.next(), { id: 65, error: { code: -32603, message: 'more than 64 requests in flight on this connection' } });
@@ -170,7 +177,7 @@ test('WebSocket JSON-RPC: at most 64 requests unanswered per connection; the 65t
   c.ws.close();
 });
 
-test('lotus-miner\'s methods: version, address, subsystems by role, start time, alerts in Lotus\'s shape', async (t) => {
+test("lotus-miner's methods: version, address, subsystems by role, start time, alerts in Lotus's shape", async (t) => {
   const s = await start();
   t.teardown(() => s.api.close());
   const chain = {
@@ -196,7 +203,12 @@ test('lotus-miner\'s methods: version, address, subsystems by role, start time, 
   t.deepEqual(await call('Filecoin.RuntimeSubsystems', [], READ), ['Mining', 'Sealing', 'SectorStorage']);
   t.is(await call('Filecoin.StartTime', [], READ), startedAt.toISOString());
   const alerts = await call<Record<string, unknown>[]>('Filecoin.LogAlerts');
-  t.like(alerts[0], { Type: { System: 'distminer', Subsystem: 'DistminerFaultDeclared' }, Active: true, LastActive: { Type: 'raised', Message: { severity: 'warning', summary: 'sector 3 declared faulty' } }, LastResolved: null });
+  t.like(alerts[0], {
+    Type: { System: 'distminer', Subsystem: 'DistminerFaultDeclared' },
+    Active: true,
+    LastActive: { Type: 'raised', Message: { severity: 'warning', summary: 'sector 3 declared faulty' } },
+    LastResolved: null,
+  });
   await t.throwsAsync(call('Filecoin.LogAlerts', [], READ), { message: /need 'admin'/ }, 'admin, as in Lotus');
   await t.throwsAsync(call('Filecoin.SectorsPledge'), { message: /not found/ }, 'what distminer does not do stays unknown');
 
@@ -207,12 +219,22 @@ test('lotus-miner\'s methods: version, address, subsystems by role, start time, 
   await t.throwsAsync(callApi(post.api.address, READ, 'Filecoin.SectorsSummary'), { message: /has no chain node/ });
 });
 
-test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sectors, the seal pipeline\'s states, lotus-miner\'s adopted records, PoSt roles and seal workers', async (t) => {
+test("lotus-miner's sector and worker methods: the chain's live and faulty sectors, the seal pipeline's states, lotus-miner's adopted records, PoSt roles and seal workers", async (t) => {
   const s = await start();
   t.teardown(() => s.api.close());
   // Chain: deadline 0 holds {0, 1, 5} (1 faulty), deadline 1 holds {7}. Bitfields are Lotus's run lengths.
   const partitions: Record<number, unknown[]> = { 0: [{ LiveSectors: [0, 2, 3, 1], FaultySectors: [1, 1] }], 1: [{ LiveSectors: [7, 1], FaultySectors: [] }] };
-  const onChain = (n: number) => ({ SectorNumber: n, SealProof: 5, SealedCID: { '/': `bagboea4b5abc-sealed-${n}` }, DeprecatedDealIDs: n === 5 ? [12] : null, Activation: 100, Expiration: 2000, DealWeight: '0', VerifiedDealWeight: '0', InitialPledge: '9000' });
+  const onChain = (n: number) => ({
+    SectorNumber: n,
+    SealProof: 5,
+    SealedCID: { '/': `bagboea4b5abc-sealed-${n}` },
+    DeprecatedDealIDs: n === 5 ? [12] : null,
+    Activation: 100,
+    Expiration: 2000,
+    DealWeight: '0',
+    VerifiedDealWeight: '0',
+    InitialPledge: '9000',
+  });
   const chainCalls: string[] = [];
   const chain = {
     call: async (method: string, params: unknown[]) => {
@@ -228,8 +250,29 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
     stateMinerPartitions: async (_m: string, i: number) => partitions[i] ?? [],
     stateSectorGetInfo: async (_m: string, n: number) => ([0, 1, 5, 7].includes(n) ? onChain(n) : null),
   };
-  const view = (number: number, state: string, extra = {}) => ({ number, state, sealProof: 5, ticket: null, ticketEpoch: null, seed: null, seedEpoch: null, sealedCid: null, unsealedCid: null, deals: [], pieces: [], retries: 0, failure: null, preCommitMsg: null, commitMsg: null, ...extra });
-  const sealSectors = [view(7, 'FinalizeSector', { sealedCid: 'bagboea4b5abc-sealed-7' }), view(8, 'PreCommit1', { ticket: '0102', ticketEpoch: 250, retries: 1, failure: 'PC1 failed once', pieces: [{ size: 2048, pieceCid: 'baga6ea4seaq-piece' }], deals: [3] }), view(9, 'WaitSeed')];
+  const view = (number: number, state: string, extra = {}) => ({
+    number,
+    state,
+    sealProof: 5,
+    ticket: null,
+    ticketEpoch: null,
+    seed: null,
+    seedEpoch: null,
+    sealedCid: null,
+    unsealedCid: null,
+    deals: [],
+    pieces: [],
+    retries: 0,
+    failure: null,
+    preCommitMsg: null,
+    commitMsg: null,
+    ...extra,
+  });
+  const sealSectors = [
+    view(7, 'FinalizeSector', { sealedCid: 'bagboea4b5abc-sealed-7' }),
+    view(8, 'PreCommit1', { ticket: '0102', ticketEpoch: 250, retries: 1, failure: 'PC1 failed once', pieces: [{ size: 2048, pieceCid: 'baga6ea4seaq-piece' }], deals: [3] }),
+    view(9, 'WaitSeed'),
+  ];
   const adopted = (n: number, state: string) => ({ ...bareSectorInfo(n, state, 5), CommD: { '/': `baga-d-${n}` }, CommR: { '/': `bagboea4b5abc-sealed-${n}` }, Deals: [0] });
   let windowRunning = false;
   registerLotusMinerApi(s.api.register, {
@@ -242,17 +285,36 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
     seal: {
       sectors: async () => sealSectors.map((v) => ({ ...v, log: undefined })) as never,
       sector: async (n) => ({ ...sealSectors.find((v) => v.number === n)!, log: [{ at: '2026-12-01T10:00:00.000Z', state: 'PreCommit1', note: 'ticket drawn' }] }) as never,
-      workers: async () => [{ id: 'w-1', hostname: 'gpu-box', connected: true, taskTypes: ['PreCommit1', 'Commit2'], resources: { cores: 32, memoryBytes: 256e9, gpus: 2 }, used: { cores: 4, memoryBytes: 64e9, gpus: 1 }, tasks: 1, lastHeartbeatMsAgo: 100 }],
+      workers: async () => [
+        {
+          id: 'w-1',
+          hostname: 'gpu-box',
+          connected: true,
+          taskTypes: ['PreCommit1', 'Commit2'],
+          resources: { cores: 32, memoryBytes: 256e9, gpus: 2 },
+          used: { cores: 4, memoryBytes: 64e9, gpus: 1 },
+          tasks: 1,
+          lastHeartbeatMsAgo: 100,
+        },
+      ],
     },
     adopted: {
-      sectors: [{ number: 0, state: 'Proving' }, { number: 1, state: 'Proving' }, { number: 3, state: 'Removed' }],
+      sectors: [
+        { number: 0, state: 'Proving' },
+        { number: 1, state: 'Proving' },
+        { number: 3, state: 'Removed' },
+      ],
       read: (n) => ([0, 1, 3].includes(n) ? adopted(n, n === 3 ? 'Removed' : 'Proving') : undefined),
     },
     roleRunning: (role) => role !== 'window-post' || windowRunning,
   });
   const call = <T>(method: string, params: unknown[] = [], token = READ) => callApi<T>(s.api.address, token, method, params);
   t.deepEqual(await call('Filecoin.SectorsList'), [0, 1, 3, 5, 7, 8, 9]);
-  t.deepEqual(await call('Filecoin.SectorsSummary'), { Proving: 2, Faulty: 1, Removed: 1, FinalizeSector: 1, PreCommit1: 1, WaitSeed: 1 }, 'chain Faulty over the record, the pipeline\'s state over the chain\'s Proving');
+  t.deepEqual(
+    await call('Filecoin.SectorsSummary'),
+    { Proving: 2, Faulty: 1, Removed: 1, FinalizeSector: 1, PreCommit1: 1, WaitSeed: 1 },
+    "chain Faulty over the record, the pipeline's state over the chain's Proving",
+  );
   t.deepEqual(await call('Filecoin.SectorsListInStates', [['Proving', 'WaitSeed', 'NoSuchState']]), [0, 5, 9]);
   t.is(chainCalls.filter((c) => c === 'ChainHead').length, 1, 'one look at the chain serves a burst of calls');
   await t.throwsAsync(call('Filecoin.SectorsListInStates', ['Proving']), { message: /list of state names/ });
@@ -263,7 +325,11 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
   const oneOnChain = await call<Record<string, unknown>>('Filecoin.SectorsStatus', [1, true]);
   t.like(oneOnChain, { State: 'Faulty', CommD: { '/': 'baga-d-1' }, Activation: 100, Expiration: 2000, InitialPledge: '9000', OnTime: 2000, Early: 1500 });
   // A sector known only from the chain.
-  t.like(await call('Filecoin.SectorsStatus', [5, false]), { SectorID: 5, State: 'Proving', CommD: null, CommR: { '/': 'bagboea4b5abc-sealed-5' }, Deals: [12], SealProof: 5, Activation: 0, InitialPledge: '0' }, 'deal ids as Lotus v1.36 names them (DeprecatedDealIDs)');
+  t.like(
+    await call('Filecoin.SectorsStatus', [5, false]),
+    { SectorID: 5, State: 'Proving', CommD: null, CommR: { '/': 'bagboea4b5abc-sealed-5' }, Deals: [12], SealProof: 5, Activation: 0, InitialPledge: '0' },
+    'deal ids as Lotus v1.36 names them (DeprecatedDealIDs)',
+  );
   // A pipeline sector: ticket in base64, pieces, its log, its failure as LastErr.
   t.deepEqual(await call('Filecoin.SectorsStatus', [8, false]), {
     ...adopted(8, 'PreCommit1'),
@@ -282,14 +348,26 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
 
   // Workers: the PoSt roles of this host, as Lotus's PoSt worker types, and the seal workers.
   await t.throwsAsync(call('Filecoin.WorkerStats'), { message: /need 'admin'/ }, 'admin, as in Lotus');
-  const ws = await call<Record<string, { Tasks: string[]; Enabled: boolean; Info: { Hostname: string; Resources: { CPUs: number; GPUs: string[] } }; CpuUse: number }>>('Filecoin.WorkerStats', [], ADMIN);
+  const ws = await call<Record<string, { Tasks: string[]; Enabled: boolean; Info: { Hostname: string; Resources: { CPUs: number; GPUs: string[] } }; CpuUse: number }>>(
+    'Filecoin.WorkerStats',
+    [],
+    ADMIN,
+  );
   const ids = Object.keys(ws);
   t.is(ids.length, 3);
-  t.true(ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)), 'keys are UUIDs (Lotus decodes them as uuid.UUID)');
+  t.true(
+    ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)),
+    'keys are UUIDs (Lotus decodes them as uuid.UUID)',
+  );
   const byTask = (task: string) => Object.values(ws).find((w) => w.Tasks.includes(task))!;
   t.like(byTask('post/v0/winningproof'), { Enabled: true, Tasks: ['post/v0/winningproof'] });
   t.like(byTask('post/v0/windowproof'), { Enabled: false }, 'a role that is not running is a disabled worker');
-  t.like(byTask('seal/v0/commit/2'), { Enabled: true, Tasks: ['seal/v0/precommit/1', 'seal/v0/commit/2'], CpuUse: 4, Info: { Hostname: 'gpu-box', Resources: { CPUs: 32, GPUs: ['GPU 0', 'GPU 1'] } } });
+  t.like(byTask('seal/v0/commit/2'), {
+    Enabled: true,
+    Tasks: ['seal/v0/precommit/1', 'seal/v0/commit/2'],
+    CpuUse: 4,
+    Info: { Hostname: 'gpu-box', Resources: { CPUs: 32, GPUs: ['GPU 0', 'GPU 1'] } },
+  });
   windowRunning = true;
   const again = await call<typeof ws>('Filecoin.WorkerStats', [], ADMIN);
   t.deepEqual(Object.keys(again), ids, 'the same worker keeps its UUID');
@@ -302,7 +380,15 @@ test('lotus-miner\'s sector and worker methods: the chain\'s live and faulty sec
   const refused = async () => {
     throw new Error('connect ECONNREFUSED');
   };
-  registerLotusMinerApi(down.api.register, { minerId: 't01000', roles: ['winning-post', 'seal'], version: '0.1.0', startedAt: new Date(), chain: chain as never, alerts: async () => [], seal: { sectors: refused, sector: refused, workers: refused } });
+  registerLotusMinerApi(down.api.register, {
+    minerId: 't01000',
+    roles: ['winning-post', 'seal'],
+    version: '0.1.0',
+    startedAt: new Date(),
+    chain: chain as never,
+    alerts: async () => [],
+    seal: { sectors: refused, sector: refused, workers: refused },
+  });
   t.deepEqual(await callApi(down.api.address, READ, 'Filecoin.SectorsList'), [0, 1, 5, 7]);
   t.is(Object.keys(await callApi<Record<string, unknown>>(down.api.address, ADMIN, 'Filecoin.WorkerStats')).length, 1);
 });

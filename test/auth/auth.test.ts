@@ -87,13 +87,15 @@ test('many processes creating one repository secret at once agree on one', async
   const mod = new URL('../../src/auth/index.js', import.meta.url).href;
   const code = `import(${JSON.stringify(mod)}).then(m => { const { auth } = m.ensureRepoAuth(process.argv[1]); process.stdout.write(auth.issue('read')); })`;
   const outs = await Promise.all(
-    Array.from({ length: 12 }, () =>
-      new Promise<string>((resolve, reject) => {
-        const p = spawn(process.execPath, ['-e', code, dir]);
-        let out = '';
-        p.stdout.on('data', (d) => (out += d));
-        p.on('close', (c) => (c === 0 ? resolve(out) : reject(new Error(`exit ${c}`))));
-      }),
+    Array.from(
+      { length: 12 },
+      () =>
+        new Promise<string>((resolve, reject) => {
+          const p = spawn(process.execPath, ['-e', code, dir]);
+          let out = '';
+          p.stdout.on('data', (d) => (out += d));
+          p.on('close', (c) => (c === 0 ? resolve(out) : reject(new Error(`exit ${c}`))));
+        }),
     ),
   );
   t.is(new Set(outs).size, 1, 'every process signs with the same secret');

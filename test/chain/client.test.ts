@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { ChainClient, MessageWaitTimeoutError } from '../../src/chain/client.js';
 import { until } from '../helpers/procs.js';
 
-test('Lotus\'s null for an empty list reads as an empty list', async (t) => {
+test("Lotus's null for an empty list reads as an empty list", async (t) => {
   const answers: Record<string, unknown> = {
     StateMinerDeadlines: null,
     StateMinerPartitions: null,
@@ -54,7 +54,8 @@ test('waiting for a message polls StateSearchMsg until it has its confirmations,
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ jsonrpc: '2.0', id: call.id, result }));
       };
-      if (call.method === 'Filecoin.StateWaitMsg') longPolls++; // held open, as Lotus holds it until the message lands
+      if (call.method === 'Filecoin.StateWaitMsg')
+        longPolls++; // held open, as Lotus holds it until the message lands
       else if (call.method === 'Filecoin.StateSearchMsg') answer(++searches > 3 ? lookup : null);
       else if (call.method === 'Filecoin.ChainHead') answer({ Cids: [], Blocks: [], Height: height++ });
       else answer(null);

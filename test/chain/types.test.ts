@@ -84,10 +84,13 @@ test('RLE+ agrees with go-bitfield and the actors on the minimal form', (t) => {
   t.throws(() => rleDecode(Buffer.from([0x54, 0x00])), { message: /trailing zero byte/ });
   // Every encoding we make is minimal: no trailing zero byte, and it decodes back.
   for (let n = 1; n < 300; n++) {
-    const set = Array.from({ length: n % 40 }, (_, i) => i * (n % 7 + 1) + (n % 3));
+    const set = Array.from({ length: n % 40 }, (_, i) => i * ((n % 7) + 1) + (n % 3));
     const enc = rleEncode(set);
     t.not(enc[enc.length - 1], 0, `set of ${set.length}`);
-    t.deepEqual(rleDecode(enc), [...new Set(set)].sort((a, b) => a - b));
+    t.deepEqual(
+      rleDecode(enc),
+      [...new Set(set)].sort((a, b) => a - b),
+    );
   }
   // A long block for a run that fits a short or single block is refused (the actors' NotMinimal).
   t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1])), { message: /non-minimal long/ });
@@ -99,7 +102,10 @@ test('RLE+ agrees with go-bitfield and the actors on the minimal form', (t) => {
   t.throws(() => rleDecode(bitsToBytes([0, 0, 1, 0, 1, 0, 1, 0, 0, 1])), { message: /trailing run of zeros/ });
   t.throws(() => rleDecode(bitsToBytes([0, 0, 1])), { message: /trailing run of zeros/ });
   // A 17-run long block (varint 0x11) is fine: 17 ones.
-  t.deepEqual(rleDecode(bitsToBytes([0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0])), Array.from({ length: 17 }, (_, i) => i));
+  t.deepEqual(
+    rleDecode(bitsToBytes([0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0])),
+    Array.from({ length: 17 }, (_, i) => i),
+  );
 });
 
 test('bitfield JSON is go-bitfield run lengths', (t) => {
@@ -184,4 +190,3 @@ test('win count: Poisson with mean = expected leaders × power share', (t) => {
   t.true(tenth.zeros > 0.55 && tenth.zeros < 0.66, `P0 ${tenth.zeros}`); // e^-0.5 ≈ 0.607
   t.is(computeWinCount(Buffer.from('x'), 0n, 10n), 0);
 });
-

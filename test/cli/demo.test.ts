@@ -42,7 +42,10 @@ test.serial('the demo brings the cluster up, a pledged sector and a deal sector 
   // PoSt (≈ 4 s) does not fit 5 s epochs beside sealing: blocks are the cluster test's business.
   demo = new Proc('demo', [MAIN, 'demo', '--dir', dir, '--sectors', '1', '--deals', '1', '--block-delay', '5s', '--period-deadlines', '3'], { DISTMINER_LOG_LEVEL: 'info' });
   const info = /FULLNODE_API_INFO=(\S+)/.exec(await demo.waitFor(/export FULLNODE_API_INFO=/, 120_000))![1];
-  const started = demo.lines.map((l) => /^demo: started (\S+) pid (\d+)$/.exec(l)).filter((m) => m !== null).map((m) => ({ name: m![1], pid: Number(m![2]) }));
+  const started = demo.lines
+    .map((l) => /^demo: started (\S+) pid (\d+)$/.exec(l))
+    .filter((m) => m !== null)
+    .map((m) => ({ name: m![1], pid: Number(m![2]) }));
   t.deepEqual(started.map((s) => s.name).sort(), ['deal', 'deal-worker', 'devnet', 'post', 'seal', 'worker-1', 'worker-2']);
 
   // The sector's first Window PoSt gives the miner its power: the chain lists it active (proven).
@@ -52,16 +55,30 @@ test.serial('the demo brings the cluster up, a pledged sector and a deal sector 
   const tokenOf = (r: string) => readFileSync(join(dir, r, 'token'), 'utf8').trim();
   const token = tokenOf('seal');
   t.not(tokenOf('post'), token);
-  t.is(JSON.parse(Buffer.from(readFileSync(join(dir, 'seal', 'sectorid-token'), 'utf8').split('.')[1], 'base64url').toString()).Allow.at(-1), 'write', 'the seal host holds a write token of the sector-number server');
+  t.is(
+    JSON.parse(Buffer.from(readFileSync(join(dir, 'seal', 'sectorid-token'), 'utf8').split('.')[1], 'base64url').toString()).Allow.at(-1),
+    'write',
+    'the seal host holds a write token of the sector-number server',
+  );
   const sealApi = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(readFileSync(join(dir, 'seal', 'sealing-api'), 'utf8'))!;
-  const sectors = await until(async () => {
-    const l = await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList');
-    const active = await c.stateMinerActiveSectors('t01000');
-    return l.length === 1 && active.some((a) => a.SectorNumber === l[0].number) && l;
-  }, 6 * 60_000, 'the sealed sector to be proven');
+  const sectors = await until(
+    async () => {
+      const l = await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList');
+      const active = await c.stateMinerActiveSectors('t01000');
+      return l.length === 1 && active.some((a) => a.SectorNumber === l[0].number) && l;
+    },
+    6 * 60_000,
+    'the sealed sector to be proven',
+  );
   t.true(BigInt((await c.stateMinerPower('t01000')).MinerPower.RawBytePower) > 0n, 'the miner has power');
-  await until(async () => (await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList'))[0].state === 'Proving', 60_000, 'the seal miner to list its sector as Proving').catch(() => undefined);
-  t.deepEqual((await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList')).map((s) => s.state), ['Proving'], 'the seal miner lists its sector as Proving');
+  await until(async () => (await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList'))[0].state === 'Proving', 60_000, 'the seal miner to list its sector as Proving').catch(
+    () => undefined,
+  );
+  t.deepEqual(
+    (await rpc<SectorView[]>(`http://${sealApi[1]}:${sealApi[2]}`, token, 'SectorsList')).map((s) => s.state),
+    ['Proving'],
+    'the seal miner lists its sector as Proving',
+  );
   t.deepEqual(await c.stateMinerFaults('t01000'), []);
   // The PoSt miner (which never saw the seal miner's database) says so too, once it has read
   // its message's receipt (it polls a few times per epoch).
@@ -92,14 +109,21 @@ test.serial('the demo brings the cluster up, a pledged sector and a deal sector 
   // The deal: Active in the deal miner's own sector, whose number no seal-miner sector has.
   const dealApi = readFileSync(join(dir, 'deal', 'deals', 'api'), 'utf8').trim();
   const dealList = async () => (await adminGet<{ deals: DealRecord[] }>(dealApi, tokenOf('deal'), '/deals')).body.deals;
-  const [deal] = await until(async () => {
-    const l = await dealList();
-    if (l.some((d) => d.state === 'Failed')) throw new Error(`a demo deal failed: ${JSON.stringify(l.map((d) => [d.state, d.reason]))}`);
-    return l.length === 1 && l[0].state === 'Active' && l;
-  }, 5 * 60_000, 'the demo\'s deal to be Active');
+  const [deal] = await until(
+    async () => {
+      const l = await dealList();
+      if (l.some((d) => d.state === 'Failed')) throw new Error(`a demo deal failed: ${JSON.stringify(l.map((d) => [d.state, d.reason]))}`);
+      return l.length === 1 && l[0].state === 'Active' && l;
+    },
+    5 * 60_000,
+    "the demo's deal to be Active",
+  );
   t.is(typeof deal.publish?.dealId, 'number', 'published on chain');
   const dealSector = deal.sector!.sectorNumber;
-  t.false(sectors.some((s) => s.number === dealSector), `the deal sector ${dealSector} has a number of its own`);
+  t.false(
+    sectors.some((s) => s.number === dealSector),
+    `the deal sector ${dealSector} has a number of its own`,
+  );
   t.truthy(await c.stateSectorGetInfo('t01000', dealSector), 'the deal sector is on chain');
   t.is((await c.call<MarketDeal>('StateMarketStorageDeal', [deal.publish!.dealId, null])).State.SectorNumber, dealSector, 'the market activated the deal in it');
   // Proven by the PoSt miner as well: both sectors' power.
@@ -114,6 +138,6 @@ test.serial('the demo brings the cluster up, a pledged sector and a deal sector 
   const exit = await demo.exited;
   t.deepEqual(exit, { code: 0, signal: null }, demo.lines.slice(-10).join('\n'));
   t.true(demo.lines.includes('demo: stopped'));
-  await until(async () => pids.every((p) => !alive(p)), 10_000, 'the demo\'s processes to go').catch(() => undefined);
+  await until(async () => pids.every((p) => !alive(p)), 10_000, "the demo's processes to go").catch(() => undefined);
   t.deepEqual(pids.filter(alive), [], 'no process left behind');
 });

@@ -50,7 +50,7 @@ test('every command and subcommand of the tree answers --help with its usage, ex
   for (const c of ['deals', 'client', 'worker', 'info', 'post', 'params']) t.is(cli(['help', c]).code, 0, c);
 });
 
-test('--version prints package.json\'s version', (t) => {
+test("--version prints package.json's version", (t) => {
   const { version } = JSON.parse(readFileSync(PKG, 'utf8')) as { version: string };
   for (const f of ['--version', '-v']) {
     const r = cli([f]);
@@ -168,13 +168,15 @@ test('`completion` prints a bash script that completes commands and flags from t
   t.teardown(() => rmSync(join(script, '..'), { recursive: true, force: true }));
   writeFileSync(script, r.out);
   const complete = (words: string[]) => {
-    const b = spawnSync('bash', ['-c', `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _distminer; echo "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+    const b = spawnSync('bash', ['-c', `source ${script}; COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _distminer; echo "\${COMPREPLY[@]}"`], {
+      encoding: 'utf8',
+    });
     t.is(b.status, 0, b.stderr);
     return b.stdout.trim().split(/\s+/).filter(Boolean).sort();
   };
   t.deepEqual(complete(['distminer', 'sec']), ['sectorid', 'sectors']);
   t.deepEqual(complete(['distminer', 'sectors', 'numbers', 's']), ['set-floor']);
   t.deepEqual(complete(['distminer', 'run', '--repo', '/r', '--win']), ['--window-post', '--winning-post']);
-  t.deepEqual(complete(['distminer', 'sectors', 'list', '--js']), ['--json'], 'a group\'s flag after its subcommand');
+  t.deepEqual(complete(['distminer', 'sectors', 'list', '--js']), ['--json'], "a group's flag after its subcommand");
   t.false(complete(['distminer', '']).includes('proof-worker'), 'hidden commands are not offered');
 });

@@ -56,7 +56,11 @@ test('logs go to stderr; `log set-level` changes existing loggers in every threa
 
   // Logs on stderr, nothing JSON on stdout.
   t.regex(err, /"msg":"miner running"/);
-  t.deepEqual(out.split('\n').filter((l) => l.startsWith('{')), [], 'no log line on stdout');
+  t.deepEqual(
+    out.split('\n').filter((l) => l.startsWith('{')),
+    [],
+    'no log line on stdout',
+  );
   const status = cli(['status', '--repo', repo, '--json']);
   t.is(status.code, 0, status.err);
   t.notThrows(() => JSON.parse(status.out), 'status --json prints JSON alone');
@@ -70,7 +74,7 @@ test('logs go to stderr; `log set-level` changes existing loggers in every threa
   t.is(list.code, 0, list.err);
   const before = JSON.parse(list.out) as { main: Record<string, string[]>; actors: Record<string, { components: Record<string, string[]> }> };
   t.deepEqual(before.main.miner, ['info']);
-  t.deepEqual(before.main.net, ['info'], 'the miner API server\'s logger exists already');
+  t.deepEqual(before.main.net, ['info'], "the miner API server's logger exists already");
   t.deepEqual(Object.keys(before.actors).sort(), ['window-post', 'winning-post']);
   for (const a of Object.values(before.actors)) t.true(Object.values(a.components).length > 0 && Object.values(a.components).every((l) => l.join() === 'info'));
 
@@ -103,7 +107,15 @@ test('logs go to stderr; `log set-level` changes existing loggers in every threa
   t.is(all.code, 0, all.err);
   const after = JSON.parse(cli(['log', 'list', '--repo', repo, '--json']).out) as typeof before;
   t.deepEqual(after.main.miner, ['debug']);
-  for (const [a, v] of Object.entries(after.actors)) t.true(Object.values(v.components).every((l) => l.join() === 'debug'), `${a}: ${JSON.stringify(v)}`);
+  for (const [a, v] of Object.entries(after.actors))
+    t.true(
+      Object.values(v.components).every((l) => l.join() === 'debug'),
+      `${a}: ${JSON.stringify(v)}`,
+    );
   t.regex(err, /"msg":"log level set"/);
-  t.deepEqual(out.split('\n').filter((l) => l.startsWith('{')), [], 'still nothing on stdout');
+  t.deepEqual(
+    out.split('\n').filter((l) => l.startsWith('{')),
+    [],
+    'still nothing on stdout',
+  );
 });

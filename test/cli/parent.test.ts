@@ -37,7 +37,10 @@ test.serial('children started for the demo stop when it is SIGKILLed; others are
     await p.kill9();
     if (withFlag) {
       await until(async () => !alive(pid), 15_000, `devnet ${pid} to stop after its parent was killed`);
-      t.true(p.lines.some((l) => /parent process \d+ is gone; stopping/.test(l)), 'it says why it stops');
+      t.true(
+        p.lines.some((l) => /parent process \d+ is gone; stopping/.test(l)),
+        'it says why it stops',
+      );
     } else {
       await new Promise((r) => setTimeout(r, 3000));
       t.true(alive(pid), 'without the flag a process outlives its parent (as a service should)');

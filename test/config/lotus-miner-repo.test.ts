@@ -30,8 +30,7 @@ const uvarint = (n: number) => {
   out.push(n);
   return Buffer.from(out);
 };
-const sector = (n: number, state: string, extra: Record<string, unknown> = {}) =>
-  cborEncode({ State: state, SectorNumber: n, SectorType: 5, CommR: null, UpdateSealed: null, Pieces: [], ...extra });
+const sector = (n: number, state: string, extra: Record<string, unknown> = {}) => cborEncode({ State: state, SectorNumber: n, SectorType: 5, CommR: null, UpdateSealed: null, Pieces: [], ...extra });
 
 interface Fixture {
   repo: string;
@@ -76,7 +75,13 @@ const BASE: [string, Buffer][] = [
 test('reads what lotus-miner keeps: miner, sector numbers and reservations, sector records, storage paths, keys, slash filter', async (t) => {
   const f = await lotusRepo('full', [
     ...BASE,
-    ['/sectors/0', sector(0, 'Proving', { SectorType: 8, Pieces: [{ Piece: [2048, new CborCid({ '/': 'baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq' })] }, { Piece: [2048, null], DealInfo: { DealID: 0 } }] })],
+    [
+      '/sectors/0',
+      sector(0, 'Proving', {
+        SectorType: 8,
+        Pieces: [{ Piece: [2048, new CborCid({ '/': 'baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq' })] }, { Piece: [2048, null], DealInfo: { DealID: 0 } }],
+      }),
+    ],
     ['/sectors/3', sector(3, 'PreCommit1')],
     ['/sectors/4', sector(4, 'Removed')],
     ['/sectors/5', sector(5, 'FaultedFinal')],
@@ -91,31 +96,59 @@ test('reads what lotus-miner keeps: miner, sector numbers and reservations, sect
   ]);
   t.is(r.peerId, DEVNET_PEER_ID);
   t.truthy(r.token);
-  t.deepEqual(r.numbers.allocated, [[0, 4], [7, 7]]);
+  t.deepEqual(r.numbers.allocated, [
+    [0, 4],
+    [7, 7],
+  ]);
   t.deepEqual(r.numbers.named, { old: [[5, 5]], snap: [[100, 102]] });
   t.is(r.numbers.lastCounter, 7);
   t.is(r.numbers.next, 8, 'one above every number handed out (allocated, the old counter, sector records)');
-  t.deepEqual(r.sectors.map((s) => [s.number, s.state, s.kind, s.upgraded]), [
-    [0, 'Proving', 'proving', false],
-    [3, 'PreCommit1', 'sealing', false],
-    [4, 'Removed', 'done', false],
-    [5, 'FaultedFinal', 'faulty', false],
-    [6, 'ReplicaUpdateWait', 'upgrading', false],
-    [7, 'Proving', 'proving', true],
-  ]);
+  t.deepEqual(
+    r.sectors.map((s) => [s.number, s.state, s.kind, s.upgraded]),
+    [
+      [0, 'Proving', 'proving', false],
+      [3, 'PreCommit1', 'sealing', false],
+      [4, 'Removed', 'done', false],
+      [5, 'FaultedFinal', 'faulty', false],
+      [6, 'ReplicaUpdateWait', 'upgrading', false],
+      [7, 'Proving', 'proving', true],
+    ],
+  );
   t.deepEqual(r.sectors[0].deals, [0], 'deal id 0 (a genesis deal) is a deal');
   t.is(r.sectors[0].sealProof, 8);
-  t.is(r.lastMinedEpoch, 120, 'the highest epoch of this miner in the slash filter; another miner\'s entries are not its');
+  t.is(r.lastMinedEpoch, 120, "the highest epoch of this miner in the slash filter; another miner's entries are not its");
   t.deepEqual(Object.keys(r.keystore).sort(), [JWT_KEY_FILE, LIBP2P_KEY_FILE].sort());
   t.true(r.configText.includes('[Fees]'));
   // Reservations below distminer's counter are behind it anyway; only the rest is kept.
   t.deepEqual(reservationsFrom(r.numbers.named, r.numbers.next), { snap: [[100, 102]] });
-  t.deepEqual(reservationsFrom({ a: [[3, 9], [20, 20]] }, 8), { a: [[8, 9], [20, 20]] });
+  t.deepEqual(
+    reservationsFrom(
+      {
+        a: [
+          [3, 9],
+          [20, 20],
+        ],
+      },
+      8,
+    ),
+    {
+      a: [
+        [8, 9],
+        [20, 20],
+      ],
+    },
+  );
   // lotus-miner's `reserve --force` lets reservations overlap; distminer's may not: an earlier name keeps the numbers.
-  t.deepEqual(reservationsFrom({ b: [[10, 30]], a: [[15, 20]], c: [[16, 17]] }, 0), { a: [[15, 20]], b: [[10, 14], [21, 30]] });
+  t.deepEqual(reservationsFrom({ b: [[10, 30]], a: [[15, 20]], c: [[16, 17]] }, 0), {
+    a: [[15, 20]],
+    b: [
+      [10, 14],
+      [21, 30],
+    ],
+  });
 });
 
-test('sector records become what lotus-miner\'s own SectorsStatus answers: deal info only where lotus-miner counts it valid, bytes in base64, the last 50 log entries', async (t) => {
+test("sector records become what lotus-miner's own SectorsStatus answers: deal info only where lotus-miner counts it valid, bytes in base64, the last 50 log entries", async (t) => {
   const commD = new CborCid({ '/': 'baga6ea4seaqao7s73y24kcutaosvacpdjgfe5pw76ooefnyqw4ynr3d2y6x2mpq' });
   const commR = new CborCid({ '/': 'bagboea4b5abcatlxechwbp7kjpjguna6r6q7ejrhe6mdp3lf34pmswn27pkkiekz' });
   const publish = new CborCid({ '/': 'bafy2bzacea3wsdh6y3a36tb3skempjoxqpuyompjbmfeyf34fi3uy6uue42v4' });
@@ -124,11 +157,46 @@ test('sector records become what lotus-miner\'s own SectorsStatus answers: deal 
   const f = await lotusRepo('status', [
     ...BASE,
     // As lotus-miner init --genesis-miner writes a pre-sealed sector: a deal proposal but no publish CID (not valid: no deal info, deal id 0).
-    ['/sectors/0', sector(0, 'Proving', { CommD: commD, CommR: commR, TicketValue: new Uint8Array(0), Pieces: [{ Piece: [2048, commD], DealInfo: { DealID: 0, DealProposal: proposal, DealSchedule: { StartEpoch: 10, EndEpoch: 600 }, PublishCid: null } }] })],
+    [
+      '/sectors/0',
+      sector(0, 'Proving', {
+        CommD: commD,
+        CommR: commR,
+        TicketValue: new Uint8Array(0),
+        Pieces: [{ Piece: [2048, commD], DealInfo: { DealID: 0, DealProposal: proposal, DealSchedule: { StartEpoch: 10, EndEpoch: 600 }, PublishCid: null } }],
+      }),
+    ],
     // A published deal, a ticket and seed, messages, a failure count and a long log.
-    ['/sectors/2', sector(2, 'Proving', { CommD: commD, CommR: commR, TicketValue: Buffer.from([1, 2, 3]), TicketEpoch: 40, SeedValue: Buffer.from([4]), SeedEpoch: 90, PreCommitMessage: publish, CommitMessage: publish, InvalidProofs: 2, LastErr: 'once failed', Log: log, Pieces: [{ Piece: [2048, commD], DealInfo: { PublishCid: publish, DealID: 7, DealProposal: proposal, DealSchedule: { StartEpoch: 10, EndEpoch: 600 }, KeepUnsealed: true } }] })],
+    [
+      '/sectors/2',
+      sector(2, 'Proving', {
+        CommD: commD,
+        CommR: commR,
+        TicketValue: Buffer.from([1, 2, 3]),
+        TicketEpoch: 40,
+        SeedValue: Buffer.from([4]),
+        SeedEpoch: 90,
+        PreCommitMessage: publish,
+        CommitMessage: publish,
+        InvalidProofs: 2,
+        LastErr: 'once failed',
+        Log: log,
+        Pieces: [{ Piece: [2048, commD], DealInfo: { PublishCid: publish, DealID: 7, DealProposal: proposal, DealSchedule: { StartEpoch: 10, EndEpoch: 600 }, KeepUnsealed: true } }],
+      }),
+    ],
     // A deal whose label is bytes (allowed since nv17): its deal info is not carried over, the rest is.
-    ['/sectors/4', sector(4, 'Proving', { CommR: commR, Pieces: [{ Piece: [2048, commD], DealInfo: { PublishCid: publish, DealID: 8, DealProposal: proposal.map((x, i) => (i === 5 ? Buffer.from('bytes') : x)), DealSchedule: { StartEpoch: 10, EndEpoch: 600 } } }] })],
+    [
+      '/sectors/4',
+      sector(4, 'Proving', {
+        CommR: commR,
+        Pieces: [
+          {
+            Piece: [2048, commD],
+            DealInfo: { PublishCid: publish, DealID: 8, DealProposal: proposal.map((x, i) => (i === 5 ? Buffer.from('bytes') : x)), DealSchedule: { StartEpoch: 10, EndEpoch: 600 } },
+          },
+        ],
+      }),
+    ],
   ]);
   const records = join(work, 'status-records.ndjson');
   const r = await readLotusMinerRepo(f.repo, { records, network: 'testnet' });
@@ -136,7 +204,11 @@ test('sector records become what lotus-miner\'s own SectorsStatus answers: deal 
   t.is(lines.length, 3, 'one line per record');
   const at = (n: number) => {
     const loc = r.sectors.find((x) => x.number === n)!.record!;
-    return JSON.parse(readFileSync(records).subarray(loc.offset, loc.offset + loc.length).toString('utf8'));
+    return JSON.parse(
+      readFileSync(records)
+        .subarray(loc.offset, loc.offset + loc.length)
+        .toString('utf8'),
+    );
   };
   const [genesis, dealt, bytesLabel] = [at(0), at(2), at(4)];
   t.deepEqual(genesis, {
@@ -163,13 +235,25 @@ test('sector records become what lotus-miner\'s own SectorsStatus answers: deal 
   t.deepEqual(dealt!.Pieces[0]!.DealInfo, {
     PublishCid: publish.cid,
     DealID: 7,
-    DealProposal: { PieceCID: commD.cid, PieceSize: 2048, VerifiedDeal: false, Client: 't01001', Provider: 't01000', Label: 'my data', StartEpoch: 10, EndEpoch: 600, StoragePricePerEpoch: '0', ProviderCollateral: '5', ClientCollateral: '0' },
+    DealProposal: {
+      PieceCID: commD.cid,
+      PieceSize: 2048,
+      VerifiedDeal: false,
+      Client: 't01001',
+      Provider: 't01000',
+      Label: 'my data',
+      StartEpoch: 10,
+      EndEpoch: 600,
+      StoragePricePerEpoch: '0',
+      ProviderCollateral: '5',
+      ClientCollateral: '0',
+    },
     DealSchedule: { StartEpoch: 10, EndEpoch: 600 },
     PieceActivationManifest: null,
     KeepUnsealed: true,
   });
   t.is(dealt!.Log.length, ADOPTED_LOG_ENTRIES);
-  t.like(dealt!.Log[0], { Timestamp: 1_700_000_000, Message: 'step 0' }, 'the first entry (the sector\'s start)');
+  t.like(dealt!.Log[0], { Timestamp: 1_700_000_000, Message: 'step 0' }, "the first entry (the sector's start)");
   t.deepEqual(dealt!.Log.at(-1), { Kind: 'event;sealing.SectorStart', Timestamp: 1_700_000_059, Trace: '', Message: 'step 59' }, 'and the latest');
   t.like(dealt!.Log[1], { Message: 'step 11' });
   t.like(bytesLabel, { SectorID: 4, CommR: commR.cid, Deals: [0], Pieces: [{ Piece: { Size: 2048, PieceCID: commD.cid }, DealInfo: null }] });
@@ -177,7 +261,7 @@ test('sector records become what lotus-miner\'s own SectorsStatus answers: deal 
   t.regex(r.recordWarnings[0]!, /^sector 4 piece 0: its deal info is not carried over \(.*Label/);
 });
 
-test('the libp2p key\'s peer id is the one the chain holds for the miner', (t) => {
+test("the libp2p key's peer id is the one the chain holds for the miner", (t) => {
   // The devnet t01000's key (lotus-miner init made it; `lotus state miner-info t01000` printed its PeerID).
   t.is(peerIdOfKeyInfo(Buffer.from(DEVNET_LIBP2P_KEY)), DEVNET_PEER_ID);
   t.is(peerIdOfKeyInfo(Buffer.from(LIBP2P_KEYINFO)), undefined, 'not an Ed25519 key: no peer id, no guess');
@@ -224,16 +308,24 @@ test('init --from-lotus-miner: refuses sectors still sealing (unless --abandon-s
   t.regex(r.out, /abandoned: +3 \(PreCommit2\)/);
   const cfg = readFileSync(join(dest, 'config.toml'), 'utf8');
   t.false(existsSync(stale), 'a staging directory left by a killed init (its pid gone) is removed');
-  for (const [file, mode] of [[JWT_KEY_FILE, 0o600], [LIBP2P_KEY_FILE, 0o600], ['../token', 0o600], ['', 0o700]] as const) {
+  for (const [file, mode] of [
+    [JWT_KEY_FILE, 0o600],
+    [LIBP2P_KEY_FILE, 0o600],
+    ['../token', 0o600],
+    ['', 0o700],
+  ] as const) {
     const p = join(dest, 'keystore', file);
     t.is(statSync(p).mode & 0o777, mode, p);
     if (file && file !== '../token') t.is(readFileSync(p, 'utf8'), readFileSync(join(f.repo, 'keystore', file), 'utf8'), `${file}: lotus-miner's`);
   }
-  t.is(readFileSync(join(dest, 'token'), 'utf8'), readFileSync(join(f.repo, 'token'), 'utf8'), 'lotus-miner\'s token');
+  t.is(readFileSync(join(dest, 'token'), 'utf8'), readFileSync(join(f.repo, 'token'), 'utf8'), "lotus-miner's token");
   t.regex(r.out, new RegExp(`peer id ${DEVNET_PEER_ID}`));
-  t.true(cfg.startsWith('[API]\n  ListenAddress = "/ip4/127.0.0.1/tcp/23456/http"\n\n[Fees]\n  #MaxWindowPoStGasFee'), `lotus-miner's config is kept, --api in place of its commented-out default:\n${cfg}`);
-  t.regex(cfg, new RegExp(`\\[Distminer\\]\\n  Miner = "t01234"\\n  StoragePaths = \\["${f.storage}","${f.repo}"\\]`), 'the store first, lotus-miner\'s own repository last');
-  t.is(readFileSync(join(dest, 'keystore', JWT_KEY_FILE), 'utf8'), readFileSync(join(f.repo, 'keystore', JWT_KEY_FILE), 'utf8'), 'the API secret: lotus-miner\'s tokens keep working');
+  t.true(
+    cfg.startsWith('[API]\n  ListenAddress = "/ip4/127.0.0.1/tcp/23456/http"\n\n[Fees]\n  #MaxWindowPoStGasFee'),
+    `lotus-miner's config is kept, --api in place of its commented-out default:\n${cfg}`,
+  );
+  t.regex(cfg, new RegExp(`\\[Distminer\\]\\n  Miner = "t01234"\\n  StoragePaths = \\["${f.storage}","${f.repo}"\\]`), "the store first, lotus-miner's own repository last");
+  t.is(readFileSync(join(dest, 'keystore', JWT_KEY_FILE), 'utf8'), readFileSync(join(f.repo, 'keystore', JWT_KEY_FILE), 'utf8'), "the API secret: lotus-miner's tokens keep working");
   t.is(readFileSync(join(dest, 'sectorid'), 'utf8').trim(), '8');
   t.deepEqual(JSON.parse(readFileSync(join(dest, 'sectorid.reservations.json'), 'utf8')).reservations, { snap: [[100, 102]] });
   t.deepEqual(JSON.parse(readFileSync(join(dest, 'winning-post', 'last-mined.json'), 'utf8')), { miner: 't01234', lastMinedEpoch: 120 });
@@ -243,7 +335,11 @@ test('init --from-lotus-miner: refuses sectors still sealing (unless --abandon-s
   t.like(adopted.read(3), { SectorID: 3, State: 'Removed', LastErr: 'abandoned in PreCommit2 when distminer adopted this miner (its number stays used)' });
   t.is(adopted.read(4), undefined);
   t.regex(r.out, /sector records: +1 in lotus-miner-sectors.ndjson/);
-  t.deepEqual(readdirSync(work).filter((x) => x.includes('.tmp')), [], 'no records file left beside the repository');
+  t.deepEqual(
+    readdirSync(work).filter((x) => x.includes('.tmp')),
+    [],
+    'no records file left beside the repository',
+  );
   // The numbers as the sector-number commands see them.
   const info = JSON.parse(execFileSync(process.execPath, [MAIN, 'sectors', 'numbers', 'info', '--json', '--repo', dest, '--miner', 't01234'], { encoding: 'utf8' }));
   t.is(info.next, 8);
@@ -285,7 +381,7 @@ test('init --repo on a copied lotus-miner repository points to --from-lotus-mine
   t.false(readFileSync(join(f.repo, 'config.toml'), 'utf8').includes('[Distminer]'));
 });
 
-test('the keystore file names are lotus-miner\'s (base32 of the key names)', (t) => {
+test("the keystore file names are lotus-miner's (base32 of the key names)", (t) => {
   const b32 = (s: string) => {
     const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
     let bits = '';

@@ -89,7 +89,10 @@ test('cluster peers: [Distminer] ClusterPeers, else DISTMINER_CLUSTER_PEERS; eac
     { endpoint: '/ip4/10.0.0.2/tcp/2345/http', url: 'http://10.0.0.2:2345', token: 'tok1' },
     { endpoint: '/ip6/::1/tcp/2346/http', url: 'http://[::1]:2346', token: 'tok2' },
   ]);
-  t.deepEqual(resolveSettings(file(), {}, { DISTMINER_CLUSTER_PEERS: 'a:/ip4/10.0.0.3/tcp/1/http,b:/ip4/10.0.0.4/tcp/2/http' }).clusterPeers.map((p) => p.token), ['a', 'b']);
+  t.deepEqual(
+    resolveSettings(file(), {}, { DISTMINER_CLUSTER_PEERS: 'a:/ip4/10.0.0.3/tcp/1/http,b:/ip4/10.0.0.4/tcp/2/http' }).clusterPeers.map((p) => p.token),
+    ['a', 'b'],
+  );
   t.deepEqual(resolveSettings(file(), {}, {}).clusterPeers, []);
   t.throws(() => resolveSettings(file({ clusterPeers: ['/ip4/10.0.0.2/tcp/2345/http'] }), {}, {}), { message: /ClusterPeers entry 1: .* is not TOKEN:\/ip4\/HOST\/tcp\/PORT\/http/ });
   t.throws(() => resolveSettings(file({ clusterPeers: ['t:/ip4/10.0.0.2/tcp/0/http'] }), {}, {}), { message: /real API port/ });
@@ -146,6 +149,6 @@ test('init adopts a copied Lotus repository, keeping its config text', (t) => {
   t.true(text.startsWith(lotusCfg), 'the Lotus config is kept byte for byte');
   const repo = openRepo(dir);
   t.is(repo.config.minerId, 'f01000');
-  t.is(repo.token, lotusToken, 'lotus-miner\'s token is kept');
+  t.is(repo.token, lotusToken, "lotus-miner's token is kept");
   t.true(repo.auth.allows(lotusAuth.issue('write'), 'write'), 'tokens lotus-miner issued keep working');
 });

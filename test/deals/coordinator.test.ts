@@ -98,17 +98,45 @@ class FakeSealer implements DealSealer {
   }
 }
 
-async function setup(labels: { label: string; size: number; start?: number; price?: bigint; collateral?: bigint; client?: ClientKey }[], patch: (d: DealRecord) => Partial<DealRecord> = () => ({}), waitDealsMs?: number) {
+async function setup(
+  labels: { label: string; size: number; start?: number; price?: bigint; collateral?: bigint; client?: ClientKey }[],
+  patch: (d: DealRecord) => Partial<DealRecord> = () => ({}),
+  waitDealsMs?: number,
+) {
   const dir = mkdtempSync(join(tmpdir(), 'dm-flow-'));
   const store = DealStore.open(join(dir, 'db'));
   const piecePath = (u: string) => join(dir, `${u}.piece`);
   let i = 0;
   for (const { label, size, start, price, collateral, client } of labels) {
-    const deal = buildProposal({ key: client ?? key, commP: commP(++i), pieceSize: size, provider: 't01000', startEpoch: start ?? 1000, endEpoch: 5000, label, pricePerEpoch: price, providerCollateral: collateral });
+    const deal = buildProposal({
+      key: client ?? key,
+      commP: commP(++i),
+      pieceSize: size,
+      provider: 't01000',
+      startEpoch: start ?? 1000,
+      endEpoch: 5000,
+      label,
+      pricePerEpoch: price,
+      providerCollateral: collateral,
+    });
     const uuid = `deal-${label}`;
     writeFileSync(piecePath(uuid), Buffer.alloc(1));
     const now = Date.now() + i;
-    const d: DealRecord = { uuid, proposalCid: `prop-${label}`, proposal: deal.Proposal, signature: deal.ClientSignature, pieceCid: deal.Proposal.PieceCID['/'], pieceSize: size, transferSize: 1, uploadToken: 'x', state: 'Publishing', createdAt: now, updatedAt: now, verifiedAt: now, history: [] };
+    const d: DealRecord = {
+      uuid,
+      proposalCid: `prop-${label}`,
+      proposal: deal.Proposal,
+      signature: deal.ClientSignature,
+      pieceCid: deal.Proposal.PieceCID['/'],
+      pieceSize: size,
+      transferSize: 1,
+      uploadToken: 'x',
+      state: 'Publishing',
+      createdAt: now,
+      updatedAt: now,
+      verifiedAt: now,
+      history: [],
+    };
     await store.insert({ ...d, ...patch(d) });
   }
   const chain = new FakeChain();
@@ -156,7 +184,7 @@ test('deals are published in one batch, get their IDs, and are packed only once 
   t.is(s.byLabel('a').sector!.sectorNumber, s.byLabel('b').sector!.sectorNumber);
 });
 
-test('a failed PublishStorageDeals fails its deals with the chain\'s reason', async (t) => {
+test("a failed PublishStorageDeals fails its deals with the chain's reason", async (t) => {
   const s = await setup([{ label: 'a', size: 2048 }]);
   s.chain.failWith = 'all deals are invalid: deal 0: deal start epoch 5 has already elapsed';
   await s.settle();
@@ -165,14 +193,24 @@ test('a failed PublishStorageDeals fails its deals with the chain\'s reason', as
 });
 
 test('crash between recording the intent and the message: the deal is found on chain, not published twice', async (t) => {
-  const s = await setup([{ label: 'a', size: 2048 }, { label: 'b', size: 2048 }], () => ({ publish: { pushing: true, since: 5 } }));
+  const s = await setup(
+    [
+      { label: 'a', size: 2048 },
+      { label: 'b', size: 2048 },
+    ],
+    () => ({ publish: { pushing: true, since: 5 } }),
+  );
   s.chain.onChain.push({ id: 7, p: s.byLabel('a').proposal, at: 6 }); // a reached the chain, b did not
   await s.settle();
   t.is(s.byLabel('a').publish!.dealId, 7);
-  t.deepEqual(s.chain.finds, [5], 'both searched at once, from the intent\'s height');
+  t.deepEqual(s.chain.finds, [5], "both searched at once, from the intent's height");
   t.is(s.chain.published.length, 1);
-  t.deepEqual(s.chain.published[0].deals.map((d) => d.Proposal.Label), ['b'], 'only the deal not on chain is published again');
-  t.is(s.byLabel('b').publish!.since, 5, 'the re-published deal keeps its first attempt\'s height');
+  t.deepEqual(
+    s.chain.published[0].deals.map((d) => d.Proposal.Label),
+    ['b'],
+    'only the deal not on chain is published again',
+  );
+  t.is(s.byLabel('b').publish!.since, 5, "the re-published deal keeps its first attempt's height");
 });
 
 test('a record from before the publication height was kept: the whole market is searched', async (t) => {
@@ -275,7 +313,21 @@ test('the store counts deals waiting for data (what the intake caps use) without
   const s = DealStore.open(join(dir, 'db'));
   const mk = (label: string, peer: string): DealRecord => {
     const deal = buildProposal({ key, commP: commP(label.length + 7), pieceSize: 2048, provider: 't01000', startEpoch: 1000, endEpoch: 5000, label });
-    return { uuid: label, proposalCid: `p-${label}`, proposal: deal.Proposal, signature: deal.ClientSignature, pieceCid: deal.Proposal.PieceCID['/'], pieceSize: 2048, transferSize: 1, uploadToken: 'x', peer, state: 'Accepted', createdAt: 1, updatedAt: 1, history: [] };
+    return {
+      uuid: label,
+      proposalCid: `p-${label}`,
+      proposal: deal.Proposal,
+      signature: deal.ClientSignature,
+      pieceCid: deal.Proposal.PieceCID['/'],
+      pieceSize: 2048,
+      transferSize: 1,
+      uploadToken: 'x',
+      peer,
+      state: 'Accepted',
+      createdAt: 1,
+      updatedAt: 1,
+      history: [],
+    };
   };
   await s.insert(mk('a', '10.0.0.1'));
   await s.insert(mk('bb', '10.0.0.1'));
@@ -306,9 +358,15 @@ test('escrow before publication: the provider collateral is topped up from the w
   s.chain.escrow.set('t01000', { escrow: 1000n, locked: 900n }); // 100 free
   await s.settle();
   t.deepEqual(s.chain.funded, [400n], 'a + b need 500 of provider collateral, 100 was free');
-  t.deepEqual(s.chain.published.flatMap((m) => m.deals.map((d) => d.Proposal.Label)), ['a', 'b']);
+  t.deepEqual(
+    s.chain.published.flatMap((m) => m.deals.map((d) => d.Proposal.Label)),
+    ['a', 'b'],
+  );
   t.is(s.byLabel('a').state, 'Sealing');
-  for (const [l, why] of [['short', /client's available escrow \(0\.0+3 FIL\) no longer covers the deal \(0\.0+4 FIL\)/], ['late', /start epoch 8 passed \(head 10\)/]] as const) {
+  for (const [l, why] of [
+    ['short', /client's available escrow \(0\.0+3 FIL\) no longer covers the deal \(0\.0+4 FIL\)/],
+    ['late', /start epoch 8 passed \(head 10\)/],
+  ] as const) {
     t.is(s.byLabel(l).state, 'Failed');
     t.regex(s.byLabel(l).reason!, why);
     t.true(s.byLabel(l).dataKept, `${l}: its data is kept`);

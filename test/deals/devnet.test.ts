@@ -35,7 +35,7 @@ function cli(args: string[]): Promise<string> {
   );
 }
 
-test('deals are published, sealed on the deal miner\'s worker and Active on the devnet, through a kill -9 during sealing', async (t) => {
+test("deals are published, sealed on the deal miner's worker and Active on the devnet, through a kill -9 during sealing", async (t) => {
   const h = await startDevnet({ autoAdvance: true, blockDelayMs: 500 });
   t.teardown(async () => {
     await killAll();
@@ -57,7 +57,26 @@ test('deals are published, sealed on the deal miner\'s worker and Active on the 
   const sealHp = parseApiMultiaddr(readFileSync(join(repo, 'sealing-api'), 'utf8').trim());
   const sealUrl = `http://${sealHp.host}:${sealHp.port}`;
   const dealApi = readFileSync(join(repo, 'deals', 'api'), 'utf8').trim();
-  new Proc('worker', [MAIN, 'worker', '--miner-api', `${token}:${readFileSync(join(repo, 'sealing-api'), 'utf8').trim()}`, '--dir', join(dir, 'worker'), '--storage', storage, '--cores', '2', '--memory', '8GiB', '--nice', '0'], env);
+  new Proc(
+    'worker',
+    [
+      MAIN,
+      'worker',
+      '--miner-api',
+      `${token}:${readFileSync(join(repo, 'sealing-api'), 'utf8').trim()}`,
+      '--dir',
+      join(dir, 'worker'),
+      '--storage',
+      storage,
+      '--cores',
+      '2',
+      '--memory',
+      '8GiB',
+      '--nice',
+      '0',
+    ],
+    env,
+  );
 
   // A second deal miner of t01000 sharing the storage path is refused.
   const repo2 = join(dir, 'deal-miner-2');
@@ -96,7 +115,10 @@ test('deals are published, sealed on the deal miner\'s worker and Active on the 
     'deal sectors being sealed',
   );
   const before = await deals();
-  t.true(before.every((d) => d.state === 'Sealing'), `every deal is Sealing at the kill: ${before.map((d) => d.state).join(', ')}`);
+  t.true(
+    before.every((d) => d.state === 'Sealing'),
+    `every deal is Sealing at the kill: ${before.map((d) => d.state).join(', ')}`,
+  );
   await miner.kill9();
   miner = startMiner();
   await miner.waitFor(/This miner will be disable minning block/, 30_000);
@@ -127,7 +149,7 @@ test('deals are published, sealed on the deal miner\'s worker and Active on the 
     // sector itself lists no deals since network version 21).
     const md = await h.client.call<MarketDeal>('StateMarketStorageDeal', [d.publish!.dealId, null]);
     t.true(md.State.SectorStartEpoch > 0, 'the market activated the deal');
-    t.is(md.State.SectorNumber, d.sector!.sectorNumber, 'in the deal\'s sector');
+    t.is(md.State.SectorNumber, d.sector!.sectorNumber, "in the deal's sector");
     t.is(md.Proposal.PieceCID['/'], pieceOf[d.proposal.Label]);
     t.is(d.sector!.sealedCid, onChain!.SealedCID['/']);
   }

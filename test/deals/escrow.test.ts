@@ -45,7 +45,11 @@ for (const type of ['secp256k1', 'bls'] as const) {
     const cid = await clientAddBalance(n.chain, key, parseFil('1.5'), 'testnet');
     t.is(n.pushed.length, 1, 'the node verified the signature');
     const m = n.pushed[0]!.Message;
-    t.like(m, { Version: 0, To: 't05', From: key.address, Nonce: 7, Method: 2, Value: parseFil('1.5').toString(), GasLimit: 1_234_567, GasFeeCap: '100200', GasPremium: '99000' }, 'the nonce and value are the client\'s, not the estimate\'s');
+    t.like(
+      m,
+      { Version: 0, To: 't05', From: key.address, Nonce: 7, Method: 2, Value: parseFil('1.5').toString(), GasLimit: 1_234_567, GasFeeCap: '100200', GasPremium: '99000' },
+      "the nonce and value are the client's, not the estimate's",
+    );
     t.is(addressFromBytes(cborDecode(fromB64(m.Params!)) as Uint8Array), key.address);
     t.deepEqual(cid, messageCid(m));
     t.is(n.pushed[0]!.Signature.Type, type === 'secp256k1' ? 1 : 2);
@@ -69,6 +73,9 @@ test('deal terms the market actor would refuse are named before proposing: a sta
   t.regex(dealTermsProblem({ ...ok, endEpoch: 1060 + 518_399 })!, /lasts 518400 to 3680640 epochs .*this one 518399/);
   t.regex(dealTermsProblem({ ...ok, endEpoch: 1060 + 1278 * 2880 + 1 })!, /this one 3680641/);
   t.is(dealTermsProblem({ ...ok, endEpoch: 1060 + 1278 * 2880 }), undefined, 'the bounds are inclusive');
-  t.is(dealTermsProblem({ ...ok, available: 518_399_999n }), "the client's available escrow is 0.000000000518399999 FIL; this deal needs 0.0000000005184 FIL: add 0.000000000000000001 FIL with `distminer client market add`");
+  t.is(
+    dealTermsProblem({ ...ok, available: 518_399_999n }),
+    "the client's available escrow is 0.000000000518399999 FIL; this deal needs 0.0000000005184 FIL: add 0.000000000000000001 FIL with `distminer client market add`",
+  );
   t.is(clientDealCost(2n, 10, 20, 5n), 25n, 'its collateral and the whole storage fee');
 });

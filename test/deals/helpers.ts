@@ -31,7 +31,10 @@ export async function commPOf(data: Buffer): Promise<{ commP: Buffer; pieceSize:
   }
 }
 
-export async function signedDeal(data: Buffer, opts: { key?: ClientKey; provider?: string; commP?: Buffer; pieceSize?: number; label?: string; start?: number; price?: bigint; collateral?: bigint } = {}): Promise<ClientDealProposal> {
+export async function signedDeal(
+  data: Buffer,
+  opts: { key?: ClientKey; provider?: string; commP?: Buffer; pieceSize?: number; label?: string; start?: number; price?: bigint; collateral?: bigint } = {},
+): Promise<ClientDealProposal> {
   const c = await commPOf(data);
   return buildProposal({
     key: opts.key ?? newClientKey(),
@@ -58,10 +61,7 @@ export interface Raw {
  * `gapMs` between), then the request is ended, or destroyed when `abort` is set. Resolves with
  * the answer, or with status 0 when the connection died before one came.
  */
-export function raw(
-  url: string,
-  opts: { method?: string; headers?: Record<string, string>; chunks?: Buffer[]; gapMs?: number; abort?: boolean; localAddress?: string } = {},
-): Promise<Raw> {
+export function raw(url: string, opts: { method?: string; headers?: Record<string, string>; chunks?: Buffer[]; gapMs?: number; abort?: boolean; localAddress?: string } = {}): Promise<Raw> {
   return new Promise((resolve) => {
     let settled = false;
     const done = (r: Raw) => {

@@ -107,7 +107,10 @@ test('deals waiting for data are capped per address, per client and in all; unfe
   await until(async () => ((await adminGet(`${srv.url}/deals`)).json.deals as Array<{ state: string }>).every((x) => x.state === 'Expired'), 5000, 'the deals to expire');
   for (const x of (await adminGet(`${srv.url}/deals`)).json.deals as Array<{ state: string; reason: string; history: Array<{ state: string }> }>) {
     t.regex(x.reason, /no data was uploaded within 1 s of the proposal; the deal expired/);
-    t.deepEqual(x.history.map((h) => h.state), ['Accepted', 'Expired']);
+    t.deepEqual(
+      x.history.map((h) => h.state),
+      ['Accepted', 'Expired'],
+    );
   }
   const late = await put(first.json.uploadUrl as string, [d()]);
   t.is(late.status, 409);
@@ -129,7 +132,11 @@ test('an expired deal refuses its upload: 409 with the reason', async (t) => {
   t.is(r.status, 409);
   t.regex(r.json.error as string, /is Expired: no data was uploaded/);
   // The same proposal may be made again.
-  t.is((await postJson(`${srv.url}/deals/proposal`, { deal: { Proposal: (await state(srv, p.json.uuid)).proposal, ClientSignature: (await state(srv, p.json.uuid)).signature }, transferSize: 508 })).status, 201);
+  t.is(
+    (await postJson(`${srv.url}/deals/proposal`, { deal: { Proposal: (await state(srv, p.json.uuid)).proposal, ClientSignature: (await state(srv, p.json.uuid)).signature }, transferSize: 508 }))
+      .status,
+    201,
+  );
 });
 
 test('slow and oversized request heads and bodies are cut; connections per address are capped; others are served', async (t) => {
@@ -162,7 +169,12 @@ test('slow and oversized request heads and bodies are cut; connections per addre
   // A proposal body trickled in: 408 at the request deadline.
   const body = Buffer.from(JSON.stringify({ deal: await signedDeal(randomBytes(508)), transferSize: 508 }));
   const b0 = Date.now();
-  const slowBody = await raw(`${srv.url}/deals/proposal`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length) }, chunks: Array.from({ length: 40 }, (_, i) => body.subarray(i, i + 1)), gapMs: 50 });
+  const slowBody = await raw(`${srv.url}/deals/proposal`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Content-Length': String(body.length) },
+    chunks: Array.from({ length: 40 }, (_, i) => body.subarray(i, i + 1)),
+    gapMs: 50,
+  });
   t.true(slowBody.status === 408 || slowBody.status === 0, String(slowBody.status));
   t.true(Date.now() - b0 < 1500);
   // A refused upload whose body keeps trickling: answered, then the connection is closed (not read to its end).

@@ -52,7 +52,10 @@ test('a 2032-byte deal: accepted, uploaded, verified, offered for packing, retri
   t.is((await adminGet(`${srv.url}/deals/${uuid}`, 'wrong-token-wrong-token')).status, 401);
   const st = await adminGet(`${srv.url}/deals/${uuid}`);
   t.is(st.status, 200);
-  t.deepEqual((st.json.history as { state: string }[]).map((h) => h.state), ['Accepted', 'Transferring', 'Verifying', 'Publishing']);
+  t.deepEqual(
+    (st.json.history as { state: string }[]).map((h) => h.state),
+    ['Accepted', 'Transferring', 'Verifying', 'Publishing'],
+  );
   t.is(st.json.uploadToken, undefined);
   const list = await adminGet(`${srv.url}/deals`);
   t.is((list.json.deals as unknown[]).length, 1);
@@ -60,7 +63,10 @@ test('a 2032-byte deal: accepted, uploaded, verified, offered for packing, retri
   // The upload URL is single-use.
   t.is((await put(p.json.uploadUrl as string, [data], { 'Content-Length': '2032' })).status, 409);
   // The same proposal again is a conflict, not a second deal.
-  const again = await postJson(`${srv.url}/deals/proposal`, { deal: (st.json as { proposal: unknown; signature: unknown }) && { Proposal: st.json.proposal, ClientSignature: st.json.signature }, transferSize: 2032 });
+  const again = await postJson(`${srv.url}/deals/proposal`, {
+    deal: (st.json as { proposal: unknown; signature: unknown }) && { Proposal: st.json.proposal, ClientSignature: st.json.signature },
+    transferSize: 2032,
+  });
   t.is(again.status, 409);
 
   // Hand-off: the piece is what the seal pipeline gets for a 2KiB sector.
@@ -116,7 +122,10 @@ test('two 1016-byte deals share one 2KiB sector; a failed sector can requeue the
   }
   const plan = srv.pipeline.nextPieces(2048)!;
   t.deepEqual(plan.dealUuids, uuids);
-  t.deepEqual(plan.pieces.map((p) => p.size), [1024, 1024]);
+  t.deepEqual(
+    plan.pieces.map((p) => p.size),
+    [1024, 1024],
+  );
   t.deepEqual(plan.fillers, []);
   await srv.pipeline.markSealing(plan.dealUuids, { sectorNumber: 3 });
   await srv.pipeline.markFailed(plan.dealUuids, 'PreCommit1 failed', { requeue: true });
@@ -127,8 +136,14 @@ test('two 1016-byte deals share one 2KiB sector; a failed sector can requeue the
   const p = await propose(srv, small);
   t.is((await put(p.json.uploadUrl as string, [small], { 'Content-Length': '300' })).status, 200);
   const plan2 = srv.pipeline.nextPieces(2048)!;
-  t.deepEqual(plan2.pieces.map((x) => x.size), [512]);
-  t.deepEqual(plan2.fillers.map((f) => f.size), [512, 1024]);
+  t.deepEqual(
+    plan2.pieces.map((x) => x.size),
+    [512],
+  );
+  t.deepEqual(
+    plan2.fillers.map((f) => f.size),
+    [512, 1024],
+  );
   const got = await raw(`${srv.url}/piece/${plan2.pieces[0].pieceCid}`);
   t.is(got.body.length, 508); // the unpadded piece: the data, then zero fill
   t.deepEqual(got.body.subarray(0, 300), small);
@@ -214,7 +229,10 @@ test('bad uploads fail the deal with the reason and leave nothing staged', async
   t.is((await put(`${srv.url}/deals/nope/data?token=x`, [data], { 'Content-Length': '2032' })).status, 404);
   t.is((await status(p8.json.uuid as string)).state, 'Accepted');
   // A failed proposal may be proposed again (a new deal).
-  const again = await postJson(`${srv.url}/deals/proposal`, { deal: { Proposal: (await status(p6.json.uuid as string)).proposal, ClientSignature: (await status(p6.json.uuid as string)).signature }, transferSize: 2032 });
+  const again = await postJson(`${srv.url}/deals/proposal`, {
+    deal: { Proposal: (await status(p6.json.uuid as string)).proposal, ClientSignature: (await status(p6.json.uuid as string)).signature },
+    transferSize: 2032,
+  });
   t.is(again.status, 201);
   t.not(again.json.uuid, p6.json.uuid);
 });
@@ -236,7 +254,7 @@ test('uploads beyond the transfer limit get 503 with Retry-After and the deal st
   t.is((await put(pb.json.uploadUrl as string, [b], { 'Content-Length': '2032' })).status, 200);
 });
 
-test('with a chain, a proposal is asked of the market: start, provider collateral bounds, the client\'s escrow less its deals not yet published', async (t) => {
+test("with a chain, a proposal is asked of the market: start, provider collateral bounds, the client's escrow less its deals not yet published", async (t) => {
   const rich = newClientKey();
   const poor = newClientKey();
   const unknown = newClientKey();
@@ -261,7 +279,11 @@ test('with a chain, a proposal is asked of the market: start, provider collatera
     [{ ...ok, key: rich, collateral: 999n }, 400, /ProviderCollateral 999 is outside the market's bounds for a 1024-byte piece: 1000\.\./],
     [{ ...ok, key: rich, collateral: 2001n }, 400, /ProviderCollateral 2001 is more than this provider puts up for a 1024-byte piece: at most 2 × the market's minimum, 2000 attoFIL/],
     // 8000000 free, 5184000 held for the first deal: this one's 5184000 does not fit.
-    [{ ...ok, key: rich }, 402, /available escrow is 0\.000000000008 FIL, of which 0\.000000000005184 FIL is held for its deals here not yet published; this deal needs 0\.000000000005184 FIL: add 0\.000000000002368 FIL/],
+    [
+      { ...ok, key: rich },
+      402,
+      /available escrow is 0\.000000000008 FIL, of which 0\.000000000005184 FIL is held for its deals here not yet published; this deal needs 0\.000000000005184 FIL: add 0\.000000000002368 FIL/,
+    ],
     [{ ...ok, key: poor }, 402, /available escrow is 0\.0000000000000001 FIL; this deal needs/],
     [{ ...ok, key: unknown }, 402, /the market has no escrow for client t1\w+: resolution lookup failed/],
   ];
@@ -291,7 +313,7 @@ test('proposals checked by the market at the same time are taken one at a time: 
   const { srv } = await withServer(t, { market });
   const ok = { start: 200, price: 10n, collateral: 1000n, key: client };
   const [a, b] = await Promise.all([propose(srv, randomBytes(1000), ok), propose(srv, randomBytes(1000), ok)]);
-  t.deepEqual([a.status, b.status].sort(), [201, 402], 'the second sees the first one\'s cost held');
+  t.deepEqual([a.status, b.status].sort(), [201, 402], "the second sees the first one's cost held");
   const same = await signedDeal(randomBytes(1000), { ...ok, key: newClientKey() });
   market.balance = async () => ({ escrow: 10n ** 18n, locked: 0n });
   const twice = await Promise.all([postJson(`${srv.url}/deals/proposal`, { deal: same, transferSize: 1000 }), postJson(`${srv.url}/deals/proposal`, { deal: same, transferSize: 1000 })]);

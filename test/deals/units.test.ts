@@ -23,29 +23,44 @@ const piece = (id: string, size: number) => ({ id, size });
 
 test('packing: two 1016-byte pieces (1KiB padded) share one 2KiB sector, no fillers', (t) => {
   const plan = packPieces([piece('a', 1024), piece('b', 1024)], 2048)!;
-  t.deepEqual(plan.pieces.map((p) => p.id), ['a', 'b']);
+  t.deepEqual(
+    plan.pieces.map((p) => p.id),
+    ['a', 'b'],
+  );
   t.deepEqual(plan.fillers, []);
   t.is(plan.used, 2048);
 });
 
 test('packing: a 2032-byte piece (2KiB padded) fills a sector alone; the next waits', (t) => {
   const plan = packPieces([piece('a', 2048), piece('b', 1024)], 2048)!;
-  t.deepEqual(plan.pieces.map((p) => p.id), ['a']);
+  t.deepEqual(
+    plan.pieces.map((p) => p.id),
+    ['a'],
+  );
   t.deepEqual(plan.fillers, []);
   const next = packPieces([piece('b', 1024)], 2048)!;
-  t.deepEqual(next.pieces.map((p) => p.id), ['b']);
+  t.deepEqual(
+    next.pieces.map((p) => p.id),
+    ['b'],
+  );
   t.deepEqual(next.fillers, [1024]);
 });
 
 test('packing: oldest first, younger small pieces fill the gaps; largest placed first so nothing needs alignment padding', (t) => {
   const q = [piece('a', 256), piece('b', 1024), piece('c', 1024), piece('d', 512), piece('e', 128)];
   const plan = packPieces(q, 2048)!;
-  t.deepEqual(plan.pieces.map((p) => p.id), ['b', 'd', 'a', 'e']); // c does not fit after a, b
+  t.deepEqual(
+    plan.pieces.map((p) => p.id),
+    ['b', 'd', 'a', 'e'],
+  ); // c does not fit after a, b
   t.is(plan.used, 1024 + 512 + 256 + 128);
   t.deepEqual(plan.fillers, [128]);
   const sizes = [...plan.pieces.map((p) => p.size), ...plan.fillers];
   t.true(placements(sizes).every((x) => x.padding === 0));
-  t.is(sizes.reduce((a, b) => a + b, 0), 2048);
+  t.is(
+    sizes.reduce((a, b) => a + b, 0),
+    2048,
+  );
   // In queue order the same pieces would need padding: the reason for the ordering.
   t.true(placements([256, 1024]).some((x) => x.padding > 0));
 });
@@ -55,12 +70,18 @@ test('packing: fillers fill any remainder of a big sector, aligned, smallest fir
   for (const used of [128, 2048 + 128, 2 ** 20 + 2 ** 12, S - 128]) {
     const f = fillerSizes(used, S);
     t.is(used + f.reduce((a, b) => a + b, 0), S);
-    t.deepEqual([...f].sort((a, b) => a - b), f);
+    t.deepEqual(
+      [...f].sort((a, b) => a - b),
+      f,
+    );
   }
   const plan = packPieces([piece('x', 2 ** 31), piece('y', 2 ** 30)], S)!;
   const sizes = [...plan.pieces.map((p) => p.size), ...plan.fillers];
   t.true(placements(sizes).every((x) => x.padding === 0));
-  t.is(sizes.reduce((a, b) => a + b, 0), S);
+  t.is(
+    sizes.reduce((a, b) => a + b, 0),
+    S,
+  );
 });
 
 test('packing: empty queue gives null; a piece larger than the sector is never packed; bad sizes throw', (t) => {
@@ -234,7 +255,16 @@ test('lease arbiter: a second claim is refused; release frees it; a dead holder 
     await b.claim('t01000', 'second');
     await b.release();
     // A claim of a process that no longer exists on this host.
-    const lease = { minerId: 't01000', holder: 'dead', host: (await import('node:os')).hostname(), pid: 2 ** 22 + 12345, nonce: 'x', claimedAt: 0, renewedAt: Date.now(), expiresAt: Date.now() + 60_000 };
+    const lease = {
+      minerId: 't01000',
+      holder: 'dead',
+      host: (await import('node:os')).hostname(),
+      pid: 2 ** 22 + 12345,
+      nonce: 'x',
+      claimedAt: 0,
+      renewedAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+    };
     writeFileSync(join(dir, 'deal-miner-t01000.lease'), JSON.stringify(lease));
     const c = new FileLeaseArbiter(dir, { leaseMs: 5000 });
     await c.claim('t01000', 'successor');
@@ -308,7 +338,10 @@ test('lease arbiter: claimants racing for one stale lease (12 threads, 150 round
     for (let round = 1; round <= ROUNDS; round++) {
       // A lease left by a host that stopped renewing: every racer may take it over, one must.
       const now = Date.now();
-      writeFileSync(join(dir, 'deal-miner-t01000.lease'), JSON.stringify({ minerId: 't01000', holder: 'hung', host: 'gone', pid: 1, nonce: `stale${round}`, claimedAt: 0, renewedAt: now - 120_000, expiresAt: now - 60_000 }));
+      writeFileSync(
+        join(dir, 'deal-miner-t01000.lease'),
+        JSON.stringify({ minerId: 't01000', holder: 'hung', host: 'gone', pid: 1, nonce: `stale${round}`, claimedAt: 0, renewedAt: now - 120_000, expiresAt: now - 60_000 }),
+      );
       const results = workers.map(next);
       Atomics.store(flag, 0, round);
       Atomics.notify(flag, 0);

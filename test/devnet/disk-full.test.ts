@@ -32,7 +32,11 @@ test('a full disk during a snapshot leaves the previous state; the devnet starts
     await t.throwsAsync(d.advance(), { code: 'ENOSPC' });
     await d.close();
     t.is(readFileSync(join(dir, 'state.json'), 'utf8'), before, 'state.json is the previous snapshot, whole');
-    t.deepEqual(readdirSync(dir).filter((f) => f.includes('tmp')), [], 'no temp file is left');
+    t.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('tmp')),
+      [],
+      'no temp file is left',
+    );
     rmSync(join(mnt, 'filler'));
     d = await Devnet.open(opts);
     t.is(d.head().Height, 3);

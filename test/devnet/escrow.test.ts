@@ -45,13 +45,28 @@ test('a client key the devnet does not hold funds its escrow through MpoolPush; 
   t.deepEqual(await c.call('Filecoin.StateMarketBalance', [secp.address, null]), { Escrow: '0', Locked: '0' }, 'a resolvable address without an entry has zeros');
 
   // The gas estimate: the devnet's flat figures, capped by MaxFee like Lotus's CapGasFee.
-  const draft: Message = { Version: 0, To: 't05', From: secp.address, Nonce: 0, Value: FIL.toString(), GasLimit: 0, GasFeeCap: '0', GasPremium: '0', Method: MarketMethod.AddBalance, Params: b64(addBalanceParams(secp.address)) };
+  const draft: Message = {
+    Version: 0,
+    To: 't05',
+    From: secp.address,
+    Nonce: 0,
+    Value: FIL.toString(),
+    GasLimit: 0,
+    GasFeeCap: '0',
+    GasPremium: '0',
+    Method: MarketMethod.AddBalance,
+    Params: b64(addBalanceParams(secp.address)),
+  };
   const est = await c.call<Message>('Filecoin.GasEstimateMessageGas', [draft, null, null]);
   t.like(est, { GasLimit: 50_000_000, GasFeeCap: '100000', GasPremium: '100000', Nonce: 0, Value: FIL.toString() });
   const capped = await c.call<Message>('Filecoin.GasEstimateMessageGas', [draft, { MaxFee: '1000000000000' }, null]);
   t.true(BigInt(capped.GasFeeCap) * BigInt(capped.GasLimit) <= 10n ** 12n, 'GasFeeCap × GasLimit ≤ MaxFee');
   t.true(BigInt(capped.GasPremium) <= BigInt(capped.GasFeeCap));
-  await t.throwsAsync(c.call('Filecoin.GasEstimateMessageGas', [{ ...draft, Value: '0' }, null, null]), { message: /exit=\[16\].*balance to add must be greater than zero/s }, 'estimation runs the actor\'s checks');
+  await t.throwsAsync(
+    c.call('Filecoin.GasEstimateMessageGas', [{ ...draft, Value: '0' }, null, null]),
+    { message: /exit=\[16\].*balance to add must be greater than zero/s },
+    "estimation runs the actor's checks",
+  );
 
   // The client's own AddBalance (src/deals/escrow.ts): secp256k1 is known by its signed message's CID, BLS by the message's.
   const cidSecp = await clientAddBalance(c, secp, 2n * FIL, 'testnet');
@@ -73,7 +88,11 @@ test('a client key the devnet does not hold funds its escrow through MpoolPush; 
   await t.throwsAsync(c.call('Filecoin.MpoolPush', [{ Message: m1, Signature: sign(bls, cidBytes(messageCid(m1))) }]), { message: /failed to validate signature: .*secp256k1 \(Type 1\)/ });
   await t.throwsAsync(c.call('Filecoin.MpoolPush', [signedBy(secp, { ...m1, Nonce: 0 })]), { message: /already in mpool/ });
   await t.throwsAsync(c.call('Filecoin.MpoolPush', [signedBy(secp, { ...m1, Value: (9n * FIL).toString() })]), { message: /not enough funds including pending messages/ });
-  await t.throwsAsync(c.call('Filecoin.MpoolPush', [signedBy(secp, { ...m1, GasFeeCap: (10n ** 12n).toString() })]), { message: /not enough funds \(required: 50 FIL, balance: 10 FIL\)/ }, 'the gas must be covered');
+  await t.throwsAsync(
+    c.call('Filecoin.MpoolPush', [signedBy(secp, { ...m1, GasFeeCap: (10n ** 12n).toString() })]),
+    { message: /not enough funds \(required: 50 FIL, balance: 10 FIL\)/ },
+    'the gas must be covered',
+  );
   await t.throwsAsync(c.call('Filecoin.MpoolPush', [signedBy(secp, { ...m1, Nonce: 5 })]), { message: /nonce gap/ });
   t.is((await c.call<SignedMessage[]>('Filecoin.MpoolPending', [null])).length, 2);
 
@@ -89,7 +108,11 @@ test('a client key the devnet does not hold funds its escrow through MpoolPush; 
   t.deepEqual(await c.call('Filecoin.StateMarketBalance', [blsId, null]), { Escrow: (3n * FIL).toString(), Locked: '0' }, 'by ID address too');
   t.is(await c.walletBalance(secp.address), 8n * FIL);
   t.is(await c.walletBalance('t05'), 5n * FIL, 'the market actor holds the escrow');
-  t.deepEqual((await c.stateListMessages({ To: 't05', From: secp.address }, 0))?.map((x) => x['/']), [cidSecp['/']], 'StateListMessages names it by the CID StateWaitMsg takes');
+  t.deepEqual(
+    (await c.stateListMessages({ To: 't05', From: secp.address }, 0))?.map((x) => x['/']),
+    [cidSecp['/']],
+    'StateListMessages names it by the CID StateWaitMsg takes',
+  );
 
   // A second message from the same key, after the first: the nonce goes on.
   const cid2 = await clientAddBalance(c, secp, FIL, 'testnet');
@@ -153,7 +176,8 @@ test('PublishStorageDeals checks escrow and the collateral floor deal by deal an
   const head = (await c.chainHead()).Height;
   t.true(head < 400);
   // price 1 attoFIL/epoch over the minimum duration: 518400 from the client's escrow.
-  const deal = (key: typeof a, seed: number, price: bigint, coll: bigint) => buildProposal({ key, commP: commP(seed), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 500 + DEAL_MIN_DURATION, pricePerEpoch: price, providerCollateral: coll });
+  const deal = (key: typeof a, seed: number, price: bigint, coll: bigint) =>
+    buildProposal({ key, commP: commP(seed), pieceSize: 1024, provider: 't01000', startEpoch: 500, endEpoch: 500 + DEAL_MIN_DURATION, pricePerEpoch: price, providerCollateral: coll });
   const deals: ClientDealProposal[] = [
     deal(a, 1, 1n, C), // ok: client 518400 of 1200000, provider C
     deal(b, 2, 1n, C), // client b has no escrow

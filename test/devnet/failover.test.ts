@@ -41,9 +41,12 @@ test('killing one endpoint: calls and heads continue on the other, no head lost 
   const client = new ChainClient(`${token}:/ip4/127.0.0.1/tcp/${p.port}/http,${token}:/ip4/127.0.0.1/tcp/${port}/http`, { timeoutMs: 2000, retryAfterMs: 60_000 });
   const heights: number[] = [];
   const endpoints: number[] = [];
-  const sub = client.chainNotify((cs) => {
-    for (const c of cs) heights.push(c.Val.Height);
-  }, { pingMs: 300 });
+  const sub = client.chainNotify(
+    (cs) => {
+      for (const c of cs) heights.push(c.Val.Height);
+    },
+    { pingMs: 300 },
+  );
   sub.on('endpoint', (i: number) => endpoints.push(i));
   t.teardown(() => sub.close());
   await new Promise<void>((r) => sub.once('endpoint', () => r()));
@@ -63,7 +66,10 @@ test('killing one endpoint: calls and heads continue on the other, no head lost 
   await new Promise((r) => setTimeout(r, 1500));
   t.deepEqual(endpoints.slice(0, 2), [0, 1]);
   t.is(sub.endpoint, 1);
-  t.deepEqual(heights, Array.from({ length: 16 }, (_, i) => i));
+  t.deepEqual(
+    heights,
+    Array.from({ length: 16 }, (_, i) => i),
+  );
 });
 
 test('a daemon that accepts connections but never answers is skipped within one deadline', async (t) => {

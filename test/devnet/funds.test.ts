@@ -61,13 +61,29 @@ test('a miner created on chain pays its deposits: too little value is refused wi
   t.is(await c.stateAccountKey(info.Owner), created.owner);
   t.is(info.WindowPoStProofType, proofs.RegisteredPoStProof.StackedDrgWindow2KiBV1_1);
   const creation = await c.stateMinerCreationDeposit();
-  t.is(created.deposit, ((creation * 101n) / 100n).toString(), 'CreateMiner carried the deposit Lotus names, with Lotus\'s 1.01 margin');
+  t.is(created.deposit, ((creation * 101n) / 100n).toString(), "CreateMiner carried the deposit Lotus names, with Lotus's 1.01 margin");
   t.is(await c.walletBalance(created.miner), BigInt(created.deposit));
 
   // Pre-commit: the miner's available balance is the 1% margin, far below the deposit.
   const head = (await c.chainHead()).Height;
-  const pre = (n: number): PreCommitParams => ({ sealProof: 5, sectorNumber: n, sealedCid: { '/': proofs.commRToCid(commR(n)) }, sealRandEpoch: head - 1, dealIds: [], expiration: head + 100_000, unsealedCid: null });
-  const deposit = await c.stateMinerPreCommitDepositForPower(created.miner, { SealProof: 5, SectorNumber: 1, SealedCID: pre(1).sealedCid, SealRandEpoch: head - 1, DealIDs: [], Expiration: head + 100_000, UnsealedCid: null });
+  const pre = (n: number): PreCommitParams => ({
+    sealProof: 5,
+    sectorNumber: n,
+    sealedCid: { '/': proofs.commRToCid(commR(n)) },
+    sealRandEpoch: head - 1,
+    dealIds: [],
+    expiration: head + 100_000,
+    unsealedCid: null,
+  });
+  const deposit = await c.stateMinerPreCommitDepositForPower(created.miner, {
+    SealProof: 5,
+    SectorNumber: 1,
+    SealedCID: pre(1).sealedCid,
+    SealRandEpoch: head - 1,
+    DealIDs: [],
+    Expiration: head + 100_000,
+    UnsealedCid: null,
+  });
   t.is(deposit, devnetFunds.preCommitDeposit(2048));
   const before = await c.walletBalance(created.worker);
   const short = await push(c, { To: created.miner, From: created.worker, Method: MinerMethod.PreCommitSectorBatch2, Value: 0n, Params: encodePreCommitBatch2([pre(1)]) });
@@ -76,7 +92,7 @@ test('a miner created on chain pays its deposits: too little value is refused wi
   t.false(await c.stateMinerSectorAllocated(created.miner, 1), 'nothing was pre-committed');
   const ok = await push(c, { To: created.miner, From: created.worker, Method: MinerMethod.PreCommitSectorBatch2, Value: deposit, Params: encodePreCommitBatch2([pre(1)]) });
   t.is(ok.Receipt.ExitCode, ExitCode.Ok, JSON.stringify(ok.ReturnDec));
-  t.is(await c.walletBalance(created.worker), before - deposit, 'the refused message\'s value came back; the accepted one\'s went to the miner');
+  t.is(await c.walletBalance(created.worker), before - deposit, "the refused message's value came back; the accepted one's went to the miner");
   const pc = (await c.stateSectorPreCommitInfo(created.miner, 1))!;
   t.is(pc.PreCommitDeposit, deposit.toString());
 
@@ -116,7 +132,13 @@ test('the removed miner methods (6, 7, 26) answer "invalid method" with exit cod
   t.is(short.Receipt.ExitCode, ExitCode.ErrInsufficientFunds);
   t.regex(JSON.stringify(short.ReturnDec), /not enough balance to lock for create miner deposit/);
   t.is(await c.walletBalance(fresh), 10n ** 18n, 'refunded');
-  const noWorker = await push(c, { To: 't04', From: fresh, Method: PowerMethod.CreateMiner, Value: deposit, Params: params('t3vvmn62lofvhjd2ugzca6sof2j2ubwok6cj4xxbfzz4yuxfkgobpihhd2thlanmsh3w2ptld2gqkn2jvlss4a') });
+  const noWorker = await push(c, {
+    To: 't04',
+    From: fresh,
+    Method: PowerMethod.CreateMiner,
+    Value: deposit,
+    Params: params('t3vvmn62lofvhjd2ugzca6sof2j2ubwok6cj4xxbfzz4yuxfkgobpihhd2thlanmsh3w2ptld2gqkn2jvlss4a'),
+  });
   t.is(noWorker.Receipt.ExitCode, ExitCode.ErrIllegalArgument);
   const ok = await push(c, { To: 't04', From: fresh, Method: PowerMethod.CreateMiner, Value: deposit, Params: params(fresh) });
   t.is(ok.Receipt.ExitCode, ExitCode.Ok);
@@ -143,7 +165,16 @@ test('the seal chain adapter sends the deposit and pledge the node names; a refu
   await push(c, { To: created.worker, From: await c.walletDefaultAddress(), Method: 0, Value: 10n ** 18n });
   const sent = await chain.sendPreCommit(sector);
   const at = await c.chainGetTipSetByHeight(sent.askedAt!);
-  t.is(sent.value, (await c.stateMinerPreCommitDepositForPower(created.miner, { SealProof: 5, SectorNumber: 3, SealedCID: { '/': proofs.commRToCid(commR(3)) }, SealRandEpoch: head - 1, DealIDs: [], Expiration: sector.expiration, UnsealedCid: null }, at.Cids)).toString());
+  t.is(
+    sent.value,
+    (
+      await c.stateMinerPreCommitDepositForPower(
+        created.miner,
+        { SealProof: 5, SectorNumber: 3, SealedCID: { '/': proofs.commRToCid(commR(3)) }, SealRandEpoch: head - 1, DealIDs: [], Expiration: sector.expiration, UnsealedCid: null },
+        at.Cids,
+      )
+    ).toString(),
+  );
   const msg = await c.chainGetMessage({ '/': sent.cid });
   t.is(msg.Method, MinerMethod.PreCommitSectorBatch2);
   t.is(msg.Value, sent.value);

@@ -82,13 +82,20 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   // without that height.
   const dealChain = lotusDealChain(c, 1000);
   const publishedAt = r.Height;
-  const find = (ps: ClientDealProposal[], since: number | undefined) => dealChain.findDeals(ps.map((x) => x.Proposal), since);
+  const find = (ps: ClientDealProposal[], since: number | undefined) =>
+    dealChain.findDeals(
+      ps.map((x) => x.Proposal),
+      since,
+    );
   t.deepEqual(await find([good2, late, good1], publishedAt - 1), [1, undefined, 0], 'published ones found; one in the message but dropped by the market is not');
   t.deepEqual(await find([good2], publishedAt), [1], 'the height the message was executed at is searched');
   t.deepEqual(await find([good2], publishedAt + 1), [undefined], 'the search does not look below its height');
   t.deepEqual(await find([good2, late], undefined), [1, undefined], 'no height: the whole market is searched');
   // The two API methods it stands on, as Lotus answers them.
-  t.deepEqual((await c.stateListMessages({ To: 't05', From: worker }, 0))?.map((x) => x['/']), [r.Message['/']]);
+  t.deepEqual(
+    (await c.stateListMessages({ To: 't05', From: worker }, 0))?.map((x) => x['/']),
+    [r.Message['/']],
+  );
   t.deepEqual(await c.stateListMessages({ To: 't05', From: otherWorker }, 0), []);
   await t.throwsAsync(c.stateListMessages({}, 0), { message: /at least To or From/ });
   const got = await c.chainGetMessage(r.Message);
@@ -145,7 +152,11 @@ test('the market publishes valid deals, drops invalid ones with reasons, and che
   const single = buildProposal({ key: bls, commP: commP(6), pieceSize: 512, provider: 't01000', startEpoch: 500, endEpoch: END, providerCollateral: COLL });
   const r3 = await push(worker, [single]);
   const [id3] = decodePublishReturn(fromB64(r3.Receipt.Return)).IDs;
-  const padded = await proofs.generateDataCommitment(5, [{ size: 512, commP: commP(6) }, { size: 512, commP: zeroCommP(512) }, { size: 1024, commP: zeroCommP(1024) }]);
+  const padded = await proofs.generateDataCommitment(5, [
+    { size: 512, commP: commP(6) },
+    { size: 512, commP: zeroCommP(512) },
+    { size: 1024, commP: zeroCommP(1024) },
+  ]);
   t.is((await precommit(pre(7, [id3], padded))).Receipt.ExitCode, ExitCode.Ok);
 
   // Lotus writes the key address into a message pushed from an ID address: a publication whose

@@ -35,7 +35,15 @@ test('sector lifecycle and block production with real proofs', async (t) => {
   const pc = await push(
     MinerMethod.PreCommitSectorBatch2,
     encodePreCommitBatch2(
-      fixture.map((s) => ({ sealProof: SEAL_PROOF, sectorNumber: s.sectorNumber, sealedCid: { '/': proofs.commRToCid(s.commR) }, sealRandEpoch: 1, dealIds: [], expiration: 10_000, unsealedCid: { '/': proofs.commDToCid(s.commD) } })),
+      fixture.map((s) => ({
+        sealProof: SEAL_PROOF,
+        sectorNumber: s.sectorNumber,
+        sealedCid: { '/': proofs.commRToCid(s.commR) },
+        sealRandEpoch: 1,
+        dealIds: [],
+        expiration: 10_000,
+        unsealedCid: { '/': proofs.commDToCid(s.commD) },
+      })),
     ),
   );
   await d.advance();
@@ -101,7 +109,9 @@ test('sector lifecycle and block production with real proofs', async (t) => {
   const hNow = d.head().Height;
   const commitNow = await c.stateGetRandomnessFromTickets(DomainSeparationTag.PoStChainCommit, hNow, Buffer.alloc(0));
   t.is(dlNow.Index, D);
-  await t.throwsAsync(push(MinerMethod.SubmitWindowedPoSt, encodeWindowPoSt({ ...post, chainCommitEpoch: hNow, chainCommitRand: commitNow })), { message: new RegExp(`chain commit epoch ${hNow} must be less than the current epoch ${hNow}`) });
+  await t.throwsAsync(push(MinerMethod.SubmitWindowedPoSt, encodeWindowPoSt({ ...post, chainCommitEpoch: hNow, chainCommitRand: commitNow })), {
+    message: new RegExp(`chain commit epoch ${hNow} must be less than the current epoch ${hNow}`),
+  });
 
   // ---- missed deadline: faults, power drops
   const period = TEST_POLICY.wpostChallengeWindow * TEST_POLICY.wpostPeriodDeadlines;
@@ -153,7 +163,11 @@ test('sector lifecycle and block production with real proofs', async (t) => {
   const ticket = (await c.walletSign(base!.WorkerKey, ticketVrfInput(rbase, round, MINER, head))).Data;
   const wrand = winningPoStRandomness(rbase, round, MINER);
   const sector = fixture.find((s) => s.sectorNumber === base!.Sectors[0].SectorNumber)!;
-  const winProof = await proofs.generateWinningPoSt(wrand, [{ sectorNumber: sector.sectorNumber, commR: sector.commR, cacheDir: sector.cacheDir, sealedPath: sector.sealedPath, postProof: proofs.winningPoStProofFor(SEAL_PROOF) }], proverId);
+  const winProof = await proofs.generateWinningPoSt(
+    wrand,
+    [{ sectorNumber: sector.sectorNumber, commR: sector.commR, cacheDir: sector.cacheDir, sealedPath: sector.sealedPath, postProof: proofs.winningPoStProofFor(SEAL_PROOF) }],
+    proverId,
+  );
   const template = (proof: Buffer, winCount = wins) => ({
     Miner: MINER,
     Parents: head.Cids,

@@ -64,7 +64,21 @@ function exchange(hp: HostPort, chunks: Buffer[], o: { pauseMs?: number; holdMs?
   });
 }
 
-const PATHS = ['/', '/rpc/v0', '/rpc/v1', '/rpc/v0/worker', '//[', '/%', '/%zz', '/deals', '/deals/00000000-0000-0000-0000-000000000000/data?token=x', '/piece/baga6ea4seaq', '/rpc/v0?token=', '/..%2f..%2fetc/passwd', `/${'a'.repeat(9000)}`];
+const PATHS = [
+  '/',
+  '/rpc/v0',
+  '/rpc/v1',
+  '/rpc/v0/worker',
+  '//[',
+  '/%',
+  '/%zz',
+  '/deals',
+  '/deals/00000000-0000-0000-0000-000000000000/data?token=x',
+  '/piece/baga6ea4seaq',
+  '/rpc/v0?token=',
+  '/..%2f..%2fetc/passwd',
+  `/${'a'.repeat(9000)}`,
+];
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'BREW', ''];
 const RPC_METHODS = ['Distminer.Status', 'SectorsList', 'SectorsStatus', 'SectorsRemove', 'SectorsPledge', 'ChainHead', 'Filecoin.ChainHead', 'Filecoin.StateMinerInfo', 'Filecoin.MpoolPush', 'Nope'];
 
@@ -87,7 +101,13 @@ function junkJson(r: Rng): string {
 /** One malformed or hostile HTTP request, as raw bytes (possibly split, aborted or slowed). */
 function httpCase(r: Rng, tokens: string[]): { chunks: Buffer[]; pauseMs?: number; abort?: boolean } {
   const method = r.pick(METHODS);
-  const path = r.next() < 0.1 ? r.bytes(20).toString('latin1').replace(/[\r\n ]/g, '') : r.pick(PATHS);
+  const path =
+    r.next() < 0.1
+      ? r
+          .bytes(20)
+          .toString('latin1')
+          .replace(/[\r\n ]/g, '')
+      : r.pick(PATHS);
   const headers: string[] = ['Host: x'];
   const auth = r.int(5);
   if (auth === 1) headers.push(`Authorization: Bearer ${r.pick(tokens)}`);
@@ -104,7 +124,10 @@ function httpCase(r: Rng, tokens: string[]): { chunks: Buffer[]; pauseMs?: numbe
   const head = Buffer.from(`${method} ${path} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`, 'latin1');
   let payload = kind === 3 ? Buffer.from(`${r.pick(['zz', 'ffffffff', '5', '-3'])}\r\n${body.toString('latin1')}\r\n`, 'latin1') : body;
   if (kind === 5) payload = payload.subarray(0, r.int(payload.length + 1)); // cut short: an aborted body
-  const chunks = r.next() < 0.2 ? [...head, ...payload].reduce<Buffer[]>((acc, b, i) => (i % 97 === 0 ? [...acc, Buffer.from([b])] : (acc[acc.length - 1] = Buffer.concat([acc[acc.length - 1], Buffer.from([b])]), acc)), []) : [head, payload];
+  const chunks =
+    r.next() < 0.2
+      ? [...head, ...payload].reduce<Buffer[]>((acc, b, i) => (i % 97 === 0 ? [...acc, Buffer.from([b])] : ((acc[acc.length - 1] = Buffer.concat([acc[acc.length - 1], Buffer.from([b])])), acc)), [])
+      : [head, payload];
   return { chunks, pauseMs: chunks.length > 2 ? 1 : 0, abort: kind === 5 || r.next() < 0.2 };
 }
 
@@ -118,7 +141,12 @@ function sectorIdCase(r: Rng, tokens: string[]): Buffer[] {
     len.writeUInt32BE(r.int(60_000));
     return [len, r.bytes(r.int(100))];
   }
-  const msg: Record<string, unknown> = { v: r.pick([1, 1, 1, 2, 0, '1', null]), id: r.pick(['a', '', 'x'.repeat(500), 7, null]), token: r.pick([...tokens, '', 'nope', 42, 'x'.repeat(5000)]), op: r.pick(['alloc', 'info', 'reserve', 'free', 'setFloor', 'drop', '__proto__', 1]) };
+  const msg: Record<string, unknown> = {
+    v: r.pick([1, 1, 1, 2, 0, '1', null]),
+    id: r.pick(['a', '', 'x'.repeat(500), 7, null]),
+    token: r.pick([...tokens, '', 'nope', 42, 'x'.repeat(5000)]),
+    op: r.pick(['alloc', 'info', 'reserve', 'free', 'setFloor', 'drop', '__proto__', 1]),
+  };
   if (r.next() < 0.7) msg.n = r.pick([1, 0, -1, 1e9, 2 ** 53, 1.5, 'x', null]);
   if (r.next() < 0.3) msg.floor = r.pick([0, -5, 2 ** 60, 'x']);
   if (r.next() < 0.3) msg.name = r.pick(['', 'r', 'x'.repeat(1000), 3]);
@@ -137,9 +165,11 @@ function openFds(pid: number): number {
 
 async function pool<T>(items: T[], width: number, fn: (x: T) => Promise<void>): Promise<void> {
   let i = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
 }
 
 test('every port survives seeded malformed input, aborted and slow clients; everyone else is still served', async (t) => {
@@ -181,7 +211,12 @@ test('every port survives seeded malformed input, aborted and slow clients; ever
     t.is(dn.proc.child.exitCode, null, `devnet still running ${when}`);
     const started = Date.now();
     await callApi(apiHp, token, 'Distminer.Status', [], 10_000);
-    const seal = await fetch(`http://${sealHp.host}:${sealHp.port}/rpc/v0`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SectorsList', params: [] }), signal: AbortSignal.timeout(10_000) });
+    const seal = await fetch(`http://${sealHp.host}:${sealHp.port}/rpc/v0`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'SectorsList', params: [] }),
+      signal: AbortSignal.timeout(10_000),
+    });
     t.is(seal.status, 200, `seal RPC ${when}`);
     const deals = await fetch(`${dealUrl.origin}/deals`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
     t.is(deals.status, 200, `deal server ${when}`);
@@ -200,9 +235,12 @@ test('every port survives seeded malformed input, aborted and slow clients; ever
 
   const http = [apiHp, sealHp, dealHp, devnetHp];
   // The cases found by hand first (each once stopped a process), on every HTTP port.
-  const upgrade = (path: string) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  const upgrade = (path: string) =>
+    Buffer.from(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
   const post = (path: string, body: string, o: { auth?: string; length?: number } = {}) =>
-    Buffer.from(`POST ${path} HTTP/1.1\r\nHost: x\r\n${o.auth ? `Authorization: Bearer ${o.auth}\r\n` : ''}Content-Type: application/json\r\nContent-Length: ${o.length ?? Buffer.byteLength(body)}\r\n\r\n${body}`);
+    Buffer.from(
+      `POST ${path} HTTP/1.1\r\nHost: x\r\n${o.auth ? `Authorization: Bearer ${o.auth}\r\n` : ''}Content-Type: application/json\r\nContent-Length: ${o.length ?? Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   for (const hp of http) {
     const auth = hp === devnetHp ? devnetToken : token;
     for (const path of ['/rpc/v0', '/rpc/v1']) {
@@ -222,18 +260,39 @@ test('every port survives seeded malformed input, aborted and slow clients; ever
     await pool(cases, 16, (c) => exchange(hp, c.chunks, { pauseMs: c.pauseMs, abort: c.abort }));
     await healthy(`after ${ROUNDS} malformed requests to port ${hp.port}`);
   }
-  await pool(Array.from({ length: ROUNDS }, () => sectorIdCase(r, tokens)), 16, (c) => exchange(sidHp, c));
+  await pool(
+    Array.from({ length: ROUNDS }, () => sectorIdCase(r, tokens)),
+    16,
+    (c) => exchange(sidHp, c),
+  );
   await healthy(`after ${ROUNDS} malformed frames to the sector-number port`);
 
   // Slow clients: 60 per port trickle a byte every 250 ms for 4 s while the good client works.
-  const slow = [...http, sidHp].flatMap((hp) => Array.from({ length: 60 }, () => exchange(hp, Array.from({ length: 16 }, (_, i) => Buffer.from('POST /rpc/v0 HTTP/1.1\r\n'.charAt(i) || 'x')), { pauseMs: 250 })));
+  const slow = [...http, sidHp].flatMap((hp) =>
+    Array.from({ length: 60 }, () =>
+      exchange(
+        hp,
+        Array.from({ length: 16 }, (_, i) => Buffer.from('POST /rpc/v0 HTTP/1.1\r\n'.charAt(i) || 'x')),
+        { pauseMs: 250 },
+      ),
+    ),
+  );
   await sleep(1000);
   const ms = await healthy('while 300 slow clients trickle bytes');
   t.true(ms < 15_000, `good clients served in ${ms} ms beside the slow ones`);
   await Promise.all(slow);
 
   // 1,000 upgrades to an unknown path must not leave sockets behind.
-  await pool(Array.from({ length: 1000 }, () => 0), 32, () => exchange(sealHp, [Buffer.from('GET /nope HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')], { holdMs: 20 }));
+  await pool(
+    Array.from({ length: 1000 }, () => 0),
+    32,
+    () =>
+      exchange(
+        sealHp,
+        [Buffer.from('GET /nope HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')],
+        { holdMs: 20 },
+      ),
+  );
   await healthy('after 1,000 upgrades to an unknown path');
   let fdsAfter = openFds(miner.child.pid!);
   for (const end = Date.now() + 10_000; fdsAfter > fdsBefore + 20 && Date.now() < end; await sleep(250)) fdsAfter = openFds(miner.child.pid!);

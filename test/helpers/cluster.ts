@@ -143,7 +143,15 @@ export async function commitFixtures(c: ChainClient, miner: string, fixture: Sea
   const pc = await push(
     MinerMethod.PreCommitSectorBatch2,
     encodePreCommitBatch2(
-      fixture.map((s) => ({ sealProof: SEAL_PROOF, sectorNumber: s.sectorNumber, sealedCid: { '/': proofs.commRToCid(s.commR) }, sealRandEpoch: 0, dealIds: [], expiration: 1_000_000, unsealedCid: { '/': proofs.commDToCid(s.commD) } })),
+      fixture.map((s) => ({
+        sealProof: SEAL_PROOF,
+        sectorNumber: s.sectorNumber,
+        sealedCid: { '/': proofs.commRToCid(s.commR) },
+        sealRandEpoch: 0,
+        dealIds: [],
+        expiration: 1_000_000,
+        unsealedCid: { '/': proofs.commDToCid(s.commD) },
+      })),
     ),
   );
   const l = await wait(pc);
@@ -191,10 +199,11 @@ export function descendants(pid: number): number[] {
   }
   const out: number[] = [];
   const walk = (p: number) => {
-    for (const [c, pp] of parent) if (pp === p) {
-      out.push(c);
-      walk(c);
-    }
+    for (const [c, pp] of parent)
+      if (pp === p) {
+        out.push(c);
+        walk(c);
+      }
   };
   walk(pid);
   return out;

@@ -9,7 +9,11 @@ import { freePort } from '../../src/util/listen.js';
 import { MAIN } from './procs.js';
 
 /** Starts it on an initialised repo and waits for its api file; SIGKILLed at teardown. */
-export async function startDrillMiner(t: { teardown(f: () => void): void }, repo: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; addr: { host: string; port: number }; admin: string }> {
+export async function startDrillMiner(
+  t: { teardown(f: () => void): void },
+  repo: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; addr: { host: string; port: number }; admin: string }> {
   const sc = await freePort();
   const child = spawn(process.execPath, [MAIN, 'run', `--repo=${repo}`, '--roles=winning-post', '--sctype=alloce', `--sclisten=127.0.0.1:${sc}`, '--drill-crashes'], {
     env: { ...process.env, DISTMINER_LOG_PRETTY: '0', DISTMINER_LOG_LEVEL: 'fatal', ...env },

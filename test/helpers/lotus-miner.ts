@@ -28,7 +28,11 @@ export async function fundedClient(chain: ChainClient, dir: string, type: 'secp2
  * worker funded with `workerFil`. Returns the miner id and init's output.
  */
 export function createMiner(repo: string, api: string, env: NodeJS.ProcessEnv, workerFil = '50'): { miner: string; status: number | null; output: string } {
-  const init = spawnSync(process.execPath, [MAIN, 'init', '--create-miner', '--repo', repo, '--chain-api', api, '--worker-funds', workerFil, '--api', '/ip4/127.0.0.1/tcp/0/http'], { encoding: 'utf8', env, timeout: 10 * 60_000 });
+  const init = spawnSync(process.execPath, [MAIN, 'init', '--create-miner', '--repo', repo, '--chain-api', api, '--worker-funds', workerFil, '--api', '/ip4/127.0.0.1/tcp/0/http'], {
+    encoding: 'utf8',
+    env,
+    timeout: 10 * 60_000,
+  });
   const output = `${init.stderr}${init.stdout}`;
   if (init.status !== 0) return { miner: '', status: init.status, output };
   return { miner: parseConfigToml(readFileSync(join(repo, 'config.toml'), 'utf8')).minerId!, status: 0, output: init.stdout };
@@ -42,13 +46,17 @@ export function createMiner(repo: string, api: string, env: NodeJS.ProcessEnv, w
  */
 export async function sealWorker(repo: string, workDir: string, run: Proc, env: NodeJS.ProcessEnv): Promise<{ url: string; token: string; worker: Proc }> {
   const token = readFileSync(join(repo, 'token'), 'utf8').trim();
-  const sealApi = await until(async () => {
-    try {
-      return readFileSync(join(repo, 'sealing-api'), 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  }, 120_000, 'the seal service').catch((e) => {
+  const sealApi = await until(
+    async () => {
+      try {
+        return readFileSync(join(repo, 'sealing-api'), 'utf8').trim();
+      } catch {
+        return undefined;
+      }
+    },
+    120_000,
+    'the seal service',
+  ).catch((e) => {
     throw new Error(`${(e as Error).message}\n${run.lines.slice(-30).join('\n')}`);
   });
   const worker = new Proc('worker', [MAIN, 'worker', '--miner-api', `${token}:${sealApi}`, '--dir', join(workDir, 'worker'), '--storage', join(repo, 'storage'), '--nice', '0'], env);

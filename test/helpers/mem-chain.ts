@@ -32,7 +32,11 @@ interface State {
 /** State lives in a JSON file so that several processes (miner restarts) see one chain. */
 export class MemChain {
   private timer: NodeJS.Timeout | undefined;
-  constructor(private readonly file: string, readonly minerId: number, private readonly epochMs = 100) {
+  constructor(
+    private readonly file: string,
+    readonly minerId: number,
+    private readonly epochMs = 100,
+  ) {
     if (!existsSync(file)) {
       mkdirSync(dirname(file), { recursive: true });
       this.write({ epoch: 10, allocated: [], precommits: {}, proven: [], msgs: {}, seq: 0 });

@@ -11,7 +11,11 @@ export class Proc {
   private waiters: (() => void)[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(readonly name: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  constructor(
+    readonly name: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ) {
     this.child = spawn(process.execPath, args, { env: { ...process.env, DISTMINER_LOG_PRETTY: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     all.add(this);
     // One line buffer per stream: a read can end inside a line, and stdout (command output)
@@ -30,17 +34,19 @@ export class Proc {
     };
     this.child.stdout!.on('data', reader());
     this.child.stderr!.on('data', reader());
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => {
-      all.delete(this);
-      this.waiters.splice(0).forEach((w) => w());
-      resolve({ code, signal });
-    }));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => {
+        all.delete(this);
+        this.waiters.splice(0).forEach((w) => w());
+        resolve({ code, signal });
+      }),
+    );
   }
 
   /** Resolves with the first line (from now or already seen) matching `re`. */
   async waitFor(re: RegExp, timeoutMs = 60_000, from = 0): Promise<string> {
     const deadline = Date.now() + timeoutMs;
-    for (let seen = from; ; ) {
+    for (let seen = from; ;) {
       for (; seen < this.lines.length; seen++) if (re.test(this.lines[seen])) return this.lines[seen];
       if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`${this.name} exited before printing ${re}; last lines:\n${this.lines.slice(-15).join('\n')}`);
       if (Date.now() > deadline) throw new Error(`${this.name}: no line matching ${re} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-15).join('\n')}`);
@@ -92,7 +98,11 @@ process.on('exit', () => {
 
 /** JSON-RPC call with a bearer token. */
 export async function rpc<T>(url: string, token: string, method: string, params: unknown[] = []): Promise<T> {
-  const res = await fetch(`${url}/rpc/v0`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const res = await fetch(`${url}/rpc/v0`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
   const body = (await res.json()) as { result?: T; error?: { message: string } };
   if (body.error) throw new Error(body.error.message);
   return body.result as T;

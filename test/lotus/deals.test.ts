@@ -62,13 +62,17 @@ test('a deal on the real market: escrow on both sides, PublishStorageDeals, acti
   writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/^\[Distminer\]$/m, '[Distminer]\n  WaitDealsSeconds = 5'));
   const run = new Proc('deal-miner', [MAIN, 'run', '--repo', repo, '--window-post=false', '--winning-post=false', '--p2p=true'], env);
   await sealWorker(repo, dir, run, env);
-  const dealApi = await until(async () => {
-    try {
-      return readFileSync(join(repo, 'deals', 'api'), 'utf8').trim();
-    } catch {
-      return undefined;
-    }
-  }, 120_000, 'the deal server');
+  const dealApi = await until(
+    async () => {
+      try {
+        return readFileSync(join(repo, 'deals', 'api'), 'utf8').trim();
+      } catch {
+        return undefined;
+      }
+    },
+    120_000,
+    'the deal server',
+  );
   const token = readFileSync(join(repo, 'token'), 'utf8').trim();
   const record = async (uuid: string) => (await (await fetch(`${dealApi}/deals/${uuid}`, { headers: { Authorization: `Bearer ${token}` } })).json()) as DealRecord;
 
@@ -82,12 +86,44 @@ test('a deal on the real market: escrow on both sides, PublishStorageDeals, acti
   // Without --chain-api the client checks nothing itself: the deal miner refuses the proposal —
   // no provider collateral (400), then no escrow (402).
   const bounds = await chain.call<{ Min: string }>('StateDealProviderCollateralBounds', [2048, false, null]);
-  const low = await cli(env, 'client', 'deal', file, '--miner', miner, '--api', dealApi, '--key', client.keyFile, '--price', String(price), '--start-epoch', String((await chain.chainHead()).Height + 960));
+  const low = await cli(
+    env,
+    'client',
+    'deal',
+    file,
+    '--miner',
+    miner,
+    '--api',
+    dealApi,
+    '--key',
+    client.keyFile,
+    '--price',
+    String(price),
+    '--start-epoch',
+    String((await chain.chainHead()).Height + 960),
+  );
   t.is(low.status, 1);
   t.regex(low.stderr, /proposal rejected \(400\): ProviderCollateral 0 is outside the market's bounds for a 2048-byte piece: \d+\.\.\d+ attoFIL/, low.stderr);
   // 1.5 × the minimum: within the provider's cap (2 ×) though the minimum moves with the
   // circulating supply, epoch by epoch.
-  const broke = await cli(env, 'client', 'deal', file, '--miner', miner, '--api', dealApi, '--key', client.keyFile, '--price', String(price), '--start-epoch', String((await chain.chainHead()).Height + 960), '--provider-collateral', String((3n * BigInt(bounds.Min)) / 2n));
+  const broke = await cli(
+    env,
+    'client',
+    'deal',
+    file,
+    '--miner',
+    miner,
+    '--api',
+    dealApi,
+    '--key',
+    client.keyFile,
+    '--price',
+    String(price),
+    '--start-epoch',
+    String((await chain.chainHead()).Height + 960),
+    '--provider-collateral',
+    String((3n * BigInt(bounds.Min)) / 2n),
+  );
   t.is(broke.status, 1);
   t.regex(broke.stderr, /proposal rejected \(402\): the client's available escrow is 0 FIL; this deal needs 0\.0000000005184 FIL/, broke.stderr);
 
@@ -102,14 +138,23 @@ test('a deal on the real market: escrow on both sides, PublishStorageDeals, acti
   // 3. The deal miner takes it to Active.
   const states = new Set<string>();
   let published: number | undefined;
-  const active = await until(async () => {
-    const d = await record(uuid);
-    states.add(d.state);
-    if (d.publish?.dealId !== undefined && published === undefined) published = Math.round((Date.now() - t0) / 1000);
-    if (d.state === 'Failed') throw new Error(`deal failed: ${d.reason}`);
-    return d.state === 'Active' && d;
-  }, 25 * 60_000, 'the deal Active').catch((e) => {
-    t.log(run.lines.filter((l) => /deal|sector state|error|refused|failed/i.test(l)).slice(-40).join('\n'));
+  const active = await until(
+    async () => {
+      const d = await record(uuid);
+      states.add(d.state);
+      if (d.publish?.dealId !== undefined && published === undefined) published = Math.round((Date.now() - t0) / 1000);
+      if (d.state === 'Failed') throw new Error(`deal failed: ${d.reason}`);
+      return d.state === 'Active' && d;
+    },
+    25 * 60_000,
+    'the deal Active',
+  ).catch((e) => {
+    t.log(
+      run.lines
+        .filter((l) => /deal|sector state|error|refused|failed/i.test(l))
+        .slice(-40)
+        .join('\n'),
+    );
     throw e;
   });
   const activeSeconds = Math.round((Date.now() - t0) / 1000);
@@ -135,12 +180,12 @@ test('a deal on the real market: escrow on both sides, PublishStorageDeals, acti
   const methods = await Promise.all(fromWorker.map(async (c) => (await chain.chainGetMessage(c)).Method));
   t.true(methods.includes(MarketMethod.AddBalance), 'the worker funded the provider collateral (AddBalance)');
   const collateral = BigInt(onMarket.Proposal.ProviderCollateral);
-  t.true(collateral > 0n, 'the provider collateral is the market\'s minimum, not 0');
+  t.true(collateral > 0n, "the provider collateral is the market's minimum, not 0");
   const provider = await chain.call<{ Escrow: string; Locked: string }>('StateMarketBalance', [miner, null]);
   t.true(BigInt(provider.Locked) >= collateral && BigInt(provider.Escrow) >= BigInt(provider.Locked), `provider escrow ${provider.Escrow}, locked ${provider.Locked}`);
   const cost = price * BigInt(onMarket.Proposal.EndEpoch - onMarket.Proposal.StartEpoch);
   const mine = await chain.call<{ Escrow: string; Locked: string }>('StateMarketBalance', [client.address, null]);
-  t.deepEqual(mine, { Escrow: parseFil('0.01').toString(), Locked: cost.toString() }, 'the client\'s storage fee is locked');
+  t.deepEqual(mine, { Escrow: parseFil('0.01').toString(), Locked: cost.toString() }, "the client's storage fee is locked");
 
   // 5. Retrieval: the piece, whose bytes give the deal's CommP.
   const res = await fetch(`${dealApi}/piece/${pieceCid}`);
@@ -152,6 +197,12 @@ test('a deal on the real market: escrow on both sides, PublishStorageDeals, acti
   const commP = await fileCommP(back, RegisteredSealProof.StackedDrg2KiBV1_1, 2048);
   t.is(commPToCid(commP.commP), pieceCid);
 
-  Object.assign(figures, { deal_active_on_lotus: true, deal_published_seconds: published, deal_active_seconds: activeSeconds, deal_provider_collateral: collateral.toString(), deal_states: [...states] });
+  Object.assign(figures, {
+    deal_active_on_lotus: true,
+    deal_published_seconds: published,
+    deal_active_seconds: activeSeconds,
+    deal_provider_collateral: collateral.toString(),
+    deal_states: [...states],
+  });
   await run.stop();
 });

@@ -56,7 +56,7 @@ function differences(a: unknown, b: unknown, path = '$'): string[] {
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${path}: Lotus ${JSON.stringify(a)}, the devnet ${JSON.stringify(b)}`];
 }
 
-test('the embedded devnet answers the Lotus API methods distminer uses in Lotus\'s shapes, and refuses what Lotus refuses', async (t) => {
+test("the embedded devnet answers the Lotus API methods distminer uses in Lotus's shapes, and refuses what Lotus refuses", async (t) => {
   t.timeout(5 * 60_000);
   const h = await startDevnet({ miners: 1 });
   t.teardown(() => h.close());
@@ -107,7 +107,9 @@ test('the embedded devnet answers the Lotus API methods distminer uses in Lotus\
   // Known: the devnet makes a block every epoch even when no miner won (an empty block with
   // no election proof or signature), where Lotus has a null round; its blocks are real when a
   // miner mines them (test/post/mining-loop.test.ts).
-  const blockWithoutWinner = ['$.Blocks[0].BLSAggregate', '$.Blocks[0].BlockSig', '$.Blocks[0].ElectionProof'].map((f) => new RegExp(`^${f.replace(/[.[\]$]/g, '\\$&')}: Lotus \\{.*\\}, the devnet "null"$`));
+  const blockWithoutWinner = ['$.Blocks[0].BLSAggregate', '$.Blocks[0].BlockSig', '$.Blocks[0].ElectionProof'].map(
+    (f) => new RegExp(`^${f.replace(/[.[\]$]/g, '\\$&')}: Lotus \\{.*\\}, the devnet "null"$`),
+  );
   for (const m of ['ChainHead', 'ChainGetTipSetByHeight']) {
     if (differ[m]?.every((d) => blockWithoutWinner.some((re) => re.test(d)))) delete differ[m];
   }

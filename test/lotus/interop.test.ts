@@ -84,14 +84,14 @@ test('what distminer reads agrees with Lotus: deadlines, partitions and the gene
   t.deepEqual(withPartitions, [0], 'the genesis sectors sit in deadline 0');
 });
 
-test('RLE+: Lotus\'s own encoding of the allocated-sectors bitfield decodes to what its JSON says', async (t) => {
+test("RLE+: Lotus's own encoding of the allocated-sectors bitfield decodes to what its JSON says", async (t) => {
   // The miner state's AllocatedSectors is a CID of a CBOR byte string: go-bitfield's RLE+.
   const st = await chain.call<{ State: { AllocatedSectors: Cid } }>('StateReadState', [MINER, null]);
   const raw = fromB64(await chain.call<string>('ChainReadObj', [st.State.AllocatedSectors]));
   const rle = cborDecode(raw) as Uint8Array;
   const fromJson = await chain.stateMinerAllocated(MINER);
   t.deepEqual(rleDecode(rle), fromJson);
-  t.deepEqual(Buffer.from(rleEncode(fromJson)), Buffer.from(rle), 'our encoding is byte for byte go-bitfield\'s');
+  t.deepEqual(Buffer.from(rleEncode(fromJson)), Buffer.from(rle), "our encoding is byte for byte go-bitfield's");
 });
 
 test('RLE+: the actors accept our bitfields (DeclareFaultsRecovered for sectors that are not faulty: exit code 0)', async (t) => {
@@ -106,14 +106,14 @@ test('RLE+: the actors accept our bitfields (DeclareFaultsRecovered for sectors 
   const sectors = (await chain.stateMinerActiveSectors(MINER)).map((s) => s.SectorNumber).sort((a, b) => a - b);
   const params = encodeDeclarations([{ deadline: 0, partition: 0, sectors }]);
   const sm = await chain.mpoolPushMessage({ To: MINER, From: info.Worker, Method: MinerMethod.DeclareFaultsRecovered, Params: b64(params), Value: '0' });
-  t.truthy(sm.CID, 'MpoolPushMessage returns the signed message\'s CID');
+  t.truthy(sm.CID, "MpoolPushMessage returns the signed message's CID");
   const lookup = await chain.stateWaitMsg(sm.CID!, 1, { timeoutMs: 300_000 });
   figures.bitfield_message_exit_code = lookup.Receipt.ExitCode;
   t.is(lookup.Receipt.ExitCode, ExitCode.Ok, `DeclareFaultsRecovered with ${b64(rleEncode(sectors))} for sectors ${sectors.join(',')}`);
   t.deepEqual(await chain.stateMinerFaults(MINER), [], 'nothing became faulty');
 });
 
-test('the embedded devnet answers with the fields real Lotus has (what Lotus\'s Go types decode strictly)', async (t) => {
+test("the embedded devnet answers with the fields real Lotus has (what Lotus's Go types decode strictly)", async (t) => {
   const { startDevnet } = await import('../devnet/_harness.js');
   const h = await startDevnet({ miners: 1 });
   t.teardown(() => h.close());
@@ -134,7 +134,7 @@ test('the embedded devnet answers with the fields real Lotus has (what Lotus\'s 
   await same('ChainHead', (c) => c.chainHead());
 });
 
-test('ChainNotify over the real node\'s WebSocket delivers new heads', async (t) => {
+test("ChainNotify over the real node's WebSocket delivers new heads", async (t) => {
   let resolveSeen: (h: number) => void = () => {};
   const seen = new Promise<number>((r) => (resolveSeen = r));
   const sub = chain.chainNotify((changes) => {
@@ -146,4 +146,3 @@ test('ChainNotify over the real node\'s WebSocket delivers new heads', async (t)
   clearTimeout(timer);
   t.true(h > 0);
 });
-

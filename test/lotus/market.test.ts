@@ -69,60 +69,66 @@ test.serial('client market add: more than the client holds is refused by the nod
   t.regex(usage.stderr, /AMOUNT: "lots" is not an amount of FIL/);
 });
 
-test.serial('client deal --chain-api: the terms follow the real market actor (its provider collateral minimum, a start after the head), and a client without escrow is stopped before it proposes', async (t) => {
-  t.timeout(5 * 60_000);
-  // A stand-in deal server that keeps what it was proposed (the proposal is the client's work).
-  const proposed: { deal: { Proposal: Record<string, unknown> } }[] = [];
-  const srv = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', () => {
-      proposed.push(JSON.parse(body));
-      res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'the test stops here' }));
+test.serial(
+  'client deal --chain-api: the terms follow the real market actor (its provider collateral minimum, a start after the head), and a client without escrow is stopped before it proposes',
+  async (t) => {
+    t.timeout(5 * 60_000);
+    // A stand-in deal server that keeps what it was proposed (the proposal is the client's work).
+    const proposed: { deal: { Proposal: Record<string, unknown> } }[] = [];
+    const srv = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        proposed.push(JSON.parse(body));
+        res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'the test stops here' }));
+      });
     });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  t.teardown(() => srv.close());
-  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
-  const file = join(work, 'data.bin');
-  writeFileSync(file, randomBytes(1000));
-  const c = await fundedClient('secp256k1', '3');
-  // Not spawnSync: the stand-in answers from this process's event loop.
-  const deal = (...extra: string[]) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [MAIN, 'client', 'deal', file, '--miner', 't01000', '--api', url, '--key', c.keyFile, '--chain-api', API!, ...extra], { encoding: 'utf8', env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' }, timeout: 120_000 }, (err, stdout, stderr) =>
-        resolve({ status: err ? ((err as { code?: unknown }).code as number | null) ?? null : 0, stdout, stderr }),
-      );
-    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    t.teardown(() => srv.close());
+    const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+    const file = join(work, 'data.bin');
+    writeFileSync(file, randomBytes(1000));
+    const c = await fundedClient('secp256k1', '3');
+    // Not spawnSync: the stand-in answers from this process's event loop.
+    const deal = (...extra: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [MAIN, 'client', 'deal', file, '--miner', 't01000', '--api', url, '--key', c.keyFile, '--chain-api', API!, ...extra],
+          { encoding: 'utf8', env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' }, timeout: 120_000 },
+          (err, stdout, stderr) => resolve({ status: err ? (((err as { code?: unknown }).code as number | null) ?? null) : 0, stdout, stderr }),
+        );
+      });
 
-  const broke = await deal('--price', '1000');
-  t.is(broke.status, 1);
-  t.regex(broke.stderr, /not proposed: the client's available escrow is 0 FIL; this deal needs 0\.0000000005184 FIL: add 0\.0000000005184 FIL with `distminer client market add`/);
-  t.is(proposed.length, 0, 'nothing proposed');
+    const broke = await deal('--price', '1000');
+    t.is(broke.status, 1);
+    t.regex(broke.stderr, /not proposed: the client's available escrow is 0 FIL; this deal needs 0\.0000000005184 FIL: add 0\.0000000005184 FIL with `distminer client market add`/);
+    t.is(proposed.length, 0, 'nothing proposed');
 
-  t.is(distminer('client', 'market', 'add', '1', '--key', c.keyFile, '--chain-api', API!).status, 0);
-  const head = (await chain.chainHead()).Height;
-  const ok = await deal('--price', '1000');
-  t.is(ok.status, 1, 'the stand-in refuses it');
-  t.regex(ok.stderr, /proposal rejected \(400\): the test stops here/);
-  t.is(proposed.length, 1);
-  const p = proposed[0]!.deal.Proposal;
-  // The minimum follows the circulating supply and the baseline power, epoch by epoch: asked
-  // again a few epochs later it has moved a little.
-  const bounds = await chain.call<{ Min: string; Max: string }>('StateDealProviderCollateralBounds', [p.PieceSize, false, null]);
-  const [got, min] = [BigInt(p.ProviderCollateral as string), BigInt(bounds.Min)];
-  const diff = got > min ? got - min : min - got;
-  t.true(diff * 100n <= min, `the provider collateral the market actor asks at least: ${got} attoFIL, its minimum now ${min}`);
-  t.log(`Lotus's provider collateral bounds for a ${p.PieceSize}-byte piece: ${bounds.Min}..${bounds.Max} attoFIL`);
-  const start = p.StartEpoch as number;
-  t.true(start >= head + 960 && start <= head + 980, `start ${start}: the head ${head} + 960`);
-  t.is((p.EndEpoch as number) - start, 518_400, 'the market\'s minimum duration');
-  figures.deal_provider_collateral_min = bounds.Min;
+    t.is(distminer('client', 'market', 'add', '1', '--key', c.keyFile, '--chain-api', API!).status, 0);
+    const head = (await chain.chainHead()).Height;
+    const ok = await deal('--price', '1000');
+    t.is(ok.status, 1, 'the stand-in refuses it');
+    t.regex(ok.stderr, /proposal rejected \(400\): the test stops here/);
+    t.is(proposed.length, 1);
+    const p = proposed[0]!.deal.Proposal;
+    // The minimum follows the circulating supply and the baseline power, epoch by epoch: asked
+    // again a few epochs later it has moved a little.
+    const bounds = await chain.call<{ Min: string; Max: string }>('StateDealProviderCollateralBounds', [p.PieceSize, false, null]);
+    const [got, min] = [BigInt(p.ProviderCollateral as string), BigInt(bounds.Min)];
+    const diff = got > min ? got - min : min - got;
+    t.true(diff * 100n <= min, `the provider collateral the market actor asks at least: ${got} attoFIL, its minimum now ${min}`);
+    t.log(`Lotus's provider collateral bounds for a ${p.PieceSize}-byte piece: ${bounds.Min}..${bounds.Max} attoFIL`);
+    const start = p.StartEpoch as number;
+    t.true(start >= head + 960 && start <= head + 980, `start ${start}: the head ${head} + 960`);
+    t.is((p.EndEpoch as number) - start, 518_400, "the market's minimum duration");
+    figures.deal_provider_collateral_min = bounds.Min;
 
-  const late = await deal('--start-epoch', String(head - 1));
-  t.is(late.status, 1);
-  t.regex(late.stderr, /not proposed: start epoch \d+ is not after the chain head/);
-  const long = await deal('--duration', String(1279 * 2880));
-  t.regex(long.stderr, /not proposed: a deal lasts 518400 to 3680640 epochs/);
-  t.is(proposed.length, 1, 'refused terms are never proposed');
-});
+    const late = await deal('--start-epoch', String(head - 1));
+    t.is(late.status, 1);
+    t.regex(late.stderr, /not proposed: start epoch \d+ is not after the chain head/);
+    const long = await deal('--duration', String(1279 * 2880));
+    t.regex(long.stderr, /not proposed: a deal lasts 518400 to 3680640 epochs/);
+    t.is(proposed.length, 1, 'refused terms are never proposed');
+  },
+);

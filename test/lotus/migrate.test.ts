@@ -24,7 +24,8 @@ const MINER_API = process.env.MINER_API_INFO;
 const LOTUS_REPO = process.env.LOTUS_MINER_PATH;
 const DEVNET = process.env.LOTUS_DEVNET_DIR;
 const LONG = process.env.DISTMINER_LOTUS_TIER === 'long';
-if (!API || !MINER_API || !LOTUS_REPO || !DEVNET) throw new Error('run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs the devnet\'s FULLNODE_API_INFO, MINER_API_INFO, LOTUS_MINER_PATH and LOTUS_DEVNET_DIR');
+if (!API || !MINER_API || !LOTUS_REPO || !DEVNET)
+  throw new Error("run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs the devnet's FULLNODE_API_INFO, MINER_API_INFO, LOTUS_MINER_PATH and LOTUS_DEVNET_DIR");
 const MINER = 't01000';
 const chain = new ChainClient(API, { timeoutMs: 30_000, retryAfterMs: 1000 });
 const [minerToken, minerAddr] = [MINER_API.slice(0, MINER_API.indexOf(':')), MINER_API.slice(MINER_API.indexOf(':') + 1)];
@@ -72,7 +73,12 @@ function lotusMinerCli(...args: string[]): { status: number | null; stdout: stri
 const comparable = (out: string) =>
   out
     .split('\n')
-    .map((l) => l.replace(/\([^)]*\)/g, '').replace(/\s+/g, ' ').trim())
+    .map((l) =>
+      l
+        .replace(/\([^)]*\)/g, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
     .filter(Boolean);
 
 /** t01000's blocks in the heaviest chain above `from`, by height. */
@@ -100,7 +106,10 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   spawnSync('lotus-miner', ['sectors', 'numbers', 'reserve', 'distminer-migration-test', '1000-1002'], { stdio: 'ignore' });
   const meta = await lotusMiner<NumAssignerMeta>('SectorNumAssignerMeta');
   figures.migration_lotus_next_number = meta.Next;
-  t.true([1000, 1001, 1002].every((n) => bitfieldFromJson(meta.Reserved).includes(n)), 'lotus-miner reserved 1000-1002');
+  t.true(
+    [1000, 1001, 1002].every((n) => bitfieldFromJson(meta.Reserved).includes(n)),
+    'lotus-miner reserved 1000-1002',
+  );
   const storage = await lotusMiner<Record<string, string>>('StorageLocal');
   const peerId = (await chain.stateMinerInfo(MINER)).PeerId; // set on chain by lotus-miner init, from its libp2p key
   const sectors = await lotusMiner<number[]>('SectorsList');
@@ -127,7 +136,13 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   t.is(r.status, 0, r.out);
   t.log(r.out.trim());
   const cfg = readFileSync(join(repo, 'config.toml'), 'utf8');
-  t.deepEqual(JSON.parse(/StoragePaths = (.*)/.exec(cfg)![1]).sort(), Object.values(storage).map((p) => p.replace(/\/$/, '')).sort(), 'lotus-miner\'s storage paths');
+  t.deepEqual(
+    JSON.parse(/StoragePaths = (.*)/.exec(cfg)![1]).sort(),
+    Object.values(storage)
+      .map((p) => p.replace(/\/$/, ''))
+      .sort(),
+    "lotus-miner's storage paths",
+  );
   t.true(Number(readFileSync(join(repo, 'sectorid'), 'utf8')) >= meta.Next, 'numbering continues above what lotus-miner handed out');
   t.deepEqual(JSON.parse(readFileSync(join(repo, 'sectorid.reservations.json'), 'utf8')).reservations['distminer-migration-test'], [[1000, 1002]]);
   t.truthy(peerId);
@@ -136,15 +151,22 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   t.true(lotusBlocks.length > 0 && lastMined >= lotusBlocks[lotusBlocks.length - 1]!, `last mined epoch ${lastMined} covers lotus-miner's last block in the chain (${lotusBlocks.at(-1)})`);
 
   // distminer as t01000, on lotus-miner's API address, with lotus-miner's token.
-  dm = new Proc('distminer run', [MAIN, 'run', '--repo', repo, '--roles', 'winning-post,window-post,seal', '--sctype', 'alloce', '--sclisten', '127.0.0.1:0'], { DISTMINER_LOG_LEVEL: 'info', FULLNODE_API_INFO: API });
+  dm = new Proc('distminer run', [MAIN, 'run', '--repo', repo, '--roles', 'winning-post,window-post,seal', '--sctype', 'alloce', '--sclisten', '127.0.0.1:0'], {
+    DISTMINER_LOG_LEVEL: 'info',
+    FULLNODE_API_INFO: API,
+  });
   await dm.waitFor(/"msg":"miner running"/, 120_000);
   const status = await rpc<{ miner: string }>(minerUrl, minerToken, 'Distminer.Status');
-  t.is(status.miner, MINER, 'lotus-miner\'s MINER_API_INFO reaches distminer');
+  t.is(status.miner, MINER, "lotus-miner's MINER_API_INFO reaches distminer");
   // Its roles running (the seal service listening) before lotus-miner's CLI asks for sectors and workers.
-  await until(async () => {
-    const st = await rpc<{ actors: { status: string }[] }>(minerUrl, minerToken, 'Distminer.Status');
-    return st.actors.every((a) => a.status === 'running') && existsSync(join(repo, 'sealing-api')) ? true : undefined;
-  }, 120_000, 'every role of distminer running');
+  await until(
+    async () => {
+      const st = await rpc<{ actors: { status: string }[] }>(minerUrl, minerToken, 'Distminer.Status');
+      return st.actors.every((a) => a.status === 'running') && existsSync(join(repo, 'sealing-api')) ? true : undefined;
+    },
+    120_000,
+    'every role of distminer running',
+  );
   // The provider's habits: lotus-miner's own CLI, with the same MINER_API_INFO, against distminer.
   const cliOk: string[] = [];
   const info = lotusMinerCli('info');
@@ -161,8 +183,13 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   const pi = spawnSync(process.execPath, [MAIN, 'proving', 'info', '--json', '--miner', MINER], { encoding: 'utf8', env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' } });
   t.is(pi.status, 0, pi.stderr);
   const dmProving = JSON.parse(pi.stdout) as { faults: number; recovering: number; periodStart: number; nextPeriodStart: number };
-  const provingFacts = [new RegExp(`Miner: ${MINER}`), new RegExp(`Faults: +${dmProving.faults} `), new RegExp(`Recovering: +${dmProving.recovering}\\n`), new RegExp(`Proving Period Boundary: ${dmProving.periodStart % (dmProving.nextPeriodStart - dmProving.periodStart)}\\n`)];
-  for (const re of provingFacts) t.regex(provingInfo.stdout, re, 'as distminer\'s own proving info says');
+  const provingFacts = [
+    new RegExp(`Miner: ${MINER}`),
+    new RegExp(`Faults: +${dmProving.faults} `),
+    new RegExp(`Recovering: +${dmProving.recovering}\\n`),
+    new RegExp(`Proving Period Boundary: ${dmProving.periodStart % (dmProving.nextPeriodStart - dmProving.periodStart)}\\n`),
+  ];
+  for (const re of provingFacts) t.regex(provingInfo.stdout, re, "as distminer's own proving info says");
   if (provingInfo.status === 0 && provingFacts.every((re) => re.test(provingInfo.stdout))) cliOk.push('proving info');
   const deadlines = lotusMinerCli('proving', 'deadlines');
   t.is(deadlines.status, 0, `lotus-miner proving deadlines: ${deadlines.stderr}`);
@@ -201,12 +228,23 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   t.true(n >= meta.Next && !allocatedBefore.has(n) && !onChain.has(n) && (n < 1000 || n > 1002), `number ${n}: lotus-miner's next was ${meta.Next}`);
 
   // Its blocks enter the heaviest chain, none at an epoch lotus-miner had mined.
-  const ours = await until(async () => {
-    const b = await minerBlocks(stoppedAt);
-    return b.length >= 2 ? b : undefined;
-  }, 6 * 60_000, `two blocks of ${MINER} mined by distminer in the heaviest chain`);
-  t.true(ours.every((h) => h > lastMined), `blocks at ${ours.join(', ')}, all after ${lastMined}`);
-  t.deepEqual(dm.logs((o) => (o.level as number) >= 50), [], 'no error logged');
+  const ours = await until(
+    async () => {
+      const b = await minerBlocks(stoppedAt);
+      return b.length >= 2 ? b : undefined;
+    },
+    6 * 60_000,
+    `two blocks of ${MINER} mined by distminer in the heaviest chain`,
+  );
+  t.true(
+    ours.every((h) => h > lastMined),
+    `blocks at ${ours.join(', ')}, all after ${lastMined}`,
+  );
+  t.deepEqual(
+    dm.logs((o) => (o.level as number) >= 50),
+    [],
+    'no error logged',
+  );
   figures.migration_blocks_in_heaviest_chain = ours.length;
   figures.migration_first_block_epochs_after_stop = ours[0]! - stoppedAt;
   t.log(`distminer mined ${MINER} at ${ours.join(', ')} (lotus-miner stopped at ${stoppedAt}, had mined up to ${lastMined})`);
@@ -227,13 +265,20 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
     return;
   }
   const parts = await chain.stateMinerPartitions(MINER, di);
-  await until(async () => {
-    const dls = await chain.stateMinerDeadlines(MINER);
-    const subs = new Set(bitfieldFromJson(dls[di]?.PostSubmissions ?? [0]));
-    return parts.every((_, i) => subs.has(i)) || (await chain.chainHead()).Height >= close + 1 ? true : undefined;
-  }, 95 * 60_000, `deadline ${di} (${open}..${close}) to be proven or to close`);
+  await until(
+    async () => {
+      const dls = await chain.stateMinerDeadlines(MINER);
+      const subs = new Set(bitfieldFromJson(dls[di]?.PostSubmissions ?? [0]));
+      return parts.every((_, i) => subs.has(i)) || (await chain.chainHead()).Height >= close + 1 ? true : undefined;
+    },
+    95 * 60_000,
+    `deadline ${di} (${open}..${close}) to be proven or to close`,
+  );
   const dls = await chain.stateMinerDeadlines(MINER);
-  t.true(parts.every((_, i) => new Set(bitfieldFromJson(dls[di]?.PostSubmissions ?? [0])).has(i)), `deadline ${di}: every partition proven`);
+  t.true(
+    parts.every((_, i) => new Set(bitfieldFromJson(dls[di]?.PostSubmissions ?? [0])).has(i)),
+    `deadline ${di}: every partition proven`,
+  );
   t.deepEqual(await chain.stateMinerFaults(MINER), [], 'no sector faulty');
   figures.migration_deadline_proven = true;
 });
@@ -252,11 +297,15 @@ test.serial('going back: lotus-miner on its repository, as the adoption left it,
   t.is(reserve.status, 0, `lotus-miner sectors numbers reserve distminer ${range}: ${reserve.stderr}`);
   const meta = await lotusMiner<NumAssignerMeta>('SectorNumAssignerMeta');
   t.true(meta.Next > handedOut.to || meta.Next < handedOut.from, `lotus-miner's next number ${meta.Next} is outside distminer's ${range}`);
-  t.true(bitfieldFromJson(meta.InUse).includes(handedOut.to), 'distminer\'s numbers are in use for lotus-miner');
-  const blocks = await until(async () => {
-    const b = await minerBlocks(stoppedAt);
-    return b.length >= 1 ? b : undefined;
-  }, 5 * 60_000, `a block of ${MINER} mined by lotus-miner again`);
+  t.true(bitfieldFromJson(meta.InUse).includes(handedOut.to), "distminer's numbers are in use for lotus-miner");
+  const blocks = await until(
+    async () => {
+      const b = await minerBlocks(stoppedAt);
+      return b.length >= 1 ? b : undefined;
+    },
+    5 * 60_000,
+    `a block of ${MINER} mined by lotus-miner again`,
+  );
   figures.going_back_lotus_miner_blocks = blocks.length;
   t.log(`lotus-miner mined ${MINER} again at ${blocks.join(', ')}; its next sector number ${meta.Next}, distminer's ${range} reserved`);
 });

@@ -21,7 +21,8 @@ const API = process.env.FULLNODE_API_INFO;
 const DM = process.env.DISTMINER_MINER;
 const STORAGE = process.env.DISTMINER_STORAGE;
 const LONG = process.env.DISTMINER_LOTUS_TIER === 'long';
-if (!API || !DM || !STORAGE) throw new Error('run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs FULLNODE_API_INFO and a devnet with a distminer genesis miner (DISTMINER_MINER, DISTMINER_STORAGE)');
+if (!API || !DM || !STORAGE)
+  throw new Error('run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs FULLNODE_API_INFO and a devnet with a distminer genesis miner (DISTMINER_MINER, DISTMINER_STORAGE)');
 const chain = new ChainClient(API, { timeoutMs: 30_000, retryAfterMs: 1000 });
 const figures: Record<string, unknown> = {};
 const work = mkdtempSync(join(tmpdir(), 'distminer-lotus-post-'));
@@ -32,7 +33,11 @@ test.before(async () => {
   startHeight = (await chain.chainHead()).Height;
   // Both PoSt loops for t01001, as an operator runs them; fee caps from a config.toml [Fees].
   writeFileSync(join(work, 'config.toml'), '[Fees]\nMaxWindowPoStGasFee = "0.5 FIL"\n');
-  post = new Proc('distminer post', [MAIN, 'post', 'all', '--miner', DM, '--storage', STORAGE, '--state-file', join(work, 'last-mined.json'), '--config', join(work, 'config.toml'), '--chain-api', API], { DISTMINER_LOG_LEVEL: 'info' });
+  post = new Proc(
+    'distminer post',
+    [MAIN, 'post', 'all', '--miner', DM, '--storage', STORAGE, '--state-file', join(work, 'last-mined.json'), '--config', join(work, 'config.toml'), '--chain-api', API],
+    { DISTMINER_LOG_LEVEL: 'info' },
+  );
   await post.waitFor(/winning PoSt miner started/, 60_000);
 });
 
@@ -86,12 +91,18 @@ test.serial("distminer's Winning PoSt blocks end up in the heaviest chain Lotus 
   figures.mining_epochs = seen.head - startHeight;
   figures.mining_seconds = Math.round((Date.now() - t0) / 1000);
   figures.null_rounds = seen.nullRounds;
-  t.log(`epochs ${startHeight}..${seen.head} in ${figures.mining_seconds} s: ${ours} blocks by ${DM} (${mined.length} mined), ${figures.lotus_miner_blocks_in_heaviest_chain} by t01000, ${seen.nullRounds} null rounds`);
+  t.log(
+    `epochs ${startHeight}..${seen.head} in ${figures.mining_seconds} s: ${ours} blocks by ${DM} (${mined.length} mined), ${figures.lotus_miner_blocks_in_heaviest_chain} by t01000, ${seen.nullRounds} null rounds`,
+  );
   t.true(ours >= 4, `${DM} has ${ours} blocks in the heaviest chain`);
   t.true(mined.length >= ours);
   const failed = rounds().filter((o) => o.outcome === 'failed');
   t.deepEqual(failed, [], 'no round failed');
-  t.deepEqual(post!.logs((o) => o.component === 'window-post' && (o.level as number) >= 50), [], 'the Window PoSt loop runs without an error');
+  t.deepEqual(
+    post!.logs((o) => o.component === 'window-post' && (o.level as number) >= 50),
+    [],
+    'the Window PoSt loop runs without an error',
+  );
 });
 
 /** Waits for a message's receipt on the real chain. */

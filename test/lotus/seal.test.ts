@@ -62,13 +62,22 @@ test('a miner created like lotus-miner init seals 2 sectors that real Lotus acce
   const { url, token } = await sealWorker(repo, dir, run, env);
   const numbers = await rpc<number[]>(url, token, 'SectorsPledge', [2]);
   t.is(numbers.length, 2);
-  const views = await until(async () => {
-    const vs = await Promise.all(numbers.map((n) => rpc<SectorView>(url, token, 'SectorsStatus', [n])));
-    const failed = vs.find((v) => v.chainRejected || v.state === 'FailedUnrecoverable');
-    if (failed) throw new Error(`sector ${failed.number} failed: ${failed.failure}`);
-    return vs.every((v) => v.state === 'Proving') && vs;
-  }, 20 * 60_000, 'both sectors proving').catch((e) => {
-    t.log(run.lines.filter((l) => /sector state|error|refused|failed/i.test(l)).slice(-40).join('\n'));
+  const views = await until(
+    async () => {
+      const vs = await Promise.all(numbers.map((n) => rpc<SectorView>(url, token, 'SectorsStatus', [n])));
+      const failed = vs.find((v) => v.chainRejected || v.state === 'FailedUnrecoverable');
+      if (failed) throw new Error(`sector ${failed.number} failed: ${failed.failure}`);
+      return vs.every((v) => v.state === 'Proving') && vs;
+    },
+    20 * 60_000,
+    'both sectors proving',
+  ).catch((e) => {
+    t.log(
+      run.lines
+        .filter((l) => /sector state|error|refused|failed/i.test(l))
+        .slice(-40)
+        .join('\n'),
+    );
     throw e;
   });
   const sealSeconds = Math.round((Date.now() - sealStart) / 1000);

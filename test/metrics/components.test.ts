@@ -47,7 +47,10 @@ test.serial('mailbox: submitted, finished by outcome, wait and run histograms, q
   t.is(m.value('distminer_mailbox_jobs_finished_total', { class: 'seal', outcome: 'done' }), base('distminer_mailbox_jobs_finished_total', { class: 'seal', outcome: 'done' }) + 1);
   t.is(m.value('distminer_mailbox_jobs_finished_total', { class: 'seal', outcome: 'failed' }), base('distminer_mailbox_jobs_finished_total', { class: 'seal', outcome: 'failed' }) + 1);
   t.is(m.value('distminer_mailbox_wait_seconds_count', { class: 'seal' }), (before.value('distminer_mailbox_wait_seconds_count', { class: 'seal' }) ?? 0) + 2);
-  t.is(m.value('distminer_mailbox_run_seconds_count', { class: 'winning-post', outcome: 'done' }), (before.value('distminer_mailbox_run_seconds_count', { class: 'winning-post', outcome: 'done' }) ?? 0) + 1);
+  t.is(
+    m.value('distminer_mailbox_run_seconds_count', { class: 'winning-post', outcome: 'done' }),
+    (before.value('distminer_mailbox_run_seconds_count', { class: 'winning-post', outcome: 'done' }) ?? 0) + 1,
+  );
   await mb.close();
   // A closed mailbox no longer counts in the gauges.
   t.is((await read()).find('distminer_mailbox_lane_busy').length, 0);
@@ -101,7 +104,8 @@ test.serial('KV store: commits, fsync latency, compactions ok and failed, failed
 test.serial('deals by state: counted as deals move, rebuilt when the store is reopened, gone when it is closed', async (t) => {
   const { DealStore } = await import('../../src/deals/store.js');
   const dir = join(tmp(t), 'deals');
-  const rec = (uuid: string) => ({ uuid, proposalCid: `bafy-${uuid}`, state: 'Accepted', history: [], proposal: { Client: 'f1client' }, createdAt: Date.now(), updatedAt: Date.now() }) as unknown as DealRecord;
+  const rec = (uuid: string) =>
+    ({ uuid, proposalCid: `bafy-${uuid}`, state: 'Accepted', history: [], proposal: { Client: 'f1client' }, createdAt: Date.now(), updatedAt: Date.now() }) as unknown as DealRecord;
   const count = async (state: string) => (await read()).value('distminer_deals', { state });
   let ds = DealStore.open(dir);
   await ds.insert(rec('a'));
@@ -122,7 +126,7 @@ test.serial('deals by state: counted as deals move, rebuilt when the store is re
   t.is(await count('Expired'), 1);
 });
 
-test.serial('merging a worker\'s registry: its histograms and counters under its role label, beside this thread\'s families of the same name', async (t) => {
+test.serial("merging a worker's registry: its histograms and counters under its role label, beside this thread's families of the same name", async (t) => {
   // What a role's thread answers the supervisor with (its own registry as JSON).
   const worker = new Registry();
   const h = new Histogram({ name: 'distminer_kv_fsync_seconds', help: 'x', labelNames: ['store'], buckets: [0.001, 0.01], registers: [worker] });
@@ -175,7 +179,7 @@ test.serial('storage space: free and total bytes per path from statfs, refreshed
   t.is((await read()).value('distminer_storage_capacity_bytes', { path: dir }), undefined, 'stopping removes the samples');
 });
 
-test.serial('chain client: a daemon going down counts a failover per endpoint; head lag is now minus the last head\'s timestamp', async (t) => {
+test.serial("chain client: a daemon going down counts a failover per endpoint; head lag is now minus the last head's timestamp", async (t) => {
   const { createServer } = await import('node:http');
   const { ChainClient } = await import('../../src/chain/client.js');
   const { startDevnet } = await import('../devnet/_harness.js');

@@ -118,7 +118,7 @@ test('promtool check rules: every panel query is valid PromQL', (t) => {
   t.regex(r.out, new RegExp(`SUCCESS: ${r.n} rules found`));
 });
 
-test('every metric a panel uses is registered by this code; the panels cover the issue\'s list', async (t) => {
+test("every metric a panel uses is registered by this code; the panels cover the issue's list", async (t) => {
   const { used, unknown } = unknownMetrics(panelsOf(text()), await registeredNames());
   t.deepEqual(unknown, []);
   for (const m of [

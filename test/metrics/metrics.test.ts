@@ -125,7 +125,10 @@ test('/debug/metrics without a token: role, supervisor, mailbox and Node metrics
   ]);
   const burstMs = Date.now() - started;
   t.is(numbers.length, 30);
-  t.true(burst.every((r) => r.status === 200), 'every scrape of the burst answered 200');
+  t.true(
+    burst.every((r) => r.status === 200),
+    'every scrape of the burst answered 200',
+  );
   for (const r of burst) parseExposition(r.text);
   t.true(burstMs < 15_000, `burst took ${burstMs} ms`);
   t.log(`10 allocations and 100 scrapes in flight at once: ${burstMs} ms`);
@@ -141,7 +144,14 @@ test('/debug/metrics without a token: role, supervisor, mailbox and Node metrics
   await t.throwsAsync(bad.allocate(1));
   await bad.close();
   const refused = parseExposition((await scrape(m.url)).text);
-  t.is(refused.value('distminer_sectorid_refused_total', { role: 'sector-id', code: 'UNAUTHORIZED' }), 1, refused.find('distminer_sectorid_refused_total').map((s) => JSON.stringify(s)).join('\n'));
+  t.is(
+    refused.value('distminer_sectorid_refused_total', { role: 'sector-id', code: 'UNAUTHORIZED' }),
+    1,
+    refused
+      .find('distminer_sectorid_refused_total')
+      .map((s) => JSON.stringify(s))
+      .join('\n'),
+  );
   // Still up.
   t.truthy(await callApi(m.addr, m.admin, 'Distminer.Status'));
   t.is(m.child.exitCode, null, m.out());
@@ -182,8 +192,8 @@ test('a restarted role shows in distminer_actor_restarts_total and its metrics c
   t.true(ms < 5000, `a scrape with a stuck role took ${ms} ms`);
   const s = parseExposition(stuck.text);
   t.is(s.value('distminer_actor_metrics_timeouts_total', { role: 'sector-id' }), missesBefore + 1);
-  t.is(s.find('distminer_sectorid_numbers_handed_out_total').length, 0, 'the stuck role\'s samples are left out');
-  t.true(s.find('nodejs_eventloop_lag_seconds').length === 1, 'the main thread\'s are there');
+  t.is(s.find('distminer_sectorid_numbers_handed_out_total').length, 0, "the stuck role's samples are left out");
+  t.true(s.find('nodejs_eventloop_lag_seconds').length === 1, "the main thread's are there");
 });
 
 for (const how of ['env', 'config'] as const) {

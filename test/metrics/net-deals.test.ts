@@ -29,7 +29,15 @@ test.serial('HTTP server: requests by status code, refused connections by reason
   // Three idle strangers from one address with a share of 2: the oldest is closed.
   for (let i = 0; i < 100 && svc.connections().total > 0; i++) await sleep(20);
   t.is(svc.connections().total, 0);
-  const socks = await Promise.all([0, 1, 2].map(() => new Promise<ReturnType<typeof connect>>((res) => { const s = connect(a.port, '127.0.0.1', () => res(s)); s.on('error', () => {}); })));
+  const socks = await Promise.all(
+    [0, 1, 2].map(
+      () =>
+        new Promise<ReturnType<typeof connect>>((res) => {
+          const s = connect(a.port, '127.0.0.1', () => res(s));
+          s.on('error', () => {});
+        }),
+    ),
+  );
   t.teardown(() => socks.forEach((s) => s.destroy()));
   await sleep(100);
   m = await read();

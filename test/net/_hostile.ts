@@ -39,13 +39,17 @@ export function raw(port: number, data: string | Buffer, waitMs = 3000, host = '
 /** A WebSocket upgrade request for `path` as raw text. */
 export function upgradeRequest(path: string, headers: Record<string, string> = {}): string {
   const h = { host: 'localhost', connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers };
-  return `GET ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`;
+  return `GET ${path} HTTP/1.1\r\n${Object.entries(h)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\r\n')}\r\n\r\n`;
 }
 
 /** A POST request head (and optional body) as raw text. */
 export function postRequest(path: string, body: string, headers: Record<string, string> = {}): string {
   const h = { host: 'localhost', connection: 'close', 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...headers };
-  return `POST ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n${body}`;
+  return `POST ${path} HTTP/1.1\r\n${Object.entries(h)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\r\n')}\r\n\r\n${body}`;
 }
 
 /** Sends `count` requests, `parallel` at a time; returns the statuses seen. */
@@ -92,7 +96,11 @@ export function abortedBody(port: number, path: string, headers: Record<string, 
     s.on('error', () => undefined);
     s.on('connect', () => {
       const h = { host: 'localhost', 'content-type': 'application/json', 'content-length': String(bodyBytes), ...headers };
-      s.write(`POST ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n{"jsonrpc":"2.0","id":1,"method":"x","params":[`);
+      s.write(
+        `POST ${path} HTTP/1.1\r\n${Object.entries(h)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join('\r\n')}\r\n\r\n{"jsonrpc":"2.0","id":1,"method":"x","params":[`,
+      );
       setTimeout(() => {
         s.resetAndDestroy();
         setTimeout(resolve, 100);

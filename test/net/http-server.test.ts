@@ -39,8 +39,19 @@ async function service(limits: Partial<NetLimits> = {}) {
       }
     },
   });
-  srv.route({ path: '/throws', handler: () => { throw new Error('sync throw'); } });
-  srv.route({ path: '/rejects', handler: async () => { await Promise.resolve(); throw new Error('async throw'); } });
+  srv.route({
+    path: '/throws',
+    handler: () => {
+      throw new Error('sync throw');
+    },
+  });
+  srv.route({
+    path: '/rejects',
+    handler: async () => {
+      await Promise.resolve();
+      throw new Error('async throw');
+    },
+  });
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
   wss.on('connection', (ws) => ws.on('message', (d) => ws.send(d)));
   srv.upgrade({ path: '/ws', perm: 'write', handle: (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)) });
@@ -50,7 +61,16 @@ async function service(limits: Partial<NetLimits> = {}) {
     const r = await fetch(`http://127.0.0.1:${port}/rpc/v0`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ jsonrpc: '2.0', id: 7, method, params }) });
     return (await r.json()) as { id: unknown; result?: unknown; error?: { code: number; message: string } };
   };
-  return { srv, port, call, seen, close: async () => { for (const c of wss.clients) c.terminate(); await srv.close(); } };
+  return {
+    srv,
+    port,
+    call,
+    seen,
+    close: async () => {
+      for (const c of wss.clients) c.terminate();
+      await srv.close();
+    },
+  };
 }
 
 test('requests that would crash a naive server are answered and the server keeps serving', async (t) => {
@@ -210,13 +230,14 @@ test('upgrades are authenticated before the handshake: none, a wrong or a too-we
 test('connections: a peer over its unauthenticated share loses its oldest, its token holders still get in; token holders have their own limit', async (t) => {
   const s = await service({ maxUnauthConnectionsPerPeer: 3, maxUnauthConnections: 5, maxConnections: 2, maxConnectionsPerPeer: 2, headersTimeoutMs: 5000 });
   t.teardown(s.close);
-  const open = () => new Promise<{ closed: () => boolean; sock: ReturnType<typeof connect> }>((resolve) => {
-    const sock = connect(s.port, '127.0.0.1');
-    let closed = false;
-    sock.on('error', () => undefined);
-    sock.on('close', () => (closed = true));
-    sock.on('connect', () => resolve({ closed: () => closed, sock }));
-  });
+  const open = () =>
+    new Promise<{ closed: () => boolean; sock: ReturnType<typeof connect> }>((resolve) => {
+      const sock = connect(s.port, '127.0.0.1');
+      let closed = false;
+      sock.on('error', () => undefined);
+      sock.on('close', () => (closed = true));
+      sock.on('connect', () => resolve({ closed: () => closed, sock }));
+    });
   const idle = [await open(), await open(), await open()];
   await until(() => s.srv.connections().unauthenticated === 3, 2000, 'three idle connections');
   const fourth = await open();
@@ -252,13 +273,14 @@ test('connections: a peer over its unauthenticated share loses its oldest, its t
 test('the unauthenticated budget makes room by closing its oldest connection', async (t) => {
   const s = await service({ maxUnauthConnectionsPerPeer: 10, maxUnauthConnections: 2, headersTimeoutMs: 5000 });
   t.teardown(s.close);
-  const open = () => new Promise<{ closed: () => boolean }>((resolve) => {
-    const sock = connect(s.port, '127.0.0.1');
-    let closed = false;
-    sock.on('error', () => undefined);
-    sock.on('close', () => (closed = true));
-    sock.on('connect', () => resolve({ closed: () => closed }));
-  });
+  const open = () =>
+    new Promise<{ closed: () => boolean }>((resolve) => {
+      const sock = connect(s.port, '127.0.0.1');
+      let closed = false;
+      sock.on('error', () => undefined);
+      sock.on('close', () => (closed = true));
+      sock.on('connect', () => resolve({ closed: () => closed }));
+    });
   const a = await open();
   await open();
   await until(() => s.srv.connections().unauthenticated === 2, 2000, 'two connections');

@@ -63,7 +63,15 @@ export async function setupPoSt(count: number, opts: Partial<DevnetOptions> = {}
   const pc = await push(
     MinerMethod.PreCommitSectorBatch2,
     encodePreCommitBatch2(
-      fixture.map((s) => ({ sealProof: SEAL_PROOF, sectorNumber: s.sectorNumber, sealedCid: { '/': proofs.commRToCid(s.commR) }, sealRandEpoch: 1, dealIds: [], expiration: 1_000_000, unsealedCid: { '/': proofs.commDToCid(s.commD) } })),
+      fixture.map((s) => ({
+        sealProof: SEAL_PROOF,
+        sectorNumber: s.sectorNumber,
+        sealedCid: { '/': proofs.commRToCid(s.commR) },
+        sealRandEpoch: 1,
+        dealIds: [],
+        expiration: 1_000_000,
+        unsealedCid: { '/': proofs.commDToCid(s.commD) },
+      })),
     ),
   );
   await step();

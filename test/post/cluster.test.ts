@@ -37,11 +37,23 @@ const BLOCK_DELAY_S = 12;
 const WINDOW = 3;
 const DEADLINES = 3;
 const PERIOD = WINDOW * DEADLINES;
-const DEVNET_FLAGS = ['--block-delay', `${BLOCK_DELAY_S}s`, '--challenge-window', String(WINDOW), '--period-deadlines', String(DEADLINES), '--challenge-lookback', '1', '--fault-cutoff', '2', '--precommit-delay', '1'];
+const DEVNET_FLAGS = [
+  '--block-delay',
+  `${BLOCK_DELAY_S}s`,
+  '--challenge-window',
+  String(WINDOW),
+  '--period-deadlines',
+  String(DEADLINES),
+  '--challenge-lookback',
+  '1',
+  '--fault-cutoff',
+  '2',
+  '--precommit-delay',
+  '1',
+];
 const POWER_2 = 4096n; // the two fixture sectors
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 
 /** Busy and total jiffies of the host's CPUs (/proc/stat). */
 function hostCpu(): { busy: number; total: number } {
@@ -151,7 +163,8 @@ async function missedElections(dn: DevnetProc, from: number, to: number, rounds:
     if (mine.length > 0) blocks++;
     if (wins >= 1) {
       elected++;
-      if (mine.length !== 1 || mine[0].ElectionProof?.WinCount !== wins) missed.push(`round ${r}: won ${wins}, block ${JSON.stringify(mine.map((b) => b.ElectionProof))}; miner: ${JSON.stringify(rounds.find((x) => x.round === r) ?? 'no log line')}`);
+      if (mine.length !== 1 || mine[0].ElectionProof?.WinCount !== wins)
+        missed.push(`round ${r}: won ${wins}, block ${JSON.stringify(mine.map((b) => b.ElectionProof))}; miner: ${JSON.stringify(rounds.find((x) => x.round === r) ?? 'no log line')}`);
     } else if (mine.length > 0) missed.push(`round ${r}: a block although the election gives 0 wins`);
   }
   return { elected, blocks, missed };
@@ -188,7 +201,17 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
       await sleep(500);
     }
   })();
-  cl = { root, dn, storage, watch, stopWatch: async () => { watching = false; await watcher; }, pledging: { on: true } } as Cluster;
+  cl = {
+    root,
+    dn,
+    storage,
+    watch,
+    stopWatch: async () => {
+      watching = false;
+      await watcher;
+    },
+    pledging: { on: true },
+  } as Cluster;
 
   const committing = commitFixtures(c, MINER, fixture, 1);
   // One miner id, one token: the seal repository is a copy of the PoSt miner's.
@@ -211,7 +234,9 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   // Worker 1 takes every task, worker 2 every task but Commit2: one Commit2 at a time (it uses
   // both cores by itself) seals the first sector under the load in half the time of two.
   const tasks = (i: number) => (i === 1 ? [] : ['--tasks', 'AddPiece,PreCommit1,PreCommit2,Commit1,Finalize']);
-  const workers = [1, 2].map((i) => new Proc(`worker-${i}`, [MAIN, 'worker', '--miner-api', `${seal.token}:${sealApi}`, '--dir', join(root, `worker-${i}`), '--storage', storage, ...tasks(i)], { DISTMINER_LOG_LEVEL: 'info' }));
+  const workers = [1, 2].map(
+    (i) => new Proc(`worker-${i}`, [MAIN, 'worker', '--miner-api', `${seal.token}:${sealApi}`, '--dir', join(root, `worker-${i}`), '--storage', storage, ...tasks(i)], { DISTMINER_LOG_LEVEL: 'info' }),
+  );
   Object.assign(cl, { seal, sealProc, sealUrl, workers });
   procs.push(sealProc, ...workers);
 
@@ -263,20 +288,38 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   await cl.fallback;
 
   const accepted = logLines<{ deadline: number; epoch: number }>(postProc, 'Window PoSt accepted').filter((x) => x.deadline === deadline);
-  for (let open = open1; open < nextOpen; open += PERIOD) t.true(accepted.some((x) => x.epoch >= open && x.epoch < open + WINDOW), `deadline ${deadline} opening at ${open} proven: ${JSON.stringify(accepted)}`);
+  for (let open = open1; open < nextOpen; open += PERIOD)
+    t.true(
+      accepted.some((x) => x.epoch >= open && x.epoch < open + WINDOW),
+      `deadline ${deadline} opening at ${open} proven: ${JSON.stringify(accepted)}`,
+    );
   const rounds = logLines<Round>(postProc, 'winning PoSt round');
-  t.log(`fixture deadline ${deadline}: first proof at ${first.epoch}; a sector sealed under the load proven at ${grown}; load phase to head ${hStop}; seal workers used ${busy.toFixed(2)} of 2 cores; host CPU busy ${(hostBusy * 100).toFixed(0)}% from the first proof on`);
-  t.log(`winning rounds: ${rounds.filter((r) => r.round > first.epoch).map((r) => `${r.round}:${r.outcome}${r.slackMs !== undefined ? `(${r.proofMs}ms, slack ${r.slackMs}ms)` : ''}`).join(' ')}`);
+  t.log(
+    `fixture deadline ${deadline}: first proof at ${first.epoch}; a sector sealed under the load proven at ${grown}; load phase to head ${hStop}; seal workers used ${busy.toFixed(2)} of 2 cores; host CPU busy ${(hostBusy * 100).toFixed(0)}% from the first proof on`,
+  );
+  t.log(
+    `winning rounds: ${rounds
+      .filter((r) => r.round > first.epoch)
+      .map((r) => `${r.round}:${r.outcome}${r.slackMs !== undefined ? `(${r.proofMs}ms, slack ${r.slackMs}ms)` : ''}`)
+      .join(' ')}`,
+  );
   // The sealing load was real: the host's CPU was (nearly) saturated, the seal workers had a
   // share of it left by the PoSts (which come first), and sealing progressed.
   t.true(hostBusy >= 0.85, `host CPU busy ${(hostBusy * 100).toFixed(0)}%`);
   t.true(busy >= 0.3, `seal workers used ${busy.toFixed(2)} cores on average`);
   t.log(`seal miner sectors: ${sectors.map((s) => `${s.number}:${s.state}`).join(' ')}`);
-  t.true(sectors.some((s) => ['Committing', 'SubmitCommit', 'CommitWait', 'FinalizeSector', 'Proving'].includes(s.state)), 'sealing reached Commit under the load');
+  t.true(
+    sectors.some((s) => ['Committing', 'SubmitCommit', 'CommitWait', 'FinalizeSector', 'Proving'].includes(s.state)),
+    'sealing reached Commit under the load',
+  );
 
   // No deadline missed: no fault at any head, power never dropped after the first proof.
   const after = watch.filter((w) => w.height >= first.epoch);
-  t.deepEqual(watch.flatMap((w) => w.faults), [], 'no sector ever faulty');
+  t.deepEqual(
+    watch.flatMap((w) => w.faults),
+    [],
+    'no sector ever faulty',
+  );
   t.true(after.length > 0 && after.every((w) => w.power >= POWER_2), `power stayed: ${after.map((w) => `${w.height}:${w.power}`).join(' ')}`);
   t.deepEqual(logLines(dn.proc, 'deadline closed without proof: sectors faulted'), []);
   // Every round the miner was elected for holds its block.
@@ -325,8 +368,15 @@ test.serial('fallback to a single miner: the seal miner restarted with both PoSt
   // round: 9.5 s), so every elected round must hold its block — with the web burst going on.
   t.deepEqual(e.missed, [], 'every elected round produced an accepted block');
   t.true(e.blocks >= 1, 'the single miner won blocks');
-  t.deepEqual(watch.flatMap((w) => w.faults), [], 'no sector ever faulty');
-  t.true(watch.filter((w) => w.height >= nextOpen - 2).every((w) => w.power >= POWER_2), 'power stayed');
+  t.deepEqual(
+    watch.flatMap((w) => w.faults),
+    [],
+    'no sector ever faulty',
+  );
+  t.true(
+    watch.filter((w) => w.height >= nextOpen - 2).every((w) => w.power >= POWER_2),
+    'power stayed',
+  );
   t.deepEqual(logLines(dn.proc, 'deadline closed without proof: sectors faulted'), []);
   // Its PoSt proofs went through its GPU mailbox. Sealing proofs run on the workers (nice 19),
   // except a Commit2 the restarted pipeline resumed before the workers were back, which the
@@ -345,6 +395,13 @@ test.serial('fallback to a single miner: the seal miner restarted with both PoSt
   t.true(windowJobs.length > 0 && windowJobs.every((j) => j.pid !== undefined), `Window PoSt jobs ran in a proof process: ${JSON.stringify(windowJobs.map((j) => j.pid ?? null))}`);
   const winningJobs = jobs.filter((j) => j.kind === 'winning-post' && j.pid !== undefined);
   const winningDone = jobs.filter((j) => j.kind === 'winning-post' && j.state === 'done');
-  t.true(winningDone.length > 0 && winningDone.every((j) => j.pid !== undefined && !windowJobs.some((w) => w.pid === j.pid)), `Winning PoSt jobs ran in processes of their own: ${JSON.stringify(winningDone.map((j) => j.pid ?? null))}`);
-  for (const c of winningJobs.filter((j) => j.state === 'cancelled')) t.false(winningJobs.some((j) => j.id > c.id && j.pid === c.pid), `the process of cancelled job ${c.id} was not used again`);
+  t.true(
+    winningDone.length > 0 && winningDone.every((j) => j.pid !== undefined && !windowJobs.some((w) => w.pid === j.pid)),
+    `Winning PoSt jobs ran in processes of their own: ${JSON.stringify(winningDone.map((j) => j.pid ?? null))}`,
+  );
+  for (const c of winningJobs.filter((j) => j.state === 'cancelled'))
+    t.false(
+      winningJobs.some((j) => j.id > c.id && j.pid === c.pid),
+      `the process of cancelled job ${c.id} was not used again`,
+    );
 });

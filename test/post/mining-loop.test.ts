@@ -73,7 +73,16 @@ class ChainDouble {
   }
   async minerGetBaseInfo(_miner: string, round: number): Promise<MiningBaseInfo> {
     this.baseInfoAt.push({ round, at: Date.now() });
-    return { MinerPower: this.wins(round) ? '100' : '0', NetworkPower: '100', Sectors: [], WorkerKey: 't3worker', SectorSize: 2048, PrevBeaconEntry: { Round: 1, Data: b64(Buffer.alloc(32, 7)) }, BeaconEntries: [], EligibleForMining: true };
+    return {
+      MinerPower: this.wins(round) ? '100' : '0',
+      NetworkPower: '100',
+      Sectors: [],
+      WorkerKey: 't3worker',
+      SectorSize: 2048,
+      PrevBeaconEntry: { Round: 1, Data: b64(Buffer.alloc(32, 7)) },
+      BeaconEntries: [],
+      EligibleForMining: true,
+    };
   }
   async walletSign(_a: string, data: Uint8Array) {
     return { Type: 2, Data: b64(Buffer.concat([Buffer.from(data), Buffer.alloc(64)])) };

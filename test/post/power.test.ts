@@ -55,7 +55,14 @@ test.serial('two miners win blocks in proportion to their power; every block ver
   const fa = await sealedSectors(2);
   const fb = await sealedSectors(1, 1001);
   const pin = (s: SealedSector) => ({ miner: s.minerId, sector: s.sectorNumber, ticket: s.ticket.toString('hex'), seed: s.seed.toString('hex') });
-  const h = await startDevnet({ miners: 2, policy: POST_POLICY, blockDelayMs: BLOCK_DELAY_MS, autoAdvance: false, genesisTimeMs: Date.now() - SETUP_EPOCHS * BLOCK_DELAY_MS, pinnedSealRandomness: [...fa, ...fb].map(pin) });
+  const h = await startDevnet({
+    miners: 2,
+    policy: POST_POLICY,
+    blockDelayMs: BLOCK_DELAY_MS,
+    autoAdvance: false,
+    genesisTimeMs: Date.now() - SETUP_EPOCHS * BLOCK_DELAY_MS,
+    pinnedSealRandomness: [...fa, ...fb].map(pin),
+  });
   const d = h.devnet;
   const c = h.client;
   const root = mkdtempSync(join(tmpdir(), 'distminer-power-'));
@@ -76,7 +83,21 @@ test.serial('two miners win blocks in proportion to their power; every block ver
   const push = async (to: string, method: number, params: Buffer) => (await c.mpoolPushMessage({ To: to, From: (await c.stateMinerInfo(to)).Worker, Method: method, Params: b64(params) })).CID!;
   const pcs = await Promise.all(
     miners.map((m) =>
-      push(m.addr, MinerMethod.PreCommitSectorBatch2, encodePreCommitBatch2(m.fixture.map((s) => ({ sealProof: SEAL_PROOF, sectorNumber: s.sectorNumber, sealedCid: { '/': proofs.commRToCid(s.commR) }, sealRandEpoch: 1, dealIds: [], expiration: 1_000_000, unsealedCid: { '/': proofs.commDToCid(s.commD) } })))),
+      push(
+        m.addr,
+        MinerMethod.PreCommitSectorBatch2,
+        encodePreCommitBatch2(
+          m.fixture.map((s) => ({
+            sealProof: SEAL_PROOF,
+            sectorNumber: s.sectorNumber,
+            sealedCid: { '/': proofs.commRToCid(s.commR) },
+            sealRandEpoch: 1,
+            dealIds: [],
+            expiration: 1_000_000,
+            unsealedCid: { '/': proofs.commDToCid(s.commD) },
+          })),
+        ),
+      ),
     ),
   );
   await d.advance();
@@ -156,8 +177,17 @@ test.serial('two miners win blocks in proportion to their power; every block ver
       // The Winning PoSt again, here: the challenged sectors from the chain, the proof from the block.
       const base = await c.minerGetBaseInfo(m.addr, r, parent.Cids);
       const rand = winningPoStRandomness(randomnessBeacon(base!.PrevBeaconEntry, b.BeaconEntries), r, m.addr);
-      const replicas = base!.Sectors.map((s) => ({ sectorNumber: s.SectorNumber, commR: proofs.cidToCommR(s.SealedCID['/']), postProof: proofs.winningPoStProofFor(s.SealProof as proofs.RegisteredSealProof) }));
-      const v = await proofs.verifyWinningPoSt(rand, replicas, b.WinPoStProof.map((p) => ({ postProof: p.PoStProof, proofBytes: Buffer.from(p.ProofBytes, 'base64') })), proofs.proverIdFromMinerId(Number(m.addr.slice(2))));
+      const replicas = base!.Sectors.map((s) => ({
+        sectorNumber: s.SectorNumber,
+        commR: proofs.cidToCommR(s.SealedCID['/']),
+        postProof: proofs.winningPoStProofFor(s.SealProof as proofs.RegisteredSealProof),
+      }));
+      const v = await proofs.verifyWinningPoSt(
+        rand,
+        replicas,
+        b.WinPoStProof.map((p) => ({ postProof: p.PoStProof, proofBytes: Buffer.from(p.ProofBytes, 'base64') })),
+        proofs.proverIdFromMinerId(Number(m.addr.slice(2))),
+      );
       t.true(v.valid, `${m.addr} block at ${r}: ${v.reason ?? ''}`);
     }
   }

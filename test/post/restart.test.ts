@@ -40,7 +40,10 @@ test.serial('killed inside the window and restarted, the scheduler still proves 
   const { open, close } = JSON.parse(line) as { open: number; close: number };
   t.true(h.devnet.head().Height >= open && h.devnet.head().Height < close, 'killed inside the window');
   await a.kill9();
-  t.false(a.lines.some((l) => l.includes('SubmitWindowedPoSt pushed')), 'A was killed before it submitted');
+  t.false(
+    a.lines.some((l) => l.includes('SubmitWindowedPoSt pushed')),
+    'A was killed before it submitted',
+  );
   const b = new Proc('window-post B', args, env);
   const accepted = JSON.parse(await b.waitFor(/"msg":"Window PoSt accepted"/, 60_000)) as { deadline: number; epoch: number };
   t.is(accepted.deadline, s.deadline);

@@ -33,8 +33,12 @@ test('the first control address with the funds sends; else the richest above the
   t.is((await pickSender(node({ t0102: new Error('down'), t0103: '0', t0101: '0' }), mi, 50n, 1n)).from, 't0101', 'none above the minimum: the worker');
   const n = node({ t0101: '9' });
   t.deepEqual(await pickSender(n, { Owner: 't0100', Worker: 't0101', ControlAddresses: [] }, 50n, 1n), { from: 't0101', balance: 9n, why: 'worker (no control address set)' });
-  t.deepEqual(n.asked, ['t0101'], 'no control address: only the worker\'s balance looked up');
-  t.deepEqual(await pickSender(node({ t0101: new Error('down') }), { Owner: 't0100', Worker: 't0101', ControlAddresses: [] }, 50n, 1n), { from: 't0101', why: 'worker (no control address set)' }, 'unreadable: the worker, no balance');
+  t.deepEqual(n.asked, ['t0101'], "no control address: only the worker's balance looked up");
+  t.deepEqual(
+    await pickSender(node({ t0101: new Error('down') }), { Owner: 't0100', Worker: 't0101', ControlAddresses: [] }, 50n, 1n),
+    { from: 't0101', why: 'worker (no control address set)' },
+    'unreadable: the worker, no balance',
+  );
 });
 
 test('the chosen sender comes with its balance (what the wallet-balance metric shows)', async (t) => {
@@ -62,7 +66,9 @@ test('[Fees] in config.toml: lotus-miner keys, defaults for what is absent, erro
   t.deepEqual(def.fees, DEFAULT_FEE_CAPS);
   t.true(def.maximizeWindowPoStFeeCap);
   const s = resolveSettings(
-    parseConfigToml(`${base}[Fees]\nMaxWindowPoStGasFee = "0.5 FIL"\nMaxPreCommitGasFee = "1000 attoFIL"\nMaximizeWindowPoStFeeCap = false\nSomeLotusKeyDistminerIgnores = 3\n[Fees.MaxCommitBatchGasFee]\nPerSector = "0.01 FIL"\n`),
+    parseConfigToml(
+      `${base}[Fees]\nMaxWindowPoStGasFee = "0.5 FIL"\nMaxPreCommitGasFee = "1000 attoFIL"\nMaximizeWindowPoStFeeCap = false\nSomeLotusKeyDistminerIgnores = 3\n[Fees.MaxCommitBatchGasFee]\nPerSector = "0.01 FIL"\n`,
+    ),
     {},
     {},
   );

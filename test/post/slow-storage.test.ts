@@ -74,7 +74,17 @@ async function setup(t: ExecutionContext) {
   const comm = (s: number, k: number) => Buffer.alloc(32, s * 16 + k).fill(0, 31); // a valid field element
   const pc = await push(
     MinerMethod.PreCommitSectorBatch2,
-    encodePreCommitBatch2(SECTORS.map((s) => ({ sealProof: proofs.RegisteredSealProof.StackedDrg2KiBV1_1, sectorNumber: s, sealedCid: { '/': proofs.commRToCid(comm(s, 1)) }, sealRandEpoch: 1, dealIds: [], expiration: 1_000_000, unsealedCid: null }))),
+    encodePreCommitBatch2(
+      SECTORS.map((s) => ({
+        sealProof: proofs.RegisteredSealProof.StackedDrg2KiBV1_1,
+        sectorNumber: s,
+        sealedCid: { '/': proofs.commRToCid(comm(s, 1)) },
+        sealRandEpoch: 1,
+        dealIds: [],
+        expiration: 1_000_000,
+        unsealedCid: null,
+      })),
+    ),
   );
   await d.advance();
   landed(pc);
@@ -124,7 +134,10 @@ test.serial('proof: a sector slow at first and readable on a retry is proven; on
   const sub = sched.submissions[0];
   t.is(sub.open, open);
   t.deepEqual(sub.provenSectors, [1, 2], 'the sector slow twice was proven');
-  t.deepEqual(sub.partitions.flatMap((p) => p.skipped), [3]);
+  t.deepEqual(
+    sub.partitions.flatMap((p) => p.skipped),
+    [3],
+  );
   t.deepEqual(proved, [[1, 2]]);
   t.is(skipped.length, 1);
   t.deepEqual(skipped[0].sectors, [3]);
@@ -172,7 +185,10 @@ test.serial('declarations: a gone file is declared at once; a sector slow once i
   t.is(sched.declarations.length, 1, 'the gone file is declared at the first check');
   const gone = sched.declarations[0];
   t.is(gone.kind, 'faults');
-  t.deepEqual(gone.decls.flatMap((x) => x.sectors), [1]);
+  t.deepEqual(
+    gone.decls.flatMap((x) => x.sectors),
+    [1],
+  );
   t.is(gone.pushedAt, first);
   t.regex(gone.reasons![1], /^gone: no sealed file/);
   await advanceTo(cutoff2 - 3);
@@ -181,7 +197,11 @@ test.serial('declarations: a gone file is declared at once; a sector slow once i
   await advanceTo(cutoff2 - 2);
   t.is(sched.declarations.length, 2);
   const slow = sched.declarations[1];
-  t.deepEqual(slow.decls.flatMap((x) => x.sectors), [3], 'declared: the sector slow through the last check, not the one slow once');
+  t.deepEqual(
+    slow.decls.flatMap((x) => x.sectors),
+    [3],
+    'declared: the sector slow through the last check, not the one slow once',
+  );
   t.is(slow.pushedAt, cutoff2 - 2);
   t.regex(slow.reasons![3], /^slow: no answer from \/mnt\/store within \d+ ms \(\d+ checks in \d+ ms\)$/);
   const st = sched.status().storage;
@@ -192,6 +212,9 @@ test.serial('declarations: a gone file is declared at once; a sector slow once i
   await advanceTo(open2 + 1);
   t.deepEqual(await c.stateMinerFaults(MINER), [1, 3]);
   t.deepEqual(sched.submissions.at(-1)?.provenSectors, [2]);
-  t.deepEqual(sched.submissions.at(-1)?.partitions.flatMap((p) => p.skipped), []);
+  t.deepEqual(
+    sched.submissions.at(-1)?.partitions.flatMap((p) => p.skipped),
+    [],
+  );
   t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '2048');
 });

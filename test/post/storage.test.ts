@@ -177,7 +177,10 @@ test('retries: continuing after an earlier check, and cancelled', async (t) => {
   const d = double({ 1: ['ok'] });
   // One check made by the caller (slow, 10 s ago): the next one is a retry with a longer timeout.
   const r = await checkWithRetries(d.check, [1], { timeoutMs: 10_000, untilMs: 60_000, attemptsBefore: 1, startedMs: -10_000, now: d.now, sleep: d.sleep });
-  t.deepEqual(d.calls.map((c) => [c.timeoutMs, c.at]), [[20_000, 500]]);
+  t.deepEqual(
+    d.calls.map((c) => [c.timeoutMs, c.at]),
+    [[20_000, 500]],
+  );
   t.is(r.get(1)!.attempts, 2);
   t.is(r.get(1)!.elapsedMs, 10_505);
   const c = double({ 1: ['slow'] });

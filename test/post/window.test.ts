@@ -89,7 +89,10 @@ test.serial('proves every deadline from chain + storage; faults and recoveries d
   await waitFor('fault declared', PERIOD + 4, async () => (await c.stateMinerFaults(MINER)).includes(2));
   await waitFor('declaration receipt', 2, () => decls.some((x) => x.kind === 'faults' && x.exitCode !== undefined));
   const fault = decls.find((x) => x.kind === 'faults')!;
-  t.deepEqual(fault.decls.flatMap((x) => x.sectors), [2]);
+  t.deepEqual(
+    fault.decls.flatMap((x) => x.sectors),
+    [2],
+  );
   t.is(fault.exitCode, 0);
   t.true(fault.epoch! < fault.cutoff, `declared at ${fault.epoch}, cutoff ${fault.cutoff}`);
   t.is(await power(), '2048');
@@ -150,7 +153,7 @@ test.serial('a never-proven sector whose files arrive late is not declared fault
   const cur = await c.stateMinerProvingDeadline(MINER);
   let open1 = cur.PeriodStart + s.deadline * POST_POLICY.wpostChallengeWindow;
   while (open1 <= cur.CurrentEpoch) open1 += PERIOD;
-  t.true(cur.CurrentEpoch < open1 - POST_POLICY.faultDeclarationCutoff, 'the scheduler starts before the cutoff of the sectors\' first window');
+  t.true(cur.CurrentEpoch < open1 - POST_POLICY.faultDeclarationCutoff, "the scheduler starts before the cutoff of the sectors' first window");
 
   // Until just before the challenge: checked (at least twice), sector 2 missing, nothing declared.
   await advanceTo(open1 - POST_POLICY.wpostChallengeLookback - 1);
@@ -174,7 +177,10 @@ test.serial('a never-proven sector whose files arrive late is not declared fault
   await advanceTo(cutoff2);
   const fault = decls.find((x) => x.kind === 'faults');
   t.truthy(fault, 'the re-check declared the lost file');
-  t.deepEqual(fault!.decls.flatMap((x) => x.sectors), [1]);
+  t.deepEqual(
+    fault!.decls.flatMap((x) => x.sectors),
+    [1],
+  );
   t.is(fault!.exitCode, 0);
   t.true(fault!.epoch! < fault!.cutoff, `declared at ${fault!.epoch}, cutoff ${fault!.cutoff}`);
   t.is(fault!.cutoff, cutoff2);
@@ -219,7 +225,10 @@ test.serial('a sector whose storage check times out at first is re-checked and p
   await advanceTo(open + 1);
   t.is(sched.submissions.length, 1);
   t.deepEqual(sched.submissions[0].provenSectors, [1, 2]);
-  t.deepEqual(sched.submissions[0].partitions.flatMap((p) => p.skipped), []);
+  t.deepEqual(
+    sched.submissions[0].partitions.flatMap((p) => p.skipped),
+    [],
+  );
   const st = sched.status().storage;
   t.is(st.slow, 1, JSON.stringify(st));
   t.is(st.okAfterRetry, 1, JSON.stringify(st));
@@ -266,7 +275,11 @@ test.serial('a proof the mailbox abandons at its deadline blames no sector: the 
   t.is(asked, 2, 'the abandoned proof and its retry: no sector-by-sector isolation');
   t.is(sched.submissions.length, 1);
   t.deepEqual(sched.submissions[0].provenSectors, [1, 2]);
-  t.deepEqual(sched.submissions[0].partitions.flatMap((p) => p.skipped), [], 'nothing skipped as failed in a proof');
+  t.deepEqual(
+    sched.submissions[0].partitions.flatMap((p) => p.skipped),
+    [],
+    'nothing skipped as failed in a proof',
+  );
   t.deepEqual(decls, [], 'nothing declared faulty');
   await advanceTo(open + 2);
   for (let i = 0; i < 40 && sched.submissions[0].exitCode === undefined; i++) await new Promise((r) => setTimeout(r, 100));
@@ -317,7 +330,10 @@ test.serial('a deadline never proven is reported missed when its window closes; 
   const during = margins.filter((m) => m.deadline === s.deadline && m.head >= open && m.head < close - 1);
   t.true(during.length >= 3);
   for (const m of during) t.deepEqual([m.unprovenPartitions, m.secondsLeft], [1, (close - m.head) * 30], JSON.stringify(m));
-  t.true(margins.filter((m) => m.deadline !== s.deadline).every((m) => m.unprovenPartitions === 0), 'other deadlines hold no sectors');
+  t.true(
+    margins.filter((m) => m.deadline !== s.deadline).every((m) => m.unprovenPartitions === 0),
+    'other deadlines hold no sectors',
+  );
   // funds: for the deadline holding the sectors, the cap for its one message; the worker pays.
   const worker = (await s.h.client.stateMinerInfo(MINER)).Worker;
   const forSectors = funds.filter((f) => f.deadline === s.deadline);
@@ -377,7 +393,10 @@ test.serial('submits once the deadline is open, commits to its challenge epoch, 
   // The tipsets that carried it are reverted and the node forgets it.
   t.true(d.dropPending(first.cid['/']));
   const fork = await d.advance(); // the new chain: without the message
-  sched.onHeadChanges([{ Type: 'revert', Val: { ...fork, Cids: [{ '/': 'bafy2bzacereverted' }] } }, { Type: 'apply', Val: fork }]);
+  sched.onHeadChanges([
+    { Type: 'revert', Val: { ...fork, Cids: [{ '/': 'bafy2bzacereverted' }] } },
+    { Type: 'apply', Val: fork },
+  ]);
   await sched.settled(fork.Height);
   t.is(reverted.length, 1, 'the lost submission is noticed');
   t.is(sched.submissions.length, 2, 'and sent again');
@@ -393,7 +412,10 @@ test.serial('submits once the deadline is open, commits to its challenge epoch, 
   t.deepEqual(proven, [0], 'the partition is proven on the new chain');
 
   // A revert of the tipset it landed in, replaced by one that carries it too: nothing is sent.
-  sched.onHeadChanges([{ Type: 'revert', Val: { ...landedTs, Cids: [{ '/': 'bafy2bzacereverted2' }] } }, { Type: 'apply', Val: landedTs }]);
+  sched.onHeadChanges([
+    { Type: 'revert', Val: { ...landedTs, Cids: [{ '/': 'bafy2bzacereverted2' }] } },
+    { Type: 'apply', Val: landedTs },
+  ]);
   await sched.settled(landedTs.Height);
   t.true(landedTs.Height + 1 < open + policy.wpostChallengeWindow, 'the window is still open');
   t.is(sched.submissions.length, 2);

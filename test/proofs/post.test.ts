@@ -43,7 +43,12 @@ test('window PoSt: two sectors in one partition, generate and verify', async (t)
   const r = rand(0x17);
   t.is(await proofs.numPartitionsForWindowPoSt(WINDOW, 2), 1);
   t.is(await proofs.numPartitionsForWindowPoSt(WINDOW, 3), 2);
-  const challenges = await proofs.generateFallbackSectorChallenges(WINDOW, r, sectors.map((s) => s.sectorNumber), prover);
+  const challenges = await proofs.generateFallbackSectorChallenges(
+    WINDOW,
+    r,
+    sectors.map((s) => s.sectorNumber),
+    prover,
+  );
   t.deepEqual([...challenges.keys()].sort(), sectors.map((s) => s.sectorNumber).sort());
   for (const c of challenges.values()) t.is(c.length, 10, '10 challenges per sector at 2KiB');
   const priv = sectors.map((s) => ({ sectorNumber: s.sectorNumber, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof: WINDOW }));
@@ -52,7 +57,10 @@ test('window PoSt: two sectors in one partition, generate and verify', async (t)
   t.is(proof.length, 1);
   t.true((await proofs.verifyWindowPoSt(r, pub, proof, prover)).valid);
   t.false((await proofs.verifyWindowPoSt(rand(0x18), pub, proof, prover)).valid, 'other randomness');
-  const swapped = [{ ...pub[0], commR: pub[1].commR }, { ...pub[1], commR: pub[0].commR }];
+  const swapped = [
+    { ...pub[0], commR: pub[1].commR },
+    { ...pub[1], commR: pub[0].commR },
+  ];
   t.false((await proofs.verifyWindowPoSt(r, swapped, proof, prover)).valid, 'commitments swapped');
 });
 

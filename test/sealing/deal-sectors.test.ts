@@ -31,5 +31,11 @@ test('SectorsPledgeDeals checks its input, is idempotent, and refuses to split d
   const m = await call([piece(4), { unpaddedSize: 1016 }], [13]);
   t.not(m, n);
   const list = await rpc<{ number: number; deals: number[] }[]>(url, TOKEN, 'SectorsList');
-  t.deepEqual(list.map((s) => [s.number, s.deals]), [[n, [10, 11]], [m, [13]]]);
+  t.deepEqual(
+    list.map((s) => [s.number, s.deals]),
+    [
+      [n, [10, 11]],
+      [m, [13]],
+    ],
+  );
 });

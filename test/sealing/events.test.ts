@@ -41,7 +41,11 @@ test('a step overtaken by sectors remove does not undo the removal; removing twi
   t.is(p.get(n)!.state, 'Removing');
   release();
   for (const end = Date.now() + 10_000; p.get(n)!.state !== 'Removed'; await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`stuck in ${p.get(n)!.state}`);
-  t.deepEqual(p.get(n)!.log.map((l) => l.state), ['Packing', 'GetTicket', 'PreCommit1', 'Removing', 'Removed'], 'PreCommit1\'s late DONE changed nothing');
+  t.deepEqual(
+    p.get(n)!.log.map((l) => l.state),
+    ['Packing', 'GetTicket', 'PreCommit1', 'Removing', 'Removed'],
+    "PreCommit1's late DONE changed nothing",
+  );
   await t.throwsAsync(p.remove(n), { message: `sector ${n} is Removed: REMOVE does not apply` });
   t.is(p.get(n)!.log.length, 5, 'nothing written');
   const m = parseExposition(await exposition());
@@ -55,7 +59,17 @@ test('a sector left in a failed state by a restart is retried, not stranded', as
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const now = Date.now();
   // As a crash during the retry wait leaves it: failed once, not rejected by the chain.
-  await store.put(`sector/${String(4).padStart(12, '0')}`, { minerId: 1000, number: 4, proof: 5, state: 'PackingFailed', createdAt: now, updatedAt: now, retries: 0, failure: 'AddPiece failed: disk full', log: [{ at: now, state: 'PackingFailed' }] });
+  await store.put(`sector/${String(4).padStart(12, '0')}`, {
+    minerId: 1000,
+    number: 4,
+    proof: 5,
+    state: 'PackingFailed',
+    createdAt: now,
+    updatedAt: now,
+    retries: 0,
+    failure: 'AddPiece failed: disk full',
+    log: [{ at: now, state: 'PackingFailed' }],
+  });
   let release!: () => void;
   const ticketAsked = new Promise<void>((r) => (release = r));
   const scheduler = stubScheduler();
@@ -74,6 +88,13 @@ test('a sector left in a failed state by a restart is retried, not stranded', as
   t.teardown(() => p.stop());
   p.resume();
   await ticketAsked;
-  t.deepEqual(p.get(4)!.log.slice(0, 3).map((l) => l.state), ['PackingFailed', 'Packing', 'GetTicket'], 'retried from its failed state');
+  t.deepEqual(
+    p
+      .get(4)!
+      .log.slice(0, 3)
+      .map((l) => l.state),
+    ['PackingFailed', 'Packing', 'GetTicket'],
+    'retried from its failed state',
+  );
   t.true(p.get(4)!.retries >= 1);
 });

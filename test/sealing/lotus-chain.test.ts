@@ -29,7 +29,7 @@ function nodeDouble() {
 const preCommit = { number: 7, proof: proofs.RegisteredSealProof.StackedDrg2KiBV1_1, commR: Buffer.alloc(32, 1), commD: Buffer.alloc(32, 2), ticketEpoch: 90, hasData: false, expiration: 100_000 };
 const proveCommit = { number: 7, proof: Buffer.alloc(192, 3), deals: [] };
 
-test('pre-commit and prove-commit carry [Fees] MaxPreCommitGasFee and MaxCommitGasFee as MaxFee, lotus-miner\'s defaults unless set', async (t) => {
+test("pre-commit and prove-commit carry [Fees] MaxPreCommitGasFee and MaxCommitGasFee as MaxFee, lotus-miner's defaults unless set", async (t) => {
   const dflt = nodeDouble();
   const chain = lotusSealChain(dflt.client, 1000);
   await chain.sendPreCommit(preCommit);
@@ -45,5 +45,8 @@ test('pre-commit and prove-commit carry [Fees] MaxPreCommitGasFee and MaxCommitG
   const capped = lotusSealChain(set.client, 1000, { fees: { preCommit: 123n, commit: 456n } });
   await capped.sendPreCommit(preCommit);
   await capped.sendProveCommit(proveCommit);
-  t.deepEqual(set.pushed.map((p) => p.spec), [{ MaxFee: '123' }, { MaxFee: '456' }]);
+  t.deepEqual(
+    set.pushed.map((p) => p.spec),
+    [{ MaxFee: '123' }, { MaxFee: '456' }],
+  );
 });

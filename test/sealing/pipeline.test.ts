@@ -23,7 +23,6 @@ const auth = new Auth(SECRET);
 const TOKEN = auth.issue('admin');
 const WORKER_TOKEN = auth.issue('write');
 
-
 test.after.always(killAll);
 
 interface Cluster {
@@ -53,19 +52,49 @@ async function cluster(): Promise<Cluster> {
 /** Pre-commits `n` with a made-up CommR from the miner's worker: the number is then allocated on chain. */
 async function forgeAllocation(c: Cluster, n: number): Promise<void> {
   const info = await c.chain.stateMinerInfo('t01000');
-  const params = encodePreCommitBatch2([{ sealProof: 5, sectorNumber: n, sealedCid: { '/': commRToCid(Buffer.alloc(32, 7)) }, sealRandEpoch: Math.max(0, (await c.chain.chainHead()).Height - 2), dealIds: [], expiration: 10_000_000, unsealedCid: null }]);
+  const params = encodePreCommitBatch2([
+    {
+      sealProof: 5,
+      sectorNumber: n,
+      sealedCid: { '/': commRToCid(Buffer.alloc(32, 7)) },
+      sealRandEpoch: Math.max(0, (await c.chain.chainHead()).Height - 2),
+      dealIds: [],
+      expiration: 10_000_000,
+      unsealedCid: null,
+    },
+  ]);
   const sm = await c.chain.mpoolPushMessage({ To: 't01000', From: info.Worker, Method: MinerMethod.PreCommitSectorBatch2, Params: b64(params) });
   const r = await c.chain.stateWaitMsg(sm.CID ?? sm.Message.CID!, 0, { timeoutMs: 30_000 });
   if (r.Receipt.ExitCode !== 0) throw new Error(`forged pre-commit failed with exit code ${r.Receipt.ExitCode}`);
 }
 
 function miner(c: Cluster, name: string, port = 0, grace = 5000): Proc {
-  return new Proc(name, [MINER_SCRIPT, '--repo', join(c.dir, name), '--chain-api', c.apiInfo, '--sectorid', c.sectorid, '--token', TOKEN, '--secret', SECRET.toString('hex'), '--port', String(port), '--storage', join(c.dir, 'storage'), '--grace', String(grace)]);
+  return new Proc(name, [
+    MINER_SCRIPT,
+    '--repo',
+    join(c.dir, name),
+    '--chain-api',
+    c.apiInfo,
+    '--sectorid',
+    c.sectorid,
+    '--token',
+    TOKEN,
+    '--secret',
+    SECRET.toString('hex'),
+    '--port',
+    String(port),
+    '--storage',
+    join(c.dir, 'storage'),
+    '--grace',
+    String(grace),
+  ]);
 }
 
 function worker(c: Cluster, name: string, port: number, extra: string[] = []): Proc {
   // Info level: the tests count the worker's 'task started' lines.
-  return new Proc(name, [MAIN, 'worker', '--miner-api', `${WORKER_TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(c.dir, name), '--cores', '2', '--memory', '8GiB', '--nice', '0', ...extra], { DISTMINER_LOG_LEVEL: 'info' });
+  return new Proc(name, [MAIN, 'worker', '--miner-api', `${WORKER_TOKEN}:/ip4/127.0.0.1/tcp/${port}/http`, '--dir', join(c.dir, name), '--cores', '2', '--memory', '8GiB', '--nice', '0', ...extra], {
+    DISTMINER_LOG_LEVEL: 'info',
+  });
 }
 
 const portOf = async (m: Proc) => Number((await m.waitFor(/^READY \d+/)).split(' ')[1]);
@@ -102,28 +131,49 @@ test.serial('two seal miners of one miner id seal with distinct numbers, each li
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
-    for (const [port, nums] of [[pa, na], [pb, nb]] as const) {
-      const done = await until(async () => {
-        const l = await list(port);
-        return l.length === nums.length && l.every((s) => s.state === 'Proving') && l;
-      }, 240_000, `sectors ${nums.join(',')} proving`);
-      t.deepEqual(done.map((s) => s.number), nums, 'each miner lists only its own sectors');
+    for (const [port, nums] of [
+      [pa, na],
+      [pb, nb],
+    ] as const) {
+      const done = await until(
+        async () => {
+          const l = await list(port);
+          return l.length === nums.length && l.every((s) => s.state === 'Proving') && l;
+        },
+        240_000,
+        `sectors ${nums.join(',')} proving`,
+      );
+      t.deepEqual(
+        done.map((s) => s.number),
+        nums,
+        'each miner lists only its own sectors',
+      );
       for (const s of done) {
         t.truthy(s.sealedCid?.startsWith('bagboea4b5abc'));
         t.is(statSync(s.sealedPath!).size, 2048, 'sealed file moved to long-term storage');
         t.true(existsSync(join(c.dir, 'storage', 'cache', `s-t01000-${s.number}`, 'p_aux')));
       }
     }
-    for (const [port, nums] of [[pa, na], [pb, nb]] as const) {
+    for (const [port, nums] of [
+      [pa, na],
+      [pb, nb],
+    ] as const) {
       for (const n of nums) {
         const v = await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [n]);
         const onChain = await c.chain.stateSectorGetInfo('t01000', n);
         t.truthy(onChain, `sector ${n} proven on the devnet`);
         t.is(onChain!.SealedCID['/'], v.sealedCid ?? '', 'the chain holds the CommR the miner sealed');
-        t.true(v.log.some((l) => /ProveCommitSectors3 message/.test(l.note ?? '')), 'proven with ProveCommitSectors3');
+        t.true(
+          v.log.some((l) => /ProveCommitSectors3 message/.test(l.note ?? '')),
+          'proven with ProveCommitSectors3',
+        );
       }
     }
-    t.deepEqual([...(await c.chain.stateMinerAllocated('t01000'))].sort((x, y) => x - y), [...na, ...nb].sort((x, y) => x - y), 'exactly these numbers allocated on chain');
+    t.deepEqual(
+      [...(await c.chain.stateMinerAllocated('t01000'))].sort((x, y) => x - y),
+      [...na, ...nb].sort((x, y) => x - y),
+      'exactly these numbers allocated on chain',
+    );
     // The watcher stops once it has seen every sector live; it may have been mid-call when they
     // landed, so it gets a little longer than this loop to see them.
     await Promise.race([watcher, new Promise((r) => setTimeout(r, 20_000))]);
@@ -131,7 +181,10 @@ test.serial('two seal miners of one miner id seal with distinct numbers, each li
     await watcher;
     t.is(seen.size, 2, `the chain watcher saw ${[...seen].join(',') || 'no sector'} live: ${JSON.stringify({ ...watch, errors: watch.errors.slice(-5) })}`);
     t.deepEqual(liveWithoutFile, []);
-    for (const [port, [n]] of [[pa, na], [pb, nb]] as const) {
+    for (const [port, [n]] of [
+      [pa, na],
+      [pb, nb],
+    ] as const) {
       const v = await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [n]);
       const states = v.log.map((x) => x.state);
       t.true(states.indexOf('FinalizeSector') < states.indexOf('SubmitCommit'), `finalized before the ProveCommit: ${states.join(' → ')}`);
@@ -155,10 +208,14 @@ test.serial('a chain rejection stops that sector with the reason; the others go 
     await forgeAllocation(c, first + 1);
     const [second] = await rpc<number[]>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsPledge', [1]);
     t.is(second, first + 1);
-    const failed = await until(async () => {
-      const s = await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [second]);
-      return s.state === 'PreCommitFailed' && s;
-    }, 120_000, 'the forged sector to fail');
+    const failed = await until(
+      async () => {
+        const s = await rpc<SectorView>(`http://127.0.0.1:${port}`, TOKEN, 'SectorsStatus', [second]);
+        return s.state === 'PreCommitFailed' && s;
+      },
+      120_000,
+      'the forged sector to fail',
+    );
     // The chain's word for it: a pre-commit of this number with another CommR is on chain.
     t.regex(failed.failure!, /already allocated|pre-committed on chain with another CommR/);
     // The other sector goes on: its pre-commit lands and it waits for its seed (the rest of its
@@ -192,10 +249,14 @@ test.serial('kill -9 of the seal miner at random points: every sector resumes, n
       m = miner(c, 'miner', port);
       await portOf(m);
     }
-    const done = await until(async () => {
-      const l = await list(port);
-      return l.every((s) => s.state === 'Proving') && l;
-    }, 300_000, 'every sector proving after the kills');
+    const done = await until(
+      async () => {
+        const l = await list(port);
+        return l.every((s) => s.state === 'Proving') && l;
+      },
+      300_000,
+      'every sector proving after the kills',
+    );
     t.true(kills >= 2, `killed ${kills} times`);
     t.deepEqual(done.map((s) => s.number).sort(), [...numbers].sort(), 'exactly the pledged sectors, none lost, none added');
     for (const n of numbers) t.truthy(await c.chain.stateSectorGetInfo('t01000', n), `sector ${n} proven on the devnet`);

@@ -13,7 +13,7 @@ import { KvStore } from '../../src/store/kv.js';
 import { exposition } from '../../src/metrics/index.js';
 import { parseExposition } from '../helpers/prom.js';
 
-test('the exit code is read from Lotus\'s refusals', (t) => {
+test("the exit code is read from Lotus's refusals", (t) => {
   t.is(exitCodeOf('MpoolPushMessage: estimating gas used: message execution failed (exit=[ErrInsufficientFunds(19)], vm error=[insufficient funds])'), 19);
   t.is(exitCodeOf('message execution failed (exit=[22], vm error=[invalid method: 7])'), 22);
   t.is(exitCodeOf('mpool push: not enough funds including pending messages'), undefined);

@@ -101,7 +101,13 @@ test('resources bound what runs at once; affinity pins file-bound steps', async 
     const first = await w1.next('task');
     await new Promise((r) => setTimeout(r, 200));
     t.false(w1.has('task'), 'second Commit2 waits for free cores');
-    t.deepEqual(s.jobs().map((j) => j.state).sort(), ['queued', 'running']);
+    t.deepEqual(
+      s
+        .jobs()
+        .map((j) => j.state)
+        .sort(),
+      ['queued', 'running'],
+    );
     // PreCommit1 pinned to w1 waits for w1 too, though w2 is idle.
     const pc1 = s.run(sector(3), { type: 'PreCommit1', ticket: Buffer.alloc(32), pieces: [] }, 'w1');
     await new Promise((r) => setTimeout(r, 200));
@@ -128,7 +134,11 @@ test('bad input is refused and logged; nothing else is disturbed', async (t) => 
     const good = await FakeWorker.connect(url, 'good', ['AddPiece']);
     await good.next('welcome');
     // A wrong token, and a valid one without write: refused at the upgrade, no frame read.
-    for (const [token, status] of [['y'.repeat(32), 401], [Auth.random().issue('admin'), 401], [auth.issue('read'), 403]] as const) {
+    for (const [token, status] of [
+      ['y'.repeat(32), 401],
+      [Auth.random().issue('admin'), 401],
+      [auth.issue('read'), 403],
+    ] as const) {
       const wrong = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
       t.regex((await new Promise<Error>((r) => wrong.once('error', r))).message, new RegExp(`Unexpected server response: ${status}`));
     }

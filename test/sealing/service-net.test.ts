@@ -73,7 +73,11 @@ test('permissions: a read token lists but cannot pledge or remove; write pledges
 
 test('a seal worker needs a write token, checked at the upgrade before any frame is read', async (t) => {
   const s = await start(t);
-  for (const [headers, status] of [[{}, 401], [{ authorization: `Bearer ${READ}` }, 403], [{ authorization: `Bearer ${Auth.random().issue('admin')}` }, 401]] as const) {
+  for (const [headers, status] of [
+    [{}, 401],
+    [{ authorization: `Bearer ${READ}` }, 403],
+    [{ authorization: `Bearer ${Auth.random().issue('admin')}` }, 401],
+  ] as const) {
     const r = await raw(s.port, upgradeRequest('/rpc/v0/worker', headers));
     t.is(r.status, status);
     t.true(r.closed);
@@ -85,7 +89,19 @@ test('a seal worker needs a write token, checked at the upgrade before any frame
   // With a write token the worker gets in.
   const ws = new WebSocket(workerUrl(s.port), { headers: { authorization: `Bearer ${WRITE}` } });
   await new Promise((r, j) => ws.once('open', r).once('error', j));
-  ws.send(encode({ t: 'hello', v: WORKER_PROTOCOL_VERSION, token: WRITE, workerId: 'w1', hostname: 'h', taskTypes: ['AddPiece'], resources: { cores: 1, memoryBytes: 2 ** 30, gpus: 0 }, sectors: [], running: [] }));
+  ws.send(
+    encode({
+      t: 'hello',
+      v: WORKER_PROTOCOL_VERSION,
+      token: WRITE,
+      workerId: 'w1',
+      hostname: 'h',
+      taskTypes: ['AddPiece'],
+      resources: { cores: 1, memoryBytes: 2 ** 30, gpus: 0 },
+      sectors: [],
+      running: [],
+    }),
+  );
   const m = decodeMinerMsg(await new Promise<Buffer>((r) => ws.once('message', r)));
   t.is(m.t, 'welcome');
   t.is((await rpc<{ id: string }[]>(s.url, READ, 'SealingWorkers'))[0].id, 'w1');

@@ -18,14 +18,22 @@ async function allocateOnChain(h: Harness, numbers: number[]): Promise<void> {
   const info = await h.client.stateMinerInfo('t01000');
   const head = (await h.client.chainHead()).Height;
   const params = encodePreCommitBatch2(
-    numbers.map((n, i) => ({ sealProof: 5, sectorNumber: n, sealedCid: { '/': commRToCid(Buffer.alloc(32, i + 1)) }, sealRandEpoch: Math.max(0, head - 2), dealIds: [], expiration: 10_000_000, unsealedCid: null })),
+    numbers.map((n, i) => ({
+      sealProof: 5,
+      sectorNumber: n,
+      sealedCid: { '/': commRToCid(Buffer.alloc(32, i + 1)) },
+      sealRandEpoch: Math.max(0, head - 2),
+      dealIds: [],
+      expiration: 10_000_000,
+      unsealedCid: null,
+    })),
   );
   const sm = await h.client.mpoolPushMessage({ To: 't01000', From: info.Worker, Method: MinerMethod.PreCommitSectorBatch2, Params: b64(params) });
   const r = await h.client.stateWaitMsg(sm.CID ?? sm.Message.CID!, 0, { timeoutMs: 30_000 });
   if (r.Receipt.ExitCode !== 0) throw new Error(`pre-commit failed: exit ${r.Receipt.ExitCode}`);
 }
 
-test('the server starts above the chain\'s allocated numbers and skips new ones', async (t) => {
+test("the server starts above the chain's allocated numbers and skips new ones", async (t) => {
   const h = await startDevnet({ autoAdvance: true, blockDelayMs: 100 });
   mkdirSync(join(h.dir, 'sid'));
   try {

@@ -12,7 +12,10 @@ import { TOKEN, type ChildServer, assertDistinct, cleanup, rawExchange, sleep, s
 test('20 rounds of kill -9 under load from 16 clients: no number is ever reissued', async (t) => {
   const repo = tmpDir();
   const chainFile = join(repo, 'chain.json');
-  const chain = normalize([[0, 99], [150, 160]]);
+  const chain = normalize([
+    [0, 99],
+    [150, 160],
+  ]);
   writeJson(chainFile, chain);
   const args = ['--chain-floor-file', chainFile];
   let srv: ChildServer = await spawnServer([...args, '--listen', '127.0.0.1:0'], repo);

@@ -136,7 +136,7 @@ test('a repo from before the marker gets one on its first start', async (t) => {
   cleanup(repo);
 });
 
-test('the repo lock keeps a second server and offline commands off a running server\'s files', async (t) => {
+test("the repo lock keeps a second server and offline commands off a running server's files", async (t) => {
   const repo = tmpDir();
   const srv = await startSectorIdServer({ ...base, repo });
   const e = await t.throwsAsync(startSectorIdServer({ ...base, repo }));
@@ -153,7 +153,10 @@ test('reservations are skipped, persisted and conflict-checked; set-floor never 
   let srv = await startSectorIdServer({ ...base, repo });
   const c = new SectorIdClient({ address: srv.address, token: TOKEN });
   t.deepEqual(await c.allocate(2), [0, 1]);
-  await c.reserve('cc-upgrade', [[3, 5], [8, 8]]);
+  await c.reserve('cc-upgrade', [
+    [3, 5],
+    [8, 8],
+  ]);
   let e = await t.throwsAsync(c.reserve('other', [[5, 6]]));
   t.is((e as SectorIdError).code, 'RESERVATION_CONFLICT');
   e = await t.throwsAsync(c.reserve('cc-upgrade', [[50, 60]]));
@@ -172,7 +175,12 @@ test('reservations are skipped, persisted and conflict-checked; set-floor never 
   t.is(r.code, 0, r.stderr);
   const off = JSON.parse(r.stdout) as { next: number; reservations: Record<string, unknown> };
   t.is(off.next, 100);
-  t.deepEqual(off.reservations, { 'cc-upgrade': [[3, 5], [8, 8]] });
+  t.deepEqual(off.reservations, {
+    'cc-upgrade': [
+      [3, 5],
+      [8, 8],
+    ],
+  });
   t.is((await cli(['sectors', 'numbers', 'reserve', 'later', '100-101,105', '--repo', repo])).code, 0);
   t.is((await cli(['sectors', 'numbers', 'free', 'cc-upgrade', '--repo', repo])).code, 0);
   const down = await cli(['sectors', 'numbers', 'set-floor', '50', '--repo', repo]);
@@ -200,17 +208,28 @@ test('reservations are skipped, persisted and conflict-checked; set-floor never 
 
 test('chain floor: first start above the highest allocated, chain-allocated numbers never handed out', async (t) => {
   const repo = tmpDir();
-  const chain = new StaticChainFloor([[0, 9], [20, 25]]);
+  const chain = new StaticChainFloor([
+    [0, 9],
+    [20, 25],
+  ]);
   let srv = await startSectorIdServer({ ...base, repo, chainFloor: chain, chainRefreshMs: 0 });
   const c = new SectorIdClient({ address: srv.address, token: TOKEN });
   t.deepEqual(await c.allocate(3), [26, 27, 28]);
   // Someone else (an old miner still running) allocates ahead of us: skipped, and the floor rises.
-  chain.set([[0, 9], [20, 25], [29, 30], [40, 40]]);
+  chain.set([
+    [0, 9],
+    [20, 25],
+    [29, 30],
+    [40, 40],
+  ]);
   await c.allocate(1); // triggers the background refresh
   await new Promise((r) => setTimeout(r, 50));
   const after = await c.allocate(3);
   for (const x of after) t.false([29, 30, 40].includes(x));
-  t.true(after.every((x) => x > 40), JSON.stringify(after));
+  t.true(
+    after.every((x) => x > 40),
+    JSON.stringify(after),
+  );
   const info = await c.info();
   t.is(info.chainFloor, 41);
   await c.close();

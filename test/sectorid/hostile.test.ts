@@ -66,17 +66,26 @@ test('slowloris: 300 trickling connections, authenticated tricklers and non-read
   const port = Number(srv.address.slice(srv.address.lastIndexOf(':') + 1));
   // A big reservation makes every `info` answer ~40 KB, so non-readers fill their queues fast.
   const admin = new SectorIdClient({ address: srv.address, token: TOKEN });
-  await admin.reserve('big', Array.from({ length: 4000 }, (_, i): [number, number] => [1_000_000 + i * 3, 1_000_000 + i * 3 + 1]));
+  await admin.reserve(
+    'big',
+    Array.from({ length: 4000 }, (_, i): [number, number] => [1_000_000 + i * 3, 1_000_000 + i * 3 + 1]),
+  );
   await admin.close();
 
   // 300 connections that claim a 60 KB frame and send it a byte every 100 ms, from three
   // addresses (one of them the good client's own), reconnecting 250 ms after being closed.
   const unauth = attack(port, 300, (i) => `127.0.0.${1 + (i % 3)}`, trickle(Buffer.from([0, 0, 0xf0, 0]), 100), 250);
   // 20 that authenticate with a valid write token, then trickle their next frame.
-  const authed = attack(port, 20, () => '127.0.0.4', (s) => {
-    s.write(encodeFrame({ v: 1, id: `p-${Math.random()}`, token: WRITE_TOKEN, op: 'ping' }));
-    return trickle(Buffer.from([0, 0, 0x01, 0]), 100)(s);
-  }, 250);
+  const authed = attack(
+    port,
+    20,
+    () => '127.0.0.4',
+    (s) => {
+      s.write(encodeFrame({ v: 1, id: `p-${Math.random()}`, token: WRITE_TOKEN, op: 'ping' }));
+      return trickle(Buffer.from([0, 0, 0x01, 0]), 100)(s);
+    },
+    250,
+  );
   // 3 that ask for 1000 answers of ~40 KB each and never read them.
   const nonReaders = await Promise.all(
     [0, 1, 2].map(
@@ -115,7 +124,7 @@ test('slowloris: 300 trickling connections, authenticated tricklers and non-read
       try {
         got.push(...(await c.allocate(1)));
         latencies.push(Date.now() - t0);
-        if (Date.now() - t0 > 300) t.log(`slow: ${c === good ? "good" : "neighbour"} #${i} ${Date.now() - t0} ms retries ${c.retries}`);
+        if (Date.now() - t0 > 300) t.log(`slow: ${c === good ? 'good' : 'neighbour'} #${i} ${Date.now() - t0} ms retries ${c.retries}`);
       } catch (e) {
         failures.push((e as Error).message);
       }
@@ -131,7 +140,9 @@ test('slowloris: 300 trickling connections, authenticated tricklers and non-read
   await srv.close();
   cleanup(repo);
 
-  t.log(`good clients: ${latencies.length} allocations, max ${Math.max(...latencies)} ms, median ${latencies.sort((a, b) => a - b)[latencies.length >> 1]} ms; attack: ${unauth.connects()} + ${authed.connects()} connections; server held ${JSON.stringify(conns)} at the end`);
+  t.log(
+    `good clients: ${latencies.length} allocations, max ${Math.max(...latencies)} ms, median ${latencies.sort((a, b) => a - b)[latencies.length >> 1]} ms; attack: ${unauth.connects()} + ${authed.connects()} connections; server held ${JSON.stringify(conns)} at the end`,
+  );
   t.deepEqual(failures, []);
   t.is(got.length, 20);
   assertDistinct(got);

@@ -23,7 +23,10 @@ const base = { listen: '127.0.0.1:0', auth: AUTH };
 test.serial('two servers on one database, 16 concurrent clients on both: no duplicates', async (t) => {
   const repoA = tmpDir();
   const repoB = tmpDir();
-  const chain = new StaticChainFloor([[0, 49], [300, 310]]);
+  const chain = new StaticChainFloor([
+    [0, 49],
+    [300, 310],
+  ]);
   const a = await startSectorIdServer({ ...base, repo: repoA, store: pg.url, minerId: 'f0aa', chainFloor: chain });
   const b = await startSectorIdServer({ ...base, repo: repoB, store: pg.url, minerId: 'f0aa', chainFloor: chain });
   const clients = Array.from({ length: 16 }, (_, i) => new SectorIdClient({ address: i % 2 ? a.address : b.address, token: TOKEN }));
@@ -37,10 +40,20 @@ test.serial('two servers on one database, 16 concurrent clients on both: no dupl
     }),
   );
   const sorted = assertDistinct(got);
-  t.is(sorted[0], 311, 'a new counter starts above the chain\'s highest allocated number');
+  t.is(sorted[0], 311, "a new counter starts above the chain's highest allocated number");
   // One transaction per group commit on each server: no gaps either.
   t.is(sorted[sorted.length - 1], 311 + sorted.length - 1);
-  for (const x of sorted) if (contains([[0, 49], [300, 310]], x)) t.fail(`chain number ${x}`);
+  for (const x of sorted)
+    if (
+      contains(
+        [
+          [0, 49],
+          [300, 310],
+        ],
+        x,
+      )
+    )
+      t.fail(`chain number ${x}`);
   // A retry of one request id on the other server returns the same numbers.
   const first = await clients[0]!.allocate(3, { requestId: 'cross-server' });
   t.deepEqual(await clients[1]!.allocate(3, { requestId: 'cross-server' }), first);

@@ -62,10 +62,7 @@ test('malformed, truncated, oversized and wrong-version frames: error, close, se
     t.is(typeof r.replies[0]!.message, 'string');
   }
   // Request-level errors keep the connection: a bad n, then a good request on the same socket.
-  const two = Buffer.concat([
-    encodeFrame({ v: 1, id: 'a', token: TOKEN, op: 'alloc', n: 0 }),
-    encodeFrame({ v: 1, id: 'b', token: TOKEN, op: 'alloc', n: 2 }),
-  ]);
+  const two = Buffer.concat([encodeFrame({ v: 1, id: 'a', token: TOKEN, op: 'alloc', n: 0 }), encodeFrame({ v: 1, id: 'b', token: TOKEN, op: 'alloc', n: 2 })]);
   const r = await rawExchange(srv.address, two);
   t.is(r.replies.length, 2);
   t.is(r.replies.find((x) => x.id === 'a')!.code, 'BAD_REQUEST');
@@ -318,7 +315,14 @@ test('a frame the server stopped reading (its requests in flight at the limit) i
   await until(() => h.got.length >= 1, 5000);
   h.sock.write(third.subarray(10));
   await until(() => h.got.length >= 3 || h.closed, 8000);
-  t.deepEqual(h.got.map((r) => [r.id, r.ok ?? r.code]), [['a', true], ['b', true], ['c', true]]);
+  t.deepEqual(
+    h.got.map((r) => [r.id, r.ok ?? r.code]),
+    [
+      ['a', true],
+      ['b', true],
+      ['c', true],
+    ],
+  );
   t.false(h.closed);
   h.sock.destroy();
   await srv.close();

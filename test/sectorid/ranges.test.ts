@@ -4,14 +4,33 @@ import { FrameReader, encodeFrame, decodeBody, parseEnvelope, parseRequest, Sect
 import { contains, formatRanges, fromRleRuns, normalize, overlaps, parseRanges, takeNumbers, toNumbers } from '../../src/sectorid/ranges.js';
 
 test('parseRanges accepts lotus-style lists and rejects junk', (t) => {
-  t.deepEqual(parseRanges('1-10,15'), [[1, 10], [15, 15]]);
-  t.deepEqual(parseRanges('15, 3-4,5'), [[3, 5], [15, 15]]);
+  t.deepEqual(parseRanges('1-10,15'), [
+    [1, 10],
+    [15, 15],
+  ]);
+  t.deepEqual(parseRanges('15, 3-4,5'), [
+    [3, 5],
+    [15, 15],
+  ]);
   t.is(formatRanges(parseRanges('1-10,15')), '1-10,15');
   for (const bad of ['', '5-1', 'a', '1-', '-3', '1..3', '99999999999999999']) t.throws(() => parseRanges(bad), undefined, bad);
 });
 
 test('normalize merges overlapping and adjacent ranges and validates bounds', (t) => {
-  t.deepEqual(normalize([[5, 6], [1, 2], [3, 3], [10, 12], [11, 20]]), [[1, 3], [5, 6], [10, 20]]);
+  t.deepEqual(
+    normalize([
+      [5, 6],
+      [1, 2],
+      [3, 3],
+      [10, 12],
+      [11, 20],
+    ]),
+    [
+      [1, 3],
+      [5, 6],
+      [10, 20],
+    ],
+  );
   t.throws(() => normalize([[3, 2]]));
   t.throws(() => normalize([[-1, 2]]));
   t.throws(() => normalize([[0.5, 2]]));
@@ -19,13 +38,20 @@ test('normalize merges overlapping and adjacent ranges and validates bounds', (t
 
 test('RLE+ runs decode to the set bits', (t) => {
   // unset 3, set 2, unset 1, set 4 -> {3,4} and {6..9}
-  t.deepEqual(fromRleRuns([3, 2, 1, 4]), [[3, 4], [6, 9]]);
+  t.deepEqual(fromRleRuns([3, 2, 1, 4]), [
+    [3, 4],
+    [6, 9],
+  ]);
   t.deepEqual(fromRleRuns([0, 5]), [[0, 4]]);
   t.deepEqual(fromRleRuns([]), []);
 });
 
 test('takeNumbers skips exclusions and never returns an excluded number', (t) => {
-  const ex = normalize([[2, 3], [5, 5], [8, 100]]);
+  const ex = normalize([
+    [2, 3],
+    [5, 5],
+    [8, 100],
+  ]);
   const r = takeNumbers(0, 5, ex);
   t.deepEqual(toNumbers(r.taken), [0, 1, 4, 6, 7]);
   t.is(r.next, 8);

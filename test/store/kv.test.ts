@@ -19,7 +19,10 @@ test('batches are atomic and survive reopen; deletes too', async (t) => {
   const dir = tmp();
   try {
     const s = KvStore.open(dir);
-    await s.commit([{ key: 'sector/1', value: { state: 'PreCommit1', n: 1n } }, { key: 'sector/2', value: { state: 'Packing' } }]);
+    await s.commit([
+      { key: 'sector/1', value: { state: 'PreCommit1', n: 1n } },
+      { key: 'sector/2', value: { state: 'Packing' } },
+    ]);
     await s.delete('sector/2');
     await Promise.all(Array.from({ length: 100 }, (_, i) => s.put(`k/${String(i).padStart(3, '0')}`, i)));
     await s.close();
@@ -96,7 +99,7 @@ test('every single-bit flip in a journal is refused, naming the frame and offset
     t.is(starts.length, 3);
     for (let i = 0; i < good.length; i++) {
       const bad = Buffer.from(good);
-      bad[i] ^= 1 << i % 8;
+      bad[i] ^= 1 << (i % 8);
       writeFileSync(journal, bad);
       let err: unknown;
       try {
@@ -136,11 +139,20 @@ test('a format-1 journal opens and is converted; its torn-looking tail is kept a
   const dir = tmp();
   try {
     const journal = join(dir, 'journal');
-    const v1 = Buffer.concat([v1Frame([{ key: 'a', value: 1 }, { key: 'b', value: 2 }]), v1Frame([{ key: 'b' }, { key: 'c', value: 'x' }])]);
+    const v1 = Buffer.concat([
+      v1Frame([
+        { key: 'a', value: 1 },
+        { key: 'b', value: 2 },
+      ]),
+      v1Frame([{ key: 'b' }, { key: 'c', value: 'x' }]),
+    ]);
     const withTail = Buffer.concat([v1, Buffer.from([0, 0, 0, 90, 9, 9])]);
     writeFileSync(journal, withTail);
     const s = KvStore.open(dir);
-    t.deepEqual(s.entries(), [['a', 1], ['c', 'x']]);
+    t.deepEqual(s.entries(), [
+      ['a', 1],
+      ['c', 'x'],
+    ]);
     await s.put('d', 4);
     await s.close();
     t.deepEqual(readFileSync(journal).subarray(0, MAGIC.length), MAGIC, 'rewritten in format 2');
@@ -148,7 +160,11 @@ test('a format-1 journal opens and is converted; its torn-looking tail is kept a
     t.is(aside.length, 1);
     t.deepEqual(readFileSync(join(dir, aside[0])), withTail, 'the whole format-1 file is kept');
     const r = KvStore.open(dir);
-    t.deepEqual(r.entries(), [['a', 1], ['c', 'x'], ['d', 4]]);
+    t.deepEqual(r.entries(), [
+      ['a', 1],
+      ['c', 'x'],
+      ['d', 4],
+    ]);
     await r.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -236,7 +252,12 @@ test('a failed write or fsync rejects its commits, undoes them in memory, and la
     await s.put('after2', 'b');
     await s.close();
     const r = KvStore.open(dir);
-    t.deepEqual(r.entries(), [['after', 'a'], ['after2', 'b'], ['gone', 'x'], ['keep', 1]]);
+    t.deepEqual(r.entries(), [
+      ['after', 'a'],
+      ['after2', 'b'],
+      ['gone', 'x'],
+      ['keep', 1],
+    ]);
     await r.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -278,7 +299,10 @@ test('a full disk during compaction is logged, the old journal kept, and the sto
       }
     }
     t.true(failed > 0, 'appends ran out of space too');
-    t.false(readdirSync(dir).some((f) => f.includes('compact')), 'the failed snapshot\'s temp file is removed');
+    t.false(
+      readdirSync(dir).some((f) => f.includes('compact')),
+      "the failed snapshot's temp file is removed",
+    );
     for (const [k, v] of want) t.deepEqual(s.get(k), v);
     rmSync(join(mnt, 'filler'));
     for (let round = 4; round < 12; round++) for (let i = 0; i < 10; i++) await put(i, round);

@@ -84,7 +84,10 @@ async function race(t: import('ava').ExecutionContext, kind: string, n: number, 
     t.is(lost, n - 1);
     // Losers were told who holds it (a loser that looked within microseconds of the take may
     // only know "another process").
-    t.regex(outs.find((o) => o.includes('lost'))!, /(held by|in use by) (process \d+|another process)/);
+    t.regex(
+      outs.find((o) => o.includes('lost'))!,
+      /(held by|in use by) (process \d+|another process)/,
+    );
   } finally {
     rmSync(target, { recursive: true, force: true });
   }
@@ -104,7 +107,7 @@ test(`${N} journal-store openers at once on a stale LOCK: exactly one wins`, asy
   await race(t, 'kv', N, (dir) => writeFileSync(join(dir, 'LOCK'), String(deadPid())));
 });
 
-test('a SIGKILLed holder\'s lock is free at once; the file is kept and names the holder', async (t) => {
+test("a SIGKILLed holder's lock is free at once; the file is kept and names the holder", async (t) => {
   const dir = tmp();
   try {
     const path = join(dir, 'the.lock');
@@ -126,7 +129,7 @@ test('a SIGKILLed holder\'s lock is free at once; the file is kept and names the
   }
 });
 
-test('lockFileWait (the parameter generator\'s lock) waits for the holder, and gets it as soon as the holder dies', async (t) => {
+test("lockFileWait (the parameter generator's lock) waits for the holder, and gets it as soon as the holder dies", async (t) => {
   const dir = tmp();
   try {
     const holder = startRacer('file', dir);

@@ -29,9 +29,16 @@ test('limiter: at most N at once, first come first served, a failure frees its s
     });
   const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => job(i)));
   t.is(most, 3);
-  t.deepEqual(started, Array.from({ length: 20 }, (_, i) => i), 'in the order asked');
+  t.deepEqual(
+    started,
+    Array.from({ length: 20 }, (_, i) => i),
+    'in the order asked',
+  );
   t.is(results.filter((r) => r.status === 'rejected').length, 5, 'failures reach their callers');
-  t.deepEqual(results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<number>).value), Array.from({ length: 20 }, (_, i) => i).filter((i) => i % 4 !== 0));
+  t.deepEqual(
+    results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<number>).value),
+    Array.from({ length: 20 }, (_, i) => i).filter((i) => i % 4 !== 0),
+  );
 });
 
 test('the seal-service client: 300 SectorsStatus at once reach the service at most 8 at a time, all answered', async (t) => {
@@ -60,7 +67,10 @@ test('the seal-service client: 300 SectorsStatus at once reach the service at mo
   writeFileSync(join(repo, SEAL_API_FILE), `/ip4/127.0.0.1/tcp/${(srv.address() as AddressInfo).port}/http\n`);
   const client = sealServiceClient(repo, 'token');
   const views = await Promise.all(Array.from({ length: 300 }, (_, n) => client.sector(n)));
-  t.deepEqual(views.map((v) => v!.number), Array.from({ length: 300 }, (_, n) => n));
+  t.deepEqual(
+    views.map((v) => v!.number),
+    Array.from({ length: 300 }, (_, n) => n),
+  );
   t.is(served, 300);
   t.true(most <= 8 && most >= 2, `at most 8 at once (saw ${most})`);
 });
