@@ -7,6 +7,7 @@
 export const UNIT_FILES = [
   'actors/mailbox',
   'actors/roles-common',
+  'actors/task-kinds',
   'api/server',
   'auth/auth',
   'chain/client',

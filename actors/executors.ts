@@ -23,7 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { logger } from '../src/log.js';
 import { readFrames, writeFrame } from './codec.js';
 import type { Execution, Executor } from './mailbox.js';
-import { PROOF_OPS, type ProofReply } from './proof-worker.js';
+import type { ProofReply } from './proof-worker.js';
+import { proofOpOf } from './task-kinds.js';
 
 const log = logger('mailbox');
 
@@ -32,7 +33,7 @@ export class InProcessExecutor implements Executor {
   private proofs?: Promise<Record<string, (...a: unknown[]) => Promise<unknown>>>;
 
   start(job: { id: number; kind: string; args: unknown[] }): Execution {
-    const fname = PROOF_OPS[job.kind];
+    const fname = proofOpOf(job.kind);
     if (!fname) return { done: Promise.reject(new Error(`no proof function for job kind "${job.kind}"`)) };
     this.proofs ??= import('../src/proofs/index.js') as unknown as Promise<Record<string, (...a: unknown[]) => Promise<unknown>>>;
     return { done: this.proofs.then((p) => p[fname](...job.args)) };

@@ -1,7 +1,8 @@
 // The GPU mailbox: one per host, owned by the supervisor. Every proof job of every actor goes
 // through it, so that a busy sealing pipeline cannot cost a block or a Window PoSt deadline.
 //
-// Classes, most urgent first: 0 Winning PoSt, 1 Window PoSt, 2 Commit2, 3 other sealing work.
+// Classes, most urgent first: 0 Winning PoSt, 1 Window PoSt, 2 Commit2, 3 other sealing work
+// (each job kind's class and pause policy: ./task-kinds.ts).
 // Lanes, per device (all counts configurable):
 //   winning lanes — Winning PoSt only: a Winning PoSt never waits behind a sealing proof;
 //   PoSt lanes    — Winning or Window PoSt: Window PoSt runs beside a sealing proof and never
@@ -27,22 +28,7 @@
 import { EventEmitter } from 'node:events';
 import { LiveSet, SECONDS_BUCKETS, counter, gauge, histogram } from '../src/metrics/index.js';
 
-export const JOB_CLASSES = ['winning-post', 'window-post', 'commit2', 'seal'] as const;
-export type JobClass = (typeof JOB_CLASSES)[number];
-
-/** Job kinds and their class. Kinds not listed are "other sealing work". */
-export const KIND_CLASS: Record<string, number> = {
-  'winning-post': 0,
-  'window-post': 1,
-  commit2: 2,
-  precommit2: 3,
-  precommit1: 3,
-  commit1: 3,
-};
-
-export function classOf(kind: string): number {
-  return KIND_CLASS[kind] ?? 3;
-}
+import { JOB_CLASSES, type JobClass, type PausePolicy, classOf, taskKind } from './task-kinds.js';
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
@@ -148,6 +134,7 @@ interface Job {
   report: JobReport;
   spec: JobSpec;
   cls: number;
+  pause: PausePolicy;
   resolve(v: JobOutcome): void;
   reject(e: MailboxError): void;
   execution?: Execution;
@@ -255,7 +242,7 @@ export class Mailbox extends EventEmitter {
       resolve = res as (v: JobOutcome) => void;
       reject = rej;
     });
-    const job: Job = { report, spec, cls, resolve, reject, settled: false };
+    const job: Job = { report, spec, cls, pause: taskKind(spec.kind).pause, resolve, reject, settled: false };
     this.totals.submitted++;
     mbSubmitted.inc({ class: report.class });
     if (this.closed) {
@@ -302,7 +289,7 @@ export class Mailbox extends EventEmitter {
       if (!lane) continue;
       // CPU host: a Window PoSt (minutes of window) does not start while a Winning PoSt (one
       // epoch) runs on the same device; sharing the cores could cost the block.
-      if (this.opts.throttle && job.cls === 1 && now < this.yieldsUntil(job) && this.lanes.some((l) => l.device === lane.device && l.job && l.job.cls === 0 && !l.job.settled)) continue;
+      if (this.opts.throttle && job.pause === 'winning' && now < this.yieldsUntil(job) && this.lanes.some((l) => l.device === lane.device && l.job && l.job.cls === 0 && !l.job.settled)) continue;
       this.start(job, lane, now);
     }
     this.updateThrottle();
@@ -346,7 +333,7 @@ export class Mailbox extends EventEmitter {
     const r = job.report;
     r.finishedAt = now;
     r.runMs = now - (r.startedAt ?? now);
-    if (job.cls === 1 && err === undefined && !job.settled) this.lastWindowPoStMs = Math.max(0, r.runMs - r.throttledMs);
+    if (job.pause === 'winning' && err === undefined && !job.settled) this.lastWindowPoStMs = Math.max(0, r.runMs - r.throttledMs);
     if (!job.settled) {
       if (err === undefined) {
         this.finish(job, 'done', undefined, value);
@@ -404,7 +391,7 @@ export class Mailbox extends EventEmitter {
    */
   private yieldsUntil(j: Job): number {
     const d = j.spec.deadline;
-    if (j.cls !== 1 || d === undefined) return Infinity;
+    if (j.pause !== 'winning' || d === undefined) return Infinity;
     return Math.min(j.report.submittedAt + (d - j.report.submittedAt) / 2, d - 2 * this.lastWindowPoStMs);
   }
 
@@ -422,8 +409,8 @@ export class Mailbox extends EventEmitter {
     for (const l of this.lanes) {
       const j = l.job;
       // Only what its executor can hold back is counted as throttled (not an in-process proof).
-      if (!j || j.cls === 0 || !j.execution?.throttle) continue;
-      const hold = j.cls === 1 ? winningRunning && now < this.yieldsUntil(j) : postRunning;
+      if (!j || j.pause === 'never' || !j.execution?.throttle) continue;
+      const hold = j.pause === 'winning' ? winningRunning && now < this.yieldsUntil(j) : postRunning;
       if (hold && j.throttledSince === undefined) {
         j.throttledSince = now;
         safe(() => j.execution?.throttle?.());
@@ -447,7 +434,7 @@ export class Mailbox extends EventEmitter {
     // A Window PoSt that stops giving way to Winning PoSt is started or resumed then.
     if (this.opts.throttle) {
       for (const j of [...this.queue, ...this.lanes.map((l) => l.job)]) {
-        if (j && !j.settled && j.cls === 1) {
+        if (j && !j.settled && j.pause === 'winning') {
           const y = this.yieldsUntil(j);
           if (y > now) next = Math.min(next, y);
         }

@@ -6,6 +6,7 @@
 import { setPriority } from 'node:os';
 import { Socket } from 'node:net';
 import { readFrames, writeFrame } from './codec.js';
+import { proofOpOf } from './task-kinds.js';
 
 export interface ProofRequest {
   id: number;
@@ -20,16 +21,6 @@ export interface ProofReply {
   /** sectors: the sectors a FaultySectorsError names (a Window PoSt skips exactly those). */
   error?: { message: string; name: string; kind?: string; sectors?: number[] };
 }
-
-/** Job kind → the src/proofs function computing it. */
-export const PROOF_OPS: Record<string, string> = {
-  'winning-post': 'generateWinningPoSt',
-  'window-post': 'generateWindowPoSt',
-  commit2: 'sealCommitPhase2',
-  commit1: 'sealCommitPhase1',
-  precommit2: 'sealPreCommitPhase2',
-  precommit1: 'sealPreCommitPhase1',
-};
 
 /** `distminer proof-worker` (no arguments: commander refuses any, src/cli/program.ts). */
 export async function main(): Promise<number> {
@@ -53,7 +44,7 @@ export async function main(): Promise<number> {
   return new Promise<number>((resolve) => {
     readFrames(sock, (m) => {
       const req = m as ProofRequest;
-      const fname = PROOF_OPS[req.op];
+      const fname = proofOpOf(req.op);
       const f = fname ? proofs[fname] : undefined;
       const reply = (r: ProofReply) => {
         if (!sock.destroyed) writeFrame(sock, r);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type ChildSpec, Supervisor } from '../../actors/supervisor.js';
 import { InProcessExecutor, ProofProcessPool, type ProcessThrottle } from '../../actors/executors.js';
 import { Mailbox } from '../../actors/mailbox.js';
+import { taskKind } from '../../actors/task-kinds.js';
 import { describePriority, exportPriority, raisePostPriority } from '../../actors/priority.js';
 import type { CrashHow } from '../../actors/protocol.js';
 import { registerLotusMinerApi } from '../api/lotus-miner.js';
@@ -174,7 +175,7 @@ export async function main(flags: RunOptions): Promise<number> {
   const mailbox = new Mailbox({
     ...settings.mailbox,
     throttle: throttle === 'stop',
-    executorFor: (kind) => (kind === 'winning-post' ? winningExec : kind === 'window-post' ? windowExec : sealPool),
+    executorFor: (kind) => ({ winning: winningExec, window: windowExec, seal: sealPool })[taskKind(kind).process],
   });
 
   const api = await startApiServer(settings.apiListen, repo.auth, { peers: settings.clusterPeers });
