@@ -33,6 +33,8 @@ export interface PoStRoleOptions {
   windowPoStMaxFee?: string;
   /** [Fees] MaximizeWindowPoStFeeCap. */
   maximizeWindowPoStFeeCap?: boolean;
+  /** [Distminer] SlashFilter: the Winning PoSt hosts' shared slash filter (a postgres:// URL). */
+  slashFilter?: string;
 }
 
 export function mailboxRunner(ctx: RoleContext): ProofRunner {

@@ -1,7 +1,9 @@
 // Winning PoSt actor: every epoch, checks eligibility, computes the election proof and, on a
 // win, the Winning PoSt through the mailbox's reserved top-priority lane, then creates and
 // submits the block (src/post/winning.ts). The last mined epoch is persisted in
-// <repo>/winning-post/last-mined.json, so no epoch is mined twice across restarts.
+// <repo>/winning-post/last-mined.json, so no epoch is mined twice across restarts; with
+// [Distminer] SlashFilter, also in a database every Winning PoSt host of the miner id shares,
+// so two hosts never both send a block for one epoch (src/post/slash-filter.ts).
 import { type PoStRoleOptions, chainOrIdle, mailboxRunner, reportHealth, serviceRole, untilChainAnswers } from './common.js';
 import type { CreateRole } from './types.js';
 import { SECONDS_BUCKETS, counter, histogram } from '../../src/metrics/index.js';
@@ -9,7 +11,7 @@ import { SECONDS_BUCKETS, counter, histogram } from '../../src/metrics/index.js'
 // Metrics (src/metrics; this role's thread), from the miner's round results (src/post/winning.ts).
 const rounds = counter({
   name: 'distminer_winningpost_rounds_total',
-  help: 'Winning PoSt rounds by outcome (not-eligible, lost, mined, slash-filter, late, failed)',
+  help: 'Winning PoSt rounds by outcome (not-eligible, lost, mined, other-host: mined by another host of the miner id sharing the slash filter, slash-filter, late, failed)',
   labelNames: ['miner', 'outcome'],
 });
 const abandoned = counter({ name: 'distminer_winningpost_blocks_abandoned_total', help: 'Rounds this miner won whose block was not sent (late, failed, slash filter)', labelNames: ['miner'] });
@@ -25,10 +27,22 @@ export const createRole: CreateRole = (ctx) => {
   return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next epoch' }, async (sendBack, signal) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
-    const [{ ChainClient }, { WinningPoStMiner, lastMinedFile }] = await Promise.all([import('../../src/chain/client.js'), import('../../src/post/winning.js')]);
-    const m = new WinningPoStMiner({ client: new ChainClient(chainApi), miner: o.minerId, storage: o.storagePaths, stateFile: lastMinedFile(o.repo), runner: mailboxRunner(ctx), log: ctx.log });
+    const [{ ChainClient }, { WinningPoStMiner, lastMinedFile }, { sharedSlashFilter }] = await Promise.all([
+      import('../../src/chain/client.js'),
+      import('../../src/post/winning.js'),
+      import('../../src/post/slash-filter.js'),
+    ]);
+    const m = new WinningPoStMiner({
+      client: new ChainClient(chainApi),
+      miner: o.minerId,
+      storage: o.storagePaths,
+      stateFile: lastMinedFile(o.repo),
+      sharedFilter: sharedSlashFilter(o.slashFilter, o.minerId),
+      runner: mailboxRunner(ctx),
+      log: ctx.log,
+    });
     const M = { miner: o.minerId };
-    for (const oc of ['not-eligible', 'lost', 'mined', 'slash-filter', 'late', 'failed']) rounds.inc({ ...M, outcome: oc }, 0);
+    for (const oc of ['not-eligible', 'lost', 'mined', 'other-host', 'slash-filter', 'late', 'failed']) rounds.inc({ ...M, outcome: oc }, 0);
     abandoned.inc(M, 0);
     let won = 0;
     m.on('block', (r: { round: number; proofMs?: number; sentMs?: number }) => {
@@ -38,7 +52,7 @@ export const createRole: CreateRole = (ctx) => {
     });
     m.on('round', (r: { round: number; outcome: string; wins?: number; baseMs?: number; proofMs?: number; sentMs?: number }) => {
       rounds.inc({ ...M, outcome: r.outcome });
-      if ((r.wins ?? 0) > 0 && r.outcome !== 'mined') abandoned.inc(M);
+      if ((r.wins ?? 0) > 0 && r.outcome !== 'mined' && r.outcome !== 'other-host') abandoned.inc(M);
       for (const [p, ms] of [
         ['base', r.baseMs],
         ['proof', r.proofMs],

@@ -69,6 +69,7 @@ function childSpecs(s: RunSettings, repo: string, token: string, sectorIdToken: 
       preCommitMaxFee: s.fees.preCommit.toString(),
       commitMaxFee: s.fees.commit.toString(),
       sectorId,
+      slashFilter: s.slashFilter,
     },
   }));
   // The sector-number service: whenever this miner serves numbers, asks for them, or seals

@@ -69,6 +69,11 @@ export interface RunSettings {
   maximizeWindowPoStFeeCap: boolean;
   /** [Distminer] ClusterPeers, else $DISTMINER_CLUSTER_PEERS (comma-separated): the other hosts the web page shows. */
   clusterPeers: PeerApi[];
+  /**
+   * [Distminer] SlashFilter, else $DISTMINER_SLASH_FILTER: a postgres:// URL that every Winning
+   * PoSt host of this miner id names (src/post/slash-filter.ts); absent: this repo's file only.
+   */
+  slashFilter?: string;
   /** The seed's log lines for the roles that are off, in the seed's order. */
   disabledLines: string[];
 }
@@ -110,6 +115,7 @@ export interface FileConfig {
   maximizeWindowPoStFeeCap?: boolean;
   /** Other hosts of this miner id whose status the web page shows beside this one's. */
   clusterPeers?: string[];
+  slashFilter?: string;
 }
 
 /** What the command line says. */
@@ -179,6 +185,7 @@ export function parseConfigToml(text: string): FileConfig {
       'DealListenAddress',
       'WaitDealsSeconds',
       'ClusterPeers',
+      'SlashFilter',
     ],
     'Distminer',
     ['Mailbox', 'Supervisor'],
@@ -225,6 +232,7 @@ export function parseConfigToml(text: string): FileConfig {
     chainApi: opt(dm, 'ChainApi', 'Distminer', 'string'),
     storagePaths,
     clusterPeers,
+    slashFilter: opt(dm, 'SlashFilter', 'Distminer', 'string'),
     sealListen: opt(dm, 'SealListenAddress', 'Distminer', 'string'),
     dealListen: opt(dm, 'DealListenAddress', 'Distminer', 'string'),
     waitDealsMs: secs(positiveInt(opt(dm, 'WaitDealsSeconds', 'Distminer', 'number'), 'WaitDealsSeconds', 'Distminer', 0)),
@@ -406,6 +414,12 @@ export function resolveSettings(file: FileConfig, flags: FlagConfig, env: NodeJS
   const peerList = file.clusterPeers ?? (env.DISTMINER_CLUSTER_PEERS ? env.DISTMINER_CLUSTER_PEERS.split(',').filter((x) => x.trim() !== '') : []);
   const peerSrc = file.clusterPeers ? 'config.toml [Distminer] ClusterPeers' : 'DISTMINER_CLUSTER_PEERS';
   const clusterPeers = peerList.map((p, i) => parsePeerApiInfo(p, `${peerSrc} entry ${i + 1}`));
+  const slashFilter = file.slashFilter ?? (env.DISTMINER_SLASH_FILTER || undefined);
+  if (slashFilter !== undefined && slashFilter !== 'file' && !/^postgres(ql)?:\/\//.test(slashFilter)) {
+    throw new ConfigError(
+      `${file.slashFilter !== undefined ? 'config.toml [Distminer] SlashFilter' : 'DISTMINER_SLASH_FILTER'} must be "file" or a postgres:// URL, got "${slashFilter.replace(/:[^:@/]*@/, ':***@')}"`,
+    );
+  }
   return {
     minerId: file.minerId,
     apiListen,
@@ -413,6 +427,7 @@ export function resolveSettings(file: FileConfig, flags: FlagConfig, env: NodeJS
     sectorId,
     chainApi,
     clusterPeers,
+    ...(slashFilter !== undefined && slashFilter !== 'file' ? { slashFilter } : {}),
     storagePaths: file.storagePaths,
     sealListen,
     dealListen,

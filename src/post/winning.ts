@@ -23,6 +23,7 @@ import { type HeadChange, type SignedMessage, type TipSet, actorId, b64, fromB64
 import { writeFileAtomic } from '../util/durable.js';
 import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner, ProofCancelledError } from './runner.js';
+import type { SharedSlashFilter } from './slash-filter.js';
 import { locateSector } from './storage.js';
 
 export interface WinningPoStOptions {
@@ -32,6 +33,11 @@ export interface WinningPoStOptions {
   storage: string[];
   /** The slash-filter file: the last epoch this miner produced a block for. */
   stateFile: string;
+  /**
+   * The slash filter shared with the miner id's other Winning PoSt hosts (src/post/slash-filter.ts),
+   * claimed after the file's check and before a block leaves; opened by start().
+   */
+  sharedFilter?: SharedSlashFilter;
   runner?: ProofRunner;
   /** Expected leaders per epoch (Filecoin: 5; the devnet's `expectedLeaders`). */
   expectedLeaders?: number;
@@ -52,7 +58,7 @@ export interface RoundResult {
   /** The base tipset's height and the null rounds counted on it (round = base + nullRounds + 1). */
   base: number;
   nullRounds: number;
-  outcome: 'not-eligible' | 'lost' | 'mined' | 'slash-filter' | 'late' | 'failed';
+  outcome: 'not-eligible' | 'lost' | 'mined' | 'other-host' | 'slash-filter' | 'late' | 'failed';
   wins?: number;
   /** Timings in ms from the head's arrival: base info received, proof done, block sent. */
   baseMs?: number;
@@ -101,6 +107,7 @@ export class WinningPoStMiner extends EventEmitter {
   private readonly runner: ProofRunner;
   private readonly log: Logger;
   private readonly stateFile: string;
+  private readonly shared: SharedSlashFilter | undefined;
   private readonly expectedLeaders: number;
   private includeMessages: boolean;
   readonly storage: string[];
@@ -125,6 +132,7 @@ export class WinningPoStMiner extends EventEmitter {
     this.storage = [...opts.storage];
     this.runner = opts.runner ?? new DirectRunner();
     this.stateFile = opts.stateFile;
+    this.shared = opts.sharedFilter;
     this.expectedLeaders = opts.expectedLeaders ?? 5;
     this.includeMessages = opts.includeMessages ?? true;
     this.propagationDelayMs = opts.propagationDelayMs;
@@ -143,12 +151,13 @@ export class WinningPoStMiner extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    await this.shared?.open();
     await this.init();
     this.sub = this.c.chainNotify((changes: HeadChange[]) => {
       for (const ch of changes) if (ch.Type !== 'revert') this.onHead(ch.Val);
     });
     this.sub.on('error', (e) => this.emit('error', e));
-    this.log.info({ storage: this.storage, lastMinedEpoch: this.lastMined, propagationDelayMs: this.propagationDelayMs }, 'winning PoSt miner started');
+    this.log.info({ storage: this.storage, lastMinedEpoch: this.lastMined, propagationDelayMs: this.propagationDelayMs, sharedSlashFilter: this.shared?.description }, 'winning PoSt miner started');
     this.loop = this.mine();
   }
 
@@ -162,6 +171,7 @@ export class WinningPoStMiner extends EventEmitter {
     this.sub?.close();
     this.wake();
     await this.loop?.catch(() => undefined);
+    await this.shared?.close();
   }
 
   /** Resolves when round `round` has been decided (on base `round - 1` unless `base` says), or after `timeoutMs`. */
@@ -354,6 +364,13 @@ export class WinningPoStMiner extends EventEmitter {
       if (round <= readLastMined(this.stateFile, this.miner)) {
         res.outcome = 'slash-filter';
         res.error = `round ${round} was mined meanwhile (${this.stateFile})`;
+        return res;
+      }
+      const refused = await this.shared?.claim(round, ts.Cids.map((c) => c['/']).join(','));
+      if (refused !== undefined) {
+        // Another host of this miner id sent this round's block: nothing was lost.
+        res.outcome = refused.otherHost !== undefined ? 'other-host' : 'slash-filter';
+        res.error = refused.reason;
         return res;
       }
       writeLastMined(this.stateFile, this.miner, round);

@@ -4,6 +4,7 @@
 // (checked after the lock is held) makes a retry on either server return the same numbers.
 // See README.md for the scale-out path (YugabyteDB / CockroachDB speak the same SQL).
 import pg from 'pg';
+import { redactUrl } from '../util/redact.js';
 import { logger } from '../log.js';
 import { ErrorCode, SectorIdError } from './protocol.js';
 import { type Ranges, formatRanges, normalize, overlaps, takeNumbers } from './ranges.js';
@@ -42,16 +43,6 @@ export interface PostgresStoreOptions {
   statementTimeoutMs?: number;
 }
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://(unparseable url)';
-  }
-}
-
 export class PostgresStore implements SectorIdStore {
   readonly description: string;
   readonly pool: pg.Pool;
@@ -63,7 +54,7 @@ export class PostgresStore implements SectorIdStore {
     readonly minerId: string,
     opts: PostgresStoreOptions = {},
   ) {
-    this.description = redact(url);
+    this.description = redactUrl(url);
     this.rememberMs = opts.rememberMs ?? 24 * 3600_000;
     this.pool = new pg.Pool({
       connectionString: url,

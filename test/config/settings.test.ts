@@ -100,6 +100,18 @@ test('cluster peers: [Distminer] ClusterPeers, else DISTMINER_CLUSTER_PEERS; eac
   t.throws(() => parseConfigToml('[Distminer]\n  ClusterPeers = "t:/ip4/10.0.0.2/tcp/2345/http"\n'), { message: /ClusterPeers in \[Distminer\] must be an array/ });
 });
 
+test('slash filter: [Distminer] SlashFilter, else DISTMINER_SLASH_FILTER; "file" or absent is the repo file alone; anything but a postgres URL is refused without its password', (t) => {
+  const c = parseConfigToml('[Distminer]\n  Miner = "f01000"\n  SlashFilter = "postgres://u:pw@db:5432/slash"\n');
+  t.is(resolveSettings({ ...c, mailbox: {}, supervisor: {} }, {}, { DISTMINER_SLASH_FILTER: 'postgres://other' }).slashFilter, 'postgres://u:pw@db:5432/slash');
+  t.is(resolveSettings(file(), {}, { DISTMINER_SLASH_FILTER: 'postgresql://db/x' }).slashFilter, 'postgresql://db/x');
+  t.is(resolveSettings(file(), {}, {}).slashFilter, undefined);
+  t.is(resolveSettings(file({ slashFilter: 'file' }), {}, { DISTMINER_SLASH_FILTER: 'postgres://db/x' }).slashFilter, undefined, 'the file says the repo file alone');
+  const e = t.throws(() => resolveSettings(file({ slashFilter: 'mysql://u:secret@db/x' }), {}, {}));
+  t.regex(e.message, /config\.toml \[Distminer\] SlashFilter must be "file" or a postgres:\/\/ URL/);
+  t.notRegex(e.message, /secret/);
+  t.throws(() => resolveSettings(file(), {}, { DISTMINER_SLASH_FILTER: 'db:5432' }), { message: /DISTMINER_SLASH_FILTER must be/ });
+});
+
 test('repository path: --repo, then DISTMINER_PATH, then LOTUS_MINER_PATH', (t) => {
   t.is(resolveRepoPath('/a', { DISTMINER_PATH: '/b', LOTUS_MINER_PATH: '/c' }), '/a');
   t.is(resolveRepoPath(undefined, { DISTMINER_PATH: '/b', LOTUS_MINER_PATH: '/c' }), '/b');

@@ -61,8 +61,8 @@ export function minerRepo(path: string, miner: string, o: { chainApi: string; st
 }
 
 /** `distminer run --repo R ...flags` with info logs (JSON lines on stderr; Proc reads both streams). */
-export function runMiner(name: string, repo: string, flags: string[]): Proc {
-  return new Proc(name, [MAIN, 'run', '--repo', repo, ...flags], LOG_ENV);
+export function runMiner(name: string, repo: string, flags: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  return new Proc(name, [MAIN, 'run', '--repo', repo, ...flags], { ...LOG_ENV, ...env });
 }
 
 /** A miner's /debug/metrics (served without a token by default), parsed strictly. */
