@@ -3,7 +3,9 @@
 // exactly when the chain's election says it won (recomputed here from the chain and the
 // worker's deterministic BLS VRF, same win count), every block verifies (the devnet checked it;
 // the test checks its Winning PoSt again), and the election hands out wins in proportion to
-// power.
+// power. Then two hosts of one miner id mine it at once for availability, sharing a slash
+// filter in PostgreSQL (src/post/slash-filter.ts): one block per epoch, and when one host is
+// killed the other mines on.
 //
 // The devnet's genesis seed and BLS keys are random per run, so the election is not
 // deterministic across runs: the proportion is a statistical check, with the bound below.
@@ -26,7 +28,8 @@ import { ExitCode, MinerMethod, b64 } from '../../src/chain/types.js';
 import { WindowPoStScheduler } from '../../src/post/window.js';
 import { startDevnet } from '../devnet/_harness.js';
 import { electionWins, logLines, minerRepo, runMiner, workerKey } from '../helpers/cluster.js';
-import { killAll, until } from '../helpers/procs.js';
+import { type Proc, killAll, until } from '../helpers/procs.js';
+import { startPostgres } from '../sectorid/helpers.js';
 import { type SealedSector, SEAL_PROOF, pieceManifest, sealedSectors } from '../helpers/sealed.js';
 import { POST_POLICY, placeSector } from './_setup.js';
 
@@ -46,12 +49,14 @@ const SETUP_EPOCHS = 36;
  * fails the check with probability 0.98.
  */
 const STAT_ROUNDS = 100;
+/** Rounds each phase of the two-host (HA) part mines: both hosts up, then one killed. */
+const HA_ROUNDS = 3;
 const SHARE_TOLERANCE = 0.12;
 
 test.after.always(killAll);
 
-test.serial('two miners win blocks in proportion to their power; every block verifies', async (t) => {
-  t.timeout(10 * 60_000);
+test.serial('two miners win blocks in proportion to their power; every block verifies; two hosts of one miner sharing a slash filter send one block per epoch and survive a kill -9', async (t) => {
+  t.timeout(16 * 60_000);
   const fa = await sealedSectors(2);
   const fb = await sealedSectors(1, 1001);
   const pin = (s: SealedSector) => ({ miner: s.minerId, sector: s.sectorNumber, ticket: s.ticket.toString('hex'), seed: s.seed.toString('hex') });
@@ -194,6 +199,57 @@ test.serial('two miners win blocks in proportion to their power; every block ver
   t.log(`rounds ${first}..${last}: blocks ${A} ${blocks.get(A) ?? 0} (wins ${wins.get(A) ?? 0}), ${B} ${blocks.get(B) ?? 0} (wins ${wins.get(B) ?? 0})`);
   // P(B, with λ = 5/3 per round, never elected in 6 rounds) = e^-10 = 4.5e-5.
   t.true((blocks.get(A) ?? 0) >= 1 && (blocks.get(B) ?? 0) >= 1, 'both miners mined');
+
+  // ---- two Winning PoSt hosts of one miner id (A), for availability, sharing a slash filter in
+  // PostgreSQL: both prove every round A wins, exactly one block goes out per epoch (the other
+  // host's is dropped by the filter, never refused by the chain as a second block), and when
+  // one host is killed the other mines the very next round it wins.
+  const pg = await startPostgres();
+  t.teardown(() => pg.stop());
+  const catchUp = async () => {
+    while ((d.timestampOf(d.head().Height + 1) + BLOCK_DELAY_MS / 1000) * 1000 <= Date.now()) await settle((await d.advance()).Height);
+  };
+  await catchUp();
+  d.startClock();
+  const haRepo = (name: string) => minerRepo(join(root, name), A, { chainApi: h.apiInfo, storage: miners[0].storage });
+  const hosts = ['ha-1', 'ha-2'].map((name) => runMiner(`winning-post ${A} ${name}`, haRepo(name).path, ['--roles=winning-post'], { DISTMINER_SLASH_FILTER: pg.url }));
+  await Promise.all(hosts.map((p) => p.waitFor(/"msg":"winning PoSt miner started"/, 60_000)));
+  const haFirst = d.head().Height + 3; // as above: from the third round on, every round starts on time
+  const haKill = haFirst + HA_ROUNDS;
+  await until(async () => d.head().Height >= haKill - 1, (HA_ROUNDS + 4) * BLOCK_DELAY_MS, `head ${haKill - 1}`);
+  // The host that sent the last block is killed: the other must take over.
+  const sent = (p: Proc) => logLines<{ round: number; outcome: string }>(p, 'winning PoSt round').filter((x) => x.outcome === 'mined');
+  const lastSent = (p: Proc) => Math.max(-1, ...sent(p).map((x) => x.round));
+  const victim = lastSent(hosts[0]) >= lastSent(hosts[1]) ? 0 : 1;
+  await hosts[victim].kill9();
+  const killedAt = d.head().Height;
+  const haLast = killedAt + 1 + HA_ROUNDS;
+  await until(async () => d.head().Height >= haLast, (HA_ROUNDS + 4) * BLOCK_DELAY_MS, `head ${haLast}`);
+  d.stopClock();
+  await hosts[1 - victim].stop();
+  const haLines = hosts.map((p) => logLines<{ round: number; base: number; outcome: string; error?: string }>(p, 'winning PoSt round'));
+  for (const [i, lines] of haLines.entries())
+    t.log(`${A} host ${i + 1}${i === victim ? ' (killed after head ' + killedAt + ')' : ''}: ${lines.map((r) => `${r.round}/${r.base}:${r.outcome}`).join(' ')}`);
+  let elected = 0;
+  let dropped = 0;
+  for (let r = haFirst; r <= haLast; r++) {
+    const w = await electionWins(c, A, workers.get(A)!, r, pa, total, d.expectedLeaders);
+    const mine = (await c.chainGetTipSetByHeight(r, null)).Blocks.filter((b) => b.Miner === A);
+    t.true(mine.length <= 1, `round ${r}: ${mine.length} blocks of ${A}`);
+    if (w < 1) continue;
+    elected++;
+    // The round right after the kill may have been proven by the victim alone; from the next one on, the survivor's.
+    if (r === killedAt + 1) continue;
+    t.is(mine.length, 1, `round ${r}: elected with ${w} wins: ${JSON.stringify(haLines.map((l) => l.filter((x) => x.round === r)))}`);
+    const outcomes = haLines.map((l) => l.find((x) => x.round === r && x.base === r - 1)?.outcome);
+    if (r < killedAt) {
+      t.deepEqual([...outcomes].sort(), ['mined', 'other-host'], `round ${r}: one host sent, the other's block was dropped by the shared filter: ${JSON.stringify(outcomes)}`);
+      dropped++;
+    } else if (r > killedAt + 1) t.is(outcomes[1 - victim], 'mined', `round ${r}: the surviving host mined`);
+  }
+  for (const lines of haLines) for (const x of lines) t.notRegex(x.error ?? '', /already has a block/, `round ${x.round}: a second block reached the chain node`);
+  t.log(`HA rounds ${haFirst}..${haLast}: ${A} elected in ${elected}; ${dropped} second blocks dropped by the shared slash filter before the kill`);
+  t.true(dropped >= 1, 'the shared filter dropped a second block at least once');
 
   // ---- the election's proportion: rounds 1..100 at these powers (epochs beyond the mined
   // ones are advanced without miners; only their beacons matter here)
