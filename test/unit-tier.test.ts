@@ -14,6 +14,6 @@ test('every file of the unit tier exists and stays clear of sealed fixtures, dev
     t.true(existsSync(src), `test/${f}.test.ts exists`);
     if (f === 'unit-tier') continue; // this file names the patterns
     const text = readFileSync(src, 'utf8');
-    t.notRegex(text, /helpers\/(cluster|sealed|seal-miner|drill-miner|seal-service|lotus-miner)\.js|puppeteer|startDevnet/, `test/${f}.test.ts is a unit test`);
+    t.notRegex(text, /helpers\/(cluster|sealed|seal-miner|drill-miner|seal-service|lotus-miner)\.js|puppeteer|startDevnet|startPostgres/, `test/${f}.test.ts is a unit test`);
   }
 });

@@ -11,6 +11,7 @@
 //
 // A claim that cannot be made (the database does not answer) mines nothing: a lost block costs
 // one reward, a double block the miner's collateral.
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
 import { redactUrl } from '../util/redact.js';
@@ -57,6 +58,7 @@ export class PostgresSlashFilter implements SharedSlashFilter {
   private readonly pool: pg.Pool;
   private readonly host: string;
   private schema: Promise<void> | undefined;
+  private readonly deadlineMs: number;
 
   constructor(
     url: string,
@@ -64,10 +66,13 @@ export class PostgresSlashFilter implements SharedSlashFilter {
     o: { host?: string; statementTimeoutMs?: number } = {},
   ) {
     this.description = `PostgreSQL slash filter ${redactUrl(url)}`;
-    this.host = o.host ?? `${hostname()}#${process.pid}`;
+    // One id per process (not per pid: a restarted process is another claimant).
+    this.host = o.host ?? `${hostname()}#${randomUUID().slice(0, 8)}`;
     // A claim is on the path of a block that must leave within its epoch: a database that does
-    // not answer in 2 s means no block, never a wait past the epoch.
+    // not answer within the timeout means no block, never a wait past the epoch. The whole claim
+    // (connection, table check, insert, lookup) has this one deadline.
     const timeout = o.statementTimeoutMs ?? 2000;
+    this.deadlineMs = timeout;
     this.pool = new pg.Pool({ connectionString: url, max: 2, statement_timeout: timeout, query_timeout: timeout + 500, connectionTimeoutMillis: timeout });
     this.pool.on('error', (err) => log.warn({ err }, 'slash filter database connection lost (reconnected on the next claim)'));
   }
@@ -81,20 +86,43 @@ export class PostgresSlashFilter implements SharedSlashFilter {
     }
   }
 
-  /** The table, created once (again after a failure). */
+  /**
+   * The table: created when missing (once; again after a failure). A database user with only
+   * SELECT and INSERT on an existing table is enough: nothing is created then.
+   */
   private ready(): Promise<void> {
-    this.schema ??= this.pool.query(SCHEMA).then(
-      () => undefined,
-      (e: unknown) => {
-        this.schema = undefined;
+    this.schema ??= (async () => {
+      const { rows } = await this.pool.query<{ ok: boolean }>("SELECT to_regclass('winning_slash_filter') IS NOT NULL AND to_regclass('winning_slash_filter_parents') IS NOT NULL AS ok");
+      if (rows[0]?.ok) return;
+      try {
+        await this.pool.query(SCHEMA);
+      } catch (e) {
         // Two hosts creating the table at the same instant: one CREATE loses a catalog race.
-        if ((e as { code?: string }).code !== '23505') throw e;
-      },
-    );
+        if (!['23505', '42P07'].includes((e as { code?: string }).code ?? '')) throw e;
+      }
+    })().catch((e: unknown) => {
+      this.schema = undefined;
+      throw e;
+    });
     return this.schema;
   }
 
   async claim(epoch: number, parents: string): Promise<ClaimRefused | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<ClaimRefused>((resolve) => {
+      timer = setTimeout(
+        () => resolve({ reason: `the ${this.description} did not answer within ${this.deadlineMs} ms; not mined: a block two hosts both send is a consensus fault` }),
+        this.deadlineMs,
+      );
+    });
+    try {
+      return await Promise.race([this.tryClaim(epoch, parents), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async tryClaim(epoch: number, parents: string): Promise<ClaimRefused | undefined> {
     try {
       await this.ready();
       const ins = await this.pool.query('INSERT INTO winning_slash_filter (miner_id, epoch, parents, host) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING epoch', [

@@ -180,7 +180,7 @@ export function evaluateAlerts(s: Snapshot, memory?: CounterMemory): Alert[] {
     if (gone > 0) out.push({ name: 'DistminerSectorFileGone', severity: 'critical', summary: `role ${a.id}: ${gone} sector file check(s) since the miner started found a sector's files gone (see the role's storageChecks)` });
   }
   // A role thread that is stuck in a loop or starved of CPU. Seen first by the supervisor's
-  // heartbeat (every second: status() reports a thread silent for 5 s), which needs no scrape;
+  // heartbeat (every second: status() reports a thread silent for 3 s), which needs no scrape;
   // a thread that missed a metrics request (2 s) recently, while answering heartbeats again,
   // is shown as well for UNRESPONSIVE_HOLD_MS, so that a short stall is not lost between polls.
   const silent = new Set<string>();

@@ -227,9 +227,11 @@ test.serial('two miners win blocks in proportion to their power; every block ver
   await until(async () => d.head().Height >= haLast, (HA_ROUNDS + 4) * BLOCK_DELAY_MS, `head ${haLast}`);
   d.stopClock();
   await hosts[1 - victim].stop();
-  const haLines = hosts.map((p) => logLines<{ round: number; base: number; outcome: string; error?: string }>(p, 'winning PoSt round'));
+  const haLines = hosts.map((p) => logLines<{ round: number; base: number; outcome: string; err?: string }>(p, 'winning PoSt round'));
   for (const [i, lines] of haLines.entries())
-    t.log(`${A} host ${i + 1}${i === victim ? ' (killed after head ' + killedAt + ')' : ''}: ${lines.map((r) => `${r.round}/${r.base}:${r.outcome}`).join(' ')}`);
+    t.log(
+      `${A} host ${i + 1}${i === victim ? ' (killed after head ' + killedAt + ')' : ''}: ${lines.map((r) => `${r.round}/${r.base}:${r.outcome}${r.outcome === 'failed' ? `(${r.err})` : ''}`).join(' ')}`,
+    );
   let elected = 0;
   let dropped = 0;
   for (let r = haFirst; r <= haLast; r++) {
@@ -247,7 +249,7 @@ test.serial('two miners win blocks in proportion to their power; every block ver
       dropped++;
     } else if (r > killedAt + 1) t.is(outcomes[1 - victim], 'mined', `round ${r}: the surviving host mined`);
   }
-  for (const lines of haLines) for (const x of lines) t.notRegex(x.error ?? '', /already has a block/, `round ${x.round}: a second block reached the chain node`);
+  for (const lines of haLines) for (const x of lines) t.notRegex(x.err ?? '', /already has a block/, `round ${x.round}: a second block reached the chain node`);
   t.log(`HA rounds ${haFirst}..${haLast}: ${A} elected in ${elected}; ${dropped} second blocks dropped by the shared slash filter before the kill`);
   t.true(dropped >= 1, 'the shared filter dropped a second block at least once');
 
