@@ -7,6 +7,9 @@
 #   scripts/postgres-test.sh kill DIR      stop it abruptly (immediate: like a crash)
 #   scripts/postgres-test.sh restart DIR   kill, then start again on the same port
 #   scripts/postgres-test.sh url DIR       print the URL of a started cluster
+#   scripts/postgres-test.sh freeze DIR    SIGSTOP the server and its backends (a hung database:
+#                                          connections are accepted by the kernel, never answered)
+#   scripts/postgres-test.sh thaw DIR      SIGCONT them
 #
 # Installs the Debian package if no PostgreSQL binaries are found (needs root). initdb and
 # postgres refuse to run as root, so as root the cluster is owned by a system user
@@ -16,7 +19,7 @@ set -euo pipefail
 cmd=${1:-}
 dir=${2:-}
 if [[ -z "$cmd" || -z "$dir" ]]; then
-  echo "usage: $0 start|stop|kill|restart|url DIR" >&2
+  echo "usage: $0 start|stop|kill|restart|url|freeze|thaw DIR" >&2
   exit 2
 fi
 
@@ -102,8 +105,19 @@ case "$cmd" in
     start
     ;;
   url) echo "postgres://postgres@127.0.0.1:$(cat "$dir/port")/postgres" ;;
+  freeze | thaw)
+    pid=$(head -n 1 "$dir/data/postmaster.pid")
+    # The server first when freezing (no new backend is forked), last when thawing.
+    if [[ $cmd == freeze ]]; then
+      kill -STOP "$pid"
+      pgrep -P "$pid" | xargs -r kill -STOP
+    else
+      pgrep -P "$pid" | xargs -r kill -CONT
+      kill -CONT "$pid"
+    fi
+    ;;
   *)
-    echo "usage: $0 start|stop|kill|restart|url DIR" >&2
+    echo "usage: $0 start|stop|kill|restart|url|freeze|thaw DIR" >&2
     exit 2
     ;;
 esac

@@ -65,7 +65,7 @@ export const createRole: CreateRole = (ctx) => {
       await m.stop();
       return undefined;
     }
-    const stopHealth = reportHealth(sendBack, () => m.chainTrouble());
+    const stopHealth = reportHealth(sendBack, () => m.trouble());
     return async () => {
       stopHealth();
       await m.stop();

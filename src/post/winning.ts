@@ -23,7 +23,7 @@ import { type HeadChange, type SignedMessage, type TipSet, actorId, b64, fromB64
 import { writeFileAtomic } from '../util/durable.js';
 import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner, ProofCancelledError } from './runner.js';
-import type { SharedSlashFilter } from './slash-filter.js';
+import type { ClaimRefused, SharedSlashFilter } from './slash-filter.js';
 import { locateSector } from './storage.js';
 
 export interface WinningPoStOptions {
@@ -366,16 +366,26 @@ export class WinningPoStMiner extends EventEmitter {
         res.error = `round ${round} was mined meanwhile (${this.stateFile})`;
         return res;
       }
-      const refused = await this.shared?.claim(round, ts.Cids.map((c) => c['/']).join(','));
+      const refused = await this.claimShared(round, ts, blk.Header.Timestamp * 1000, above);
       if (refused !== undefined) {
         // Another host of this miner id sent this round's block: nothing was lost.
         res.outcome = refused.otherHost !== undefined ? 'other-host' : 'slash-filter';
         res.error = refused.reason;
         return res;
       }
+      // The claim took time: a tipset above the base may have come meanwhile. The block has not
+      // left, so the epoch is given back for the round on the new head (ours or another host's).
+      if (above() || this.stopped) {
+        await this.shared?.release(round);
+        if (this.stopped) throw new Error('stopped');
+        res.outcome = 'late';
+        res.error = `a tipset at height ${this.head!.Height} arrived while the shared slash filter was claiming round ${round}`;
+        return res;
+      }
       writeLastMined(this.stateFile, this.miner, round);
       this.lastMined = round;
       await this.c.syncSubmitBlock(blk);
+      await this.shared?.sent(round);
       res.sentMs = since();
       res.block = blockCid(blk.Header)['/'];
       res.outcome = 'mined';
@@ -406,6 +416,31 @@ export class WinningPoStMiner extends EventEmitter {
       this.emit('round', res);
       if (res.outcome === 'mined') this.emit('block', res);
     }
+  }
+
+  /**
+   * Claims `round` in the shared slash filter (when there is one), again while the filter does
+   * not answer and the round still has time: until its block's epoch is over (a block later
+   * than that misses the next round's tipset), a tipset above the base arrives, or stop().
+   */
+  private async claimShared(round: number, ts: TipSet, blockTimeMs: number, above: () => boolean): Promise<ClaimRefused | undefined> {
+    if (!this.shared) return undefined;
+    const until = Math.max(blockTimeMs, Date.now()) + this.blockDelayS * 1000;
+    let tries = 0;
+    for (;;) {
+      const refused = await this.shared.claim(round, tipsetKey(ts));
+      tries++;
+      if (!refused?.transient || this.stopped || above() || Date.now() + 250 >= until) {
+        if (refused && tries > 1) refused.reason += ` (${tries} tries)`;
+        return refused;
+      }
+      await this.sleepUntil(Date.now() + 250, true);
+    }
+  }
+
+  /** Why this role cannot do its job now (the chain looks gone, the shared filter does not answer), or null. */
+  trouble(): string | null {
+    return this.chainTrouble() ?? this.shared?.trouble() ?? null;
   }
 
   private async selectMessages(ts: TipSet): Promise<SignedMessage[]> {

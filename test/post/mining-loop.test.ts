@@ -13,6 +13,7 @@ import type { ChainClient } from '../../src/chain/client.js';
 import { blockCid } from '../../src/chain/crypto.js';
 import { type BlockHeader, type BlockMsg, type BlockTemplate, type HeadChange, type MiningBaseInfo, type TipSet, b64, cborCid, cborEncode } from '../../src/chain/types.js';
 import { type ProofJob, type ProofRunner, ProofCancelledError } from '../../src/post/runner.js';
+import type { ClaimRefused, SharedSlashFilter } from '../../src/post/slash-filter.js';
 import { type RoundResult, WinningPoStMiner } from '../../src/post/winning.js';
 
 const MINER = 't01000';
@@ -49,6 +50,8 @@ class ChainDouble {
   head: TipSet;
   submitted: BlockMsg[] = [];
   baseInfoAt: { round: number; at: number }[] = [];
+  /** What the head subscription says of the chain (null: fine). */
+  gone: string | null = null;
   private notify: ((c: HeadChange[]) => void) | undefined;
   constructor(
     head: TipSet,
@@ -69,7 +72,7 @@ class ChainDouble {
   chainNotify(cb: (c: HeadChange[]) => void) {
     this.notify = cb;
     setImmediate(() => cb([{ Type: 'current', Val: this.head }]));
-    return Object.assign(new EventEmitter(), { close: () => (this.notify = undefined) });
+    return Object.assign(new EventEmitter(), { close: () => (this.notify = undefined), trouble: () => this.gone });
   }
   async minerGetBaseInfo(_miner: string, round: number): Promise<MiningBaseInfo> {
     this.baseInfoAt.push({ round, at: Date.now() });
@@ -106,9 +109,18 @@ const runner = (during?: () => void): ProofRunner => ({
   },
 });
 
-function start(chain: ChainDouble, r: ProofRunner, propagationDelayMs = 200) {
+function start(chain: ChainDouble, r: ProofRunner, propagationDelayMs = 200, sharedFilter?: SharedSlashFilter) {
   const dir = mkdtempSync(join(tmpdir(), 'distminer-mining-loop-'));
-  const m = new WinningPoStMiner({ client: chain as unknown as ChainClient, miner: MINER, storage: [dir], stateFile: join(dir, 'last.json'), runner: r, expectedLeaders: 50, propagationDelayMs });
+  const m = new WinningPoStMiner({
+    client: chain as unknown as ChainClient,
+    miner: MINER,
+    storage: [dir],
+    stateFile: join(dir, 'last.json'),
+    runner: r,
+    expectedLeaders: 50,
+    propagationDelayMs,
+    sharedFilter,
+  });
   return {
     m,
     async stop() {
@@ -246,4 +258,90 @@ test('a block over a null round is dropped when a tipset of that round arrives b
   t.is(chain.submitted.length, 1, 'the block over the null round never left');
   t.deepEqual(chain.submitted[0].Header.Parents, theirs.Cids);
   t.is(m.lastMinedEpoch, 42);
+});
+
+/** A shared slash filter double: `answer(epoch, n)` decides the n-th claim of an epoch; calls are recorded. */
+class FilterDouble implements SharedSlashFilter {
+  readonly description = 'filter double';
+  calls: string[] = [];
+  down: string | null = null;
+  constructor(private readonly answer: (epoch: number, n: number) => ClaimRefused | undefined | Promise<ClaimRefused | undefined>) {}
+  async open() {}
+  async claim(epoch: number) {
+    const n = this.calls.filter((c) => c === `claim ${epoch}`).length;
+    this.calls.push(`claim ${epoch}`);
+    return this.answer(epoch, n);
+  }
+  async sent(epoch: number) {
+    this.calls.push(`sent ${epoch}`);
+  }
+  async release(epoch: number) {
+    this.calls.push(`release ${epoch}`);
+  }
+  trouble() {
+    return this.down;
+  }
+  async close() {}
+}
+
+test('shared slash filter: a claim not answered is tried again within the round, then the block is sent and marked sent', async (t) => {
+  const late = Math.floor(Date.now() / 1000) - 600;
+  const chain = new ChainDouble(tipset(60, late), (round) => round === 61);
+  const f = new FilterDouble((_e, n) => (n < 2 ? { reason: 'the database did not answer', transient: true } : undefined));
+  const { m, stop } = start(chain, runner(), 200, f);
+  t.teardown(stop);
+  await m.start();
+  await until('a block', () => chain.submitted.length > 0);
+  await until('the mark', () => f.calls.includes('sent 61'));
+  t.deepEqual(f.calls, ['claim 61', 'claim 61', 'claim 61', 'sent 61']);
+  t.like(m.results[0], { round: 61, outcome: 'mined' });
+});
+
+test('shared slash filter: another host sent the block (other-host); a claim refused for good is a lost round; neither is sent', async (t) => {
+  const late = Math.floor(Date.now() / 1000) - 600;
+  const chain = new ChainDouble(tipset(70, late), (round) => round <= 72);
+  const f = new FilterDouble((e) => (e === 71 ? { reason: 'mined by host-b', otherHost: 'host-b' } : e === 72 ? { reason: 'claimed by host-b, never marked sent' } : undefined));
+  const { m, stop } = start(chain, runner(), 200, f);
+  t.teardown(stop);
+  await m.start();
+  await until('two rounds', () => m.results.length >= 2);
+  t.like(m.results[0], { round: 71, outcome: 'other-host' });
+  t.like(m.results[1], { round: 72, outcome: 'slash-filter', error: 'claimed by host-b, never marked sent' });
+  t.is(chain.submitted.length, 0);
+  t.deepEqual(f.calls, ['claim 71', 'claim 72'], 'a refusal that is not transient is not tried again');
+});
+
+test('shared slash filter: a tipset above the base arriving during the claim drops the block and gives the claim back', async (t) => {
+  const late = Math.floor(Date.now() / 1000) - 600;
+  const chain = new ChainDouble(tipset(80, late), () => true);
+  const theirs = tipset(81, late + 4, 'theirs');
+  const f = new FilterDouble((e) => {
+    if (e === 81) chain.setHead(theirs); // arrives while the database answers
+    return undefined;
+  });
+  const { m, stop } = start(chain, runner(), 200, f);
+  t.teardown(stop);
+  await m.start();
+  await until('a block', () => chain.submitted.length > 0);
+  t.like(m.results[0], { round: 81, base: 80, outcome: 'late' });
+  t.regex(m.results[0].error ?? '', /arrived while the shared slash filter was claiming round 81/);
+  t.deepEqual(f.calls.slice(0, 2), ['claim 81', 'release 81']);
+  t.is(chain.submitted[0].Header.Height, 82, 'mined on the new head instead');
+  t.deepEqual(chain.submitted[0].Header.Parents, theirs.Cids);
+});
+
+test("shared slash filter: the role's trouble() names a filter that does not answer, and the chain first", async (t) => {
+  const chain = new ChainDouble(tipset(90, Math.floor(Date.now() / 1000)), () => false);
+  const f = new FilterDouble(() => undefined);
+  const { m, stop } = start(chain, runner(), 200, f);
+  t.teardown(stop);
+  await m.start();
+  t.is(m.trouble(), null);
+  f.down = 'the filter has not answered for 6 s';
+  t.is(m.trouble(), 'the filter has not answered for 6 s');
+  chain.gone = 'no new head for 3 epochs';
+  t.is(m.trouble(), 'no new head for 3 epochs', 'the chain first');
+  chain.gone = null;
+  f.down = null;
+  t.is(m.trouble(), null);
 });

@@ -2,7 +2,9 @@
 // PostgreSQL cluster: two hosts (two pools, as two processes would have) claiming the same
 // epochs at the same instant get exactly one winner each; the same parents at another epoch
 // are refused (time-offset mining); a database that stops answering refuses every claim
-// within the timeout, and claims work again once it is back.
+// within the timeout, and claims work again once it is back; one that hangs (SIGSTOP) too. A
+// claim never marked sent is not "mined by another host" (its host may have died between claim
+// and send); a claim given back frees the epoch.
 import test from 'ava';
 import { PostgresSlashFilter, sharedSlashFilter } from '../../src/post/slash-filter.js';
 import { type Pg, startPostgres } from '../sectorid/helpers.js';
@@ -30,7 +32,13 @@ test.serial('two hosts racing for 200 epochs: each epoch is claimed by exactly o
   let bWon = 0;
   for (let epoch = 1; epoch <= 200; epoch++) {
     const parents = `bafy-parent-${epoch - 1}`;
-    const [ra, rb] = await Promise.all([a.claim(epoch, parents), b.claim(epoch, parents)]);
+    // As the miner does: the winner sends its block, then marks it sent.
+    const claimAndSend = async (f: PostgresSlashFilter) => {
+      const r = await f.claim(epoch, parents);
+      if (r === undefined) await f.sent(epoch);
+      return r;
+    };
+    const [ra, rb] = await Promise.all([claimAndSend(a), claimAndSend(b)]);
     t.true((ra === undefined) !== (rb === undefined), `epoch ${epoch}: exactly one host may send (a: ${ra?.reason}, b: ${rb?.reason})`);
     if (ra === undefined) {
       aWon++;
@@ -75,6 +83,7 @@ test.serial('a database that stops answering: every claim is refused within its 
   const ms = Date.now() - t0;
   t.regex(r!.reason, /did not answer .*not mined: a block two hosts both send is a consensus fault/);
   t.is(r!.otherHost, undefined);
+  t.true(r!.transient, 'may be tried again within the round');
   t.true(ms < 5000, `refused after ${ms} ms`);
   await pg.start();
   let back: { reason: string } | undefined = { reason: 'not yet' };
@@ -83,6 +92,92 @@ test.serial('a database that stops answering: every claim is refused within its 
     if (back !== undefined) await new Promise((res) => setTimeout(res, 200));
   }
   t.is(back, undefined, `epoch 2 claimed once the database answers again (${back?.reason})`);
+});
+
+test.serial("a claim marked sent is another host's block; one never marked sent is a lost round; a claim given back frees the epoch", async (t) => {
+  const a = new PostgresSlashFilter(pg.url, 'f04000', { host: 'host-a' });
+  const b = new PostgresSlashFilter(pg.url, 'f04000', { host: 'host-b', sentWaitMs: 600 });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  await Promise.all([a.open(), b.open()]);
+  // Host a claims and dies before sending: b waits its 600 ms for the mark, then drops its own
+  // block as a lost round (no otherHost: the abandoned-block count sees it).
+  t.is(await a.claim(300, 'r299'), undefined);
+  const t0 = Date.now();
+  const unsent = (await b.claim(300, 'r299'))!;
+  const waited = Date.now() - t0;
+  t.regex(unsent.reason, /epoch 300 was claimed by host-a, which has not marked its block sent within 600 ms/);
+  t.is(unsent.otherHost, undefined);
+  t.true(waited >= 500 && waited < 3000, `waited ${waited} ms for the mark`);
+  // Marked sent: another host's block, nothing lost.
+  await a.sent(300);
+  const sent = (await b.claim(300, 'r299'))!;
+  t.is(sent.otherHost, 'host-a');
+  t.regex(sent.reason, /epoch 300 was already mined by host-a/);
+  // The mark arriving while b waits: seen at once.
+  t.is(await a.claim(301, 'r300'), undefined);
+  setTimeout(() => void a.sent(301), 200);
+  const late = (await b.claim(301, 'r300'))!;
+  t.is(late.otherHost, 'host-a');
+  // Given back (a tipset above the base came during the claim): b may mine the epoch.
+  t.is(await a.claim(302, 'r301'), undefined);
+  await a.release(302);
+  t.is(await b.claim(302, 'r301-b'), undefined);
+  // A sent claim is never given back.
+  await b.sent(302);
+  await b.release(302);
+  t.is((await a.claim(302, 'r301'))!.otherHost, 'host-b');
+  // Given back while the other host waits for the mark: that host stops waiting; the epoch is free.
+  t.is(await a.claim(303, 'r302'), undefined);
+  setTimeout(() => void a.release(303), 100);
+  t.is(await b.claim(303, 'r302'), undefined, 'the epoch, given back during the wait, is claimed');
+});
+
+test.serial("a claim whose answer came after its deadline is still this host's: the same block claims it again", async (t) => {
+  const a = new PostgresSlashFilter(pg.url, 'f05000', { host: 'host-a' });
+  t.teardown(() => a.close());
+  await a.open();
+  t.is(await a.claim(7, 's6'), undefined);
+  // The first answer was lost (a timed-out claim that committed): the same epoch and parents.
+  t.is(await a.claim(7, 's6'), undefined);
+  // Not once it was sent, and never on other parents.
+  t.regex((await a.claim(7, 's6-other'))!.reason, /epoch 7 was already mined by this host/);
+  await a.sent(7);
+  t.regex((await a.claim(7, 's6'))!.reason, /epoch 7 was already mined by this host/);
+});
+
+test.serial('a database that hangs (SIGSTOP): claims are refused within the deadline and marked transient; the filter reports trouble; thawed, all is well', async (t) => {
+  const a = new PostgresSlashFilter(pg.url, 'f06000', { host: 'host-a', statementTimeoutMs: 800, probeMs: 300 });
+  t.teardown(() => a.close());
+  await a.open();
+  t.is(a.trouble(), null);
+  t.is(await a.claim(1, 'h0'), undefined);
+  await pg.freeze();
+  try {
+    const t0 = Date.now();
+    const r = (await a.claim(2, 'h1'))!;
+    const ms = Date.now() - t0;
+    t.regex(r.reason, /did not answer \(no answer within 800 ms\)/);
+    t.true(r.transient);
+    t.true(ms < 1500, `refused after ${ms} ms`);
+    t.regex(a.trouble() ?? '', /has not answered for \d+ s .*no block is sent until it does/);
+    // A second claim while still hung: refused as fast (no pile-up on the pool).
+    const t1 = Date.now();
+    t.true((await a.claim(3, 'h2'))!.transient);
+    t.true(Date.now() - t1 < 1500);
+  } finally {
+    await pg.thaw();
+  }
+  let back: { reason: string } | undefined = { reason: 'not yet' };
+  for (let i = 0; i < 50 && back !== undefined; i++) {
+    back = await a.claim(2, 'h1');
+    if (back !== undefined) await new Promise((res) => setTimeout(res, 200));
+  }
+  t.is(back, undefined, `epoch 2 claimed once the database answers again (${back?.reason})`);
+  for (let i = 0; i < 50 && a.trouble() !== null; i++) await new Promise((res) => setTimeout(res, 100));
+  t.is(a.trouble(), null, 'the probe sees it answer again');
 });
 
 test('the setting: absent or "file" is no shared filter; a postgres URL is one (password not shown); anything else is refused', (t) => {

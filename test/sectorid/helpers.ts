@@ -143,6 +143,9 @@ export interface Pg {
   dir: string;
   restart(): Promise<void>;
   kill(): Promise<void>;
+  /** SIGSTOP the server and its backends: a database that hangs rather than refuses. */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -167,7 +170,15 @@ export async function startPostgres(): Promise<Pg> {
     kill: async () => {
       await run('bash', [SCRIPT, 'kill', join(dir, 'pg')], { timeout: 120_000 });
     },
+    freeze: async () => {
+      await run('bash', [SCRIPT, 'freeze', join(dir, 'pg')], { timeout: 30_000 });
+    },
+    thaw: async () => {
+      await run('bash', [SCRIPT, 'thaw', join(dir, 'pg')], { timeout: 30_000 });
+    },
     stop: async () => {
+      // A test that failed while the server was frozen must not leave it unstoppable.
+      await run('bash', [SCRIPT, 'thaw', join(dir, 'pg')], { timeout: 30_000 }).catch(() => {});
       await run('bash', [SCRIPT, 'stop', join(dir, 'pg')], { timeout: 120_000 }).catch(() => {});
       cleanup(dir);
     },
