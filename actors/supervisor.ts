@@ -58,7 +58,7 @@ gauge({
 });
 gauge({
   name: 'distminer_actor_heartbeat_age_seconds',
-  help: "Seconds since the running role actor's thread last answered the supervisor's heartbeat (sent every second); a stuck thread is terminated at 30 s",
+  help: "Seconds the running role actor's thread has left the supervisor's heartbeat (sent every second) unanswered, not counting stalls of the supervisor's own thread; 0 when it answered the last; a stuck thread is terminated at 30 s",
   labelNames: ['role'],
   collect() {
     this.reset();
@@ -172,7 +172,12 @@ interface Child {
   finished?: 'final' | 'failed';
   restored: boolean;
   restartTimer?: NodeJS.Timeout;
-  lastPong: number;
+  /**
+   * When the oldest heartbeat the thread has not answered yet was sent (undefined: it answered
+   * them all). The age of a silent thread is measured from it, less any time the supervisor's
+   * own thread was stalled (see lagMs()).
+   */
+  unansweredSince?: number;
   pings: Map<number, (v: string) => void>;
   /** Questions sent to the worker (metrics, log levels) by id: answered, or undefined when it exits. */
   asks: Map<number, (v: unknown) => void>;
@@ -191,6 +196,8 @@ export class Supervisor extends EventEmitter {
   private escalated = false;
   private heartbeat?: NodeJS.Timeout;
   private nextPing = 1;
+  /** When beat() last ran: a beat overdue by much means this thread, not the actors', stalled. */
+  private lastBeat = 0;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
@@ -218,7 +225,6 @@ export class Supervisor extends EventEmitter {
         restarts: 0,
         consecutive: 0,
         restored: false,
-        lastPong: Date.now(),
         pings: new Map(),
         asks: new Map(),
         jobs: new Map(),
@@ -248,7 +254,7 @@ export class Supervisor extends EventEmitter {
     c.worker = w;
     c.status = 'starting';
     c.startedAt = Date.now();
-    c.lastPong = Date.now();
+    c.unansweredSince = undefined;
     c.crashError = undefined;
     c.finished = undefined;
     c.incarnation++;
@@ -277,7 +283,8 @@ export class Supervisor extends EventEmitter {
         this.emit('state', c.spec.id, m.value);
         break;
       case 'pong': {
-        c.lastPong = Date.now();
+        // Any answer shows the thread's loop turning: nothing is outstanding any more.
+        c.unansweredSince = undefined;
         const r = c.pings.get(m.id);
         c.pings.delete(m.id);
         r?.(m.value);
@@ -388,16 +395,35 @@ export class Supervisor extends EventEmitter {
   private beat(): void {
     const timeout = this.opts.heartbeatTimeoutMs ?? 30_000;
     const now = Date.now();
+    // This thread stalled (a long synchronous task, a paused process, a starved CPU): the pongs
+    // that came meanwhile wait unread in the ports, so that time is not the actors' silence.
+    const lag = this.lagMs(now);
+    this.lastBeat = now;
+    if (lag > 0) for (const c of this.children.values()) if (c.unansweredSince !== undefined) c.unansweredSince += lag;
     for (const c of this.children.values()) {
       if (!c.worker || this.stopping) continue;
-      if (now - c.lastPong > timeout) {
-        c.crashError = `unresponsive: no heartbeat answer for ${now - c.lastPong} ms`;
+      const silent = this.silentMs(c, now);
+      if (silent > timeout) {
+        c.crashError = `unresponsive: no heartbeat answer for ${silent} ms`;
         log.error({ actor: c.spec.id }, `actor ${c.spec.id} is unresponsive; terminating its worker`);
         void c.worker.terminate();
         continue;
       }
+      c.unansweredSince ??= now;
       this.send(c, { t: 'ping', id: this.nextPing++ });
     }
+  }
+
+  /** How far the heartbeat timer is overdue now (this thread's own stall), in ms. */
+  private lagMs(now = Date.now()): number {
+    if (this.lastBeat === 0) return 0;
+    return Math.max(0, now - this.lastBeat - (this.opts.heartbeatMs ?? 1000));
+  }
+
+  /** How long `c`'s thread has left a heartbeat unanswered, not counting this thread's own stall. */
+  private silentMs(c: Child, now = Date.now()): number {
+    if (c.unansweredSince === undefined) return 0;
+    return Math.max(0, now - c.unansweredSince - this.lagMs(now));
   }
 
   /** Round trip to one actor: resolves with its state, or rejects after `timeoutMs`. */
@@ -424,13 +450,13 @@ export class Supervisor extends EventEmitter {
    * with `role`. An actor that does not answer within `timeoutMs` is left out of this scrape.
    */
   async collectMetrics(timeoutMs = 2000): Promise<MetricsJson[]> {
-    const silentSince = Date.now() - this.unresponsiveAfterMs();
+    const now = Date.now();
     const asks = [...this.children.values()]
       .filter((c) => c.worker)
       .map(async (c) => {
         // A thread the heartbeat already knows to be silent is not asked (it would only cost
         // this scrape, a web page poll or a peer's cluster view the whole timeout): a miss now.
-        if (c.status === 'running' && c.lastPong < silentSince) {
+        if (c.status === 'running' && this.silentMs(c, now) > this.unresponsiveAfterMs()) {
           scrapeMisses.inc({ role: c.spec.id });
           return undefined;
         }
@@ -499,10 +525,10 @@ export class Supervisor extends EventEmitter {
     return this.opts.unresponsiveAfterMs ?? 3000;
   }
 
-  /** Per running actor: ms since its thread last answered a heartbeat. */
+  /** Per running actor: ms its thread has left a heartbeat unanswered (0: it answered the last). */
   heartbeatAges(): [string, number][] {
     const now = Date.now();
-    return [...this.children.values()].filter((c) => c.worker && c.status === 'running').map((c) => [c.spec.id, now - c.lastPong]);
+    return [...this.children.values()].filter((c) => c.worker && c.status === 'running').map((c) => [c.spec.id, this.silentMs(c, now)]);
   }
 
   status(): SupervisorStatus {
@@ -518,7 +544,7 @@ export class Supervisor extends EventEmitter {
         state: c.worker ? c.state : c.status,
         detail: c.detail,
         ...(c.worker && c.status === 'running' && typeof c.context?.degraded === 'string' ? { degraded: c.context.degraded } : {}),
-        ...(c.worker && c.status === 'running' && now - c.lastPong > unresponsiveAfter ? { unansweredMs: now - c.lastPong } : {}),
+        ...(c.worker && c.status === 'running' && this.silentMs(c, now) > unresponsiveAfter ? { unansweredMs: this.silentMs(c, now) } : {}),
         uptimeMs: c.worker && c.status === 'running' ? now - c.startedAt : 0,
         restarts: c.restarts,
         lastExit: c.lastExit,

@@ -114,6 +114,37 @@ test.serial('a stuck role is reported unresponsive by the heartbeat, with no scr
   await sup.stop();
 });
 
+test.serial("the supervisor's own thread stalled: no role is reported unresponsive or terminated for it", async (t) => {
+  const { sup, dir } = make([spec('a', 'seal'), spec('b', 'deal')], { heartbeatTimeoutMs: 2000, unresponsiveAfterMs: 500 });
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  sup.start();
+  await until('both running', () => sup.status().actors.every((a) => a.status === 'running'));
+  await sleep(500);
+  // 4 s of this thread blocked (a long synchronous task on the main thread): twice the
+  // heartbeat timeout. The roles answered all along; their pongs wait unread in the ports.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4000);
+  const right = sup.status().actors.map((a) => [a.id, a.unansweredMs]);
+  const ages = sup.heartbeatAges();
+  t.deepEqual(right, [
+    ['a', undefined],
+    ['b', undefined],
+  ]);
+  t.true(
+    ages.every(([, ms]) => ms < 500),
+    `ages right after the stall: ${JSON.stringify(ages)}`,
+  );
+  // The overdue beat runs before the pongs are read: it must not terminate anyone.
+  await sleep(1000);
+  t.deepEqual(
+    sup.status().actors.map((a) => [a.id, a.status, a.restarts, a.unansweredMs]),
+    [
+      ['a', 'running', 0, undefined],
+      ['b', 'running', 0, undefined],
+    ],
+  );
+  await sup.stop();
+});
+
 test('transient: a normal finish is final, a crash is restarted', async (t) => {
   const { sup, dir } = make([spec('tr', 'seal', { restart: 'transient' }), spec('tr2', 'deal', { restart: 'transient' })]);
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
