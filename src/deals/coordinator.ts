@@ -4,7 +4,8 @@
 //      batches) and records each deal's market ID. First it fails the deals the actor would
 //      drop (start epoch passed, the client's escrow no longer covering them: the gas would be
 //      lost) and tops up this miner's own escrow from its worker to cover the provider
-//      collateral of every deal not yet published;
+//      collateral of every deal not yet published (the AddBalance is recorded and looked up
+//      on later passes, never waited for inside one, and never pushed twice across a restart);
 //   2. packs published deals into a sector (DealPipeline.nextPieces; a sector they do not fill
 //      waits up to waitDealsMs for more deals, as Lotus's WaitDealsDelay) and hands it to this
 //      miner's seal service (SectorsPledgeDeals: the workers fetch each piece from the deal
@@ -34,8 +35,10 @@ export interface DealChain extends ProposalMarket {
   head(): Promise<number>;
   /** This miner's ID address (whose escrow holds the provider collateral). */
   readonly provider: string;
-  /** AddBalance of `amount` into this miner's escrow, from its worker; waits for it on chain; the message CID. */
+  /** Pushes AddBalance of `amount` into this miner's escrow, from its worker; the message CID (not waited for). */
   fundProvider(amount: bigint): Promise<string>;
+  /** A pushed message's exit code once it is on chain; null while it is not (yet). */
+  messageOutcome(cid: string): Promise<{ exitCode: number } | null>;
   /** Pushes PublishStorageDeals for these deals; returns the message CID. */
   publish(deals: ClientDealProposal[]): Promise<string>;
   /** Waits for the message: the market IDs of the valid deals, by index into the batch. */
@@ -97,6 +100,7 @@ export class DealCoordinator {
   /** Publish messages being waited on (by CID). */
   private readonly waiting = new Map<string, Promise<void>>();
   private reconciled = false;
+  private fundingWarnedAt = 0;
 
   constructor(private readonly o: CoordinatorOptions) {}
 
@@ -165,7 +169,7 @@ export class DealCoordinator {
     const inFlight = unpublished.filter((d) => d.publish?.cid && !fresh.includes(d));
     const ready = await this.affordable(fresh, inFlight);
     if (ready.length === 0) return;
-    await this.fundCollateral([...inFlight, ...ready]);
+    if (!(await this.fundCollateral([...inFlight, ...ready]))) return;
     const batch = this.o.batch ?? 8;
     for (let i = 0; i < ready.length; i += batch) {
       const group = ready.slice(i, i + batch);
@@ -226,28 +230,50 @@ export class DealCoordinator {
   }
 
   /**
-   * Tops up this miner's escrow so that its available balance covers the provider collateral of
-   * `deals` (all not yet published: the actor locks it only at publication), with AddBalance from
-   * the worker, waited for. Throws when that fails: the deals wait for the next pass.
+   * Whether this miner's available escrow covers the provider collateral of `deals` (all not yet
+   * published: the actor locks it only at publication). When it does not, pushes an AddBalance
+   * from the worker for the difference and records it: the deals wait, and the passes go on
+   * (packing, following sectors) while it lands; a restart finds the record and waits for that
+   * message instead of pushing a second one. Throws when the push fails: the deals wait.
    */
   // A publication that landed but whose deal IDs are not recorded yet is counted though its
   // collateral is already locked: the top-up can then exceed the need by that much, which stays
   // in the miner's escrow (withdrawable) — never short.
-  private async fundCollateral(deals: DealRecord[]): Promise<void> {
+  private async fundCollateral(deals: DealRecord[]): Promise<boolean> {
+    const pending = this.o.store.pendingFunding();
+    if (pending) {
+      const r = await this.o.chain.messageOutcome(pending.cid);
+      if (r === null) {
+        const mins = (Date.now() - pending.pushedAt) / 60_000;
+        if (mins >= 10 && Date.now() - this.fundingWarnedAt > 10 * 60_000) {
+          this.fundingWarnedAt = Date.now();
+          this.log.warn({ cid: pending.cid, minutes: Math.round(mins) }, 'the provider-collateral top-up is still not on chain; deals wait for it (is its fee cap too low?)');
+        }
+        return false;
+      }
+      await this.o.store.setPendingFunding(undefined);
+      if (r.exitCode === 0) this.log.info({ cid: pending.cid, added: pending.amount }, `provider collateral: ${formatFil(BigInt(pending.amount))} added to the market escrow`);
+      else this.log.error({ cid: pending.cid, exitCode: r.exitCode }, 'the provider-collateral top-up failed on chain; trying again');
+    }
     const need = deals.reduce((a, d) => a + dealCosts(d.proposal).provider, 0n);
-    if (need === 0n) return;
+    if (need === 0n) return true;
     const b = await this.o.chain.balance(this.o.chain.provider);
     const available = b.escrow - b.locked;
-    if (available >= need) return;
+    if (available >= need) return true;
     const add = need - available;
     this.log.info({ need: need.toString(), available: available.toString(), add: add.toString() }, 'adding provider collateral to the market escrow');
+    let cid: string;
     try {
-      const cid = await this.o.chain.fundProvider(add);
-      this.log.info({ cid, added: add.toString() }, `provider collateral: ${formatFil(add)} added to the market escrow`);
+      cid = await this.o.chain.fundProvider(add);
     } catch (e) {
       this.log.error({ err: e, add: add.toString() }, 'could not add provider collateral to the market escrow (is the worker funded?); deals wait');
       throw e;
     }
+    // A crash in the moment between the push and this record can still top up twice; the
+    // excess stays in the miner's escrow, withdrawable.
+    await this.o.store.setPendingFunding({ cid, amount: add.toString(), pushedAt: Date.now() });
+    this.log.info({ cid, add: add.toString() }, 'AddBalance sent; the deals are published once it is on chain');
+    return false;
   }
 
   private track(cid: string, group: DealRecord[]): void {

@@ -32,10 +32,11 @@ export function lotusDealChain(client: ChainClient, minerId: number, network: Ne
     fundProvider: async (amount) => {
       worker ??= (await client.stateMinerInfo(miner)).Worker;
       const sm = await client.mpoolPushMessage({ To: market, From: worker, Method: MarketMethod.AddBalance, Value: amount.toString(), Params: b64(addBalanceParams(miner)) });
-      const cid = sm.CID ?? sm.Message.CID!;
-      const r = await client.stateWaitMsg(cid, 1, { timeoutMs: 30 * 60_000 });
-      if (r.Receipt.ExitCode !== 0) throw new Error(`AddBalance ${cid['/']} for ${miner} failed on chain with exit code ${r.Receipt.ExitCode}`);
-      return cid['/'];
+      return (sm.CID ?? sm.Message.CID!)['/'];
+    },
+    messageOutcome: async (cid) => {
+      const l = await client.stateSearchMsg({ '/': cid });
+      return l ? { exitCode: l.Receipt.ExitCode } : null;
     },
     publish: async (deals) => {
       worker ??= (await client.stateMinerInfo(miner)).Worker;

@@ -25,6 +25,11 @@ class FakeChain implements DealChain {
   /** Market escrow by address (default: plenty). */
   escrow = new Map<string, { escrow: bigint; locked: bigint }>();
   funded: bigint[] = [];
+  /** AddBalance messages pushed, by CID: landed (with its exit code) once messageOutcome sees it, unless fundingHeld. */
+  fundings = new Map<string, { amount: bigint; exitCode?: number }>();
+  fundingHeld = false;
+  /** The exit code the next AddBalance lands with (default 0). */
+  fundingExit = 0;
   async balance(a: string) {
     return this.escrow.get(a) ?? { escrow: 10n ** 24n, locked: 0n };
   }
@@ -33,9 +38,22 @@ class FakeChain implements DealChain {
   }
   async fundProvider(amount: bigint) {
     this.funded.push(amount);
-    const b = await this.balance(this.provider);
-    this.escrow.set(this.provider, { ...b, escrow: b.escrow + amount });
-    return `add-${this.funded.length}`;
+    const cid = `add-${this.funded.length}`;
+    this.fundings.set(cid, { amount });
+    return cid;
+  }
+  async messageOutcome(cid: string) {
+    const f = this.fundings.get(cid);
+    if (!f) throw new Error(`unknown message ${cid}`);
+    if (f.exitCode === undefined) {
+      if (this.fundingHeld) return null;
+      f.exitCode = this.fundingExit;
+      if (f.exitCode === 0) {
+        const b = await this.balance(this.provider);
+        this.escrow.set(this.provider, { ...b, escrow: b.escrow + f.amount });
+      }
+    }
+    return { exitCode: f.exitCode };
   }
   published: { cid: string; deals: ClientDealProposal[] }[] = [];
   /** Index → valid; default all valid. */
@@ -145,10 +163,12 @@ async function setup(
   const flow = new DealCoordinator({ store, pipeline, chain, sealer, sectorSize: 2048, pieceBase: 'http://deals', waitDealsMs });
   const byLabel = (l: string) => store.get(`deal-${l}`)!;
   const settle = async () => {
-    await flow.tick();
-    // let the background publish waits finish, then act on their results
-    for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
-    await flow.tick();
+    // A top-up is pushed in one pass and seen landed in the next; the background publish waits
+    // finish between passes, and the pass after acts on their results.
+    for (let pass = 0; pass < 3; pass++) {
+      await flow.tick();
+      for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
+    }
   };
   return { store, chain, sealer, flow, byLabel, settle, piecePath };
 }
@@ -308,7 +328,7 @@ test('a sector the deals do not fill waits for more deals (WaitDealsDelay); a fu
   t.deepEqual(late.sealer.pledges[0].pieces[1], { unpaddedSize: 1016 });
 });
 
-test('the store counts deals waiting for data (what the intake caps use) without a scan, also after a reopen', async (t) => {
+test('the store counts deals waiting for data (what the intake caps use) and lists unpublished ones (the escrow check) without a scan, also after a reopen', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dm-waiting-'));
   const s = DealStore.open(join(dir, 'db'));
   const mk = (label: string, peer: string): DealRecord => {
@@ -336,11 +356,19 @@ test('the store counts deals waiting for data (what the intake caps use) without
   t.deepEqual(s.waitingCounts('10.0.0.1', client), { total: 3, peer: 2, client: 3 });
   await s.transition(['a'], 'Transferring');
   t.is(s.waitingCounts(undefined).total, 3, 'a transfer still waits for its data');
+  const unpublished = (st: DealStore, c?: string) => st.unpublished(c).map((d) => d.uuid);
+  t.deepEqual(unpublished(s, client), ['a', 'bb', 'ccc']);
   await s.transition(['bb'], 'Expired', {}, 'no data');
   t.deepEqual(s.waitingCounts('10.0.0.1', client), { total: 2, peer: 1, client: 2 });
+  t.deepEqual(unpublished(s, client), ['a', 'ccc'], 'an expired deal is no longer counted against its escrow');
+  await s.update(['a'], () => ({ publish: { cid: 'm', dealId: 5 } }));
+  t.deepEqual(unpublished(s, client), ['ccc'], 'a deal with its market deal ID is published');
+  t.deepEqual(unpublished(s, 't0999'), [], "another client's");
+  t.deepEqual(unpublished(s), ['ccc']);
   await s.close();
   const again = DealStore.open(join(dir, 'db'));
   t.deepEqual(again.waitingCounts('10.0.0.2', client), { total: 2, peer: 1, client: 2 }, 'rebuilt from the journal on open');
+  t.deepEqual(unpublished(again, client), ['ccc'], 'rebuilt from the journal on open');
   await again.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -371,6 +399,53 @@ test('escrow before publication: the provider collateral is topped up from the w
     t.regex(s.byLabel(l).reason!, why);
     t.true(s.byLabel(l).dataKept, `${l}: its data is kept`);
   }
+});
+
+test('escrow before publication: a top-up in flight holds up only the deals it funds, is never pushed twice across a restart, and is pushed again when it failed on chain', async (t) => {
+  const s = await setup(
+    [
+      { label: 'a', size: 1024, collateral: 300n },
+      { label: 'published', size: 2048, collateral: 300n },
+    ],
+    (d) => (d.proposal.Label === 'published' ? { publish: { cid: 'old', dealId: 50 } } : {}),
+    0,
+  );
+  s.chain.escrow.set('t01000', { escrow: 0n, locked: 0n });
+  s.chain.fundingHeld = true; // the AddBalance takes its time to land
+  await s.flow.tick();
+  await s.flow.tick();
+  t.deepEqual(s.chain.funded, [300n], 'one AddBalance, not one per pass');
+  t.is(s.store.pendingFunding()?.cid, 'add-1');
+  t.is(s.byLabel('a').state, 'Publishing', 'the deal waits for its collateral');
+  t.is(s.byLabel('published').state, 'Sealing', 'the pass is not held up: a published deal is packed meanwhile');
+  t.is(s.chain.published.length, 0);
+  // A restart (a new coordinator on the same store) waits for the same message.
+  await s.flow.stop();
+  const again = new DealCoordinator({
+    store: s.store,
+    pipeline: new StoreDealPipeline(s.store, s.piecePath, true),
+    chain: s.chain,
+    sealer: s.sealer,
+    sectorSize: 2048,
+    pieceBase: 'http://deals',
+    waitDealsMs: 0,
+  });
+  await again.tick();
+  t.deepEqual(s.chain.funded, [300n], 'not pushed again after the restart');
+  // It fails on chain: cleared, and pushed again; the second lands and the deal is published.
+  s.chain.fundingExit = 16;
+  s.chain.fundingHeld = false;
+  await again.tick();
+  t.deepEqual(s.chain.funded, [300n, 300n], 'a top-up that failed on chain is pushed again');
+  t.is(s.store.pendingFunding()?.cid, 'add-2');
+  s.chain.fundingExit = 0;
+  await again.tick();
+  t.is(s.store.pendingFunding(), undefined);
+  t.deepEqual(
+    s.chain.published.flatMap((m) => m.deals.map((d) => d.Proposal.Label)),
+    ['a'],
+  );
+  await again.stop();
 });
 
 test('escrow before publication: a client with a publication in flight, or whose balance cannot be read, waits; a top-up that fails holds up no published deal', async (t) => {
