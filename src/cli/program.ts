@@ -340,7 +340,8 @@ export function buildProgram(): Command {
     .option('--max-transfers-per-peer <n>', 'concurrent uploads from one address (default 2)')
     .option('--stall-ms <ms>', 'cut an upload with no data for this long (default 60000)')
     .option('--proposal-ttl-ms <ms>', 'expire an accepted deal whose data has not come within this (default 1800000)')
-    .option('--max-pending <n>', 'deals waiting for their data, in all (default 128)')
+    .option('--max-pending <n>', 'deals waiting for their data or kept after failing, in all (default 128)')
+    .option('--kept-piece-retention-ms <ms>', "delete a failed deal's kept piece this long after the failure (default 604800000: 7 days)")
     .option('--lease-ms <ms>', 'deal-miner lease time (default 30000)')
     .option('--ready-file <file>', 'write the URL here once listening')
     .action(act(async (o) => (await import('../deals/cli.js')).serve(o)));

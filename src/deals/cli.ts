@@ -32,6 +32,7 @@ export interface DealsOptions {
   maxTransfersPerPeer?: string;
   stallMs?: string;
   proposalTtlMs?: string;
+  keptPieceRetentionMs?: string;
   maxPending?: string;
   leaseMs?: string;
   readyFile?: string;
@@ -90,6 +91,7 @@ export async function serve(f: DealsOptions): Promise<number> {
     maxTransfersPerPeer: int(f.maxTransfersPerPeer, 'max-transfers-per-peer'),
     stallMs: int(f.stallMs, 'stall-ms'),
     proposalTtlMs: int(f.proposalTtlMs, 'proposal-ttl-ms'),
+    keptPieceRetentionMs: int(f.keptPieceRetentionMs, 'kept-piece-retention-ms'),
     maxPendingDeals: int(f.maxPending, 'max-pending'),
     leaseMs: int(f.leaseMs, 'lease-ms'),
   });

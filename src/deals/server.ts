@@ -42,7 +42,7 @@ import { StoreDealPipeline } from './pipeline.js';
 import { DealRejected, checkDealRequest } from './proposal.js';
 import type { DealProposal } from '../chain/market.js';
 import { type ProposalMarket, dealCosts, proposalProblem } from './escrow.js';
-import { type DealRecord, DealStore, DealTransitionError } from './store.js';
+import { type DealRecord, DealStore, DealTransitionError, keptAfterFailure } from './store.js';
 import { counter } from '../metrics/index.js';
 
 // Metrics (src/metrics; the deal role's thread). Deals by state: src/deals/store.ts.
@@ -67,6 +67,7 @@ export const DEAL_LIMITS = {
   maxPendingPerPeer: 16,
   maxPendingPerClient: 16,
   proposalTtlMs: 30 * 60_000,
+  keptPieceRetentionMs: 7 * 24 * 3600_000,
   maxConnections: 512,
   maxConnectionsPerPeer: 32,
   headersTimeoutMs: 10_000,
@@ -104,12 +105,18 @@ export interface DealServerOptions {
   /** An upload that brings fewer bytes per second than this over a window loses its slot (64 KiB/s, 30 s; 0: off). */
   minRateBytesPerSec?: number;
   rateWindowMs?: number;
-  /** Deals waiting for their data (Accepted or Transferring): in all, per address, per client wallet. */
+  /** Deals waiting for their data (Accepted or Transferring) or kept after failing: in all, per address, per client wallet. */
   maxPendingDeals?: number;
   maxPendingPerPeer?: number;
   maxPendingPerClient?: number;
   /** An Accepted deal whose data has not come within this expires (default 30 min). */
   proposalTtlMs?: number;
+  /**
+   * A failed deal's kept piece (dataKept) is deleted this long after the failure (default 7
+   * days): the operator's time to act on it. Until then it counts in the intake caps, so that
+   * deals made to fail cannot fill the disk.
+   */
+  keptPieceRetentionMs?: number;
   /** Open connections, in all and per address (default 512, 32). */
   maxConnections?: number;
   maxConnectionsPerPeer?: number;
@@ -154,9 +161,15 @@ class UploadError extends Error {
 
 const MAX_JSON = 64 * 1024;
 
+/** When the deal failed (its last move to Failed). */
+function failedAt(d: DealRecord): number {
+  for (let i = d.history.length - 1; i >= 0; i--) if (d.history[i].state === 'Failed') return d.history[i].at;
+  return d.updatedAt;
+}
+
 /** Whether this deal's verified piece is served at /piece, and whether it is kept on disk (also a failed deal's kept data). */
 const servesPiece = (d: DealRecord) => d.state === 'Publishing' || d.state === 'Sealing' || d.state === 'Active';
-const keepsPiece = (d: DealRecord) => servesPiece(d) || (d.state === 'Failed' && d.dataKept === true);
+const keepsPiece = (d: DealRecord) => servesPiece(d) || keptAfterFailure(d);
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
@@ -441,15 +454,27 @@ export class DealServer {
     const ttl = this.lim('proposalTtlMs');
     const sweep = () => this.track(this.expire().catch((e) => this.log.error({ err: e }, 'expiring deals failed')));
     sweep();
-    this.expiryTimer = setInterval(sweep, Math.max(20, Math.min(ttl / 2, 30_000)));
+    this.expiryTimer = setInterval(sweep, Math.max(20, Math.min(ttl / 2, this.lim('keptPieceRetentionMs') / 2, 30_000)));
     this.expiryTimer.unref();
   }
 
-  /** Accepted deals whose data never came: Expired, with the reason (nothing is dropped silently). */
+  /**
+   * Accepted deals whose data never came: Expired, with the reason (nothing is dropped
+   * silently). Failed deals' kept pieces past their retention: deleted, the record says when and why.
+   */
   private async expire(): Promise<void> {
     const ttl = this.lim('proposalTtlMs');
+    const retention = this.lim('keptPieceRetentionMs');
     const now = Date.now();
     for (const d of this.store.list()) {
+      if (!this.stopped && keptAfterFailure(d) && now - failedAt(d) >= retention) {
+        const after = retention >= 3600_000 ? `${Math.round(retention / 3600_000)} h` : `${Math.round(retention / 1000)} s`;
+        const reason = `the kept piece was deleted ${after} after the deal failed (its retention; the operator did not act on it)`;
+        await this.store.update([d.uuid], () => ({ dataKept: false, dataRemoved: { at: now, reason } }));
+        rmSync(this.piecePath(d.uuid), { force: true });
+        this.log.info({ deal: d.uuid, client: d.proposal.Client, piece: d.pieceCid }, 'kept piece of a failed deal deleted: its retention ran out');
+        continue;
+      }
       if (this.stopped || d.state !== 'Accepted' || this.uploading.has(d.uuid) || now - d.createdAt < ttl) continue;
       rmSync(this.stagingPath(d.uuid), { force: true });
       try {
@@ -508,10 +533,14 @@ export class DealServer {
     }
   }
 
-  /** The intake caps on deals waiting for their data: in all, from this address, and of this client when given. */
+  /** The intake caps on deals waiting for their data or kept after failing: in all, from this address, and of this client when given. */
   private checkCaps(peer: string, client?: string): void {
     const cap = (n: number, limit: number, who: string) => {
-      if (n >= limit) throw new DealRejected(who === '' ? 503 : 429, `${n} deals${who} are waiting for their data (the limit is ${limit}); upload their data or wait until they expire, then retry`);
+      if (n >= limit)
+        throw new DealRejected(
+          who === '' ? 503 : 429,
+          `${n} deals${who} are waiting for their data or failed with their data kept (the limit is ${limit}); upload their data or wait until they expire, then retry`,
+        );
     };
     const w = this.store.waitingCounts(peer, client);
     cap(w.total, this.lim('maxPendingDeals'), '');

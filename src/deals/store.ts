@@ -78,6 +78,8 @@ export interface DealRecord {
    * on (not served at the public /piece URL: a deal that never paid is no free hosting).
    */
   dataKept?: boolean;
+  /** When and why a kept piece was deleted (its retention ran out): dataKept is false then. */
+  dataRemoved?: { at: number; reason: string };
   /** On-chain publication (PublishStorageDeals): the message, then the deal ID it gave. */
   publish?: DealPublication;
   history: { state: DealState; at: number; reason?: string }[];
@@ -119,8 +121,11 @@ export interface PendingFunding {
 /** States of a deal accepted here and not yet published on chain (the market has locked nothing for it). */
 const BEFORE_CHAIN: ReadonlySet<DealState> = new Set<DealState>(['Accepted', 'Transferring', 'Verifying', 'Publishing']);
 
-/** States in which a deal waits for its client's data (what the intake caps count). */
+/** States in which a deal waits for its client's data (what the intake caps count, with kept pieces). */
 const WAITING: ReadonlySet<DealState> = new Set<DealState>(['Accepted', 'Transferring']);
+
+/** A failed deal whose verified piece is still on disk (see DealRecord.dataKept). */
+export const keptAfterFailure = (d: DealRecord): boolean => d.state === 'Failed' && d.dataKept === true;
 
 export class DealStore {
   /** Deals waiting for data, by uuid: who proposed them. Kept beside the store so that a
@@ -150,13 +155,16 @@ export class DealStore {
       this.counts.set(d.state, (this.counts.get(d.state) ?? 0) + 1);
       this.stateOf.set(d.uuid, d.state);
     }
-    if (WAITING.has(d.state)) this.waiting.set(d.uuid, { peer: d.peer, client: d.proposal.Client });
+    if (WAITING.has(d.state) || keptAfterFailure(d)) this.waiting.set(d.uuid, { peer: d.peer, client: d.proposal.Client });
     else this.waiting.delete(d.uuid);
     if (BEFORE_CHAIN.has(d.state) && d.publish?.dealId === undefined) this.beforeChain.set(d.uuid, d.proposal.Client);
     else this.beforeChain.delete(d.uuid);
   }
 
-  /** How many deals wait for their data: in all, proposed from `peer`, of `client`. */
+  /**
+   * How many deals hold intake room: waiting for their data, or failed with their data kept on
+   * disk (until its retention runs out); in all, proposed from `peer`, of `client`.
+   */
   waitingCounts(peer: string | undefined, client?: string): { total: number; peer: number; client: number } {
     let byPeer = 0;
     let byClient = 0;

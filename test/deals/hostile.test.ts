@@ -94,13 +94,13 @@ test('deals waiting for data are capped per address, per client and in all; unfe
   t.is((await propose(srv, d())).status, 201);
   const third = await propose(srv, d());
   t.is(third.status, 429);
-  t.regex(third.json.error as string, /2 deals proposed from 127\.0\.0\.1 are waiting for their data \(the limit is 2\)/);
+  t.regex(third.json.error as string, /2 deals proposed from 127\.0\.0\.1 are waiting for their data or failed with their data kept \(the limit is 2\)/);
   // One client wallet from several addresses: 3 more, 5 waiting in all.
   const key = newClientKey();
   for (const from of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) t.is((await propose(srv, d(), from, { key })).status, 201, from);
   const overAll = await propose(srv, d(), '127.0.0.5');
   t.is(overAll.status, 503, 'five are waiting: the global cap');
-  t.regex(overAll.json.error as string, /5 deals are waiting for their data \(the limit is 5\)/);
+  t.regex(overAll.json.error as string, /5 deals are waiting for their data or failed with their data kept \(the limit is 5\)/);
   // All five expire: recorded as Expired with the reason, their slots freed.
   const all = (await adminGet(`${srv.url}/deals`)).json.deals as Array<{ uuid: string; state: string; reason?: string }>;
   t.is(all.length, 5);
@@ -120,7 +120,7 @@ test('deals waiting for data are capped per address, per client and in all; unfe
   t.is((await propose(srv, d(), '127.0.0.4', { key })).status, 201);
   const perClient = await propose(srv, d(), '127.0.0.5', { key });
   t.is(perClient.status, 429);
-  t.regex(perClient.json.error as string, /3 deals of client t1\w+ are waiting for their data \(the limit is 3\)/);
+  t.regex(perClient.json.error as string, /3 deals of client t1\w+ are waiting for their data or failed with their data kept \(the limit is 3\)/);
 });
 
 test('an expired deal refuses its upload: 409 with the reason', async (t) => {

@@ -339,3 +339,23 @@ test('a failed deal whose data is kept (dataKept) keeps its piece on disk, also 
   t.is(files(join(dir, 'pieces')).length, 1, 'the restart sweep keeps it');
   t.is((await raw(url(srv))).status, 404);
 });
+
+test("a failed deal's kept piece counts in the intake caps until its retention runs out; then it is deleted and the record says so", async (t) => {
+  const { srv, dir } = await withServer(t, { maxPendingPerPeer: 1, keptPieceRetentionMs: 1500 });
+  const data = randomBytes(2032);
+  const p = await propose(srv, data);
+  const uuid = p.json.uuid as string;
+  t.is((await put(p.json.uploadUrl as string, [data], { 'Content-Length': '2032' })).status, 200);
+  // Published too late: failed, its data kept (as the deal flow does).
+  await srv.store.transition([uuid], 'Failed', { dataKept: true }, 'start epoch passed before publication');
+  const refused = await propose(srv, randomBytes(1000));
+  t.is(refused.status, 429, 'the kept piece holds this address’s one place');
+  t.regex(refused.json.error as string, /1 deals proposed from 127\.0\.0\.1 are waiting for their data or failed with their data kept \(the limit is 1\)/);
+  t.is(files(join(dir, 'pieces')).length, 1);
+  await until(async () => srv.store.get(uuid)!.dataRemoved !== undefined, 10_000, 'the kept piece to be deleted');
+  const d = srv.store.get(uuid)!;
+  t.false(d.dataKept);
+  t.regex(d.dataRemoved!.reason, /the kept piece was deleted 2 s after the deal failed \(its retention/);
+  t.deepEqual(files(join(dir, 'pieces')), [], 'the file is gone');
+  t.is((await propose(srv, randomBytes(1000))).status, 201, 'its place is free again');
+});
