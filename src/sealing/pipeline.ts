@@ -531,12 +531,15 @@ export class SealPipeline {
       case 'WaitSeed': {
         const delay = await this.o.chain.preCommitChallengeDelay();
         const seedEpoch = r.preCommitEpoch! + delay;
-        // The seed must be final: wait a little past it.
+        // The seed must be final: wait a little past it (150 epochs on mainnet: 75 minutes).
         for (;;) {
           const head = await this.o.chain.head();
           if (head > seedEpoch) break;
           await this.sleep(r.number, pollMs);
           if (this.stopped) throw new Error('stopping');
+          // `sectors remove` (which wakes this sleep) does not wait for the seed.
+          const cur = this.get(r.number);
+          if (cur?.state !== r.state) throw new SectorEventError(r.number, cur?.state ?? r.state, 'DONE', r.state);
         }
         const seed = await this.o.chain.seed(seedEpoch);
         return this.fire(r, { type: 'DONE' }, `seed at epoch ${seedEpoch}`, { seed, seedEpoch });

@@ -98,3 +98,46 @@ test('a sector left in a failed state by a restart is retried, not stranded', as
   );
   t.true(p.get(4)!.retries >= 1);
 });
+
+test('sectors remove during the seed wait (75 minutes on mainnet) takes effect at once, without the seed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-events-'));
+  const store = KvStore.open(join(dir, 'store'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const now = Date.now();
+  await store.put(`sector/${String(9).padStart(12, '0')}`, {
+    minerId: 1000,
+    number: 9,
+    proof: 5,
+    state: 'WaitSeed',
+    preCommitEpoch: 90,
+    createdAt: now,
+    updatedAt: now,
+    retries: 0,
+    log: [{ at: now, state: 'WaitSeed' }],
+  });
+  let waiting!: () => void;
+  const headAsked = new Promise<void>((r) => (waiting = r));
+  const chain = {
+    head: async () => {
+      waiting();
+      return 100; // the seed epoch (90 + 150) is far ahead
+    },
+    preCommitChallengeDelay: async () => 150,
+    seed: async () => {
+      throw new Error('the seed must not be asked for a removed sector');
+    },
+  } as unknown as SealChain;
+  // A poll far longer than the test: only the removal's wake-up can end the wait.
+  const p = new SealPipeline({ minerId: 1000, proof: 5, store, scheduler: stubScheduler(), chain, numbers: { allocate: async () => [] }, storagePath: dir, retryDelayMs: 10, pollMs: 600_000 });
+  t.teardown(() => p.stop());
+  p.resume();
+  await headAsked;
+  const t0 = Date.now();
+  await p.remove(9);
+  for (const end = Date.now() + 5000; p.get(9)!.state !== 'Removed'; await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`stuck in ${p.get(9)!.state}`);
+  t.true(Date.now() - t0 < 5000);
+  t.deepEqual(
+    p.get(9)!.log.map((l) => l.state),
+    ['WaitSeed', 'Removing', 'Removed'],
+  );
+});
