@@ -16,14 +16,16 @@
 //   Faulty), this host's seal pipeline (its state, unless the chain says Faulty), and the
 //   records lotus-miner kept when the repository was adopted from it (lotus-miner-sectors.ndjson:
 //   what lotus-miner's own SectorsStatus answered; their state is the chain's while they live).
-//   A PoSt host keeps no sector records: it answers from the chain alone.
+//   A PoSt host keeps no sector records: it answers from the chain alone. A pipeline sector's
+//   deal pieces carry lotus-miner's DealInfo (the proposal from StateMarketStorageDeal, once per
+//   deal), so `sectors list`'s deal weight estimate counts them.
 // - WorkerStats: this host's PoSt roles as PoSt workers (Lotus's task types
 //   post/v0/winningproof, post/v0/windowproof) and the seal workers of its seal service.
 import { createHash } from 'node:crypto';
 import { availableParallelism, freemem, hostname, totalmem } from 'node:os';
 import type { Permission } from '../auth/index.js';
 import type { ChainClient } from '../chain/client.js';
-import type { DealProposal } from '../chain/market.js';
+import type { DealProposal, MarketDeal } from '../chain/market.js';
 import type { SectorOnChainInfo } from '../chain/types.js';
 import type { AdoptedSectors } from '../config/lotus-miner-repo.js';
 import type { Role } from '../config/settings.js';
@@ -178,6 +180,32 @@ function infoOfView(v: SectorView, state: string): LotusSectorInfo {
   };
 }
 
+/**
+ * Each deal piece's DealInfo, as lotus-miner keeps it for a market deal (no activation manifest:
+ * that is for direct data onboarding): the deal IDs in the sector's order matched to the pieces
+ * by piece CID, with the proposal from the market actor (`proposal(id)`; null when the chain
+ * does not have it any more: that deal's piece is left without). Fillers keep DealInfo null.
+ */
+export async function withDealInfo(info: LotusSectorInfo, proposal: (dealId: number) => Promise<DealProposal | null>): Promise<LotusSectorInfo> {
+  const pieces = info.Pieces.map((p) => ({ ...p }));
+  for (const id of info.Deals) {
+    if (id === 0) continue;
+    const prop = await proposal(id);
+    // Without its proposal a deal cannot be told from a filler of the same size: left out.
+    const piece = prop && pieces.find((p) => p.DealInfo === null && p.Piece.PieceCID?.['/'] === prop.PieceCID['/']);
+    if (!piece) continue;
+    piece.DealInfo = {
+      PublishCid: null,
+      DealID: id,
+      DealProposal: prop,
+      DealSchedule: { StartEpoch: prop.StartEpoch, EndEpoch: prop.EndEpoch },
+      PieceActivationManifest: null,
+      KeepUnsealed: true,
+    };
+  }
+  return { ...info, Pieces: pieces };
+}
+
 /** A sector known only from the chain (sealed elsewhere, before distminer). */
 function infoOfChain(n: number, state: string, oc: SectorOnChainInfo | null): LotusSectorInfo {
   return { ...bareSectorInfo(n, state, oc?.SealProof ?? 0), CommR: oc?.SealedCID ?? null, Deals: oc?.DeprecatedDealIDs ?? oc?.DealIDs ?? [] };
@@ -290,6 +318,23 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
     },
     'read',
   );
+  // A deal's proposal never changes: asked of the market actor once per deal.
+  const proposals = new Map<number, Promise<DealProposal | null>>();
+  const dealProposal = (id: number): Promise<DealProposal | null> => {
+    let p = proposals.get(id);
+    if (!p) {
+      p = Promise.resolve()
+        .then(() => chain().call<MarketDeal>('Filecoin.StateMarketStorageDeal', [id, null]))
+        .then((d) => d.Proposal)
+        .catch((err: unknown) => {
+          log.debug({ err, deal: id }, "a sector's deal is not in the market actor (any more): its DealInfo has no proposal");
+          proposals.delete(id); // asked again next time: the node may have been down
+          return null;
+        });
+      proposals.set(id, p);
+    }
+    return p;
+  };
   register(
     'Filecoin.SectorsStatus',
     async (p) => {
@@ -299,7 +344,7 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
       let info: LotusSectorInfo;
       let oc: SectorOnChainInfo | null | undefined;
       const onChain = async () => (oc === undefined ? (oc = await chain().stateSectorGetInfo(o.minerId, n)) : oc);
-      if (k?.view) info = infoOfView((await o.seal!.sector(n).catch(() => undefined)) ?? k.view, k.state);
+      if (k?.view) info = await withDealInfo(infoOfView((await o.seal!.sector(n).catch(() => undefined)) ?? k.view, k.state), dealProposal);
       else if (k?.adopted !== undefined) info = { ...o.adopted!.read(n)!, ...(k.live ? { State: k.state } : {}) };
       else if (k?.live) info = infoOfChain(n, k.state, await onChain());
       else throw new RpcError(1, `sector ${n} not found: not live on chain, not in this host's seal pipeline${o.adopted ? ", not in lotus-miner's records" : ''}`);

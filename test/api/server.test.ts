@@ -6,7 +6,7 @@ import test from 'ava';
 import { WebSocket } from 'ws';
 import { Auth } from '../../src/auth/index.js';
 import { ApiCallError, callApi } from '../../src/api/client.js';
-import { bareSectorInfo, registerLotusMinerApi } from '../../src/api/lotus-miner.js';
+import { bareSectorInfo, registerLotusMinerApi, withDealInfo } from '../../src/api/lotus-miner.js';
 import { RpcError, startApiServer } from '../../src/api/server.js';
 import { abortedBody, flood, postRequest, raw, slowloris, until, upgradeRequest } from '../net/_hostile.js';
 
@@ -236,10 +236,24 @@ test("lotus-miner's sector and worker methods: the chain's live and faulty secto
     InitialPledge: '9000',
   });
   const chainCalls: string[] = [];
+  const proposal3 = {
+    PieceCID: { '/': 'baga6ea4seaq-piece' },
+    PieceSize: 2048,
+    VerifiedDeal: false,
+    Client: 't1client',
+    Provider: 't01000',
+    Label: 'x',
+    StartEpoch: 400,
+    EndEpoch: 600000,
+    StoragePricePerEpoch: '0',
+    ProviderCollateral: '0',
+    ClientCollateral: '0',
+  };
   const chain = {
     call: async (method: string, params: unknown[]) => {
       chainCalls.push(method);
       if (method === 'Filecoin.StateSectorExpiration') return { OnTime: 2000, Early: params[1] === 1 ? 1500 : 0 };
+      if (method === 'Filecoin.StateMarketStorageDeal' && params[0] === 3) return { Proposal: proposal3, State: {} };
       throw new Error(`unexpected ${method}`);
     },
     chainHead: async () => {
@@ -336,7 +350,12 @@ test("lotus-miner's sector and worker methods: the chain's live and faulty secto
     CommD: null,
     CommR: null,
     Deals: [3],
-    Pieces: [{ Piece: { Size: 2048, PieceCID: { '/': 'baga6ea4seaq-piece' } }, DealInfo: null }],
+    Pieces: [
+      {
+        Piece: { Size: 2048, PieceCID: { '/': 'baga6ea4seaq-piece' } },
+        DealInfo: { PublishCid: null, DealID: 3, DealProposal: proposal3, DealSchedule: { StartEpoch: 400, EndEpoch: 600000 }, PieceActivationManifest: null, KeepUnsealed: true },
+      },
+    ],
     Ticket: { Value: Buffer.from([1, 2]).toString('base64'), Epoch: 250 },
     Retries: 1,
     LastErr: 'PC1 failed once',
@@ -391,4 +410,33 @@ test("lotus-miner's sector and worker methods: the chain's live and faulty secto
   });
   t.deepEqual(await callApi(down.api.address, READ, 'Filecoin.SectorsList'), [0, 1, 5, 7]);
   t.is(Object.keys(await callApi<Record<string, unknown>>(down.api.address, ADMIN, 'Filecoin.WorkerStats')).length, 1);
+});
+
+test("withDealInfo: each deal's piece gets lotus-miner's DealInfo by piece CID, two deals of one piece CID in order; fillers and deals the market no longer has stay without", async (t) => {
+  const prop = (cid: string, start: number) => ({
+    PieceCID: { '/': cid },
+    PieceSize: 1024,
+    VerifiedDeal: false,
+    Client: 't1c',
+    Provider: 't01000',
+    Label: '',
+    StartEpoch: start,
+    EndEpoch: start + 1000,
+    StoragePricePerEpoch: '0',
+    ProviderCollateral: '0',
+    ClientCollateral: '0',
+  });
+  const props = new Map([
+    [10, prop('baga-a', 100)],
+    [11, prop('baga-a', 200)],
+    [12, prop('baga-b', 300)],
+  ]);
+  const piece = (cid: string) => ({ Piece: { Size: 1024, PieceCID: { '/': cid } }, DealInfo: null });
+  const info = { ...bareSectorInfo(4, 'PreCommit1', 5), Deals: [10, 0, 11, 12, 13], Pieces: [piece('baga-a'), piece('baga-zero'), piece('baga-a'), piece('baga-b'), piece('baga-c')] };
+  const out = await withDealInfo(info, async (id) => props.get(id) ?? null);
+  t.deepEqual(
+    out.Pieces.map((p) => p.DealInfo && [p.DealInfo.DealID, p.DealInfo.DealSchedule.StartEpoch]),
+    [[10, 100], null, [11, 200], [12, 300], null],
+  );
+  t.is(info.Pieces[0].DealInfo, null, 'the input is not changed');
 });
