@@ -12,13 +12,14 @@ export interface Stats {
   min: number;
   max: number;
   p50: number;
+  p95: number;
   p99: number;
 }
 
 export function stats(samples: number[]): Stats {
   const s = [...samples].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
-  return { runs: s.length, median: s[Math.floor((s.length - 1) / 2)], min: s[0], max: s[s.length - 1], p50: q(0.5), p99: q(0.99) };
+  return { runs: s.length, median: s[Math.floor((s.length - 1) / 2)], min: s[0], max: s[s.length - 1], p50: q(0.5), p95: q(0.95), p99: q(0.99) };
 }
 
 export function machine(): { cores: number; cpu?: string; memoryGiB: number; node: string; date: string } {

@@ -11,12 +11,19 @@
 //  4. a Winning PoSt arriving while a 4-partition Window PoSt already runs, through the GPU
 //     mailbox as a CPU-host miner sets it up (Window PoSt in a proof process, stopped while the
 //     Winning PoSt runs) against Window PoSt in-process (sharing the cores): the Winning PoSt's
-//     time over the raw one is the figure, and what the pause costs the Window PoSt.
-// Usage: scripts/proof-lock.sh node dist/bench/post.js [--rounds 6] [--runs 3]
+//     time over the raw one is the figure, and what the pause costs the Window PoSt;
+//  5. external load: the Winning PoSt end to end (from the moment the round may start — base
+//     known, propagation delay over — to the block submitted) with this process's priority
+//     raised as `distminer run` raises it (actors/priority.ts), beside load started in sessions
+//     of its own (setsid, as from another terminal or a service): (a) one busy process per core
+//     at nice 0, (b) the same at nice 19, (c) a Commit2 loop in a process outside distminer plus
+//     (a). Each p95 over --external-rounds won rounds (default 20) against the raw proof's p50
+//     on the idle host in part 1 of the same run.
+// Usage: scripts/proof-lock.sh node dist/bench/post.js [--rounds 6] [--runs 3] [--external-rounds 20] [--only external]
 // Prints a table and writes bench/results/post.json.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -50,12 +57,21 @@ if (process.argv[2] === '--c2-loop') {
   await commit2Loop();
   process.exit(0);
 }
+if (process.argv[2] === '--busy') {
+  // One core's worth of load that is not distminer's.
+  for (;;) Math.sqrt(Math.random());
+}
 
 // ------------------------------------------------------------------ the benchmark
 
-const { values: flags } = parseArgs({ options: { rounds: { type: 'string', default: '6' }, runs: { type: 'string', default: '3' } } });
+const { values: flags } = parseArgs({
+  options: { rounds: { type: 'string', default: '6' }, runs: { type: 'string', default: '3' }, 'external-rounds': { type: 'string', default: '20' }, only: { type: 'string' } },
+});
 const ROUNDS = Number(flags.rounds);
 const RUNS = Number(flags.runs);
+const EXTERNAL_ROUNDS = Number(flags['external-rounds']);
+/** `--only external`: parts 1 (the raw proof) and 5 alone. */
+const ONLY_EXTERNAL = flags.only === 'external';
 
 const { WindowPoStScheduler } = await import('../src/post/window.js');
 const { WinningPoStMiner } = await import('../src/post/winning.js');
@@ -81,6 +97,39 @@ async function stopLoad(child: ChildProcess): Promise<void> {
   const gone = new Promise((r) => child.once('exit', r));
   child.kill('SIGKILL');
   await gone;
+}
+
+/**
+ * A load in a session of its own (setsid: its own autogroup, as a compile in another terminal
+ * or a service would be): `busy` one spinning process per core, `c2` a Commit2 loop; at nice 19
+ * when `nice`. Resolves once it runs; stop it with stopSessionLoad.
+ */
+async function startSessionLoad(what: 'busy' | 'c2', nice: boolean): Promise<ChildProcess[]> {
+  const n = what === 'busy' ? availableParallelism() : 1;
+  const kids: ChildProcess[] = [];
+  for (let i = 0; i < n; i++) {
+    const args = [SELF, what === 'busy' ? '--busy' : '--c2-loop'];
+    const child = spawn(nice ? 'nice' : process.execPath, nice ? ['-n', '19', process.execPath, ...args] : args, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env, detached: true });
+    kids.push(child);
+    await new Promise<void>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('exit', (code) => reject(new Error(`the ${what} load exited early (${code})`)));
+      if (what === 'busy') setTimeout(resolve, 300);
+      else child.stdout!.on('data', (d: Buffer) => d.toString().includes('c2 start 0') && setTimeout(resolve, 4000));
+    });
+  }
+  return kids;
+}
+
+async function stopSessionLoad(kids: ChildProcess[]): Promise<void> {
+  await Promise.all(
+    kids.map((child) => {
+      child.removeAllListeners('exit');
+      const gone = new Promise((r) => child.once('exit', r));
+      process.kill(-child.pid!, 'SIGKILL'); // the whole session's process group
+      return gone;
+    }),
+  );
 }
 
 async function main(): Promise<void> {
@@ -118,15 +167,17 @@ async function main(): Promise<void> {
   const stateDir = mkdtempSync(join(tmpdir(), 'distminer-bench-post-'));
   const miner = new WinningPoStMiner({ client: c, miner: MINER, storage: [setup.storage], stateFile: join(stateDir, 'last-mined.json'), expectedLeaders: d.expectedLeaders, runner });
   await miner.start();
-  const phase = async (label: string) => {
+  const phase = async (label: string, rounds = ROUNDS) => {
     const e2e: number[] = [];
+    const fromStart: number[] = [];
     const prove: number[] = [];
     let lost = 0;
-    while (e2e.length < ROUNDS) {
+    while (e2e.length < rounds) {
       const r = await miner.settled(d.head().Height + 1, 120_000);
       if (!r) throw new Error(`${label}: round ${d.head().Height + 1} not decided`);
       if (r.outcome === 'mined') {
         e2e.push(r.sentMs! - r.baseMs!);
+        fromStart.push(r.sentMs!);
         prove.push(r.proveMs!);
       } else if (r.outcome === 'lost') lost++;
       else throw new Error(`${label}: round ${r.round}: ${r.outcome} ${r.error ?? ''}`);
@@ -134,16 +185,73 @@ async function main(): Promise<void> {
       await win.settled(ts.Height);
     }
     process.stderr.write(`${label}: e2e p50 ${stats(e2e).p50.toFixed(0)} ms\n`);
-    return { label, e2e: stats(e2e), prove: stats(prove), lostRounds: lost };
+    return { label, e2e: stats(e2e), fromStart: stats(fromStart), prove: stats(prove), lostRounds: lost };
   };
   const phases = [await phase('alone')];
-  for (const nice of [false, true]) {
+  for (const nice of ONLY_EXTERNAL ? [] : [false, true]) {
     const load = await startLoad(nice);
     try {
       phases.push(await phase(nice ? 'Commit2 loop at nice 19' : 'Commit2 loop, same priority'));
     } finally {
       await stopLoad(load);
     }
+  }
+
+  // ---- 5. external load, this process's priority raised as `distminer run` raises it
+  const { raisePostPriority, describePriority } = await import('../actors/priority.js');
+  const priority = raisePostPriority();
+  process.stderr.write(`priority raised: ${priority.ok}\n  ${describePriority(priority).join('\n  ')}\n`);
+  const rawP50 = stats(raw).p50;
+  const scenarios = [
+    { key: 'none', label: 'no load (priority raised)', goal: null, start: async () => [] as ChildProcess[] },
+    { key: 'busyNice0', label: '(a) one busy process per core, own session, nice 0', goal: 1.15, start: () => startSessionLoad('busy', false) },
+    { key: 'busyNice19', label: '(b) one busy process per core, own session, nice 19', goal: 1.05, start: () => startSessionLoad('busy', true) },
+    {
+      key: 'commit2PlusBusyNice0',
+      label: '(c) a Commit2 loop outside distminer + (a)',
+      goal: 1.15,
+      start: async () => [...(await startSessionLoad('c2', false)), ...(await startSessionLoad('busy', false))],
+    },
+  ];
+  const external: { key: string; label: string; wonRounds: number; lostRounds: number; fromStartMs: ReturnType<typeof stats>; p95ToRawP50: number; goal: number | null; met: boolean | null }[] = [];
+  for (const sc of scenarios) {
+    const kids = await sc.start();
+    try {
+      const p = await phase(`external: ${sc.label}`, EXTERNAL_ROUNDS);
+      const ratio = p.fromStart.p95 / rawP50;
+      external.push({
+        key: sc.key,
+        label: sc.label,
+        wonRounds: p.fromStart.runs,
+        lostRounds: p.lostRounds,
+        fromStartMs: p.fromStart,
+        p95ToRawP50: ratio,
+        goal: sc.goal,
+        met: sc.goal === null ? null : ratio <= sc.goal,
+      });
+    } finally {
+      await stopSessionLoad(kids);
+    }
+  }
+  process.stdout.write(
+    `\nWinning PoSt under external load (${EXTERNAL_ROUNDS} won rounds each; from the round's start to the block sent; raw native p50 ${rawP50.toFixed(0)} ms on the idle host; priority raised: ${priority.ok})\n`,
+  );
+  process.stdout.write(
+    table(
+      ['load', 'won', 'p50 ms', 'p95 ms', 'max ms', 'p95 / raw', 'goal'],
+      external.map((e) => [e.label, e.wonRounds, e.fromStartMs.p50, e.fromStartMs.p95, e.fromStartMs.max, e.p95ToRawP50, e.goal === null ? '-' : `≤ ${e.goal} ${e.met ? 'met' : 'MISSED'}`]),
+    ) + '\n',
+  );
+  const externalLoad = { rawNativeP50Ms: rawP50, priority: { ok: priority.ok, layers: describePriority(priority) }, scenarios: external };
+  if (ONLY_EXTERNAL) {
+    await miner.stop();
+    await win.stop();
+    await h.close();
+    rmSync(setup.storage, { recursive: true, force: true });
+    rmSync(stateDir, { recursive: true, force: true });
+    const path = writeResult('post-external', { machine: machine(), rawNative: stats(raw), externalLoad });
+    process.stdout.write(`\nwritten ${path}\n`);
+    return;
   }
   await miner.stop();
   await win.stop();
@@ -215,7 +323,6 @@ async function main(): Promise<void> {
   rmSync(scratch, { recursive: true, force: true });
   rmSync(stateDir, { recursive: true, force: true });
 
-  const rawP50 = stats(raw).p50;
   process.stdout.write(`\nWinning PoSt (${ROUNDS} won rounds per row; raw native p50 ${rawP50.toFixed(0)} ms over ${raw.length} runs)\n`);
   process.stdout.write(
     table(
@@ -245,6 +352,7 @@ async function main(): Promise<void> {
     winning: { rawNative: stats(raw), phases: phases.map((p) => ({ ...p, ratioToRaw: p.e2e.p50 / rawP50 })) },
     window: { byPartitions: windowRows, schedulerOnDevnet: windowOnChain.length ? stats(windowOnChain) : null },
     winningBesideWindow: besideRows,
+    externalLoad,
   });
   process.stdout.write(`\nwritten ${path}\n`);
 }
