@@ -119,12 +119,18 @@ test('SIGTERM: actors persist and the process exits 0; `distminer status` shows 
   const r = run(['run', `--repo=${repo}`, '--roles=winning-post,seal']);
   t.teardown(() => r.child.kill('SIGKILL'));
   const { addr, token } = await apiOf(repo);
-  type St = { actors: Array<{ id: string; status: string }>; mailbox: { queued: Record<string, number> } };
-  for (let i = 0; i < 100; i++) {
-    const st = await callApi<St>(addr, token, 'Distminer.Status');
-    if (st.actors.every((a) => a.status === 'running')) break;
-    await sleep(100);
+  type St = { actors: Array<{ id: string; status: string; unansweredMs?: number }>; mailbox: { queued: Record<string, number> } };
+  // Every role up and answering its heartbeat before `status` is read (on a loaded host a role
+  // may take a while; the loop used to go on after 10 s without checking).
+  let st: St | undefined;
+  for (const end = Date.now() + 60_000; Date.now() < end; await sleep(100)) {
+    st = await callApi<St>(addr, token, 'Distminer.Status');
+    if (st.actors.every((a) => a.status === 'running' && a.unansweredMs === undefined)) break;
   }
+  t.true(
+    st!.actors.every((a) => a.status === 'running' && a.unansweredMs === undefined),
+    JSON.stringify(st!.actors),
+  );
   await t.throwsAsync(callApi(addr, 'wrong-token-wrong-token', 'Distminer.Status'), { message: /wrong API token/ });
   const s = run(['status', `--repo=${repo}`]);
   t.is(await s.exit, 0, s.out());
