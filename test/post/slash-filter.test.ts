@@ -19,6 +19,16 @@ test.after.always(async () => {
   await pg?.stop();
 });
 
+/** Claims `epoch` every 200 ms for up to 10 s, until the database answers again: the last answer. */
+async function claimWhenBack(f: PostgresSlashFilter, epoch: number, parents: string): Promise<{ reason: string } | undefined> {
+  let back: { reason: string } | undefined = { reason: 'not yet' };
+  for (let i = 0; i < 50 && back !== undefined; i++) {
+    back = await f.claim(epoch, parents);
+    if (back !== undefined) await new Promise((res) => setTimeout(res, 200));
+  }
+  return back;
+}
+
 test.serial('two hosts racing for 200 epochs: each epoch is claimed by exactly one; the loser is told which host mined it', async (t) => {
   const a = new PostgresSlashFilter(pg.url, 'f01000', { host: 'host-a' });
   const b = new PostgresSlashFilter(pg.url, 'f01000', { host: 'host-b' });
@@ -86,11 +96,7 @@ test.serial('a database that stops answering: every claim is refused within its 
   t.true(r!.transient, 'may be tried again within the round');
   t.true(ms < 5000, `refused after ${ms} ms`);
   await pg.start();
-  let back: { reason: string } | undefined = { reason: 'not yet' };
-  for (let i = 0; i < 50 && back !== undefined; i++) {
-    back = await a.claim(2, 'q1');
-    if (back !== undefined) await new Promise((res) => setTimeout(res, 200));
-  }
+  const back = await claimWhenBack(a, 2, 'q1');
   t.is(back, undefined, `epoch 2 claimed once the database answers again (${back?.reason})`);
 });
 
@@ -170,11 +176,7 @@ test.serial('a database that hangs (SIGSTOP): claims are refused within the dead
   } finally {
     await pg.thaw();
   }
-  let back: { reason: string } | undefined = { reason: 'not yet' };
-  for (let i = 0; i < 50 && back !== undefined; i++) {
-    back = await a.claim(2, 'h1');
-    if (back !== undefined) await new Promise((res) => setTimeout(res, 200));
-  }
+  const back = await claimWhenBack(a, 2, 'h1');
   t.is(back, undefined, `epoch 2 claimed once the database answers again (${back?.reason})`);
   for (let i = 0; i < 50 && a.trouble() !== null; i++) await new Promise((res) => setTimeout(res, 100));
   t.is(a.trouble(), null, 'the probe sees it answer again');
