@@ -12,6 +12,16 @@ import { KvStore } from '../../src/store/kv.js';
 import { exposition } from '../../src/metrics/index.js';
 import { parseExposition } from '../helpers/prom.js';
 
+/** A pipeline store holding one sector record in `state`, as a restart finds it. */
+async function storeWith(t: { teardown(f: () => void): void }, n: number, state: string, extra: Record<string, unknown>) {
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-events-'));
+  const store = KvStore.open(join(dir, 'store'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const now = Date.now();
+  await store.put(`sector/${String(n).padStart(12, '0')}`, { minerId: 1000, number: n, proof: 5, state, createdAt: now, updatedAt: now, retries: 0, log: [{ at: now, state }], ...extra });
+  return { dir, store };
+}
+
 test('a step overtaken by sectors remove does not undo the removal; removing twice is refused; refusals are counted', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'distminer-events-'));
   const store = KvStore.open(join(dir, 'store'));
@@ -54,22 +64,8 @@ test('a step overtaken by sectors remove does not undo the removal; removing twi
 });
 
 test('a sector left in a failed state by a restart is retried, not stranded', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'distminer-events-'));
-  const store = KvStore.open(join(dir, 'store'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const now = Date.now();
   // As a crash during the retry wait leaves it: failed once, not rejected by the chain.
-  await store.put(`sector/${String(4).padStart(12, '0')}`, {
-    minerId: 1000,
-    number: 4,
-    proof: 5,
-    state: 'PackingFailed',
-    createdAt: now,
-    updatedAt: now,
-    retries: 0,
-    failure: 'AddPiece failed: disk full',
-    log: [{ at: now, state: 'PackingFailed' }],
-  });
+  const { dir, store } = await storeWith(t, 4, 'PackingFailed', { failure: 'AddPiece failed: disk full' });
   let release!: () => void;
   const ticketAsked = new Promise<void>((r) => (release = r));
   const scheduler = stubScheduler();
@@ -100,21 +96,7 @@ test('a sector left in a failed state by a restart is retried, not stranded', as
 });
 
 test('sectors remove during the seed wait (75 minutes on mainnet) takes effect at once, without the seed', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'distminer-events-'));
-  const store = KvStore.open(join(dir, 'store'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const now = Date.now();
-  await store.put(`sector/${String(9).padStart(12, '0')}`, {
-    minerId: 1000,
-    number: 9,
-    proof: 5,
-    state: 'WaitSeed',
-    preCommitEpoch: 90,
-    createdAt: now,
-    updatedAt: now,
-    retries: 0,
-    log: [{ at: now, state: 'WaitSeed' }],
-  });
+  const { dir, store } = await storeWith(t, 9, 'WaitSeed', { preCommitEpoch: 90 });
   let waiting!: () => void;
   const headAsked = new Promise<void>((r) => (waiting = r));
   const chain = {
