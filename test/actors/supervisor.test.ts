@@ -15,8 +15,10 @@ function spec(id: string, role: string, over: Partial<ChildSpec> = {}): ChildSpe
   return { id, module: ROLE(role), restart: 'permanent', backoff: { initialMs: 20, maxMs: 200 }, shutdownMs: 3000, ...over };
 }
 
-function make(children: ChildSpec[], over: Partial<SupervisorOptions> = {}) {
+/** A supervisor over `children` in a scratch state directory (removed when the test ends). */
+function make(t: { teardown(f: () => void): void }, children: ChildSpec[], over: Partial<SupervisorOptions> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'distminer-sup-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const sup = new Supervisor({ children, intensity: { maxRestarts: 20, withinMs: 60_000 }, stateDir: dir, allowCrash: true, heartbeatMs: 100, heartbeatTimeoutMs: 10_000, ...over });
   return { sup, dir };
 }
@@ -36,11 +38,11 @@ const actor = (sup: Supervisor, id: string) => sup.status().actors.find((a) => a
 // Serial: these watch a sibling's responsiveness, which other tests' load on 2 cores would blur.
 for (const how of ['throw', 'reject', 'exit', 'heap', 'hang'] as CrashHow[]) {
   test.serial(`a role worker that dies by "${how}" is restarted from its snapshot while its sibling keeps answering`, async (t) => {
-    const { sup, dir } = make(
+    const { sup } = make(
+      t,
       [spec('victim', 'seal', { resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 } }), spec('sibling', 'deal')],
       how === 'hang' ? { heartbeatTimeoutMs: 2000 } : {},
     );
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     sup.start();
     await until('both running', () => sup.status().actors.every((a) => a.status === 'running'));
     // Durable role state, then wait for it to be persisted (the state message follows the write).
@@ -92,8 +94,7 @@ for (const how of ['throw', 'reject', 'exit', 'heap', 'hang'] as CrashHow[]) {
 }
 
 test.serial('a stuck role is reported unresponsive by the heartbeat, with no scrape, until it is terminated; its sibling never is', async (t) => {
-  const { sup, dir } = make([spec('victim', 'seal'), spec('sibling', 'deal')], { heartbeatTimeoutMs: 3000, unresponsiveAfterMs: 500 });
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { sup } = make(t, [spec('victim', 'seal'), spec('sibling', 'deal')], { heartbeatTimeoutMs: 3000, unresponsiveAfterMs: 500 });
   sup.start();
   await until('both running', () => sup.status().actors.every((a) => a.status === 'running'));
   await sleep(700);
@@ -115,8 +116,7 @@ test.serial('a stuck role is reported unresponsive by the heartbeat, with no scr
 });
 
 test.serial("the supervisor's own thread stalled: no role is reported unresponsive or terminated for it", async (t) => {
-  const { sup, dir } = make([spec('a', 'seal'), spec('b', 'deal')], { heartbeatTimeoutMs: 2000, unresponsiveAfterMs: 500 });
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { sup } = make(t, [spec('a', 'seal'), spec('b', 'deal')], { heartbeatTimeoutMs: 2000, unresponsiveAfterMs: 500 });
   sup.start();
   await until('both running', () => sup.status().actors.every((a) => a.status === 'running'));
   await sleep(500);
@@ -146,8 +146,7 @@ test.serial("the supervisor's own thread stalled: no role is reported unresponsi
 });
 
 test('transient: a normal finish is final, a crash is restarted', async (t) => {
-  const { sup, dir } = make([spec('tr', 'seal', { restart: 'transient' }), spec('tr2', 'deal', { restart: 'transient' })]);
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { sup } = make(t, [spec('tr', 'seal', { restart: 'transient' }), spec('tr2', 'deal', { restart: 'transient' })]);
   sup.start();
   await until('running', () => sup.status().actors.every((a) => a.status === 'running'));
   sup.sendEvent('tr', { type: 'FINISH' });
@@ -165,8 +164,7 @@ test('transient: a normal finish is final, a crash is restarted', async (t) => {
 });
 
 test('temporary: never restarted; permanent: restarted even after a normal finish, afresh', async (t) => {
-  const { sup, dir } = make([spec('tmp', 'seal', { restart: 'temporary' }), spec('perm', 'deal', { restart: 'permanent' })]);
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { sup } = make(t, [spec('tmp', 'seal', { restart: 'temporary' }), spec('perm', 'deal', { restart: 'permanent' })]);
   sup.start();
   await until('running', () => sup.status().actors.every((a) => a.status === 'running'));
   sup.crash('tmp', 'exit');
@@ -184,8 +182,7 @@ test('temporary: never restarted; permanent: restarted even after a normal finis
 });
 
 test('restart intensity exceeded → escalation event; backoff grows between restarts', async (t) => {
-  const { sup, dir } = make([spec('crashy', 'seal', { backoff: { initialMs: 50, maxMs: 1000, jitter: 0 } })], { intensity: { maxRestarts: 3, withinMs: 60_000 } });
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { sup } = make(t, [spec('crashy', 'seal', { backoff: { initialMs: 50, maxMs: 1000, jitter: 0 } })], { intensity: { maxRestarts: 3, withinMs: 60_000 } });
   const escalated = new Promise<string>((r) => sup.once('escalate', r));
   const restartedAt: number[] = [];
   const exitedAt: number[] = [];
@@ -207,8 +204,7 @@ test('restart intensity exceeded → escalation event; backoff grows between res
 });
 
 test('shutdown persists the running snapshot; a new supervisor resumes it', async (t) => {
-  const { sup, dir } = make([spec('seal', 'seal')]);
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { sup, dir } = make(t, [spec('seal', 'seal')]);
   sup.start();
   await until('running', () => actor(sup, 'seal').status === 'running');
   sup.sendEvent('seal', { type: 'SET', key: 'pipeline', value: { 5: 'PreCommit2' } });
@@ -245,8 +241,7 @@ test('an actor cancels a running proof job through its signal: the mailbox stops
     }),
   });
   const fixture = new URL('./fixtures/prover-role.js', import.meta.url).href;
-  const { sup, dir } = make([{ ...spec('prover', 'seal'), module: fixture }], { mailbox });
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { sup } = make(t, [{ ...spec('prover', 'seal'), module: fixture }], { mailbox });
   sup.start();
   await until('running', () => actor(sup, 'prover').status === 'running');
   sup.sendEvent('prover', { type: 'PROVE', kind: 'winning-post', args: ['sector 1'], cancelAfterMs: 300 });
@@ -285,8 +280,7 @@ test("an actor submits proof jobs to the supervisor's mailbox and gets results a
     }),
   });
   const fixture = new URL('./fixtures/prover-role.js', import.meta.url).href;
-  const { sup, dir } = make([{ ...spec('prover', 'seal'), module: fixture }], { mailbox });
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const { sup } = make(t, [{ ...spec('prover', 'seal'), module: fixture }], { mailbox });
   sup.start();
   await until('running', () => actor(sup, 'prover').status === 'running');
   sup.sendEvent('prover', { type: 'PROVE', kind: 'winning-post', args: ['sector 1'] });
