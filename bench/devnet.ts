@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as proofs from '../src/proofs/index.js';
 import { encodePreCommitBatch2 } from '../src/chain/params.js';
-import { MinerMethod, b64 } from '../src/chain/types.js';
+import { MinerMethod } from '../src/chain/builtin-actors.js';
+import { b64 } from '../src/chain/encoding.js';
 import { Devnet } from '../src/devnet/node.js';
 import { sealedSectors, SEAL_PROOF } from '../test/helpers/sealed.js';
 

@@ -5,7 +5,7 @@
 import { type ProofJob, type ProofRunner, ProofCancelledError, ProofDeadlineError } from '../../src/post/runner.js';
 import { type RoleEvent, roleMachine } from './base.js';
 import type { RoleContext, RoleDefinition } from './types.js';
-import { parseAddress } from '../../src/chain/types.js';
+import { parseAddress } from '../../src/chain/address.js';
 
 export { countsBy } from '../../src/util/counts.js';
 

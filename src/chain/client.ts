@@ -7,36 +7,33 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type { DeadlineInfo } from './deadlines.js';
-import {
-  type APIVersion,
-  type BitSet,
-  type BlockMsg,
-  type BlockTemplate,
-  type Cid,
-  type DeadlineJson,
-  type HeadChange,
-  type Message,
-  type MessageSendSpec,
-  type MinerInfo,
-  type MinerPower,
-  type MiningBaseInfo,
-  type MsgLookup,
-  type PartitionJson,
-  type SectorLocation,
-  type SectorOnChainInfo,
-  type SectorPreCommitOnChainInfo,
-  type SectorPreCommitInfo,
-  type KeyType,
-  type Signature,
-  type SignedMessage,
-  type TipSet,
-  type TipSetKey,
-  DomainSeparationTag,
-  b64,
-  bitfieldFromJson,
-  bitfieldToJson,
-  fromB64,
-} from './types.js';
+import type {
+  APIVersion,
+  BlockMsg,
+  BlockTemplate,
+  DeadlineJson,
+  HeadChange,
+  Message,
+  MessageSendSpec,
+  MinerInfo,
+  MinerPower,
+  MiningBaseInfo,
+  MsgLookup,
+  PartitionJson,
+  SectorLocation,
+  SectorOnChainInfo,
+  SectorPreCommitOnChainInfo,
+  SectorPreCommitInfo,
+  KeyType,
+  Signature,
+  SignedMessage,
+  TipSet,
+  TipSetKey,
+} from './api-types.js';
+import { type BitSet, bitfieldFromJson, bitfieldToJson } from './bitfield.js';
+import { DomainSeparationTag } from './builtin-actors.js';
+import type { Cid } from './cid.js';
+import { b64, fromB64 } from './encoding.js';
 import { logger } from '../log.js';
 import { LiveSet, counter, gauge } from '../metrics/index.js';
 import { type Limiter, limiter } from '../util/limit.js';

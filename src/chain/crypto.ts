@@ -4,21 +4,12 @@
 import { bls12_381 as bls } from '@noble/curves/bls12-381.js';
 import { blake2b } from '@noble/hashes/blake2.js';
 import { randomBytes } from 'node:crypto';
-import {
-  type BlockHeader,
-  type Cid,
-  CborCid,
-  type DomainSeparationTag,
-  type Message,
-  addressBytes,
-  bigFromJson,
-  bigToCborBytes,
-  blsAddress,
-  cborCid,
-  cborEncode,
-  fromB64,
-  type Network,
-} from './types.js';
+import { addressBytes, blsAddress, type Network } from './address.js';
+import type { BlockHeader, Message } from './api-types.js';
+import type { DomainSeparationTag } from './builtin-actors.js';
+import { cborEncode } from './cbor.js';
+import { type Cid, CborCid, cborCid } from './cid.js';
+import { bigFromJson, bigToCborBytes, fromB64 } from './encoding.js';
 
 // ------------------------------------------------------------------ randomness
 

@@ -1,7 +1,7 @@
 // lotus-miner's [Fees]: the most each kind of message may cost, as MpoolPushMessage's
 // MessageSendSpec.MaxFee, and the FIL amounts config.toml writes them in. Used by the PoSt
 // sender (src/post/sender.ts), the seal pipeline (src/sealing/lotus-chain.ts) and the settings.
-import type { MessageSendSpec } from './types.js';
+import type { MessageSendSpec } from './api-types.js';
 
 /**
  * Fee caps in attoFIL, as lotus-miner's [Fees] (same keys in config.toml, same defaults):

@@ -3,22 +3,11 @@
 // return, and the MarketDeal that StateMarketStorageDeal answers. Shared by the deal miner
 // (which publishes) and the devnet (which executes and answers).
 import { ParamsError } from './params.js';
-import {
-  CborCid,
-  type Cid,
-  addressBytes,
-  addressFromBytes,
-  bigFromCborBytes,
-  bigFromJson,
-  bigToCborBytes,
-  bigToJson,
-  cborDecode,
-  cborEncode,
-  isCid,
-  type Network,
-  rleDecode,
-  rleEncode,
-} from './types.js';
+import { addressBytes, addressFromBytes, type Network } from './address.js';
+import { rleDecode, rleEncode } from './bitfield.js';
+import { cborDecode, cborEncode } from './cbor.js';
+import { CborCid, type Cid, isCid } from './cid.js';
+import { bigFromCborBytes, bigFromJson, bigToCborBytes, bigToJson } from './encoding.js';
 
 /** The storage market actor's address (f05 / t05). */
 export const MARKET_ACTOR_ID = 5;

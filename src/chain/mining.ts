@@ -3,7 +3,10 @@
 // randomness, all from the last beacon entry of the block (or the parent's).
 import { blake2b } from '@noble/hashes/blake2.js';
 import { drawRandomness } from './crypto.js';
-import { type BeaconEntry, type TipSet, DomainSeparationTag, addressCbor, fromB64 } from './types.js';
+import { addressCbor } from './address.js';
+import type { BeaconEntry, TipSet } from './api-types.js';
+import { DomainSeparationTag } from './builtin-actors.js';
+import { fromB64 } from './encoding.js';
 
 /** The beacon entry randomness is drawn from: the newest of the block's entries, else the parent's. */
 export function randomnessBeacon(prev: BeaconEntry, entries: BeaconEntry[]): BeaconEntry {

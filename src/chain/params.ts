@@ -1,7 +1,12 @@
 // CBOR parameter layouts of the miner actor methods distminer sends (builtin-actors
 // `miner::types`, tuple-encoded structs), with strict decoders for the devnet. Message
 // `Params` carry these bytes, base64 in Lotus JSON.
-import { type Cid, type Network, CborCid, MinerMethod, addressBytes, addressFromBytes, bigFromCborBytes, cborDecode, cborEncode, isCid, rleDecode, rleEncode } from './types.js';
+import { type Network, addressBytes, addressFromBytes } from './address.js';
+import { rleDecode, rleEncode } from './bitfield.js';
+import { MinerMethod } from './builtin-actors.js';
+import { cborDecode, cborEncode } from './cbor.js';
+import { type Cid, CborCid, isCid } from './cid.js';
+import { bigFromCborBytes } from './encoding.js';
 
 /** A params blob that does not match the method's layout (exit code 21, ErrSerialization). */
 export class ParamsError extends Error {

@@ -11,7 +11,9 @@
 import type { ChainClient } from '../chain/client.js';
 import { type DealProposal, MARKET_ACTOR_ID, dealProposalCbor, type MarketDeal, MarketMethod, decodePublishReturn, decodePublishStorageDeals, encodePublishStorageDeals } from '../chain/market.js';
 import { logger } from '../log.js';
-import { type Cid, type Network, b64, fromB64, idAddress } from '../chain/types.js';
+import { type Network, idAddress } from '../chain/address.js';
+import type { Cid } from '../chain/cid.js';
+import { b64, fromB64 } from '../chain/encoding.js';
 import type { DealChain } from './coordinator.js';
 import { addBalanceParams, marketBalance, providerCollateralBounds } from './escrow.js';
 

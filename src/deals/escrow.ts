@@ -21,7 +21,11 @@ import { type ChainClient, RpcError } from '../chain/client.js';
 import { messageCid } from '../chain/crypto.js';
 import { DEAL_MAX_DURATION, DEAL_MIN_DURATION, type DealProposal, MARKET_ACTOR_ID, MarketMethod } from '../chain/market.js';
 import { formatFil } from '../chain/fees.js';
-import { type Cid, type Message, type MessageSendSpec, addressBytes, b64, cborEncode, cidBytes, idAddress, type Network } from '../chain/types.js';
+import { addressBytes, idAddress, type Network } from '../chain/address.js';
+import type { Message, MessageSendSpec } from '../chain/api-types.js';
+import { cborEncode } from '../chain/cbor.js';
+import { type Cid, cidBytes } from '../chain/cid.js';
+import { b64 } from '../chain/encoding.js';
 import { type ClientKey, sign } from './keys.js';
 
 export interface MarketBalance {

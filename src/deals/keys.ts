@@ -10,7 +10,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { blake2b } from '@noble/hashes/blake2.js';
 import { readFileSync } from 'node:fs';
 import { blsKeyFromKeyInfo, blsKeyInfo, blsSign, blsVerify, newBlsKey } from '../chain/crypto.js';
-import { AddressProtocol, type Network, addressFromBytes, blsAddress, parseAddress } from '../chain/types.js';
+import { AddressProtocol, type Network, addressFromBytes, blsAddress, parseAddress } from '../chain/address.js';
 
 export type KeyType = 'secp256k1' | 'bls';
 

@@ -2,7 +2,9 @@
 // and `market.ClientDealProposal` (proposal + the client's signature over the proposal's CBOR).
 // The deal request a client POSTs wraps one with the transfer size, like Boost's DealParams.
 import { type ClientDealProposal, type DealProposal, dealProposalCbor } from '../chain/market.js';
-import { AddressProtocol, bigFromJson, cborCid, parseAddress } from '../chain/types.js';
+import { AddressProtocol, parseAddress } from '../chain/address.js';
+import { cborCid } from '../chain/cid.js';
+import { bigFromJson } from '../chain/encoding.js';
 import { cidToCommP, commPToCid } from '../proofs/cid.js';
 import { unpaddedSize } from '../proofs/types.js';
 import { type Signature, verifySignature } from './keys.js';

@@ -17,23 +17,12 @@ import {
   decodeWindowPoSt,
   encodeCreateMinerReturn,
 } from '../chain/params.js';
-import {
-  type Cid,
-  type SignedMessage,
-  DomainSeparationTag,
-  ExitCode,
-  MinerMethod,
-  POWER_ACTOR_ID,
-  PowerMethod,
-  addressCbor,
-  addressFromBytes,
-  cborDecode,
-  cborEncode,
-  cidBytes,
-  fromB64,
-  idAddress,
-  parseAddress,
-} from '../chain/types.js';
+import { addressCbor, addressFromBytes, idAddress, parseAddress } from '../chain/address.js';
+import type { SignedMessage } from '../chain/api-types.js';
+import { DomainSeparationTag, ExitCode, MinerMethod, POWER_ACTOR_ID, PowerMethod } from '../chain/builtin-actors.js';
+import { cborDecode, cborEncode } from '../chain/cbor.js';
+import { type Cid, cidBytes } from '../chain/cid.js';
+import { fromB64 } from '../chain/encoding.js';
 import { logger } from '../log.js';
 import { providerCollateralBounds, sectorCommD } from './market.js';
 import { ActorError, MinerActor, type PreCommitRecord, type ProofVerifier } from './miner.js';

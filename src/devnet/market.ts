@@ -23,7 +23,9 @@
 // deal expiry and slashing in cron, verified-registry data caps, price bounds.
 import { type ClientDealProposal, DEAL_MAX_DURATION, DEAL_MIN_DURATION, type DealProposal, type MarketDeal, dealProposalCbor } from '../chain/market.js';
 import type { PreCommitParams } from '../chain/params.js';
-import { ExitCode, cborCid, parseAddress } from '../chain/types.js';
+import { parseAddress } from '../chain/address.js';
+import { ExitCode } from '../chain/builtin-actors.js';
+import { cborCid } from '../chain/cid.js';
 import { verifySignature } from '../deals/keys.js';
 import { zeroCommP } from '../deals/commp.js';
 import { fillerSizes, placements } from '../deals/packing.js';

@@ -18,7 +18,9 @@ import {
   provingPeriod,
 } from '../chain/deadlines.js';
 import type { FaultDeclaration, PreCommitParams, WindowPoStParams } from '../chain/params.js';
-import { type Cid, ExitCode, addressBytes } from '../chain/types.js';
+import { addressBytes } from '../chain/address.js';
+import { ExitCode } from '../chain/builtin-actors.js';
+import type { Cid } from '../chain/cid.js';
 import { blake2b } from '@noble/hashes/blake2.js';
 
 /** A failed actor call: the receipt's exit code and the reason (Lotus shows it in the error). */

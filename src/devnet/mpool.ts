@@ -9,22 +9,12 @@ import { MARKET_ACTOR_ID, MarketMethod } from '../chain/market.js';
 import { formatFil } from '../chain/fees.js';
 import { verifySignature } from '../deals/keys.js';
 import { ParamsError, decodeWindowPoSt } from '../chain/params.js';
-import {
-  type Cid,
-  type Message,
-  type MessageSendSpec,
-  type MsgLookup,
-  type SignedMessage,
-  type TipSet,
-  MinerMethod,
-  b64,
-  bigFromJson,
-  cborCid,
-  cborEncode,
-  cidBytes,
-  fromB64,
-  parseAddress,
-} from '../chain/types.js';
+import { parseAddress } from '../chain/address.js';
+import type { Message, MessageSendSpec, MsgLookup, SignedMessage, TipSet } from '../chain/api-types.js';
+import { MinerMethod } from '../chain/builtin-actors.js';
+import { cborEncode } from '../chain/cbor.js';
+import { type Cid, cborCid, cidBytes } from '../chain/cid.js';
+import { b64, bigFromJson, fromB64 } from '../chain/encoding.js';
 import { ActorError, type MinerActor } from './miner.js';
 import { ApiError } from './state.js';
 import { appendDurable } from './store.js';

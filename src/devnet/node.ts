@@ -16,22 +16,11 @@ import * as proofs from '../proofs/index.js';
 import { nextNotElapsed } from '../chain/deadlines.js';
 import { blockCid, blockSigningBytes, blsSign, blsVerify, computeWinCount, messageCid } from '../chain/crypto.js';
 import { electionVrfInput, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
-import {
-  type BeaconEntry,
-  type BlockHeader,
-  type BlockMsg,
-  type BlockTemplate,
-  type Cid,
-  type MiningBaseInfo,
-  type MsgLookup,
-  type TipSet,
-  b64,
-  cborCid,
-  cborEncode,
-  CborCid,
-  fromB64,
-  parseAddress,
-} from '../chain/types.js';
+import { parseAddress } from '../chain/address.js';
+import type { BeaconEntry, BlockHeader, BlockMsg, BlockTemplate, MiningBaseInfo, MsgLookup, TipSet } from '../chain/api-types.js';
+import { cborEncode } from '../chain/cbor.js';
+import { type Cid, cborCid, CborCid } from '../chain/cid.js';
+import { b64, fromB64 } from '../chain/encoding.js';
 import { logger } from '../log.js';
 import type { SectorRecord } from './miner.js';
 import { ApiError, type DevnetOptions, type EpochRecord } from './state.js';

@@ -8,22 +8,11 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { HttpService, type NetLimits, sendJson } from '../net/http-server.js';
 import { blsSign } from '../chain/crypto.js';
 import { Auth, type Permission } from '../auth/index.js';
-import {
-  type BlockMsg,
-  type BlockTemplate,
-  type Cid,
-  type Message,
-  type MessageSendSpec,
-  type PartitionJson,
-  type SignedMessage,
-  type TipSet,
-  b64,
-  bitfieldFromJson,
-  bitfieldToJson,
-  fromB64,
-  isCid,
-  parseAddress,
-} from '../chain/types.js';
+import { parseAddress } from '../chain/address.js';
+import type { BlockMsg, BlockTemplate, Message, MessageSendSpec, PartitionJson, SignedMessage, TipSet } from '../chain/api-types.js';
+import { bitfieldFromJson, bitfieldToJson } from '../chain/bitfield.js';
+import { type Cid, isCid } from '../chain/cid.js';
+import { b64, fromB64 } from '../chain/encoding.js';
 import { logger } from '../log.js';
 import type { Devnet } from './node.js';
 import { ApiError, devnetFunds } from './state.js';

@@ -15,23 +15,12 @@ import type { ProvingPolicy } from '../chain/deadlines.js';
 import { type BlsKey, blsKeyAddress, blsKeyInfo, drawRandomness, newBlsKey } from '../chain/crypto.js';
 import { MARKET_ACTOR_ID } from '../chain/market.js';
 import { minTicketBlock } from '../chain/mining.js';
-import {
-  type BeaconEntry,
-  type BlockHeader,
-  type Cid,
-  type Message,
-  type MsgLookup,
-  type Network,
-  type SignedMessage,
-  type TipSet,
-  DomainSeparationTag,
-  b64,
-  cborCid,
-  cborEncode,
-  fromB64,
-  idAddress,
-  parseAddress,
-} from '../chain/types.js';
+import { type Network, idAddress, parseAddress } from '../chain/address.js';
+import type { BeaconEntry, BlockHeader, Message, MsgLookup, SignedMessage, TipSet } from '../chain/api-types.js';
+import { DomainSeparationTag } from '../chain/builtin-actors.js';
+import { cborEncode } from '../chain/cbor.js';
+import { type Cid, cborCid } from '../chain/cid.js';
+import { b64, fromB64 } from '../chain/encoding.js';
 import { MarketActor } from './market.js';
 import type { ActorLimits, MinerActor, ProofVerifier } from './miner.js';
 

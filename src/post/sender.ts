@@ -3,7 +3,7 @@
 // control set`), falling back to the worker, as Lotus's AddressSelector does for PoSt
 // messages; the fee is capped with MpoolPushMessage's MessageSendSpec.MaxFee from the
 // configured [Fees] limits (src/chain/fees.ts).
-import type { MinerInfo } from '../chain/types.js';
+import type { MinerInfo } from '../chain/api-types.js';
 import type { Logger } from '../log.js';
 
 /** What sender selection needs from the chain node. */

@@ -15,23 +15,12 @@ import * as proofs from '../proofs/index.js';
 import { type ChainClient, type HeadSubscription } from '../chain/client.js';
 import { type DeadlineInfo, nextDeadline, nextNotElapsed, maxPoStPartitions } from '../chain/deadlines.js';
 import { type FaultDeclaration, type PoStPartition, encodeDeclarations, encodeWindowPoSt } from '../chain/params.js';
-import {
-  type Cid,
-  type HeadChange,
-  type MessageSendSpec,
-  type MinerInfo,
-  type MsgLookup,
-  type PartitionJson,
-  type SignedMessage,
-  type TipSet,
-  DomainSeparationTag,
-  ExitCode,
-  MinerMethod,
-  actorId,
-  addressCbor,
-  b64,
-  bitfieldFromJson,
-} from '../chain/types.js';
+import { actorId, addressCbor } from '../chain/address.js';
+import type { HeadChange, MessageSendSpec, MinerInfo, MsgLookup, PartitionJson, SignedMessage, TipSet } from '../chain/api-types.js';
+import { bitfieldFromJson } from '../chain/bitfield.js';
+import { DomainSeparationTag, ExitCode, MinerMethod } from '../chain/builtin-actors.js';
+import type { Cid } from '../chain/cid.js';
+import { b64 } from '../chain/encoding.js';
 import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner, ProofDeadlineError, faultySectorsOf } from './runner.js';
 import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries } from './storage.js';

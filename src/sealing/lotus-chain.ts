@@ -14,7 +14,11 @@
 import { type ChainClient, RpcError } from '../chain/client.js';
 import { MARKET_ACTOR_ID } from '../chain/market.js';
 import { dealIdPayload, encodePreCommitBatch2, encodeProveCommitSectors3, minerMethodName } from '../chain/params.js';
-import { type Cid, type Message, type SectorPreCommitInfo, type SignedMessage, DomainSeparationTag, MinerMethod, addressCbor, b64, idAddress } from '../chain/types.js';
+import { addressCbor, idAddress } from '../chain/address.js';
+import type { Message, SectorPreCommitInfo, SignedMessage } from '../chain/api-types.js';
+import { DomainSeparationTag, MinerMethod } from '../chain/builtin-actors.js';
+import type { Cid } from '../chain/cid.js';
+import { b64 } from '../chain/encoding.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
 import { DEFAULT_FEE_CAPS, type FeeCaps, sendSpec } from '../chain/fees.js';

@@ -1,27 +1,10 @@
 import test from 'ava';
 import { blake2b } from '@noble/hashes/blake2.js';
-import {
-  addressBytes,
-  addressCbor,
-  addressFromBytes,
-  bigFromCborBytes,
-  bigToCborBytes,
-  bitfieldFromJson,
-  bitfieldToJson,
-  blsAddress,
-  cborCid,
-  cborDecode,
-  cborEncode,
-  CborCid,
-  cidBytes,
-  idAddress,
-  parseAddress,
-  rleDecode,
-  actorId,
-  rleEncode,
-  runsOf,
-  withNetwork,
-} from '../../src/chain/types.js';
+import { addressBytes, addressCbor, addressFromBytes, blsAddress, idAddress, parseAddress, actorId, withNetwork } from '../../src/chain/address.js';
+import { bitfieldFromJson, bitfieldToJson, rleDecode, rleEncode, runsOf } from '../../src/chain/bitfield.js';
+import { cborDecode, cborEncode } from '../../src/chain/cbor.js';
+import { cborCid, CborCid, cidBytes } from '../../src/chain/cid.js';
+import { bigFromCborBytes, bigToCborBytes } from '../../src/chain/encoding.js';
 import { blsKeyFromKeyInfo, blsKeyInfo, blsSign, blsVerify, computeWinCount, drawRandomness, newBlsKey } from '../../src/chain/crypto.js';
 
 /** Bits listed in stream order (LSB-first) → bytes. */

@@ -7,7 +7,11 @@ import type { AddressInfo } from 'node:net';
 import { ChainClient } from '../../src/chain/client.js';
 import { messageCid } from '../../src/chain/crypto.js';
 import { formatFil, parseFil } from '../../src/chain/fees.js';
-import { type Message, addressFromBytes, cborDecode, cidBytes, fromB64 } from '../../src/chain/types.js';
+import { addressFromBytes } from '../../src/chain/address.js';
+import type { Message } from '../../src/chain/api-types.js';
+import { cborDecode } from '../../src/chain/cbor.js';
+import { cidBytes } from '../../src/chain/cid.js';
+import { fromB64 } from '../../src/chain/encoding.js';
 import { addBalanceParams, clientAddBalance, clientDealCost, dealTermsProblem } from '../../src/deals/escrow.js';
 import { newClientKey, verifySignature } from '../../src/deals/keys.js';
 

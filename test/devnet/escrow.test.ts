@@ -9,7 +9,10 @@
 import test from 'ava';
 import { type ClientDealProposal, DEAL_MIN_DURATION, MarketMethod, decodePublishReturn, encodePublishStorageDeals } from '../../src/chain/market.js';
 import { messageCid } from '../../src/chain/crypto.js';
-import { type Cid, type Message, type MsgLookup, type SignedMessage, ExitCode, b64, cidBytes, fromB64 } from '../../src/chain/types.js';
+import type { Message, MsgLookup, SignedMessage } from '../../src/chain/api-types.js';
+import { ExitCode } from '../../src/chain/builtin-actors.js';
+import { type Cid, cidBytes } from '../../src/chain/cid.js';
+import { b64, fromB64 } from '../../src/chain/encoding.js';
 import { buildProposal } from '../../src/deals/client.js';
 import { addBalanceParams, clientAddBalance } from '../../src/deals/escrow.js';
 import { newClientKey, sign } from '../../src/deals/keys.js';

@@ -7,7 +7,8 @@ import { type Server, type Socket, createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ChainClient } from '../../src/chain/client.js';
 import { encodePreCommitBatch2 } from '../../src/chain/params.js';
-import { MinerMethod, b64 } from '../../src/chain/types.js';
+import { MinerMethod } from '../../src/chain/builtin-actors.js';
+import { b64 } from '../../src/chain/encoding.js';
 import { commRToCid } from '../../src/proofs/cid.js';
 import { startDevnet } from './_harness.js';
 

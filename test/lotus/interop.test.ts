@@ -8,7 +8,11 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { ChainClient } from '../../src/chain/client.js';
 import { encodeDeclarations } from '../../src/chain/params.js';
-import { type Cid, ExitCode, MinerMethod, b64, cborDecode, fromB64, rleDecode, rleEncode } from '../../src/chain/types.js';
+import { rleDecode, rleEncode } from '../../src/chain/bitfield.js';
+import { ExitCode, MinerMethod } from '../../src/chain/builtin-actors.js';
+import { cborDecode } from '../../src/chain/cbor.js';
+import type { Cid } from '../../src/chain/cid.js';
+import { b64, fromB64 } from '../../src/chain/encoding.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
 import { MAIN } from '../helpers/procs.js';
 

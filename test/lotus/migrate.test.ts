@@ -15,7 +15,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
-import { type TipSet, bitfieldFromJson } from '../../src/chain/types.js';
+import type { TipSet } from '../../src/chain/api-types.js';
+import { bitfieldFromJson } from '../../src/chain/bitfield.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 

@@ -13,7 +13,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
-import { type Cid, type TipSet, ExitCode, MinerMethod, addressBytes, b64, bitfieldFromJson, cborEncode, fromB64 } from '../../src/chain/types.js';
+import { addressBytes } from '../../src/chain/address.js';
+import type { TipSet } from '../../src/chain/api-types.js';
+import { bitfieldFromJson } from '../../src/chain/bitfield.js';
+import { ExitCode, MinerMethod } from '../../src/chain/builtin-actors.js';
+import { cborEncode } from '../../src/chain/cbor.js';
+import type { Cid } from '../../src/chain/cid.js';
+import { b64, fromB64 } from '../../src/chain/encoding.js';
 import { decodeWindowPoSt } from '../../src/chain/params.js';
 import { MAIN, Proc, killAll } from '../helpers/procs.js';
 

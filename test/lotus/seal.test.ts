@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChainClient } from '../../src/chain/client.js';
-import { MinerMethod, PowerMethod } from '../../src/chain/types.js';
+import { MinerMethod, PowerMethod } from '../../src/chain/builtin-actors.js';
 import type { SectorView } from '../../src/sealing/service.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
 import { createMiner, sealWorker } from '../helpers/lotus-miner.js';

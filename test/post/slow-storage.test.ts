@@ -10,7 +10,9 @@
 import test, { type ExecutionContext } from 'ava';
 import * as proofs from '../../src/proofs/index.js';
 import { encodePreCommitBatch2, encodeProveCommitOne } from '../../src/chain/params.js';
-import { type Cid, ExitCode, MinerMethod, b64 } from '../../src/chain/types.js';
+import { ExitCode, MinerMethod } from '../../src/chain/builtin-actors.js';
+import type { Cid } from '../../src/chain/cid.js';
+import { b64 } from '../../src/chain/encoding.js';
 import { type CheckResult, type SectorCheck } from '../../src/post/storage.js';
 import type { ProofRunner } from '../../src/post/runner.js';
 import { WindowPoStScheduler } from '../../src/post/window.js';

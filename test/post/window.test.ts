@@ -17,7 +17,7 @@ import type { JobReport } from '../../actors/mailbox.js';
 import * as proofs from '../../src/proofs/index.js';
 import { logger } from '../../src/log.js';
 import { DEFAULT_FEE_CAPS } from '../../src/chain/fees.js';
-import { bitfieldFromJson } from '../../src/chain/types.js';
+import { bitfieldFromJson } from '../../src/chain/bitfield.js';
 import { MINER, POST_POLICY, type PoStSetup, placeSector, setupPoSt } from './_setup.js';
 
 const PERIOD = POST_POLICY.wpostChallengeWindow * POST_POLICY.wpostPeriodDeadlines;
