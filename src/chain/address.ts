@@ -2,8 +2,9 @@
 // 0 (ID, `t01000`), 1 (secp256k1), 2 (actor) and 3 (BLS), with the blake2b-4 checksum over
 // protocol + payload; their byte form (protocol byte + payload, as in CBOR and signatures).
 import { blake2b } from '@noble/hashes/blake2.js';
+import { base32 } from 'multiformats/bases/base32';
 import { cborEncode } from './cbor.js';
-import { base32Decode, base32Encode, readUvarint, uvarint } from './encoding.js';
+import { base32Decode, readUvarint, uvarint } from './encoding.js';
 
 /** The address prefix: `f` on mainnet, `t` on test networks (and the devnet by default). */
 export type Network = 'mainnet' | 'testnet';
@@ -36,7 +37,7 @@ export function idAddress(id: number | bigint, network: Network = 'testnet'): st
 /** A BLS address (`t3…`) from a 48-byte public key. */
 export function blsAddress(publicKey: Uint8Array, network: Network = 'testnet'): string {
   if (publicKey.length !== 48) throw new TypeError(`a BLS public key is 48 bytes, got ${publicKey.length}`);
-  return `${networkPrefix(network)}3${base32Encode(Buffer.concat([publicKey, checksum(3, publicKey)]))}`;
+  return `${networkPrefix(network)}3${base32.baseEncode(Buffer.concat([publicKey, checksum(3, publicKey)]))}`;
 }
 
 export function parseAddress(s: string): ParsedAddress {
@@ -83,7 +84,7 @@ export function addressFromBytes(b: Uint8Array, network: Network = 'testnet'): s
   if (protocol === 3) return blsAddress(payload, network);
   if (protocol === 1 || protocol === 2) {
     if (payload.length !== 20) throw new TypeError('invalid address payload');
-    return `${networkPrefix(network)}${protocol}${base32Encode(Buffer.concat([payload, checksum(protocol, payload)]))}`;
+    return `${networkPrefix(network)}${protocol}${base32.baseEncode(Buffer.concat([payload, checksum(protocol, payload)]))}`;
   }
   throw new TypeError(`unsupported address protocol ${protocol}`);
 }

@@ -1,7 +1,7 @@
 // Bitfields (sets of sector numbers, partitions, …) as the chain carries them: RLE+ bytes inside
 // CBOR (version 00, LSB-first, in the one minimal form that go-bitfield and the actors'
 // fvm_ipld_bitfield write and accept) and go-bitfield's JSON (run lengths, `[0]` when empty).
-import { uvarint } from './encoding.js';
+import { varint } from 'multiformats';
 
 /** Sorted, de-duplicated set bits. */
 export type BitSet = number[];
@@ -99,7 +99,7 @@ export function rleEncode(bits: Iterable<number>): Buffer {
     } else {
       w.put(0);
       w.put(0);
-      for (const byte of uvarint(r)) w.putN(byte, 8);
+      for (const byte of varint.encodeTo(r, new Uint8Array(varint.encodingLength(r)))) w.putN(byte, 8);
     }
   }
   return w.done();

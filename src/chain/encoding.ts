@@ -1,6 +1,9 @@
 // Number and byte encodings under the chain's JSON and CBOR: big integers and token amounts
 // (decimal strings in Lotus JSON, Filecoin's sign-byte + big-endian magnitude in CBOR), bytes as
-// base64 in JSON, lowercase RFC 4648 base32 (addresses and CIDs) and unsigned LEB128 varints.
+// base64 in JSON, the base32 decoding of addresses and CIDs (multiformats' codec, as lenient as
+// Go's), and unsigned varints of 64-bit integers (bigint: multiformats' varint is exact only up
+// to 2^53).
+import { base32 } from 'multiformats/bases/base32';
 
 // ------------------------------------------------------------------ big integers
 
@@ -49,43 +52,30 @@ export function fromB64(s: unknown, what = 'bytes'): Buffer {
   return Buffer.from(s, 'base64');
 }
 
-// ------------------------------------------------------------------ base32 and varints
+// ------------------------------------------------------------------ base32
 
-const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
-export function base32Encode(bytes: Uint8Array): string {
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const b of bytes) {
-    value = ((value << 8) | b) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      out += B32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += B32[(value << (5 - bits)) & 31];
-  return out;
+/**
+ * The bytes of lowercase RFC 4648 base32 without padding, as Lotus writes addresses and CIDs
+ * (encode with multiformats' `base32.baseEncode`). The bits past the last whole byte are
+ * dropped, whatever they are (Go's encoding/base32, which Lotus uses, does not check them
+ * either); multiformats' decoder refuses them when set, so the string is filled with zero bits
+ * (`a`) to whole 5-byte groups and the bytes cut back. Upper case and `=`, which multiformats
+ * would take, are refused.
+ */
+export function base32Decode(s: string): Uint8Array {
+  const bad = /[^a-z2-7]/.exec(s);
+  if (bad) throw new TypeError(`invalid base32 character "${bad[0]}"`);
+  return base32.baseDecode(s.padEnd(Math.ceil(s.length / 8) * 8, 'a')).subarray(0, Math.floor((s.length * 5) / 8));
 }
 
-export function base32Decode(s: string): Buffer {
-  const out: number[] = [];
-  let bits = 0;
-  let value = 0;
-  for (const ch of s) {
-    const i = B32.indexOf(ch);
-    if (i < 0) throw new TypeError(`invalid base32 character "${ch}"`);
-    value = ((value << 5) | i) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
+// ------------------------------------------------------------------ varints of 64-bit integers
 
+// multiformats' varint works on JS numbers: exact only up to 2^53, and it refuses the 10-byte
+// varints a uint64 may need. Actor ids go up to 2^63 − 1 and Go's binary.PutUvarint writes any
+// uint64 (lotus-miner's sector counter), so these two work on bigint. CIDs, multihashes and
+// RLE+ run lengths (numbers) use multiformats' varint.
+
+/** Unsigned LEB128 of a non-negative integer (Go's binary.PutUvarint). */
 export function uvarint(n: bigint | number): Buffer {
   let v = BigInt(n);
   if (v < 0n) throw new RangeError('uvarint of a negative number');
@@ -98,6 +88,7 @@ export function uvarint(n: bigint | number): Buffer {
   return Buffer.from(out);
 }
 
+/** The unsigned varint at `off` and the offset after it; refuses a truncated or non-minimal one. */
 export function readUvarint(b: Uint8Array, off = 0): [bigint, number] {
   let v = 0n;
   let shift = 0n;

@@ -3,6 +3,7 @@
 // libuv's pool. Names follow filecoin-ffi / Lotus; commitments are 32-byte Buffers; sector
 // numbers are numbers (bigint accepted); CIDs where Lotus shows CIDs (see ./cid.ts).
 import { stat } from 'node:fs/promises';
+import { uvarint } from '../chain/encoding.js';
 import { type NativeAddon, type RawError, type RawPiece, type RawPoStProof } from './native.js';
 import { configuredAddon, ensureParamsFor } from './params.js';
 import {
@@ -118,12 +119,7 @@ export function proverIdFromMinerId(miner: number | bigint | string): Buffer {
   }
   if (id < 0n || id >= 2n ** 63n) throw new ProofsError(`actor id ${id} out of range`, 'caller');
   const out = Buffer.alloc(32);
-  let i = 0;
-  while (id >= 0x80n) {
-    out[i++] = Number(id & 0x7fn) | 0x80;
-    id >>= 7n;
-  }
-  out[i] = Number(id);
+  uvarint(id).copy(out);
   return out;
 }
 

@@ -169,8 +169,9 @@ export class ProofsError extends Error {
     message: string,
     readonly kind: ProofsErrorKind,
     readonly hint?: string,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'ProofsError';
   }
 }
