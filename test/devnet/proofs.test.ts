@@ -7,13 +7,13 @@ import * as proofs from '../../src/proofs/index.js';
 import { newDeadlineInfo, nextNotElapsed } from '../../src/chain/deadlines.js';
 import { computeWinCount } from '../../src/chain/crypto.js';
 import { electionVrfInput, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../../src/chain/mining.js';
-import { encodeDeclarations, encodePreCommitBatch2, encodeProveCommitOne, encodeWindowPoSt, type WindowPoStParams } from '../../src/chain/params.js';
+import { encodeDeclarations, encodeProveCommitOne, encodeWindowPoSt, type WindowPoStParams } from '../../src/chain/params.js';
 import { addressCbor } from '../../src/chain/address.js';
 import { DomainSeparationTag, ExitCode, MinerMethod } from '../../src/chain/builtin-actors.js';
 import type { Cid } from '../../src/chain/cid.js';
 import { b64, fromB64 } from '../../src/chain/encoding.js';
 import { RpcError } from '../../src/chain/client.js';
-import { pieceManifest, sealedSectors, SEAL_PROOF, TEST_MINER_ID } from '../helpers/sealed.js';
+import { pieceManifest, preCommitFixture, sealedSectors, SEAL_PROOF, TEST_MINER_ID } from '../helpers/sealed.js';
 import { TEST_POLICY, startDevnet } from './_harness.js';
 
 const MINER = `t0${TEST_MINER_ID}`;
@@ -35,20 +35,7 @@ test('sector lifecycle and block production with real proofs', async (t) => {
 
   // ---- pre-commit and prove-commit
   await d.advanceTo(2);
-  const pc = await push(
-    MinerMethod.PreCommitSectorBatch2,
-    encodePreCommitBatch2(
-      fixture.map((s) => ({
-        sealProof: SEAL_PROOF,
-        sectorNumber: s.sectorNumber,
-        sealedCid: { '/': proofs.commRToCid(s.commR) },
-        sealRandEpoch: 1,
-        dealIds: [],
-        expiration: 10_000,
-        unsealedCid: { '/': proofs.commDToCid(s.commD) },
-      })),
-    ),
-  );
+  const pc = await push(MinerMethod.PreCommitSectorBatch2, preCommitFixture(fixture, 1, 10_000));
   await d.advance();
   t.is(await receipt(pc), ExitCode.Ok);
   await d.advanceTo(5); // precommit at 3 + delay 2: proofs execute from epoch 6

@@ -5,12 +5,11 @@
 import { type Exposition, parseExposition } from './prom.js';
 import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as proofs from '../../src/proofs/index.js';
 import { callApi } from '../../src/api/client.js';
 import { ChainClient } from '../../src/chain/client.js';
 import { computeWinCount } from '../../src/chain/crypto.js';
 import { electionVrfInput, randomnessBeacon } from '../../src/chain/mining.js';
-import { encodePreCommitBatch2, encodeProveCommitOne } from '../../src/chain/params.js';
+import { encodeProveCommitOne } from '../../src/chain/params.js';
 import type { BlockHeader } from '../../src/chain/api-types.js';
 import { ExitCode, MinerMethod } from '../../src/chain/builtin-actors.js';
 import type { Cid } from '../../src/chain/cid.js';
@@ -20,7 +19,7 @@ import { initRepo } from '../../src/config/repo.js';
 import { secretPath } from '../../src/auth/index.js';
 import type { SupervisorStatus } from '../../actors/supervisor.js';
 import { MAIN, Proc } from './procs.js';
-import { type SealedSector, SEAL_PROOF, pieceManifest } from './sealed.js';
+import { type SealedSector, pieceManifest, preCommitFixture } from './sealed.js';
 
 const LOG_ENV = { DISTMINER_LOG_LEVEL: 'info' };
 
@@ -143,20 +142,7 @@ export async function commitFixtures(c: ChainClient, miner: string, fixture: Sea
     return l;
   };
   // Seal randomness epoch 0: pinned values replace the chain's, and 0 is before any execution epoch.
-  const pc = await push(
-    MinerMethod.PreCommitSectorBatch2,
-    encodePreCommitBatch2(
-      fixture.map((s) => ({
-        sealProof: SEAL_PROOF,
-        sectorNumber: s.sectorNumber,
-        sealedCid: { '/': proofs.commRToCid(s.commR) },
-        sealRandEpoch: 0,
-        dealIds: [],
-        expiration: 1_000_000,
-        unsealedCid: { '/': proofs.commDToCid(s.commD) },
-      })),
-    ),
-  );
+  const pc = await push(MinerMethod.PreCommitSectorBatch2, preCommitFixture(fixture, 0));
   const l = await wait(pc);
   while ((await c.chainHead()).Height < l.Height + precommitDelay) await new Promise((r) => setTimeout(r, 250));
   const pcs = await Promise.all(fixture.map((s) => push(MinerMethod.ProveCommitSectors3, encodeProveCommitOne(s.sectorNumber, s.proofBytes, pieceManifest(s)))));

@@ -17,7 +17,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeF
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { PieceActivationManifest } from '../../src/chain/params.js';
+import { type PieceActivationManifest, encodePreCommitBatch2 } from '../../src/chain/params.js';
 import * as proofs from '../../src/proofs/index.js';
 
 export const TEST_MINER_ID = 1000;
@@ -222,6 +222,24 @@ function toCache(s: SealedSector): void {
 }
 
 /** The ProveCommitSectors3 piece manifest of a fixture sector: its one data piece, nobody notified. */
+/**
+ * PreCommitSectorBatch2 params for fixture sectors: their sealed and unsealed CIDs, no deals,
+ * the ticket drawn at `sealRandEpoch` (pinned fixtures: any epoch the chain accepts).
+ */
+export function preCommitFixture(fixture: Pick<SealedSector, 'sectorNumber' | 'commR' | 'commD'>[], sealRandEpoch: number, expiration = 1_000_000): Buffer {
+  return encodePreCommitBatch2(
+    fixture.map((s) => ({
+      sealProof: SEAL_PROOF,
+      sectorNumber: s.sectorNumber,
+      sealedCid: { '/': proofs.commRToCid(s.commR) },
+      sealRandEpoch,
+      dealIds: [],
+      expiration,
+      unsealedCid: { '/': proofs.commDToCid(s.commD) },
+    })),
+  );
+}
+
 export function pieceManifest(s: Pick<SealedSector, 'piece'>): PieceActivationManifest[] {
   return [{ cid: { '/': proofs.commPToCid(s.piece.commP) }, size: s.piece.size, verifiedAllocationKey: null, notify: [] }];
 }

@@ -4,13 +4,12 @@
 import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as proofs from '../../src/proofs/index.js';
-import { encodePreCommitBatch2, encodeProveCommitOne } from '../../src/chain/params.js';
+import { encodeProveCommitOne } from '../../src/chain/params.js';
 import { ExitCode, MinerMethod } from '../../src/chain/builtin-actors.js';
 import type { Cid } from '../../src/chain/cid.js';
 import { b64 } from '../../src/chain/encoding.js';
 import { type Harness, startDevnet } from '../devnet/_harness.js';
-import { type SealedSector, SEAL_PROOF, TEST_MINER_ID, pieceManifest, sealedSectors } from '../helpers/sealed.js';
+import { type SealedSector, TEST_MINER_ID, pieceManifest, preCommitFixture, sealedSectors } from '../helpers/sealed.js';
 import type { DevnetOptions } from '../../src/devnet/state.js';
 
 export const MINER = `t0${TEST_MINER_ID}`;
@@ -62,20 +61,7 @@ export async function setupPoSt(count: number, opts: Partial<DevnetOptions> = {}
   };
   if (manual) await h.devnet.advanceTo(2);
   else while (h.devnet.head().Height < 2) await new Promise((r) => setTimeout(r, 100));
-  const pc = await push(
-    MinerMethod.PreCommitSectorBatch2,
-    encodePreCommitBatch2(
-      fixture.map((s) => ({
-        sealProof: SEAL_PROOF,
-        sectorNumber: s.sectorNumber,
-        sealedCid: { '/': proofs.commRToCid(s.commR) },
-        sealRandEpoch: 1,
-        dealIds: [],
-        expiration: 1_000_000,
-        unsealedCid: { '/': proofs.commDToCid(s.commD) },
-      })),
-    ),
-  );
+  const pc = await push(MinerMethod.PreCommitSectorBatch2, preCommitFixture(fixture, 1));
   await step();
   const l = await wait(pc);
   const ready = l.Height + POST_POLICY.preCommitChallengeDelay;

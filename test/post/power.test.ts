@@ -22,7 +22,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as proofs from '../../src/proofs/index.js';
-import { encodePreCommitBatch2, encodeProveCommitOne } from '../../src/chain/params.js';
+import { encodeProveCommitOne } from '../../src/chain/params.js';
 import { winningPoStRandomness, randomnessBeacon } from '../../src/chain/mining.js';
 import { ExitCode, MinerMethod } from '../../src/chain/builtin-actors.js';
 import { b64 } from '../../src/chain/encoding.js';
@@ -31,7 +31,7 @@ import { startDevnet } from '../devnet/_harness.js';
 import { electionWins, logLines, minerRepo, runMiner, workerKey } from '../helpers/cluster.js';
 import { type Proc, killAll, until } from '../helpers/procs.js';
 import { startPostgres } from '../sectorid/helpers.js';
-import { type SealedSector, SEAL_PROOF, pieceManifest, sealedSectors } from '../helpers/sealed.js';
+import { type SealedSector, pieceManifest, preCommitFixture, sealedSectors } from '../helpers/sealed.js';
 import { POST_POLICY, placeSector } from './_setup.js';
 
 const A = 't01000'; // 2 sectors: 2/3 of the power
@@ -87,25 +87,7 @@ test.serial('two miners win blocks in proportion to their power; every block ver
     { addr: B, fixture: fb, storage: join(root, 'storage-b') },
   ];
   const push = async (to: string, method: number, params: Buffer) => (await c.mpoolPushMessage({ To: to, From: (await c.stateMinerInfo(to)).Worker, Method: method, Params: b64(params) })).CID!;
-  const pcs = await Promise.all(
-    miners.map((m) =>
-      push(
-        m.addr,
-        MinerMethod.PreCommitSectorBatch2,
-        encodePreCommitBatch2(
-          m.fixture.map((s) => ({
-            sealProof: SEAL_PROOF,
-            sectorNumber: s.sectorNumber,
-            sealedCid: { '/': proofs.commRToCid(s.commR) },
-            sealRandEpoch: 1,
-            dealIds: [],
-            expiration: 1_000_000,
-            unsealedCid: { '/': proofs.commDToCid(s.commD) },
-          })),
-        ),
-      ),
-    ),
-  );
+  const pcs = await Promise.all(miners.map((m) => push(m.addr, MinerMethod.PreCommitSectorBatch2, preCommitFixture(m.fixture, 1))));
   await d.advance();
   for (const cid of pcs) t.is(d.lookup(cid)?.Receipt.ExitCode, ExitCode.Ok, JSON.stringify(d.lookup(cid)?.ReturnDec));
   await d.advanceTo(d.head().Height + POST_POLICY.preCommitChallengeDelay);
