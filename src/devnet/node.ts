@@ -35,6 +35,7 @@ export class Devnet extends DevnetMpool {
   private readonly arriving = new Set<Promise<void>>();
   private chainFd = -1;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private clockRunning = false;
   private advancing: Promise<TipSet> | undefined;
 
@@ -201,7 +202,9 @@ export class Devnet extends DevnetMpool {
   stopClock(): void {
     this.clockRunning = false;
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
   }
 
   private schedule(): void {
@@ -217,14 +220,21 @@ export class Devnet extends DevnetMpool {
     const delay = this.genesis.blockDelayMs;
     const due = this.genesis.genesisTimeMs + next * delay + Math.min(500, delay / 8);
     const wait = Math.max(0, due - Date.now());
+    // Formed after one turn of I/O (setImmediate runs after the poll phase): when this process
+    // was busy past the due time, its timers run before the sockets are read, and a block that
+    // reached the node before the tipset was due would be refused as late. Read first, then
+    // form (a block taken in is waited for: `arriving`).
     this.timer = setTimeout(() => {
-      this.advance().then(
-        () => this.schedule(),
-        (e) => {
-          log.error({ err: e }, 'epoch failed');
-          this.schedule();
-        },
-      );
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        this.advance().then(
+          () => this.schedule(),
+          (e) => {
+            log.error({ err: e }, 'epoch failed');
+            this.schedule();
+          },
+        );
+      });
     }, wait);
   }
 
@@ -290,6 +300,7 @@ export class Devnet extends DevnetMpool {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     await this.advancing?.catch(() => undefined);
     this.closed = true;
     this.emit('close');

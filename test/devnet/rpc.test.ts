@@ -9,6 +9,7 @@ import type { HeadChange } from '../../src/chain/api-types.js';
 import { DomainSeparationTag, ExitCode, MinerMethod } from '../../src/chain/builtin-actors.js';
 import { b64 } from '../../src/chain/encoding.js';
 import { commRToCid } from '../../src/proofs/cid.js';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,4 +230,39 @@ test('bodies are bounded before auth: 30 MiB without a token is refused unread; 
   authed.send(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'Filecoin.ChainHead', params: [], pad: 'x'.repeat(1024 * 1024) }));
   t.regex(await reply, /"Height":0/);
   authed.close();
+});
+
+// The devnet forms a tipset shortly after its time. A node busy past that moment (a loaded
+// host) runs its timers before it reads its sockets: a block that had reached it in time was
+// refused as late ("height H is not the next epoch"), and a PoSt miner lost a won block in the
+// cluster test. The block is sent from another process while this one (the devnet's) is blocked.
+test.serial('a block that reached the devnet before its tipset was due is weighed for it, even when the devnet was busy past that moment', async (t) => {
+  const delay = 2000;
+  const genesisTimeMs = Math.ceil(Date.now() / 1000) * 1000;
+  const h = await startDevnet({ blockDelayMs: delay, genesisTimeMs });
+  t.teardown(() => h.close());
+  const d = h.devnet;
+  d.startClock();
+  const round = d.head().Height + 2;
+  await until(async () => d.head().Height >= round - 1, 10_000, `head ${round - 1}`);
+  t.is(d.head().Height, round - 1);
+  const dueMs = genesisTimeMs + round * delay + Math.min(500, delay / 8);
+  const header = { Miner: 't01000', Height: round, Parents: d.head().Cids, Timestamp: d.timestampOf(round), BeaconEntries: [] };
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'Filecoin.SyncSubmitBlock', params: [{ Header: header, BlsMessages: [], SecpkMessages: [] }] });
+  const { token, port } = (() => {
+    const [tok, ma] = h.apiInfo.split(':');
+    return { token: tok, port: ma.split('/')[4] };
+  })();
+  const script =
+    "const [url, token, body, at] = process.argv.slice(1); setTimeout(async () => { const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token }, body }); console.log(await r.text()); }, Number(at) - Date.now());";
+  const child = spawn(process.execPath, ['-e', script, `http://127.0.0.1:${port}/rpc/v1`, token, body, String(dueMs - 100)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise((r) => child.once('exit', r));
+  // This thread (the devnet's) is blocked from before the block is sent until after the tipset was due.
+  await new Promise((r) => setTimeout(r, Math.max(0, dueMs - 150 - Date.now())));
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, dueMs + 250 - Date.now()));
+  await exited;
+  t.notRegex(out, /not the next epoch/, 'the block was read before the tipset was formed');
+  t.regex(out, /block rejected: wrong beacon entries/, 'it was weighed for its round (and refused on its merits)');
 });
