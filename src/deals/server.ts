@@ -147,6 +147,12 @@ export interface DealServerOptions {
    * proposalProblem). Without it (`deals serve`) only the proposal itself is checked.
    */
   market?: ProposalMarket;
+  /**
+   * Wall clock for the deals' records, their proposal TTL and kept-piece retention (default
+   * Date.now). Tests pass their own, so that an expiry happens when they move time, not when a
+   * loaded host happens to stall past it.
+   */
+  clock?: () => number;
 }
 
 /** An upload that went wrong: status and reason for the client. */
@@ -246,7 +252,7 @@ export class DealServer {
     this.piecesDir = join(opts.dir, 'pieces');
     mkdirSync(this.stagingDir, { recursive: true });
     mkdirSync(this.piecesDir, { recursive: true });
-    this.store = DealStore.open(join(opts.dir, 'db'));
+    this.store = DealStore.open(join(opts.dir, 'db'), opts.clock);
     this.pipeline = new StoreDealPipeline(this.store, (u) => this.piecePath(u), opts.requirePublished ?? false);
   }
 
@@ -450,6 +456,10 @@ export class DealServer {
 
   // ---------------------------------------------------------------- expiry
 
+  private now(): number {
+    return this.opts.clock ? this.opts.clock() : Date.now();
+  }
+
   private startExpiry(): void {
     const ttl = this.lim('proposalTtlMs');
     const sweep = () => this.track(this.expire().catch((e) => this.log.error({ err: e }, 'expiring deals failed')));
@@ -465,7 +475,7 @@ export class DealServer {
   private async expire(): Promise<void> {
     const ttl = this.lim('proposalTtlMs');
     const retention = this.lim('keptPieceRetentionMs');
-    const now = Date.now();
+    const now = this.now();
     for (const d of this.store.list()) {
       if (!this.stopped && keptAfterFailure(d) && now - failedAt(d) >= retention) {
         const after = retention >= 3600_000 ? `${Math.round(retention / 3600_000)} h` : `${Math.round(retention / 1000)} s`;
@@ -557,7 +567,7 @@ export class DealServer {
       return send(res, 409, { error: `this proposal is already deal ${prior.uuid} (${prior.state})`, uuid: prior.uuid, state: prior.state });
     }
     if (this.opts.market) await this.screen(c.proposal);
-    const now = Date.now();
+    const now = this.now();
     const d: DealRecord = {
       uuid: randomUUID(),
       proposalCid: c.proposalCid,
@@ -753,7 +763,7 @@ export class DealServer {
       renameSync(part, this.piecePath(uuid));
       fsyncDir(this.piecesDir);
     }
-    const [after] = await this.store.transition([uuid], 'Publishing', { verifiedAt: Date.now() });
+    const [after] = await this.store.transition([uuid], 'Publishing', { verifiedAt: this.now() });
     this.log.info({ deal: uuid, piece: d.pieceCid, commPMs: Math.round(performance.now() - t0) }, 'deal data verified; waiting for a sector');
     return after;
   }

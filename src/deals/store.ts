@@ -138,7 +138,10 @@ export class DealStore {
   private readonly counts = new Map<DealState, number>();
   private readonly unlist: () => void;
 
-  private constructor(private readonly kv: KvStore) {
+  private constructor(
+    private readonly kv: KvStore,
+    private readonly clock: () => number,
+  ) {
     for (const [, d] of kv.entries<DealRecord>(DEAL)) this.track(d);
     this.unlist = liveStores.add(this);
   }
@@ -175,8 +178,9 @@ export class DealStore {
     return { total: this.waiting.size, peer: byPeer, client: byClient };
   }
 
-  static open(dir: string): DealStore {
-    return new DealStore(KvStore.open(dir));
+  /** `clock`: the time written into records and history (default Date.now; tests move their own). */
+  static open(dir: string, clock: () => number = Date.now): DealStore {
+    return new DealStore(KvStore.open(dir), clock);
   }
 
   get(uuid: string): DealRecord | undefined {
@@ -216,7 +220,7 @@ export class DealStore {
 
   /** Moves deals to `state` atomically (all or none), checking each transition is allowed. */
   async transition(uuids: string[], state: DealState, patch: Partial<DealRecord> = {}, reason?: string): Promise<DealRecord[]> {
-    const now = Date.now();
+    const now = this.clock();
     const out: DealRecord[] = [];
     for (const uuid of uuids) {
       const d = this.get(uuid);
@@ -232,7 +236,7 @@ export class DealStore {
 
   /** Changes fields of deals without changing their state (all or none). */
   async update(uuids: string[], patch: (d: DealRecord) => Partial<DealRecord>): Promise<void> {
-    const now = Date.now();
+    const now = this.clock();
     const out = uuids.map((uuid) => {
       const d = this.get(uuid);
       if (!d) throw new DealTransitionError(`unknown deal ${uuid}`);

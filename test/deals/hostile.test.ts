@@ -87,7 +87,9 @@ test('transfer slots per address: a second upload from one address waits, anothe
 });
 
 test('deals waiting for data are capped per address, per client and in all; unfed ones expire with the reason', async (t) => {
-  const srv = await withServer(t, { maxPendingPerPeer: 2, maxPendingPerClient: 3, maxPendingDeals: 5, proposalTtlMs: 600 });
+  // The deals' clock moves only when the test says: the caps are checked before any deal can expire, however slow the host.
+  let now = Date.now();
+  const srv = await withServer(t, { maxPendingPerPeer: 2, maxPendingPerClient: 3, maxPendingDeals: 5, proposalTtlMs: 600, clock: () => now });
   const d = () => randomBytes(508);
   const first = await propose(srv, d());
   t.is(first.status, 201);
@@ -104,6 +106,13 @@ test('deals waiting for data are capped per address, per client and in all; unfe
   // All five expire: recorded as Expired with the reason, their slots freed.
   const all = (await adminGet(`${srv.url}/deals`)).json.deals as Array<{ uuid: string; state: string; reason?: string }>;
   t.is(all.length, 5);
+  now += 599;
+  await new Promise((r) => setTimeout(r, 700)); // two sweeps (every 300 ms)
+  t.true(
+    ((await adminGet(`${srv.url}/deals`)).json.deals as Array<{ state: string }>).every((x) => x.state === 'Accepted'),
+    'none expires before its TTL',
+  );
+  now += 1;
   await until(async () => ((await adminGet(`${srv.url}/deals`)).json.deals as Array<{ state: string }>).every((x) => x.state === 'Expired'), 5000, 'the deals to expire');
   for (const x of (await adminGet(`${srv.url}/deals`)).json.deals as Array<{ state: string; reason: string; history: Array<{ state: string }> }>) {
     t.regex(x.reason, /no data was uploaded within 1 s of the proposal; the deal expired/);

@@ -341,7 +341,8 @@ test('a failed deal whose data is kept (dataKept) keeps its piece on disk, also 
 });
 
 test("a failed deal's kept piece counts in the intake caps until its retention runs out; then it is deleted and the record says so", async (t) => {
-  const { srv, dir } = await withServer(t, { maxPendingPerPeer: 1, keptPieceRetentionMs: 1500 });
+  let now = Date.now(); // the deals' clock: it moves when the test says
+  const { srv, dir } = await withServer(t, { maxPendingPerPeer: 1, keptPieceRetentionMs: 1500, clock: () => now });
   const data = randomBytes(2032);
   const p = await propose(srv, data);
   const uuid = p.json.uuid as string;
@@ -352,6 +353,10 @@ test("a failed deal's kept piece counts in the intake caps until its retention r
   t.is(refused.status, 429, 'the kept piece holds this address’s one place');
   t.regex(refused.json.error as string, /1 deals proposed from 127\.0\.0\.1 are waiting for their data or failed with their data kept \(the limit is 1\)/);
   t.is(files(join(dir, 'pieces')).length, 1);
+  now += 1499;
+  await new Promise((r) => setTimeout(r, 1600)); // two sweeps (every 750 ms)
+  t.is(srv.store.get(uuid)!.dataRemoved, undefined, 'kept until its retention runs out');
+  now += 1;
   await until(async () => srv.store.get(uuid)!.dataRemoved !== undefined, 10_000, 'the kept piece to be deleted');
   const d = srv.store.get(uuid)!;
   t.false(d.dataKept);

@@ -15,14 +15,25 @@ import { CounterMemory, type Snapshot, buildSnapshot, evaluateAlerts, peerAlerts
 const auth = Auth.random();
 const READ = auth.issue('read');
 
-async function start(statusMs = 0, metricsMs = 0) {
+/**
+ * `hold`: the status and the actors' metrics are answered only once the server has received
+ * that many requests (and has routed them: one turn later), so that "concurrent" requests are
+ * concurrent on the server however slowly a loaded host sends them.
+ */
+async function start(hold = 0) {
   const api = await startApiServer({ host: '127.0.0.1', port: 0 }, auth);
   const calls = { status: 0, metrics: 0 };
+  let seen = 0;
+  let release!: () => void;
+  const held = hold ? new Promise<void>((r) => (release = r)) : Promise.resolve();
+  api.server.on('request', () => {
+    if (++seen === hold) setImmediate(release);
+  });
   api.register(
     'Distminer.Status',
     async () => {
       calls.status++;
-      if (statusMs) await new Promise((r) => setTimeout(r, statusMs));
+      await held;
       return { miner: 'f01000', roles: ['winning-post'], uptimeMs: 1, escalated: false, actors: [{ id: 'winning-post', status: 'running', state: 'running', detail: '<img src=x onerror=alert(1)>', restarts: 0, uptimeMs: 1 }] };
     },
     'read',
@@ -31,7 +42,7 @@ async function start(statusMs = 0, metricsMs = 0) {
     needToken: false,
     others: async () => {
       calls.metrics++;
-      if (metricsMs) await new Promise((r) => setTimeout(r, metricsMs));
+      await held;
       return [];
     },
   });
@@ -42,7 +53,7 @@ async function start(statusMs = 0, metricsMs = 0) {
 const login = (url: string, body: string) => fetch(`${url}/ui/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 
 test('without the cookie nothing is collected: 200 requests refused 401; 20 concurrent polls with it share one collection', async (t) => {
-  const s = await start(300);
+  const s = await start(200 + 20);
   t.teardown(() => s.api.close());
   // In waves of 20: a token-less connection is in the server's stranger budget (32 per peer,
   // the oldest closed beyond that), and so is a cookie's (the cookie is not an API token).
@@ -60,7 +71,7 @@ test('without the cookie nothing is collected: 200 requests refused 401; 20 conc
 });
 
 test('a page poll and a burst of scrapes at the same moment share one collection from the actor threads; a later scrape asks again', async (t) => {
-  const s = await start(0, 300); // the actors take 300 ms to answer
+  const s = await start(11); // the actors answer once all 11 requests are in
   t.teardown(() => s.api.close());
   const [page, ...scrapes] = await Promise.all([fetch(`${s.url}/ui/status.json`, { headers: { cookie: `distminer_ui=${READ}` } }), ...Array.from({ length: 10 }, () => fetch(`${s.url}/debug/metrics`))]);
   t.is(page.status, 200);
