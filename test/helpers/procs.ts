@@ -1,6 +1,6 @@
 // Child processes for integration tests: spawn, read their output line by line, wait for a
 // line, kill -9, and make sure none outlives the test.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
@@ -57,6 +57,12 @@ export class Proc {
     }
   }
 
+  /** For a failed test's log: whether it still runs, and its last lines. */
+  describe(n = 25): string {
+    const state = this.child.exitCode !== null || this.child.signalCode !== null ? `exited (${this.child.exitCode ?? this.child.signalCode})` : 'running';
+    return `${this.name}: ${state}; last lines:\n${this.lines.slice(-n).join('\n')}`;
+  }
+
   /** JSON log lines (pino) matching a predicate. */
   logs(pred: (o: Record<string, unknown>) => boolean): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
@@ -96,12 +102,29 @@ process.on('exit', () => {
   for (const p of all) p.child.kill('SIGKILL');
 });
 
+/**
+ * Runs a command to its end without blocking this process's event loop (unlike spawnSync):
+ * servers in this process keep answering, children's pipes keep draining, and a keep-alive
+ * socket the peer closed meanwhile is seen closed before the next request would reuse it.
+ */
+export function exec(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { encoding: 'utf8', env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 0, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = (err as { code?: unknown } | null)?.code;
+      resolve({ status: err ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+    });
+  });
+}
+
 /** JSON-RPC call with a bearer token. */
 export async function rpc<T>(url: string, token: string, method: string, params: unknown[] = []): Promise<T> {
   const res = await fetch(`${url}/rpc/v0`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  }).catch((e: Error) => {
+    // "fetch failed" alone says nothing: name the call and the cause (refused, reset, closed).
+    throw new Error(`${method} at ${url}: ${(e.cause as Error | undefined)?.message ?? e.message}`, { cause: e });
   });
   const body = (await res.json()) as { result?: T; error?: { message: string } };
   if (body.error) throw new Error(body.error.message);

@@ -6,7 +6,7 @@
 // actor (the provider collateral minimum, a start after the head) and stops a client without
 // escrow before it proposes. (Publishing and activating deals on the real market: the open issue.)
 import test from 'ava';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -17,7 +17,7 @@ import { ChainClient } from '../../src/chain/client.js';
 import { parseFil } from '../../src/chain/fees.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
 import { fundedClient as fundedKey } from '../helpers/lotus-miner.js';
-import { MAIN } from '../helpers/procs.js';
+import { MAIN, exec } from '../helpers/procs.js';
 
 const API = process.env.FULLNODE_API_INFO;
 if (!API) throw new Error('run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs FULLNODE_API_INFO of a real Lotus devnet');
@@ -91,13 +91,9 @@ test.serial(
     const c = await fundedClient('secp256k1', '3');
     // Not spawnSync: the stand-in answers from this process's event loop.
     const deal = (...extra: string[]) =>
-      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          [MAIN, 'client', 'deal', file, '--miner', 't01000', '--api', url, '--key', c.keyFile, '--chain-api', API!, ...extra],
-          { encoding: 'utf8', env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' }, timeout: 120_000 },
-          (err, stdout, stderr) => resolve({ status: err ? (((err as { code?: unknown }).code as number | null) ?? null) : 0, stdout, stderr }),
-        );
+      exec(process.execPath, [MAIN, 'client', 'deal', file, '--miner', 't01000', '--api', url, '--key', c.keyFile, '--chain-api', API!, ...extra], {
+        env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' },
+        timeoutMs: 120_000,
       });
 
     const broke = await deal('--price', '1000');

@@ -18,7 +18,7 @@ import { ChainClient } from '../../src/chain/client.js';
 import type { TipSet } from '../../src/chain/api-types.js';
 import { bitfieldFromJson } from '../../src/chain/bitfield.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
-import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
+import { MAIN, Proc, exec, killAll, rpc, until } from '../helpers/procs.js';
 
 const API = process.env.FULLNODE_API_INFO;
 const MINER_API = process.env.MINER_API_INFO;
@@ -38,6 +38,10 @@ let dm: Proc | undefined;
 const figures: Record<string, unknown> = {};
 /** The sector numbers distminer handed out as t01000 (first test), for going back (second). */
 let handedOut: { from: number; to: number } | undefined;
+
+test.afterEach.always((t) => {
+  if (!t.passed && dm) t.log(dm.describe());
+});
 
 test.after.always(async () => {
   mergeFigures(figures);
@@ -59,15 +63,15 @@ function alive(): boolean {
   }
 }
 
-function distminer(...args: string[]): { status: number | null; out: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' } });
+// Not spawnSync, in this file: while a child runs, the event loop must go on (see exec()).
+async function distminer(...args: string[]): Promise<{ status: number | null; out: string }> {
+  const r = await exec(process.execPath, [MAIN, ...args], { env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' } });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
 /** lotus-miner's CLI, with the devnet's MINER_API_INFO (lotus-miner itself, or distminer once it has taken over). */
-function lotusMinerCli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('lotus-miner', args, { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function lotusMinerCli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return exec('lotus-miner', args, { timeoutMs: 60_000 });
 }
 
 /** CLI output without what changes from one epoch to the next: the "(in 3 days)" / "(2 hours ago)" beside epochs. */
@@ -117,12 +121,13 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   t.log(`lotus-miner: sectors ${sectors.join(',')}, next number ${meta.Next}, storage ${Object.values(storage).join(', ')}, peer ${peerId}`);
   // What lotus-miner shows of its sectors (its API and its CLI), for distminer to show the same.
   const lmStatus = await Promise.all(sectors.map((n) => lotusMiner<Record<string, unknown>>('SectorsStatus', [n, false])));
-  const lmList = lotusMinerCli('sectors', 'list');
-  const lmSectorStatus = sectors.map((n) => lotusMinerCli('sectors', 'status', '--on-chain-info', String(n)));
+  const lmList = await lotusMinerCli('sectors', 'list');
+  const lmSectorStatus: Awaited<ReturnType<typeof lotusMinerCli>>[] = [];
+  for (const n of sectors) lmSectorStatus.push(await lotusMinerCli('sectors', 'status', '--on-chain-info', String(n)));
   for (const c of [lmList, ...lmSectorStatus]) t.is(c.status, 0, `lotus-miner's own: ${c.stderr}`);
 
   // Refused while it runs: it holds its datastore.
-  let r = distminer('init', '--from-lotus-miner', LOTUS_REPO!, '--repo', repo);
+  let r = await distminer('init', '--from-lotus-miner', LOTUS_REPO!, '--repo', repo);
   t.is(r.status, 1);
   t.regex(r.out, /lotus-miner is running/);
   t.false(existsSync(repo));
@@ -133,7 +138,7 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   const lotusBlocks = await minerBlocks(0);
 
   const api = `/ip4/127.0.0.1/tcp/${Number(/tcp\/(\d+)/.exec(minerAddr)![1])}/http`; // where lotus-miner listened
-  r = distminer('init', '--from-lotus-miner', LOTUS_REPO!, '--repo', repo, '--miner', MINER, '--api', api);
+  r = await distminer('init', '--from-lotus-miner', LOTUS_REPO!, '--repo', repo, '--miner', MINER, '--api', api);
   t.is(r.status, 0, r.out);
   t.log(r.out.trim());
   const cfg = readFileSync(join(repo, 'config.toml'), 'utf8');
@@ -170,7 +175,7 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   );
   // The provider's habits: lotus-miner's own CLI, with the same MINER_API_INFO, against distminer.
   const cliOk: string[] = [];
-  const info = lotusMinerCli('info');
+  const info = await lotusMinerCli('info');
   t.is(info.status, 0, `lotus-miner info: ${info.stderr}`);
   t.log(info.stdout.trim());
   t.regex(info.stdout, /Enabled subsystems: \[Mining Sealing SectorStorage\]/);
@@ -179,9 +184,9 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   t.regex(info.stdout, /Workers: Seal\(0\) WdPoSt\(1\) WinPoSt\(1\)/, 'the PoSt roles of this host as PoSt workers, no seal worker connected');
   t.notRegex(info.stdout + info.stderr, /ERROR/, 'every method info calls is answered');
   if (info.status === 0 && !/ERROR/.test(info.stdout + info.stderr)) cliOk.push('info');
-  const provingInfo = lotusMinerCli('proving', 'info');
+  const provingInfo = await lotusMinerCli('proving', 'info');
   t.is(provingInfo.status, 0, `lotus-miner proving info: ${provingInfo.stderr}`);
-  const pi = spawnSync(process.execPath, [MAIN, 'proving', 'info', '--json', '--miner', MINER], { encoding: 'utf8', env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' } });
+  const pi = await exec(process.execPath, [MAIN, 'proving', 'info', '--json', '--miner', MINER], { env: { ...process.env, DISTMINER_LOG_LEVEL: 'warn' } });
   t.is(pi.status, 0, pi.stderr);
   const dmProving = JSON.parse(pi.stdout) as { faults: number; recovering: number; periodStart: number; nextPeriodStart: number };
   const provingFacts = [
@@ -192,22 +197,22 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   ];
   for (const re of provingFacts) t.regex(provingInfo.stdout, re, "as distminer's own proving info says");
   if (provingInfo.status === 0 && provingFacts.every((re) => re.test(provingInfo.stdout))) cliOk.push('proving info');
-  const deadlines = lotusMinerCli('proving', 'deadlines');
+  const deadlines = await lotusMinerCli('proving', 'deadlines');
   t.is(deadlines.status, 0, `lotus-miner proving deadlines: ${deadlines.stderr}`);
   t.regex(deadlines.stdout, new RegExp(`Miner: ${MINER}`));
   if (deadlines.status === 0) cliOk.push('proving deadlines');
   // Sectors: what lotus-miner showed of them before it stopped (epochs' "(in …)" aside).
-  const list = lotusMinerCli('sectors', 'list');
+  const list = await lotusMinerCli('sectors', 'list');
   t.is(list.status, 0, `lotus-miner sectors list: ${list.stderr}`);
   t.log(list.stdout.trim());
   t.deepEqual(comparable(list.stdout), comparable(lmList.stdout), 'sectors list: as lotus-miner listed them');
-  const inStates = lotusMinerCli('sectors', 'list', '--states', 'Proving');
+  const inStates = await lotusMinerCli('sectors', 'list', '--states', 'Proving');
   t.is(inStates.status, 0, `lotus-miner sectors list --states Proving: ${inStates.stderr}`);
   t.deepEqual(comparable(inStates.stdout), comparable(list.stdout), 'both sectors are Proving (SectorsListInStates)');
   if (list.status === 0 && comparable(list.stdout).join() === comparable(lmList.stdout).join()) cliOk.push('sectors list');
   let statusSame = true;
   for (const [i, n] of sectors.entries()) {
-    const st = lotusMinerCli('sectors', 'status', '--on-chain-info', String(n));
+    const st = await lotusMinerCli('sectors', 'status', '--on-chain-info', String(n));
     t.is(st.status, 0, `lotus-miner sectors status ${n}: ${st.stderr}`);
     t.deepEqual(comparable(st.stdout), comparable(lmSectorStatus[i]!.stdout), `sectors status ${n}: as lotus-miner showed it`);
     t.deepEqual(await rpc(minerUrl, minerToken, 'Filecoin.SectorsStatus', [n, false]), lmStatus[i], `SectorsStatus(${n}): lotus-miner's own answer`);
@@ -219,7 +224,7 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
 
   // A new sector number: above every number lotus-miner used, outside its reservation.
   const sc = JSON.parse(await dm.waitFor(/"msg":"sector-number server listening"/, 60_000)).address as string;
-  const got = distminer('sectorid', 'alloc', '--connect', sc, '--token', minerToken, '--count', '1');
+  const got = await distminer('sectorid', 'alloc', '--connect', sc, '--token', minerToken, '--count', '1');
   t.is(got.status, 0, got.out);
   const n = Number(/\d+/.exec(got.out)![0]);
   figures.migration_first_distminer_number = n;
@@ -294,7 +299,7 @@ test.serial('going back: lotus-miner on its repository, as the adoption left it,
   t.true(alive(), 'lotus-miner runs again');
   // As the README says: before lotus-miner seals anything, reserve what distminer handed out.
   const range = `${handedOut.from}-${handedOut.to}`;
-  const reserve = lotusMinerCli('sectors', 'numbers', 'reserve', 'distminer', range);
+  const reserve = await lotusMinerCli('sectors', 'numbers', 'reserve', 'distminer', range);
   t.is(reserve.status, 0, `lotus-miner sectors numbers reserve distminer ${range}: ${reserve.stderr}`);
   const meta = await lotusMiner<NumAssignerMeta>('SectorNumAssignerMeta');
   t.true(meta.Next > handedOut.to || meta.Next < handedOut.from, `lotus-miner's next number ${meta.Next} is outside distminer's ${range}`);
