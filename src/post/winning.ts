@@ -2,7 +2,10 @@
 // The base is the heaviest tipset (ChainHead); once the propagation delay after the base's
 // time has passed (so the tipset can fill), round base+1 is tried: MinerGetBaseInfo, the
 // election proof with the worker key, and on a win the Winning PoSt over the challenged
-// sector(s), the block (MinerCreateBlock) and SyncSubmitBlock. No win and no new head by the
+// sector(s), the block (MinerCreateBlock) and SyncSubmitBlock. What does not depend on which
+// blocks the base tipset ends up holding — the base info, the election and the Winning PoSt —
+// is started as soon as the base arrives, during the propagation delay, and used once (see
+// RoundWork). No win and no new head by the
 // next round's time: the round was null for us, and round base+2 is tried on the same base,
 // and so on. A chain that runs behind the wall clock is mined at once (its rounds' times have
 // passed); a proof is given up only when a tipset at or above its round has arrived. It keeps
@@ -20,7 +23,7 @@ import { type ChainClient, type HeadSubscription, RpcError } from '../chain/clie
 import { blockCid, computeWinCount } from '../chain/crypto.js';
 import { electionVrfInput, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
 import { actorId } from '../chain/address.js';
-import type { HeadChange, SignedMessage, TipSet } from '../chain/api-types.js';
+import type { BeaconEntry, HeadChange, MiningBaseInfo, SignedMessage, TipSet } from '../chain/api-types.js';
 import { b64, fromB64 } from '../chain/encoding.js';
 import { writeFileAtomic } from '../util/durable.js';
 import { type Logger, logger } from '../log.js';
@@ -62,16 +65,55 @@ export interface RoundResult {
   nullRounds: number;
   outcome: 'not-eligible' | 'lost' | 'mined' | 'other-host' | 'slash-filter' | 'late' | 'failed';
   wins?: number;
-  /** Timings in ms from the head's arrival: base info received, proof done, block sent. */
+  /**
+   * Timings in ms from the round's start (its base chosen, the propagation delay over): base
+   * info received, proof done, block sent. Work done ahead, during the delay, counts 0.
+   */
   baseMs?: number;
   proofMs?: number;
   sentMs?: number;
   /** Native proof time alone. */
   proveMs?: number;
+  /** How long before the round's start its work began (base info, election, proof; see RoundWork). */
+  aheadMs?: number;
   /** ms the block was ready before its timestamp, when it may be sent (negative: ready late). */
   slackMs?: number;
   block?: string;
   error?: string;
+}
+
+/**
+ * The part of a round that does not depend on which blocks its base tipset ends up holding:
+ * the base info (eligibility, power, the challenged sectors), the election, and on a win the
+ * Winning PoSt. Blocks that join a tipset share its parents, and the beacon, the lookback state
+ * and the parent state that these come from are the parents' (Lotus's MinerGetBaseInfo), so
+ * the work is keyed by round and parents (the lookback, 10 epochs, lies below the base; after
+ * null rounds the base is old and no longer grows): started when the base arrives, while its tipset
+ * fills during the propagation delay, and taken once by the round (never computed twice). Only
+ * the ticket (the base's smallest ticket), the messages and the block wait for the delay.
+ */
+interface RoundWork {
+  round: number;
+  baseHeight: number;
+  parents: string;
+  startedAt: number;
+  abort: AbortController;
+  /** Taken by the round's mineOn: from then on only a tipset above the base aborts it. */
+  taken: boolean;
+  election: Promise<Election>;
+  /** When the native proof began (undefined: not begun). */
+  proofStartedAt?: number;
+}
+
+interface Election {
+  info: MiningBaseInfo | null;
+  /** When the base info came. */
+  baseAt: number;
+  wins?: number;
+  rbase?: BeaconEntry;
+  vrf?: Buffer;
+  /** On a win: the Winning PoSt, and when it was done. */
+  proof?: Promise<{ proof: Awaited<ReturnType<typeof proofs.generateWinningPoSt>>; doneAt: number }>;
 }
 
 interface SlashState {
@@ -118,8 +160,12 @@ export class WinningPoStMiner extends EventEmitter {
   private blockDelayS = 30;
   private propagationDelayMs: number | undefined;
   private head: TipSet | undefined;
-  /** The Winning PoSt being computed: aborted once a tipset above its base arrives (the round is decided without it). */
-  private proving: { base: TipSet; abort: AbortController } | undefined;
+  /**
+   * The next round's work (base info, election, proof), begun before the round starts; aborted
+   * once a tipset above its base arrives (the round is decided without it), or, before the
+   * round took it, once the head is no longer a tipset on its parents.
+   */
+  private work: RoundWork | undefined;
   private loop: Promise<void> | undefined;
   /** Wakes the loop's waits: a new head arrived, or stop(). */
   private wake: () => void = () => undefined;
@@ -170,6 +216,7 @@ export class WinningPoStMiner extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.work && !this.work.taken) this.work.abort.abort(new Error('stopped'));
     this.sub?.close();
     this.wake();
     await this.loop?.catch(() => undefined);
@@ -192,8 +239,12 @@ export class WinningPoStMiner extends EventEmitter {
     if (this.stopped) return;
     if (this.head && ts.Height <= this.head.Height && sameTipSet(ts, this.head)) return;
     this.head = ts;
-    const p = this.proving;
-    if (p && ts.Height > p.base.Height && !sameTipSet(ts, p.base)) p.abort.abort(new Error(`a tipset at height ${ts.Height} arrived`));
+    const w = this.work;
+    if (w && !w.abort.signal.aborted) {
+      if (ts.Height > w.baseHeight) w.abort.abort(new Error(`a tipset at height ${ts.Height} arrived`));
+      else if (!w.taken && (ts.Height !== w.baseHeight || parentsKey(ts) !== w.parents))
+        w.abort.abort(new Error(`the head moved to another chain (height ${ts.Height}) before round ${w.round} started`));
+    }
     this.wake();
   }
 
@@ -235,6 +286,7 @@ export class WinningPoStMiner extends EventEmitter {
         // fill first (its time + the propagation delay), then look again.
         const ready = baseTimeMs(head) + this.propagationDelayMs!;
         if (Date.now() < ready) {
+          this.prepare(head, 0); // the round's work meanwhile
           await this.sleepUntil(ready, false);
           continue;
         }
@@ -259,7 +311,12 @@ export class WinningPoStMiner extends EventEmitter {
       // the propagation delay) has come, unless a new head comes first. A chain behind the wall
       // clock has no time to wait for.
       base.nullRounds++;
-      await this.sleepUntil(baseTimeMs(base.ts) + this.blockDelayS * 1000 * base.nullRounds + this.propagationDelayMs!, true);
+      const roundStart = baseTimeMs(base.ts) + this.blockDelayS * 1000 * base.nullRounds;
+      const seen = this.head;
+      await this.sleepUntil(roundStart, true);
+      if (this.head !== seen || this.stopped) continue;
+      this.prepare(base.ts, base.nullRounds); // its beacon is out once the previous round's time has come
+      await this.sleepUntil(roundStart + this.propagationDelayMs!, true);
     }
   }
 
@@ -272,65 +329,52 @@ export class WinningPoStMiner extends EventEmitter {
     const round = ts.Height + nullRounds + 1;
     const res: RoundResult = { round, base: ts.Height, nullRounds, outcome: 'failed' };
     const since = () => Date.now() - arrived;
+    const after = (at: number) => Math.max(0, at - arrived);
     try {
       if (round <= this.lastMined) {
         res.outcome = 'slash-filter';
         res.error = `round ${round} is not after the last mined epoch ${this.lastMined}`;
         return res;
       }
-      const base = await this.c.minerGetBaseInfo(this.miner, round, ts.Cids);
-      res.baseMs = since();
-      if (!base || !base.EligibleForMining) {
+      const w = this.take(ts, nullRounds);
+      if (w.startedAt < arrived) res.aheadMs = arrived - w.startedAt;
+      // No deadline on the proof: on a chain behind the wall clock the round's time has passed
+      // long ago, yet the block is still wanted until a tipset at or above its round arrives.
+      // Given up (and its process stopped) as soon as a tipset above the base arrives: the
+      // round is decided without this block, and the next round must not wait for its proof.
+      if (this.head && this.head.Height > ts.Height && !sameTipSet(this.head, ts)) w.abort.abort(new Error(`a tipset at height ${this.head.Height} arrived`));
+      const el = await w.election;
+      res.baseMs = after(el.baseAt);
+      if (!el.info || !el.info.EligibleForMining) {
         res.outcome = 'not-eligible';
         return res;
       }
-      const rbase = randomnessBeacon(base.PrevBeaconEntry, base.BeaconEntries);
-      const vrf = fromB64((await this.c.walletSign(base.WorkerKey, electionVrfInput(rbase, round, this.miner))).Data);
-      const wins = computeWinCount(vrf, BigInt(base.MinerPower), BigInt(base.NetworkPower), this.expectedLeaders);
-      res.wins = wins;
-      if (wins < 1) {
+      res.wins = el.wins;
+      if (!el.proof) {
         res.outcome = 'lost';
         return res;
       }
-      const ticketP = this.c.walletSign(base.WorkerKey, ticketVrfInput(rbase, round, this.miner, ts));
+      const info = el.info;
+      const ticketP = this.c.walletSign(info.WorkerKey, ticketVrfInput(el.rbase!, round, this.miner, ts));
       const msgsP = this.selectMessages(ts);
-      const rand = winningPoStRandomness(rbase, round, this.miner);
-      const proverId = proofs.proverIdFromMinerId(this.minerId);
-      const replicas: proofs.PrivateReplicaInfo[] = await Promise.all(
-        base.Sectors.map(async (s) => {
-          const f = await locateSector(this.storage, this.minerId, s.SectorNumber);
-          if (!f) throw new Error(`challenged sector ${s.SectorNumber} has no sealed file in ${this.storage.join(', ')}`);
-          return {
-            sectorNumber: s.SectorNumber,
-            commR: proofs.cidToCommR(s.SealedCID['/']),
-            cacheDir: f.cacheDir,
-            sealedPath: f.sealedPath,
-            postProof: proofs.winningPoStProofFor(s.SealProof as proofs.RegisteredSealProof),
-          };
-        }),
-      );
-      const t0 = Date.now();
-      // No deadline: on a chain behind the wall clock the round's time has passed long ago, yet
-      // the block is still wanted until a tipset at or above its round arrives.
-      // Given up (and its process stopped) as soon as a tipset above the base arrives: the
-      // round is decided without this block, and the next round must not wait for its proof.
-      const abort = new AbortController();
-      this.proving = { base: ts, abort };
-      if (this.head && this.head.Height > ts.Height && !sameTipSet(this.head, ts)) abort.abort(new Error(`a tipset at height ${this.head.Height} arrived`));
-      let proof: Awaited<ReturnType<typeof proofs.generateWinningPoSt>>;
+      // Neither is left unhandled when the proof fails first.
+      ticketP.catch(() => undefined);
+      msgsP.catch(() => undefined);
+      let proved: Awaited<NonNullable<Election['proof']>>;
       try {
-        proof = await this.runner.run({ kind: 'winning-post', args: [rand, replicas, proverId], signal: abort.signal }, () => proofs.generateWinningPoSt(rand, replicas, proverId));
+        proved = await el.proof;
       } catch (e) {
-        if (!(e instanceof ProofCancelledError) && !abort.signal.aborted) throw e;
-        res.proveMs = Date.now() - t0;
+        if (!(e instanceof ProofCancelledError) && !w.abort.signal.aborted) throw e;
+        res.proveMs = w.proofStartedAt === undefined ? 0 : Date.now() - w.proofStartedAt;
         res.outcome = 'late';
         res.error = `${this.head!.Height >= round ? `a tipset at height ${this.head!.Height} arrived while proving round ${round}` : `a tipset at height ${this.head!.Height} arrived inside the null rounds ${ts.Height + 1}..${round - 1} this block assumed`}: proof abandoned after ${res.proveMs} ms`;
         return res;
-      } finally {
-        if (this.proving?.abort === abort) this.proving = undefined;
       }
-      res.proveMs = Date.now() - t0;
-      res.proofMs = since();
+      const proof = proved.proof;
+      const wins = el.wins!;
+      const vrf = el.vrf!;
+      res.proveMs = proved.doneAt - w.proofStartedAt!;
+      res.proofMs = after(proved.doneAt);
       if (this.stopped) throw new Error('stopped');
       const [ticket, messages] = await Promise.all([ticketP, msgsP]);
       const blk = await this.c.minerCreateBlock({
@@ -338,7 +382,7 @@ export class WinningPoStMiner extends EventEmitter {
         Parents: ts.Cids,
         Ticket: { VRFProof: ticket.Data },
         Eproof: { WinCount: wins, VRFProof: b64(vrf) },
-        BeaconValues: base.BeaconEntries,
+        BeaconValues: info.BeaconEntries,
         Messages: messages,
         Epoch: round,
         Timestamp: Math.floor(baseTimeMs(ts) / 1000) + this.blockDelayS * (round - ts.Height),
@@ -397,6 +441,7 @@ export class WinningPoStMiner extends EventEmitter {
       res.error = (e as Error).message;
       return res;
     } finally {
+      if (this.work?.round === round && this.work.taken) this.work = undefined; // used once
       this.results.push(res);
       if (this.results.length > 10_000) this.results.splice(0, 5_000);
       const line = {
@@ -409,6 +454,7 @@ export class WinningPoStMiner extends EventEmitter {
         proofMs: res.proofMs,
         sentMs: res.sentMs,
         proveMs: res.proveMs,
+        aheadMs: res.aheadMs,
         slackMs: res.slackMs,
         block: res.block,
         err: res.error,
@@ -418,6 +464,73 @@ export class WinningPoStMiner extends EventEmitter {
       this.emit('round', res);
       if (res.outcome === 'mined') this.emit('block', res);
     }
+  }
+
+  /**
+   * Begins round ts.Height + nullRounds + 1's work (RoundWork) before the round starts, unless
+   * it is under way already; work for another round or base that no round took is given up.
+   */
+  private prepare(ts: TipSet, nullRounds: number): void {
+    const round = ts.Height + nullRounds + 1;
+    if (this.stopped || round <= this.lastMined) return;
+    if (this.work && !this.work.abort.signal.aborted && this.work.round === round && this.work.parents === parentsKey(ts) && this.work.baseHeight === ts.Height) return;
+    this.begin(ts, round);
+  }
+
+  /** The round's work: begun ahead by prepare() when it is still good, else begun now. */
+  private take(ts: TipSet, nullRounds: number): RoundWork {
+    const round = ts.Height + nullRounds + 1;
+    const w = this.work;
+    const good = w && !w.taken && !w.abort.signal.aborted && w.round === round && w.baseHeight === ts.Height && w.parents === parentsKey(ts);
+    const taken = good ? w : this.begin(ts, round);
+    taken.taken = true;
+    return taken;
+  }
+
+  private begin(ts: TipSet, round: number): RoundWork {
+    if (this.work && !this.work.taken && !this.work.abort.signal.aborted) this.work.abort.abort(new Error(`superseded by round ${round} on height ${ts.Height}`));
+    const w: RoundWork = { round, baseHeight: ts.Height, parents: parentsKey(ts), startedAt: Date.now(), abort: new AbortController(), taken: false, election: Promise.resolve(undefined as never) };
+    w.election = this.elect(ts, round, w);
+    w.election.catch(() => undefined); // read by the round that takes it; work nobody takes fails quietly
+    this.work = w;
+    return w;
+  }
+
+  /** Base info, election and, on a win, the Winning PoSt (begun, not awaited) for `round` on `ts`. */
+  private async elect(ts: TipSet, round: number, w: RoundWork): Promise<Election> {
+    const info = await this.c.minerGetBaseInfo(this.miner, round, ts.Cids);
+    const baseAt = Date.now();
+    if (!info || !info.EligibleForMining) return { info, baseAt };
+    const rbase = randomnessBeacon(info.PrevBeaconEntry, info.BeaconEntries);
+    const vrf = fromB64((await this.c.walletSign(info.WorkerKey, electionVrfInput(rbase, round, this.miner))).Data);
+    const wins = computeWinCount(vrf, BigInt(info.MinerPower), BigInt(info.NetworkPower), this.expectedLeaders);
+    if (wins < 1) return { info, baseAt, wins, rbase, vrf };
+    const proof = this.prove(info, rbase, round, w);
+    proof.catch(() => undefined);
+    return { info, baseAt, wins, rbase, vrf, proof };
+  }
+
+  private async prove(info: MiningBaseInfo, rbase: BeaconEntry, round: number, w: RoundWork): Promise<NonNullable<Awaited<Election['proof']>>> {
+    const rand = winningPoStRandomness(rbase, round, this.miner);
+    const proverId = proofs.proverIdFromMinerId(this.minerId);
+    const replicas: proofs.PrivateReplicaInfo[] = await Promise.all(
+      info.Sectors.map(async (s) => {
+        const f = await locateSector(this.storage, this.minerId, s.SectorNumber);
+        if (!f) throw new Error(`challenged sector ${s.SectorNumber} has no sealed file in ${this.storage.join(', ')}`);
+        return {
+          sectorNumber: s.SectorNumber,
+          commR: proofs.cidToCommR(s.SealedCID['/']),
+          cacheDir: f.cacheDir,
+          sealedPath: f.sealedPath,
+          postProof: proofs.winningPoStProofFor(s.SealProof as proofs.RegisteredSealProof),
+        };
+      }),
+    );
+    // Given up before it began (the head moved on while the base info came): no proof at all.
+    if (w.abort.signal.aborted) throw new ProofCancelledError(String((w.abort.signal.reason as Error)?.message ?? 'cancelled'));
+    w.proofStartedAt = Date.now();
+    const proof = await this.runner.run({ kind: 'winning-post', args: [rand, replicas, proverId], signal: w.abort.signal }, () => proofs.generateWinningPoSt(rand, replicas, proverId));
+    return { proof, doneAt: Date.now() };
   }
 
   /**
@@ -460,6 +573,11 @@ export class WinningPoStMiner extends EventEmitter {
 /** A tipset's time: the smallest timestamp of its blocks (Lotus's MinTimestamp), in ms. */
 function baseTimeMs(ts: TipSet): number {
   return Math.min(...ts.Blocks.map((b) => b.Timestamp)) * 1000;
+}
+
+/** The parents all blocks of a tipset share: what a round's work depends on (RoundWork). */
+function parentsKey(ts: TipSet): string {
+  return ts.Blocks[0].Parents.map((c) => c['/']).join(',');
 }
 
 function tipsetKey(ts: TipSet): string {

@@ -43,9 +43,15 @@ function header(height: number, timestamp: number, parents: TipSet['Cids'], tag:
   };
 }
 
-function tipset(height: number, timestamp: number, tag = `ts${height}`): TipSet {
-  const h = header(height, timestamp, [some], tag);
+function tipset(height: number, timestamp: number, tag = `ts${height}`, parents: TipSet['Cids'] = [some]): TipSet {
+  const h = header(height, timestamp, parents, tag);
   return { Cids: [blockCid(h)], Blocks: [h], Height: height };
+}
+
+/** `ts` with one more block of its height and parents (a block that joined the tipset late). */
+function grown(ts: TipSet, tag: string): TipSet {
+  const h = header(ts.Height, ts.Blocks[0].Timestamp, ts.Blocks[0].Parents, tag);
+  return { Cids: [...ts.Cids, blockCid(h)], Blocks: [...ts.Blocks, h], Height: ts.Height };
 }
 
 /** Just what the miner calls; `wins(round)` decides the elections. */
@@ -53,6 +59,7 @@ class ChainDouble {
   head: TipSet;
   submitted: BlockMsg[] = [];
   baseInfoAt: { round: number; at: number }[] = [];
+  createdAt: { epoch: number; parents: string; at: number }[] = [];
   /** What the head subscription says of the chain (null: fine). */
   gone: string | null = null;
   private notify: ((c: HeadChange[]) => void) | undefined;
@@ -98,6 +105,7 @@ class ChainDouble {
     throw new Error(`unexpected ${method}`);
   }
   async minerCreateBlock(t: BlockTemplate): Promise<BlockMsg> {
+    this.createdAt.push({ epoch: t.Epoch, parents: t.Parents.map((c) => c['/']).join(','), at: Date.now() });
     return { Header: header(t.Epoch, t.Timestamp, t.Parents, `mined${t.Epoch}`), BlsMessages: [], SecpkMessages: [] };
   }
   async syncSubmitBlock(b: BlockMsg) {
@@ -166,15 +174,87 @@ test('a new base is mined once the propagation delay after its time has passed; 
   t.teardown(stop);
   await m.start();
   await until('a block', () => chain.submitted.length > 0);
-  const first = chain.baseInfoAt[0];
-  t.is(first.round, 21);
-  t.true(first.at >= chain.head.Blocks[0].Timestamp * 1000 + 400, `mined ${first.at - chain.head.Blocks[0].Timestamp * 1000} ms after the base's time`);
+  const first = chain.createdAt[0];
+  t.is(first.epoch, 21);
+  t.true(first.at >= chain.head.Blocks[0].Timestamp * 1000 + 400, `block made ${first.at - chain.head.Blocks[0].Timestamp * 1000} ms after the base's time`);
   // The next head (ours): round 22 on it, no null round.
   const next = tipset(21, Math.floor(Date.now() / 1000) - 1, 'next');
   chain.setHead(next);
   await until('a block on the new head', () => chain.submitted.length > 1);
   t.is(chain.submitted[1].Header.Height, 22);
   t.deepEqual(chain.submitted[1].Header.Parents, next.Cids);
+});
+
+// The base info, the election and the Winning PoSt depend on the round and the base's parents,
+// not on which blocks join the tipset: they are begun when the base arrives, during the
+// propagation delay, and a block that joins the tipset meanwhile leaves them good. The block
+// itself (ticket, parents) waits for the delay and is made on the grown tipset.
+test("a round's work begins when its base arrives and is done once: a block joining the tipset during the delay keeps it; the block waits for the delay", async (t) => {
+  const baseTime = Math.floor(Date.now() / 1000) + 1;
+  const chain = new ChainDouble(tipset(100, baseTime), () => true);
+  const proofsAt: number[] = [];
+  const { m, stop } = start(
+    chain,
+    runner(() => proofsAt.push(Date.now())),
+    1500,
+  );
+  t.teardown(stop);
+  const t0 = Date.now();
+  await m.start();
+  await until('the proof', () => proofsAt.length > 0);
+  t.true(proofsAt[0] - t0 < 1000, `proof began ${proofsAt[0] - t0} ms after the start, before the base's time`);
+  t.is(chain.createdAt.length, 0, 'no block before the delay');
+  const full = grown(chain.head, 'late-joiner');
+  chain.setHead(full);
+  await until('a block', () => chain.submitted.length > 0, 10_000);
+  t.deepEqual(
+    chain.baseInfoAt.map((b) => b.round),
+    [101],
+    'one base info for the round',
+  );
+  t.is(proofsAt.length, 1, 'one proof');
+  t.true(chain.createdAt[0].at >= baseTime * 1000 + 1500, 'the block after the delay');
+  t.deepEqual(chain.submitted[0].Header.Parents, full.Cids, 'on the grown tipset');
+  const r = m.results.find((x) => x.round === 101)!;
+  t.is(r.outcome, 'mined');
+  t.true((r.aheadMs ?? 0) >= 1000, `the work began ${r.aheadMs} ms before the round`);
+  t.is(r.proofMs, 0, 'the proof was done when the round started');
+});
+
+test('work begun for a base that another chain replaces before the round starts is given up (its job cancelled), and the round is worked on the new base', async (t) => {
+  const baseTime = Math.floor(Date.now() / 1000) + 1;
+  const chain = new ChainDouble(tipset(110, baseTime), () => true);
+  const other = tipset(110, baseTime, 'fork', [cborCid(cborEncode(['other parents']))]);
+  const cancelled: string[] = [];
+  let n = 0;
+  const r: ProofRunner = {
+    run: async <T>(job: ProofJob) => {
+      if (n++ === 0) {
+        setTimeout(() => chain.setHead(other), 100);
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, 30_000);
+          job.signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            cancelled.push(String((job.signal?.reason as Error)?.message));
+            reject(new ProofCancelledError('cancelled'));
+          });
+        });
+      }
+      return [{ postProof: 3, proofBytes: Buffer.alloc(192) }] as T;
+    },
+  };
+  const { m, stop } = start(chain, r, 1000);
+  t.teardown(stop);
+  await m.start();
+  await until('a block', () => chain.submitted.length > 0, 10_000);
+  t.deepEqual(cancelled, ['the head moved to another chain (height 110) before round 111 started']);
+  t.deepEqual(chain.submitted[0].Header.Parents, other.Cids, 'mined on the new base');
+  t.is(n, 2, 'one proof given up, one used');
+  t.deepEqual(
+    m.results.map((x) => [x.round, x.outcome]),
+    [[111, 'mined']],
+    'the given-up work was no round',
+  );
 });
 
 test('a proof is given up only when a tipset at or above its round arrived while proving', async (t) => {
