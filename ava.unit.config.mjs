@@ -23,6 +23,7 @@ export const UNIT_FILES = [
   'net/failure-limiter',
   'net/http-server',
   'post/mining-loop',
+  'post/window-plan',
   'post/sender',
   'proofs/units',
   'sealing/events',

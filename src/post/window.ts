@@ -13,7 +13,7 @@ import { stat } from 'node:fs/promises';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import * as proofs from '../proofs/index.js';
 import { type ChainClient, type HeadSubscription } from '../chain/client.js';
-import { type DeadlineInfo, nextDeadline, nextNotElapsed, maxPoStPartitions } from '../chain/deadlines.js';
+import { type DeadlineInfo, nextDeadline, maxPoStPartitions } from '../chain/deadlines.js';
 import { type FaultDeclaration, type PoStPartition, encodeDeclarations, encodeWindowPoSt } from '../chain/params.js';
 import { actorId, addressCbor } from '../chain/address.js';
 import type { HeadChange, MessageSendSpec, MinerInfo, MsgLookup, PartitionJson, SignedMessage, TipSet } from '../chain/api-types.js';
@@ -26,6 +26,28 @@ import { type ProofRunner, DirectRunner, ProofDeadlineError, faultySectorsOf } f
 import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries } from './storage.js';
 import { type FeeCaps, DEFAULT_FEE_CAPS, sendSpec } from '../chain/fees.js';
 import { pickSender } from './sender.js';
+import {
+  MAX_PROOF_ATTEMPTS,
+  afterRevert,
+  batchAgainstPosted,
+  beforeFaultCutoff,
+  declarationChecksUntil,
+  declarationTargets,
+  deadlinesToProve,
+  mayBeReverted,
+  messagesFor,
+  occurrenceKey as key,
+  partitionsToProve,
+  planDeclarations,
+  proofChecksUntil,
+  provableSectors,
+  recheckEpochs,
+  skippedByPartition,
+  slowFaultStep,
+  submitEpoch,
+  submitStep,
+  windowClosedFor,
+} from './window-plan.js';
 
 export interface WindowPoStOptions {
   client: ChainClient;
@@ -162,15 +184,6 @@ export interface Declaration {
   epoch?: number;
   exitCode?: number;
   reasons?: Record<number, string>;
-}
-
-const key = (d: DeadlineInfo) => `${d.Index}@${d.Open}`;
-
-/** A partition with something to prove: a live sector that is not faulty, or is recovering. */
-function hasProvable(p: PartitionJson): boolean {
-  const faulty = new Set(bits(p.FaultySectors));
-  const recovering = new Set(bits(p.RecoveringSectors));
-  return bits(p.LiveSectors).some((s) => !faulty.has(s) || recovering.has(s));
 }
 
 /** The open deadline as the chain has it (event 'margin'). */
@@ -400,7 +413,7 @@ export class WindowPoStScheduler extends EventEmitter {
       for (const k of this.ready.keys()) this.track(this.submitReady(k));
       const cur = await this.c.stateMinerProvingDeadline(this.miner, ts.Cids);
       for (const [k, f] of this.failing) {
-        if (ts.Height + 1 < f.dl.Close) continue;
+        if (!windowClosedFor(f.dl, ts.Height)) continue;
         this.failing.delete(k);
         if (this.done.has(k)) continue;
         const why = `no proof made before the window closed at ${f.dl.Close} (${this.attempts.get(k) ?? 1} failed attempt(s); last: ${f.why})`;
@@ -409,24 +422,21 @@ export class WindowPoStScheduler extends EventEmitter {
       }
       this.track(this.observe(cur, ts).catch((e) => this.log.warn({ err: e }, 'reading the deadline state for the metrics failed')));
       // Prove the current deadline, and the next one as soon as its challenge is final.
-      for (const dl of [cur, nextDeadline(cur)]) {
-        const d = { ...dl, CurrentEpoch: ts.Height };
-        if (ts.Height < d.Challenge + this.confidence) continue;
-        if (ts.Height + 1 >= d.Close) continue;
+      const skip = (k: string) => this.done.has(k) || this.running.has(k) || (this.attempts.get(k) ?? 0) >= MAX_PROOF_ATTEMPTS;
+      for (const d of deadlinesToProve(cur, ts.Height, this.confidence, skip)) {
         const k = key(d);
-        if (this.done.has(k) || this.running.has(k)) continue;
-        if ((this.attempts.get(k) ?? 0) >= 3) continue;
         const p = this.track(this.proveDeadline(d, ts).finally(() => this.running.delete(k)));
         this.running.set(k, p);
       }
       // Faults and recoveries for the coming deadlines whose cutoff has not passed.
-      let dl = cur;
-      for (let i = 1; i <= this.declareAhead; i++) {
-        dl = nextNotElapsed({ ...nextDeadline(dl), CurrentEpoch: ts.Height });
-        if (ts.Height + 1 >= dl.FaultCutoff) continue;
+      for (const dl of declarationTargets(
+        cur,
+        ts.Height,
+        this.declareAhead,
+        (d) => this.recheckEpochs(d),
+        (k) => this.declChecked.get(k),
+      )) {
         const k = key(dl);
-        const last = this.declChecked.get(k);
-        if (last !== undefined && ts.Height - last < this.recheckEpochs(dl)) continue;
         this.declChecked.set(k, ts.Height);
         this.track(
           this.declare(dl, ts).catch((e) => {
@@ -455,57 +465,24 @@ export class WindowPoStScheduler extends EventEmitter {
       const r = checked.get(s);
       if (r?.ok) stamps.set(s, await fileStamp(r.files!.sealedPath));
     }
-    const faults: FaultDeclaration[] = [];
-    const recoveries: FaultDeclaration[] = [];
-    const reasons: Record<number, string> = {};
-    const slowFaults: { s: number; partition: number }[] = [];
     const k = key(dl);
     const sent = this.declSent.get(k) ?? { faults: new Set<number>(), recoveries: new Set<number>() };
     this.declSent.set(k, sent);
-    parts.forEach((p, i) => {
-      const faulty = new Set(bits(p.FaultySectors));
-      const recovering = new Set(bits(p.RecoveringSectors));
-      const active = new Set(bits(p.ActiveSectors));
-      const newFaults: number[] = [];
-      const newRecoveries: number[] = [];
-      for (const s of bits(p.LiveSectors)) {
-        const r = checked.get(s)!;
-        if (!r.ok && (!faulty.has(s) || recovering.has(s))) {
-          // A sector never proven yet (live, not active, not faulty) is not declared faulty
-          // ahead of its first window: its files may still be on their way from the seal
-          // worker, and if they are still missing when the window opens the proof skips it and
-          // the chain faults it anyway. Declaring it now would cost it its first window.
-          if (!faulty.has(s) && !active.has(s)) continue;
-          if (sent.faults.has(s)) continue; // declared for this occurrence; not landed yet
-          if (r.outcome === 'slow') {
-            slowFaults.push({ s, partition: i });
-            continue;
-          }
-          newFaults.push(s);
-          reasons[s] = `${r.outcome}: ${r.reason ?? 'unreadable'}`;
-        } else if (r.ok && faulty.has(s) && !recovering.has(s)) {
-          if (this.failedInProof.has(s) && this.failedInProof.get(s) === stamps.get(s)) continue; // same damaged file
-          if (sent.recoveries.has(s)) continue;
-          newRecoveries.push(s);
-        }
-      }
-      if (newFaults.length > 0) faults.push({ deadline: dl.Index, partition: i, sectors: newFaults });
-      if (newRecoveries.length > 0) recoveries.push({ deadline: dl.Index, partition: i, sectors: newRecoveries });
-    });
+    const { faults, recoveries, reasons, slow: slowFaults } = planDeclarations(dl.Index, parts, checked, sent, (s) => this.failedInProof.has(s) && this.failedInProof.get(s) === stamps.get(s));
     await Promise.all([
       faults.length > 0 ? this.pushDeclaration('faults', dl, faults, ts.Height, reasons) : undefined,
       recoveries.length > 0 ? this.pushDeclaration('recoveries', dl, recoveries, ts.Height) : undefined,
     ]);
     if (slowFaults.length === 0) return;
     const slow = slowFaults.map((x) => x.s);
-    if (ts.Height + this.recheckEpochs(dl) + 1 < dl.FaultCutoff) {
+    if (slowFaultStep(dl, ts.Height, this.recheckEpochs(dl)) === 'defer') {
       this.storageChecks.slowDeferred += slow.length;
       this.log.info({ deadline: dl.Index, cutoff: dl.FaultCutoff, head: ts.Height, sectors: slow }, 'slow sectors not declared faulty: checked again before the cutoff');
       return;
     }
     // The last check before the cutoff: retry while a declaration can still land in time (it
     // must be pushed before the epoch before the cutoff; a quarter block kept for pushing it).
-    const untilMs = started + (dl.FaultCutoff - 1 - ts.Height) * this.blockDelayMs - this.blockDelayMs / 4;
+    const untilMs = declarationChecksUntil(started, dl, ts.Height, this.blockDelayMs);
     const again = await this.check(slow, untilMs, `declarations for deadline ${dl.Index}`, { attemptsBefore: 1, startedMs: started });
     const late: FaultDeclaration[] = [];
     const lateReasons: Record<number, string> = {};
@@ -520,7 +497,7 @@ export class WindowPoStScheduler extends EventEmitter {
     }
     if (late.length === 0) return;
     const head = this.head?.Height ?? ts.Height;
-    if (head + 1 >= dl.FaultCutoff) {
+    if (!beforeFaultCutoff(dl, head)) {
       this.log.warn(
         { deadline: dl.Index, cutoff: dl.FaultCutoff, head, sectors: late.flatMap((x) => x.sectors), reasons: lateReasons },
         'fault cutoff passed while re-checking slow sectors: not declared (the proof skips them if still unreadable)',
@@ -532,7 +509,7 @@ export class WindowPoStScheduler extends EventEmitter {
 
   /** Epochs between two readability checks of one coming deadline occurrence. */
   private recheckEpochs(dl: DeadlineInfo): number {
-    return this.declareRecheckEpochs ?? Math.max(1, Math.floor(dl.WPoStChallengeWindow / 4));
+    return recheckEpochs(dl, this.declareRecheckEpochs);
   }
 
   private async pushDeclaration(kind: Declaration['kind'], dl: DeadlineInfo, decls: FaultDeclaration[], height: number, reasons?: Record<number, string>): Promise<void> {
@@ -619,10 +596,7 @@ export class WindowPoStScheduler extends EventEmitter {
    * end, less an epoch (the message must land in it) and the time the proof needs.
    */
   private proofChecksUntil(dl: DeadlineInfo, height: number): number {
-    const leftMs = Math.max(0, dl.Close - 1 - height) * this.blockDelayMs;
-    const measured = Math.max(0, ...this.proofTimes);
-    const reserve = this.proofReserveMs ?? (measured > 0 ? 2 * measured : leftMs / 2);
-    return this.clock.now() + leftMs - reserve;
+    return proofChecksUntil(this.clock.now(), dl, height, this.blockDelayMs, this.proofTimes, this.proofReserveMs);
   }
 
   private async proveDeadline(dl: DeadlineInfo, ts: TipSet): Promise<void> {
@@ -630,7 +604,7 @@ export class WindowPoStScheduler extends EventEmitter {
     const started = Date.now();
     try {
       const [parts, subs] = await Promise.all([this.c.stateMinerPartitions(this.miner, dl.Index, ts.Cids), this.postSubmissions(dl, ts)]);
-      const todo = parts.map((p, index) => ({ index, p })).filter(({ index, p }) => !subs.has(index) && hasProvable(p));
+      const todo = partitionsToProve(parts, subs);
       if (todo.length === 0) {
         this.markDone(k);
         if (subs.size > 0) this.log.info({ deadline: dl.Index, open: dl.Open, proven: [...subs] }, 'deadline already proven on chain');
@@ -667,7 +641,7 @@ export class WindowPoStScheduler extends EventEmitter {
       let unproven = 0;
       if (ts.Height >= cur.Open && ts.Height < cur.Close) {
         const [parts, subs] = await Promise.all([this.c.stateMinerPartitions(this.miner, cur.Index, ts.Cids), this.postSubmissions(cur, ts)]);
-        unproven = parts.filter((p, i) => !subs.has(i) && hasProvable(p)).length;
+        unproven = partitionsToProve(parts, subs).length;
       }
       this.emit('margin', {
         deadline: cur.Index,
@@ -678,7 +652,7 @@ export class WindowPoStScheduler extends EventEmitter {
       const next = nextDeadline(cur);
       if (key(next) === this.fundsFor || !this.info) return;
       const parts = await this.c.stateMinerPartitions(this.miner, next.Index, ts.Cids);
-      const messages = Math.ceil(parts.filter((p) => bits(p.LiveSectors).length > 0).length / (this.maxPartitions ?? 1));
+      const messages = messagesFor(parts, this.maxPartitions ?? 1);
       const gas = this.fees.windowPoSt * BigInt(messages);
       // Who would pay it, as the submission will choose (quietly: a failed read is retried next deadline).
       const payer = await pickSender(this.c, this.info, gas, 1n);
@@ -710,11 +684,7 @@ export class WindowPoStScheduler extends EventEmitter {
     const proverId = proofs.proverIdFromMinerId(this.minerId);
     // To prove: live sectors that are not faulty, or faulty but declared recovering.
     const wanted = new Map<number, number>(); // sector → partition index
-    for (const { index, p } of batch) {
-      const faulty = new Set(bits(p.FaultySectors));
-      const recovering = new Set(bits(p.RecoveringSectors));
-      for (const s of bits(p.LiveSectors)) if (!faulty.has(s) || recovering.has(s)) wanted.set(s, index);
-    }
+    for (const { index, p } of batch) for (const s of provableSectors(p)) wanted.set(s, index);
     const skipped = new Map<number, string>(); // sector → why
     const outcomes: Record<number, 'gone' | 'slow' | 'proof'> = {};
     // Slow sectors are re-checked while the proof still fits in the window after.
@@ -770,14 +740,7 @@ export class WindowPoStScheduler extends EventEmitter {
         this.log.warn({ deadline: dl.Index, sectors: bad, err: e }, 'sectors failed in the proof: skipping them');
       }
     }
-    const skippedByPart = new Map<number, number[]>();
-    for (const s of skipped.keys()) {
-      const p = wanted.get(s)!;
-      skippedByPart.set(
-        p,
-        [...(skippedByPart.get(p) ?? []), s].sort((a, b) => a - b),
-      );
-    }
+    const skippedByPart = skippedByPartition(skipped.keys(), wanted);
     if (skipped.size > 0) {
       const reasons = Object.fromEntries(skipped);
       this.log.warn({ deadline: dl.Index, sectors: [...skipped.keys()], reasons }, 'skipping unreadable sectors in this proof (they become faulty)');
@@ -803,7 +766,7 @@ export class WindowPoStScheduler extends EventEmitter {
 
   /** Epochs after the deadline opens before its proof is sent: Lotus's 4, at most a quarter window. */
   private submitAt(dl: DeadlineInfo): number {
-    return dl.Open + Math.min(this.submitConfidence, Math.floor(dl.WPoStChallengeWindow / 4));
+    return submitEpoch(dl, this.submitConfidence);
   }
 
   /**
@@ -816,7 +779,8 @@ export class WindowPoStScheduler extends EventEmitter {
     const head = this.head;
     if (!r || !head || this.stopped) return;
     const { dl } = r;
-    if (head.Height + 1 >= dl.Close) {
+    const step = submitStep(dl, head.Height, this.submitConfidence);
+    if (step === 'closed') {
       this.ready.delete(k);
       const unsent = r.batches.filter((b) => b.state !== 'pushed');
       if (unsent.length > 0) {
@@ -826,7 +790,7 @@ export class WindowPoStScheduler extends EventEmitter {
       }
       return;
     }
-    if (head.Height < this.submitAt(dl)) return;
+    if (step === 'wait') return;
     for (const b of r.batches) if (b.state === 'ready') await this.pushBatch(k, dl, b, head);
   }
 
@@ -847,15 +811,14 @@ export class WindowPoStScheduler extends EventEmitter {
     try {
       // Someone (this miner before a restart, another instance) may have proven these meanwhile.
       const subs = await this.postSubmissions(dl, head);
-      const already = b.indices.filter((i) => subs.has(i));
-      if (already.length === b.indices.length) {
+      const against = batchAgainstPosted(b.indices, subs);
+      if (against === 'posted') {
         b.state = 'pushed';
-        this.log.info({ deadline: dl.Index, partitions: already }, 'partitions already proven on chain: not submitting them again');
+        this.log.info({ deadline: dl.Index, partitions: b.indices }, 'partitions already proven on chain: not submitting them again');
         return;
       }
-      if (already.length > 0) {
-        // The proof covers the whole batch; a partial batch needs a new proof.
-        this.log.warn({ deadline: dl.Index, already }, 'part of the batch was proven meanwhile: proving the rest again');
+      if (against === 'reprove') {
+        this.log.warn({ deadline: dl.Index, already: b.indices.filter((i) => subs.has(i)) }, 'part of the batch was proven meanwhile: proving the rest again');
         this.ready.delete(k);
         this.done.delete(k);
         return;
@@ -939,19 +902,20 @@ export class WindowPoStScheduler extends EventEmitter {
   private async afterRevert(from: number, ts: TipSet): Promise<void> {
     let pending: Set<string> | undefined;
     for (const r of this.ready.values()) {
-      if (ts.Height + 1 >= r.dl.Close) continue;
+      if (windowClosedFor(r.dl, ts.Height)) continue;
       for (const b of r.batches) {
         const sub = b.sub;
-        if (b.state !== 'pushed' || !sub) continue;
-        if (sub.epoch !== undefined && sub.epoch < from) continue; // below the fork: still in the chain
+        if (b.state !== 'pushed' || !sub || !mayBeReverted(sub, from)) continue;
         const l = await this.c.stateSearchMsg(sub.cid);
-        if (l) {
-          sub.epoch = l.Height;
-          sub.exitCode = l.Receipt.ExitCode;
+        // The mpool is listed once, and only when a submission is missing from the new chain.
+        const inMpool = !l && (pending ??= await this.mpoolPending(ts)).has(sub.cid['/']);
+        const step = afterRevert(!!l, inMpool);
+        if (step === 'landed') {
+          sub.epoch = l!.Height;
+          sub.exitCode = l!.Receipt.ExitCode;
           continue;
         }
-        pending ??= await this.mpoolPending(ts);
-        if (pending.has(sub.cid['/'])) {
+        if (step === 'pending') {
           sub.epoch = undefined;
           this.log.info({ deadline: r.dl.Index, partitions: b.indices, cid: sub.cid['/'] }, 'reverted SubmitWindowedPoSt is back in the mpool: waiting for it to land again');
           continue;
