@@ -33,7 +33,7 @@ export interface PoStRoleOptions {
   windowPoStMaxFee?: string;
   /** [Fees] MaximizeWindowPoStFeeCap. */
   maximizeWindowPoStFeeCap?: boolean;
-  /** [Distminer] SlashFilter: the Winning PoSt hosts' shared slash filter (a postgres:// URL). */
+  /** [Distminer] SlashFilter: the PoSt hosts' shared database (a postgres:// URL): the Winning PoSt slash filter and the Window PoSt deadline leases. */
   slashFilter?: string;
 }
 

@@ -42,10 +42,11 @@ export const createRole: CreateRole = (ctx) => {
   return serviceRole(ctx, { version: 2, runningDetail: 'waiting for the next proving deadline' }, async (sendBack, signal) => {
     const chainApi = chainOrIdle(ctx, o.chainApi, sendBack);
     if (!chainApi) return undefined;
-    const [{ ChainClient }, { WindowPoStScheduler }, { DEFAULT_FEE_CAPS }] = await Promise.all([
+    const [{ ChainClient }, { WindowPoStScheduler }, { DEFAULT_FEE_CAPS }, { windowPoStLeases }] = await Promise.all([
       import('../../src/chain/client.js'),
       import('../../src/post/window.js'),
       import('../../src/chain/fees.js'),
+      import('../../src/post/window-lease.js'),
     ]);
     const fees = { ...DEFAULT_FEE_CAPS, ...(o.windowPoStMaxFee ? { windowPoSt: BigInt(o.windowPoStMaxFee) } : {}) };
     const s = new WindowPoStScheduler({
@@ -55,6 +56,8 @@ export const createRole: CreateRole = (ctx) => {
       runner: mailboxRunner(ctx),
       fees,
       maximizeFeeCap: o.maximizeWindowPoStFeeCap,
+      // Two window-post hosts of one miner id share deadline leases in the slash filter's database.
+      leases: windowPoStLeases(o.slashFilter, o.minerId),
       log: ctx.log,
     });
     const M = { miner: o.minerId };
@@ -113,7 +116,7 @@ export const createRole: CreateRole = (ctx) => {
       await s.stop();
       return undefined;
     }
-    const stopHealth = reportHealth(sendBack, () => s.chainTrouble() ?? lastMissed);
+    const stopHealth = reportHealth(sendBack, () => s.trouble() ?? lastMissed);
     return async () => {
       stopHealth();
       unwatch();

@@ -180,6 +180,8 @@ export function buildProgram(): Command {
     .option('--check-timeout <duration>', 'Window PoSt: per-sector read timeout (default 10s)')
     .option('--expected-leaders <n>', 'Winning PoSt: blocks expected per epoch')
     .option('--propagation-delay <duration>', 'Winning PoSt: wait this long into the epoch for other blocks (e.g. 1s)')
+    .option('--shared-db <url>', "the PoSt hosts' shared PostgreSQL (postgres://…): Winning PoSt slash filter, Window PoSt deadline leases (default $DISTMINER_SLASH_FILTER)")
+    .option('--window-lease <duration>', 'Window PoSt with --shared-db: time to live of a deadline lease (default 3 epochs)')
     .option('--config <file>', "config.toml whose [Fees] (lotus-miner's keys) cap the PoSt messages' fees")
     .action(act(async (o, [which]) => (await import('../post/cli.js')).post(o, which)));
 

@@ -15,6 +15,8 @@ import { logger } from '../log.js';
 import { checkSectors } from './storage.js';
 import { WindowPoStScheduler } from './window.js';
 import { WinningPoStMiner } from './winning.js';
+import { sharedSlashFilter } from './slash-filter.js';
+import { windowPoStLeases } from './window-lease.js';
 import { UsageError, chainApiOf } from '../cli/usage.js';
 
 /** The options of `info`, `proving …` and `post …`, parsed by commander (src/cli/program.ts). */
@@ -29,6 +31,8 @@ export interface PostCliOptions {
   checkTimeout?: string;
   expectedLeaders?: string;
   propagationDelay?: string;
+  sharedDb?: string;
+  windowLease?: string;
   config?: string;
 }
 type Args = PostCliOptions;
@@ -315,9 +319,22 @@ async function postCmd(a: Args, what: string): Promise<number> {
   const cfgFile = a.config;
   const cfg = cfgFile ? parseConfigToml(readFileSync(cfgFile, 'utf8')) : undefined;
   const fees = { ...DEFAULT_FEE_CAPS, ...cfg?.fees };
+  const sharedDb = a.sharedDb ?? (process.env.DISTMINER_SLASH_FILTER || undefined);
+  if (sharedDb !== undefined && !/^postgres(ql)?:\/\//.test(sharedDb)) throw new UsageError(`--shared-db: expected a postgres:// URL`);
   if (what !== 'winning') {
     const confidence = a.confidence !== undefined ? Number(a.confidence) : undefined;
-    const w = new WindowPoStScheduler({ client: c, miner, storage, confidence, checkTimeoutMs: ms(a.checkTimeout, 10_000), fees, maximizeFeeCap: cfg?.maximizeWindowPoStFeeCap });
+    const leaseMs = a.windowLease !== undefined ? ms(a.windowLease, 0) : undefined;
+    const w = new WindowPoStScheduler({
+      client: c,
+      miner,
+      storage,
+      confidence,
+      checkTimeoutMs: ms(a.checkTimeout, 10_000),
+      fees,
+      maximizeFeeCap: cfg?.maximizeWindowPoStFeeCap,
+      leases: windowPoStLeases(sharedDb, miner),
+      leaseMs,
+    });
     await w.start();
     stops.push(() => w.stop());
   }
@@ -325,7 +342,7 @@ async function postCmd(a: Args, what: string): Promise<number> {
     const stateFile = a.stateFile ?? join(storage[0], `.distminer-last-mined-${miner.slice(1)}.json`);
     const expectedLeaders = a.expectedLeaders !== undefined ? Number(a.expectedLeaders) : undefined;
     const propagationDelayMs = a.propagationDelay !== undefined ? ms(a.propagationDelay, 0) : undefined;
-    const m = new WinningPoStMiner({ client: c, miner, storage, stateFile, expectedLeaders, propagationDelayMs });
+    const m = new WinningPoStMiner({ client: c, miner, storage, stateFile, expectedLeaders, propagationDelayMs, sharedFilter: sharedSlashFilter(sharedDb, miner) });
     await m.start();
     stops.push(() => m.stop());
   }

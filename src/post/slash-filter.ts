@@ -15,11 +15,8 @@
 // back when the round was decided without it. A host that finds the epoch claimed but never
 // marked sent (its claimant died between claim and send) counts the round as lost, not as
 // mined elsewhere, so the abandoned-block alert sees it.
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import pg from 'pg';
-import { redactUrl } from '../util/redact.js';
 import { logger } from '../log.js';
+import { SharedPg, type SharedPgOptions } from './shared-pg.js';
 
 const log = logger('winning-post');
 
@@ -75,113 +72,28 @@ export interface SharedSlashFilter {
   close(): Promise<void>;
 }
 
-export class PostgresSlashFilter implements SharedSlashFilter {
-  readonly description: string;
-  private readonly pool: pg.Pool;
-  private readonly host: string;
-  private schema: Promise<void> | undefined;
-  private readonly deadlineMs: number;
+export class PostgresSlashFilter extends SharedPg implements SharedSlashFilter {
   private readonly sentWaitMs: number;
-  private readonly probeMs: number;
-  private probe: NodeJS.Timeout | undefined;
-  /** Since when (and why) the filter has not answered; undefined while it answers. */
-  private down: { since: number; why: string } | undefined = { since: Date.now(), why: 'not opened yet' };
-  private closed = false;
 
   constructor(
     url: string,
     private readonly minerId: string,
-    o: { host?: string; statementTimeoutMs?: number; sentWaitMs?: number; probeMs?: number } = {},
+    o: SharedPgOptions & { sentWaitMs?: number } = {},
   ) {
-    this.description = `PostgreSQL slash filter ${redactUrl(url)}`;
-    // One id per process (not per pid: a restarted process is another claimant).
-    this.host = o.host ?? `${hostname()}#${randomUUID().slice(0, 8)}`;
     // A claim is on the path of a block that must leave within its epoch: a database that does
-    // not answer within the timeout means no block, never a wait past the epoch. The whole claim
-    // (connection, table check, insert, lookup) has this one deadline.
-    const timeout = o.statementTimeoutMs ?? 2000;
-    this.deadlineMs = timeout;
+    // not answer within the statement timeout means no block, never a wait past the epoch.
+    super('PostgreSQL slash filter', url, o, log, 'no block is sent until it does');
     // The other host marks its claim sent right after its node took the block (milliseconds).
     this.sentWaitMs = o.sentWaitMs ?? 3000;
-    this.probeMs = o.probeMs ?? 5000;
-    this.pool = new pg.Pool({ connectionString: url, max: 2, statement_timeout: timeout, query_timeout: timeout + 500, connectionTimeoutMillis: timeout });
-    this.pool.on('error', (err) => log.warn({ err }, 'slash filter database connection lost (reconnected on the next claim)'));
   }
 
-  async open(): Promise<void> {
-    try {
-      await this.withDeadline(this.ready());
-      this.answered();
-      log.info({ filter: this.description, host: this.host }, 'shared slash filter ready');
-    } catch (err) {
-      this.failed(err);
-      log.error({ err, filter: this.description }, 'the shared slash filter does not answer: no block is sent until it does');
-    }
-    // Between wins nothing else would notice a database that went away (or came back): the
-    // role's health (trouble()) follows this probe.
-    this.probe ??= setInterval(() => void this.check(), this.probeMs).unref();
-  }
-
-  private async check(): Promise<void> {
-    try {
-      await this.withDeadline(this.ready().then(() => this.pool.query('SELECT 1')));
-      if (this.down) log.info({ filter: this.description }, 'the shared slash filter answers again');
-      this.answered();
-    } catch (err) {
-      if (!this.down) log.error({ err, filter: this.description }, 'the shared slash filter stopped answering: no block is sent until it does');
-      this.failed(err);
-    }
-  }
-
-  private answered(): void {
-    this.down = undefined;
-  }
-
-  private failed(err: unknown): void {
-    this.down ??= { since: Date.now(), why: (err as Error).message };
-  }
-
-  trouble(): string | null {
-    if (!this.down) return null;
-    return `the ${this.description} has not answered for ${Math.round((Date.now() - this.down.since) / 1000)} s (${this.down.why}): no block is sent until it does`;
-  }
-
-  /**
-   * The table: created when missing (once; again after a failure). A database user with only
-   * SELECT, INSERT, UPDATE and DELETE on an existing table is enough: nothing is created then.
-   */
-  private ready(): Promise<void> {
-    this.schema ??= (async () => {
-      const { rows } = await this.pool.query<{ ok: boolean; sent: boolean }>(
-        "SELECT to_regclass('winning_slash_filter') IS NOT NULL AND to_regclass('winning_slash_filter_parents') IS NOT NULL AS ok, " +
-          "EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'winning_slash_filter' AND column_name = 'sent_at') AS sent",
-      );
-      if (rows[0]?.ok && rows[0].sent) return;
-      try {
-        await this.pool.query(rows[0]?.ok ? ADD_SENT : SCHEMA);
-      } catch (e) {
-        // Two hosts creating the table at the same instant: one CREATE loses a catalog race.
-        if (!['23505', '42P07', '42701'].includes((e as { code?: string }).code ?? '')) throw e;
-      }
-    })().catch((e: unknown) => {
-      this.schema = undefined;
-      throw e;
-    });
-    return this.schema;
-  }
-
-  /** `p`, or a rejection once the claim deadline has passed (a hung database, a lost packet). */
-  private async withDeadline<T>(p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.deadlineMs} ms`)), this.deadlineMs);
-    });
-    p.catch(() => undefined); // a late failure after the deadline is not an unhandled rejection
-    try {
-      return await Promise.race([p, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+  protected async createSchema(): Promise<void> {
+    const { rows } = await this.pool.query<{ ok: boolean; sent: boolean }>(
+      "SELECT to_regclass('winning_slash_filter') IS NOT NULL AND to_regclass('winning_slash_filter_parents') IS NOT NULL AS ok, " +
+        "EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'winning_slash_filter' AND column_name = 'sent_at') AS sent",
+    );
+    if (rows[0]?.ok && rows[0].sent) return;
+    await this.pool.query(rows[0]?.ok ? ADD_SENT : SCHEMA);
   }
 
   async claim(epoch: number, parents: string, again = true): Promise<ClaimRefused | undefined> {
@@ -267,12 +179,6 @@ export class PostgresSlashFilter implements SharedSlashFilter {
     } catch (err) {
       log.warn({ err, epoch }, 'could not give back an unsent claim in the shared slash filter (the epoch stays taken)');
     }
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    clearInterval(this.probe);
-    await this.pool.end().catch(() => undefined);
   }
 }
 

@@ -168,6 +168,13 @@ export function proofChecksUntil(nowMs: number, d: DeadlineInfo, height: number,
 /** The epoch a proof of the occurrence is sent at: `submitConfidence` epochs after it opens (Lotus's 4), at most a quarter window. */
 export const submitEpoch = (d: DeadlineInfo, submitConfidence: number): number => d.Open + Math.min(submitConfidence, Math.floor(d.WPoStChallengeWindow / 4));
 
+/**
+ * When the hosts' shared leases cannot be read, each host proves on its own and sends at half
+ * the window (or the submit epoch, if later): a host that knows it holds the deadline has sent
+ * by then, and its partitions show in PostSubmissions, which the late host checks first.
+ */
+export const blindSubmitEpoch = (d: DeadlineInfo, submitConfidence: number): number => Math.max(submitEpoch(d, submitConfidence), d.Open + Math.floor(d.WPoStChallengeWindow / 2));
+
 /** A ready proof at head `height`: 'closed' (too late to land: missed), 'wait' (before the submit epoch) or 'send'. */
 export function submitStep(d: DeadlineInfo, height: number, submitConfidence: number): 'closed' | 'wait' | 'send' {
   if (windowClosedFor(d, height)) return 'closed';

@@ -26,11 +26,13 @@ import { type ProofRunner, DirectRunner, ProofDeadlineError, faultySectorsOf } f
 import { type CheckResult, type SectorCheck, checkSectors, checkWithRetries } from './storage.js';
 import { type FeeCaps, DEFAULT_FEE_CAPS, sendSpec } from '../chain/fees.js';
 import { pickSender } from './sender.js';
+import type { LeaseAnswer, WindowPoStLeases } from './window-lease.js';
 import {
   MAX_PROOF_ATTEMPTS,
   afterRevert,
   batchAgainstPosted,
   beforeFaultCutoff,
+  blindSubmitEpoch,
   declarationChecksUntil,
   declarationTargets,
   deadlinesToProve,
@@ -98,6 +100,14 @@ export interface WindowPoStOptions {
    * declared for only the 50 epochs between its coming in range and its cutoff).
    */
   declareRecheckEpochs?: number;
+  /**
+   * The leases this host shares with the other window-post hosts of the miner id
+   * (window-lease.ts): each deadline occurrence is proven and submitted by the host holding its
+   * lease, and taken over when that host dies. Default: none (this host proves every deadline).
+   */
+  leases?: WindowPoStLeases;
+  /** A lease's time to live, renewed every quarter of it while its holder works. Default: 3 epochs. */
+  leaseMs?: number;
   log?: Logger;
 }
 
@@ -274,6 +284,14 @@ export class WindowPoStScheduler extends EventEmitter {
   private queuedHeads = 0;
   private headQueue: Promise<void> = Promise.resolve();
   private stopped = false;
+  private readonly leases: WindowPoStLeases | undefined;
+  private readonly leaseMsOpt: number | undefined;
+  /** Leases this host holds (name → renewal timer, the head height after which it no longer matters, the last renewal's time). */
+  private held = new Map<string, { timer: NodeJS.Timeout; until: number; renewedAt: number; occurrence: string }>();
+  /** Occurrences proven while the lease database did not answer: sent late in the window, and only what the chain lacks. */
+  private blind = new Set<string>();
+  /** Leases seen held by another host (logged once each). */
+  private seenElsewhere = new Set<string>();
   private readonly stopping = new AbortController();
   readonly storage: string[];
   /** Everything submitted since start (most recent last). */
@@ -300,15 +318,21 @@ export class WindowPoStScheduler extends EventEmitter {
     this.declareRecheckEpochs = opts.declareRecheckEpochs;
     this.maxPartitions = opts.maxPartitionsPerMessage;
     this.log = opts.log ?? logger('window-post', { miner: opts.miner });
+    this.leases = opts.leases;
+    this.leaseMsOpt = opts.leaseMs;
     this.on('error', () => undefined); // errors are logged; listeners are optional
   }
 
   /** Subscribes to the chain head (ChainNotify, with failover) and runs until stop(). */
   async start(): Promise<void> {
     await this.init();
+    await this.leases?.open();
     this.sub = this.c.chainNotify((changes) => this.onHeadChanges(changes));
     this.sub.on('error', (e) => this.fail('head handler', e));
-    this.log.info({ storage: this.storage, confidence: this.confidence }, 'window PoSt scheduler started');
+    this.log.info(
+      { storage: this.storage, confidence: this.confidence, leases: this.leases?.description, host: this.leases?.host, leaseMs: this.leases ? this.leaseMs() : undefined },
+      'window PoSt scheduler started',
+    );
   }
 
   /** Loads the miner's info and the network timing (done by start(); call it when feeding heads by hand). */
@@ -329,6 +353,15 @@ export class WindowPoStScheduler extends EventEmitter {
     this.sub?.close();
     await this.headQueue.catch(() => undefined);
     await Promise.allSettled([...this.tasks]);
+    // A lease whose proof is not out yet goes back at once, so the other host need not wait for
+    // it to expire; one whose proof was sent is left to expire (the other host then finds the
+    // partitions posted, or sends them if the message never landed).
+    for (const [name, h] of this.held) {
+      const sent = this.ready.get(h.occurrence)?.batches.some((b) => b.state === 'pushed');
+      this.unhold(name);
+      if (!sent) await this.leases!.release(name);
+    }
+    await this.leases?.close();
     this.log.info('window PoSt scheduler stopped');
   }
 
@@ -345,6 +378,11 @@ export class WindowPoStScheduler extends EventEmitter {
   /** Why the chain looks gone (no head for three epochs), or null; see HeadSubscription.trouble. */
   chainTrouble(): string | null {
     return this.sub?.trouble(this.blockDelayMs) ?? null;
+  }
+
+  /** What keeps this role from working as configured: the chain first, then the shared lease database. */
+  trouble(): string | null {
+    return this.chainTrouble() ?? this.leases?.trouble() ?? null;
   }
 
   /** A short view for status displays. */
@@ -409,6 +447,7 @@ export class WindowPoStScheduler extends EventEmitter {
         this.revertedFrom = undefined;
         await this.afterRevert(from, ts);
       }
+      for (const [name, h] of this.held) if (ts.Height >= h.until) this.unhold(name); // its window or cutoff has passed
       // Proofs ready and waiting for the submit confidence (or a retry after a refusal).
       for (const k of this.ready.keys()) this.track(this.submitReady(k));
       const cur = await this.c.stateMinerProvingDeadline(this.miner, ts.Cids);
@@ -450,9 +489,93 @@ export class WindowPoStScheduler extends EventEmitter {
     }
   }
 
+  // ------------------------------------------------------------------ leases (two hosts)
+
+  private leaseMs(): number {
+    return this.leaseMsOpt ?? 3 * this.blockDelayMs;
+  }
+
+  /**
+   * Claims (or renews) the lease `name` on occurrence `k` for this host; while held it is
+   * renewed every quarter of its time to live until head `until`. Without shared leases every
+   * occurrence is this host's.
+   */
+  private async hold(name: string, k: string, until: number): Promise<LeaseAnswer> {
+    if (!this.leases) return { held: true };
+    const a = await this.leases.claim(name, this.leaseMs());
+    const h = this.held.get(name);
+    if (a.held) {
+      if (h) h.renewedAt = Date.now();
+      else {
+        const timer = setInterval(() => void this.renew(name), Math.max(50, this.leaseMs() / 4));
+        timer.unref();
+        this.held.set(name, { timer, until, renewedAt: Date.now(), occurrence: k });
+        this.seenElsewhere.delete(name);
+        this.log.info({ lease: name, host: this.leases.host, ttlMs: this.leaseMs() }, 'Window PoSt lease held by this host');
+      }
+    } else if (!a.unknown) {
+      if (h) this.lostLease(name, a);
+      else if (!this.seenElsewhere.has(name)) {
+        this.seenElsewhere.add(name);
+        this.log.info({ lease: name, holder: a.holder, done: a.done, why: a.reason }, 'Window PoSt lease held by another host: leaving this work to it');
+      }
+    }
+    return a;
+  }
+
+  private async renew(name: string): Promise<void> {
+    const h = this.held.get(name);
+    if (!h || this.stopped) return;
+    const a = await this.leases!.claim(name, this.leaseMs());
+    if (!this.held.has(name)) return;
+    if (a.held) h.renewedAt = Date.now();
+    else if (!a.unknown) this.lostLease(name, a);
+  }
+
+  private lostLease(name: string, a: LeaseAnswer): void {
+    this.unhold(name);
+    this.log.warn({ lease: name, holder: a.holder, why: a.reason }, 'Window PoSt lease lost to another host (not renewed in time): leaving this work to it');
+  }
+
+  private unhold(name: string): void {
+    const h = this.held.get(name);
+    if (!h) return;
+    clearInterval(h.timer);
+    this.held.delete(name);
+  }
+
+  /** The work under lease `name` is finished: nobody takes it over. */
+  private leaseDone(name: string): void {
+    if (!this.leases || !this.held.has(name)) return;
+    this.unhold(name);
+    void this.leases.done(name);
+  }
+
+  /**
+   * May this host send the proof of occurrence `k` now? With shared leases: only while it
+   * holds the prove lease (renewed just now, or within half its time to live when the database
+   * does not answer); a lease lost to another host drops the proof.
+   */
+  private async maySend(k: string, dl: DeadlineInfo): Promise<'send' | 'wait' | 'lost'> {
+    if (!this.leases || this.blind.has(k)) return 'send';
+    const name = `prove/${k}`;
+    const a = await this.hold(name, k, dl.Close);
+    if (a.held) return 'send';
+    if (!a.unknown) return 'lost';
+    const h = this.held.get(name);
+    if (h && Date.now() - h.renewedAt < this.leaseMs() / 2) return 'send';
+    this.blind.add(k); // the database went away: send late, and only what the chain lacks
+    return 'wait';
+  }
+
   // ------------------------------------------------------------------ faults and recoveries
 
   private async declare(dl: DeadlineInfo, ts: TipSet): Promise<void> {
+    const lease = await this.hold(`declare/${key(dl)}`, key(dl), dl.FaultCutoff);
+    if (!lease.held && !lease.unknown) {
+      this.declChecked.delete(key(dl)); // looked at again on the next head, in case its holder dies
+      return;
+    }
     const parts = await this.c.stateMinerPartitions(this.miner, dl.Index, ts.Cids);
     if (parts.length === 0) return;
     const live = parts.flatMap((p) => bits(p.LiveSectors));
@@ -603,10 +726,21 @@ export class WindowPoStScheduler extends EventEmitter {
     const k = key(dl);
     const started = Date.now();
     try {
+      const lease = await this.hold(`prove/${k}`, k, dl.Close);
+      if (lease.done) {
+        this.markDone(k);
+        return;
+      }
+      if (!lease.held) {
+        if (!lease.unknown) return; // another host proves it; looked at again on the next head
+        this.blind.add(k);
+        this.log.warn({ deadline: dl.Index, open: dl.Open, why: lease.reason }, 'Window PoSt leases unknown: proving anyway, sending late in the window what the chain does not have yet');
+      }
       const [parts, subs] = await Promise.all([this.c.stateMinerPartitions(this.miner, dl.Index, ts.Cids), this.postSubmissions(dl, ts)]);
       const todo = partitionsToProve(parts, subs);
       if (todo.length === 0) {
         this.markDone(k);
+        this.leaseDone(`prove/${k}`);
         if (subs.size > 0) this.log.info({ deadline: dl.Index, open: dl.Open, proven: [...subs] }, 'deadline already proven on chain');
         return;
       }
@@ -623,9 +757,15 @@ export class WindowPoStScheduler extends EventEmitter {
       this.ready.set(k, { dl, batches: ready });
       await this.submitReady(k);
     } catch (e) {
-      this.attempts.set(k, (this.attempts.get(k) ?? 0) + 1);
+      const n = (this.attempts.get(k) ?? 0) + 1;
+      this.attempts.set(k, n);
       this.failing.set(k, { dl, why: (e as Error).message });
       this.fail(`proving deadline ${dl.Index} (open ${dl.Open})`, e);
+      if (n >= MAX_PROOF_ATTEMPTS && this.held.has(`prove/${k}`)) {
+        // This host gives up on it (its storage or prover failed): another host may still make it.
+        this.unhold(`prove/${k}`);
+        await this.leases!.release(`prove/${k}`);
+      }
     }
   }
 
@@ -669,6 +809,8 @@ export class WindowPoStScheduler extends EventEmitter {
     if (this.done.size > 512) for (const x of [...this.done].slice(0, 256)) this.done.delete(x);
     if (this.declChecked.size > 512) for (const x of [...this.declChecked.keys()].slice(0, 256)) this.declChecked.delete(x);
     if (this.declSent.size > 512) for (const x of [...this.declSent.keys()].slice(0, 256)) this.declSent.delete(x);
+    if (this.blind.size > 512) for (const x of [...this.blind].slice(0, 256)) this.blind.delete(x);
+    if (this.seenElsewhere.size > 512) for (const x of [...this.seenElsewhere].slice(0, 256)) this.seenElsewhere.delete(x);
   }
 
   private async postSubmissions(dl: DeadlineInfo, ts: TipSet): Promise<Set<number>> {
@@ -791,6 +933,7 @@ export class WindowPoStScheduler extends EventEmitter {
       return;
     }
     if (step === 'wait') return;
+    if (this.blind.has(k) && head.Height < blindSubmitEpoch(dl, this.submitConfidence)) return;
     for (const b of r.batches) if (b.state === 'ready') await this.pushBatch(k, dl, b, head);
   }
 
@@ -821,6 +964,17 @@ export class WindowPoStScheduler extends EventEmitter {
         this.log.warn({ deadline: dl.Index, already: b.indices.filter((i) => subs.has(i)) }, 'part of the batch was proven meanwhile: proving the rest again');
         this.ready.delete(k);
         this.done.delete(k);
+        return;
+      }
+      const may = await this.maySend(k, dl);
+      if (may === 'lost') {
+        this.log.warn({ deadline: dl.Index, partitions: b.indices }, 'not submitting: another host holds this deadline now');
+        this.ready.delete(k);
+        this.done.delete(k);
+        return;
+      }
+      if (may === 'wait') {
+        b.state = 'ready';
         return;
       }
       // Like lotus-miner: commit to the deadline's challenge epoch, behind the head and inside
@@ -890,6 +1044,7 @@ export class WindowPoStScheduler extends EventEmitter {
       return;
     }
     this.log.info({ deadline: dl.Index, epoch: l.Height, partitions: b.indices }, 'Window PoSt accepted');
+    if (this.ready.get(k)?.batches.every((x) => x.sub?.exitCode === ExitCode.Ok)) this.leaseDone(`prove/${k}`);
     this.emit('proven', sub);
   }
 

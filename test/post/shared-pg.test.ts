@@ -1,12 +1,20 @@
-// The Winning PoSt hosts' shared slash filter (src/post/slash-filter.ts) on a real throw-away
-// PostgreSQL cluster: two hosts (two pools, as two processes would have) claiming the same
-// epochs at the same instant get exactly one winner each; the same parents at another epoch
-// are refused (time-offset mining); a database that stops answering refuses every claim
-// within the timeout, and claims work again once it is back; one that hangs (SIGSTOP) too. A
-// claim never marked sent is not "mined by another host" (its host may have died between claim
-// and send); a claim given back frees the epoch.
+// What the PoSt hosts of one miner id share in PostgreSQL, on a real throw-away cluster (two
+// pools per test, as two processes would have).
+//
+// The Winning PoSt slash filter (src/post/slash-filter.ts): two hosts claiming the same epochs
+// at the same instant get exactly one winner each; the same parents at another epoch are
+// refused (time-offset mining); a database that stops answering refuses every claim within the
+// timeout, and claims work again once it is back; one that hangs (SIGSTOP) too. A claim never
+// marked sent is not "mined by another host" (its host may have died between claim and send);
+// a claim given back frees the epoch.
+//
+// The Window PoSt deadline leases (src/post/window-lease.ts): one holder per lease however the
+// claims race; the other host takes a lease over only once it has expired and was not marked
+// done; a holder whose lease was taken over is told so on renewal; a lease given back is free
+// at once; a database that does not answer gives "unknown", never a lease.
 import test from 'ava';
 import { PostgresSlashFilter, sharedSlashFilter } from '../../src/post/slash-filter.js';
+import { PostgresWindowLeases, windowPoStLeases } from '../../src/post/window-lease.js';
 import { type Pg, startPostgres } from '../sectorid/helpers.js';
 
 let pg: Pg;
@@ -189,4 +197,116 @@ test('the setting: absent or "file" is no shared filter; a postgres URL is one (
   t.teardown(() => f.close());
   t.regex(f.description, /postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/db/);
   t.throws(() => sharedSlashFilter('redis://x', 'f01000'), { message: /use "file", the default, or a postgres:\/\/ URL/ });
+});
+
+// ------------------------------------------------------------------ Window PoSt leases
+
+const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+
+test.serial('leases: two hosts racing for 100 deadline occurrences: exactly one holds each; the other is told who', async (t) => {
+  const a = new PostgresWindowLeases(pg.url, 'f01000', { host: 'host-a' });
+  const b = new PostgresWindowLeases(pg.url, 'f01000', { host: 'host-b' });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  await Promise.all([a.open(), b.open()]);
+  const held = { a: 0, b: 0 };
+  for (let i = 0; i < 100; i++) {
+    const name = `prove/${i % 48}@${1000 + i * 60}`;
+    const [ra, rb] = await Promise.all([a.claim(name, 60_000), b.claim(name, 60_000)]);
+    t.true(ra.held !== rb.held, `${name}: exactly one holder (a: ${JSON.stringify(ra)}, b: ${JSON.stringify(rb)})`);
+    const loser = ra.held ? rb : ra;
+    t.is(loser.holder, ra.held ? 'host-a' : 'host-b');
+    t.false(loser.done);
+    t.regex(loser.reason!, /is held by host-[ab] for \d+ ms more/);
+    held[ra.held ? 'a' : 'b']++;
+    // The holder renews it; the other is still refused.
+    t.true((await (ra.held ? a : b).claim(name, 60_000)).held);
+    t.false((await (ra.held ? b : a).claim(name, 60_000)).held);
+  }
+  t.log(`held: a ${held.a}, b ${held.b}`);
+  t.is(held.a + held.b, 100);
+  // Another miner id's leases are its own.
+  const c = new PostgresWindowLeases(pg.url, 'f01001', { host: 'host-b' });
+  t.teardown(() => c.close());
+  t.true((await c.claim('prove/0@1000', 60_000)).held);
+});
+
+test.serial('leases: an expired lease is taken over, and its old holder learns it on renewal; a lease marked done never is', async (t) => {
+  const a = new PostgresWindowLeases(pg.url, 'f02000', { host: 'host-a' });
+  const b = new PostgresWindowLeases(pg.url, 'f02000', { host: 'host-b' });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  await Promise.all([a.open(), b.open()]);
+  t.true((await a.claim('prove/3@100', 400)).held);
+  t.false((await b.claim('prove/3@100', 400)).held, 'live: refused');
+  await sleep(600); // host a "died": no renewal
+  t.true((await b.claim('prove/3@100', 400)).held, 'expired: taken over');
+  const lost = await a.claim('prove/3@100', 400);
+  t.false(lost.held, 'the old holder is refused');
+  t.is(lost.holder, 'host-b');
+  // Done: nobody takes it over, even long after it expired; its holder may still renew it.
+  t.true((await a.claim('prove/4@160', 200)).held);
+  await a.done('prove/4@160');
+  await sleep(400);
+  const r = await b.claim('prove/4@160', 200);
+  t.false(r.held);
+  t.true(r.done);
+  t.regex(r.reason!, /prove\/4@160 was done by host-a/);
+  t.true((await a.claim('prove/4@160', 200)).held, 'its own done lease renews (a resend after a revert)');
+  // done() of a lease this host does not hold changes nothing.
+  t.true((await b.claim('declare/5@220', 60_000)).held);
+  await a.done('declare/5@220');
+  const other = await a.claim('declare/5@220', 60_000);
+  t.false(other.held);
+  t.false(other.done, "still b's, not done");
+});
+
+test.serial('leases: one given back is free at once; one done is not given back', async (t) => {
+  const a = new PostgresWindowLeases(pg.url, 'f04000', { host: 'host-a' });
+  const b = new PostgresWindowLeases(pg.url, 'f04000', { host: 'host-b' });
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  await Promise.all([a.open(), b.open()]);
+  t.true((await a.claim('prove/1@40', 60_000)).held);
+  await b.release('prove/1@40'); // not b's: nothing happens
+  t.false((await b.claim('prove/1@40', 60_000)).held);
+  await a.release('prove/1@40');
+  t.true((await b.claim('prove/1@40', 60_000)).held, 'given back: the other host claims it at once');
+  await b.done('prove/1@40');
+  await b.release('prove/1@40');
+  t.true((await a.claim('prove/1@40', 60_000)).done, 'done stays done');
+});
+
+test.serial('leases: a database that does not answer gives "unknown" within the deadline, never a lease; back, leases work again', async (t) => {
+  const a = new PostgresWindowLeases(pg.url, 'f05000', { host: 'host-a', statementTimeoutMs: 800, probeMs: 300 });
+  t.teardown(() => a.close());
+  await a.open();
+  t.true((await a.claim('prove/0@0', 60_000)).held);
+  await pg.freeze();
+  try {
+    const t0 = Date.now();
+    const r = await a.claim('prove/0@0', 60_000);
+    t.false(r.held);
+    t.true(r.unknown);
+    t.regex(r.reason!, /did not answer \(no answer within 800 ms\)/);
+    t.true(Date.now() - t0 < 1500, `answered after ${Date.now() - t0} ms`);
+    t.regex(a.trouble() ?? '', /has not answered for \d+ s .*each host proves on its own/);
+  } finally {
+    await pg.thaw();
+  }
+  let back = await a.claim('prove/0@0', 60_000);
+  for (let i = 0; i < 50 && !back.held; i++) {
+    await sleep(200);
+    back = await a.claim('prove/0@0', 60_000);
+  }
+  t.true(back.held, 'its lease once the database answers again');
+  t.is(windowPoStLeases(undefined, 'f01000'), undefined);
+  t.is(windowPoStLeases('file', 'f01000'), undefined);
+  t.throws(() => windowPoStLeases('redis://x', 'f01000'), { message: /use "file", the default, or a postgres:\/\/ URL/ });
 });

@@ -1,0 +1,76 @@
+// Window PoSt on two hosts of one miner id (src/post/window-lease.ts): two real
+// `distminer post window` processes share deadline leases in a real PostgreSQL, against the
+// devnet on a real-time epoch clock. While both run, each deadline occurrence is proven and
+// submitted by exactly one of them; when the one proving an occurrence is killed (kill -9)
+// before it submits, the other takes the lease over once it expires and the deadline is still
+// proven inside its window: no fault, full power.
+//
+// Run under scripts/proof-lock.sh (both processes prove real 2KiB sectors).
+import test from 'ava';
+import { rmSync } from 'node:fs';
+import { MAIN, Proc, killAll, until } from '../helpers/procs.js';
+import { startPostgres } from '../sectorid/helpers.js';
+import { MINER, POST_POLICY, setupPoSt } from './_setup.js';
+
+/** 8-epoch windows of 2.5 s: 20 s per deadline, room for a 4 s lease to expire and the proof to be made again. */
+const POLICY = { ...POST_POLICY, wpostChallengeWindow: 8 };
+const LEASE = '4s';
+
+type Pushed = { deadline: number; open: number; close: number };
+
+test.after.always(() => killAll());
+
+test.serial('two window-post hosts: one submission per deadline while both run; the survivor proves the deadline when the prover is killed', async (t) => {
+  t.timeout(6 * 60_000);
+  const pg = await startPostgres();
+  const s = await setupPoSt(2, { autoAdvance: true, blockDelayMs: 2500, policy: POLICY });
+  const { h } = s;
+  const c = h.client;
+  t.teardown(async () => {
+    await killAll();
+    await h.close();
+    await pg.stop();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  // confidence 2 = the lookback: proving starts when the window opens.
+  const args = [MAIN, 'post', 'window', '--chain-api', h.apiInfo, '--miner', MINER, '--storage', s.storage, '--confidence', '2', '--shared-db', pg.url, '--window-lease', LEASE];
+  const env = { DISTMINER_LOG_LEVEL: 'info' };
+  const hosts = [new Proc('window-post A', args, env), new Proc('window-post B', args, env)];
+  t.teardown(() => {
+    if (!t.passed) for (const p of hosts) t.log(p.describe(40));
+  });
+  const pushedBy = (p: Proc, open: number) => p.logs((o) => o.msg === 'SubmitWindowedPoSt pushed' && o.open === open) as unknown as Pushed[];
+  const leaseLines = (p: Proc, msg: string, lease: string) => p.logs((o) => o.msg === msg && o.lease === lease);
+
+  // ---- both up: the first occurrence either proves is submitted once (a host that came up
+  // late finds the lease held, or done).
+  const o1 = (JSON.parse(await Promise.any(hosts.map((p) => p.waitFor(/"msg":"proving deadline"/, 120_000)))) as Pushed).open;
+  await until(async () => h.devnet.head().Height >= o1 + POLICY.wpostChallengeWindow, 120_000, `occurrence ${s.deadline}@${o1} to close`);
+  const subs1 = hosts.map((p) => pushedBy(p, o1).length);
+  t.is(subs1[0] + subs1[1], 1, `one SubmitWindowedPoSt for ${s.deadline}@${o1} between the two hosts (A ${subs1[0]}, B ${subs1[1]})`);
+  const other1 = hosts[subs1[0] === 1 ? 1 : 0];
+  t.true(leaseLines(other1, 'Window PoSt lease held by another host: leaving this work to it', `prove/${s.deadline}@${o1}`).length > 0, 'the other host left it to the holder');
+  t.deepEqual(await c.stateMinerFaults(MINER), []);
+
+  // ---- the prover of the next occurrence is killed before it submits; the other takes over.
+  const o2 = o1 + POLICY.wpostChallengeWindow * POLICY.wpostPeriodDeadlines;
+  const lease2 = `prove/${s.deadline}@${o2}`;
+  const holderLine = await Promise.any(hosts.map((p) => p.waitFor(new RegExp(`"lease":"${lease2.replace('/', '\\/')}".*"msg":"Window PoSt lease held by this host"`), 120_000).then(() => p)));
+  const killedAt = h.devnet.head().Height;
+  await holderLine.kill9();
+  t.is(pushedBy(holderLine, o2).length, 0, `${holderLine.name} was killed before it submitted (head ${killedAt})`);
+  const survivor = hosts.find((p) => p !== holderLine)!;
+  const accepted = JSON.parse(await survivor.waitFor(new RegExp(`"deadline":${s.deadline},"epoch":\\d+.*"msg":"Window PoSt accepted"`), 60_000, 0)) as { epoch: number };
+  const close2 = o2 + POLICY.wpostChallengeWindow;
+  const took = leaseLines(survivor, 'Window PoSt lease held by this host', lease2);
+  t.is(took.length, 1, `${survivor.name} took the lease over`);
+  t.is(pushedBy(survivor, o2).length, 1, `${survivor.name} submitted ${s.deadline}@${o2}`);
+  t.true(accepted.epoch >= o2 && accepted.epoch < close2, `accepted at ${accepted.epoch}, window ${o2}..${close2}`);
+  t.log(
+    `${s.deadline}@${o1}: submitted by ${hosts[subs1[0] === 1 ? 0 : 1].name}; ${s.deadline}@${o2}: ${holderLine.name} killed at head ${killedAt}, ${survivor.name} proved it, accepted at ${accepted.epoch} (closes ${close2})`,
+  );
+  await until(async () => h.devnet.head().Height >= close2, 60_000, 'the window to close');
+  t.deepEqual(await c.stateMinerFaults(MINER), []);
+  t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+  await survivor.stop();
+});
