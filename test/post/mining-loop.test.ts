@@ -120,6 +120,32 @@ const runner = (during?: () => void): ProofRunner => ({
   },
 });
 
+/**
+ * A runner whose first job calls `first()` and then runs 30 s unless cancelled through its
+ * signal (the reason is added to `cancelled`); later jobs answer at once. `calls()`: jobs seen.
+ */
+function cancellableRunner(first: () => void): { r: ProofRunner; cancelled: string[]; calls: () => number } {
+  const cancelled: string[] = [];
+  let n = 0;
+  const r: ProofRunner = {
+    run: async <T>(job: ProofJob) => {
+      if (n++ === 0) {
+        first();
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, 30_000);
+          job.signal?.addEventListener('abort', () => {
+            clearTimeout(timer);
+            cancelled.push(String((job.signal?.reason as Error)?.message));
+            reject(new ProofCancelledError('cancelled'));
+          });
+        });
+      }
+      return [{ postProof: 3, proofBytes: Buffer.alloc(192) }] as T;
+    },
+  };
+  return { r, cancelled, calls: () => n };
+}
+
 function start(chain: ChainDouble, r: ProofRunner, propagationDelayMs = 200, sharedFilter?: SharedSlashFilter) {
   const dir = mkdtempSync(join(tmpdir(), 'distminer-mining-loop-'));
   const m = new WinningPoStMiner({
@@ -225,31 +251,14 @@ test('work begun for a base that another chain replaces before the round starts 
   const baseTime = Math.floor(Date.now() / 1000) + 1;
   const chain = new ChainDouble(tipset(110, baseTime), () => true);
   const other = tipset(110, baseTime, 'fork', [cborCid(cborEncode(['other parents']))]);
-  const cancelled: string[] = [];
-  let n = 0;
-  const r: ProofRunner = {
-    run: async <T>(job: ProofJob) => {
-      if (n++ === 0) {
-        setTimeout(() => chain.setHead(other), 100);
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(resolve, 30_000);
-          job.signal?.addEventListener('abort', () => {
-            clearTimeout(timer);
-            cancelled.push(String((job.signal?.reason as Error)?.message));
-            reject(new ProofCancelledError('cancelled'));
-          });
-        });
-      }
-      return [{ postProof: 3, proofBytes: Buffer.alloc(192) }] as T;
-    },
-  };
+  const { r, cancelled, calls } = cancellableRunner(() => setTimeout(() => chain.setHead(other), 100));
   const { m, stop } = start(chain, r, 1000);
   t.teardown(stop);
   await m.start();
   await until('a block', () => chain.submitted.length > 0, 10_000);
   t.deepEqual(cancelled, ['the head moved to another chain (height 110) before round 111 started']);
   t.deepEqual(chain.submitted[0].Header.Parents, other.Cids, 'mined on the new base');
-  t.is(n, 2, 'one proof given up, one used');
+  t.is(calls(), 2, 'one proof given up, one used');
   t.deepEqual(
     m.results.map((x) => [x.round, x.outcome]),
     [[111, 'mined']],
@@ -282,25 +291,7 @@ test('a proof is given up only when a tipset at or above its round arrived while
 test('a proof in flight is abandoned (its job cancelled) as soon as a tipset above its base arrives; the next round does not wait for it', async (t) => {
   const late = Math.floor(Date.now() / 1000) - 600;
   const chain = new ChainDouble(tipset(50, late), () => true);
-  const cancelled: string[] = [];
-  let n = 0;
-  const slow: ProofRunner = {
-    run: async <T>(job: ProofJob) => {
-      if (n++ === 0) {
-        setTimeout(() => chain.setHead(tipset(51, late + 4, 'theirs')), 200);
-        // 30 s unless cancelled.
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(resolve, 30_000);
-          job.signal?.addEventListener('abort', () => {
-            clearTimeout(timer);
-            cancelled.push(String((job.signal?.reason as Error)?.message));
-            reject(new ProofCancelledError('cancelled'));
-          });
-        });
-      }
-      return [{ postProof: 3, proofBytes: Buffer.alloc(192) }] as T;
-    },
-  };
+  const { r: slow, cancelled } = cancellableRunner(() => setTimeout(() => chain.setHead(tipset(51, late + 4, 'theirs')), 200));
   const { m, stop } = start(chain, slow);
   t.teardown(stop);
   const t0 = Date.now();

@@ -12,7 +12,7 @@
 // claims race; the other host takes a lease over only once it has expired and was not marked
 // done; a holder whose lease was taken over is told so on renewal; a lease given back is free
 // at once; a database that does not answer gives "unknown", never a lease.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { PostgresSlashFilter, sharedSlashFilter } from '../../src/post/slash-filter.js';
 import { PostgresWindowLeases, windowPoStLeases } from '../../src/post/window-lease.js';
 import { type Pg, startPostgres } from '../sectorid/helpers.js';
@@ -203,14 +203,16 @@ test('the setting: absent or "file" is no shared filter; a postgres URL is one (
 
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
+/** Hosts a and b of one miner id, opened at the same instant (both create the table), closed after the test. */
+async function leaseHosts(t: ExecutionContext, miner: string): Promise<[PostgresWindowLeases, PostgresWindowLeases]> {
+  const hosts = [new PostgresWindowLeases(pg.url, miner, { host: 'host-a' }), new PostgresWindowLeases(pg.url, miner, { host: 'host-b' })] as const;
+  t.teardown(() => Promise.all(hosts.map((h) => h.close())));
+  await Promise.all(hosts.map((h) => h.open()));
+  return [...hosts];
+}
+
 test.serial('leases: two hosts racing for 100 deadline occurrences: exactly one holds each; the other is told who', async (t) => {
-  const a = new PostgresWindowLeases(pg.url, 'f01000', { host: 'host-a' });
-  const b = new PostgresWindowLeases(pg.url, 'f01000', { host: 'host-b' });
-  t.teardown(async () => {
-    await a.close();
-    await b.close();
-  });
-  await Promise.all([a.open(), b.open()]);
+  const [a, b] = await leaseHosts(t, 'f01000');
   const held = { a: 0, b: 0 };
   for (let i = 0; i < 100; i++) {
     const name = `prove/${i % 48}@${1000 + i * 60}`;
@@ -234,13 +236,7 @@ test.serial('leases: two hosts racing for 100 deadline occurrences: exactly one 
 });
 
 test.serial('leases: an expired lease is taken over, and its old holder learns it on renewal; a lease marked done never is', async (t) => {
-  const a = new PostgresWindowLeases(pg.url, 'f02000', { host: 'host-a' });
-  const b = new PostgresWindowLeases(pg.url, 'f02000', { host: 'host-b' });
-  t.teardown(async () => {
-    await a.close();
-    await b.close();
-  });
-  await Promise.all([a.open(), b.open()]);
+  const [a, b] = await leaseHosts(t, 'f02000');
   t.true((await a.claim('prove/3@100', 400)).held);
   t.false((await b.claim('prove/3@100', 400)).held, 'live: refused');
   await sleep(600); // host a "died": no renewal
@@ -266,13 +262,7 @@ test.serial('leases: an expired lease is taken over, and its old holder learns i
 });
 
 test.serial('leases: one given back is free at once; one done is not given back', async (t) => {
-  const a = new PostgresWindowLeases(pg.url, 'f04000', { host: 'host-a' });
-  const b = new PostgresWindowLeases(pg.url, 'f04000', { host: 'host-b' });
-  t.teardown(async () => {
-    await a.close();
-    await b.close();
-  });
-  await Promise.all([a.open(), b.open()]);
+  const [a, b] = await leaseHosts(t, 'f04000');
   t.true((await a.claim('prove/1@40', 60_000)).held);
   await b.release('prove/1@40'); // not b's: nothing happens
   t.false((await b.claim('prove/1@40', 60_000)).held);
