@@ -17,6 +17,7 @@ import { WindowPoStScheduler } from './window.js';
 import { WinningPoStMiner } from './winning.js';
 import { sharedSlashFilter } from './slash-filter.js';
 import { windowPoStLeases } from './window-lease.js';
+import { sharedDbUrl } from './shared-pg.js';
 import { UsageError, chainApiOf } from '../cli/usage.js';
 
 /** The options of `info`, `proving …` and `post …`, parsed by commander (src/cli/program.ts). */
@@ -319,8 +320,12 @@ async function postCmd(a: Args, what: string): Promise<number> {
   const cfgFile = a.config;
   const cfg = cfgFile ? parseConfigToml(readFileSync(cfgFile, 'utf8')) : undefined;
   const fees = { ...DEFAULT_FEE_CAPS, ...cfg?.fees };
-  const sharedDb = a.sharedDb ?? (process.env.DISTMINER_SLASH_FILTER || undefined);
-  if (sharedDb !== undefined && !/^postgres(ql)?:\/\//.test(sharedDb)) throw new UsageError(`--shared-db: expected a postgres:// URL`);
+  let sharedDb: string | undefined;
+  try {
+    sharedDb = sharedDbUrl(a.sharedDb ?? process.env.DISTMINER_SLASH_FILTER);
+  } catch (e) {
+    throw new UsageError(`--shared-db: ${(e as Error).message}`);
+  }
   if (what !== 'winning') {
     const confidence = a.confidence !== undefined ? Number(a.confidence) : undefined;
     const leaseMs = a.windowLease !== undefined ? ms(a.windowLease, 0) : undefined;

@@ -10,6 +10,16 @@ import pg from 'pg';
 import { redactUrl } from '../util/redact.js';
 import type { Logger } from '../log.js';
 
+/**
+ * The shared database a `[Distminer] SlashFilter` setting (or `--shared-db`) names: a
+ * postgres:// URL, or undefined for none ("file", the default: each host alone).
+ */
+export function sharedDbUrl(spec: string | undefined): string | undefined {
+  if (spec === undefined || spec === '' || spec === 'file') return undefined;
+  if (spec.startsWith('postgres://') || spec.startsWith('postgresql://')) return spec;
+  throw new Error(`unknown shared PoSt database "${spec}" (use "file", the default, or a postgres:// URL)`);
+}
+
 export interface SharedPgOptions {
   /** This host's name in the records (default: hostname#random, one per process: a restarted process is another claimant). */
   host?: string;

@@ -16,7 +16,7 @@
 // marked sent (its claimant died between claim and send) counts the round as lost, not as
 // mined elsewhere, so the abandoned-block alert sees it.
 import { logger } from '../log.js';
-import { SharedPg, type SharedPgOptions } from './shared-pg.js';
+import { SharedPg, type SharedPgOptions, sharedDbUrl } from './shared-pg.js';
 
 const log = logger('winning-post');
 
@@ -184,7 +184,6 @@ export class PostgresSlashFilter extends SharedPg implements SharedSlashFilter {
 
 /** The shared filter a `[Distminer] SlashFilter` setting names (a postgres:// URL), or none. */
 export function sharedSlashFilter(spec: string | undefined, minerId: string): SharedSlashFilter | undefined {
-  if (spec === undefined || spec === '' || spec === 'file') return undefined;
-  if (spec.startsWith('postgres://') || spec.startsWith('postgresql://')) return new PostgresSlashFilter(spec, minerId);
-  throw new Error(`unknown slash filter "${spec}" (use "file", the default, or a postgres:// URL)`);
+  const url = sharedDbUrl(spec);
+  return url === undefined ? undefined : new PostgresSlashFilter(url, minerId);
 }

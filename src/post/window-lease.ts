@@ -17,7 +17,7 @@
 // proves, and sends only late in the window and only the partitions not yet posted on chain —
 // the chain itself is the second line against a double submission (see window.ts).
 import { logger } from '../log.js';
-import { SharedPg, type SharedPgOptions } from './shared-pg.js';
+import { SharedPg, type SharedPgOptions, sharedDbUrl } from './shared-pg.js';
 
 const log = logger('window-post');
 
@@ -133,7 +133,6 @@ export class PostgresWindowLeases extends SharedPg implements WindowPoStLeases {
 
 /** The leases a `[Distminer] SlashFilter` postgres:// URL names (the PoSt hosts' shared database), or none. */
 export function windowPoStLeases(spec: string | undefined, minerId: string): WindowPoStLeases | undefined {
-  if (spec === undefined || spec === '' || spec === 'file') return undefined;
-  if (spec.startsWith('postgres://') || spec.startsWith('postgresql://')) return new PostgresWindowLeases(spec, minerId);
-  throw new Error(`unknown shared PoSt database "${spec}" (use "file", the default, or a postgres:// URL)`);
+  const url = sharedDbUrl(spec);
+  return url === undefined ? undefined : new PostgresWindowLeases(url, minerId);
 }

@@ -10,6 +10,7 @@ import {
   afterRevert,
   batchAgainstPosted,
   beforeFaultCutoff,
+  blindSubmitEpoch,
   declarationChecksUntil,
   declarationTargets,
   deadlinesToProve,
@@ -151,6 +152,9 @@ test('a ready proof is sent at the submit epoch and reported missed once it cann
   t.is(submitStep(d5, 10_304, 4), 'send');
   t.is(submitStep(d5, 10_358, 4), 'send');
   t.is(submitStep(d5, 10_359, 4), 'closed');
+  // Leases unknown (shared database down): sent at half the window, never before the submit epoch.
+  t.is(blindSubmitEpoch(d5, 4), 10_330);
+  t.is(blindSubmitEpoch(newDeadlineInfo({ ...P, wpostChallengeWindow: 4 }, 0, 1, 4), 4), 4 + 2);
   // A shrunk window (8 epochs): the confidence is capped at a quarter of it.
   const small = newDeadlineInfo({ ...P, wpostChallengeWindow: 8 }, 0, 1, 8);
   t.is(submitEpoch(small, 4), small.Open + 2);
