@@ -255,7 +255,9 @@ export class Devnet extends DevnetMpool {
 
   private async doAdvance(): Promise<TipSet> {
     if (this.closed) throw new ApiError('devnet is closed');
+    const t0 = Date.now();
     if (this.arriving.size > 0) await Promise.allSettled([...this.arriving]);
+    const t1 = Date.now();
     const parent = this.head();
     const h = parent.Height + 1;
     const beacon = this.beaconAt(h);
@@ -280,6 +282,7 @@ export class Devnet extends DevnetMpool {
         Height: h,
       });
     }
+    const t2 = Date.now();
     for (const m of this.miners.values()) {
       const faulted = m.cron(h);
       if (faulted.length > 0) log.warn({ miner: m.info.address, epoch: h, sectors: faulted.length }, 'deadline closed without proof: sectors faulted');
@@ -289,10 +292,18 @@ export class Devnet extends DevnetMpool {
     appendDurable(this.chainFd, JSON.stringify(rec));
     this.chain.push(rec);
     for (const l of receipts) this.lookups.set(l.Message['/'], l);
+    const t3 = Date.now();
     this.snapshot();
     ftruncateSync(this.mpoolFd, 0);
     this.stats.epochs++;
     this.emit('head', tipset);
+    // A tipset formed well after its time shortens the next round for every miner: say where
+    // the time went (a busy or starved process, blocks still verifying, messages, the disk).
+    const done = Date.now();
+    const due = this.genesis.genesisTimeMs + h * this.genesis.blockDelayMs;
+    // (Catching up after a stop starts every epoch late by design: not reported.)
+    if (this.clockRunning && done - due > this.genesis.blockDelayMs / 4 && t0 - due < 2 * this.genesis.blockDelayMs)
+      log.warn({ epoch: h, lateMs: done - due, startedLateMs: t0 - due, blocksMs: t1 - t0, messagesMs: t2 - t1, cronMs: t3 - t2, writeMs: done - t3, messages: msgs.length }, 'tipset formed late');
     return tipset;
   }
 

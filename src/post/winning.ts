@@ -76,6 +76,13 @@ export interface RoundResult {
   proveMs?: number;
   /** How long before the round's start its work began (base info, election, proof; see RoundWork). */
   aheadMs?: number;
+  /**
+   * How long after its scheduled start (base time + null rounds × block delay + propagation
+   * delay) the round started: a base seen late (a chain node behind the clock, a busy host).
+   */
+  lateMs?: number;
+  /** From the election to the native proof's start (tickets, locating the sealed files, the queue). */
+  readyMs?: number;
   /** ms the block was ready before its timestamp, when it may be sent (negative: ready late). */
   slackMs?: number;
   block?: string;
@@ -338,6 +345,8 @@ export class WinningPoStMiner extends EventEmitter {
       }
       const w = this.take(ts, nullRounds);
       if (w.startedAt < arrived) res.aheadMs = arrived - w.startedAt;
+      const scheduled = baseTimeMs(ts) + this.blockDelayS * 1000 * nullRounds + (this.propagationDelayMs ?? 0);
+      if (arrived > scheduled) res.lateMs = arrived - scheduled;
       // No deadline on the proof: on a chain behind the wall clock the round's time has passed
       // long ago, yet the block is still wanted until a tipset at or above its round arrives.
       // Given up (and its process stopped) as soon as a tipset above the base arrives: the
@@ -364,6 +373,7 @@ export class WinningPoStMiner extends EventEmitter {
       try {
         proved = await el.proof;
       } catch (e) {
+        if (w.proofStartedAt !== undefined) res.readyMs = Math.max(0, w.proofStartedAt - el.baseAt);
         if (!(e instanceof ProofCancelledError) && !w.abort.signal.aborted) throw e;
         res.proveMs = w.proofStartedAt === undefined ? 0 : Date.now() - w.proofStartedAt;
         res.outcome = 'late';
@@ -374,6 +384,7 @@ export class WinningPoStMiner extends EventEmitter {
       const wins = el.wins!;
       const vrf = el.vrf!;
       res.proveMs = proved.doneAt - w.proofStartedAt!;
+      res.readyMs = Math.max(0, w.proofStartedAt! - el.baseAt);
       res.proofMs = after(proved.doneAt);
       if (this.stopped) throw new Error('stopped');
       const [ticket, messages] = await Promise.all([ticketP, msgsP]);
@@ -455,6 +466,8 @@ export class WinningPoStMiner extends EventEmitter {
         sentMs: res.sentMs,
         proveMs: res.proveMs,
         aheadMs: res.aheadMs,
+        lateMs: res.lateMs,
+        readyMs: res.readyMs,
         slackMs: res.slackMs,
         block: res.block,
         err: res.error,

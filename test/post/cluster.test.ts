@@ -79,7 +79,17 @@ interface Round {
   wins?: number;
   slackMs?: number;
   proofMs?: number;
+  lateMs?: number;
+  readyMs?: number;
   err?: string;
+  time?: number;
+}
+
+/** The miner's rounds, one word each; why, for a round that did not mine. */
+function roundsLine(rounds: Round[]): string {
+  const timing = (r: Round) =>
+    r.slackMs !== undefined ? `(${r.proofMs}ms, slack ${r.slackMs}ms${r.lateMs ? `, started ${r.lateMs}ms late` : ''}${r.readyMs ? `, proof began ${r.readyMs}ms after the election` : ''})` : '';
+  return rounds.map((r) => `${r.round}:${r.outcome}${timing(r)}${r.err && r.outcome !== 'lost' ? ` [${r.err}]` : ''}`).join(' ');
 }
 
 interface Cluster {
@@ -156,7 +166,14 @@ test.after.always(async () => {
 });
 
 /** Elected rounds in [from, to] without a block of the miner, with the miner's log line for each. */
-async function missedElections(dn: DevnetProc, from: number, to: number, rounds: Round[]): Promise<{ elected: number; blocks: number; missed: string[] }> {
+/** A process's warnings and errors in the three epochs before a round's line (why it was late). */
+function warningsBefore(p: Proc, line: Round | undefined): Record<string, unknown>[] {
+  if (line?.time === undefined) return [];
+  const at = line.time;
+  return p.logs((o) => (o.level as number) >= 40 && (o.time as number) >= at - 3 * BLOCK_DELAY_S * 1000 && (o.time as number) < at && o.msg !== 'winning PoSt round').slice(-20);
+}
+
+async function missedElections(dn: DevnetProc, from: number, to: number, rounds: Round[], miner: Proc): Promise<{ elected: number; blocks: number; missed: string[] }> {
   let elected = 0;
   let blocks = 0;
   const missed: string[] = [];
@@ -169,7 +186,15 @@ async function missedElections(dn: DevnetProc, from: number, to: number, rounds:
     if (wins >= 1) {
       elected++;
       if (mine.length !== 1 || mine[0].ElectionProof?.WinCount !== wins)
-        missed.push(`round ${r}: won ${wins}, block ${JSON.stringify(mine.map((b) => b.ElectionProof))}; miner: ${JSON.stringify(rounds.find((x) => x.round === r) ?? 'no log line')}`);
+        missed.push(
+          `round ${r}: won ${wins}, block ${JSON.stringify(mine.map((b) => b.ElectionProof))}; miner: ${JSON.stringify(rounds.filter((x) => x.round === r || x.round === r - 1))}; ` +
+            `its warnings before: ${JSON.stringify(
+              warningsBefore(
+                miner,
+                rounds.find((x) => x.round === r),
+              ),
+            )}; devnet: ${JSON.stringify(logLines<{ epoch: number }>(dn.proc, 'tipset formed late').filter((x) => x.epoch >= r - 2 && x.epoch <= r))}`,
+        );
     } else if (mine.length > 0) missed.push(`round ${r}: a block although the election gives 0 wins`);
   }
   return { elected, blocks, missed };
@@ -302,12 +327,7 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   t.log(
     `fixture deadline ${deadline}: first proof at ${first.epoch}; a sector sealed under the load proven at ${grown}; load phase to head ${hStop}; seal workers used ${busy.toFixed(2)} of 2 cores; host CPU busy ${(hostBusy * 100).toFixed(0)}% from the first proof on`,
   );
-  t.log(
-    `winning rounds: ${rounds
-      .filter((r) => r.round > first.epoch)
-      .map((r) => `${r.round}:${r.outcome}${r.slackMs !== undefined ? `(${r.proofMs}ms, slack ${r.slackMs}ms)` : ''}`)
-      .join(' ')}`,
-  );
+  t.log(`winning rounds: ${roundsLine(rounds.filter((r) => r.round > first.epoch))}`);
   // The sealing load was real: the host's CPU was (nearly) saturated, the seal workers had a
   // share of it left by the PoSts (which come first), and sealing progressed.
   t.true(hostBusy >= 0.85, `host CPU busy ${(hostBusy * 100).toFixed(0)}%`);
@@ -328,7 +348,7 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   t.true(after.length > 0 && after.every((w) => w.power >= POWER_2), `power stayed: ${after.map((w) => `${w.height}:${w.power}`).join(' ')}`);
   t.deepEqual(logLines(dn.proc, 'deadline closed without proof: sectors faulted'), []);
   // Every round the miner was elected for holds its block.
-  const e = await missedElections(dn, first.epoch + 1, hStop, rounds);
+  const e = await missedElections(dn, first.epoch + 1, hStop, rounds, postProc);
   t.log(`rounds ${first.epoch + 1}..${hStop}: elected ${e.elected}, blocks ${e.blocks}`);
   t.deepEqual(e.missed, [], 'every elected round produced an accepted block');
   t.true(e.elected >= 2, `elected in ${e.elected} rounds`);
@@ -360,12 +380,12 @@ test.serial('fallback to a single miner: the seal miner restarted with both PoSt
   await cl.stopWatch();
 
   const rounds = logLines<Round>(one, 'winning PoSt round');
-  t.log(`winning rounds: ${rounds.map((r) => `${r.round}:${r.outcome}${r.slackMs !== undefined ? `(${r.proofMs}ms, slack ${r.slackMs}ms)` : ''}`).join(' ')}`);
+  t.log(`winning rounds: ${roundsLine(rounds)}`);
   t.true(rounds.length > 1, 'the single miner mined');
   // Its first round is mined on the head it found at start, which may already be late in its
   // epoch (a proof abandoned at the epoch's end, as it should be); from the next head on, every
   // round counts.
-  const e = await missedElections(dn, rounds[0].round + 1, hEnd, rounds);
+  const e = await missedElections(dn, rounds[0].round + 1, hEnd, rounds, one);
   t.log(`rounds ${rounds[0].round + 1}..${hEnd}: elected ${e.elected}, blocks ${e.blocks}`);
   // The restarted miner starts its seal service, resumes its sectors and runs its first Window
   // PoSt in these few epochs. On this CPU host its mailbox runs Window PoSt in a proof process
