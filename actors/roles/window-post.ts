@@ -6,7 +6,7 @@ import { type PoStRoleOptions, chainOrIdle, mailboxRunner, reportHealth, service
 import type { CreateRole } from './types.js';
 import { watchStorageSpace } from '../../src/post/storage.js';
 import { counter, gauge } from '../../src/metrics/index.js';
-import type { DeadlineFunds, DeadlineMargin } from '../../src/post/window.js';
+import type { DeadlineFunds, DeadlineMargin, WindowLeaseStatus } from '../../src/post/window.js';
 
 // Metrics (src/metrics; this role's thread), from the scheduler's events.
 const proven = counter({ name: 'distminer_windowpost_deadlines_proven_total', help: 'Window PoSt deadlines proven (the proof landed on chain)', labelNames: ['miner'] });
@@ -111,6 +111,8 @@ export const createRole: CreateRole = (ctx) => {
       lastStorage = moved;
       sendBack({ type: 'SET', key: 'storageChecks', value: c });
     });
+    // Two hosts sharing deadline leases: which ones this host holds, which another does.
+    s.on('leases', (l: WindowLeaseStatus | undefined) => sendBack({ type: 'SET', key: 'leases', value: l }));
     if (!(await untilChainAnswers(ctx, sendBack, signal, () => s.start()))) {
       unwatch();
       await s.stop();

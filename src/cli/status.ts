@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type PriorityReport, describePriority } from '../../actors/priority.js';
 import type { SupervisorStatus } from '../../actors/supervisor.js';
+import type { WindowLeaseStatus } from '../post/window.js';
 import { callApi } from '../api/client.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import { API_FILE, openRepo, resolveRepoPath } from '../config/repo.js';
@@ -28,6 +29,14 @@ export function formatStatus(s: Status): string {
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) out.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]))).join('  '));
+  for (const a of s.actors) {
+    const l = (a.context as { leases?: WindowLeaseStatus } | undefined)?.leases;
+    if (!l) continue;
+    out.push('');
+    out.push(`${a.id} deadline leases (this host: ${l.host}): ${l.held.length} held, ${l.others.length} held by other hosts`);
+    for (const h of l.held) out.push(`  ${h.name}: held by this host until head ${h.untilHead}, last renewed ${new Date(h.renewedAt).toISOString()}`);
+    for (const o of l.others) out.push(`  ${o.name}: ${o.holder ?? 'another host'}${o.done ? ' (done: its proof landed)' : ''}`);
+  }
   if (s.priority) {
     out.push('');
     out.push(`PoSt CPU priority (nice ${s.priority.target}): ${s.priority.ok ? 'raised' : 'NOT raised in every layer — a load from outside distminer can delay a Winning PoSt'}`);

@@ -115,6 +115,16 @@ export interface WindowPoStOptions {
  * What the storage checks found, counted since start (sector checks, not files): the
  * Window PoSt role reports these in its status.
  */
+/** The deadline leases of a window-post host that shares them (`distminer status`). */
+export interface WindowLeaseStatus {
+  /** This host's name in the lease table. */
+  host: string;
+  /** Held by this host: renewed (last at `renewedAt`, ms since the epoch) every quarter of the lease's time to live until head `untilHead`. */
+  held: { name: string; untilHead: number; renewedAt: number }[];
+  /** Seen held by another host (done: its proof landed; nobody takes it over). */
+  others: { name: string; holder?: string; done: boolean }[];
+}
+
 export interface StorageCheckCounters {
   /** Answers per sector check, by outcome (each retry counts again). */
   ok: number;
@@ -292,6 +302,8 @@ export class WindowPoStScheduler extends EventEmitter {
   private blind = new Set<string>();
   /** Leases seen held by another host (logged once each). */
   private seenElsewhere = new Set<string>();
+  /** For status: leases another host holds now, until the head passes `until`. */
+  private others = new Map<string, { holder?: string; done?: boolean; until: number }>();
   private readonly stopping = new AbortController();
   readonly storage: string[];
   /** Everything submitted since start (most recent last). */
@@ -386,14 +398,30 @@ export class WindowPoStScheduler extends EventEmitter {
   }
 
   /** A short view for status displays. */
-  status(): { head: number; proving: string[]; submitted: number; lastSubmitted?: SubmittedPoSt; storage: StorageCheckCounters } {
+  status(): { head: number; proving: string[]; submitted: number; lastSubmitted?: SubmittedPoSt; storage: StorageCheckCounters; leases?: WindowLeaseStatus } {
     return {
       head: this.head?.Height ?? -1,
       proving: [...this.running.keys()],
       submitted: this.submissions.length,
       lastSubmitted: this.submissions[this.submissions.length - 1],
       storage: { ...this.storageChecks },
+      leases: this.leaseStatus(),
     };
+  }
+
+  /** The deadline leases this host holds and those it saw another host hold (undefined: no shared leases). */
+  leaseStatus(): WindowLeaseStatus | undefined {
+    if (!this.leases) return undefined;
+    return {
+      host: this.leases.host,
+      held: [...this.held].map(([name, h]) => ({ name, untilHead: h.until, renewedAt: h.renewedAt })),
+      others: [...this.others].map(([name, o]) => ({ name, holder: o.holder, done: o.done === true })),
+    };
+  }
+
+  /** Status displays learn of a change in the leases ('leases' event). */
+  private leasesChanged(): void {
+    this.emit('leases', this.leaseStatus());
   }
 
   /**
@@ -448,6 +476,9 @@ export class WindowPoStScheduler extends EventEmitter {
         await this.afterRevert(from, ts);
       }
       for (const [name, h] of this.held) if (ts.Height >= h.until) this.unhold(name); // its window or cutoff has passed
+      let gone = false;
+      for (const [name, o] of this.others) if (ts.Height >= o.until) gone = this.others.delete(name);
+      if (gone) this.leasesChanged();
       // Proofs ready and waiting for the submit confidence (or a retry after a refusal).
       for (const k of this.ready.keys()) this.track(this.submitReady(k));
       const cur = await this.c.stateMinerProvingDeadline(this.miner, ts.Cids);
@@ -511,9 +542,16 @@ export class WindowPoStScheduler extends EventEmitter {
         timer.unref();
         this.held.set(name, { timer, until, renewedAt: Date.now(), occurrence: k });
         this.seenElsewhere.delete(name);
+        this.others.delete(name);
+        this.leasesChanged();
         this.log.info({ lease: name, host: this.leases.host, ttlMs: this.leaseMs() }, 'Window PoSt lease held by this host');
       }
     } else if (!a.unknown) {
+      const o = this.others.get(name);
+      if (a.holder !== this.leases.host && (o?.holder !== a.holder || o?.done !== a.done)) {
+        this.others.set(name, { holder: a.holder, done: a.done, until });
+        this.leasesChanged();
+      }
       if (h) this.lostLease(name, a);
       else if (!this.seenElsewhere.has(name)) {
         this.seenElsewhere.add(name);
@@ -528,8 +566,10 @@ export class WindowPoStScheduler extends EventEmitter {
     if (!h || this.stopped) return;
     const a = await this.leases!.claim(name, this.leaseMs());
     if (!this.held.has(name)) return;
-    if (a.held) h.renewedAt = Date.now();
-    else if (!a.unknown) this.lostLease(name, a);
+    if (a.held) {
+      h.renewedAt = Date.now();
+      this.leasesChanged();
+    } else if (!a.unknown) this.lostLease(name, a);
   }
 
   private lostLease(name: string, a: LeaseAnswer): void {
@@ -542,6 +582,7 @@ export class WindowPoStScheduler extends EventEmitter {
     if (!h) return;
     clearInterval(h.timer);
     this.held.delete(name);
+    this.leasesChanged();
   }
 
   /** The work under lease `name` is finished: nobody takes it over. */

@@ -11,11 +11,16 @@
 // The Window PoSt deadline leases (src/post/window-lease.ts): one holder per lease however the
 // claims race; the other host takes a lease over only once it has expired and was not marked
 // done; a holder whose lease was taken over is told so on renewal; a lease given back is free
-// at once; a database that does not answer gives "unknown", never a lease.
+// at once; a database that does not answer gives "unknown", never a lease. Two schedulers on
+// one devnet show the leases in their status: the holder as held, the other as another host's.
 import test, { type ExecutionContext } from 'ava';
+import { rmSync } from 'node:fs';
+import { formatStatus } from '../../src/cli/status.js';
+import { type WindowLeaseStatus, WindowPoStScheduler } from '../../src/post/window.js';
 import { PostgresSlashFilter, sharedSlashFilter } from '../../src/post/slash-filter.js';
 import { PostgresWindowLeases, windowPoStLeases } from '../../src/post/window-lease.js';
 import { type Pg, startPostgres } from '../sectorid/helpers.js';
+import { MINER, setupPoSt } from './_setup.js';
 
 let pg: Pg;
 
@@ -299,4 +304,63 @@ test.serial('leases: a database that does not answer gives "unknown" within the 
   t.is(windowPoStLeases(undefined, 'f01000'), undefined);
   t.is(windowPoStLeases('file', 'f01000'), undefined);
   t.throws(() => windowPoStLeases('redis://x', 'f01000'), { message: /use "file", the default, or a postgres:\/\/ URL/ });
+});
+
+test.serial('leases in status: the host proving a deadline lists its lease as held, the other lists it as held by that host; done once the proof landed', async (t) => {
+  const s = await setupPoSt(1);
+  const d = s.h.devnet;
+  const hosts = ['host-a', 'host-b'].map((host) => {
+    const leases = new PostgresWindowLeases(pg.url, MINER, { host });
+    const sched = new WindowPoStScheduler({ client: s.h.client, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000, leases, leaseMs: 60_000 });
+    const events: (WindowLeaseStatus | undefined)[] = [];
+    sched.on('leases', (l: WindowLeaseStatus | undefined) => events.push(l));
+    return { host, sched, events, proven: 0 };
+  });
+  for (const h of hosts) h.sched.on('proven', () => h.proven++);
+  t.teardown(async () => {
+    await Promise.all(hosts.map((h) => h.sched.stop()));
+    await s.h.close();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  await Promise.all(hosts.map((h) => h.sched.start()));
+  let seen: { holder: (typeof hosts)[number]; other: (typeof hosts)[number]; name: string } | undefined;
+  for (let i = 0; i < 40 && !hosts.some((h) => h.proven > 0); i++) {
+    const ts = await d.advance();
+    await Promise.all(hosts.map((h) => h.sched.settled(ts.Height)));
+    const views = hosts.map((h) => h.sched.leaseStatus()!);
+    const held = views.flatMap((v, k) => v.held.filter((x) => x.name.startsWith('prove/')).map((x) => ({ k, name: x.name })));
+    for (const x of held) {
+      const o = views[1 - x.k].others.find((y) => y.name === x.name);
+      if (o) {
+        t.is(o.holder, hosts[x.k].host, `${x.name} is listed as held by ${hosts[x.k].host}`);
+        seen ??= { holder: hosts[x.k], other: hosts[1 - x.k], name: x.name };
+      }
+    }
+    t.true(new Set(held.map((x) => x.name)).size === held.length, `no lease held by both hosts: ${JSON.stringify(views)}`);
+  }
+  if (!seen) return void t.fail(`no prove lease seen held by one host and listed by the other: ${JSON.stringify(hosts.map((h) => h.events))}`);
+  // Both views went out as 'leases' events (the role's status), and `distminer status` prints them.
+  t.true(seen.holder.events.some((e) => e?.held.some((x) => x.name === seen!.name)));
+  t.true(seen.other.events.some((e) => e?.others.some((x) => x.name === seen!.name && x.holder === seen!.holder.host)));
+  const status = (leases: WindowLeaseStatus) =>
+    formatStatus({
+      miner: MINER,
+      roles: ['window-post'],
+      sectorId: { mode: 'off' },
+      throttle: 'none',
+      uptimeMs: 1000,
+      escalated: false,
+      actors: [{ id: 'window-post', status: 'running', state: 'running', detail: '', uptimeMs: 1000, restarts: 0, context: { leases } }],
+    } as never);
+  const heldView = [...seen.holder.events].reverse().find((e) => e?.held.some((x) => x.name === seen!.name))!;
+  t.regex(status(heldView), new RegExp(`window-post deadline leases \\(this host: ${seen.holder.host}\\): \\d+ held[^]*\\n  ${seen.name}: held by this host until head \\d+, last renewed 20`));
+  const otherView = [...seen.other.events].reverse().find((e) => e?.others.some((x) => x.name === seen!.name))!;
+  t.regex(status(otherView), new RegExp(`\\n  ${seen.name}: ${seen.holder.host}\\n`));
+  // The proof landed: the holder marks the lease done and no longer holds it.
+  t.is(seen.holder.proven, 1);
+  t.false(
+    seen.holder.sched.leaseStatus()!.held.some((x) => x.name === seen!.name),
+    'done, not held',
+  );
+  t.is(seen.other.proven, 0, 'the other host did not prove it too');
 });
