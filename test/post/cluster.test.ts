@@ -166,6 +166,14 @@ test.after.always(async () => {
 });
 
 /** Elected rounds in [from, to] without a block of the miner, with the miner's log line for each. */
+/** The devnet's tipsets formed over half a second after they were due (the chain node starved or busy), and where the time went. */
+function lateTipsets(dn: DevnetProc): string {
+  type Late = { epoch: number; lateMs: number; startedLateMs: number; blocksMs: number; messagesMs: number; cronMs: number; writeMs: number; messages: number };
+  const late = logLines<Late>(dn.proc, 'tipset formed late');
+  const why = (x: Late) => `started +${x.startedLateMs}, blocks ${x.blocksMs}, ${x.messages} messages ${x.messagesMs}, cron ${x.cronMs}, write ${x.writeMs}`;
+  return `devnet tipsets formed late: ${late.length === 0 ? 'none' : late.map((x) => `${x.epoch} (+${x.lateMs} ms: ${why(x)})`).join('; ')}`;
+}
+
 /** A process's warnings and errors in the three epochs before a round's line (why it was late). */
 function warningsBefore(p: Proc, line: Round | undefined): Record<string, unknown>[] {
   if (line?.time === undefined) return [];
@@ -349,7 +357,7 @@ test.serial('under full sealing load on the same host, the PoSt miner proves eve
   t.deepEqual(logLines(dn.proc, 'deadline closed without proof: sectors faulted'), []);
   // Every round the miner was elected for holds its block.
   const e = await missedElections(dn, first.epoch + 1, hStop, rounds, postProc);
-  t.log(`rounds ${first.epoch + 1}..${hStop}: elected ${e.elected}, blocks ${e.blocks}`);
+  t.log(`rounds ${first.epoch + 1}..${hStop}: elected ${e.elected}, blocks ${e.blocks}; ${lateTipsets(dn)}`);
   t.deepEqual(e.missed, [], 'every elected round produced an accepted block');
   t.true(e.elected >= 2, `elected in ${e.elected} rounds`);
 });
@@ -386,7 +394,7 @@ test.serial('fallback to a single miner: the seal miner restarted with both PoSt
   // epoch (a proof abandoned at the epoch's end, as it should be); from the next head on, every
   // round counts.
   const e = await missedElections(dn, rounds[0].round + 1, hEnd, rounds, one);
-  t.log(`rounds ${rounds[0].round + 1}..${hEnd}: elected ${e.elected}, blocks ${e.blocks}`);
+  t.log(`rounds ${rounds[0].round + 1}..${hEnd}: elected ${e.elected}, blocks ${e.blocks}; ${lateTipsets(dn)}`);
   // The restarted miner starts its seal service, resumes its sectors and runs its first Window
   // PoSt in these few epochs. On this CPU host its mailbox runs Window PoSt in a proof process
   // that it stops while a Winning PoSt runs (a Window PoSt computed in-process once cost a
