@@ -111,10 +111,6 @@ export interface WindowPoStOptions {
   log?: Logger;
 }
 
-/**
- * What the storage checks found, counted since start (sector checks, not files): the
- * Window PoSt role reports these in its status.
- */
 /** The deadline leases of a window-post host that shares them (`distminer status`). */
 export interface WindowLeaseStatus {
   /** This host's name in the lease table. */
@@ -125,6 +121,10 @@ export interface WindowLeaseStatus {
   others: { name: string; holder?: string; done: boolean }[];
 }
 
+/**
+ * What the storage checks found, counted since start (sector checks, not files): the
+ * Window PoSt role reports these in its status.
+ */
 export interface StorageCheckCounters {
   /** Answers per sector check, by outcome (each retry counts again). */
   ok: number;
