@@ -300,9 +300,7 @@ export class WindowPoStScheduler extends EventEmitter {
   private held = new Map<string, { timer: NodeJS.Timeout; until: number; renewedAt: number; occurrence: string }>();
   /** Occurrences proven while the lease database did not answer: sent late in the window, and only what the chain lacks. */
   private blind = new Set<string>();
-  /** Leases seen held by another host (logged once each). */
-  private seenElsewhere = new Set<string>();
-  /** For status: leases another host holds now, until the head passes `until`. */
+  /** Leases seen held by another host (status; logged when first seen), until the head passes `until`. */
   private others = new Map<string, { holder?: string; done?: boolean; until: number }>();
   private readonly stopping = new AbortController();
   readonly storage: string[];
@@ -541,7 +539,6 @@ export class WindowPoStScheduler extends EventEmitter {
         const timer = setInterval(() => void this.renew(name), Math.max(50, this.leaseMs() / 4));
         timer.unref();
         this.held.set(name, { timer, until, renewedAt: Date.now(), occurrence: k });
-        this.seenElsewhere.delete(name);
         this.others.delete(name);
         this.leasesChanged();
         this.log.info({ lease: name, host: this.leases.host, ttlMs: this.leaseMs() }, 'Window PoSt lease held by this host');
@@ -551,12 +548,9 @@ export class WindowPoStScheduler extends EventEmitter {
       if (a.holder !== this.leases.host && (o?.holder !== a.holder || o?.done !== a.done)) {
         this.others.set(name, { holder: a.holder, done: a.done, until });
         this.leasesChanged();
+        if (!o && !h) this.log.info({ lease: name, holder: a.holder, done: a.done, why: a.reason }, 'Window PoSt lease held by another host: leaving this work to it');
       }
       if (h) this.lostLease(name, a);
-      else if (!this.seenElsewhere.has(name)) {
-        this.seenElsewhere.add(name);
-        this.log.info({ lease: name, holder: a.holder, done: a.done, why: a.reason }, 'Window PoSt lease held by another host: leaving this work to it');
-      }
     }
     return a;
   }
@@ -851,7 +845,6 @@ export class WindowPoStScheduler extends EventEmitter {
     if (this.declChecked.size > 512) for (const x of [...this.declChecked.keys()].slice(0, 256)) this.declChecked.delete(x);
     if (this.declSent.size > 512) for (const x of [...this.declSent.keys()].slice(0, 256)) this.declSent.delete(x);
     if (this.blind.size > 512) for (const x of [...this.blind].slice(0, 256)) this.blind.delete(x);
-    if (this.seenElsewhere.size > 512) for (const x of [...this.seenElsewhere].slice(0, 256)) this.seenElsewhere.delete(x);
   }
 
   private async postSubmissions(dl: DeadlineInfo, ts: TipSet): Promise<Set<number>> {

@@ -165,11 +165,10 @@ test.after.always(async () => {
   } else rmSync(cl.root, { recursive: true, force: true });
 });
 
-/** Elected rounds in [from, to] without a block of the miner, with the miner's log line for each. */
-/** The devnet's tipsets formed over half a second after they were due (the chain node starved or busy), and where the time went. */
-function lateTipsets(dn: DevnetProc): string {
+/** The devnet's tipsets formed over half a second after they were due (the chain node starved or busy), and where the time went; `near`: only those of these epochs. */
+function lateTipsets(dn: DevnetProc, near?: [number, number]): string {
   type Late = { epoch: number; lateMs: number; startedLateMs: number; blocksMs: number; messagesMs: number; cronMs: number; writeMs: number; messages: number };
-  const late = logLines<Late>(dn.proc, 'tipset formed late');
+  const late = logLines<Late>(dn.proc, 'tipset formed late').filter((x) => !near || (x.epoch >= near[0] && x.epoch <= near[1]));
   const why = (x: Late) => `started +${x.startedLateMs}, blocks ${x.blocksMs}, ${x.messages} messages ${x.messagesMs}, cron ${x.cronMs}, write ${x.writeMs}`;
   return `devnet tipsets formed late: ${late.length === 0 ? 'none' : late.map((x) => `${x.epoch} (+${x.lateMs} ms: ${why(x)})`).join('; ')}`;
 }
@@ -181,6 +180,7 @@ function warningsBefore(p: Proc, line: Round | undefined): Record<string, unknow
   return p.logs((o) => (o.level as number) >= 40 && (o.time as number) >= at - 3 * BLOCK_DELAY_S * 1000 && (o.time as number) < at && o.msg !== 'winning PoSt round').slice(-20);
 }
 
+/** Elected rounds in [from, to] without a block of the miner, with why (its log lines, its warnings, the devnet's late tipsets). */
 async function missedElections(dn: DevnetProc, from: number, to: number, rounds: Round[], miner: Proc): Promise<{ elected: number; blocks: number; missed: string[] }> {
   let elected = 0;
   let blocks = 0;
@@ -201,7 +201,7 @@ async function missedElections(dn: DevnetProc, from: number, to: number, rounds:
                 miner,
                 rounds.find((x) => x.round === r),
               ),
-            )}; devnet: ${JSON.stringify(logLines<{ epoch: number }>(dn.proc, 'tipset formed late').filter((x) => x.epoch >= r - 2 && x.epoch <= r))}`,
+            )}; ${lateTipsets(dn, [r - 2, r])}`,
         );
     } else if (mine.length > 0) missed.push(`round ${r}: a block although the election gives 0 wins`);
   }
