@@ -24,6 +24,7 @@ export const UNIT_FILES = [
   'net/http-server',
   'post/mining-loop',
   'post/window-plan',
+  'post/winning-plan',
   'post/sender',
   'proofs/units',
   'sealing/events',

@@ -12,6 +12,10 @@
 // no sector metadata: the challenged sectors come in the base info (from the chain), their
 // files from the storage paths.
 //
+// When to try which round on which base, which work begun ahead fits a round and when a
+// tipset that arrived decides a round without us are pure decisions in winning-plan.ts; this
+// file is the shell that reads the chain, runs the work and sends the block.
+//
 // Never two blocks for one epoch: the last mined epoch is persisted crash-safely (temp file,
 // fsync, rename, fsync dir) before the block is submitted, and checked before mining, like
 // Lotus's slash filter. One log line per epoch gives the time budget used.
@@ -30,6 +34,7 @@ import { type Logger, logger } from '../log.js';
 import { type ProofRunner, DirectRunner, ProofCancelledError } from './runner.js';
 import type { ClaimRefused, SharedSlashFilter } from './slash-filter.js';
 import { locateSector } from './storage.js';
+import { type Base, type RoundOutcome, MiningLoopPlan, abandonOnHead, baseOf, blockTimestamp, overtaken, overtakenReason, roundOf, roundStartMs, sameBase, workFits } from './winning-plan.js';
 
 export interface WinningPoStOptions {
   client: ChainClient;
@@ -63,7 +68,7 @@ export interface RoundResult {
   /** The base tipset's height and the null rounds counted on it (round = base + nullRounds + 1). */
   base: number;
   nullRounds: number;
-  outcome: 'not-eligible' | 'lost' | 'mined' | 'other-host' | 'slash-filter' | 'late' | 'failed';
+  outcome: RoundOutcome;
   wins?: number;
   /**
    * Timings in ms from the round's start (its base chosen, the propagation delay over): base
@@ -166,7 +171,8 @@ export class WinningPoStMiner extends EventEmitter {
   private sub: HeadSubscription | undefined;
   private blockDelayS = 30;
   private propagationDelayMs: number | undefined;
-  private head: TipSet | undefined;
+  /** The last head ChainNotify gave. */
+  private head: Base | undefined;
   /**
    * The next round's work (base info, election, proof), begun before the round starts; aborted
    * once a tipset above its base arrives (the round is decided without it), or, before the
@@ -244,14 +250,12 @@ export class WinningPoStMiner extends EventEmitter {
   /** A new head from ChainNotify: wakes the mining loop (which reads the heaviest head itself). */
   onHead(ts: TipSet): void {
     if (this.stopped) return;
-    if (this.head && ts.Height <= this.head.Height && sameTipSet(ts, this.head)) return;
-    this.head = ts;
+    const b = baseOf(ts);
+    if (this.head && sameBase(b, this.head)) return;
+    this.head = b;
     const w = this.work;
-    if (w && !w.abort.signal.aborted) {
-      if (ts.Height > w.baseHeight) w.abort.abort(new Error(`a tipset at height ${ts.Height} arrived`));
-      else if (!w.taken && (ts.Height !== w.baseHeight || parentsKey(ts) !== w.parents))
-        w.abort.abort(new Error(`the head moved to another chain (height ${ts.Height}) before round ${w.round} started`));
-    }
+    const why = w && !w.abort.signal.aborted ? abandonOnHead(w, b) : undefined;
+    if (why) w!.abort.abort(new Error(why));
     this.wake();
   }
 
@@ -274,10 +278,9 @@ export class WinningPoStMiner extends EventEmitter {
     });
   }
 
-  /** The mining loop (lotus-miner's): base = heaviest tipset, null rounds counted, propagation delay waited. */
+  /** The mining loop (lotus-miner's, decided by MiningLoopPlan): base = heaviest tipset, null rounds counted, propagation delay waited. */
   private async mine(): Promise<void> {
-    let base: { ts: TipSet; nullRounds: number } | undefined;
-    let lastTried = '';
+    const plan = new MiningLoopPlan(this.timing());
     while (!this.stopped) {
       let head: TipSet;
       try {
@@ -288,43 +291,21 @@ export class WinningPoStMiner extends EventEmitter {
         continue;
       }
       if (this.stopped) break;
-      if (!base || !sameTipSet(base.ts, head)) {
-        // A new base (a heavier tipset, or more blocks at the same height): let its tipset
-        // fill first (its time + the propagation delay), then look again.
-        const ready = baseTimeMs(head) + this.propagationDelayMs!;
-        if (Date.now() < ready) {
-          this.prepare(head, 0); // the round's work meanwhile
-          await this.sleepUntil(ready, false);
-          continue;
-        }
-        base = { ts: head, nullRounds: 0 };
-      }
-      const tried = `${tipsetKey(base.ts)}+${base.nullRounds}`;
-      if (tried === lastTried) {
-        // Same base and round as last time (a failed round): wait for a new head or an epoch.
-        await this.sleepUntil(Date.now() + this.blockDelayS * 1000, true);
+      // Every step the plan gives is about the head it was given (a base it keeps is the same tipset).
+      const step = plan.next(baseOf(head), Date.now());
+      if (step.kind === 'wait') {
+        if (step.prepare) this.prepare(head, step.prepare.nullRounds);
+        await this.sleepUntil(step.untilMs, step.wakeOnHead);
         continue;
       }
-      lastTried = tried;
-      const res = await this.mineOn(base.ts, base.nullRounds);
-      if (res.outcome === 'mined' || res.outcome === 'late' || this.stopped) continue;
-      if (res.outcome === 'failed') {
-        // The node or the proof failed: the same round again in a second (or on a new head).
-        lastTried = '';
-        await this.sleepUntil(Date.now() + 1000, true);
-        continue;
-      }
-      // No block from us in this round: the next round on the same base, once its time (plus
-      // the propagation delay) has come, unless a new head comes first. A chain behind the wall
-      // clock has no time to wait for.
-      base.nullRounds++;
-      const roundStart = baseTimeMs(base.ts) + this.blockDelayS * 1000 * base.nullRounds;
-      const seen = this.head;
-      await this.sleepUntil(roundStart, true);
-      if (this.head !== seen || this.stopped) continue;
-      this.prepare(base.ts, base.nullRounds); // its beacon is out once the previous round's time has come
-      await this.sleepUntil(roundStart + this.propagationDelayMs!, true);
+      const res = await this.mineOn(head, step.nullRounds);
+      if (this.stopped) break;
+      plan.roundDone(res.outcome, Date.now());
     }
+  }
+
+  private timing() {
+    return { blockDelayMs: this.blockDelayS * 1000, propagationDelayMs: this.propagationDelayMs ?? 0 };
   }
 
   /**
@@ -333,7 +314,8 @@ export class WinningPoStMiner extends EventEmitter {
    */
   async mineOn(ts: TipSet, nullRounds = 0): Promise<RoundResult> {
     const arrived = Date.now();
-    const round = ts.Height + nullRounds + 1;
+    const base = baseOf(ts);
+    const round = roundOf(base, nullRounds);
     const res: RoundResult = { round, base: ts.Height, nullRounds, outcome: 'failed' };
     const since = () => Date.now() - arrived;
     const after = (at: number) => Math.max(0, at - arrived);
@@ -345,13 +327,13 @@ export class WinningPoStMiner extends EventEmitter {
       }
       const w = this.take(ts, nullRounds);
       if (w.startedAt < arrived) res.aheadMs = arrived - w.startedAt;
-      const scheduled = baseTimeMs(ts) + this.blockDelayS * 1000 * nullRounds + (this.propagationDelayMs ?? 0);
+      const scheduled = roundStartMs(base, nullRounds, this.timing());
       if (arrived > scheduled) res.lateMs = arrived - scheduled;
       // No deadline on the proof: on a chain behind the wall clock the round's time has passed
       // long ago, yet the block is still wanted until a tipset at or above its round arrives.
       // Given up (and its process stopped) as soon as a tipset above the base arrives: the
       // round is decided without this block, and the next round must not wait for its proof.
-      if (this.head && this.head.Height > ts.Height && !sameTipSet(this.head, ts)) w.abort.abort(new Error(`a tipset at height ${this.head.Height} arrived`));
+      if (overtaken(this.head, base)) w.abort.abort(new Error(`a tipset at height ${this.head!.height} arrived`));
       const el = await w.election;
       res.baseMs = after(el.baseAt);
       if (!el.info || !el.info.EligibleForMining) {
@@ -377,7 +359,7 @@ export class WinningPoStMiner extends EventEmitter {
         if (!(e instanceof ProofCancelledError) && !w.abort.signal.aborted) throw e;
         res.proveMs = w.proofStartedAt === undefined ? 0 : Date.now() - w.proofStartedAt;
         res.outcome = 'late';
-        res.error = `${this.head!.Height >= round ? `a tipset at height ${this.head!.Height} arrived while proving round ${round}` : `a tipset at height ${this.head!.Height} arrived inside the null rounds ${ts.Height + 1}..${round - 1} this block assumed`}: proof abandoned after ${res.proveMs} ms`;
+        res.error = `${overtakenReason(this.head!.height, round, base, `while proving round ${round}`)}: proof abandoned after ${res.proveMs} ms`;
         return res;
       }
       const proof = proved.proof;
@@ -396,7 +378,7 @@ export class WinningPoStMiner extends EventEmitter {
         BeaconValues: info.BeaconEntries,
         Messages: messages,
         Epoch: round,
-        Timestamp: Math.floor(baseTimeMs(ts) / 1000) + this.blockDelayS * (round - ts.Height),
+        Timestamp: blockTimestamp(base, round, this.timing()),
         WinningPoStProof: proof.map((p) => ({ PoStProof: p.postProof, ProofBytes: b64(p.proofBytes) })),
       });
       // Like lotus-miner: a block is not broadcast before its time (nodes refuse blocks from the
@@ -406,15 +388,12 @@ export class WinningPoStMiner extends EventEmitter {
       // without us; inside the null rounds this block assumed, it would extend a lighter chain.
       // Either way the block is dropped before the slash filter records its epoch, which stays
       // free for the round on the new head.
-      const above = () => this.head !== undefined && this.head.Height > ts.Height && !sameTipSet(this.head, ts);
+      const above = () => overtaken(this.head, base);
       while (Date.now() < blk.Header.Timestamp * 1000 && !this.stopped && !above()) await this.sleepUntil(blk.Header.Timestamp * 1000, true);
       if (this.stopped) throw new Error('stopped');
       if (above()) {
         res.outcome = 'late';
-        res.error =
-          this.head!.Height >= round
-            ? `a tipset at height ${this.head!.Height} arrived while proving round ${round}`
-            : `a tipset at height ${this.head!.Height} arrived inside the null rounds ${ts.Height + 1}..${round - 1} this block assumed`;
+        res.error = overtakenReason(this.head!.height, round, base, `while proving round ${round}`);
         return res;
       }
       // Record the epoch before the block leaves this process (slash filter), then send it.
@@ -423,7 +402,7 @@ export class WinningPoStMiner extends EventEmitter {
         res.error = `round ${round} was mined meanwhile (${this.stateFile})`;
         return res;
       }
-      const refused = await this.claimShared(round, ts, blk.Header.Timestamp * 1000, above);
+      const refused = await this.claimShared(round, base, blk.Header.Timestamp * 1000, above);
       if (refused !== undefined) {
         // Another host of this miner id sent this round's block: nothing was lost.
         res.outcome = refused.otherHost !== undefined ? 'other-host' : 'slash-filter';
@@ -436,7 +415,7 @@ export class WinningPoStMiner extends EventEmitter {
         await this.shared?.release(round);
         if (this.stopped) throw new Error('stopped');
         res.outcome = 'late';
-        res.error = `a tipset at height ${this.head!.Height} arrived while the shared slash filter was claiming round ${round}`;
+        res.error = overtakenReason(this.head!.height, round, base, `while the shared slash filter was claiming round ${round}`);
         return res;
       }
       writeLastMined(this.stateFile, this.miner, round);
@@ -484,25 +463,33 @@ export class WinningPoStMiner extends EventEmitter {
    * it is under way already; work for another round or base that no round took is given up.
    */
   private prepare(ts: TipSet, nullRounds: number): void {
-    const round = ts.Height + nullRounds + 1;
-    if (this.stopped || round <= this.lastMined) return;
-    if (this.work && !this.work.abort.signal.aborted && this.work.round === round && this.work.parents === parentsKey(ts) && this.work.baseHeight === ts.Height) return;
-    this.begin(ts, round);
+    const base = baseOf(ts);
+    if (this.stopped || roundOf(base, nullRounds) <= this.lastMined) return;
+    if (this.work && !this.work.abort.signal.aborted && workFits(this.work, base, nullRounds)) return;
+    this.begin(ts, roundOf(base, nullRounds));
   }
 
   /** The round's work: begun ahead by prepare() when it is still good, else begun now. */
   private take(ts: TipSet, nullRounds: number): RoundWork {
-    const round = ts.Height + nullRounds + 1;
+    const base = baseOf(ts);
     const w = this.work;
-    const good = w && !w.taken && !w.abort.signal.aborted && w.round === round && w.baseHeight === ts.Height && w.parents === parentsKey(ts);
-    const taken = good ? w : this.begin(ts, round);
+    const good = w && !w.taken && !w.abort.signal.aborted && workFits(w, base, nullRounds);
+    const taken = good ? w : this.begin(ts, roundOf(base, nullRounds));
     taken.taken = true;
     return taken;
   }
 
   private begin(ts: TipSet, round: number): RoundWork {
     if (this.work && !this.work.taken && !this.work.abort.signal.aborted) this.work.abort.abort(new Error(`superseded by round ${round} on height ${ts.Height}`));
-    const w: RoundWork = { round, baseHeight: ts.Height, parents: parentsKey(ts), startedAt: Date.now(), abort: new AbortController(), taken: false, election: Promise.resolve(undefined as never) };
+    const w: RoundWork = {
+      round,
+      baseHeight: ts.Height,
+      parents: baseOf(ts).parents,
+      startedAt: Date.now(),
+      abort: new AbortController(),
+      taken: false,
+      election: Promise.resolve(undefined as never),
+    };
     w.election = this.elect(ts, round, w);
     w.election.catch(() => undefined); // read by the round that takes it; work nobody takes fails quietly
     this.work = w;
@@ -551,12 +538,12 @@ export class WinningPoStMiner extends EventEmitter {
    * not answer and the round still has time: until its block's epoch is over (a block later
    * than that misses the next round's tipset), a tipset above the base arrives, or stop().
    */
-  private async claimShared(round: number, ts: TipSet, blockTimeMs: number, above: () => boolean): Promise<ClaimRefused | undefined> {
+  private async claimShared(round: number, base: Base, blockTimeMs: number, above: () => boolean): Promise<ClaimRefused | undefined> {
     if (!this.shared) return undefined;
     const until = Math.max(blockTimeMs, Date.now()) + this.blockDelayS * 1000;
     let tries = 0;
     for (;;) {
-      const refused = await this.shared.claim(round, tipsetKey(ts));
+      const refused = await this.shared.claim(round, base.key);
       tries++;
       if (!refused?.transient || this.stopped || above() || Date.now() + 250 >= until) {
         if (refused && tries > 1) refused.reason += ` (${tries} tries)`;
@@ -581,22 +568,4 @@ export class WinningPoStMiner extends EventEmitter {
       return [];
     }
   }
-}
-
-/** A tipset's time: the smallest timestamp of its blocks (Lotus's MinTimestamp), in ms. */
-function baseTimeMs(ts: TipSet): number {
-  return Math.min(...ts.Blocks.map((b) => b.Timestamp)) * 1000;
-}
-
-/** The parents all blocks of a tipset share: what a round's work depends on (RoundWork). */
-function parentsKey(ts: TipSet): string {
-  return ts.Blocks[0].Parents.map((c) => c['/']).join(',');
-}
-
-function tipsetKey(ts: TipSet): string {
-  return ts.Cids.map((c) => c['/']).join(',');
-}
-
-function sameTipSet(a: TipSet, b: TipSet): boolean {
-  return a.Height === b.Height && tipsetKey(a) === tipsetKey(b);
 }
