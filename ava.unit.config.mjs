@@ -22,6 +22,7 @@ export const UNIT_FILES = [
   'metrics/net-deals',
   'net/failure-limiter',
   'net/http-server',
+  'net/rpc-client',
   'post/mining-loop',
   'post/window-plan',
   'post/winning-plan',

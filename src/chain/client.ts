@@ -37,6 +37,8 @@ import { b64, fromB64 } from './encoding.js';
 import { logger } from '../log.js';
 import { LiveSet, counter, gauge } from '../metrics/index.js';
 import { type Limiter, limiter } from '../util/limit.js';
+import { RpcError } from '../net/json-rpc.js';
+import { rpcCall } from '../net/rpc-client.js';
 
 const log = logger('chain-client');
 
@@ -106,17 +108,8 @@ export function parseApiInfo(info: string): Endpoint[] {
   return out;
 }
 
-/** An error the daemon answered with (JSON-RPC error object). Not a reason to fail over. */
-export class RpcError extends Error {
-  constructor(
-    message: string,
-    readonly code: number,
-    readonly method: string,
-  ) {
-    super(message);
-    this.name = 'RpcError';
-  }
-}
+/** An error the daemon answered with (JSON-RPC error object, net/json-rpc.ts): not a reason to fail over. */
+export { RpcError };
 
 /** No daemon answered. */
 export class ChainUnavailableError extends Error {
@@ -217,33 +210,23 @@ export class ChainClient {
     const errors: string[] = [];
     for (const i of this.order()) {
       const ep = this.endpoints[i];
-      let res: Response;
-      let body: { result?: T; error?: { code: number; message: string } };
+      let result: T;
       try {
-        res = await fetch(ep.http, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...(ep.token ? { authorization: `Bearer ${ep.token}` } : {}) },
-          body: JSON.stringify({ jsonrpc: '2.0', id: this.nextId++, method: full, params }),
-          signal: AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs),
-        });
-        if (res.status >= 500 || res.status === 404) throw new Error(`HTTP ${res.status}`);
-        if (res.status === 401 || res.status === 403) throw new RpcError(`${full}: ${ep.http} refused the token (HTTP ${res.status})`, res.status, full);
-        body = (await res.json()) as typeof body;
+        result = await rpcCall<T>(ep.http, full, params, { token: ep.token, timeoutMs: opts.timeoutMs ?? this.timeoutMs, id: this.nextId++ });
       } catch (e) {
+        // The daemon's own answer (an error object) is not a reason to fail over.
         if (e instanceof RpcError) {
-          // A wrong token for this daemon: another daemon may have the right one.
-          errors.push(e.message);
-          this.markDown(i, e.message);
-          continue;
+          this.markUp(i);
+          throw new RpcError(e.code, `${full}: ${e.message}`, full);
         }
-        const why = (e as Error).name === 'TimeoutError' ? `no answer within ${opts.timeoutMs ?? this.timeoutMs} ms` : ((e as Error & { cause?: Error }).cause?.message ?? (e as Error).message);
-        errors.push(`${ep.http}: ${why}`);
+        // No answer, or a wrong token for this daemon (another daemon may have the right one).
+        const why = (e as Error).message;
+        errors.push(why);
         this.markDown(i, why);
         continue;
       }
       this.markUp(i);
-      if (body.error) throw new RpcError(`${full}: ${body.error.message}`, body.error.code, full);
-      return body.result as T;
+      return result;
     }
     throw new ChainUnavailableError(`${full}: no chain daemon answered (${errors.join('; ')})`);
   }

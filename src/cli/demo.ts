@@ -20,6 +20,7 @@ import { repoAuth } from '../auth/index.js';
 import { SECTORID_TOKEN_FILE } from '../config/repo.js';
 import { writeFileAtomic } from '../util/durable.js';
 import { callApi } from '../api/client.js';
+import { rpcCall } from '../net/rpc-client.js';
 import { ChainClient } from '../chain/client.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import type { SectorView } from '../sealing/service.js';
@@ -190,16 +191,7 @@ export async function main(o: DemoOptions): Promise<number> {
     }
 
     const sealHp = parseApiMultiaddr(sealApi);
-    const sealRpc = async <T>(method: string, params: unknown[] = []): Promise<T> => {
-      const res = await fetch(`http://${sealHp.host}:${sealHp.port}/rpc/v0`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-      });
-      const b = (await res.json()) as { result?: T; error?: { message: string } };
-      if (b.error) throw new Error(b.error.message);
-      return b.result as T;
-    };
+    const sealRpc = <T>(method: string, params: unknown[] = []): Promise<T> => rpcCall<T>(`http://${sealHp.host}:${sealHp.port}/rpc/v0`, method, params, { token, timeoutMs: 30_000 });
     const minerStatus = async (r: string): Promise<SupervisorStatus | undefined> => {
       try {
         const addr = parseApiMultiaddr(readFileSync(join(dir, r, 'api'), 'utf8').trim());

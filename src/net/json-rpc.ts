@@ -19,11 +19,16 @@ export const RPC_METHOD_NOT_FOUND = -32601;
 export const RPC_INVALID_PARAMS = -32602;
 export const RPC_INTERNAL = -32603;
 
-/** An error with a JSON-RPC code, for methods to throw (others get code 1, as Lotus). */
+/**
+ * A JSON-RPC error object: what a method throws to answer with a code (others get code 1, as
+ * Lotus), and what a client (rpc-client.ts) throws when the server answered with one — the
+ * server's answer, not a reason to try another server. `method`: the method called (clients).
+ */
 export class RpcError extends Error {
   constructor(
     readonly code: number,
     message: string,
+    readonly method?: string,
   ) {
     super(message);
     this.name = 'RpcError';

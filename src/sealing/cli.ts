@@ -11,6 +11,7 @@ import { readToken, resolveRepoPath } from '../config/repo.js';
 import type { JobRow, WorkerRow } from './scheduler.js';
 import { SEAL_API_FILE } from './client.js';
 import type { SectorView } from './service.js';
+import { RpcTransportError, rpcCall } from '../net/rpc-client.js';
 
 /** The options of `sectors …` and `sealing …`, parsed by commander (src/cli/program.ts). */
 export interface SealCliOptions {
@@ -40,20 +41,12 @@ function endpoint(o: SealCliOptions): { url: string; token: string } {
 
 async function call<T>(o: SealCliOptions, method: string, params: unknown[] = []): Promise<T> {
   const { url, token } = endpoint(o);
-  let res: Response;
   try {
-    res = await fetch(`${url}/rpc/v0`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-      signal: AbortSignal.timeout(30_000),
-    });
+    return await rpcCall<T>(`${url}/rpc/v0`, method, params, { token, timeoutMs: 30_000 });
   } catch (e) {
-    throw Object.assign(new Error(`cannot reach the seal service at ${url}: ${(e as Error).message}`), { hint: 'is the seal miner running?' });
+    if (e instanceof RpcTransportError) throw Object.assign(new Error(`cannot reach the seal service at ${url}: ${e.message}`, { cause: e }), { hint: 'is the seal miner running?' });
+    throw e;
   }
-  const body = (await res.json()) as { result?: T; error?: { message: string } };
-  if (body.error) throw new Error(body.error.message);
-  return body.result as T;
 }
 
 function table(headers: string[], rows: (string | number)[][]): string {

@@ -4,7 +4,8 @@
 // miner API (src/api/lotus-miner.ts) reads sectors and workers through it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiCallError, callApi } from '../api/client.js';
+import { callApi } from '../api/client.js';
+import { RpcError } from '../net/json-rpc.js';
 import { parseApiMultiaddr } from '../config/multiaddr.js';
 import type { WorkerRow } from './scheduler.js';
 import type { SectorView } from './service.js';
@@ -49,7 +50,7 @@ export function sealServiceClient(repo: string, token: string): SealServiceClien
       try {
         return await call<SectorView>('SectorsStatus', [n], 30_000);
       } catch (e) {
-        if (e instanceof ApiCallError && e.code === SECTOR_NOT_FOUND) return undefined;
+        if (e instanceof RpcError && e.code === SECTOR_NOT_FOUND) return undefined;
         throw e;
       }
     },

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { WebSocket } from 'ws';
 import { Auth } from '../../src/auth/index.js';
-import { ApiCallError, callApi } from '../../src/api/client.js';
+import { callApi } from '../../src/api/client.js';
 import { bareSectorInfo, registerLotusMinerApi, withDealInfo } from '../../src/api/lotus-miner.js';
 import { RpcError, startApiServer } from '../../src/api/server.js';
 import { abortedBody, flood, postRequest, raw, slowloris, until, upgradeRequest } from '../net/_hostile.js';
@@ -76,7 +76,7 @@ test('permissions: status needs read, a drill needs admin; no token and a wrong 
   t.teardown(() => s.api.close());
   t.deepEqual(await s.status(READ), { ok: true });
   await t.throwsAsync(callApi(s.api.address, READ, 'Distminer.ActorCrashDrill', ['seal', 'throw']), {
-    instanceOf: ApiCallError,
+    instanceOf: RpcError,
     message: /missing permission to invoke 'Distminer.ActorCrashDrill' \(need 'admin'\)/,
   });
   await t.throwsAsync(callApi(s.api.address, WRITE, 'Distminer.ActorCrashDrill', ['seal', 'throw']), { message: /need 'admin'/ });

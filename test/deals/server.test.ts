@@ -266,7 +266,7 @@ test("with a chain, a proposal is asked of the market: start, provider collatera
     },
     collateralBounds: async () => ({ min: 1000n, max: 10n ** 20n }),
     balance: async (a) => {
-      if (a === unknown.address) throw new RpcError(`resolution lookup failed (${a}): actor not found`, 1, 'Filecoin.StateMarketBalance');
+      if (a === unknown.address) throw new RpcError(1, `resolution lookup failed (${a}): actor not found`, 'Filecoin.StateMarketBalance');
       return a === rich.address ? { escrow: 9_000_000n, locked: 1_000_000n } : { escrow: 100n, locked: 0n };
     },
   };
