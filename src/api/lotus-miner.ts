@@ -185,9 +185,15 @@ function infoOfView(v: SectorView, state: string): LotusSectorInfo {
  * Each deal piece's DealInfo, as lotus-miner keeps it for a market deal (no activation manifest:
  * that is for direct data onboarding): the deal IDs in the sector's order matched to the pieces
  * by piece CID, with the proposal from the market actor (`proposal(id)`; null when the chain
- * does not have it any more: that deal's piece is left without). Fillers keep DealInfo null.
+ * does not have it any more: that deal's piece is left without) and the PublishStorageDeals
+ * message the deal miner recorded (`publishCid(id)`; null when not known). Fillers keep
+ * DealInfo null.
  */
-export async function withDealInfo(info: LotusSectorInfo, proposal: (dealId: number) => Promise<DealProposal | null>): Promise<LotusSectorInfo> {
+export async function withDealInfo(
+  info: LotusSectorInfo,
+  proposal: (dealId: number) => Promise<DealProposal | null>,
+  publishCid: (dealId: number) => string | null = () => null,
+): Promise<LotusSectorInfo> {
   const pieces = info.Pieces.map((p) => ({ ...p }));
   for (const id of info.Deals) {
     if (id === 0) continue;
@@ -196,7 +202,7 @@ export async function withDealInfo(info: LotusSectorInfo, proposal: (dealId: num
     const piece = prop && pieces.find((p) => p.DealInfo === null && p.Piece.PieceCID?.['/'] === prop.PieceCID['/']);
     if (!piece) continue;
     piece.DealInfo = {
-      PublishCid: null,
+      PublishCid: cidOrNull(publishCid(id)),
       DealID: id,
       DealProposal: prop,
       DealSchedule: { StartEpoch: prop.StartEpoch, EndEpoch: prop.EndEpoch },
@@ -345,8 +351,10 @@ export function registerLotusMinerApi(register: Register, o: LotusMinerApiOption
       let info: LotusSectorInfo;
       let oc: SectorOnChainInfo | null | undefined;
       const onChain = async () => (oc === undefined ? (oc = await chain().stateSectorGetInfo(o.minerId, n)) : oc);
-      if (k?.view) info = await withDealInfo(infoOfView((await o.seal!.sector(n).catch(() => undefined)) ?? k.view, k.state), dealProposal);
-      else if (k?.adopted !== undefined) info = { ...o.adopted!.read(n)!, ...(k.live ? { State: k.state } : {}) };
+      if (k?.view) {
+        const v = (await o.seal!.sector(n).catch(() => undefined)) ?? k.view;
+        info = await withDealInfo(infoOfView(v, k.state), dealProposal, (id) => v.dealPublishCids?.[v.deals.indexOf(id)] ?? null);
+      } else if (k?.adopted !== undefined) info = { ...o.adopted!.read(n)!, ...(k.live ? { State: k.state } : {}) };
       else if (k?.live) info = infoOfChain(n, k.state, await onChain());
       else throw new RpcError(1, `sector ${n} not found: not live on chain, not in this host's seal pipeline${o.adopted ? ", not in lotus-miner's records" : ''}`);
       if (showOnChain !== true) return info;

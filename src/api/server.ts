@@ -84,6 +84,9 @@ export async function startApiServer(listen: HostPort, auth: Auth, opts: ApiServ
       svc.route(metricsRoute({ ...o, others }));
     },
     alerts: () => web.alerts(),
-    close: () => svc.close(),
+    close: () => {
+      methods.close();
+      return svc.close();
+    },
   };
 }

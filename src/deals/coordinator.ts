@@ -57,7 +57,7 @@ export type SealSectorView = Pick<SectorView, 'number' | 'state' | 'deals' | 'fa
 /** This miner's seal service as the deal role needs it (its JSON-RPC client: src/sealing/client.ts). */
 export interface DealSealer {
   /** Pieces in order: deal pieces {url, unpaddedSize, pieceCid}, zero fillers {unpaddedSize}. */
-  pledgeDeals(pieces: { url?: string; unpaddedSize: number; pieceCid?: string }[], dealIds: number[]): Promise<number>;
+  pledgeDeals(pieces: { url?: string; unpaddedSize: number; pieceCid?: string }[], dealIds: number[], publishCids?: (string | null)[]): Promise<number>;
   sectors(): Promise<SealSectorView[]>;
 }
 
@@ -373,7 +373,13 @@ export class DealCoordinator {
         ...plan.fillers.map((f) => ({ unpaddedSize: unpaddedSize(f.size) })),
       ];
       const dealIds = plan.pieces.map((p) => p.dealId!);
-      const sector = await this.o.sealer.pledgeDeals(pieces, dealIds);
+      // Each deal's PublishStorageDeals message, for lotus-miner's DealInfo.PublishCid.
+      const published = new Map(plan.dealUuids.map((u) => this.o.store.get(u)).flatMap((d) => (d?.publish?.dealId !== undefined ? [[d.publish.dealId, d.publish.cid ?? null] as const] : [])));
+      const sector = await this.o.sealer.pledgeDeals(
+        pieces,
+        dealIds,
+        dealIds.map((id) => published.get(id) ?? null),
+      );
       await this.o.pipeline.markSealing(plan.dealUuids, { sectorNumber: sector });
       this.log.info({ sector, deals: plan.dealUuids, dealIds }, 'deal sector pledged');
     }

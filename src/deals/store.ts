@@ -12,25 +12,41 @@
 //                 deal failed for want of time or escrow: dataKept)
 //   Expired       accepted, but no data arrived in time (the proposal's slot is freed; the
 //                 reason says so; the client may propose again)
+import { createMachine } from 'xstate';
 import { KvStore } from '../store/kv.js';
-import { LiveSet, gauge } from '../metrics/index.js';
+import { nextState } from '../util/machine.js';
+import { LiveSet, counter, gauge } from '../metrics/index.js';
 import type { Signature } from './keys.js';
 import type { DealProposal } from './proposal.js';
 
 export const DEAL_STATES = ['Accepted', 'Transferring', 'Verifying', 'Publishing', 'Sealing', 'Active', 'Failed', 'Expired'] as const;
 export type DealState = (typeof DEAL_STATES)[number];
 
-const NEXT: Record<DealState, DealState[]> = {
-  Accepted: ['Transferring', 'Failed', 'Expired'],
-  Transferring: ['Verifying', 'Failed'],
-  Verifying: ['Publishing', 'Failed'],
-  // Sealing → Publishing: a sector that failed to seal gives its pieces back to the queue.
-  Publishing: ['Sealing', 'Failed'],
-  Sealing: ['Active', 'Publishing', 'Failed'],
-  Active: ['Failed'],
-  Failed: [],
-  Expired: [],
-};
+/** The deal lifecycle: an event names the state a deal moves to; one its state does not take is refused (DealTransitionError). */
+export const dealMachine = createMachine({
+  id: 'deal',
+  initial: 'Accepted',
+  states: {
+    Accepted: { on: { Transferring: 'Transferring', Failed: 'Failed', Expired: 'Expired' } },
+    Transferring: { on: { Verifying: 'Verifying', Failed: 'Failed' } },
+    Verifying: { on: { Publishing: 'Publishing', Failed: 'Failed' } },
+    Publishing: { on: { Sealing: 'Sealing', Failed: 'Failed' } },
+    // Sealing → Publishing: a sector that failed to seal gives its pieces back to the queue.
+    Sealing: { on: { Active: 'Active', Publishing: 'Publishing', Failed: 'Failed' } },
+    Active: { on: { Failed: 'Failed' } },
+    Failed: { type: 'final' },
+    Expired: { type: 'final' },
+  },
+});
+
+const transitionsRefused = counter({
+  name: 'distminer_deal_transitions_refused_total',
+  help: "Deal state changes refused: not a move the deal's state allows (each is thrown to the caller as DealTransitionError)",
+  labelNames: ['from', 'to'],
+});
+
+/** Whether a deal in `from` may become `to`. */
+export const dealCanBecome = (from: DealState, to: DealState): boolean => from !== to && nextState(dealMachine, from, { type: to }) === to;
 
 export interface DealSector {
   sectorNumber: number;
@@ -225,7 +241,10 @@ export class DealStore {
     for (const uuid of uuids) {
       const d = this.get(uuid);
       if (!d) throw new DealTransitionError(`unknown deal ${uuid}`);
-      if (!NEXT[d.state].includes(state)) throw new DealTransitionError(`deal ${uuid} is ${d.state}${d.reason ? ` (${d.reason})` : ''}; it cannot become ${state}`);
+      if (!dealCanBecome(d.state, state)) {
+        transitionsRefused.inc({ from: d.state, to: state });
+        throw new DealTransitionError(`deal ${uuid} is ${d.state}${d.reason ? ` (${d.reason})` : ''}; it cannot become ${state}`);
+      }
       const history = [...d.history, reason ? { state, at: now, reason } : { state, at: now }].slice(-32);
       out.push({ ...d, ...patch, state, updatedAt: now, history, ...(reason !== undefined ? { reason } : {}) });
     }

@@ -1,11 +1,12 @@
-// The devnet's Lotus v1 JSON-RPC server: HTTP POST and WebSocket on /rpc/v1 (and /rpc/v0),
+// The devnet's Lotus v1 JSON-RPC API: HTTP POST and WebSocket on /rpc/v1 (and /rpc/v0),
 // bearer-token (HS256 JWT) permissions like Lotus, go-jsonrpc channel notifications
-// (`xrpc.ch.val`) for ChainNotify. Every bad request gets a JSON-RPC error, never a crash: it is
-// served by the hardened server of src/net (bodies bounded before auth, deadlines, upgrades
-// authenticated before the handshake, connection budgets).
+// (`xrpc.ch.val`) for ChainNotify. Served by the same JSON-RPC server as the miner API and the
+// seal service (src/net/json-rpc.ts on src/net/http-server.ts: bodies bounded before auth,
+// deadlines, upgrades authenticated before the handshake, connection budgets): every bad
+// request gets a JSON-RPC error, never a crash.
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { HttpService, type NetLimits, sendJson } from '../net/http-server.js';
+import { HttpService, type NetLimits, type RequestContext, sendJson } from '../net/http-server.js';
+import { JsonRpcMethods, RPC_INVALID_PARAMS, RPC_INVALID_REQUEST, RpcError, type RpcHandler, rpcError } from '../net/json-rpc.js';
 import { blsSign } from '../chain/crypto.js';
 import { Auth, type Permission } from '../auth/index.js';
 import { parseAddress } from '../chain/address.js';
@@ -67,12 +68,6 @@ const FORK_UPGRADES: Record<string, number> = (() => {
 
 const log = logger('devnet-rpc');
 
-export const RPC_PARSE_ERROR = -32700;
-export const RPC_INVALID_REQUEST = -32600;
-export const RPC_METHOD_NOT_FOUND = -32601;
-export const RPC_INVALID_PARAMS = -32602;
-export const RPC_INTERNAL = -32603;
-
 const MAX_BODY = 32 * 1024 * 1024;
 const RPC_PATHS = ['/rpc/v1', '/rpc/v0'];
 /** Largest WebSocket message from a connection without a token (calls are small). */
@@ -80,12 +75,7 @@ const ANON_MAX_PAYLOAD = 64 * 1024;
 
 class ParamError extends Error {}
 
-interface Ctx {
-  perms: Permission[];
-  signal: AbortSignal;
-}
-
-type Handler = (p: unknown[], ctx: Ctx) => unknown | Promise<unknown>;
+type Handler = (p: unknown[], ctx: Pick<RequestContext, 'perms' | 'signal'>) => unknown | Promise<unknown>;
 
 // ------------------------------------------------------------------ param checks
 
@@ -525,61 +515,56 @@ export function devnetMethods(d: Devnet): Record<string, { perm: Permission; fn:
 
 // ------------------------------------------------------------------ server
 
-interface RpcRequest {
-  jsonrpc?: string;
-  id?: unknown;
-  method?: unknown;
-  params?: unknown;
+/**
+ * A devnet method as the shared JSON-RPC server calls it: a parameter the method cannot use
+ * (ParamError, or a TypeError/RangeError on odd input) is the caller's error — invalid params,
+ * as go-jsonrpc answers a param it cannot decode; a chain refusal (ApiError) keeps its code;
+ * anything else is logged and answered with code 1.
+ */
+function served(method: string, fn: Handler): RpcHandler {
+  return async (params, ctx) => {
+    try {
+      return await fn(params, ctx);
+    } catch (e) {
+      if (e instanceof ParamError || e instanceof TypeError || e instanceof RangeError) throw new RpcError(RPC_INVALID_PARAMS, `invalid params for ${method}: ${e.message}`);
+      if (e instanceof RpcError) throw e;
+      log.warn({ err: e, method }, 'handler failed');
+      throw e;
+    }
+  };
 }
-
-const errorReply = (id: unknown, code: number, message: string) => ({ jsonrpc: '2.0', id: id ?? null, error: { code, message } });
 
 export class DevnetRpcServer {
   private http: HttpService;
-  private wss: WebSocketServer;
-  private anonWss: WebSocketServer;
-  private methods: ReturnType<typeof devnetMethods>;
-  private sockets = new Set<WebSocket>();
+  private rpc = new JsonRpcMethods();
 
   constructor(
     private readonly devnet: Devnet,
     limits: Partial<NetLimits> = {},
   ) {
-    this.methods = devnetMethods(devnet);
+    for (const [name, m] of Object.entries(devnetMethods(devnet))) this.rpc.register(name, m.perm, served(name, m.fn));
+    this.rpc.registerChannel('Filecoin.ChainNotify', 'read', (params, _ctx, ch) => {
+      if (params.length > 0) throw new RpcError(RPC_INVALID_PARAMS, 'ChainNotify takes no params');
+      ch.send([{ Type: 'current', Val: this.devnet.head() }]);
+      const onHead = (ts: TipSet) => ch.send([{ Type: 'apply', Val: ts }]);
+      const onClose = () => ch.close();
+      this.devnet.on('head', onHead);
+      this.devnet.once('close', onClose);
+      return () => {
+        this.devnet.off('head', onHead);
+        this.devnet.off('close', onClose);
+      };
+    });
     this.http = new HttpService({
       name: 'devnet-rpc',
       verify: new Auth(devnet.jwtSecret),
       limits: { maxBodyBytes: MAX_BODY, ...limits },
-      notFound: (_req, res, ctx) => sendJson(res, 404, errorReply(null, RPC_INVALID_REQUEST, `no such endpoint ${ctx.url.pathname}`)),
+      notFound: (_req, res, ctx) => sendJson(res, 404, rpcError(null, RPC_INVALID_REQUEST, `no such endpoint ${ctx.url.pathname}`)),
     });
-    // A connection without a token (Lotus lets it in, with no permissions) may not send large frames.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: MAX_BODY });
-    this.anonWss = new WebSocketServer({ noServer: true, maxPayload: ANON_MAX_PAYLOAD });
     for (const path of RPC_PATHS) {
-      this.http.route({
-        path,
-        method: 'POST',
-        queryToken: true,
-        handler: async (_req, res, ctx) => {
-          const body = await ctx.readBody();
-          let msg: unknown;
-          try {
-            msg = JSON.parse(body.toString('utf8'));
-          } catch (e) {
-            return sendJson(res, 200, errorReply(null, RPC_PARSE_ERROR, `parse error: ${(e as Error).message}`));
-          }
-          sendJson(res, 200, await this.dispatch(msg, { perms: ctx.perms, signal: ctx.signal }, false));
-        },
-      });
-      this.http.upgrade({
-        path,
-        perm: null,
-        queryToken: true,
-        handle: (req, socket, head, ctx) => {
-          const wss = ctx.authenticated ? this.wss : this.anonWss;
-          wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws, ctx.perms));
-        },
-      });
+      this.http.route(this.rpc.route(path, { queryToken: true }));
+      // Lotus lets a socket without a token in, with no permissions (it may call nothing that needs one).
+      this.http.upgrade(this.rpc.upgradeRoute(path, log, { perm: null, maxPayload: MAX_BODY, anonMaxPayload: ANON_MAX_PAYLOAD, queryToken: true }));
     }
   }
 
@@ -600,85 +585,7 @@ export class DevnetRpcServer {
   }
 
   async close(): Promise<void> {
-    for (const ws of this.sockets) ws.terminate();
-    this.wss.close();
-    this.anonWss.close();
+    this.rpc.close();
     await this.http.close();
-  }
-
-  private onSocket(ws: WebSocket, perms: Permission[]): void {
-    this.sockets.add(ws);
-    const ac = new AbortController();
-    const subs = new Map<number, () => void>();
-    let nextChan = 1;
-    const sendJson = (v: unknown) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(v));
-    };
-    ws.on('close', () => {
-      ac.abort();
-      for (const stop of subs.values()) stop();
-      subs.clear();
-      this.sockets.delete(ws);
-    });
-    ws.on('error', () => undefined);
-    ws.on('message', (data) => {
-      let msg: RpcRequest;
-      try {
-        msg = JSON.parse(data.toString());
-      } catch (e) {
-        return sendJson(errorReply(null, RPC_PARSE_ERROR, `parse error: ${(e as Error).message}`));
-      }
-      if (msg && typeof msg === 'object' && (msg.method === 'xrpc.cancel' || msg.method === 'xrpc.ch.close')) {
-        const id = Array.isArray(msg.params) ? Number(msg.params[0]) : NaN;
-        subs.get(id)?.();
-        subs.delete(id);
-        return;
-      }
-      if (msg && typeof msg === 'object' && msg.method === 'Filecoin.ChainNotify') {
-        if (!perms.includes('read')) return sendJson(errorReply(msg.id, 1, "missing permission to invoke 'ChainNotify' (need 'read')"));
-        if (Array.isArray(msg.params) && msg.params.length > 0) return sendJson(errorReply(msg.id, RPC_INVALID_PARAMS, 'ChainNotify takes no params'));
-        const chan = nextChan++;
-        sendJson({ jsonrpc: '2.0', id: msg.id, result: chan });
-        sendJson({ jsonrpc: '2.0', method: 'xrpc.ch.val', params: [chan, [{ Type: 'current', Val: this.devnet.head() }]] });
-        const onHead = (ts: TipSet) => sendJson({ jsonrpc: '2.0', method: 'xrpc.ch.val', params: [chan, [{ Type: 'apply', Val: ts }]] });
-        const onClose = () => {
-          sendJson({ jsonrpc: '2.0', method: 'xrpc.ch.close', params: [chan] });
-          ws.close();
-        };
-        this.devnet.on('head', onHead);
-        this.devnet.once('close', onClose);
-        subs.set(chan, () => {
-          this.devnet.off('head', onHead);
-          this.devnet.off('close', onClose);
-        });
-        return;
-      }
-      void this.dispatch(msg, { perms, signal: ac.signal }, true).then((reply) => {
-        if (reply) sendJson(reply);
-      });
-    });
-  }
-
-  private async dispatch(raw: unknown, ctx: Ctx, ws: boolean): Promise<unknown> {
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return errorReply(null, RPC_INVALID_REQUEST, 'invalid request: expected a JSON-RPC request object');
-    const req = raw as RpcRequest;
-    const id = req.id;
-    if (typeof req.method !== 'string') return errorReply(id, RPC_INVALID_REQUEST, 'invalid request: method must be a string');
-    if (req.method === 'Filecoin.ChainNotify' && !ws) return errorReply(id, 1, 'ChainNotify needs a websocket connection (channels are not supported over HTTP)');
-    const m = this.methods[req.method];
-    if (!m) return errorReply(id, RPC_METHOD_NOT_FOUND, `method '${req.method}' not found`);
-    if (!ctx.perms.includes(m.perm)) return errorReply(id, 1, `missing permission to invoke '${req.method.replace(/^Filecoin\./, '')}' (need '${m.perm}')`);
-    const params = req.params === undefined ? [] : req.params;
-    if (!Array.isArray(params)) return errorReply(id, RPC_INVALID_PARAMS, 'params must be an array');
-    try {
-      const result = await m.fn(params, ctx);
-      return { jsonrpc: '2.0', id, result: result === undefined ? null : result };
-    } catch (e) {
-      if (e instanceof ParamError) return errorReply(id, RPC_INVALID_PARAMS, `invalid params for ${req.method}: ${e.message}`);
-      if (e instanceof ApiError) return errorReply(id, e.code, e.message);
-      if (e instanceof TypeError || e instanceof RangeError) return errorReply(id, RPC_INVALID_PARAMS, `invalid params for ${req.method}: ${e.message}`);
-      log.warn({ err: e, method: req.method }, 'handler failed');
-      return errorReply(id, 1, (e as Error)?.message ?? String(e));
-    }
   }
 }

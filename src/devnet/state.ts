@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/durable.js';
+import { RpcError } from '../net/json-rpc.js';
 import { blake2b } from '@noble/hashes/blake2.js';
 import * as proofs from '../proofs/index.js';
 import type { ProvingPolicy } from '../chain/deadlines.js';
@@ -85,13 +86,10 @@ export interface EpochRecord {
   messages?: Message[];
 }
 
-/** A JSON-RPC-visible error (code 1 like go-jsonrpc handler errors). */
-export class ApiError extends Error {
-  constructor(
-    message: string,
-    readonly code = 1,
-  ) {
-    super(message);
+/** A JSON-RPC-visible error of the chain (code 1 like go-jsonrpc handler errors). */
+export class ApiError extends RpcError {
+  constructor(message: string, code = 1) {
+    super(code, message);
     this.name = 'ApiError';
   }
 }

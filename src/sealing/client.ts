@@ -18,8 +18,8 @@ export const SEAL_API_FILE = 'sealing-api';
 export const SECTOR_NOT_FOUND = 2;
 
 export interface SealServiceClient {
-  /** SectorsPledgeDeals: one deal sector of these pieces; its number. */
-  pledgeDeals(pieces: unknown[], dealIds: number[]): Promise<number>;
+  /** SectorsPledgeDeals: one deal sector of these pieces (with each deal's PublishStorageDeals message, when known); its number. */
+  pledgeDeals(pieces: unknown[], dealIds: number[], publishCids?: (string | null)[]): Promise<number>;
   /** Every sector of the pipeline, without their logs. */
   sectors(): Promise<SectorView[]>;
   /** One sector with its log; undefined when the pipeline has no such sector. */
@@ -44,7 +44,7 @@ export function sealServiceClient(repo: string, token: string): SealServiceClien
     return parseApiMultiaddr(readFileSync(f, 'utf8').trim(), SEAL_API_FILE);
   };
   return {
-    pledgeDeals: (pieces, dealIds) => call<number>('SectorsPledgeDeals', [pieces, dealIds], 60_000),
+    pledgeDeals: (pieces, dealIds, publishCids) => call<number>('SectorsPledgeDeals', [pieces, dealIds, publishCids ?? null], 60_000),
     sectors: () => call<SectorView[]>('SectorsList', [], 30_000),
     sector: async (n) => {
       try {

@@ -17,7 +17,8 @@
 // the step that failed (or, when the worker holding the files is gone, back to Packing to
 // rebuild them); past that the sector stays failed with its reason until an operator removes
 // it. Chain rejections are not retried blindly: the chain's reason is kept.
-import { createActor, createMachine, type Snapshot } from 'xstate';
+import { createMachine } from 'xstate';
+import { nextState } from '../util/machine.js';
 
 export const SECTOR_STATES = [
   'Packing',
@@ -95,12 +96,7 @@ export const sectorMachine = createMachine({
 
 /** Applies `event` to a sector in `state`; returns the new state (unchanged if not allowed). */
 export function transition(state: SectorState, event: SectorEvent): SectorState {
-  const actor = createActor(sectorMachine, { snapshot: sectorMachine.resolveState({ value: state, context: undefined }) as Snapshot<unknown> as never });
-  actor.start();
-  actor.send(event);
-  const next = actor.getSnapshot().value as SectorState;
-  actor.stop();
-  return next;
+  return nextState(sectorMachine, state, event);
 }
 
 export function canTransition(state: SectorState, event: SectorEvent): boolean {

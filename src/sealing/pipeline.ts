@@ -91,6 +91,8 @@ export interface SectorRecord {
   /** Data pieces (deal sectors); committed-capacity sectors have none. */
   sources?: PieceSource[];
   dealIds?: number[];
+  /** The PublishStorageDeals message of each of `dealIds` (same order; null: not known), as lotus-miner's DealInfo.PublishCid. */
+  dealPublishCids?: (string | null)[];
   pieces?: PieceInfoWire[];
   worker?: string;
   ticket?: Buffer;
@@ -245,7 +247,7 @@ export class SealPipeline {
    * Pledges `count` committed-capacity sectors (or one deal sector with `sources`). Numbers
    * are allocated and persisted here; sealing starts when an in-flight slot is free.
    */
-  async pledge(count = 1, sources?: PieceSource[], dealIds?: number[]): Promise<number[]> {
+  async pledge(count = 1, sources?: PieceSource[], dealIds?: number[], dealPublishCids?: (string | null)[]): Promise<number[]> {
     const numbers = await this.o.numbers.allocate(count);
     const now = Date.now();
     const ops = numbers.map((number) => {
@@ -259,6 +261,7 @@ export class SealPipeline {
         updatedAt: now,
         sources,
         dealIds,
+        ...(dealPublishCids?.some((c) => c !== null) ? { dealPublishCids } : {}),
         retries: 0,
         log: [{ at: now, state: 'Packing', note: sources ? 'deal sector' : 'pledged (CC)' }],
       };

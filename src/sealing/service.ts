@@ -17,6 +17,7 @@ import { writeFileAtomic } from '../util/durable.js';
 import { formatApiMultiaddr } from '../config/multiaddr.js';
 import { logger } from '../log.js';
 import * as proofs from '../proofs/index.js';
+import { cidBytes } from '../chain/cid.js';
 import { KvStore } from '../store/kv.js';
 import { type PipelineOptions, SealPipeline, type SectorRecord } from './pipeline.js';
 import type { PieceSource } from './protocol.js';
@@ -55,6 +56,8 @@ export interface SectorView {
   sealedCid: string | null;
   unsealedCid: string | null;
   deals: number[];
+  /** The PublishStorageDeals message of each deal (same order as `deals`; null: not known). */
+  dealPublishCids: (string | null)[];
   /** Its pieces (padded size, piece CID) once added; none for committed capacity. */
   pieces: { size: number; pieceCid: string }[];
   retries: number;
@@ -90,6 +93,7 @@ export function sectorView(r: SectorRecord): SectorView {
     sealedCid: r.commR ? proofs.commRToCid(Buffer.from(r.commR)) : null,
     unsealedCid: r.commD ? proofs.commDToCid(Buffer.from(r.commD)) : null,
     deals: r.dealIds ?? [],
+    dealPublishCids: (r.dealIds ?? []).map((_, i) => r.dealPublishCids?.[i] ?? null),
     pieces: (r.pieces ?? []).map((p) => ({ size: p.size, pieceCid: proofs.commPToCid(Buffer.from(p.commP)) })),
     retries: r.retries,
     failure: r.failure ?? null,
@@ -166,7 +170,7 @@ export class SealService {
       case 'SectorsPledge':
         return this.pipeline.pledge(params.length ? num(params[0], 'count') : 1);
       case 'SectorsPledgeDeals':
-        return this.pledgeDeals(params[0], params[1]);
+        return this.pledgeDeals(params[0], params[1], params[2]);
       case 'SectorsList':
         return this.pipeline.list().map((r) => {
           const v = sectorView(r);
@@ -194,14 +198,28 @@ export class SealService {
   /**
    * One deal sector (the deal role calls this): `pieces` in the order to add them — deal pieces
    * as {url, unpaddedSize, pieceCid} (the deal miner's piece URL, fetched by the worker), zero
-   * fillers as {unpaddedSize} — and the market deal IDs of the deal pieces, in the same order.
+   * fillers as {unpaddedSize} — the market deal IDs of the deal pieces, in the same order, and
+   * optionally the PublishStorageDeals message CID of each deal (same order; null where unknown).
    * Idempotent: if a live sector already holds exactly these deals (a retried call), its number
    * is returned; a sector that would share only some of them is refused.
    */
-  private async pledgeDeals(piecesArg: unknown, dealIdsArg: unknown): Promise<number> {
+  private async pledgeDeals(piecesArg: unknown, dealIdsArg: unknown, publishArg?: unknown): Promise<number> {
     if (!Array.isArray(piecesArg) || piecesArg.length === 0) throw new Error('pieces must be a non-empty array');
     if (!Array.isArray(dealIdsArg) || dealIdsArg.length === 0 || !dealIdsArg.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error('dealIds must be a non-empty array of deal IDs');
     const dealIds = dealIdsArg as number[];
+    let publishCids: (string | null)[] | undefined;
+    if (publishArg !== undefined && publishArg !== null) {
+      if (!Array.isArray(publishArg) || publishArg.length !== dealIds.length) throw new Error('publishCids must be an array as long as dealIds');
+      publishCids = publishArg.map((c: unknown, i) => {
+        if (c === null) return null;
+        try {
+          cidBytes(c as string);
+        } catch (e) {
+          throw new Error(`publishCids[${i}]: ${(e as Error).message}`, { cause: e });
+        }
+        return c as string;
+      });
+    }
     const sources: PieceSource[] = piecesArg.map((p: unknown, i) => {
       const x = p as { url?: unknown; unpaddedSize?: unknown; pieceCid?: unknown };
       if (!x || typeof x !== 'object' || !Number.isSafeInteger(x.unpaddedSize) || (x.unpaddedSize as number) <= 0) throw new Error(`pieces[${i}].unpaddedSize must be a positive integer`);
@@ -230,7 +248,7 @@ export class SealService {
       const shared = r.dealIds.filter((d) => dealIds.includes(d));
       if (shared.length) throw new Error(`deal(s) ${shared.join(', ')} are already in sector ${r.number}`);
     }
-    const [n] = await this.pipeline.pledge(1, sources, dealIds);
+    const [n] = await this.pipeline.pledge(1, sources, dealIds, publishCids);
     return n;
   }
 

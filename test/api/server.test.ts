@@ -275,6 +275,7 @@ test("lotus-miner's sector and worker methods: the chain's live and faulty secto
     sealedCid: null,
     unsealedCid: null,
     deals: [],
+    dealPublishCids: [],
     pieces: [],
     retries: 0,
     failure: null,
@@ -284,7 +285,15 @@ test("lotus-miner's sector and worker methods: the chain's live and faulty secto
   });
   const sealSectors = [
     view(7, 'FinalizeSector', { sealedCid: 'bagboea4b5abc-sealed-7' }),
-    view(8, 'PreCommit1', { ticket: '0102', ticketEpoch: 250, retries: 1, failure: 'PC1 failed once', pieces: [{ size: 2048, pieceCid: 'baga6ea4seaq-piece' }], deals: [3] }),
+    view(8, 'PreCommit1', {
+      ticket: '0102',
+      ticketEpoch: 250,
+      retries: 1,
+      failure: 'PC1 failed once',
+      pieces: [{ size: 2048, pieceCid: 'baga6ea4seaq-piece' }],
+      deals: [3],
+      dealPublishCids: ['bafy2-publish-3'],
+    }),
     view(9, 'WaitSeed'),
   ];
   const adopted = (n: number, state: string) => ({ ...bareSectorInfo(n, state, 5), CommD: { '/': `baga-d-${n}` }, CommR: { '/': `bagboea4b5abc-sealed-${n}` }, Deals: [0] });
@@ -353,7 +362,14 @@ test("lotus-miner's sector and worker methods: the chain's live and faulty secto
     Pieces: [
       {
         Piece: { Size: 2048, PieceCID: { '/': 'baga6ea4seaq-piece' } },
-        DealInfo: { PublishCid: null, DealID: 3, DealProposal: proposal3, DealSchedule: { StartEpoch: 400, EndEpoch: 600000 }, PieceActivationManifest: null, KeepUnsealed: true },
+        DealInfo: {
+          PublishCid: { '/': 'bafy2-publish-3' },
+          DealID: 3,
+          DealProposal: proposal3,
+          DealSchedule: { StartEpoch: 400, EndEpoch: 600000 },
+          PieceActivationManifest: null,
+          KeepUnsealed: true,
+        },
       },
     ],
     Ticket: { Value: Buffer.from([1, 2]).toString('base64'), Epoch: 250 },

@@ -102,10 +102,10 @@ class FakeChain implements DealChain {
 class FakeSealer implements DealSealer {
   sectors_: SealSectorView[] = [];
   down = false;
-  pledges: { pieces: unknown[]; dealIds: number[] }[] = [];
-  async pledgeDeals(pieces: { url?: string; unpaddedSize: number; pieceCid?: string }[], dealIds: number[]) {
+  pledges: { pieces: unknown[]; dealIds: number[]; publishCids?: (string | null)[] }[] = [];
+  async pledgeDeals(pieces: { url?: string; unpaddedSize: number; pieceCid?: string }[], dealIds: number[], publishCids?: (string | null)[]) {
     if (this.down) throw new Error('connection refused');
-    this.pledges.push({ pieces, dealIds });
+    this.pledges.push({ pieces, dealIds, publishCids });
     const number = this.sectors_.length;
     this.sectors_.push({ number, state: 'Packing', deals: dealIds, failure: null, chainRejected: false, sealedCid: null, unsealedCid: null });
     return number;
@@ -202,6 +202,9 @@ test('deals are published in one batch, get their IDs, and are packed only once 
     { url: `http://deals/piece/${s.byLabel('b').pieceCid}`, unpaddedSize: 1016, pieceCid: s.byLabel('b').pieceCid },
   ]);
   t.is(s.byLabel('a').sector!.sectorNumber, s.byLabel('b').sector!.sectorNumber);
+  // Each deal's PublishStorageDeals message goes with it (lotus-miner's DealInfo.PublishCid).
+  t.deepEqual(two.publishCids, [s.byLabel('a').publish!.cid, s.byLabel('b').publish!.cid]);
+  t.true(two.publishCids!.every((c) => typeof c === 'string' && c.startsWith('msg-')));
 });
 
 test("a failed PublishStorageDeals fails its deals with the chain's reason", async (t) => {
