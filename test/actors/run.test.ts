@@ -39,7 +39,8 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}, o: { detached?: boolea
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  // 'close', not 'exit': the child's output may still be unread when 'exit' comes.
+  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   const lines = () =>
     out
       .split('\n')

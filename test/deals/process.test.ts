@@ -31,7 +31,8 @@ async function serve(repo: string, extra: string[] = []): Promise<Running> {
   let err = '';
   proc.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   proc.stdout!.resume();
-  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  // 'close', not 'exit': the child's output may still be unread when 'exit' comes.
+  const exited = new Promise<number | null>((r) => proc.on('close', (code) => r(code)));
   let gone = false;
   void exited.then(() => (gone = true));
   await until(() => existsSync(ready) || gone, 20_000, 'the deal server to start');

@@ -258,7 +258,8 @@ test.serial('a block that reached the devnet before its tipset was due is weighe
   const child = spawn(process.execPath, ['-e', script, `http://127.0.0.1:${port}/rpc/v1`, token, body, String(dueMs - 100)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise((r) => child.once('exit', r));
+  // 'close', not 'exit': the child's output may still be unread when 'exit' comes.
+  const exited = new Promise((r) => child.once('close', r));
   // This thread (the devnet's) is blocked from before the block is sent until after the tipset was due.
   await new Promise((r) => setTimeout(r, Math.max(0, dueMs - 150 - Date.now())));
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, dueMs + 250 - Date.now()));

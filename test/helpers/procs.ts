@@ -9,6 +9,8 @@ export class Proc {
   readonly child: ChildProcess;
   readonly lines: string[] = [];
   private waiters: (() => void)[] = [];
+  /** Exited and its output all read ('close'; at 'exit' some may still be unread). */
+  private closed = false;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(
@@ -34,6 +36,10 @@ export class Proc {
     };
     this.child.stdout!.on('data', reader());
     this.child.stderr!.on('data', reader());
+    this.child.on('close', () => {
+      this.closed = true;
+      this.waiters.splice(0).forEach((w) => w());
+    });
     this.exited = new Promise((resolve) =>
       this.child.on('exit', (code, signal) => {
         all.delete(this);
@@ -48,7 +54,7 @@ export class Proc {
     const deadline = Date.now() + timeoutMs;
     for (let seen = from; ;) {
       for (; seen < this.lines.length; seen++) if (re.test(this.lines[seen])) return this.lines[seen];
-      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`${this.name} exited before printing ${re}; last lines:\n${this.lines.slice(-15).join('\n')}`);
+      if (this.closed) throw new Error(`${this.name} exited before printing ${re}; last lines:\n${this.lines.slice(-15).join('\n')}`);
       if (Date.now() > deadline) throw new Error(`${this.name}: no line matching ${re} within ${timeoutMs} ms; last lines:\n${this.lines.slice(-15).join('\n')}`);
       await new Promise<void>((r) => {
         this.waiters.push(r);

@@ -44,7 +44,7 @@ async function startMiner(t: { teardown(f: () => void): void }, repo: string, en
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   t.teardown(() => void child.kill('SIGKILL'));
   const apiFile = join(repo, 'api');
   for (let i = 0; i < 200 && !existsSync(apiFile); i++) await sleep(50);
@@ -220,7 +220,8 @@ test('a bad DISTMINER_METRICS_TOKEN value is a clear start-up error', async (t) 
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  // 'close', not 'exit': the child's output may still be unread when 'exit' comes.
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
   t.not(code, 0);
   t.regex(out, /DISTMINER_METRICS_TOKEN must be 1 or 0/);
 });
