@@ -228,7 +228,7 @@ export class JsonRpcMethods {
     let closed = false;
     const early: unknown[] = [];
     const out = (v: unknown) => (open ? sendText(v) : early.push(v));
-    let stopIt: () => void;
+    let stopIt: (() => void) | undefined;
     try {
       stopIt = ch.open(params, ctx, {
         send: (value) => {
@@ -239,6 +239,7 @@ export class JsonRpcMethods {
           closed = true;
           subs.delete(chan);
           out({ jsonrpc: '2.0', method: 'xrpc.ch.close', params: [chan] });
+          stopIt?.(); // closed while opening: stopped once open returns, below
         },
       });
     } catch (e) {
@@ -247,11 +248,11 @@ export class JsonRpcMethods {
     send({ jsonrpc: '2.0', id, result: chan });
     open = true;
     for (const v of early) sendText(v);
-    if (closed) stopIt();
+    if (closed) stopIt!();
     else
       subs.set(chan, () => {
         closed = true;
-        stopIt();
+        stopIt!();
       });
   }
 

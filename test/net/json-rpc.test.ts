@@ -107,6 +107,8 @@ test('the server closing a channel says xrpc.ch.close; refusals are errors; over
   await until(() => s.open.size === 1, 5000, 'opened');
   for (const ch of s.open) ch.close();
   await until(() => c.frames.some((f) => f.method === 'xrpc.ch.close'), 5000, 'close said');
+  t.is(s.stopped(), 1, 'its source is stopped too');
+  t.is(s.open.size, 0);
   t.deepEqual(
     c.frames.find((f) => f.method === 'xrpc.ch.close'),
     { jsonrpc: '2.0', method: 'xrpc.ch.close', params: [1] },
