@@ -2,7 +2,7 @@
 // timers: the mining loop through new bases, null rounds, a chain behind the wall clock,
 // failed rounds, forks and tipsets that grow; which work fits a round; when a tipset that
 // arrived decides a round. Milliseconds; test/post/mining-loop.test.ts drives the shell.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { type Base, type LoopStep, MiningLoopPlan, abandonOnHead, blockTimestamp, overtaken, overtakenReason, roundOf, roundStartMs, workFits } from '../../src/post/winning-plan.js';
 
 const T = { blockDelayMs: 4000, propagationDelayMs: 1000 };
@@ -16,6 +16,14 @@ function base(height: number, tag = 'a', parents = `p${height - 1}`): Base {
 const wait = (untilMs: number, wakeOnHead: boolean, prepare?: { base: Base; nullRounds: number }): LoopStep => ({ kind: 'wait', untilMs, wakeOnHead, ...(prepare ? { prepare } : {}) });
 const mine = (b: Base, nullRounds: number): LoopStep => ({ kind: 'mine', base: b, nullRounds });
 
+/** A plan whose first round, on base 10 once its propagation delay is over, has just been told to be mined. */
+function firstRound(t: ExecutionContext): { p: MiningLoopPlan; b: Base } {
+  const p = new MiningLoopPlan(T);
+  const b = base(10);
+  t.deepEqual(p.next(b, b.timeMs + 1000), mine(b, 0));
+  return { p, b };
+}
+
 test('a new base: its round waits for the propagation delay (the work begun meanwhile, the wait not cut short by heads), then is mined once', (t) => {
   const p = new MiningLoopPlan(T);
   const b = base(10);
@@ -28,9 +36,7 @@ test('a new base: its round waits for the propagation delay (the work begun mean
 });
 
 test('no win and no new head: the next round on the same base at its time plus the delay (work begun at its time), null rounds counted', (t) => {
-  const p = new MiningLoopPlan(T);
-  const b = base(10);
-  t.deepEqual(p.next(b, b.timeMs + 1000), mine(b, 0));
+  const { p, b } = firstRound(t);
   t.is(roundOf(b, 0), 11);
   for (const outcome of ['lost', 'not-eligible', 'slash-filter', 'other-host'] as const) {
     const n = ['lost', 'not-eligible', 'slash-filter', 'other-host'].indexOf(outcome) + 1;
@@ -56,9 +62,7 @@ test('a chain behind the wall clock: every round is mined at once, lost rounds c
 });
 
 test('a new head during the null rounds: counting starts again on it, after its own delay; its round is height+1', (t) => {
-  const p = new MiningLoopPlan(T);
-  const b = base(10);
-  t.deepEqual(p.next(b, b.timeMs + 1000), mine(b, 0));
+  const { p, b } = firstRound(t);
   p.roundDone('lost', b.timeMs + 2000);
   t.deepEqual(p.next(b, b.timeMs + 2000), wait(b.timeMs + T.blockDelayMs, true));
   // Tipset 12 arrives (11 was null for everyone else too, or came late): base 12.
@@ -71,18 +75,14 @@ test('a new head during the null rounds: counting starts again on it, after its 
 test('a tipset that grows (a block of the same height joins after the round): a new base, its round tried on it once more', (t) => {
   // Like lotus-miner: the base is the heaviest tipset, and more blocks make it heavier. The slash
   // filter (the shell) stops a second block for an epoch already mined.
-  const p = new MiningLoopPlan(T);
-  const b = base(10);
-  t.deepEqual(p.next(b, b.timeMs + 1000), mine(b, 0));
+  const { p, b } = firstRound(t);
   p.roundDone('lost', b.timeMs + 1500);
   const grown: Base = { ...b, key: '10a+b' };
   t.deepEqual(p.next(grown, b.timeMs + 1600), mine(grown, 0));
 });
 
 test('a failed round (the node or the proof): tried again a second later, or at once on a new head', (t) => {
-  const p = new MiningLoopPlan(T);
-  const b = base(10);
-  t.deepEqual(p.next(b, b.timeMs + 1000), mine(b, 0));
+  const { p, b } = firstRound(t);
   p.roundDone('failed', b.timeMs + 1200);
   t.deepEqual(p.next(b, b.timeMs + 1300), wait(b.timeMs + 2200, true));
   t.deepEqual(p.next(b, b.timeMs + 2200), mine(b, 0));
@@ -92,9 +92,7 @@ test('a failed round (the node or the proof): tried again a second later, or at 
 });
 
 test('a round given up to a tipset above its base ("late") is not tried again on that base', (t) => {
-  const p = new MiningLoopPlan(T);
-  const b = base(10);
-  t.deepEqual(p.next(b, b.timeMs + 1000), mine(b, 0));
+  const { p, b } = firstRound(t);
   p.roundDone('late', b.timeMs + 5000);
   t.is(p.next(b, b.timeMs + 5000).kind, 'wait');
 });
