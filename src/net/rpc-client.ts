@@ -29,6 +29,37 @@ export interface RpcCallOptions {
   /** Deadline for the request and its answer. Default 10 s. */
   timeoutMs?: number;
   id?: number;
+  /** Largest answer body read, in bytes; a bigger one is refused ('bad-reply') without being
+   *  buffered, so a broken or hostile server cannot exhaust this process's memory. Default
+   *  256 MiB (Lotus's state answers for a large miner reach tens of MiB). */
+  maxReplyBytes?: number;
+}
+
+export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024 * 1024;
+
+/** Reads a body as UTF-8, refusing it once it passes `max` bytes. */
+async function readBounded(res: Response, max: number, url: string): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  const tooBig = () => new RpcTransportError(`${url}: the answer is larger than ${max} bytes; refused`, 'bad-reply', res.status);
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooBig();
+  }
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw tooBig();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 interface Reply<T> {
@@ -54,8 +85,9 @@ export async function rpcCall<T>(url: string, method: string, params: unknown[] 
       body: JSON.stringify({ jsonrpc: '2.0', id: o.id ?? 1, method, params }),
       signal: AbortSignal.timeout(timeoutMs),
     });
-    text = await res.text();
+    text = await readBounded(res, o.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES, url);
   } catch (e) {
+    if (e instanceof RpcTransportError) throw e;
     throw noAnswer(e);
   }
   let reply: Reply<T> | undefined;

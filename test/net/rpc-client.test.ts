@@ -120,3 +120,31 @@ test("the chain client: a daemon's error (even HTTP 500 from go-jsonrpc) is thro
   const c3 = new ChainClient(api(proxy.port), { timeoutMs: 2000, retryAfterMs: 60_000 });
   await t.throwsAsync(c3.call('ChainHead'), { instanceOf: ChainUnavailableError, message: /no chain daemon answered .*HTTP 503/ });
 });
+
+test('an answer larger than maxReplyBytes is refused without being read whole: by its Content-Length, or while it streams', async (t) => {
+  let streamed = 0;
+  const s = await serve((r, res) => {
+    if (r.method === 'declared') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(10_000) });
+      return res.end(JSON.stringify({ jsonrpc: '2.0', id: r.id, result: 'x'.repeat(10_000 - 40) }).padEnd(10_000, ' '));
+    }
+    // Chunked, endless: the client must stop reading, not wait for the end.
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    const push = () => {
+      while (!res.destroyed && streamed < 64 * 1024 * 1024 && res.write(chunk)) streamed += chunk.length;
+      if (!res.destroyed && streamed < 64 * 1024 * 1024) res.once('drain', push);
+    };
+    res.on('close', () => res.removeAllListeners('drain'));
+    push();
+  });
+  t.teardown(s.close);
+  const a = await t.throwsAsync(rpcCall(s.url, 'declared', [], { maxReplyBytes: 4096 }), { instanceOf: RpcTransportError, message: /larger than 4096 bytes/ });
+  t.is(a?.reason, 'bad-reply');
+  const b = await t.throwsAsync(rpcCall(s.url, 'endless', [], { maxReplyBytes: 1024 * 1024 }), { instanceOf: RpcTransportError, message: /larger than 1048576 bytes/ });
+  t.is(b?.reason, 'bad-reply');
+  // Stopped early: far less than the 64 MiB the server would have sent.
+  t.true(streamed < 16 * 1024 * 1024, `server wrote ${streamed} bytes`);
+  // Under the bound, the same call works.
+  t.is(await rpcCall(s.url, 'declared', [], { maxReplyBytes: 20_000 }), 'x'.repeat(10_000 - 40));
+});
