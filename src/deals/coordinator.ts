@@ -21,12 +21,13 @@
 // looked up on chain before it is failed); a sector
 // pledged but not yet recorded on the deals is found again from the seal service's sector
 // list (by deal ID) before anything new is packed; SectorsPledgeDeals is idempotent.
+import { randomUUID } from 'node:crypto';
 import type { ClientDealProposal, DealProposal } from '../chain/market.js';
 import { logger } from '../log.js';
 import { unpaddedSize } from '../proofs/types.js';
 import type { SectorView } from '../sealing/service.js';
 import type { StoreDealPipeline } from './pipeline.js';
-import type { DealPublication, DealRecord, DealStore } from './store.js';
+import type { DealPublication, DealRecord, DealStore, PendingFunding } from './store.js';
 import { type ProposalMarket, dealCosts } from './escrow.js';
 import { formatFil } from '../chain/fees.js';
 
@@ -35,8 +36,12 @@ export interface DealChain extends ProposalMarket {
   head(): Promise<number>;
   /** This miner's ID address (whose escrow holds the provider collateral). */
   readonly provider: string;
-  /** Pushes AddBalance of `amount` into this miner's escrow, from its worker; the message CID (not waited for). */
-  fundProvider(amount: bigint): Promise<string>;
+  /**
+   * Pushes AddBalance of `amount` into this miner's escrow, from its worker; the message CID (not
+   * waited for). `uuid` is the push's idempotency key (Lotus's MsgUuid): pushed again with the
+   * same uuid, the node answers with the message it already sent.
+   */
+  fundProvider(amount: bigint, uuid: string): Promise<string>;
   /** A pushed message's exit code once it is on chain; null while it is not (yet). */
   messageOutcome(cid: string): Promise<{ exitCode: number } | null>;
   /** Pushes PublishStorageDeals for these deals; returns the message CID. */
@@ -231,20 +236,26 @@ export class DealCoordinator {
 
   /**
    * Whether this miner's available escrow covers the provider collateral of `deals` (all not yet
-   * published: the actor locks it only at publication). When it does not, pushes an AddBalance
-   * from the worker for the difference and records it: the deals wait, and the passes go on
-   * (packing, following sectors) while it lands; a restart finds the record and waits for that
-   * message instead of pushing a second one. Throws when the push fails: the deals wait.
+   * published: the actor locks it only at publication). When it does not, records a top-up of the
+   * difference, then pushes it (AddBalance from the worker) under the record's uuid: the deals
+   * wait, and the passes go on (packing, following sectors) while it lands. The record is written
+   * before the push, so no crash can leave a top-up sent and forgotten: a record without a CID is
+   * pushed again with the same uuid, and the node answers with the message it already sent, if
+   * it did. Throws when the push fails: the deals wait, and the next pass pushes it again.
    */
   // A publication that landed but whose deal IDs are not recorded yet is counted though its
   // collateral is already locked: the top-up can then exceed the need by that much, which stays
   // in the miner's escrow (withdrawable) — never short.
   private async fundCollateral(deals: DealRecord[]): Promise<boolean> {
-    const pending = this.o.store.pendingFunding();
-    if (pending) {
+    let pending = this.o.store.pendingFunding();
+    if (pending && pending.cid === undefined) {
+      await this.pushFunding(pending);
+      return false;
+    }
+    if (pending?.cid !== undefined) {
       const r = await this.o.chain.messageOutcome(pending.cid);
       if (r === null) {
-        const mins = (Date.now() - pending.pushedAt) / 60_000;
+        const mins = (Date.now() - (pending.pushedAt ?? Date.now())) / 60_000;
         if (mins >= 10 && Date.now() - this.fundingWarnedAt > 10 * 60_000) {
           this.fundingWarnedAt = Date.now();
           this.log.warn({ cid: pending.cid, minutes: Math.round(mins) }, 'the provider-collateral top-up is still not on chain; deals wait for it (is its fee cap too low?)');
@@ -262,18 +273,23 @@ export class DealCoordinator {
     if (available >= need) return true;
     const add = need - available;
     this.log.info({ need: need.toString(), available: available.toString(), add: add.toString() }, 'adding provider collateral to the market escrow');
+    pending = { uuid: randomUUID(), amount: add.toString() };
+    await this.o.store.setPendingFunding(pending);
+    await this.pushFunding(pending);
+    return false;
+  }
+
+  /** Pushes the recorded top-up (again, with the same uuid, if its answer was lost) and records its CID. */
+  private async pushFunding(f: PendingFunding): Promise<void> {
     let cid: string;
     try {
-      cid = await this.o.chain.fundProvider(add);
+      cid = await this.o.chain.fundProvider(BigInt(f.amount), f.uuid!);
     } catch (e) {
-      this.log.error({ err: e, add: add.toString() }, 'could not add provider collateral to the market escrow (is the worker funded?); deals wait');
+      this.log.error({ err: e, add: f.amount, uuid: f.uuid }, 'could not add provider collateral to the market escrow (is the worker funded?); deals wait, and the same top-up is pushed again');
       throw e;
     }
-    // A crash in the moment between the push and this record can still top up twice; the
-    // excess stays in the miner's escrow, withdrawable.
-    await this.o.store.setPendingFunding({ cid, amount: add.toString(), pushedAt: Date.now() });
-    this.log.info({ cid, add: add.toString() }, 'AddBalance sent; the deals are published once it is on chain');
-    return false;
+    await this.o.store.setPendingFunding({ ...f, cid, pushedAt: Date.now() });
+    this.log.info({ cid, add: f.amount, uuid: f.uuid }, 'AddBalance sent; the deals are published once it is on chain');
   }
 
   private track(cid: string, group: DealRecord[]): void {

@@ -31,9 +31,10 @@ export function lotusDealChain(client: ChainClient, minerId: number, network: Ne
     head: async () => (await client.chainHead()).Height,
     balance: (address) => marketBalance(client, address),
     collateralBounds: (pieceSize, verified) => providerCollateralBounds(client, pieceSize, verified),
-    fundProvider: async (amount) => {
+    fundProvider: async (amount, uuid) => {
       worker ??= (await client.stateMinerInfo(miner)).Worker;
-      const sm = await client.mpoolPushMessage({ To: market, From: worker, Method: MarketMethod.AddBalance, Value: amount.toString(), Params: b64(addBalanceParams(miner)) });
+      // MsgUuid: the node answers a second push of this top-up with the message it already sent.
+      const sm = await client.mpoolPushMessage({ To: market, From: worker, Method: MarketMethod.AddBalance, Value: amount.toString(), Params: b64(addBalanceParams(miner)) }, { MsgUuid: uuid });
       return (sm.CID ?? sm.Message.CID!)['/'];
     },
     messageOutcome: async (cid) => {

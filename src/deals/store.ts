@@ -126,12 +126,21 @@ const PROPOSAL = 'proposal/';
 /** The provider-collateral top-up (AddBalance) this miner pushed and has not seen land yet. */
 const FUNDING = 'funding';
 
-/** An AddBalance into this miner's own escrow, pushed and not yet seen on chain. */
+/**
+ * An AddBalance into this miner's own escrow, recorded before it is pushed and kept until it is
+ * seen on chain. The push carries `uuid` as MpoolPushMessage's MessageSendSpec.MsgUuid: a node
+ * that already signed a message for that uuid returns it instead of sending a second one, so a
+ * push whose answer was lost (a crash, a timeout) is simply made again.
+ */
 export interface PendingFunding {
-  cid: string;
+  /** The push's idempotency key (absent in records from before it existed: they all have a cid). */
+  uuid?: string;
+  /** The message CID, once the node has answered the push. */
+  cid?: string;
   /** attoFIL, as a decimal string. */
   amount: string;
-  pushedAt: number;
+  /** When the node answered the push (absent until it has). */
+  pushedAt?: number;
 }
 
 /** States of a deal accepted here and not yet published on chain (the market has locked nothing for it). */

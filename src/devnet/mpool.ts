@@ -29,6 +29,7 @@ const GAS_LIMIT_DEFAULT = 50_000_000;
 const GAS_FEE_CAP_DEFAULT = 100_000n;
 const GAS_PREMIUM_DEFAULT = 100_000n;
 const DEFAULT_MAX_FEE = 7n * 10n ** 16n;
+export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 /** Lotus's block gas limit: no message may ask for more. */
 const BLOCK_GAS_LIMIT = 10_000_000_000;
 
@@ -58,6 +59,11 @@ export abstract class DevnetMpool extends DevnetExec {
 
   /** MpoolPushMessage: fills nonce and gas (capped by `spec`), signs with the sender's key, queues the message. */
   pushMessage(msg: Message, spec: MessageSendSpec | null = null): SignedMessage {
+    // As Lotus: a push whose MsgUuid was already signed for answers with that message, sends
+    // nothing (the caller lost the first answer); the nil uuid is no key.
+    const uuid = spec?.MsgUuid && spec.MsgUuid !== NIL_UUID ? spec.MsgUuid : undefined;
+    const already = uuid ? this.msgUuids.get(uuid) : undefined;
+    if (already) return already;
     let from;
     try {
       from = parseAddress(msg.From);
@@ -96,7 +102,8 @@ export abstract class DevnetMpool extends DevnetExec {
     m.CID = cid;
     const signed: SignedMessage = { Message: m, Signature: { Type: 2, Data: b64(blsSign(key, cidBytes(cid))) }, CID: cid };
     this.nonces[fromKey] = m.Nonce + 1;
-    appendDurable(this.mpoolFd, JSON.stringify(signed));
+    appendDurable(this.mpoolFd, JSON.stringify(uuid ? { ...signed, MsgUuid: uuid } : signed));
+    if (uuid) this.msgUuids.set(uuid, signed);
     this.mpool.push(signed);
     this.messages.set(cid['/'], m);
     return signed;

@@ -114,6 +114,9 @@ function sendSpec(x: unknown, i: number): MessageSendSpec | null {
   if (x === null || x === undefined) return null;
   const s = obj<MessageSendSpec>(x, i, 'a MessageSendSpec or null');
   if (s.MaxFee !== undefined && s.MaxFee !== null && (typeof s.MaxFee !== 'string' || !/^\d+$/.test(s.MaxFee))) throw new ParamError(`param ${i}: MaxFee must be a decimal attoFIL string`);
+  // go's uuid.UUID: text of 32 hex digits in 8-4-4-4-12 groups (the nil uuid included).
+  if (s.MsgUuid !== undefined && (typeof s.MsgUuid !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s.MsgUuid)))
+    throw new ParamError(`param ${i}: MsgUuid must be a UUID (8-4-4-4-12 hex digits)`);
   return s;
 }
 

@@ -153,6 +153,8 @@ export abstract class DevnetState extends EventEmitter {
   protected messages = new Map<string, Message>();
   protected mpool: SignedMessage[] = [];
   protected nonces: Record<string, number> = {};
+  /** MpoolPushMessage's MsgUuid → the message signed for it (Lotus's MessageSigner keeps these for good). */
+  protected msgUuids = new Map<string, SignedMessage>();
   protected weight = 0n;
   protected mpoolFd = -1;
   protected closed = false;

@@ -36,6 +36,8 @@ interface Snapshot {
   /** Account actors (absent in chains from before balances: the genesis keys are funded then). */
   accounts?: { id: number; key: string; balance: string }[];
   nextActorId?: number;
+  /** MpoolPushMessage's MsgUuid → the message signed for it (absent in chains from before it). */
+  msgUuids?: [string, SignedMessage][];
 }
 
 export function appendDurable(fd: number, line: string): void {
@@ -159,6 +161,7 @@ export abstract class DevnetStore extends DevnetState {
     } else this.genesisAccounts();
     this.market = MarketActor.fromJSON(snap.market);
     this.nonces = snap.nonces;
+    this.msgUuids = new Map(snap.msgUuids ?? []);
     this.weight = BigInt(snap.weight);
     // Chain records up to the snapshot; a record written after it (crash between the two
     // writes) is dropped: its epoch is produced again.
@@ -183,7 +186,8 @@ export abstract class DevnetStore extends DevnetState {
     for (const line of journal) {
       if (!line.trim()) continue;
       try {
-        const m = JSON.parse(line) as SignedMessage;
+        const { MsgUuid, ...m } = JSON.parse(line) as SignedMessage & { MsgUuid?: string };
+        if (MsgUuid) this.msgUuids.set(MsgUuid, m);
         if (!seen.has(m.CID!['/']) && !this.lookups.has(m.CID!['/'])) {
           extra.push(m);
           seen.add(m.CID!['/']);
@@ -211,6 +215,7 @@ export abstract class DevnetStore extends DevnetState {
       weight: this.weight.toString(),
       accounts: [...this.accounts.values()].map((a) => ({ id: a.id, key: a.key, balance: a.balance.toString() })),
       nextActorId: this.nextActorId,
+      msgUuids: [...this.msgUuids],
     };
     writeFileAtomic(join(this.dir, 'state.json'), JSON.stringify(snap));
   }

@@ -36,10 +36,21 @@ class FakeChain implements DealChain {
   async collateralBounds() {
     return { min: 0n, max: 10n ** 27n };
   }
-  async fundProvider(amount: bigint) {
+  /** MsgUuid → CID of the AddBalance sent for it: as Lotus, a second push with one uuid sends nothing. */
+  uuids = new Map<string, string>();
+  /** The answer to the next push is lost after it was sent (a timeout, a crash before the record). */
+  loseNextAnswer = false;
+  async fundProvider(amount: bigint, uuid: string) {
+    const sent = this.uuids.get(uuid);
+    if (sent) return sent;
     this.funded.push(amount);
     const cid = `add-${this.funded.length}`;
     this.fundings.set(cid, { amount });
+    this.uuids.set(uuid, cid);
+    if (this.loseNextAnswer) {
+      this.loseNextAnswer = false;
+      throw new Error('no answer within 60000 ms');
+    }
     return cid;
   }
   async messageOutcome(cid: string) {
@@ -442,6 +453,48 @@ test('escrow before publication: a top-up in flight holds up only the deals it f
   t.deepEqual(s.chain.funded, [300n, 300n], 'a top-up that failed on chain is pushed again');
   t.is(s.store.pendingFunding()?.cid, 'add-2');
   s.chain.fundingExit = 0;
+  await again.tick();
+  t.is(s.store.pendingFunding(), undefined);
+  t.deepEqual(
+    s.chain.published.flatMap((m) => m.deals.map((d) => d.Proposal.Label)),
+    ['a'],
+  );
+  await again.stop();
+});
+
+test('escrow before publication: a top-up whose answer was lost (a timeout, or a crash between the push and its record) is pushed again under its uuid and sent once', async (t) => {
+  const s = await setup([{ label: 'a', size: 1024, collateral: 300n }], () => ({}), 0);
+  s.chain.escrow.set('t01000', { escrow: 0n, locked: 0n });
+  s.chain.fundingHeld = true;
+  s.chain.loseNextAnswer = true;
+  await s.flow.tick();
+  t.deepEqual(s.chain.funded, [300n], 'sent once');
+  const recorded = s.store.pendingFunding();
+  t.truthy(recorded?.uuid, 'recorded before the push, with its uuid');
+  t.is(recorded?.cid, undefined, 'no answer: no CID yet');
+  // The next pass pushes the same top-up again; the node answers with the message it sent.
+  await s.flow.tick();
+  t.deepEqual(s.chain.funded, [300n], 'not sent twice');
+  t.is(s.store.pendingFunding()?.cid, 'add-1');
+  t.is(s.store.pendingFunding()?.uuid, recorded?.uuid);
+  // A crash after the record and before the push (or its answer): a new coordinator on the same
+  // store pushes the recorded top-up, not a fresh one of its own.
+  await s.store.setPendingFunding({ uuid: recorded!.uuid, amount: '300' });
+  await s.flow.stop();
+  const again = new DealCoordinator({
+    store: s.store,
+    pipeline: new StoreDealPipeline(s.store, s.piecePath, true),
+    chain: s.chain,
+    sealer: s.sealer,
+    sectorSize: 2048,
+    pieceBase: 'http://deals',
+    waitDealsMs: 0,
+  });
+  await again.tick();
+  t.deepEqual(s.chain.funded, [300n], 'still one AddBalance after the restart');
+  t.is(s.store.pendingFunding()?.cid, 'add-1');
+  s.chain.fundingHeld = false;
+  await again.tick();
   await again.tick();
   t.is(s.store.pendingFunding(), undefined);
   t.deepEqual(

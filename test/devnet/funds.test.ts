@@ -190,3 +190,32 @@ test('the seal chain adapter sends the deposit and pledge the node names; a refu
   t.is((await chain.waitMessage(proved.cid)).exitCode, 0);
   t.true(await chain.sectorOnChain(3));
 });
+
+test("MpoolPushMessage's MsgUuid, as Lotus: a second push with one uuid answers with the first message and sends nothing, also after a restart; a malformed uuid is refused", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-devnet-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  let h = await startDevnet({ dir });
+  const worker = (await h.client.stateMinerInfo('t01000')).Worker;
+  const uuid = '4b0c1a52-8f0e-4d5c-9a53-2f6a1c9e7b10';
+  const msg = { To: 't0100', From: worker, Method: 0, Value: '5' };
+  const first = await h.client.mpoolPushMessage(msg, { MsgUuid: uuid });
+  const second = await h.client.mpoolPushMessage({ ...msg, Value: '6' }, { MsgUuid: uuid });
+  t.deepEqual(second.CID, first.CID, 'the message already sent for that uuid');
+  t.is(second.Message.Value, '5');
+  // Without a uuid, or with the nil uuid, every push is a new message.
+  const plain = await h.client.mpoolPushMessage(msg, { MsgUuid: '00000000-0000-0000-0000-000000000000' });
+  t.is(plain.Message.Nonce, first.Message.Nonce + 1);
+  await t.throwsAsync(h.client.mpoolPushMessage(msg, { MsgUuid: 'not-a-uuid' }), { message: /MsgUuid must be a UUID/ });
+  // Restarted before the message ran (it is in the mpool journal only), then after (in the snapshot).
+  await h.close(true);
+  h = await startDevnet({ dir });
+  t.deepEqual((await h.client.mpoolPushMessage(msg, { MsgUuid: uuid })).CID, first.CID);
+  await h.devnet.advance();
+  t.is((await h.client.stateWaitMsg(first.CID!, 0)).Receipt.ExitCode, ExitCode.Ok);
+  await h.close(true);
+  h = await startDevnet({ dir });
+  t.teardown(() => h.close(true));
+  t.deepEqual((await h.client.mpoolPushMessage(msg, { MsgUuid: uuid })).CID, first.CID);
+  const next = await h.client.mpoolPushMessage(msg);
+  t.is(next.Message.Nonce, plain.Message.Nonce + 1, 'nothing was sent for the repeated pushes');
+});
