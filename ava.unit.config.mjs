@@ -6,6 +6,7 @@
 // every file listed exists and imports none of the heavy helpers, so the list cannot rot.
 export const UNIT_FILES = [
   'actors/mailbox',
+  'actors/priority',
   'actors/roles-common',
   'actors/task-kinds',
   'api/server',

@@ -56,6 +56,12 @@ export interface ProofProcessPoolOptions {
    */
   post?: boolean;
   /**
+   * Winning PoSt only: each process leads a session of its own whose autogroup and threads run
+   * at WINNING_NICE (actors/priority.ts), above the miner's own -10; where the host does not
+   * allow that nice value it stays in the miner's session like any PoSt process.
+   */
+  winning?: boolean;
+  /**
    * Idle processes kept started (addon loaded) beside the busy ones, so a job never waits for a
    * process to start — also right after a cancelled job's process was killed (Winning PoSt).
    */
@@ -107,7 +113,12 @@ export class ProofProcessPool implements Executor {
   private spawnProc(): Proc {
     const cmd = this.opts.command ?? { file: process.execPath, args: [distminerMain(), 'proof-worker'] };
     // The pid the worker must die with (it checks it is still its parent once it can; see ownSession).
-    const env: NodeJS.ProcessEnv = { ...process.env, ...this.opts.env, DISTMINER_PROOF_PARENT_PID: String(process.pid), DISTMINER_PROOF_WORKER_SESSION: this.opts.post ? 'miner' : 'own' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...this.opts.env,
+      DISTMINER_PROOF_PARENT_PID: String(process.pid),
+      DISTMINER_PROOF_WORKER_SESSION: this.opts.winning ? 'winning' : this.opts.post ? 'miner' : 'own',
+    };
     if (this.opts.throttle === 'nice') env.DISTMINER_PROOF_WORKER_NICE = '19';
     const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'inherit', 'inherit', 'pipe'], env });
     const sock = child.stdio[3] as Socket;

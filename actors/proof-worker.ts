@@ -7,6 +7,10 @@ import { setPriority } from 'node:os';
 import { Socket } from 'node:net';
 import { readFrames, writeFrame } from './codec.js';
 import { proofOpOf } from './task-kinds.js';
+import { WINNING_NICE, describePriority, mayLowerNiceTo, raiseWinningProcess } from './priority.js';
+import { logger } from '../src/log.js';
+
+const log = logger('proof-worker');
 
 export interface ProofRequest {
   id: number;
@@ -38,8 +42,15 @@ export async function main(): Promise<number> {
   const proofsModule = await import('../src/proofs/index.js');
   // Killed with the miner however it dies, even while stopped; a sealing process also leaves
   // the miner's session, so it does not share a PoSt host's raised autogroup (a PoSt process
-  // keeps it: actors/priority.ts). See the addon's OwnSession.
-  proofsModule.ownSession(Number(process.env.DISTMINER_PROOF_PARENT_PID) || process.ppid, process.env.DISTMINER_PROOF_WORKER_SESSION !== 'miner');
+  // keeps it: actors/priority.ts). See the addon's OwnSession. A Winning PoSt process leaves it
+  // for one of its own at a higher priority still — where the host allows that nice value.
+  const mode = process.env.DISTMINER_PROOF_WORKER_SESSION;
+  const winning = mode === 'winning' ? mayLowerNiceTo(WINNING_NICE) : undefined;
+  proofsModule.ownSession(Number(process.env.DISTMINER_PROOF_PARENT_PID) || process.ppid, mode === 'own' || winning?.ok === true);
+  if (winning?.ok) {
+    const r = raiseWinningProcess();
+    if (!r.ok) log.warn({ priority: describePriority(r) }, 'the Winning PoSt proof process could not raise its priority in every layer');
+  } else if (winning) log.warn({ why: winning.why }, `the Winning PoSt proof process stays at the miner's priority: nice ${WINNING_NICE} is not allowed here`);
   const proofs = proofsModule as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
   return new Promise<number>((resolve) => {
     readFrames(sock, (m) => {

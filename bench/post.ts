@@ -17,9 +17,14 @@
 //     raised as `distminer run` raises it (actors/priority.ts), beside load started in sessions
 //     of its own (setsid, as from another terminal or a service): (a) one busy process per core
 //     at nice 0, (b) the same at nice 19, (c) a Commit2 loop in a process outside distminer plus
-//     (a). Each p95 over --external-rounds won rounds (default 20) against the raw proof's p50
-//     on the idle host in part 1 of the same run.
-// Usage: scripts/proof-lock.sh node dist/bench/post.js [--rounds 6] [--runs 3] [--external-rounds 20] [--only external]
+//     (a). Each p95 over --external-rounds won rounds (default 20) against the raw proof's p95
+//     over as many raw proofs on the idle host, taken just before in the same run: like against
+//     like (a p95 against a p50 counts the host's ordinary jitter as load: with no load at all
+//     it reads ~1.15). The p95-to-raw-p50 figure is kept beside it. The proofs run as
+//     `distminer run` runs them on a CPU host: through the mailbox, in proof processes, the
+//     Winning PoSt's at nice -20 in a session of its own. --nice sets this process's priority
+//     target (default -10, as `distminer run`).
+// Usage: scripts/proof-lock.sh node dist/bench/post.js [--rounds 6] [--runs 3] [--external-rounds 20] [--only external] [--nice=-10]
 // Prints a table and writes bench/results/post.json.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -65,7 +70,13 @@ if (process.argv[2] === '--busy') {
 // ------------------------------------------------------------------ the benchmark
 
 const { values: flags } = parseArgs({
-  options: { rounds: { type: 'string', default: '6' }, runs: { type: 'string', default: '3' }, 'external-rounds': { type: 'string', default: '20' }, only: { type: 'string' } },
+  options: {
+    rounds: { type: 'string', default: '6' },
+    runs: { type: 'string', default: '3' },
+    'external-rounds': { type: 'string', default: '20' },
+    only: { type: 'string' },
+    nice: { type: 'string', default: '-10' },
+  },
 });
 const ROUNDS = Number(flags.rounds);
 const RUNS = Number(flags.runs);
@@ -156,7 +167,7 @@ async function main(): Promise<void> {
   const d = h.devnet;
   const c = h.client;
   const runner = new DirectRunner({ enforceDeadlines: false }); // epochs are advanced by hand
-  const win = new WindowPoStScheduler({ client: c, miner: MINER, storage: [setup.storage], confidence: 1, runner });
+  let win = new WindowPoStScheduler({ client: c, miner: MINER, storage: [setup.storage], confidence: 1, runner });
   await win.start();
   for (let i = 0; i < 40 && (await c.stateMinerPower(MINER)).MinerPower.RawBytePower === '0'; i++) {
     const ts = await d.advance();
@@ -165,7 +176,7 @@ async function main(): Promise<void> {
   }
   const windowOnChain = win.submissions.map((x) => x.proofMs);
   const stateDir = mkdtempSync(join(tmpdir(), 'distminer-bench-post-'));
-  const miner = new WinningPoStMiner({ client: c, miner: MINER, storage: [setup.storage], stateFile: join(stateDir, 'last-mined.json'), expectedLeaders: d.expectedLeaders, runner });
+  let miner = new WinningPoStMiner({ client: c, miner: MINER, storage: [setup.storage], stateFile: join(stateDir, 'last-mined.json'), expectedLeaders: d.expectedLeaders, runner });
   await miner.start();
   const phase = async (label: string, rounds = ROUNDS) => {
     const e2e: number[] = [];
@@ -198,10 +209,56 @@ async function main(): Promise<void> {
   }
 
   // ---- 5. external load, this process's priority raised as `distminer run` raises it
-  const { raisePostPriority, describePriority } = await import('../actors/priority.js');
-  const priority = raisePostPriority();
+  const { raisePostPriority, describePriority, WINNING_NICE } = await import('../actors/priority.js');
+  const priority = raisePostPriority(Number(flags.nice), '/proc/self', { winning: true });
+  // The proofs go where `distminer run` sends them on a CPU host (src/cli/run.ts): through the
+  // mailbox, the Winning PoSt in a warm proof process with a spare, in a session of its own at
+  // nice -20 (actors/priority.ts WINNING_NICE), the Window PoSt in a proof process in this
+  // raised session that the mailbox stops while a Winning PoSt runs. So a Window PoSt due in
+  // the same epoch does not share the cores with the round, as it does in-process above.
+  const { Mailbox: PostMailbox } = await import('../actors/mailbox.js');
+  const { ProofProcessPool: PostPool } = await import('../actors/executors.js');
+  const winningExec = new PostPool({ throttle: 'none', post: true, winning: true, spares: 1, idleMs: Infinity });
+  const windowExec = new PostPool({ throttle: 'stop', post: true, idleMs: 60 * 60_000 });
+  const postMailbox = new PostMailbox({
+    devices: 1,
+    winningLanes: 1,
+    postLanes: 1,
+    sealLanes: 1,
+    agingMs: 600_000,
+    throttle: true,
+    executorFor: (k) => (k === 'winning-post' ? winningExec : windowExec),
+  });
+  // No deadlines: the chain is advanced by hand, behind the wall clock the jobs' deadlines follow.
+  const viaMailbox = { run: async <T>(job: { kind: string; args: unknown[] }) => (await postMailbox.submit<T>({ kind: job.kind, args: job.args }).result).value };
+  await miner.stop();
+  await win.stop();
+  win = new WindowPoStScheduler({ client: c, miner: MINER, storage: [setup.storage], confidence: 1, runner: viaMailbox });
+  await win.start();
+  miner = new WinningPoStMiner({ client: c, miner: MINER, storage: [setup.storage], stateFile: join(stateDir, 'last-mined.json'), expectedLeaders: d.expectedLeaders, runner: viaMailbox });
+  await miner.start();
+  // Warm: the parameters loaded in both proof processes.
+  await postMailbox.submit({
+    kind: 'winning-post',
+    args: [
+      Buffer.alloc(32, 0x99),
+      [{ sectorNumber: fixture[0].sectorNumber, commR: fixture[0].commR, cacheDir: fixture[0].cacheDir, sealedPath: fixture[0].sealedPath, postProof: winningType }],
+      proverId,
+    ],
+  }).result;
   process.stderr.write(`priority raised: ${priority.ok}\n  ${describePriority(priority).join('\n  ')}\n`);
   const rawP50 = stats(raw).p50;
+  // The raw proof as often as the rounds below, on the idle host: its p95 is what each
+  // scenario's p95 is held against.
+  const rawIdle: number[] = [];
+  for (let i = 0; i < EXTERNAL_ROUNDS; i++) {
+    const s = fixture[i % 2];
+    const t0 = performance.now();
+    await proofs.generateWinningPoSt(Buffer.alloc(32, 100 + i), [{ sectorNumber: s.sectorNumber, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof: winningType }], proverId);
+    rawIdle.push(performance.now() - t0);
+  }
+  const rawIdleStats = stats(rawIdle);
+  process.stderr.write(`raw Winning PoSt on the idle host, ${EXTERNAL_ROUNDS} runs: p50 ${rawIdleStats.p50.toFixed(0)} ms, p95 ${rawIdleStats.p95.toFixed(0)} ms\n`);
   const scenarios = [
     { key: 'none', label: 'no load (priority raised)', goal: null, start: async () => [] as ChildProcess[] },
     { key: 'busyNice0', label: '(a) one busy process per core, own session, nice 0', goal: 1.15, start: () => startSessionLoad('busy', false) },
@@ -221,6 +278,9 @@ async function main(): Promise<void> {
     fromStartMs: ReturnType<typeof stats>;
     /** The proof alone (the runner's job), to tell CPU lost inside the proof from the rest of the round. */
     proveMs: ReturnType<typeof stats>;
+    /** The goal's figure: this p95 over the raw proof's p95 on the idle host. */
+    p95ToRawP95: number;
+    p50ToRawP50: number;
     p95ToRawP50: number;
     goal: number | null;
     met: boolean | null;
@@ -229,7 +289,7 @@ async function main(): Promise<void> {
     const kids = await sc.start();
     try {
       const p = await phase(`external: ${sc.label}`, EXTERNAL_ROUNDS);
-      const ratio = p.fromStart.p95 / rawP50;
+      const ratio = p.fromStart.p95 / rawIdleStats.p95;
       external.push({
         key: sc.key,
         label: sc.label,
@@ -237,7 +297,9 @@ async function main(): Promise<void> {
         lostRounds: p.lostRounds,
         fromStartMs: p.fromStart,
         proveMs: p.prove,
-        p95ToRawP50: ratio,
+        p95ToRawP95: ratio,
+        p50ToRawP50: p.fromStart.p50 / rawIdleStats.p50,
+        p95ToRawP50: p.fromStart.p95 / rawIdleStats.p50,
         goal: sc.goal,
         met: sc.goal === null ? null : ratio <= sc.goal,
       });
@@ -246,11 +308,11 @@ async function main(): Promise<void> {
     }
   }
   process.stdout.write(
-    `\nWinning PoSt under external load (${EXTERNAL_ROUNDS} won rounds each; from the round's start to the block sent; raw native p50 ${rawP50.toFixed(0)} ms on the idle host; priority raised: ${priority.ok})\n`,
+    `\nWinning PoSt under external load (${EXTERNAL_ROUNDS} won rounds each; from the round's start to the block sent; raw native on the idle host, ${EXTERNAL_ROUNDS} runs: p50 ${rawIdleStats.p50.toFixed(0)} ms, p95 ${rawIdleStats.p95.toFixed(0)} ms; priority target nice ${priority.target}, raised: ${priority.ok})\n`,
   );
   process.stdout.write(
     table(
-      ['load', 'won', 'p50 ms', 'p95 ms', 'max ms', 'proof p50 ms', 'proof p95 ms', 'p95 / raw', 'goal'],
+      ['load', 'won', 'p50 ms', 'p95 ms', 'max ms', 'proof p50 ms', 'proof p95 ms', 'p50 / raw p50', 'p95 / raw p95', 'goal (p95 / raw p95)'],
       external.map((e) => [
         e.label,
         e.wonRounds,
@@ -259,15 +321,22 @@ async function main(): Promise<void> {
         e.fromStartMs.max,
         e.proveMs.p50,
         e.proveMs.p95,
-        e.p95ToRawP50,
+        e.p50ToRawP50,
+        e.p95ToRawP95,
         e.goal === null ? '-' : `≤ ${e.goal} ${e.met ? 'met' : 'MISSED'}`,
       ]),
     ) + '\n',
   );
-  const externalLoad = { rawNativeP50Ms: rawP50, priority: { ok: priority.ok, layers: describePriority(priority) }, scenarios: external };
+  const externalLoad = {
+    rawNativeP50Ms: rawP50,
+    rawIdleMs: rawIdleStats,
+    priority: { target: priority.target, winningProcessNice: WINNING_NICE, ok: priority.ok, layers: describePriority(priority) },
+    scenarios: external,
+  };
+  await miner.stop();
+  await win.stop();
+  await postMailbox.close([winningExec, windowExec]);
   if (ONLY_EXTERNAL) {
-    await miner.stop();
-    await win.stop();
     await h.close();
     rmSync(setup.storage, { recursive: true, force: true });
     rmSync(stateDir, { recursive: true, force: true });
@@ -275,8 +344,6 @@ async function main(): Promise<void> {
     process.stdout.write(`\nwritten ${path}\n`);
     return;
   }
-  await miner.stop();
-  await win.stop();
   await h.close();
   rmSync(setup.storage, { recursive: true, force: true });
 

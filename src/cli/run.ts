@@ -154,7 +154,7 @@ export async function main(flags: RunOptions): Promise<number> {
 
   // A PoSt host wins the CPU at the OS level too, before any thread is started (threads
   // inherit the nice value of their creator): see actors/priority.ts.
-  const priority = settings.roles.some((r) => r === 'winning-post' || r === 'window-post') ? raisePostPriority() : undefined;
+  const priority = settings.roles.some((r) => r === 'winning-post' || r === 'window-post') ? raisePostPriority(-10, '/proc/self', { winning: settings.roles.includes('winning-post') }) : undefined;
   if (priority) {
     exportPriority(priority);
     const lines = describePriority(priority);
@@ -165,9 +165,10 @@ export async function main(flags: RunOptions): Promise<number> {
   const throttle = await resolveThrottle(settings.mailbox.throttle);
   const postExec = new InProcessExecutor();
   // Winning PoSt: a warm process and a started spare (executors.ts): an abandoned round's proof
-  // is killed and the next round's starts at once on the spare.
+  // is killed and the next round's starts at once on the spare. Each in a session of its own at
+  // the Winning PoSt's nice (-20, actors/priority.ts), above the rest of the miner.
   // Only where the role runs (a seal host keeps no idle proof processes).
-  const winningExec = settings.roles.includes('winning-post') ? new ProofProcessPool({ throttle: 'none', post: true, spares: 1, idleMs: Infinity }) : postExec;
+  const winningExec = settings.roles.includes('winning-post') ? new ProofProcessPool({ throttle: 'none', post: true, winning: true, spares: 1, idleMs: Infinity }) : postExec;
   const sealPool = new ProofProcessPool({ throttle });
   // Pausing (CPU host): Window PoSt in a warm proof process the mailbox can stop while a
   // Winning PoSt runs (executors.ts). The process stays for an hour of idleness, a proving

@@ -6,7 +6,7 @@
 // Run under scripts/proof-lock.sh (a Commit2 takes both cores for ~45 s).
 import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InProcessExecutor, ProofProcessPool } from '../../actors/executors.js';
 import { Mailbox, MailboxError } from '../../actors/mailbox.js';
@@ -246,9 +246,19 @@ test.serial('a proof process stopped when its miner is SIGKILLed does not stay b
   t.pass();
 });
 
-test.serial("a PoSt proof process stays in the miner's session (its raised priority); a sealing one leaves it", async (t) => {
+test.serial("a PoSt proof process stays in the miner's session (its raised priority); a sealing one leaves it; a Winning PoSt one leads its own at nice -20 where allowed", async (t) => {
   const { ProofProcessPool } = await import('../../actors/executors.js');
+  const { WINNING_NICE, mayLowerNiceTo } = await import('../../actors/priority.js');
   const mine = procStat(process.pid).session;
+  const winning = new ProofProcessPool({ throttle: 'none', post: true, winning: true });
+  const done = winning.start({ id: 1, kind: 'commit2', args: [Buffer.from('x'), 1, Buffer.alloc(32)] }).done;
+  await done.catch(() => undefined);
+  const [wpid] = winning.pids();
+  if (mayLowerNiceTo(WINNING_NICE).ok) {
+    t.is(procStat(wpid).session, wpid, 'Winning PoSt process: a session of its own');
+    t.is(getPriority(wpid), WINNING_NICE);
+  } else t.is(procStat(wpid).session, mine, "Winning PoSt process where -20 is not allowed: the miner's session");
+  await winning.close();
   for (const post of [true, false]) {
     const pool = new ProofProcessPool({ throttle: 'stop', post });
     const ex = pool.start({ id: 1, kind: 'commit2', args: [Buffer.from('x'), 1, Buffer.alloc(32)] });

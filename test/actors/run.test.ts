@@ -263,6 +263,26 @@ test("a --sctype=get host asks for numbers with a write token of the server's re
 });
 
 // /proc/<tid>/stat field 19 (after the command's ')': index 16) is the thread's nice value.
+/** Live child processes of `pid` (from /proc/<pid>/stat's ppid field). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function sessionOf(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[3]);
+}
+
 function threadNices(pid: number): number[] {
   return readdirSync(`/proc/${pid}/task`).map((tid) => {
     const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
@@ -290,6 +310,21 @@ test("a PoSt host raises its CPU priority (its session's autogroup and every thr
     );
     if (autogroupOn) t.regex(readFileSync(`/proc/${pid}/autogroup`, 'utf8'), /nice -10/);
     t.is(layer('autogroup')?.state, autogroupOn ? 'raised' : 'off');
+    // The Winning PoSt's proof process (the started spare): a session of its own, its autogroup
+    // and every thread at -20, above the miner's -10.
+    t.is(layer('winning')?.state, 'raised');
+    let winning: number | undefined;
+    for (let i = 0; i < 300 && winning === undefined; i++) {
+      winning = childrenOf(pid).find((c) => sessionOf(c) === c && threadNices(c).every((n) => n === -20));
+      if (winning === undefined) await sleep(50);
+    }
+    t.truthy(
+      winning,
+      `a child of ${pid} leading its own session at nice -20 (children: ${childrenOf(pid)
+        .map((c) => `${c} session ${sessionOf(c)} nices ${threadNices(c).join(',')}`)
+        .join('; ')})`,
+    );
+    if (autogroupOn) t.regex(readFileSync(`/proc/${winning}/autogroup`, 'utf8'), /nice -20/);
   } else {
     // Without CAP_SYS_NICE or LimitNICE: still running, and the status names the fix.
     t.false(st.priority?.ok);
