@@ -369,7 +369,10 @@ export class WindowPoStScheduler extends EventEmitter {
     for (const [name, h] of this.held) {
       const sent = this.ready.get(h.occurrence)?.batches.some((b) => b.state === 'pushed');
       this.unhold(name);
-      if (!sent) await this.leases!.release(name);
+      if (!sent) {
+        await this.leases!.release(name);
+        this.log.info({ lease: name }, 'Window PoSt lease given back (stopping before its proof was sent)');
+      }
     }
     await this.leases?.close();
     this.log.info('window PoSt scheduler stopped');

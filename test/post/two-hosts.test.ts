@@ -3,7 +3,9 @@
 // devnet on a real-time epoch clock. While both run, each deadline occurrence is proven and
 // submitted by exactly one of them; when the one proving an occurrence is killed (kill -9)
 // before it submits, the other takes the lease over once it expires and the deadline is still
-// proven inside its window: no fault, full power.
+// proven inside its window: no fault, full power. A holder stopped cleanly (SIGTERM) before it
+// submits gives its lease back at once: under a lease longer than the window, the other host
+// takes it and proves the deadline in time.
 //
 // Run under scripts/proof-lock.sh (both processes prove real 2KiB sectors).
 import test from 'ava';
@@ -75,5 +77,59 @@ test.serial('two window-post hosts: one submission per deadline while both run; 
   await until(async () => h.devnet.head().Height >= close2, 60_000, 'the window to close');
   t.deepEqual(await c.stateMinerFaults(MINER), []);
   t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+  await survivor.stop();
+});
+
+test.serial('a window-post host stopped (SIGTERM) before it submits gives its lease back: the other proves the deadline in time though the lease would outlast the window', async (t) => {
+  t.timeout(4 * 60_000);
+  const pg = await startPostgres();
+  const s = await setupPoSt(2, { autoAdvance: true, blockDelayMs: 2500, policy: POLICY });
+  const { h } = s;
+  t.teardown(async () => {
+    await killAll();
+    await h.close();
+    await pg.stop();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  // 60 s: three windows. Only a lease given back can be taken over before this one closes.
+  const args = [MAIN, 'post', 'window', '--chain-api', h.apiInfo, '--miner', MINER, '--storage', s.storage, '--confidence', '2', '--shared-db', pg.url, '--window-lease', '60s'];
+  const env = { DISTMINER_LOG_LEVEL: 'info' };
+  const hosts = [new Proc('window-post A', args, env), new Proc('window-post B', args, env)];
+  t.teardown(() => {
+    if (!t.passed) for (const p of hosts) t.log(p.describe(40));
+  });
+  // An occurrence of the sectors' deadline (others have no partitions: nothing to prove) whose
+  // window opens after both hosts are up (not one they joined midway).
+  const h0 = h.devnet.head().Height;
+  const openOf = (l: string) => Number(/@(\d+)$/.exec(l)![1]);
+  const [holder, lease] = await until(
+    async () => {
+      for (const p of hosts) {
+        const l = p.logs((o) => o.msg === 'Window PoSt lease held by this host').find((o) => (o.lease as string).startsWith(`prove/${s.deadline}@`) && openOf(o.lease as string) > h0 + 2);
+        if (l) return [p, l.lease as string] as const;
+      }
+      return undefined;
+    },
+    120_000,
+    'a host to take the lease of an occurrence opening after start',
+  );
+  const dlIndex = /^prove\/(\d+)@/.exec(lease)![1];
+  const open = openOf(lease);
+  const close = open + POLICY.wpostChallengeWindow;
+  const stoppedAt = h.devnet.head().Height;
+  await holder.stop();
+  t.is((await holder.exited).code, 0);
+  const pushed = holder.logs((o) => o.msg === 'SubmitWindowedPoSt pushed' && o.open === open);
+  t.is(pushed.length, 0, `${holder.name} was stopped before it submitted (head ${stoppedAt}, submit from ${open + 2})`);
+  t.is(holder.logs((o) => o.msg === 'Window PoSt lease given back (stopping before its proof was sent)' && o.lease === lease).length, 1, 'it gave the lease back');
+  const survivor = hosts.find((p) => p !== holder)!;
+  const acceptedNow = () => survivor.logs((o) => o.msg === 'Window PoSt accepted' && o.deadline === Number(dlIndex) && (o.epoch as number) >= open)[0] as { epoch: number } | undefined;
+  await until(async () => acceptedNow() !== undefined, 60_000, `${survivor.name} to prove ${lease}`);
+  const accepted = acceptedNow()!;
+  t.is(survivor.logs((o) => o.msg === 'Window PoSt lease held by this host' && o.lease === lease).length, 1, `${survivor.name} took the lease`);
+  t.true(accepted.epoch >= open && accepted.epoch < close, `accepted at ${accepted.epoch}, window ${open}..${close}`);
+  t.log(`${lease}: ${holder.name} stopped at head ${stoppedAt}; ${survivor.name} took the lease and proved it, accepted at ${accepted.epoch} (closes ${close})`);
+  await until(async () => h.devnet.head().Height >= close, 60_000, 'the window to close');
+  t.deepEqual(await h.client.stateMinerFaults(MINER), []);
   await survivor.stop();
 });
