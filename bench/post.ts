@@ -42,6 +42,9 @@ const { machine, stats, table, writeResult } = await import('./common.js');
 
 const SELF = fileURLToPath(import.meta.url);
 
+/** The mailbox of a CPU host with one device: a lane per class, pausing on (parts 4 and 5). */
+const ONE_DEVICE = { devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 600_000, throttle: true };
+
 // ------------------------------------------------------------------ the sealing load (child mode)
 
 async function commit2Loop(): Promise<void> {
@@ -220,15 +223,7 @@ async function main(): Promise<void> {
   const { ProofProcessPool: PostPool } = await import('../actors/executors.js');
   const winningExec = new PostPool({ throttle: 'none', post: true, winning: true, spares: 1, idleMs: Infinity });
   const windowExec = new PostPool({ throttle: 'stop', post: true, idleMs: 60 * 60_000 });
-  const postMailbox = new PostMailbox({
-    devices: 1,
-    winningLanes: 1,
-    postLanes: 1,
-    sealLanes: 1,
-    agingMs: 600_000,
-    throttle: true,
-    executorFor: (k) => (k === 'winning-post' ? winningExec : windowExec),
-  });
+  const postMailbox = new PostMailbox({ ...ONE_DEVICE, executorFor: (k) => (k === 'winning-post' ? winningExec : windowExec) });
   // No deadlines: the chain is advanced by hand, behind the wall clock the jobs' deadlines follow.
   const viaMailbox = { run: async <T>(job: { kind: string; args: unknown[] }) => (await postMailbox.submit<T>({ kind: job.kind, args: job.args }).result).value };
   await miner.stop();
@@ -377,15 +372,7 @@ async function main(): Promise<void> {
   for (const mode of ['in-process', 'proof process, paused'] as const) {
     const inProc = new InProcessExecutor();
     const pool = new ProofProcessPool({ throttle: 'stop', idleMs: 600_000, post: true });
-    const mb = new Mailbox({
-      devices: 1,
-      winningLanes: 1,
-      postLanes: 1,
-      sealLanes: 1,
-      agingMs: 600_000,
-      throttle: true,
-      executorFor: (k) => (k === 'winning-post' || mode === 'in-process' ? inProc : pool),
-    });
+    const mb = new Mailbox({ ...ONE_DEVICE, executorFor: (k) => (k === 'winning-post' || mode === 'in-process' ? inProc : pool) });
     // Warm: parameters loaded where each proof will run.
     await mb.submit({ kind: 'window-post', args: [Buffer.alloc(32, 0x70), reps4, proverId] }).result;
     const winning: number[] = [];

@@ -2,7 +2,7 @@
 // thing runs in devnet.test.ts): batching and deal IDs, the crash windows around publishing
 // and pledging, and what happens to deals when their sector proves, fails for good or is
 // rejected by the chain.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -435,15 +435,7 @@ test('escrow before publication: a top-up in flight holds up only the deals it f
   t.is(s.chain.published.length, 0);
   // A restart (a new coordinator on the same store) waits for the same message.
   await s.flow.stop();
-  const again = new DealCoordinator({
-    store: s.store,
-    pipeline: new StoreDealPipeline(s.store, s.piecePath, true),
-    chain: s.chain,
-    sealer: s.sealer,
-    sectorSize: 2048,
-    pieceBase: 'http://deals',
-    waitDealsMs: 0,
-  });
+  const again = restarted(s);
   await again.tick();
   t.deepEqual(s.chain.funded, [300n], 'not pushed again after the restart');
   // It fails on chain: cleared, and pushed again; the second lands and the deal is published.
@@ -454,13 +446,31 @@ test('escrow before publication: a top-up in flight holds up only the deals it f
   t.is(s.store.pendingFunding()?.cid, 'add-2');
   s.chain.fundingExit = 0;
   await again.tick();
+  await fundedAndPublished(t, s, again);
+});
+
+/** The top-up has landed and is cleared; deal 'a' alone was published. Stops `flow`. */
+async function fundedAndPublished(t: ExecutionContext, s: Awaited<ReturnType<typeof setup>>, flow: DealCoordinator): Promise<void> {
   t.is(s.store.pendingFunding(), undefined);
   t.deepEqual(
     s.chain.published.flatMap((m) => m.deals.map((d) => d.Proposal.Label)),
     ['a'],
   );
-  await again.stop();
-});
+  await flow.stop();
+}
+
+/** A new coordinator on the same store and chain (a restart of the deal role). */
+function restarted(s: Awaited<ReturnType<typeof setup>>): DealCoordinator {
+  return new DealCoordinator({
+    store: s.store,
+    pipeline: new StoreDealPipeline(s.store, s.piecePath, true),
+    chain: s.chain,
+    sealer: s.sealer,
+    sectorSize: 2048,
+    pieceBase: 'http://deals',
+    waitDealsMs: 0,
+  });
+}
 
 test('escrow before publication: a top-up whose answer was lost (a timeout, or a crash between the push and its record) is pushed again under its uuid and sent once', async (t) => {
   const s = await setup([{ label: 'a', size: 1024, collateral: 300n }], () => ({}), 0);
@@ -481,27 +491,14 @@ test('escrow before publication: a top-up whose answer was lost (a timeout, or a
   // store pushes the recorded top-up, not a fresh one of its own.
   await s.store.setPendingFunding({ uuid: recorded!.uuid, amount: '300' });
   await s.flow.stop();
-  const again = new DealCoordinator({
-    store: s.store,
-    pipeline: new StoreDealPipeline(s.store, s.piecePath, true),
-    chain: s.chain,
-    sealer: s.sealer,
-    sectorSize: 2048,
-    pieceBase: 'http://deals',
-    waitDealsMs: 0,
-  });
+  const again = restarted(s);
   await again.tick();
   t.deepEqual(s.chain.funded, [300n], 'still one AddBalance after the restart');
   t.is(s.store.pendingFunding()?.cid, 'add-1');
   s.chain.fundingHeld = false;
   await again.tick();
   await again.tick();
-  t.is(s.store.pendingFunding(), undefined);
-  t.deepEqual(
-    s.chain.published.flatMap((m) => m.deals.map((d) => d.Proposal.Label)),
-    ['a'],
-  );
-  await again.stop();
+  await fundedAndPublished(t, s, again);
 });
 
 test('escrow before publication: a client with a publication in flight, or whose balance cannot be read, waits; a top-up that fails holds up no published deal', async (t) => {
