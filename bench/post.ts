@@ -232,7 +232,8 @@ async function main(): Promise<void> {
   await win.start();
   miner = new WinningPoStMiner({ client: c, miner: MINER, storage: [setup.storage], stateFile: join(stateDir, 'last-mined.json'), expectedLeaders: d.expectedLeaders, runner: viaMailbox });
   await miner.start();
-  // Warm: the parameters loaded in both proof processes.
+  // Warm: one Winning PoSt process loads its parameters. (The spare has not: its first proof
+  // pays for that — likely the one ~8 s round that 'none' shows as its max.)
   await postMailbox.submit({
     kind: 'winning-post',
     args: [

@@ -30,6 +30,7 @@ import type { StoreDealPipeline } from './pipeline.js';
 import type { DealPublication, DealRecord, DealStore, PendingFunding } from './store.js';
 import { type ProposalMarket, dealCosts } from './escrow.js';
 import { formatFil } from '../chain/fees.js';
+import { RpcError } from '../net/json-rpc.js';
 
 /** The chain as the deal role needs it (over the Lotus API in deal-chain.ts). */
 export interface DealChain extends ProposalMarket {
@@ -241,7 +242,8 @@ export class DealCoordinator {
    * wait, and the passes go on (packing, following sectors) while it lands. The record is written
    * before the push, so no crash can leave a top-up sent and forgotten: a record without a CID is
    * pushed again with the same uuid, and the node answers with the message it already sent, if
-   * it did. Throws when the push fails: the deals wait, and the next pass pushes it again.
+   * it did. Throws when the push fails: the deals wait; the next pass pushes it again, or works
+   * the need out anew when the node refused it.
    */
   // A publication that landed but whose deal IDs are not recorded yet is counted though its
   // collateral is already locked: the top-up can then exceed the need by that much, which stays
@@ -285,7 +287,17 @@ export class DealCoordinator {
     try {
       cid = await this.o.chain.fundProvider(BigInt(f.amount), f.uuid!);
     } catch (e) {
-      this.log.error({ err: e, add: f.amount, uuid: f.uuid }, 'could not add provider collateral to the market escrow (is the worker funded?); deals wait, and the same top-up is pushed again');
+      // The node's own refusal (an error answer: not enough funds, gas estimation failed) sent
+      // nothing: the record goes, and the next pass works the need out again. No answer at all
+      // (a timeout, the node down) may hide a push that happened: kept, pushed again under its uuid.
+      const refused = e instanceof RpcError;
+      if (refused) await this.o.store.setPendingFunding(undefined);
+      this.log.error(
+        { err: e, add: f.amount, uuid: f.uuid },
+        refused
+          ? 'the node refused the provider-collateral top-up (is the worker funded?); deals wait'
+          : 'no answer to the provider-collateral top-up; deals wait, and the same top-up is pushed again',
+      );
       throw e;
     }
     await this.o.store.setPendingFunding({ ...f, cid, pushedAt: Date.now() });

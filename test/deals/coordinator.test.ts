@@ -6,7 +6,9 @@ import test, { type ExecutionContext } from 'ava';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ChainUnavailableError } from '../../src/chain/client.js';
 import type { ClientDealProposal, DealProposal } from '../../src/chain/market.js';
+import { RpcError } from '../../src/net/json-rpc.js';
 import { buildProposal } from '../../src/deals/client.js';
 import { type DealChain, DealCoordinator, type DealSealer, type SealSectorView } from '../../src/deals/coordinator.js';
 import { type ClientKey, newClientKey } from '../../src/deals/keys.js';
@@ -49,7 +51,7 @@ class FakeChain implements DealChain {
     this.uuids.set(uuid, cid);
     if (this.loseNextAnswer) {
       this.loseNextAnswer = false;
-      throw new Error('no answer within 60000 ms');
+      throw new ChainUnavailableError('no chain daemon answered: http://lotus/rpc/v1: no answer within 60000 ms');
     }
     return cid;
   }
@@ -526,11 +528,23 @@ test('escrow before publication: a client with a publication in flight, or whose
   let asked = 0n;
   s.chain.fundProvider = async (amount: bigint) => {
     asked = amount;
-    throw new Error('not enough funds (worker)');
+    throw new RpcError(1, 'mpool push: not enough funds: 0 < 600', 'Filecoin.MpoolPushMessage');
   };
   await s.flow.tick(); // the failed top-up is logged; the pass goes on
   t.is(asked, 600n, 'the collateral of the pushed deal and of the one ready');
   for (const l of ['next', 'unread', 'fresh']) t.is(s.byLabel(l).state, 'Publishing', `${l} waits`);
   t.is(s.chain.published.length, 1, 'nothing more is published without the provider collateral');
   t.is(s.byLabel('published').state, 'Sealing', 'a deal already published is packed all the same');
+  // The node refused it (an error answer: nothing was sent): no record left to push again; the
+  // next pass works the need out anew, under a new uuid.
+  t.is(s.store.pendingFunding(), undefined);
+  const uuids: string[] = [];
+  s.chain.fundProvider = async (_amount: bigint, uuid: string) => {
+    uuids.push(uuid);
+    throw new RpcError(1, 'mpool push: not enough funds: 0 < 600', 'Filecoin.MpoolPushMessage');
+  };
+  await s.flow.tick();
+  await s.flow.tick();
+  t.is(uuids.length, 2);
+  t.not(uuids[0], uuids[1]);
 });
