@@ -46,7 +46,7 @@ export async function main(): Promise<number> {
   // for one of its own at a higher priority still — where the host allows that nice value.
   const mode = process.env.DISTMINER_PROOF_WORKER_SESSION;
   const winning = mode === 'winning' ? mayLowerNiceTo(WINNING_NICE) : undefined;
-  proofsModule.ownSession(Number(process.env.DISTMINER_PROOF_PARENT_PID) || process.ppid, mode === 'own' || winning?.ok === true);
+  proofsModule.ownSession(Number(process.env.DISTMINER_PROOF_PARENT_PID) || process.ppid, mode !== 'miner' && winning?.ok !== false);
   if (winning?.ok) {
     const r = raiseWinningProcess();
     if (!r.ok) log.warn({ priority: describePriority(r) }, 'the Winning PoSt proof process could not raise its priority in every layer');

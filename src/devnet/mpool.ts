@@ -29,7 +29,8 @@ const GAS_LIMIT_DEFAULT = 50_000_000;
 const GAS_FEE_CAP_DEFAULT = 100_000n;
 const GAS_PREMIUM_DEFAULT = 100_000n;
 const DEFAULT_MAX_FEE = 7n * 10n ** 16n;
-export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+/** go's uuid.Nil: Lotus treats a MsgUuid of all zeros as none. */
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 /** Lotus's block gas limit: no message may ask for more. */
 const BLOCK_GAS_LIMIT = 10_000_000_000;
 
