@@ -44,22 +44,37 @@ export const createRole: CreateRole = (ctx) => {
     const M = { miner: o.minerId };
     for (const oc of ['not-eligible', 'lost', 'mined', 'other-host', 'slash-filter', 'late', 'failed']) rounds.inc({ ...M, outcome: oc }, 0);
     abandoned.inc(M, 0);
-    let won = 0;
-    m.on('block', (r: { round: number; proofMs?: number; sentMs?: number }) => {
-      won++;
-      sendBack({ type: 'SET', key: 'blocksWon', value: won });
-      sendBack({ type: 'PROGRESS', detail: `${won} block(s) won; last at epoch ${r.round} (proof ${r.proofMs ?? '?'} ms, sent at ${r.sentMs ?? '?'} ms)` });
-    });
-    m.on('round', (r: { round: number; outcome: string; wins?: number; baseMs?: number; proofMs?: number; sentMs?: number }) => {
+    // Rounds this miner won (elected), and what became of them: the demo's view, `status` and
+    // bench/demo-load read these (context.data), as the metrics above count them.
+    // Counted since this incarnation started.
+    const tally = { roundsWon: 0, blocksMined: 0, roundsAbandoned: 0, minedByOtherHost: 0 };
+    const setTally = () => Object.entries(tally).forEach(([k, v]) => sendBack({ type: 'SET', key: k, value: v }));
+    setTally();
+    let last = '';
+    m.on('round', (r: { round: number; outcome: string; wins?: number; baseMs?: number; proofMs?: number; sentMs?: number; error?: string }) => {
       rounds.inc({ ...M, outcome: r.outcome });
-      if ((r.wins ?? 0) > 0 && r.outcome !== 'mined' && r.outcome !== 'other-host') abandoned.inc(M);
+      const wonRound = (r.wins ?? 0) > 0;
+      if (wonRound) {
+        tally.roundsWon++;
+        if (r.outcome === 'mined') tally.blocksMined++;
+        else if (r.outcome === 'other-host') tally.minedByOtherHost++;
+        else {
+          tally.roundsAbandoned++;
+          abandoned.inc(M);
+        }
+        setTally();
+      }
       for (const [p, ms] of [
         ['base', r.baseMs],
         ['proof', r.proofMs],
         ['sent', r.sentMs],
       ] as const)
-        if (ms !== undefined && (r.wins ?? 0) > 0) phase.observe({ ...M, phase: p }, ms / 1000);
-      if (r.outcome !== 'mined') sendBack({ type: 'PROGRESS', detail: `${won} block(s) won; epoch ${r.round}: ${r.outcome}` });
+        if (ms !== undefined && wonRound) phase.observe({ ...M, phase: p }, ms / 1000);
+      if (r.outcome === 'mined') last = `last block at epoch ${r.round} (proof ${r.proofMs ?? '?'} ms, sent at ${r.sentMs ?? '?'} ms)`;
+      else if (wonRound) last = `epoch ${r.round} won but ${r.outcome}${r.error ? `: ${r.error}` : ''}`;
+      else last = `epoch ${r.round}: ${r.outcome}`;
+      const other = tally.minedByOtherHost ? `, ${tally.minedByOtherHost} by the other host` : '';
+      sendBack({ type: 'PROGRESS', detail: `won ${tally.roundsWon}: ${tally.blocksMined} mined, ${tally.roundsAbandoned} abandoned${other}; ${last}` });
     });
     if (!(await untilChainAnswers(ctx, sendBack, signal, () => m.start()))) {
       await m.stop();

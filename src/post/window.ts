@@ -164,6 +164,8 @@ const noCounts = (): StorageCheckCounters => ({
 export interface SubmittedPoSt {
   deadline: number;
   open: number;
+  /** The epoch the deadline's challenge window closes: a proof must execute before it. */
+  close: number;
   partitions: PoStPartition[];
   provenSectors: number[];
   cid: Cid;
@@ -1023,7 +1025,18 @@ export class WindowPoStScheduler extends EventEmitter {
       const spec: MessageSendSpec = { ...sendSpec(this.fees, 'windowPoSt'), MaximizeFeeCap: this.maximizeFeeCap };
       const sm = await this.c.mpoolPushMessage({ To: this.miner, From: from, Method: MinerMethod.SubmitWindowedPoSt, Params: b64(params) }, spec);
       const reverted = b.sub !== undefined;
-      const sub: SubmittedPoSt = { deadline: dl.Index, open: dl.Open, partitions: b.partitions, provenSectors: b.proven, cid: sm.CID!, pushedAt: head.Height, proofMs: b.proofMs, from, reverted };
+      const sub: SubmittedPoSt = {
+        deadline: dl.Index,
+        open: dl.Open,
+        close: dl.Close,
+        partitions: b.partitions,
+        provenSectors: b.proven,
+        cid: sm.CID!,
+        pushedAt: head.Height,
+        proofMs: b.proofMs,
+        from,
+        reverted,
+      };
       b.sub = sub;
       b.state = 'pushed';
       this.submissions.push(sub);

@@ -85,6 +85,15 @@ test.serial('the demo brings the cluster up, a pledged sector and a deal sector 
   const detail = async () => (await minerStatus(join(dir, 'post'), tokenOf('post')))?.actors.find((a) => a.id === 'window-post')?.detail ?? '';
   await until(async () => /[1-9]\d* deadline\(s\) proven/.test(await detail()), 30_000, 'the PoSt miner to report the proven deadline').catch(() => undefined);
   t.regex(await detail(), /[1-9]\d* deadline\(s\) proven/);
+  const post = async () => (await minerStatus(join(dir, 'post'), tokenOf('post')))?.actors;
+  const margin = (await post())?.find((a) => a.id === 'window-post')?.context?.data as { minMarginEpochs?: number } | undefined;
+  t.true(margin?.minMarginEpochs !== undefined && margin.minMarginEpochs >= 0, `the proof's margin is reported: ${JSON.stringify(margin)}`);
+  // The demo's view of the Winning PoSt: rounds won, and what became of each (mined or
+  // abandoned), as its detail line and its data, the same counts the metrics keep.
+  const winning = (await post())?.find((a) => a.id === 'winning-post');
+  t.regex(winning?.detail ?? '', /^won \d+: \d+ mined, \d+ abandoned/);
+  const w = winning?.context?.data as { roundsWon?: number; blocksMined?: number; roundsAbandoned?: number } | undefined;
+  t.is((w?.roundsWon ?? 0) - (w?.blocksMined ?? 0) - (w?.roundsAbandoned ?? 0), 0, `every won round mined or abandoned: ${JSON.stringify(w)}`);
 
   // What an operator's Prometheus sees (alerts/distminer.rules.yml): the next deadline's gas cap
   // and the balance of the address that would pay it, the storage paths' space, the chain
