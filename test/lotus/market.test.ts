@@ -4,10 +4,12 @@
 // it, and StateMarketBalance must show the escrow. A client that cannot pay is refused with a
 // clear error and nothing lands. `client deal --chain-api` takes its terms from the real market
 // actor (the provider collateral minimum, a start after the head) and stops a client without
-// escrow before it proposes. (Publishing and activating deals on the real market: the open issue.)
+// escrow before it proposes. The deal miner's own top-up relies on MpoolPushMessage's MsgUuid: a
+// repeat push under one uuid must be answered with the message already sent. (Publishing and
+// activating deals on the real market: deals.test.ts.)
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -128,3 +130,34 @@ test.serial(
     t.is(proposed.length, 1, 'refused terms are never proposed');
   },
 );
+
+// The deal miner's collateral top-up is recorded with a uuid before it is pushed, and pushed
+// again under that uuid when no answer came (src/deals/coordinator.ts): that is safe only if
+// real Lotus answers a repeat push with the message it already signed (MpoolPushMessage's
+// MsgUuid), before and after that message landed. One AddBalance lands; a new uuid is a new one.
+test.serial("deal miner's top-up: a repeat push under one MsgUuid is answered with the message Lotus already sent, before and after it landed; one AddBalance lands", async (t) => {
+  t.timeout(5 * 60_000);
+  const { lotusDealChain } = await import('../../src/deals/deal-chain.js');
+  const dc = lotusDealChain(chain, 1000);
+  const since = (await chain.chainHead()).Height;
+  const before = await chain.call<{ Escrow: string }>('StateMarketBalance', ['t01000', null]);
+  const uuid = randomUUID();
+  const first = await dc.fundProvider(1000n, uuid);
+  t.is(await dc.fundProvider(1000n, uuid), first, 'pushed again before it landed: the same message');
+  const r = await chain.stateWaitMsg({ '/': first }, 1);
+  t.is(r.Receipt.ExitCode, 0);
+  t.is(await dc.fundProvider(1000n, uuid), first, 'pushed again after it landed: still the same message, nothing new');
+  const other = await dc.fundProvider(1n, randomUUID());
+  t.not(other, first, 'a new uuid is a new top-up');
+  t.is((await chain.stateWaitMsg({ '/': other }, 1)).Receipt.ExitCode, 0);
+  const listed = (await chain.stateListMessages({ To: 't05' }, since)) ?? [];
+  const addBalances = [];
+  for (const cid of listed) {
+    const m = await chain.chainGetMessage(cid);
+    if (m.Method === 2 && m.Params === (await chain.chainGetMessage({ '/': first })).Params) addBalances.push(cid['/']);
+  }
+  t.deepEqual(addBalances.sort(), [first, other].sort(), "exactly two AddBalance for t01000's escrow since the test began");
+  const after = await chain.call<{ Escrow: string }>('StateMarketBalance', ['t01000', null]);
+  t.true(BigInt(after.Escrow) - BigInt(before.Escrow) >= 1001n, `escrow ${before.Escrow} → ${after.Escrow}`);
+  figures.market_msg_uuid_repeat_push_ok = 1;
+});
