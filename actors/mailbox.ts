@@ -20,7 +20,9 @@
 // runs Window PoSt in a proof process for this) — but only while it can afford to: from the
 // half of its time to its deadline, or earlier if it would no longer have twice the time the
 // last Window PoSt ran, it neither waits for nor is paused by Winning PoSt and shares the
-// cores. Otherwise back-to-back Winning PoSts (a miner elected most rounds, each PoSt longer
+// cores — and where the Winning PoSt's executor can be held (its proof process runs at nice
+// -20 in a session of its own, so "sharing" would leave the Window PoSt a few percent of the
+// CPU), the Winning PoSt is held until that Window PoSt is done. Otherwise back-to-back Winning PoSts (a miner elected most rounds, each PoSt longer
 // than an epoch) would hold it to its deadline: a block is worth one round, a missed deadline
 // the power of every sector in it. A job whose deadline passes is cancelled (queued: never
 // started; running: its executor is asked to cancel, and its caller gets the deadline error
@@ -406,11 +408,18 @@ export class Mailbox extends EventEmitter {
     const now = this.now();
     const postRunning = this.lanes.some((l) => l.job && l.job.cls <= 1 && !l.job.settled);
     const winningRunning = this.lanes.some((l) => l.job && l.job.cls === 0 && !l.job.settled);
+    // A Window PoSt past its yield point runs beside the Winning PoSts, but "beside" is not
+    // enough where the Winning PoSt's process outranks it (nice -20 in a session of its own):
+    // it would still get a few percent of the CPU and miss its deadline. So then the Winning
+    // PoSt is the one held (where its executor can), until no such Window PoSt runs: a block is
+    // worth one round, a missed deadline the power of every sector in it.
+    const windowDue = this.lanes.some((l) => l.job && l.job.pause === 'winning' && !l.job.settled && l.job.report.startedAt !== undefined && now >= this.yieldsUntil(l.job));
     for (const l of this.lanes) {
       const j = l.job;
       // Only what its executor can hold back is counted as throttled (not an in-process proof).
-      if (!j || j.pause === 'never' || !j.execution?.throttle) continue;
-      const hold = j.pause === 'winning' ? winningRunning && now < this.yieldsUntil(j) : postRunning;
+      if (!j || !j.execution?.throttle) continue;
+      if (j.pause === 'never' && j.cls !== 0) continue;
+      const hold = j.cls === 0 ? windowDue : j.pause === 'winning' ? winningRunning && now < this.yieldsUntil(j) : postRunning;
       if (hold && j.throttledSince === undefined) {
         j.throttledSince = now;
         safe(() => j.execution?.throttle?.());

@@ -235,7 +235,7 @@ async function main(): Promise<void> {
   // the same epoch does not share the cores with the round, as it does in-process above.
   const { Mailbox: PostMailbox } = await import('../actors/mailbox.js');
   const { ProofProcessPool: PostPool } = await import('../actors/executors.js');
-  const winningExec = new PostPool({ throttle: 'none', post: true, winning: true, spares: 1, idleMs: Infinity });
+  const winningExec = new PostPool({ throttle: 'stop', post: true, winning: true, spares: 1, idleMs: Infinity });
   const windowExec = new PostPool({ throttle: 'stop', post: true, idleMs: 60 * 60_000 });
   const postMailbox = new PostMailbox({ ...ONE_DEVICE, executorFor: (k) => (k === 'winning-post' ? winningExec : windowExec) });
   // No deadlines: the chain is advanced by hand, behind the wall clock the jobs' deadlines follow.

@@ -168,7 +168,7 @@ export async function main(flags: RunOptions): Promise<number> {
   // is killed and the next round's starts at once on the spare. Each in a session of its own at
   // the Winning PoSt's nice (-20, actors/priority.ts), above the rest of the miner.
   // Only where the role runs (a seal host keeps no idle proof processes).
-  const winningExec = settings.roles.includes('winning-post') ? new ProofProcessPool({ throttle: 'none', post: true, winning: true, spares: 1, idleMs: Infinity }) : postExec;
+  const winningExec = settings.roles.includes('winning-post') ? new ProofProcessPool({ throttle: 'stop', post: true, winning: true, spares: 1, idleMs: Infinity }) : postExec;
   const sealPool = new ProofProcessPool({ throttle });
   // Pausing (CPU host): Window PoSt in a warm proof process the mailbox can stop while a
   // Winning PoSt runs (executors.ts). The process stays for an hour of idleness, a proving

@@ -394,9 +394,21 @@ test('CPU host: back-to-back Winning PoSts hold a Window PoSt only for the first
   advance(2500); // 10.5 s: past half-way
   const extra = runWinning(); // any submission reschedules (this one takes a free seal lane)
   t.false(wp.throttled, 'resumed beside the running Winning PoSts');
+  // ... and it is the Winning PoSt that is held now (where its executor can): a Winning PoSt
+  // process at nice -20 would otherwise leave it a few percent of the CPU.
+  t.deepEqual(
+    ex.byKind('winning-post').map((j) => j.throttled),
+    [false, false, true, true],
+    'the two running Winning PoSts are held while the due Window PoSt runs (two finished before)',
+  );
   advance(3000);
   wp.finish();
   const r = await w.result;
+  await tick();
+  t.true(
+    ex.byKind('winning-post').every((j) => !j.throttled),
+    'released once the Window PoSt is done',
+  );
   t.is(r.report.throttledMs, 6500, 'held 4 s from its start, and 2.5 s more until half-way');
   for (const j of ex.byKind('winning-post')) j.finish();
   await Promise.all([win.result, extra.result]);
