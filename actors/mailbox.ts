@@ -413,7 +413,7 @@ export class Mailbox extends EventEmitter {
     // it would still get a few percent of the CPU and miss its deadline. So then the Winning
     // PoSt is the one held (where its executor can), until no such Window PoSt runs: a block is
     // worth one round, a missed deadline the power of every sector in it.
-    const windowDue = this.lanes.some((l) => l.job && l.job.pause === 'winning' && !l.job.settled && l.job.report.startedAt !== undefined && now >= this.yieldsUntil(l.job));
+    const windowDue = this.lanes.some((l) => l.job && l.job.pause === 'winning' && !l.job.settled && now >= this.yieldsUntil(l.job));
     for (const l of this.lanes) {
       const j = l.job;
       // Only what its executor can hold back is counted as throttled (not an in-process proof).

@@ -151,10 +151,11 @@ test.serial("deal miner's top-up: a repeat push under one MsgUuid is answered wi
   t.not(other, first, 'a new uuid is a new top-up');
   t.is((await chain.stateWaitMsg({ '/': other }, 1)).Receipt.ExitCode, 0);
   const listed = (await chain.stateListMessages({ To: 't05' }, since)) ?? [];
+  const forT01000 = (await chain.chainGetMessage({ '/': first })).Params; // AddBalance's params: the provider
   const addBalances = [];
   for (const cid of listed) {
     const m = await chain.chainGetMessage(cid);
-    if (m.Method === 2 && m.Params === (await chain.chainGetMessage({ '/': first })).Params) addBalances.push(cid['/']);
+    if (m.Method === 2 && m.Params === forT01000) addBalances.push(cid['/']);
   }
   t.deepEqual(addBalances.sort(), [first, other].sort(), "exactly two AddBalance for t01000's escrow since the test began");
   const after = await chain.call<{ Escrow: string }>('StateMarketBalance', ['t01000', null]);
