@@ -417,6 +417,7 @@ export function buildProgram(): Command {
     .option('--fault-cutoff <n>', 'FaultDeclarationCutoff (default 70)')
     .option('--precommit-delay <n>', 'PreCommitChallengeDelay (default 150)')
     .option('--expected-leaders <n>', 'blocks expected per epoch in the election (default 5)')
+    .option('--null-rounds <chance>', 'chance 0..1 that a round no miner made a block for is a null round, not a system block (default 0; new directory only)')
     .option('--pinned-randomness <file>', 'JSON [{miner, sector, ticket, seed}] for pre-sealed sectors (new directory only)')
     .action(act(async (o) => (await import('../devnet/cli.js')).main(o)));
 

@@ -22,6 +22,7 @@ export interface DevnetOptions {
   faultCutoff?: string;
   precommitDelay?: string;
   expectedLeaders?: string;
+  nullRounds?: string;
   pinnedRandomness?: string;
 }
 
@@ -36,6 +37,13 @@ function intOpt(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+function chanceOpt(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !(n >= 0 && n <= 1)) throw new Error(`--null-rounds must be a number from 0 to 1, got "${v}"`);
   return n;
 }
 
@@ -63,6 +71,7 @@ export async function main(values: DevnetOptions): Promise<number> {
     network,
     policy,
     expectedLeaders: intOpt(values.expectedLeaders, 'expected-leaders'),
+    nullRoundChance: chanceOpt(values.nullRounds),
     pinnedSealRandomness: values.pinnedRandomness ? JSON.parse(readFileSync(values.pinnedRandomness, 'utf8')) : undefined,
   });
   const server = new DevnetRpcServer(devnet);

@@ -37,7 +37,8 @@ export class Devnet extends DevnetMpool {
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
   private clockRunning = false;
-  private advancing: Promise<TipSet> | undefined;
+  /** Rounds are formed one at a time: the last formation queued (never rejects). */
+  private forming: Promise<unknown> = Promise.resolve();
 
   /** Opens the devnet in `opts.dir`, creating genesis if the directory is new. */
   static async open(opts: DevnetOptions): Promise<Devnet> {
@@ -68,10 +69,10 @@ export class Devnet extends DevnetMpool {
     const base = this.resolveTsk(tsk);
     const m = this.miner(maddr);
     if (!Number.isInteger(round) || round <= base.Height) throw new ApiError(`round ${round} must be after the base tipset's height ${base.Height}`);
-    if (round > this.head().Height + 1) throw new ApiError(`round ${round} is in the future (head ${this.head().Height})`);
     const prev = this.chain[base.Height].beacon;
-    const entries: BeaconEntry[] = [];
-    for (let r = base.Height + 1; r <= round; r++) entries.push(this.beaconAt(r));
+    // Rounds after the base were null (or are taken to be): one entry each, up to the round
+    // whose time has come (beaconAt refuses later ones).
+    const entries = this.beaconsAfter(base.Height, round);
     const active = m.activeSectors();
     if (active.length === 0) return null;
     const rand = winningPoStRandomness(randomnessBeacon(prev, entries), round, m.info.address);
@@ -130,6 +131,18 @@ export class Devnet extends DevnetMpool {
    * beacon, ticket, election proof (VRF + win count) and a Winning PoSt that verifies.
    */
   async submitBlock(bm: BlockMsg): Promise<void> {
+    // A block for a later round than the one being mined, once that round's time has come:
+    // the rounds before it passed without a tipset its miner saw, so they are formed first
+    // (as the clock would form them; null rounds when nobody made a block for them) and the
+    // block is judged on that chain — as Lotus takes a block after null rounds.
+    const h = bm?.Header;
+    const onHead =
+      Array.isArray(h?.Parents) &&
+      h.Parents.map((c) => c?.['/']).join(',') ===
+        this.head()
+          .Cids.map((c) => c['/'])
+          .join(',');
+    if (onHead && Number.isSafeInteger(h.Height) && h.Height > this.nextRound() && this.timestampOf(h.Height) * 1000 <= Date.now()) await this.formThrough(h.Height - 1);
     // The next tipset waits for blocks that arrived before it was due and are still being
     // verified (a Lotus node adds a block to its tipset once it has validated it).
     const p = this.acceptBlock(bm);
@@ -146,14 +159,17 @@ export class Devnet extends DevnetMpool {
     if (!h || typeof h !== 'object') throw new ApiError('invalid block: missing Header');
     const bad = (why: string) => new ApiError(`block rejected: ${why}`);
     const head = this.head();
-    if (h.Height !== head.Height + 1) throw bad(`height ${h.Height} is not the next epoch ${head.Height + 1}`);
+    const round = this.nextRound();
+    if (h.Height !== round) throw bad(`height ${h.Height} is not the round being mined ${round}`);
     if (!Array.isArray(h.Parents) || h.Parents.map((c) => c['/']).join(',') !== head.Cids.map((c) => c['/']).join(',')) throw bad('parents are not the current head');
     const m = this.miner(h.Miner);
     if ((this.pending.get(h.Height) ?? []).some((b) => b.header.Miner === m.info.address)) throw bad(`miner ${h.Miner} already has a block at height ${h.Height}`);
     if (h.Timestamp !== this.timestampOf(h.Height)) throw bad(`timestamp ${h.Timestamp}, expected ${this.timestampOf(h.Height)}`);
     const prev = this.chain[head.Height].beacon;
-    const expected = this.beaconAt(h.Height);
-    if (!Array.isArray(h.BeaconEntries) || h.BeaconEntries.length !== 1 || h.BeaconEntries[0].Round !== expected.Round || h.BeaconEntries[0].Data !== expected.Data) throw bad('wrong beacon entries');
+    // One entry per round since the parent (its null rounds and this one), as Lotus checks them.
+    const expected = this.beaconsAfter(head.Height, h.Height);
+    if (!Array.isArray(h.BeaconEntries) || h.BeaconEntries.length !== expected.length || expected.some((e, i) => h.BeaconEntries[i]?.Round !== e.Round || h.BeaconEntries[i]?.Data !== e.Data))
+      throw bad(`wrong beacon entries (expected rounds ${expected[0].Round}..${h.Height})`);
     const worker = parseAddress(m.info.worker).payload;
     const rbase = randomnessBeacon(prev, h.BeaconEntries);
     if (!h.Ticket || !blsVerify(worker, ticketVrfInput(rbase, h.Height, m.info.address, head), fromB64(h.Ticket.VRFProof))) throw bad('invalid ticket VRF');
@@ -187,8 +203,8 @@ export class Devnet extends DevnetMpool {
       v = { valid: false, reason: (e as Error).message };
     }
     if (!v.valid) throw bad(`invalid Winning PoSt: ${v.reason}`);
-    // The head may have moved while verifying.
-    if (this.head().Height + 1 !== h.Height) throw bad('arrived after its epoch closed');
+    // The round may have been formed while verifying.
+    if (this.nextRound() !== h.Height) throw bad('arrived after its epoch closed');
     const list = this.pending.get(h.Height) ?? [];
     if (list.some((b) => b.header.Miner === m.info.address)) throw bad(`miner ${h.Miner} already has a block at height ${h.Height}`);
     list.push({ header: h, cid: blockCid(h)['/'] });
@@ -197,6 +213,15 @@ export class Devnet extends DevnetMpool {
   }
 
   // ------------------------------------------------------------------ epochs
+
+  /**
+   * Tests: the null-round chance from now on, in this process only (genesis.json keeps the one
+   * the directory was made with). Setup runs on system blocks, then the miner's rounds alone.
+   */
+  setNullRoundChance(chance: number): void {
+    if (!(chance >= 0 && chance <= 1)) throw new Error(`the null-round chance must be 0..1, got ${chance}`);
+    this.genesis.nullRoundChance = chance;
+  }
 
   /** Stops the epoch clock (tests: later epochs only by advance()). */
   stopClock(): void {
@@ -209,7 +234,7 @@ export class Devnet extends DevnetMpool {
 
   private schedule(): void {
     if (this.closed || !this.clockRunning) return;
-    const next = this.head().Height + 1;
+    const next = this.nextRound();
     // A tipset is formed shortly after its time: miners broadcast a block at its timestamp,
     // never before (as lotus-miner does; nodes refuse blocks from the future), so a tipset made
     // at the very time would race the blocks meant for it. The grace stays well inside the
@@ -227,7 +252,7 @@ export class Devnet extends DevnetMpool {
     this.timer = setTimeout(() => {
       this.immediate = setImmediate(() => {
         this.immediate = undefined;
-        this.advance().then(
+        this.formThrough(next).then(
           () => this.schedule(),
           (e) => {
             log.error({ err: e }, 'epoch failed');
@@ -238,19 +263,32 @@ export class Devnet extends DevnetMpool {
     }, wait);
   }
 
-  /** Produces the next tipset: blocks submitted for it (or a system block), messages, cron. */
+  /**
+   * Forms the next round: a tipset of the blocks submitted for it, else a system block or, by
+   * the genesis's null-round chance, a null round. Resolves to the head after it.
+   */
   advance(): Promise<TipSet> {
-    if (this.advancing) return this.advancing.then(() => this.advance());
-    this.advancing = this.doAdvance().finally(() => {
-      this.advancing = undefined;
-    });
-    return this.advancing;
+    return this.serially(() => this.doAdvance());
   }
 
-  /** Advances until the head reaches `height`. */
+  /** Advances until the head reaches `height` (or passes it, when that round was null). */
   async advanceTo(height: number): Promise<TipSet> {
     while (this.head().Height < height) await this.advance();
     return this.head();
+  }
+
+  /** Forms every round up to `round` not formed yet (none when it is; checked in turn, so callers never form one too many). */
+  private formThrough(round: number): Promise<TipSet> {
+    return this.serially(async () => {
+      while (this.nextRound() <= round) await this.doAdvance();
+      return this.head();
+    });
+  }
+
+  private serially<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.forming.then(f);
+    this.forming = p.catch(() => undefined);
+    return p;
   }
 
   private async doAdvance(): Promise<TipSet> {
@@ -259,11 +297,12 @@ export class Devnet extends DevnetMpool {
     if (this.arriving.size > 0) await Promise.allSettled([...this.arriving]);
     const t1 = Date.now();
     const parent = this.head();
-    const h = parent.Height + 1;
+    const h = this.nextRound();
     const beacon = this.beaconAt(h);
     const blocks = this.pending.get(h) ?? [];
     this.pending.delete(h);
-    const headers = blocks.length > 0 ? blocks.map((b) => b.header) : [this.systemBlock(h, parent.Cids, beacon, this.weight.toString())];
+    if (blocks.length === 0 && this.isNullRound(beacon)) return this.nullRound(h, beacon, t0);
+    const headers = blocks.length > 0 ? blocks.map((b) => b.header) : [this.systemBlock(h, parent, this.beaconsAfter(parent.Height, h), this.weight.toString())];
     // Order blocks by ticket like Lotus orders a tipset.
     headers.sort((a, b) => Buffer.compare(Buffer.from(blake2b(fromB64(a.Ticket?.VRFProof ?? ''), { dkLen: 32 })), Buffer.from(blake2b(fromB64(b.Ticket?.VRFProof ?? ''), { dkLen: 32 }))));
     const tipset: TipSet = { Cids: headers.map((x) => blockCid(x)), Blocks: headers, Height: h };
@@ -283,10 +322,7 @@ export class Devnet extends DevnetMpool {
       });
     }
     const t2 = Date.now();
-    for (const m of this.miners.values()) {
-      const faulted = m.cron(h);
-      if (faulted.length > 0) log.warn({ miner: m.info.address, epoch: h, sectors: faulted.length }, 'deadline closed without proof: sectors faulted');
-    }
+    this.cron(h);
     this.weight += BigInt(headers.reduce((a, b) => a + (b.ElectionProof?.WinCount ?? 0), 0)) + 1n;
     const rec: EpochRecord = { tipset, beacon, receipts, messages: msgs.map((sm) => sm.Message) };
     appendDurable(this.chainFd, JSON.stringify(rec));
@@ -309,12 +345,42 @@ export class Devnet extends DevnetMpool {
     return tipset;
   }
 
+  /** Whether a round no miner made a block for is null: drawn from its beacon entry (reproducible). */
+  private isNullRound(beacon: BeaconEntry): boolean {
+    const chance = this.genesis.nullRoundChance ?? 0;
+    return chance > 0 && fromB64(beacon.Data).readUInt32BE(0) / 2 ** 32 < chance;
+  }
+
+  /**
+   * A null round: no tipset, so no message runs (the pool waits for the next block) and the
+   * weight and head stay; the actors' cron still runs, as Lotus runs it for each null round.
+   * ChainNotify says nothing (there is no new head).
+   */
+  private nullRound(h: number, beacon: BeaconEntry, t0: number): TipSet {
+    this.cron(h);
+    const rec: EpochRecord = { tipset: null, beacon, receipts: [] };
+    appendDurable(this.chainFd, JSON.stringify(rec));
+    this.chain.push(rec);
+    this.snapshot();
+    this.stats.epochs++;
+    this.stats.nullRounds++;
+    log.debug({ epoch: h, ms: Date.now() - t0 }, 'null round');
+    return this.head();
+  }
+
+  private cron(h: number): void {
+    for (const m of this.miners.values()) {
+      const faulted = m.cron(h);
+      if (faulted.length > 0) log.warn({ miner: m.info.address, epoch: h, sectors: faulted.length }, 'deadline closed without proof: sectors faulted');
+    }
+  }
+
   /** Stops the epoch clock and closes files (state is already durable). */
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
-    await this.advancing?.catch(() => undefined);
+    await this.forming;
     this.closed = true;
     this.emit('close');
     closeSync(this.mpoolFd);

@@ -53,6 +53,13 @@ export interface DevnetOptions {
   limits?: Partial<ActorLimits>;
   /** Expected leaders per epoch in the election (Filecoin: 5). */
   expectedLeaders?: number;
+  /**
+   * The chance (0..1) that a round no miner submitted a block for is a null round rather than a
+   * block of "the rest of the network" (the system block that keeps the chain moving without
+   * power). Default 0; 1 makes a chain like a Lotus devnet whose only miners are the clients'.
+   * Drawn from the round's beacon entry, so a chain's null rounds are reproducible.
+   */
+  nullRoundChance?: number;
   sealProof?: proofs.RegisteredSealProof;
   /**
    * Devnet-only: ticket/seed the prove-commit check uses for given sectors instead of the
@@ -76,10 +83,14 @@ export interface Genesis {
   /** ownerId/workerId: the account actors (ID addresses) of the keys, as StateMinerInfo shows them. */
   miners: { id: number; owner: string; worker: string; ownerId: number; workerId: number }[];
   pinnedSealRandomness: PinnedSealRandomness[];
+  /** The chance that a round nobody submitted a block for is a null round (absent: 0). */
+  nullRoundChance?: number;
 }
 
+/** One round of the chain: its tipset, or null for a null round (no block: no messages run, cron does). */
 export interface EpochRecord {
-  tipset: TipSet;
+  tipset: TipSet | null;
+  /** The round's beacon entry (its Round is the record's height, null rounds included). */
   beacon: BeaconEntry;
   receipts: MsgLookup[];
   /** The messages executed in this tipset, in order (absent in records from older devnets). */
@@ -161,7 +172,7 @@ export abstract class DevnetState extends EventEmitter {
   protected verifier: ProofVerifier;
   protected readonly opts: DevnetOptions;
   /** Window PoSt / seal / winning verifications done (for the benchmark). */
-  readonly stats = { proofVerifications: 0, messagesApplied: 0, epochs: 0 };
+  readonly stats = { proofVerifications: 0, messagesApplied: 0, epochs: 0, nullRounds: 0 };
 
   protected constructor(opts: DevnetOptions) {
     super();
@@ -276,15 +287,29 @@ export abstract class DevnetState extends EventEmitter {
     return this.secret;
   }
 
+  /** The heaviest tipset: the last round that was not null. */
   head(): TipSet {
-    return this.chain[this.chain.length - 1].tipset;
+    for (let h = this.chain.length - 1; h >= 0; h--) {
+      const ts = this.chain[h].tipset;
+      if (ts) return ts;
+    }
+    throw new Error('devnet chain has no genesis');
   }
 
+  /** The round being mined: the one after the last round formed (null rounds count). */
+  nextRound(): number {
+    return this.chain.length;
+  }
+
+  /** ChainGetTipSetByHeight: the tipset at `height`, or the one before it when that round was null (as Lotus). */
   tipsetAt(height: number): TipSet {
     if (!Number.isInteger(height) || height < 0) throw new ApiError(`invalid height ${height}`);
-    const r = this.chain[height];
-    if (!r) throw new ApiError(`looking for tipset with height greater than start point (height ${height}, head ${this.head().Height})`);
-    return r.tipset;
+    if (height >= this.chain.length) throw new ApiError(`looking for tipset with height greater than start point (height ${height}, head ${this.head().Height})`);
+    for (let h = height; h >= 0; h--) {
+      const ts = this.chain[h].tipset;
+      if (ts) return ts;
+    }
+    throw new Error('devnet chain has no genesis');
   }
 
   /** Checks a tipset key names a tipset of this chain (null/empty = head); returns it. */
@@ -293,7 +318,7 @@ export abstract class DevnetState extends EventEmitter {
     const key = tsk.map((c) => c['/']).join(',');
     for (let h = this.chain.length - 1; h >= 0 && h >= this.chain.length - 10000; h--) {
       const ts = this.chain[h].tipset;
-      if (ts.Cids.map((c) => c['/']).join(',') === key) return ts;
+      if (ts && ts.Cids.map((c) => c['/']).join(',') === key) return ts;
     }
     throw new ApiError(`loading tipset ${key}: not found`);
   }
@@ -334,21 +359,43 @@ export abstract class DevnetState extends EventEmitter {
     return { Round: round, Data: b64(Buffer.concat([a, b, c])) };
   }
 
-  /** Beacon entry for a round up to head + 1 (the entry of the epoch being mined). */
+  /**
+   * The beacon entry of `round`: recorded for rounds already formed; for later ones, once the
+   * round's time has come (as drand publishes a round at its time) and always for the round
+   * being mined — so MinerGetBaseInfo answers for null rounds the clock has passed, as Lotus does.
+   */
   beaconAt(round: number): BeaconEntry {
-    const h = this.head().Height;
-    if (round <= h) return this.chain[round].beacon;
-    if (round === h + 1) return this.beaconEntry(round, this.chain[h].beacon);
-    throw new ApiError(`beacon entry for round ${round} is not available yet (head ${h})`);
+    if (!Number.isInteger(round) || round < 0) throw new ApiError(`invalid beacon round ${round}`);
+    if (round < this.chain.length) return this.chain[round].beacon;
+    const byClock = Math.floor((Date.now() - this.genesis.genesisTimeMs) / this.genesis.blockDelayMs);
+    if (round > Math.max(this.chain.length, byClock)) throw new ApiError(`beacon entry for round ${round} is not available yet (head ${this.head().Height})`);
+    let e = this.chain[this.chain.length - 1].beacon;
+    for (let r = this.chain.length; r <= round; r++) e = this.beaconEntry(r, e);
+    return e;
   }
 
+  /** The beacon entries of rounds `after`+1 .. `to` (what a block on a tipset at `after` carries). */
+  beaconsAfter(after: number, to: number): BeaconEntry[] {
+    this.beaconAt(to); // refuses a round whose entry is not out yet
+    const out: BeaconEntry[] = [];
+    for (let r = after + 1; r <= to; r++) out.push(this.beaconAt(r));
+    return out;
+  }
+
+  /**
+   * Chain randomness at `epoch`: from the min ticket of the tipset at `epoch`, or of the first
+   * one after it when that round was null (Lotus at network version 13 and later: lookback off).
+   */
   randomnessFromTickets(tag: DomainSeparationTag, epoch: number, entropy: Uint8Array): Buffer {
     if (epoch > this.head().Height) throw new ApiError(`cannot draw randomness from the future (epoch ${epoch}, head ${this.head().Height})`);
     if (epoch < 0) epoch = 0;
-    const ticket = minTicketBlock(this.chain[epoch].tipset).Ticket;
+    let ts = this.chain[epoch].tipset;
+    for (let h = epoch + 1; !ts; h++) ts = this.chain[h].tipset; // the head is one: found by then
+    const ticket = minTicketBlock(ts).Ticket;
     return drawRandomness(fromB64(ticket?.VRFProof ?? ''), tag, epoch, entropy);
   }
 
+  /** Beacon randomness at `epoch`: that round's entry (a null round's is carried by the next block, as in Lotus). */
   randomnessFromBeacon(tag: DomainSeparationTag, epoch: number, entropy: Uint8Array): Buffer {
     if (epoch > this.head().Height) throw new ApiError(`cannot draw randomness from the future (epoch ${epoch}, head ${this.head().Height})`);
     if (epoch < 0) epoch = 0;
@@ -357,19 +404,20 @@ export abstract class DevnetState extends EventEmitter {
 
   // ------------------------------------------------------------------ system blocks and roots
 
-  protected systemBlock(height: number, parents: Cid[], beacon: BeaconEntry, parentWeight: string): BlockHeader {
-    const ticket = blake2b(Buffer.concat([fromB64(beacon.Data), Buffer.from(`devnet-${height}`)]), { dkLen: 32 });
+  /** The block of "the rest of the network" for a round no miner made one for; `beacons`: the entries since its parent's. */
+  protected systemBlock(height: number, parent: TipSet | null, beacons: BeaconEntry[], parentWeight: string): BlockHeader {
+    const ticket = blake2b(Buffer.concat([fromB64(beacons[beacons.length - 1].Data), Buffer.from(`devnet-${height}`)]), { dkLen: 32 });
     return {
       Miner: idAddress(0, this.genesis.network),
       Ticket: { VRFProof: b64(ticket) },
       ElectionProof: null,
-      BeaconEntries: [beacon],
+      BeaconEntries: beacons,
       WinPoStProof: [],
-      Parents: parents,
+      Parents: parent?.Cids ?? [],
       ParentWeight: parentWeight,
       Height: height,
-      ParentStateRoot: this.stateRoot(height - 1),
-      ParentMessageReceipts: this.receiptsRoot(height - 1),
+      ParentStateRoot: this.stateRoot(parent?.Height ?? -1),
+      ParentMessageReceipts: this.receiptsRoot(parent?.Height ?? -1),
       Messages: cborCid(cborEncode([[], []])),
       BLSAggregate: null,
       Timestamp: this.timestampOf(height),

@@ -76,6 +76,8 @@ export abstract class DevnetStore extends DevnetState {
       wallet.push(blsKeyInfo(owner), blsKeyInfo(worker));
       miners.push({ id: first + i, owner: blsKeyAddress(owner, network), worker: blsKeyAddress(worker, network), ownerId: 100 + 2 * i, workerId: 101 + 2 * i });
     }
+    const nullRoundChance = o.nullRoundChance ?? 0;
+    if (!(nullRoundChance >= 0 && nullRoundChance <= 1)) throw new Error(`the null-round chance must be 0..1, got ${nullRoundChance}`);
     const delay = o.blockDelayMs ?? 4000;
     if (!(delay > 0)) throw new Error(`block delay must be > 0 ms, got ${delay}`);
     this.genesis = {
@@ -86,6 +88,7 @@ export abstract class DevnetStore extends DevnetState {
       policy,
       limits,
       expectedLeaders: o.expectedLeaders ?? 5,
+      nullRoundChance,
       sealProof: o.sealProof ?? proofs.RegisteredSealProof.StackedDrg2KiBV1_1,
       seed: Buffer.from(newSecret()).toString('hex'),
       miners,
@@ -104,7 +107,7 @@ export abstract class DevnetStore extends DevnetState {
     this.genesisAccounts();
     // Genesis tipset (height 0): one block by the system actor.
     const beacon = this.beaconEntry(0, null);
-    const header = this.systemBlock(0, [], beacon, '0');
+    const header = this.systemBlock(0, null, [beacon], '0');
     this.chain = [{ tipset: { Cids: [blockCid(header)], Blocks: [header], Height: 0 }, beacon, receipts: [] }];
     writeFileAtomic(join(this.dir, 'chain.ndjson'), JSON.stringify(this.chain[0]) + '\n');
     writeFileAtomic(join(this.dir, 'mpool.ndjson'), '');
@@ -170,7 +173,8 @@ export abstract class DevnetStore extends DevnetState {
       if (this.chain.length > snap.height) break;
       if (!line.trim()) continue;
       const rec = JSON.parse(line) as EpochRecord;
-      if (rec.tipset.Height !== this.chain.length) throw new Error(`${dir}/chain.ndjson: record for height ${rec.tipset.Height} where ${this.chain.length} was expected`);
+      const height = rec.tipset?.Height ?? rec.beacon.Round;
+      if (height !== this.chain.length) throw new Error(`${dir}/chain.ndjson: record for height ${height} where ${this.chain.length} was expected`);
       this.chain.push(rec);
     }
     if (this.chain.length !== snap.height + 1) throw new Error(`${dir}: state.json is at height ${snap.height} but chain.ndjson only reaches ${this.chain.length - 1}`);

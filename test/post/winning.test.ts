@@ -99,3 +99,71 @@ test.serial('wins blocks that verify, never mines an epoch twice across a restar
   t.is(ts.Blocks[0].Miner, MINER);
   miner = again;
 });
+
+test.serial('mines across null rounds: a block after rounds nobody made a block for carries their beacon entries and extends the old head', async (t) => {
+  // λ = 1 (one block expected per round, all the power here): about a third of the rounds have
+  // no winner, and with the null-round chance at 1 they stay null, as on a Lotus devnet whose
+  // only miner is this one. The chain runs a day behind the wall clock, so the miner tries
+  // each next round at once, before the devnet has formed the null one (it forms it then).
+  const s = await setupPoSt(2, { expectedLeaders: 1, genesisTimeMs: Date.now() - 86_400_000 });
+  const { h } = s;
+  const d = h.devnet;
+  const c = h.client;
+  const win = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1 });
+  await win.start();
+  let miner: WinningPoStMiner | undefined;
+  t.teardown(async () => {
+    await miner?.stop();
+    await win.stop();
+    await h.close();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 30 && (await c.stateMinerPower(MINER)).MinerPower.RawBytePower === '0'; i++) {
+    const ts = await d.advance();
+    await win.settled(ts.Height);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+  d.setNullRoundChance(1);
+
+  miner = new WinningPoStMiner({ client: c, miner: MINER, storage: [s.storage], stateFile: join(s.storage, 'last-mined.json'), expectedLeaders: 1, runner });
+  await miner.start();
+  let afterNull = 0;
+  let nulls = 0;
+  for (let i = 0; i < 40 && afterNull < 2; i++) {
+    const head = d.head();
+    const round = d.nextRound();
+    const r = await miner.settled(round, 60_000, head.Height);
+    t.truthy(r, `round ${round} on base ${head.Height} decided`);
+    t.not(r!.outcome, 'failed', r!.error);
+    if (r!.outcome !== 'mined') {
+      t.is(r!.outcome, 'lost');
+      // Nobody's block: the round is null — no tipset, the head stays.
+      if (d.nextRound() === round) await d.advance();
+      t.is(d.head(), head);
+      t.is(await c.chainHead().then((x) => x.Height), head.Height);
+      t.is(r!.nullRounds, round - head.Height - 1);
+      nulls++;
+      continue;
+    }
+    t.is(r!.nullRounds, round - head.Height - 1);
+    const ts = await d.advance();
+    t.is(ts.Height, round);
+    t.is(ts.Blocks.length, 1);
+    const b = ts.Blocks[0];
+    t.is(b.Miner, MINER);
+    t.deepEqual(b.Parents, head.Cids, 'built on the last tipset, across the null rounds');
+    t.deepEqual(
+      b.BeaconEntries.map((e) => e.Round),
+      Array.from({ length: round - head.Height }, (_, k) => head.Height + 1 + k),
+      'one beacon entry per round since the parent',
+    );
+    if (round > head.Height + 1) {
+      afterNull++;
+      // Lotus's reading of a null round: its tipset is the one before it.
+      t.deepEqual((await c.chainGetTipSetByHeight(round - 1)).Cids, head.Cids);
+    }
+  }
+  t.true(afterNull >= 1, `blocks mined after null rounds: ${afterNull} (${nulls} null rounds)`);
+  t.is(d.stats.nullRounds, nulls);
+});
