@@ -2,7 +2,8 @@
 // sealing job queued behind it, then a real Winning PoSt. The PoSt must start at once (its
 // own lane), the Commit2 process must be paused (SIGSTOP) while the PoSt runs and resumed
 // after, and every proof must verify. Then a job that fails in native code fails alone. And on
-// a CPU host a Window PoSt runs in a proof process too, paused while a Winning PoSt runs.
+// a CPU host a Window PoSt runs in a proof process too, paused while a Winning PoSt runs —
+// until its deadline nears: then the Winning PoSt's process is the one stopped.
 // Run under scripts/proof-lock.sh (a Commit2 takes both cores for ~45 s).
 import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -309,4 +310,64 @@ test.serial("a cancelled Winning PoSt's process is killed; the next one starts a
   t.true(v.valid, v.reason);
   t.log(`cancelled after the proof had run; the next one waited ${out.report.waitMs} ms and ran ${out.report.runMs} ms on the spare`);
   await until(async () => pool.pids().length === 2 || undefined, 10_000, 'two processes again: the one used and a spare');
+});
+
+// The other way round: a Window PoSt past its yield point (its deadline near) must not starve
+// behind a Winning PoSt whose process outranks it (nice -20 in a session of its own): the
+// mailbox stops the Winning PoSt's process (SIGSTOP) until the Window PoSt is done, then
+// resumes it. Real processes, as `distminer run` makes them; both proofs verify.
+test.serial("a Window PoSt near its deadline stops the running Winning PoSt's process until it is done; both verify", async (t) => {
+  const fixture = await sealedSectors(2);
+  const dir = mkdtempSync(join(tmpdir(), 'distminer-mbdue-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ss = fixture.map((f, i) => copySector(f, join(dir, `s${i}`)));
+  const proverId = proofs.proverIdFromMinerId(ss[0].minerId);
+  const winningPool = new ProofProcessPool({ throttle: 'stop', post: true, winning: true, spares: 1, idleMs: Infinity });
+  const windowPool = new ProofProcessPool({ throttle: 'stop', post: true, idleMs: Infinity });
+  const mb = new Mailbox({ devices: 1, winningLanes: 1, postLanes: 1, sealLanes: 1, agingMs: 600_000, throttle: true, executorFor: (k) => (k === 'winning-post' ? winningPool : windowPool) });
+  t.teardown(() => mb.close([winningPool, windowPool]));
+  const windowType = proofs.RegisteredPoStProof.StackedDrgWindow2KiBV1_1;
+  const winningType = proofs.RegisteredPoStProof.StackedDrgWinning2KiBV1;
+  const replicas = (postProof: proofs.RegisteredPoStProof) => ss.map((s) => ({ sectorNumber: s.sectorNumber, commR: s.commR, cacheDir: s.cacheDir, sealedPath: s.sealedPath, postProof }));
+  const winningJob = (rand: Buffer) => mb.submit<proofs.PoStProof[]>({ kind: 'winning-post', args: [rand, replicas(winningType).slice(0, 1), proverId], submitter: 'winning-post' });
+
+  // Both processes warm (parameters loaded), as in a running miner.
+  const warmWindow = await mb.submit<proofs.PoStProof[]>({ kind: 'window-post', args: [Buffer.alloc(32, 1), replicas(windowType), proverId] }).result;
+  await winningJob(Buffer.alloc(32, 2)).result;
+
+  const winRand = Buffer.alloc(32, 3);
+  const winning = winningJob(winRand);
+  await until(async () => mb.status().running.find((r) => r.class === 'winning-post')?.pid ?? undefined, 10_000, 'the Winning PoSt running');
+  const winPid = mb.status().running.find((r) => r.class === 'winning-post')!.pid!;
+  const t0 = procStat(winPid).ticks;
+  await until(async () => procStat(winPid).ticks - t0 >= 20 || undefined, 30_000, 'the Winning PoSt computing');
+  // A deadline so near that the Window PoSt is past its yield point almost at once: twice its
+  // last run time away, plus 200 ms.
+  const wRand = Buffer.alloc(32, 4);
+  const deadline = Date.now() + 2 * warmWindow.report.runMs + 200;
+  const window = mb.submit<proofs.PoStProof[]>({ kind: 'window-post', args: [wRand, replicas(windowType), proverId], deadline });
+  const { value: wp, states } = await sampleWhile(winPid, window.result);
+  const w = await winning.result;
+  const stopped = states.filter((x) => x === 'T').length;
+  t.log(
+    `Window PoSt ran ${wp.report.runMs} ms (waited ${wp.report.waitMs} ms), done ${deadline - wp.report.finishedAt!} ms before its deadline; the Winning PoSt's process sampled ${states.length}×, stopped in ${stopped}; the Winning PoSt ran ${w.report.runMs} ms, held ${w.report.throttledMs} ms`,
+  );
+  t.true(stopped > 0, `the Winning PoSt's process was stopped while the due Window PoSt ran (${states.join('')})`);
+  t.true(w.report.throttledMs > 0, 'the mailbox counts the Winning PoSt as held');
+  t.true(wp.report.finishedAt! <= deadline, 'the Window PoSt made its deadline');
+  t.not(procStat(winPid).state, 'T', 'the Winning PoSt process was resumed');
+  t.true(
+    (
+      await proofs.verifyWindowPoSt(
+        wRand,
+        replicas(windowType).map((r) => ({ sectorNumber: r.sectorNumber, commR: r.commR, postProof: windowType })),
+        wp.value,
+        proverId,
+      )
+    ).valid,
+  );
+  t.true(
+    (await proofs.verifyWinningPoSt(winRand, [{ sectorNumber: ss[0].sectorNumber, commR: ss[0].commR, postProof: winningType }], w.value, proverId)).valid,
+    'the stopped and resumed Winning PoSt verifies',
+  );
 });
