@@ -5,7 +5,8 @@
 // before it submits, the other takes the lease over once it expires and the deadline is still
 // proven inside its window: no fault, full power. A holder stopped cleanly (SIGTERM) before it
 // submits gives its lease back at once: under a lease longer than the window, the other host
-// takes it and proves the deadline in time.
+// takes it and proves the deadline in time. A database that hangs through a deadline leaves
+// both hosts without an answer: each proves anyway and the deadline is still proven in time.
 //
 // Run under scripts/proof-lock.sh (both processes prove real 2KiB sectors).
 import test from 'ava';
@@ -22,7 +23,9 @@ type Pushed = { deadline: number; open: number; close: number };
 
 test.after.always(() => killAll());
 
-test.serial('two window-post hosts: one submission per deadline while both run; the survivor proves the deadline when the prover is killed', async (t) => {
+const pushedBy = (p: Proc, open: number) => p.logs((o) => o.msg === 'SubmitWindowedPoSt pushed' && o.open === open) as unknown as Pushed[];
+
+test.serial('two window-post hosts: one submission per deadline while both run; both prove while the database hangs; the survivor proves the deadline when the prover is killed', async (t) => {
   t.timeout(6 * 60_000);
   const pg = await startPostgres();
   const s = await setupPoSt(2, { autoAdvance: true, blockDelayMs: 2500, policy: POLICY });
@@ -41,7 +44,6 @@ test.serial('two window-post hosts: one submission per deadline while both run; 
   t.teardown(() => {
     if (!t.passed) for (const p of hosts) t.log(p.describe(40));
   });
-  const pushedBy = (p: Proc, open: number) => p.logs((o) => o.msg === 'SubmitWindowedPoSt pushed' && o.open === open) as unknown as Pushed[];
   const leaseLines = (p: Proc, msg: string, lease: string) => p.logs((o) => o.msg === msg && o.lease === lease);
 
   // ---- both up: the first occurrence either proves is submitted once (a host that came up
@@ -54,8 +56,35 @@ test.serial('two window-post hosts: one submission per deadline while both run; 
   t.true(leaseLines(other1, 'Window PoSt lease held by another host: leaving this work to it', `prove/${s.deadline}@${o1}`).length > 0, 'the other host left it to the holder');
   t.deepEqual(await c.stateMinerFaults(MINER), []);
 
+  // ---- the shared database hangs (SIGSTOP) through the next occurrence: neither host can
+  // learn who holds its lease; each proves anyway (sending late in the window only what the
+  // chain lacks) and the deadline is proven in its window.
+  const period = POLICY.wpostChallengeWindow * POLICY.wpostPeriodDeadlines;
+  const oh = o1 + period;
+  const closeH = oh + POLICY.wpostChallengeWindow;
+  t.true(h.devnet.head().Height < oh - POLICY.wpostChallengeLookback - 2, 'the database hangs before the next occurrence is looked at');
+  await pg.freeze();
+  const blindLines = (p: Proc) => p.logs((o) => o.msg === 'Window PoSt leases unknown: proving anyway, sending late in the window what the chain does not have yet' && o.open === oh);
+  const acceptedIn = (open: number) =>
+    hosts.flatMap((p) => p.logs((o) => o.msg === 'Window PoSt accepted' && o.deadline === s.deadline && (o.epoch as number) >= open)) as unknown as { epoch: number }[];
+  try {
+    await until(async () => acceptedIn(oh).length > 0 || undefined, 120_000, `${s.deadline}@${oh} proven while the database hangs`);
+    await until(async () => h.devnet.head().Height >= closeH, 60_000, 'the window to close');
+  } finally {
+    await pg.thaw();
+  }
+  const blind = hosts.filter((p) => blindLines(p).length > 0);
+  t.true(blind.length >= 1, 'a host said it proves without knowing the lease');
+  const acceptedH = acceptedIn(oh)[0];
+  t.true(acceptedH.epoch >= oh && acceptedH.epoch < closeH, `accepted at ${acceptedH.epoch}, window ${oh}..${closeH}`);
+  const pushedH = hosts.map((p) => pushedBy(p, oh).length);
+  t.log(
+    `${s.deadline}@${oh} with the database hung: leases unknown to ${blind.map((p) => p.name).join(' and ')}; SubmitWindowedPoSt pushed A ${pushedH[0]}, B ${pushedH[1]}; accepted at ${acceptedH.epoch} (closes ${closeH})`,
+  );
+  t.deepEqual(await c.stateMinerFaults(MINER), []);
+
   // ---- the prover of the next occurrence is killed before it submits; the other takes over.
-  const o2 = o1 + POLICY.wpostChallengeWindow * POLICY.wpostPeriodDeadlines;
+  const o2 = oh + period;
   const lease2 = `prove/${s.deadline}@${o2}`;
   const holderLine = await Promise.any(hosts.map((p) => p.waitFor(new RegExp(`"lease":"${lease2.replace('/', '\\/')}".*"msg":"Window PoSt lease held by this host"`), 120_000).then(() => p)));
   const killedAt = h.devnet.head().Height;
