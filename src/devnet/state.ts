@@ -367,18 +367,22 @@ export abstract class DevnetState extends EventEmitter {
   beaconAt(round: number): BeaconEntry {
     if (!Number.isInteger(round) || round < 0) throw new ApiError(`invalid beacon round ${round}`);
     if (round < this.chain.length) return this.chain[round].beacon;
-    const byClock = Math.floor((Date.now() - this.genesis.genesisTimeMs) / this.genesis.blockDelayMs);
-    if (round > Math.max(this.chain.length, byClock)) throw new ApiError(`beacon entry for round ${round} is not available yet (head ${this.head().Height})`);
-    let e = this.chain[this.chain.length - 1].beacon;
-    for (let r = this.chain.length; r <= round; r++) e = this.beaconEntry(r, e);
-    return e;
+    return this.beaconsAfter(round - 1, round)[0];
   }
 
-  /** The beacon entries of rounds `after`+1 .. `to` (what a block on a tipset at `after` carries). */
+  /** The beacon entries of rounds `after`+1 .. `to` (what a block on a tipset at `after` carries), in one pass. */
   beaconsAfter(after: number, to: number): BeaconEntry[] {
-    this.beaconAt(to); // refuses a round whose entry is not out yet
+    if (!Number.isInteger(to) || to < 0) throw new ApiError(`invalid beacon round ${to}`);
+    const byClock = Math.floor((Date.now() - this.genesis.genesisTimeMs) / this.genesis.blockDelayMs);
+    if (to > Math.max(this.chain.length, byClock)) throw new ApiError(`beacon entry for round ${to} is not available yet (head ${this.head().Height})`);
     const out: BeaconEntry[] = [];
-    for (let r = after + 1; r <= to; r++) out.push(this.beaconAt(r));
+    let e = this.chain[this.chain.length - 1].beacon;
+    // Entries not recorded yet chain on from the last recorded one.
+    for (let r = this.chain.length; r <= after; r++) e = this.beaconEntry(r, e);
+    for (let r = after + 1; r <= to; r++) {
+      if (r < this.chain.length) out.push(this.chain[r].beacon);
+      else out.push((e = this.beaconEntry(r, e)));
+    }
     return out;
   }
 

@@ -234,8 +234,8 @@ test('bodies are bounded before auth: 30 MiB without a token is refused unread; 
 
 // The devnet forms a tipset shortly after its time. A node busy past that moment (a loaded
 // host) runs its timers before it reads its sockets: a block that had reached it in time was
-// refused as late ("height H is not the next epoch"), and a PoSt miner lost a won block in the
-// cluster test. The block is sent from another process while this one (the devnet's) is blocked.
+// refused as late ("height H is not the round being mined"), and a PoSt miner lost a won block
+// in the cluster test. The block is sent from another process while this one (the devnet's) is blocked.
 test.serial('a block that reached the devnet before its tipset was due is weighed for it, even when the devnet was busy past that moment', async (t) => {
   const delay = 2000;
   const genesisTimeMs = Math.ceil(Date.now() / 1000) * 1000;
@@ -264,6 +264,6 @@ test.serial('a block that reached the devnet before its tipset was due is weighe
   await new Promise((r) => setTimeout(r, Math.max(0, dueMs - 150 - Date.now())));
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, dueMs + 250 - Date.now()));
   await exited;
-  t.notRegex(out, /not the next epoch/, 'the block was read before the tipset was formed');
+  t.notRegex(out, /is not the round being mined/, 'the block was read before the tipset was formed');
   t.regex(out, /block rejected: wrong beacon entries/, 'it was weighed for its round (and refused on its merits)');
 });
