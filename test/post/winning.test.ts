@@ -2,7 +2,7 @@
 // almost every round; each won block passes the devnet's checks (election VRF, win count,
 // ticket, real Winning PoSt) and lands in the chain; the last mined epoch is persisted and a
 // restarted miner refuses to mine that epoch again.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +10,36 @@ import { WindowPoStScheduler } from '../../src/post/window.js';
 import { WinningPoStMiner, readLastMined } from '../../src/post/winning.js';
 import { DirectRunner } from '../../src/post/runner.js';
 import { MINER, setupPoSt } from './_setup.js';
+import type { DevnetOptions } from '../../src/devnet/state.js';
 
 // Epochs advance by hand here, slower than their timestamps say: no wall-clock cutoff applies.
 const runner = new DirectRunner({ enforceDeadlines: false });
+
+/**
+ * The devnet of setupPoSt (2 sectors, epochs by hand) with the sectors' power: a Window PoSt
+ * scheduler proves their first deadline. Stopped, with the miner the test sets, at teardown.
+ */
+async function powered(t: ExecutionContext, opts: Partial<DevnetOptions> = {}) {
+  const s = await setupPoSt(2, opts);
+  const d = s.h.devnet;
+  const c = s.h.client;
+  const win = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1 });
+  await win.start();
+  const run: { s: typeof s; d: typeof d; c: typeof c; win: typeof win; miner?: WinningPoStMiner } = { s, d, c, win };
+  t.teardown(async () => {
+    await run.miner?.stop();
+    await win.stop();
+    await s.h.close();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  for (let i = 0; i < 30 && (await c.stateMinerPower(MINER)).MinerPower.RawBytePower === '0'; i++) {
+    const ts = await d.advance();
+    await win.settled(ts.Height);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+  return run;
+}
 
 test('slash-filter file: missing = never mined, unreadable = error, other miner = error', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'distminer-slash-'));
@@ -26,29 +53,11 @@ test('slash-filter file: missing = never mined, unreadable = error, other miner 
 });
 
 test.serial('wins blocks that verify, never mines an epoch twice across a restart', async (t) => {
-  const s = await setupPoSt(2);
-  const { h } = s;
-  const d = h.devnet;
-  const c = h.client;
+  const run = await powered(t);
+  const { s, d, c, win } = run;
   const stateFile = join(s.storage, 'winning', 'last-mined.json');
-  const win = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1 });
-  await win.start();
-  let miner: WinningPoStMiner | undefined;
-  t.teardown(async () => {
-    await miner?.stop();
-    await win.stop();
-    await h.close();
-    rmSync(s.storage, { recursive: true, force: true });
-  });
-  // Power first: the sectors' first Window PoSt.
-  for (let i = 0; i < 30 && (await c.stateMinerPower(MINER)).MinerPower.RawBytePower === '0'; i++) {
-    const ts = await d.advance();
-    await win.settled(ts.Height);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
 
-  miner = new WinningPoStMiner({ client: c, miner: MINER, storage: [s.storage], stateFile, expectedLeaders: d.expectedLeaders, runner });
+  const miner = (run.miner = new WinningPoStMiner({ client: c, miner: MINER, storage: [s.storage], stateFile, expectedLeaders: d.expectedLeaders, runner }));
   await miner.start();
   const mined: number[] = [];
   for (let i = 0; i < 4; i++) {
@@ -97,7 +106,7 @@ test.serial('wins blocks that verify, never mines an epoch twice across a restar
   const ts = await d.advance();
   t.is(ts.Blocks.length, 1, 'one block for the round, from before the restart');
   t.is(ts.Blocks[0].Miner, MINER);
-  miner = again;
+  run.miner = again;
 });
 
 test.serial('mines across null rounds: a block after rounds nobody made a block for carries their beacon entries and extends the old head', async (t) => {
@@ -105,28 +114,11 @@ test.serial('mines across null rounds: a block after rounds nobody made a block 
   // no winner, and with the null-round chance at 1 they stay null, as on a Lotus devnet whose
   // only miner is this one. The chain runs a day behind the wall clock, so the miner tries
   // each next round at once, before the devnet has formed the null one (it forms it then).
-  const s = await setupPoSt(2, { expectedLeaders: 1, genesisTimeMs: Date.now() - 86_400_000 });
-  const { h } = s;
-  const d = h.devnet;
-  const c = h.client;
-  const win = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1 });
-  await win.start();
-  let miner: WinningPoStMiner | undefined;
-  t.teardown(async () => {
-    await miner?.stop();
-    await win.stop();
-    await h.close();
-    rmSync(s.storage, { recursive: true, force: true });
-  });
-  for (let i = 0; i < 30 && (await c.stateMinerPower(MINER)).MinerPower.RawBytePower === '0'; i++) {
-    const ts = await d.advance();
-    await win.settled(ts.Height);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+  const run = await powered(t, { expectedLeaders: 1, genesisTimeMs: Date.now() - 86_400_000 });
+  const { s, d, c } = run;
   d.setNullRoundChance(1);
 
-  miner = new WinningPoStMiner({ client: c, miner: MINER, storage: [s.storage], stateFile: join(s.storage, 'last-mined.json'), expectedLeaders: 1, runner });
+  const miner = (run.miner = new WinningPoStMiner({ client: c, miner: MINER, storage: [s.storage], stateFile: join(s.storage, 'last-mined.json'), expectedLeaders: 1, runner }));
   await miner.start();
   let afterNull = 0;
   let nulls = 0;
