@@ -172,8 +172,28 @@ export const submitEpoch = (d: DeadlineInfo, submitConfidence: number): number =
  * When the hosts' shared leases cannot be read, each host proves on its own and sends at half
  * the window (or the submit epoch, if later): a host that knows it holds the deadline has sent
  * by then, and its partitions show in PostSubmissions, which the late host checks first.
+ * Hosts that are all blind are told apart by `rank` (blindRank): each rank sends
+ * BLIND_STEP_EPOCHS later than the one before (one epoch for the earlier message to land, one
+ * to be seen), so the next host finds those partitions proven and sends nothing; never later
+ * than the last epoch whose message can still land in the window.
  */
-export const blindSubmitEpoch = (d: DeadlineInfo, submitConfidence: number): number => Math.max(submitEpoch(d, submitConfidence), d.Open + Math.floor(d.WPoStChallengeWindow / 2));
+export const BLIND_STEP_EPOCHS = 2;
+export function blindSubmitEpoch(d: DeadlineInfo, submitConfidence: number, rank = 0): number {
+  const first = Math.max(submitEpoch(d, submitConfidence), d.Open + Math.floor(d.WPoStChallengeWindow / 2));
+  return Math.max(first, Math.min(first + rank * BLIND_STEP_EPOCHS, d.Close - 2));
+}
+
+/**
+ * This host's rank among the window-post hosts it has seen hold a lease (`peers`, by host id):
+ * 0 while it has seen none, else 1 + its place among them all in order — so two hosts always
+ * get different ranks, whichever of them has seen the other.
+ */
+export function blindRank(self: string, peers: Iterable<string>): number {
+  const all = new Set(peers);
+  all.delete(self);
+  if (all.size === 0) return 0;
+  return 1 + [...all, self].sort().indexOf(self);
+}
 
 /** A ready proof at head `height`: 'closed' (too late to land: missed), 'wait' (before the submit epoch) or 'send'. */
 export function submitStep(d: DeadlineInfo, height: number, submitConfidence: number): 'closed' | 'wait' | 'send' {

@@ -32,6 +32,7 @@ import {
   afterRevert,
   batchAgainstPosted,
   beforeFaultCutoff,
+  blindRank,
   blindSubmitEpoch,
   declarationChecksUntil,
   declarationTargets,
@@ -302,6 +303,8 @@ export class WindowPoStScheduler extends EventEmitter {
   private held = new Map<string, { timer: NodeJS.Timeout; until: number; renewedAt: number; occurrence: string }>();
   /** Occurrences proven while the lease database did not answer: sent late in the window, and only what the chain lacks. */
   private blind = new Set<string>();
+  /** The other window-post hosts seen holding a lease (their ids): this host's place among them orders blind sends (blindRank). */
+  private readonly peers = new Set<string>();
   /** Leases seen held by another host (status; logged when first seen), until the head passes `until`. */
   private others = new Map<string, { holder?: string; done?: boolean; until: number }>();
   private readonly stopping = new AbortController();
@@ -550,6 +553,7 @@ export class WindowPoStScheduler extends EventEmitter {
       }
     } else if (!a.unknown) {
       const o = this.others.get(name);
+      if (a.holder !== undefined && a.holder !== this.leases.host) this.peers.add(a.holder);
       if (a.holder !== this.leases.host && (o?.holder !== a.holder || o?.done !== a.done)) {
         this.others.set(name, { holder: a.holder, done: a.done, until });
         this.leasesChanged();
@@ -774,7 +778,10 @@ export class WindowPoStScheduler extends EventEmitter {
       if (!lease.held) {
         if (!lease.unknown) return; // another host proves it; looked at again on the next head
         this.blind.add(k);
-        this.log.warn({ deadline: dl.Index, open: dl.Open, why: lease.reason }, 'Window PoSt leases unknown: proving anyway, sending late in the window what the chain does not have yet');
+        this.log.warn(
+          { deadline: dl.Index, open: dl.Open, why: lease.reason, sendAt: this.blindSubmitEpoch(dl), peers: [...this.peers] },
+          'Window PoSt leases unknown: proving anyway, sending late in the window what the chain does not have yet',
+        );
       }
       const [parts, subs] = await Promise.all([this.c.stateMinerPartitions(this.miner, dl.Index, ts.Cids), this.postSubmissions(dl, ts)]);
       const todo = partitionsToProve(parts, subs);
@@ -972,8 +979,13 @@ export class WindowPoStScheduler extends EventEmitter {
       return;
     }
     if (step === 'wait') return;
-    if (this.blind.has(k) && head.Height < blindSubmitEpoch(dl, this.submitConfidence)) return;
+    if (this.blind.has(k) && head.Height < this.blindSubmitEpoch(dl)) return;
     for (const b of r.batches) if (b.state === 'ready') await this.pushBatch(k, dl, b, head);
+  }
+
+  /** When a proof made without knowing the lease is sent: half the window, later by this host's rank among the hosts it has seen. */
+  private blindSubmitEpoch(dl: DeadlineInfo): number {
+    return blindSubmitEpoch(dl, this.submitConfidence, this.leases ? blindRank(this.leases.host, this.peers) : 0);
   }
 
   /** The sender of a PoSt message: a control address with the funds, else the worker (Lotus's AddressSelector for PoSt). */

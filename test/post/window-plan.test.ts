@@ -10,6 +10,7 @@ import {
   afterRevert,
   batchAgainstPosted,
   beforeFaultCutoff,
+  blindRank,
   blindSubmitEpoch,
   declarationChecksUntil,
   declarationTargets,
@@ -155,6 +156,19 @@ test('a ready proof is sent at the submit epoch and reported missed once it cann
   // Leases unknown (shared database down): sent at half the window, never before the submit epoch.
   t.is(blindSubmitEpoch(d5, 4), 10_330);
   t.is(blindSubmitEpoch(newDeadlineInfo({ ...P, wpostChallengeWindow: 4 }, 0, 1, 4), 4), 4 + 2);
+  // Blind hosts are spread by rank, 2 epochs apart (one to land, one to be seen), never past
+  // the last epoch whose message can land before the window closes (10_360).
+  t.is(blindSubmitEpoch(d5, 4, 1), 10_332);
+  t.is(blindSubmitEpoch(d5, 4, 2), 10_334);
+  t.is(blindSubmitEpoch(d5, 4, 40), 10_358);
+  // Ranks: none seen = 0; two hosts get different ranks whichever has seen the other.
+  t.is(blindRank('host-b', []), 0);
+  t.is(blindRank('host-b', ['host-b']), 0, 'itself is not a peer');
+  t.is(blindRank('host-b', ['host-a']), 2);
+  t.is(blindRank('host-a', ['host-b']), 1);
+  t.not(blindRank('host-a', []), blindRank('host-b', ['host-a']));
+  t.not(blindRank('host-a', ['host-b']), blindRank('host-b', []));
+  t.not(blindRank('host-a', ['host-b']), blindRank('host-b', ['host-a']));
   // A shrunk window (8 epochs): the confidence is capped at a quarter of it.
   const small = newDeadlineInfo({ ...P, wpostChallengeWindow: 8 }, 0, 1, 8);
   t.is(submitEpoch(small, 4), small.Open + 2);
