@@ -79,8 +79,8 @@ test.serial('two window-post hosts: one submission per deadline while both run; 
   const acceptedH = acceptedIn(oh)[0];
   t.true(acceptedH.epoch >= oh && acceptedH.epoch < closeH, `accepted at ${acceptedH.epoch}, window ${oh}..${closeH}`);
   const pushedH = hosts.map((p) => pushedBy(p, oh).length);
-  // Blind hosts send at different epochs (by rank, window-plan.test.ts), so the later one usually finds
-  // the partitions proven; logged, not asserted yet (one run before the rank existed: A 1, B 1).
+  // Blind hosts send at different epochs (by rank, window-plan.test.ts) so that the later one
+  // finds the partitions proven; not yet so here (both sent, before and after the rank): logged.
   t.log(
     `${s.deadline}@${oh} with the database hung: leases unknown to ${blind.map((p) => p.name).join(' and ')}; SubmitWindowedPoSt pushed A ${pushedH[0]}, B ${pushedH[1]}; accepted at ${acceptedH.epoch} (closes ${closeH})`,
   );
