@@ -174,13 +174,19 @@ export const submitEpoch = (d: DeadlineInfo, submitConfidence: number): number =
  * by then, and its partitions show in PostSubmissions, which the late host checks first.
  * Hosts that are all blind are told apart by `rank` (blindRank): each rank sends
  * BLIND_STEP_EPOCHS later than the one before (one epoch for the earlier message to land, one
- * to be seen), so the next host finds those partitions proven and sends nothing; never later
- * than the last epoch whose message can still land in the window.
+ * to be seen), so the next host finds those partitions proven (or the message on its way:
+ * pendingSubmission) and sends nothing. In a window too short for ranks 0..BLIND_RANKS_FIT
+ * after its half, every rank starts earlier by the same amount (a host's start never depends
+ * on what it has seen, so ranks keep apart); none later than the last epoch whose message can
+ * still land in the window.
  */
 export const BLIND_STEP_EPOCHS = 2;
+/** The ranks (0, 1, 2: two hosts, whichever has seen the other) a short window makes room for. */
+export const BLIND_RANKS_FIT = 2;
 export function blindSubmitEpoch(d: DeadlineInfo, submitConfidence: number, rank = 0): number {
-  const first = Math.max(submitEpoch(d, submitConfidence), d.Open + Math.floor(d.WPoStChallengeWindow / 2));
-  return Math.max(first, Math.min(first + rank * BLIND_STEP_EPOCHS, d.Close - 2));
+  const last = d.Close - 2;
+  const first = Math.max(submitEpoch(d, submitConfidence), Math.min(d.Open + Math.floor(d.WPoStChallengeWindow / 2), last - BLIND_RANKS_FIT * BLIND_STEP_EPOCHS));
+  return Math.max(first, Math.min(first + rank * BLIND_STEP_EPOCHS, last));
 }
 
 /**
@@ -193,6 +199,30 @@ export function blindRank(self: string, peers: Iterable<string>): number {
   all.delete(self);
   if (all.size === 0) return 0;
   return 1 + [...all, self].sort().indexOf(self);
+}
+
+/** A SubmitWindowedPoSt seen on its way (in the node's mpool, or in the head tipset, not yet executed). */
+export interface SeenSubmission {
+  cid: string;
+  to: string;
+  method: number;
+  /** The message's deadline and partition indexes (decoded params), or undefined when they do not decode. */
+  deadline?: number;
+  partitions?: number[];
+}
+
+/**
+ * The first submission on its way that proves any of `indices` of `deadline` for `miner`:
+ * a blind host waits for it to land instead of sending the same partitions again. `own` are
+ * this host's own messages (a resend after a revert is not another host's proof).
+ */
+export function pendingSubmission(seen: Iterable<SeenSubmission>, miner: string, method: number, deadline: number, indices: number[], own: ReadonlySet<string> = new Set()): SeenSubmission | undefined {
+  const want = new Set(indices);
+  for (const m of seen) {
+    if (m.to !== miner || m.method !== method || own.has(m.cid) || m.deadline !== deadline) continue;
+    if ((m.partitions ?? []).some((i) => want.has(i))) return m;
+  }
+  return undefined;
 }
 
 /** A ready proof at head `height`: 'closed' (too late to land: missed), 'wait' (before the submit epoch) or 'send'. */

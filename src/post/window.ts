@@ -14,9 +14,9 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import * as proofs from '../proofs/index.js';
 import { type ChainClient, type HeadSubscription } from '../chain/client.js';
 import { type DeadlineInfo, nextDeadline, maxPoStPartitions } from '../chain/deadlines.js';
-import { type FaultDeclaration, type PoStPartition, encodeDeclarations, encodeWindowPoSt } from '../chain/params.js';
+import { type FaultDeclaration, type PoStPartition, decodeWindowPoSt, encodeDeclarations, encodeWindowPoSt } from '../chain/params.js';
 import { actorId, addressCbor } from '../chain/address.js';
-import type { HeadChange, MessageSendSpec, MinerInfo, MsgLookup, PartitionJson, SignedMessage, TipSet } from '../chain/api-types.js';
+import type { HeadChange, Message, MessageSendSpec, MinerInfo, MsgLookup, PartitionJson, SignedMessage, TipSet } from '../chain/api-types.js';
 import { bitfieldFromJson } from '../chain/bitfield.js';
 import { DomainSeparationTag, ExitCode, MinerMethod } from '../chain/builtin-actors.js';
 import type { Cid } from '../chain/cid.js';
@@ -41,6 +41,8 @@ import {
   messagesFor,
   occurrenceKey as key,
   partitionsToProve,
+  pendingSubmission,
+  type SeenSubmission,
   planDeclarations,
   proofChecksUntil,
   provableSectors,
@@ -1028,6 +1030,10 @@ export class WindowPoStScheduler extends EventEmitter {
         b.state = 'ready';
         return;
       }
+      if (this.blind.has(k) && (await this.otherOnItsWay(k, dl, b, head))) {
+        b.state = 'ready';
+        return;
+      }
       // Like lotus-miner: commit to the deadline's challenge epoch, behind the head and inside
       // the range the actor accepts (challenge ≤ commit epoch < current epoch).
       const commitEpoch = dl.Challenge;
@@ -1146,6 +1152,46 @@ export class WindowPoStScheduler extends EventEmitter {
         this.emit('reverted', sub);
       }
     }
+  }
+
+  /**
+   * Blind (leases unknown): is another host's SubmitWindowedPoSt for these partitions already
+   * on its way — in the head tipset (Lotus executes it in the next one, so PostSubmissions do
+   * not show it yet) or in the node's mpool? Then this host waits a head and looks again,
+   * instead of paying for the same proof twice; a message only pending at the last epoch that
+   * can still land does not hold this one back. A node that cannot list them: nothing seen.
+   */
+  private async otherOnItsWay(k: string, dl: DeadlineInfo, b: ReadyBatch, head: TipSet): Promise<boolean> {
+    const own = new Set((this.ready.get(k)?.batches ?? []).map((x) => x.sub?.cid['/']).filter((c): c is string => !!c));
+    const seen = (m: Message, cid: string): SeenSubmission => {
+      const base = { cid, to: m.To, method: m.Method };
+      if (m.To !== this.miner || m.Method !== MinerMethod.SubmitWindowedPoSt || !m.Params) return base;
+      try {
+        const p = decodeWindowPoSt(Buffer.from(m.Params, 'base64'));
+        return { ...base, deadline: p.deadline, partitions: p.partitions.map((x) => x.index) };
+      } catch {
+        return base;
+      }
+    };
+    const find = (list: SeenSubmission[]) => pendingSubmission(list, this.miner, MinerMethod.SubmitWindowedPoSt, dl.Index, b.indices, own);
+    try {
+      const cids = (await this.c.stateListMessages({ To: this.miner }, head.Height, head.Cids)) ?? [];
+      const inHead = find(await Promise.all(cids.map(async (c) => seen(await this.c.chainGetMessage(c), c['/']))));
+      if (inHead) {
+        this.log.info({ deadline: dl.Index, partitions: b.indices, cid: inHead.cid, head: head.Height }, 'leases unknown: these partitions are proven by a message in the head tipset; not sending them again');
+        return true;
+      }
+      if (head.Height >= dl.Close - 2) return false;
+      const pending = (await this.c.call<SignedMessage[] | null>('MpoolPending', [head.Cids])) ?? [];
+      const inPool = find(pending.map((sm) => seen(sm.Message, sm.CID?.['/'] ?? '')));
+      if (inPool) {
+        this.log.info({ deadline: dl.Index, partitions: b.indices, cid: inPool.cid, head: head.Height }, 'leases unknown: a SubmitWindowedPoSt for these partitions is pending in the mpool; waiting for it to land');
+        return true;
+      }
+    } catch (e) {
+      this.log.warn({ err: e, deadline: dl.Index }, 'leases unknown and the node cannot list the messages on their way: sending');
+    }
+    return false;
   }
 
   /** CIDs of the messages pending in the node's mpool (empty when the node cannot list them). */

@@ -12,6 +12,7 @@ import {
   beforeFaultCutoff,
   blindRank,
   blindSubmitEpoch,
+  pendingSubmission,
   declarationChecksUntil,
   declarationTargets,
   deadlinesToProve,
@@ -155,7 +156,8 @@ test('a ready proof is sent at the submit epoch and reported missed once it cann
   t.is(submitStep(d5, 10_359, 4), 'closed');
   // Leases unknown (shared database down): sent at half the window, never before the submit epoch.
   t.is(blindSubmitEpoch(d5, 4), 10_330);
-  t.is(blindSubmitEpoch(newDeadlineInfo({ ...P, wpostChallengeWindow: 4 }, 0, 1, 4), 4), 4 + 2);
+  const tiny = newDeadlineInfo({ ...P, wpostChallengeWindow: 4 }, 0, 1, 4);
+  t.is(blindSubmitEpoch(tiny, 4), tiny.Open + 1, 'a 4-epoch window: from the submit epoch');
   // Blind hosts are spread by rank, 2 epochs apart (one to land, one to be seen), never past
   // the last epoch whose message can land before the window closes (10_360).
   t.is(blindSubmitEpoch(d5, 4, 1), 10_332);
@@ -172,6 +174,27 @@ test('a ready proof is sent at the submit epoch and reported missed once it cann
   // A shrunk window (8 epochs): the confidence is capped at a quarter of it.
   const small = newDeadlineInfo({ ...P, wpostChallengeWindow: 8 }, 0, 1, 8);
   t.is(submitEpoch(small, 4), small.Open + 2);
+  // Too short for ranks 0..2 after its half: all start earlier, so they still differ (the
+  // two-hosts test's window; half the window and later, ranks 1 and 2 both fell on close-2).
+  t.deepEqual(
+    [0, 1, 2, 3].map((r) => blindSubmitEpoch(small, 2, r) - small.Open),
+    [2, 4, 6, 6],
+  );
+});
+
+test('a blind host waits for a submission of its partitions already on its way', (t) => {
+  const seen = [
+    { cid: 'a', to: 't01000', method: 5, deadline: 3, partitions: [0, 1] },
+    { cid: 'b', to: 't01001', method: 5, deadline: 4, partitions: [2] },
+    { cid: 'c', to: 't01001', method: 6, deadline: 4, partitions: [2] },
+    { cid: 'd', to: 't01001', method: 5, deadline: undefined, partitions: undefined },
+  ];
+  t.is(pendingSubmission(seen, 't01000', 5, 3, [1])?.cid, 'a', 'one partition in common is enough');
+  t.is(pendingSubmission(seen, 't01000', 5, 3, [2]), undefined, 'other partitions');
+  t.is(pendingSubmission(seen, 't01000', 5, 4, [0]), undefined, 'another deadline');
+  t.is(pendingSubmission(seen, 't01001', 5, 4, [2])?.cid, 'b', 'another method (c) or params that do not decode (d) are not a proof');
+  t.is(pendingSubmission(seen, 't01001', 5, 4, [2], new Set(['b'])), undefined, "this host's own message is not another's");
+  t.is(pendingSubmission(seen, 't01001', 6, 4, [2])?.cid, 'c');
 });
 
 test('a proven batch against what is posted on chain: send, nothing to send, or prove the rest again', (t) => {
