@@ -216,7 +216,14 @@ export interface SeenSubmission {
  * a blind host waits for it to land instead of sending the same partitions again. `own` are
  * this host's own messages (a resend after a revert is not another host's proof).
  */
-export function pendingSubmission(seen: Iterable<SeenSubmission>, miner: string, method: number, deadline: number, indices: number[], own: ReadonlySet<string> = new Set()): SeenSubmission | undefined {
+export function pendingSubmission(
+  seen: Iterable<SeenSubmission>,
+  miner: string,
+  method: number,
+  deadline: number,
+  indices: number[],
+  own: ReadonlySet<string> = new Set(),
+): SeenSubmission | undefined {
   const want = new Set(indices);
   for (const m of seen) {
     if (m.to !== miner || m.method !== method || own.has(m.cid) || m.deadline !== deadline) continue;

@@ -1178,14 +1178,20 @@ export class WindowPoStScheduler extends EventEmitter {
       const cids = (await this.c.stateListMessages({ To: this.miner }, head.Height, head.Cids)) ?? [];
       const inHead = find(await Promise.all(cids.map(async (c) => seen(await this.c.chainGetMessage(c), c['/']))));
       if (inHead) {
-        this.log.info({ deadline: dl.Index, partitions: b.indices, cid: inHead.cid, head: head.Height }, 'leases unknown: these partitions are proven by a message in the head tipset; not sending them again');
+        this.log.info(
+          { deadline: dl.Index, partitions: b.indices, cid: inHead.cid, head: head.Height },
+          'leases unknown: these partitions are proven by a message in the head tipset; not sending them again',
+        );
         return true;
       }
       if (head.Height >= dl.Close - 2) return false;
       const pending = (await this.c.call<SignedMessage[] | null>('MpoolPending', [head.Cids])) ?? [];
       const inPool = find(pending.map((sm) => seen(sm.Message, sm.CID?.['/'] ?? '')));
       if (inPool) {
-        this.log.info({ deadline: dl.Index, partitions: b.indices, cid: inPool.cid, head: head.Height }, 'leases unknown: a SubmitWindowedPoSt for these partitions is pending in the mpool; waiting for it to land');
+        this.log.info(
+          { deadline: dl.Index, partitions: b.indices, cid: inPool.cid, head: head.Height },
+          'leases unknown: a SubmitWindowedPoSt for these partitions is pending in the mpool; waiting for it to land',
+        );
         return true;
       }
     } catch (e) {
