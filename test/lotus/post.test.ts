@@ -21,7 +21,7 @@ import { cborEncode } from '../../src/chain/cbor.js';
 import type { Cid } from '../../src/chain/cid.js';
 import { b64, fromB64 } from '../../src/chain/encoding.js';
 import { decodeWindowPoSt } from '../../src/chain/params.js';
-import { MAIN, Proc, killAll } from '../helpers/procs.js';
+import { MAIN, Proc, killAll, until } from '../helpers/procs.js';
 
 const API = process.env.FULLNODE_API_INFO;
 const DM = process.env.DISTMINER_MINER;
@@ -49,6 +49,7 @@ test.before(async () => {
 
 test.after.always(async () => {
   await post?.stop();
+  await handBack().catch((e: Error) => console.error(`the chain after ${DM} stopped: ${e.message}`));
   await killAll();
   rmSync(work, { recursive: true, force: true });
   // Figures for bench/results/lotus-interop.json: merged into what the tier's other files wrote.
@@ -61,6 +62,40 @@ test.after.always(async () => {
     renameSync(`${out}.tmp`, out);
   }
 });
+
+/**
+ * Leaves the chain to lotus-miner (t01000) alone, moving. lotus-miner's slash filter will not
+ * mine on a tipset at a height where its own block lost the race (its "parent grinding" check:
+ * its block at the base's height is not among the parents), and while ${DM} mined, its blocks
+ * often lost (above). With ${DM} gone, nobody else moves such a head: the chain stopped for
+ * good, and the next test file's messages never landed (a CI run: CreateMiner waited 10 min).
+ * So: wait for a t01000 block above the head ${DM} left; if none comes, ${DM} mines once more
+ * (a base without a losing t01000 block at its height) and the wait starts again.
+ */
+async function handBack(): Promise<void> {
+  const lotusBlockAbove = (h: number) => async () => {
+    const ts = await chain.chainHead();
+    return ts.Height > h && ts.Blocks.some((b) => b.Miner === 't01000');
+  };
+  for (let i = 0; i < 3; i++) {
+    const left = (await chain.chainHead()).Height;
+    try {
+      await until(lotusBlockAbove(left), 90_000, `a t01000 block above ${left}`);
+      return;
+    } catch {
+      console.error(`no t01000 block above ${left} in 90 s (lotus-miner's slash filter on a head where its block lost): ${DM} mines one more epoch`);
+    }
+    const again = new Proc('distminer post winning (hand back)', [MAIN, 'post', 'winning', '--miner', DM!, '--storage', STORAGE!, '--state-file', join(work, 'last-mined.json'), '--chain-api', API!], {
+      DISTMINER_LOG_LEVEL: 'info',
+    });
+    try {
+      await until(async () => (await chain.chainHead()).Height > left || undefined, 120_000, `an epoch above ${left}`);
+    } finally {
+      await again.stop();
+    }
+  }
+  throw new Error(`lotus-miner did not mine again after ${DM} stopped (3 tries)`);
+}
 
 /** Blocks per miner in the heaviest chain from the head down to `from` (ChainGetTipSet parents). */
 async function blocksByMiner(from: number): Promise<{ byMiner: Map<string, number>; head: number; nullRounds: number }> {
