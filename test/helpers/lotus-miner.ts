@@ -1,7 +1,6 @@
 // Pieces the real-Lotus tests share (test/lotus/*): a client key funded from the node's default
 // wallet (the devnet's genesis key), and a new miner made like `lotus-miner init` with its seal
 // role's API and one seal worker.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChainClient } from '../../src/chain/client.js';
@@ -9,7 +8,7 @@ import { parseFil } from '../../src/chain/fees.js';
 import { parseConfigToml } from '../../src/config/settings.js';
 import { keyInfoOf, newClientKey } from '../../src/deals/keys.js';
 import { writeFileAtomic } from '../../src/util/durable.js';
-import { MAIN, Proc, until } from './procs.js';
+import { MAIN, Proc, exec, until } from './procs.js';
 
 /** A new client key file of `type` in `dir`, funded with `fil` FIL from the node's default wallet, once that is on chain. */
 export async function fundedClient(chain: ChainClient, dir: string, type: 'secp256k1' | 'bls', fil: string): Promise<{ keyFile: string; address: string }> {
@@ -27,15 +26,23 @@ export async function fundedClient(chain: ChainClient, dir: string, type: 'secp2
  * `distminer init --create-miner` in `repo`: a new miner actor through the power actor, its
  * worker funded with `workerFil`. Returns the miner id and init's output.
  */
-export function createMiner(repo: string, api: string, env: NodeJS.ProcessEnv, workerFil = '50'): { miner: string; status: number | null; output: string } {
-  const init = spawnSync(process.execPath, [MAIN, 'init', '--create-miner', '--repo', repo, '--chain-api', api, '--worker-funds', workerFil, '--api', '/ip4/127.0.0.1/tcp/0/http'], {
-    encoding: 'utf8',
-    env,
-    timeout: 10 * 60_000,
-  });
+export async function createMiner(repo: string, api: string, env: NodeJS.ProcessEnv, workerFil = '50'): Promise<{ miner: string; status: number | null; output: string }> {
+  const args = [MAIN, 'init', '--create-miner', '--repo', repo, '--chain-api', api, '--worker-funds', workerFil, '--api', '/ip4/127.0.0.1/tcp/0/http'];
+  // Not spawnSync: ava's timeouts and the other processes' logs go on while it waits for the chain.
+  const init = await exec(process.execPath, args, { env, timeoutMs: 10 * 60_000 });
   const output = `${init.stderr}${init.stdout}`;
   if (init.status !== 0) return { miner: '', status: init.status, output };
   return { miner: parseConfigToml(readFileSync(join(repo, 'config.toml'), 'utf8')).minerId!, status: 0, output: init.stdout };
+}
+
+/**
+ * Fails at once, with the reason, when the devnet's chain is not moving: every message a test
+ * sends would wait for nothing (lotus-miner alone can stop for good: test/lotus/post.test.ts's
+ * handBack says when).
+ */
+export async function chainMoving(chain: ChainClient, timeoutMs = 120_000): Promise<void> {
+  const h = (await chain.chainHead()).Height;
+  await until(async () => (await chain.chainHead()).Height > h, timeoutMs, `the devnet's chain to move past epoch ${h} (is lotus-miner mining? see its log)`);
 }
 
 /**

@@ -11,7 +11,6 @@
 //
 // Run by scripts/test-lotus.sh (FULLNODE_API_INFO of the devnet it started).
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,8 +23,8 @@ import type { DealRecord } from '../../src/deals/store.js';
 import { commPToCid } from '../../src/proofs/cid.js';
 import { RegisteredSealProof } from '../../src/proofs/types.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
-import { createMiner, fundedClient, sealWorker } from '../helpers/lotus-miner.js';
-import { MAIN, Proc, killAll, until } from '../helpers/procs.js';
+import { chainMoving, createMiner, fundedClient, sealWorker } from '../helpers/lotus-miner.js';
+import { MAIN, Proc, exec, killAll, until } from '../helpers/procs.js';
 
 const API = process.env.FULLNODE_API_INFO;
 if (!API) throw new Error('run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs FULLNODE_API_INFO of a real Lotus devnet');
@@ -39,12 +38,7 @@ test.after.always(async () => {
 });
 
 /** The CLI in a child process, without blocking this one. */
-const cli = (env: NodeJS.ProcessEnv, ...args: string[]) =>
-  new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: { ...env, DISTMINER_LOG_LEVEL: 'warn' }, timeout: 5 * 60_000 }, (err, stdout, stderr) =>
-      resolve({ status: err ? (((err as { code?: unknown }).code as number | null) ?? null) : 0, stdout, stderr }),
-    );
-  });
+const cli = (env: NodeJS.ProcessEnv, ...args: string[]) => exec(process.execPath, [MAIN, ...args], { env: { ...env, DISTMINER_LOG_LEVEL: 'warn' }, timeoutMs: 5 * 60_000 });
 
 test('a deal on the real market: escrow on both sides, PublishStorageDeals, activation by ProveCommitSectors3, the deal active in its sector, the piece served', async (t) => {
   t.timeout(30 * 60_000);
@@ -54,7 +48,8 @@ test('a deal on the real market: escrow on both sides, PublishStorageDeals, acti
   const env = { ...process.env, FULLNODE_API_INFO: API, DISTMINER_LOG_LEVEL: 'info' };
 
   // 1. The deal miner: a new miner actor; deal + seal roles; one worker.
-  const init = createMiner(repo, API!, env);
+  await chainMoving(chain);
+  const init = await createMiner(repo, API!, env);
   t.is(init.status, 0, `init --create-miner:\n${init.output}`);
   const miner = init.miner;
   // One deal fills the sector; do not wait the default 10 minutes for company in any case.

@@ -15,7 +15,7 @@ import { ChainClient } from '../../src/chain/client.js';
 import { MinerMethod, PowerMethod } from '../../src/chain/builtin-actors.js';
 import type { SectorView } from '../../src/sealing/service.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
-import { createMiner, sealWorker } from '../helpers/lotus-miner.js';
+import { chainMoving, createMiner, sealWorker } from '../helpers/lotus-miner.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 const API = process.env.FULLNODE_API_INFO;
@@ -38,7 +38,8 @@ test('a miner created like lotus-miner init seals 2 sectors that real Lotus acce
 
   // 1. The miner actor, on chain.
   const t0 = Date.now();
-  const init = createMiner(repo, API!, env);
+  await chainMoving(chain);
+  const init = await createMiner(repo, API!, env);
   t.is(init.status, 0, `init --create-miner:\n${init.output}`);
   const miner = init.miner;
   t.regex(miner, /^t0\d+$/);
