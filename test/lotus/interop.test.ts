@@ -9,7 +9,9 @@ import { spawnSync } from 'node:child_process';
 import { ChainClient } from '../../src/chain/client.js';
 import { encodeDeclarations } from '../../src/chain/params.js';
 import { rleDecode, rleEncode } from '../../src/chain/bitfield.js';
-import { ExitCode, MinerMethod } from '../../src/chain/builtin-actors.js';
+import { DomainSeparationTag, ExitCode, MinerMethod } from '../../src/chain/builtin-actors.js';
+import { drawRandomness } from '../../src/chain/crypto.js';
+import { minTicketBlock } from '../../src/chain/mining.js';
 import { cborDecode } from '../../src/chain/cbor.js';
 import type { Cid } from '../../src/chain/cid.js';
 import { b64, fromB64 } from '../../src/chain/encoding.js';
@@ -115,6 +117,31 @@ test('RLE+: the actors accept our bitfields (DeclareFaultsRecovered for sectors 
   figures.bitfield_message_exit_code = lookup.Receipt.ExitCode;
   t.is(lookup.Receipt.ExitCode, ExitCode.Ok, `DeclareFaultsRecovered with ${b64(rleEncode(sectors))} for sectors ${sectors.join(',')}`);
   t.deepEqual(await chain.stateMinerFaults(MINER), [], 'nothing became faulty');
+});
+
+test('null rounds read as the embedded devnet reads them: the tipset before, randomness from the tipset after, one beacon entry per round', async (t) => {
+  // lotus-miner alone mines here with a fifth of the power: about a third of the rounds are null.
+  let ts = await chain.chainHead();
+  let parent = await chain.chainGetTipSet(ts.Blocks[0].Parents);
+  while (parent.Height === ts.Height - 1 && parent.Height > 0) [ts, parent] = [parent, await chain.chainGetTipSet(parent.Blocks[0].Parents)];
+  if (parent.Height === ts.Height - 1) return t.fail(`no null round in the whole chain below ${(await chain.chainHead()).Height}`);
+  const n = ts.Height - 1; // a null round: parent.Height < n < ts.Height
+  const head = (await chain.chainHead()).Cids;
+  t.deepEqual((await chain.chainGetTipSetByHeight(n, head)).Cids, parent.Cids, `ChainGetTipSetByHeight(${n}): the tipset before (${parent.Height})`);
+  const beacons = ts.Blocks[0].BeaconEntries;
+  t.is(beacons.length, ts.Height - parent.Height, `the block at ${ts.Height} carries one beacon entry per round since ${parent.Height}`);
+  const entropy = Buffer.from('null-round');
+  t.deepEqual(
+    await chain.stateGetRandomnessFromTickets(DomainSeparationTag.SealRandomness, n, entropy, head),
+    drawRandomness(fromB64(minTicketBlock(ts).Ticket!.VRFProof), DomainSeparationTag.SealRandomness, n, entropy),
+    'chain randomness at a null epoch: the ticket of the tipset after it, drawn for the epoch (src/devnet/state.ts randomnessFromTickets)',
+  );
+  t.deepEqual(
+    await chain.stateGetRandomnessFromBeacon(DomainSeparationTag.WindowedPoStChallengeSeed, n, entropy, head),
+    drawRandomness(fromB64(beacons[n - parent.Height - 1].Data), DomainSeparationTag.WindowedPoStChallengeSeed, n, entropy),
+    "beacon randomness at a null epoch: that round's own entry, carried by the block after it",
+  );
+  t.log(`null round ${n} (tipsets ${parent.Height} and ${ts.Height}): Lotus reads it as the embedded devnet does`);
 });
 
 test("the embedded devnet answers with the fields real Lotus has (what Lotus's Go types decode strictly)", async (t) => {
