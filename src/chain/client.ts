@@ -360,6 +360,10 @@ export class ChainClient {
   stateListMessages(match: { To?: string; From?: string }, toHeight: number, tsk: TipSetKey | null = null, opts: CallOptions = {}): Promise<Cid[] | null> {
     return this.call('StateListMessages', [match, tsk, toHeight], opts);
   }
+  /** The signed messages waiting in the node's mpool as of `tsk` (Lotus writes none as null: []). */
+  async mpoolPending(tsk: TipSetKey | null = null): Promise<SignedMessage[]> {
+    return (await this.call<SignedMessage[] | null>('MpoolPending', [tsk])) ?? [];
+  }
   chainGetMessage(cid: Cid): Promise<Message> {
     return this.call('ChainGetMessage', [cid]);
   }

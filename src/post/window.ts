@@ -16,7 +16,7 @@ import { type ChainClient, type HeadSubscription } from '../chain/client.js';
 import { type DeadlineInfo, nextDeadline, maxPoStPartitions } from '../chain/deadlines.js';
 import { type FaultDeclaration, type PoStPartition, decodeWindowPoSt, encodeDeclarations, encodeWindowPoSt } from '../chain/params.js';
 import { actorId, addressCbor } from '../chain/address.js';
-import type { HeadChange, Message, MessageSendSpec, MinerInfo, MsgLookup, PartitionJson, SignedMessage, TipSet } from '../chain/api-types.js';
+import type { HeadChange, Message, MessageSendSpec, MinerInfo, MsgLookup, PartitionJson, TipSet } from '../chain/api-types.js';
 import { bitfieldFromJson } from '../chain/bitfield.js';
 import { DomainSeparationTag, ExitCode, MinerMethod } from '../chain/builtin-actors.js';
 import type { Cid } from '../chain/cid.js';
@@ -1010,7 +1010,7 @@ export class WindowPoStScheduler extends EventEmitter {
       const against = batchAgainstPosted(b.indices, subs);
       if (against === 'posted') {
         b.state = 'pushed';
-        this.log.info({ deadline: dl.Index, partitions: b.indices }, 'partitions already proven on chain: not submitting them again');
+        this.log.info({ deadline: dl.Index, open: dl.Open, partitions: b.indices, head: head.Height }, 'partitions already proven on chain: not submitting them again');
         return;
       }
       if (against === 'reprove') {
@@ -1185,7 +1185,7 @@ export class WindowPoStScheduler extends EventEmitter {
         return true;
       }
       if (head.Height >= dl.Close - 2) return false;
-      const pending = (await this.c.call<SignedMessage[] | null>('MpoolPending', [head.Cids])) ?? [];
+      const pending = await this.c.mpoolPending(head.Cids);
       const inPool = find(pending.map((sm) => seen(sm.Message, sm.CID?.['/'] ?? '')));
       if (inPool) {
         this.log.info(
@@ -1203,7 +1203,7 @@ export class WindowPoStScheduler extends EventEmitter {
   /** CIDs of the messages pending in the node's mpool (empty when the node cannot list them). */
   private async mpoolPending(ts: TipSet): Promise<Set<string>> {
     try {
-      const msgs = (await this.c.call<SignedMessage[] | null>('MpoolPending', [ts.Cids])) ?? [];
+      const msgs = await this.c.mpoolPending(ts.Cids);
       return new Set(msgs.map((m) => m.CID?.['/']).filter((c): c is string => !!c));
     } catch (e) {
       this.log.warn({ err: e }, 'cannot list the mpool: treating reverted messages as lost');

@@ -81,8 +81,18 @@ test.serial('two window-post hosts: one submission per deadline while both run; 
   t.true(acceptedH.epoch >= oh && acceptedH.epoch < closeH, `accepted at ${acceptedH.epoch}, window ${oh}..${closeH}`);
   const pushedH = hosts.map((p) => pushedBy(p, oh).length);
   const sendAt = blind.map((p) => `${p.name} from ${(blindLines(p)[0] as { sendAt?: number }).sendAt}`).join(', ');
+  // What held the later host back: the partitions proven on chain, or a message on its way (head tipset, mpool).
+  const heldBack = hosts.flatMap((p) =>
+    p
+      .logs(
+        (o) =>
+          ((o.msg as string).startsWith('leases unknown: ') && (o.head as number) >= oh && (o.head as number) < closeH) ||
+          (['partitions already proven on chain: not submitting them again', 'deadline already proven on chain'].includes(o.msg as string) && o.open === oh),
+      )
+      .map((o) => `${p.name}: ${o.msg as string}`),
+  );
   t.log(
-    `${s.deadline}@${oh} with the database hung: leases unknown to ${blind.map((p) => p.name).join(' and ')} (sending ${sendAt}); SubmitWindowedPoSt pushed A ${pushedH[0]}, B ${pushedH[1]}; accepted at ${acceptedH.epoch} (closes ${closeH})`,
+    `${s.deadline}@${oh} with the database hung: leases unknown to ${blind.map((p) => p.name).join(' and ')} (sending ${sendAt}); SubmitWindowedPoSt pushed A ${pushedH[0]}, B ${pushedH[1]}; accepted at ${acceptedH.epoch} (closes ${closeH}); held back: ${heldBack.join('; ') || 'nothing logged'}`,
   );
   // Blind hosts send at different epochs (by rank, window-plan.test.ts), and the later one
   // finds the partitions proven on chain or on their way: one message for the deadline.
