@@ -42,3 +42,18 @@ export function minTicketBlock(ts: TipSet): TipSet['Blocks'][number] {
   }
   return best;
 }
+
+/**
+ * The Winning PoSt's sector-set lookback (Lotus's policy.GetWinningPoStSectorSetLookback from
+ * network version 4: ChainFinality, 900 epochs): a round's eligibility and sectors come from the
+ * state 900 epochs before it, which must lie below its base (chain/stmgr
+ * GetLookbackTipSetForRound refuses "lookback height … is at or after base height …").
+ */
+export const WINNING_POST_LOOKBACK = 900;
+
+/**
+ * Whether round `round` can be mined on a base at `baseHeight`: more null rounds than the
+ * lookback allows put the round's lookback at or above the base, and only a new head can carry a
+ * block then (a base at genesis excepted, as in Lotus).
+ */
+export const roundWithinLookback = (baseHeight: number, round: number): boolean => baseHeight === 0 || round - WINNING_POST_LOOKBACK < baseHeight;

@@ -15,7 +15,7 @@ import { bls12_381 as bls } from '@noble/curves/bls12-381.js';
 import * as proofs from '../proofs/index.js';
 import { nextNotElapsed } from '../chain/deadlines.js';
 import { blockCid, blockSigningBytes, blsSign, blsVerify, computeWinCount, messageCid } from '../chain/crypto.js';
-import { electionVrfInput, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
+import { WINNING_POST_LOOKBACK, electionVrfInput, randomnessBeacon, roundWithinLookback, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
 import { parseAddress } from '../chain/address.js';
 import type { BeaconEntry, BlockHeader, BlockMsg, BlockTemplate, MiningBaseInfo, MsgLookup, TipSet } from '../chain/api-types.js';
 import { cborEncode } from '../chain/cbor.js';
@@ -69,6 +69,8 @@ export class Devnet extends DevnetMpool {
     const base = this.resolveTsk(tsk);
     const m = this.miner(maddr);
     if (!Number.isInteger(round) || round <= base.Height) throw new ApiError(`round ${round} must be after the base tipset's height ${base.Height}`);
+    // As Lotus (chain/stmgr GetLookbackTipSetForRound): the round's lookback must lie below its base.
+    if (!roundWithinLookback(base.Height, round)) throw new ApiError(`getting lookback miner actor state: lookback height ${round - WINNING_POST_LOOKBACK} is at or after base height ${base.Height}`);
     const prev = this.chain[base.Height].beacon;
     // Rounds after the base were null (or are taken to be): one entry each, up to the round
     // whose time has come (beaconAt refuses later ones).

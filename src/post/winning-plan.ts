@@ -7,6 +7,7 @@
 // test/post/winning-plan.test.ts runs them through null rounds, late chains, forks and failures
 // in milliseconds (test/post/mining-loop.test.ts drives the shell against a chain double).
 import type { TipSet } from '../chain/api-types.js';
+import { roundWithinLookback } from '../chain/mining.js';
 
 /** What a round's outcome can be (RoundResult.outcome). */
 export type RoundOutcome = 'not-eligible' | 'lost' | 'mined' | 'other-host' | 'slash-filter' | 'late' | 'failed';
@@ -58,7 +59,7 @@ export const blockTimestamp = (base: Base, round: number, t: Timing): number => 
 /** What the mining loop does next. */
 export type LoopStep =
   /** Sleep until `untilMs` (a new head wakes it when `wakeOnHead`), meanwhile beginning the work of round `prepare` on `base` if given. */
-  | { kind: 'wait'; untilMs: number; wakeOnHead: boolean; prepare?: { base: Base; nullRounds: number } }
+  | { kind: 'wait'; untilMs: number; wakeOnHead: boolean; prepare?: { base: Base; nullRounds: number }; beyondLookback?: true }
   /** Mine round roundOf(base, nullRounds) now. */
   | { kind: 'mine'; base: Base; nullRounds: number };
 
@@ -68,7 +69,8 @@ export type LoopStep =
  * (its round's work begun meanwhile); a round that gave no block from us and no new head is
  * followed by the next round on the same base (a null round counted), at its time plus the
  * propagation delay, or at once on a chain behind the wall clock; each (base, round) is tried
- * once, except a round that failed (the node or the proof), tried again a second later.
+ * once, except a round that failed (the node or the proof), tried again a second later; past
+ * the Winning PoSt lookback of null rounds, only a new head.
  */
 export class MiningLoopPlan {
   private base: Base | undefined;
@@ -92,6 +94,10 @@ export class MiningLoopPlan {
       this.retryAt = undefined;
     }
     const base = this.base;
+    // More null rounds on this base than the lookback allows: no later round on it can be mined
+    // (Lotus refuses its base info); only a new head can carry a block. (A chain so far behind
+    // the wall clock races through its null rounds at once.)
+    if (!roundWithinLookback(base.height, roundOf(base, this.nullRounds))) return { kind: 'wait', untilMs: now + this.t.blockDelayMs, wakeOnHead: true, beyondLookback: true };
     const tried = `${base.key}+${this.nullRounds}`;
     if (tried === this.lastTried) {
       // Tried already (a block sent, or one given up to a tipset above): wait for a new head or an epoch.

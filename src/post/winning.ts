@@ -25,7 +25,7 @@ import { dirname, join } from 'node:path';
 import * as proofs from '../proofs/index.js';
 import { type ChainClient, type HeadSubscription, RpcError } from '../chain/client.js';
 import { blockCid, computeWinCount } from '../chain/crypto.js';
-import { electionVrfInput, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
+import { WINNING_POST_LOOKBACK, electionVrfInput, randomnessBeacon, ticketVrfInput, winningPoStRandomness } from '../chain/mining.js';
 import { actorId } from '../chain/address.js';
 import type { BeaconEntry, HeadChange, MiningBaseInfo, SignedMessage, TipSet } from '../chain/api-types.js';
 import { b64, fromB64 } from '../chain/encoding.js';
@@ -281,6 +281,7 @@ export class WinningPoStMiner extends EventEmitter {
   /** The mining loop (lotus-miner's, decided by MiningLoopPlan): base = heaviest tipset, null rounds counted, propagation delay waited. */
   private async mine(): Promise<void> {
     const plan = new MiningLoopPlan(this.timing());
+    let beyondLookback = '';
     while (!this.stopped) {
       let head: TipSet;
       try {
@@ -294,6 +295,10 @@ export class WinningPoStMiner extends EventEmitter {
       // Every step the plan gives is about the head it was given (a base it keeps is the same tipset).
       const step = plan.next(baseOf(head), Date.now());
       if (step.kind === 'wait') {
+        if (step.beyondLookback && beyondLookback !== head.Cids[0]['/']) {
+          beyondLookback = head.Cids[0]['/'];
+          this.log.warn({ base: head.Height, lookback: WINNING_POST_LOOKBACK }, 'winning PoSt: null rounds on this base reached the lookback; waiting for a new head');
+        }
         if (step.prepare) this.prepare(head, step.prepare.nullRounds);
         await this.sleepUntil(step.untilMs, step.wakeOnHead);
         continue;

@@ -3,6 +3,7 @@
 // failed rounds, forks and tipsets that grow; which work fits a round; when a tipset that
 // arrived decides a round. Milliseconds; test/post/mining-loop.test.ts drives the shell.
 import test, { type ExecutionContext } from 'ava';
+import { WINNING_POST_LOOKBACK, roundWithinLookback } from '../../src/chain/mining.js';
 import { type Base, type LoopStep, MiningLoopPlan, abandonOnHead, blockTimestamp, overtaken, overtakenReason, roundOf, roundStartMs, workFits } from '../../src/post/winning-plan.js';
 
 const T = { blockDelayMs: 4000, propagationDelayMs: 1000 };
@@ -59,6 +60,27 @@ test('a chain behind the wall clock: every round is mined at once, lost rounds c
     t.deepEqual(p.next(b, now + n), mine(b, n));
     p.roundDone('lost', now + n);
   }
+});
+
+test('a chain far behind the wall clock: null rounds up to the Winning PoSt lookback, then only a new head (Lotus refuses the next base info)', (t) => {
+  const p = new MiningLoopPlan(T);
+  const b = base(10);
+  const now = b.timeMs + 24 * 3600_000; // a day behind: 21,600 rounds have passed
+  for (let n = 0; n < WINNING_POST_LOOKBACK - 1; n++) {
+    t.deepEqual(p.next(b, now), mine(b, n));
+    p.roundDone('not-eligible', now);
+  }
+  // Round 10 + 899 + 1 = 910: its lookback, epoch 10, is the base itself.
+  t.is(roundOf(b, WINNING_POST_LOOKBACK - 1), 910);
+  t.false(roundWithinLookback(b.height, 910));
+  t.true(roundWithinLookback(b.height, 909));
+  t.deepEqual(p.next(b, now), { kind: 'wait', untilMs: now + T.blockDelayMs, wakeOnHead: true, beyondLookback: true });
+  t.deepEqual(p.next(b, now + 60_000), { kind: 'wait', untilMs: now + 60_000 + T.blockDelayMs, wakeOnHead: true, beyondLookback: true });
+  // A new head: mined at once (it is behind the clock too).
+  const c = base(11);
+  t.deepEqual(p.next(c, now + 60_000), mine(c, 0));
+  // A base at genesis has no lookback limit (Lotus resolves it to genesis).
+  t.true(roundWithinLookback(0, 5000));
 });
 
 test('a new head during the null rounds: counting starts again on it, after its own delay; its round is height+1', (t) => {
