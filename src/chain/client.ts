@@ -426,6 +426,8 @@ export class HeadSubscription extends EventEmitter {
   private ws: WebSocket | undefined;
   private closed = false;
   private lastHeight = -1;
+  /** The key of the last head delivered (its CIDs, joined). */
+  private lastKey: string | undefined;
   private queue: Promise<void> = Promise.resolve();
   private stallTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -542,7 +544,7 @@ export class HeadSubscription extends EventEmitter {
       if (msg.method === 'xrpc.ch.val' && Array.isArray(msg.params) && msg.params[0] === chan) {
         armStall();
         const changes = msg.params[1] as HeadChange[];
-        this.enqueue(() => this.deliver(changes, i));
+        this.enqueue(() => this.deliver(changes));
       } else if (msg.method === 'xrpc.ch.close') {
         fail('daemon closed the channel');
       }
@@ -557,7 +559,7 @@ export class HeadSubscription extends EventEmitter {
     });
   }
 
-  private async deliver(changes: HeadChange[], endpoint: number): Promise<void> {
+  private async deliver(changes: HeadChange[]): Promise<void> {
     if (this.closed || !Array.isArray(changes)) return;
     for (const c of changes) {
       const ts = c.Val;
@@ -565,28 +567,38 @@ export class HeadSubscription extends EventEmitter {
         if (ts.Height <= this.lastHeight) {
           await this.onChanges([c]);
           this.lastHeight = ts.Height - 1;
+          this.lastKey = tipsetKeyString(parentsOf(ts));
         }
         continue;
       }
       if (ts.Height <= this.lastHeight) continue; // already seen (a reconnect's `current`)
-      if (this.lastHeight >= 0 && ts.Height > this.lastHeight + 1) {
-        // Missed heights while switching daemons: fetch them from the chain of this head.
-        for (let h = this.lastHeight + 1; h < ts.Height && !this.closed; h++) {
-          const missed = await this.fetchAt(h, ts.Cids, endpoint);
-          if (missed.Height <= this.lastHeight) continue; // a null round returns an earlier tipset
+      if (this.lastHeight >= 0 && this.lastKey !== undefined && tipsetKeyString(parentsOf(ts)) !== this.lastKey) {
+        // Tipsets missed while switching daemons: walked back from this head's parents (a gap
+        // in heights whose parents are the last head delivered is null rounds: nothing missed).
+        for (const missed of await this.missedBefore(ts)) {
+          if (this.closed) return;
           await this.onChanges([{ Type: 'apply', Val: missed }]);
           this.lastHeight = missed.Height;
+          this.lastKey = tipsetKeyString(missed.Cids);
         }
       }
       const type = this.lastHeight < 0 ? 'current' : 'apply';
       await this.onChanges([{ Type: type, Val: ts }]);
       this.lastHeight = ts.Height;
+      this.lastKey = tipsetKeyString(ts.Cids);
       this.lastHeadAt = Date.now();
       this.headTimestamp = ts.Blocks?.[0]?.Timestamp ?? this.headTimestamp;
     }
   }
 
-  private async fetchAt(h: number, tsk: TipSetKey, _endpoint: number): Promise<TipSet> {
-    return this.client.chainGetTipSetByHeight(h, tsk);
+  /** The tipsets between the last head delivered and `ts`, oldest first: one call per tipset, none per null round. */
+  private async missedBefore(ts: TipSet): Promise<TipSet[]> {
+    const out: TipSet[] = [];
+    for (let p = await this.client.chainGetTipSet(parentsOf(ts)); p.Height > this.lastHeight && !this.closed; p = await this.client.chainGetTipSet(parentsOf(p))) out.unshift(p);
+    return out;
   }
 }
+
+/** A tipset's parents (every block of a tipset names the same ones). */
+const parentsOf = (ts: TipSet): TipSetKey => ts.Blocks[0].Parents;
+const tipsetKeyString = (tsk: TipSetKey): string => tsk.map((c) => c['/']).join(',');

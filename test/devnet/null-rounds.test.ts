@@ -75,6 +75,37 @@ test('null rounds: no tipset, messages wait, the next block carries their beacon
   t.deepEqual(reopened.tipsetAt(6).Cids, ts6.Cids);
 });
 
+test('a head subscription across null rounds: each tipset once, and no call per null round (a gap whose parents are the last head is null rounds)', async (t) => {
+  const h = await startDevnet({ blockDelayMs: 30_000 });
+  t.teardown(() => h.close());
+  const d = h.devnet;
+  await d.advanceTo(3);
+  const c = h.client;
+  let fetched = 0;
+  const byKey = c.chainGetTipSet.bind(c);
+  const byHeight = c.chainGetTipSetByHeight.bind(c);
+  c.chainGetTipSet = (tsk) => (fetched++, byKey(tsk));
+  c.chainGetTipSetByHeight = (...a) => (fetched++, byHeight(...a));
+  const heights: number[] = [];
+  const sub = c.chainNotify((cs) => {
+    for (const x of cs) heights.push(x.Val.Height);
+  });
+  t.teardown(() => sub.close());
+  await new Promise<void>((r) => sub.once('endpoint', () => r()));
+  const seen = async (height: number) => {
+    for (let i = 0; i < 100 && !heights.includes(height); i++) await new Promise((r) => setTimeout(r, 20));
+  };
+  await seen(3);
+  d.setNullRoundChance(1);
+  for (let i = 0; i < 20; i++) await d.advance(); // rounds 4..23: null
+  d.setNullRoundChance(0);
+  const ts24 = await d.advance();
+  t.is(ts24.Height, 24);
+  await seen(24);
+  t.deepEqual(heights, [3, 24]);
+  t.is(fetched, 0, 'no tipset fetched for the null rounds');
+});
+
 test('the null-round chance is checked', async (t) => {
   await t.throwsAsync(startDevnet({ nullRoundChance: 1.5 }), { message: /null-round chance must be 0\.\.1, got 1\.5/ });
 });
