@@ -138,13 +138,7 @@ export class Devnet extends DevnetMpool {
     // (as the clock would form them; null rounds when nobody made a block for them) and the
     // block is judged on that chain — as Lotus takes a block after null rounds.
     const h = bm?.Header;
-    const onHead =
-      Array.isArray(h?.Parents) &&
-      h.Parents.map((c) => c?.['/']).join(',') ===
-        this.head()
-          .Cids.map((c) => c['/'])
-          .join(',');
-    if (onHead && Number.isSafeInteger(h.Height) && h.Height > this.nextRound() && this.timestampOf(h.Height) * 1000 <= Date.now()) await this.formThrough(h.Height - 1);
+    if (this.onHead(h?.Parents) && Number.isSafeInteger(h.Height) && h.Height > this.nextRound() && this.timestampOf(h.Height) * 1000 <= Date.now()) await this.formThrough(h.Height - 1);
     // The next tipset waits for blocks that arrived before it was due and are still being
     // verified (a Lotus node adds a block to its tipset once it has validated it).
     const p = this.acceptBlock(bm);
@@ -156,6 +150,12 @@ export class Devnet extends DevnetMpool {
     }
   }
 
+  /** Whether a block's parents (as sent: anything) are the current head tipset. */
+  private onHead(parents: unknown): boolean {
+    const key = (cids: unknown[]) => cids.map((c) => (c as { '/'?: unknown } | null)?.['/']).join(',');
+    return Array.isArray(parents) && key(parents) === key(this.head().Cids);
+  }
+
   private async acceptBlock(bm: BlockMsg): Promise<void> {
     const h = bm?.Header;
     if (!h || typeof h !== 'object') throw new ApiError('invalid block: missing Header');
@@ -163,7 +163,7 @@ export class Devnet extends DevnetMpool {
     const head = this.head();
     const round = this.nextRound();
     if (h.Height !== round) throw bad(`height ${h.Height} is not the round being mined ${round}`);
-    if (!Array.isArray(h.Parents) || h.Parents.map((c) => c['/']).join(',') !== head.Cids.map((c) => c['/']).join(',')) throw bad('parents are not the current head');
+    if (!this.onHead(h.Parents)) throw bad('parents are not the current head');
     const m = this.miner(h.Miner);
     if ((this.pending.get(h.Height) ?? []).some((b) => b.header.Miner === m.info.address)) throw bad(`miner ${h.Miner} already has a block at height ${h.Height}`);
     if (h.Timestamp !== this.timestampOf(h.Height)) throw bad(`timestamp ${h.Timestamp}, expected ${this.timestampOf(h.Height)}`);
