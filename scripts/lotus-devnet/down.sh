@@ -33,6 +33,8 @@ stop_pid() {
   rm -f "$f"
 }
 
+# the long tier's Window PoSt for the idle miner t01002 (scripts/test-lotus.sh)
+stop_pid "$DIR/idle-post.pid" "distminer post window" "post window"
 stop_pid "$DIR/miner.pid" lotus-miner "lotus-miner run"
 stop_pid "$DIR/daemon.pid" "lotus daemon" "lotus daemon"
 

@@ -14,6 +14,15 @@
 #   DEVNET_DISTMINER_MINER      a second genesis miner for distminer (t01001), or empty (none)
 #   DEVNET_DISTMINER_SECTORS    its genesis sectors      default 8 (most of the power: fewer
 #                               proofs paid per epoch; each winner of an epoch pays one)
+#   DEVNET_IDLE_SECTORS         a third genesis miner, t01002, with this many sectors, that
+#                               mines no block (needs DEVNET_DISTMINER_MINER)   default 0 (none)
+#   DEVNET_GENESIS_AGO          genesis this many seconds before now             default 0
+#                               With both (the long tier): the chain starts behind the wall
+#                               clock, where a null round costs no wait, and t01002's idle power
+#                               makes most rounds null, so epochs pass as fast as the few
+#                               winners' proofs allow instead of one per block delay. Something
+#                               must prove t01002 (`distminer post window`), or its sectors turn
+#                               faulty at their first deadline and its power goes.
 #   DEVNET_WAIT_HEIGHT          wait until this height   default 3
 #   DEVNET_UP_TIMEOUT           seconds                  default 600
 #   LOTUS_F3_ENABLED            F3 finality gadget       default 0 (off)
@@ -37,8 +46,15 @@ PARAMS=${FIL_PROOFS_PARAMETER_CACHE:-$HOME/.cache/distminer/filecoin-proof-param
 MINER=t01000
 DM_MINER=${DEVNET_DISTMINER_MINER:-}
 DM_SECTORS=${DEVNET_DISTMINER_SECTORS:-8}
+IDLE_SECTORS=${DEVNET_IDLE_SECTORS:-0}
+GENESIS_AGO=${DEVNET_GENESIS_AGO:-0}
 if [ -n "$DM_MINER" ] && [ "$DM_MINER" != t01001 ]; then
   echo "DEVNET_DISTMINER_MINER must be t01001 (genesis miners are numbered in order after t01000)" >&2; exit 1
+fi
+IDLE_MINER=
+if [ "$IDLE_SECTORS" -gt 0 ]; then
+  [ -n "$DM_MINER" ] || { echo "DEVNET_IDLE_SECTORS needs DEVNET_DISTMINER_MINER (the idle miner is t01002)" >&2; exit 1; }
+  IDLE_MINER=t01002
 fi
 
 log() { echo "[lotus-devnet up $(date +%H:%M:%S)] $*" >&2; }
@@ -84,6 +100,12 @@ export DISTMINER_MINER=$DM_MINER
 export DISTMINER_STORAGE="$DIR/distminer-storage"
 EOF
 fi
+if [ -n "$IDLE_MINER" ]; then
+  cat >>"$DIR/env.sh" <<EOF
+export IDLE_MINER=$IDLE_MINER
+export IDLE_STORAGE="$DIR/idle-storage"
+EOF
+fi
 # shellcheck disable=SC1091
 . "$DIR/env.sh"
 
@@ -103,14 +125,29 @@ if [ ! -f "$DIR/devgen.car" ]; then
       --num-sectors "$DM_SECTORS" --miner-addr "$DM_MINER" >>"$DIR/preseal.log" 2>&1 ||
       { tail -20 "$DIR/preseal.log"; die "pre-seal for $DM_MINER failed"; }
   fi
+  if [ -n "$IDLE_MINER" ] && [ ! -f "$DIR/idle-storage/pre-seal-$IDLE_MINER.json" ]; then
+    log "pre-sealing $IDLE_SECTORS x 2KiB sectors for $IDLE_MINER (idle power)"
+    lotus-seed --sector-dir "$DIR/idle-storage" pre-seal --sector-size 2KiB \
+      --num-sectors "$IDLE_SECTORS" --miner-addr "$IDLE_MINER" >>"$DIR/preseal.log" 2>&1 ||
+      { tail -20 "$DIR/preseal.log"; die "pre-seal for $IDLE_MINER failed"; }
+  fi
   rm -f "$DIR/localnet.json"
-  lotus-seed genesis new --network-name localnet "$DIR/localnet.json" >>"$DIR/preseal.log" 2>&1
+  ts_args=()
+  if [ "$GENESIS_AGO" -gt 0 ]; then
+    ts_args=(--timestamp "$(date -u -d "@$(( $(date +%s) - GENESIS_AGO ))" +%Y-%m-%dT%H:%M:%SZ)")
+    log "genesis ${GENESIS_AGO}s in the past: ${ts_args[1]}"
+  fi
+  lotus-seed genesis new --network-name localnet "${ts_args[@]}" "$DIR/localnet.json" >>"$DIR/preseal.log" 2>&1
   # Miners are numbered in the order they are added: t01000 first.
   lotus-seed genesis add-miner "$DIR/localnet.json" "$DIR/genesis-sectors/pre-seal-$MINER.json" \
     >>"$DIR/preseal.log" 2>&1 || { tail -20 "$DIR/preseal.log"; die "genesis add-miner failed"; }
   if [ -n "$DM_MINER" ]; then
     lotus-seed genesis add-miner "$DIR/localnet.json" "$DIR/distminer-storage/pre-seal-$DM_MINER.json" \
       >>"$DIR/preseal.log" 2>&1 || { tail -20 "$DIR/preseal.log"; die "genesis add-miner $DM_MINER failed"; }
+  fi
+  if [ -n "$IDLE_MINER" ]; then
+    lotus-seed genesis add-miner "$DIR/localnet.json" "$DIR/idle-storage/pre-seal-$IDLE_MINER.json" \
+      >>"$DIR/preseal.log" 2>&1 || { tail -20 "$DIR/preseal.log"; die "genesis add-miner $IDLE_MINER failed"; }
   fi
   genesis_args=(--lotus-make-genesis="$DIR/devgen.car" --genesis-template="$DIR/localnet.json")
   rm -rf "$LOTUS_PATH" "$LOTUS_MINER_PATH"
@@ -153,6 +190,10 @@ if [ ! -f "$LOTUS_MINER_PATH/.devnet-initialized" ]; then
     # distminer signs with the daemon's wallet (WalletSign, MpoolPushMessage): its worker key there.
     lotus wallet import "$DIR/distminer-storage/pre-seal-$DM_MINER.key" >>"$DIR/miner-init.log" 2>&1 ||
       die "cannot import $DM_MINER's key (log: $DIR/miner-init.log)"
+  fi
+  if [ -n "$IDLE_MINER" ]; then
+    lotus wallet import "$DIR/idle-storage/pre-seal-$IDLE_MINER.key" >>"$DIR/miner-init.log" 2>&1 ||
+      die "cannot import $IDLE_MINER's key (log: $DIR/miner-init.log)"
   fi
   log "lotus-miner init --genesis-miner ($MINER)"
   lotus-miner init --genesis-miner --actor="$MINER" --sector-size=2KiB \

@@ -287,6 +287,7 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   );
   t.deepEqual(await chain.stateMinerFaults(MINER), [], 'no sector faulty');
   figures.migration_deadline_proven = true;
+  figures.migrated_sectors_proven = parts.flatMap((p) => bitfieldFromJson(p.LiveSectors)).length;
 });
 
 test.serial('going back: lotus-miner on its repository, as the adoption left it, with the numbers distminer handed out reserved, mines again and numbers above them', async (t) => {
