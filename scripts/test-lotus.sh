@@ -21,6 +21,12 @@ t_build=$(date +%s)
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/distminer-lotus-XXXXXX")
 cleanup() {
+  # The long tier's logs (daemon, lotus-miner, t01002's prover, the test's distminer runs)
+  # outlive the devnet, for a post-mortem of a run that takes an hour.
+  if [ "$tier" = long ]; then
+    keep="${TMPDIR:-/tmp}/distminer-lotus-long-logs-$(date +%Y%m%d-%H%M%S)"
+    mkdir -p "$keep" && cp "$dir"/*.log "$keep"/ 2>/dev/null && echo "test:lotus (long): logs kept in $keep" >&2
+  fi
   "$here/down.sh" --purge "$dir" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM

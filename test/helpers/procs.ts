@@ -1,6 +1,7 @@
 // Child processes for integration tests: spawn, read their output line by line, wait for a
 // line, kill -9, and make sure none outlives the test.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../main.js', import.meta.url));
@@ -17,7 +18,10 @@ export class Proc {
     readonly name: string,
     args: string[],
     env: NodeJS.ProcessEnv = {},
+    /** Also append every line here, as it comes (for a long run's post-mortem: the lines otherwise live only in this process). */
+    logFile?: string,
   ) {
+    const log = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
     this.child = spawn(process.execPath, args, { env: { ...process.env, DISTMINER_LOG_PRETTY: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     all.add(this);
     // One line buffer per stream: a read can end inside a line, and stdout (command output)
@@ -29,6 +33,7 @@ export class Proc {
         let i;
         while ((i = buf.indexOf('\n')) >= 0) {
           this.lines.push(buf.slice(0, i));
+          log?.write(`${buf.slice(0, i)}\n`);
           buf = buf.slice(i + 1);
         }
         this.waiters.splice(0).forEach((w) => w());

@@ -112,7 +112,9 @@ async function setControlAddress(miner: string): Promise<{ id: string; key: stri
   // Sealing and Window PoSt first. Its Winning PoSt joins once its power can count (below): until
   // then, on a chain this far behind the wall clock, every head would send it through 900 null
   // rounds (as lotus-miner's loop would) for nothing, a load that slows this chain by half.
-  const run = new Proc('distminer run', [MAIN, 'run', '--repo', repo, '--roles', 'seal,window-post'], env);
+  // Their logs also go to files in the devnet's directory (scripts/test-lotus.sh keeps them).
+  const logTo = (name: string) => (process.env.LOTUS_DEVNET_DIR ? join(process.env.LOTUS_DEVNET_DIR, name) : undefined);
+  const run = new Proc('distminer run', [MAIN, 'run', '--repo', repo, '--roles', 'seal,window-post'], env, logTo('long-run.log'));
   t.teardown(() => run.stop());
   const { url, token } = await sealWorker(repo, dir, run, env);
   const numbers = await rpc<number[]>(url, token, 'SectorsPledge', [2]);
@@ -166,7 +168,7 @@ async function setControlAddress(miner: string): Promise<{ id: string; key: stri
   const eligible = close + 900;
   await reach(eligible, 'the lookback after the first proof', log);
   await run.stop();
-  const all = new Proc('distminer run (all roles)', [MAIN, 'run', '--repo', repo, '--roles', 'winning-post,window-post,seal'], env);
+  const all = new Proc('distminer run (all roles)', [MAIN, 'run', '--repo', repo, '--roles', 'winning-post,window-post,seal'], env, logTo('long-run-all.log'));
   t.teardown(() => all.stop());
   log(`head ${await head()}: restarted with every role`);
   const recovered = JSON.parse(await all.waitFor(/"msg":"declaring sectors recovered"/, 120 * 60_000)) as { sectors: number[]; cid: string; cutoff: number };
