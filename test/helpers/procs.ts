@@ -42,6 +42,7 @@ export class Proc {
     this.child.stdout!.on('data', reader());
     this.child.stderr!.on('data', reader());
     this.child.on('close', () => {
+      log?.end();
       this.closed = true;
       this.waiters.splice(0).forEach((w) => w());
     });
