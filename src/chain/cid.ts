@@ -13,6 +13,14 @@ export interface Cid {
   '/': string;
 }
 
+/**
+ * A tipset key (its blocks' CIDs, in order) as one comparable string. Untrusted input (a block
+ * sent to the devnet) may hold anything; a non-CID entry just makes a key that matches nothing.
+ */
+export function tipsetKeyString(tsk: readonly (Cid | null | undefined)[]): string {
+  return tsk.map((c) => String(c?.['/'])).join(',');
+}
+
 export const DAG_CBOR = 0x71;
 export const BLAKE2B_256 = 0xb220;
 

@@ -32,7 +32,7 @@ import type {
 } from './api-types.js';
 import { type BitSet, bitfieldFromJson, bitfieldToJson } from './bitfield.js';
 import { DomainSeparationTag } from './builtin-actors.js';
-import type { Cid } from './cid.js';
+import { type Cid, tipsetKeyString } from './cid.js';
 import { b64, fromB64 } from './encoding.js';
 import { logger } from '../log.js';
 import { LiveSet, counter, gauge } from '../metrics/index.js';
@@ -601,4 +601,3 @@ export class HeadSubscription extends EventEmitter {
 
 /** A tipset's parents (every block of a tipset names the same ones). */
 const parentsOf = (ts: TipSet): TipSetKey => ts.Blocks[0].Parents;
-const tipsetKeyString = (tsk: TipSetKey): string => tsk.map((c) => c['/']).join(',');

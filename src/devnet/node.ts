@@ -19,7 +19,7 @@ import { WINNING_POST_LOOKBACK, electionVrfInput, randomnessBeacon, roundWithinL
 import { parseAddress } from '../chain/address.js';
 import type { BeaconEntry, BlockHeader, BlockMsg, BlockTemplate, MiningBaseInfo, MsgLookup, TipSet } from '../chain/api-types.js';
 import { cborEncode } from '../chain/cbor.js';
-import { type Cid, cborCid, CborCid } from '../chain/cid.js';
+import { type Cid, cborCid, CborCid, tipsetKeyString } from '../chain/cid.js';
 import { b64, fromB64 } from '../chain/encoding.js';
 import { logger } from '../log.js';
 import type { SectorRecord } from './miner.js';
@@ -152,8 +152,7 @@ export class Devnet extends DevnetMpool {
 
   /** Whether a block's parents (as sent: anything) are the current head tipset. */
   private onHead(parents: unknown): boolean {
-    const key = (cids: unknown[]) => cids.map((c) => (c as { '/'?: unknown } | null)?.['/']).join(',');
-    return Array.isArray(parents) && key(parents) === key(this.head().Cids);
+    return Array.isArray(parents) && tipsetKeyString(parents as Cid[]) === tipsetKeyString(this.head().Cids);
   }
 
   private async acceptBlock(bm: BlockMsg): Promise<void> {

@@ -20,7 +20,7 @@ import { type Network, idAddress, parseAddress } from '../chain/address.js';
 import type { BeaconEntry, BlockHeader, Message, MsgLookup, SignedMessage, TipSet } from '../chain/api-types.js';
 import { DomainSeparationTag } from '../chain/builtin-actors.js';
 import { cborEncode } from '../chain/cbor.js';
-import { type Cid, cborCid } from '../chain/cid.js';
+import { type Cid, cborCid, tipsetKeyString } from '../chain/cid.js';
 import { b64, fromB64 } from '../chain/encoding.js';
 import { MarketActor } from './market.js';
 import type { ActorLimits, MinerActor, ProofVerifier } from './miner.js';
@@ -315,10 +315,10 @@ export abstract class DevnetState extends EventEmitter {
   /** Checks a tipset key names a tipset of this chain (null/empty = head); returns it. */
   resolveTsk(tsk: Cid[] | null): TipSet {
     if (!tsk || tsk.length === 0) return this.head();
-    const key = tsk.map((c) => c['/']).join(',');
+    const key = tipsetKeyString(tsk);
     for (let h = this.chain.length - 1; h >= 0 && h >= this.chain.length - 10000; h--) {
       const ts = this.chain[h].tipset;
-      if (ts && ts.Cids.map((c) => c['/']).join(',') === key) return ts;
+      if (ts && tipsetKeyString(ts.Cids) === key) return ts;
     }
     throw new ApiError(`loading tipset ${key}: not found`);
   }

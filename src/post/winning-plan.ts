@@ -7,6 +7,7 @@
 // test/post/winning-plan.test.ts runs them through null rounds, late chains, forks and failures
 // in milliseconds (test/post/mining-loop.test.ts drives the shell against a chain double).
 import type { TipSet } from '../chain/api-types.js';
+import { tipsetKeyString } from '../chain/cid.js';
 import { roundWithinLookback } from '../chain/mining.js';
 
 /** What a round's outcome can be (RoundResult.outcome). */
@@ -31,10 +32,10 @@ export interface Timing {
 
 export function baseOf(ts: TipSet): Base {
   return {
-    key: ts.Cids.map((c) => c['/']).join(','),
+    key: tipsetKeyString(ts.Cids),
     height: ts.Height,
     timeMs: Math.min(...ts.Blocks.map((b) => b.Timestamp)) * 1000,
-    parents: ts.Blocks[0].Parents.map((c) => c['/']).join(','),
+    parents: tipsetKeyString(ts.Blocks[0].Parents),
   };
 }
 

@@ -2,12 +2,12 @@
 // for a round nobody made a block for; the next block carries one beacon entry per round since
 // its parent; ChainGetTipSetByHeight answers a null height with the tipset before it; chain
 // randomness at a null epoch comes from the ticket of the tipset after it; base info is given for a round
-// whose time has come, never for one still ahead; a restart reads the null rounds back.
+// whose time has come, never for one still ahead nor past the 900-round lookback; a restart reads the null rounds back.
 import test from 'ava';
 import { rmSync } from 'node:fs';
 import { DomainSeparationTag } from '../../src/chain/builtin-actors.js';
 import { drawRandomness } from '../../src/chain/crypto.js';
-import { minTicketBlock } from '../../src/chain/mining.js';
+import { WINNING_POST_LOOKBACK, minTicketBlock } from '../../src/chain/mining.js';
 import { fromB64 } from '../../src/chain/encoding.js';
 import { Devnet } from '../../src/devnet/node.js';
 import { startDevnet } from './_harness.js';
@@ -40,6 +40,13 @@ test('null rounds: no tipset, messages wait, the next block carries their beacon
   // Base info: the round being mined (6) is answered; 7 is not out yet (its time is 30 s away).
   t.is(await c.minerGetBaseInfo('t01000', 6, ts3.Cids), null); // no sectors: null, as Lotus
   await t.throwsAsync(c.minerGetBaseInfo('t01000', 7, ts3.Cids), { message: /round 7 is not available yet/ });
+  // At most 898 null rounds on one base, as Lotus (GetLookbackTipSetForRound): round 903's
+  // lookback (3) is the base itself; round 902's lies below it, so only the clock stops it.
+  // Genesis is exempt.
+  await t.throwsAsync(c.minerGetBaseInfo('t01000', 3 + WINNING_POST_LOOKBACK, ts3.Cids), { message: /lookback height 3 is at or after base height 3/ });
+  await t.throwsAsync(c.minerGetBaseInfo('t01000', 3 + WINNING_POST_LOOKBACK - 1, ts3.Cids), { message: /round 902 is not available yet/ });
+  const genesis = await c.chainGetTipSetByHeight(0);
+  await t.throwsAsync(c.minerGetBaseInfo('t01000', WINNING_POST_LOOKBACK + 5, genesis.Cids), { message: /not available yet/ });
 
   d.setNullRoundChance(0);
   const ts6 = await d.advance(); // round 6: a system block on tipset 3
