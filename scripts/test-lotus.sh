@@ -29,7 +29,19 @@ cleanup() {
   fi
   "$here/down.sh" --purge "$dir" >/dev/null 2>&1 || true
 }
-trap cleanup EXIT INT TERM
+# The tests run in their own session (setsid below): on an interrupt, their whole process group
+# (ava, its workers, the distminer processes they started, their proof workers) is stopped here
+# before the devnet goes, not left running against a node that is gone.
+tests_pid=
+stop_tests() {
+  [ -n "$tests_pid" ] && kill -0 "$tests_pid" 2>/dev/null || return 0
+  kill -TERM -- "-$tests_pid" 2>/dev/null || true
+  for _ in $(seq 20); do kill -0 -- "-$tests_pid" 2>/dev/null || return 0; sleep 0.5; done
+  kill -KILL -- "-$tests_pid" 2>/dev/null || true
+}
+trap 'stop_tests; cleanup' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 free_port() { node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 export DEVNET_API_PORT=$(free_port) DEVNET_MINER_API_PORT=$(free_port)
 # A second genesis miner, t01001, for distminer to mine and prove (test/lotus/post.test.ts),
@@ -55,7 +67,10 @@ if [ "$tier" = long ]; then
   extra=(--timeout=180m)
   [ $# -gt 0 ] || set -- dist/test/lotus/long.test.js
 fi
-node scripts/run-tests.mjs --config ava.lotus.config.mjs "${extra[@]}" "$@" || rc=$?
+setsid node scripts/run-tests.mjs --config ava.lotus.config.mjs "${extra[@]}" "$@" &
+tests_pid=$!
+wait "$tests_pid" || rc=$?
+tests_pid=
 t_tests=$(date +%s)
 if [ -f "$DISTMINER_LOTUS_FIGURES" ]; then
   node scripts/lotus-figures.mjs "$tier" "$DISTMINER_LOTUS_FIGURES" bench/results/lotus-interop.json

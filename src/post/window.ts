@@ -185,6 +185,9 @@ export interface SubmittedPoSt {
 }
 
 /** A proven batch of partitions waiting for (or done with) its submission. */
+/** Quick retries of a refused SubmitWindowedPoSt on one head (see pushBatch). */
+const QUICK_RETRIES = 2;
+
 interface ReadyBatch {
   indices: number[];
   partitions: PoStPartition[];
@@ -196,6 +199,9 @@ interface ReadyBatch {
   /** The last submission of this batch. */
   sub?: SubmittedPoSt;
   pushFailures: number;
+  /** Refusals answered by a quick retry on the same head (`retryHead`), at most QUICK_RETRIES. */
+  quickRetries?: number;
+  retryHead?: number;
 }
 
 export interface Declaration {
@@ -1083,11 +1089,28 @@ export class WindowPoStScheduler extends EventEmitter {
       if (b.state === 'pushing') b.state = 'ready';
       b.pushFailures++;
       const err = (e as Error).message;
+      // Lotus estimates gas on its mpool's tipset, which can lag the head it announced (the
+      // first SubmitWindowedPoSt of a window is then refused as "invalid deadline … at epoch
+      // open-1"): tried again shortly on the same head, not only on the next one — on a chain
+      // whose tipsets are many epochs apart, waiting for it can cost the window.
+      if (b.retryHead !== head.Height) {
+        b.retryHead = head.Height;
+        b.quickRetries = 0;
+      }
+      const open = head.Height + 2 < dl.Close;
+      const quick = open && b.quickRetries! < QUICK_RETRIES;
+      const retryMs = Math.max(200, Math.min(2000, this.blockDelayMs / 4));
       this.log.error(
         { deadline: dl.Index, partitions: b.indices, head: head.Height, open: dl.Open, close: dl.Close, refusals: b.pushFailures, err },
-        `SubmitWindowedPoSt refused by the node (gas estimation or mpool): ${head.Height + 2 < dl.Close ? 'retrying on the next head' : 'the window closes before a retry can land'}`,
+        `SubmitWindowedPoSt refused by the node (gas estimation or mpool): ${!open ? 'the window closes before a retry can land' : quick ? `retrying in ${retryMs} ms and on the next head` : 'retrying on the next head'}`,
       );
       this.emit('error', e instanceof Error ? e : new Error(err));
+      if (quick) {
+        b.quickRetries!++;
+        setTimeout(() => {
+          if (!this.stopped && this.head === head && b.state === 'ready') this.track(this.submitReady(k));
+        }, retryMs).unref();
+      }
     }
   }
 

@@ -95,6 +95,15 @@ export class Proc {
     await this.exited;
   }
 
+  /** Pauses the process (SIGSTOP: a host that hangs, as in a long GC pause or a frozen VM); its children run on. */
+  freeze(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
     const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);

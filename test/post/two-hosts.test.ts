@@ -8,11 +8,16 @@
 // takes it and proves the deadline in time. A database that hangs through a deadline leaves
 // both hosts without an answer: each proves anyway, sending at different epochs by rank, the
 // later one only what is neither proven on chain nor on its way: the deadline is proven in time,
-// by one message.
+// by one message. A holder that hangs (SIGSTOP) past its lease's time to live loses it: the
+// other host takes it over and proves the deadline; the old holder, thawed, learns on its next
+// renewal that the lease is gone and sends nothing for that deadline. Fault and recovery
+// declarations are leased too: a sector file lost while both run is declared faulty by one
+// host, once, and declared recovered once when it is back.
 //
 // Run under scripts/proof-lock.sh (both processes prove real 2KiB sectors).
 import test from 'ava';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { MAIN, Proc, killAll, until } from '../helpers/procs.js';
 import { startPostgres } from '../sectorid/helpers.js';
 import { MINER, POST_POLICY, setupPoSt } from './_setup.js';
@@ -177,4 +182,125 @@ test.serial('a window-post host stopped (SIGTERM) before it submits gives its le
   await until(async () => h.devnet.head().Height >= close, 60_000, 'the window to close');
   t.deepEqual(await h.client.stateMinerFaults(MINER), []);
   await survivor.stop();
+});
+
+test.serial('a window-post host that hangs past its lease loses it: the other proves the deadline; the old holder, thawed, learns it on renewal and sends nothing', async (t) => {
+  t.timeout(4 * 60_000);
+  const pg = await startPostgres();
+  const s = await setupPoSt(2, { autoAdvance: true, blockDelayMs: 2500, policy: POLICY });
+  const { h } = s;
+  const hosts: Proc[] = [];
+  t.teardown(async () => {
+    for (const p of hosts) p.thaw();
+    await killAll();
+    await h.close();
+    await pg.stop();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  const args = [MAIN, 'post', 'window', '--chain-api', h.apiInfo, '--miner', MINER, '--storage', s.storage, '--confidence', '2', '--shared-db', pg.url, '--window-lease', LEASE];
+  const env = { DISTMINER_LOG_LEVEL: 'info' };
+  hosts.push(new Proc('window-post A', args, env), new Proc('window-post B', args, env));
+  t.teardown(() => {
+    if (!t.passed) for (const p of hosts) t.log(p.describe(40));
+  });
+  const h0 = h.devnet.head().Height;
+  const openOf = (l: string) => Number(/@(\d+)$/.exec(l)![1]);
+  // The first occurrence of the sectors' deadline that opens after both are up: its holder
+  // hangs as soon as it holds the lease (its proof, in a child process, runs on).
+  const [holder, lease] = await until(
+    async () => {
+      for (const p of hosts) {
+        const l = p.logs((o) => o.msg === 'Window PoSt lease held by this host').find((o) => (o.lease as string).startsWith(`prove/${s.deadline}@`) && openOf(o.lease as string) > h0 + 2);
+        if (l) return [p, l.lease as string] as const;
+      }
+      return undefined;
+    },
+    120_000,
+    'a host to take the lease of an occurrence opening after start',
+  );
+  holder.freeze();
+  const frozenAt = h.devnet.head().Height;
+  const open = openOf(lease);
+  const close = open + POLICY.wpostChallengeWindow;
+  const survivor = hosts.find((p) => p !== holder)!;
+  try {
+    await until(
+      async () => survivor.logs((o) => o.msg === 'Window PoSt lease held by this host' && o.lease === lease).length > 0 || undefined,
+      60_000,
+      `${survivor.name} to take ${lease} over once it expired`,
+    );
+  } finally {
+    holder.thaw();
+  }
+  const thawedAt = h.devnet.head().Height;
+  const lost = await until(
+    async () => holder.logs((o) => o.msg === 'Window PoSt lease lost to another host (not renewed in time): leaving this work to it' && o.lease === lease)[0],
+    30_000,
+    `${holder.name} to learn on renewal that ${lease} is gone`,
+  );
+  t.is(lost.holder, survivor.logs((o) => o.msg === 'Window PoSt lease held by this host' && o.lease === lease)[0]!.host, 'it names the host that holds it now');
+  const accepted = await until(
+    async () => survivor.logs((o) => o.msg === 'Window PoSt accepted' && o.deadline === s.deadline && (o.epoch as number) >= open)[0] as { epoch: number } | undefined,
+    60_000,
+    `${survivor.name} to prove ${lease}`,
+  );
+  t.true(accepted.epoch >= open && accepted.epoch < close, `accepted at ${accepted.epoch}, window ${open}..${close}`);
+  await until(async () => h.devnet.head().Height >= close, 60_000, 'the window to close');
+  t.is(pushedBy(holder, open).length, 0, `${holder.name} (hung at head ${frozenAt}, thawed at ${thawedAt}) sent nothing for ${lease}`);
+  t.is(pushedBy(survivor, open).length, 1, `${survivor.name} sent ${lease} once`);
+  t.deepEqual(await h.client.stateMinerFaults(MINER), []);
+  t.log(`${lease}: ${holder.name} hung at head ${frozenAt}, thawed at ${thawedAt}; ${survivor.name} took the lease and proved it, accepted at ${accepted.epoch} (closes ${close})`);
+  for (const p of hosts) await p.stop();
+});
+
+test.serial('two window-post hosts and a lost sector file: declared faulty once, by one host, before the cutoff; back, declared recovered once; proven again', async (t) => {
+  t.timeout(6 * 60_000);
+  const pg = await startPostgres();
+  const s = await setupPoSt(2, { autoAdvance: true, blockDelayMs: 2500, policy: POLICY });
+  const { h } = s;
+  const c = h.client;
+  t.teardown(async () => {
+    await killAll();
+    await h.close();
+    await pg.stop();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  const args = [MAIN, 'post', 'window', '--chain-api', h.apiInfo, '--miner', MINER, '--storage', s.storage, '--confidence', '2', '--shared-db', pg.url, '--window-lease', LEASE];
+  const env = { DISTMINER_LOG_LEVEL: 'info' };
+  const hosts = [new Proc('window-post A', args, env), new Proc('window-post B', args, env)];
+  t.teardown(() => {
+    if (!t.passed) for (const p of hosts) t.log(p.describe(40));
+  });
+  const period = POLICY.wpostChallengeWindow * POLICY.wpostPeriodDeadlines;
+  const accepted = (from: number) =>
+    hosts.flatMap((p) => p.logs((o) => o.msg === 'Window PoSt accepted' && o.deadline === s.deadline && (o.epoch as number) >= from)) as unknown as { epoch: number }[];
+  const declared = (msg: string) => hosts.flatMap((p) => p.logs((o) => o.msg === msg && o.deadline === s.deadline).map((o) => ({ host: p.name, ...(o as { sectors: number[]; cutoff: number }) })));
+  const FAULTY = 'declaring unreadable sectors faulty';
+  const RECOVERED = 'declaring sectors recovered';
+
+  // ---- both sectors proven once (their power active), then sector 2's sealed file goes away.
+  await until(async () => accepted(0)[0], 120_000, `a first proof of deadline ${s.deadline}`);
+  const name2 = `s-t0${s.fixture[1].minerId}-${s.fixture[1].sectorNumber}`;
+  const sealed2 = join(s.storage, 'sealed', name2);
+  renameSync(sealed2, `${sealed2}.away`);
+  const goneAt = h.devnet.head().Height;
+  await until(async () => (await c.stateMinerFaults(MINER)).includes(s.fixture[1].sectorNumber) || undefined, 2 * period * 2500, `sector ${s.fixture[1].sectorNumber} declared faulty`);
+  const faults = declared(FAULTY);
+  t.is(faults.length, 1, `one DeclareFaults between the two hosts: ${JSON.stringify(faults)}`);
+  t.deepEqual(faults[0].sectors, [s.fixture[1].sectorNumber]);
+  t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '2048');
+
+  // ---- the file is back: one DeclareFaultsRecovered, and the next occurrence proves both sectors.
+  renameSync(`${sealed2}.away`, sealed2);
+  const backAt = h.devnet.head().Height;
+  await until(async () => ((await c.stateMinerFaults(MINER)).length === 0 && (await c.stateMinerRecoveries(MINER)).length === 0) || undefined, 3 * period * 2500, 'the sector recovered and proven');
+  const recoveries = declared(RECOVERED);
+  t.is(recoveries.length, 1, `one DeclareFaultsRecovered between the two hosts: ${JSON.stringify(recoveries)}`);
+  t.deepEqual(recoveries[0].sectors, [s.fixture[1].sectorNumber]);
+  t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+  t.deepEqual(declared(FAULTY).length, 1, 'declared faulty only once');
+  t.log(
+    `sector ${s.fixture[1].sectorNumber}: file gone at ${goneAt}, declared faulty by ${faults[0].host} (cutoff ${faults[0].cutoff}); back at ${backAt}, declared recovered by ${recoveries[0].host} (cutoff ${recoveries[0].cutoff})`,
+  );
+  for (const p of hosts) await p.stop();
 });

@@ -422,3 +422,51 @@ test.serial('submits once the deadline is open, commits to its challenge epoch, 
   t.is(reverted.length, 1);
   t.deepEqual(errors, []);
 });
+
+test.serial('a SubmitWindowedPoSt the node refuses in gas estimation (its mpool a tipset behind) is tried again on the same head, not only on the next', async (t) => {
+  const s = await setupPoSt(2);
+  const d = s.h.devnet;
+  const c = s.h.client;
+  // Lotus estimates on its mpool's tipset, which can lag the head it announced: the first push of
+  // the window then fails as if sent before the deadline opened.
+  let refused = 0;
+  const push = c.mpoolPushMessage.bind(c);
+  c.mpoolPushMessage = async (msg, spec) => {
+    if (msg.Method === 5 && refused === 0) {
+      refused++;
+      const dl = await c.stateMinerProvingDeadline(MINER);
+      throw new Error(`GasEstimateMessageGas error: message execution failed (exit=[ErrIllegalArgument(16)]): invalid deadline ${dl.Index} at epoch ${dl.Open - 1}, expected ${dl.Index - 1}`);
+    }
+    return push(msg, spec);
+  };
+  const sched = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000 });
+  const errors: string[] = [];
+  sched.on('error', (e: Error) => errors.push(e.message));
+  await sched.init();
+  t.teardown(async () => {
+    await sched.stop();
+    await s.h.close();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  const step = async () => {
+    const ts = await d.advance();
+    sched.onHeadChanges([{ Type: 'apply', Val: ts }]);
+    await sched.settled(ts.Height);
+    return ts;
+  };
+  sched.onHeadChanges([{ Type: 'current', Val: d.head() }]);
+  await sched.settled(d.head().Height);
+  for (let i = 0; i < 2 * PERIOD && refused === 0; i++) await step();
+  t.is(refused, 1, 'the first SubmitWindowedPoSt was refused');
+  t.deepEqual(sched.submissions, []);
+  t.regex(errors[0] ?? '', /invalid deadline/);
+  const head = d.head().Height;
+  const t0 = Date.now();
+  while (sched.submissions.length === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+  t.is(sched.submissions.length, 1, 'sent again without a new head');
+  t.is(sched.submissions[0].pushedAt, head);
+  t.is(d.head().Height, head);
+  await step();
+  const l = await c.stateSearchMsg(sched.submissions[0].cid);
+  t.is(l?.Receipt.ExitCode, 0);
+});
