@@ -48,7 +48,13 @@ export DEVNET_API_PORT=$(free_port) DEVNET_MINER_API_PORT=$(free_port)
 # with most of the power (8 sectors against t01000's 2): fewer Winning PoSts per epoch.
 export DEVNET_DISTMINER_MINER=t01001 DEVNET_DISTMINER_SECTORS=${DEVNET_DISTMINER_SECTORS:-8}
 if [ "$tier" = long ]; then
-  export DEVNET_IDLE_SECTORS=${DEVNET_IDLE_SECTORS:-100} DEVNET_GENESIS_AGO=${DEVNET_GENESIS_AGO:-43200}
+  # Idle power sets how sparse the tipsets are: t01000 (2 sectors, lotus-miner) makes every block,
+  # so with 40 idle sectors about one epoch in five has a tipset. Sparser was tried: 100 idle
+  # sectors gave one tipset per ~14 epochs, and Window PoSts then missed windows that held one
+  # tipset or none — t01000's among them, which left no miner with power and stopped the chain.
+  # t01001 (unproven in this tier, so its power goes at its first deadlines) gets 1 sector.
+  export DEVNET_IDLE_SECTORS=${DEVNET_IDLE_SECTORS:-40} DEVNET_GENESIS_AGO=${DEVNET_GENESIS_AGO:-43200}
+  export DEVNET_DISTMINER_SECTORS=${DEVNET_LONG_DISTMINER_SECTORS:-1}
 fi
 "$here/up.sh" "$dir" >"$dir/up.out"
 t_up=$(date +%s)

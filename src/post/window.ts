@@ -1134,7 +1134,7 @@ export class WindowPoStScheduler extends EventEmitter {
       this.fail(`SubmitWindowedPoSt for deadline ${dl.Index}`, new Error(`exit code ${l.Receipt.ExitCode}: ${JSON.stringify(l.ReturnDec)}`));
       return;
     }
-    this.log.info({ deadline: dl.Index, epoch: l.Height, partitions: b.indices }, 'Window PoSt accepted');
+    this.log.info({ deadline: dl.Index, open: dl.Open, epoch: l.Height, partitions: b.indices }, 'Window PoSt accepted');
     if (this.ready.get(k)?.batches.every((x) => x.sub?.exitCode === ExitCode.Ok)) this.leaseDone(`prove/${k}`);
     this.emit('proven', sub);
   }

@@ -43,6 +43,9 @@ const chain = new ChainClient(API, { timeoutMs: 60_000, retryAfterMs: 1000 });
 const started = Date.now();
 const figures: Record<string, unknown> = {};
 const PERIOD = 2880;
+/** New miners created to choose from (see step 1), and the epochs from creation to active sectors allowed for (≈450 measured). */
+const CANDIDATES = 4;
+const SEAL_EPOCHS = 700;
 
 test.after.always(async () => {
   await killAll();
@@ -51,12 +54,42 @@ test.after.always(async () => {
 
 const head = async () => (await chain.chainHead()).Height;
 
-/** Waits until the chain's head reaches `h`, logging progress every few minutes. */
+/**
+ * Why the chain stopped, for the failure message: every miner's power and what lotus-miner last
+ * said about a round. (If t01000 loses its power — a Window PoSt that found no tipset in its
+ * window — nobody is left to make blocks: t01002 mines none.)
+ */
+async function stallReport(): Promise<string> {
+  const out: string[] = [];
+  for (const m of ['t01000', 't01001', 't01002', ...candidates]) {
+    const p = await chain.stateMinerPower(m).catch(() => undefined);
+    if (p) out.push(`${m} ${p.MinerPower.QualityAdjPower}/${p.TotalPower.QualityAdjPower}`);
+  }
+  const dir = process.env.LOTUS_DEVNET_DIR;
+  const mineOne = dir
+    ? readFileSync(join(dir, 'miner.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('mineOne') || l.includes('mining block failed'))
+        .slice(-2)
+        .join('\n')
+    : '';
+  return `quality-adjusted power: ${out.join(', ')}\nlotus-miner's last rounds:\n${mineOne.slice(0, 2000)}`;
+}
+const candidates: string[] = [];
+
+/**
+ * Waits until the chain's head reaches `h`, logging progress every few minutes; fails at once
+ * when the chain has not moved for STALL_MS (a stopped chain never gets there).
+ */
 async function reach(h: number, what: string, log: (s: string) => void, timeoutMs = 150 * 60_000): Promise<void> {
   let last = Date.now();
+  let seen = -1;
+  let movedAt = Date.now();
   await until(
     async () => {
       const now = await head();
+      if (now !== seen) [seen, movedAt] = [now, Date.now()];
+      else if (Date.now() - movedAt > STALL_MS) throw new Error(`the chain stopped at ${now} for ${STALL_MS / 60_000} min while waiting for ${h} (${what})\n${await stallReport()}`);
       if (Date.now() - last > 180_000) {
         log(`head ${now}, waiting for ${h} (${what})`);
         last = Date.now();
@@ -66,6 +99,13 @@ async function reach(h: number, what: string, log: (s: string) => void, timeoutM
     timeoutMs,
     `epoch ${h} (${what})`,
   );
+}
+const STALL_MS = 5 * 60_000;
+
+/** The epoch a message executed at: the height of the tipset that carried it (Lotus's lookup names the next one, which holds its receipt). */
+async function executedAt(l: { TipSet: Cid[] }): Promise<number> {
+  const receiptTs = await chain.chainGetTipSet(l.TipSet);
+  return (await chain.chainGetTipSet(receiptTs.Blocks[0].Parents)).Height;
 }
 
 /** Waits for a message's receipt on the real chain; its height. */
@@ -97,14 +137,29 @@ async function setControlAddress(miner: string): Promise<{ id: string; key: stri
   figures.lotus_version = (await chain.version()).Version;
   const dir = mkdtempSync(join(tmpdir(), 'distminer-lotus-long-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const repo = join(dir, 'miner');
   const env = { ...process.env, FULLNODE_API_INFO: API, DISTMINER_LOG_LEVEL: 'info' };
 
-  // 1. The miner, its control address and fee caps, its seal worker; 2 sectors.
+  // 1. The miner, its control address and fee caps, its seal worker; 2 sectors. A new miner's
+  // proving period starts at an offset drawn from its address and creation epoch (builtin-actors
+  // assign_proving_period_offset), and an empty miner's sectors go to deadline 0 (its first
+  // mutable one): the first Window PoSt can come anywhere up to a whole period after the sectors.
+  // Of CANDIDATES miners created at once, the test uses the one whose deadline 0 opens soonest
+  // after the sectors can be active (≈ PERIOD / (CANDIDATES + 1) epochs of wait, not PERIOD / 2).
   await chainMoving(chain);
-  const init = await createMiner(repo, API, env);
-  t.is(init.status, 0, `init --create-miner:\n${init.output}`);
-  const miner = init.miner;
+  const inits = await Promise.all(Array.from({ length: CANDIDATES }, (_, i) => createMiner(join(dir, `candidate-${i}`), API, env)));
+  for (const init of inits) t.is(init.status, 0, `init --create-miner:\n${init.output}`);
+  candidates.push(...inits.map((x) => x.miner));
+  const h0 = await head();
+  const firstOpen = async (m: string) => {
+    const d = await chain.stateMinerProvingDeadline(m);
+    const from = h0 + SEAL_EPOCHS;
+    return d.PeriodStart + Math.ceil((from - d.PeriodStart) / PERIOD) * PERIOD;
+  };
+  const opens = await Promise.all(candidates.map(firstOpen));
+  const best = opens.indexOf(Math.min(...opens));
+  log(`candidates at head ${h0}: ${candidates.map((m, i) => `${m} (deadline 0 at ${opens[i]})`).join(', ')}; using ${candidates[best]}`);
+  const repo = join(dir, `candidate-${best}`);
+  const miner = candidates[best];
   figures.new_miner = miner;
   const control = await setControlAddress(miner);
   appendFileSync(join(repo, 'config.toml'), '\n[Fees]\nMaxWindowPoStGasFee = "0.5 FIL"\n');
@@ -195,7 +250,7 @@ async function setControlAddress(miner: string): Promise<{ id: string; key: stri
     t.is(m.Method, MinerMethod.SubmitWindowedPoSt);
     t.true(decodeWindowPoSt(fromB64(m.Params!)).partitions.length <= 3, 'at most 3 partitions per message');
     t.true(m.From === control.id || m.From === control.key, `SubmitWindowedPoSt from ${m.From}`);
-    if (l) landedAt.push(l.Height);
+    if (l) landedAt.push(await executedAt(l));
   }
   const inWindow = (o: number) => landedAt.some((h) => h >= o && h < o + dl.WPoStChallengeWindow);
   figures.deadlines_due = 2;
@@ -243,7 +298,9 @@ async function setControlAddress(miner: string): Promise<{ id: string; key: stri
       const index = ((((o - idleDl.PeriodStart) % PERIOD) + PERIOD) % PERIOD) / w;
       if (withSectors.has(index)) due.push(o);
     }
-    const provenOpens = new Set(lines.filter((o) => o.msg === 'Window PoSt accepted').map((o) => (o.epoch as number) - (((((o.epoch as number) - idleDl.PeriodStart) % w) + w) % w)));
+    // Each accepted proof names its occurrence (the epoch logged is the receipt's tipset, which can
+    // come after the window on this chain of sparse tipsets).
+    const provenOpens = new Set(lines.filter((o) => o.msg === 'Window PoSt accepted').map((o) => o.open as number));
     const missed = due.filter((o) => !provenOpens.has(o));
     figures.idle_miner_deadlines_due = due.length;
     figures.idle_miner_deadlines_proven = due.length - missed.length;
