@@ -54,6 +54,9 @@ test.after.always(async () => {
 
 const head = async () => (await chain.chainHead()).Height;
 
+/** The new miners created (step 1), the one used among them. */
+const candidates: string[] = [];
+
 /**
  * Why the chain stopped, for the failure message: every miner's power and what lotus-miner last
  * said about a round. (If t01000 loses its power — a Window PoSt that found no tipset in its
@@ -75,7 +78,6 @@ async function stallReport(): Promise<string> {
     : '';
   return `quality-adjusted power: ${out.join(', ')}\nlotus-miner's last rounds:\n${mineOne.slice(0, 2000)}`;
 }
-const candidates: string[] = [];
 
 /**
  * Waits until the chain's head reaches `h`, logging progress every few minutes; fails at once

@@ -15,12 +15,12 @@
 // host, once, and declared recovered once when it is back.
 //
 // Run under scripts/proof-lock.sh (both processes prove real 2KiB sectors).
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAIN, Proc, killAll, until } from '../helpers/procs.js';
 import { startPostgres } from '../sectorid/helpers.js';
-import { MINER, POST_POLICY, setupPoSt } from './_setup.js';
+import { MINER, POST_POLICY, type PoStSetup, setupPoSt } from './_setup.js';
 
 /** 8-epoch windows of 2.5 s: 20 s per deadline, room for a 4 s lease to expire and the proof to be made again. */
 const POLICY = { ...POST_POLICY, wpostChallengeWindow: 8 };
@@ -32,25 +32,57 @@ test.after.always(() => killAll());
 
 const pushedBy = (p: Proc, open: number) => p.logs((o) => o.msg === 'SubmitWindowedPoSt pushed' && o.open === open) as unknown as Pushed[];
 
-test.serial('two window-post hosts: one submission per deadline while both run; both prove while the database hangs; the survivor proves the deadline when the prover is killed', async (t) => {
-  t.timeout(6 * 60_000);
+/**
+ * A devnet on a real-time clock with 2 proven-to-be sectors, a real PostgreSQL, and two
+ * `distminer post window` hosts sharing it with leases of `lease`; all stopped at teardown
+ * (a frozen host thawed first). Confidence 2 = the lookback: proving starts when the window opens.
+ */
+async function twoHosts(t: ExecutionContext, lease: string) {
   const pg = await startPostgres();
   const s = await setupPoSt(2, { autoAdvance: true, blockDelayMs: 2500, policy: POLICY });
   const { h } = s;
-  const c = h.client;
+  const hosts: Proc[] = [];
   t.teardown(async () => {
+    for (const p of hosts) p.thaw();
     await killAll();
     await h.close();
     await pg.stop();
     rmSync(s.storage, { recursive: true, force: true });
   });
-  // confidence 2 = the lookback: proving starts when the window opens.
-  const args = [MAIN, 'post', 'window', '--chain-api', h.apiInfo, '--miner', MINER, '--storage', s.storage, '--confidence', '2', '--shared-db', pg.url, '--window-lease', LEASE];
+  const args = [MAIN, 'post', 'window', '--chain-api', h.apiInfo, '--miner', MINER, '--storage', s.storage, '--confidence', '2', '--shared-db', pg.url, '--window-lease', lease];
   const env = { DISTMINER_LOG_LEVEL: 'info' };
-  const hosts = [new Proc('window-post A', args, env), new Proc('window-post B', args, env)];
+  hosts.push(new Proc('window-post A', args, env), new Proc('window-post B', args, env));
   t.teardown(() => {
     if (!t.passed) for (const p of hosts) t.log(p.describe(40));
   });
+  return { pg, s, h, hosts };
+}
+
+const openOf = (lease: string) => Number(/@(\d+)$/.exec(lease)![1]);
+
+/**
+ * The host holding the prove lease of the first occurrence of the sectors' deadline (others have
+ * no partitions) whose window opens after both hosts are up (not one they joined midway).
+ */
+async function firstHolder(hosts: Proc[], s: PoStSetup): Promise<readonly [Proc, string]> {
+  const h0 = s.h.devnet.head().Height;
+  return until(
+    async () => {
+      for (const p of hosts) {
+        const l = p.logs((o) => o.msg === 'Window PoSt lease held by this host').find((o) => (o.lease as string).startsWith(`prove/${s.deadline}@`) && openOf(o.lease as string) > h0 + 2);
+        if (l) return [p, l.lease as string] as const;
+      }
+      return undefined;
+    },
+    120_000,
+    'a host to take the lease of an occurrence opening after start',
+  );
+}
+
+test.serial('two window-post hosts: one submission per deadline while both run; both prove while the database hangs; the survivor proves the deadline when the prover is killed', async (t) => {
+  t.timeout(6 * 60_000);
+  const { pg, s, h, hosts } = await twoHosts(t, LEASE);
+  const c = h.client;
   const leaseLines = (p: Proc, msg: string, lease: string) => p.logs((o) => o.msg === msg && o.lease === lease);
 
   // ---- both up: the first occurrence either proves is submitted once (a host that came up
@@ -132,37 +164,9 @@ test.serial('two window-post hosts: one submission per deadline while both run; 
 
 test.serial('a window-post host stopped (SIGTERM) before it submits gives its lease back: the other proves the deadline in time though the lease would outlast the window', async (t) => {
   t.timeout(4 * 60_000);
-  const pg = await startPostgres();
-  const s = await setupPoSt(2, { autoAdvance: true, blockDelayMs: 2500, policy: POLICY });
-  const { h } = s;
-  t.teardown(async () => {
-    await killAll();
-    await h.close();
-    await pg.stop();
-    rmSync(s.storage, { recursive: true, force: true });
-  });
   // 60 s: three windows. Only a lease given back can be taken over before this one closes.
-  const args = [MAIN, 'post', 'window', '--chain-api', h.apiInfo, '--miner', MINER, '--storage', s.storage, '--confidence', '2', '--shared-db', pg.url, '--window-lease', '60s'];
-  const env = { DISTMINER_LOG_LEVEL: 'info' };
-  const hosts = [new Proc('window-post A', args, env), new Proc('window-post B', args, env)];
-  t.teardown(() => {
-    if (!t.passed) for (const p of hosts) t.log(p.describe(40));
-  });
-  // An occurrence of the sectors' deadline (others have no partitions: nothing to prove) whose
-  // window opens after both hosts are up (not one they joined midway).
-  const h0 = h.devnet.head().Height;
-  const openOf = (l: string) => Number(/@(\d+)$/.exec(l)![1]);
-  const [holder, lease] = await until(
-    async () => {
-      for (const p of hosts) {
-        const l = p.logs((o) => o.msg === 'Window PoSt lease held by this host').find((o) => (o.lease as string).startsWith(`prove/${s.deadline}@`) && openOf(o.lease as string) > h0 + 2);
-        if (l) return [p, l.lease as string] as const;
-      }
-      return undefined;
-    },
-    120_000,
-    'a host to take the lease of an occurrence opening after start',
-  );
+  const { s, h, hosts } = await twoHosts(t, '60s');
+  const [holder, lease] = await firstHolder(hosts, s);
   const dlIndex = /^prove\/(\d+)@/.exec(lease)![1];
   const open = openOf(lease);
   const close = open + POLICY.wpostChallengeWindow;
@@ -186,38 +190,9 @@ test.serial('a window-post host stopped (SIGTERM) before it submits gives its le
 
 test.serial('a window-post host that hangs past its lease loses it: the other proves the deadline; the old holder, thawed, learns it on renewal and sends nothing', async (t) => {
   t.timeout(4 * 60_000);
-  const pg = await startPostgres();
-  const s = await setupPoSt(2, { autoAdvance: true, blockDelayMs: 2500, policy: POLICY });
-  const { h } = s;
-  const hosts: Proc[] = [];
-  t.teardown(async () => {
-    for (const p of hosts) p.thaw();
-    await killAll();
-    await h.close();
-    await pg.stop();
-    rmSync(s.storage, { recursive: true, force: true });
-  });
-  const args = [MAIN, 'post', 'window', '--chain-api', h.apiInfo, '--miner', MINER, '--storage', s.storage, '--confidence', '2', '--shared-db', pg.url, '--window-lease', LEASE];
-  const env = { DISTMINER_LOG_LEVEL: 'info' };
-  hosts.push(new Proc('window-post A', args, env), new Proc('window-post B', args, env));
-  t.teardown(() => {
-    if (!t.passed) for (const p of hosts) t.log(p.describe(40));
-  });
-  const h0 = h.devnet.head().Height;
-  const openOf = (l: string) => Number(/@(\d+)$/.exec(l)![1]);
-  // The first occurrence of the sectors' deadline that opens after both are up: its holder
-  // hangs as soon as it holds the lease (its proof, in a child process, runs on).
-  const [holder, lease] = await until(
-    async () => {
-      for (const p of hosts) {
-        const l = p.logs((o) => o.msg === 'Window PoSt lease held by this host').find((o) => (o.lease as string).startsWith(`prove/${s.deadline}@`) && openOf(o.lease as string) > h0 + 2);
-        if (l) return [p, l.lease as string] as const;
-      }
-      return undefined;
-    },
-    120_000,
-    'a host to take the lease of an occurrence opening after start',
-  );
+  const { s, h, hosts } = await twoHosts(t, LEASE);
+  // Its holder hangs as soon as it holds the lease (its proof, in a child process, runs on).
+  const [holder, lease] = await firstHolder(hosts, s);
   holder.freeze();
   const frozenAt = h.devnet.head().Height;
   const open = openOf(lease);
@@ -255,22 +230,8 @@ test.serial('a window-post host that hangs past its lease loses it: the other pr
 
 test.serial('two window-post hosts and a lost sector file: declared faulty once, by one host, before the cutoff; back, declared recovered once; proven again', async (t) => {
   t.timeout(6 * 60_000);
-  const pg = await startPostgres();
-  const s = await setupPoSt(2, { autoAdvance: true, blockDelayMs: 2500, policy: POLICY });
-  const { h } = s;
+  const { s, h, hosts } = await twoHosts(t, LEASE);
   const c = h.client;
-  t.teardown(async () => {
-    await killAll();
-    await h.close();
-    await pg.stop();
-    rmSync(s.storage, { recursive: true, force: true });
-  });
-  const args = [MAIN, 'post', 'window', '--chain-api', h.apiInfo, '--miner', MINER, '--storage', s.storage, '--confidence', '2', '--shared-db', pg.url, '--window-lease', LEASE];
-  const env = { DISTMINER_LOG_LEVEL: 'info' };
-  const hosts = [new Proc('window-post A', args, env), new Proc('window-post B', args, env)];
-  t.teardown(() => {
-    if (!t.passed) for (const p of hosts) t.log(p.describe(40));
-  });
   const period = POLICY.wpostChallengeWindow * POLICY.wpostPeriodDeadlines;
   const accepted = (from: number) =>
     hosts.flatMap((p) => p.logs((o) => o.msg === 'Window PoSt accepted' && o.deadline === s.deadline && (o.epoch as number) >= from)) as unknown as { epoch: number }[];

@@ -38,6 +38,33 @@ async function startScheduler(t: ExecutionContext, s: PoStSetup, opts: Partial<W
   return { sched, proven, decls };
 }
 
+/**
+ * A scheduler on the setup's (manual-epoch) devnet whose heads are fed by hand, as ChainNotify
+ * would deliver them: `step` forms the next tipset and waits until the scheduler has handled it.
+ * Its 'error' events are collected; stopped (and the devnet closed) at teardown.
+ */
+async function manualScheduler(t: ExecutionContext, s: PoStSetup) {
+  const d = s.h.devnet;
+  const sched = new WindowPoStScheduler({ client: s.h.client, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000 });
+  const errors: string[] = [];
+  sched.on('error', (e: Error) => errors.push(e.message));
+  await sched.init();
+  t.teardown(async () => {
+    await sched.stop();
+    await s.h.close();
+    rmSync(s.storage, { recursive: true, force: true });
+  });
+  const step = async () => {
+    const ts = await d.advance();
+    sched.onHeadChanges([{ Type: 'apply', Val: ts }]);
+    await sched.settled(ts.Height);
+    return ts;
+  };
+  sched.onHeadChanges([{ Type: 'current', Val: d.head() }]);
+  await sched.settled(d.head().Height);
+  return { sched, errors, step };
+}
+
 test('batching and faulty-sector parsing', (t) => {
   t.deepEqual(batchPartitions([0, 1, 2, 3, 4], 2), [[0, 1], [2, 3], [4]]);
   t.is(maxPoStPartitions(2349), 3, 'PoStedPartitionsMax');
@@ -356,26 +383,9 @@ test.serial('submits once the deadline is open, commits to its challenge epoch, 
   const s = await setupPoSt(2, { policy });
   const d = s.h.devnet;
   const c = s.h.client;
-  const sched = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000 });
-  const errors: string[] = [];
+  const { sched, errors, step } = await manualScheduler(t, s);
   const reverted: SubmittedPoSt[] = [];
-  sched.on('error', (e: Error) => errors.push(e.message));
   sched.on('reverted', (x: SubmittedPoSt) => reverted.push(x));
-  await sched.init();
-  t.teardown(async () => {
-    await sched.stop();
-    await s.h.close();
-    rmSync(s.storage, { recursive: true, force: true });
-  });
-  // Heads are fed by hand, as ChainNotify would deliver them.
-  const step = async () => {
-    const ts = await d.advance();
-    sched.onHeadChanges([{ Type: 'apply', Val: ts }]);
-    await sched.settled(ts.Height);
-    return ts;
-  };
-  sched.onHeadChanges([{ Type: 'current', Val: d.head() }]);
-  await sched.settled(d.head().Height);
   const cur = await c.stateMinerProvingDeadline(MINER);
   let open = cur.PeriodStart + s.deadline * policy.wpostChallengeWindow;
   while (open - policy.wpostChallengeLookback <= cur.CurrentEpoch) open += period;
@@ -439,23 +449,7 @@ test.serial('a SubmitWindowedPoSt the node refuses in gas estimation (its mpool 
     }
     return push(msg, spec);
   };
-  const sched = new WindowPoStScheduler({ client: c, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000 });
-  const errors: string[] = [];
-  sched.on('error', (e: Error) => errors.push(e.message));
-  await sched.init();
-  t.teardown(async () => {
-    await sched.stop();
-    await s.h.close();
-    rmSync(s.storage, { recursive: true, force: true });
-  });
-  const step = async () => {
-    const ts = await d.advance();
-    sched.onHeadChanges([{ Type: 'apply', Val: ts }]);
-    await sched.settled(ts.Height);
-    return ts;
-  };
-  sched.onHeadChanges([{ Type: 'current', Val: d.head() }]);
-  await sched.settled(d.head().Height);
+  const { sched, errors, step } = await manualScheduler(t, s);
   for (let i = 0; i < 2 * PERIOD && refused === 0; i++) await step();
   t.is(refused, 1, 'the first SubmitWindowedPoSt was refused');
   t.deepEqual(sched.submissions, []);
