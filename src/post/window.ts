@@ -1087,8 +1087,16 @@ export class WindowPoStScheduler extends EventEmitter {
       void this.watch(k, dl, b, sub);
     } catch (e) {
       if (b.state === 'pushing') b.state = 'ready';
-      b.pushFailures++;
       const err = (e as Error).message;
+      // Lotus's estimation runs the sender's pending messages first: "already proven" means a
+      // SubmitWindowedPoSt for these partitions is on its way (this miner before a restart,
+      // another instance). Nothing is wrong and nothing is retried early: the next head shows
+      // them proven on chain (not sent again), or, if that message is dropped, sends them.
+      if (/partitions? already proven/.test(err)) {
+        this.log.info({ deadline: dl.Index, open: dl.Open, partitions: b.indices, head: head.Height }, 'partitions already proven by a message on its way: not submitting them now');
+        return;
+      }
+      b.pushFailures++;
       // Lotus estimates gas on its mpool's tipset, which can lag the head it announced (the
       // first SubmitWindowedPoSt of a window is then refused as "invalid deadline … at epoch
       // open-1"): tried again shortly on the same head, not only on the next one — on a chain
@@ -1134,7 +1142,7 @@ export class WindowPoStScheduler extends EventEmitter {
       this.fail(`SubmitWindowedPoSt for deadline ${dl.Index}`, new Error(`exit code ${l.Receipt.ExitCode}: ${JSON.stringify(l.ReturnDec)}`));
       return;
     }
-    this.log.info({ deadline: dl.Index, open: dl.Open, epoch: l.Height, partitions: b.indices }, 'Window PoSt accepted');
+    this.log.info({ deadline: dl.Index, epoch: l.Height, open: dl.Open, partitions: b.indices }, 'Window PoSt accepted');
     if (this.ready.get(k)?.batches.every((x) => x.sub?.exitCode === ExitCode.Ok)) this.leaseDone(`prove/${k}`);
     this.emit('proven', sub);
   }

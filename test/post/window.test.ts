@@ -464,3 +464,31 @@ test.serial('a SubmitWindowedPoSt the node refuses in gas estimation (its mpool 
   const l = await c.stateSearchMsg(sched.submissions[0].cid);
   t.is(l?.Receipt.ExitCode, 0);
 });
+
+test.serial(
+  'a SubmitWindowedPoSt refused as "partition already proven" (one on its way in the mpool) is no error and not retried early; the next head sends it if the chain still lacks it',
+  async (t) => {
+    const s = await setupPoSt(2);
+    const d = s.h.devnet;
+    const c = s.h.client;
+    let refused = 0;
+    const push = c.mpoolPushMessage.bind(c);
+    c.mpoolPushMessage = async (msg, spec) => {
+      if (msg.Method === 5 && refused === 0) {
+        refused++;
+        throw new Error('GasEstimateMessageGas error: message execution failed (exit=[ErrIllegalArgument(16)]): failed to process post submission for deadline 0: partition already proven (16)');
+      }
+      return push(msg, spec);
+    };
+    const { sched, errors, step } = await manualScheduler(t, s);
+    for (let i = 0; i < 2 * PERIOD && refused === 0; i++) await step();
+    t.is(refused, 1);
+    await new Promise((r) => setTimeout(r, 1000)); // longer than a quick retry would wait
+    t.deepEqual(sched.submissions, [], 'not sent again on the same head');
+    t.deepEqual(errors, [], 'no error');
+    const next = await step();
+    t.is(sched.submissions.length, 1, 'the next head sends it: the chain does not have it');
+    t.is(sched.submissions[0].pushedAt, next.Height);
+    t.is(d.head().Height, next.Height);
+  },
+);
