@@ -60,16 +60,23 @@ export const recheckEpochs = (d: DeadlineInfo, configured?: number): number => c
 
 /**
  * The coming deadline occurrences whose faults and recoveries are checked at head `height`: the
- * `ahead` deadlines after the current one (skipping any already elapsed, as after null rounds)
- * whose fault cutoff a declaration can still beat, each at most once per `recheck` epochs
- * (`lastChecked`: the head height of its last check).
+ * `ahead` deadlines after the current one (skipping any already elapsed, as after null rounds;
+ * from the `first`th on) whose fault cutoff a declaration can still beat, each at most once per
+ * `recheck` epochs (`lastChecked`: the head height of its last check).
  */
-export function declarationTargets(cur: DeadlineInfo, height: number, ahead: number, recheck: (d: DeadlineInfo) => number, lastChecked: (key: string) => number | undefined): DeadlineInfo[] {
+export function declarationTargets(
+  cur: DeadlineInfo,
+  height: number,
+  ahead: number,
+  recheck: (d: DeadlineInfo) => number,
+  lastChecked: (key: string) => number | undefined,
+  first = 1,
+): DeadlineInfo[] {
   const out: DeadlineInfo[] = [];
   let dl = cur;
   for (let i = 1; i <= ahead; i++) {
     dl = nextNotElapsed({ ...nextDeadline(dl), CurrentEpoch: height });
-    if (height + 1 >= dl.FaultCutoff) continue;
+    if (i < first || height + 1 >= dl.FaultCutoff) continue;
     const last = lastChecked(occurrenceKey(dl));
     if (last !== undefined && height - last < recheck(dl)) continue;
     out.push(dl);
@@ -96,8 +103,20 @@ export interface DeclarationPlan {
 }
 
 /**
+ * The deadlines after the `ahead` nearest whose recoveries may be declared at `height`: every
+ * other one of the period whose cutoff has not passed — not the current deadline's next
+ * occurrence (the actor counts an open deadline's declaration as late for it until it closes).
+ * A file that comes back is declared recovered at once, not only in the 50 or so epochs
+ * between its deadline coming within `ahead` and its cutoff: on a chain whose tipsets are many
+ * epochs apart that range can pass between two heads.
+ */
+export const recoveryTargets = (cur: DeadlineInfo, height: number, ahead: number, recheck: (d: DeadlineInfo) => number, lastChecked: (key: string) => number | undefined): DeadlineInfo[] =>
+  declarationTargets(cur, height, cur.WPoStPeriodDeadlines - 1, recheck, lastChecked, ahead + 1);
+
+/**
  * Faults and recoveries for one coming occurrence of deadline `deadline`, from its partitions
- * and the storage facts of their live sectors:
+ * and the storage facts of their live sectors (with `recoveriesOnly`, of its faulty sectors not
+ * yet recovering, and recoveries only):
  * - a provable sector (not faulty, or recovering) that is gone is declared faulty, a slow one
  *   is set aside for a later check; a sector never proven yet (live, not active, not faulty) is
  *   not declared ahead of its first window — its files may still be on their way from the seal
@@ -112,6 +131,7 @@ export function planDeclarations(
   storage: ReadonlyMap<number, StorageFact>,
   sent: { faults: ReadonlySet<number>; recoveries: ReadonlySet<number> },
   sameDamagedFile: (sector: number) => boolean = () => false,
+  recoveriesOnly = false,
 ): DeclarationPlan {
   const plan: DeclarationPlan = { faults: [], recoveries: [], reasons: {}, slow: [] };
   parts.forEach((p, partition) => {
@@ -119,6 +139,7 @@ export function planDeclarations(
     const faults: number[] = [];
     const recoveries: number[] = [];
     for (const s of live) {
+      if (recoveriesOnly && !(faulty.has(s) && !recovering.has(s))) continue;
       const r = storage.get(s);
       if (!r) throw new Error(`no storage fact for live sector ${s} of deadline ${deadline}`);
       if (!r.ok && (!faulty.has(s) || recovering.has(s))) {

@@ -40,6 +40,7 @@ import {
   mayBeReverted,
   messagesFor,
   occurrenceKey as key,
+  partitionSets,
   partitionsToProve,
   pendingSubmission,
   type SeenSubmission,
@@ -47,6 +48,7 @@ import {
   proofChecksUntil,
   provableSectors,
   recheckEpochs,
+  recoveryTargets,
   skippedByPartition,
   slowFaultStep,
   submitEpoch,
@@ -512,7 +514,8 @@ export class WindowPoStScheduler extends EventEmitter {
         const p = this.track(this.proveDeadline(d, ts).finally(() => this.running.delete(k)));
         this.running.set(k, p);
       }
-      // Faults and recoveries for the coming deadlines whose cutoff has not passed.
+      // Faults and recoveries for the coming deadlines whose cutoff has not passed; recoveries
+      // also for every later deadline of the period while the miner has faults not recovering.
       for (const dl of declarationTargets(
         cur,
         ts.Height,
@@ -520,15 +523,16 @@ export class WindowPoStScheduler extends EventEmitter {
         (d) => this.recheckEpochs(d),
         (k) => this.declChecked.get(k),
       )) {
-        const k = key(dl);
-        this.declChecked.set(k, ts.Height);
-        this.track(
-          this.declare(dl, ts).catch((e) => {
-            this.declChecked.delete(k); // try again on the next head
-            this.fail(`declarations for deadline ${dl.Index}`, e);
-          }),
-        );
+        this.startDeclaring(dl, ts, false);
       }
+      const later = recoveryTargets(
+        cur,
+        ts.Height,
+        this.declareAhead,
+        (d) => this.recheckEpochs(d),
+        (k) => this.declChecked.get(`recover:${k}`),
+      );
+      if (later.length > 0 && (await this.unrecovered(ts)).size > 0) for (const dl of later) this.startDeclaring(dl, ts, true);
     } finally {
       this.handled = Math.max(this.handled, ts.Height);
     }
@@ -622,15 +626,58 @@ export class WindowPoStScheduler extends EventEmitter {
 
   // ------------------------------------------------------------------ faults and recoveries
 
-  private async declare(dl: DeadlineInfo, ts: TipSet): Promise<void> {
-    const lease = await this.hold(`declare/${key(dl)}`, key(dl), dl.FaultCutoff);
-    if (!lease.held && !lease.unknown) {
-      this.declChecked.delete(key(dl)); // looked at again on the next head, in case its holder dies
-      return;
-    }
+  /** The miner's faulty sectors not declared recovering, at `ts`. */
+  private async unrecovered(ts: TipSet): Promise<Set<number>> {
+    const [faults, recovering] = await Promise.all([this.c.stateMinerFaults(this.miner, ts.Cids), this.c.stateMinerRecoveries(this.miner, ts.Cids)]);
+    const out = new Set(faults);
+    for (const s of recovering) out.delete(s);
+    return out;
+  }
+
+  /**
+   * Checks the occurrence `dl` for declarations (`recoveriesOnly`: recoveries only, for a
+   * deadline further ahead than declareAhead). A check that fails — most often a declaration
+   * refused in the node's gas estimation, whose mpool can lag the head — is tried again shortly
+   * on the same head while the cutoff allows, and on the next head.
+   */
+  private startDeclaring(dl: DeadlineInfo, ts: TipSet, recoveriesOnly: boolean, attempt = 0): void {
+    const ck = recoveriesOnly ? `recover:${key(dl)}` : key(dl);
+    this.declChecked.set(ck, ts.Height);
+    this.track(
+      this.declare(dl, ts, recoveriesOnly).catch((e) => {
+        this.declChecked.delete(ck); // try again on the next head
+        this.fail(`declarations for deadline ${dl.Index}`, e);
+        if (attempt >= QUICK_RETRIES || !beforeFaultCutoff(dl, ts.Height)) return;
+        setTimeout(() => {
+          if (!this.stopped && this.head === ts) this.startDeclaring(dl, ts, recoveriesOnly, attempt + 1);
+        }, this.quickRetryMs()).unref();
+      }),
+    );
+  }
+
+  /** The delay of a quick retry on the same head: a quarter block, within 0.2..2 s. */
+  private quickRetryMs(): number {
+    return Math.max(200, Math.min(2000, this.blockDelayMs / 4));
+  }
+
+  private async declare(dl: DeadlineInfo, ts: TipSet, recoveriesOnly = false): Promise<void> {
+    // Further ahead, the lease is taken only when there is a recovery to declare (most checks find none).
+    const claim = async () => {
+      const lease = await this.hold(`declare/${key(dl)}`, key(dl), dl.FaultCutoff);
+      if (lease.held || lease.unknown) return true;
+      this.declChecked.delete(recoveriesOnly ? `recover:${key(dl)}` : key(dl)); // looked at again on the next head, in case its holder dies
+      return false;
+    };
+    if (!recoveriesOnly && !(await claim())) return;
     const parts = await this.c.stateMinerPartitions(this.miner, dl.Index, ts.Cids);
     if (parts.length === 0) return;
-    const live = parts.flatMap((p) => bits(p.LiveSectors));
+    const live = parts.flatMap((p) => {
+      const all = bits(p.LiveSectors);
+      if (!recoveriesOnly) return all;
+      const { faulty, recovering } = partitionSets(p);
+      return all.filter((s) => faulty.has(s) && !recovering.has(s));
+    });
+    if (live.length === 0) return;
     // One check now; a slow sector is retried only at the last check before the cutoff
     // (until then a later check looks again), and declared only if still slow then.
     const started = this.clock.now();
@@ -643,7 +690,13 @@ export class WindowPoStScheduler extends EventEmitter {
     const k = key(dl);
     const sent = this.declSent.get(k) ?? { faults: new Set<number>(), recoveries: new Set<number>() };
     this.declSent.set(k, sent);
-    const { faults, recoveries, reasons, slow: slowFaults } = planDeclarations(dl.Index, parts, checked, sent, (s) => this.failedInProof.has(s) && this.failedInProof.get(s) === stamps.get(s));
+    const {
+      faults,
+      recoveries,
+      reasons,
+      slow: slowFaults,
+    } = planDeclarations(dl.Index, parts, checked, sent, (s) => this.failedInProof.has(s) && this.failedInProof.get(s) === stamps.get(s), recoveriesOnly);
+    if (recoveriesOnly && (recoveries.length === 0 || !(await claim()))) return;
     await Promise.all([
       faults.length > 0 ? this.pushDeclaration('faults', dl, faults, ts.Height, reasons) : undefined,
       recoveries.length > 0 ? this.pushDeclaration('recoveries', dl, recoveries, ts.Height) : undefined,
@@ -1107,7 +1160,7 @@ export class WindowPoStScheduler extends EventEmitter {
       }
       const open = head.Height + 2 < dl.Close;
       const quick = open && b.quickRetries! < QUICK_RETRIES;
-      const retryMs = Math.max(200, Math.min(2000, this.blockDelayMs / 4));
+      const retryMs = this.quickRetryMs();
       this.log.error(
         { deadline: dl.Index, partitions: b.indices, head: head.Height, open: dl.Open, close: dl.Close, refusals: b.pushFailures, err },
         `SubmitWindowedPoSt refused by the node (gas estimation or mpool): ${!open ? 'the window closes before a retry can land' : quick ? `retrying in ${retryMs} ms and on the next head` : 'retrying on the next head'}`,

@@ -24,6 +24,7 @@ import {
   proofChecksUntil,
   provableSectors,
   recheckEpochs,
+  recoveryTargets,
   skippedByPartition,
   slowFaultStep,
   submitEpoch,
@@ -103,6 +104,43 @@ test('declaration targets: the coming deadlines whose fault cutoff a message can
   t.deepEqual(targets(10_300, 2, { '7@10420': 10_290 }), [], 'checked 10 epochs ago: not yet');
   t.deepEqual(targets(10_305, 2, { '7@10420': 10_290 }), [7], '15 epochs later: again');
   t.deepEqual(targets(10_349, 2), [], 'a message pushed at 10349 executes at the cutoff, too late');
+});
+
+test('recovery targets: every later deadline of the period whose cutoff has not passed, not the open one again', (t) => {
+  const cur = dl(5, 10_300);
+  const targets = (h: number, last: Record<string, number> = {}) =>
+    recoveryTargets(
+      { ...cur, CurrentEpoch: h },
+      h,
+      2,
+      (d) => recheckEpochs(d),
+      (k) => last[k],
+    ).map((d) => d.Index);
+  // Deadlines 6 and 7 are declareAhead's (2); from 8 to 47, then 0 to 4 of the next period.
+  const all = [...Array.from({ length: 40 }, (_, i) => 8 + i), 0, 1, 2, 3, 4];
+  t.deepEqual(targets(10_300), all);
+  t.false(targets(10_300).includes(5), 'deadline 5 is open: a declaration for its next occurrence is late until it closes');
+  t.deepEqual(
+    targets(10_300, { '9@10540': 10_295 }),
+    all.filter((i) => i !== 9),
+    'checked 5 epochs ago: not yet',
+  );
+  const next = recoveryTargets(
+    dl(47, 12_830),
+    12_830,
+    2,
+    (d) => recheckEpochs(d),
+    () => undefined,
+  );
+  t.is(next[0].Index, 2, 'after the last deadline of a period: from the third of the next');
+  t.is(next[0].Open, 12_880 + 120);
+});
+
+test('planned recoveries only: faulty sectors not recovering, without storage facts for the others', (t) => {
+  const parts = [partition([1, 2, 3, 4, 5], { faulty: [2, 3, 4], recovering: [4] })];
+  const plan = planDeclarations(7, parts, facts({ 2: 'ok', 3: 'gone' }), noSent, none, true);
+  t.deepEqual(plan, { faults: [], recoveries: [{ deadline: 7, partition: 0, sectors: [2] }], reasons: {}, slow: [] });
+  t.deepEqual(planDeclarations(7, parts, facts({ 2: 'ok', 3: 'ok' }), { faults: new Set(), recoveries: new Set([2]) }, none, true).recoveries, [{ deadline: 7, partition: 0, sectors: [3] }]);
 });
 
 test('planned declarations: gone sectors faulty, readable faulty ones recovered, slow ones set aside', (t) => {

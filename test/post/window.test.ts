@@ -18,6 +18,7 @@ import * as proofs from '../../src/proofs/index.js';
 import { logger } from '../../src/log.js';
 import { DEFAULT_FEE_CAPS } from '../../src/chain/fees.js';
 import { bitfieldFromJson } from '../../src/chain/bitfield.js';
+import { MinerMethod } from '../../src/chain/builtin-actors.js';
 import { MINER, POST_POLICY, type PoStSetup, placeSector, setupPoSt } from './_setup.js';
 
 const PERIOD = POST_POLICY.wpostChallengeWindow * POST_POLICY.wpostPeriodDeadlines;
@@ -43,9 +44,9 @@ async function startScheduler(t: ExecutionContext, s: PoStSetup, opts: Partial<W
  * would deliver them: `step` forms the next tipset and waits until the scheduler has handled it.
  * Its 'error' events are collected; stopped (and the devnet closed) at teardown.
  */
-async function manualScheduler(t: ExecutionContext, s: PoStSetup) {
+async function manualScheduler(t: ExecutionContext, s: PoStSetup, opts: Partial<WindowPoStOptions> = {}) {
   const d = s.h.devnet;
-  const sched = new WindowPoStScheduler({ client: s.h.client, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000 });
+  const sched = new WindowPoStScheduler({ client: s.h.client, miner: MINER, storage: [s.storage], confidence: 1, checkTimeoutMs: 5000, ...opts });
   const errors: string[] = [];
   sched.on('error', (e: Error) => errors.push(e.message));
   await sched.init();
@@ -492,3 +493,48 @@ test.serial(
     t.is(d.head().Height, next.Height);
   },
 );
+
+// A file that comes back is declared recovered at once, for the deadline's next occurrence
+// however far ahead (here 5 deadlines, declareAhead 1): on a sparse chain the few epochs between
+// the deadline coming within declareAhead and its cutoff can pass between two heads (the long
+// tier lost a recovery that way on real Lotus). A declaration the node refuses in its gas
+// estimation is tried again on the same head.
+test.serial('a restored file is declared recovered at once, however far ahead its deadline; a refused declaration is retried on the same head', async (t) => {
+  const policy = { ...POST_POLICY, wpostPeriodDeadlines: 6 };
+  const s = await setupPoSt(2, { policy });
+  const c = s.h.client;
+  let refused = 0;
+  const push = c.mpoolPushMessage.bind(c);
+  c.mpoolPushMessage = async (msg, spec) => {
+    if (msg.Method === MinerMethod.DeclareFaultsRecovered && refused === 0) {
+      refused++;
+      throw new Error('GasEstimateMessageGas error: message execution failed (exit=[ErrIllegalArgument(16)]): mpool a tipset behind');
+    }
+    return push(msg, spec);
+  };
+  const { sched, errors, step } = await manualScheduler(t, s, { declareAhead: 1 });
+  const period = policy.wpostChallengeWindow * policy.wpostPeriodDeadlines;
+  rmSync(join(s.storage, 'sealed', 's-t01000-2'));
+  // Sector 2 turns faulty; then its deadline closes (a recovery for it is late until then).
+  const closed = async () => (await c.stateMinerFaults(MINER)).includes(2) && (await c.stateMinerProvingDeadline(MINER)).Index === (s.deadline + 1) % policy.wpostPeriodDeadlines;
+  for (let i = 0; i < 3 * period && !(await closed()); i++) await step();
+  t.true(await closed(), 'sector 2 faulty, its deadline closed');
+  placeSector(s.fixture[1], s.storage);
+  const head = (await step()).Height;
+  t.is(refused, 1, 'the recovery was sent on the first head after the file came back');
+  t.regex(errors.join('\n'), /mpool a tipset behind/);
+  const t0 = Date.now();
+  const recoveries = () => sched.declarations.filter((x) => x.kind === 'recoveries');
+  while (recoveries().length === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
+  t.is(recoveries().length, 1, 'sent again without a new head');
+  const rec = recoveries()[0];
+  t.is(rec.pushedAt, head);
+  t.deepEqual(rec.decls, [{ deadline: s.deadline, partition: 0, sectors: [2] }]);
+  await step();
+  t.deepEqual(await c.stateMinerRecoveries(MINER), [2], 'declared recovering on chain');
+  // Proven at the deadline's next occurrence: no fault left, both sectors' power.
+  for (let i = 0; i < period && (await c.stateMinerFaults(MINER)).length > 0; i++) await step();
+  t.deepEqual(await c.stateMinerFaults(MINER), []);
+  t.is(recoveries().length, 1, 'declared once');
+  t.is((await c.stateMinerPower(MINER)).MinerPower.RawBytePower, '4096');
+});
