@@ -11,6 +11,11 @@ import type { DeadlineFunds, DeadlineMargin, WindowLeaseStatus } from '../../src
 // Metrics (src/metrics; this role's thread), from the scheduler's events.
 const proven = counter({ name: 'distminer_windowpost_deadlines_proven_total', help: 'Window PoSt deadlines proven (the proof landed on chain)', labelNames: ['miner'] });
 const missed = counter({ name: 'distminer_windowpost_deadlines_missed_total', help: 'Window PoSt deadlines missed (no proof landed before the window closed)', labelNames: ['miner'] });
+const errors = counter({
+  name: 'distminer_windowpost_errors_total',
+  help: 'Window PoSt errors (each logged at error level: a refused or failed submission or declaration, a failed check)',
+  labelNames: ['miner'],
+});
 const submitted = counter({ name: 'distminer_windowpost_submitted_total', help: 'Window PoSt messages pushed', labelNames: ['miner'] });
 const faults = counter({ name: 'distminer_faults_declared_total', help: 'Sectors declared faulty (DeclareFaults landed)', labelNames: ['miner'] });
 const recoveries = counter({ name: 'distminer_recoveries_declared_total', help: 'Sectors declared recovered (DeclareFaultsRecovered landed)', labelNames: ['miner'] });
@@ -109,7 +114,7 @@ export const createRole: CreateRole = (ctx) => {
       if (e.balance !== undefined) balance.set({ ...M, address: e.payer }, Number(e.balance));
     });
     const unwatch = watchStorageSpace(o.storagePaths);
-    s.on('error', (e: Error) => ctx.log.error({ err: e }, 'window PoSt error'));
+    s.on('error', () => errors.inc(M)); // the scheduler has logged it, with its context
     // Storage check outcomes (ok / gone / slow, retries, skipped, declared) in the status,
     // sent when something other than the ok count moved.
     let lastStorage = '';

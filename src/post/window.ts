@@ -646,8 +646,14 @@ export class WindowPoStScheduler extends EventEmitter {
     this.track(
       this.declare(dl, ts, recoveriesOnly).catch((e) => {
         this.declChecked.delete(ck); // try again on the next head
-        this.fail(`declarations for deadline ${dl.Index}`, e);
-        if (attempt >= QUICK_RETRIES || !beforeFaultCutoff(dl, ts.Height)) return;
+        if (attempt >= QUICK_RETRIES || !beforeFaultCutoff(dl, ts.Height)) {
+          this.fail(`declarations for deadline ${dl.Index}`, e);
+          return;
+        }
+        this.log.warn(
+          { err: e, deadline: dl.Index, cutoff: dl.FaultCutoff, head: ts.Height },
+          `declarations for deadline ${dl.Index} failed: trying again in ${this.quickRetryMs()} ms and on the next head`,
+        );
         setTimeout(() => {
           if (!this.stopped && this.head === ts) this.startDeclaring(dl, ts, recoveriesOnly, attempt + 1);
         }, this.quickRetryMs()).unref();
@@ -1161,11 +1167,15 @@ export class WindowPoStScheduler extends EventEmitter {
       const open = head.Height + 2 < dl.Close;
       const quick = open && b.quickRetries! < QUICK_RETRIES;
       const retryMs = this.quickRetryMs();
-      this.log.error(
-        { deadline: dl.Index, partitions: b.indices, head: head.Height, open: dl.Open, close: dl.Close, refusals: b.pushFailures, err },
-        `SubmitWindowedPoSt refused by the node (gas estimation or mpool): ${!open ? 'the window closes before a retry can land' : quick ? `retrying in ${retryMs} ms and on the next head` : 'retrying on the next head'}`,
-      );
-      this.emit('error', e instanceof Error ? e : new Error(err));
+      // A refusal a quick retry follows is routine on a busy node (a warning); one that leaves
+      // the batch to the next head, or to nobody, is an error.
+      const fields = { deadline: dl.Index, partitions: b.indices, head: head.Height, open: dl.Open, close: dl.Close, refusals: b.pushFailures, err };
+      const what = `SubmitWindowedPoSt refused by the node (gas estimation or mpool): ${!open ? 'the window closes before a retry can land' : quick ? `retrying in ${retryMs} ms and on the next head` : 'retrying on the next head'}`;
+      if (quick) this.log.warn(fields, what);
+      else {
+        this.log.error(fields, what);
+        this.emit('error', e instanceof Error ? e : new Error(err));
+      }
       if (quick) {
         b.quickRetries!++;
         setTimeout(() => {

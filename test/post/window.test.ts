@@ -454,7 +454,7 @@ test.serial('a SubmitWindowedPoSt the node refuses in gas estimation (its mpool 
   for (let i = 0; i < 2 * PERIOD && refused === 0; i++) await step();
   t.is(refused, 1, 'the first SubmitWindowedPoSt was refused');
   t.deepEqual(sched.submissions, []);
-  t.regex(errors[0] ?? '', /invalid deadline/);
+  t.deepEqual(errors, [], 'a refusal that a quick retry follows is a warning, not an error');
   const head = d.head().Height;
   const t0 = Date.now();
   while (sched.submissions.length === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
@@ -522,7 +522,7 @@ test.serial('a restored file is declared recovered at once, however far ahead it
   placeSector(s.fixture[1], s.storage);
   const head = (await step()).Height;
   t.is(refused, 1, 'the recovery was sent on the first head after the file came back');
-  t.regex(errors.join('\n'), /mpool a tipset behind/);
+  t.deepEqual(errors, [], 'a refusal that a quick retry follows is a warning, not an error');
   const t0 = Date.now();
   const recoveries = () => sched.declarations.filter((x) => x.kind === 'recoveries');
   while (recoveries().length === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 50));
