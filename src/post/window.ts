@@ -299,6 +299,8 @@ export class WindowPoStScheduler extends EventEmitter {
   /** Target occurrence → sectors declared for it, by kind (never declared twice for one occurrence). */
   private declSent = new Map<string, { faults: Set<number>; recoveries: Set<number> }>();
   private readonly declareRecheckEpochs: number | undefined;
+  /** The last reading of whether the miner has faults not recovering (see hasUnrecovered). */
+  private faultScan?: { height: number; any: boolean };
   private tasks = new Set<Promise<unknown>>();
   /** Sectors that were readable but failed in a proof, with their sealed file's size+mtime then: not declared recovered until the file changes. */
   private failedInProof = new Map<number, string>();
@@ -532,7 +534,7 @@ export class WindowPoStScheduler extends EventEmitter {
         (d) => this.recheckEpochs(d),
         (k) => this.declChecked.get(`recover:${k}`),
       );
-      if (later.length > 0 && (await this.unrecovered(ts)).size > 0) for (const dl of later) this.startDeclaring(dl, ts, true);
+      if (later.length > 0 && (await this.hasUnrecovered(ts, this.recheckEpochs(cur)))) for (const dl of later) this.startDeclaring(dl, ts, true);
     } finally {
       this.handled = Math.max(this.handled, ts.Height);
     }
@@ -626,12 +628,15 @@ export class WindowPoStScheduler extends EventEmitter {
 
   // ------------------------------------------------------------------ faults and recoveries
 
-  /** The miner's faulty sectors not declared recovering, at `ts`. */
-  private async unrecovered(ts: TipSet): Promise<Set<number>> {
+  /** Whether the miner has faulty sectors not declared recovering, read at most once per `every` epochs. */
+  private async hasUnrecovered(ts: TipSet, every: number): Promise<boolean> {
+    const f = this.faultScan;
+    if (f && ts.Height >= f.height && ts.Height - f.height < every) return f.any;
     const [faults, recovering] = await Promise.all([this.c.stateMinerFaults(this.miner, ts.Cids), this.c.stateMinerRecoveries(this.miner, ts.Cids)]);
-    const out = new Set(faults);
-    for (const s of recovering) out.delete(s);
-    return out;
+    const rec = new Set(recovering);
+    const any = faults.some((s) => !rec.has(s));
+    this.faultScan = { height: ts.Height, any };
+    return any;
   }
 
   /**
@@ -671,7 +676,9 @@ export class WindowPoStScheduler extends EventEmitter {
     const claim = async () => {
       const lease = await this.hold(`declare/${key(dl)}`, key(dl), dl.FaultCutoff);
       if (lease.held || lease.unknown) return true;
-      this.declChecked.delete(recoveriesOnly ? `recover:${key(dl)}` : key(dl)); // looked at again on the next head, in case its holder dies
+      // Near the cutoff, looked at again on the next head in case its holder dies; further
+      // ahead, at the next recheck.
+      if (!recoveriesOnly) this.declChecked.delete(key(dl));
       return false;
     };
     if (!recoveriesOnly && !(await claim())) return;

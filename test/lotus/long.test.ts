@@ -4,8 +4,9 @@
 // The tier's devnet (scripts/test-lotus.sh) starts its genesis 12 h in the past and gives most of
 // the power to t01002, which mines no block and which a `distminer post window` keeps proven:
 // most rounds are null, and a null round costs no wait while the chain is behind the wall clock,
-// so its epochs pass as fast as the few winners' Winning PoSts allow (≈0.5 s here, against 6–10 s
-// in the CI tier) and a proving period of 2,880 epochs takes about half an hour, not five hours.
+// so its epochs pass as fast as the few winners' Winning PoSts allow (0.7–0.9 epochs a second
+// here, against one per 6–10 s in the CI tier) and a proving period of 2,880 epochs takes about
+// an hour, not five to eight.
 //
 // What is checked, against Lotus's state:
 // - the new miner (`distminer init --create-miner`, then `distminer run` with every role and a
@@ -14,8 +15,9 @@
 // - the first Window PoSt of the sectors' deadline (exit code 0, at most 3 partitions) activates
 //   the power of the sector it proves; the lost one is faulty (declared with DeclareFaults ahead
 //   of the cutoff, or skipped in the proof when the deadline came too soon to declare);
-// - the file comes back, distminer declares it recovered (DeclareFaultsRecovered), and the
-//   deadline's next occurrence, a whole proving period later, proves both: no fault, full power;
+// - the file comes back, distminer declares it recovered at once (DeclareFaultsRecovered, for
+//   the deadline's next occurrence a period ahead), and that occurrence proves both: no fault,
+//   full power;
 // - once its power has passed the election lookback, the new miner's blocks are in the heaviest
 //   chain Lotus follows;
 // - t01002's sectors (pre-sealed by lotus-seed, proven by distminer) are proven in every deadline
