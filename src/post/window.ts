@@ -694,7 +694,7 @@ export class WindowPoStScheduler extends EventEmitter {
     // One check now; a slow sector is retried only at the last check before the cutoff
     // (until then a later check looks again), and declared only if still slow then.
     const started = this.clock.now();
-    const checked = await this.check(live, started, `declarations for deadline ${dl.Index}`);
+    const checked = await this.check(live, started, `declarations for deadline ${dl.Index}`, { quiet: recoveriesOnly });
     const stamps = new Map<number, string>();
     for (const s of this.failedInProof.keys()) {
       const r = checked.get(s);
@@ -710,10 +710,12 @@ export class WindowPoStScheduler extends EventEmitter {
       slow: slowFaults,
     } = planDeclarations(dl.Index, parts, checked, sent, (s) => this.failedInProof.has(s) && this.failedInProof.get(s) === stamps.get(s), recoveriesOnly);
     if (recoveriesOnly && (recoveries.length === 0 || !(await claim()))) return;
-    await Promise.all([
+    // Both settle before a failure is thrown: a quick retry must not find one still on its way.
+    const pushed = await Promise.allSettled([
       faults.length > 0 ? this.pushDeclaration('faults', dl, faults, ts.Height, reasons) : undefined,
       recoveries.length > 0 ? this.pushDeclaration('recoveries', dl, recoveries, ts.Height) : undefined,
     ]);
+    for (const r of pushed) if (r.status === 'rejected') throw r.reason;
     if (slowFaults.length === 0) return;
     const slow = slowFaults.map((x) => x.s);
     if (slowFaultStep(dl, ts.Height, this.recheckEpochs(dl)) === 'defer') {
@@ -757,8 +759,16 @@ export class WindowPoStScheduler extends EventEmitter {
     const method = kind === 'faults' ? MinerMethod.DeclareFaults : MinerMethod.DeclareFaultsRecovered;
     const from = await this.sender();
     const sm = await this.c.mpoolPushMessage({ To: this.miner, From: from, Method: method, Params: b64(encodeDeclarations(decls)) }, sendSpec(this.fees, 'windowPoSt'));
-    const sent = this.declSent.get(key(dl))?.[kind];
-    for (const x of decls) for (const s of x.sectors) sent?.add(s);
+    const sentFor = this.declSent.get(key(dl));
+    const sent = sentFor?.[kind];
+    // A sector declared one way may be declared the other way again for this occurrence (a file
+    // back, lost again, back again).
+    const other = sentFor?.[kind === 'faults' ? 'recoveries' : 'faults'];
+    for (const x of decls)
+      for (const s of x.sectors) {
+        sent?.add(s);
+        other?.delete(s);
+      }
     if (kind === 'faults') for (const r of Object.values(reasons ?? {})) this.storageChecks[r.startsWith('slow') ? 'declaredSlow' : 'declaredGone']++;
     const d: Declaration = { kind, deadline: dl.Index, cutoff: dl.FaultCutoff, decls, cid: sm.CID!, pushedAt: height, reasons };
     this.declarations.push(d);
@@ -766,7 +776,9 @@ export class WindowPoStScheduler extends EventEmitter {
     if (kind === 'faults') this.log.warn({ deadline: dl.Index, cutoff: dl.FaultCutoff, sectors, reasons, cid: sm.CID!['/'] }, 'declaring unreadable sectors faulty');
     else this.log.info({ deadline: dl.Index, cutoff: dl.FaultCutoff, sectors, cid: sm.CID!['/'] }, 'declaring sectors recovered');
     // The receipt is awaited in the background: the head loop must not wait for the next epoch.
-    void this.receipt(sm.CID!, dl.Close).then(
+    // (Until the cutoff: a declaration that executes later is refused, and a dropped one is
+    // not polled for a whole period.)
+    void this.receipt(sm.CID!, dl.FaultCutoff).then(
       (l) => {
         if (!l) return;
         d.epoch = l.Height;
@@ -774,6 +786,7 @@ export class WindowPoStScheduler extends EventEmitter {
         if (l.Receipt.ExitCode !== ExitCode.Ok) {
           this.fail(`${kind} declaration for deadline ${dl.Index}`, new Error(`exit code ${l.Receipt.ExitCode}: ${JSON.stringify(l.ReturnDec)}`));
           this.declChecked.delete(key(dl));
+          this.declChecked.delete(`recover:${key(dl)}`);
           for (const x of decls) for (const s of x.sectors) sent?.delete(s); // not declared: may be sent again
         }
         this.emit('declared', d);
@@ -809,15 +822,16 @@ export class WindowPoStScheduler extends EventEmitter {
    * end by `untilMs` (the clock's time). Counts every answer; logs what is not ok, with the
    * outcome ("slow" or "gone"), the file, the attempts and the time taken.
    */
-  private async check(sectors: number[], untilMs: number, what: string, more: { attemptsBefore?: number; startedMs?: number } = {}): Promise<Map<number, CheckResult>> {
+  private async check(sectors: number[], untilMs: number, what: string, more: { attemptsBefore?: number; startedMs?: number; quiet?: boolean } = {}): Promise<Map<number, CheckResult>> {
+    const { quiet, ...opts } = more;
     let calls = more.attemptsBefore ?? 0;
     const counted: SectorCheck = async (ss, timeoutMs) => {
-      if (calls++ > 0) this.storageChecks.retries += ss.length;
+      if (calls++ > 0 && !quiet) this.storageChecks.retries += ss.length;
       const r = await this.checkStorage(ss, timeoutMs);
-      for (const s of ss) this.storageChecks[r.get(s)?.outcome ?? 'slow']++;
+      if (!quiet) for (const s of ss) this.storageChecks[r.get(s)?.outcome ?? 'slow']++;
       return r;
     };
-    const res = await checkWithRetries(counted, sectors, { timeoutMs: this.checkTimeoutMs, untilMs, now: this.clock.now, sleep: this.clock.sleep, cancelled: () => this.stopped, ...more });
+    const res = await checkWithRetries(counted, sectors, { timeoutMs: this.checkTimeoutMs, untilMs, now: this.clock.now, sleep: this.clock.sleep, cancelled: () => this.stopped, ...opts });
     const bad: Record<CheckResult['outcome'], object[]> = { ok: [], gone: [], slow: [] };
     for (const r of res.values()) {
       if (r.ok && r.attempts > 1) {
@@ -826,9 +840,11 @@ export class WindowPoStScheduler extends EventEmitter {
       }
       if (!r.ok) bad[r.outcome].push({ sector: r.sectorNumber, path: r.path, attempts: r.attempts, elapsedMs: r.elapsedMs, reason: r.reason });
     }
-    if (bad.slow.length > 0) this.log.warn({ for: what, sectors: bad.slow }, 'sector storage slow: no answer in time (not known to be lost)');
-    if (bad.gone.length > 0) this.log.warn({ for: what, sectors: bad.gone }, 'sector storage gone: files missing or unreadable');
-    this.emit('storage', { ...this.storageChecks });
+    // Quiet: sectors already faulty on chain, looked at for a recovery; still unreadable is no news.
+    const level = quiet ? 'debug' : 'warn';
+    if (bad.slow.length > 0) this.log[level]({ for: what, sectors: bad.slow }, 'sector storage slow: no answer in time (not known to be lost)');
+    if (bad.gone.length > 0) this.log[level]({ for: what, sectors: bad.gone }, 'sector storage gone: files missing or unreadable');
+    if (!quiet) this.emit('storage', { ...this.storageChecks });
     return res;
   }
 

@@ -119,7 +119,25 @@ test('recovery targets: every later deadline of the period whose cutoff has not 
   // Deadlines 6 and 7 are declareAhead's (2); from 8 to 47, then 0 to 4 of the next period.
   const all = [...Array.from({ length: 40 }, (_, i) => 8 + i), 0, 1, 2, 3, 4];
   t.deepEqual(targets(10_300), all);
-  t.false(targets(10_300).includes(5), 'deadline 5 is open: a declaration for its next occurrence is late until it closes');
+  const at6 = recoveryTargets(
+    dl(6, 10_360),
+    10_360,
+    2,
+    (d) => recheckEpochs(d),
+    () => undefined,
+  );
+  t.deepEqual([at6[at6.length - 1].Index, at6[at6.length - 1].Open], [5, 10_300 + 2880], 'once deadline 5 has closed, its next occurrence is the last target');
+  t.is(
+    recoveryTargets(
+      { ...cur, CurrentEpoch: 10_351 },
+      10_351,
+      1,
+      (d) => recheckEpochs(d),
+      () => undefined,
+    )[0].Index,
+    8,
+    "past declareAhead 1: deadline 7's cutoff (10350) has passed",
+  );
   t.deepEqual(
     targets(10_300, { '9@10540': 10_295 }),
     all.filter((i) => i !== 9),
@@ -136,9 +154,9 @@ test('recovery targets: every later deadline of the period whose cutoff has not 
   t.is(next[0].Open, 12_880 + 120);
 });
 
-test('planned recoveries only: faulty sectors not recovering, without storage facts for the others', (t) => {
+test('planned recoveries only: faulty sectors not recovering, no faults (1 and 4 gone), without storage facts for the others', (t) => {
   const parts = [partition([1, 2, 3, 4, 5], { faulty: [2, 3, 4], recovering: [4] })];
-  const plan = planDeclarations(7, parts, facts({ 2: 'ok', 3: 'gone' }), noSent, none, true);
+  const plan = planDeclarations(7, parts, facts({ 1: 'gone', 2: 'ok', 3: 'gone', 4: 'gone' }), noSent, none, true);
   t.deepEqual(plan, { faults: [], recoveries: [{ deadline: 7, partition: 0, sectors: [2] }], reasons: {}, slow: [] });
   t.deepEqual(planDeclarations(7, parts, facts({ 2: 'ok', 3: 'ok' }), { faults: new Set(), recoveries: new Set([2]) }, none, true).recoveries, [{ deadline: 7, partition: 0, sectors: [3] }]);
 });
