@@ -1,10 +1,11 @@
 // Merges one tier's figures into bench/results/lotus-interop.json: `node scripts/lotus-figures.mjs
-// TIER FIGURES.json OUT.json`. A run replaces only its own tier's entry.
+// TIER FIGURES.json OUT.json [EXIT_CODE]`. A run replaces only its own tier's entry; `passed`
+// says whether its tests all passed (a failed run's figures are kept, and say so).
 import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 
-const [tier, figuresFile, out] = process.argv.slice(2);
+const [tier, figuresFile, out, exitCode = '0'] = process.argv.slice(2);
 const all = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : {};
-all[tier] = { ...JSON.parse(readFileSync(figuresFile, 'utf8')), finished_at: new Date().toISOString() };
+all[tier] = { ...JSON.parse(readFileSync(figuresFile, 'utf8')), passed: exitCode === '0', finished_at: new Date().toISOString() };
 writeFileSync(`${out}.tmp`, JSON.stringify(all, null, 2) + '\n');
 renameSync(`${out}.tmp`, out);
 process.stdout.write(`lotus-interop: ${tier} ${JSON.stringify(all[tier])}\n`);

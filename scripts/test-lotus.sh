@@ -79,7 +79,7 @@ wait "$tests_pid" || rc=$?
 tests_pid=
 t_tests=$(date +%s)
 if [ -f "$DISTMINER_LOTUS_FIGURES" ]; then
-  node scripts/lotus-figures.mjs "$tier" "$DISTMINER_LOTUS_FIGURES" bench/results/lotus-interop.json
+  node scripts/lotus-figures.mjs "$tier" "$DISTMINER_LOTUS_FIGURES" bench/results/lotus-interop.json "$rc"
 fi
 echo "test:lotus ($tier): build $((t_build - t0))s, devnet up $((t_up - t_build))s, tests $((t_tests - t_up))s, total $((t_tests - t0))s"
 exit $rc

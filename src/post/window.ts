@@ -532,7 +532,7 @@ export class WindowPoStScheduler extends EventEmitter {
         ts.Height,
         this.declareAhead,
         (d) => this.recheckEpochs(d),
-        (k) => this.declChecked.get(`recover:${k}`),
+        (k) => this.declChecked.get(`${RECOVERY_CHECK}${k}`),
       );
       if (later.length > 0 && (await this.hasUnrecovered(ts, this.recheckEpochs(cur)))) for (const dl of later) this.startDeclaring(dl, ts, true);
     } finally {
@@ -646,7 +646,7 @@ export class WindowPoStScheduler extends EventEmitter {
    * on the same head while the cutoff allows, and on the next head.
    */
   private startDeclaring(dl: DeadlineInfo, ts: TipSet, recoveriesOnly: boolean, attempt = 0): void {
-    const ck = recoveriesOnly ? `recover:${key(dl)}` : key(dl);
+    const ck = checkKey(dl, recoveriesOnly);
     this.declChecked.set(ck, ts.Height);
     this.track(
       this.declare(dl, ts, recoveriesOnly).catch((e) => {
@@ -659,9 +659,7 @@ export class WindowPoStScheduler extends EventEmitter {
           { err: e, deadline: dl.Index, cutoff: dl.FaultCutoff, head: ts.Height },
           `declarations for deadline ${dl.Index} failed: trying again in ${this.quickRetryMs()} ms and on the next head`,
         );
-        setTimeout(() => {
-          if (!this.stopped && this.head === ts) this.startDeclaring(dl, ts, recoveriesOnly, attempt + 1);
-        }, this.quickRetryMs()).unref();
+        this.onSameHead(ts, () => this.startDeclaring(dl, ts, recoveriesOnly, attempt + 1));
       }),
     );
   }
@@ -671,6 +669,16 @@ export class WindowPoStScheduler extends EventEmitter {
     return Math.max(200, Math.min(2000, this.blockDelayMs / 4));
   }
 
+  /**
+   * A quick retry (of a refused submission or declaration): `again` runs after quickRetryMs if
+   * `head` is still the head — a new head runs its own checks — and the scheduler still runs.
+   */
+  private onSameHead(head: TipSet, again: () => void): void {
+    setTimeout(() => {
+      if (!this.stopped && this.head === head) again();
+    }, this.quickRetryMs()).unref();
+  }
+
   private async declare(dl: DeadlineInfo, ts: TipSet, recoveriesOnly = false): Promise<void> {
     // Further ahead, the lease is taken only when there is a recovery to declare (most checks find none).
     const claim = async () => {
@@ -678,7 +686,7 @@ export class WindowPoStScheduler extends EventEmitter {
       if (lease.held || lease.unknown) return true;
       // Near the cutoff, looked at again on the next head in case its holder dies; further
       // ahead, at the next recheck.
-      if (!recoveriesOnly) this.declChecked.delete(key(dl));
+      if (!recoveriesOnly) this.declChecked.delete(checkKey(dl, false));
       return false;
     };
     if (!recoveriesOnly && !(await claim())) return;
@@ -785,8 +793,8 @@ export class WindowPoStScheduler extends EventEmitter {
         d.exitCode = l.Receipt.ExitCode;
         if (l.Receipt.ExitCode !== ExitCode.Ok) {
           this.fail(`${kind} declaration for deadline ${dl.Index}`, new Error(`exit code ${l.Receipt.ExitCode}: ${JSON.stringify(l.ReturnDec)}`));
-          this.declChecked.delete(key(dl));
-          this.declChecked.delete(`recover:${key(dl)}`);
+          this.declChecked.delete(checkKey(dl, false));
+          this.declChecked.delete(checkKey(dl, true));
           for (const x of decls) for (const s of x.sectors) sent?.delete(s); // not declared: may be sent again
         }
         this.emit('declared', d);
@@ -1201,9 +1209,9 @@ export class WindowPoStScheduler extends EventEmitter {
       }
       if (quick) {
         b.quickRetries!++;
-        setTimeout(() => {
-          if (!this.stopped && this.head === head && b.state === 'ready') this.track(this.submitReady(k));
-        }, retryMs).unref();
+        this.onSameHead(head, () => {
+          if (b.state === 'ready') this.track(this.submitReady(k));
+        });
       }
     }
   }
@@ -1351,6 +1359,10 @@ async function fileStamp(path: string): Promise<string> {
     return 'missing';
   }
 }
+
+/** declChecked's key for an occurrence's checks: faults and recoveries, or recoveries only (further ahead). */
+const RECOVERY_CHECK = 'recover:';
+const checkKey = (dl: DeadlineInfo, recoveriesOnly: boolean): string => (recoveriesOnly ? RECOVERY_CHECK : '') + key(dl);
 
 function bits(j: unknown): number[] {
   return bitfieldFromJson(j, 'bitfield');

@@ -519,6 +519,17 @@ test.serial('a restored file is declared recovered at once, however far ahead it
   const closed = async () => (await c.stateMinerFaults(MINER)).includes(2) && (await c.stateMinerProvingDeadline(MINER)).Index === (s.deadline + 1) % policy.wpostPeriodDeadlines;
   for (let i = 0; i < 3 * period && !(await closed()); i++) await step();
   t.true(await closed(), 'sector 2 faulty, its deadline closed');
+  // Still gone: each head looks at the deadline for a recovery, quietly (a sector already faulty
+  // on chain that is still unreadable is no news: no warning, not in the storage figures).
+  const looked: number[] = [];
+  const partitions = c.stateMinerPartitions.bind(c);
+  c.stateMinerPartitions = async (m, i, tsk) => (looked.push(i), partitions(m, i, tsk));
+  let storageEvents = 0;
+  sched.on('storage', () => storageEvents++);
+  await step();
+  t.true(looked.includes(s.deadline), 'the far deadline was looked at');
+  t.is(storageEvents, 0, 'a still-missing faulty sector is not counted again');
+  t.deepEqual(sched.declarations, []);
   placeSector(s.fixture[1], s.storage);
   const head = (await step()).Height;
   t.is(refused, 1, 'the recovery was sent on the first head after the file came back');
