@@ -70,3 +70,17 @@ export async function sealWorker(repo: string, workDir: string, run: Proc, env: 
   const hp = /\/ip4\/([^/]+)\/tcp\/(\d+)/.exec(sealApi)!;
   return { url: `http://${hp[1]}:${hp[2]}`, token, worker };
 }
+
+/**
+ * Where a sector's time went, from its event log (`sectors status`): "Packing 3 s, PreCommit1
+ * 21 s, …" in order, each state's span up to the next entry, repeats summed. For the tests' logs,
+ * so a slow tier shows which step (proof, message, wait for the chain) to look at.
+ */
+export function stateSeconds(log: { at: string; state: string }[]): string {
+  const spans = new Map<string, number>();
+  for (let i = 0; i + 1 < log.length; i++) {
+    const ms = Date.parse(log[i + 1].at) - Date.parse(log[i].at);
+    spans.set(log[i].state, (spans.get(log[i].state) ?? 0) + ms);
+  }
+  return [...spans].map(([s, ms]) => `${s} ${Math.round(ms / 1000)} s`).join(', ');
+}

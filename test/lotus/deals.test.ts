@@ -20,11 +20,12 @@ import { parseFil } from '../../src/chain/fees.js';
 import { type MarketDeal, MarketMethod } from '../../src/chain/market.js';
 import { fileCommP } from '../../src/deals/commp.js';
 import type { DealRecord } from '../../src/deals/store.js';
+import type { SectorView } from '../../src/sealing/service.js';
 import { commPToCid } from '../../src/proofs/cid.js';
 import { RegisteredSealProof } from '../../src/proofs/types.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
-import { chainMoving, createMiner, fundedClient, sealWorker } from '../helpers/lotus-miner.js';
-import { MAIN, Proc, exec, killAll, until } from '../helpers/procs.js';
+import { chainMoving, createMiner, fundedClient, sealWorker, stateSeconds } from '../helpers/lotus-miner.js';
+import { MAIN, Proc, exec, killAll, rpc, until } from '../helpers/procs.js';
 
 const API = process.env.FULLNODE_API_INFO;
 if (!API) throw new Error('run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs FULLNODE_API_INFO of a real Lotus devnet');
@@ -56,7 +57,7 @@ test('a deal on the real market: escrow on both sides, PublishStorageDeals, acti
   const cfg = join(repo, 'config.toml');
   writeFileSync(cfg, readFileSync(cfg, 'utf8').replace(/^\[Distminer\]$/m, '[Distminer]\n  WaitDealsSeconds = 5'));
   const run = new Proc('deal-miner', [MAIN, 'run', '--repo', repo, '--window-post=false', '--winning-post=false', '--p2p=true'], env);
-  await sealWorker(repo, dir, run, env);
+  const seal = await sealWorker(repo, dir, run, env);
   const dealApi = await until(
     async () => {
       try {
@@ -156,6 +157,8 @@ test('a deal on the real market: escrow on both sides, PublishStorageDeals, acti
   t.log(`deal states ${[...states].join(' → ')}; published after ${published} s, active after ${activeSeconds} s`);
   const dealId = active.publish!.dealId!;
   const sector = active.sector!.sectorNumber;
+  const sectorLog = (await rpc<SectorView>(seal.url, seal.token, 'SectorsStatus', [sector])).log;
+  t.log(`sector ${sector} pledged ${Math.round((Date.parse(sectorLog[0].at) - t0) / 1000)} s after the deal was proposed: ${stateSeconds(sectorLog)}`);
 
   // 4. What Lotus says: the publication, the activation, the escrow.
   const pub = await chain.chainGetMessage({ '/': active.publish!.cid! });

@@ -15,7 +15,7 @@ import { ChainClient } from '../../src/chain/client.js';
 import { MinerMethod, PowerMethod } from '../../src/chain/builtin-actors.js';
 import type { SectorView } from '../../src/sealing/service.js';
 import { mergeFigures } from '../helpers/lotus-figures.js';
-import { chainMoving, createMiner, sealWorker } from '../helpers/lotus-miner.js';
+import { chainMoving, createMiner, sealWorker, stateSeconds } from '../helpers/lotus-miner.js';
 import { MAIN, Proc, killAll, rpc, until } from '../helpers/procs.js';
 
 const API = process.env.FULLNODE_API_INFO;
@@ -113,6 +113,7 @@ test('a miner created like lotus-miner init seals 2 sectors that real Lotus acce
   }
   figures.sectors_sealed_new_miner = views.length;
   figures.seal_seconds = sealSeconds;
+  for (const v of views) t.log(`sector ${v.number}: ${stateSeconds(v.log)}`);
   t.log(`2 sectors sealed and on chain in ${sealSeconds} s; whole test ${Math.round((Date.now() - t0) / 1000)} s`);
   await run.stop();
 });
