@@ -29,7 +29,7 @@ cleanup() {
   fi
   "$here/down.sh" --purge "$dir" >/dev/null 2>&1 || true
 }
-# The tests run in their own session (setsid below): on an interrupt, their whole process group
+# The tests run in their own process group (job control, below): on an interrupt, that whole group
 # (ava, its workers, the distminer processes they started, their proof workers) is stopped here
 # before the devnet goes, not left running against a node that is gone.
 tests_pid=
@@ -73,8 +73,16 @@ if [ "$tier" = long ]; then
   extra=(--timeout=180m)
   [ $# -gt 0 ] || set -- dist/test/lotus/long.test.js
 fi
-setsid node scripts/run-tests.mjs --config ava.lotus.config.mjs "${extra[@]}" "$@" &
+# A process group, not a session (setsid): the kernel weighs sessions against each other
+# (autogroups) before processes, and a PoSt role raises its whole session's autogroup to nice -10
+# (actors/priority.ts) — `npm test` had raised .ci/run's, where up.sh started Lotus. In a new
+# session the tests got ~1/10 of the CPU beside lotus-miner (which keeps ~1.8 cores busy): the deal
+# test's sector took 790-880 s to activate instead of ~200 s. In one session with the devnet, what
+# a test raises lifts Lotus too, and the share does not depend on what ran in the caller's shell.
+set -m
+node scripts/run-tests.mjs --config ava.lotus.config.mjs "${extra[@]}" "$@" &
 tests_pid=$!
+set +m
 wait "$tests_pid" || rc=$?
 tests_pid=
 t_tests=$(date +%s)
