@@ -1,5 +1,6 @@
 // Merges one tier's figures into bench/results/lotus-interop.json: `node scripts/lotus-figures.mjs
-// TIER FIGURES.json OUT.json [EXIT_CODE]`. A run replaces only its own tier's entry; `passed`
+// ENTRY FIGURES.json OUT.json [EXIT_CODE]` (ENTRY: the tier, or "<tier>:<files>" for a run of
+// named test files). A run replaces only its own entry; `passed`
 // says whether its tests all passed (a failed run's figures are kept, and say so).
 import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 

@@ -3,7 +3,8 @@
 # (cached under ~/.cache/lotus-devnet, seconds when warm), starts an offline devnet in a fresh
 # temporary directory on free loopback ports, runs test/lotus/*.test.ts against it, and stops
 # every process it started by its pid — also when a test fails or the run is interrupted.
-# Figures go to bench/results/lotus-interop.json (entry "ci"; other entries are kept).
+# Figures go to bench/results/lotus-interop.json (entry "ci"; other entries are kept; a run of
+# named test files writes entry "<tier>:<files>" instead).
 # DISTMINER_LOTUS_TIER=long (`npm run test:lotus:long`) runs test/lotus/long.test.ts (a new miner
 # through a whole proving period) on a devnet whose chain runs ahead of the CI tier's: its genesis
 # 12 hours in the past and 100 sectors of idle power on t01002, which a `distminer post window`
@@ -64,6 +65,14 @@ export LOTUS_DEVNET_DIR=$dir
 export DISTMINER_LOTUS_FIGURES=$dir/figures.json
 rc=0
 extra=()
+# The figures' entry: the tier's name for the tier's own files; with test files named on the
+# command line, the tier and those files ("ci:deals", "long:migrate"), so that one file's run
+# does not replace the entry of a whole tier's run.
+entry=$tier
+if [ $# -gt 0 ]; then
+  names=$(for f in "$@"; do basename "$f" | sed 's/\.test\.[jt]s$//'; done | paste -sd+)
+  entry="$tier:$names"
+fi
 if [ "$tier" = long ]; then
   # t01002's Window PoSt, for the whole run (down.sh stops it by this pid, before the devnet).
   nohup node dist/main.js post window --miner "$IDLE_MINER" --storage "$IDLE_STORAGE" \
@@ -87,7 +96,7 @@ wait "$tests_pid" || rc=$?
 tests_pid=
 t_tests=$(date +%s)
 if [ -f "$DISTMINER_LOTUS_FIGURES" ]; then
-  node scripts/lotus-figures.mjs "$tier" "$DISTMINER_LOTUS_FIGURES" bench/results/lotus-interop.json "$rc"
+  node scripts/lotus-figures.mjs "$entry" "$DISTMINER_LOTUS_FIGURES" bench/results/lotus-interop.json "$rc"
 fi
 echo "test:lotus ($tier): build $((t_build - t0))s, devnet up $((t_up - t_build))s, tests $((t_tests - t_up))s, total $((t_tests - t0))s"
 exit $rc
