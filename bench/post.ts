@@ -16,8 +16,8 @@
 //     known, propagation delay over — to the block submitted) with this process's priority
 //     raised as `distminer run` raises it (actors/priority.ts), beside load started in sessions
 //     of its own (setsid, as from another terminal or a service): (a) one busy process per core
-//     at nice 0, (b) the same at nice 19, the floor: (b) in SCHED_IDLE (what no priority can
-//     beat), (c) a Commit2 loop in a process outside distminer plus (a). Each p95 over
+//     at nice 0, (b) the same at nice 19, (b) in SCHED_IDLE (in its own autogroup), (c) a
+//     Commit2 loop in a process outside distminer plus (a). Each p95 over
 //     --external-rounds won rounds (default 20) against the raw proof's p95 on the idle host in
 //     the two blocks of raw proofs taken just before and just after it in the same run: like
 //     against like (a p95 against a p50 counts the host's ordinary jitter as load: with no load
@@ -290,11 +290,11 @@ async function main(): Promise<void> {
     { key: 'busyNice0', label: '(a) one busy process per core, own session, nice 0', goal: 1.15, start: () => startSessionLoad('busy', 'nice0') },
     { key: 'busyNice19', label: '(b) one busy process per core, own session, nice 19', goal: 1.05, start: () => startSessionLoad('busy', 'nice19') },
     {
-      // What no priority can beat: the load in SCHED_IDLE, the weakest class Linux has (it runs
-      // only on a core nothing else wants). What it still costs is the hardware's (caches,
-      // memory bandwidth, the hypervisor), not the scheduler's.
+      // The load in SCHED_IDLE, the weakest class Linux has. Not a floor: the class ranks tasks
+      // within their group, and from a session of its own the load's autogroup still weighs as a
+      // nice-0 one against this process's (measured: no better than (b) at nice 19).
       key: 'busySchedIdleFloor',
-      label: 'floor: (b) at SCHED_IDLE, the weakest class',
+      label: '(b) with the load in SCHED_IDLE',
       goal: null,
       start: () => startSessionLoad('busy', 'sched-idle'),
     },

@@ -31,7 +31,7 @@ const API = process.env.FULLNODE_API_INFO;
 if (!API) throw new Error('run this file through `npm run test:lotus` (scripts/test-lotus.sh): it needs FULLNODE_API_INFO of a real Lotus devnet');
 const chain = new ChainClient(API, { timeoutMs: 60_000, retryAfterMs: 1000 });
 const started = Date.now();
-const figures: Record<string, unknown> = { deal_active_on_lotus: false };
+const figures: Record<string, unknown> = { deal_active_on_lotus: false, deals_active: 0 };
 
 test.after.always(async () => {
   await killAll();
@@ -199,6 +199,8 @@ test('a deal on the real market: escrow on both sides, PublishStorageDeals, acti
 
   Object.assign(figures, {
     deal_active_on_lotus: true,
+    // The issue's figure: deals this test saw active on Lotus's market actor (one).
+    deals_active: 1,
     deal_published_seconds: published,
     deal_active_seconds: activeSeconds,
     deal_provider_collateral: collateral.toString(),
