@@ -7,7 +7,7 @@
 # named test files writes entry "<tier>:<files>" instead).
 # DISTMINER_LOTUS_TIER=long (`npm run test:lotus:long`) runs test/lotus/long.test.ts (a new miner
 # through a whole proving period) on a devnet whose chain runs ahead of the CI tier's: its genesis
-# 12 hours in the past and 100 sectors of idle power on t01002, which a `distminer post window`
+# 12 hours in the past and 40 sectors of idle power on t01002, which a `distminer post window`
 # started here keeps proven (up.sh says why that makes epochs cheap); it writes entry "long".
 set -euo pipefail
 cd "$(dirname "$0")/.."

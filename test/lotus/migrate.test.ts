@@ -288,8 +288,9 @@ test.serial('a real lotus-miner repository is adopted (numbers, paths, keys, sla
   t.deepEqual(await chain.stateMinerFaults(MINER), [], 'no sector faulty');
   figures.migration_deadline_proven = true;
   figures.migrated_sectors_proven = parts.flatMap((p) => bitfieldFromJson(p.LiveSectors)).length;
-  figures.migration_deadline = { index: di, open, close, proven_by: (await chain.chainHead()).Height };
-  t.log(`${MINER}'s deadline ${di} (${open}..${close}): ${figures.migrated_sectors_proven} sectors proven by distminer, seen at ${(figures.migration_deadline as { proven_by: number }).proven_by}`);
+  const seenAt = (await chain.chainHead()).Height;
+  figures.migration_deadline = { index: di, open, close, proven_by: seenAt };
+  t.log(`${MINER}'s deadline ${di} (${open}..${close}): ${figures.migrated_sectors_proven} sectors proven by distminer, seen at ${seenAt}`);
 });
 
 test.serial('going back: lotus-miner on its repository, as the adoption left it, with the numbers distminer handed out reserved, mines again and numbers above them', async (t) => {
